@@ -1,0 +1,21 @@
+import { defaultServerConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+const packages = ['core', 'verifier', 'pos-client', 'gate-client', 'mock-server'];
+
+// Tests run against src/: node-environment tests resolve through Vite's SSR environment,
+// so the project's source condition goes in ssr.resolve.conditions.
+export default defineConfig({
+  ssr: { resolve: { conditions: ['@campus-card/source', ...defaultServerConditions] } },
+  test: {
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+    projects: [
+      ...packages.map((name) => ({
+        extends: true as const,
+        test: { name, root: `./packages/${name}`, include: ['test/**/*.test.ts'] },
+      })),
+      { extends: true as const, test: { name: 'repo', root: './scripts', include: ['test/**/*.test.ts'] } },
+    ],
+  },
+});
