@@ -1,0 +1,115 @@
+/**
+ * Admin and meta routes of the mock platform: health, the virtual clock, fault injection and
+ * the recording. Admin routes are unsigned and answered only when the platform enables them.
+ *
+ * @module
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { Ok, Problem, type RouteDef, strictObject, Timestamp } from './common.js';
+
+/** Health answer. */
+export const Health = strictObject({ status: Type.Literal('ok'), time: Timestamp });
+
+/** The virtual clock. */
+export const ClockState = strictObject({ now: Timestamp, offset_ms: Type.Integer() });
+/** Request body: move the clock. */
+export const SetClockBody = strictObject({
+  advance_s: Type.Optional(Type.Number({ minimum: -1e9, maximum: 1e9 })),
+  set: Type.Optional(Timestamp),
+});
+
+/** Fault kinds. */
+export const FaultKind = Type.Union([
+  Type.Literal('delay'),
+  Type.Literal('error_5xx'),
+  Type.Literal('rate_limit'),
+  Type.Literal('drop_after_commit'),
+  Type.Literal('duplicate_push'),
+  Type.Literal('reorder_push'),
+  Type.Literal('clock_skew'),
+]);
+
+/** A fault rule. Scope by device and/or route (operationId or path prefix); none = everything. */
+export const FaultRule = strictObject({
+  kind: FaultKind,
+  device_id: Type.Optional(Type.String({ maxLength: 64 })),
+  route: Type.Optional(Type.String({ maxLength: 128 })),
+  probability: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1 })),
+  count: Type.Optional(Type.Integer({ minimum: 1, description: 'Fire at most this many times.' })),
+  delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+  status: Type.Optional(Type.Integer({ minimum: 500, maximum: 599 })),
+  retry_after_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+  skew_s: Type.Optional(Type.Integer({ minimum: -86_400, maximum: 86_400 })),
+});
+/** A fault rule. */
+export type FaultRule = Static<typeof FaultRule>;
+
+/** Request body: install faults. */
+export const SetFaultsBody = strictObject({
+  seed: Type.Optional(Type.Integer()),
+  rules: Type.Array(FaultRule, { maxItems: 64 }),
+});
+/** Set-faults body. */
+export type SetFaultsBody = Static<typeof SetFaultsBody>;
+
+const adminErrors = { 400: Problem, 404: Problem } as const;
+
+/** Meta and admin routes. */
+export const adminRoutes = [
+  {
+    method: 'GET',
+    path: '/health',
+    operationId: 'health',
+    summary: 'Liveness',
+    tag: 'meta',
+    auth: 'none',
+    responses: { 200: Health },
+  },
+  {
+    method: 'GET',
+    path: '/admin/clock',
+    operationId: 'getClock',
+    summary: 'Read the virtual clock',
+    tag: 'admin',
+    auth: 'admin',
+    responses: { 200: ClockState, ...adminErrors },
+  },
+  {
+    method: 'POST',
+    path: '/admin/clock',
+    operationId: 'setClock',
+    summary: 'Advance or set the virtual clock',
+    tag: 'admin',
+    auth: 'admin',
+    body: SetClockBody,
+    responses: { 200: ClockState, ...adminErrors },
+  },
+  {
+    method: 'POST',
+    path: '/admin/faults',
+    operationId: 'setFaults',
+    summary: 'Replace the fault-injection rules (seeded)',
+    tag: 'admin',
+    auth: 'admin',
+    body: SetFaultsBody,
+    responses: { 200: Ok, ...adminErrors },
+  },
+  {
+    method: 'DELETE',
+    path: '/admin/faults',
+    operationId: 'clearFaults',
+    summary: 'Remove every fault rule',
+    tag: 'admin',
+    auth: 'admin',
+    responses: { 200: Ok, ...adminErrors },
+  },
+  {
+    method: 'GET',
+    path: '/admin/recording',
+    operationId: 'getRecording',
+    summary: 'The recorded requests and pushes (JSON lines)',
+    tag: 'admin',
+    auth: 'admin',
+    responses: { 200: Type.String({ contentMediaType: 'application/x-ndjson' }), ...adminErrors },
+  },
+] as const satisfies readonly RouteDef[];

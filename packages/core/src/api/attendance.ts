@@ -1,0 +1,134 @@
+/**
+ * Attendance and access domain (I3): batched event upload with per-device sequence numbers,
+ * queries by person, class and time.
+ *
+ * @module
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import {
+  Id,
+  PageQuery,
+  PhysicalUidHex,
+  POST_ERRORS,
+  QrText,
+  type RouteDef,
+  SIGNED_ERRORS,
+  strictObject,
+  Timestamp,
+} from './common.js';
+
+/** What a device recorded. */
+export const EventKind = Type.Union([
+  Type.Literal('access'),
+  Type.Literal('attendance'),
+  Type.Literal('pickup'),
+  Type.Literal('library_enter'),
+  Type.Literal('library_borrow'),
+  Type.Literal('library_return'),
+  Type.Literal('checkin'),
+  Type.Literal('dorm_lock'),
+]);
+/** An event kind. */
+export type EventKind = Static<typeof EventKind>;
+
+/** One event as a device uploads it. Identify the card by `card_id`, `qr_text` or `uid_hex`. */
+export const DeviceEvent = strictObject({
+  seq: Type.Integer({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'Per-device sequence number.',
+  }),
+  kind: EventKind,
+  direction: Type.Optional(Type.Union([Type.Literal('in'), Type.Literal('out')])),
+  occurred_at: Timestamp,
+  card_id: Type.Optional(Id),
+  qr_text: Type.Optional(QrText),
+  uid_hex: Type.Optional(PhysicalUidHex),
+  decision: Type.Union([Type.Literal('allowed'), Type.Literal('denied')]),
+  reason: Type.Optional(Type.String({ maxLength: 64 })),
+  item_id: Type.Optional(Type.String({ maxLength: 64, description: 'Library: the book.' })),
+});
+/** A device event. */
+export type DeviceEvent = Static<typeof DeviceEvent>;
+
+/** Request body: a batch of events. */
+export const EventBatchBody = strictObject({
+  events: Type.Array(DeviceEvent, { minItems: 1, maxItems: 1000 }),
+});
+/** Event-batch body. */
+export type EventBatchBody = Static<typeof EventBatchBody>;
+
+/** The acknowledgement of a batch: move the device's cursor to `acked_seqs`. */
+export const EventBatchResult = strictObject({
+  accepted: Type.Integer({ minimum: 0 }),
+  duplicates: Type.Integer({ minimum: 0 }),
+  acked_seqs: Type.Array(Type.Integer(), {
+    description: 'Every seq of the batch now stored (new or duplicate).',
+  }),
+  max_seq: Type.Union([Type.Integer(), Type.Null()], { description: 'Highest seq stored for this device.' }),
+});
+/** An event-batch result. */
+export type EventBatchResult = Static<typeof EventBatchResult>;
+
+/** A stored event. */
+export const StoredEvent = strictObject({
+  event_id: Id,
+  device_id: Id,
+  seq: Type.Integer(),
+  kind: EventKind,
+  direction: Type.Union([Type.Literal('in'), Type.Literal('out'), Type.Null()]),
+  occurred_at: Timestamp,
+  received_at: Timestamp,
+  person_id: Type.Union([Id, Type.Null()]),
+  card_id: Type.Union([Id, Type.Null()]),
+  class_id: Type.Union([Id, Type.Null()]),
+  zone: Type.String(),
+  decision: Type.Union([Type.Literal('allowed'), Type.Literal('denied')]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  item_id: Type.Union([Type.String(), Type.Null()]),
+});
+/** A stored event. */
+export type StoredEvent = Static<typeof StoredEvent>;
+
+/** Query: events by person, class and time. */
+export const ListEventsQuery = strictObject({
+  person_id: Type.Optional(Id),
+  class_id: Type.Optional(Id),
+  from: Type.Optional(Timestamp),
+  to: Type.Optional(Timestamp),
+  ...PageQuery,
+});
+/** List-events query. */
+export type ListEventsQuery = Static<typeof ListEventsQuery>;
+
+/** Attendance routes. */
+export const attendanceRoutes = [
+  {
+    method: 'POST',
+    path: '/v1/events/batches',
+    operationId: 'uploadEvents',
+    summary: 'Upload access and attendance events in a batch, deduplicated by (device_id, seq)',
+    tag: 'attendance',
+    auth: ['device'],
+    body: EventBatchBody,
+    responses: { 200: EventBatchResult, ...POST_ERRORS },
+    capabilities: ['I3', 'S2', 'S3', 'S4'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/events',
+    operationId: 'listEvents',
+    summary: 'Query events by person, class and time',
+    tag: 'attendance',
+    auth: ['operator', 'device'],
+    query: ListEventsQuery,
+    responses: {
+      200: strictObject({
+        data: Type.Array(StoredEvent),
+        next_cursor: Type.Union([Type.String(), Type.Null()]),
+      }),
+      ...SIGNED_ERRORS,
+    },
+    capabilities: ['I3'],
+  },
+] as const satisfies readonly RouteDef[];

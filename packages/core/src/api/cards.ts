@@ -1,0 +1,205 @@
+/**
+ * Cards domain: phone keys, credential issuance and renewal (C1), lost / unlinked cards through
+ * the status list, physical-card linking (C5, G1), and the signed trust material readers sync.
+ *
+ * @module
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import {
+  BinaryBody,
+  Id,
+  PhysicalUidHex,
+  POST_ERRORS,
+  PublicJwk,
+  Role,
+  type RouteDef,
+  SIGNED_ERRORS,
+  strictObject,
+  Timestamp,
+} from './common.js';
+
+/** Card states: active, suspended (reported lost, may be restored), revoked (unlinked). */
+export const CardStatus = Type.Union([
+  Type.Literal('active'),
+  Type.Literal('suspended'),
+  Type.Literal('revoked'),
+]);
+/** A card state. */
+export type CardStatus = Static<typeof CardStatus>;
+
+/** Request body: issue a card with the holder's phone key (C1: one school, one role, one card). */
+export const IssueCardBody = strictObject({
+  person_id: Id,
+  role: Role,
+  holder_jwk: PublicJwk,
+  validity_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 400, default: 30 })),
+});
+/** Issue-card body. */
+export type IssueCardBody = Static<typeof IssueCardBody>;
+
+/** Request body: renew a card, optionally with a new phone key. */
+export const RenewCardBody = strictObject({
+  holder_jwk: Type.Optional(PublicJwk),
+  validity_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 400 })),
+});
+/** Renew-card body. */
+export type RenewCardBody = Static<typeof RenewCardBody>;
+
+/** Request body: link a physical card as the secondary card of the same account (C5, G1). */
+export const LinkPhysicalCardBody = strictObject({
+  uid_hex: PhysicalUidHex,
+  card_number: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9-]+$' }),
+});
+/** Link-physical-card body. */
+export type LinkPhysicalCardBody = Static<typeof LinkPhysicalCardBody>;
+
+/** Request body: report lost, restore or unlink. */
+export const CardActionBody = strictObject({ reason: Type.Optional(Type.String({ maxLength: 256 })) });
+/** Card-action body. */
+export type CardActionBody = Static<typeof CardActionBody>;
+
+/** A card. */
+export const Card = strictObject({
+  card_id: Id,
+  school_id: Id,
+  person_id: Id,
+  role: Role,
+  status: CardStatus,
+  status_index: Type.Integer({ minimum: 0 }),
+  holder_kid: Type.String({ description: 'Key id of the phone key, base64url (8 bytes).' }),
+  physical_card_number: Type.Union([Type.String(), Type.Null()]),
+  issued_at: Timestamp,
+  expires_at: Timestamp,
+  credential: Type.String({ description: 'The signed credential (COSE_Sign1) as base64url.' }),
+});
+/** A card. */
+export type Card = Static<typeof Card>;
+
+const schoolParams = strictObject({ school_id: Id });
+const cardParams = strictObject({ card_id: Id });
+const anySigned = ['operator', 'device', 'merchant'] as const;
+
+/** Card routes. */
+export const cardRoutes = [
+  {
+    method: 'POST',
+    path: '/v1/cards',
+    operationId: 'issueCard',
+    summary: "Issue a card bound to the holder's phone key (one school, one role, one card per person)",
+    tag: 'cards',
+    auth: ['operator'],
+    body: IssueCardBody,
+    responses: { 201: Card, ...POST_ERRORS },
+    capabilities: ['C1', 'C3'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/cards/{card_id}',
+    operationId: 'getCard',
+    summary: 'Get a card',
+    tag: 'cards',
+    auth: anySigned,
+    params: cardParams,
+    responses: { 200: Card, ...SIGNED_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/cards/{card_id}/renew',
+    operationId: 'renewCard',
+    summary: 'Renew the credential, optionally registering a new phone key; the card id stays',
+    tag: 'cards',
+    auth: ['operator'],
+    params: cardParams,
+    body: RenewCardBody,
+    responses: { 200: Card, ...POST_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/cards/{card_id}/report-lost',
+    operationId: 'reportCardLost',
+    summary: 'Report the card lost: status "suspended" in the status list, refused everywhere',
+    tag: 'cards',
+    auth: ['operator'],
+    params: cardParams,
+    body: CardActionBody,
+    responses: { 200: Card, ...POST_ERRORS },
+    capabilities: ['C5'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/cards/{card_id}/restore',
+    operationId: 'restoreCard',
+    summary: 'Restore a card reported lost',
+    tag: 'cards',
+    auth: ['operator'],
+    params: cardParams,
+    body: CardActionBody,
+    responses: { 200: Card, ...POST_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/cards/{card_id}/unlink',
+    operationId: 'unlinkCard',
+    summary: 'Unlink (revoke) the card for good',
+    tag: 'cards',
+    auth: ['operator'],
+    params: cardParams,
+    body: CardActionBody,
+    responses: { 200: Card, ...POST_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/cards/{card_id}/physical-card',
+    operationId: 'linkPhysicalCard',
+    summary: 'Link a physical card as the secondary card of the same account (same wallet, same records)',
+    tag: 'cards',
+    auth: ['operator'],
+    params: cardParams,
+    body: LinkPhysicalCardBody,
+    responses: { 200: Card, ...POST_ERRORS },
+    capabilities: ['C5', 'G1'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schools/{school_id}/trust-list',
+    operationId: 'getTrustList',
+    summary: 'The signed trust list (token format §3), with ETag',
+    tag: 'cards',
+    auth: anySigned,
+    params: schoolParams,
+    responses: { 200: BinaryBody, 304: Type.Null(), ...SIGNED_ERRORS },
+    etag: true,
+  },
+  {
+    method: 'GET',
+    path: '/v1/schools/{school_id}/status-list',
+    operationId: 'getStatusList',
+    summary: 'The signed status list (token format §6.1), with ETag',
+    tag: 'cards',
+    auth: anySigned,
+    params: schoolParams,
+    responses: { 200: BinaryBody, 304: Type.Null(), ...SIGNED_ERRORS },
+    etag: true,
+  },
+  {
+    method: 'GET',
+    path: '/v1/schools/{school_id}/roster',
+    operationId: 'getRoster',
+    summary: 'The signed reader roster (token format §6.2), with ETag',
+    tag: 'cards',
+    auth: anySigned,
+    params: schoolParams,
+    responses: { 200: BinaryBody, 304: Type.Null(), ...SIGNED_ERRORS },
+    etag: true,
+  },
+  {
+    method: 'GET',
+    path: '/v1/schools/{school_id}/root-key',
+    operationId: 'getRootKey',
+    summary: "The school's root public key (configure it in readers out of band; served here for the mock)",
+    tag: 'cards',
+    auth: anySigned,
+    params: schoolParams,
+    responses: { 200: strictObject({ school_id: Id, jwk: PublicJwk }), ...SIGNED_ERRORS },
+  },
+] as const satisfies readonly RouteDef[];

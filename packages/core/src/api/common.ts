@@ -1,0 +1,237 @@
+/**
+ * Shared building blocks of the HTTP API contract: problems (RFC 9457), money in integer fen,
+ * RFC 3339 UTC times, identifiers, pagination and the route-table types.
+ *
+ * @module
+ */
+import { type Static, type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox';
+
+/**
+ * A JSON object schema that rejects unknown fields (`additionalProperties: false`).
+ *
+ * @example
+ * ```ts
+ * const Point = strictObject({ x: Type.Integer(), y: Type.Integer() });
+ * ```
+ */
+export function strictObject<T extends TProperties>(
+  properties: T,
+  options: { description?: string; $id?: string } = {},
+): TObject<T> {
+  return Type.Object(properties, { ...options, additionalProperties: false });
+}
+
+/** Maximum amount of one operation, in fen: 10 000 000 CNY. */
+export const MAX_AMOUNT_FEN = 1_000_000_000;
+
+/** An amount of money in integer fen (1 CNY = 100 fen), never negative. */
+export const Money = Type.Integer({
+  minimum: 0,
+  maximum: MAX_AMOUNT_FEN,
+  description: 'Integer fen (CNY cents).',
+});
+/** A strictly positive amount in fen. */
+export const PositiveMoney = Type.Integer({
+  minimum: 1,
+  maximum: MAX_AMOUNT_FEN,
+  description: 'Integer fen, > 0.',
+});
+/** A signed balance in fen (may be negative after offline payments). */
+export const Balance = Type.Integer({
+  description: 'Integer fen; negative only after capped offline payments.',
+});
+
+/** RFC 3339 time in UTC, with a `Z` offset, e.g. `2026-01-01T08:00:00Z` (fractional seconds allowed). */
+export const Timestamp = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$',
+  description: 'RFC 3339 time in UTC (Z).',
+  examples: ['2026-01-01T08:00:00Z'],
+});
+
+/** An opaque identifier: 1 to 64 characters of `[A-Za-z0-9_.:-]`. */
+export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+
+/** A merchant's or device's business key: an order or refund number (1 to 64 characters). */
+export const BusinessKey = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+
+/** A scanned QR text, `CC1:` followed by Base45 (token format §8). */
+export const QrText = Type.String({ minLength: 4, maxLength: 1024, pattern: '^CC1:[0-9A-Z $%*+\\-./:]*$' });
+
+/** Raw UID bytes of a physical card as hex (4 to 10 bytes for ISO 14443). */
+export const PhysicalUidHex = Type.String({ minLength: 8, maxLength: 32, pattern: '^([0-9a-fA-F]{2})+$' });
+
+/** A public key as JWK (RFC 7517): EC P-256 or OKP Ed25519. */
+export const PublicJwk = strictObject(
+  {
+    kty: Type.Union([Type.Literal('EC'), Type.Literal('OKP')]),
+    crv: Type.Union([Type.Literal('P-256'), Type.Literal('Ed25519')]),
+    x: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+    y: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
+    alg: Type.Optional(Type.Union([Type.Literal('ES256'), Type.Literal('EdDSA')])),
+    kid: Type.Optional(Type.String({ maxLength: 128 })),
+    use: Type.Optional(Type.String({ maxLength: 16 })),
+  },
+  { description: 'Public key as JWK: EC P-256 (ES256) or OKP Ed25519 (EdDSA).' },
+);
+/** A public JWK. */
+export type PublicJwk = Static<typeof PublicJwk>;
+
+/** The three card kinds (C1). */
+export const Role = Type.Union([Type.Literal('teacher'), Type.Literal('student'), Type.Literal('parent')]);
+/** A card role. */
+export type Role = Static<typeof Role>;
+
+/** What the holder is about to do (token format §5 `scene`). */
+export const Scene = Type.Union([
+  Type.Literal('other'),
+  Type.Literal('access'),
+  Type.Literal('payment'),
+  Type.Literal('checkin'),
+  Type.Literal('library'),
+  Type.Literal('dorm'),
+]);
+/** A scene name. */
+export type Scene = Static<typeof Scene>;
+
+/**
+ * An RFC 9457 problem document, as every error of the API is answered
+ * (`Content-Type: application/problem+json`).
+ */
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URI naming the problem type.' }),
+    title: Type.String(),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    code: Type.String({ description: 'Stable machine-readable error code, e.g. ERR_INSUFFICIENT_FUNDS.' }),
+    retryable: Type.Boolean({ description: 'Whether the same request may succeed if sent again later.' }),
+    request_id: Type.String(),
+    errors: Type.Optional(
+      Type.Array(strictObject({ path: Type.String(), message: Type.String() }), {
+        description: 'Validation failures, one per field.',
+      }),
+    ),
+  },
+  { description: 'RFC 9457 problem details.' },
+);
+/** An RFC 9457 problem body. */
+export type Problem = Static<typeof Problem>;
+
+/** Every stable error code the platform answers with. */
+export const ERROR_CODES = [
+  'ERR_MALFORMED_JSON',
+  'ERR_VALIDATION',
+  'ERR_BODY_TOO_LARGE',
+  'ERR_UNSUPPORTED_MEDIA_TYPE',
+  'ERR_NOT_FOUND',
+  'ERR_METHOD_NOT_ALLOWED',
+  'ERR_SIGNATURE_MISSING',
+  'ERR_SIGNATURE_INVALID',
+  'ERR_SIGNATURE_EXPIRED',
+  'ERR_SIGNATURE_KEY_UNKNOWN',
+  'ERR_NONCE_REPLAYED',
+  'ERR_CONTENT_DIGEST',
+  'ERR_FORBIDDEN',
+  'ERR_IDEMPOTENCY_KEY_MISSING',
+  'ERR_IDEMPOTENCY_KEY_REUSED',
+  'ERR_IDEMPOTENCY_IN_PROGRESS',
+  'ERR_CONFLICT',
+  'ERR_CARD_EXISTS',
+  'ERR_CARD_NOT_ACTIVE',
+  'ERR_CODE_INVALID',
+  'ERR_CODE_ALREADY_USED',
+  'ERR_UNKNOWN_CARD',
+  'ERR_INSUFFICIENT_FUNDS',
+  'ERR_ORDER_STATE',
+  'ERR_OUT_TRADE_NO_CONFLICT',
+  'ERR_REFUND_EXCEEDS',
+  'ERR_OFFLINE_CAP',
+  'ERR_PERMISSION_DENIED',
+  'ERR_RATE_LIMITED',
+  'ERR_INJECTED_FAULT',
+  'ERR_ADMIN_DISABLED',
+  'ERR_INTERNAL',
+] as const;
+/** A stable error code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Cursor pagination query parameters. */
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 128 })),
+};
+
+/** A page of results: `data` plus the cursor of the next page, or null at the end. */
+export function Page<T extends TSchema>(item: T, description?: string) {
+  return strictObject(
+    { data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) },
+    description === undefined ? {} : { description },
+  );
+}
+
+/** Who may call a route. */
+export type RouteAuth =
+  /** No signature (health, the OpenAPI document). */
+  | 'none'
+  /** `/admin/...`: unsigned, answered only when the platform enables admin routes. */
+  | 'admin'
+  /** RFC 9421 signature by one of the listed principal kinds. */
+  | readonly PrincipalKind[];
+
+/** Kinds of principals that hold a key pair and sign requests. */
+export type PrincipalKind = 'device' | 'merchant' | 'operator';
+
+/** One HTTP route of the API: the single definition the server, the clients and the docs use. */
+export interface RouteDef {
+  /** HTTP method. */
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** OpenAPI path template, e.g. `/v1/payments/{out_trade_no}`. */
+  readonly path: string;
+  /** Unique operation id, e.g. `createPayment`. */
+  readonly operationId: string;
+  /** One-line summary. */
+  readonly summary: string;
+  /** Longer description (Markdown). */
+  readonly description?: string;
+  /** Domain tag: directory, cards, identity, payments, attendance, webhooks, ledger, admin, meta. */
+  readonly tag: string;
+  /** Who may call it. */
+  readonly auth: RouteAuth;
+  /** Path parameters. */
+  readonly params?: TObject;
+  /** Query parameters. */
+  readonly query?: TObject;
+  /** JSON request body. */
+  readonly body?: TSchema;
+  /** Responses by status. A response whose schema is {@link BinaryBody} is `application/cbor` bytes. */
+  readonly responses: Readonly<Record<number, TSchema>>;
+  /** Whether the response carries an ETag and honours If-None-Match (304). */
+  readonly etag?: boolean;
+  /** Capability ids the route covers (CAPABILITIES.md). */
+  readonly capabilities?: readonly string[];
+}
+
+/** A binary (`application/cbor`) response body: signed trust material. */
+export const BinaryBody = Type.Unsafe<Uint8Array>({
+  type: 'string',
+  contentMediaType: 'application/cbor',
+  description: 'COSE_Sign1 bytes (token format §3, §6).',
+  'x-binary': true,
+});
+
+/** Standard error responses every signed route may answer. */
+export const SIGNED_ERRORS = {
+  400: Problem,
+  401: Problem,
+  403: Problem,
+  404: Problem,
+  413: Problem,
+  415: Problem,
+  429: Problem,
+} as const;
+/** Extra error responses for POST routes (idempotency). */
+export const POST_ERRORS = { ...SIGNED_ERRORS, 409: Problem, 422: Problem } as const;
+
+/** An empty-object acknowledgement. */
+export const Ok = strictObject({ ok: Type.Literal(true) });

@@ -1,0 +1,257 @@
+/**
+ * Directory domain: schools, people (teachers, students, parents linked to students),
+ * devices with zones and keys, and merchants.
+ *
+ * @module
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import {
+  Id,
+  POST_ERRORS,
+  PublicJwk,
+  type RouteDef,
+  SIGNED_ERRORS,
+  strictObject,
+  Timestamp,
+} from './common.js';
+
+const Text = (max = 128) => Type.String({ minLength: 1, maxLength: max });
+
+/** Request body: create a school. */
+export const CreateSchoolBody = strictObject({
+  school_id: Id,
+  name: Text(),
+  campuses: Type.Optional(Type.Array(Text(64), { maxItems: 32 })),
+});
+/** Create-school body. */
+export type CreateSchoolBody = Static<typeof CreateSchoolBody>;
+
+/** A school. */
+export const School = strictObject({
+  school_id: Id,
+  name: Type.String(),
+  campuses: Type.Array(Type.String()),
+  created_at: Timestamp,
+});
+/** A school. */
+export type School = Static<typeof School>;
+
+/** Kinds of people (the same names as card roles, C1). */
+export const PersonKind = Type.Union([
+  Type.Literal('teacher'),
+  Type.Literal('student'),
+  Type.Literal('parent'),
+]);
+
+/** Request body: create a person. */
+export const CreatePersonBody = strictObject({
+  person_id: Id,
+  school_id: Id,
+  kind: PersonKind,
+  name: Text(),
+  grade: Type.Optional(Text(32)),
+  college: Type.Optional(Text(64)),
+  major: Type.Optional(Text(64)),
+  class_id: Type.Optional(Id),
+  campus: Type.Optional(Text(64)),
+  dorm: Type.Optional(Text(32)),
+  room: Type.Optional(Text(32)),
+  student_ids: Type.Optional(
+    Type.Array(Id, { maxItems: 16, description: 'For parents: the linked students.' }),
+  ),
+  class_ids: Type.Optional(
+    Type.Array(Id, { maxItems: 64, description: 'For teachers: the classes they teach.' }),
+  ),
+});
+/** Create-person body. */
+export type CreatePersonBody = Static<typeof CreatePersonBody>;
+
+/** A person of a school. */
+export const Person = strictObject({
+  person_id: Id,
+  school_id: Id,
+  kind: PersonKind,
+  name: Type.String(),
+  grade: Type.Union([Type.String(), Type.Null()]),
+  college: Type.Union([Type.String(), Type.Null()]),
+  major: Type.Union([Type.String(), Type.Null()]),
+  class_id: Type.Union([Type.String(), Type.Null()]),
+  campus: Type.Union([Type.String(), Type.Null()]),
+  dorm: Type.Union([Type.String(), Type.Null()]),
+  room: Type.Union([Type.String(), Type.Null()]),
+  student_ids: Type.Array(Id),
+  class_ids: Type.Array(Id),
+  created_at: Timestamp,
+});
+/** A person. */
+export type Person = Static<typeof Person>;
+
+/** Device types. */
+export const DeviceType = Type.Union([
+  Type.Literal('gate'),
+  Type.Literal('pos'),
+  Type.Literal('library_desk'),
+  Type.Literal('lock_controller'),
+  Type.Literal('checkin'),
+]);
+/** A device type. */
+export type DeviceType = Static<typeof DeviceType>;
+
+/** Request body: register a device with its public key. */
+export const CreateDeviceBody = strictObject({
+  device_id: Id,
+  school_id: Id,
+  type: DeviceType,
+  zone: Text(64),
+  public_jwk: PublicJwk,
+  merchant_id: Type.Optional(Id),
+  offline_tx_cap: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'fen per offline payment' }),
+  ),
+  offline_device_cap: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 100_000_000,
+      description: 'fen of offline payments per device per day',
+    }),
+  ),
+});
+/** Create-device body. */
+export type CreateDeviceBody = Static<typeof CreateDeviceBody>;
+
+/** A device. */
+export const Device = strictObject({
+  device_id: Id,
+  school_id: Id,
+  type: DeviceType,
+  zone: Type.String(),
+  public_jwk: PublicJwk,
+  merchant_id: Type.Union([Id, Type.Null()]),
+  offline_tx_cap: Type.Integer(),
+  offline_device_cap: Type.Integer(),
+  created_at: Timestamp,
+});
+/** A device. */
+export type Device = Static<typeof Device>;
+
+/** Merchant categories (S1, S7). */
+export const MerchantCategory = Type.Union([
+  Type.Literal('canteen_teacher'),
+  Type.Literal('canteen_student'),
+  Type.Literal('shop'),
+  Type.Literal('clinic'),
+  Type.Literal('bookshop'),
+  Type.Literal('bank'),
+]);
+
+/** Request body: create a merchant. */
+export const CreateMerchantBody = strictObject({
+  merchant_id: Id,
+  school_id: Id,
+  name: Text(),
+  category: MerchantCategory,
+  public_jwk: PublicJwk,
+});
+/** Create-merchant body. */
+export type CreateMerchantBody = Static<typeof CreateMerchantBody>;
+
+/** A merchant. */
+export const Merchant = strictObject({
+  merchant_id: Id,
+  school_id: Id,
+  name: Type.String(),
+  category: MerchantCategory,
+  public_jwk: PublicJwk,
+  created_at: Timestamp,
+});
+/** A merchant. */
+export type Merchant = Static<typeof Merchant>;
+
+const op = ['operator'] as const;
+const anySigned = ['operator', 'device', 'merchant'] as const;
+
+/** Directory routes. */
+export const directoryRoutes = [
+  {
+    method: 'POST',
+    path: '/v1/schools',
+    operationId: 'createSchool',
+    summary: 'Create a school',
+    tag: 'directory',
+    auth: op,
+    body: CreateSchoolBody,
+    responses: { 201: School, ...POST_ERRORS },
+    capabilities: ['M2'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/schools/{school_id}',
+    operationId: 'getSchool',
+    summary: 'Get a school',
+    tag: 'directory',
+    auth: anySigned,
+    params: strictObject({ school_id: Id }),
+    responses: { 200: School, ...SIGNED_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/people',
+    operationId: 'createPerson',
+    summary: 'Create a teacher, student or parent (parents are linked to students)',
+    tag: 'directory',
+    auth: op,
+    body: CreatePersonBody,
+    responses: { 201: Person, ...POST_ERRORS },
+    capabilities: ['C1'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/people/{person_id}',
+    operationId: 'getPerson',
+    summary: 'Get a person',
+    tag: 'directory',
+    auth: anySigned,
+    params: strictObject({ person_id: Id }),
+    responses: { 200: Person, ...SIGNED_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/devices',
+    operationId: 'createDevice',
+    summary: 'Register a device (gate, POS, library desk, lock controller) with its zone and public key',
+    tag: 'directory',
+    auth: op,
+    body: CreateDeviceBody,
+    responses: { 201: Device, ...POST_ERRORS },
+  },
+  {
+    method: 'GET',
+    path: '/v1/devices/{device_id}',
+    operationId: 'getDevice',
+    summary: 'Get a device',
+    tag: 'directory',
+    auth: anySigned,
+    params: strictObject({ device_id: Id }),
+    responses: { 200: Device, ...SIGNED_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/merchants',
+    operationId: 'createMerchant',
+    summary: 'Create a merchant (canteen, shop, clinic, bookshop, bank)',
+    tag: 'directory',
+    auth: op,
+    body: CreateMerchantBody,
+    responses: { 201: Merchant, ...POST_ERRORS },
+  },
+  {
+    method: 'GET',
+    path: '/v1/merchants/{merchant_id}',
+    operationId: 'getMerchant',
+    summary: 'Get a merchant',
+    tag: 'directory',
+    auth: anySigned,
+    params: strictObject({ merchant_id: Id }),
+    responses: { 200: Merchant, ...SIGNED_ERRORS },
+  },
+] as const satisfies readonly RouteDef[];

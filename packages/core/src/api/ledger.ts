@@ -1,0 +1,36 @@
+/**
+ * Ledger domain: the double-entry ledger under the wallets, and its consistency check.
+ *
+ * @module
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { type RouteDef, SIGNED_ERRORS, strictObject } from './common.js';
+
+/** The result of a ledger consistency check. */
+export const LedgerCheck = strictObject({
+  balanced: Type.Boolean({
+    description: 'Every journal entry sums to zero and every cached balance matches its postings.',
+  }),
+  journal_entries: Type.Integer({ minimum: 0 }),
+  postings: Type.Integer({ minimum: 0 }),
+  total_debits: Type.Integer({ minimum: 0 }),
+  total_credits: Type.Integer({ minimum: 0 }),
+  wallet_total: Type.Integer(),
+  problems: Type.Array(Type.String()),
+});
+/** A ledger check. */
+export type LedgerCheck = Static<typeof LedgerCheck>;
+
+/** Ledger routes. */
+export const ledgerRoutes = [
+  {
+    method: 'GET',
+    path: '/v1/ledger/check',
+    operationId: 'checkLedger',
+    summary: 'Check that the double-entry ledger balances to the fen',
+    tag: 'ledger',
+    auth: ['operator'],
+    responses: { 200: LedgerCheck, ...SIGNED_ERRORS },
+    capabilities: ['S1', 'M1'],
+  },
+] as const satisfies readonly RouteDef[];

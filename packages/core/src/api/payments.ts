@@ -1,0 +1,361 @@
+/**
+ * Payments domain (I2, S1, G3): wallets shared by the e-card and the physical card, top-ups
+ * through a simulated channel, POS payments from a scanned code, the order state machine,
+ * reversal, partial idempotent refunds, balances, per-person totals, fees paid by parents and
+ * store-and-forward offline payments.
+ *
+ * @module
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import {
+  Balance,
+  BusinessKey,
+  Id,
+  Money,
+  PageQuery,
+  PhysicalUidHex,
+  POST_ERRORS,
+  PositiveMoney,
+  QrText,
+  type RouteDef,
+  SIGNED_ERRORS,
+  strictObject,
+  Timestamp,
+} from './common.js';
+
+/**
+ * Order states. `processing` → `success` | `failed` | `closed` | `reversed`; `success` →
+ * `reversed` (full refund) or stays `success` with refunds.
+ */
+export const OrderStatus = Type.Union([
+  Type.Literal('processing'),
+  Type.Literal('success'),
+  Type.Literal('failed'),
+  Type.Literal('closed'),
+  Type.Literal('reversed'),
+]);
+/** An order state. */
+export type OrderStatus = Static<typeof OrderStatus>;
+
+/** Order kinds. */
+export const OrderKind = Type.Union([
+  Type.Literal('payment'),
+  Type.Literal('offline_payment'),
+  Type.Literal('top_up'),
+  Type.Literal('fee'),
+]);
+
+/** Fee types parents pay for a student (S1). */
+export const FeeType = Type.Union([
+  Type.Literal('tuition'),
+  Type.Literal('meals'),
+  Type.Literal('materials'),
+  Type.Literal('courses'),
+  Type.Literal('dorm'),
+]);
+/** A fee type. */
+export type FeeType = Static<typeof FeeType>;
+
+/** Request body: a POS payment from a scanned code or a physical card (the POS writes user and amount). */
+export const CreatePaymentBody = strictObject({
+  out_trade_no: BusinessKey,
+  amount: PositiveMoney,
+  qr_text: Type.Optional(QrText),
+  uid_hex: Type.Optional(PhysicalUidHex),
+  description: Type.Optional(Type.String({ maxLength: 128 })),
+});
+/** Create-payment body. */
+export type CreatePaymentBody = Static<typeof CreatePaymentBody>;
+
+/** A refund. */
+export const Refund = strictObject({
+  out_refund_no: BusinessKey,
+  out_trade_no: BusinessKey,
+  amount: PositiveMoney,
+  status: Type.Literal('success'),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+});
+/** A refund. */
+export type Refund = Static<typeof Refund>;
+
+/** An order (payment, top-up, fee). */
+export const Order = strictObject({
+  order_id: Id,
+  out_trade_no: BusinessKey,
+  kind: OrderKind,
+  status: OrderStatus,
+  amount: Money,
+  refunded_amount: Money,
+  person_id: Id,
+  card_id: Type.Union([Id, Type.Null()]),
+  merchant_id: Type.Union([Id, Type.Null()]),
+  device_id: Type.Union([Id, Type.Null()]),
+  via: Type.Union([
+    Type.Literal('qr'),
+    Type.Literal('physical_card'),
+    Type.Literal('channel'),
+    Type.Literal('wallet'),
+  ]),
+  fee_type: Type.Union([FeeType, Type.Null()]),
+  student_id: Type.Union([Id, Type.Null()]),
+  failure_code: Type.Union([Type.String(), Type.Null()]),
+  description: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  refunds: Type.Array(Refund),
+});
+/** An order. */
+export type Order = Static<typeof Order>;
+
+/** Request body: refund part of an order, idempotent by `out_refund_no`. */
+export const CreateRefundBody = strictObject({
+  out_refund_no: BusinessKey,
+  amount: PositiveMoney,
+  reason: Type.Optional(Type.String({ maxLength: 256 })),
+});
+/** Create-refund body. */
+export type CreateRefundBody = Static<typeof CreateRefundBody>;
+
+/** Request body: reverse (cancel) an order. */
+export const ReverseOrderBody = strictObject({ reason: Type.Optional(Type.String({ maxLength: 256 })) });
+
+/** Request body: top up a wallet through the simulated payment channel. */
+export const TopUpBody = strictObject({
+  out_trade_no: BusinessKey,
+  amount: PositiveMoney,
+  channel: Type.Union([
+    Type.Literal('bank'),
+    Type.Literal('wechat'),
+    Type.Literal('alipay'),
+    Type.Literal('simulated'),
+  ]),
+});
+/** Top-up body. */
+export type TopUpBody = Static<typeof TopUpBody>;
+
+/** Request body: a parent pays a student's fee from the parent's wallet. */
+export const PayFeeBody = strictObject({
+  out_trade_no: BusinessKey,
+  payer_person_id: Id,
+  student_person_id: Id,
+  fee_type: FeeType,
+  amount: PositiveMoney,
+});
+/** Pay-fee body. */
+export type PayFeeBody = Static<typeof PayFeeBody>;
+
+/** A wallet: one account per person, shared by the e-card and the physical card (C5). */
+export const Wallet = strictObject({
+  person_id: Id,
+  balance: Balance,
+  currency: Type.Literal('CNY'),
+  updated_at: Timestamp,
+});
+/** A wallet. */
+export type Wallet = Static<typeof Wallet>;
+
+/** Query: a time range [from, to). */
+export const RangeQuery = strictObject({ from: Timestamp, to: Timestamp });
+
+/** Per-person totals over a time range, without line items (I2). */
+export const WalletSummary = strictObject({
+  person_id: Id,
+  from: Timestamp,
+  to: Timestamp,
+  spent: Money,
+  refunded: Money,
+  topped_up: Money,
+  fees_paid: Money,
+  payment_count: Type.Integer({ minimum: 0 }),
+  net: Type.Integer({ description: 'topped_up + refunded − spent − fees_paid' }),
+});
+/** A wallet summary. */
+export type WalletSummary = Static<typeof WalletSummary>;
+
+/** One offline payment captured while the POS had no network. */
+export const OfflinePayment = strictObject({
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+  out_trade_no: BusinessKey,
+  amount: PositiveMoney,
+  qr_text: Type.Optional(QrText),
+  uid_hex: Type.Optional(PhysicalUidHex),
+  captured_at: Timestamp,
+});
+/** An offline payment. */
+export type OfflinePayment = Static<typeof OfflinePayment>;
+
+/** Request body: a batch of offline payments (store and forward). */
+export const OfflineBatchBody = strictObject({
+  items: Type.Array(OfflinePayment, { minItems: 1, maxItems: 500 }),
+});
+/** Offline-batch body. */
+export type OfflineBatchBody = Static<typeof OfflineBatchBody>;
+
+/** The outcome of one offline payment. */
+export const OfflineItemResult = strictObject({
+  seq: Type.Integer(),
+  out_trade_no: BusinessKey,
+  outcome: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
+  code: Type.Union([Type.String(), Type.Null()]),
+  order_id: Type.Union([Id, Type.Null()]),
+  conflict_device_id: Type.Union([Id, Type.Null()], {
+    description: 'The other device, when one code was used on two.',
+  }),
+});
+/** An offline item result. */
+export type OfflineItemResult = Static<typeof OfflineItemResult>;
+
+/** The answer to an offline batch. */
+export const OfflineBatchResult = strictObject({
+  results: Type.Array(OfflineItemResult),
+  accepted: Type.Integer({ minimum: 0 }),
+  duplicates: Type.Integer({ minimum: 0 }),
+  rejected: Type.Integer({ minimum: 0 }),
+});
+/** An offline batch result. */
+export type OfflineBatchResult = Static<typeof OfflineBatchResult>;
+
+/** Query: list orders. */
+export const ListOrdersQuery = strictObject({
+  person_id: Type.Optional(Id),
+  from: Type.Optional(Timestamp),
+  to: Type.Optional(Timestamp),
+  ...PageQuery,
+});
+
+const tradeParams = strictObject({ out_trade_no: BusinessKey });
+const personParams = strictObject({ person_id: Id });
+const payers = ['device', 'merchant'] as const;
+
+/** Payment routes. */
+export const paymentRoutes = [
+  {
+    method: 'POST',
+    path: '/v1/payments',
+    operationId: 'createPayment',
+    summary: 'Pay from a scanned code or a physical card: the POS writes user and amount',
+    description:
+      'Answered after the transaction is committed. `success` or `failed` is final; amounts above the confirmation threshold stay `processing` until the holder confirms (simulated: 5 s) — poll `getPayment`.',
+    tag: 'payments',
+    auth: payers,
+    body: CreatePaymentBody,
+    responses: { 200: Order, 201: Order, ...POST_ERRORS },
+    capabilities: ['I2', 'G2', 'S1', 'S7'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/payments/{out_trade_no}',
+    operationId: 'getPayment',
+    summary: "Query an order by the merchant's order number (passive)",
+    tag: 'payments',
+    auth: ['device', 'merchant', 'operator'],
+    params: tradeParams,
+    responses: { 200: Order, ...SIGNED_ERRORS },
+    capabilities: ['I2'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/payments/{out_trade_no}/reverse',
+    operationId: 'reversePayment',
+    summary: 'Reverse (cancel) an order: processing → reversed; success → reversed with the money returned',
+    tag: 'payments',
+    auth: payers,
+    params: tradeParams,
+    body: ReverseOrderBody,
+    responses: { 200: Order, ...POST_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/payments/{out_trade_no}/close',
+    operationId: 'closePayment',
+    summary: 'Close an unpaid (processing) order',
+    tag: 'payments',
+    auth: payers,
+    params: tradeParams,
+    body: ReverseOrderBody,
+    responses: { 200: Order, ...POST_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/payments/{out_trade_no}/refunds',
+    operationId: 'createRefund',
+    summary: 'Refund part of a successful order; idempotent by out_refund_no',
+    tag: 'payments',
+    auth: payers,
+    params: tradeParams,
+    body: CreateRefundBody,
+    responses: { 200: Refund, 201: Refund, ...POST_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/payments/offline-batches',
+    operationId: 'uploadOfflinePayments',
+    summary: 'Upload offline payments (store and forward), idempotent by (device_id, seq) and out_trade_no',
+    tag: 'payments',
+    auth: ['device'],
+    body: OfflineBatchBody,
+    responses: { 200: OfflineBatchResult, ...POST_ERRORS },
+    capabilities: ['C3', 'I2'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/orders',
+    operationId: 'listOrders',
+    summary: 'List orders (school finance sees all flows)',
+    tag: 'payments',
+    auth: ['operator'],
+    query: ListOrdersQuery,
+    responses: {
+      200: strictObject({ data: Type.Array(Order), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+      ...SIGNED_ERRORS,
+    },
+    capabilities: ['S1', 'M1'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/wallets/{person_id}/top-ups',
+    operationId: 'topUpWallet',
+    summary: 'Top up a wallet through the (simulated) payment channel',
+    tag: 'payments',
+    auth: ['operator', 'merchant'],
+    params: personParams,
+    body: TopUpBody,
+    responses: { 200: Order, 201: Order, ...POST_ERRORS },
+    capabilities: ['S1', 'G3'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/wallets/{person_id}',
+    operationId: 'getWallet',
+    summary: 'Balance of the wallet shared by the e-card and the physical card',
+    tag: 'payments',
+    auth: ['device', 'merchant', 'operator'],
+    params: personParams,
+    responses: { 200: Wallet, ...SIGNED_ERRORS },
+    capabilities: ['I2', 'C5'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/wallets/{person_id}/summary',
+    operationId: 'getWalletSummary',
+    summary: 'Per-person totals over a time range, without line items',
+    tag: 'payments',
+    auth: ['device', 'merchant', 'operator'],
+    params: personParams,
+    query: RangeQuery,
+    responses: { 200: WalletSummary, ...SIGNED_ERRORS },
+    capabilities: ['I2'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/fees',
+    operationId: 'payFee',
+    summary: "A parent pays a linked student's fee (tuition, meals, materials, courses, dorm)",
+    tag: 'payments',
+    auth: ['operator'],
+    body: PayFeeBody,
+    responses: { 200: Order, 201: Order, ...POST_ERRORS },
+    capabilities: ['S1', 'C1'],
+  },
+] as const satisfies readonly RouteDef[];

@@ -1,0 +1,112 @@
+/**
+ * Pushes from the platform (webhooks): subscriptions, event payloads and the signing scheme.
+ *
+ * Pushes are signed as Standard Webhooks with Ed25519 (`v1a`): headers `webhook-id`,
+ * `webhook-timestamp` (unix seconds) and `webhook-signature: v1a,<base64 signature>` over
+ * `${id}.${timestamp}.${body}`, with the platform key published at `GET /v1/platform/keys`.
+ * Failed deliveries are retried on {@link WEBHOOK_RETRY_SCHEDULE_S}.
+ *
+ * @module
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { StoredEvent } from './attendance.js';
+import { Card } from './cards.js';
+import { Id, POST_ERRORS, PublicJwk, type RouteDef, strictObject, Timestamp } from './common.js';
+import { Order, Refund } from './payments.js';
+
+/** Seconds after the first attempt at which a failed push is tried again (then abandoned). */
+export const WEBHOOK_RETRY_SCHEDULE_S: readonly number[] = [5, 30, 120, 600, 3600];
+/** Tolerance, in seconds, a receiver should allow on `webhook-timestamp`. */
+export const WEBHOOK_TOLERANCE_S = 300;
+
+/** Push event types. */
+export const WEBHOOK_EVENT_TYPES = [
+  'payment.succeeded',
+  'payment.failed',
+  'payment.reversed',
+  'payment.refunded',
+  'attendance.recorded',
+  'card.status_changed',
+] as const;
+/** A push event type. */
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+function envelope<K extends WebhookEventType, T extends TSchema>(type: K, data: T) {
+  return strictObject(
+    { id: Id, type: Type.Literal(type), created_at: Timestamp, data },
+    { description: `Push: ${type}` },
+  );
+}
+
+/** The payload of each push event type. */
+export const WebhookEvents = {
+  'payment.succeeded': envelope('payment.succeeded', Order),
+  'payment.failed': envelope('payment.failed', Order),
+  'payment.reversed': envelope('payment.reversed', Order),
+  'payment.refunded': envelope('payment.refunded', strictObject({ order: Order, refund: Refund })),
+  'attendance.recorded': envelope('attendance.recorded', StoredEvent),
+  'card.status_changed': envelope('card.status_changed', Card),
+} as const;
+
+/** Any push payload. */
+export const WebhookEvent = Type.Union(Object.values(WebhookEvents));
+/** Any push payload. */
+export type WebhookEvent = Static<typeof WebhookEvent>;
+
+/** Request body: subscribe an endpoint to pushes. */
+export const CreateSubscriptionBody = strictObject({
+  url: Type.String({ minLength: 8, maxLength: 2048, pattern: '^https?://' }),
+  event_types: Type.Array(Type.Union(WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t))), {
+    minItems: 1,
+    maxItems: 6,
+  }),
+  recipient_person_id: Type.Optional(Id),
+  merchant_id: Type.Optional(Id),
+});
+/** Create-subscription body. */
+export type CreateSubscriptionBody = Static<typeof CreateSubscriptionBody>;
+
+/** A subscription. Attendance pushes go to subscriptions of the person's parents and class teachers. */
+export const Subscription = strictObject({
+  subscription_id: Id,
+  url: Type.String(),
+  event_types: Type.Array(Type.String()),
+  recipient_person_id: Type.Union([Id, Type.Null()]),
+  merchant_id: Type.Union([Id, Type.Null()]),
+  created_at: Timestamp,
+});
+/** A subscription. */
+export type Subscription = Static<typeof Subscription>;
+
+/** The platform's push-signing keys. */
+export const PlatformKeys = strictObject({
+  webhook_signing: Type.Array(PublicJwk),
+  retry_schedule_s: Type.Array(Type.Integer()),
+  tolerance_s: Type.Integer(),
+});
+/** The platform's push-signing keys. */
+export type PlatformKeys = Static<typeof PlatformKeys>;
+
+/** Webhook routes. */
+export const webhookRoutes = [
+  {
+    method: 'POST',
+    path: '/v1/webhook-subscriptions',
+    operationId: 'createSubscription',
+    summary: 'Subscribe an endpoint (a parent, a teacher, a merchant) to pushes',
+    tag: 'webhooks',
+    auth: ['operator', 'merchant'],
+    body: CreateSubscriptionBody,
+    responses: { 201: Subscription, ...POST_ERRORS },
+    capabilities: ['I2', 'I3'],
+  },
+  {
+    method: 'GET',
+    path: '/v1/platform/keys',
+    operationId: 'getPlatformKeys',
+    summary: 'Public keys that sign pushes, and the retry schedule',
+    tag: 'webhooks',
+    auth: 'none',
+    responses: { 200: PlatformKeys },
+  },
+] as const satisfies readonly RouteDef[];

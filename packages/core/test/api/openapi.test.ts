@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildOpenApiDocument,
+  CreatePaymentBody,
+  compileValidator,
+  fillPath,
+  getRoute,
+  ListEventsQuery,
+  routes,
+  WEBHOOK_EVENT_TYPES,
+} from '../../src/api.js';
+
+describe('route table', () => {
+  it('has unique operation ids and unique method+path pairs', () => {
+    const ids = new Set(routes.map((r) => r.operationId));
+    expect(ids.size).toBe(routes.length);
+    const keys = new Set(routes.map((r) => `${r.method} ${r.path}`));
+    expect(keys.size).toBe(routes.length);
+  });
+
+  it('every object schema in bodies rejects unknown fields', () => {
+    for (const r of routes) {
+      if ('body' in r && r.body !== undefined) {
+        expect((r.body as { additionalProperties?: boolean }).additionalProperties, r.operationId).toBe(
+          false,
+        );
+      }
+    }
+  });
+
+  it('fills path templates with escaping', () => {
+    expect(fillPath(getRoute('getPayment').path, { out_trade_no: 'A 1/2' })).toBe('/v1/payments/A%201%2F2');
+    expect(() => fillPath('/v1/x/{id}', {})).toThrow(TypeError);
+  });
+});
+
+describe('validators', () => {
+  it('rejects wrong types, unknown fields and non-integer money', () => {
+    const check = compileValidator(CreatePaymentBody);
+    expect(check({ out_trade_no: 'T1', amount: 100 }).ok).toBe(true);
+    expect(check({ out_trade_no: 'T1', amount: '100' }).ok).toBe(false);
+    expect(check({ out_trade_no: 'T1', amount: 1.5 }).ok).toBe(false);
+    expect(check({ out_trade_no: 'T1', amount: 100, extra: 1 }).ok).toBe(false);
+    expect(check({ out_trade_no: 'T1', amount: 0 }).ok).toBe(false);
+  });
+
+  it('coerces query strings only when asked, and requires UTC RFC 3339', () => {
+    const q = compileValidator(ListEventsQuery, { coerce: true });
+    const ok = q({ limit: '5', from: '2026-01-01T00:00:00Z' });
+    expect(ok).toEqual({ ok: true, value: { limit: 5, from: '2026-01-01T00:00:00Z' } });
+    expect(q({ from: '2026-01-01T08:00:00+08:00' }).ok).toBe(false);
+  });
+});
+
+describe('buildOpenApiDocument', () => {
+  const doc = buildOpenApiDocument({ servers: ['http://localhost:8080'] });
+
+  it('is OpenAPI 3.1 with every route and every push event', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const paths = doc.paths as Record<string, Record<string, { operationId: string }>>;
+    const ops = Object.values(paths).flatMap((m) => Object.values(m).map((o) => o.operationId));
+    expect(ops.sort()).toEqual(routes.map((r) => r.operationId).sort());
+    expect(Object.keys(doc.webhooks as object).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+  });
+
+  it('documents Idempotency-Key on POSTs and problem+json errors', () => {
+    const paths = doc.paths as Record<string, Record<string, Record<string, unknown>>>;
+    const pay = paths['/v1/payments']?.post as {
+      parameters: { name: string }[];
+      responses: Record<string, { content?: object }>;
+    };
+    expect(pay.parameters.map((p) => p.name)).toContain('Idempotency-Key');
+    expect(Object.keys(pay.responses['422']?.content ?? {})).toEqual(['application/problem+json']);
+  });
+
+  it('is plain JSON', () => {
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
+  });
+});
