@@ -1,0 +1,85 @@
+/**
+ * Runtime-neutral shapes of the HTTP messages that are signed and verified.
+ *
+ * @module
+ */
+
+/** A header value as found in Node (`IncomingHttpHeaders`), fetch or plain objects. */
+export type HeaderValue = string | readonly string[] | undefined;
+
+/**
+ * Header input: a plain record (any name case; Node's `IncomingHttpHeaders` fits) or a
+ * WHATWG `Headers` object.
+ */
+export type HeaderInput = Readonly<Record<string, HeaderValue>> | Headers;
+
+/** An HTTP request as seen by the signer or the verifier. */
+export interface HttpRequestLike {
+  /** Request method as sent on the wire, e.g. `'POST'`. Used verbatim for `@method`. */
+  readonly method: string;
+  /**
+   * Absolute URL (`https://api.example/v1/x?y=1`) or origin-form target (`/v1/x?y=1`). With an
+   * origin-form target the authority comes from the `Host` header and the scheme is `http`
+   * unless {@link HttpRequestLike.scheme} says otherwise.
+   */
+  readonly url: string;
+  /** Request headers. */
+  readonly headers: HeaderInput;
+  /** Exact body bytes; omit (or pass an empty array) for requests without content. */
+  readonly body?: Uint8Array | undefined;
+  /** Scheme for origin-form `url`s (e.g. `'https'` behind a TLS-terminating proxy); default `'http'`. */
+  readonly scheme?: string;
+}
+
+/** An HTTP response as seen by the signer or the verifier (only `@status` is derived). */
+export interface HttpResponseLike {
+  /** Status code, e.g. `200`. */
+  readonly status: number;
+  /** Response headers. */
+  readonly headers: HeaderInput;
+}
+
+/**
+ * Returns a header's canonical value for a signature base (RFC 9421 §2.1): each field line
+ * trimmed and lines joined with `", "`; `undefined` when absent.
+ *
+ * @param headers - the header input.
+ * @param name - the field name (any case).
+ */
+export function getHeader(headers: HeaderInput, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (typeof Headers !== 'undefined' && headers instanceof Headers) {
+    const v = headers.get(lower);
+    return v === null ? undefined : v.trim();
+  }
+  const rec = headers as Readonly<Record<string, HeaderValue>>;
+  const values: string[] = [];
+  for (const key of Object.keys(rec)) {
+    if (key.toLowerCase() !== lower) continue;
+    const v = rec[key];
+    if (typeof v === 'string') values.push(v.trim());
+    else if (Array.isArray(v)) for (const line of v as readonly unknown[]) values.push(String(line).trim());
+  }
+  return values.length === 0 ? undefined : values.join(', ');
+}
+
+/**
+ * Copies header input into a plain record with lowercased names and canonical values
+ * (see {@link getHeader}).
+ *
+ * @param headers - the header input.
+ */
+export function headersToRecord(headers: HeaderInput): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof Headers !== 'undefined' && headers instanceof Headers) {
+    headers.forEach((value, name) => {
+      out[name.toLowerCase()] = value.trim();
+    });
+    return out;
+  }
+  for (const name of Object.keys(headers)) {
+    const v = getHeader(headers, name);
+    if (v !== undefined) out[name.toLowerCase()] = v;
+  }
+  return out;
+}

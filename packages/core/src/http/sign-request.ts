@@ -1,0 +1,118 @@
+/**
+ * RFC 9421 request signing with this project's default profile.
+ *
+ * @module
+ */
+import { toBase64, utf8 } from './bytes.js';
+import { type ContentDigestAlgorithm, createContentDigest } from './content-digest.js';
+import { type SignatureAlgorithm, type SigningKey, signBytes } from './keys.js';
+import { type HttpRequestLike, headersToRecord } from './message.js';
+import { createSignatureBase } from './signature-base.js';
+
+/** The default signature label used in `Signature-Input` / `Signature`. */
+export const DEFAULT_SIGNATURE_LABEL = 'sig1';
+
+/** Components covered by default for every request (the body digest is added when there is a body). */
+export const DEFAULT_COVERED_COMPONENTS: readonly string[] = Object.freeze(['@method', '@path', '@query']);
+
+/**
+ * The default covered components for a request: `("@method" "@path" "@query")`, plus
+ * `"content-digest"` exactly when the request has a non-empty body.
+ *
+ * @param body - the exact body bytes, if any.
+ */
+export function defaultCoveredComponents(body: Uint8Array | undefined): string[] {
+  return body !== undefined && body.length > 0
+    ? [...DEFAULT_COVERED_COMPONENTS, 'content-digest']
+    : [...DEFAULT_COVERED_COMPONENTS];
+}
+
+/** Options of {@link signRequest}. */
+export interface SignRequestOptions {
+  /** Key identifier, sent as the `keyid` parameter. */
+  readonly keyId: string;
+  /** The private key (see `importSigningKey`). */
+  readonly key: SigningKey;
+  /** Algorithm; must equal `key.alg` when given. */
+  readonly alg?: SignatureAlgorithm;
+  /** `created` parameter: Unix time in **seconds** (integer). There is no hidden clock. */
+  readonly created: number;
+  /** `nonce` parameter: a fresh unique value per signature. Required by this project's verifier profile. */
+  readonly nonce?: string;
+  /** `expires` parameter: Unix time in seconds (integer); omitted by default. */
+  readonly expires?: number;
+  /** `tag` parameter; omitted by default. */
+  readonly tag?: string;
+  /** Covered components; defaults to {@link defaultCoveredComponents}. */
+  readonly components?: readonly string[];
+  /** Signature label; defaults to `'sig1'`. */
+  readonly label?: string;
+  /** Whether to emit the `alg` parameter; defaults to `true` (the project profile requires it). */
+  readonly includeAlg?: boolean;
+  /** Digest algorithm for the `Content-Digest` header; defaults to `'sha-256'`. */
+  readonly digestAlgorithm?: ContentDigestAlgorithm;
+}
+
+/** Headers produced by {@link signRequest}; add them to the outgoing request. */
+export interface SignatureHeaders {
+  /** `Signature-Input` field value, e.g. `sig1=("@method" "@path" "@query");created=…`. */
+  readonly 'signature-input': string;
+  /** `Signature` field value, e.g. `sig1=:base64:`. */
+  readonly signature: string;
+  /** `Content-Digest` field value; present exactly when the request has a non-empty body. */
+  readonly 'content-digest'?: string;
+}
+
+/**
+ * Signs an HTTP request per RFC 9421 and returns the headers to add.
+ *
+ * With a non-empty body, a `Content-Digest` (RFC 9530) is computed over the exact bytes; it
+ * replaces any `Content-Digest` in `request.headers` and, with the default components, is covered
+ * by the signature.
+ *
+ * @param request - method, URL (absolute, or origin-form with a `Host` header), headers and body bytes.
+ * @param options - key, parameters and covered components.
+ * @returns the `signature-input`, `signature` and (with a body) `content-digest` header values.
+ * @throws TypeError for an invalid label, a key/alg mismatch, or a covered component absent from the request.
+ *
+ * @example
+ * ```ts
+ * const headers = signRequest(
+ *   { method: 'POST', url: 'https://api.example/v1/payments', headers: {}, body },
+ *   { keyId: 'pos-1', key: importSigningKey(jwk), created: Math.floor(Date.now() / 1000), nonce },
+ * );
+ * ```
+ */
+export function signRequest(request: HttpRequestLike, options: SignRequestOptions): SignatureHeaders {
+  const { key, keyId } = options;
+  if (typeof keyId !== 'string' || keyId === '') throw new TypeError('keyId must be a non-empty string');
+  if (options.alg !== undefined && options.alg !== key.alg) {
+    throw new TypeError(`alg ${options.alg} does not match the key's algorithm ${key.alg}`);
+  }
+  const label = options.label ?? DEFAULT_SIGNATURE_LABEL;
+  if (!/^[a-z*][a-z0-9_\-.*]*$/.test(label)) throw new TypeError('label must be an RFC 8941 key');
+  if (request.body !== undefined && !(request.body instanceof Uint8Array)) {
+    throw new TypeError('body must be a Uint8Array');
+  }
+  const headers = headersToRecord(request.headers);
+  let contentDigest: string | undefined;
+  if (request.body !== undefined && request.body.length > 0) {
+    contentDigest = createContentDigest(request.body, options.digestAlgorithm);
+    headers['content-digest'] = contentDigest;
+  }
+  const components = options.components ?? defaultCoveredComponents(request.body);
+  const { base, signatureInput } = createSignatureBase({ ...request, headers }, components, {
+    created: options.created,
+    keyid: keyId,
+    ...(options.includeAlg === false ? {} : { alg: key.alg }),
+    ...(options.nonce === undefined ? {} : { nonce: options.nonce }),
+    ...(options.expires === undefined ? {} : { expires: options.expires }),
+    ...(options.tag === undefined ? {} : { tag: options.tag }),
+  });
+  const signature = signBytes(key, utf8(base));
+  return {
+    'signature-input': `${label}=${signatureInput}`,
+    signature: `${label}=:${toBase64(signature)}:`,
+    ...(contentDigest === undefined ? {} : { 'content-digest': contentDigest }),
+  };
+}
