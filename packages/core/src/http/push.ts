@@ -5,7 +5,7 @@
  * @module
  */
 import type { SigningKey } from './keys.js';
-import type { HeaderInput } from './message.js';
+import type { HeaderInput, HttpRequestLike } from './message.js';
 import { getHeader, headersToRecord } from './message.js';
 import { type SignatureHeaders, signRequest } from './sign-request.js';
 import {
@@ -119,12 +119,7 @@ export type VerifyPushResult = VerifyPushSuccess | Exclude<VerifyResult, VerifyS
  * ```
  */
 export async function verifyPush(
-  request: {
-    readonly method: string;
-    readonly url: string;
-    readonly headers: HeaderInput;
-    readonly body: Uint8Array;
-  },
+  request: HttpRequestLike & { readonly body: Uint8Array },
   options: VerifyPushOptions,
 ): Promise<VerifyPushResult> {
   const result = await verifyRequest(request, { ...options, requiredComponents: PUSH_COVERED_COMPONENTS });

@@ -1,0 +1,327 @@
+/**
+ * The resource-agnostic HTTP client core shared by `pos-client` and `gate-client`: signing,
+ * idempotency keys, retries with backoff, timeouts, abort and typed errors, on undici.
+ *
+ * @module
+ */
+import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import { toBase64Url } from '../http/bytes.js';
+import { importSigningKey, type Jwk, type SignatureAlgorithm } from '../http/keys.js';
+import { headersToRecord } from '../http/message.js';
+import { isProblem } from '../http/problem.js';
+import { signRequest } from '../http/sign-request.js';
+import { computeBackoff, parseRetryAfter } from './backoff.js';
+import {
+  type CampusCardApiError,
+  ConnectionError,
+  CampusCardApiError as ErrorBase,
+  errorFromResponse,
+  requestIdFrom,
+  TimeoutError,
+} from './errors.js';
+import { sleep as defaultSleep, type SleepFn } from './sleep.js';
+
+/** HTTP methods the transport sends. */
+export type HttpMethod = 'GET' | 'HEAD' | 'OPTIONS' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A query parameter value; `undefined` entries are skipped, arrays repeat the key. */
+export type QueryValue = string | number | boolean | undefined | readonly (string | number | boolean)[];
+
+/** Options of {@link createTransport}. */
+export interface TransportOptions {
+  /** Platform base URL, e.g. `https://api.campus.example` (a path prefix is kept). */
+  readonly baseUrl: string;
+  /** Device key id, sent as the signature's `keyid`. */
+  readonly keyId: string;
+  /** Device private key as a JWK (EC P-256 or OKP Ed25519). */
+  readonly privateKey: Jwk;
+  /** Signature algorithm; must match the key when given. */
+  readonly alg?: SignatureAlgorithm;
+  /** undici dispatcher (e.g. a `MockAgent` in tests). Default: an own `Agent`; the global dispatcher is never touched. */
+  readonly dispatcher?: Dispatcher;
+  /** TCP/TLS connect timeout of the own `Agent`, in ms; default 5000. Ignored with a custom `dispatcher`. */
+  readonly connectTimeoutMs?: number;
+  /** Timeout per attempt (headers and body), in ms; default 10000. */
+  readonly requestTimeoutMs?: number;
+  /** Maximum retries after the first attempt; default 4. */
+  readonly maxRetries?: number;
+  /** Backoff base delay, in ms; default 200. */
+  readonly retryBaseMs?: number;
+  /** Backoff cap, in ms; default 5000. */
+  readonly retryMaxMs?: number;
+  /** Jitter kind; default `'equal'` (delay in [d/2, d]). */
+  readonly jitter?: 'equal' | 'full';
+  /** Longest `Retry-After` honoured, in ms; a longer one ends retrying with the error. Default 60000. */
+  readonly maxRetryAfterMs?: number;
+  /** Clock in epoch ms; default `Date.now`. Drives the signature's `created` and `Retry-After` dates. */
+  readonly now?: () => number;
+  /** Random source in [0, 1) for jitter; default `Math.random`. */
+  readonly random?: () => number;
+  /** Sleep between retries (inject a fake in tests); default: an abortable `setTimeout`. */
+  readonly sleep?: SleepFn;
+  /** Extra headers sent with every request (e.g. `user-agent`). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Options of {@link Transport.request}. */
+export interface TransportRequest {
+  /** HTTP method. */
+  readonly method: HttpMethod;
+  /** Path below `baseUrl`, starting with `/`; escape segments with `encodeURIComponent`. */
+  readonly path: string;
+  /** Query parameters. */
+  readonly query?: Readonly<Record<string, QueryValue>>;
+  /** JSON body; serialised with `JSON.stringify`. */
+  readonly body?: unknown;
+  /**
+   * Idempotency key. Default: a random UUID for POST/PUT/PATCH/DELETE, reused across retries.
+   * `null` opts out (the request is then not retried after a lost response).
+   */
+  readonly idempotencyKey?: string | null;
+  /** Abort signal; aborting rejects with `signal.reason`, also during a backoff sleep. */
+  readonly signal?: AbortSignal;
+  /** Per-request override of {@link TransportOptions.maxRetries}. */
+  readonly maxRetries?: number;
+  /** Extra headers for this request. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A successful (2xx/3xx) response. */
+export interface TransportResponse<T> {
+  /** HTTP status. */
+  readonly status: number;
+  /** Response headers with lowercased names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Parsed JSON body (`undefined` when empty; text for non-JSON content). */
+  readonly body: T;
+  /** The server's request id (`Request-Id` or `X-Request-Id`), if any. */
+  readonly requestId: string | undefined;
+}
+
+/** The transport returned by {@link createTransport}. */
+export interface Transport {
+  /**
+   * Sends a signed request with retries; resolves for 2xx/3xx and rejects with a
+   * {@link CampusCardApiError} subclass otherwise (or with `signal.reason` on abort).
+   */
+  request<T = unknown>(options: TransportRequest): Promise<TransportResponse<T>>;
+  /** Closes the own `Agent` (a caller-supplied dispatcher is left open). */
+  close(): Promise<void>;
+}
+
+const SAFE_METHODS = new Set<string>(['GET', 'HEAD', 'OPTIONS']);
+const KEYED_METHODS = new Set<string>(['POST', 'PUT', 'PATCH', 'DELETE']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+function assertMs(name: string, v: number, allowZero = true): number {
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
+    throw new RangeError(`"${name}" must be a ${allowZero ? 'non-negative' : 'positive'} number of ms`);
+  }
+  return v;
+}
+
+function buildUrl(baseUrl: string, path: string, query: TransportRequest['query']): string {
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError('path must start with "/"');
+  const url = new URL(baseUrl.replace(/\/+$/, '') + path);
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) url.searchParams.append(k, String(item));
+  }
+  return url.href;
+}
+
+function randomNonce(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return toBase64Url(bytes);
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+type Attempt =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: Record<string, string>;
+      readonly bytes: Uint8Array;
+    }
+  | { readonly kind: 'no-response'; readonly error: CampusCardApiError };
+
+/**
+ * Creates a transport for the platform API.
+ *
+ * Every attempt is signed (RFC 9421, default components `@method @path @query` plus
+ * `content-digest` with a body) with a fresh `nonce` and `created`. POST/PUT/PATCH/DELETE carry
+ * an `Idempotency-Key`, the same on every retry. Retried: lost responses and timeouts (safe
+ * methods or keyed requests only), 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 429 (honouring
+ * `Retry-After`) and 5xx (safe or keyed only); a problem body with `retryable: false` vetoes.
+ * Other 4xx are never retried.
+ *
+ * @param options - base URL, device key and policy (timeouts in ms).
+ *
+ * @example
+ * ```ts
+ * const transport = createTransport({ baseUrl: 'https://api.campus.example', keyId: 'pos-17', privateKey: jwk });
+ * const { body } = await transport.request<{ id: string }>({ method: 'POST', path: '/v1/payments', body: { amount: 250 } });
+ * await transport.close();
+ * ```
+ */
+export function createTransport(options: TransportOptions): Transport {
+  const key = importSigningKey(options.privateKey);
+  if (options.alg !== undefined && options.alg !== key.alg) {
+    throw new TypeError(`alg ${options.alg} does not match the private key (${key.alg})`);
+  }
+  if (typeof options.keyId !== 'string' || options.keyId === '')
+    throw new TypeError('keyId must be a non-empty string');
+  new URL(options.baseUrl); // validates, throws TypeError
+  const connectTimeoutMs = assertMs('connectTimeoutMs', options.connectTimeoutMs ?? 5000, false);
+  const requestTimeoutMs = assertMs('requestTimeoutMs', options.requestTimeoutMs ?? 10_000, false);
+  const defaultMaxRetries = options.maxRetries ?? 4;
+  const backoff = {
+    baseMs: assertMs('retryBaseMs', options.retryBaseMs ?? 200),
+    maxMs: assertMs('retryMaxMs', options.retryMaxMs ?? 5000),
+    jitter: options.jitter ?? 'equal',
+  } as const;
+  const maxRetryAfterMs = assertMs('maxRetryAfterMs', options.maxRetryAfterMs ?? 60_000);
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? defaultSleep;
+  const ownAgent =
+    options.dispatcher === undefined ? new Agent({ connect: { timeout: connectTimeoutMs } }) : undefined;
+  const dispatcher: Dispatcher = options.dispatcher ?? (ownAgent as Agent);
+
+  async function attempt(
+    method: HttpMethod,
+    url: string,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Attempt> {
+    const signed = signRequest(
+      { method, url, headers, body },
+      { keyId: options.keyId, key, created: Math.floor(now() / 1000), nonce: randomNonce() },
+    );
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error(`request timed out after ${requestTimeoutMs} ms`));
+    }, requestTimeoutMs);
+    const onAbort = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await undiciRequest(url, {
+        method,
+        headers: { ...headers, ...signed },
+        ...(body === undefined ? {} : { body }),
+        dispatcher,
+        signal: controller.signal,
+      });
+      const bytes = new Uint8Array(await res.body.arrayBuffer());
+      return { kind: 'response', status: res.statusCode, headers: headersToRecord(res.headers), bytes };
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const isTimeout = timedOut || TIMEOUT_CODES.has(errorCode(err) ?? '');
+      const init = {
+        code: isTimeout ? 'ERR_TIMEOUT' : 'ERR_CONNECTION',
+        message: isTimeout
+          ? `no response within ${requestTimeoutMs} ms`
+          : `connection failed: ${String(err)}`,
+        retryable: true,
+        cause: err,
+      };
+      return { kind: 'no-response', error: isTimeout ? new TimeoutError(init) : new ConnectionError(init) };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  function parseBody(status: number, headers: Record<string, string>, bytes: Uint8Array): unknown {
+    if (bytes.length === 0) return undefined;
+    const text = new TextDecoder().decode(bytes);
+    const type = headers['content-type'] ?? '';
+    if (!/[/+]json\b/i.test(type)) return text;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      if (status >= 400) return text;
+      throw new ErrorBase({
+        code: 'ERR_RESPONSE_INVALID_JSON',
+        message: 'response body is not valid JSON',
+        status,
+        requestId: requestIdFrom(headers),
+        headers,
+        cause: err,
+      });
+    }
+  }
+
+  async function request<T>(req: TransportRequest): Promise<TransportResponse<T>> {
+    const { method, signal } = req;
+    const url = buildUrl(options.baseUrl, req.path, req.query);
+    const maxRetries = req.maxRetries ?? defaultMaxRetries;
+    if (!Number.isInteger(maxRetries) || maxRetries < 0)
+      throw new RangeError('maxRetries must be an integer ≥ 0');
+    const idempotencyKey =
+      req.idempotencyKey === null
+        ? undefined
+        : (req.idempotencyKey ?? (KEYED_METHODS.has(method) ? globalThis.crypto.randomUUID() : undefined));
+    const headers: Record<string, string> = {
+      accept: 'application/json, application/problem+json',
+      ...options.headers,
+      ...req.headers,
+    };
+    let body: Uint8Array | undefined;
+    if (req.body !== undefined) {
+      body = new TextEncoder().encode(JSON.stringify(req.body));
+      headers['content-type'] = 'application/json';
+    }
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    const replaySafe = SAFE_METHODS.has(method) || idempotencyKey !== undefined;
+
+    for (let retry = 0; ; retry++) {
+      if (signal?.aborted) throw signal.reason;
+      const result = await attempt(method, url, headers, body, signal);
+      let error: CampusCardApiError;
+      let retryAfterMs: number | undefined;
+      let canRetry: boolean;
+      if (result.kind === 'no-response') {
+        error = result.error;
+        canRetry = replaySafe;
+      } else {
+        const parsed = parseBody(result.status, result.headers, result.bytes);
+        if (result.status < 400) {
+          return {
+            status: result.status,
+            headers: result.headers,
+            body: parsed as T,
+            requestId: requestIdFrom(result.headers),
+          };
+        }
+        retryAfterMs = parseRetryAfter(result.headers['retry-after'], now());
+        error = errorFromResponse(result.status, result.headers, parsed, retryAfterMs);
+        const inProgress =
+          result.status === 409 && isProblem(parsed) && parsed.code === 'ERR_IDEMPOTENCY_IN_PROGRESS';
+        const vetoed = isProblem(parsed) && !parsed.retryable;
+        canRetry =
+          !vetoed &&
+          (result.status === 429 || inProgress || (result.status >= 500 && replaySafe)) &&
+          (retryAfterMs === undefined || retryAfterMs <= maxRetryAfterMs);
+      }
+      if (!canRetry || retry >= maxRetries) throw error;
+      const delay = retryAfterMs ?? computeBackoff(retry + 1, backoff, random);
+      await sleep(delay, signal);
+    }
+  }
+
+  return {
+    request,
+    async close() {
+      await ownAgent?.close();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Verification of platform pushes (webhooks) received by a vendor server: from a Node
+ * `IncomingMessage`, from a framework's raw body (fastify, express) or from a fetch `Request`.
+ * All three call `verifyPush` of `@campus-card/core/http`.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import { importVerifyKey, type Jwk, type VerifyKey } from '../http/keys.js';
+import type { HeaderInput } from '../http/message.js';
+import { type VerifyPushResult, verifyPush } from '../http/push.js';
+import { DEFAULT_SIGNATURE_TOLERANCE_S, type KeyLookup, type NonceStore } from '../http/verify-request.js';
+
+/** Options of the push verification helpers. Give `platformKeys` or `keyLookup`. */
+export interface PushReceiverOptions {
+  /** The platform's public keys by key id (JWK or imported). */
+  readonly platformKeys?: Readonly<Record<string, Jwk | VerifyKey>>;
+  /** Custom key lookup; takes precedence over `platformKeys`. */
+  readonly keyLookup?: KeyLookup;
+  /** Clock in epoch ms; default `Date.now`. */
+  readonly now?: () => number;
+  /** Allowed skew of the signature's `created`, in **seconds**; default 300. */
+  readonly tolerance?: number;
+  /** Replay check for the signature nonce (see `NonceStore`); recommended. */
+  readonly nonceStore?: NonceStore;
+  /**
+   * Scheme used to rebuild the URL from an origin-form target (Node, raw body); default `'https'`.
+   * Only `@authority`/`@target-uri` depend on it, and push signatures cover neither.
+   */
+  readonly scheme?: string;
+}
+
+/** A raw received push, as a framework with raw-body access provides it. */
+export interface RawPush {
+  /** Request method (`POST`). */
+  readonly method: string;
+  /** Request target as received (`/hooks/campus?x=1`) or absolute URL. */
+  readonly url: string;
+  /** Request headers. */
+  readonly headers: HeaderInput;
+  /** The exact body bytes (a Node `Buffer` is fine). Never a re-serialised JSON object. */
+  readonly rawBody: Uint8Array;
+}
+
+function lookupFrom(options: PushReceiverOptions): KeyLookup {
+  if (options.keyLookup !== undefined) return options.keyLookup;
+  const keys = new Map<string, VerifyKey>();
+  for (const [kid, k] of Object.entries(options.platformKeys ?? {})) {
+    keys.set(kid, 'publicKey' in k ? k : importVerifyKey(k));
+  }
+  if (keys.size === 0) throw new TypeError('give platformKeys or keyLookup');
+  return (kid) => keys.get(kid);
+}
+
+/**
+ * Verifies a push given its raw parts (fastify `rawBody`, express `express.raw()`).
+ *
+ * @param push - method, URL, headers and exact body bytes.
+ * @param options - platform keys, clock (ms), tolerance (s, default 300), nonce store.
+ *
+ * @example
+ * ```ts
+ * const r = await verifyPushFromRawBody({ method: req.method, url: req.url, headers: req.headers, rawBody: req.body }, { platformKeys });
+ * if (!r.ok) return res.status(401).json({ code: r.code });
+ * ```
+ */
+export function verifyPushFromRawBody(
+  push: RawPush,
+  options: PushReceiverOptions,
+): Promise<VerifyPushResult> {
+  if (!(push.rawBody instanceof Uint8Array)) throw new TypeError('rawBody must be a Uint8Array or Buffer');
+  return verifyPush(
+    {
+      method: push.method,
+      url: push.url,
+      headers: push.headers,
+      body: push.rawBody,
+      scheme: options.scheme ?? 'https',
+    },
+    {
+      keyLookup: lookupFrom(options),
+      now: (options.now ?? Date.now)(),
+      tolerance: options.tolerance ?? DEFAULT_SIGNATURE_TOLERANCE_S,
+      ...(options.nonceStore === undefined ? {} : { nonceStore: options.nonceStore }),
+    },
+  );
+}
+
+/**
+ * Verifies a push received by a Node `http` server. The caller reads the body first.
+ *
+ * @param req - the incoming request (method, url, headers are used).
+ * @param rawBody - the exact body bytes read from `req`.
+ * @param options - see {@link PushReceiverOptions}.
+ */
+export function verifyPushFromNodeRequest(
+  req: IncomingMessage,
+  rawBody: Uint8Array,
+  options: PushReceiverOptions,
+): Promise<VerifyPushResult> {
+  return verifyPushFromRawBody(
+    { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawBody },
+    options,
+  );
+}
+
+/**
+ * Verifies a push received as a fetch `Request` (Hono, Next.js, workers). Reads the body of a
+ * clone, so the request stays readable.
+ *
+ * @param request - the fetch request.
+ * @param options - see {@link PushReceiverOptions}.
+ */
+export async function verifyPushFromWebRequest(
+  request: Request,
+  options: PushReceiverOptions,
+): Promise<VerifyPushResult> {
+  const rawBody = new Uint8Array(await request.clone().arrayBuffer());
+  return verifyPushFromRawBody(
+    { method: request.method, url: request.url, headers: request.headers, rawBody },
+    options,
+  );
+}

@@ -1,0 +1,302 @@
+import { MockAgent } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { importVerifyKey, verifyRequest } from '../../src/http.js';
+import {
+  ApiServerError,
+  AuthenticationError,
+  ConnectionError,
+  createTransport,
+  IdempotencyError,
+  InvalidRequestError,
+  RateLimitError,
+  TimeoutError,
+  type TransportOptions,
+} from '../../src/transport.js';
+import { makeJwk, publicOf } from './helpers.js';
+
+const ORIGIN = 'https://api.campus.test';
+const JSON_HEADERS = { 'content-type': 'application/json', 'request-id': 'req_1' };
+const PROBLEM_HEADERS = { 'content-type': 'application/problem+json' };
+const deviceJwk = makeJwk('ecdsa-p256-sha256');
+const deviceKey = importVerifyKey(publicOf(deviceJwk));
+const NOW = Date.UTC(2025, 0, 1);
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+}
+
+let agent: MockAgent;
+let delays: number[];
+let seen: Seen[];
+
+function capture(opts: { method: string; path: string; headers?: unknown; body?: unknown }): void {
+  const body = opts.body instanceof Uint8Array ? opts.body : undefined;
+  seen.push({ method: opts.method, path: opts.path, headers: opts.headers as Record<string, string>, body });
+}
+
+function transport(overrides: Partial<TransportOptions> = {}) {
+  return createTransport({
+    baseUrl: ORIGIN,
+    keyId: 'pos-1',
+    privateKey: deviceJwk,
+    dispatcher: agent,
+    now: () => NOW,
+    random: () => 0.5,
+    sleep: async (ms, signal) => {
+      delays.push(ms);
+      if (signal?.aborted) throw signal.reason;
+    },
+    ...overrides,
+  });
+}
+
+function problem(status: number, code: string, retryable: boolean) {
+  return {
+    type: 'about:blank',
+    title: 'Problem',
+    status,
+    code,
+    retryable,
+    request_id: 'req_p',
+    detail: 'details',
+  };
+}
+
+beforeEach(() => {
+  agent = new MockAgent();
+  agent.disableNetConnect();
+  delays = [];
+  seen = [];
+});
+
+afterEach(async () => {
+  agent.assertNoPendingInterceptors();
+  await agent.close();
+});
+
+describe('createTransport', () => {
+  it('signs requests verifiably and returns the parsed body and request id', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/cards/a%2Fb?limit=5&tag=x&tag=y', method: 'GET' })
+      .reply(
+        200,
+        (opts) => {
+          capture(opts as never);
+          return { ok: true };
+        },
+        { headers: JSON_HEADERS },
+      );
+    const res = await transport().request<{ ok: boolean }>({
+      method: 'GET',
+      path: `/v1/cards/${encodeURIComponent('a/b')}`,
+      query: { limit: 5, tag: ['x', 'y'], skip: undefined },
+    });
+    expect(res).toMatchObject({ status: 200, body: { ok: true }, requestId: 'req_1' });
+    const req = seen[0]!;
+    expect(req.headers['idempotency-key']).toBeUndefined();
+    expect(req.headers['signature-input']).toMatch(
+      /^sig1=\("@method" "@path" "@query"\);created=1735689600;keyid="pos-1";alg="ecdsa-p256-sha256";nonce="/,
+    );
+    const verified = await verifyRequest(
+      { method: req.method, url: ORIGIN + req.path, headers: req.headers },
+      { keyLookup: (kid) => (kid === 'pos-1' ? deviceKey : undefined), now: NOW },
+    );
+    expect(verified).toMatchObject({ ok: true, keyId: 'pos-1' });
+  });
+
+  it('signs POST bodies with content-digest and reuses the idempotency key across a 503 then 200', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(
+      503,
+      (opts) => {
+        capture(opts as never);
+        return problem(503, 'ERR_UNAVAILABLE', true);
+      },
+      { headers: PROBLEM_HEADERS },
+    );
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(
+      201,
+      (opts) => {
+        capture(opts as never);
+        return { id: 'pay_1' };
+      },
+      { headers: JSON_HEADERS },
+    );
+    const res = await transport().request({ method: 'POST', path: '/v1/payments', body: { amount: 250 } });
+    expect(res.status).toBe(201);
+    expect(seen).toHaveLength(2);
+    const [first, second] = seen as [Seen, Seen];
+    expect(first.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second.headers['idempotency-key']).toBe(first.headers['idempotency-key']);
+    expect(second.headers['signature-input']).not.toBe(first.headers['signature-input']); // fresh nonce
+    expect(first.headers['content-digest']).toMatch(/^sha-256=:/);
+    expect(delays).toEqual([150]); // equal jitter, attempt 1: 100 + 100 * 0.5
+    for (const req of seen) {
+      const r = await verifyRequest(
+        { method: req.method, url: ORIGIN + req.path, headers: req.headers, body: req.body },
+        { keyLookup: () => deviceKey, now: NOW },
+      );
+      expect(r.ok).toBe(true);
+    }
+  });
+
+  it('honours Retry-After on 429 (seconds and HTTP-date)', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/x', method: 'GET' }).reply(429, '', { headers: { 'retry-after': '3' } });
+    pool
+      .intercept({ path: '/v1/x', method: 'GET' })
+      .reply(429, '', { headers: { 'retry-after': new Date(NOW + 7000).toUTCString() } });
+    pool.intercept({ path: '/v1/x', method: 'GET' }).reply(200, {}, { headers: JSON_HEADERS });
+    await transport().request({ method: 'GET', path: '/v1/x' });
+    expect(delays).toEqual([3000, 7000]);
+  });
+
+  it('gives up with RateLimitError when Retry-After exceeds maxRetryAfterMs', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/x', method: 'GET' })
+      .reply(429, problem(429, 'ERR_RATE_LIMITED', true), {
+        headers: { ...PROBLEM_HEADERS, 'retry-after': '120' },
+      });
+    const err = await transport()
+      .request({ method: 'GET', path: '/v1/x' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(err).toMatchObject({ status: 429, code: 'ERR_RATE_LIMITED', retryAfterMs: 120_000 });
+    expect(delays).toEqual([]);
+  });
+
+  it('does not retry 400 and maps the problem to typed error fields', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(
+        422,
+        { ...problem(422, 'ERR_VALIDATION', false), errors: [{ path: '/amount', message: 'must be > 0' }] },
+        { headers: { ...PROBLEM_HEADERS, 'x-request-id': 'req_9' } },
+      );
+    const err = await transport()
+      .request({ method: 'POST', path: '/v1/payments', body: { amount: -1 } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidRequestError);
+    expect(err).toMatchObject({ status: 422, code: 'ERR_VALIDATION', requestId: 'req_9', retryable: false });
+    expect((err as InvalidRequestError).problem?.errors).toEqual([
+      { path: '/amount', message: 'must be > 0' },
+    ]);
+    expect(delays).toEqual([]);
+  });
+
+  it('maps non-problem error bodies to ERR_HTTP_<status>', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/x', method: 'GET' })
+      .reply(401, 'nope', { headers: { 'content-type': 'text/plain' } });
+    const err = await transport()
+      .request({ method: 'GET', path: '/v1/x' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthenticationError);
+    expect(err).toMatchObject({ code: 'ERR_HTTP_401', status: 401, problem: undefined });
+  });
+
+  it('retries 409 ERR_IDEMPOTENCY_IN_PROGRESS but not other idempotency conflicts', async () => {
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(409, problem(409, 'ERR_IDEMPOTENCY_IN_PROGRESS', true), { headers: PROBLEM_HEADERS });
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(409, problem(409, 'ERR_IDEMPOTENCY_KEY_REUSED', false), { headers: PROBLEM_HEADERS });
+    const err = await transport()
+      .request({ method: 'POST', path: '/v1/payments', body: {}, idempotencyKey: 'k-1' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IdempotencyError);
+    expect(err).toMatchObject({ code: 'ERR_IDEMPOTENCY_KEY_REUSED' });
+    expect(delays).toHaveLength(1);
+  });
+
+  it('never retries a POST without idempotency key after a connection error', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .replyWithError(new Error('ECONNRESET'));
+    const err = await transport()
+      .request({ method: 'POST', path: '/v1/payments', body: {}, idempotencyKey: null })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(err).toMatchObject({ code: 'ERR_CONNECTION', status: undefined });
+    expect(delays).toEqual([]);
+  });
+
+  it('retries keyed requests after connection errors, up to maxRetries', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .replyWithError(new Error('ECONNRESET'))
+      .times(3);
+    const err = await transport()
+      .request({ method: 'POST', path: '/v1/payments', body: {}, maxRetries: 2 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(delays).toEqual([150, 300]);
+  });
+
+  it('does not retry 5xx for an unkeyed POST, but exhausts retries for GET', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(500, '');
+    const e1 = await transport()
+      .request({ method: 'POST', path: '/v1/payments', body: {}, idempotencyKey: null })
+      .catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(ApiServerError);
+    expect(delays).toEqual([]);
+    pool.intercept({ path: '/v1/x', method: 'GET' }).reply(502, '').times(5);
+    const e2 = await transport()
+      .request({ method: 'GET', path: '/v1/x' })
+      .catch((e: unknown) => e);
+    expect(e2).toMatchObject({ code: 'ERR_HTTP_502', retryable: true });
+    expect(delays).toEqual([150, 300, 600, 1200]);
+  });
+
+  it('times out with TimeoutError', async () => {
+    agent.get(ORIGIN).intercept({ path: '/v1/x', method: 'GET' }).reply(200, {}).delay(500);
+    const err = await transport({ requestTimeoutMs: 20 })
+      .request({ method: 'GET', path: '/v1/x', maxRetries: 0 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT' });
+  });
+
+  it('rejects with the abort reason, also during the backoff sleep', async () => {
+    const controller = new AbortController();
+    agent.get(ORIGIN).intercept({ path: '/v1/x', method: 'GET' }).reply(503, '');
+    const t = transport({
+      sleep: async (_ms, signal) => {
+        controller.abort(new Error('user abort'));
+        if (signal?.aborted) throw signal.reason;
+      },
+    });
+    await expect(t.request({ method: 'GET', path: '/v1/x', signal: controller.signal })).rejects.toThrow(
+      'user abort',
+    );
+    await expect(t.request({ method: 'GET', path: '/v1/x', signal: controller.signal })).rejects.toThrow(
+      'user abort',
+    );
+  });
+
+  it('aborts an in-flight request', async () => {
+    agent.get(ORIGIN).intercept({ path: '/v1/x', method: 'GET' }).reply(200, {}).delay(1000);
+    const controller = new AbortController();
+    const p = transport().request({ method: 'GET', path: '/v1/x', signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('stop')), 10);
+    await expect(p).rejects.toThrow('stop');
+  });
+
+  it('validates options', () => {
+    expect(() => transport({ keyId: '' })).toThrow(TypeError);
+    expect(() => transport({ alg: 'ed25519' })).toThrow(TypeError);
+    expect(() => transport({ requestTimeoutMs: 0 })).toThrow(RangeError);
+  });
+});
