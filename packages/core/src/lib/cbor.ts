@@ -1,0 +1,265 @@
+/**
+ * Deterministic CBOR (RFC 8949 §4.2.1) on top of cbor-x: a strict pre-scan that enforces the
+ * size, nesting, type and determinism rules of spec §2.1 before any decoding work, then cbor-x.
+ * Internal: not exported from the package.
+ *
+ * @module
+ */
+import { Decoder, Encoder, type Options } from 'cbor-x';
+import { CampusCardError } from '../errors.js';
+
+/** A CBOR value of the subset this format allows. */
+export type CborValue = number | string | boolean | Uint8Array | CborValue[] | CborMap;
+/** A CBOR map with integer or text keys. */
+export type CborMap = Map<number | string, CborValue>;
+
+const encoderOptions: Options & { useTag259ForMaps?: boolean } = {
+  useRecords: false,
+  mapsAsObjects: false,
+  tagUint8Array: false,
+  useTag259ForMaps: false,
+  variableMapSize: true,
+  pack: false,
+};
+// Module-private codec instances, configured once; no tags are registered anywhere.
+const encoder = new Encoder(encoderOptions);
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: false, copyBuffers: true } as Options);
+
+/** Size and nesting limits for {@link scanCbor}. */
+export interface CborLimits {
+  /** Maximum input length, bytes. */
+  maxBytes: number;
+  /** Maximum nesting depth of arrays and maps. Default 8. */
+  maxDepth?: number;
+  /** Maximum number of elements in one array or map. Default 65 536. */
+  maxItems?: number;
+}
+
+const MAX_SAFE = 2 ** 53 - 1;
+
+/**
+ * Checks that `bytes` is exactly one well-formed, deterministically encoded CBOR item of the
+ * allowed subset, within `limits`. Throws a typed {@link CampusCardError}; never anything else.
+ */
+export function scanCbor(bytes: Uint8Array, limits: CborLimits, what: string): void {
+  if (bytes.length > limits.maxBytes) {
+    throw new CampusCardError(
+      'ERR_INPUT_TOO_LARGE',
+      `${what} is ${bytes.length} bytes; the limit is ${limits.maxBytes}`,
+      {
+        section: '2.1',
+      },
+    );
+  }
+  if (bytes.length === 0)
+    throw new CampusCardError('ERR_CBOR_MALFORMED', `${what} is empty`, { section: '2.1' });
+  const end = scanItem(bytes, 0, 0, limits.maxDepth ?? 8, limits.maxItems ?? 65_536, what);
+  if (end !== bytes.length) {
+    throw new CampusCardError('ERR_CBOR_MALFORMED', `${what} has ${bytes.length - end} trailing bytes`, {
+      section: '2.1',
+    });
+  }
+}
+
+function malformed(what: string, detail: string): CampusCardError {
+  return new CampusCardError('ERR_CBOR_MALFORMED', `${what}: ${detail}`, { section: '2.1' });
+}
+
+function unsupported(what: string, detail: string): CampusCardError {
+  return new CampusCardError('ERR_CBOR_UNSUPPORTED_TYPE', `${what}: ${detail}`, { section: '2.1' });
+}
+
+function notDeterministic(what: string, detail: string): CampusCardError {
+  return new CampusCardError('ERR_CBOR_NOT_DETERMINISTIC', `${what}: ${detail}`, { section: '2.1' });
+}
+
+/** Reads the argument of the head at `pos`; returns [value, headLength]. Enforces shortest form. */
+function readArg(b: Uint8Array, pos: number, what: string): [number, number] {
+  const ai = (b[pos] as number) & 0x1f;
+  if (ai < 24) return [ai, 1];
+  const n = b.length;
+  switch (ai) {
+    case 24: {
+      if (pos + 2 > n) throw malformed(what, 'truncated');
+      const v = b[pos + 1] as number;
+      if (v < 24) throw notDeterministic(what, `non-shortest argument at ${pos}`);
+      return [v, 2];
+    }
+    case 25: {
+      if (pos + 3 > n) throw malformed(what, 'truncated');
+      const v = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+      if (v < 256) throw notDeterministic(what, `non-shortest argument at ${pos}`);
+      return [v, 3];
+    }
+    case 26: {
+      if (pos + 5 > n) throw malformed(what, 'truncated');
+      const v =
+        (b[pos + 1] as number) * 0x1000000 +
+        (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
+      if (v < 65_536) throw notDeterministic(what, `non-shortest argument at ${pos}`);
+      return [v, 5];
+    }
+    case 27: {
+      if (pos + 9 > n) throw malformed(what, 'truncated');
+      const hi =
+        (b[pos + 1] as number) * 0x1000000 +
+        (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
+      const lo =
+        (b[pos + 5] as number) * 0x1000000 +
+        (((b[pos + 6] as number) << 16) | ((b[pos + 7] as number) << 8) | (b[pos + 8] as number));
+      if (hi === 0) throw notDeterministic(what, `non-shortest argument at ${pos}`);
+      const v = hi * 0x100000000 + lo;
+      if (v > MAX_SAFE) throw unsupported(what, `integer or length above 2^53-1 at ${pos}`);
+      return [v, 9];
+    }
+    case 31:
+      throw unsupported(what, `indefinite length at ${pos}`);
+    default:
+      throw malformed(what, `reserved additional information ${ai} at ${pos}`);
+  }
+}
+
+function compareBytes(b: Uint8Array, a0: number, a1: number, c0: number, c1: number): number {
+  const la = a1 - a0;
+  const lc = c1 - c0;
+  const m = la < lc ? la : lc;
+  for (let i = 0; i < m; i++) {
+    const d = (b[a0 + i] as number) - (b[c0 + i] as number);
+    if (d !== 0) return d;
+  }
+  return la - lc;
+}
+
+function scanItem(
+  b: Uint8Array,
+  pos: number,
+  depth: number,
+  maxDepth: number,
+  maxItems: number,
+  what: string,
+): number {
+  if (pos >= b.length) throw malformed(what, 'truncated');
+  const ib = b[pos] as number;
+  const major = ib >> 5;
+  switch (major) {
+    case 0:
+    case 1:
+      return pos + readArg(b, pos, what)[1];
+    case 2:
+    case 3: {
+      const [len, h] = readArg(b, pos, what);
+      const start = pos + h;
+      const end = start + len;
+      if (end > b.length) throw malformed(what, `string at ${pos} runs past the end`);
+      if (major === 3) checkUtf8(b, start, end, what);
+      return end;
+    }
+    case 4:
+    case 5: {
+      const [count, h] = readArg(b, pos, what);
+      if (depth + 1 > maxDepth) {
+        throw new CampusCardError('ERR_CBOR_TOO_DEEP', `${what}: nesting deeper than ${maxDepth}`, {
+          section: '2.1',
+        });
+      }
+      if (count > maxItems)
+        throw new CampusCardError('ERR_INPUT_TOO_LARGE', `${what}: ${count} elements at ${pos}`);
+      // each element needs at least one byte: a cheap bound before walking
+      if (count * (major === 5 ? 2 : 1) > b.length - pos - h)
+        throw malformed(what, `container at ${pos} runs past the end`);
+      let p = pos + h;
+      if (major === 4) {
+        for (let i = 0; i < count; i++) p = scanItem(b, p, depth + 1, maxDepth, maxItems, what);
+        return p;
+      }
+      let prevStart = -1;
+      let prevEnd = -1;
+      for (let i = 0; i < count; i++) {
+        const keyStart = p;
+        const kb = b[p];
+        if (kb === undefined) throw malformed(what, 'truncated');
+        const km = kb >> 5;
+        if (km !== 0 && km !== 1 && km !== 3) throw unsupported(what, `map key of major type ${km} at ${p}`);
+        p = scanItem(b, p, depth + 1, maxDepth, maxItems, what);
+        if (prevStart >= 0 && compareBytes(b, prevStart, prevEnd, keyStart, p) >= 0) {
+          throw notDeterministic(what, `map keys out of order or duplicated at ${keyStart}`);
+        }
+        prevStart = keyStart;
+        prevEnd = p;
+        p = scanItem(b, p, depth + 1, maxDepth, maxItems, what);
+      }
+      return p;
+    }
+    case 6:
+      throw unsupported(what, `tag at ${pos}`);
+    default: {
+      const ai = ib & 0x1f;
+      if (ai === 20 || ai === 21) return pos + 1;
+      if (ai === 31) throw malformed(what, `unexpected break at ${pos}`);
+      throw unsupported(what, `simple value or float (0x${ib.toString(16)}) at ${pos}`);
+    }
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function checkUtf8(b: Uint8Array, start: number, end: number, what: string): void {
+  for (let i = start; i < end; i++) {
+    if ((b[i] as number) >= 0x80) {
+      try {
+        utf8.decode(b.subarray(start, end));
+      } catch {
+        throw malformed(what, `text string at ${start} is not valid UTF-8`);
+      }
+      return;
+    }
+  }
+}
+
+/** The end offset of the (already scanned, well-formed) item that starts at `pos`. */
+export function itemEnd(bytes: Uint8Array, pos: number): number {
+  return scanItem(bytes, pos, 0, 64, Number.MAX_SAFE_INTEGER, 'item');
+}
+
+/** Scans (see {@link scanCbor}) and decodes one item. */
+export function decodeCbor(bytes: Uint8Array, limits: CborLimits, what: string): CborValue {
+  scanCbor(bytes, limits, what);
+  try {
+    return decoder.decode(bytes) as CborValue;
+  } catch (cause) {
+    throw new CampusCardError('ERR_CBOR_MALFORMED', `${what}: ${String(cause)}`, { cause, section: '2.1' });
+  }
+}
+
+function keyRank(k: number | string): number {
+  return typeof k === 'string' ? 2 : k >= 0 ? 0 : 1;
+}
+
+const textEncoder = new TextEncoder();
+
+/** The deterministic order of map keys (RFC 8949 §4.2.1) for integer and text keys. */
+export function compareKeys(a: number | string, b: number | string): number {
+  const ra = keyRank(a);
+  const rb = keyRank(b);
+  if (ra !== rb) return ra - rb;
+  if (typeof a === 'number' && typeof b === 'number') return ra === 0 ? a - b : b - a;
+  const ea = textEncoder.encode(a as string);
+  const eb = textEncoder.encode(b as string);
+  if (ea.length !== eb.length) return ea.length - eb.length;
+  for (let i = 0; i < ea.length; i++) if (ea[i] !== eb[i]) return (ea[i] as number) - (eb[i] as number);
+  return 0;
+}
+
+/** Builds a map with keys in deterministic order; entries whose value is `undefined` are left out. */
+export function cmap(entries: ReadonlyArray<readonly [number | string, CborValue | undefined]>): CborMap {
+  const kept = entries.filter((e): e is readonly [number | string, CborValue] => e[1] !== undefined);
+  kept.sort((x, y) => compareKeys(x[0], y[0]));
+  return new Map(kept);
+}
+
+/** Encodes a value deterministically. Maps must have been built with {@link cmap}. */
+export function encodeCbor(value: CborValue): Uint8Array {
+  const out = encoder.encode(value) as Uint8Array;
+  // copy out of cbor-x's shared buffer into a plain Uint8Array we own
+  return new Uint8Array(out);
+}

@@ -1,0 +1,205 @@
+/**
+ * Presentation (spec §5): the dynamic QR code. The phone signs the credential (full mode) or the
+ * card id and its key id (compact mode) with a time and a fresh nonce, offline.
+ *
+ * @module
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { decodeSign1, type Sign1, signSign1 } from './cose-sign1.js';
+import { CampusCardError } from './errors.js';
+import { type PrivateKey, type Signer, toSigner } from './keys.js';
+import { type CborValue, decodeCbor, encodeCbor } from './lib/cbor.js';
+import { arrayField, bytesField, structureError, textField, uintField } from './lib/fields.js';
+import { CREDENTIAL_LIMITS, PRESENTATION_LIMITS } from './lib/limits.js';
+import { assertBytes } from './trust-list.js';
+
+const S = '5';
+/** Nonce length, bytes (spec §5). */
+export const NONCE_BYTES = 4;
+/** Default refresh interval of the dynamic code, seconds. */
+export const DEFAULT_REFRESH_SECONDS = 60;
+
+/** The signed fields of a presentation, decoded. */
+export interface PresentationFields {
+  /** `full` carries the credential; `compact` carries the card id and phone key id. */
+  readonly mode: 'full' | 'compact';
+  /** The credential bytes (full mode). */
+  readonly credential: Uint8Array | undefined;
+  /** The card id (compact mode). */
+  readonly cardId: string | undefined;
+  /** The phone key id (compact mode). */
+  readonly holderKid: Uint8Array | undefined;
+  /** The phone's time when the code was made, unix seconds. */
+  readonly t: number;
+  /** 4 random bytes. */
+  readonly nonce: Uint8Array;
+  /** Scene hint (spec §5), if any. */
+  readonly scene: number | undefined;
+}
+
+/** A presentation decoded without verification. */
+export interface DecodedPresentation extends PresentationFields {
+  /** The COSE_Sign1 envelope. */
+  readonly sign1: Sign1;
+}
+
+/** Options of {@link createPresentation}. */
+export interface CreatePresentationOptions {
+  /** The credential bytes, as issued. */
+  credential: Uint8Array;
+  /** The phone's clock, unix seconds. */
+  t: number;
+  /** Scene hint (0–5), optional. */
+  scene?: number;
+  /** 4 bytes of nonce; default fresh randomness (set it only for test vectors). */
+  nonce?: Uint8Array;
+}
+
+/** Options of {@link createCompactPresentation}. */
+export interface CreateCompactPresentationOptions {
+  /** The card id. */
+  cardId: string;
+  /** The phone's clock, unix seconds. */
+  t: number;
+  /** Scene hint (0–5), optional. */
+  scene?: number;
+  /** 4 bytes of nonce; default fresh randomness. */
+  nonce?: Uint8Array;
+}
+
+function checkCommon(t: number, nonce: Uint8Array, scene: number | undefined): void {
+  if (!Number.isSafeInteger(t) || t < 0) throw new RangeError('t must be unix seconds');
+  if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES)
+    throw new RangeError('nonce must be 4 bytes');
+  if (scene !== undefined && (!Number.isInteger(scene) || scene < 0 || scene > 255))
+    throw new RangeError('bad scene');
+}
+
+/**
+ * Creates a full-mode presentation (holder side), offline, signed by the phone key whose public
+ * half is in the credential.
+ *
+ * @example
+ * ```ts
+ * const bytes = await createPresentation({ credential, t: Math.floor(Date.now() / 1000) }, phone.privateKey);
+ * const qr = encodeQr(bytes);
+ * ```
+ */
+export async function createPresentation(
+  options: CreatePresentationOptions,
+  holderKey: PrivateKey | Signer,
+): Promise<Uint8Array> {
+  assertBytes(options.credential);
+  const nonce = options.nonce ?? randomBytes(NONCE_BYTES);
+  checkCommon(options.t, nonce, options.scene);
+  // the credential travels as its protected header, payload and signature; its unprotected
+  // header is always empty and is left out (spec §5.1)
+  const credential = decodeSign1(options.credential, CREDENTIAL_LIMITS, 'credential', true);
+  const fields: CborValue[] = [
+    credential.protectedBytes,
+    credential.payload,
+    credential.signature,
+    options.t,
+    nonce,
+  ];
+  if (options.scene !== undefined) fields.push(options.scene);
+  const payload = encodeCbor(fields);
+  return signSign1(payload, holderKey, { header: 'alg' });
+}
+
+/** Creates a compact-mode presentation (spec §5.2), for readers that hold the roster. */
+export async function createCompactPresentation(
+  options: CreateCompactPresentationOptions,
+  holderKey: PrivateKey | Signer,
+): Promise<Uint8Array> {
+  const signer = toSigner(holderKey);
+  const nonce = options.nonce ?? randomBytes(NONCE_BYTES);
+  checkCommon(options.t, nonce, options.scene);
+  if (typeof options.cardId !== 'string' || options.cardId.length === 0)
+    throw new TypeError('cardId required');
+  const fields: CborValue[] = [encodeCardId(options.cardId), signer.kid, options.t, nonce];
+  if (options.scene !== undefined) fields.push(options.scene);
+  return signSign1(encodeCbor(fields), signer, { header: 'alg' });
+}
+
+const CANONICAL_DECIMAL = /^[1-9][0-9]{0,14}$/;
+
+/**
+ * Encodes a compact-mode card id (spec §5.2): a card id made only of decimal digits, without a
+ * leading zero and below 2^53, is sent as an unsigned integer; any other as text.
+ */
+export function encodeCardId(cardId: string): string | number {
+  return CANONICAL_DECIMAL.test(cardId) && Number(cardId) <= Number.MAX_SAFE_INTEGER
+    ? Number(cardId)
+    : cardId;
+}
+
+function decodeCardId(v: CborValue | undefined): string {
+  if (typeof v === 'number') return String(uintField(v, 'presentation card id', S));
+  const id = textField(v, 'presentation card id', S);
+  if (encodeCardId(id) !== id)
+    throw structureError('presentation', 'a decimal card id must be sent as an integer', S);
+  return id;
+}
+
+/** Rebuilds the credential bytes from its parts: `[protected, {}, payload, signature]`. */
+function rebuildCredential(
+  protectedBytes: Uint8Array,
+  payload: Uint8Array,
+  signature: Uint8Array,
+): Uint8Array {
+  return encodeCbor([protectedBytes, new Map(), payload, signature]);
+}
+
+/** Parses the payload of a presentation (no signature check). */
+export function parsePresentationPayload(payload: Uint8Array): PresentationFields {
+  const arr = arrayField(
+    decodeCbor(payload, PRESENTATION_LIMITS, 'presentation payload'),
+    'presentation',
+    S,
+    4,
+  );
+  const first = arr[0];
+  if (first instanceof Uint8Array) {
+    if (arr.length > 6 || arr.length < 5)
+      throw structureError('presentation', 'full mode has 5 or 6 elements', S);
+    const credential = rebuildCredential(
+      first,
+      bytesField(arr[1], 'presentation credential payload', S),
+      bytesField(arr[2], 'presentation credential signature', S, 64),
+    );
+    if (credential.length > CREDENTIAL_LIMITS.maxBytes) {
+      throw new CampusCardError('ERR_INPUT_TOO_LARGE', 'credential too large', { section: '2.1' });
+    }
+    return {
+      mode: 'full',
+      credential,
+      cardId: undefined,
+      holderKid: undefined,
+      t: uintField(arr[3], 'presentation t', S),
+      nonce: bytesField(arr[4], 'presentation nonce', S, NONCE_BYTES),
+      scene: arr.length === 6 ? uintField(arr[5], 'presentation scene', S, 255) : undefined,
+    };
+  }
+  if (typeof first === 'string' || typeof first === 'number') {
+    if (arr.length > 5) throw structureError('presentation', 'compact mode has 4 or 5 elements', S);
+    return {
+      mode: 'compact',
+      credential: undefined,
+      cardId: decodeCardId(first),
+      holderKid: bytesField(arr[1], 'presentation kid', S, 8),
+      t: uintField(arr[2], 'presentation t', S),
+      nonce: bytesField(arr[3], 'presentation nonce', S, NONCE_BYTES),
+      scene: arr.length === 5 ? uintField(arr[4], 'presentation scene', S, 255) : undefined,
+    };
+  }
+  throw structureError('presentation', 'first element must be a credential header or a card id', S);
+}
+
+/** Decodes a presentation without verifying it (diagnostics, and step 1 of verification). */
+export function decodePresentation(bytes: Uint8Array): DecodedPresentation {
+  assertBytes(bytes);
+  const sign1 = decodeSign1(bytes, PRESENTATION_LIMITS, 'presentation', false);
+  const fields = parsePresentationPayload(sign1.payload);
+  return { sign1, ...fields };
+}
