@@ -3,11 +3,14 @@
 // published with `publint --strict` and `attw --pack --profile esm-only`.
 //
 // Usage: node scripts/check-packages.mjs [package ...]   (directory names, e.g. `core verifier`)
-// Exits 1 if any step fails; prints a summary table at the end.
+// Exits 1 if any step fails; prints a summary table at the end. Packages with "private": true are
+// skipped unless named.
 import { attw, buildPackage, findPackage, listPackages, publint, tail } from './lib/packages.mjs';
 
 const selected = process.argv.slice(2);
-const packages = selected.length > 0 ? selected.map(findPackage) : listPackages();
+// Private packages are not published; check them only when named explicitly.
+const packages =
+  selected.length > 0 ? selected.map(findPackage) : listPackages().filter((p) => p.pkg.private !== true);
 
 const rows = [];
 let failed = false;

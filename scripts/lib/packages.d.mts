@@ -4,6 +4,7 @@ export interface PackageJson {
   name: string;
   version: string;
   description?: string;
+  private?: boolean;
   sideEffects?: boolean | string[];
   exports?: unknown;
   main?: string;

@@ -7,6 +7,7 @@
 // every entry point of every exports map and check that each bin file exists.
 //
 // Driven entirely by each package.json, so it needs no change when a package gains an entry.
+// Packages marked `"private": true` are not published, so they are left out.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -27,7 +28,7 @@ import {
   type WorkspacePackage,
 } from '../lib/packages.mjs';
 
-const packages = listPackages();
+const packages = listPackages().filter((p) => p.pkg.private !== true);
 const builds = new Map<string, RunResult>();
 const tarballs = new Map<string, string>();
 let packDir = '';
