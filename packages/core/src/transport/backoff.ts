@@ -35,7 +35,8 @@ export interface BackoffOptions {
 export function computeBackoff(attempt: number, opts: BackoffOptions, random: () => number): number {
   if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError('attempt must be an integer ≥ 1');
   const exp = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(attempt - 1, 30));
-  const r = Math.min(Math.max(random(), 0), 1);
+  const x = random();
+  const r = Number.isFinite(x) ? Math.min(Math.max(x, 0), 1) : 0; // a broken random source never yields NaN
   const delay = opts.jitter === 'full' ? exp * r : exp / 2 + (exp / 2) * r;
   return Math.floor(Math.min(delay, opts.maxMs));
 }

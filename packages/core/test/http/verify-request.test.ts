@@ -1,0 +1,257 @@
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type HttpRequestLike,
+  importSigningKey,
+  importVerifyKey,
+  type Jwk,
+  SIGNATURE_ERROR_CODES,
+  type SigningKey,
+  type SignRequestOptions,
+  signRequest,
+  type VerifyRequestOptions,
+  verifyRequest,
+} from '../../src/http.js';
+
+function b64url(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+function jwkFor(alg: 'ed25519' | 'ecdsa-p256-sha256', seed: number): Jwk {
+  const d = new Uint8Array(32).fill(seed);
+  if (alg === 'ed25519')
+    return { kty: 'OKP', crv: 'Ed25519', x: b64url(ed25519.getPublicKey(d)), d: b64url(d) };
+  const pub = p256.getPublicKey(d, false);
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    x: b64url(pub.subarray(1, 33)),
+    y: b64url(pub.subarray(33)),
+    d: b64url(d),
+  };
+}
+
+const enc = new TextEncoder();
+const CREATED = 1_700_000_000;
+const NOW_MS = CREATED * 1000;
+
+for (const alg of ['ed25519', 'ecdsa-p256-sha256'] as const) {
+  describe(`sign → verify (${alg})`, () => {
+    const jwk = jwkFor(alg, 7);
+    const key: SigningKey = importSigningKey(jwk);
+    const pub = importVerifyKey(jwk);
+    const base: HttpRequestLike = {
+      method: 'POST',
+      url: 'https://api.campus.test/v1/payments?terminal=t1',
+      headers: { 'content-type': 'application/json', 'x-extra': 'v' },
+      body: enc.encode('{"amount":250}'),
+    };
+    const opts: VerifyRequestOptions = {
+      keyLookup: (kid) => (kid === 'dev-1' ? pub : undefined),
+      now: NOW_MS,
+    };
+    const sign = (
+      req: HttpRequestLike = base,
+      extra: { -readonly [K in keyof SignRequestOptions]?: SignRequestOptions[K] | undefined } = {},
+    ) => ({
+      ...req,
+      headers: {
+        ...req.headers,
+        ...signRequest(req, {
+          keyId: 'dev-1',
+          key,
+          created: CREATED,
+          nonce: 'n-1',
+          ...extra,
+        } as SignRequestOptions),
+      },
+    });
+
+    it('verifies and reports keyId, params and components', async () => {
+      const signed = sign();
+      expect(signed.headers['signature-input']).toBe(
+        `sig1=("@method" "@path" "@query" "content-digest");created=${CREATED};keyid="dev-1";alg="${alg}";nonce="n-1"`,
+      );
+      await expect(verifyRequest(signed, opts)).resolves.toEqual({
+        ok: true,
+        keyId: 'dev-1',
+        label: 'sig1',
+        params: { created: CREATED, keyid: 'dev-1', alg, nonce: 'n-1' },
+        components: ['@method', '@path', '@query', 'content-digest'],
+      });
+    });
+
+    it('does not cover content-digest without a body', async () => {
+      const { body: _b, ...noBody } = base;
+      const signed = sign({ ...noBody, method: 'GET' });
+      expect(signed.headers['content-digest']).toBeUndefined();
+      expect(signed.headers['signature-input']).toContain('("@method" "@path" "@query");');
+      await expect(verifyRequest(signed, opts)).resolves.toMatchObject({ ok: true });
+    });
+
+    it.each([
+      ['method', (r: HttpRequestLike) => ({ ...r, method: 'PUT' }), 'ERR_SIG_INVALID'],
+      [
+        'path',
+        (r: HttpRequestLike) => ({ ...r, url: r.url.replace('/payments', '/refunds') }),
+        'ERR_SIG_INVALID',
+      ],
+      ['query', (r: HttpRequestLike) => ({ ...r, url: r.url.replace('t1', 't2') }), 'ERR_SIG_INVALID'],
+      ['body', (r: HttpRequestLike) => ({ ...r, body: enc.encode('{"amount":999}') }), 'ERR_DIGEST_MISMATCH'],
+      [
+        'content-digest',
+        (r: HttpRequestLike) => ({ ...r, headers: { ...r.headers, 'content-digest': 'sha-256=:AAAA:' } }),
+        'ERR_SIG_INVALID',
+      ],
+    ] as const)('tampering with %s fails with %s', async (_name, tamper, code) => {
+      await expect(verifyRequest(tamper(sign()), opts)).resolves.toMatchObject({ ok: false, code });
+    });
+
+    it('maps every failure to its stable code', async () => {
+      const signed = sign();
+      const h = signed.headers as Record<string, string>;
+      const cases: Array<[HttpRequestLike, Partial<VerifyRequestOptions>, string]> = [
+        [{ ...signed, headers: { ...h, signature: undefined } as never }, {}, 'ERR_SIG_MISSING'],
+        [{ ...signed, headers: { ...h, 'signature-input': 'sig1=(' } }, {}, 'ERR_SIG_MALFORMED'],
+        [{ ...signed, headers: { ...h, signature: 'sig1=:AAAA' } }, {}, 'ERR_SIG_MALFORMED'],
+        [{ ...signed, headers: { ...h, signature: 'other=:AAAA:' } }, {}, 'ERR_SIG_MISSING'],
+        [signed, { keyLookup: () => undefined }, 'ERR_SIG_UNKNOWN_KEY'],
+        [
+          signed,
+          {
+            keyLookup: () => importVerifyKey(jwkFor(alg === 'ed25519' ? 'ecdsa-p256-sha256' : 'ed25519', 3)),
+          },
+          'ERR_SIG_ALG_MISMATCH',
+        ],
+        [signed, { keyLookup: () => importVerifyKey(jwkFor(alg, 9)) }, 'ERR_SIG_INVALID'],
+        [signed, { requiredComponents: ['@authority'] }, 'ERR_SIG_COMPONENT_MISSING'],
+        [signed, { now: NOW_MS + 301_000 }, 'ERR_SIG_EXPIRED'],
+        [signed, { now: NOW_MS - 301_000 }, 'ERR_SIG_EXPIRED'],
+        [signed, { nonceStore: () => false }, 'ERR_SIG_NONCE_REPLAYED'],
+        [sign(base, { nonce: undefined }), {}, 'ERR_SIG_MALFORMED'],
+        [sign(base, { components: ['@method', '@path', '@query'] }), {}, 'ERR_SIG_COMPONENT_MISSING'],
+        [sign(base, { expires: CREATED - 400 }), {}, 'ERR_SIG_EXPIRED'],
+      ];
+      for (const [req, extra, code] of cases) {
+        const r = await verifyRequest(req, { ...opts, ...extra });
+        expect(r.ok ? 'ok' : r.code, code).toBe(code);
+        expect(SIGNATURE_ERROR_CODES).toContain(code);
+      }
+      await expect(verifyRequest(signed, { ...opts, now: NOW_MS + 300_000 })).resolves.toMatchObject({
+        ok: true,
+      });
+    });
+
+    it('calls the nonce store only after the signature verified', async () => {
+      const calls: string[] = [];
+      const nonceStore = (n: string, kid: string, exp: number) => {
+        calls.push(`${n}|${kid}|${exp}`);
+        return true;
+      };
+      const tampered = { ...sign(), method: 'GET' };
+      await verifyRequest(tampered, { ...opts, nonceStore });
+      expect(calls).toEqual([]);
+      await expect(verifyRequest(sign(), { ...opts, nonceStore })).resolves.toMatchObject({ ok: true });
+      expect(calls).toEqual([`n-1|dev-1|${CREATED + 300}`]);
+    });
+
+    it('property: any single-byte change of the body or a covered header fails', async () => {
+      const signed = sign();
+      const body = signed.body as Uint8Array;
+      await fc.assert(
+        fc.asyncProperty(fc.nat({ max: body.length - 1 }), fc.integer({ min: 1, max: 255 }), async (i, x) => {
+          const b = body.slice();
+          b[i] = (b[i] as number) ^ x;
+          const r = await verifyRequest({ ...signed, body: b }, opts);
+          return !r.ok;
+        }),
+        { numRuns: 60, seed: 0x5eed },
+      );
+      const digest = signed.headers['content-digest'] as string;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat({ max: digest.length - 1 }),
+          fc.constantFrom(...'ABCabc019+/=:;,"'.split('')),
+          async (i, ch) => {
+            fc.pre(digest[i] !== ch);
+            const d = digest.slice(0, i) + ch + digest.slice(i + 1);
+            const r = await verifyRequest(
+              { ...signed, headers: { ...signed.headers, 'content-digest': d } },
+              opts,
+            );
+            return !r.ok;
+          },
+        ),
+        { numRuns: 60, seed: 0x5eed },
+      );
+    });
+  });
+}
+
+describe('hostile signature headers', () => {
+  const pub = importVerifyKey(jwkFor('ed25519', 1));
+  it('property: random junk Signature-Input / Signature never throws and never verifies', async () => {
+    const sfLike = fc.stringMatching(/^[a-z0-9=();:"@ \-*.,?\\/+_A-Z]{0,80}$/);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), sfLike), fc.oneof(fc.string(), sfLike), async (input, sig) => {
+        const r = await verifyRequest(
+          { method: 'GET', url: '/x', headers: { host: 'a.test', 'signature-input': input, signature: sig } },
+          { keyLookup: () => pub, now: 0, requiredParams: [], requiredComponents: [] },
+        );
+        return r.ok === false && SIGNATURE_ERROR_CODES.includes(r.code);
+      }),
+      { numRuns: 500, seed: 42 },
+    );
+  });
+
+  it('rejects decimals where integers are required and duplicate components', async () => {
+    const headers = { host: 'a.test', signature: 'sig1=:AAAA:' };
+    const run = (input: string) =>
+      verifyRequest(
+        { method: 'GET', url: '/x', headers: { ...headers, 'signature-input': input } },
+        { keyLookup: () => pub, now: 0, requiredParams: [], requiredComponents: [] },
+      );
+    await expect(run('sig1=("@method");created=1.0;keyid="k"')).resolves.toMatchObject({
+      code: 'ERR_SIG_MALFORMED',
+    });
+    await expect(run('sig1=("@method" "@method");created=0;keyid="k"')).resolves.toMatchObject({
+      code: 'ERR_SIG_MALFORMED',
+    });
+    await expect(run('sig1=("@method";sf);created=0;keyid="k"')).resolves.toMatchObject({
+      code: 'ERR_SIG_MALFORMED',
+    });
+  });
+});
+
+describe('keys', () => {
+  it('rejects mismatched, malformed and unsupported JWKs', () => {
+    const a = jwkFor('ecdsa-p256-sha256', 1);
+    const b = jwkFor('ecdsa-p256-sha256', 2);
+    expect(() => importSigningKey({ ...a, d: b.d as string })).toThrow(TypeError);
+    expect(() => importVerifyKey({ ...a, x: 'AAAA' })).toThrow(RangeError);
+    expect(() => importVerifyKey({ ...a, y: a.x })).toThrow(RangeError);
+    expect(() => importVerifyKey({ kty: 'RSA', crv: 'x', x: '' })).toThrow(TypeError);
+    expect(() => importVerifyKey({ ...a, alg: 'EdDSA' })).toThrow(TypeError);
+    expect(() => importSigningKey({ ...a, d: undefined as never })).toThrow(TypeError);
+  });
+
+  it('accepts high-S ECDSA signatures (lowS: false)', async () => {
+    const jwk = jwkFor('ecdsa-p256-sha256', 4);
+    const key = importSigningKey(jwk);
+    const req: HttpRequestLike = { method: 'GET', url: 'https://a.test/x', headers: {} };
+    const headers = signRequest(req, { keyId: 'k', key, created: CREATED, nonce: 'n' });
+    const raw = Uint8Array.from(atob(headers.signature.slice(6, -1)), (c) => c.charCodeAt(0));
+    const sig = p256.Signature.fromBytes(raw);
+    const high = new p256.Signature(sig.r, p256.Point.CURVE().n - sig.s).toBytes('compact');
+    const highHeader = `sig1=:${btoa(String.fromCharCode(...high))}:`;
+    expect(highHeader).not.toBe(headers.signature);
+    const r = await verifyRequest(
+      { ...req, headers: { ...headers, signature: highHeader } },
+      { keyLookup: () => importVerifyKey(jwk), now: NOW_MS },
+    );
+    expect(r.ok).toBe(true);
+  });
+});
