@@ -111,7 +111,7 @@ function makePrivate(alg: Alg, d: Uint8Array, pub: PublicKey): PrivateKey {
 
 /** Options of {@link generateKeyPair}. */
 export interface GenerateKeyPairOptions {
-  /** 32 bytes of seed for a deterministic key (test vectors only). Default: fresh randomness. */
+  /** Seed for a deterministic key (test vectors only): 48 bytes for ES256, 32 for EdDSA. Default: fresh randomness. */
   seed?: Uint8Array;
 }
 
