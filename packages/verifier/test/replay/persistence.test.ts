@@ -153,7 +153,7 @@ describe('journal', () => {
     }
     // a bad last complete record followed by a partial one is not a single torn write
     const bad = concat([bytes, new Uint8Array(3)]);
-    bad[3 * JOURNAL_RECORD_BYTES + 10] ^= 1;
+    bad[3 * JOURNAL_RECORD_BYTES + 10] = bad[3 * JOURNAL_RECORD_BYTES + 10]! ^ 1;
     expect(codeOf(() => replayJournal(bad, createMemoryReplayStore({ capacity: 100 }), NOW))).toBe(
       'ERR_REPLAY_JOURNAL_CORRUPT',
     );

@@ -1,0 +1,195 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isVerifierError } from '../../src/errors.js';
+import { createRedisReplayStore, type RedisReplayClient } from '../../src/redis.js';
+
+const REDIS_URL = process.env.CAMPUS_CARD_REDIS_URL;
+const IN_CI = Boolean(process.env.CI);
+const NOW = Math.floor(Date.now() / 1000);
+
+function digestOf(n: number, salt: number): Uint8Array {
+  const d = new Uint8Array(16);
+  const v = new DataView(d.buffer);
+  v.setUint32(0, n, true);
+  v.setUint32(4, salt, true);
+  v.setUint32(8, 0xc0ffee, true);
+  return d;
+}
+
+async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('createRedisReplayStore (fake clients)', () => {
+  it('fails closed with ERR_REPLAY_STORE_UNAVAILABLE on client errors, odd replies and timeouts', async () => {
+    const failing: RedisReplayClient = { set: () => Promise.reject(new Error('ECONNREFUSED')) };
+    const e1 = await rejectionOf(
+      Promise.resolve(
+        createRedisReplayStore({ client: failing }).checkAndInsert(digestOf(1, 0), NOW + 9, NOW),
+      ),
+    );
+    expect(isVerifierError(e1, 'ERR_REPLAY_STORE_UNAVAILABLE')).toBe(true);
+    expect((e1 as Error).cause).toBeInstanceOf(Error);
+
+    const odd = { set: () => Promise.resolve('QUEUED') } as unknown as RedisReplayClient;
+    const e2 = await rejectionOf(
+      Promise.resolve(createRedisReplayStore({ client: odd }).checkAndInsert(digestOf(1, 0), NOW + 9, NOW)),
+    );
+    expect(isVerifierError(e2, 'ERR_REPLAY_STORE_UNAVAILABLE')).toBe(true);
+
+    const hanging: RedisReplayClient = { set: () => new Promise(() => {}) };
+    const store = createRedisReplayStore({ client: hanging, timeoutMs: 20 });
+    const e3 = await rejectionOf(Promise.resolve(store.checkAndInsert(digestOf(1, 0), NOW + 9, NOW)));
+    expect(isVerifierError(e3, 'ERR_REPLAY_STORE_UNAVAILABLE')).toBe(true);
+  });
+
+  it('sends SET key 1 PX|PXAT ms NX with the prefix and hex digest', async () => {
+    const calls: unknown[][] = [];
+    const client: RedisReplayClient = {
+      set: (...args: unknown[]) => {
+        calls.push(args);
+        return Promise.resolve(calls.length === 1 ? 'OK' : null);
+      },
+    };
+    const d = digestOf(0x01020304, 0);
+    expect(await createRedisReplayStore({ client, prefix: 'p:' }).checkAndInsert(d, 1000.5, 990)).toBe(
+      'fresh',
+    );
+    expect(await createRedisReplayStore({ client, expiry: 'absolute' }).checkAndInsert(d, 1000, 990)).toBe(
+      'replayed',
+    );
+    expect(calls).toEqual([
+      ['p:0403020100000000eeffc00000000000', '1', 'PX', 10_500, 'NX'],
+      ['campus-card:replay:0403020100000000eeffc00000000000', '1', 'PXAT', 1_000_000, 'NX'],
+    ]);
+  });
+
+  it('rejects bad options and arguments', () => {
+    const client: RedisReplayClient = { set: () => Promise.resolve('OK') };
+    expect(() => createRedisReplayStore({ client: {} as RedisReplayClient })).toThrow(TypeError);
+    expect(() => createRedisReplayStore({ client, capacity: 5 })).toThrow(TypeError); // no eval
+    expect(() => createRedisReplayStore({ client, capacity: 0 })).toThrow();
+    expect(() => createRedisReplayStore({ client, timeoutMs: -1 })).toThrow(RangeError);
+    const store = createRedisReplayStore({ client });
+    expect(() => store.checkAndInsert(new Uint8Array(3), NOW + 1, NOW)).toThrow(RangeError);
+    expect(() => store.checkAndInsert(digestOf(1, 1), NOW, NOW)).toThrow(RangeError);
+  });
+});
+
+// A real redis-server: CI exports CAMPUS_CARD_REDIS_URL. Locally the suite is skipped without it;
+// under CI a missing URL or an unreachable server fails the run.
+const describeRedis = REDIS_URL !== undefined || IN_CI ? describe : describe.skip;
+
+describeRedis('createRedisReplayStore (real Redis)', () => {
+  let a: Redis;
+  let b: Redis;
+  const prefix = `campus-card:test:${process.pid}:${Date.now()}:`;
+
+  beforeAll(async () => {
+    if (REDIS_URL === undefined)
+      throw new Error('CI is set but CAMPUS_CARD_REDIS_URL is not: cannot run the Redis tests');
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+      retryStrategy: () => null,
+    };
+    a = new Redis(REDIS_URL, options);
+    b = new Redis(REDIS_URL, options);
+    // connection errors surface through connect() and the commands; keep ioredis from logging them twice
+    a.on('error', () => {});
+    b.on('error', () => {});
+    await a.connect();
+    await b.connect();
+  });
+
+  afterAll(async () => {
+    const keys = a ? await a.keys(`${prefix}*`) : [];
+    if (keys.length > 0) await a.del(...keys);
+    a?.disconnect();
+    b?.disconnect();
+  });
+
+  it('ioredis fits the structural client type', () => {
+    const client: RedisReplayClient = a;
+    expect(typeof client.set).toBe('function');
+  });
+
+  it('two readers sharing one Redis accept a digest exactly once', async () => {
+    const reader1 = createRedisReplayStore({ client: a, prefix });
+    const reader2 = createRedisReplayStore({ client: b, prefix });
+    const d = digestOf(1, 1);
+    expect(await reader1.checkAndInsert(d, NOW + 91, NOW)).toBe('fresh');
+    expect(await reader2.checkAndInsert(d, NOW + 91, NOW)).toBe('replayed');
+    expect(await reader1.checkAndInsert(d, NOW + 91, NOW)).toBe('replayed');
+  });
+
+  it('exactly one fresh under concurrent Promise.all from both readers', async () => {
+    const readers = [
+      createRedisReplayStore({ client: a, prefix }),
+      createRedisReplayStore({ client: b, prefix }),
+    ];
+    for (let n = 0; n < 20; n++) {
+      const d = digestOf(n, 2);
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, (_, k) => readers[k % 2]!.checkAndInsert(d, NOW + 91, NOW)),
+      );
+      expect(outcomes.filter((o) => o === 'fresh')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'replayed')).toHaveLength(15);
+    }
+  });
+
+  it('accepts a digest again after its expiry', async () => {
+    const store = createRedisReplayStore({ client: a, prefix });
+    const d = digestOf(1, 3);
+    const now = Date.now() / 1000;
+    expect(await store.checkAndInsert(d, now + 0.3, now)).toBe('fresh');
+    expect(await store.checkAndInsert(d, now + 0.3, now)).toBe('replayed');
+    await new Promise((r) => setTimeout(r, 450));
+    const later = Date.now() / 1000;
+    expect(await store.checkAndInsert(d, later + 10, later)).toBe('fresh');
+  });
+
+  it('absolute expiry (PXAT) works too', async () => {
+    const store = createRedisReplayStore({ client: b, prefix, expiry: 'absolute' });
+    expect(await store.checkAndInsert(digestOf(1, 4), NOW + 91, NOW)).toBe('fresh');
+    expect(await store.checkAndInsert(digestOf(1, 4), NOW + 91, NOW)).toBe('replayed');
+  });
+
+  it("with capacity: 'full' at the bound, exactly-once under concurrency, recovers after expiry", async () => {
+    const capPrefix = `${prefix}cap:`;
+    const s1 = createRedisReplayStore({ client: a, prefix: capPrefix, capacity: 3 });
+    const s2 = createRedisReplayStore({ client: b, prefix: capPrefix, capacity: 3 });
+    const now = Date.now() / 1000;
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, k) => (k % 2 ? s1 : s2).checkAndInsert(digestOf(1, 5), now + 0.4, now)),
+    );
+    expect(outcomes.filter((o) => o === 'fresh')).toHaveLength(1);
+    expect(await s1.checkAndInsert(digestOf(2, 5), now + 60, now)).toBe('fresh');
+    expect(await s2.checkAndInsert(digestOf(3, 5), now + 60, now)).toBe('fresh');
+    expect(await s1.checkAndInsert(digestOf(4, 5), now + 60, now)).toBe('full');
+    expect(await s1.checkAndInsert(digestOf(2, 5), now + 60, now)).toBe('replayed');
+    await new Promise((r) => setTimeout(r, 500));
+    const later = Date.now() / 1000;
+    expect(await s2.checkAndInsert(digestOf(4, 5), later + 60, later)).toBe('fresh');
+    expect(await s2.checkAndInsert(digestOf(5, 5), later + 60, later)).toBe('full');
+  });
+
+  it('fails closed when the connection is gone', async () => {
+    const dead = new Redis(REDIS_URL ?? '', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    });
+    const store = createRedisReplayStore({ client: dead, prefix });
+    const e = await rejectionOf(Promise.resolve(store.checkAndInsert(digestOf(9, 9), NOW + 91, NOW)));
+    expect(isVerifierError(e, 'ERR_REPLAY_STORE_UNAVAILABLE')).toBe(true);
+    dead.disconnect();
+  });
+});
