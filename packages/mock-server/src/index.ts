@@ -1,4 +1,35 @@
 /**
+ * The campus card mock platform: a stateful, persistent, strictly validated stand-in for the
+ * real platform, with fault injection and recording, for local development and vendor CI.
+ *
+ * @example
+ * ```ts
+ * import { startMockPlatform } from '@campus-card/mock-server';
+ * await using server = await startMockPlatform({ demo: true });
+ * console.log(server.url, server.platform.demo?.devices[0]);
+ * ```
+ *
  * @module
  */
-export {};
+export type {
+  Handler,
+  HandlerContext,
+  HandlerResult,
+  PlatformSettings,
+  PlatformState,
+  Principal,
+} from './context.js';
+export type { DemoCredentials } from './demo.js';
+export { checkLedger } from './domains/ledger.js';
+export type { PushDispatcher } from './domains/webhooks.js';
+export { type CreateClockOptions, createClock, type VirtualClock } from './lib/clock.js';
+export { MIGRATIONS } from './lib/db.js';
+export type { FaultInjector } from './lib/faults.js';
+export type { RecordEntry, Recorder } from './lib/recorder.js';
+export {
+  createMockPlatform,
+  DEFAULT_DB_PATH,
+  type MockPlatform,
+  type MockPlatformOptions,
+} from './platform.js';
+export { type RunningMockPlatform, type StartMockPlatformOptions, startMockPlatform } from './server.js';

@@ -1,0 +1,470 @@
+/**
+ * The fastify application: content parsing, validation from the contract, RFC 9421
+ * authentication, idempotency, fault injection, recording and problem+json errors.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildOpenApiDocument, compileValidator, type RouteDef, routes } from '@campus-card/core/api';
+import { importVerifyKey, type VerifyKey, verifyRequest } from '@campus-card/core/http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type {
+  Handler,
+  HandlerContext,
+  HandlerResult,
+  Handlers,
+  PlatformState,
+  Principal,
+} from './context.js';
+import { iso } from './lib/clock.js';
+import { ApiError, toProblem } from './lib/problem.js';
+
+/** Options of {@link buildApp}. */
+export interface BuildAppOptions {
+  /** Maximum request body, bytes. Default 262 144. */
+  readonly bodyLimit?: number;
+  /** Server URLs listed in /openapi.json. */
+  readonly servers?: readonly string[];
+}
+
+interface IdemState {
+  readonly principalId: string;
+  readonly key: string;
+  done: boolean;
+}
+
+interface RequestMeta {
+  rawBody: Buffer | undefined;
+  principal: Principal | undefined;
+  idem: IdemState | undefined;
+  def: RouteDef | undefined;
+  started: number;
+}
+
+const metas = new WeakMap<FastifyRequest, RequestMeta>();
+function meta(req: FastifyRequest): RequestMeta {
+  let m = metas.get(req);
+  if (m === undefined) {
+    m = {
+      rawBody: undefined,
+      principal: undefined,
+      idem: undefined,
+      def: undefined,
+      started: performance.now(),
+    };
+    metas.set(req, m);
+  }
+  return m;
+}
+
+const IDEMPOTENCY_STALE_MS = 60_000;
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string; validation?: unknown };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'ERR_BODY_TOO_LARGE', 'request body too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', 'send application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError(400, 'ERR_MALFORMED_JSON', e.message ?? 'bad body');
+    default:
+      break;
+  }
+  if (e.validation !== undefined || e.code === 'FST_ERR_VALIDATION') {
+    return new ApiError(400, 'ERR_VALIDATION', e.message ?? 'invalid request');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ApiError(e.statusCode, 'ERR_VALIDATION', e.message ?? 'bad request');
+  }
+  return new ApiError(500, 'ERR_INTERNAL', 'internal error', { retryable: true });
+}
+
+function sendProblem(reply: FastifyReply, request: FastifyRequest, err: ApiError): FastifyReply {
+  return reply
+    .code(err.status)
+    .headers(err.headers)
+    .type('application/problem+json')
+    .send(toProblem(err, request.id, request.url.split('?')[0]));
+}
+
+function headerOf(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Builds the fastify app for a platform state and the domain handlers.
+ */
+export function buildApp(
+  state: PlatformState,
+  handlers: Handlers,
+  options: BuildAppOptions = {},
+): FastifyInstance {
+  const { db, clock } = state;
+  let reqCounter = 0;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 262_144,
+    genReqId: () => `req_${Date.now().toString(36)}_${(++reqCounter).toString(36)}`,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  // JSON bodies: keep the exact bytes (Content-Digest) and parse them ourselves.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const buf = body as Buffer;
+    meta(request).rawBody = buf;
+    if (buf.length === 0) {
+      done(new ApiError(400, 'ERR_MALFORMED_JSON', 'empty JSON body'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(buf.toString('utf8')));
+    } catch {
+      done(new ApiError(400, 'ERR_MALFORMED_JSON', 'the body is not valid JSON'), undefined);
+    }
+  });
+
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check = compileValidator(schema as never, { coerce: httpPart !== 'body' });
+    return (data: unknown) => {
+      const r = check(data);
+      if (r.ok) return { value: r.value };
+      const part = httpPart ?? 'body';
+      return {
+        error: new ApiError(
+          400,
+          'ERR_VALIDATION',
+          `invalid ${part}: ${r.issues[0]?.path} ${r.issues[0]?.message}`,
+          {
+            errors: r.issues.map((i) => ({ path: `${part}${i.path}`, message: i.message })),
+          },
+        ),
+      };
+    };
+  });
+
+  // ---- authentication -------------------------------------------------------------------
+  const keyCache = new Map<string, { key: VerifyKey; principal: Principal }>();
+  const principalStmt = db.prepare(
+    `SELECT p.principal_id AS id, p.kind, p.school_id, p.jwk, d.merchant_id AS d_merchant, d.zone, d.type AS device_type
+       FROM principals p LEFT JOIN devices d ON d.device_id = p.principal_id WHERE p.principal_id = ?`,
+  );
+  const nonceStmt = db.prepare('INSERT OR IGNORE INTO nonces (key_id, nonce, expires_at) VALUES (?, ?, ?)');
+  function lookup(id: string): { key: VerifyKey; principal: Principal } | undefined {
+    const hit = keyCache.get(id);
+    if (hit !== undefined) return hit;
+    const row = principalStmt.get(id) as
+      | {
+          id: string;
+          kind: Principal['kind'];
+          school_id: string | null;
+          jwk: string;
+          d_merchant: string | null;
+          zone: string | null;
+          device_type: string | null;
+        }
+      | undefined;
+    if (row === undefined) return undefined;
+    let key: VerifyKey;
+    try {
+      key = importVerifyKey(JSON.parse(row.jwk));
+    } catch {
+      return undefined;
+    }
+    const principal: Principal = {
+      id: row.id,
+      kind: row.kind,
+      schoolId: row.school_id,
+      merchantId: row.kind === 'merchant' ? row.id : row.d_merchant,
+      zone: row.zone,
+      deviceType: row.device_type,
+    };
+    const entry = { key, principal };
+    keyCache.set(id, entry);
+    return entry;
+  }
+
+  async function authenticate(request: FastifyRequest, def: RouteDef): Promise<Principal> {
+    const input = headerOf(request, 'signature-input') ?? '';
+    const claimedKeyId = /keyid="([^"]*)"/.exec(input)?.[1];
+    const skew = state.faults.fire('clock_skew', {
+      principalId: claimedKeyId,
+      operationId: def.operationId,
+      path: request.url,
+    });
+    const now = clock.now() + (skew?.skew_s ?? 0) * 1000;
+    const body = meta(request).rawBody;
+    const hasBody = body !== undefined && body.length > 0;
+    const result = await verifyRequest(
+      {
+        method: request.method,
+        url: request.url,
+        headers: request.headers as Record<string, string | string[] | undefined>,
+        body: hasBody ? new Uint8Array(body.buffer, body.byteOffset, body.length) : undefined,
+      },
+      {
+        now,
+        tolerance: state.settings.signatureToleranceS,
+        keyLookup: (id) => lookup(id)?.key,
+        requiredComponents: hasBody ? ['@method', '@path', 'content-digest'] : ['@method', '@path'],
+        requiredParams: ['created', 'nonce', 'keyid'],
+        nonceStore: (nonce, keyId, expiresAt) => nonceStmt.run(keyId, nonce, expiresAt).changes === 1,
+      },
+    );
+    if (!result.ok) throw new ApiError(401, result.code, result.message);
+    const entry = lookup(result.keyId);
+    if (entry === undefined) throw new ApiError(401, 'ERR_SIG_UNKNOWN_KEY', 'unknown key');
+    const allowed = def.auth as readonly string[];
+    if (!allowed.includes(entry.principal.kind)) {
+      throw new ApiError(403, 'ERR_FORBIDDEN', `a ${entry.principal.kind} may not call ${def.operationId}`);
+    }
+    return entry.principal;
+  }
+
+  // ---- idempotency ----------------------------------------------------------------------
+  const idemGet = db.prepare('SELECT * FROM idempotency WHERE principal_id = ? AND idem_key = ?');
+  const idemInsert = db.prepare(
+    "INSERT INTO idempotency (principal_id, idem_key, request_hash, state, created_at) VALUES (?, ?, ?, 'in_progress', ?)",
+  );
+  const idemTakeOver = db.prepare(
+    "UPDATE idempotency SET request_hash = ?, state = 'in_progress', created_at = ?, status = NULL, headers = NULL, body = NULL WHERE principal_id = ? AND idem_key = ?",
+  );
+  const idemDone = db.prepare(
+    "UPDATE idempotency SET state = 'done', status = ?, headers = ?, body = ? WHERE principal_id = ? AND idem_key = ?",
+  );
+  const idemDelete = db.prepare('DELETE FROM idempotency WHERE principal_id = ? AND idem_key = ?');
+  // Requests in flight when the process stopped never finished: forget them.
+  db.prepare("DELETE FROM idempotency WHERE state = 'in_progress'").run();
+
+  function storeOutcome(idem: IdemState, result: HandlerResult): void {
+    idemDone.run(
+      result.status,
+      JSON.stringify(result.headers ?? {}),
+      JSON.stringify(result.body ?? null),
+      idem.principalId,
+      idem.key,
+    );
+    idem.done = true;
+  }
+
+  /** Returns a stored outcome to replay, or undefined after reserving the key. */
+  function reserve(
+    request: FastifyRequest,
+    principal: Principal,
+  ): { status: number; headers: Record<string, string>; body: unknown } | undefined {
+    const key = headerOf(request, 'idempotency-key');
+    if (key === undefined || key.length === 0 || key.length > 255) {
+      throw new ApiError(
+        400,
+        'ERR_IDEMPOTENCY_KEY_MISSING',
+        'every POST needs an Idempotency-Key header (1..255 chars)',
+      );
+    }
+    const raw = meta(request).rawBody ?? Buffer.alloc(0);
+    const hash = createHash('sha256').update(`${request.method} ${request.url}\n`).update(raw).digest('hex');
+    const now = clock.now();
+    const row = idemGet.get(principal.id, key) as
+      | {
+          request_hash: string;
+          state: string;
+          status: number;
+          headers: string;
+          body: string;
+          created_at: number;
+        }
+      | undefined;
+    const expired = row !== undefined && now - row.created_at > state.settings.idempotencyTtlS * 1000;
+    if (row !== undefined && !expired) {
+      if (row.request_hash !== hash) {
+        throw new ApiError(
+          422,
+          'ERR_IDEMPOTENCY_KEY_REUSED',
+          'this Idempotency-Key was used with a different request',
+        );
+      }
+      if (row.state === 'done') {
+        return { status: row.status, headers: JSON.parse(row.headers), body: JSON.parse(row.body) };
+      }
+      if (now - row.created_at < IDEMPOTENCY_STALE_MS) {
+        throw new ApiError(
+          409,
+          'ERR_IDEMPOTENCY_IN_PROGRESS',
+          'the first request with this key is still running',
+          {
+            retryable: true,
+            headers: { 'retry-after': '1' },
+          },
+        );
+      }
+    }
+    if (row === undefined) idemInsert.run(principal.id, key, hash, now);
+    else idemTakeOver.run(hash, now, principal.id, key);
+    meta(request).idem = { principalId: principal.id, key, done: false };
+    return undefined;
+  }
+
+  function settleOnError(request: FastifyRequest, err: ApiError): void {
+    const idem = meta(request).idem;
+    if (idem === undefined || idem.done) return;
+    if (err.status >= 500 || err.retryable) idemDelete.run(idem.principalId, idem.key);
+    else
+      storeOutcome(idem, { status: err.status, body: toProblem(err, request.id, request.url.split('?')[0]) });
+  }
+
+  // ---- hooks -----------------------------------------------------------------------------
+  app.addHook('onRequest', async (request, reply) => {
+    meta(request);
+    reply.header('x-request-id', request.id);
+  });
+
+  app.addHook('preValidation', async (request) => {
+    const def = (request.routeOptions.config as { def?: RouteDef }).def;
+    if (def === undefined) return;
+    meta(request).def = def;
+    if (def.auth === 'admin') {
+      if (!state.adminEnabled) throw new ApiError(404, 'ERR_ADMIN_DISABLED', 'admin routes are disabled');
+      return;
+    }
+    if (Array.isArray(def.auth)) meta(request).principal = await authenticate(request, def);
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    const m = meta(request);
+    const def = m.def;
+    if (def === undefined || def.auth === 'admin') return;
+    const site = { principalId: m.principal?.id, operationId: def.operationId, path: request.url };
+    if (def.method === 'POST' && m.principal !== undefined) {
+      const replay = reserve(request, m.principal);
+      if (replay !== undefined) {
+        const r = reply.code(replay.status).headers(replay.headers).header('idempotent-replayed', 'true');
+        if (replay.status >= 400) r.type('application/problem+json');
+        return r.send(replay.body);
+      }
+    }
+    const limited = state.faults.fire('rate_limit', site);
+    if (limited !== undefined) {
+      const s = limited.retry_after_s ?? 1;
+      throw new ApiError(429, 'ERR_RATE_LIMITED', 'injected rate limit', {
+        retryable: true,
+        headers: { 'retry-after': String(s) },
+      });
+    }
+    const failed = state.faults.fire('error_5xx', site);
+    if (failed !== undefined) {
+      throw new ApiError(failed.status ?? 503, 'ERR_INJECTED_FAULT', 'injected server error', {
+        retryable: true,
+      });
+    }
+    const delay = state.faults.fire('delay', site);
+    if (delay !== undefined) await sleep(delay.delay_ms ?? 100);
+    return undefined;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const m = meta(request);
+    state.recorder.record({
+      kind: 'request',
+      at: iso(clock.now()),
+      request_id: request.id,
+      method: request.method,
+      url: request.url,
+      operation_id: m.def?.operationId ?? null,
+      principal_id: m.principal?.id ?? null,
+      status: reply.statusCode,
+      request_body: m.rawBody !== undefined && m.rawBody.length <= 65_536 ? m.rawBody.toString('utf8') : null,
+      response_body: typeof payload === 'string' && payload.length <= 65_536 ? payload : null,
+      duration_ms: Math.round((performance.now() - m.started) * 1000) / 1000,
+    });
+    if (m.def !== undefined && reply.statusCode < 400) {
+      const drop = state.faults.fire('drop_after_commit', {
+        principalId: m.principal?.id,
+        operationId: m.def.operationId,
+        path: request.url,
+      });
+      if (drop !== undefined) request.raw.socket?.destroy();
+    }
+    return payload;
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const err = toApiError(error);
+    if (err.status >= 500 && err.code === 'ERR_INTERNAL') {
+      console.error(`[campus-card-mock] ${request.method} ${request.url}:`, error);
+    }
+    try {
+      settleOnError(request, err);
+    } catch {
+      // ignore
+    }
+    return sendProblem(reply, request, err);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      request,
+      new ApiError(404, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+
+  // ---- routes ----------------------------------------------------------------------------
+  const openapi = buildOpenApiDocument({ servers: options.servers ?? [] });
+  app.get('/openapi.json', async () => openapi);
+
+  for (const def of routes as readonly RouteDef[]) {
+    const handler = (handlers as Record<string, Handler | undefined>)[def.operationId];
+    const schema: Record<string, unknown> = {};
+    if (def.params !== undefined) schema.params = def.params;
+    if (def.query !== undefined) schema.querystring = def.query;
+    if (def.body !== undefined) schema.body = def.body;
+    app.route({
+      method: def.method,
+      url: def.path.replace(/\{([a-z_]+)\}/g, ':$1'),
+      schema,
+      config: { def },
+      handler: async (request, reply) => {
+        if (handler === undefined)
+          throw new ApiError(404, 'ERR_NOT_FOUND', `${def.operationId} is not implemented`);
+        const m = meta(request);
+        const ctx: HandlerContext = {
+          state,
+          route: def,
+          params: request.params as never,
+          query: request.query as never,
+          body: request.body as never,
+          principal: m.principal,
+          requestId: request.id,
+          headers: request.headers,
+          commit(fn) {
+            const result = state.tx(() => {
+              const r = fn();
+              if (m.idem !== undefined) storeOutcome(m.idem, r);
+              return r;
+            });
+            for (const hook of state.afterCommit.splice(0)) hook();
+            return result;
+          },
+        };
+        const result = await handler(ctx);
+        if (m.idem !== undefined && !m.idem.done) storeOutcome(m.idem, result);
+        reply.code(result.status);
+        if (result.headers !== undefined) reply.headers(result.headers);
+        if (result.binary !== undefined) {
+          return reply
+            .type('application/cbor')
+            .send(Buffer.from(result.binary.buffer, result.binary.byteOffset, result.binary.length));
+        }
+        if (result.body === undefined) return reply.send();
+        if (typeof result.body === 'string') return reply.send(result.body);
+        return reply.type('application/json').send(JSON.stringify(result.body));
+      },
+    });
+  }
+  return app;
+}

@@ -1,0 +1,101 @@
+/**
+ * The platform state and the handler contract shared by every domain module.
+ *
+ * @module
+ */
+import type { OperationId, RouteDef, RouteOf } from '@campus-card/core/api';
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { VirtualClock } from './lib/clock.js';
+import type { Db } from './lib/db.js';
+import type { FaultInjector } from './lib/faults.js';
+import type { Recorder } from './lib/recorder.js';
+import type { Rng } from './lib/rng.js';
+
+/** Limits and tunables of the mock platform. */
+export interface PlatformSettings {
+  /** Payments above this amount (fen) stay `processing` until the holder "confirms". Default 50 000. */
+  readonly confirmThreshold: number;
+  /** Seconds after which a processing payment is confirmed. Default 5. */
+  readonly confirmDelayS: number;
+  /** Signature clock tolerance, seconds. Default 300. */
+  readonly signatureToleranceS: number;
+  /** How long idempotency outcomes are kept, seconds. Default 86 400. */
+  readonly idempotencyTtlS: number;
+  /** Presentation window: max age and max future, seconds. Defaults 90 and 30. */
+  readonly codeMaxAgeS: number;
+  readonly codeMaxFutureS: number;
+}
+
+/** The mutable state of one platform instance. */
+export interface PlatformState {
+  readonly db: Db;
+  readonly clock: VirtualClock;
+  readonly rng: Rng;
+  readonly recorder: Recorder;
+  readonly faults: FaultInjector;
+  readonly settings: PlatformSettings;
+  /** Whether `/admin` routes answer. */
+  adminEnabled: boolean;
+  /** Runs `fn` in one SQLite transaction. */
+  tx<T>(fn: () => T): T;
+  /** Wakes the push dispatcher. */
+  kickPushes(): void;
+  /** Hooks run after each commit (e.g. push enqueueing). */
+  readonly afterCommit: (() => void)[];
+}
+
+/** The authenticated caller of a signed route. */
+export interface Principal {
+  readonly id: string;
+  readonly kind: 'device' | 'merchant' | 'operator';
+  readonly schoolId: string | null;
+  /** For devices: their merchant (POS). For merchants: themselves. */
+  readonly merchantId: string | null;
+  /** For devices. */
+  readonly zone: string | null;
+  readonly deviceType: string | null;
+}
+
+/** What a handler answers. */
+export interface HandlerResult {
+  readonly status: number;
+  readonly body?: unknown;
+  /** Binary body (application/cbor). */
+  readonly binary?: Uint8Array;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+type Part<R, K extends string> = R extends { readonly [P in K]: infer S extends TSchema }
+  ? Static<S>
+  : undefined;
+
+/** What a handler receives. */
+export interface HandlerContext<R extends RouteDef = RouteDef> {
+  readonly state: PlatformState;
+  readonly route: R;
+  readonly params: Part<R, 'params'>;
+  readonly query: Part<R, 'query'>;
+  readonly body: Part<R, 'body'>;
+  readonly principal: Principal | undefined;
+  readonly requestId: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * Runs `fn` in one transaction that also stores the idempotency outcome, so the outcome
+   * and the state change commit together. Use it for every state change of a POST.
+   */
+  commit(fn: () => HandlerResult): HandlerResult;
+}
+
+/** A route handler. */
+export type Handler<R extends RouteDef = RouteDef> = (
+  ctx: HandlerContext<R>,
+) => HandlerResult | Promise<HandlerResult>;
+
+/** Handlers by operation id. */
+export type Handlers = { readonly [K in OperationId]?: Handler<RouteOf<K>> };
+
+/** The principal of a signed request, or a 401 (for handlers of signed routes). */
+export function requirePrincipal(ctx: HandlerContext<RouteDef>): Principal {
+  if (ctx.principal === undefined) throw new Error('signed route without principal');
+  return ctx.principal;
+}

@@ -1,0 +1,242 @@
+/**
+ * Demo data: one school with teachers, students and parents, devices and merchants with key
+ * pairs, and cards with working phone keys. Keys derive from the seed, so the same seed gives
+ * the same credentials across restarts.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { exportJwk, generateKeyPair, type Jwk, toBase64Url } from '@campus-card/core';
+import type { OperationId, PublicJwk } from '@campus-card/core/api';
+import type { HandlerResult, PlatformState, Principal } from './context.js';
+import { createOperator } from './domains/directory.js';
+
+/** Printed demo credentials: a vendor signs requests with these. */
+export interface DemoCredentials {
+  readonly schoolId: string;
+  /** The operator (school back office): signs directory, card and fee requests. */
+  readonly operator: { readonly id: string; readonly privateJwk: Jwk };
+  readonly devices: readonly {
+    readonly id: string;
+    readonly type: string;
+    readonly zone: string;
+    readonly privateJwk: Jwk;
+  }[];
+  readonly merchants: readonly { readonly id: string; readonly privateJwk: Jwk }[];
+  readonly cards: readonly {
+    readonly cardId: string;
+    readonly personId: string;
+    readonly role: string;
+    /** The phone key: makes presentations with `createPresentation`. */
+    readonly holderPrivateJwk: Jwk;
+    /** The credential, base64url. */
+    readonly credential: string;
+    readonly physicalUidHex: string | null;
+  }[];
+}
+
+function keyFor(seed: number, name: string) {
+  const bytes = createHash('sha512').update(`campus-card-demo:${seed}:${name}`).digest().subarray(0, 48);
+  return generateKeyPair('ES256', { seed: new Uint8Array(bytes) }).privateKey;
+}
+
+const SCHOOL = 'sch-demo';
+
+/** Loads (or, when already present, only re-derives the credentials of) the demo data. */
+export async function loadDemo(env: {
+  state: PlatformState;
+  invoke: (
+    op: OperationId,
+    input: { params?: object; body?: object },
+    principal?: Principal,
+  ) => Promise<HandlerResult>;
+  seed: number;
+}): Promise<DemoCredentials> {
+  const { state, invoke, seed } = env;
+  const fresh = state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(SCHOOL) === undefined;
+  const opKey = keyFor(seed, 'operator');
+  const operator: Principal = {
+    id: 'op-demo',
+    kind: 'operator',
+    schoolId: SCHOOL,
+    merchantId: null,
+    zone: null,
+    deviceType: null,
+  };
+  const pub = (k: ReturnType<typeof keyFor>) => exportJwk(k.publicKey) as PublicJwk;
+  const people = [
+    {
+      person_id: 't-001',
+      kind: 'teacher',
+      name: '王老师',
+      college: 'Mathematics',
+      class_ids: ['7-2'],
+      campus: 'Main',
+    },
+    {
+      person_id: 't-002',
+      kind: 'teacher',
+      name: '李老师',
+      college: 'Chemistry',
+      class_ids: ['8-1'],
+      campus: 'Main',
+    },
+    {
+      person_id: 's-001',
+      kind: 'student',
+      name: '张三',
+      grade: '7',
+      class_id: '7-2',
+      campus: 'Main',
+      dorm: 'B3',
+      room: '204',
+    },
+    {
+      person_id: 's-002',
+      kind: 'student',
+      name: '李四',
+      grade: '7',
+      class_id: '7-2',
+      campus: 'Main',
+      dorm: 'B3',
+      room: '205',
+    },
+    {
+      person_id: 's-003',
+      kind: 'student',
+      name: '王五',
+      grade: '8',
+      class_id: '8-1',
+      campus: 'Main',
+      dorm: 'C1',
+      room: '101',
+    },
+    { person_id: 'p-001', kind: 'parent', name: '张父', student_ids: ['s-001'] },
+    { person_id: 'p-002', kind: 'parent', name: '李母', student_ids: ['s-002', 's-003'] },
+  ] as const;
+  const merchants = [
+    { merchant_id: 'm-canteen-s', name: 'Student canteen', category: 'canteen_student' },
+    { merchant_id: 'm-canteen-t', name: 'Teacher canteen', category: 'canteen_teacher' },
+    { merchant_id: 'm-shop', name: 'Campus shop', category: 'shop' },
+  ] as const;
+  const devices = [
+    { device_id: 'gate-01', type: 'gate', zone: 'gate:main' },
+    { device_id: 'pos-01', type: 'pos', zone: 'canteen:student', merchant_id: 'm-canteen-s' },
+    { device_id: 'pos-02', type: 'pos', zone: 'canteen:teacher', merchant_id: 'm-canteen-t' },
+    { device_id: 'lib-01', type: 'library_desk', zone: 'library' },
+    { device_id: 'lock-b3', type: 'lock_controller', zone: 'dorm:B3' },
+  ] as const;
+  const uids: Record<string, string> = { 's-001': '04a1b2c3d4e5f6', 't-001': '04f0e1d2c3b4a5' };
+
+  if (fresh) {
+    const ok = (r: HandlerResult) => {
+      if (r.status >= 300) throw new Error(`demo setup failed: ${JSON.stringify(r.body)}`);
+      return r;
+    };
+    ok(
+      await invoke(
+        'createSchool',
+        { body: { school_id: SCHOOL, name: 'Demo Experimental School', campuses: ['Main'] } },
+        operator,
+      ),
+    );
+    state.tx(() => createOperator(state, operator.id, pub(opKey), SCHOOL));
+    for (const p of people) ok(await invoke('createPerson', { body: { school_id: SCHOOL, ...p } }, operator));
+    for (const m of merchants) {
+      ok(
+        await invoke(
+          'createMerchant',
+          { body: { school_id: SCHOOL, ...m, public_jwk: pub(keyFor(seed, m.merchant_id)) } },
+          operator,
+        ),
+      );
+    }
+    for (const d of devices) {
+      ok(
+        await invoke(
+          'createDevice',
+          { body: { school_id: SCHOOL, ...d, public_jwk: pub(keyFor(seed, d.device_id)) } },
+          operator,
+        ),
+      );
+    }
+    for (const p of people) {
+      const r = ok(
+        await invoke(
+          'issueCard',
+          {
+            body: {
+              person_id: p.person_id,
+              role: p.kind,
+              holder_jwk: pub(keyFor(seed, `phone:${p.person_id}`)),
+              validity_days: 365,
+            },
+          },
+          operator,
+        ),
+      );
+      const card = r.body as { card_id: string };
+      const uid = uids[p.person_id];
+      if (uid !== undefined) {
+        ok(
+          await invoke(
+            'linkPhysicalCard',
+            { params: { card_id: card.card_id }, body: { uid_hex: uid, card_number: `PC-${p.person_id}` } },
+            operator,
+          ),
+        );
+      }
+    }
+    for (const [person, amount] of [
+      ['s-001', 10_000],
+      ['s-002', 5_000],
+      ['t-001', 20_000],
+      ['p-001', 500_000],
+      ['p-002', 500_000],
+    ] as const) {
+      ok(
+        await invoke(
+          'topUpWallet',
+          {
+            params: { person_id: person },
+            body: { out_trade_no: `demo-topup-${person}`, amount, channel: 'simulated' },
+          },
+          operator,
+        ),
+      );
+    }
+  }
+
+  const cardRows = state.db
+    .prepare(
+      "SELECT card_id, person_id, role, credential FROM cards WHERE school_id = ? AND status <> 'revoked'",
+    )
+    .all(SCHOOL) as {
+    card_id: string;
+    person_id: string;
+    role: string;
+    credential: Buffer;
+  }[];
+  return {
+    schoolId: SCHOOL,
+    operator: { id: operator.id, privateJwk: exportJwk(opKey, { includePrivate: true }) },
+    devices: devices.map((d) => ({
+      id: d.device_id,
+      type: d.type,
+      zone: d.zone,
+      privateJwk: exportJwk(keyFor(seed, d.device_id), { includePrivate: true }),
+    })),
+    merchants: merchants.map((m) => ({
+      id: m.merchant_id,
+      privateJwk: exportJwk(keyFor(seed, m.merchant_id), { includePrivate: true }),
+    })),
+    cards: cardRows.map((c) => ({
+      cardId: c.card_id,
+      personId: c.person_id,
+      role: c.role,
+      holderPrivateJwk: exportJwk(keyFor(seed, `phone:${c.person_id}`), { includePrivate: true }),
+      credential: toBase64Url(new Uint8Array(c.credential)),
+      physicalUidHex: uids[c.person_id] ?? null,
+    })),
+  };
+}

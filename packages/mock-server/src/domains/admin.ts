@@ -1,0 +1,35 @@
+/**
+ * Meta and admin handlers: health, the virtual clock, faults, the recording.
+ *
+ * @module
+ */
+import type { Handlers } from '../context.js';
+import { iso, parseIso } from '../lib/clock.js';
+
+/** Admin handlers. */
+export const adminHandlers: Handlers = {
+  health: (ctx) => ({ status: 200, body: { status: 'ok', time: iso(ctx.state.clock.now()) } }),
+  getClock: (ctx) => ({
+    status: 200,
+    body: { now: iso(ctx.state.clock.now()), offset_ms: ctx.state.clock.offsetMs() },
+  }),
+  setClock: (ctx) => {
+    const { clock } = ctx.state;
+    if (ctx.body.set !== undefined) clock.set(parseIso(ctx.body.set));
+    if (ctx.body.advance_s !== undefined) clock.advance(ctx.body.advance_s);
+    return { status: 200, body: { now: iso(clock.now()), offset_ms: clock.offsetMs() } };
+  },
+  setFaults: (ctx) => {
+    ctx.state.faults.set(ctx.body.rules, ctx.body.seed);
+    return { status: 200, body: { ok: true } };
+  },
+  clearFaults: (ctx) => {
+    ctx.state.faults.clear();
+    return { status: 200, body: { ok: true } };
+  },
+  getRecording: (ctx) => ({
+    status: 200,
+    body: ctx.state.recorder.toJsonLines(),
+    headers: { 'content-type': 'application/x-ndjson' },
+  }),
+};

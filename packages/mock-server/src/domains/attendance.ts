@@ -1,0 +1,173 @@
+/**
+ * Attendance and access domain (I3): batched device events with (device_id, seq) dedupe,
+ * queries, and pushes to parents and teachers.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import type { EventBatchResult, StoredEvent } from '@campus-card/core/api';
+import type { Handlers } from '../context.js';
+import { requirePrincipal } from '../context.js';
+import { iso, parseIso } from '../lib/clock.js';
+import { ApiError } from '../lib/problem.js';
+import { type CardRow, consumeCode, getCardRow, type Resolution, resolveCredentialInput } from './cards.js';
+import { getPersonRow } from './directory.js';
+import { enqueueEvent } from './webhooks.js';
+
+interface EventRow {
+  event_id: string;
+  device_id: string;
+  seq: number;
+  kind: StoredEvent['kind'];
+  direction: 'in' | 'out' | null;
+  occurred_at: number;
+  received_at: number;
+  person_id: string | null;
+  card_id: string | null;
+  class_id: string | null;
+  zone: string;
+  decision: 'allowed' | 'denied';
+  reason: string | null;
+  item_id: string | null;
+}
+
+function eventOut(r: EventRow): StoredEvent {
+  return { ...r, occurred_at: iso(r.occurred_at), received_at: iso(r.received_at) };
+}
+
+/** Attendance handlers. */
+export const attendanceHandlers: Handlers = {
+  uploadEvents: async (ctx) => {
+    const { state, body: b } = ctx;
+    const p = requirePrincipal(ctx);
+    // Resolve codes and UIDs first (async), as of each event's time.
+    const resolved: (Resolution | CardRow | undefined)[] = [];
+    for (const e of b.events) {
+      if (e.card_id !== undefined) {
+        const c = getCardRow(state, e.card_id);
+        resolved.push(c !== undefined && c.school_id === p.schoolId ? c : undefined);
+      } else if (e.qr_text !== undefined || e.uid_hex !== undefined) {
+        try {
+          resolved.push(
+            await resolveCredentialInput(state, p, e, {
+              nowSeconds: Math.floor(parseIso(e.occurred_at) / 1000),
+              allowInactive: true,
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          resolved.push(undefined);
+        }
+      } else {
+        resolved.push(undefined);
+      }
+    }
+    return ctx.commit(() => {
+      const now = state.clock.now();
+      const ins = state.db.prepare(
+        `INSERT OR IGNORE INTO events (event_id, device_id, seq, kind, direction, occurred_at, received_at, person_id, card_id, class_id, zone, decision, reason, item_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      let accepted = 0;
+      let duplicates = 0;
+      b.events.forEach((e, i) => {
+        const r = resolved[i];
+        const card = r === undefined ? undefined : 'card' in r ? r.card : r;
+        const person = card === undefined ? undefined : getPersonRow(state, card.person_id);
+        const eventId = `ev_${randomBytes(9)
+          .toString('base64url')
+          .replace(/[^A-Za-z0-9]/g, 'x')}`;
+        const res = ins.run(
+          eventId,
+          p.id,
+          e.seq,
+          e.kind,
+          e.direction ?? null,
+          parseIso(e.occurred_at),
+          now,
+          person?.person_id ?? null,
+          card?.card_id ?? null,
+          person?.class_id ?? null,
+          p.zone ?? '',
+          e.decision,
+          e.reason ?? (card === undefined ? 'UNRESOLVED' : null),
+          e.item_id ?? null,
+        );
+        if (res.changes === 0) {
+          duplicates++;
+          return;
+        }
+        accepted++;
+        if (r !== undefined && 'card' in r) {
+          try {
+            consumeCode(state, r, p.id);
+          } catch {
+            // a code already used elsewhere is recorded, and reported as an incident
+            state.db
+              .prepare('INSERT INTO incidents (kind, detail, created_at) VALUES (?, ?, ?)')
+              .run(
+                'code_used_twice',
+                JSON.stringify({ card_id: r.card.card_id, device: p.id, seq: e.seq }),
+                now,
+              );
+          }
+        }
+        if (person !== undefined) {
+          const row = state.db.prepare('SELECT * FROM events WHERE event_id = ?').get(eventId) as EventRow;
+          enqueueEvent(state, 'attendance.recorded', eventOut(row), { personIds: [person.person_id] });
+        }
+      });
+      const max = state.db.prepare('SELECT MAX(seq) AS m FROM events WHERE device_id = ?').get(p.id) as {
+        m: number | null;
+      };
+      const body: EventBatchResult = {
+        accepted,
+        duplicates,
+        acked_seqs: b.events.map((e) => e.seq),
+        max_seq: max.m,
+      };
+      return { status: 200, body };
+    });
+  },
+
+  listEvents: (ctx) => {
+    const { state, query: q } = ctx;
+    const p = requirePrincipal(ctx);
+    const limit = q.limit ?? 100;
+    const offset = q.cursor === undefined ? 0 : Number.parseInt(q.cursor, 10) || 0;
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (p.kind === 'device') {
+      where.push('device_id = ?');
+      args.push(p.id);
+    }
+    if (q.person_id !== undefined) {
+      where.push('person_id = ?');
+      args.push(q.person_id);
+    }
+    if (q.class_id !== undefined) {
+      where.push('class_id = ?');
+      args.push(q.class_id);
+    }
+    if (q.from !== undefined) {
+      where.push('occurred_at >= ?');
+      args.push(parseIso(q.from));
+    }
+    if (q.to !== undefined) {
+      where.push('occurred_at < ?');
+      args.push(parseIso(q.to));
+    }
+    const rows = state.db
+      .prepare(
+        `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY occurred_at, device_id, seq LIMIT ? OFFSET ?`,
+      )
+      .all(...args, limit + 1, offset) as EventRow[];
+    return {
+      status: 200,
+      body: {
+        data: rows.slice(0, limit).map(eventOut),
+        next_cursor: rows.length > limit ? String(offset + limit) : null,
+      },
+    };
+  },
+};

@@ -1,0 +1,622 @@
+/**
+ * Cards domain: issuance (C1), renewal, lost/restore/unlink via the status list, physical-card
+ * linking (C5, G1), the signed trust list, status list and roster (with ETags), and the
+ * platform-wide resolution of scanned codes and card UIDs.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import {
+  CARD_STATUS,
+  type CampusCardError,
+  computeUidHash,
+  decodeStatusList,
+  decodeTrustList,
+  exportJwk,
+  generateKeyPair,
+  importPrivateJwk,
+  importPublicJwk,
+  issueCredential,
+  KEY_USE,
+  type PrivateKey,
+  type PublicKey,
+  type StatusList,
+  signRoster,
+  signStatusList,
+  signTrustList,
+  type TrustList,
+  toBase64Url,
+  toHex,
+  type VerifiedPresentation,
+  verifyPresentation,
+} from '@campus-card/core';
+import type { Card, PublicJwk } from '@campus-card/core/api';
+import type { HandlerContext, HandlerResult, Handlers, PlatformState, Principal } from '../context.js';
+import { iso } from '../lib/clock.js';
+import { ApiError, notFound } from '../lib/problem.js';
+import { getPersonRow } from './directory.js';
+import { enqueueEvent } from './webhooks.js';
+
+const DAY = 86_400;
+const hexBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
+type TrustKind = 'trust-list' | 'status-list' | 'roster';
+
+/** A card row. */
+export interface CardRow {
+  card_id: string;
+  school_id: string;
+  person_id: string;
+  role: Card['role'];
+  status: Card['status'];
+  status_index: number;
+  holder_jwk: string;
+  holder_kid: string;
+  physical_uid_hash: string | null;
+  physical_card_number: string | null;
+  issued_at: number;
+  expires_at: number;
+  credential: Buffer;
+  updated_at: number;
+}
+
+/** API shape of a card. */
+export function cardOut(r: CardRow): Card {
+  return {
+    card_id: r.card_id,
+    school_id: r.school_id,
+    person_id: r.person_id,
+    role: r.role,
+    status: r.status,
+    status_index: r.status_index,
+    holder_kid: r.holder_kid,
+    physical_card_number: r.physical_card_number,
+    issued_at: iso(r.issued_at),
+    expires_at: iso(r.expires_at),
+    credential: toBase64Url(new Uint8Array(r.credential)),
+  };
+}
+
+/** Reads a card. */
+export function getCardRow(state: PlatformState, cardId: string): CardRow | undefined {
+  return state.db.prepare('SELECT * FROM cards WHERE card_id = ?').get(cardId) as CardRow | undefined;
+}
+
+interface SchoolKeys {
+  root: PrivateKey;
+  issuer: PrivateKey;
+}
+const keyCache = new WeakMap<PlatformState, Map<string, SchoolKeys>>();
+
+/** Creates the root and issuer keys of a school (ES256) and its trust-material rows. */
+export function ensureSchoolKeys(state: PlatformState, schoolId: string): SchoolKeys {
+  let cache = keyCache.get(state);
+  if (cache === undefined) {
+    cache = new Map();
+    keyCache.set(state, cache);
+  }
+  const hit = cache.get(schoolId);
+  if (hit !== undefined) return hit;
+  const row = state.db
+    .prepare('SELECT root_jwk, issuer_jwk FROM school_keys WHERE school_id = ?')
+    .get(schoolId) as { root_jwk: string; issuer_jwk: string } | undefined;
+  let keys: SchoolKeys;
+  if (row === undefined) {
+    keys = { root: generateKeyPair('ES256').privateKey, issuer: generateKeyPair('ES256').privateKey };
+    state.tx(() => {
+      state.db
+        .prepare('INSERT INTO school_keys (school_id, root_jwk, issuer_jwk) VALUES (?, ?, ?)')
+        .run(
+          schoolId,
+          JSON.stringify(exportJwk(keys.root, { includePrivate: true })),
+          JSON.stringify(exportJwk(keys.issuer, { includePrivate: true })),
+        );
+      const ins = state.db.prepare(
+        'INSERT INTO trust_material (school_id, kind, version, dirty) VALUES (?, ?, 1, 1)',
+      );
+      for (const k of ['trust-list', 'status-list', 'roster']) ins.run(schoolId, k);
+    });
+  } else {
+    keys = {
+      root: importPrivateJwk(JSON.parse(row.root_jwk)),
+      issuer: importPrivateJwk(JSON.parse(row.issuer_jwk)),
+    };
+  }
+  cache.set(schoolId, keys);
+  return keys;
+}
+
+/** Marks the status list and roster of a school as changed (new version on next fetch). */
+export function touchTrustMaterial(state: PlatformState, schoolId: string): void {
+  state.db
+    .prepare(
+      "UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind IN ('status-list', 'roster')",
+    )
+    .run(schoolId);
+}
+
+function groupsOf(p: NonNullable<ReturnType<typeof getPersonRow>>): string[] {
+  const g: string[] = [];
+  if (p.class_id !== null) g.push(`class:${p.class_id}`);
+  if (p.dorm !== null) g.push(`dorm:${p.dorm}`);
+  if (p.dorm !== null && p.room !== null) g.push(`room:${p.dorm}-${p.room}`);
+  if (p.campus !== null) g.push(`campus:${p.campus}`);
+  for (const c of JSON.parse(p.class_ids) as string[]) g.push(`teaches:${c}`);
+  return g;
+}
+
+async function sign(
+  kind: TrustKind,
+  state: PlatformState,
+  schoolId: string,
+  version: number,
+): Promise<Uint8Array> {
+  const keys = ensureSchoolKeys(state, schoolId);
+  const now = state.clock.nowSeconds();
+  if (kind === 'trust-list') {
+    const created = (
+      state.db.prepare('SELECT created_at FROM schools WHERE school_id = ?').get(schoolId) as {
+        created_at: number;
+      }
+    ).created_at;
+    const nbf = Math.floor(created / 1000) - DAY;
+    return signTrustList(
+      {
+        version,
+        iat: now,
+        authority: schoolId,
+        keys: [
+          {
+            key: keys.issuer.publicKey,
+            roles: ['teacher', 'student', 'parent'],
+            nbf,
+            exp: nbf + 10 * 365 * DAY,
+            schools: [schoolId],
+            uses: KEY_USE.credentials | KEY_USE.statusLists | KEY_USE.rosters,
+          },
+        ],
+      },
+      keys.root,
+    );
+  }
+  const cards = state.db
+    .prepare('SELECT * FROM cards WHERE school_id = ? ORDER BY status_index')
+    .all(schoolId) as CardRow[];
+  if (kind === 'status-list') {
+    const next = (
+      state.db.prepare('SELECT next_status_index FROM school_keys WHERE school_id = ?').get(schoolId) as {
+        next_status_index: number;
+      }
+    ).next_status_index;
+    const statuses = new Array<number>(Math.max(next, 8)).fill(CARD_STATUS.revoked);
+    for (const c of cards) {
+      statuses[c.status_index] =
+        c.status === 'active'
+          ? CARD_STATUS.valid
+          : c.status === 'suspended'
+            ? CARD_STATUS.suspended
+            : CARD_STATUS.revoked;
+    }
+    return signStatusList({ school: schoolId, version, iat: now, bits: 2, statuses }, keys.issuer);
+  }
+  return signRoster(
+    {
+      school: schoolId,
+      version,
+      iat: now,
+      cards: cards
+        .filter((c) => c.status !== 'revoked')
+        .map((c) => {
+          const person = getPersonRow(state, c.person_id);
+          return {
+            cardId: c.card_id,
+            role: c.role,
+            statusIndex: c.status_index,
+            keys: [importPublicJwk(JSON.parse(c.holder_jwk))],
+            uidHashes: c.physical_uid_hash === null ? [] : [hexBytes(c.physical_uid_hash)],
+            groups: person === undefined ? [] : groupsOf(person),
+            exp: Math.floor(c.expires_at / 1000),
+          };
+        }),
+    },
+    keys.issuer,
+  );
+}
+
+/** Returns the current signed document of a kind, regenerating it when stale. */
+export async function getTrustMaterial(
+  state: PlatformState,
+  schoolId: string,
+  kind: TrustKind,
+): Promise<{ bytes: Uint8Array; etag: string; version: number }> {
+  ensureSchoolKeys(state, schoolId);
+  const get = () =>
+    state.db
+      .prepare('SELECT version, dirty, etag, bytes FROM trust_material WHERE school_id = ? AND kind = ?')
+      .get(schoolId, kind) as {
+      version: number;
+      dirty: number;
+      etag: string | null;
+      bytes: Buffer | null;
+    };
+  const row = get();
+  if (row.dirty === 0 && row.bytes !== null && row.etag !== null) {
+    return { bytes: new Uint8Array(row.bytes), etag: row.etag, version: row.version };
+  }
+  const bytes = await sign(kind, state, schoolId, row.version);
+  const etag = `"${kind}-v${row.version}-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}"`;
+  state.db
+    .prepare(
+      'UPDATE trust_material SET dirty = 0, etag = ?, bytes = ? WHERE school_id = ? AND kind = ? AND version = ?',
+    )
+    .run(etag, Buffer.from(bytes), schoolId, kind, row.version);
+  return { bytes, etag, version: row.version };
+}
+
+const trustListCache = new WeakMap<PlatformState, Map<string, TrustList>>();
+async function trustListOf(state: PlatformState, schoolId: string): Promise<TrustList> {
+  let m = trustListCache.get(state);
+  if (m === undefined) {
+    m = new Map();
+    trustListCache.set(state, m);
+  }
+  const hit = m.get(schoolId);
+  if (hit !== undefined) return hit;
+  const { bytes } = await getTrustMaterial(state, schoolId, 'trust-list');
+  const tl = decodeTrustList(bytes).trustList;
+  m.set(schoolId, tl);
+  return tl;
+}
+
+const statusCache = new WeakMap<PlatformState, Map<string, { etag: string; list: StatusList }>>();
+async function statusListOf(state: PlatformState, schoolId: string): Promise<StatusList> {
+  let m = statusCache.get(state);
+  if (m === undefined) {
+    m = new Map();
+    statusCache.set(state, m);
+  }
+  const doc = await getTrustMaterial(state, schoolId, 'status-list');
+  const hit = m.get(schoolId);
+  if (hit !== undefined && hit.etag === doc.etag) return hit.list;
+  const list = decodeStatusList(doc.bytes).statusList;
+  m.set(schoolId, { etag: doc.etag, list });
+  return list;
+}
+
+/** A scanned code or card tap, resolved to a card. */
+export interface Resolution {
+  readonly card: CardRow;
+  readonly source: 'qr' | 'physical_card';
+  /** One-use registry key, for codes. */
+  readonly replayKey: string | undefined;
+  readonly codeTime: number | undefined;
+  readonly presentation: VerifiedPresentation | undefined;
+}
+
+/**
+ * Verifies a scanned code (signatures, time window) against the school's trust list, or looks
+ * up a card UID; then checks the card is the current, active card. Does not consume the code.
+ */
+export async function resolveCredentialInput(
+  state: PlatformState,
+  principal: Principal,
+  input: { qr_text?: string | undefined; uid_hex?: string | undefined },
+  options: { nowSeconds?: number; allowInactive?: boolean } = {},
+): Promise<Resolution> {
+  const schoolId = principal.schoolId;
+  if (schoolId === null) throw new ApiError(403, 'ERR_FORBIDDEN', 'the caller belongs to no school');
+  if ((input.qr_text === undefined) === (input.uid_hex === undefined)) {
+    throw new ApiError(400, 'ERR_VALIDATION', 'give exactly one of qr_text and uid_hex', {
+      errors: [{ path: 'body', message: 'exactly one of qr_text, uid_hex' }],
+    });
+  }
+  let card: CardRow | undefined;
+  let resolution: Omit<Resolution, 'card'>;
+  if (input.qr_text !== undefined) {
+    const trustList = await trustListOf(state, schoolId);
+    const statusList = await statusListOf(state, schoolId);
+    let v: VerifiedPresentation;
+    try {
+      v = await verifyPresentation(input.qr_text, {
+        trustList,
+        statusLists: [statusList],
+        now: options.nowSeconds ?? state.clock.nowSeconds(),
+        maxAge: state.settings.codeMaxAgeS,
+        maxFuture: state.settings.codeMaxFutureS,
+      });
+    } catch (e) {
+      const code = (e as CampusCardError).code;
+      throw new ApiError(422, typeof code === 'string' ? code : 'ERR_CODE_INVALID', (e as Error).message);
+    }
+    card = state.db
+      .prepare('SELECT * FROM cards WHERE card_id = ? AND school_id = ?')
+      .get(v.cardId, v.school) as CardRow | undefined;
+    if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no such card');
+    if (card.holder_kid !== toBase64Url(v.holderKid)) {
+      throw new ApiError(422, 'ERR_CODE_INVALID', 'the code was made with a superseded phone key');
+    }
+    resolution = {
+      source: 'qr',
+      replayKey: `${toHex(v.holderKid)}:${v.cardId}:${v.t}:${toHex(v.nonce)}`,
+      codeTime: v.t,
+      presentation: v,
+    };
+  } else {
+    const hash = toHex(computeUidHash(schoolId, hexBytes(input.uid_hex as string)));
+    card = state.db.prepare('SELECT * FROM cards WHERE physical_uid_hash = ?').get(hash) as
+      | CardRow
+      | undefined;
+    if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card is linked to this UID');
+    resolution = {
+      source: 'physical_card',
+      replayKey: undefined,
+      codeTime: undefined,
+      presentation: undefined,
+    };
+  }
+  if (options.allowInactive === true && card.status !== 'revoked') return { card, ...resolution };
+  if (card.status !== 'active') throw new ApiError(403, 'ERR_CARD_NOT_ACTIVE', `card is ${card.status}`);
+  if (card.expires_at <= state.clock.now()) throw new ApiError(403, 'ERR_CARD_NOT_ACTIVE', 'card expired');
+  return { card, ...resolution };
+}
+
+/** Records a code as used, platform-wide; throws 409 when another read came first. */
+export function consumeCode(state: PlatformState, r: Resolution, principalId: string): void {
+  if (r.replayKey === undefined) return;
+  const now = state.clock.now();
+  const ins = state.db
+    .prepare(
+      'INSERT OR IGNORE INTO used_codes (replay_key, card_id, principal_id, used_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+    )
+    .run(
+      r.replayKey,
+      r.card.card_id,
+      principalId,
+      now,
+      ((r.codeTime ?? 0) + state.settings.codeMaxAgeS + 60) * 1000,
+    );
+  if (ins.changes === 0) {
+    const first = state.db
+      .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
+      .get(r.replayKey) as {
+      principal_id: string;
+    };
+    throw new ApiError(409, 'ERR_CODE_ALREADY_USED', `this code was already used (by ${first.principal_id})`);
+  }
+}
+
+async function buildCredential(
+  state: PlatformState,
+  card: Pick<
+    CardRow,
+    'card_id' | 'school_id' | 'person_id' | 'role' | 'status_index' | 'physical_card_number'
+  >,
+  holder: PublicKey,
+  validityDays: number,
+): Promise<{ credential: Uint8Array; iat: number }> {
+  const person = getPersonRow(state, card.person_id);
+  if (person === undefined) throw notFound(`person ${card.person_id}`);
+  const keys = ensureSchoolKeys(state, card.school_id);
+  const iat = state.clock.nowSeconds();
+  const linked: string[] = [];
+  for (const sid of JSON.parse(person.student_ids) as string[]) {
+    const c = state.db
+      .prepare("SELECT card_id FROM cards WHERE person_id = ? AND status <> 'revoked'")
+      .get(sid) as { card_id: string } | undefined;
+    if (c !== undefined) linked.push(c.card_id);
+  }
+  const groups = groupsOf(person);
+  const credential = await issueCredential(
+    {
+      school: card.school_id,
+      cardId: card.card_id,
+      role: card.role,
+      iat,
+      validityDays,
+      holderKey: holder,
+      statusIndex: card.status_index,
+      ...(card.physical_card_number === null ? {} : { physicalCard: card.physical_card_number }),
+      ...(groups.length > 0 ? { groups } : {}),
+      ...(linked.length > 0 ? { linkedCards: linked } : {}),
+    },
+    keys.issuer,
+  );
+  return { credential, iat };
+}
+
+function holderKeyOf(jwk: PublicJwk): PublicKey {
+  try {
+    return importPublicJwk(jwk);
+  } catch (e) {
+    throw new ApiError(400, 'ERR_VALIDATION', `holder_jwk: ${(e as Error).message}`, {
+      errors: [{ path: 'body/holder_jwk', message: 'invalid key' }],
+    });
+  }
+}
+
+function statusChange(
+  ctx: HandlerContext,
+  cardId: string,
+  allowed: readonly Card['status'][],
+  next: Card['status'],
+): HandlerResult {
+  return ctx.commit(() => {
+    const card = getCardRow(ctx.state, cardId);
+    if (card === undefined) throw notFound(`card ${cardId}`);
+    if (!allowed.includes(card.status)) {
+      throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', `card is ${card.status}; cannot become ${next}`);
+    }
+    ctx.state.db
+      .prepare('UPDATE cards SET status = ?, updated_at = ? WHERE card_id = ?')
+      .run(next, ctx.state.clock.now(), cardId);
+    touchTrustMaterial(ctx.state, card.school_id);
+    const out = cardOut(getCardRow(ctx.state, cardId) as CardRow);
+    enqueueEvent(ctx.state, 'card.status_changed', out, { personIds: [card.person_id] });
+    return { status: 200, body: out };
+  });
+}
+
+async function trustHandler(ctx: HandlerContext, schoolId: string, kind: TrustKind): Promise<HandlerResult> {
+  if (ctx.state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(schoolId) === undefined) {
+    throw notFound(`school ${schoolId}`);
+  }
+  const doc = await getTrustMaterial(ctx.state, schoolId, kind);
+  const inm = ctx.headers['if-none-match'];
+  const tags = (Array.isArray(inm) ? inm.join(',') : (inm ?? '')).split(',').map((s) => s.trim());
+  const headers = { etag: doc.etag, 'cache-control': 'no-cache' };
+  if (tags.includes(doc.etag) || tags.includes('*')) return { status: 304, headers };
+  return { status: 200, binary: doc.bytes, headers };
+}
+
+/** Card handlers. */
+export const cardHandlers: Handlers = {
+  issueCard: async (ctx) => {
+    const { state, body: b } = ctx;
+    const person = getPersonRow(state, b.person_id);
+    if (person === undefined) throw notFound(`person ${b.person_id}`);
+    if (person.kind !== b.role)
+      throw new ApiError(400, 'ERR_VALIDATION', `a ${person.kind} cannot hold a ${b.role} card`);
+    const live = () =>
+      state.db
+        .prepare(
+          "SELECT card_id FROM cards WHERE school_id = ? AND person_id = ? AND role = ? AND status <> 'revoked'",
+        )
+        .get(person.school_id, person.person_id, b.role);
+    if (live() !== undefined)
+      throw new ApiError(409, 'ERR_CARD_EXISTS', 'this person already has a live card of this role (C1)');
+    const holder = holderKeyOf(b.holder_jwk);
+    ensureSchoolKeys(state, person.school_id);
+    // Reserve a status index before the (async) signing.
+    const index = state.tx(() => {
+      const r = state.db
+        .prepare('SELECT next_status_index FROM school_keys WHERE school_id = ?')
+        .get(person.school_id) as {
+        next_status_index: number;
+      };
+      state.db
+        .prepare('UPDATE school_keys SET next_status_index = next_status_index + 1 WHERE school_id = ?')
+        .run(person.school_id);
+      return r.next_status_index;
+    });
+    const cardId = `${person.school_id}-${String(index).padStart(6, '0')}`;
+    const days = b.validity_days ?? 30;
+    const { credential, iat } = await buildCredential(
+      state,
+      {
+        card_id: cardId,
+        school_id: person.school_id,
+        person_id: person.person_id,
+        role: b.role,
+        status_index: index,
+        physical_card_number: null,
+      },
+      holder,
+      days,
+    );
+    return ctx.commit(() => {
+      if (live() !== undefined)
+        throw new ApiError(409, 'ERR_CARD_EXISTS', 'this person already has a live card of this role (C1)');
+      state.db
+        .prepare(
+          `INSERT INTO cards (card_id, school_id, person_id, role, status, status_index, holder_jwk, holder_kid, issued_at, expires_at, credential, updated_at)
+           VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          cardId,
+          person.school_id,
+          person.person_id,
+          b.role,
+          index,
+          JSON.stringify(exportJwk(holder)),
+          toBase64Url(holder.kid),
+          iat * 1000,
+          (iat + days * DAY) * 1000,
+          Buffer.from(credential),
+          state.clock.now(),
+        );
+      touchTrustMaterial(state, person.school_id);
+      return { status: 201, body: cardOut(getCardRow(state, cardId) as CardRow) };
+    });
+  },
+
+  getCard: (ctx) => {
+    const c = getCardRow(ctx.state, ctx.params.card_id);
+    if (c === undefined) throw notFound(`card ${ctx.params.card_id}`);
+    return { status: 200, body: cardOut(c) };
+  },
+
+  renewCard: async (ctx) => {
+    const { state } = ctx;
+    const card = getCardRow(state, ctx.params.card_id);
+    if (card === undefined) throw notFound(`card ${ctx.params.card_id}`);
+    if (card.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');
+    const holder =
+      ctx.body.holder_jwk === undefined
+        ? importPublicJwk(JSON.parse(card.holder_jwk))
+        : holderKeyOf(ctx.body.holder_jwk);
+    const days =
+      ctx.body.validity_days ?? Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
+    const { credential, iat } = await buildCredential(state, card, holder, days);
+    return ctx.commit(() => {
+      state.db
+        .prepare(
+          'UPDATE cards SET holder_jwk = ?, holder_kid = ?, issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',
+        )
+        .run(
+          JSON.stringify(exportJwk(holder)),
+          toBase64Url(holder.kid),
+          iat * 1000,
+          (iat + days * DAY) * 1000,
+          Buffer.from(credential),
+          state.clock.now(),
+          card.card_id,
+        );
+      touchTrustMaterial(state, card.school_id);
+      return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
+    });
+  },
+
+  reportCardLost: (ctx) => statusChange(ctx as HandlerContext, ctx.params.card_id, ['active'], 'suspended'),
+  restoreCard: (ctx) => statusChange(ctx as HandlerContext, ctx.params.card_id, ['suspended'], 'active'),
+  unlinkCard: (ctx) =>
+    statusChange(ctx as HandlerContext, ctx.params.card_id, ['active', 'suspended'], 'revoked'),
+
+  linkPhysicalCard: (ctx) =>
+    ctx.commit(() => {
+      const { state } = ctx;
+      const card = getCardRow(state, ctx.params.card_id);
+      if (card === undefined) throw notFound(`card ${ctx.params.card_id}`);
+      if (card.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');
+      const hash = toHex(computeUidHash(card.school_id, hexBytes(ctx.body.uid_hex)));
+      const other = state.db.prepare('SELECT card_id FROM cards WHERE physical_uid_hash = ?').get(hash) as
+        | { card_id: string }
+        | undefined;
+      if (other !== undefined && other.card_id !== card.card_id) {
+        throw new ApiError(409, 'ERR_CONFLICT', 'this physical card is linked to another card');
+      }
+      state.db
+        .prepare(
+          'UPDATE cards SET physical_uid_hash = ?, physical_card_number = ?, updated_at = ? WHERE card_id = ?',
+        )
+        .run(hash, ctx.body.card_number, state.clock.now(), card.card_id);
+      touchTrustMaterial(state, card.school_id);
+      return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
+    }),
+
+  getTrustList: (ctx) => trustHandler(ctx as HandlerContext, ctx.params.school_id, 'trust-list'),
+  getStatusList: (ctx) => trustHandler(ctx as HandlerContext, ctx.params.school_id, 'status-list'),
+  getRoster: (ctx) => trustHandler(ctx as HandlerContext, ctx.params.school_id, 'roster'),
+
+  getRootKey: (ctx) => {
+    if (
+      ctx.state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(ctx.params.school_id) ===
+      undefined
+    ) {
+      throw notFound(`school ${ctx.params.school_id}`);
+    }
+    const keys = ensureSchoolKeys(ctx.state, ctx.params.school_id);
+    return {
+      status: 200,
+      body: { school_id: ctx.params.school_id, jwk: exportJwk(keys.root.publicKey) as PublicJwk },
+    };
+  },
+};

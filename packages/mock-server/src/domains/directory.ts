@@ -1,0 +1,301 @@
+/**
+ * Directory domain: schools, people, devices, merchants.
+ *
+ * @module
+ */
+import type { CreateDeviceBody, Device, Merchant, Person, PublicJwk, School } from '@campus-card/core/api';
+import { importVerifyKey } from '@campus-card/core/http';
+import type { Handlers, PlatformState } from '../context.js';
+import { iso } from '../lib/clock.js';
+import { ApiError, notFound } from '../lib/problem.js';
+
+/** Default offline caps: 50 CNY per payment, 500 CNY per device per day. */
+export const DEFAULT_OFFLINE_TX_CAP = 5_000;
+export const DEFAULT_OFFLINE_DEVICE_CAP = 50_000;
+
+interface PersonRow {
+  person_id: string;
+  school_id: string;
+  kind: Person['kind'];
+  name: string;
+  grade: string | null;
+  college: string | null;
+  major: string | null;
+  class_id: string | null;
+  campus: string | null;
+  dorm: string | null;
+  room: string | null;
+  student_ids: string;
+  class_ids: string;
+  created_at: number;
+}
+
+/** Reads a person row. */
+export function getPersonRow(state: PlatformState, personId: string): PersonRow | undefined {
+  return state.db.prepare('SELECT * FROM people WHERE person_id = ?').get(personId) as PersonRow | undefined;
+}
+
+/** Converts a person row to the API shape. */
+export function personOut(r: PersonRow): Person {
+  return {
+    person_id: r.person_id,
+    school_id: r.school_id,
+    kind: r.kind,
+    name: r.name,
+    grade: r.grade,
+    college: r.college,
+    major: r.major,
+    class_id: r.class_id,
+    campus: r.campus,
+    dorm: r.dorm,
+    room: r.room,
+    student_ids: JSON.parse(r.student_ids) as string[],
+    class_ids: JSON.parse(r.class_ids) as string[],
+    created_at: iso(r.created_at),
+  };
+}
+
+function schoolOut(r: { school_id: string; name: string; campuses: string; created_at: number }): School {
+  return {
+    school_id: r.school_id,
+    name: r.name,
+    campuses: JSON.parse(r.campuses) as string[],
+    created_at: iso(r.created_at),
+  };
+}
+
+function deviceOut(r: {
+  device_id: string;
+  school_id: string;
+  type: Device['type'];
+  zone: string;
+  jwk: string;
+  merchant_id: string | null;
+  offline_tx_cap: number;
+  offline_device_cap: number;
+  created_at: number;
+}): Device {
+  return {
+    device_id: r.device_id,
+    school_id: r.school_id,
+    type: r.type,
+    zone: r.zone,
+    public_jwk: JSON.parse(r.jwk) as PublicJwk,
+    merchant_id: r.merchant_id,
+    offline_tx_cap: r.offline_tx_cap,
+    offline_device_cap: r.offline_device_cap,
+    created_at: iso(r.created_at),
+  };
+}
+
+function merchantOut(r: {
+  merchant_id: string;
+  school_id: string;
+  name: string;
+  category: Merchant['category'];
+  jwk: string;
+  created_at: number;
+}): Merchant {
+  return {
+    merchant_id: r.merchant_id,
+    school_id: r.school_id,
+    name: r.name,
+    category: r.category,
+    public_jwk: JSON.parse(r.jwk) as PublicJwk,
+    created_at: iso(r.created_at),
+  };
+}
+
+function checkJwk(jwk: PublicJwk): string {
+  try {
+    importVerifyKey(jwk);
+  } catch (e) {
+    throw new ApiError(
+      400,
+      'ERR_VALIDATION',
+      `public_jwk is not a valid public key: ${(e as Error).message}`,
+      {
+        errors: [{ path: 'body/public_jwk', message: 'invalid key' }],
+      },
+    );
+  }
+  const { d: _d, ...pub } = jwk as PublicJwk & { d?: string };
+  return JSON.stringify(pub);
+}
+
+function requireSchool(state: PlatformState, schoolId: string): void {
+  if (state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(schoolId) === undefined) {
+    throw new ApiError(404, 'ERR_NOT_FOUND', `school ${schoolId} not found`);
+  }
+}
+
+function principalExists(state: PlatformState, id: string): boolean {
+  return state.db.prepare('SELECT 1 FROM principals WHERE principal_id = ?').get(id) !== undefined;
+}
+
+/** Registers an operator principal (a school administrator or the platform back office). */
+export function createOperator(
+  state: PlatformState,
+  id: string,
+  jwk: PublicJwk,
+  schoolId: string | null,
+): void {
+  state.db
+    .prepare('INSERT INTO principals (principal_id, kind, school_id, jwk, created_at) VALUES (?, ?, ?, ?, ?)')
+    .run(id, 'operator', schoolId, checkJwk(jwk), state.clock.now());
+}
+
+/** Inserts a device (used by the handler and the demo loader). */
+export function insertDevice(state: PlatformState, b: CreateDeviceBody): Device {
+  requireSchool(state, b.school_id);
+  if (principalExists(state, b.device_id))
+    throw new ApiError(409, 'ERR_CONFLICT', `id ${b.device_id} is taken`);
+  if (b.merchant_id !== undefined) {
+    if (state.db.prepare('SELECT 1 FROM merchants WHERE merchant_id = ?').get(b.merchant_id) === undefined) {
+      throw notFound(`merchant ${b.merchant_id}`);
+    }
+  }
+  const jwk = checkJwk(b.public_jwk);
+  const now = state.clock.now();
+  state.db
+    .prepare(
+      'INSERT INTO devices (device_id, school_id, type, zone, jwk, merchant_id, offline_tx_cap, offline_device_cap, created_at) VALUES (?,?,?,?,?,?,?,?,?)',
+    )
+    .run(
+      b.device_id,
+      b.school_id,
+      b.type,
+      b.zone,
+      jwk,
+      b.merchant_id ?? null,
+      b.offline_tx_cap ?? DEFAULT_OFFLINE_TX_CAP,
+      b.offline_device_cap ?? DEFAULT_OFFLINE_DEVICE_CAP,
+      now,
+    );
+  state.db
+    .prepare('INSERT INTO principals (principal_id, kind, school_id, jwk, created_at) VALUES (?, ?, ?, ?, ?)')
+    .run(b.device_id, 'device', b.school_id, jwk, now);
+  return deviceOut(state.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(b.device_id) as never);
+}
+
+/** Directory handlers. */
+export const directoryHandlers: Handlers = {
+  createSchool: (ctx) =>
+    ctx.commit(() => {
+      const { db, clock } = ctx.state;
+      const b = ctx.body;
+      if (db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(b.school_id) !== undefined) {
+        throw new ApiError(409, 'ERR_CONFLICT', `school ${b.school_id} exists`);
+      }
+      db.prepare('INSERT INTO schools (school_id, name, campuses, created_at) VALUES (?, ?, ?, ?)').run(
+        b.school_id,
+        b.name,
+        JSON.stringify(b.campuses ?? []),
+        clock.now(),
+      );
+      return {
+        status: 201,
+        body: schoolOut(db.prepare('SELECT * FROM schools WHERE school_id = ?').get(b.school_id) as never),
+      };
+    }),
+
+  getSchool: (ctx) => {
+    const r = ctx.state.db.prepare('SELECT * FROM schools WHERE school_id = ?').get(ctx.params.school_id);
+    if (r === undefined) throw notFound(`school ${ctx.params.school_id}`);
+    return { status: 200, body: schoolOut(r as never) };
+  },
+
+  createPerson: (ctx) =>
+    ctx.commit(() => {
+      const { state, body: b } = ctx;
+      requireSchool(state, b.school_id);
+      if (getPersonRow(state, b.person_id) !== undefined)
+        throw new ApiError(409, 'ERR_CONFLICT', `person ${b.person_id} exists`);
+      for (const sid of b.student_ids ?? []) {
+        const s = getPersonRow(state, sid);
+        if (s === undefined || s.kind !== 'student' || s.school_id !== b.school_id) {
+          throw new ApiError(
+            400,
+            'ERR_VALIDATION',
+            `student_ids: ${sid} is not a student of ${b.school_id}`,
+            {
+              errors: [{ path: 'body/student_ids', message: `${sid} is not a student of this school` }],
+            },
+          );
+        }
+      }
+      if ((b.student_ids?.length ?? 0) > 0 && b.kind !== 'parent') {
+        throw new ApiError(400, 'ERR_VALIDATION', 'only parents are linked to students');
+      }
+      state.db
+        .prepare(
+          `INSERT INTO people (person_id, school_id, kind, name, grade, college, major, class_id, campus, dorm, room, student_ids, class_ids, created_at)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        )
+        .run(
+          b.person_id,
+          b.school_id,
+          b.kind,
+          b.name,
+          b.grade ?? null,
+          b.college ?? null,
+          b.major ?? null,
+          b.class_id ?? null,
+          b.campus ?? null,
+          b.dorm ?? null,
+          b.room ?? null,
+          JSON.stringify(b.student_ids ?? []),
+          JSON.stringify(b.class_ids ?? []),
+          state.clock.now(),
+        );
+      return { status: 201, body: personOut(getPersonRow(state, b.person_id) as PersonRow) };
+    }),
+
+  getPerson: (ctx) => {
+    const r = getPersonRow(ctx.state, ctx.params.person_id);
+    if (r === undefined) throw notFound(`person ${ctx.params.person_id}`);
+    return { status: 200, body: personOut(r) };
+  },
+
+  createDevice: (ctx) => ctx.commit(() => ({ status: 201, body: insertDevice(ctx.state, ctx.body) })),
+
+  getDevice: (ctx) => {
+    const r = ctx.state.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(ctx.params.device_id);
+    if (r === undefined) throw notFound(`device ${ctx.params.device_id}`);
+    return { status: 200, body: deviceOut(r as never) };
+  },
+
+  createMerchant: (ctx) =>
+    ctx.commit(() => {
+      const { state, body: b } = ctx;
+      requireSchool(state, b.school_id);
+      if (principalExists(state, b.merchant_id))
+        throw new ApiError(409, 'ERR_CONFLICT', `id ${b.merchant_id} is taken`);
+      const jwk = checkJwk(b.public_jwk);
+      const now = state.clock.now();
+      state.db
+        .prepare(
+          'INSERT INTO merchants (merchant_id, school_id, name, category, jwk, created_at) VALUES (?,?,?,?,?,?)',
+        )
+        .run(b.merchant_id, b.school_id, b.name, b.category, jwk, now);
+      state.db
+        .prepare(
+          'INSERT INTO principals (principal_id, kind, school_id, jwk, created_at) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(b.merchant_id, 'merchant', b.school_id, jwk, now);
+      return {
+        status: 201,
+        body: merchantOut(
+          state.db.prepare('SELECT * FROM merchants WHERE merchant_id = ?').get(b.merchant_id) as never,
+        ),
+      };
+    }),
+
+  getMerchant: (ctx) => {
+    const r = ctx.state.db
+      .prepare('SELECT * FROM merchants WHERE merchant_id = ?')
+      .get(ctx.params.merchant_id);
+    if (r === undefined) throw notFound(`merchant ${ctx.params.merchant_id}`);
+    return { status: 200, body: merchantOut(r as never) };
+  },
+};

@@ -1,0 +1,98 @@
+/**
+ * Identity domain (I1, C2): online resolution of codes and card UIDs, and permission checks.
+ *
+ * @module
+ */
+import type { Identity, PermissionDecision } from '@campus-card/core/api';
+import type { Handlers, PlatformState } from '../context.js';
+import { requirePrincipal } from '../context.js';
+import { iso } from '../lib/clock.js';
+import { ApiError, notFound } from '../lib/problem.js';
+import { type CardRow, consumeCode, getCardRow, resolveCredentialInput } from './cards.js';
+import { getPersonRow } from './directory.js';
+
+/** The identity of a card: the same fields at every device (C2). */
+export function identityOf(state: PlatformState, card: CardRow): Identity {
+  const p = getPersonRow(state, card.person_id);
+  if (p === undefined) throw notFound(`person ${card.person_id}`);
+  const school = state.db.prepare('SELECT name FROM schools WHERE school_id = ?').get(card.school_id) as {
+    name: string;
+  };
+  return {
+    school_id: card.school_id,
+    school_name: school.name,
+    role: card.role,
+    person_id: p.person_id,
+    card_id: card.card_id,
+    card_number: card.card_id,
+    name: p.name,
+    identity_type: card.role,
+    grade: p.grade,
+    college: p.college,
+    major: p.major,
+    class_id: p.class_id,
+    campus: p.campus,
+    dorm: p.dorm,
+    room: p.room,
+    physical_card_number: card.physical_card_number,
+    card_status: card.status,
+    valid_from: iso(card.issued_at),
+    valid_until: iso(card.expires_at),
+    student_ids: JSON.parse(p.student_ids) as string[],
+  };
+}
+
+/** Decides a permission at a zone for a scene (C4 policies, simplified). */
+export function decide(
+  state: PlatformState,
+  card: CardRow,
+  zone: string,
+  scene: PermissionDecision['scene'],
+): PermissionDecision {
+  const base = { card_id: card.card_id, zone, scene };
+  if (card.status !== 'active' || card.expires_at <= state.clock.now())
+    return { ...base, allowed: false, reason: 'CARD_NOT_ACTIVE' };
+  const p = getPersonRow(state, card.person_id);
+  if (zone.startsWith('dorm:')) {
+    const building = zone.slice(5).split('-')[0];
+    if (p?.dorm !== building) return { ...base, allowed: false, reason: 'NOT_RESIDENT' };
+  }
+  if (zone === 'canteen:teacher' && card.role !== 'teacher')
+    return { ...base, allowed: false, reason: 'ROLE_NOT_ALLOWED' };
+  if (zone === 'canteen:student' && card.role === 'parent')
+    return { ...base, allowed: false, reason: 'ROLE_NOT_ALLOWED' };
+  if (zone.startsWith('lab:') && card.role !== 'teacher')
+    return { ...base, allowed: false, reason: 'NEEDS_AUTHORISATION' };
+  return { ...base, allowed: true, reason: 'OK' };
+}
+
+/** Identity handlers. */
+export const identityHandlers: Handlers = {
+  resolveIdentity: async (ctx) => {
+    const principal = requirePrincipal(ctx);
+    const r = await resolveCredentialInput(ctx.state, principal, ctx.body);
+    return ctx.commit(() => {
+      if (ctx.body.consume !== false) consumeCode(ctx.state, r, principal.id);
+      return {
+        status: 200,
+        body: {
+          source: r.source,
+          offline_generated: r.source === 'qr',
+          code_time: r.codeTime === undefined ? null : iso(r.codeTime * 1000),
+          identity: identityOf(ctx.state, r.card),
+        },
+      };
+    });
+  },
+
+  checkPermission: (ctx) =>
+    ctx.commit(() => {
+      const principal = requirePrincipal(ctx);
+      const card = getCardRow(ctx.state, ctx.body.card_id);
+      if (card === undefined || card.school_id !== principal.schoolId)
+        throw notFound(`card ${ctx.body.card_id}`);
+      const zone = ctx.body.zone ?? principal.zone;
+      if (zone === null) throw new ApiError(400, 'ERR_VALIDATION', 'zone is required for this device');
+      return { status: 200, body: decide(ctx.state, card, zone, ctx.body.scene) };
+    }),
+};

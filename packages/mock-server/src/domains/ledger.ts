@@ -1,0 +1,109 @@
+/**
+ * The double-entry ledger under the wallets. Every journal entry's postings sum to zero;
+ * account balances are cached and checked against the postings.
+ *
+ * Accounts: `wallet:<person>` (what the platform owes the holder), `merchant:<id>` (owed to
+ * the merchant), `channel:<name>` (cash received through a top-up channel, negative = asset),
+ * `fees:<school>:<type>` (fees collected).
+ *
+ * @module
+ */
+import type { LedgerCheck } from '@campus-card/core/api';
+import type { Handlers, PlatformState } from '../context.js';
+
+/** The wallet account of a person. */
+export const walletAccount = (personId: string): string => `wallet:${personId}`;
+
+/**
+ * Posts a balanced journal entry. Must run inside a transaction.
+ *
+ * @throws RangeError when the postings do not sum to zero or an amount is not an integer.
+ */
+export function postJournal(
+  state: PlatformState,
+  ref: string,
+  kind: string,
+  postings: readonly (readonly [string, number])[],
+): void {
+  let sum = 0;
+  for (const [, amount] of postings) {
+    if (!Number.isSafeInteger(amount)) throw new RangeError('amounts are integer fen');
+    sum += amount;
+  }
+  if (sum !== 0) throw new RangeError(`journal ${ref} does not balance (${sum})`);
+  const now = state.clock.now();
+  const j = state.db
+    .prepare('INSERT INTO journal (ref, kind, created_at) VALUES (?, ?, ?)')
+    .run(ref, kind, now);
+  const ins = state.db.prepare('INSERT INTO postings (journal_id, account, amount) VALUES (?, ?, ?)');
+  const upd = state.db.prepare(
+    'INSERT INTO accounts (account, balance, updated_at) VALUES (?, ?, ?) ON CONFLICT(account) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at',
+  );
+  for (const [account, amount] of postings) {
+    ins.run(j.lastInsertRowid, account, amount);
+    upd.run(account, amount, now);
+  }
+}
+
+/** The balance of an account (0 when it has none). */
+export function balanceOf(state: PlatformState, account: string): number {
+  const r = state.db.prepare('SELECT balance FROM accounts WHERE account = ?').get(account) as
+    | { balance: number }
+    | undefined;
+  return r?.balance ?? 0;
+}
+
+/** Checks the ledger. */
+export function checkLedger(state: PlatformState): LedgerCheck {
+  const problems: string[] = [];
+  const db = state.db;
+  const unbalanced = db
+    .prepare('SELECT journal_id, SUM(amount) AS s FROM postings GROUP BY journal_id HAVING s <> 0 LIMIT 20')
+    .all() as { journal_id: number; s: number }[];
+  for (const u of unbalanced) problems.push(`journal ${u.journal_id} sums to ${u.s}`);
+  const mismatched = db
+    .prepare(
+      `SELECT a.account, a.balance, COALESCE(p.s, 0) AS s FROM accounts a
+       LEFT JOIN (SELECT account, SUM(amount) AS s FROM postings GROUP BY account) p ON p.account = a.account
+       WHERE a.balance <> COALESCE(p.s, 0) LIMIT 20`,
+    )
+    .all() as { account: string; balance: number; s: number }[];
+  for (const m of mismatched)
+    problems.push(`account ${m.account} caches ${m.balance} but postings sum to ${m.s}`);
+  const totals = db
+    .prepare(
+      'SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS d, COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS c FROM postings',
+    )
+    .get() as { n: number; d: number; c: number };
+  if (totals.d !== totals.c) problems.push(`debits ${totals.d} ≠ credits ${totals.c}`);
+  // Orders and the ledger agree: every successful payment's net amount is in its wallet.
+  const orderNet = db
+    .prepare(
+      `SELECT COALESCE(SUM(CASE
+         WHEN kind = 'top_up' AND status = 'success' THEN amount
+         WHEN kind IN ('payment', 'offline_payment', 'fee') AND status = 'success' THEN -(amount - refunded_amount)
+         ELSE 0 END), 0) AS s FROM orders`,
+    )
+    .get() as { s: number };
+  const walletTotal = (
+    db.prepare("SELECT COALESCE(SUM(balance), 0) AS s FROM accounts WHERE account LIKE 'wallet:%'").get() as {
+      s: number;
+    }
+  ).s;
+  if (orderNet.s !== walletTotal) problems.push(`orders net ${orderNet.s} ≠ wallet total ${walletTotal}`);
+  const entries = (db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
+  return {
+    balanced: problems.length === 0,
+    journal_entries: entries,
+    postings: totals.n,
+    total_debits: totals.d,
+    total_credits: totals.c,
+    wallet_total: walletTotal,
+    problems,
+  };
+}
+
+/** Ledger handlers. */
+export const ledgerHandlers: Handlers = {
+  checkLedger: (ctx) => ({ status: 200, body: checkLedger(ctx.state) }),
+};

@@ -1,0 +1,695 @@
+/**
+ * Payments domain (I2, S1, G3): orders and their state machine, wallets on the double-entry
+ * ledger, top-ups, POS payments, reversal, refunds, fees and offline batches.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { OfflineItemResult, Order, Refund } from '@campus-card/core/api';
+import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
+import { requirePrincipal } from '../context.js';
+import { iso, parseIso } from '../lib/clock.js';
+import { ApiError, notFound } from '../lib/problem.js';
+import { consumeCode, type Resolution, resolveCredentialInput } from './cards.js';
+import { getPersonRow } from './directory.js';
+import { balanceOf, postJournal, walletAccount } from './ledger.js';
+import { enqueueEvent } from './webhooks.js';
+
+interface OrderRow {
+  order_id: string;
+  scope: string;
+  out_trade_no: string;
+  kind: Order['kind'];
+  status: Order['status'];
+  amount: number;
+  refunded_amount: number;
+  person_id: string;
+  card_id: string | null;
+  merchant_id: string | null;
+  device_id: string | null;
+  via: Order['via'];
+  fee_type: Order['fee_type'];
+  student_id: string | null;
+  failure_code: string | null;
+  description: string | null;
+  request_hash: string;
+  created_at: number;
+  updated_at: number;
+  confirm_at: number | null;
+}
+
+const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
+const newId = (p: string) =>
+  `${p}_${randomBytes(9)
+    .toString('base64url')
+    .replace(/[^A-Za-z0-9]/g, 'x')}`;
+
+function refundsOf(state: PlatformState, orderId: string): Refund[] {
+  const rows = state.db
+    .prepare('SELECT * FROM refunds WHERE order_id = ? ORDER BY created_at')
+    .all(orderId) as {
+    out_refund_no: string;
+    out_trade_no: string;
+    amount: number;
+    reason: string | null;
+    created_at: number;
+  }[];
+  return rows.map((r) => ({
+    out_refund_no: r.out_refund_no,
+    out_trade_no: r.out_trade_no,
+    amount: r.amount,
+    status: 'success',
+    reason: r.reason,
+    created_at: iso(r.created_at),
+  }));
+}
+
+function orderOut(state: PlatformState, r: OrderRow): Order {
+  return {
+    order_id: r.order_id,
+    out_trade_no: r.out_trade_no,
+    kind: r.kind,
+    status: r.status,
+    amount: r.amount,
+    refunded_amount: r.refunded_amount,
+    person_id: r.person_id,
+    card_id: r.card_id,
+    merchant_id: r.merchant_id,
+    device_id: r.device_id,
+    via: r.via,
+    fee_type: r.fee_type,
+    student_id: r.student_id,
+    failure_code: r.failure_code,
+    description: r.description,
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+    refunds: refundsOf(state, r.order_id),
+  };
+}
+
+function findOrder(state: PlatformState, scope: string, outTradeNo: string): OrderRow | undefined {
+  return state.db
+    .prepare('SELECT * FROM orders WHERE scope = ? AND out_trade_no = ?')
+    .get(scope, outTradeNo) as OrderRow | undefined;
+}
+function orderById(state: PlatformState, id: string): OrderRow {
+  return state.db.prepare('SELECT * FROM orders WHERE order_id = ?').get(id) as OrderRow;
+}
+
+function insertOrder(
+  state: PlatformState,
+  o: Omit<OrderRow, 'order_id' | 'created_at' | 'updated_at' | 'refunded_amount'>,
+): OrderRow {
+  const id = newId('ord');
+  const now = state.clock.now();
+  state.db
+    .prepare(
+      `INSERT INTO orders (order_id, scope, out_trade_no, kind, status, amount, refunded_amount, person_id, card_id, merchant_id, device_id, via,
+        fee_type, student_id, failure_code, description, request_hash, created_at, updated_at, confirm_at)
+       VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      id,
+      o.scope,
+      o.out_trade_no,
+      o.kind,
+      o.status,
+      o.amount,
+      o.person_id,
+      o.card_id,
+      o.merchant_id,
+      o.device_id,
+      o.via,
+      o.fee_type,
+      o.student_id,
+      o.failure_code,
+      o.description,
+      o.request_hash,
+      now,
+      now,
+      o.confirm_at,
+    );
+  return orderById(state, id);
+}
+
+function setStatus(
+  state: PlatformState,
+  id: string,
+  status: Order['status'],
+  failure: string | null = null,
+): void {
+  state.db
+    .prepare(
+      'UPDATE orders SET status = ?, failure_code = COALESCE(?, failure_code), updated_at = ? WHERE order_id = ?',
+    )
+    .run(status, failure, state.clock.now(), id);
+}
+
+/** Debits the wallet for a payment (success) or marks it failed. Inside a transaction. */
+function capture(state: PlatformState, o: OrderRow, allowNegative = false): OrderRow {
+  const wallet = walletAccount(o.person_id);
+  if (!allowNegative && balanceOf(state, wallet) < o.amount) {
+    setStatus(state, o.order_id, 'failed', 'ERR_INSUFFICIENT_FUNDS');
+  } else {
+    const to = o.kind === 'fee' ? `fees:${o.scope}:${o.fee_type}` : `merchant:${o.merchant_id ?? o.scope}`;
+    postJournal(state, o.order_id, o.kind, [
+      [wallet, -o.amount],
+      [to, o.amount],
+    ]);
+    setStatus(state, o.order_id, 'success');
+  }
+  const out = orderById(state, o.order_id);
+  const type = out.status === 'success' ? 'payment.succeeded' : 'payment.failed';
+  enqueueEvent(state, type, orderOut(state, out), {
+    personIds: [out.person_id],
+    merchantId: out.merchant_id,
+  });
+  return out;
+}
+
+/** Confirms processing payments whose confirmation time has come. Inside or outside a transaction. */
+export function settleDue(state: PlatformState, only?: OrderRow): void {
+  const now = state.clock.now();
+  const rows =
+    only === undefined
+      ? (state.db
+          .prepare("SELECT * FROM orders WHERE status = 'processing' AND confirm_at <= ?")
+          .all(now) as OrderRow[])
+      : only.status === 'processing' && only.confirm_at !== null && only.confirm_at <= now
+        ? [only]
+        : [];
+  if (rows.length === 0) return;
+  state.tx(() => {
+    for (const r of rows) {
+      const fresh = orderById(state, r.order_id);
+      if (fresh.status === 'processing') capture(state, fresh);
+    }
+  });
+}
+
+function scopeOf(p: Principal): string {
+  if (p.kind === 'operator') return p.id;
+  if (p.merchantId === null) throw new ApiError(403, 'ERR_FORBIDDEN', 'this device belongs to no merchant');
+  return p.merchantId;
+}
+
+function lookupForCaller(ctx: HandlerContext, outTradeNo: string): OrderRow {
+  const p = requirePrincipal(ctx);
+  const row =
+    p.kind === 'operator'
+      ? (ctx.state.db
+          .prepare('SELECT * FROM orders WHERE out_trade_no = ? ORDER BY created_at LIMIT 1')
+          .get(outTradeNo) as OrderRow | undefined)
+      : findOrder(ctx.state, scopeOf(p), outTradeNo);
+  if (row === undefined) throw notFound(`order ${outTradeNo}`);
+  settleDue(ctx.state, row);
+  return orderById(ctx.state, row.order_id);
+}
+
+function existingOrConflict(
+  state: PlatformState,
+  existing: OrderRow,
+  requestHash: string,
+): { status: number; body: Order } {
+  if (existing.request_hash !== requestHash) {
+    throw new ApiError(
+      409,
+      'ERR_OUT_TRADE_NO_CONFLICT',
+      `out_trade_no ${existing.out_trade_no} was used for a different order`,
+    );
+  }
+  settleDue(state, existing);
+  return { status: 200, body: orderOut(state, orderById(state, existing.order_id)) };
+}
+
+function refundOrder(
+  state: PlatformState,
+  o: OrderRow,
+  amount: number,
+  outRefundNo: string,
+  reason: string | null,
+): void {
+  postJournal(state, `${o.order_id}/${outRefundNo}`, 'refund', [
+    [`merchant:${o.merchant_id ?? o.scope}`, -amount],
+    [walletAccount(o.person_id), amount],
+  ]);
+  state.db
+    .prepare('UPDATE orders SET refunded_amount = refunded_amount + ?, updated_at = ? WHERE order_id = ?')
+    .run(amount, state.clock.now(), o.order_id);
+  state.db
+    .prepare(
+      'INSERT INTO refunds (scope, out_refund_no, order_id, out_trade_no, amount, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    )
+    .run(o.scope, outRefundNo, o.order_id, o.out_trade_no, amount, reason, state.clock.now());
+}
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Payment handlers. */
+export const paymentHandlers: Handlers = {
+  createPayment: async (ctx) => {
+    const { state, body: b } = ctx;
+    const p = requirePrincipal(ctx);
+    const scope = scopeOf(p);
+    const requestHash = hash([b.amount, b.qr_text ?? null, b.uid_hex ?? null]);
+    const existing = findOrder(state, scope, b.out_trade_no);
+    if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
+    const r = await resolveCredentialInput(state, p, b);
+    return ctx.commit(() => {
+      const again = findOrder(state, scope, b.out_trade_no);
+      if (again !== undefined) return existingOrConflict(state, again, requestHash);
+      consumeCode(state, r, p.id);
+      const processing = b.amount > state.settings.confirmThreshold;
+      const o = insertOrder(state, {
+        scope,
+        out_trade_no: b.out_trade_no,
+        kind: 'payment',
+        status: 'processing',
+        amount: b.amount,
+        person_id: r.card.person_id,
+        card_id: r.card.card_id,
+        merchant_id: scope,
+        device_id: p.kind === 'device' ? p.id : null,
+        via: r.source,
+        fee_type: null,
+        student_id: null,
+        failure_code: null,
+        description: b.description ?? null,
+        request_hash: requestHash,
+        confirm_at: processing ? state.clock.now() + state.settings.confirmDelayS * 1000 : null,
+      });
+      const out = processing ? o : capture(state, o);
+      return { status: 201, body: orderOut(state, out) };
+    });
+  },
+
+  getPayment: (ctx) => ({
+    status: 200,
+    body: orderOut(ctx.state, lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no)),
+  }),
+
+  reversePayment: (ctx) => {
+    const o = lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no);
+    return ctx.commit(() => {
+      const { state } = ctx;
+      const cur = orderById(state, o.order_id);
+      if (cur.status === 'reversed') return { status: 200, body: orderOut(state, cur) };
+      if (cur.status === 'processing') {
+        setStatus(state, cur.order_id, 'reversed');
+      } else if (cur.status === 'success') {
+        const rest = cur.amount - cur.refunded_amount;
+        if (rest > 0) {
+          postJournal(state, `${cur.order_id}/reverse`, 'reversal', [
+            [`merchant:${cur.merchant_id ?? cur.scope}`, -rest],
+            [walletAccount(cur.person_id), rest],
+          ]);
+          state.db.prepare('UPDATE orders SET refunded_amount = amount WHERE order_id = ?').run(cur.order_id);
+        }
+        setStatus(state, cur.order_id, 'reversed');
+      } else {
+        throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} order cannot be reversed`);
+      }
+      const out = orderOut(state, orderById(state, cur.order_id));
+      enqueueEvent(state, 'payment.reversed', out, {
+        personIds: [cur.person_id],
+        merchantId: cur.merchant_id,
+      });
+      return { status: 200, body: out };
+    });
+  },
+
+  closePayment: (ctx) => {
+    const o = lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no);
+    return ctx.commit(() => {
+      const cur = orderById(ctx.state, o.order_id);
+      if (cur.status === 'closed') return { status: 200, body: orderOut(ctx.state, cur) };
+      if (cur.status !== 'processing')
+        throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} order cannot be closed`);
+      setStatus(ctx.state, cur.order_id, 'closed');
+      return { status: 200, body: orderOut(ctx.state, orderById(ctx.state, cur.order_id)) };
+    });
+  },
+
+  createRefund: (ctx) => {
+    const o = lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no);
+    return ctx.commit(() => {
+      const { state, body: b } = ctx;
+      const prior = state.db
+        .prepare('SELECT * FROM refunds WHERE scope = ? AND out_refund_no = ?')
+        .get(o.scope, b.out_refund_no) as { order_id: string; amount: number } | undefined;
+      if (prior !== undefined) {
+        if (prior.order_id !== o.order_id || prior.amount !== b.amount) {
+          throw new ApiError(
+            409,
+            'ERR_CONFLICT',
+            `out_refund_no ${b.out_refund_no} was used for a different refund`,
+          );
+        }
+        const r = refundsOf(state, o.order_id).find((x) => x.out_refund_no === b.out_refund_no) as Refund;
+        return { status: 200, body: r };
+      }
+      const cur = orderById(state, o.order_id);
+      if (cur.status !== 'success' || (cur.kind !== 'payment' && cur.kind !== 'offline_payment')) {
+        throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} ${cur.kind} order cannot be refunded`);
+      }
+      if (b.amount > cur.amount - cur.refunded_amount) {
+        throw new ApiError(
+          409,
+          'ERR_REFUND_EXCEEDS',
+          `at most ${cur.amount - cur.refunded_amount} fen can be refunded`,
+        );
+      }
+      refundOrder(state, cur, b.amount, b.out_refund_no, b.reason ?? null);
+      const refund = refundsOf(state, cur.order_id).find(
+        (x) => x.out_refund_no === b.out_refund_no,
+      ) as Refund;
+      enqueueEvent(
+        state,
+        'payment.refunded',
+        { order: orderOut(state, orderById(state, cur.order_id)), refund },
+        {
+          personIds: [cur.person_id],
+          merchantId: cur.merchant_id,
+        },
+      );
+      return { status: 201, body: refund };
+    });
+  },
+
+  topUpWallet: (ctx) =>
+    ctx.commit(() => {
+      const { state, body: b } = ctx;
+      const p = requirePrincipal(ctx);
+      const person = getPersonRow(state, ctx.params.person_id);
+      if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
+      const requestHash = hash(['top_up', person.person_id, b.amount, b.channel]);
+      const existing = findOrder(state, p.id, b.out_trade_no);
+      if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
+      const o = insertOrder(state, {
+        scope: p.id,
+        out_trade_no: b.out_trade_no,
+        kind: 'top_up',
+        status: 'success',
+        amount: b.amount,
+        person_id: person.person_id,
+        card_id: null,
+        merchant_id: p.kind === 'merchant' ? p.id : null,
+        device_id: null,
+        via: 'channel',
+        fee_type: null,
+        student_id: null,
+        failure_code: null,
+        description: `top-up via ${b.channel}`,
+        request_hash: requestHash,
+        confirm_at: null,
+      });
+      postJournal(state, o.order_id, 'top_up', [
+        [`channel:${b.channel}`, -b.amount],
+        [walletAccount(person.person_id), b.amount],
+      ]);
+      return { status: 201, body: orderOut(state, o) };
+    }),
+
+  getWallet: (ctx) => {
+    const person = getPersonRow(ctx.state, ctx.params.person_id);
+    if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
+    const acc = walletAccount(person.person_id);
+    const row = ctx.state.db.prepare('SELECT balance, updated_at FROM accounts WHERE account = ?').get(acc) as
+      | { balance: number; updated_at: number }
+      | undefined;
+    return {
+      status: 200,
+      body: {
+        person_id: person.person_id,
+        balance: row?.balance ?? 0,
+        currency: 'CNY',
+        updated_at: iso(row?.updated_at ?? person.created_at),
+      },
+    };
+  },
+
+  getWalletSummary: (ctx) => {
+    const { state } = ctx;
+    const person = getPersonRow(state, ctx.params.person_id);
+    if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
+    const from = parseIso(ctx.query.from);
+    const to = parseIso(ctx.query.to);
+    if (to < from) throw new ApiError(400, 'ERR_VALIDATION', 'to is before from');
+    settleDue(state);
+    const sums = state.db
+      .prepare(
+        `SELECT
+           COALESCE(SUM(CASE WHEN kind IN ('payment','offline_payment') AND status IN ('success','reversed') THEN amount END), 0) AS spent,
+           COALESCE(SUM(CASE WHEN kind IN ('payment','offline_payment') AND status IN ('success','reversed') THEN 1 END), 0) AS n,
+           COALESCE(SUM(CASE WHEN kind = 'top_up' AND status = 'success' THEN amount END), 0) AS topped,
+           COALESCE(SUM(CASE WHEN kind = 'fee' AND status = 'success' THEN amount END), 0) AS fees
+         FROM orders WHERE person_id = ? AND created_at >= ? AND created_at < ?`,
+      )
+      .get(person.person_id, from, to) as { spent: number; n: number; topped: number; fees: number };
+    const reversedBack = state.db
+      .prepare(
+        `SELECT COALESCE(SUM(p.amount), 0) AS s FROM postings p JOIN journal j ON j.journal_id = p.journal_id
+         WHERE p.account = ? AND j.kind IN ('refund', 'reversal') AND j.created_at >= ? AND j.created_at < ?`,
+      )
+      .get(walletAccount(person.person_id), from, to) as { s: number };
+    return {
+      status: 200,
+      body: {
+        person_id: person.person_id,
+        from: iso(from),
+        to: iso(to),
+        spent: sums.spent,
+        refunded: reversedBack.s,
+        topped_up: sums.topped,
+        fees_paid: sums.fees,
+        payment_count: sums.n,
+        net: sums.topped + reversedBack.s - sums.spent - sums.fees,
+      },
+    };
+  },
+
+  payFee: (ctx) =>
+    ctx.commit(() => {
+      const { state, body: b } = ctx;
+      const p = requirePrincipal(ctx);
+      const payer = getPersonRow(state, b.payer_person_id);
+      const student = getPersonRow(state, b.student_person_id);
+      if (payer === undefined) throw notFound(`person ${b.payer_person_id}`);
+      if (student === undefined || student.kind !== 'student')
+        throw notFound(`student ${b.student_person_id}`);
+      const linked =
+        payer.kind === 'parent' && (JSON.parse(payer.student_ids) as string[]).includes(student.person_id);
+      if (!linked && payer.person_id !== student.person_id) {
+        throw new ApiError(403, 'ERR_PERMISSION_DENIED', 'the payer is not a parent linked to this student');
+      }
+      const requestHash = hash(['fee', b.payer_person_id, b.student_person_id, b.fee_type, b.amount]);
+      const existing = findOrder(state, p.id, b.out_trade_no);
+      if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
+      const o = insertOrder(state, {
+        scope: p.id,
+        out_trade_no: b.out_trade_no,
+        kind: 'fee',
+        status: 'processing',
+        amount: b.amount,
+        person_id: payer.person_id,
+        card_id: null,
+        merchant_id: null,
+        device_id: null,
+        via: 'wallet',
+        fee_type: b.fee_type,
+        student_id: student.person_id,
+        failure_code: null,
+        description: `${b.fee_type} for ${student.person_id}`,
+        request_hash: requestHash,
+        confirm_at: null,
+      });
+      const out = capture(state, { ...o, scope: student.school_id });
+      return { status: 201, body: orderOut(state, out) };
+    }),
+
+  listOrders: (ctx) => {
+    const { state, query: q } = ctx;
+    settleDue(state);
+    const limit = q.limit ?? 100;
+    const offset = q.cursor === undefined ? 0 : Number.parseInt(q.cursor, 10) || 0;
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.person_id !== undefined) {
+      where.push('person_id = ?');
+      args.push(q.person_id);
+    }
+    if (q.from !== undefined) {
+      where.push('created_at >= ?');
+      args.push(parseIso(q.from));
+    }
+    if (q.to !== undefined) {
+      where.push('created_at < ?');
+      args.push(parseIso(q.to));
+    }
+    const rows = state.db
+      .prepare(
+        `SELECT * FROM orders ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, order_id LIMIT ? OFFSET ?`,
+      )
+      .all(...args, limit + 1, offset) as OrderRow[];
+    const more = rows.length > limit;
+    return {
+      status: 200,
+      body: {
+        data: rows.slice(0, limit).map((r) => orderOut(state, r)),
+        next_cursor: more ? String(offset + limit) : null,
+      },
+    };
+  },
+
+  uploadOfflinePayments: async (ctx) => {
+    const { state, body: b } = ctx;
+    const p = requirePrincipal(ctx);
+    const scope = scopeOf(p);
+    const device = state.db
+      .prepare('SELECT offline_tx_cap, offline_device_cap FROM devices WHERE device_id = ?')
+      .get(p.id) as {
+      offline_tx_cap: number;
+      offline_device_cap: number;
+    };
+    // Verify every code first (async), as of its capture time; then commit all at once.
+    const checked: (Resolution | ApiError)[] = [];
+    for (const item of b.items) {
+      try {
+        checked.push(
+          await resolveCredentialInput(state, p, item, {
+            nowSeconds: Math.floor(parseIso(item.captured_at) / 1000),
+            allowInactive: true,
+          }),
+        );
+      } catch (e) {
+        checked.push(e instanceof ApiError ? e : new ApiError(422, 'ERR_CODE_INVALID', String(e)));
+      }
+    }
+    return ctx.commit(() => {
+      const results: OfflineItemResult[] = [];
+      const seqRow = state.db.prepare('SELECT * FROM offline_items WHERE device_id = ? AND seq = ?');
+      const insSeq = state.db.prepare(
+        'INSERT INTO offline_items (device_id, seq, out_trade_no, outcome, code, order_id, conflict_device_id, amount, day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      const daySum = state.db.prepare(
+        "SELECT COALESCE(SUM(amount), 0) AS s FROM offline_items WHERE device_id = ? AND day = ? AND outcome = 'accepted'",
+      );
+      for (const [i, item] of b.items.entries()) {
+        const step = (): void => {
+          const prior = seqRow.get(p.id, item.seq) as
+            | {
+                out_trade_no: string;
+                outcome: string;
+                code: string | null;
+                order_id: string | null;
+                conflict_device_id: string | null;
+              }
+            | undefined;
+          if (prior !== undefined) {
+            results.push({
+              seq: item.seq,
+              out_trade_no: prior.out_trade_no,
+              outcome: 'duplicate',
+              code: prior.code,
+              order_id: prior.order_id,
+              conflict_device_id: prior.conflict_device_id,
+            });
+            return;
+          }
+          const day = utcDay(parseIso(item.captured_at));
+          const record = (
+            outcome: 'accepted' | 'rejected',
+            code: string | null,
+            orderId: string | null,
+            conflict: string | null,
+          ) => {
+            insSeq.run(p.id, item.seq, item.out_trade_no, outcome, code, orderId, conflict, item.amount, day);
+            results.push({
+              seq: item.seq,
+              out_trade_no: item.out_trade_no,
+              outcome,
+              code,
+              order_id: orderId,
+              conflict_device_id: conflict,
+            });
+          };
+          const existing = findOrder(state, scope, item.out_trade_no);
+          if (existing !== undefined) {
+            results.push({
+              seq: item.seq,
+              out_trade_no: item.out_trade_no,
+              outcome: 'duplicate',
+              code: null,
+              order_id: existing.order_id,
+              conflict_device_id: null,
+            });
+            return;
+          }
+          if (item.amount > device.offline_tx_cap) {
+            record('rejected', 'ERR_OFFLINE_CAP', null, null);
+            return;
+          }
+          if ((daySum.get(p.id, day) as { s: number }).s + item.amount > device.offline_device_cap) {
+            record('rejected', 'ERR_OFFLINE_CAP', null, null);
+            return;
+          }
+          const r = checked[i];
+          if (r === undefined || r instanceof ApiError)
+            return record('rejected', r?.code ?? 'ERR_CODE_INVALID', null, null);
+          if (r.replayKey !== undefined) {
+            const used = state.db
+              .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
+              .get(r.replayKey) as { principal_id: string } | undefined;
+            if (used !== undefined) {
+              state.db.prepare('INSERT INTO incidents (kind, detail, created_at) VALUES (?, ?, ?)').run(
+                'code_used_twice',
+                JSON.stringify({
+                  card_id: r.card.card_id,
+                  devices: [used.principal_id, p.id],
+                  seq: item.seq,
+                }),
+                state.clock.now(),
+              );
+              record('rejected', 'ERR_CODE_ALREADY_USED', null, used.principal_id);
+              return;
+            }
+            consumeCode(state, r, p.id);
+          }
+          const o = insertOrder(state, {
+            scope,
+            out_trade_no: item.out_trade_no,
+            kind: 'offline_payment',
+            status: 'processing',
+            amount: item.amount,
+            person_id: r.card.person_id,
+            card_id: r.card.card_id,
+            merchant_id: scope,
+            device_id: p.id,
+            via: r.source,
+            fee_type: null,
+            student_id: null,
+            failure_code: null,
+            description: `offline, captured ${item.captured_at}`,
+            request_hash: hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]),
+            confirm_at: null,
+          });
+          capture(state, o, true);
+          record('accepted', null, o.order_id, null);
+        };
+        step();
+      }
+      const count = (k: OfflineItemResult['outcome']) => results.filter((r) => r.outcome === k).length;
+      return {
+        status: 200,
+        body: {
+          results,
+          accepted: count('accepted'),
+          duplicates: count('duplicate'),
+          rejected: count('rejected'),
+        },
+      };
+    });
+  },
+};

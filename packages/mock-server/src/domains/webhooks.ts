@@ -1,0 +1,305 @@
+/**
+ * Pushes: subscriptions, the outbox of signed push deliveries (RFC 9421 via core/http
+ * `signPush`, Ed25519 platform key), retries on the published schedule, fault injection
+ * (duplicate and out-of-order deliveries) and recording.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { exportJwk, generateKeyPair } from '@campus-card/core';
+import {
+  type PublicJwk,
+  WEBHOOK_RETRY_SCHEDULE_S,
+  WEBHOOK_TOLERANCE_S,
+  type WebhookEventType,
+} from '@campus-card/core/api';
+import { importSigningKey, type SigningKey, signPush } from '@campus-card/core/http';
+import type { Handlers, PlatformState } from '../context.js';
+import { iso } from '../lib/clock.js';
+import { ApiError } from '../lib/problem.js';
+
+interface PlatformKey {
+  kid: string;
+  signing: SigningKey;
+  publicJwk: PublicJwk;
+}
+const platformKeys = new WeakMap<PlatformState, PlatformKey>();
+
+/** The platform's push-signing key (Ed25519), created on first use and persisted. */
+export function platformKey(state: PlatformState): PlatformKey {
+  const hit = platformKeys.get(state);
+  if (hit !== undefined) return hit;
+  let row = state.db.prepare('SELECT kid, jwk FROM platform_keys ORDER BY created_at LIMIT 1').get() as
+    | { kid: string; jwk: string }
+    | undefined;
+  if (row === undefined) {
+    const { privateKey } = generateKeyPair('EdDSA');
+    const jwk = exportJwk(privateKey, { includePrivate: true });
+    row = { kid: `platform-${jwk.kid}`, jwk: JSON.stringify(jwk) };
+    state.db
+      .prepare('INSERT INTO platform_keys (kid, jwk, created_at) VALUES (?, ?, ?)')
+      .run(row.kid, row.jwk, state.clock.now());
+  }
+  const jwk = JSON.parse(row.jwk) as PublicJwk & { d?: string };
+  const { d: _d, ...pub } = jwk;
+  const key: PlatformKey = {
+    kid: row.kid,
+    signing: importSigningKey(jwk),
+    publicJwk: { ...pub, kid: row.kid },
+  };
+  platformKeys.set(state, key);
+  return key;
+}
+
+function id(prefix: string): string {
+  return `${prefix}_${randomBytes(9)
+    .toString('base64url')
+    .replace(/[^A-Za-z0-9]/g, 'x')}`;
+}
+
+/** Who a person-related push goes to: the person, their parents, their class teachers. */
+function recipientsOf(state: PlatformState, personId: string): string[] {
+  const out = new Set<string>([personId]);
+  const p = state.db.prepare('SELECT class_id FROM people WHERE person_id = ?').get(personId) as
+    | { class_id: string | null }
+    | undefined;
+  const parents = state.db
+    .prepare(
+      "SELECT person_id FROM people, json_each(people.student_ids) j WHERE kind = 'parent' AND j.value = ?",
+    )
+    .all(personId) as { person_id: string }[];
+  for (const r of parents) out.add(r.person_id);
+  if (p?.class_id != null) {
+    const teachers = state.db
+      .prepare(
+        "SELECT person_id FROM people, json_each(people.class_ids) j WHERE kind = 'teacher' AND j.value = ?",
+      )
+      .all(p.class_id) as { person_id: string }[];
+    for (const r of teachers) out.add(r.person_id);
+  }
+  return [...out];
+}
+
+/**
+ * Queues a push event for every matching subscription (call inside the committing
+ * transaction; the dispatcher is woken after).
+ */
+export function enqueueEvent(
+  state: PlatformState,
+  type: WebhookEventType,
+  data: unknown,
+  target: { personIds?: readonly string[]; merchantId?: string | null },
+): number {
+  const recipients = new Set<string>();
+  for (const pid of target.personIds ?? []) for (const r of recipientsOf(state, pid)) recipients.add(r);
+  const subs = state.db
+    .prepare('SELECT subscription_id, url, event_types, recipient_person_id, merchant_id FROM subscriptions')
+    .all() as {
+    subscription_id: string;
+    url: string;
+    event_types: string;
+    recipient_person_id: string | null;
+    merchant_id: string | null;
+  }[];
+  const now = state.clock.now();
+  const ins = state.db.prepare(
+    "INSERT INTO pushes (push_id, subscription_id, url, event_type, body, state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+  );
+  let n = 0;
+  for (const s of subs) {
+    if (!(JSON.parse(s.event_types) as string[]).includes(type)) continue;
+    const forPerson = s.recipient_person_id !== null && recipients.has(s.recipient_person_id);
+    const forMerchant =
+      s.merchant_id !== null && target.merchantId != null && s.merchant_id === target.merchantId;
+    if (!forPerson && !forMerchant) continue;
+    const pushId = id('evt');
+    ins.run(
+      pushId,
+      s.subscription_id,
+      s.url,
+      type,
+      JSON.stringify({ id: pushId, type, created_at: iso(now), data }),
+      now,
+      now,
+    );
+    n++;
+  }
+  if (n > 0) setImmediate(() => state.kickPushes());
+  return n;
+}
+
+/** The push dispatcher. */
+export interface PushDispatcher {
+  /** Delivers every due push once; resolves when done. */
+  pump(): Promise<number>;
+  /** Stops the background loop and waits for the current pump. */
+  stop(): Promise<void>;
+}
+
+/** Starts the dispatcher loop (every `intervalMs`, default 200, and when kicked). */
+export function createPushDispatcher(state: PlatformState, intervalMs = 200): PushDispatcher {
+  let running: Promise<number> | undefined;
+  let stopped = false;
+  const due = state.db.prepare(
+    "SELECT * FROM pushes WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY created_at LIMIT 100",
+  );
+  const done = state.db.prepare(
+    "UPDATE pushes SET state = 'delivered', attempts = attempts + 1, last_status = ? WHERE push_id = ?",
+  );
+  const retry = state.db.prepare(
+    'UPDATE pushes SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ? WHERE push_id = ?',
+  );
+
+  async function deliver(
+    row: { push_id: string; subscription_id: string; url: string; event_type: string; body: string },
+    attempt: number,
+  ): Promise<number> {
+    const key = platformKey(state);
+    const body = new TextEncoder().encode(row.body);
+    const headers = signPush({
+      url: row.url,
+      body,
+      pushId: row.push_id,
+      keyId: key.kid,
+      key: key.signing,
+      created: state.clock.nowSeconds(),
+      nonce: randomBytes(12).toString('base64url'),
+    });
+    let status = 0;
+    try {
+      const res = await fetch(row.url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', 'push-event-type': row.event_type },
+        body,
+        signal: AbortSignal.timeout(5000),
+      });
+      status = res.status;
+      await res.arrayBuffer().catch(() => undefined);
+    } catch {
+      status = 0;
+    }
+    state.recorder.record({
+      kind: 'push',
+      at: iso(state.clock.now()),
+      push_id: row.push_id,
+      event_type: row.event_type,
+      url: row.url,
+      attempt,
+      status,
+      body: row.body,
+    });
+    return status;
+  }
+
+  async function pumpOnce(): Promise<number> {
+    if (stopped) return 0;
+    const rows = due.all(state.clock.now()) as {
+      push_id: string;
+      subscription_id: string;
+      url: string;
+      event_type: string;
+      body: string;
+      attempts: number;
+      created_at: number;
+    }[];
+    const site = (r: { subscription_id: string }) => ({
+      principalId: r.subscription_id,
+      operationId: 'push',
+    });
+    const order = [...rows];
+    // Out-of-order pushes: a reordered push goes last.
+    const late = order.filter((r) => state.faults.fire('reorder_push', site(r)) !== undefined);
+    const sequence = [...order.filter((r) => !late.includes(r)), ...late];
+    let delivered = 0;
+    for (const r of sequence) {
+      if (stopped) break;
+      const status = await deliver(r, r.attempts + 1);
+      if (state.faults.fire('duplicate_push', site(r)) !== undefined) await deliver(r, r.attempts + 1);
+      if (status >= 200 && status < 300) {
+        done.run(status, r.push_id);
+        delivered++;
+      } else {
+        const attempts = r.attempts + 1;
+        const wait = WEBHOOK_RETRY_SCHEDULE_S[attempts - 1];
+        if (wait === undefined) retry.run('failed', attempts, r.created_at, status, r.push_id);
+        else retry.run('pending', attempts, r.created_at + wait * 1000, status, r.push_id);
+      }
+    }
+    return delivered;
+  }
+
+  function pump(): Promise<number> {
+    if (running !== undefined) return running.then(() => pumpOnce());
+    running = pumpOnce().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  const timer = setInterval(() => {
+    if (running === undefined) void pump().catch(() => undefined);
+  }, intervalMs);
+  timer.unref();
+
+  return {
+    pump,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      if (running !== undefined) await running.catch(() => undefined);
+      await sleep(0);
+    },
+  };
+}
+
+/** Webhook handlers. */
+export const webhookHandlers: Handlers = {
+  createSubscription: (ctx) =>
+    ctx.commit(() => {
+      const { state, body: b } = ctx;
+      const principal = ctx.principal;
+      if (principal?.kind === 'merchant' && b.merchant_id !== undefined && b.merchant_id !== principal.id) {
+        throw new ApiError(403, 'ERR_FORBIDDEN', 'a merchant subscribes only to its own pushes');
+      }
+      const merchantId = principal?.kind === 'merchant' ? principal.id : (b.merchant_id ?? null);
+      if (b.recipient_person_id === undefined && merchantId === null) {
+        throw new ApiError(400, 'ERR_VALIDATION', 'give recipient_person_id or merchant_id');
+      }
+      const subId = id('sub');
+      const now = state.clock.now();
+      state.db
+        .prepare(
+          'INSERT INTO subscriptions (subscription_id, owner, url, event_types, recipient_person_id, merchant_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          subId,
+          principal?.id ?? '',
+          b.url,
+          JSON.stringify(b.event_types),
+          b.recipient_person_id ?? null,
+          merchantId,
+          now,
+        );
+      return {
+        status: 201,
+        body: {
+          subscription_id: subId,
+          url: b.url,
+          event_types: [...b.event_types],
+          recipient_person_id: b.recipient_person_id ?? null,
+          merchant_id: merchantId,
+          created_at: iso(now),
+        },
+      };
+    }),
+
+  getPlatformKeys: (ctx) => ({
+    status: 200,
+    body: {
+      webhook_signing: [platformKey(ctx.state).publicJwk],
+      retry_schedule_s: [...WEBHOOK_RETRY_SCHEDULE_S],
+      tolerance_s: WEBHOOK_TOLERANCE_S,
+    },
+  }),
+};

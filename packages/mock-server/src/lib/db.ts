@@ -1,0 +1,132 @@
+/**
+ * SQLite storage (better-sqlite3, WAL) with numbered migrations.
+ *
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** A database handle. */
+export type Db = Database.Database;
+
+/** The numbered migrations, applied in order, once each. Append only. */
+export const MIGRATIONS: readonly {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}[] = [
+  {
+    version: 1,
+    name: 'directory, cards, platform',
+    sql: `
+CREATE TABLE schools (school_id TEXT PRIMARY KEY, name TEXT NOT NULL, campuses TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE people (
+  person_id TEXT PRIMARY KEY, school_id TEXT NOT NULL REFERENCES schools(school_id), kind TEXT NOT NULL, name TEXT NOT NULL,
+  grade TEXT, college TEXT, major TEXT, class_id TEXT, campus TEXT, dorm TEXT, room TEXT,
+  student_ids TEXT NOT NULL, class_ids TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE INDEX people_class ON people(class_id);
+CREATE TABLE principals (principal_id TEXT PRIMARY KEY, kind TEXT NOT NULL, school_id TEXT, jwk TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE merchants (merchant_id TEXT PRIMARY KEY, school_id TEXT NOT NULL REFERENCES schools(school_id), name TEXT NOT NULL,
+  category TEXT NOT NULL, jwk TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE devices (device_id TEXT PRIMARY KEY, school_id TEXT NOT NULL REFERENCES schools(school_id), type TEXT NOT NULL,
+  zone TEXT NOT NULL, jwk TEXT NOT NULL, merchant_id TEXT REFERENCES merchants(merchant_id), offline_tx_cap INTEGER NOT NULL,
+  offline_device_cap INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE school_keys (school_id TEXT PRIMARY KEY REFERENCES schools(school_id), root_jwk TEXT NOT NULL, issuer_jwk TEXT NOT NULL,
+  next_status_index INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE trust_material (school_id TEXT NOT NULL, kind TEXT NOT NULL, version INTEGER NOT NULL, dirty INTEGER NOT NULL,
+  etag TEXT, bytes BLOB, PRIMARY KEY (school_id, kind));
+CREATE TABLE cards (card_id TEXT PRIMARY KEY, school_id TEXT NOT NULL, person_id TEXT NOT NULL REFERENCES people(person_id),
+  role TEXT NOT NULL, status TEXT NOT NULL, status_index INTEGER NOT NULL, holder_jwk TEXT NOT NULL, holder_kid TEXT NOT NULL,
+  physical_uid_hash TEXT, physical_card_number TEXT, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  credential BLOB NOT NULL, updated_at INTEGER NOT NULL);
+CREATE UNIQUE INDEX cards_one_live ON cards(school_id, person_id, role) WHERE status <> 'revoked';
+CREATE UNIQUE INDEX cards_uid ON cards(physical_uid_hash) WHERE physical_uid_hash IS NOT NULL;
+CREATE TABLE used_codes (replay_key TEXT PRIMARY KEY, card_id TEXT NOT NULL, principal_id TEXT NOT NULL, used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE nonces (key_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (key_id, nonce));
+CREATE TABLE idempotency (principal_id TEXT NOT NULL, idem_key TEXT NOT NULL, request_hash TEXT NOT NULL, state TEXT NOT NULL,
+  status INTEGER, headers TEXT, body TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (principal_id, idem_key));
+CREATE TABLE platform_keys (kid TEXT PRIMARY KEY, jwk TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE incidents (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, detail TEXT NOT NULL, created_at INTEGER NOT NULL);
+`,
+  },
+  {
+    version: 2,
+    name: 'wallets, ledger, orders',
+    sql: `
+CREATE TABLE accounts (account TEXT PRIMARY KEY, balance INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE journal (journal_id INTEGER PRIMARY KEY AUTOINCREMENT, ref TEXT NOT NULL, kind TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE postings (journal_id INTEGER NOT NULL REFERENCES journal(journal_id), account TEXT NOT NULL, amount INTEGER NOT NULL);
+CREATE INDEX postings_account ON postings(account);
+CREATE TABLE orders (order_id TEXT PRIMARY KEY, scope TEXT NOT NULL, out_trade_no TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+  amount INTEGER NOT NULL, refunded_amount INTEGER NOT NULL, person_id TEXT NOT NULL, card_id TEXT, merchant_id TEXT, device_id TEXT,
+  via TEXT NOT NULL, fee_type TEXT, student_id TEXT, failure_code TEXT, description TEXT, request_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, confirm_at INTEGER);
+CREATE UNIQUE INDEX orders_trade ON orders(scope, out_trade_no);
+CREATE INDEX orders_person ON orders(person_id, created_at);
+CREATE TABLE refunds (scope TEXT NOT NULL, out_refund_no TEXT NOT NULL, order_id TEXT NOT NULL, out_trade_no TEXT NOT NULL,
+  amount INTEGER NOT NULL, reason TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (scope, out_refund_no));
+CREATE TABLE offline_items (device_id TEXT NOT NULL, seq INTEGER NOT NULL, out_trade_no TEXT NOT NULL, outcome TEXT NOT NULL,
+  code TEXT, order_id TEXT, conflict_device_id TEXT, amount INTEGER NOT NULL, day TEXT NOT NULL, PRIMARY KEY (device_id, seq));
+`,
+  },
+  {
+    version: 3,
+    name: 'events, subscriptions, pushes',
+    sql: `
+CREATE TABLE events (event_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, direction TEXT,
+  occurred_at INTEGER NOT NULL, received_at INTEGER NOT NULL, person_id TEXT, card_id TEXT, class_id TEXT, zone TEXT NOT NULL,
+  decision TEXT NOT NULL, reason TEXT, item_id TEXT);
+CREATE UNIQUE INDEX events_seq ON events(device_id, seq);
+CREATE INDEX events_person ON events(person_id, occurred_at);
+CREATE INDEX events_class ON events(class_id, occurred_at);
+CREATE TABLE subscriptions (subscription_id TEXT PRIMARY KEY, owner TEXT NOT NULL, url TEXT NOT NULL, event_types TEXT NOT NULL,
+  recipient_person_id TEXT, merchant_id TEXT, created_at INTEGER NOT NULL);
+CREATE TABLE pushes (push_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, url TEXT NOT NULL, event_type TEXT NOT NULL,
+  body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, last_status INTEGER,
+  created_at INTEGER NOT NULL);
+CREATE INDEX pushes_due ON pushes(state, next_attempt_at);
+`,
+  },
+];
+
+/**
+ * Opens (and migrates) the database. `:memory:` for tests; a file path otherwise, whose
+ * directory is created. WAL mode, synchronous NORMAL, foreign keys on.
+ */
+export function openDatabase(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+/** Applies every migration not yet recorded in `schema_migrations`. Returns the versions applied. */
+export function migrate(db: Db): number[] {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const done = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+      (r) => r.version,
+    ),
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    })();
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,189 @@
+/**
+ * `createMockPlatform`: the platform state, the fastify app and the push dispatcher.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import type { OperationId, RouteDef } from '@campus-card/core/api';
+import { getRoute } from '@campus-card/core/api';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type {
+  Handler,
+  HandlerContext,
+  HandlerResult,
+  Handlers,
+  PlatformSettings,
+  PlatformState,
+  Principal,
+} from './context.js';
+import { type DemoCredentials, loadDemo } from './demo.js';
+import { adminHandlers } from './domains/admin.js';
+import { attendanceHandlers } from './domains/attendance.js';
+import { cardHandlers } from './domains/cards.js';
+import { directoryHandlers } from './domains/directory.js';
+import { identityHandlers } from './domains/identity.js';
+import { ledgerHandlers } from './domains/ledger.js';
+import { paymentHandlers, settleDue } from './domains/payments.js';
+import { createPushDispatcher, type PushDispatcher, webhookHandlers } from './domains/webhooks.js';
+import { createClock, type VirtualClock } from './lib/clock.js';
+import { openDatabase } from './lib/db.js';
+import { createFaultInjector } from './lib/faults.js';
+import { createRecorder, type Recorder } from './lib/recorder.js';
+import { createRng } from './lib/rng.js';
+
+/** The default database file, relative to the working directory. */
+export const DEFAULT_DB_PATH: string = join('.campus-card-mock', 'platform.db');
+
+/** Options of {@link createMockPlatform}. */
+export interface MockPlatformOptions {
+  /** SQLite path; `:memory:` for tests. Default `.campus-card-mock/platform.db`. */
+  readonly dbPath?: string;
+  /** The virtual clock (default: real time, movable). */
+  readonly clock?: VirtualClock;
+  /** Seed of fault injection and demo keys. Default 1. */
+  readonly seed?: number;
+  /** Load the demo school, people, devices, merchants and cards. Default false. */
+  readonly demo?: boolean;
+  /** Answer `/admin/...` routes. Default true. */
+  readonly admin?: boolean;
+  /** Also append the recording to this JSON-lines file. */
+  readonly recordFile?: string;
+  /** Maximum request body in bytes. Default 262 144. */
+  readonly bodyLimit?: number;
+  /** Tunables. */
+  readonly settings?: Partial<PlatformSettings>;
+  /** Push dispatcher poll interval, ms. Default 200. */
+  readonly pushIntervalMs?: number;
+}
+
+/** A running (not listening) mock platform. */
+export interface MockPlatform {
+  /** The fastify app (use `app.inject()` in tests). */
+  readonly app: FastifyInstance;
+  /** The state: database, clock, faults, recorder. */
+  readonly state: PlatformState;
+  /** The virtual clock. */
+  readonly clock: VirtualClock;
+  /** The recorder. */
+  readonly recorder: Recorder;
+  /** The push dispatcher (`pushes.pump()` delivers due pushes now). */
+  readonly pushes: PushDispatcher;
+  /** Demo credentials when `demo` was set. */
+  readonly demo: DemoCredentials | undefined;
+  /** Calls an operation directly, without HTTP or signatures (setup code and tests). */
+  invoke(
+    operationId: OperationId,
+    input: { params?: object; query?: object; body?: object },
+    principal?: Principal,
+  ): Promise<HandlerResult>;
+  /** Stops pushes, closes the app and the database. */
+  close(): Promise<void>;
+}
+
+/** Every domain's handlers. */
+export const handlers: Handlers = {
+  ...adminHandlers,
+  ...directoryHandlers,
+  ...cardHandlers,
+  ...identityHandlers,
+  ...paymentHandlers,
+  ...attendanceHandlers,
+  ...webhookHandlers,
+  ...ledgerHandlers,
+};
+
+/**
+ * Creates the mock platform: opens (and migrates) the database, builds the app, starts the
+ * push dispatcher and optionally loads demo data.
+ *
+ * @example
+ * ```ts
+ * const platform = await createMockPlatform({ dbPath: ':memory:', demo: true });
+ * const res = await platform.app.inject({ method: 'GET', url: '/health' });
+ * await platform.close();
+ * ```
+ */
+export async function createMockPlatform(options: MockPlatformOptions = {}): Promise<MockPlatform> {
+  const db = openDatabase(options.dbPath ?? DEFAULT_DB_PATH);
+  const clock = options.clock ?? createClock();
+  const seed = options.seed ?? 1;
+  const recorder = createRecorder(options.recordFile === undefined ? {} : { file: options.recordFile });
+  let dispatcher: PushDispatcher | undefined;
+  const state: PlatformState = {
+    db,
+    clock,
+    rng: createRng(seed),
+    recorder,
+    faults: createFaultInjector(seed),
+    settings: {
+      confirmThreshold: 50_000,
+      confirmDelayS: 5,
+      signatureToleranceS: 300,
+      idempotencyTtlS: 86_400,
+      codeMaxAgeS: 90,
+      codeMaxFutureS: 30,
+      ...options.settings,
+    },
+    adminEnabled: options.admin ?? true,
+    tx: (fn) => db.transaction(fn)(),
+    kickPushes: () => {
+      void dispatcher?.pump().catch(() => undefined);
+    },
+    afterCommit: [],
+  };
+  const app = buildApp(
+    state,
+    handlers,
+    options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit },
+  );
+  dispatcher = createPushDispatcher(state, options.pushIntervalMs ?? 200);
+  const settleTimer = setInterval(() => {
+    try {
+      settleDue(state);
+    } catch {
+      // the database may be closing
+    }
+  }, 1000);
+  settleTimer.unref();
+
+  const invoke: MockPlatform['invoke'] = async (operationId, input, principal) => {
+    const route = getRoute(operationId) as RouteDef;
+    const handler = (handlers as Record<string, Handler | undefined>)[operationId];
+    if (handler === undefined) throw new RangeError(`no handler for ${operationId}`);
+    const ctx: HandlerContext = {
+      state,
+      route,
+      params: (input.params ?? {}) as never,
+      query: (input.query ?? {}) as never,
+      body: (input.body ?? {}) as never,
+      principal,
+      requestId: 'internal',
+      headers: {},
+      commit: (fn) => state.tx(fn),
+    };
+    return handler(ctx);
+  };
+
+  await app.ready();
+  const demo = options.demo === true ? await loadDemo({ state, invoke, seed }) : undefined;
+  let closed = false;
+  return {
+    app,
+    state,
+    clock,
+    recorder,
+    pushes: dispatcher,
+    demo,
+    invoke,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(settleTimer);
+      await dispatcher?.stop();
+      await app.close();
+      await recorder.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * `startMockPlatform`: the mock platform listening on a port.
+ *
+ * @module
+ */
+import { createMockPlatform, type MockPlatform, type MockPlatformOptions } from './platform.js';
+
+/** Options of {@link startMockPlatform}. */
+export interface StartMockPlatformOptions extends MockPlatformOptions {
+  /** Port; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** Host; default 127.0.0.1. */
+  readonly host?: string;
+}
+
+/** A listening mock platform. */
+export interface RunningMockPlatform {
+  /** Base URL, e.g. `http://127.0.0.1:53122`. */
+  readonly url: string;
+  readonly port: number;
+  readonly platform: MockPlatform;
+  /** Closes the server (destroying keep-alive sockets) and the database. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts the mock platform on a port (default: a free one).
+ *
+ * @example
+ * ```ts
+ * await using server = await startMockPlatform({ dbPath: ':memory:', demo: true });
+ * const res = await fetch(`${server.url}/health`);
+ * ```
+ */
+export async function startMockPlatform(
+  options: StartMockPlatformOptions = {},
+): Promise<RunningMockPlatform> {
+  const platform = await createMockPlatform({ dbPath: ':memory:', ...options });
+  const host = options.host ?? '127.0.0.1';
+  await platform.app.listen({ port: options.port ?? 0, host });
+  const addr = platform.app.server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : (options.port ?? 0);
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const close = async () => {
+    platform.app.server.closeAllConnections?.();
+    await platform.close();
+  };
+  return { url, port, platform, close, [Symbol.asyncDispose]: close };
+}

@@ -1,0 +1,94 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk } from '@campus-card/core';
+import { importSigningKey, signRequest } from '@campus-card/core/http';
+import type { InjectOptions } from 'fastify';
+import { createClock, createMockPlatform, type MockPlatform } from '../src/index.js';
+
+export const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
+
+export async function demoPlatform(
+  extra: Parameters<typeof createMockPlatform>[0] = {},
+): Promise<MockPlatform> {
+  return createMockPlatform({
+    dbPath: ':memory:',
+    demo: true,
+    clock: createClock({ start: T0, frozen: true }),
+    pushIntervalMs: 50,
+    ...extra,
+  });
+}
+
+export interface Signer {
+  readonly id: string;
+  readonly jwk: Jwk;
+}
+
+export function deviceSigner(p: MockPlatform, id: string): Signer {
+  const d = p.demo?.devices.find((x) => x.id === id) ?? p.demo?.merchants.find((x) => x.id === id);
+  if (d !== undefined) return { id, jwk: d.privateJwk };
+  if (id === p.demo?.operator.id) return { id, jwk: p.demo.operator.privateJwk };
+  throw new Error(`no demo principal ${id}`);
+}
+export const operator = (p: MockPlatform): Signer => ({
+  id: p.demo!.operator.id,
+  jwk: p.demo!.operator.privateJwk,
+});
+
+/** Signs a request (RFC 9421) and returns inject options. */
+export function signed(
+  p: MockPlatform,
+  signer: Signer | undefined,
+  method: 'GET' | 'POST' | 'DELETE',
+  url: string,
+  body?: unknown,
+  opts: {
+    idempotencyKey?: string | null;
+    rawBody?: string;
+    headers?: Record<string, string>;
+    created?: number;
+    nonce?: string;
+  } = {},
+): InjectOptions {
+  const payload = opts.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
+  const bytes = payload === undefined ? undefined : new TextEncoder().encode(payload);
+  const headers: Record<string, string> = {
+    ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...opts.headers,
+  };
+  if (method === 'POST' && opts.idempotencyKey !== null)
+    headers['idempotency-key'] = opts.idempotencyKey ?? randomUUID();
+  if (signer !== undefined) {
+    const sig = signRequest(
+      { method, url: `http://localhost${url}`, headers, body: bytes },
+      {
+        keyId: signer.id,
+        key: importSigningKey(signer.jwk as never),
+        created: opts.created ?? p.clock.nowSeconds(),
+        nonce: opts.nonce ?? randomBytes(12).toString('base64url'),
+        components:
+          bytes !== undefined && bytes.length > 0
+            ? ['@method', '@path', 'content-digest']
+            : ['@method', '@path'],
+      },
+    );
+    Object.assign(headers, sig);
+  }
+  return { method, url, headers, ...(payload === undefined ? {} : { payload }) };
+}
+
+/** A fresh QR code of a demo card. */
+export async function qrOf(p: MockPlatform, personId: string, scene?: number, t?: number): Promise<string> {
+  const c = p.demo?.cards.find((x) => x.personId === personId);
+  if (c === undefined) throw new Error(`no card for ${personId}`);
+  const credential = fromBase64Url(c.credential);
+  if (credential === undefined) throw new Error('bad credential');
+  const bytes = await createPresentation(
+    { credential, t: t ?? p.clock.nowSeconds(), ...(scene === undefined ? {} : { scene }) },
+    importPrivateJwk(c.holderPrivateJwk),
+  );
+  return encodeQr(bytes);
+}
+
+export function json<T = Record<string, unknown>>(res: { body: string }): T {
+  return JSON.parse(res.body) as T;
+}
