@@ -636,8 +636,10 @@ export const paymentHandlers: Handlers = {
             return;
           }
           const r = checked[i];
-          if (r === undefined || r instanceof ApiError)
-            return record('rejected', r?.code ?? 'ERR_CODE_INVALID', null, null);
+          if (r === undefined || r instanceof ApiError) {
+            record('rejected', r?.code ?? 'ERR_CODE_INVALID', null, null);
+            return;
+          }
           if (r.replayKey !== undefined) {
             const used = state.db
               .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
