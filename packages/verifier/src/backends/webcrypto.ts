@@ -1,0 +1,65 @@
+/**
+ * The WebCrypto signature backend (`globalThis.crypto.subtle`): Node, browsers, Deno, Bun.
+ *
+ * @module
+ */
+import type { PublicKey, SignatureBackend } from '@campus-card/core';
+
+const ECDSA_IMPORT = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const ECDSA_VERIFY = { name: 'ECDSA', hash: 'SHA-256' } as const;
+const ED25519 = { name: 'Ed25519' } as const;
+
+/**
+ * Creates a {@link SignatureBackend} on WebCrypto. Public keys are imported once (`importKey`
+ * `'raw'`: the uncompressed SEC1 point for ES256, the 32-byte key for EdDSA) and the `CryptoKey`
+ * is cached in a `WeakMap` keyed by the {@link PublicKey} object, so a key object reused across
+ * scans (a trust-list entry, a cached credential's phone key) is imported only once.
+ *
+ * ECDSA verification in WebCrypto accepts high-S signatures (spec §2.3). A malformed key or
+ * signature makes `verify` resolve to `false`; it never rejects.
+ *
+ * @param subtle - The `SubtleCrypto` to use. Default `globalThis.crypto.subtle`.
+ * @throws `TypeError` when no `SubtleCrypto` is available.
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ rootKeys, backend: createWebCryptoBackend() });
+ * ```
+ */
+export function createWebCryptoBackend(
+  subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle,
+): SignatureBackend {
+  if (subtle === undefined || typeof subtle.verify !== 'function') {
+    throw new TypeError('createWebCryptoBackend: no WebCrypto (globalThis.crypto.subtle) in this runtime');
+  }
+  const s = subtle;
+  const keys = new WeakMap<PublicKey, Promise<CryptoKey | null>>();
+  function cryptoKey(key: PublicKey): Promise<CryptoKey | null> {
+    let k = keys.get(key);
+    if (k === undefined) {
+      const algorithm = key.alg === 'ES256' ? ECDSA_IMPORT : ED25519;
+      k = s.importKey('raw', key.raw as Uint8Array<ArrayBuffer>, algorithm, false, ['verify']).then(
+        (ck) => ck,
+        () => null,
+      );
+      keys.set(key, k);
+    }
+    return k;
+  }
+  return {
+    async verify(key, data, signature) {
+      if (signature.length !== 64) return false;
+      try {
+        const ck = await cryptoKey(key);
+        if (ck === null) return false;
+        return await s.verify(
+          key.alg === 'ES256' ? ECDSA_VERIFY : ED25519,
+          ck,
+          signature as Uint8Array<ArrayBuffer>,
+          data as Uint8Array<ArrayBuffer>,
+        );
+      } catch {
+        return false;
+      }
+    },
+  };
+}

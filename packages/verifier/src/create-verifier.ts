@@ -1,0 +1,579 @@
+/**
+ * `createVerifier`: the offline verifier a gate, door, POS or desk embeds (issue 3, issue 7).
+ *
+ * @module
+ */
+import {
+  type CampusCardErrorCode,
+  checkStatus,
+  isCampusCardError,
+  type PublicKey,
+  type SignatureBackend,
+  type VerifiedPresentation,
+  verifyPresentation,
+} from '@campus-card/core';
+import { defaultBackend } from './backends/default-backend.js';
+import { createCredentialCache, DEFAULT_CREDENTIAL_CACHE_SIZE } from './credential-cache.js';
+import type {
+  AcceptedDecision,
+  Decision,
+  DecisionAudit,
+  DeniedDecision,
+  Material,
+  MaterialStamp,
+  PresentationMode,
+  ReasonCode,
+  StaleWarning,
+} from './decision.js';
+import { reasonForCoreCode } from './decision.js';
+import { isVerifierError } from './errors.js';
+import { findPhysicalCard, isPhysicalCardTap, type PhysicalCardTap } from './physical-card.js';
+import { noPolicy, type PolicyEvaluator, type PolicySubject, type ReaderContext } from './policy-step.js';
+import { createMemoryReplayStore, type MemoryReplayStore } from './replay/memory-replay-store.js';
+import type { ReplayStore } from './replay/replay-store.js';
+import { restoreMemoryReplayStore } from './replay/restore-memory-replay-store.js';
+import { replayDigest } from './replay-key.js';
+import { decodeVerifierState, encodeVerifierState } from './snapshot.js';
+import { createTimeFloor } from './time-floor.js';
+import { createTrustStore, type LoadResult } from './trust-store.js';
+
+/** Maximum age of each kind of trust material, seconds, counted from its signed `iat`. */
+export interface MaxStaleness {
+  /** Default 2 592 000 (30 days). */
+  readonly trustList?: number;
+  /** Default 86 400 (1 day): a lost card must stop working within a day. */
+  readonly statusList?: number;
+  /** Default 604 800 (7 days). */
+  readonly roster?: number;
+}
+
+/** Defaults of {@link MaxStaleness}, seconds. */
+export const DEFAULT_MAX_STALENESS: Readonly<Required<MaxStaleness>> = Object.freeze({
+  trustList: 30 * 86_400,
+  statusList: 86_400,
+  roster: 7 * 86_400,
+});
+
+/** Options of {@link createVerifier}. All durations are seconds. */
+export interface VerifierOptions {
+  /** The trust anchors: root keys that may sign trust lists. Configuration, never from the network. */
+  readonly rootKeys: readonly PublicKey[];
+  /**
+   * Signature backend. Default: WebCrypto when `globalThis.crypto.subtle` exists, else @noble/curves.
+   * On Node, `nodeBackend` from `@campus-card/verifier/node` is fastest.
+   */
+  readonly backend?: SignatureBackend;
+  /**
+   * The replay window. Default: an in-memory store of `replayCapacity` entries, included in
+   * {@link Verifier.snapshot}. A store you pass (e.g. Redis) persists itself and is not part of the snapshot.
+   */
+  readonly replayStore?: ReplayStore;
+  /** Capacity of the default memory replay store (peak scans/s × window, with margin). Default 100 000. */
+  readonly replayCapacity?: number;
+  /** Oldest accepted code: `t ≥ now − maxAge`. Default 90. */
+  readonly maxAge?: number;
+  /** Newest accepted code: `t ≤ now + maxFuture`. Default 30. */
+  readonly maxFuture?: number;
+  /** Tolerance for a credential `iat` ahead of `now`. Default 30. */
+  readonly clockSkew?: number;
+  /** Maximum age of each material; past it scans are denied `*_STALE`. See {@link DEFAULT_MAX_STALENESS}. */
+  readonly maxStaleness?: MaxStaleness;
+  /**
+   * Grace period past `maxStaleness`, per material: within it a scan is admitted with a warning
+   * (`warnings: ['STATUS_LIST_STALE']`) instead of denied. Default none (deny). `Infinity` allowed.
+   */
+  readonly stalenessGrace?: MaxStaleness;
+  /** How far the clock may read below the trusted-time floor before every scan is denied. Default 300. */
+  readonly floorTolerance?: number;
+  /** A signed time more than this ahead of the clock never moves the floor. Default 300. */
+  readonly maxFutureSignedTime?: number;
+  /** Size of the LRU cache of verified credentials. Default 4096; 0 disables it. */
+  readonly credentialCacheSize?: number;
+  /**
+   * Trust list versions below this are refused as a rollback, even before any list was loaded
+   * (a version known at provisioning). Default none.
+   */
+  readonly minTrustListVersion?: number;
+  /**
+   * Evaluates reader policies (step 6). Default: the package's policy engine; a reader without
+   * `policy` admits every valid card.
+   */
+  readonly policyEvaluator?: PolicyEvaluator;
+}
+
+/** Options of a scan. */
+export interface VerifyContext {
+  /** The reader's clock, unix seconds. Required: there is no hidden clock. */
+  readonly now: number;
+  /** The reader: its id, policy, zone and direction. */
+  readonly reader: ReaderContext;
+}
+
+/** Staleness of one piece of material, as {@link Verifier.status} reports it. */
+export interface MaterialStatus extends MaterialStamp {
+  /** `now − iat`, seconds (negative if signed in the future). */
+  readonly age: number;
+  /** The configured maximum age, seconds. */
+  readonly maxAge: number;
+  /** `fresh` (age ≤ max), `grace` (admitted with a warning) or `stale` (denied). */
+  readonly state: 'fresh' | 'grace' | 'stale';
+}
+
+/** What {@link Verifier.status} reports. */
+export interface VerifierStatus {
+  readonly trustList: MaterialStatus | null;
+  /** One entry per school. */
+  readonly statusLists: Readonly<Record<string, MaterialStatus>>;
+  readonly roster: (MaterialStatus & { readonly school: string }) | null;
+  readonly lastSyncAt: number | null;
+  readonly clock: number;
+  readonly floor: number;
+  /** Whether `now` reads below the floor by more than the tolerance (every scan denied). */
+  readonly clockBeforeFloor: boolean;
+  /** Entries and capacity of the default memory replay store (absent for an external store). */
+  readonly replay?: { readonly size: number; readonly capacity: number };
+}
+
+/** The verifier `createVerifier` returns. */
+export interface Verifier {
+  /**
+   * Verifies and installs a trust list signed by one of the root keys. Refuses a rollback (a lower
+   * version, or the same version with other bytes); the same bytes again are a no-op. On failure the
+   * last good copy stays in use. Held status lists and roster are re-verified against the new list.
+   *
+   * @param options.now - The device clock, unix seconds: recorded as the last sync, and the list's
+   *   `iat` may move the trusted-time floor.
+   */
+  loadTrustList(bytes: Uint8Array, options: { now: number }): LoadResult;
+  /** Verifies and installs a school's status list (needs a trust list). Same rules as {@link loadTrustList}. */
+  loadStatusList(bytes: Uint8Array, options: { now: number }): LoadResult;
+  /** Verifies and installs the roster (needs a trust list). Same rules as {@link loadTrustList}. */
+  loadRoster(bytes: Uint8Array, options: { now: number }): LoadResult;
+  /**
+   * Decides whether a scanned QR code (text or presentation bytes) or a tapped physical card
+   * (`{ uid }`) is admitted at `reader` now. Never throws, never rejects: any failure, including a
+   * bug, is a denial (fail closed).
+   */
+  verify(input: string | Uint8Array | PhysicalCardTap, context: VerifyContext): Promise<Decision>;
+  /**
+   * The state to persist across a reboot: the memory replay window, the trusted-time floor, the
+   * held versions (rollback protection), the last sync time and the anti-passback state.
+   *
+   * @param options.now - unix seconds: replay entries expired at `now` are left out.
+   */
+  snapshot(options: { now: number }): Uint8Array;
+  /**
+   * Restores a {@link snapshot} (at boot, before serving). The floor and held versions only move
+   * forward; the memory replay store is replaced by the snapshot's entries.
+   *
+   * @throws `VerifierError` `ERR_REPLAY_SNAPSHOT_CORRUPT` for a corrupt snapshot.
+   */
+  restore(bytes: Uint8Array, options: { now: number }): void;
+  /** The staleness of each material, the floor and the last sync, for a device dashboard. */
+  status(now: number): VerifierStatus;
+}
+
+function nonNegative(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
+    throw new RangeError(`createVerifier: "${name}" must be a non-negative number of seconds`);
+  }
+  return v;
+}
+
+const STALE: Readonly<Record<Material, StaleWarning>> = {
+  trustList: 'TRUST_LIST_STALE',
+  statusList: 'STATUS_LIST_STALE',
+  roster: 'ROSTER_STALE',
+};
+
+class Denial {
+  constructor(
+    readonly reason: ReasonCode,
+    readonly detail: string,
+    readonly coreCode?: CampusCardErrorCode,
+    readonly rule?: string,
+  ) {}
+}
+
+/**
+ * Creates an offline verifier. It does no I/O: feed it trust material with the `load*` methods
+ * and scans with {@link Verifier.verify}.
+ *
+ * Checks, in order (spec §5.3): the clock against the trusted-time floor and the trust list's
+ * age; decode; issuer signature (or roster entry); holder signature; time window; status list (and
+ * its age); reader policies; replay window. A code is recorded as used only after every other check
+ * passed, and the anti-passback state moves only after the replay window said the code is fresh.
+ *
+ * @throws `TypeError` / `RangeError` for bad options.
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ rootKeys: [rootPublicKey] });
+ * verifier.loadTrustList(trustListBytes, { now });
+ * verifier.loadStatusList(statusListBytes, { now });
+ * const decision = await verifier.verify(qrText, { now, reader: { id: 'gate-3' } });
+ * if (decision.accepted) openGate(); else showReason(decision.reason);
+ * ```
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('createVerifier: options required');
+  if (!Array.isArray(options.rootKeys) || options.rootKeys.length === 0) {
+    throw new TypeError('createVerifier: "rootKeys" must be a non-empty array of public keys');
+  }
+  const backend = options.backend ?? defaultBackend();
+  const maxAge = nonNegative('maxAge', options.maxAge, 90);
+  const maxFuture = nonNegative('maxFuture', options.maxFuture, 30);
+  const clockSkew = nonNegative('clockSkew', options.clockSkew, 30);
+  const maxStale: Record<Material, number> = {
+    trustList: nonNegative(
+      'maxStaleness.trustList',
+      options.maxStaleness?.trustList,
+      DEFAULT_MAX_STALENESS.trustList,
+    ),
+    statusList: nonNegative(
+      'maxStaleness.statusList',
+      options.maxStaleness?.statusList,
+      DEFAULT_MAX_STALENESS.statusList,
+    ),
+    roster: nonNegative('maxStaleness.roster', options.maxStaleness?.roster, DEFAULT_MAX_STALENESS.roster),
+  };
+  const grace: Record<Material, number> = {
+    trustList: nonNegative('stalenessGrace.trustList', options.stalenessGrace?.trustList, 0),
+    statusList: nonNegative('stalenessGrace.statusList', options.stalenessGrace?.statusList, 0),
+    roster: nonNegative('stalenessGrace.roster', options.stalenessGrace?.roster, 0),
+  };
+  const floor = createTimeFloor(
+    nonNegative('maxFutureSignedTime', options.maxFutureSignedTime, 300),
+    nonNegative('floorTolerance', options.floorTolerance, 300),
+  );
+  const replayCapacity = options.replayCapacity ?? 100_000;
+  const ownStore = options.replayStore === undefined;
+  let replay: ReplayStore = options.replayStore ?? createMemoryReplayStore({ capacity: replayCapacity });
+  const credentialCache = createCredentialCache(options.credentialCacheSize ?? DEFAULT_CREDENTIAL_CACHE_SIZE);
+  const evaluatePolicy = options.policyEvaluator ?? noPolicy;
+  const trust = createTrustStore(options.rootKeys);
+  const minTl = options.minTrustListVersion;
+  if (minTl !== undefined) {
+    if (!Number.isSafeInteger(minTl) || minTl < 0)
+      throw new RangeError('"minTrustListVersion" must be a uint');
+    // a mark that no real list digest matches: versions ≤ minTl - 1 are refused, minTl itself is accepted
+    if (minTl > 0)
+      trust.raiseVersions({ trustList: { version: minTl - 1, digest: '' }, statusLists: {}, rosters: {} });
+  }
+  let lastSyncAt: number | null = null;
+  let passbackState: unknown;
+
+  function staleness(material: Material, stamp: MaterialStamp, now: number): 'fresh' | 'grace' | 'stale' {
+    const age = now - stamp.iat;
+    if (age <= maxStale[material]) return 'fresh';
+    return age <= maxStale[material] + grace[material] ? 'grace' : 'stale';
+  }
+
+  function statusListStamp(school: string | undefined): MaterialStamp | null {
+    if (school !== undefined) return trust.statusLists.get(school)?.stamp ?? null;
+    if (trust.statusLists.size === 1) {
+      for (const h of trust.statusLists.values()) return h.stamp;
+    }
+    return null;
+  }
+
+  function audit(now: number, school: string | undefined): DecisionAudit {
+    return {
+      trustList: trust.trustList?.stamp ?? null,
+      statusList: statusListStamp(school),
+      roster: trust.roster?.stamp ?? null,
+      lastSyncAt,
+      clock: now,
+      floor: floor.value,
+    };
+  }
+
+  /** Adds a warning or throws a denial for stale material. */
+  function checkStale(material: Material, stamp: MaterialStamp, now: number, warnings: StaleWarning[]): void {
+    const s = staleness(material, stamp, now);
+    if (s === 'fresh') return;
+    const code = STALE[material];
+    if (s === 'grace') {
+      warnings.push(code);
+      return;
+    }
+    throw new Denial(
+      code,
+      `${material} v${stamp.version} is ${now - stamp.iat} s old (max ${maxStale[material]} s)`,
+    );
+  }
+
+  function afterLoad(result: LoadResult, now: number): LoadResult {
+    if (result.ok) {
+      lastSyncAt = lastSyncAt === null ? now : Math.max(lastSyncAt, now);
+      floor.observe(result.iat, now);
+    }
+    return result;
+  }
+
+  function checkLoadNow(options: { now: number } | undefined, material: Material): LoadResult | undefined {
+    const now = options?.now;
+    if (typeof now === 'number' && Number.isFinite(now)) return undefined;
+    return {
+      ok: false,
+      material,
+      reason: 'INTERNAL_ERROR',
+      detail: 'options.now (unix seconds) is required',
+    };
+  }
+
+  interface Admitted {
+    readonly school: string;
+    readonly cardId: string;
+    readonly role: PolicySubject['role'];
+    readonly groups: readonly string[];
+    readonly linkedCards: readonly string[];
+    readonly physicalCard: string | undefined;
+    readonly mode: PresentationMode;
+    readonly scene: number | undefined;
+    readonly t: number | undefined;
+    readonly statusIndex: number;
+  }
+
+  async function run(
+    input: string | Uint8Array | PhysicalCardTap,
+    ctx: VerifyContext,
+    now: number,
+    known: { school?: string; cardId?: string },
+  ): Promise<AcceptedDecision> {
+    if (floor.isClockBehind(now)) {
+      throw new Denial('CLOCK_BEFORE_FLOOR', `clock ${now} is before the trusted-time floor ${floor.value}`);
+    }
+    const tl = trust.trustList;
+    if (tl === undefined) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
+    const warnings: StaleWarning[] = [];
+    checkStale('trustList', tl.stamp, now, warnings);
+
+    let admitted: Admitted;
+    let verified: VerifiedPresentation | undefined;
+    if (isPhysicalCardTap(input)) {
+      const roster = trust.roster;
+      if (roster === undefined) throw new Denial('UNKNOWN_CARD', 'physical card tap but no roster loaded');
+      checkStale('roster', roster.stamp, now, warnings);
+      const card = findPhysicalCard(roster.value, input.uid);
+      if (card === undefined) throw new Denial('UNKNOWN_CARD', 'physical card not in the roster');
+      const school = roster.value.roster.school;
+      known.school = school;
+      known.cardId = card.cardId;
+      if (now >= card.exp) throw new Denial('EXPIRED', 'the card has expired', 'ERR_CREDENTIAL_EXPIRED');
+      checkStatus(trust.statusListArray, school, card.statusIndex);
+      admitted = {
+        school,
+        cardId: card.cardId,
+        role: card.role,
+        groups: card.groups,
+        linkedCards: [],
+        physicalCard: undefined,
+        mode: 'physical',
+        scene: undefined,
+        t: undefined,
+        statusIndex: card.statusIndex,
+      };
+    } else {
+      if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+        throw new Denial(
+          'BAD_FORMAT',
+          'input must be QR text, presentation bytes or { uid }',
+          'ERR_INPUT_TYPE',
+        );
+      }
+      const roster = trust.roster;
+      verified = await verifyPresentation(input, {
+        trustList: tl.value,
+        statusLists: trust.statusListArray,
+        ...(roster === undefined ? {} : { roster: roster.value }),
+        now,
+        maxAge,
+        maxFuture,
+        clockSkew,
+        backend,
+        credentialCache,
+      });
+      known.school = verified.school;
+      known.cardId = verified.cardId;
+      if (verified.mode === 'compact' && roster !== undefined)
+        checkStale('roster', roster.stamp, now, warnings);
+      admitted = verified;
+    }
+    const sl = trust.statusLists.get(admitted.school);
+    if (sl !== undefined) checkStale('statusList', sl.stamp, now, warnings);
+
+    // 6. policies
+    const policy = evaluatePolicy(
+      {
+        school: admitted.school,
+        cardId: admitted.cardId,
+        role: admitted.role,
+        groups: admitted.groups,
+        mode: admitted.mode,
+        scene: admitted.scene,
+      },
+      ctx.reader,
+      now,
+    );
+    if (!policy.ok)
+      throw new Denial('POLICY_DENIED', `${policy.kind}: ${policy.detail}`, undefined, policy.rule);
+
+    // 7. replay window: only now is the code recorded as used
+    if (verified !== undefined) {
+      const digest = replayDigest(verified.holderKid, verified.cardId, verified.t, verified.nonce);
+      let outcome = replay.checkAndInsert(digest, verified.t + maxAge + 1, now);
+      if (typeof outcome !== 'string') outcome = await outcome;
+      if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
+      if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
+      if (outcome !== 'fresh') throw new Denial('INTERNAL_ERROR', `replay store answered ${String(outcome)}`);
+      floor.observe(verified.t, now);
+    }
+    policy.commit();
+    return {
+      accepted: true,
+      school: admitted.school,
+      role: admitted.role,
+      cardId: admitted.cardId,
+      groups: admitted.groups,
+      linkedCards: admitted.linkedCards,
+      physicalCard: admitted.physicalCard,
+      mode: admitted.mode,
+      scene: admitted.scene,
+      t: admitted.t,
+      warnings,
+      audit: audit(now, admitted.school),
+    };
+  }
+
+  function deny(error: unknown, now: number, known: { school?: string; cardId?: string }): DeniedDecision {
+    let reason: ReasonCode;
+    let detail: string;
+    let coreCode: CampusCardErrorCode | undefined;
+    let rule: string | undefined;
+    if (error instanceof Denial) {
+      ({ reason, detail, coreCode, rule } = error);
+    } else if (isCampusCardError(error)) {
+      reason = reasonForCoreCode(error.code);
+      detail = error.message;
+      coreCode = error.code;
+    } else if (isVerifierError(error, 'ERR_REPLAY_STORE_UNAVAILABLE')) {
+      reason = 'REPLAY_STORE_UNAVAILABLE';
+      detail = error.message;
+    } else {
+      reason = 'INTERNAL_ERROR';
+      detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+    const d: {
+      accepted: false;
+      reason: ReasonCode;
+      detail: string;
+      audit: DecisionAudit;
+      coreCode?: CampusCardErrorCode;
+      rule?: string;
+      cardId?: string;
+      school?: string;
+    } = { accepted: false, reason, detail, audit: audit(now, known.school) };
+    if (coreCode !== undefined) d.coreCode = coreCode;
+    if (rule !== undefined) d.rule = rule;
+    if (known.cardId !== undefined) d.cardId = known.cardId;
+    if (known.school !== undefined) d.school = known.school;
+    return d;
+  }
+
+  return {
+    loadTrustList(bytes, opts) {
+      return checkLoadNow(opts, 'trustList') ?? afterLoad(trust.loadTrustList(bytes), opts.now);
+    },
+    loadStatusList(bytes, opts) {
+      return checkLoadNow(opts, 'statusList') ?? afterLoad(trust.loadStatusList(bytes), opts.now);
+    },
+    loadRoster(bytes, opts) {
+      return checkLoadNow(opts, 'roster') ?? afterLoad(trust.loadRoster(bytes), opts.now);
+    },
+    async verify(input, context) {
+      const known: { school?: string; cardId?: string } = {};
+      let now = Number.NaN;
+      try {
+        now = context?.now;
+        if (typeof now !== 'number' || !Number.isFinite(now)) {
+          throw new Denial('INTERNAL_ERROR', 'context.now (unix seconds) is required');
+        }
+        if (typeof context.reader !== 'object' || context.reader === null) {
+          throw new Denial('INTERNAL_ERROR', 'context.reader is required');
+        }
+        return await run(input, context, now, known);
+      } catch (error) {
+        try {
+          return deny(error, now, known);
+        } catch {
+          return {
+            accepted: false,
+            reason: 'INTERNAL_ERROR',
+            detail: 'unexpected failure',
+            audit: {
+              trustList: null,
+              statusList: null,
+              roster: null,
+              lastSyncAt: null,
+              clock: now,
+              floor: 0,
+            },
+          };
+        }
+      }
+    },
+    snapshot(opts) {
+      const now = opts?.now;
+      if (typeof now !== 'number' || !Number.isFinite(now))
+        throw new TypeError('snapshot: options.now required');
+      return encodeVerifierState({
+        floor: floor.value,
+        lastSyncAt,
+        versions: trust.versions,
+        passback: passbackState,
+        replay: ownStore ? (replay as MemoryReplayStore).snapshot(now) : undefined,
+      });
+    },
+    restore(bytes, opts) {
+      const now = opts?.now;
+      if (typeof now !== 'number' || !Number.isFinite(now))
+        throw new TypeError('restore: options.now required');
+      const state = decodeVerifierState(bytes);
+      const restored =
+        ownStore && state.replay !== undefined
+          ? restoreMemoryReplayStore(state.replay, { capacity: replayCapacity, now })
+          : undefined;
+      floor.raise(state.floor);
+      trust.raiseVersions(state.versions);
+      if (state.lastSyncAt !== null) lastSyncAt = Math.max(lastSyncAt ?? state.lastSyncAt, state.lastSyncAt);
+      if (state.passback !== undefined) passbackState = state.passback;
+      if (restored !== undefined) replay = restored;
+    },
+    status(now) {
+      const ms = <T extends MaterialStamp>(material: Material, stamp: T): MaterialStatus => ({
+        version: stamp.version,
+        iat: stamp.iat,
+        age: now - stamp.iat,
+        maxAge: maxStale[material],
+        state: staleness(material, stamp, now),
+      });
+      const statusLists: Record<string, MaterialStatus> = {};
+      for (const [school, h] of trust.statusLists) statusLists[school] = ms('statusList', h.stamp);
+      const r = trust.roster;
+      const base = {
+        trustList: trust.trustList ? ms('trustList', trust.trustList.stamp) : null,
+        statusLists,
+        roster: r ? { ...ms('roster', r.stamp), school: r.value.roster.school } : null,
+        lastSyncAt,
+        clock: now,
+        floor: floor.value,
+        clockBeforeFloor: floor.isClockBehind(now),
+      };
+      return ownStore
+        ? { ...base, replay: { size: (replay as MemoryReplayStore).size, capacity: replayCapacity } }
+        : base;
+    },
+  };
+}

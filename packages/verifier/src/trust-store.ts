@@ -1,0 +1,283 @@
+/**
+ * The trust material a reader holds: trust list, status lists (one per school) and roster,
+ * verified when loaded, protected against rollback, the last good copy kept.
+ *
+ * @module
+ */
+import {
+  bytesEqual,
+  type CampusCardErrorCode,
+  indexRoster,
+  isCampusCardError,
+  type PublicKey,
+  type RosterIndex,
+  type StatusList,
+  type TrustList,
+  toHex,
+  verifyRoster,
+  verifyStatusList,
+  verifyTrustList,
+} from '@campus-card/core';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { type Material, type MaterialStamp, reasonForCoreCode } from './decision.js';
+
+/** Why loading trust material failed. The last good copy stays in use. */
+export type LoadFailureReason =
+  | 'BAD_FORMAT'
+  | 'BAD_SIGNATURE'
+  | 'UNKNOWN_ISSUER'
+  | 'ROLLBACK'
+  | 'NO_TRUST_LIST'
+  | 'INTERNAL_ERROR';
+
+/** The outcome of `loadTrustList` / `loadStatusList` / `loadRoster`. Never thrown. */
+export type LoadResult =
+  | {
+      readonly ok: true;
+      readonly material: Material;
+      readonly version: number;
+      /** Signed time of the material, unix seconds. */
+      readonly iat: number;
+      /** The school (status list, roster); `undefined` for a trust list. */
+      readonly school: string | undefined;
+      /** `false` when the same bytes were already held (a no-op). */
+      readonly changed: boolean;
+      /**
+       * Status lists or roster dropped because the new trust list no longer lets their key sign them
+       * (trust list loads only). Their schools are listed.
+       */
+      readonly dropped: readonly string[];
+    }
+  | {
+      readonly ok: false;
+      readonly material: Material;
+      readonly reason: LoadFailureReason;
+      /** The core error code, if any. */
+      readonly coreCode?: CampusCardErrorCode;
+      readonly detail: string;
+    };
+
+/** A version held and the hex SHA-256 (first 16 bytes) of the bytes that carried it. */
+export interface VersionMark {
+  readonly version: number;
+  readonly digest: string;
+}
+
+/** Versions held, persisted in a snapshot so that a reboot cannot reopen a rollback. */
+export interface HeldVersions {
+  trustList: VersionMark | undefined;
+  statusLists: Record<string, VersionMark>;
+  rosters: Record<string, VersionMark>;
+}
+
+interface Held<T> {
+  readonly bytes: Uint8Array;
+  readonly value: T;
+  readonly stamp: MaterialStamp;
+}
+
+/** Internal: the material store used by `createVerifier`. */
+export interface TrustStore {
+  readonly trustList: Held<TrustList> | undefined;
+  readonly statusLists: ReadonlyMap<string, Held<StatusList>>;
+  /** Every status list value, for core's `verifyPresentation`. */
+  readonly statusListArray: readonly StatusList[];
+  readonly roster: Held<RosterIndex> | undefined;
+  readonly versions: HeldVersions;
+  loadTrustList(bytes: Uint8Array): LoadResult;
+  loadStatusList(bytes: Uint8Array): LoadResult;
+  loadRoster(bytes: Uint8Array): LoadResult;
+  /** Raises the held versions to at least those given (restore from a snapshot). */
+  raiseVersions(v: HeldVersions): void;
+}
+
+function digestOf(bytes: Uint8Array): string {
+  return toHex(sha256(bytes).subarray(0, 16));
+}
+
+function failure(material: Material, error: unknown): LoadResult {
+  if (isCampusCardError(error)) {
+    const r = reasonForCoreCode(error.code);
+    const reason: LoadFailureReason =
+      error.code === 'ERR_ROLLBACK'
+        ? 'ROLLBACK'
+        : r === 'BAD_FORMAT' || r === 'BAD_SIGNATURE' || r === 'UNKNOWN_ISSUER'
+          ? r
+          : 'INTERNAL_ERROR';
+    return { ok: false, material, reason, coreCode: error.code, detail: error.message };
+  }
+  return {
+    ok: false,
+    material,
+    reason: 'INTERNAL_ERROR',
+    detail: error instanceof Error ? error.message : String(error),
+  };
+}
+
+function rollback(material: Material, version: number, held: number): LoadResult {
+  return {
+    ok: false,
+    material,
+    reason: 'ROLLBACK',
+    coreCode: 'ERR_ROLLBACK',
+    detail: `${material} version ${version} is not newer than the version ${held} held`,
+  };
+}
+
+/** Creates an empty trust store anchored on `rootKeys`. */
+export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
+  let trustList: Held<TrustList> | undefined;
+  const statusLists = new Map<string, Held<StatusList>>();
+  let statusListArray: readonly StatusList[] = [];
+  let roster: Held<RosterIndex> | undefined;
+  const versions: HeldVersions = { trustList: undefined, statusLists: {}, rosters: {} };
+
+  const refreshArray = () => {
+    statusListArray = Object.freeze([...statusLists.values()].map((h) => h.value));
+  };
+
+  /**
+   * Same bytes as held → `'same'` (a no-op), or `'reload'` when only the version mark survived a
+   * reboot; a lower version, or the same version with other bytes → rollback.
+   */
+  function checkVersion(
+    material: Material,
+    mark: VersionMark | undefined,
+    held: { bytes: Uint8Array } | undefined,
+    version: number,
+    bytes: Uint8Array,
+    digest: string,
+  ): 'same' | 'reload' | 'newer' | LoadResult {
+    if (held !== undefined && bytesEqual(held.bytes, bytes)) return 'same';
+    if (mark === undefined || version > mark.version) return 'newer';
+    if (version === mark.version && digest === mark.digest) return 'reload';
+    return rollback(material, version, mark.version);
+  }
+
+  const store: TrustStore = {
+    get trustList() {
+      return trustList;
+    },
+    statusLists,
+    get statusListArray() {
+      return statusListArray;
+    },
+    get roster() {
+      return roster;
+    },
+    versions,
+    loadTrustList(bytes) {
+      try {
+        if (!(bytes instanceof Uint8Array)) throw new TypeError('loadTrustList: expected a Uint8Array');
+        const tl = verifyTrustList(bytes, rootKeys);
+        const digest = digestOf(bytes);
+        const v = checkVersion('trustList', versions.trustList, trustList, tl.version, bytes, digest);
+        if (typeof v === 'object') return v;
+        const base = { ok: true as const, material: 'trustList' as const, version: tl.version, iat: tl.iat };
+        if (v === 'same') return { ...base, school: undefined, changed: false, dropped: [] };
+        trustList = { bytes: Uint8Array.from(bytes), value: tl, stamp: { version: tl.version, iat: tl.iat } };
+        versions.trustList = { version: tl.version, digest };
+        // material signed by keys the new list no longer trusts is dropped (fail closed)
+        const dropped: string[] = [];
+        for (const [school, held] of statusLists) {
+          try {
+            statusLists.set(school, { ...held, value: verifyStatusList(held.bytes, tl) });
+          } catch {
+            statusLists.delete(school);
+            dropped.push(`statusList:${school}`);
+          }
+        }
+        refreshArray();
+        if (roster !== undefined) {
+          try {
+            roster = { ...roster, value: indexRoster(verifyRoster(roster.bytes, tl)) };
+          } catch {
+            dropped.push(`roster:${roster.value.roster.school}`);
+            roster = undefined;
+          }
+        }
+        return { ...base, school: undefined, changed: true, dropped };
+      } catch (error) {
+        return failure('trustList', error);
+      }
+    },
+    loadStatusList(bytes) {
+      try {
+        if (!(bytes instanceof Uint8Array)) throw new TypeError('loadStatusList: expected a Uint8Array');
+        if (trustList === undefined) {
+          return {
+            ok: false,
+            material: 'statusList',
+            reason: 'NO_TRUST_LIST',
+            detail: 'load a trust list first',
+          };
+        }
+        const sl = verifyStatusList(bytes, trustList.value);
+        const held = statusLists.get(sl.school);
+        const digest = digestOf(bytes);
+        const v = checkVersion(
+          'statusList',
+          versions.statusLists[sl.school],
+          held,
+          sl.version,
+          bytes,
+          digest,
+        );
+        if (typeof v === 'object') return v;
+        const base = { ok: true as const, material: 'statusList' as const, version: sl.version, iat: sl.iat };
+        if (v === 'same') return { ...base, school: sl.school, changed: false, dropped: [] };
+        statusLists.set(sl.school, {
+          bytes: Uint8Array.from(bytes),
+          value: sl,
+          stamp: { version: sl.version, iat: sl.iat },
+        });
+        versions.statusLists[sl.school] = { version: sl.version, digest };
+        refreshArray();
+        return { ...base, school: sl.school, changed: true, dropped: [] };
+      } catch (error) {
+        return failure('statusList', error);
+      }
+    },
+    loadRoster(bytes) {
+      try {
+        if (!(bytes instanceof Uint8Array)) throw new TypeError('loadRoster: expected a Uint8Array');
+        if (trustList === undefined) {
+          return {
+            ok: false,
+            material: 'roster',
+            reason: 'NO_TRUST_LIST',
+            detail: 'load a trust list first',
+          };
+        }
+        const r = verifyRoster(bytes, trustList.value);
+        const sameSchool = roster?.value.roster.school === r.school ? roster : undefined;
+        const digest = digestOf(bytes);
+        const v = checkVersion('roster', versions.rosters[r.school], sameSchool, r.version, bytes, digest);
+        if (typeof v === 'object') return v;
+        const base = { ok: true as const, material: 'roster' as const, version: r.version, iat: r.iat };
+        if (v === 'same') return { ...base, school: r.school, changed: false, dropped: [] };
+        roster = {
+          bytes: Uint8Array.from(bytes),
+          value: indexRoster(r),
+          stamp: { version: r.version, iat: r.iat },
+        };
+        versions.rosters[r.school] = { version: r.version, digest };
+        return { ...base, school: r.school, changed: true, dropped: [] };
+      } catch (error) {
+        return failure('roster', error);
+      }
+    },
+    raiseVersions(v) {
+      if (v.trustList !== undefined && !(v.trustList.version <= (versions.trustList?.version ?? -1))) {
+        versions.trustList = v.trustList;
+      }
+      for (const [k, m] of Object.entries(v.statusLists)) {
+        if (!(m.version <= (versions.statusLists[k]?.version ?? -1))) versions.statusLists[k] = m;
+      }
+      for (const [k, m] of Object.entries(v.rosters)) {
+        if (!(m.version <= (versions.rosters[k]?.version ?? -1))) versions.rosters[k] = m;
+      }
+    },
+  };
+  return store;
+}
