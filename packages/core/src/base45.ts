@@ -8,7 +8,9 @@ import { CampusCardError } from './errors.js';
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
 const CODES = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) CODES[ALPHABET.charCodeAt(i)] = i;
-const CHARS: string[] = Array.from(ALPHABET);
+const CHAR_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+// every Base45 character is ASCII, so a byte-per-character decode builds the string in one go
+const latin1 = new TextDecoder('latin1');
 
 /**
  * Encodes bytes as Base45 (RFC 9285 §4).
@@ -22,23 +24,26 @@ const CHARS: string[] = Array.from(ALPHABET);
  */
 export function encodeBase45(bytes: Uint8Array): string {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('encodeBase45: expected a Uint8Array');
-  let out = '';
   const n = bytes.length;
+  const out = new Uint8Array(Math.floor(n / 2) * 3 + (n % 2 === 1 ? 2 : 0));
+  let o = 0;
   let i = 0;
   for (; i + 1 < n; i += 2) {
     let x = (bytes[i] as number) * 256 + (bytes[i + 1] as number);
     const c = x % 45;
     x = (x - c) / 45;
     const d = x % 45;
-    const e = (x - d) / 45;
-    out += (CHARS[c] as string) + (CHARS[d] as string) + (CHARS[e] as string);
+    out[o++] = CHAR_CODES[c] as number;
+    out[o++] = CHAR_CODES[d] as number;
+    out[o++] = CHAR_CODES[(x - d) / 45] as number;
   }
   if (i < n) {
     const x = bytes[i] as number;
     const c = x % 45;
-    out += (CHARS[c] as string) + (CHARS[(x - c) / 45] as string);
+    out[o++] = CHAR_CODES[c] as number;
+    out[o++] = CHAR_CODES[(x - c) / 45] as number;
   }
-  return out;
+  return latin1.decode(out);
 }
 
 /**
@@ -54,21 +59,19 @@ export function decodeBase45(text: string): Uint8Array {
     throw new CampusCardError('ERR_QR_BASE45', 'Base45 text has a dangling character', { section: '8' });
   const out = new Uint8Array(Math.floor(n / 3) * 2 + (n % 3 === 2 ? 1 : 0));
   let o = 0;
-  for (let i = 0; i < n; i += 3) {
-    const c = value(text, i);
-    const d = value(text, i + 1);
-    if (i + 2 < n) {
-      const x = c + d * 45 + value(text, i + 2) * 2025;
-      if (x > 0xffff)
-        throw new CampusCardError('ERR_QR_BASE45', `Base45 triplet at ${i} exceeds 65535`, { section: '8' });
-      out[o++] = x >> 8;
-      out[o++] = x & 0xff;
-    } else {
-      const x = c + d * 45;
-      if (x > 0xff)
-        throw new CampusCardError('ERR_QR_BASE45', `Base45 pair at ${i} exceeds 255`, { section: '8' });
-      out[o++] = x;
-    }
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const x = value(text, i) + value(text, i + 1) * 45 + value(text, i + 2) * 2025;
+    if (x > 0xffff)
+      throw new CampusCardError('ERR_QR_BASE45', `Base45 triplet at ${i} exceeds 65535`, { section: '8' });
+    out[o++] = x >> 8;
+    out[o++] = x & 0xff;
+  }
+  if (i < n) {
+    const x = value(text, i) + value(text, i + 1) * 45;
+    if (x > 0xff)
+      throw new CampusCardError('ERR_QR_BASE45', `Base45 pair at ${i} exceeds 255`, { section: '8' });
+    out[o] = x;
   }
   return out;
 }

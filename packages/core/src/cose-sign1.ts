@@ -43,6 +43,11 @@ function decodeProtected(
   what: string,
   wantKid: boolean,
 ): { alg: Alg; kid: Uint8Array | undefined } {
+  // fast path for the two headers every presentation carries: {1: -7} and {1: -8}
+  if (!wantKid && bytes.length === 3 && bytes[0] === 0xa1 && bytes[1] === 0x01) {
+    if (bytes[2] === 0x26) return { alg: 'ES256', kid: undefined };
+    if (bytes[2] === 0x27) return { alg: 'EdDSA', kid: undefined };
+  }
   const header = decodeCbor(bytes, HEADER_LIMITS, `${what} protected header`);
   if (!(header instanceof Map)) throw structure(what, 'protected header is not a map');
   for (const label of header.keys()) {
@@ -91,7 +96,8 @@ export function decodeSign1(
 
 const SIGNATURE1 = new Uint8Array([0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31]);
 
-function bstrHead(len: number): Uint8Array {
+/** The CBOR head of a byte string of `len` bytes. */
+export function bstrHead(len: number): Uint8Array {
   if (len < 24) return new Uint8Array([0x40 | len]);
   if (len < 256) return new Uint8Array([0x58, len]);
   if (len < 65_536) return new Uint8Array([0x59, len >> 8, len & 0xff]);

@@ -5,7 +5,7 @@
  * @module
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import { decodeSign1, type Sign1, signSign1 } from './cose-sign1.js';
+import { bstrHead, decodeSign1, type Sign1, signSign1 } from './cose-sign1.js';
 import { CampusCardError } from './errors.js';
 import { type PrivateKey, type Signer, toSigner } from './keys.js';
 import { type CborValue, decodeCbor, encodeCbor } from './lib/cbor.js';
@@ -148,7 +148,24 @@ function rebuildCredential(
   payload: Uint8Array,
   signature: Uint8Array,
 ): Uint8Array {
-  return encodeCbor([protectedBytes, new Map(), payload, signature]);
+  const ph = bstrHead(protectedBytes.length);
+  const pl = bstrHead(payload.length);
+  const out = new Uint8Array(1 + ph.length + protectedBytes.length + 1 + pl.length + payload.length + 2 + 64);
+  let o = 0;
+  out[o++] = 0x84;
+  out.set(ph, o);
+  o += ph.length;
+  out.set(protectedBytes, o);
+  o += protectedBytes.length;
+  out[o++] = 0xa0;
+  out.set(pl, o);
+  o += pl.length;
+  out.set(payload, o);
+  o += payload.length;
+  out[o++] = 0x58;
+  out[o++] = 0x40;
+  out.set(signature, o);
+  return out;
 }
 
 /** Parses the payload of a presentation (no signature check). */
