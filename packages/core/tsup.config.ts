@@ -1,9 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { 'index': 'src/index.ts', 'api': 'src/api.ts', 'http': 'src/http.ts', 'transport': 'src/transport.ts' },
+  entry: { index: 'src/index.ts', api: 'src/api.ts', http: 'src/http.ts', transport: 'src/transport.ts' },
   format: ['esm'],
-  dts: { entry: { index: 'src/index.ts', api: 'src/api.ts', http: 'src/http.ts', transport: 'src/transport.ts' } },
+  dts: {
+    entry: { index: 'src/index.ts', api: 'src/api.ts', http: 'src/http.ts', transport: 'src/transport.ts' },
+  },
   sourcemap: true,
   clean: true,
   target: 'es2022',

@@ -123,7 +123,7 @@ function highS(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-function credentialParts(cred: Uint8Array): CborValue[] {
+function _credentialParts(cred: Uint8Array): CborValue[] {
   return decodeCbor(cred, { maxBytes: 4096 }, 'c') as CborValue[];
 }
 
@@ -378,7 +378,7 @@ const cases: Case[] = [
     name: 'wrong-issuer-key',
     description: "The credential carries the trusted issuer's kid but another key signed it.",
     mode: 'full',
-    mutateCredential: (c, k) => resign(c, key('impostor', 'ES256').privateKey, () => {}),
+    mutateCredential: (c, _k) => resign(c, key('impostor', 'ES256').privateKey, () => {}),
     expected: 'ERR_SIGNATURE_INVALID',
   },
   {

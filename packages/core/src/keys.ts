@@ -285,7 +285,7 @@ export function importJwk(jwk: unknown): PublicKey | PrivateKey {
     raw.set(y, 33);
   } else if (j.kty === 'OKP' && j.crv === 'Ed25519') {
     alg = 'EdDSA';
-    if (!x || x.length !== 32) throw keyInvalid('JWK x must be 32 bytes');
+    if (x?.length !== 32) throw keyInvalid('JWK x must be 32 bytes');
     raw = x;
   } else {
     throw keyInvalid('only EC P-256 and OKP Ed25519 JWKs are supported');
@@ -296,7 +296,7 @@ export function importJwk(jwk: unknown): PublicKey | PrivateKey {
   const pub = importRawPublicKey(alg, raw);
   if (j.d === undefined) return pub;
   const d = typeof j.d === 'string' ? fromBase64Url(j.d) : undefined;
-  if (!d || d.length !== 32) throw keyInvalid('JWK d must be 32 bytes');
+  if (d?.length !== 32) throw keyInvalid('JWK d must be 32 bytes');
   let derived: Uint8Array;
   try {
     derived = alg === 'ES256' ? p256.getPublicKey(d, false) : ed25519.getPublicKey(d);

@@ -122,7 +122,7 @@ function readArg(b: Uint8Array, pos: number, what: string): [number, number] {
 function compareBytes(b: Uint8Array, a0: number, a1: number, c0: number, c1: number): number {
   const la = a1 - a0;
   const lc = c1 - c0;
-  const m = la < lc ? la : lc;
+  const m = Math.min(la, lc);
   for (let i = 0; i < m; i++) {
     const d = (b[a0 + i] as number) - (b[c0 + i] as number);
     if (d !== 0) return d;
