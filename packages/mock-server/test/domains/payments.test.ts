@@ -1,0 +1,241 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MockPlatform } from '../../src/index.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, signed } from '../helpers.js';
+
+let p: MockPlatform;
+afterEach(async () => p?.close());
+
+type Order = {
+  status: string;
+  amount: number;
+  refunded_amount: number;
+  failure_code: string | null;
+  order_id: string;
+};
+const pay = async (p: MockPlatform, no: string, amount: number, who = 's-001', device = 'pos-01') =>
+  p.app.inject(
+    signed(p, deviceSigner(p, device), 'POST', '/v1/payments', {
+      out_trade_no: no,
+      amount,
+      qr_text: await qrOf(p, who, 2),
+    }),
+  );
+const balance = async (p: MockPlatform, who: string) =>
+  json<{ balance: number }>(await p.app.inject(signed(p, operator(p), 'GET', `/v1/wallets/${who}`))).balance;
+const ledgerOk = async (p: MockPlatform) =>
+  json<{ balanced: boolean; problems: string[] }>(
+    await p.app.inject(signed(p, operator(p), 'GET', '/v1/ledger/check')),
+  );
+
+describe('payments', () => {
+  it('fails for insufficient funds, with no debit', async () => {
+    p = await demoPlatform();
+    const r = await pay(p, 'X1', 20_000);
+    expect(json<Order>(r)).toMatchObject({ status: 'failed', failure_code: 'ERR_INSUFFICIENT_FUNDS' });
+    expect(await balance(p, 's-001')).toBe(10_000);
+  });
+
+  it('processing → success after confirmation; the POS polls; reverse returns the money', async () => {
+    p = await demoPlatform();
+    const r = await pay(p, 'BIG1', 60_000, 'p-001');
+    expect(json<Order>(r).status).toBe('processing');
+    const pos = deviceSigner(p, 'pos-01');
+    expect(json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/BIG1'))).status).toBe(
+      'processing',
+    );
+    p.clock.advance(6);
+    expect(json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/BIG1'))).status).toBe(
+      'success',
+    );
+    expect(await balance(p, 'p-001')).toBe(440_000);
+    const rev = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG1/reverse', {}));
+    expect(json<Order>(rev).status).toBe('reversed');
+    expect(await balance(p, 'p-001')).toBe(500_000);
+    const close = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG1/close', {}));
+    expect([close.statusCode, json(close).code]).toEqual([409, 'ERR_ORDER_STATE']);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('closes an unpaid processing order', async () => {
+    p = await demoPlatform();
+    await pay(p, 'BIG2', 60_000, 'p-001');
+    const r = await p.app.inject(signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments/BIG2/close', {}));
+    expect(json<Order>(r).status).toBe('closed');
+    p.clock.advance(10);
+    expect(
+      json<Order>(await p.app.inject(signed(p, deviceSigner(p, 'pos-01'), 'GET', '/v1/payments/BIG2')))
+        .status,
+    ).toBe('closed');
+    expect(await balance(p, 'p-001')).toBe(500_000);
+  });
+
+  it('refunds partially, idempotently by out_refund_no, never beyond the amount', async () => {
+    p = await demoPlatform();
+    await pay(p, 'R1', 1_000);
+    const pos = deviceSigner(p, 'pos-01');
+    const refund = (no: string, amount: number) =>
+      p.app.inject(signed(p, pos, 'POST', '/v1/payments/R1/refunds', { out_refund_no: no, amount }));
+    expect((await refund('RF1', 300)).statusCode).toBe(201);
+    expect((await refund('RF1', 300)).statusCode).toBe(200);
+    expect(json(await refund('RF1', 400)).code).toBe('ERR_CONFLICT');
+    expect(json(await refund('RF2', 800)).code).toBe('ERR_REFUND_EXCEEDS');
+    expect((await refund('RF2', 700)).statusCode).toBe(201);
+    const o = json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/R1')));
+    expect([o.status, o.refunded_amount]).toEqual(['success', 1_000]);
+    expect(await balance(p, 's-001')).toBe(10_000);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('the physical card pays from the same wallet as the e-card (C5, G1)', async () => {
+    p = await demoPlatform();
+    await pay(p, 'E1', 1_000);
+    const r = await p.app.inject(
+      signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments', {
+        out_trade_no: 'P1',
+        amount: 500,
+        uid_hex: '04a1b2c3d4e5f6',
+      }),
+    );
+    expect(json<Order & { via: string }>(r)).toMatchObject({ status: 'success', via: 'physical_card' });
+    expect(await balance(p, 's-001')).toBe(8_500);
+  });
+
+  it('business keys: same out_trade_no with another body is 409, the same body returns the order', async () => {
+    p = await demoPlatform();
+    const qr = await qrOf(p, 's-001', 2);
+    const pos = deviceSigner(p, 'pos-01');
+    const a = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments', { out_trade_no: 'D1', amount: 100, qr_text: qr }),
+    );
+    const b = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments', { out_trade_no: 'D1', amount: 100, qr_text: qr }),
+    );
+    const c = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments', { out_trade_no: 'D1', amount: 200, qr_text: qr }),
+    );
+    expect([a.statusCode, b.statusCode, c.statusCode]).toEqual([201, 200, 409]);
+    expect(json<Order>(b).order_id).toBe(json<Order>(a).order_id);
+    expect(await balance(p, 's-001')).toBe(9_900);
+  });
+
+  it('parents pay a linked student fee; others may not', async () => {
+    p = await demoPlatform();
+    const op = operator(p);
+    const ok = await p.app.inject(
+      signed(p, op, 'POST', '/v1/fees', {
+        out_trade_no: 'F1',
+        payer_person_id: 'p-001',
+        student_person_id: 's-001',
+        fee_type: 'tuition',
+        amount: 300_000,
+      }),
+    );
+    expect(json<Order>(ok).status).toBe('success');
+    const no = await p.app.inject(
+      signed(p, op, 'POST', '/v1/fees', {
+        out_trade_no: 'F2',
+        payer_person_id: 'p-001',
+        student_person_id: 's-002',
+        fee_type: 'meals',
+        amount: 1,
+      }),
+    );
+    expect(no.statusCode).toBe(403);
+    const sum = json(
+      await p.app.inject(
+        signed(p, op, 'GET', '/v1/wallets/p-001/summary?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z'),
+      ),
+    );
+    expect(sum).toMatchObject({ fees_paid: 300_000, topped_up: 500_000, spent: 0 });
+  });
+
+  it('offline batches: dedupe by (device, seq), caps, one code on two devices detected', async () => {
+    p = await demoPlatform();
+    const t = p.clock.nowSeconds();
+    const qr = await qrOf(p, 's-002', 2, t - 10);
+    const at = new Date((t - 10) * 1000).toISOString();
+    const item = (seq: number, no: string, amount: number, q = qr) => ({
+      seq,
+      out_trade_no: no,
+      amount,
+      qr_text: q,
+      captured_at: at,
+    });
+    const qr2 = await qrOf(p, 's-002', 2, t - 5);
+    const up = (device: string, items: object[]) =>
+      p.app.inject(signed(p, deviceSigner(p, device), 'POST', '/v1/payments/offline-batches', { items }));
+    const first = json<{ accepted: number; rejected: number; results: { code: string | null }[] }>(
+      await up('pos-01', [item(1, 'O1', 300), item(2, 'O2', 6_000, qr2)]),
+    );
+    expect([first.accepted, first.rejected, first.results[1]?.code]).toEqual([1, 1, 'ERR_OFFLINE_CAP']);
+    const dup = json<{ duplicates: number }>(await up('pos-01', [item(1, 'O1', 300)]));
+    expect(dup.duplicates).toBe(1);
+    const other = json<{ results: { code: string | null; conflict_device_id: string | null }[] }>(
+      await up('pos-02', [item(1, 'Q1', 300)]),
+    );
+    expect(other.results[0]).toMatchObject({ code: 'ERR_CODE_ALREADY_USED', conflict_device_id: 'pos-01' });
+    expect(await balance(p, 's-002')).toBe(4_700);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('the ledger balances to the fen after a random sequence of operations (fast-check, seed 42)', async () => {
+    p = await demoPlatform();
+    const pos = deviceSigner(p, 'pos-01');
+    const op = operator(p);
+    let n = 0;
+    const opArb = fc.oneof(
+      fc.record({
+        k: fc.constant('pay' as const),
+        amount: fc.integer({ min: 1, max: 70_000 }),
+        who: fc.constantFrom('s-001', 's-002', 't-001', 'p-002'),
+      }),
+      fc.record({
+        k: fc.constant('topup' as const),
+        amount: fc.integer({ min: 1, max: 20_000 }),
+        who: fc.constantFrom('s-001', 's-002'),
+      }),
+      fc.record({ k: fc.constant('refund' as const), amount: fc.integer({ min: 1, max: 3_000 }) }),
+      fc.record({ k: fc.constant('reverse' as const) }),
+      fc.record({ k: fc.constant('tick' as const), s: fc.integer({ min: 1, max: 10 }) }),
+    );
+    const paid: string[] = [];
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 25 }), async (ops) => {
+        for (const o of ops) {
+          n++;
+          if (o.k === 'pay') {
+            const r = await pay(p, `FC${n}`, o.amount, o.who);
+            if (r.statusCode === 201) paid.push(`FC${n}`);
+          } else if (o.k === 'topup') {
+            await p.app.inject(
+              signed(p, op, 'POST', `/v1/wallets/${o.who}/top-ups`, {
+                out_trade_no: `FT${n}`,
+                amount: o.amount,
+                channel: 'bank',
+              }),
+            );
+          } else if (o.k === 'refund' && paid.length > 0) {
+            const no = paid[n % paid.length]!;
+            await p.app.inject(
+              signed(p, pos, 'POST', `/v1/payments/${no}/refunds`, {
+                out_refund_no: `RF${n}`,
+                amount: o.amount,
+              }),
+            );
+          } else if (o.k === 'reverse' && paid.length > 0) {
+            await p.app.inject(
+              signed(p, pos, 'POST', `/v1/payments/${paid[(n * 7) % paid.length]}/reverse`, {}),
+            );
+          } else if (o.k === 'tick') {
+            p.clock.advance(o.s);
+          }
+        }
+        const check = await ledgerOk(p);
+        expect(check.problems).toEqual([]);
+        expect(check.balanced).toBe(true);
+      }),
+      { numRuns: 8, seed: 42 },
+    );
+  }, 120_000);
+});
