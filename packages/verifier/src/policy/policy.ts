@@ -134,5 +134,5 @@ export interface PolicySubject {
   /** Group memberships, e.g. `'dorm:B3'`. */
   groups: readonly string[];
   /** The QR's scene hint; absent for physical cards and codes without one. */
-  scene?: number;
+  scene?: number | undefined;
 }
