@@ -1,0 +1,185 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importVerifyKey, verifyPush } from '@campus-card/core/http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClock, createMockPlatform, startMockPlatform } from '../src/index.js';
+import { deviceSigner, json, operator, qrOf, signed, T0 } from './helpers.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('persistence', () => {
+  it('data survives a restart with a file database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-mock-'));
+    dirs.push(dir);
+    const dbPath = join(dir, 'platform.db');
+    const clock = createClock({ start: T0, frozen: true });
+    const a = await createMockPlatform({ dbPath, demo: true, clock });
+    const r = await a.app.inject(
+      signed(a, deviceSigner(a, 'pos-01'), 'POST', '/v1/payments', {
+        out_trade_no: 'S1',
+        amount: 700,
+        qr_text: await qrOf(a, 's-001', 2),
+      }),
+    );
+    expect(r.statusCode).toBe(201);
+    await a.close();
+    const b = await createMockPlatform({ dbPath, demo: true, clock });
+    const o = await b.app.inject(signed(b, deviceSigner(b, 'pos-01'), 'GET', '/v1/payments/S1'));
+    expect(json(o).status).toBe('success');
+    expect(json(await b.app.inject(signed(b, operator(b), 'GET', '/v1/wallets/s-001'))).balance).toBe(9_300);
+    expect((b.state.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(
+      3,
+    );
+    await b.close();
+  });
+});
+
+describe('real server on port 0', () => {
+  it('listens, serves, pushes signed attendance to the parent, dedupes events, and closes', async () => {
+    const received: { headers: Record<string, string | string[] | undefined>; body: Buffer; url: string }[] =
+      [];
+    const hook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: Buffer.concat(chunks), url: req.url ?? '' });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hookPort = (hook.address() as { port: number }).port;
+    await using server = await startMockPlatform({
+      demo: true,
+      clock: createClock({ start: T0, frozen: true }),
+      pushIntervalMs: 20,
+    });
+    const p = server.platform;
+    const health = await fetch(`${server.url}/health`);
+    expect(health.status).toBe(200);
+    const sub = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
+        url: `http://127.0.0.1:${hookPort}/hooks/parent`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: 'p-001',
+      }),
+    );
+    expect(sub.statusCode, sub.body).toBe(201);
+    const qr = await qrOf(p, 's-001', 1);
+    const at = new Date(T0).toISOString();
+    const events = {
+      events: [
+        { seq: 1, kind: 'attendance', direction: 'in', occurred_at: at, qr_text: qr, decision: 'allowed' },
+      ],
+    };
+    const up = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', events),
+    );
+    expect(json(up)).toMatchObject({ accepted: 1, duplicates: 0, max_seq: 1 });
+    const dup = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', events),
+    );
+    expect(json(dup)).toMatchObject({ accepted: 0, duplicates: 1 });
+    for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(received.length).toBe(1);
+    const push = received[0]!;
+    const keys = json<{ webhook_signing: { kid: string }[] }>(
+      await p.app.inject({ method: 'GET', url: '/v1/platform/keys' }),
+    );
+    const jwk = keys.webhook_signing[0]!;
+    const v = await verifyPush(
+      {
+        method: 'POST',
+        url: `http://127.0.0.1:${hookPort}${push.url}`,
+        headers: push.headers as Record<string, string>,
+        body: new Uint8Array(push.body),
+      },
+      { keyLookup: (id) => (id === jwk.kid ? importVerifyKey(jwk as never) : undefined), now: p.clock.now() },
+    );
+    expect(v.ok, JSON.stringify(v)).toBe(true);
+    expect(JSON.parse(push.body.toString())).toMatchObject({
+      type: 'attendance.recorded',
+      data: { person_id: 's-001', class_id: '7-2' },
+    });
+    const list = await p.app.inject(signed(p, operator(p), 'GET', '/v1/events?class_id=7-2&limit=10'));
+    expect(json<{ data: unknown[] }>(list).data).toHaveLength(1);
+    expect(p.recorder.entries.some((e) => e.kind === 'push')).toBe(true);
+    await new Promise<void>((r) => hook.close(() => r()));
+  });
+
+  it('drops the response after commit when told to, and the retry is replayed', async () => {
+    await using server = await startMockPlatform({
+      demo: true,
+      clock: createClock({ start: T0, frozen: true }),
+    });
+    const p = server.platform;
+    p.state.faults.set([{ kind: 'drop_after_commit', route: 'topUpWallet', count: 1 }], 7);
+    const req = signed(
+      p,
+      operator(p),
+      'POST',
+      '/v1/wallets/s-002/top-ups',
+      { out_trade_no: 'DR1', amount: 100, channel: 'bank' },
+      { idempotencyKey: 'drop-1' },
+    );
+    const send = () =>
+      fetch(`${server.url}${req.url}`, {
+        method: 'POST',
+        headers: req.headers as Record<string, string>,
+        body: req.payload as string,
+      });
+    await expect(send()).rejects.toThrow();
+    const retry = signed(
+      p,
+      operator(p),
+      'POST',
+      '/v1/wallets/s-002/top-ups',
+      { out_trade_no: 'DR1', amount: 100, channel: 'bank' },
+      { idempotencyKey: 'drop-1' },
+    );
+    const r = await fetch(`${server.url}${retry.url}`, {
+      method: 'POST',
+      headers: retry.headers as Record<string, string>,
+      body: retry.payload as string,
+    });
+    expect(r.status).toBe(201);
+    expect(r.headers.get('idempotent-replayed')).toBe('true');
+    expect(json(await p.app.inject(signed(p, operator(p), 'GET', '/v1/wallets/s-002'))).balance).toBe(5_100);
+  });
+
+  it('injects 429 with Retry-After and 5xx, scoped to a device', async () => {
+    await using server = await startMockPlatform({
+      demo: true,
+      clock: createClock({ start: T0, frozen: true }),
+    });
+    const p = server.platform;
+    const set = await fetch(`${server.url}/admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        seed: 3,
+        rules: [
+          { kind: 'rate_limit', device_id: 'gate-01', retry_after_s: 7, count: 1 },
+          { kind: 'error_5xx', device_id: 'lib-01', status: 503, count: 1 },
+        ],
+      }),
+    });
+    expect(set.status).toBe(200);
+    const g = await p.app.inject(signed(p, deviceSigner(p, 'gate-01'), 'GET', '/v1/wallets/s-001'));
+    expect([g.statusCode, g.headers['retry-after'], json(g).retryable]).toEqual([429, '7', true]);
+    const l = await p.app.inject(signed(p, deviceSigner(p, 'lib-01'), 'GET', '/v1/wallets/s-001'));
+    expect([l.statusCode, json(l).code]).toEqual([503, 'ERR_INJECTED_FAULT']);
+    const pos = await p.app.inject(signed(p, deviceSigner(p, 'pos-01'), 'GET', '/v1/wallets/s-001'));
+    expect(pos.statusCode).toBe(200);
+    const clock = await fetch(`${server.url}/admin/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ advance_s: 60 }),
+    });
+    expect(json({ body: await clock.text() }).now).toBe('2026-01-05T08:01:00Z');
+  });
+});
