@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { 'index': 'src/index.ts', 'node': 'src/node.ts', 'redis': 'src/redis.ts', 'cli': 'src/cli.ts' },
+  entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts', cli: 'src/cli.ts' },
   format: ['esm'],
   dts: { entry: { index: 'src/index.ts', node: 'src/node.ts', redis: 'src/redis.ts' } },
   sourcemap: true,
