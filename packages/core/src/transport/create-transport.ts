@@ -84,6 +84,12 @@ export interface TransportRequest {
   readonly maxRetries?: number;
   /** Extra headers for this request. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * How a 2xx/3xx body is returned: `'json'` (default: parsed JSON, or text for non-JSON content)
+   * or `'bytes'` (the raw `Uint8Array`, e.g. `application/cbor` trust material). Error bodies are
+   * always parsed as problem+json.
+   */
+  readonly responseType?: 'json' | 'bytes';
 }
 
 /** A successful (2xx/3xx) response. */
@@ -293,6 +299,14 @@ export function createTransport(options: TransportOptions): Transport {
         error = result.error;
         canRetry = replaySafe;
       } else {
+        if (result.status < 400 && req.responseType === 'bytes') {
+          return {
+            status: result.status,
+            headers: result.headers,
+            body: result.bytes as T,
+            requestId: requestIdFrom(result.headers),
+          };
+        }
         const parsed = parseBody(result.status, result.headers, result.bytes);
         if (result.status < 400) {
           return {

@@ -294,6 +294,28 @@ describe('createTransport', () => {
     await expect(p).rejects.toThrow('stop');
   });
 
+  it("returns raw bytes with responseType 'bytes', and a 304 with an empty body", async () => {
+    const cbor = new Uint8Array([0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26, 0xff, 0x00, 0x80]);
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/tl', method: 'GET' })
+      .reply(200, Buffer.from(cbor), { headers: { 'content-type': 'application/cbor', etag: '"v1"' } });
+    pool.intercept({ path: '/v1/tl', method: 'GET', headers: { 'if-none-match': '"v1"' } }).reply(304, '');
+    const t = transport();
+    const first = await t.request<Uint8Array>({ method: 'GET', path: '/v1/tl', responseType: 'bytes' });
+    expect(first.body).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(first.body).equals(Buffer.from(cbor))).toBe(true);
+    expect(first.headers.etag).toBe('"v1"');
+    const second = await t.request<Uint8Array>({
+      method: 'GET',
+      path: '/v1/tl',
+      responseType: 'bytes',
+      headers: { 'if-none-match': '"v1"' },
+    });
+    expect(second.status).toBe(304);
+    expect(second.body.length).toBe(0);
+  });
+
   it('validates options', () => {
     expect(() => transport({ keyId: '' })).toThrow(TypeError);
     expect(() => transport({ alg: 'ed25519' })).toThrow(TypeError);
