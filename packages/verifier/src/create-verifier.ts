@@ -28,7 +28,13 @@ import type {
 import { reasonForCoreCode } from './decision.js';
 import { isVerifierError } from './errors.js';
 import { findPhysicalCard, isPhysicalCardTap, type PhysicalCardTap } from './physical-card.js';
-import { noPolicy, type PolicyEvaluator, type PolicySubject, type ReaderContext } from './policy-step.js';
+import { createPassbackState } from './policy/passback-state.js';
+import {
+  createPolicyEvaluator,
+  type PolicyEvaluator,
+  type PolicySubject,
+  type ReaderContext,
+} from './policy-step.js';
 import { createMemoryReplayStore, type MemoryReplayStore } from './replay/memory-replay-store.js';
 import type { ReplayStore } from './replay/replay-store.js';
 import { restoreMemoryReplayStore } from './replay/restore-memory-replay-store.js';
@@ -94,9 +100,11 @@ export interface VerifierOptions {
    * (a version known at provisioning). Default none.
    */
   readonly minTrustListVersion?: number;
+  /** Most (zone, card) anti-passback entries held (see `createPassbackState`). Default 100 000. */
+  readonly passbackMaxEntries?: number;
   /**
-   * Evaluates reader policies (step 6). Default: the package's policy engine; a reader without
-   * `policy` admits every valid card.
+   * Evaluates reader policies (step 6). Default: `validatePolicy` + `evaluatePolicy` with the
+   * verifier's anti-passback state. A reader without `policy` admits every valid card.
    */
   readonly policyEvaluator?: PolicyEvaluator;
 }
@@ -251,7 +259,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const ownStore = options.replayStore === undefined;
   let replay: ReplayStore = options.replayStore ?? createMemoryReplayStore({ capacity: replayCapacity });
   const credentialCache = createCredentialCache(options.credentialCacheSize ?? DEFAULT_CREDENTIAL_CACHE_SIZE);
-  const evaluatePolicy = options.policyEvaluator ?? noPolicy;
+  const passback = createPassbackState(
+    options.passbackMaxEntries === undefined ? {} : { maxEntries: options.passbackMaxEntries },
+  );
+  const evaluatePolicy = options.policyEvaluator ?? createPolicyEvaluator(passback);
   const trust = createTrustStore(options.rootKeys);
   const minTl = options.minTrustListVersion;
   if (minTl !== undefined) {
@@ -262,7 +273,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
       trust.raiseVersions({ trustList: { version: minTl - 1, digest: '' }, statusLists: {}, rosters: {} });
   }
   let lastSyncAt: number | null = null;
-  let passbackState: unknown;
 
   function staleness(material: Material, stamp: MaterialStamp, now: number): 'fresh' | 'grace' | 'stale' {
     const age = now - stamp.iat;
@@ -532,7 +542,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         floor: floor.value,
         lastSyncAt,
         versions: trust.versions,
-        passback: passbackState,
+        passback: passback.snapshot(),
         replay: ownStore ? (replay as MemoryReplayStore).snapshot(now) : undefined,
       });
     },
@@ -541,6 +551,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (typeof now !== 'number' || !Number.isFinite(now))
         throw new TypeError('restore: options.now required');
       const state = decodeVerifierState(bytes);
+      if (state.passback !== undefined) createPassbackState().restore(state.passback); // validate first
       const restored =
         ownStore && state.replay !== undefined
           ? restoreMemoryReplayStore(state.replay, { capacity: replayCapacity, now })
@@ -548,7 +559,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       floor.raise(state.floor);
       trust.raiseVersions(state.versions);
       if (state.lastSyncAt !== null) lastSyncAt = Math.max(lastSyncAt ?? state.lastSyncAt, state.lastSyncAt);
-      if (state.passback !== undefined) passbackState = state.passback;
+      if (state.passback !== undefined) passback.restore(state.passback);
       if (restored !== undefined) replay = restored;
     },
     status(now) {

@@ -39,6 +39,30 @@ export {
 } from './decision.js';
 export { isVerifierError, PolicyInvalidError, VerifierError, type VerifierErrorCode } from './errors.js';
 export type { PhysicalCardTap } from './physical-card.js';
+export {
+  evaluatePolicy,
+  type PolicyContext,
+  type PolicyResult,
+} from './policy/evaluate-policy.js';
+export {
+  createPassbackState,
+  type PassbackSnapshot,
+  type PassbackState,
+  type PassbackStateOptions,
+} from './policy/passback-state.js';
+export type {
+  AntiPassbackRule,
+  Direction,
+  GroupsRule,
+  PolicyRule,
+  ReaderPolicy,
+  RolesRule,
+  SceneRule,
+  SchoolsRule,
+  TimeWindow,
+  TimeWindowsRule,
+} from './policy/policy.js';
+export { validatePolicy } from './policy/validate-policy.js';
 export type { PolicyEvaluator, PolicyStepOutcome, PolicySubject, ReaderContext } from './policy-step.js';
 export {
   createMemoryReplayStore,

@@ -1,12 +1,17 @@
 /**
- * Step 6 of spec §5.3: the reader's policies. Adapter between the verifier and `./policy/`.
+ * Step 6 of spec §5.3: the reader's policy, evaluated with `./policy/` and the verifier's
+ * anti-passback state.
  *
  * @module
  */
 import type { Role } from '@campus-card/core';
 import type { PresentationMode } from './decision.js';
+import { evaluatePolicy } from './policy/evaluate-policy.js';
+import type { PassbackState } from './policy/passback-state.js';
+import type { Direction, ReaderPolicy } from './policy/policy.js';
+import { validatePolicy } from './policy/validate-policy.js';
 
-/** What a policy sees of an admitted-so-far card. */
+/** What a policy sees of a card whose signatures, time and status checked out. */
 export interface PolicySubject {
   readonly school: string;
   readonly cardId: string;
@@ -18,14 +23,18 @@ export interface PolicySubject {
 
 /** The reader a scan happens at. */
 export interface ReaderContext {
-  /** The reader's id (logged; also keys anti-passback state per reader when zones are not used). */
+  /** The reader's id (for logs and events). */
   readonly id: string;
-  /** The reader's policy (plain JSON data), if any. No policy admits every valid card. */
-  readonly policy?: unknown;
-  /** Direction of passage, for anti-passback. */
-  readonly direction?: 'in' | 'out';
-  /** The zone the reader guards, for anti-passback. */
-  readonly zone?: string;
+  /**
+   * The reader's policy: plain JSON data (`ReaderPolicy`), checked with `validatePolicy` the first
+   * time this object is seen (an invalid policy denies every scan with `INTERNAL_ERROR`). No policy
+   * admits every valid card.
+   */
+  readonly policy?: ReaderPolicy | undefined;
+  /** Direction of passage, required by `antiPassback` rules. */
+  readonly direction?: Direction | undefined;
+  /** The zone the reader guards (informational; anti-passback rules name their zone). */
+  readonly zone?: string | undefined;
 }
 
 /** The outcome of the policy step. */
@@ -33,17 +42,44 @@ export type PolicyStepOutcome =
   | { readonly ok: true; commit(): void }
   | { readonly ok: false; readonly rule: string; readonly kind: string; readonly detail: string };
 
-const ADMIT: PolicyStepOutcome = { ok: true, commit() {} };
-
-/** Evaluates the reader's policy for `subject` at `now`. */
+/** Evaluates the reader's policy for `subject` at `now`. Throws for an invalid policy. */
 export type PolicyEvaluator = (
   subject: PolicySubject,
   reader: ReaderContext,
   now: number,
 ) => PolicyStepOutcome;
 
-/** The evaluator used when no policy module is wired: admits everyone when `reader.policy` is absent. */
-export const noPolicy: PolicyEvaluator = (_subject, reader) =>
-  reader.policy === undefined
-    ? ADMIT
-    : { ok: false, rule: 'policy', kind: 'unsupported', detail: 'policies are not supported by this build' };
+const ADMIT: PolicyStepOutcome = { ok: true, commit() {} };
+
+/**
+ * The default evaluator: `validatePolicy` once per policy object (cached in a `WeakMap`), then
+ * `evaluatePolicy` with the reader's direction and the verifier's `passback` state.
+ */
+export function createPolicyEvaluator(passback: PassbackState): PolicyEvaluator {
+  const validated = new WeakMap<object, ReaderPolicy | Error>();
+  return (subject, reader, now) => {
+    const raw = reader.policy;
+    if (raw === undefined) return ADMIT;
+    let policy = validated.get(raw);
+    if (policy === undefined) {
+      try {
+        policy = validatePolicy(raw);
+      } catch (error) {
+        policy = error instanceof Error ? error : new Error(String(error));
+      }
+      validated.set(raw, policy);
+    }
+    if (policy instanceof Error) throw new Error(`invalid reader policy: ${policy.message}`);
+    return evaluatePolicy(
+      policy,
+      {
+        school: subject.school,
+        role: subject.role,
+        cardId: subject.cardId,
+        groups: subject.groups,
+        scene: subject.scene,
+      },
+      reader.direction === undefined ? { now, passback } : { now, direction: reader.direction, passback },
+    );
+  };
+}

@@ -5,13 +5,13 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 
-const DOMAIN = new TextEncoder().encode('campus-card/replay/v1');
+const DOMAIN = new TextEncoder().encode('cc/replay/v1');
 const encoder = new TextEncoder();
 
 /**
  * Computes the 16-byte replay digest of a code: the first 16 bytes of SHA-256 over
- * `"campus-card/replay/v1" ‖ len(kid) ‖ kid ‖ len(cardId) ‖ cardId(UTF-8) ‖ t (8 bytes BE) ‖ len(nonce) ‖ nonce`,
- * lengths as 2-byte big-endian. Every field is signed by the phone; signature bytes are never
+ * `"cc/replay/v1" ‖ len(kid) ‖ kid ‖ len(cardId) ‖ cardId(UTF-8) ‖ t (8 bytes BE) ‖ len(nonce) ‖ nonce`,
+ * lengths as 2-byte big-endian (for a 10-character card id it fits one SHA-256 block). Every field is signed by the phone; signature bytes are never
  * part of it (ECDSA malleability: a high-S twin of a used code has the same digest).
  *
  * @param holderKid - The phone key id (8 bytes).

@@ -26,11 +26,12 @@ export const SCHOOL = '10001';
 const DAY = 86_400;
 
 /** A deterministic seed from a number. */
-export function seed(n: number): Uint8Array {
-  const s = new Uint8Array(32);
+export function seed(n: number, length = 48): Uint8Array {
+  // core's ES256 keygen needs 48 bytes of seed (noble randomSecretKey), EdDSA 32
+  const s = new Uint8Array(length);
   s.fill(n & 0xff);
   s[0] = 0x5e;
-  s[31] = (n >> 8) & 0xff;
+  s[length - 1] = (n >> 8) & 0xff;
   return s;
 }
 
@@ -81,7 +82,7 @@ export const PEOPLE: Person[] = [
 /** Builds a campus: keys, credentials issued at T0 − 1 day, 30 days validity. */
 export async function makeCampus(alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<Campus> {
   const root = generateKeyPair('ES256', { seed: seed(1) });
-  const issuer = generateKeyPair(alg, { seed: seed(2) });
+  const issuer = generateKeyPair(alg, { seed: seed(2, alg === 'ES256' ? 48 : 32) });
   const cards = new Map<string, Card>();
   let i = 10;
   for (const p of PEOPLE) {

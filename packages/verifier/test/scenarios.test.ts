@@ -1,0 +1,311 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier, type Decision, type ReaderPolicy, type Verifier } from '../src/index.js';
+import { nodeBackend } from '../src/node.js';
+import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
+
+const DAY = 86_400;
+let campus: Campus;
+beforeAll(async () => {
+  campus = await makeCampus();
+});
+
+async function loaded(
+  now = T0,
+  opts: Parameters<typeof createVerifier>[0] extends infer O ? Partial<O> : never = {},
+) {
+  const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend, ...opts });
+  expect(v.loadTrustList(await campus.trustList(1, now - 3600), { now }).ok).toBe(true);
+  expect(v.loadStatusList(await campus.statusList(1, now - 600), { now }).ok).toBe(true);
+  expect(v.loadRoster(await campus.roster(1, now - 600), { now }).ok).toBe(true);
+  return v;
+}
+
+function denied(d: Decision, reason: string) {
+  expect(d).toMatchObject({ accepted: false, reason });
+}
+
+const gate = { id: 'gate-1' };
+
+describe('basic decisions', () => {
+  it('accepts a fresh code once, with audit', async () => {
+    const v = await loaded();
+    const qr = await campus.code('2024010001', T0 - 5);
+    const d = await v.verify(qr, { now: T0, reader: gate });
+    expect(d).toMatchObject({
+      accepted: true,
+      school: '10001',
+      cardId: '2024010001',
+      role: 'student',
+      mode: 'full',
+      warnings: [],
+      audit: {
+        trustList: { version: 1, iat: T0 - 3600 },
+        statusList: { version: 1, iat: T0 - 600 },
+        roster: { version: 1, iat: T0 - 600 },
+        lastSyncAt: T0,
+        clock: T0,
+      },
+    });
+    denied(await v.verify(qr, { now: T0 + 1, reader: gate }), 'REPLAYED');
+  });
+
+  it('compact codes and physical cards go through the roster', async () => {
+    const v = await loaded();
+    const d = await v.verify(await campus.compact('2024010001', T0), { now: T0, reader: gate });
+    expect(d).toMatchObject({ accepted: true, mode: 'compact', cardId: '2024010001' });
+    const tap = await v.verify({ uid: new Uint8Array([4, 1, 2, 3]) }, { now: T0, reader: gate });
+    expect(tap).toMatchObject({
+      accepted: true,
+      mode: 'physical',
+      cardId: '2024010002',
+      groups: ['dorm:A1'],
+    });
+    denied(await v.verify({ uid: new Uint8Array([9, 9]) }, { now: T0, reader: gate }), 'UNKNOWN_CARD');
+  });
+
+  it('never throws on garbage and fails closed', async () => {
+    const v = await loaded();
+    for (const input of ['', 'CC1:', 'hello', new Uint8Array([0xff]), 42, null, { uid: 'x' }, undefined]) {
+      const d = await v.verify(input as never, { now: T0, reader: gate });
+      expect(d.accepted).toBe(false);
+    }
+    denied(await v.verify('CC1:', { now: Number.NaN, reader: gate }), 'INTERNAL_ERROR');
+    denied(await v.verify('CC1:', undefined as never), 'INTERNAL_ERROR');
+  });
+
+  it('denies before any trust list', async () => {
+    const v = createVerifier({ rootKeys: [campus.root.publicKey] });
+    denied(await v.verify(await campus.code('2024010001', T0), { now: T0, reader: gate }), 'NO_TRUST_LIST');
+  });
+
+  it('time window: too old, from the future', async () => {
+    const v = await loaded();
+    denied(
+      await v.verify(await campus.code('2024010001', T0 - 91), { now: T0, reader: gate }),
+      'CODE_TOO_OLD',
+    );
+    denied(
+      await v.verify(await campus.code('2024010001', T0 + 31), { now: T0, reader: gate }),
+      'CODE_FROM_FUTURE',
+    );
+  });
+});
+
+describe('trust material loading', () => {
+  it('refuses rollback, same bytes is a no-op, keeps the last good copy', async () => {
+    const v = await loaded();
+    const tl2 = await campus.trustList(2, T0 - 100);
+    expect(v.loadTrustList(tl2, { now: T0 })).toMatchObject({ ok: true, version: 2, changed: true });
+    expect(v.loadTrustList(tl2, { now: T0 })).toMatchObject({ ok: true, changed: false });
+    expect(v.loadTrustList(await campus.trustList(1, T0 - 3600), { now: T0 })).toMatchObject({
+      ok: false,
+      reason: 'ROLLBACK',
+    });
+    expect(v.loadTrustList(await campus.trustList(2, T0 - 50), { now: T0 })).toMatchObject({
+      ok: false,
+      reason: 'ROLLBACK',
+    });
+    const bad = tl2.slice();
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1;
+    expect(v.loadTrustList(bad, { now: T0 })).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
+    expect(v.status(T0).trustList).toMatchObject({ version: 2 });
+    expect(v.loadStatusList(await campus.statusList(1, T0 - 600), { now: T0 })).toMatchObject({
+      changed: false,
+    });
+    expect(v.loadStatusList(new Uint8Array([1, 2]), { now: T0 })).toMatchObject({
+      ok: false,
+      reason: 'BAD_FORMAT',
+    });
+    expect(v.loadRoster(await campus.roster(1, T0 - 600), { now: T0 })).toMatchObject({ changed: false });
+  });
+});
+
+describe('S6 library anti-passback', () => {
+  const policy: ReaderPolicy = {
+    id: 'library',
+    rules: [{ kind: 'antiPassback', id: 'library-apb', zone: 'library', minReentrySeconds: 60 }],
+  };
+  it('cannot enter twice without leaving; re-entry after the interval', async () => {
+    const v = await loaded();
+    const entry = { id: 'lib-in', policy, direction: 'in' as const };
+    const exit = { id: 'lib-out', policy, direction: 'out' as const };
+    const id = '2024010001';
+    expect((await v.verify(await campus.code(id, T0), { now: T0, reader: entry })).accepted).toBe(true);
+    const twice = await v.verify(await campus.code(id, T0 + 5), { now: T0 + 5, reader: entry });
+    expect(twice).toMatchObject({ accepted: false, reason: 'POLICY_DENIED', rule: 'library-apb' });
+    expect((await v.verify(await campus.code(id, T0 + 10), { now: T0 + 10, reader: exit })).accepted).toBe(
+      true,
+    );
+    denied(await v.verify(await campus.code(id, T0 + 30), { now: T0 + 30, reader: entry }), 'POLICY_DENIED');
+    expect((await v.verify(await campus.code(id, T0 + 80), { now: T0 + 80, reader: entry })).accepted).toBe(
+      true,
+    );
+  });
+  it('a replayed code does not move the passback state', async () => {
+    const v = await loaded();
+    const entry = { id: 'lib-in', policy, direction: 'in' as const };
+    const exit = { id: 'lib-out', policy, direction: 'out' as const };
+    const qr = await campus.code('2024010002', T0);
+    expect((await v.verify(qr, { now: T0, reader: entry })).accepted).toBe(true);
+    const out = await campus.code('2024010002', T0 + 1);
+    expect((await v.verify(out, { now: T0 + 1, reader: exit })).accepted).toBe(true);
+    // replaying the exit code must not record a second exit (the replay check precedes commit)
+    denied(await v.verify(out, { now: T0 + 2, reader: exit }), 'REPLAYED');
+  });
+});
+
+describe('S8 dorm building', () => {
+  const policy: ReaderPolicy = {
+    id: 'dorm-B3',
+    rules: [
+      { kind: 'roles', id: 'students-only', allow: ['student'] },
+      { kind: 'groups', id: 'dorm-B3-residents', anyOf: ['dorm:B3'] },
+    ],
+  };
+  it('admits residents of B3 only, by QR and by physical card', async () => {
+    const v = await loaded();
+    const reader = { id: 'dorm-B3-door', policy };
+    expect((await v.verify(await campus.code('2024010001', T0), { now: T0, reader })).accepted).toBe(true);
+    const other = await v.verify(await campus.code('2024010002', T0), { now: T0, reader });
+    expect(other).toMatchObject({ reason: 'POLICY_DENIED', rule: 'dorm-B3-residents', cardId: '2024010002' });
+    const teacher = await v.verify(await campus.code('T-0042', T0), { now: T0, reader });
+    expect(teacher).toMatchObject({ reason: 'POLICY_DENIED', rule: 'students-only' });
+    const tap = await v.verify({ uid: new Uint8Array([4, 1, 2, 3]) }, { now: T0, reader });
+    expect(tap).toMatchObject({ reason: 'POLICY_DENIED', rule: 'dorm-B3-residents' });
+  });
+});
+
+describe('S7 teacher canteen', () => {
+  it('teachers only; an invalid policy fails closed', async () => {
+    const v = await loaded();
+    const reader = {
+      id: 'canteen-t',
+      policy: { id: 'tc', rules: [{ kind: 'roles', id: 'teachers', allow: ['teacher'] }] } as ReaderPolicy,
+    };
+    expect((await v.verify(await campus.code('T-0042', T0), { now: T0, reader })).accepted).toBe(true);
+    denied(await v.verify(await campus.code('2024010001', T0), { now: T0, reader }), 'POLICY_DENIED');
+    denied(await v.verify(await campus.code('P-0007', T0), { now: T0, reader }), 'POLICY_DENIED');
+    const broken = { id: 'x', policy: { id: 'b', rules: [{ kind: 'nope' }] } as unknown as ReaderPolicy };
+    denied(await v.verify(await campus.code('T-0042', T0), { now: T0, reader: broken }), 'INTERNAL_ERROR');
+  });
+});
+
+describe('C5 card revoked after a sync', () => {
+  it('status list v2 revokes the card for QR and physical card', async () => {
+    const v = await loaded();
+    expect((await v.verify({ uid: new Uint8Array([4, 1, 2, 3]) }, { now: T0, reader: gate })).accepted).toBe(
+      true,
+    );
+    expect((await v.verify(await campus.code('2024010002', T0), { now: T0, reader: gate })).accepted).toBe(
+      true,
+    );
+    expect(v.loadStatusList(await campus.statusList(2, T0 + 10, { 2: 2 }), { now: T0 + 20 })).toMatchObject({
+      ok: true,
+      version: 2,
+    });
+    const tap = await v.verify({ uid: new Uint8Array([4, 1, 2, 3]) }, { now: T0 + 30, reader: gate });
+    expect(tap).toMatchObject({ reason: 'REVOKED', audit: { statusList: { version: 2 } } });
+    denied(
+      await v.verify(await campus.code('2024010002', T0 + 30), { now: T0 + 30, reader: gate }),
+      'REVOKED',
+    );
+    expect(
+      (await v.verify(await campus.code('2024010001', T0 + 30), { now: T0 + 30, reader: gate })).accepted,
+    ).toBe(true);
+  });
+});
+
+describe('reboot in the middle of the window', () => {
+  it('snapshot → new verifier → restore: the code is still a replay; state survives', async () => {
+    const v = await loaded();
+    const qr = await campus.code('2024010001', T0);
+    expect((await v.verify(qr, { now: T0, reader: gate })).accepted).toBe(true);
+    const snap = v.snapshot({ now: T0 + 30 });
+    const v2: Verifier = await loaded(T0 + 30);
+    v2.restore(snap, { now: T0 + 31 });
+    denied(await v2.verify(qr, { now: T0 + 40, reader: gate }), 'REPLAYED');
+    expect(v2.status(T0 + 40).floor).toBe(T0);
+    // rollback is still refused after the reboot, the same list is accepted again
+    const v3 = createVerifier({ rootKeys: [campus.root.publicKey] });
+    v3.restore(snap, { now: T0 + 31 });
+    expect(v3.loadTrustList(await campus.trustList(1, T0 - 3600), { now: T0 + 31 }).ok).toBe(true);
+    expect(v3.loadTrustList(await campus.trustList(1, T0 - 7), { now: T0 + 31 })).toMatchObject({
+      reason: 'ROLLBACK',
+    });
+    expect(() => v3.restore(new Uint8Array([1, 2, 3]), { now: T0 })).toThrow(/snapshot/);
+  });
+});
+
+describe('issue 7: field hardening', () => {
+  it('a trust list past its age is denied TRUST_LIST_STALE, or admitted with a warning under a grace policy', async () => {
+    const v = await loaded();
+    const later = T0 + 31 * DAY;
+    const d = await v.verify(await campus.code('2024010001', later), { now: later, reader: gate });
+    expect(d).toMatchObject({ accepted: false, reason: 'TRUST_LIST_STALE' });
+    expect(v.status(later).trustList?.state).toBe('stale');
+    const g = await loaded(T0, {
+      maxStaleness: { trustList: 10 * DAY, statusList: 100 * DAY, roster: 100 * DAY },
+      stalenessGrace: { trustList: 30 * DAY },
+    });
+    const soon = T0 + 15 * DAY;
+    const ok = await g.verify(await campus.code('2024010001', soon), { now: soon, reader: gate });
+    expect(ok).toMatchObject({ accepted: true, warnings: ['TRUST_LIST_STALE'] });
+  });
+
+  it('a status list that stopped refreshing while a card was lost: STATUS_LIST_STALE', async () => {
+    const v = await loaded();
+    // the card is reported lost at T0 + 1h, but this reader never gets status list v2
+    const later = T0 + 2 * DAY;
+    const d = await v.verify(await campus.code('2024010002', later), { now: later, reader: gate });
+    expect(d).toMatchObject({
+      accepted: false,
+      reason: 'STATUS_LIST_STALE',
+      cardId: '2024010002',
+      audit: { statusList: { version: 1, iat: T0 - 600 }, lastSyncAt: T0 },
+    });
+    const tap = await v.verify({ uid: new Uint8Array([4, 1, 2, 3]) }, { now: later, reader: gate });
+    expect(tap).toMatchObject({ accepted: false, reason: 'STATUS_LIST_STALE' });
+  });
+
+  it('clock set back a day after a reboot: CLOCK_BEFORE_FLOOR for every decision', async () => {
+    const v = await loaded();
+    expect((await v.verify(await campus.code('2024010001', T0), { now: T0, reader: gate })).accepted).toBe(
+      true,
+    );
+    const snap = v.snapshot({ now: T0 });
+    const v2 = await loaded(T0);
+    v2.restore(snap, { now: T0 });
+    const back = T0 - DAY;
+    // a code made by a phone whose clock is also a day behind (a screenshot of yesterday) is refused
+    const d = await v2.verify(await campus.code('2024010001', back), { now: back, reader: gate });
+    expect(d).toMatchObject({
+      accepted: false,
+      reason: 'CLOCK_BEFORE_FLOOR',
+      audit: { clock: back, floor: T0 },
+    });
+    denied(
+      await v2.verify({ uid: new Uint8Array([4, 1, 2, 3]) }, { now: back, reader: gate }),
+      'CLOCK_BEFORE_FLOOR',
+    );
+    expect(v2.status(back).clockBeforeFloor).toBe(true);
+    // within the tolerance it still works
+    expect(
+      (await v2.verify(await campus.code('2024010001', T0 - 200), { now: T0 - 200, reader: gate })).accepted,
+    ).toBe(true);
+  });
+
+  it('a list signed a year in the future does not move the floor', async () => {
+    const v = await loaded();
+    const floor = v.status(T0).floor;
+    expect(floor).toBe(T0 - 600);
+    const res = v.loadStatusList(await campus.statusList(9, T0 + 365 * DAY), { now: T0 });
+    expect(res.ok).toBe(true);
+    expect(v.status(T0).floor).toBe(floor);
+    expect((await v.verify(await campus.code('2024010001', T0), { now: T0, reader: gate })).accepted).toBe(
+      true,
+    );
+    // and a trust list likewise
+    expect(v.loadTrustList(await campus.trustList(5, T0 + 365 * DAY), { now: T0 }).ok).toBe(true);
+    expect(v.status(T0 + 1).floor).toBe(T0);
+  });
+});
