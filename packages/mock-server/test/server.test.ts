@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importVerifyKey, verifyPush } from '@campus-card/core/http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClock, createMockPlatform, startMockPlatform } from '../src/index.js';
+import { createClock, createMockPlatform, MIGRATIONS, startMockPlatform } from '../src/index.js';
 import { deviceSigner, json, operator, qrOf, signed, T0 } from './helpers.js';
 
 const dirs: string[] = [];
@@ -33,7 +33,7 @@ describe('persistence', () => {
     expect(json(o).status).toBe('success');
     expect(json(await b.app.inject(signed(b, operator(b), 'GET', '/v1/wallets/s-001'))).balance).toBe(9_300);
     expect((b.state.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(
-      3,
+      MIGRATIONS.length,
     );
     await b.close();
   });

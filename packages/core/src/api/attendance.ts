@@ -31,6 +31,37 @@ export const EventKind = Type.Union([
 /** An event kind. */
 export type EventKind = Static<typeof EventKind>;
 
+/** Version and signed time of one piece of trust material, as a reader held it. */
+export const MaterialStampJson = strictObject({
+  version: Type.Integer({ minimum: 0 }),
+  signed_at: Timestamp,
+});
+/** A material stamp. */
+export type MaterialStampJson = Static<typeof MaterialStampJson>;
+
+/**
+ * The reader's state when it decided (issue 7 §3): which trust material it used, when it last
+ * synced, its clock and its trusted-time floor. Answers "was this lost card admitted because the
+ * reader had not synced?".
+ */
+export const DecisionAuditJson = strictObject({
+  trust_list: Type.Union([MaterialStampJson, Type.Null()]),
+  status_list: Type.Union([MaterialStampJson, Type.Null()]),
+  roster: Type.Union([MaterialStampJson, Type.Null()]),
+  last_sync_at: Type.Union([Timestamp, Type.Null()]),
+  clock: Timestamp,
+  floor: Type.Union([Timestamp, Type.Null()], { description: 'Null before any signed time was seen.' }),
+  warnings: Type.Optional(
+    Type.Array(Type.String({ maxLength: 32 }), {
+      maxItems: 8,
+      description: 'Staleness warnings of a decision admitted under a grace policy.',
+    }),
+  ),
+  online: Type.Optional(Type.Boolean({ description: 'Decided with the online identity fallback.' })),
+});
+/** A decision audit, as uploaded. */
+export type DecisionAuditJson = Static<typeof DecisionAuditJson>;
+
 /** One event as a device uploads it. Identify the card by `card_id`, `qr_text` or `uid_hex`. */
 export const DeviceEvent = strictObject({
   seq: Type.Integer({
@@ -47,6 +78,7 @@ export const DeviceEvent = strictObject({
   decision: Type.Union([Type.Literal('allowed'), Type.Literal('denied')]),
   reason: Type.Optional(Type.String({ maxLength: 64 })),
   item_id: Type.Optional(Type.String({ maxLength: 64, description: 'Library: the book.' })),
+  audit: Type.Optional(DecisionAuditJson),
 });
 /** A device event. */
 export type DeviceEvent = Static<typeof DeviceEvent>;
@@ -86,6 +118,7 @@ export const StoredEvent = strictObject({
   decision: Type.Union([Type.Literal('allowed'), Type.Literal('denied')]),
   reason: Type.Union([Type.String(), Type.Null()]),
   item_id: Type.Union([Type.String(), Type.Null()]),
+  audit: Type.Union([DecisionAuditJson, Type.Null()]),
 });
 /** A stored event. */
 export type StoredEvent = Static<typeof StoredEvent>;

@@ -134,6 +134,38 @@ export const Device = strictObject({
 /** A device. */
 export type Device = Static<typeof Device>;
 
+const MaterialHealth = strictObject({
+  version: Type.Integer({ minimum: 0 }),
+  signed_at: Timestamp,
+  age_s: Type.Number({ description: 'Seconds since the material was signed, by the device clock.' }),
+  max_age_s: Type.Number({ description: 'Seconds after signing past which the reader denies.' }),
+  state: Type.Union([Type.Literal('fresh'), Type.Literal('grace'), Type.Literal('stale')]),
+});
+
+/** Request body: a device heartbeat (its health as it sees it). */
+export const DeviceHeartbeatBody = strictObject({
+  clock: Timestamp,
+  trust_list: Type.Union([MaterialHealth, Type.Null()]),
+  status_list: Type.Union([MaterialHealth, Type.Null()]),
+  roster: Type.Union([MaterialHealth, Type.Null()]),
+  last_sync_at: Type.Union([Timestamp, Type.Null()]),
+  floor: Type.Union([Timestamp, Type.Null()]),
+  clock_before_floor: Type.Boolean(),
+  outbox_depth: Type.Integer({ minimum: 0, description: 'Events recorded but not yet acknowledged.' }),
+  last_seq: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+  software: Type.Optional(Type.String({ maxLength: 64 })),
+});
+/** Device-heartbeat body. */
+export type DeviceHeartbeatBody = Static<typeof DeviceHeartbeatBody>;
+
+/** The platform's answer to a heartbeat: its own clock, for a skew check. */
+export const DeviceHeartbeatResult = strictObject({
+  device_id: Id,
+  received_at: Timestamp,
+});
+/** Device-heartbeat result. */
+export type DeviceHeartbeatResult = Static<typeof DeviceHeartbeatResult>;
+
 /** Merchant categories (S1, S7). */
 export const MerchantCategory = Type.Union([
   Type.Literal('canteen_teacher'),
@@ -233,6 +265,17 @@ export const directoryRoutes = [
     auth: anySigned,
     params: strictObject({ device_id: Id }),
     responses: { 200: Device, ...SIGNED_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/devices/{device_id}/heartbeat',
+    operationId: 'deviceHeartbeat',
+    summary: "Report a device's health: trust material versions and ages, outbox depth, clock",
+    tag: 'directory',
+    auth: ['device'],
+    params: strictObject({ device_id: Id }),
+    body: DeviceHeartbeatBody,
+    responses: { 200: DeviceHeartbeatResult, ...POST_ERRORS },
   },
   {
     method: 'POST',

@@ -29,10 +29,16 @@ interface EventRow {
   decision: 'allowed' | 'denied';
   reason: string | null;
   item_id: string | null;
+  audit: string | null;
 }
 
 function eventOut(r: EventRow): StoredEvent {
-  return { ...r, occurred_at: iso(r.occurred_at), received_at: iso(r.received_at) };
+  return {
+    ...r,
+    occurred_at: iso(r.occurred_at),
+    received_at: iso(r.received_at),
+    audit: r.audit === null ? null : (JSON.parse(r.audit) as StoredEvent['audit']),
+  };
 }
 
 /** Attendance handlers. */
@@ -65,8 +71,8 @@ export const attendanceHandlers: Handlers = {
     return ctx.commit(() => {
       const now = state.clock.now();
       const ins = state.db.prepare(
-        `INSERT OR IGNORE INTO events (event_id, device_id, seq, kind, direction, occurred_at, received_at, person_id, card_id, class_id, zone, decision, reason, item_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO events (event_id, device_id, seq, kind, direction, occurred_at, received_at, person_id, card_id, class_id, zone, decision, reason, item_id, audit)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       let accepted = 0;
       let duplicates = 0;
@@ -92,6 +98,7 @@ export const attendanceHandlers: Handlers = {
           e.decision,
           e.reason ?? (card === undefined ? 'UNRESOLVED' : null),
           e.item_id ?? null,
+          e.audit === undefined ? null : JSON.stringify(e.audit),
         );
         if (res.changes === 0) {
           duplicates++;

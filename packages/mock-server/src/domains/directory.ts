@@ -5,7 +5,7 @@
  */
 import type { CreateDeviceBody, Device, Merchant, Person, PublicJwk, School } from '@campus-card/core/api';
 import { importVerifyKey } from '@campus-card/core/http';
-import type { Handlers, PlatformState } from '../context.js';
+import { type Handlers, type PlatformState, requirePrincipal } from '../context.js';
 import { iso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
 
@@ -264,6 +264,22 @@ export const directoryHandlers: Handlers = {
     if (r === undefined) throw notFound(`device ${ctx.params.device_id}`);
     return { status: 200, body: deviceOut(r as never) };
   },
+
+  deviceHeartbeat: (ctx) =>
+    ctx.commit(() => {
+      const { state } = ctx;
+      const p = requirePrincipal(ctx);
+      if (p.id !== ctx.params.device_id) {
+        throw new ApiError(403, 'ERR_FORBIDDEN', 'a device reports only its own heartbeat');
+      }
+      const now = state.clock.now();
+      state.db
+        .prepare(
+          'INSERT INTO device_heartbeats (device_id, body, received_at) VALUES (?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET body = excluded.body, received_at = excluded.received_at',
+        )
+        .run(p.id, JSON.stringify(ctx.body), now);
+      return { status: 200, body: { device_id: p.id, received_at: iso(now) } };
+    }),
 
   createMerchant: (ctx) =>
     ctx.commit(() => {

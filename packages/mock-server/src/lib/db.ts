@@ -88,6 +88,14 @@ CREATE TABLE pushes (push_id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, ur
 CREATE INDEX pushes_due ON pushes(state, next_attempt_at);
 `,
   },
+  {
+    version: 4,
+    name: 'event audit, device heartbeats',
+    sql: `
+ALTER TABLE events ADD COLUMN audit TEXT;
+CREATE TABLE device_heartbeats (device_id TEXT PRIMARY KEY, body TEXT NOT NULL, received_at INTEGER NOT NULL);
+`,
+  },
 ];
 
 /**
