@@ -273,6 +273,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       trust.raiseVersions({ trustList: { version: minTl - 1, digest: '' }, statusLists: {}, rosters: {} });
   }
   let lastSyncAt: number | null = null;
+  /** Latest `now` the replay window has seen (see `VerifierState.replayClock`). */
+  let replayClock = 0;
 
   function staleness(material: Material, stamp: MaterialStamp, now: number): 'fresh' | 'grace' | 'stale' {
     const age = now - stamp.iat;
@@ -432,8 +434,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
     // 7. replay window: only now is the code recorded as used
     if (verified !== undefined) {
+      const expiresAt = verified.t + maxAge + 1;
+      // the store may already have dropped this entry at a later clock reading (clock moved back
+      // after a snapshot or within the floor tolerance): refuse rather than reopen the window
+      if (expiresAt <= replayClock) {
+        throw new Denial(
+          'CODE_TOO_OLD',
+          `code expired at ${expiresAt}, the replay window has seen ${replayClock}`,
+        );
+      }
+      if (now > replayClock) replayClock = now;
       const digest = replayDigest(verified.holderKid, verified.cardId, verified.t, verified.nonce);
-      let outcome = replay.checkAndInsert(digest, verified.t + maxAge + 1, now);
+      let outcome = replay.checkAndInsert(digest, expiresAt, now);
       if (typeof outcome !== 'string') outcome = await outcome;
       if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
       if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
@@ -540,10 +552,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw new TypeError('snapshot: options.now required');
       return encodeVerifierState({
         floor: floor.value,
+        replayClock,
         lastSyncAt,
         versions: trust.versions,
         passback: passback.snapshot(),
-        replay: ownStore ? (replay as MemoryReplayStore).snapshot(now) : undefined,
+        // entries are dropped only by a clock an accepted scan has vouched for, never by `now` alone
+        replay: ownStore ? (replay as MemoryReplayStore).snapshot(Math.min(now, replayClock)) : undefined,
       });
     },
     restore(bytes, opts) {
@@ -552,11 +566,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw new TypeError('restore: options.now required');
       const state = decodeVerifierState(bytes);
       if (state.passback !== undefined) createPassbackState().restore(state.passback); // validate first
+      const clock = Math.min(now, Math.max(replayClock, state.replayClock));
       const restored =
         ownStore && state.replay !== undefined
-          ? restoreMemoryReplayStore(state.replay, { capacity: replayCapacity, now })
+          ? restoreMemoryReplayStore(state.replay, { capacity: replayCapacity, now: clock })
           : undefined;
       floor.raise(state.floor);
+      if (state.replayClock > replayClock) replayClock = state.replayClock;
       trust.raiseVersions(state.versions);
       if (state.lastSyncAt !== null) lastSyncAt = Math.max(lastSyncAt ?? state.lastSyncAt, state.lastSyncAt);
       if (state.passback !== undefined) passback.restore(state.passback);

@@ -14,6 +14,11 @@ const FORMAT_VERSION = 1;
 export interface VerifierState {
   /** Trusted-time floor, unix seconds. */
   readonly floor: number;
+  /**
+   * The latest clock reading the replay window has seen, unix seconds: a code whose entry would
+   * have expired by then may have been forgotten, so it is refused as too old.
+   */
+  readonly replayClock: number;
   /** The `now` of the last successful load, or `null`. */
   readonly lastSyncAt: number | null;
   /** Versions of trust material held (rollback protection across reboots). */
@@ -29,6 +34,7 @@ export function encodeVerifierState(state: VerifierState): Uint8Array {
   const json = new TextEncoder().encode(
     JSON.stringify({
       floor: state.floor,
+      replayClock: state.replayClock,
       lastSyncAt: state.lastSyncAt,
       versions: state.versions,
       passback: state.passback ?? null,
@@ -90,6 +96,8 @@ export function decodeVerifierState(bytes: Uint8Array): VerifierState {
     p === null ||
     typeof p.floor !== 'number' ||
     !Number.isFinite(p.floor) ||
+    typeof p.replayClock !== 'number' ||
+    !Number.isFinite(p.replayClock) ||
     !(p.lastSyncAt === null || (typeof p.lastSyncAt === 'number' && Number.isFinite(p.lastSyncAt))) ||
     typeof v !== 'object' ||
     v === null ||
@@ -101,6 +109,7 @@ export function decodeVerifierState(bytes: Uint8Array): VerifierState {
   }
   return {
     floor: p.floor,
+    replayClock: p.replayClock as number,
     lastSyncAt: p.lastSyncAt as number | null,
     versions: {
       trustList: (v.trustList ?? undefined) as HeldVersions['trustList'],
