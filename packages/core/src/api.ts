@@ -20,5 +20,6 @@ export * from './api/ledger.js';
 export * from './api/openapi.js';
 export * from './api/payments.js';
 export * from './api/routes.js';
+export * from './api/statements.js';
 export * from './api/validate.js';
 export * from './api/webhooks.js';

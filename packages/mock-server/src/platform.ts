@@ -25,6 +25,7 @@ import { directoryHandlers } from './domains/directory.js';
 import { identityHandlers } from './domains/identity.js';
 import { ledgerHandlers } from './domains/ledger.js';
 import { paymentHandlers, settleDue } from './domains/payments.js';
+import { statementHandlers } from './domains/statements.js';
 import { createPushDispatcher, type PushDispatcher, webhookHandlers } from './domains/webhooks.js';
 import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
@@ -88,6 +89,7 @@ export const handlers: Handlers = {
   ...cardHandlers,
   ...identityHandlers,
   ...paymentHandlers,
+  ...statementHandlers,
   ...attendanceHandlers,
   ...webhookHandlers,
   ...ledgerHandlers,

@@ -11,6 +11,7 @@ import { directoryRoutes } from './directory.js';
 import { identityRoutes } from './identity.js';
 import { ledgerRoutes } from './ledger.js';
 import { paymentRoutes } from './payments.js';
+import { statementRoutes } from './statements.js';
 import { webhookRoutes } from './webhooks.js';
 
 /**
@@ -29,6 +30,7 @@ export const routes = [
   ...cardRoutes,
   ...identityRoutes,
   ...paymentRoutes,
+  ...statementRoutes,
   ...attendanceRoutes,
   ...webhookRoutes,
   ...ledgerRoutes,
