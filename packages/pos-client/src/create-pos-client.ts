@@ -1,0 +1,229 @@
+/**
+ * `createPosClient`: the POS terminal's client of the campus card platform.
+ *
+ * @module
+ */
+import type { Jwk } from '@campus-card/core/http';
+import { createTransport, sleep as defaultSleep, type SleepFn } from '@campus-card/core/transport';
+import type { ReaderContext } from '@campus-card/verifier';
+import type { Dispatcher } from 'undici';
+import type { OfflineVerifier, PosContext } from './lib/context.js';
+import { assertCaps, type OfflineCaps } from './offline-caps.js';
+import type { OutboxStore } from './outbox/outbox-store.js';
+import { createPaymentsResource, type PaymentsResource } from './payments.js';
+import { assertPollSchedule, DEFAULT_POLL_SCHEDULE } from './poll-schedule.js';
+import { type ScanToPayInput, type ScanToPayResult, scanToPay } from './scan-to-pay.js';
+import { createStatementsResource, type StatementsResource } from './statements.js';
+import { runSync, type SyncOptions, type SyncResult } from './sync.js';
+import { createWalletsResource, type WalletsResource } from './wallets.js';
+
+/** Offline mode settings. */
+export interface OfflineOptions {
+  /** Where offline sales and owed reversals wait for {@link PosClient.sync}: {@link createFileOutbox} in production. */
+  readonly outbox: OutboxStore;
+  /** Limits on offline sales. */
+  readonly caps: OfflineCaps;
+  /** Start with the explicit offline flag set (see {@link PosClient.setOffline}); default false. */
+  readonly startOffline?: boolean;
+}
+
+/** Options of {@link createPosClient}. */
+export interface PosClientOptions {
+  /** Platform base URL, e.g. `https://api.campus.example`. */
+  readonly baseUrl: string;
+  /** This terminal's device id; it is also the key id of its signatures. */
+  readonly deviceId: string;
+  /** The merchant this terminal sells for (informational; statements are checked against it when set). */
+  readonly merchantId?: string;
+  /** The device's private key as a JWK (EC P-256 or OKP Ed25519). */
+  readonly privateKey: Jwk;
+  /** undici dispatcher (a `MockAgent` in tests); default an own `Agent`. The global dispatcher is never touched. */
+  readonly dispatcher?: Dispatcher;
+  /**
+   * An offline verifier (`createVerifier` from `@campus-card/verifier`, loaded with the trust list
+   * and status list): scan-to-pay checks each code with it first and denies bad codes without a
+   * network call. Default none: the platform checks the code.
+   */
+  readonly verifier?: OfflineVerifier;
+  /** The reader context passed to the verifier; default `{ id: deviceId }`. */
+  readonly reader?: ReaderContext;
+  /** Offline mode: outbox and caps. Without it, an unreachable platform fails the sale. */
+  readonly offline?: OfflineOptions;
+  /** Delays between status polls of a pending or unknown payment, seconds; default {@link DEFAULT_POLL_SCHEDULE}. */
+  readonly pollSchedule?: readonly number[];
+  /** Retries of the create call inside scan-to-pay before polling takes over; default 2. */
+  readonly createMaxRetries?: number;
+  /**
+   * How long after a sale an order that the platform does not know can still appear, in seconds:
+   * a queued reversal answered 404 is dropped after it. Default 300 (codes expire after 90 s).
+   */
+  readonly unknownOrderHorizonSeconds?: number;
+  /** Offline sales per upload request; default 100 (the platform takes at most 500). */
+  readonly batchSize?: number;
+  /** TCP connect timeout of the own Agent, ms; default 5000. */
+  readonly connectTimeoutMs?: number;
+  /** Timeout per attempt, ms; default 10000. */
+  readonly requestTimeoutMs?: number;
+  /** Retries after the first attempt for every call; default 4. */
+  readonly maxRetries?: number;
+  /** Backoff base, ms; default 200. */
+  readonly retryBaseMs?: number;
+  /** Backoff cap, ms; default 5000. */
+  readonly retryMaxMs?: number;
+  /** Clock, epoch ms; default `Date.now`. Drives signatures, offline timestamps and caps. */
+  readonly now?: () => number;
+  /** Random source in [0, 1) for jitter; default `Math.random`. */
+  readonly random?: () => number;
+  /** Sleep used for backoff and polling (inject a fake in tests); default an abortable `setTimeout`. */
+  readonly sleep?: SleepFn;
+  /** Extra headers on every request (e.g. `user-agent`). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The client {@link createPosClient} returns. */
+export interface PosClient {
+  /** This terminal's device id. */
+  readonly deviceId: string;
+  /**
+   * Takes a payment for a scanned code, in one call:
+   * 1. verifies the code offline with the configured verifier (a bad code is `denied`, nothing sent);
+   * 2. creates the payment with the idempotency key `pay:<outTradeNo>`;
+   * 3. if it is `processing` or its outcome is unknown (timeout, lost response), polls its status
+   *    on the poll schedule (re-sending the create, same key, if the platform does not know it);
+   * 4. if it is still not final, reverses it.
+   *
+   * When the platform cannot be reached at all and offline mode is on, the sale goes to the outbox
+   * within the caps (`offline_accepted`), under the same out_trade_no, which the platform dedupes.
+   * Every order ends final and no one is charged twice.
+   *
+   * @throws `CampusCardApiError` subclasses when the platform refuses the payment for good (e.g.
+   *   `ERR_CODE_INVALID`, `ERR_CODE_ALREADY_USED`); {@link PosClientError} `ERR_POS_OFFLINE_CAP`,
+   *   `ERR_POS_OFFLINE_DISABLED` or `ERR_POS_PAYMENT_UNKNOWN` (a reversal is then queued).
+   *
+   * @example
+   * ```ts
+   * const r = await pos.scanToPay({ qr: scanned, amountFen: 1250 });
+   * if (r.status === 'success' || r.status === 'offline_accepted') printReceipt(r.outTradeNo);
+   * ```
+   */
+  scanToPay(input: ScanToPayInput): Promise<ScanToPayResult>;
+  /** Payments: create, query, reverse, close, refund. */
+  readonly payments: PaymentsResource;
+  /** Wallets: balance and totals over a period. */
+  readonly wallets: WalletsResource;
+  /** Daily statements, hash-checked. */
+  readonly statements: StatementsResource;
+  /**
+   * Uploads the outbox: offline sales in idempotent batches, then owed reversals; acknowledges
+   * what the platform answered. Safe to call at any time, also concurrently (calls share one run).
+   */
+  sync(options?: SyncOptions): Promise<SyncResult>;
+  /** Sets the explicit offline flag: while set, scan-to-pay sells offline without trying the network. */
+  setOffline(offline: boolean): void;
+  /** Whether the explicit offline flag is set. */
+  readonly isOffline: boolean;
+  /** Closes the own HTTP agent (not the outbox, not a caller's dispatcher). */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a POS client.
+ *
+ * @example
+ * ```ts
+ * const pos = createPosClient({
+ *   baseUrl: 'https://api.campus.example',
+ *   deviceId: 'pos-01',
+ *   privateKey: deviceJwk,
+ *   offline: { outbox: await createFileOutbox('/data/outbox.jsonl'), caps: { perTransactionFen: 5_000, totalFen: 200_000, maxAgeSeconds: 86_400 } },
+ * });
+ * const r = await pos.scanToPay({ qr, amountFen: 1250 });
+ * ```
+ */
+export function createPosClient(options: PosClientOptions): PosClient {
+  if (typeof options.deviceId !== 'string' || options.deviceId === '')
+    throw new TypeError('deviceId must be a non-empty string');
+  const pollSchedule = options.pollSchedule ?? DEFAULT_POLL_SCHEDULE;
+  assertPollSchedule(pollSchedule);
+  if (options.offline !== undefined) assertCaps(options.offline.caps);
+  const createMaxRetries = options.createMaxRetries ?? 2;
+  if (!Number.isInteger(createMaxRetries) || createMaxRetries < 0)
+    throw new RangeError('createMaxRetries must be an integer ≥ 0');
+  const batchSize = options.batchSize ?? 100;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 500)
+    throw new RangeError('batchSize must be an integer in 1..500');
+  const horizonS = options.unknownOrderHorizonSeconds ?? 300;
+  if (!Number.isFinite(horizonS) || horizonS < 0)
+    throw new RangeError('unknownOrderHorizonSeconds must be ≥ 0');
+
+  const now = options.now ?? Date.now;
+  const transport = createTransport({
+    baseUrl: options.baseUrl,
+    keyId: options.deviceId,
+    privateKey: options.privateKey,
+    ...pick(options, [
+      'dispatcher',
+      'connectTimeoutMs',
+      'requestTimeoutMs',
+      'maxRetries',
+      'retryBaseMs',
+      'retryMaxMs',
+      'now',
+      'random',
+      'sleep',
+      'headers',
+    ]),
+  });
+  const payments = createPaymentsResource(transport);
+  let offline = options.offline?.startOffline === true;
+  let queue: Promise<unknown> = Promise.resolve();
+  const ctx: PosContext = {
+    deviceId: options.deviceId,
+    transport,
+    payments,
+    verifier: options.verifier,
+    reader: options.reader ?? { id: options.deviceId },
+    outbox: options.offline?.outbox,
+    caps: options.offline?.caps,
+    pollSchedule,
+    createMaxRetries,
+    unknownOrderHorizonMs: horizonS * 1000,
+    batchSize,
+    now,
+    sleep: options.sleep ?? defaultSleep,
+    offline: () => offline,
+    exclusive<T>(fn: () => Promise<T>): Promise<T> {
+      const run = queue.then(fn);
+      queue = run.catch(() => undefined);
+      return run;
+    },
+  };
+  let syncing: Promise<SyncResult> | undefined;
+
+  return {
+    deviceId: options.deviceId,
+    scanToPay: (input) => scanToPay(ctx, input),
+    payments,
+    wallets: createWalletsResource(transport),
+    statements: createStatementsResource(transport, options.merchantId),
+    sync(syncOptions) {
+      syncing ??= runSync(ctx, syncOptions).finally(() => {
+        syncing = undefined;
+      });
+      return syncing;
+    },
+    setOffline(value) {
+      offline = value;
+    },
+    get isOffline() {
+      return offline;
+    },
+    close: () => transport.close(),
+  };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

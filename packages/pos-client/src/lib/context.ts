@@ -1,0 +1,36 @@
+/**
+ * Internal: what the scan-to-pay and sync procedures share with the client.
+ *
+ * @module
+ */
+import type { SleepFn, Transport } from '@campus-card/core/transport';
+import type { Decision, ReaderContext } from '@campus-card/verifier';
+import type { OfflineCaps } from '../offline-caps.js';
+import type { OutboxStore } from '../outbox/outbox-store.js';
+import type { PaymentsResource } from '../payments.js';
+
+/** The part of a `@campus-card/verifier` instance the POS uses. */
+export interface OfflineVerifier {
+  verify(input: string, context: { readonly now: number; readonly reader: ReaderContext }): Promise<Decision>;
+}
+
+/** Internal state shared by the procedures of one client. */
+export interface PosContext {
+  readonly deviceId: string;
+  readonly transport: Transport;
+  readonly payments: PaymentsResource;
+  readonly verifier: OfflineVerifier | undefined;
+  readonly reader: ReaderContext;
+  readonly outbox: OutboxStore | undefined;
+  readonly caps: OfflineCaps | undefined;
+  readonly pollSchedule: readonly number[];
+  readonly createMaxRetries: number;
+  readonly unknownOrderHorizonMs: number;
+  readonly batchSize: number;
+  readonly now: () => number;
+  readonly sleep: SleepFn;
+  /** Whether the explicit offline flag is set. */
+  offline(): boolean;
+  /** Serialises offline-cap checks with their append. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+}

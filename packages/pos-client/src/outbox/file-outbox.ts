@@ -1,0 +1,191 @@
+/**
+ * A durable {@link OutboxStore} on one append-only JSON-lines journal file, fsync'd after every
+ * append and acknowledgement.
+ *
+ * Journal lines: `{"op":"add","entry":{…}}`, `{"op":"ack","seqs":[…]}` and, after compaction,
+ * one `{"op":"seq","last":N}`. On open the journal is replayed: a torn or unreadable **last** line
+ * (a power cut during a write) is ignored and cut off; an unreadable line before it is corruption.
+ * When most lines are acknowledged history, open rewrites the journal (temp file, fsync, rename,
+ * fsync of the directory), keeping the pending entries and the last sequence number.
+ *
+ * @module
+ */
+
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { PosClientError } from '../errors.js';
+import type { NewOutboxEntry, OutboxEntry, OutboxStore } from './outbox-store.js';
+
+/** Options of {@link createFileOutbox}. */
+export interface FileOutboxOptions {
+  /** Clock for sequence numbers, epoch ms; default `Date.now`. */
+  readonly now?: () => number;
+  /** Compact on open when the journal has more than this many lines beyond the pending entries; default 1000. */
+  readonly compactAfterLines?: number;
+}
+
+type Line =
+  | { readonly op: 'add'; readonly entry: OutboxEntry }
+  | { readonly op: 'ack'; readonly seqs: readonly number[] }
+  | { readonly op: 'seq'; readonly last: number };
+
+function isEntry(v: unknown): v is OutboxEntry {
+  const e = v as Partial<Record<string, unknown>> | null;
+  if (typeof e !== 'object' || e === null) return false;
+  if (!Number.isSafeInteger(e.seq) || typeof e.outTradeNo !== 'string' || typeof e.capturedAt !== 'number')
+    return false;
+  if (e.kind === 'reversal') return true;
+  return e.kind === 'payment' && Number.isSafeInteger(e.amountFen) && typeof e.qrText === 'string';
+}
+
+function parseLine(text: string): Line | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const l = v as Partial<Record<string, unknown>> | null;
+  if (typeof l !== 'object' || l === null) return undefined;
+  if (l.op === 'add' && isEntry(l.entry)) return { op: 'add', entry: l.entry };
+  if (l.op === 'ack' && Array.isArray(l.seqs) && l.seqs.every((s) => Number.isSafeInteger(s)))
+    return { op: 'ack', seqs: l.seqs as number[] };
+  if (l.op === 'seq' && Number.isSafeInteger(l.last)) return { op: 'seq', last: l.last as number };
+  return undefined;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let h: FileHandle | undefined;
+  try {
+    h = await open(dir, 'r');
+    await h.sync();
+  } catch {
+    // some platforms (Windows) cannot fsync a directory; the rename is still atomic
+  } finally {
+    await h?.close();
+  }
+}
+
+/**
+ * Opens (or creates) a file outbox at `path`, replaying its journal.
+ *
+ * @param path - the journal file; its directory is created if missing.
+ * @throws {@link PosClientError} `ERR_POS_OUTBOX_CORRUPT` when a line other than the last is unreadable.
+ *
+ * @example
+ * ```ts
+ * const outbox = await createFileOutbox('/var/lib/pos/outbox.jsonl');
+ * const pos = createPosClient({ ..., offline: { outbox, caps: { perTransactionFen: 5000, totalFen: 100_000, maxAgeSeconds: 86_400 } } });
+ * ```
+ */
+export async function createFileOutbox(path: string, options: FileOutboxOptions = {}): Promise<OutboxStore> {
+  const now = options.now ?? Date.now;
+  const compactAfter = options.compactAfterLines ?? 1000;
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+
+  const entries = new Map<number, OutboxEntry>();
+  let lastSeq = 0;
+  let lineCount = 0;
+  let existed = true;
+  let text = '';
+  let tornBytesAt: number | undefined;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') throw e;
+    existed = false;
+  }
+  if (text.length > 0) {
+    // Every complete line ends with '\n'; what follows the last '\n' is a torn write (its append
+    // never returned), and so is an unreadable last complete line (e.g. zeros after a power cut).
+    const lines = text.split('\n').slice(0, -1);
+    let keepBytes = 0;
+    for (const [i, raw] of lines.entries()) {
+      const line = parseLine(raw);
+      if (line === undefined) {
+        if (i === lines.length - 1) break;
+        throw new PosClientError('ERR_POS_OUTBOX_CORRUPT', `outbox ${path}: line ${i + 1} is unreadable`);
+      }
+      keepBytes += Buffer.byteLength(raw, 'utf8') + 1;
+      lineCount += 1;
+      if (line.op === 'add') {
+        entries.set(line.entry.seq, line.entry);
+        lastSeq = Math.max(lastSeq, line.entry.seq);
+      } else if (line.op === 'ack') {
+        for (const s of line.seqs) entries.delete(s);
+      } else {
+        lastSeq = Math.max(lastSeq, line.last);
+      }
+    }
+    tornBytesAt = keepBytes < Buffer.byteLength(text, 'utf8') ? keepBytes : undefined;
+  }
+
+  const compact = existed && lineCount > entries.size + compactAfter;
+  if (compact) {
+    const tmp = join(dir, `.${basename(path)}.compact-${process.pid}`);
+    const h = await open(tmp, 'w');
+    try {
+      const lines = [JSON.stringify({ op: 'seq', last: lastSeq })];
+      for (const e of [...entries.values()].sort((a, b) => a.seq - b.seq))
+        lines.push(JSON.stringify({ op: 'add', entry: e }));
+      await h.writeFile(`${lines.join('\n')}\n`);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await rename(tmp, path);
+    await fsyncDir(dir);
+  }
+
+  const handle = await open(path, 'a');
+  if (!existed) await fsyncDir(dir);
+  if (!compact && tornBytesAt !== undefined) {
+    await handle.truncate(tornBytesAt);
+    await handle.sync();
+  }
+  let closed = false;
+  let chain: Promise<unknown> = Promise.resolve();
+
+  /** Appends one line and fsyncs, serialised with every other write. */
+  function write(line: Line): Promise<void> {
+    const run = chain.then(async () => {
+      await handle.write(`${JSON.stringify(line)}\n`);
+      await handle.sync();
+    });
+    chain = run.catch(() => undefined);
+    return run;
+  }
+  const assertOpen = (): void => {
+    if (closed) throw new PosClientError('ERR_POS_OUTBOX_CLOSED', `outbox ${path} is closed`);
+  };
+
+  return {
+    async append(entry: NewOutboxEntry) {
+      assertOpen();
+      lastSeq = Math.max(lastSeq + 1, Math.floor(now()));
+      const full = { ...entry, seq: lastSeq } as OutboxEntry;
+      await write({ op: 'add', entry: full });
+      entries.set(full.seq, full);
+      return full;
+    },
+    async pending() {
+      assertOpen();
+      return [...entries.values()].sort((a, b) => a.seq - b.seq);
+    },
+    async ack(seqs) {
+      assertOpen();
+      const known = seqs.filter((s) => entries.has(s));
+      if (known.length === 0) return;
+      await write({ op: 'ack', seqs: known });
+      for (const s of known) entries.delete(s);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await chain;
+      await handle.close();
+    },
+  };
+}

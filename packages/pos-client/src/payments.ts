@@ -1,0 +1,141 @@
+/**
+ * The payments resource: create, query, reverse, close and refund orders.
+ *
+ * @module
+ */
+import type { CreatePaymentBody, CreateRefundBody, Order, Refund } from '@campus-card/core/api';
+import type { Transport } from '@campus-card/core/transport';
+import { assertBusinessKey, assertFen, paymentKey, refundKey } from './lib/ids.js';
+import { passOptions, type RequestOptions } from './request-options.js';
+
+/** Input of {@link PaymentsResource.create}. */
+export interface CreatePaymentInput {
+  /** Merchant order number (1–64 of `[A-Za-z0-9_.:-]`); the idempotency key derives from it. */
+  readonly outTradeNo: string;
+  /** Amount, integer fen (> 0). */
+  readonly amountFen: number;
+  /** The scanned QR text (`CC1:…`); give it or `uidHex`. */
+  readonly qrText?: string;
+  /** The UID of a tapped physical card, hex; give it or `qrText`. */
+  readonly uidHex?: string;
+  /** Free text shown on statements (≤ 128 characters). */
+  readonly description?: string;
+}
+
+/** Input of {@link PaymentsResource.refund}. */
+export interface RefundInput {
+  /** Refund number (1–64 of `[A-Za-z0-9_.:-]`): the same number is the same refund. */
+  readonly outRefundNo: string;
+  /** Amount to refund, integer fen (> 0, at most what is left of the order). */
+  readonly amountFen: number;
+  /** Reason shown to the holder (≤ 256 characters). */
+  readonly reason?: string;
+}
+
+/** Options of {@link PaymentsResource.reverse} and {@link PaymentsResource.close}. */
+export interface ReverseOptions extends RequestOptions {
+  /** Reason recorded with the reversal (≤ 256 characters). */
+  readonly reason?: string;
+}
+
+/** `pos.payments`: one method per payment endpoint. */
+export interface PaymentsResource {
+  /**
+   * `POST /v1/payments`: charges the holder of a scanned code or tapped card. Idempotent: the
+   * `Idempotency-Key` is `pay:<outTradeNo>`, so resending the same order never charges twice.
+   * Prefer {@link PosClient.scanToPay}, which also polls and reverses.
+   */
+  create(input: CreatePaymentInput, options?: RequestOptions): Promise<Order>;
+  /** `GET /v1/payments/{out_trade_no}`: the order as the platform holds it now. */
+  query(outTradeNo: string, options?: RequestOptions): Promise<Order>;
+  /**
+   * `POST /v1/payments/{out_trade_no}/reverse`: cancels a processing order or returns the money of
+   * a successful one (state `reversed`). Idempotent: reversing a reversed order answers it again.
+   */
+  reverse(outTradeNo: string, options?: ReverseOptions): Promise<Order>;
+  /** `POST /v1/payments/{out_trade_no}/close`: closes an unpaid (processing) order. Idempotent. */
+  close(outTradeNo: string, options?: ReverseOptions): Promise<Order>;
+  /**
+   * `POST /v1/payments/{out_trade_no}/refunds`: refunds part of a successful order. Idempotent by
+   * `outRefundNo` (and by the key `refund:<outTradeNo>:<outRefundNo>`): repeating it returns the
+   * first refund and moves no money.
+   */
+  refund(outTradeNo: string, input: RefundInput, options?: RequestOptions): Promise<Refund>;
+}
+
+const tradePath = (outTradeNo: string, suffix = ''): string =>
+  `/v1/payments/${encodeURIComponent(outTradeNo)}${suffix}`;
+
+/** Creates the payments resource over a transport. */
+export function createPaymentsResource(transport: Transport): PaymentsResource {
+  return {
+    async create(input, options) {
+      assertBusinessKey('outTradeNo', input.outTradeNo);
+      assertFen('amountFen', input.amountFen);
+      if ((input.qrText === undefined) === (input.uidHex === undefined))
+        throw new TypeError('give exactly one of qrText and uidHex');
+      const body: CreatePaymentBody = {
+        out_trade_no: input.outTradeNo,
+        amount: input.amountFen,
+        ...(input.qrText === undefined ? {} : { qr_text: input.qrText }),
+        ...(input.uidHex === undefined ? {} : { uid_hex: input.uidHex }),
+        ...(input.description === undefined ? {} : { description: input.description }),
+      };
+      const res = await transport.request<Order>({
+        method: 'POST',
+        path: '/v1/payments',
+        body,
+        idempotencyKey: paymentKey(input.outTradeNo),
+        ...passOptions(options),
+      });
+      return res.body;
+    },
+    async query(outTradeNo, options) {
+      assertBusinessKey('outTradeNo', outTradeNo);
+      const res = await transport.request<Order>({
+        method: 'GET',
+        path: tradePath(outTradeNo),
+        ...passOptions(options),
+      });
+      return res.body;
+    },
+    async reverse(outTradeNo, options) {
+      assertBusinessKey('outTradeNo', outTradeNo);
+      const res = await transport.request<Order>({
+        method: 'POST',
+        path: tradePath(outTradeNo, '/reverse'),
+        body: options?.reason === undefined ? {} : { reason: options.reason },
+        ...passOptions(options),
+      });
+      return res.body;
+    },
+    async close(outTradeNo, options) {
+      assertBusinessKey('outTradeNo', outTradeNo);
+      const res = await transport.request<Order>({
+        method: 'POST',
+        path: tradePath(outTradeNo, '/close'),
+        body: options?.reason === undefined ? {} : { reason: options.reason },
+        ...passOptions(options),
+      });
+      return res.body;
+    },
+    async refund(outTradeNo, input, options) {
+      assertBusinessKey('outTradeNo', outTradeNo);
+      assertBusinessKey('outRefundNo', input.outRefundNo);
+      assertFen('amountFen', input.amountFen);
+      const body: CreateRefundBody = {
+        out_refund_no: input.outRefundNo,
+        amount: input.amountFen,
+        ...(input.reason === undefined ? {} : { reason: input.reason }),
+      };
+      const res = await transport.request<Refund>({
+        method: 'POST',
+        path: tradePath(outTradeNo, '/refunds'),
+        body,
+        idempotencyKey: refundKey(outTradeNo, input.outRefundNo),
+        ...passOptions(options),
+      });
+      return res.body;
+    },
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * Scan-to-pay in one call: verify the code offline, create the payment, poll a pending or unknown
+ * outcome on the published schedule, reverse what cannot be confirmed, and sell offline within
+ * caps when the platform is unreachable.
+ *
+ * @module
+ */
+import type { Order } from '@campus-card/core/api';
+import type { ReasonCode } from '@campus-card/verifier';
+import { PosClientError } from './errors.js';
+import {
+  answered,
+  isAbort,
+  isConnectFailure,
+  isDefinitive,
+  isNoResponse,
+  isNotFound,
+} from './lib/classify.js';
+import type { PosContext } from './lib/context.js';
+import { assertFen, newOutTradeNo } from './lib/ids.js';
+import { brokenCap } from './offline-caps.js';
+import type { OutboxPayment } from './outbox/outbox-store.js';
+
+/** Input of {@link PosClient.scanToPay}. */
+export interface ScanToPayInput {
+  /** The scanned QR text (`CC1:…`). */
+  readonly qr: string;
+  /** Amount, integer fen (> 0). */
+  readonly amountFen: number;
+  /** Merchant order number; default a fresh one (`<device>-<time>-<random>`). Reuse it to resume a sale. */
+  readonly outTradeNo?: string;
+  /** Free text shown on statements (≤ 128 characters). */
+  readonly description?: string;
+  /**
+   * Aborts the sale. If the payment may already have been sent, a reversal is queued in the outbox
+   * (when there is one) so that {@link PosClient.sync} makes the order final.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** A final order: `success` (paid), `failed` (e.g. `failure_code` `ERR_INSUFFICIENT_FUNDS`), `reversed` or `closed`. */
+export interface ScanToPayFinal {
+  readonly status: 'success' | 'failed' | 'reversed' | 'closed';
+  readonly outTradeNo: string;
+  readonly order: Order;
+}
+
+/** Sold offline: the sale is in the outbox and {@link PosClient.sync} uploads it. */
+export interface ScanToPayOffline {
+  readonly status: 'offline_accepted';
+  readonly outTradeNo: string;
+  readonly order: null;
+  /** The outbox entry (its `seq` is the device sequence number). */
+  readonly entry: OutboxPayment;
+}
+
+/** The offline verifier refused the code; nothing was sent. */
+export interface ScanToPayDenied {
+  readonly status: 'denied';
+  readonly outTradeNo: string;
+  readonly order: null;
+  /** The verifier's stable reason code, e.g. `CODE_TOO_OLD`, `REVOKED`, `REPLAYED`. */
+  readonly reason: ReasonCode;
+  /** A human-readable explanation (not stable). */
+  readonly detail: string;
+}
+
+/** The outcome of {@link PosClient.scanToPay}. Narrow on `status`. */
+export type ScanToPayResult = ScanToPayFinal | ScanToPayOffline | ScanToPayDenied;
+
+const FINAL = new Set<Order['status']>(['success', 'failed', 'reversed', 'closed']);
+
+function final(order: Order, outTradeNo: string): ScanToPayFinal | undefined {
+  return FINAL.has(order.status)
+    ? { status: order.status as ScanToPayFinal['status'], outTradeNo, order }
+    : undefined;
+}
+
+/**
+ * Appends an offline sale within the caps (serialised, so concurrent sales see each other).
+ *
+ * @throws {@link PosClientError} `ERR_POS_OFFLINE_DISABLED` without an outbox, `ERR_POS_OFFLINE_CAP` past a cap.
+ */
+export async function sellOffline(
+  ctx: PosContext,
+  outTradeNo: string,
+  amountFen: number,
+  qrText: string,
+  cause?: unknown,
+): Promise<ScanToPayOffline> {
+  const { outbox, caps } = ctx;
+  if (outbox === undefined || caps === undefined) {
+    throw new PosClientError(
+      'ERR_POS_OFFLINE_DISABLED',
+      'the platform is unreachable and offline mode is off',
+      {
+        cause,
+        outTradeNo,
+      },
+    );
+  }
+  return ctx.exclusive(async () => {
+    const nowMs = ctx.now();
+    const cap = brokenCap(caps, await outbox.pending(), amountFen, nowMs);
+    if (cap !== undefined) {
+      throw new PosClientError('ERR_POS_OFFLINE_CAP', `offline sale refused: ${cap} cap reached`, {
+        cause,
+        outTradeNo,
+        cap,
+      });
+    }
+    const entry = (await outbox.append({
+      kind: 'payment',
+      outTradeNo,
+      amountFen,
+      qrText,
+      capturedAt: nowMs,
+    })) as OutboxPayment;
+    return { status: 'offline_accepted', outTradeNo, order: null, entry };
+  });
+}
+
+/** Queues a reversal (best effort) and returns the error to throw for an unresolved payment. */
+async function unresolved(ctx: PosContext, outTradeNo: string, capturedAt: number, cause: unknown) {
+  let queued = false;
+  if (ctx.outbox !== undefined) {
+    try {
+      await ctx.outbox.append({ kind: 'reversal', outTradeNo, capturedAt });
+      queued = true;
+    } catch {
+      // reported below
+    }
+  }
+  return new PosClientError(
+    'ERR_POS_PAYMENT_UNKNOWN',
+    queued
+      ? `payment ${outTradeNo} could not be confirmed or reversed; a reversal is queued for sync()`
+      : `payment ${outTradeNo} could not be confirmed or reversed; reverse it with payments.reverse()`,
+    { cause, outTradeNo },
+  );
+}
+
+/**
+ * Runs one scan-to-pay. See {@link PosClient.scanToPay} for the contract.
+ */
+export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise<ScanToPayResult> {
+  if (typeof input.qr !== 'string' || input.qr.length === 0)
+    throw new TypeError('qr must be a non-empty string');
+  assertFen('amountFen', input.amountFen);
+  const { signal } = input;
+  const outTradeNo = input.outTradeNo ?? newOutTradeNo(ctx.deviceId, ctx.now());
+  const capturedAt = ctx.now();
+
+  // 1. Offline pre-check: deny early, send nothing.
+  if (ctx.verifier !== undefined) {
+    const decision = await ctx.verifier.verify(input.qr, {
+      now: Math.floor(ctx.now() / 1000),
+      reader: ctx.reader,
+    });
+    if (!decision.accepted) {
+      return { status: 'denied', outTradeNo, order: null, reason: decision.reason, detail: decision.detail };
+    }
+  }
+  if (ctx.offline()) return sellOffline(ctx, outTradeNo, input.amountFen, input.qr);
+
+  const createInput = {
+    outTradeNo,
+    amountFen: input.amountFen,
+    qrText: input.qr,
+    ...(input.description === undefined ? {} : { description: input.description }),
+  };
+  const sigOpt = signal === undefined ? {} : { signal };
+  let reached = false; // whether the platform answered anything during this sale
+  let lastError: unknown;
+  let sent = false; // whether a create may have left the device
+
+  try {
+    // 2. Create. The key is pay:<outTradeNo>, reused by every retry and every re-send below.
+    try {
+      sent = true;
+      const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: ctx.createMaxRetries });
+      reached = true;
+      const done = final(order, outTradeNo);
+      if (done !== undefined) return done;
+    } catch (e) {
+      if (isAbort(e, signal) || isDefinitive(e) || !(isNoResponse(e) || answered(e))) throw e;
+      lastError = e;
+      reached = answered(e);
+      // Nothing could even connect: sell offline under the same out_trade_no (the platform dedupes
+      // an offline upload against an online order with that number, so a create that did land is
+      // never charged twice).
+      if (isConnectFailure(e) && ctx.outbox !== undefined) {
+        try {
+          return await sellOffline(ctx, outTradeNo, input.amountFen, input.qr, e);
+        } catch (offlineError) {
+          if (!(offlineError instanceof PosClientError)) throw offlineError;
+          lastError = offlineError;
+        }
+      }
+    }
+
+    // 3. Pending or unknown: poll on the published schedule.
+    for (const delayS of ctx.pollSchedule) {
+      await ctx.sleep(delayS * 1000, signal);
+      try {
+        const order = await ctx.payments.query(outTradeNo, { ...sigOpt, maxRetries: 0 });
+        reached = true;
+        const done = final(order, outTradeNo);
+        if (done !== undefined) return done;
+      } catch (e) {
+        if (isAbort(e, signal)) throw e;
+        lastError = e;
+        if (answered(e)) reached = true;
+        if (!isNotFound(e)) continue;
+        // Not there: the create never arrived (or is still in flight). Re-send it with the same key;
+        // the platform either performs it now or answers the first outcome.
+        try {
+          const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 0 });
+          const done = final(order, outTradeNo);
+          if (done !== undefined) return done;
+        } catch (e2) {
+          if (isAbort(e2, signal) || isDefinitive(e2)) throw e2;
+          lastError = e2;
+        }
+      }
+    }
+
+    // The platform was never reachable: sell offline under the same out_trade_no if allowed.
+    if (!reached && ctx.outbox !== undefined) {
+      try {
+        return await sellOffline(ctx, outTradeNo, input.amountFen, input.qr, lastError);
+      } catch (offlineError) {
+        if (!(offlineError instanceof PosClientError)) throw offlineError;
+        lastError = offlineError;
+      }
+    }
+
+    // 4. Not confirmed in time: reverse it, so the order ends final and nobody pays for nothing.
+    return await reverseUnconfirmed(ctx, outTradeNo, createInput, sigOpt, capturedAt);
+  } catch (e) {
+    if (sent && isAbort(e, signal) && ctx.outbox !== undefined) {
+      // The payment may have been sent: make sure it ends reversed unless it is final already.
+      await unresolved(ctx, outTradeNo, capturedAt, e).catch(() => undefined);
+    }
+    throw e;
+  }
+}
+
+async function reverseUnconfirmed(
+  ctx: PosContext,
+  outTradeNo: string,
+  createInput: Parameters<PosContext['payments']['create']>[0],
+  sigOpt: { signal?: AbortSignal },
+  capturedAt: number,
+): Promise<ScanToPayResult> {
+  const signal = sigOpt.signal;
+  for (let round = 0; round < 2; round++) {
+    try {
+      const order = await ctx.payments.reverse(outTradeNo, { ...sigOpt, reason: 'not confirmed in time' });
+      return final(order, outTradeNo) ?? { status: 'reversed', outTradeNo, order };
+    } catch (e) {
+      if (isAbort(e, signal)) throw e;
+      if (answered(e) && e.status === 409 && e.code === 'ERR_ORDER_STATE') {
+        // It became final meanwhile (failed or closed): report that.
+        const order = await ctx.payments.query(outTradeNo, sigOpt);
+        const done = final(order, outTradeNo);
+        if (done !== undefined) return done;
+      }
+      if (isNotFound(e) && round === 0) {
+        // The create never landed. Pin the outcome of its key by re-sending it: either it is refused
+        // for good (nothing can be charged under this key any more) or it lands and is reversed.
+        try {
+          const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 1 });
+          if (order.status !== 'success' && order.status !== 'processing')
+            return final(order, outTradeNo) as ScanToPayFinal;
+          continue;
+        } catch (e2) {
+          if (isAbort(e2, signal) || isDefinitive(e2)) throw e2;
+          throw await unresolved(ctx, outTradeNo, capturedAt, e2);
+        }
+      }
+      if (isDefinitive(e)) throw e;
+      throw await unresolved(ctx, outTradeNo, capturedAt, e);
+    }
+  }
+  throw await unresolved(ctx, outTradeNo, capturedAt, undefined);
+}

@@ -1,0 +1,121 @@
+/**
+ * The statements resource: download a daily statement and check it against its published hash.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { StatementInfo } from '@campus-card/core/api';
+import type { Transport } from '@campus-card/core/transport';
+import { PosClientError } from './errors.js';
+import { passOptions, type RequestOptions } from './request-options.js';
+
+/** One movement line of a statement. */
+export interface StatementLine {
+  /** Ledger journal id. */
+  readonly journalId: number;
+  /** Movement kind: `payment`, `offline_payment`, `refund`, `reversal`, … */
+  readonly kind: string;
+  /** The order's merchant order number ('' when not an order movement). */
+  readonly outTradeNo: string;
+  /** The journal reference (order id, `<order id>/<refund no>`, `<order id>/reverse`). */
+  readonly ref: string;
+  /** Signed amount, integer fen, from the merchant's side (refunds and reversals negative). */
+  readonly amountFen: number;
+  /** RFC 3339 UTC time of the movement. */
+  readonly createdAt: string;
+}
+
+/** A downloaded, hash-checked statement. */
+export interface Statement {
+  /** The published metadata (hash, totals). */
+  readonly info: StatementInfo;
+  /** The exact file bytes whose SHA-256 matched `info.hash_value`. */
+  readonly bytes: Uint8Array;
+  /** The parsed movement lines. */
+  readonly lines: readonly StatementLine[];
+}
+
+/** `pos.statements`: daily statements for reconciliation. */
+export interface StatementsResource {
+  /**
+   * Downloads the statement of a finished UTC day: `GET /v1/statements/{date}` (metadata with the
+   * SHA-256) then `GET /v1/statements/{date}/file`, and checks size, hash, line count and totals.
+   *
+   * @param date - the UTC day, `YYYY-MM-DD`, or a `Date` (its UTC day).
+   * @throws {@link PosClientError} `ERR_POS_STATEMENT_HASH_MISMATCH` when the file does not match
+   *   its hash, `ERR_POS_STATEMENT_INVALID` when it is malformed or its totals disagree;
+   *   `InvalidRequestError` 404 when the day is not over yet.
+   */
+  download(date: string | Date, options?: RequestOptions): Promise<Statement>;
+}
+
+const HEADER = 'journal_id,kind,out_trade_no,ref,amount,created_at';
+
+function parse(text: string): StatementLine[] {
+  const rows = text.split('\n');
+  if (rows[0] !== HEADER || rows[rows.length - 1] !== '')
+    throw new PosClientError('ERR_POS_STATEMENT_INVALID', 'unexpected statement header or ending');
+  return rows.slice(1, -1).map((row, i) => {
+    const f = row.split(',');
+    const amount = Number(f[4]);
+    if (f.length !== 6 || !Number.isSafeInteger(amount) || !Number.isSafeInteger(Number(f[0])))
+      throw new PosClientError('ERR_POS_STATEMENT_INVALID', `statement line ${i + 2} is malformed`);
+    return {
+      journalId: Number(f[0]),
+      kind: f[1] as string,
+      outTradeNo: f[2] as string,
+      ref: f[3] as string,
+      amountFen: amount,
+      createdAt: f[5] as string,
+    };
+  });
+}
+
+/** Creates the statements resource over a transport. */
+export function createStatementsResource(transport: Transport, merchantId?: string): StatementsResource {
+  return {
+    async download(date, options) {
+      const day = date instanceof Date ? date.toISOString().slice(0, 10) : date;
+      if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day))
+        throw new TypeError('date must be YYYY-MM-DD or a Date');
+      const path = `/v1/statements/${encodeURIComponent(day)}`;
+      const info = (await transport.request<StatementInfo>({ method: 'GET', path, ...passOptions(options) }))
+        .body;
+      if (merchantId !== undefined && info.merchant_id !== merchantId) {
+        throw new PosClientError(
+          'ERR_POS_STATEMENT_INVALID',
+          `statement is for merchant ${info.merchant_id}, not ${merchantId}`,
+        );
+      }
+      const file = await transport.request<string>({
+        method: 'GET',
+        path: `${path}/file`,
+        ...passOptions(options),
+      });
+      if (typeof file.body !== 'string')
+        throw new PosClientError('ERR_POS_STATEMENT_INVALID', 'the statement file is not text');
+      const bytes = new TextEncoder().encode(file.body);
+      const hash = createHash('sha256').update(bytes).digest('hex');
+      if (bytes.length !== info.size_bytes || hash !== info.hash_value) {
+        throw new PosClientError(
+          'ERR_POS_STATEMENT_HASH_MISMATCH',
+          `statement ${day}: sha-256 ${hash} (${bytes.length} bytes) ≠ published ${info.hash_value} (${info.size_bytes} bytes)`,
+        );
+      }
+      const lines = parse(file.body);
+      let credits = 0;
+      let debits = 0;
+      for (const l of lines) {
+        if (l.amountFen >= 0) credits += l.amountFen;
+        else debits -= l.amountFen;
+      }
+      if (lines.length !== info.line_count || credits !== info.credits || debits !== info.debits) {
+        throw new PosClientError(
+          'ERR_POS_STATEMENT_INVALID',
+          `statement ${day}: lines or totals disagree with its metadata`,
+        );
+      }
+      return { info, bytes, lines };
+    },
+  };
+}
