@@ -1,0 +1,852 @@
+/**
+ * `createGateClient`: the device side of a gate, door, library desk or check-in scanner. Syncs
+ * trust material with ETags, keeps the last good copy on disk, decides offline with the
+ * verifier, records every decision in a durable outbox, uploads it in acknowledged batches,
+ * falls back to online identity resolution when a policy asks, and reports its health.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import { fromBase64Url, toBase64Url } from '@campus-card/core';
+import {
+  compileValidator,
+  DeviceEvent,
+  type DeviceHeartbeatBody,
+  type DeviceHeartbeatResult,
+  type EventBatchResult,
+  type EventKind,
+  type PermissionDecision,
+  type ResolveIdentityResult,
+  type Scene,
+} from '@campus-card/core/api';
+import type { Jwk } from '@campus-card/core/http';
+import { createTransport, type Transport, type TransportOptions } from '@campus-card/core/transport';
+import type {
+  AcceptedDecision,
+  Decision,
+  DeniedDecision,
+  LoadResult,
+  Material,
+  MaterialStatus,
+  PhysicalCardTap,
+  ReaderContext,
+  ReasonCode,
+  Verifier,
+} from '@campus-card/verifier';
+import type { Dispatcher } from 'undici';
+import { GateClientError } from './errors.js';
+import { eventFromDecision, isoSeconds, type RecordOptions } from './event-from-decision.js';
+import { readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js';
+import { type EventOutbox, openEventOutbox } from './outbox.js';
+
+/** A reader as the gate client sees it: the verifier's reader plus the online fallback switch. */
+export interface GateReader extends ReaderContext {
+  /**
+   * Ask the platform when the offline verifier cannot decide for lack of data (see
+   * {@link GateClientOptions.onlineFallbackReasons}). `UNKNOWN_CARD` is always asked. Default false.
+   */
+  readonly onlineFallback?: boolean;
+}
+
+/** Options of {@link createGateClient}. Durations in ms unless stated otherwise. */
+export interface GateClientOptions {
+  /** Platform base URL, e.g. `https://api.campus.example`. */
+  readonly baseUrl: string;
+  /** This device's id (the signature `keyid`, and the owner of the event `seq`s). */
+  readonly deviceId: string;
+  /** The school whose trust material this reader syncs. */
+  readonly schoolId: string;
+  /** The device private key (JWK, EC P-256 or Ed25519). */
+  readonly privateKey: Jwk;
+  /** The offline verifier, created with the school's root keys (configuration, never from the network). */
+  readonly verifier: Verifier;
+  /** Directory for the last good trust material, the verifier state and the outbox; created if missing. */
+  readonly dataDir: string;
+  /** undici dispatcher (e.g. `MockAgent` in tests); the global dispatcher is never touched. */
+  readonly dispatcher?: Dispatcher;
+  /** Clock, epoch ms. Default `Date.now`. The verifier gets `floor(now() / 1000)`. */
+  readonly now?: () => number;
+  /** Interval of trust material sync after {@link GateClient.start}. Default 300 000 (5 min). */
+  readonly syncIntervalMs?: number;
+  /** Interval of outbox uploads after {@link GateClient.start}. Default 5 000. */
+  readonly flushIntervalMs?: number;
+  /** Interval of heartbeats after {@link GateClient.start}. Default 60 000. */
+  readonly heartbeatIntervalMs?: number;
+  /** Events per upload batch, 1–1000. Default 200. */
+  readonly batchSize?: number;
+  /** Timeout of the whole online identity fallback (resolve and permission check). Default 1 500. */
+  readonly onlineTimeoutMs?: number;
+  /**
+   * Offline denial reasons that the online fallback may overturn when the reader has
+   * `onlineFallback: true`. Default: missing or stale data only (`UNKNOWN_CARD`,
+   * `UNKNOWN_ISSUER`, `NO_TRUST_LIST`, `NO_STATUS_LIST`, `*_STALE`). Never add `REPLAYED`,
+   * `BAD_SIGNATURE` or `CLOCK_BEFORE_FLOOR`: the platform cannot see what the reader saw.
+   */
+  readonly onlineFallbackReasons?: readonly ReasonCode[];
+  /** Also ask the platform's permission check for the device zone after an online resolve. Default true. */
+  readonly onlinePermissionCheck?: boolean;
+  /** Fraction of a material's maximum age past which {@link MaterialHealth.alert} is set. Default 0.5. */
+  readonly alertRatio?: number;
+  /** Transport tuning (timeouts, retries, sleep) passed to `createTransport`. */
+  readonly transport?: Partial<
+    Omit<TransportOptions, 'baseUrl' | 'keyId' | 'privateKey' | 'dispatcher' | 'now'>
+  >;
+  /** Outbox: seq of the first event of a brand-new outbox (default: epoch ms) and compaction threshold. */
+  readonly outbox?: { readonly firstSeq?: number; readonly compactAfter?: number };
+  /** Errors of background work (sync, flush, heartbeat, state saving) after {@link GateClient.start}. */
+  readonly onError?: (error: unknown, task: 'sync' | 'flush' | 'heartbeat' | 'restore' | 'save') => void;
+  /**
+   * Hooks for tests and metrics. `afterUpload` runs after the platform acknowledged a batch and
+   * before the cursor moves; a throw aborts the flush there (as a crash would).
+   */
+  readonly hooks?: { readonly afterUpload?: (result: EventBatchResult) => void | Promise<void> };
+  /** Software version reported in heartbeats (≤ 64 characters). */
+  readonly software?: string;
+}
+
+/** How one material fared in a sync. */
+export type SyncOutcome = 'updated' | 'unchanged' | 'rejected' | 'failed';
+
+/** The report of {@link GateClient.syncNow}, per material. */
+export interface SyncReport {
+  /** True when every material was fetched (or confirmed unchanged) and accepted. */
+  readonly ok: boolean;
+  readonly trustList: MaterialSyncResult;
+  readonly statusList: MaterialSyncResult;
+  readonly roster: MaterialSyncResult;
+}
+
+/** One material's sync outcome. */
+export interface MaterialSyncResult {
+  readonly outcome: SyncOutcome;
+  /** The version held after the sync, if any. */
+  readonly version: number | null;
+  /** The failure, for `rejected` (a {@link GateClientError} `ERR_GATE_MATERIAL_REJECTED`) and `failed` (a transport error). */
+  readonly error?: unknown;
+}
+
+/** Health of one material, for the device dashboard. Times are unix seconds. */
+export interface MaterialHealth {
+  /** Whether the reader holds it. */
+  readonly held: boolean;
+  readonly version: number | null;
+  /** The signed time inside it (`iat`). */
+  readonly signedAt: number | null;
+  /** `now − signedAt`, seconds. */
+  readonly age: number | null;
+  /** The verifier's maximum age, seconds. */
+  readonly maxAge: number | null;
+  /** `fresh`, `grace` (admitted with a warning), `stale` (denied) or `missing`. */
+  readonly state: MaterialStatus['state'] | 'missing';
+  /** `state` is `stale` or `missing`: scans that need it are denied. */
+  readonly stale: boolean;
+  /** Alert an operator: stale, missing, or older than `alertRatio × maxAge`. */
+  readonly alert: boolean;
+  /** Last time the platform confirmed this copy current (200 or 304). */
+  readonly lastSyncAt: number | null;
+  /** Last time a sync of it was tried. */
+  readonly lastAttemptAt: number | null;
+  /** The last sync failure, cleared by a success. */
+  readonly lastError: { readonly code: string; readonly message: string } | null;
+}
+
+/** What {@link GateClient.status} reports. Times are unix seconds. */
+export interface GateStatus {
+  readonly deviceId: string;
+  /** The device clock. */
+  readonly clock: number;
+  /** The trusted-time floor (0 before any signed time was seen). */
+  readonly floor: number;
+  /** The clock reads below the floor: every scan is denied until it is corrected. */
+  readonly clockBeforeFloor: boolean;
+  /** Last successful load of any material (the verifier's view). */
+  readonly lastSyncAt: number | null;
+  readonly trustList: MaterialHealth;
+  readonly statusList: MaterialHealth;
+  readonly roster: MaterialHealth;
+  readonly outbox: {
+    /** Events recorded and not yet acknowledged. */
+    readonly depth: number;
+    /** The highest seq assigned. */
+    readonly lastSeq: number;
+    /** The persisted cursor. */
+    readonly ackedSeq: number;
+    /** Last successful upload. */
+    readonly lastFlushAt: number | null;
+    readonly lastError: { readonly code: string; readonly message: string } | null;
+  };
+  /** Human-readable alerts for an operator; empty when all is well. */
+  readonly alerts: readonly string[];
+}
+
+/** The outcome of {@link GateClient.scan}. */
+export interface ScanResult {
+  /** The final decision (online when the fallback answered, else offline). */
+  readonly decision: Decision;
+  /** Where it was decided. */
+  readonly source: 'offline' | 'online';
+  /** The offline denial the fallback overturned or confirmed, when it ran. */
+  readonly offline?: DeniedDecision;
+  /** The platform's identity, when the fallback ran and answered. */
+  readonly identity?: ResolveIdentityResult;
+  /** Why the fallback did not answer (timeout, network, 4xx), when it ran and failed. */
+  readonly onlineError?: unknown;
+  /** The recorded event's seq. */
+  readonly seq: number;
+}
+
+/** The report of {@link GateClient.flush}. */
+export interface FlushReport {
+  /** Batches sent. */
+  readonly batches: number;
+  /** Events stored as new by the platform. */
+  readonly accepted: number;
+  /** Events the platform already held (re-sent after a crash). */
+  readonly duplicates: number;
+  /** Events still pending. */
+  readonly remaining: number;
+}
+
+/** The client {@link createGateClient} returns. */
+export interface GateClient {
+  /** Fetches trust list, status list and roster (If-None-Match), feeds the verifier, persists good copies. Never rejects for platform errors: see the report. */
+  syncNow(options?: { signal?: AbortSignal }): Promise<SyncReport>;
+  /** Verifies a scan offline, with the online fallback when it applies, and records the decision. */
+  scan(
+    input: string | Uint8Array | PhysicalCardTap,
+    reader: GateReader,
+    options: Omit<RecordOptions, 'input' | 'online'> & { readonly scene?: Scene },
+  ): Promise<ScanResult>;
+  /** Appends a decision to the durable outbox; resolves with its seq once fsync'd. */
+  recordDecision(decision: Decision, options: RecordOptions): Promise<number>;
+  /** Uploads pending events in batches; each acknowledgement moves the persisted cursor. Rejects with the transport's error. */
+  flush(options?: { signal?: AbortSignal }): Promise<FlushReport>;
+  /** Posts the device status to the platform. */
+  heartbeat(options?: { signal?: AbortSignal }): Promise<DeviceHeartbeatResult>;
+  /** Staleness of each material, the floor, and the outbox, for an operator dashboard. */
+  status(): GateStatus;
+  /** Persists the verifier state (floor, replay window, versions); done after every sync and at close. */
+  saveState(): Promise<void>;
+  /** Starts the background sync, upload and heartbeat loops (the first sync and flush run at once). */
+  start(): void;
+  /** Stops the loops and waits for running work. */
+  stop(): Promise<void>;
+  /** Stops, saves the verifier state, closes the outbox and the transport. */
+  close(): Promise<void>;
+  /** The outbox (read-only use: depth, pending). */
+  readonly outbox: EventOutbox;
+}
+
+const KINDS: readonly { material: Material; file: string; segment: string }[] = [
+  { material: 'trustList', file: 'trust-list.json', segment: 'trust-list' },
+  { material: 'statusList', file: 'status-list.json', segment: 'status-list' },
+  { material: 'roster', file: 'roster.json', segment: 'roster' },
+];
+
+/** Default {@link GateClientOptions.onlineFallbackReasons}. */
+export const DEFAULT_ONLINE_FALLBACK_REASONS: readonly ReasonCode[] = Object.freeze([
+  'UNKNOWN_CARD',
+  'UNKNOWN_ISSUER',
+  'NO_TRUST_LIST',
+  'NO_STATUS_LIST',
+  'TRUST_LIST_STALE',
+  'STATUS_LIST_STALE',
+  'ROSTER_STALE',
+] as const);
+
+const SCENE_OF_KIND: Readonly<Record<EventKind, Scene>> = {
+  access: 'access',
+  attendance: 'checkin',
+  pickup: 'access',
+  library_enter: 'library',
+  library_borrow: 'library',
+  library_return: 'library',
+  checkin: 'checkin',
+  dorm_lock: 'dorm',
+};
+
+interface Held {
+  bytes: Uint8Array;
+  etag: string | null;
+  /** When it was fetched, epoch ms. */
+  fetchedAt: number;
+}
+
+interface SyncState {
+  lastSyncAt: number | null;
+  lastAttemptAt: number | null;
+  lastError: { code: string; message: string } | null;
+}
+
+const validateEvent = compileValidator(DeviceEvent);
+
+function errorSummary(err: unknown): { code: string; message: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return {
+    code: typeof code === 'string' ? code : 'ERR_UNKNOWN',
+    message: err instanceof Error ? err.message : String(err),
+  };
+}
+
+function load(verifier: Verifier, material: Material, bytes: Uint8Array, now: number): LoadResult {
+  if (material === 'trustList') return verifier.loadTrustList(bytes, { now });
+  if (material === 'statusList') return verifier.loadStatusList(bytes, { now });
+  return verifier.loadRoster(bytes, { now });
+}
+
+function positive(name: string, v: number | undefined, fallback: number): number {
+  const x = v ?? fallback;
+  if (!Number.isFinite(x) || x <= 0) throw new RangeError(`"${name}" must be a positive number`);
+  return x;
+}
+
+/**
+ * Creates a gate client and reloads its state from `dataDir`: the verifier snapshot (floor,
+ * replay window, versions), then the last good trust material, then the outbox. A reader
+ * restarted without network therefore decides exactly as before the restart.
+ *
+ * @throws `TypeError`/`RangeError` for bad options; {@link GateClientError} `ERR_GATE_OUTBOX_IO` when the outbox cannot be opened.
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ rootKeys: [schoolRootKey] });
+ * const gate = await createGateClient({ baseUrl, deviceId: 'gate-01', schoolId: 'sch-demo', privateKey, verifier, dataDir: '/var/lib/gate' });
+ * gate.start();
+ * const { decision } = await gate.scan(qrText, { id: 'gate-01', direction: 'in' }, { kind: 'access' });
+ * if (decision.accepted) openGate();
+ * ```
+ */
+export async function createGateClient(options: GateClientOptions): Promise<GateClient> {
+  const { verifier, deviceId, schoolId, dataDir } = options;
+  if (typeof deviceId !== 'string' || deviceId === '')
+    throw new TypeError('deviceId must be a non-empty string');
+  if (typeof schoolId !== 'string' || schoolId === '')
+    throw new TypeError('schoolId must be a non-empty string');
+  if (typeof dataDir !== 'string' || dataDir === '') throw new TypeError('dataDir must be a non-empty path');
+  if (typeof verifier?.verify !== 'function')
+    throw new TypeError('verifier must be a createVerifier() instance');
+  const nowMs = options.now ?? Date.now;
+  const nowS = () => Math.floor(nowMs() / 1000);
+  const syncIntervalMs = positive('syncIntervalMs', options.syncIntervalMs, 300_000);
+  const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs, 5_000);
+  const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs, 60_000);
+  const onlineTimeoutMs = positive('onlineTimeoutMs', options.onlineTimeoutMs, 1_500);
+  const alertRatio = positive('alertRatio', options.alertRatio, 0.5);
+  const batchSize = options.batchSize ?? 200;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000)
+    throw new RangeError('"batchSize" must be an integer in 1..1000');
+  const fallbackReasons = new Set<ReasonCode>(
+    options.onlineFallbackReasons ?? DEFAULT_ONLINE_FALLBACK_REASONS,
+  );
+  const onError = options.onError ?? (() => {});
+  const materialDir = join(dataDir, 'material');
+  const statePath = join(dataDir, 'verifier-state.bin');
+
+  const transport: Transport = createTransport({
+    ...options.transport,
+    baseUrl: options.baseUrl,
+    keyId: deviceId,
+    privateKey: options.privateKey,
+    now: nowMs,
+    ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+  });
+
+  // 1. the verifier state: floor, replay window, held versions (rollback protection)
+  try {
+    const snap = await readFileIfExists(statePath);
+    if (snap !== undefined) verifier.restore(new Uint8Array(snap), { now: nowS() });
+  } catch (err) {
+    onError(err, 'restore');
+  }
+
+  // 2. the last good trust material, loaded as of when it was fetched (a restore is not a sync)
+  const held = new Map<Material, Held>();
+  const sync = new Map<Material, SyncState>();
+  for (const k of KINDS) {
+    sync.set(k.material, { lastSyncAt: null, lastAttemptAt: null, lastError: null });
+    try {
+      const raw = await readFileIfExists(join(materialDir, k.file));
+      if (raw === undefined) continue;
+      const doc = JSON.parse(raw.toString('utf8')) as {
+        etag?: unknown;
+        fetched_at?: unknown;
+        bytes?: unknown;
+      };
+      const bytes = typeof doc.bytes === 'string' ? fromBase64Url(doc.bytes) : undefined;
+      const fetchedAt = typeof doc.fetched_at === 'number' ? doc.fetched_at : 0;
+      if (bytes === undefined) throw new GateClientError('ERR_GATE_OUTBOX_IO', `corrupt ${k.file}`);
+      const r = load(verifier, k.material, bytes, Math.floor(fetchedAt / 1000));
+      if (!r.ok) {
+        throw new GateClientError('ERR_GATE_MATERIAL_REJECTED', `stored ${k.material} refused: ${r.reason}`, {
+          detail: { ...r },
+        });
+      }
+      held.set(k.material, { bytes, etag: typeof doc.etag === 'string' ? doc.etag : null, fetchedAt });
+      (sync.get(k.material) as SyncState).lastSyncAt = Math.floor(fetchedAt / 1000);
+    } catch (err) {
+      onError(err, 'restore');
+    }
+  }
+  try {
+    const raw = await readFileIfExists(join(dataDir, 'sync-state.json'));
+    if (raw !== undefined) {
+      const saved = JSON.parse(raw.toString('utf8')) as Record<string, Partial<SyncState>>;
+      for (const k of KINDS) {
+        const s = saved[k.material];
+        const cur = sync.get(k.material) as SyncState;
+        if (typeof s?.lastSyncAt === 'number' && held.has(k.material)) cur.lastSyncAt = s.lastSyncAt;
+        if (typeof s?.lastAttemptAt === 'number') cur.lastAttemptAt = s.lastAttemptAt;
+      }
+    }
+  } catch (err) {
+    onError(err, 'restore');
+  }
+
+  // 3. the outbox
+  const outbox = await openEventOutbox({ dir: join(dataDir, 'outbox'), ...options.outbox });
+
+  let closed = false;
+  let lastFlushAt: number | null = null;
+  let lastFlushError: { code: string; message: string } | null = null;
+  let syncing: Promise<SyncReport> | undefined;
+  let flushing: Promise<FlushReport> | undefined;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const running = new Set<Promise<unknown>>();
+  let started = false;
+
+  function assertOpen(): void {
+    if (closed) throw new GateClientError('ERR_GATE_CLOSED', 'the gate client is closed');
+  }
+
+  async function saveState(): Promise<void> {
+    await writeFileAtomic(statePath, verifier.snapshot({ now: nowS() }));
+    const out: Record<string, SyncState> = {};
+    for (const [m, s] of sync) out[m] = s;
+    await writeFileAtomic(join(dataDir, 'sync-state.json'), JSON.stringify(out));
+  }
+
+  async function fetchMaterial(
+    k: (typeof KINDS)[number],
+    useEtag: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<MaterialSyncResult> {
+    const state = sync.get(k.material) as SyncState;
+    const h = held.get(k.material);
+    const etag = useEtag ? h?.etag : null;
+    state.lastAttemptAt = nowS();
+    let res: Awaited<ReturnType<typeof transport.request<Uint8Array>>>;
+    try {
+      res = await transport.request<Uint8Array>({
+        method: 'GET',
+        path: `/v1/schools/${encodeURIComponent(schoolId)}/${k.segment}`,
+        responseType: 'bytes',
+        ...(etag === null || etag === undefined ? {} : { headers: { 'if-none-match': etag } }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (err) {
+      state.lastError = errorSummary(err);
+      return { outcome: 'failed', version: versionOf(k.material), error: err };
+    }
+    const now = nowS();
+    if (res.status === 304 && h !== undefined) {
+      // unchanged: re-present the held bytes so the verifier records the sync (a no-op otherwise)
+      const r = load(verifier, k.material, h.bytes, now);
+      if (!r.ok) return fetchMaterial(k, false, signal); // the held copy was dropped: fetch in full
+      state.lastSyncAt = now;
+      state.lastError = null;
+      return { outcome: 'unchanged', version: r.version };
+    }
+    if (res.status !== 200 || !(res.body instanceof Uint8Array)) {
+      const err = new GateClientError(
+        'ERR_GATE_MATERIAL_REJECTED',
+        `unexpected ${res.status} for ${k.segment}`,
+      );
+      state.lastError = errorSummary(err);
+      return { outcome: 'failed', version: versionOf(k.material), error: err };
+    }
+    const r = load(verifier, k.material, res.body, now);
+    if (!r.ok) {
+      const err = new GateClientError(
+        'ERR_GATE_MATERIAL_REJECTED',
+        `${k.material} refused by the verifier: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`,
+        { detail: { ...r } },
+      );
+      state.lastError = errorSummary(err);
+      return { outcome: 'rejected', version: versionOf(k.material), error: err };
+    }
+    const fetched: Held = { bytes: res.body, etag: res.headers.etag ?? null, fetchedAt: nowMs() };
+    await writeFileAtomic(
+      join(materialDir, k.file),
+      JSON.stringify({
+        etag: fetched.etag,
+        fetched_at: fetched.fetchedAt,
+        bytes: toBase64Url(fetched.bytes),
+      }),
+    );
+    held.set(k.material, fetched);
+    state.lastSyncAt = now;
+    state.lastError = null;
+    return { outcome: r.changed ? 'updated' : 'unchanged', version: r.version };
+  }
+
+  function versionOf(material: Material): number | null {
+    const s = verifier.status(nowS());
+    if (material === 'trustList') return s.trustList?.version ?? null;
+    if (material === 'statusList') return s.statusLists[schoolId]?.version ?? null;
+    return s.roster?.version ?? null;
+  }
+
+  async function doSync(signal: AbortSignal | undefined): Promise<SyncReport> {
+    const [tl, sl, ro] = KINDS as [(typeof KINDS)[number], (typeof KINDS)[number], (typeof KINDS)[number]];
+    const trustList = await fetchMaterial(tl, true, signal);
+    // a new trust list may drop lists its keys no longer sign: fetch the others in full then
+    const useEtag = trustList.outcome !== 'updated';
+    const statusList = await fetchMaterial(sl, useEtag, signal);
+    const roster = await fetchMaterial(ro, useEtag, signal);
+    try {
+      await saveState();
+    } catch (err) {
+      onError(err, 'save');
+    }
+    const good = (r: MaterialSyncResult) => r.outcome === 'updated' || r.outcome === 'unchanged';
+    return { ok: good(trustList) && good(statusList) && good(roster), trustList, statusList, roster };
+  }
+
+  function materialHealth(material: Material, ms: MaterialStatus | null | undefined): MaterialHealth {
+    const s = sync.get(material) as SyncState;
+    if (ms === null || ms === undefined) {
+      return {
+        held: false,
+        version: null,
+        signedAt: null,
+        age: null,
+        maxAge: null,
+        state: 'missing',
+        stale: true,
+        alert: true,
+        lastSyncAt: null,
+        lastAttemptAt: s.lastAttemptAt,
+        lastError: s.lastError,
+      };
+    }
+    const stale = ms.state === 'stale';
+    return {
+      held: true,
+      version: ms.version,
+      signedAt: ms.iat,
+      age: ms.age,
+      maxAge: ms.maxAge,
+      state: ms.state,
+      stale,
+      alert: ms.state !== 'fresh' || ms.age >= alertRatio * ms.maxAge,
+      lastSyncAt: s.lastSyncAt,
+      lastAttemptAt: s.lastAttemptAt,
+      lastError: s.lastError,
+    };
+  }
+
+  function status(): GateStatus {
+    const now = nowS();
+    const v = verifier.status(now);
+    const trustList = materialHealth('trustList', v.trustList);
+    const statusList = materialHealth('statusList', v.statusLists[schoolId]);
+    const roster = materialHealth('roster', v.roster);
+    const alerts: string[] = [];
+    if (v.clockBeforeFloor)
+      alerts.push(`clock ${isoSeconds(now)} is before the trusted-time floor ${isoSeconds(v.floor)}`);
+    for (const [name, h] of [
+      ['trust list', trustList],
+      ['status list', statusList],
+      ['roster', roster],
+    ] as const) {
+      if (!h.held) alerts.push(`no ${name} held`);
+      else if (h.alert)
+        alerts.push(`${name} v${h.version} is ${h.age} s old (${h.state}; denied past ${h.maxAge} s)`);
+    }
+    if (lastFlushError !== null) alerts.push(`event upload failing: ${lastFlushError.code}`);
+    return {
+      deviceId,
+      clock: now,
+      floor: v.floor,
+      clockBeforeFloor: v.clockBeforeFloor,
+      lastSyncAt: v.lastSyncAt,
+      trustList,
+      statusList,
+      roster,
+      outbox: {
+        depth: outbox.depth,
+        lastSeq: outbox.lastSeq,
+        ackedSeq: outbox.ackedSeq,
+        lastFlushAt,
+        lastError: lastFlushError,
+      },
+      alerts,
+    };
+  }
+
+  async function recordDecision(decision: Decision, opts: RecordOptions): Promise<number> {
+    assertOpen();
+    const ev = eventFromDecision(decision, opts, nowMs());
+    const check = validateEvent({ seq: 0, ...ev });
+    if (!check.ok) {
+      throw new GateClientError(
+        'ERR_GATE_EVENT_INVALID',
+        `event does not fit the contract: ${check.issues[0]?.path} ${check.issues[0]?.message}`,
+        {
+          detail: { issues: check.issues },
+        },
+      );
+    }
+    return (await outbox.append(ev)).seq;
+  }
+
+  async function doFlush(signal: AbortSignal | undefined): Promise<FlushReport> {
+    let batches = 0;
+    let accepted = 0;
+    let duplicates = 0;
+    try {
+      for (;;) {
+        const batch = outbox.pending(batchSize);
+        if (batch.length === 0) break;
+        const { body } = await transport.request<EventBatchResult>({
+          method: 'POST',
+          path: '/v1/events/batches',
+          body: { events: batch },
+          ...(signal === undefined ? {} : { signal }),
+        });
+        batches++;
+        accepted += body.accepted;
+        duplicates += body.duplicates;
+        await options.hooks?.afterUpload?.(body);
+        const before = outbox.ackedSeq;
+        const after = await outbox.ack(body.acked_seqs);
+        if (after === before) {
+          throw new GateClientError(
+            'ERR_GATE_OUTBOX_IO',
+            `the platform did not acknowledge seq ${batch[0]?.seq}`,
+          );
+        }
+      }
+    } catch (err) {
+      lastFlushError = errorSummary(err);
+      throw err;
+    }
+    lastFlushAt = nowS();
+    lastFlushError = null;
+    return { batches, accepted, duplicates, remaining: outbox.depth };
+  }
+
+  async function online(
+    input: string | Uint8Array | PhysicalCardTap,
+    reader: GateReader,
+    scene: Scene,
+    offline: DeniedDecision,
+  ): Promise<{ decision: Decision; identity: ResolveIdentityResult } | { error: unknown }> {
+    let body: Record<string, unknown>;
+    if (typeof input === 'string') body = { qr_text: input };
+    else if (input instanceof Uint8Array)
+      return { error: new TypeError('presentation bytes cannot be resolved online') };
+    else body = { uid_hex: Buffer.from(input.uid).toString('hex') };
+    body.scene = scene;
+    if (reader.zone !== undefined) body.location = reader.zone;
+    const signal = AbortSignal.timeout(onlineTimeoutMs);
+    try {
+      const { body: identity } = await transport.request<ResolveIdentityResult>({
+        method: 'POST',
+        path: '/v1/identity/resolve',
+        body,
+        signal,
+        maxRetries: 0,
+      });
+      const id = identity.identity;
+      let allowed = id.card_status === 'active' && id.school_id === schoolId;
+      let reason: ReasonCode = id.school_id !== schoolId ? 'UNKNOWN_CARD' : 'REVOKED';
+      let rule: string | undefined;
+      if (allowed && options.onlinePermissionCheck !== false) {
+        const { body: perm } = await transport.request<PermissionDecision>({
+          method: 'POST',
+          path: '/v1/identity/permissions/check',
+          body: { card_id: id.card_id, scene },
+          signal,
+          maxRetries: 0,
+        });
+        allowed = perm.allowed;
+        reason = 'POLICY_DENIED';
+        rule = `platform:${perm.reason}`;
+      }
+      const audit = offline.audit;
+      if (allowed) {
+        const d: AcceptedDecision = {
+          accepted: true,
+          school: id.school_id,
+          role: id.role,
+          cardId: id.card_id,
+          groups: [],
+          linkedCards: id.student_ids,
+          physicalCard: id.physical_card_number ?? undefined,
+          mode: identity.source === 'physical_card' ? 'physical' : 'full',
+          scene: undefined,
+          t: undefined,
+          warnings: [],
+          audit,
+        };
+        return { decision: d, identity };
+      }
+      const denied: DeniedDecision = {
+        accepted: false,
+        reason,
+        detail: `online: card ${id.card_status}${rule === undefined ? '' : `, ${rule}`}`,
+        cardId: id.card_id,
+        school: id.school_id,
+        audit,
+        ...(rule === undefined ? {} : { rule }),
+      };
+      return { decision: denied, identity };
+    } catch (err) {
+      return { error: err };
+    }
+  }
+
+  async function scan(
+    input: string | Uint8Array | PhysicalCardTap,
+    reader: GateReader,
+    opts: Omit<RecordOptions, 'input' | 'online'> & { readonly scene?: Scene },
+  ): Promise<ScanResult> {
+    assertOpen();
+    const decision = await verifier.verify(input, { now: nowS(), reader });
+    const { scene: sceneOpt, ...rec } = opts;
+    const record: RecordOptions = {
+      ...rec,
+      input,
+      ...(rec.direction === undefined && reader.direction !== undefined
+        ? { direction: reader.direction }
+        : {}),
+    };
+    if (
+      !decision.accepted &&
+      fallbackReasons.has(decision.reason) &&
+      (reader.onlineFallback === true || decision.reason === 'UNKNOWN_CARD') &&
+      !(input instanceof Uint8Array)
+    ) {
+      const scene = sceneOpt ?? SCENE_OF_KIND[opts.kind];
+      const r = await online(input, reader, scene, decision);
+      if ('decision' in r) {
+        const seq = await recordDecision(r.decision, { ...record, online: true });
+        return { decision: r.decision, source: 'online', offline: decision, identity: r.identity, seq };
+      }
+      const seq = await recordDecision(decision, record);
+      return { decision, source: 'offline', offline: decision, onlineError: r.error, seq };
+    }
+    const seq = await recordDecision(decision, record);
+    return { decision, source: 'offline', seq };
+  }
+
+  async function heartbeat(opts: { signal?: AbortSignal } = {}): Promise<DeviceHeartbeatResult> {
+    assertOpen();
+    const s = status();
+    const health = (h: MaterialHealth): DeviceHeartbeatBody['trust_list'] =>
+      h.held && h.version !== null && h.signedAt !== null && h.age !== null && h.maxAge !== null
+        ? {
+            version: h.version,
+            signed_at: isoSeconds(h.signedAt),
+            age_s: h.age,
+            max_age_s: h.maxAge,
+            state: h.state === 'missing' ? 'stale' : h.state,
+          }
+        : null;
+    const body: DeviceHeartbeatBody = {
+      clock: isoSeconds(s.clock),
+      trust_list: health(s.trustList),
+      status_list: health(s.statusList),
+      roster: health(s.roster),
+      last_sync_at: s.lastSyncAt === null ? null : isoSeconds(s.lastSyncAt),
+      floor: s.floor > 0 ? isoSeconds(s.floor) : null,
+      clock_before_floor: s.clockBeforeFloor,
+      outbox_depth: s.outbox.depth,
+      last_seq: s.outbox.lastSeq > 0 ? s.outbox.lastSeq : null,
+      ...(options.software === undefined ? {} : { software: options.software }),
+    };
+    const { body: res } = await transport.request<DeviceHeartbeatResult>({
+      method: 'POST',
+      path: `/v1/devices/${encodeURIComponent(deviceId)}/heartbeat`,
+      body,
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    });
+    return res;
+  }
+
+  function track<T>(p: Promise<T>): Promise<T> {
+    running.add(p);
+    const done = () => running.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  function loop(task: 'sync' | 'flush' | 'heartbeat', intervalMs: number, fn: () => Promise<unknown>): void {
+    const tick = async () => {
+      if (!started) return;
+      try {
+        await track(fn());
+      } catch (err) {
+        onError(err, task);
+      }
+      if (!started) return;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        void tick();
+      }, intervalMs);
+      t.unref?.();
+      timers.add(t);
+    };
+    void tick();
+  }
+
+  const client: GateClient = {
+    outbox,
+    syncNow(opts = {}) {
+      assertOpen();
+      syncing ??= track(doSync(opts.signal)).finally(() => {
+        syncing = undefined;
+      });
+      return syncing;
+    },
+    scan,
+    recordDecision,
+    flush(opts = {}) {
+      assertOpen();
+      flushing ??= track(doFlush(opts.signal)).finally(() => {
+        flushing = undefined;
+      });
+      return flushing;
+    },
+    heartbeat,
+    status,
+    saveState,
+    start() {
+      assertOpen();
+      if (started) return;
+      started = true;
+      loop('sync', syncIntervalMs, () => client.syncNow());
+      loop('flush', flushIntervalMs, () => client.flush());
+      loop('heartbeat', heartbeatIntervalMs, () => heartbeat());
+    },
+    async stop() {
+      started = false;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await Promise.allSettled([...running]);
+    },
+    async close() {
+      if (closed) return;
+      await client.stop();
+      closed = true;
+      try {
+        await saveState();
+      } catch (err) {
+        onError(err, 'save');
+      }
+      await outbox.close();
+      await transport.close();
+    },
+  };
+  return client;
+}

@@ -1,0 +1,53 @@
+/**
+ * Durable file helpers: atomic replace (temp file, fsync, rename, fsync of the directory).
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** fsyncs a directory so that a rename or a new file in it survives a power cut (no-op where unsupported). */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // some platforms (Windows) cannot fsync a directory: the rename is still atomic
+  } finally {
+    await fh?.close();
+  }
+}
+
+/**
+ * Replaces `path` with `data` atomically: after a crash at any instant the file holds either the
+ * old or the new content, never a mix.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}
+
+/** Reads a file, or `undefined` when it does not exist. */
+export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The durable event outbox of a reader: an append-only JSON-lines journal of upload-ready
+ * events, fsync'd before an append resolves, with a persisted acknowledgement cursor.
+ *
+ * Files in `dir`: `events.jsonl` (one event per line, in `seq` order) and `cursor.json`
+ * (`{ "acked_seq": n }`, replaced atomically). A torn last line, left by a power cut during an
+ * append, is cut off at open; it was never acknowledged to the caller.
+ *
+ * @module
+ */
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DeviceEvent } from '@campus-card/core/api';
+import { GateClientError } from './errors.js';
+import { fsyncDir, readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js';
+
+/** An event before the outbox numbers it. */
+export type UnnumberedEvent = Omit<DeviceEvent, 'seq'>;
+
+/** Options of {@link openEventOutbox}. */
+export interface EventOutboxOptions {
+  /** Directory of the journal and the cursor; created if missing. */
+  readonly dir: string;
+  /**
+   * `seq` of the first event of a brand-new outbox. Default: the current time in epoch ms, so a
+   * device whose storage was wiped starts above every seq it used before (the platform dedupes
+   * by `(device_id, seq)` and would otherwise drop new events as duplicates).
+   */
+  readonly firstSeq?: number;
+  /** Rewrite the journal without acknowledged events once this many have accumulated. Default 1000. */
+  readonly compactAfter?: number;
+}
+
+/** The outbox {@link openEventOutbox} returns. */
+export interface EventOutbox {
+  /**
+   * Numbers the event with the next `seq` and appends it durably (written and fsync'd; concurrent
+   * appends share one fsync). Resolves with the stored event.
+   *
+   * @throws {@link GateClientError} `ERR_GATE_OUTBOX_IO` when the write fails (the event is not stored).
+   */
+  append(event: UnnumberedEvent): Promise<DeviceEvent>;
+  /** Durable events not yet acknowledged, oldest first (at most `limit`). */
+  pending(limit?: number): readonly DeviceEvent[];
+  /**
+   * Moves the cursor over the acknowledged prefix of the pending events and persists it
+   * atomically. Resolves with the new cursor (the highest seq known to be stored by the platform).
+   */
+  ack(seqs: Iterable<number>): Promise<number>;
+  /** Pending (unacknowledged) events. */
+  readonly depth: number;
+  /** The highest seq assigned so far (`firstSeq − 1` when none). */
+  readonly lastSeq: number;
+  /** The persisted cursor: every seq ≤ it is acknowledged (`firstSeq − 1` when none). */
+  readonly ackedSeq: number;
+  /** Lines dropped at open: a torn last line (`torn`) or unreadable lines (`corrupt`). */
+  readonly recovered: { readonly torn: boolean; readonly corrupt: number };
+  /** Waits for queued writes and closes the journal. */
+  close(): Promise<void>;
+}
+
+const EVENTS = 'events.jsonl';
+const CURSOR = 'cursor.json';
+
+function ioError(message: string, cause: unknown): GateClientError {
+  return new GateClientError('ERR_GATE_OUTBOX_IO', message, { cause });
+}
+
+/**
+ * Opens (or creates) the outbox in `dir` and reloads its pending events.
+ *
+ * @example
+ * ```ts
+ * const outbox = await openEventOutbox({ dir: '/var/lib/gate/outbox' });
+ * const ev = await outbox.append({ kind: 'access', occurred_at: new Date().toISOString(), decision: 'allowed', card_id: 'c1' });
+ * await outbox.ack([ev.seq]);
+ * ```
+ */
+export async function openEventOutbox(options: EventOutboxOptions): Promise<EventOutbox> {
+  const { dir } = options;
+  const compactAfter = options.compactAfter ?? 1000;
+  if (!Number.isInteger(compactAfter) || compactAfter < 1) throw new RangeError('compactAfter must be ≥ 1');
+  await mkdir(dir, { recursive: true });
+  const eventsPath = join(dir, EVENTS);
+  const cursorPath = join(dir, CURSOR);
+
+  const cursorRaw = await readFileIfExists(cursorPath);
+  const journal = await readFileIfExists(eventsPath);
+  const fresh = cursorRaw === undefined && (journal === undefined || journal.length === 0);
+  const firstSeq = options.firstSeq ?? Date.now();
+  if (!Number.isSafeInteger(firstSeq) || firstSeq < 1)
+    throw new RangeError('firstSeq must be a positive integer');
+
+  let ackedSeq = fresh ? firstSeq - 1 : 0;
+  if (cursorRaw !== undefined) {
+    const parsed = JSON.parse(cursorRaw.toString('utf8')) as { acked_seq?: unknown };
+    if (typeof parsed.acked_seq !== 'number' || !Number.isSafeInteger(parsed.acked_seq)) {
+      throw ioError(`corrupt outbox cursor ${cursorPath}`, undefined);
+    }
+    ackedSeq = parsed.acked_seq;
+  }
+
+  // Reload the journal; cut a torn last line.
+  const pendingEvents: DeviceEvent[] = [];
+  let lastSeq = ackedSeq;
+  let torn = false;
+  let corrupt = 0;
+  let inFile = 0;
+  let fileSize = 0;
+  if (journal !== undefined && journal.length > 0) {
+    const end = journal.lastIndexOf(0x0a) + 1;
+    torn = end < journal.length;
+    fileSize = end;
+    for (const line of journal.subarray(0, end).toString('utf8').split('\n')) {
+      if (line === '') continue;
+      let ev: DeviceEvent;
+      try {
+        ev = JSON.parse(line) as DeviceEvent;
+      } catch {
+        corrupt++;
+        continue;
+      }
+      if (typeof ev.seq !== 'number' || !Number.isSafeInteger(ev.seq)) {
+        corrupt++;
+        continue;
+      }
+      inFile++;
+      lastSeq = Math.max(lastSeq, ev.seq);
+      if (ev.seq > ackedSeq) pendingEvents.push(ev);
+    }
+    pendingEvents.sort((a, b) => a.seq - b.seq);
+  }
+  let fh = await open(eventsPath, 'a+', 0o600);
+  if (torn) {
+    await fh.truncate(fileSize);
+    await fh.sync();
+  }
+  if (journal === undefined) await fsyncDir(dir);
+  let ackedInFile = inFile - pendingEvents.length;
+
+  let closed = false;
+  let broken: unknown;
+  // Every file operation runs on this chain, in order.
+  let tail: Promise<void> = Promise.resolve();
+  let buffer: {
+    event: DeviceEvent;
+    line: string;
+    resolve: (e: DeviceEvent) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  let scheduled = false;
+
+  async function drain(): Promise<void> {
+    scheduled = false;
+    const batch = buffer;
+    buffer = [];
+    if (batch.length === 0) return;
+    if (broken !== undefined) {
+      for (const b of batch) b.reject(ioError('the outbox is unusable after a failed write', broken));
+      return;
+    }
+    const data = batch.map((b) => b.line).join('');
+    try {
+      await fh.write(data, null, 'utf8');
+      await fh.datasync();
+      fileSize += Buffer.byteLength(data);
+    } catch (err) {
+      // Cut a partial write so that the next append does not glue onto it.
+      try {
+        await fh.truncate(fileSize);
+      } catch (truncErr) {
+        broken = truncErr;
+      }
+      for (const b of batch) b.reject(ioError('outbox append failed', err));
+      return;
+    }
+    for (const b of batch) {
+      pendingEvents.push(b.event);
+      b.resolve(b.event);
+    }
+  }
+
+  async function compact(): Promise<void> {
+    const data = pendingEvents.map((e) => `${JSON.stringify(e)}\n`).join('');
+    await fh.close();
+    await writeFileAtomic(eventsPath, data);
+    fh = await open(eventsPath, 'a+', 0o600);
+    fileSize = Buffer.byteLength(data);
+    ackedInFile = 0;
+  }
+
+  function run<T>(fn: () => Promise<T>): Promise<T> {
+    const p = tail.then(fn);
+    tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  return {
+    append(event) {
+      if (closed) return Promise.reject(new GateClientError('ERR_GATE_CLOSED', 'the outbox is closed'));
+      const seq = ++lastSeq;
+      const full = Object.assign({ seq }, event, { seq }) as DeviceEvent;
+      const line = `${JSON.stringify(full)}\n`;
+      return new Promise<DeviceEvent>((resolve, reject) => {
+        buffer.push({ event: full, line, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          void run(drain);
+        }
+      });
+    },
+    pending(limit = Number.POSITIVE_INFINITY) {
+      return pendingEvents.slice(0, limit);
+    },
+    ack(seqs) {
+      const set = new Set(seqs);
+      return run(async () => {
+        let n = 0;
+        let cursor = ackedSeq;
+        while (n < pendingEvents.length && set.has((pendingEvents[n] as DeviceEvent).seq)) {
+          cursor = (pendingEvents[n] as DeviceEvent).seq;
+          n++;
+        }
+        if (n === 0) return ackedSeq;
+        await writeFileAtomic(cursorPath, JSON.stringify({ acked_seq: cursor }));
+        ackedSeq = cursor;
+        pendingEvents.splice(0, n);
+        ackedInFile += n;
+        if (ackedInFile >= compactAfter) await compact();
+        return ackedSeq;
+      });
+    },
+    get depth() {
+      return pendingEvents.length;
+    },
+    get lastSeq() {
+      return lastSeq;
+    },
+    get ackedSeq() {
+      return ackedSeq;
+    },
+    recovered: { torn, corrupt },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await run(async () => {});
+      await fh.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createPresentation,
+  encodeQr,
+  fromBase64Url,
+  importPrivateJwk,
+  importPublicJwk,
+  type PublicKey,
+} from '@campus-card/core';
+import type { Principal } from '@campus-card/mock-server';
+import { createClock, type RunningMockPlatform, startMockPlatform } from '@campus-card/mock-server';
+
+export const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
+
+export const OPERATOR: Principal = {
+  id: 'op-demo',
+  kind: 'operator',
+  schoolId: 'sch-demo',
+  merchantId: null,
+  zone: null,
+  deviceType: null,
+};
+
+/** A mock platform with demo data and a frozen virtual clock at T0. */
+export async function startDemo(): Promise<RunningMockPlatform> {
+  return startMockPlatform({
+    demo: true,
+    clock: createClock({ start: T0, frozen: true }),
+    pushIntervalMs: 50,
+  });
+}
+
+/** The school's root public key (configured in readers out of band). */
+export async function rootKeyOf(server: RunningMockPlatform): Promise<PublicKey> {
+  const r = await server.platform.invoke('getRootKey', { params: { school_id: 'sch-demo' } }, OPERATOR);
+  return importPublicJwk((r.body as { jwk: unknown }).jwk);
+}
+
+/** A fresh QR code of a demo person's card, made at `t` (default: the platform clock). */
+export async function qrOf(server: RunningMockPlatform, personId: string, t?: number): Promise<string> {
+  const c = server.platform.demo?.cards.find((x) => x.personId === personId);
+  if (c === undefined) throw new Error(`no card for ${personId}`);
+  const credential = fromBase64Url(c.credential);
+  if (credential === undefined) throw new Error('bad credential');
+  const bytes = await createPresentation(
+    { credential, t: t ?? server.platform.clock.nowSeconds() },
+    importPrivateJwk(c.holderPrivateJwk),
+  );
+  return encodeQr(bytes);
+}
+
+export function cardOf(server: RunningMockPlatform, personId: string): string {
+  const c = server.platform.demo?.cards.find((x) => x.personId === personId);
+  if (c === undefined) throw new Error(`no card for ${personId}`);
+  return c.cardId;
+}
+
+/** A temporary data directory, removed by the returned cleanup. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gate-client-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

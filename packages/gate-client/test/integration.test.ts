@@ -1,0 +1,227 @@
+import type { PublicKey } from '@campus-card/core';
+import type { RunningMockPlatform } from '@campus-card/mock-server';
+import { createVerifier } from '@campus-card/verifier';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createGateClient, type GateClient, type GateClientOptions } from '../src/index.js';
+import { cardOf, OPERATOR, qrOf, rootKeyOf, startDemo, tempDir } from './helpers.js';
+
+let server: RunningMockPlatform;
+let rootKey: PublicKey;
+let data: ReturnType<typeof tempDir>;
+const clients: GateClient[] = [];
+
+beforeEach(async () => {
+  server = await startDemo();
+  rootKey = await rootKeyOf(server);
+  data = tempDir();
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await server.close();
+  data.cleanup();
+});
+
+async function gate(overrides: Partial<GateClientOptions> = {}): Promise<GateClient> {
+  const device = server.platform.demo?.devices.find((d) => d.id === 'gate-01');
+  if (device === undefined) throw new Error('no demo gate');
+  const client = await createGateClient({
+    baseUrl: server.url,
+    deviceId: 'gate-01',
+    schoolId: 'sch-demo',
+    privateKey: device.privateJwk,
+    verifier: createVerifier({ rootKeys: [rootKey] }),
+    dataDir: data.dir,
+    now: () => server.platform.clock.now(),
+    outbox: { firstSeq: 1 },
+    transport: { maxRetries: 0 },
+    ...overrides,
+  });
+  clients.push(client);
+  return client;
+}
+
+const READER = { id: 'gate-01', zone: 'gate:main', direction: 'in' } as const;
+
+function storedEvents(): {
+  seq: number;
+  decision: string;
+  card_id: string | null;
+  reason: string | null;
+  audit: string | null;
+}[] {
+  return server.platform.state.db
+    .prepare(
+      "SELECT seq, decision, card_id, reason, audit FROM events WHERE device_id = 'gate-01' ORDER BY seq",
+    )
+    .all() as never;
+}
+
+describe('gate client against the mock platform', () => {
+  it('syncs, verifies a fresh demo QR offline, then gets 304s on the next sync', async () => {
+    const g = await gate();
+    const first = await g.syncNow();
+    expect(first.ok).toBe(true);
+    expect(first.trustList.outcome).toBe('updated');
+    expect(first.statusList.outcome).toBe('updated');
+    expect(first.roster.outcome).toBe('updated');
+
+    const r = await g.scan(await qrOf(server, 's-001'), READER, { kind: 'access' });
+    expect(r.source).toBe('offline');
+    expect(r.decision.accepted).toBe(true);
+    expect(r.decision.accepted && r.decision.cardId).toBe(cardOf(server, 's-001'));
+
+    const second = await g.syncNow();
+    expect([second.trustList.outcome, second.statusList.outcome, second.roster.outcome]).toEqual([
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
+    const etagHits = server.platform.recorder.entries.filter(
+      (e) => e.kind === 'request' && e.status === 304,
+    ).length;
+    expect(etagHits).toBe(3);
+  });
+
+  it('keeps the trust material across a restart with no network', async () => {
+    const online = await gate();
+    expect((await online.syncNow()).ok).toBe(true);
+    await online.close();
+    clients.splice(0);
+
+    const offline = await gate({ baseUrl: 'http://127.0.0.1:9' });
+    const st = offline.status();
+    expect(st.trustList.held && st.statusList.held && st.roster.held).toBe(true);
+    const r = await offline.scan(await qrOf(server, 's-002'), READER, { kind: 'attendance' });
+    expect(r.decision.accepted).toBe(true);
+    const report = await offline.syncNow();
+    expect(report.ok).toBe(false);
+    expect(report.trustList.outcome).toBe('failed');
+    expect(offline.status().trustList.lastError?.code).toBe('ERR_CONNECTION');
+    // the material is still the last good one
+    expect(offline.status().trustList.version).toBe(st.trustList.version);
+  });
+
+  it('uploads events once after a crash between upload and cursor write', async () => {
+    const a = await gate({
+      hooks: {
+        afterUpload: () => {
+          throw new Error('power cut');
+        },
+      },
+    });
+    await a.syncNow();
+    for (const p of ['s-001', 's-002', 't-001'])
+      await a.scan(await qrOf(server, p), READER, { kind: 'access' });
+    await expect(a.flush()).rejects.toThrow('power cut');
+    expect(storedEvents()).toHaveLength(3);
+    expect(a.outbox.depth).toBe(3);
+    await a.close();
+    clients.splice(0);
+
+    const b = await gate({ baseUrl: server.url });
+    expect(b.outbox.depth).toBe(3);
+    const report = await b.flush();
+    expect(report).toEqual({ batches: 1, accepted: 0, duplicates: 3, remaining: 0 });
+    await b.scan(await qrOf(server, 's-003'), READER, { kind: 'access' });
+    expect(await b.flush()).toMatchObject({ accepted: 1, duplicates: 0, remaining: 0 });
+    const events = storedEvents();
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(events.every((e) => e.decision === 'allowed')).toBe(true);
+    // the decision audit travels with the event (issue 7 §3)
+    const audit = JSON.parse(events[0]?.audit ?? 'null');
+    expect(audit).toMatchObject({
+      trust_list: { version: expect.any(Number) },
+      clock: '2026-01-05T08:00:00Z',
+    });
+    expect(audit.last_sync_at).toBe('2026-01-05T08:00:00Z');
+  });
+
+  it('denies a card reported lost after the next syncNow, and the event says which list it used', async () => {
+    const g = await gate();
+    await g.syncNow();
+    const before = g.status().statusList.version;
+    expect((await g.scan(await qrOf(server, 's-001'), READER, { kind: 'access' })).decision.accepted).toBe(
+      true,
+    );
+
+    const lost = await server.platform.invoke(
+      'reportCardLost',
+      { params: { card_id: cardOf(server, 's-001') }, body: { reason: 'lost on the bus' } },
+      OPERATOR,
+    );
+    expect(lost.status).toBe(200);
+    server.platform.clock.advance(60);
+    // not synced yet: still admitted offline
+    expect((await g.scan(await qrOf(server, 's-001'), READER, { kind: 'access' })).decision.accepted).toBe(
+      true,
+    );
+
+    const report = await g.syncNow();
+    expect(report.statusList.outcome).toBe('updated');
+    expect(report.statusList.version).toBeGreaterThan(before ?? 0);
+    const r = await g.scan(await qrOf(server, 's-001'), READER, { kind: 'access' });
+    expect(r.decision.accepted).toBe(false);
+    expect(!r.decision.accepted && r.decision.reason).toBe('REVOKED');
+
+    await g.flush();
+    const events = storedEvents();
+    expect(events.map((e) => [e.decision, e.reason])).toEqual([
+      ['allowed', null],
+      ['allowed', null],
+      ['denied', 'REVOKED'],
+    ]);
+    const audits = events.map((e) => JSON.parse(e.audit ?? 'null') as { status_list: { version: number } });
+    expect(audits[1]?.status_list.version).toBe(before);
+    expect(audits[2]?.status_list.version).toBe(report.statusList.version);
+  });
+
+  it('reports staleness long before the limit, then denies past it', async () => {
+    const g = await gate();
+    await g.syncNow();
+    expect(g.status().alerts).toEqual([]);
+    expect(g.status().statusList).toMatchObject({ state: 'fresh', stale: false, alert: false, age: 0 });
+
+    server.platform.clock.advance(13 * 3600); // past half of the 1-day status list limit
+    const s = g.status();
+    expect(s.statusList).toMatchObject({ state: 'fresh', stale: false, alert: true, age: 13 * 3600 });
+    expect(s.alerts.some((a) => a.startsWith('status list'))).toBe(true);
+
+    server.platform.clock.advance(12 * 3600);
+    expect(g.status().statusList).toMatchObject({ state: 'stale', stale: true });
+    const denied = await g.scan(await qrOf(server, 's-002'), READER, { kind: 'access' });
+    expect(!denied.decision.accepted && denied.decision.reason).toBe('STATUS_LIST_STALE');
+
+    // a sync brings a freshly signed list (the platform re-signs stale material) or keeps alerting
+    const hb = await g.heartbeat();
+    expect(hb.device_id).toBe('gate-01');
+    const row = server.platform.state.db
+      .prepare("SELECT body FROM device_heartbeats WHERE device_id = 'gate-01'")
+      .get() as { body: string };
+    expect(JSON.parse(row.body)).toMatchObject({ status_list: { state: 'stale' }, outbox_depth: 1 });
+  });
+
+  it('falls back to online identity for a physical card not in the roster yet', async () => {
+    const g = await gate();
+    await g.syncNow();
+    const uid = Uint8Array.from([0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]);
+    const link = await server.platform.invoke(
+      'linkPhysicalCard',
+      {
+        params: { card_id: cardOf(server, 's-002') },
+        body: { uid_hex: '04112233445566', card_number: 'PC-s-002' },
+      },
+      OPERATOR,
+    );
+    expect(link.status).toBe(200);
+    const r = await g.scan({ uid }, READER, { kind: 'access' });
+    expect(r.offline?.reason).toBe('UNKNOWN_CARD');
+    expect(r.source).toBe('online');
+    expect(r.identity?.identity.person_id).toBe('s-002');
+    expect(r.decision.accepted).toBe(true);
+    await g.flush();
+    const [ev] = storedEvents();
+    expect(ev?.card_id).toBe(cardOf(server, 's-002'));
+    expect(JSON.parse(ev?.audit ?? '{}').online).toBe(true);
+  });
+});
