@@ -2,11 +2,185 @@
 /**
  * `campus-card-conformance`: the vendor conformance suite's command line (issue 6).
  *
+ * ```sh
+ * campus-card-conformance run --plan verifier --target "./my-harness" --out conformance-report
+ * campus-card-conformance run --plan verifier --target http://127.0.0.1:7000/harness
+ * campus-card-conformance run --plan verifier --target builtin   # the reference verifier
+ * ```
+ *
+ * Exit codes: 0 all conditions passed (warnings, skips and expected failures allowed), 1 a condition
+ * failed, 2 a usage error or the suite could not run.
+ *
  * @module
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadExpectedFailures } from './conformance/expected-failures.js';
+import type { ExpectedFailure, PlanResult } from './conformance/model.js';
+import { createProgressPrinter, type ProgressSink } from './conformance/progress.js';
+import { writeReports } from './conformance/reports.js';
+import { buildReport, exitCodeOf } from './conformance/runner.js';
+import {
+  connectHttpHarness,
+  connectInProcessHarness,
+  connectProcessHarness,
+} from './conformance/verifier/connections.js';
+import { runVerifierPlan } from './conformance/verifier/plan.js';
+import { createReferenceHarness } from './conformance/verifier/reference-harness.js';
 
-/** Runs the CLI with `argv` (without the node and script paths); resolves to the exit code. */
-export async function main(_argv: readonly string[]): Promise<number> {
-  process.stderr.write('campus-card-conformance: not implemented yet\n');
-  return 2;
+const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webhook> --target <cmd|url|builtin>
+         [--out <dir>] [--expected-failures <file>] [--vectors <dir>] [--module <id>]... [--timeout <ms>]
+
+  --plan               the test plan (verifier: the harness protocol; see docs/guides/conformance.md)
+  --target             a command speaking the harness protocol on stdin/stdout, an http(s) URL
+                       taking it by POST, or "builtin" (the reference verifier)
+  --out                write report.json, junit.xml and report.html there
+  --expected-failures  JSON list of {plan, module, condition, reason}: known deviations
+  --vectors            the token vectors folder (default: @campus-card/core's vectors/)
+  --module             run only this module (repeatable)
+  --timeout            per-request timeout of the harness, ms (default 10000)
+`;
+
+/** Where the CLI writes (tests pass buffers). */
+export interface CliIo {
+  readonly stdout: ProgressSink;
+  readonly stderr: ProgressSink;
+}
+
+/**
+ * Runs the CLI with `argv` (without the node and script paths) and resolves to the exit code.
+ *
+ * @example
+ * ```ts
+ * const code = await main(['run', '--plan', 'verifier', '--target', 'builtin', '--out', 'out']);
+ * ```
+ */
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  let values: {
+    plan?: string | undefined;
+    target?: string | undefined;
+    out?: string | undefined;
+    'expected-failures'?: string | undefined;
+    vectors?: string | undefined;
+    module?: string[] | undefined;
+    timeout?: string | undefined;
+    help?: boolean | undefined;
+  };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        plan: { type: 'string' },
+        target: { type: 'string' },
+        out: { type: 'string' },
+        'expected-failures': { type: 'string' },
+        vectors: { type: 'string' },
+        module: { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    io.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help === true || positionals[0] === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals[0] !== 'run' || values.plan === undefined || values.target === undefined) {
+    io.stderr.write(USAGE);
+    return 2;
+  }
+  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    io.stderr.write('--timeout must be a positive number of milliseconds\n');
+    return 2;
+  }
+  let expected: ExpectedFailure[] = [];
+  if (values['expected-failures'] !== undefined) {
+    try {
+      expected = await loadExpectedFailures(values['expected-failures']);
+    } catch (error) {
+      io.stderr.write(`cannot read the expected-failures file: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
+  const onProgress = createProgressPrinter(io.stderr);
+  let plan: PlanResult;
+  try {
+    if (values.plan === 'verifier') {
+      const target = values.target;
+      const connection =
+        target === 'builtin'
+          ? connectInProcessHarness(createReferenceHarness())
+          : /^https?:\/\//.test(target)
+            ? connectHttpHarness(target, timeoutMs === undefined ? {} : { timeoutMs })
+            : connectProcessHarness(target, timeoutMs === undefined ? {} : { timeoutMs });
+      try {
+        plan = await runVerifierPlan(connection, {
+          expectedFailures: expected,
+          onProgress,
+          ...(values.vectors === undefined ? {} : { vectorsDir: values.vectors }),
+          ...(values.module === undefined ? {} : { modules: values.module }),
+        });
+      } finally {
+        await connection.close();
+      }
+    } else {
+      const { runDevicePlan, DEVICE_PLANS } = await import('./conformance/devices/plan.js');
+      if (!(DEVICE_PLANS as readonly string[]).includes(values.plan)) {
+        io.stderr.write(`unknown plan "${values.plan}"\n${USAGE}`);
+        return 2;
+      }
+      plan = await runDevicePlan(values.plan as (typeof DEVICE_PLANS)[number], values.target, {
+        expectedFailures: expected,
+        onProgress,
+        ...(values.module === undefined ? {} : { modules: values.module }),
+      });
+    }
+  } catch (error) {
+    io.stderr.write(`the suite could not run: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const report = buildReport([plan], expected);
+  for (const e of report.unusedExpectedFailures) {
+    io.stderr.write(
+      `note: expected failure ${e.plan}/${e.module}/${e.condition} matched no failed condition\n`,
+    );
+  }
+  if (values.out !== undefined) {
+    const files = await writeReports(report, values.out);
+    io.stdout.write(`reports: ${files.join(', ')}\n`);
+  }
+  io.stdout.write(`${report.status}\n`);
+  return exitCodeOf(report);
+}
+
+function isMain(): boolean {
+  const arg = process.argv[1];
+  if (arg === undefined) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 2;
+    },
+  );
 }

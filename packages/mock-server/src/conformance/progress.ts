@@ -1,0 +1,64 @@
+/**
+ * Progress on a terminal: one updating line per running module on a TTY (`\r` rewrites), plain
+ * lines per module otherwise.
+ *
+ * @module
+ */
+import type { ConditionStatus, ProgressEvent } from './model.js';
+
+/** Where progress goes. */
+export interface ProgressSink {
+  write(text: string): void;
+  readonly isTTY?: boolean | undefined;
+}
+
+const MARK: Readonly<Record<ConditionStatus, string>> = {
+  PASSED: 'ok',
+  FAILED: 'FAIL',
+  WARNING: 'warn',
+  SKIPPED: 'skip',
+};
+
+/** Creates a progress listener writing to `sink` (usually `process.stderr`). */
+export function createProgressPrinter(sink: ProgressSink): (event: ProgressEvent) => void {
+  const tty = sink.isTTY === true;
+  let done = 0;
+  let modules = 0;
+  let moduleIndex = 0;
+  return (e) => {
+    switch (e.type) {
+      case 'plan-start':
+        modules = e.modules;
+        sink.write(`plan ${e.plan}: ${e.modules} modules\n`);
+        break;
+      case 'module-start':
+        moduleIndex = e.index + 1;
+        done = 0;
+        if (tty) sink.write(`\r\x1b[2K  [${moduleIndex}/${modules}] ${e.module} …`);
+        break;
+      case 'condition':
+        done += 1;
+        if (tty) sink.write(`\r\x1b[2K  [${moduleIndex}/${modules}] ${e.module} ${done}: ${e.result.id}`);
+        break;
+      case 'module-end': {
+        const r = e.result;
+        const bad = r.conditions.filter((c) => c.status === 'FAILED' || c.status === 'WARNING');
+        sink.write(
+          `${tty ? '\r\x1b[2K' : ''}  ${MARK[r.status].padEnd(4)} ${r.id} (${r.conditions.length} conditions, ${r.durationMs} ms)\n`,
+        );
+        for (const c of bad) {
+          const tag = c.expectedFailure === undefined ? c.status : 'EXPECTED FAILURE';
+          sink.write(`       ${tag} ${c.id}: ${c.message ?? ''}\n`);
+        }
+        break;
+      }
+      case 'plan-end': {
+        const c = e.result.counts;
+        sink.write(
+          `plan ${e.result.plan}: ${e.result.status} (${c.PASSED} passed, ${c.FAILED} failed, ${c.WARNING} warnings, ${c.SKIPPED} skipped, ${c.expectedFailures} expected failures) in ${(e.result.durationMs / 1000).toFixed(1)} s\n`,
+        );
+        break;
+      }
+    }
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Trust material and codes for the verifier plan's stateful sequences, made at run time with
+ * `@campus-card/core` from fixed seeds: the same bytes on every run, nothing stored on disk.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import {
+  createPresentation,
+  encodeQr,
+  exportJwk,
+  generateKeyPair,
+  issueCredential,
+  type Jwk,
+  KEY_USE,
+  type PrivateKey,
+  signStatusList,
+  signTrustList,
+} from '@campus-card/core';
+
+/** The scenario clock origin: 2026-03-01T00:00:00Z. Later times are offsets from it. */
+export const T0 = 1_772_323_200;
+/** One day, seconds. */
+export const DAY = 86_400;
+/** The school of the scenarios. */
+export const SCHOOL = '20002';
+/** The card of the scenarios and its status list index. */
+export const CARD_ID = '2026000077';
+export const STATUS_INDEX = 77;
+
+function seeded(name: string): PrivateKey {
+  const seed = createHash('sha512').update(`campus-card/conformance/${name}`).digest().subarray(0, 48);
+  return generateKeyPair('ES256', { seed: new Uint8Array(seed) }).privateKey;
+}
+
+/** The scenario keys: a root, two issuers (for rotation), a status list signer and a phone. */
+export interface ScenarioKeys {
+  readonly root: PrivateKey;
+  readonly issuer: PrivateKey;
+  readonly issuer2: PrivateKey;
+  readonly status: PrivateKey;
+  readonly holder: PrivateKey;
+}
+
+let cachedKeys: ScenarioKeys | undefined;
+
+/** The scenario keys (deterministic). */
+export function scenarioKeys(): ScenarioKeys {
+  cachedKeys ??= {
+    root: seeded('root'),
+    issuer: seeded('issuer'),
+    issuer2: seeded('issuer-2'),
+    status: seeded('status'),
+    holder: seeded('holder'),
+  };
+  return cachedKeys;
+}
+
+/** The root public key as a JWK, for `reset`. */
+export function rootJwk(): Jwk {
+  return exportJwk(scenarioKeys().root.publicKey);
+}
+
+/** Hex of a byte array. */
+export function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+/** A trust list of `version` signed at `iat`, naming `issuers` (default the first issuer) and the status key. */
+export async function trustList(
+  version: number,
+  iat: number,
+  issuers: readonly ('issuer' | 'issuer2')[] = ['issuer'],
+): Promise<string> {
+  const k = scenarioKeys();
+  const span = { nbf: T0 - 400 * DAY, exp: T0 + 800 * DAY, schools: [SCHOOL] };
+  return hexOf(
+    await signTrustList(
+      {
+        version,
+        iat,
+        authority: 'platform',
+        keys: [
+          ...issuers.map((name) => ({
+            key: k[name].publicKey,
+            roles: ['student', 'teacher'] as const,
+            uses: KEY_USE.credentials,
+            ...span,
+          })),
+          {
+            key: k.status.publicKey,
+            roles: ['teacher', 'student', 'parent'] as const,
+            uses: KEY_USE.statusLists | KEY_USE.rosters,
+            ...span,
+          },
+        ],
+      },
+      k.root,
+    ),
+  );
+}
+
+/** A status list of `version` signed at `iat`; `card` is the scenario card's status (0 valid, 1 revoked, 2 lost). */
+export async function statusList(version: number, iat: number, card = 0): Promise<string> {
+  const statuses = new Array<number>(1024).fill(0);
+  statuses[STATUS_INDEX] = card;
+  return hexOf(
+    await signStatusList({ school: SCHOOL, version, iat, bits: 2, statuses }, scenarioKeys().status),
+  );
+}
+
+const credentials = new Map<string, Uint8Array>();
+
+/** The scenario card's credential, issued at `T0 − 10 days` for 60 days by `issuer`. */
+export async function credential(issuer: 'issuer' | 'issuer2' = 'issuer'): Promise<Uint8Array> {
+  const hit = credentials.get(issuer);
+  if (hit !== undefined) return hit;
+  const k = scenarioKeys();
+  const c = await issueCredential(
+    {
+      school: SCHOOL,
+      includeSchool: false,
+      cardId: CARD_ID,
+      role: 'student',
+      iat: T0 - 10 * DAY,
+      validityDays: 60,
+      holderKey: k.holder.publicKey,
+      statusIndex: STATUS_INDEX,
+    },
+    k[issuer],
+  );
+  credentials.set(issuer, c);
+  return c;
+}
+
+/** Options of {@link code}. */
+export interface CodeOptions {
+  /** The nonce's last byte (codes at the same `t` differ by nonce). Default 1. */
+  readonly nonce?: number;
+  readonly issuer?: 'issuer' | 'issuer2';
+  readonly scene?: number;
+}
+
+/** A full-mode QR code made by the scenario phone at time `t`. */
+export async function code(t: number, options: CodeOptions = {}): Promise<string> {
+  const nonce = new Uint8Array([0xc0, 0xf0, (t >>> 8) & 0xff, options.nonce ?? 1]);
+  const bytes = await createPresentation(
+    {
+      credential: await credential(options.issuer),
+      t,
+      nonce,
+      ...(options.scene === undefined ? {} : { scene: options.scene }),
+    },
+    scenarioKeys().holder,
+  );
+  return encodeQr(bytes);
+}
+
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/**
+ * The high-S twin of a code: the same signed fields, the phone's ECDSA signature `(r, s)` replaced
+ * by `(r, n − s)`, which verifies too (token-format §2.3). A replay window keyed on signature bytes
+ * would take it for a new code.
+ */
+export async function highSTwin(t: number, options: CodeOptions = {}): Promise<string> {
+  const nonce = new Uint8Array([0xc0, 0xf0, (t >>> 8) & 0xff, options.nonce ?? 1]);
+  const bytes = Uint8Array.from(
+    await createPresentation(
+      { credential: await credential(options.issuer), t, nonce },
+      scenarioKeys().holder,
+    ),
+  );
+  const sig = bytes.subarray(bytes.length - 64);
+  const s = BigInt(`0x${hexOf(sig.subarray(32))}`);
+  const twin = (P256_N - s).toString(16).padStart(64, '0');
+  sig.set(Buffer.from(twin, 'hex'), 32);
+  return encodeQr(bytes);
+}
