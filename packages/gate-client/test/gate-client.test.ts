@@ -1,0 +1,357 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportJwk, generateKeyPair } from '@campus-card/core';
+import type { Jwk } from '@campus-card/core/http';
+import type { Decision, LoadResult, Material, Verifier, VerifierStatus } from '@campus-card/verifier';
+import { MockAgent } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createGateClient, type GateClientOptions } from '../src/index.js';
+import { tempDir } from './helpers.js';
+
+const ORIGIN = 'https://api.campus.test';
+const NOW = Date.UTC(2026, 0, 5, 8, 0, 0);
+const jwk = exportJwk(generateKeyPair('ES256').privateKey, { includePrivate: true }) as Jwk;
+
+/** A verifier stand-in: byte 0 of the material is its version; a lower version is a rollback. */
+function stubVerifier(decision?: Decision) {
+  const held: Partial<Record<Material, { bytes: Uint8Array; version: number }>> = {};
+  const loads: { material: Material; version: number; now: number }[] = [];
+  const load =
+    (material: Material) =>
+    (bytes: Uint8Array, { now }: { now: number }): LoadResult => {
+      const version = bytes[0] ?? 0;
+      loads.push({ material, version, now });
+      const prev = held[material];
+      if (prev !== undefined && version < prev.version)
+        return { ok: false, material, reason: 'ROLLBACK', detail: 'older' } as LoadResult;
+      held[material] = { bytes, version };
+      return {
+        ok: true,
+        material,
+        version,
+        iat: Math.floor(NOW / 1000) - 60,
+        school: material === 'trustList' ? undefined : 'sch-1',
+        changed: prev?.version !== version,
+      } as LoadResult;
+    };
+  const ms = (material: Material, now: number) => {
+    const h = held[material];
+    const iat = Math.floor(NOW / 1000) - 60;
+    return h === undefined
+      ? null
+      : { version: h.version, iat, age: now - iat, maxAge: 86_400, state: 'fresh' as const };
+  };
+  const verifier: Verifier = {
+    loadTrustList: load('trustList'),
+    loadStatusList: load('statusList'),
+    loadRoster: load('roster'),
+    async verify() {
+      if (decision === undefined) throw new Error('no decision configured');
+      return decision;
+    },
+    snapshot: () => new Uint8Array([1, 2, 3]),
+    restore() {},
+    status(now): VerifierStatus {
+      const sl = ms('statusList', now);
+      const ro = ms('roster', now);
+      return {
+        trustList: ms('trustList', now),
+        statusLists: sl === null ? {} : { 'sch-1': sl },
+        roster: ro === null ? null : { ...ro, school: 'sch-1' },
+        lastSyncAt: null,
+        clock: now,
+        floor: 0,
+        clockBeforeFloor: false,
+      };
+    },
+  };
+  return { verifier, loads };
+}
+
+let agent: MockAgent;
+let data: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  agent = new MockAgent();
+  agent.disableNetConnect();
+  data = tempDir();
+});
+afterEach(async () => {
+  agent.assertNoPendingInterceptors();
+  await agent.close();
+  data.cleanup();
+});
+
+function options(verifier: Verifier, extra: Partial<GateClientOptions> = {}): GateClientOptions {
+  return {
+    baseUrl: ORIGIN,
+    deviceId: 'gate-1',
+    schoolId: 'sch-1',
+    privateKey: jwk,
+    verifier,
+    dataDir: data.dir,
+    dispatcher: agent,
+    now: () => NOW,
+    outbox: { firstSeq: 1 },
+    transport: { sleep: async () => {}, maxRetries: 2 },
+    ...extra,
+  };
+}
+
+function bodyText(body: unknown): string {
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  throw new TypeError('unexpected mock body');
+}
+
+const CBOR = { 'content-type': 'application/cbor' };
+const JSON_H = { 'content-type': 'application/json' };
+
+function material(segment: string, version: number, etag: string, opts: { ifNoneMatch?: string } = {}) {
+  agent
+    .get(ORIGIN)
+    .intercept({
+      path: `/v1/schools/sch-1/${segment}`,
+      method: 'GET',
+      headers: (h: Record<string, string>) => h['if-none-match'] === opts.ifNoneMatch,
+    })
+    .reply(200, Buffer.from([version, 0xaa]), { headers: { ...CBOR, etag } });
+}
+function notModified(segment: string, etag: string) {
+  agent
+    .get(ORIGIN)
+    .intercept({
+      path: `/v1/schools/sch-1/${segment}`,
+      method: 'GET',
+      headers: (h: Record<string, string>) => h['if-none-match'] === etag,
+    })
+    .reply(304, '', { headers: { etag } });
+}
+
+const denied: Decision = {
+  accepted: false,
+  reason: 'UNKNOWN_CARD',
+  detail: 'not in the roster',
+  audit: {
+    trustList: { version: 3, iat: 1_767_600_000 },
+    statusList: null,
+    roster: null,
+    lastSyncAt: null,
+    clock: NOW / 1000,
+    floor: 0,
+  },
+};
+
+describe('sync with ETags', () => {
+  it('fetches, persists, then sends If-None-Match and treats 304 as unchanged', async () => {
+    const { verifier, loads } = stubVerifier();
+    const g = await createGateClient(options(verifier));
+    material('trust-list', 3, '"tl-3"');
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    const first = await g.syncNow();
+    expect(first.ok).toBe(true);
+    expect(first.statusList).toEqual({ outcome: 'updated', version: 7 });
+    const stored = JSON.parse(readFileSync(join(data.dir, 'material', 'status-list.json'), 'utf8'));
+    expect(stored.etag).toBe('"sl-7"');
+
+    notModified('trust-list', '"tl-3"');
+    notModified('status-list', '"sl-7"');
+    notModified('roster', '"ro-2"');
+    const second = await g.syncNow();
+    expect(second.ok).toBe(true);
+    expect(second.trustList).toEqual({ outcome: 'unchanged', version: 3 });
+    // the held copy was re-presented so the verifier records the sync
+    expect(loads.filter((l) => l.material === 'trustList').map((l) => l.version)).toEqual([3, 3]);
+    expect(g.status().trustList).toMatchObject({
+      held: true,
+      version: 3,
+      lastSyncAt: NOW / 1000,
+      lastError: null,
+    });
+    await g.close();
+  });
+
+  it('keeps the last good copy when the platform sends a rollback, and reports it', async () => {
+    const { verifier } = stubVerifier();
+    const g = await createGateClient(options(verifier));
+    material('trust-list', 3, '"tl-3"');
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    await g.syncNow();
+    material('trust-list', 2, '"tl-2"', { ifNoneMatch: '"tl-3"' });
+    notModified('status-list', '"sl-7"');
+    notModified('roster', '"ro-2"');
+    const r = await g.syncNow();
+    expect(r.ok).toBe(false);
+    expect(r.trustList.outcome).toBe('rejected');
+    expect(r.trustList.error).toMatchObject({ code: 'ERR_GATE_MATERIAL_REJECTED' });
+    expect(g.status().trustList.lastError?.code).toBe('ERR_GATE_MATERIAL_REJECTED');
+    const stored = JSON.parse(readFileSync(join(data.dir, 'material', 'trust-list.json'), 'utf8'));
+    expect(stored.etag).toBe('"tl-3"');
+    await g.close();
+  });
+
+  it('reloads the stored material at startup (no network) and reports a failed sync', async () => {
+    const first = stubVerifier();
+    const g = await createGateClient(options(first.verifier));
+    material('trust-list', 3, '"tl-3"');
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    await g.syncNow();
+    await g.close();
+
+    const second = stubVerifier();
+    const h = await createGateClient(options(second.verifier));
+    expect(second.loads.map((l) => [l.material, l.version])).toEqual([
+      ['trustList', 3],
+      ['statusList', 7],
+      ['roster', 2],
+    ]);
+    // loaded as of the fetch time, not as a new sync
+    expect(second.loads.every((l) => l.now === NOW / 1000)).toBe(true);
+    agent
+      .get(ORIGIN)
+      .intercept({ path: /\/v1\/schools\/sch-1\/.*/, method: 'GET' })
+      .replyWithError(new Error('ECONNREFUSED'))
+      .times(9);
+    const r = await h.syncNow();
+    expect(r.trustList.outcome).toBe('failed');
+    expect(r.trustList.version).toBe(3);
+    expect(h.status().trustList.lastError?.code).toBe('ERR_CONNECTION');
+    await h.close();
+  });
+});
+
+describe('event upload', () => {
+  const batchPath = '/v1/events/batches';
+  const ackAll = (body: string) => {
+    const events = (JSON.parse(body) as { events: { seq: number }[] }).events;
+    return { accepted: events.length, duplicates: 0, acked_seqs: events.map((e) => e.seq), max_seq: null };
+  };
+
+  it('retries a 503 with the same idempotency key, then moves the cursor', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier, { batchSize: 2 }));
+    for (let i = 0; i < 3; i++) await g.recordDecision(denied, { kind: 'access', direction: 'in' });
+    const keys: string[] = [];
+    const keyOf = (o: { headers?: unknown }) => {
+      const h = o.headers as Record<string, string> | string[];
+      if (Array.isArray(h)) return h[h.findIndex((x) => x.toLowerCase() === 'idempotency-key') + 1] ?? '';
+      return h['idempotency-key'] ?? '';
+    };
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: batchPath, method: 'POST' }).reply(
+      503,
+      (o) => {
+        keys.push(keyOf(o));
+        return { message: 'busy' };
+      },
+      { headers: JSON_H },
+    );
+    pool
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          keys.push(keyOf(o));
+          return ackAll(bodyText(o.body));
+        },
+        { headers: JSON_H },
+      )
+      .times(2);
+    const r = await g.flush();
+    expect(r).toEqual({ batches: 2, accepted: 3, duplicates: 0, remaining: 0 });
+    expect(keys).toHaveLength(3);
+    expect(keys[0]).toBe(keys[1]);
+    expect(keys[2]).not.toBe(keys[1]);
+    expect(g.outbox.ackedSeq).toBe(3);
+    expect(JSON.parse(readFileSync(join(data.dir, 'outbox', 'cursor.json'), 'utf8'))).toEqual({
+      acked_seq: 3,
+    });
+    await g.close();
+  });
+
+  it('uploads the decision audit and never moves the cursor past an unacknowledged event', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier));
+    await g.recordDecision(denied, {
+      kind: 'library_borrow',
+      itemId: 'book-1',
+      input: { uid: Uint8Array.from([1, 2, 3, 4]) },
+    });
+    let sent: unknown;
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          sent = JSON.parse(bodyText(o.body));
+          return { accepted: 0, duplicates: 0, acked_seqs: [], max_seq: null };
+        },
+        { headers: JSON_H },
+      );
+    await expect(g.flush()).rejects.toMatchObject({ code: 'ERR_GATE_OUTBOX_IO' });
+    expect(sent).toEqual({
+      events: [
+        {
+          seq: 1,
+          kind: 'library_borrow',
+          occurred_at: '2026-01-05T08:00:00Z',
+          decision: 'denied',
+          uid_hex: '01020304',
+          reason: 'UNKNOWN_CARD',
+          item_id: 'book-1',
+          audit: {
+            trust_list: { version: 3, signed_at: '2026-01-05T08:00:00Z' },
+            status_list: null,
+            roster: null,
+            last_sync_at: null,
+            clock: '2026-01-05T08:00:00Z',
+            floor: null,
+          },
+        },
+      ],
+    });
+    expect(g.outbox.depth).toBe(1);
+    expect(g.status().outbox.lastError?.code).toBe('ERR_GATE_OUTBOX_IO');
+    await g.close();
+  });
+
+  it('rejects an event that does not fit the contract', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier));
+    await expect(g.recordDecision(denied, { kind: 'access', itemId: 'x'.repeat(65) })).rejects.toMatchObject({
+      code: 'ERR_GATE_EVENT_INVALID',
+    });
+    expect(g.outbox.depth).toBe(0);
+    await g.close();
+  });
+});
+
+describe('online identity fallback', () => {
+  it('keeps the offline denial when the platform does not answer in time', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier, { onlineTimeoutMs: 50 }));
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/identity/resolve', method: 'POST' })
+      .reply(200, {}, { headers: JSON_H })
+      .delay(500);
+    const r = await g.scan('CC1:ABC', { id: 'gate-1' }, { kind: 'access' });
+    expect(r.source).toBe('offline');
+    expect(r.decision).toBe(denied);
+    expect(r.onlineError).toBeDefined();
+    expect(r.seq).toBe(1);
+    await g.close();
+  });
+
+  it('does not ask the platform for reasons it cannot overturn', async () => {
+    const { verifier } = stubVerifier({ ...denied, reason: 'REPLAYED' });
+    const g = await createGateClient(options(verifier));
+    const r = await g.scan('CC1:ABC', { id: 'gate-1', onlineFallback: true }, { kind: 'access' });
+    expect(r.source).toBe('offline');
+    expect(r.offline).toBeUndefined();
+    await g.close();
+  });
+});
