@@ -201,6 +201,26 @@ describe('gate client against the mock platform', () => {
     expect(JSON.parse(row.body)).toMatchObject({ status_list: { state: 'stale' }, outbox_depth: 1 });
   });
 
+  it('runs sync, upload and heartbeat in the background after start(), until stop()', async () => {
+    const errors: unknown[] = [];
+    const g = await gate({
+      syncIntervalMs: 20,
+      flushIntervalMs: 20,
+      heartbeatIntervalMs: 20,
+      onError: (e) => errors.push(e),
+    });
+    g.start();
+    await expect.poll(() => g.status().trustList.held, { timeout: 5000 }).toBe(true);
+    await g.scan(await qrOf(server, 's-001'), READER, { kind: 'attendance' });
+    await expect.poll(() => storedEvents().length, { timeout: 5000 }).toBe(1);
+    await g.stop();
+    expect(errors).toEqual([]);
+    const beats = server.platform.state.db.prepare('SELECT COUNT(*) AS n FROM device_heartbeats').get() as {
+      n: number;
+    };
+    expect(beats.n).toBe(1);
+  });
+
   it('falls back to online identity for a physical card not in the roster yet', async () => {
     const g = await gate();
     await g.syncNow();
