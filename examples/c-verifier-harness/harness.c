@@ -1,0 +1,325 @@
+/*
+ * c-verifier-harness: an example, in C, of the campus card conformance suite's verifier harness
+ * protocol (docs/guides/conformance.md).
+ *
+ * THIS IS NOT A VERIFIER. It implements the transport (JSON lines on stdin, one JSON line per
+ * request on stdout) and the structural checks a reader runs before any cryptography
+ * (token-format §8 QR text and Base45, §2.1 deterministic CBOR and limits, §2.2 COSE_Sign1 shape
+ * and algorithms, §5 presentation fields). It has no signature code: every code that passes the
+ * structural checks is denied INTERNAL_ERROR (fail closed), and trust material is accepted after a
+ * structural check only. Against the suite it passes the decoding vectors and fails the rest, which
+ * is the point: a vendor replaces `check_signatures_and_state` with their verifier.
+ *
+ * Build: cc -std=c99 -O2 -Wall -Wextra -o c-verifier-harness harness.c
+ * Run:   campus-card-conformance run --plan verifier --target ./c-verifier-harness
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINE (8 * 1024 * 1024)
+#define MAX_QR 1024
+#define MAX_PRESENTATION 680
+#define MAX_DEPTH 8
+
+/* ---------- a minimal JSON reader: top-level string members of one object ---------- */
+
+/* Skips a JSON string starting at s (on the opening quote); returns the char after it. */
+static const char *skip_string(const char *s) {
+  for (s++; *s && *s != '"'; s++)
+    if (*s == '\\' && s[1]) s++;
+  return *s ? s + 1 : s;
+}
+
+/* Skips any JSON value (nested objects and arrays included). */
+static const char *skip_value(const char *s) {
+  int depth = 0;
+  do {
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
+    if (*s == '"') { s = skip_string(s); }
+    else if (*s == '{' || *s == '[') { depth++; s++; }
+    else if (*s == '}' || *s == ']') { depth--; s++; }
+    else if (*s == ',' || *s == ':') { s++; if (depth == 0) return s - 1; }
+    else if (*s) { while (*s && !strchr(",:]} \t\r\n", *s)) s++; }
+    else return s;
+  } while (depth > 0 || (*s && !strchr(",}", *s)));
+  return s;
+}
+
+/*
+ * Copies the raw JSON text of top-level member `key` of the object in `json` into out (at most n
+ * bytes); returns 1 if found. String values keep their quotes.
+ */
+static int json_member(const char *json, const char *key, char *out, size_t n) {
+  const char *s = strchr(json, '{');
+  if (!s) return 0;
+  s++;
+  for (;;) {
+    while (*s == ' ' || *s == ',' || *s == '\t' || *s == '\r' || *s == '\n') s++;
+    if (*s != '"') return 0;
+    const char *k = s + 1, *kend = skip_string(s) - 1;
+    s = kend + 1;
+    while (*s == ' ' || *s == ':') s++;
+    const char *v = s, *vend = skip_value(s);
+    if ((size_t)(kend - k) == strlen(key) && strncmp(k, key, kend - k) == 0) {
+      size_t len = (size_t)(vend - v);
+      while (len > 0 && strchr(" \t\r\n", v[len - 1])) len--;
+      if (len >= n) len = n - 1;
+      memcpy(out, v, len);
+      out[len] = 0;
+      return 1;
+    }
+    s = vend;
+    if (!*s || *s == '}') return 0;
+  }
+}
+
+/* Unquotes a JSON string in place (escapes \" \\ \/ \n \t; \uXXXX outside ASCII becomes '?'). */
+static int json_unquote(char *s) {
+  size_t len = strlen(s);
+  if (len < 2 || s[0] != '"' || s[len - 1] != '"') return 0;
+  char *w = s;
+  for (size_t i = 1; i < len - 1; i++) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < len - 1) {
+      c = s[++i];
+      if (c == 'n') c = '\n';
+      else if (c == 't') c = '\t';
+      else if (c == 'u' && i + 4 < len - 1) {
+        unsigned v = (unsigned)strtoul((char[]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
+        c = v < 0x80 ? (char)v : '?';
+        i += 4;
+      }
+    }
+    *w++ = c;
+  }
+  *w = 0;
+  return 1;
+}
+
+/* ---------- Base45 (RFC 9285, token-format §8) ---------- */
+
+static const char B45[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+
+static int b45_value(char c) {
+  const char *p = c ? strchr(B45, c) : NULL;
+  return p ? (int)(p - B45) : -1;
+}
+
+/* Decodes text into out; returns the length, or -1 if invalid. */
+static long base45_decode(const char *text, uint8_t *out, size_t cap) {
+  size_t n = strlen(text), o = 0;
+  if (n % 3 == 1) return -1; /* a dangling single character */
+  for (size_t i = 0; i < n; i += 3) {
+    int a = b45_value(text[i]), b = b45_value(text[i + 1]);
+    if (a < 0 || b < 0) return -1;
+    if (i + 2 < n) {
+      int c = b45_value(text[i + 2]);
+      if (c < 0) return -1;
+      long v = a + 45L * b + 2025L * c;
+      if (v > 65535 || o + 2 > cap) return -1;
+      out[o++] = (uint8_t)(v >> 8);
+      out[o++] = (uint8_t)(v & 0xff);
+    } else {
+      long v = a + 45L * b;
+      if (v > 255 || o + 1 > cap) return -1;
+      out[o++] = (uint8_t)v;
+    }
+  }
+  return (long)o;
+}
+
+/* ---------- deterministic CBOR (token-format §2.1) ---------- */
+
+typedef struct { const uint8_t *p; size_t len, pos; } Cbor;
+
+/* Reads a head: major type and argument, rejecting non-shortest and indefinite forms. */
+static int cbor_head(Cbor *c, int *major, uint64_t *arg) {
+  if (c->pos >= c->len) return 0;
+  uint8_t b = c->p[c->pos++];
+  *major = b >> 5;
+  int ai = b & 31;
+  if (ai < 24) { *arg = (uint64_t)ai; return 1; }
+  if (ai > 27) return 0; /* indefinite length or reserved */
+  int bytes = 1 << (ai - 24);
+  if (c->pos + (size_t)bytes > c->len) return 0;
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v = (v << 8) | c->p[c->pos++];
+  uint64_t min = ai == 24 ? 24 : ai == 25 ? 0x100 : ai == 26 ? 0x10000 : 0x100000000ULL;
+  if (v < min) return 0; /* not the shortest form */
+  *arg = v;
+  return 1;
+}
+
+/* Checks one well-formed, deterministic item within the profile (no tags, floats, null). */
+static int cbor_item(Cbor *c, int depth) {
+  if (depth > MAX_DEPTH) return 0;
+  int major;
+  uint64_t arg;
+  if (!cbor_head(c, &major, &arg)) return 0;
+  switch (major) {
+  case 0: case 1: return arg <= 0x1FFFFFFFFFFFFFULL; /* |n| <= 2^53 - 1 */
+  case 2: case 3:
+    if (arg > c->len - c->pos) return 0;
+    c->pos += (size_t)arg;
+    return 1;
+  case 4:
+    if (arg > 65536) return 0;
+    for (uint64_t i = 0; i < arg; i++) if (!cbor_item(c, depth + 1)) return 0;
+    return 1;
+  case 5: {
+    if (arg > 65536) return 0;
+    size_t prev_start = 0, prev_len = 0;
+    for (uint64_t i = 0; i < arg; i++) {
+      size_t start = c->pos;
+      if (!cbor_item(c, depth + 1)) return 0;
+      size_t klen = c->pos - start;
+      if (i > 0) { /* keys sorted bytewise by their encodings, no duplicates */
+        size_t m = klen < prev_len ? klen : prev_len;
+        int cmp = memcmp(c->p + prev_start, c->p + start, m);
+        if (cmp > 0 || (cmp == 0 && prev_len >= klen)) return 0;
+      }
+      prev_start = start;
+      prev_len = klen;
+      if (!cbor_item(c, depth + 1)) return 0;
+    }
+    return 1;
+  }
+  case 7: return arg == 20 || arg == 21; /* false, true */
+  default: return 0; /* tags */
+  }
+}
+
+/* Validates a whole buffer as one item with no trailing bytes. */
+static int cbor_valid(const uint8_t *p, size_t len) {
+  Cbor c = {p, len, 0};
+  return cbor_item(&c, 1) && c.pos == len;
+}
+
+/* Reads a head and, for byte/text strings, points at the content. */
+static int cbor_next(Cbor *c, int *major, uint64_t *arg, const uint8_t **content) {
+  if (!cbor_head(c, major, arg)) return 0;
+  *content = c->p + c->pos;
+  if (*major == 2 || *major == 3) c->pos += (size_t)*arg;
+  return 1;
+}
+
+/* ---------- the checks ---------- */
+
+/* COSE_Sign1 shape (§2.2): [bstr protected, {} , bstr payload, bstr(64) signature]. */
+static const char *check_sign1(const uint8_t *p, size_t len, const uint8_t **payload, size_t *payload_len) {
+  Cbor c = {p, len, 0};
+  int major;
+  uint64_t arg;
+  const uint8_t *prot, *x;
+  if (!cbor_next(&c, &major, &arg, &x) || major != 4 || arg != 4) return "BAD_FORMAT";
+  if (!cbor_next(&c, &major, &arg, &prot) || major != 2) return "BAD_FORMAT";
+  size_t prot_len = (size_t)arg;
+  if (!cbor_next(&c, &major, &arg, &x) || major != 5 || arg != 0) return "BAD_FORMAT"; /* unprotected: {} */
+  if (!cbor_next(&c, &major, &arg, payload) || major != 2) return "BAD_FORMAT";
+  *payload_len = (size_t)arg;
+  if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 64) return "BAD_FORMAT";
+  /* protected header: a map holding alg (1) = -7 (ES256) or -8 (EdDSA) */
+  if (!cbor_valid(prot, prot_len)) return "BAD_FORMAT";
+  Cbor h = {prot, prot_len, 0};
+  if (!cbor_next(&h, &major, &arg, &x) || major != 5) return "BAD_FORMAT";
+  uint64_t entries = arg;
+  int alg_ok = 0;
+  for (uint64_t i = 0; i < entries; i++) {
+    int km, vm;
+    uint64_t k, v;
+    if (!cbor_next(&h, &km, &k, &x) || !cbor_next(&h, &vm, &v, &x)) return "BAD_FORMAT";
+    if (km == 0 && k == 1) alg_ok = vm == 1 && (v == 6 || v == 7); /* -7 and -8 encode as 1/6, 1/7 */
+  }
+  return alg_ok ? NULL : "BAD_SIGNATURE"; /* ERR_ALG_NOT_ALLOWED */
+}
+
+/* Presentation payload (§5): full [bstr, bstr, bstr(64), uint t, bstr(4), ?uint] or compact
+   [card id, bstr(8), uint t, bstr(4), ?uint]. */
+static const char *check_presentation_payload(const uint8_t *p, size_t len) {
+  if (!cbor_valid(p, len)) return "BAD_FORMAT";
+  Cbor c = {p, len, 0};
+  int major;
+  uint64_t arg, n;
+  const uint8_t *x;
+  if (!cbor_next(&c, &major, &n, &x) || major != 4) return "BAD_FORMAT";
+  int f0;
+  uint64_t a0;
+  if (!cbor_next(&c, &f0, &a0, &x)) return "BAD_FORMAT";
+  if (f0 == 2) { /* full mode */
+    if (n != 5 && n != 6) return "BAD_FORMAT";
+    if (!cbor_next(&c, &major, &arg, &x) || major != 2) return "BAD_FORMAT";
+    if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 64) return "BAD_FORMAT";
+  } else if (f0 == 0 || f0 == 3) { /* compact mode */
+    if (n != 4 && n != 5) return "BAD_FORMAT";
+    if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 8) return "BAD_FORMAT";
+  } else return "BAD_FORMAT";
+  if (!cbor_next(&c, &major, &arg, &x) || major != 0) return "BAD_FORMAT"; /* t */
+  if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 4) return "BAD_FORMAT"; /* nonce */
+  if (c.pos < len && (!cbor_next(&c, &major, &arg, &x) || major != 0)) return "BAD_FORMAT"; /* scene */
+  return NULL;
+}
+
+/* Where a real harness calls its verifier: signatures, time window, status list, replay window. */
+static const char *check_signatures_and_state(void) {
+  return "INTERNAL_ERROR"; /* no cryptography in this example: fail closed */
+}
+
+static const char *check_qr(const char *qr) {
+  static uint8_t buf[MAX_QR];
+  if (strlen(qr) > MAX_QR) return "BAD_FORMAT";             /* ERR_INPUT_TOO_LARGE */
+  if (strncmp(qr, "CC1:", 4) != 0) return "BAD_FORMAT";      /* ERR_QR_PREFIX */
+  long n = base45_decode(qr + 4, buf, sizeof buf);
+  if (n < 0) return "BAD_FORMAT";                            /* ERR_QR_BASE45 */
+  if (n > MAX_PRESENTATION) return "BAD_FORMAT";             /* ERR_INPUT_TOO_LARGE */
+  if (!cbor_valid(buf, (size_t)n)) return "BAD_FORMAT";      /* ERR_CBOR_* */
+  const uint8_t *payload;
+  size_t payload_len;
+  const char *r = check_sign1(buf, (size_t)n, &payload, &payload_len);
+  if (r) return r;
+  r = check_presentation_payload(payload, payload_len);
+  return r ? r : check_signatures_and_state();
+}
+
+static int hex_to_bytes(const char *hex, uint8_t *out, size_t cap, size_t *len) {
+  size_t n = strlen(hex);
+  if (n % 2 || n / 2 > cap) return 0;
+  for (size_t i = 0; i < n / 2; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1) return 0;
+    out[i] = (uint8_t)v;
+  }
+  *len = n / 2;
+  return 1;
+}
+
+/* ---------- the protocol loop ---------- */
+
+int main(void) {
+  char *line = malloc(MAX_LINE), *id = malloc(256), *op = malloc(64), *arg = malloc(MAX_LINE);
+  uint8_t *bytes = malloc(MAX_LINE / 2);
+  if (!line || !id || !op || !arg || !bytes) return 1;
+  while (fgets(line, MAX_LINE, stdin)) {
+    if (!json_member(line, "id", id, 256)) strcpy(id, "null");
+    if (!json_member(line, "op", op, 64) || !json_unquote(op)) {
+      printf("{\"id\":%s,\"error\":\"no op\"}\n", id);
+    } else if (strcmp(op, "hello") == 0) {
+      printf("{\"id\":%s,\"name\":\"c-verifier-harness (structural checks only, not a verifier)\",\"capabilities\":[]}\n", id);
+    } else if (strcmp(op, "reset") == 0) {
+      printf("{\"id\":%s,\"ok\":true}\n", id);
+    } else if (strcmp(op, "load") == 0) {
+      size_t n;
+      int ok = json_member(line, "hex", arg, MAX_LINE) && json_unquote(arg) &&
+               hex_to_bytes(arg, bytes, MAX_LINE / 2, &n) && cbor_valid(bytes, n);
+      printf(ok ? "{\"id\":%s,\"ok\":true}\n" : "{\"id\":%s,\"ok\":false,\"reason\":\"BAD_FORMAT\"}\n", id);
+    } else if (strcmp(op, "verify") == 0) {
+      const char *reason = json_member(line, "qr", arg, MAX_LINE) && json_unquote(arg) ? check_qr(arg) : "BAD_FORMAT";
+      printf("{\"id\":%s,\"accepted\":false,\"reason\":\"%s\"}\n", id, reason);
+    } else {
+      printf("{\"id\":%s,\"error\":\"unsupported op\"}\n", id);
+    }
+    fflush(stdout);
+  }
+  return 0;
+}
