@@ -18,6 +18,7 @@ import type {
   Principal,
 } from './context.js';
 import { iso } from './lib/clock.js';
+import { createNodeRequestVerifier } from './lib/node-verify.js';
 import { ApiError, toProblem } from './lib/problem.js';
 
 /** Options of {@link buildApp}. */
@@ -151,6 +152,7 @@ export function buildApp(
 
   // ---- authentication -------------------------------------------------------------------
   const keyCache = new Map<string, { key: VerifyKey; principal: Principal }>();
+  const verifier = createNodeRequestVerifier();
   const principalStmt = db.prepare(
     `SELECT p.principal_id AS id, p.kind, p.school_id, p.jwk, d.merchant_id AS d_merchant, d.zone, d.type AS device_type
        FROM principals p LEFT JOIN devices d ON d.device_id = p.principal_id WHERE p.principal_id = ?`,
@@ -215,6 +217,7 @@ export function buildApp(
         requiredComponents: hasBody ? ['@method', '@path', 'content-digest'] : ['@method', '@path'],
         requiredParams: ['created', 'nonce', 'keyid'],
         nonceStore: (nonce, keyId, expiresAt) => nonceStmt.run(keyId, nonce, expiresAt).changes === 1,
+        verifier,
       },
     );
     if (!result.ok) throw new ApiError(401, result.code, result.message);

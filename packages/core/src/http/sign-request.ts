@@ -51,6 +51,12 @@ export interface SignRequestOptions {
   readonly includeAlg?: boolean;
   /** Digest algorithm for the `Content-Digest` header; defaults to `'sha-256'`. */
   readonly digestAlgorithm?: ContentDigestAlgorithm;
+  /**
+   * Signs the UTF-8 signature base in place of the built-in pure-JS signer (`signBytes`), e.g.
+   * with `node:crypto` or WebCrypto for speed, or with secure hardware. It must return the raw
+   * 64-byte signature of `key.alg` (ECDSA P-256 over SHA-256 as r ‖ s, or Ed25519).
+   */
+  readonly signer?: (base: Uint8Array, key: SigningKey) => Uint8Array;
 }
 
 /** Headers produced by {@link signRequest}; add them to the outgoing request. */
@@ -109,7 +115,11 @@ export function signRequest(request: HttpRequestLike, options: SignRequestOption
     ...(options.expires === undefined ? {} : { expires: options.expires }),
     ...(options.tag === undefined ? {} : { tag: options.tag }),
   });
-  const signature = signBytes(key, utf8(base));
+  const baseBytes = utf8(base);
+  const signature = options.signer === undefined ? signBytes(key, baseBytes) : options.signer(baseBytes, key);
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) {
+    throw new TypeError('the signer must return a 64-byte signature');
+  }
   return {
     'signature-input': `${label}=${signatureInput}`,
     signature: `${label}=:${toBase64(signature)}:`,

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import {
   CARD_STATUS,
   type CampusCardError,
+  type CredentialCache,
   computeUidHash,
   decodeStatusList,
   decodeTrustList,
@@ -27,10 +28,12 @@ import {
   type TrustList,
   toBase64Url,
   toHex,
+  type VerifiedCredential,
   type VerifiedPresentation,
   verifyPresentation,
 } from '@campus-card/core';
 import type { Card, PublicJwk } from '@campus-card/core/api';
+import { nodeBackend } from '@campus-card/verifier/node';
 import type { HandlerContext, HandlerResult, Handlers, PlatformState, Principal } from '../context.js';
 import { iso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
@@ -282,6 +285,25 @@ async function statusListOf(state: PlatformState, schoolId: string): Promise<Sta
   return list;
 }
 
+/** Credentials whose issuer signature was verified, by credential hash (bounded; core checks the entry is still trusted). */
+const credentialCaches = new WeakMap<PlatformState, CredentialCache>();
+const CREDENTIAL_CACHE_SIZE = 4096;
+function credentialCacheOf(state: PlatformState): CredentialCache {
+  let c = credentialCaches.get(state);
+  if (c === undefined) {
+    const m = new Map<string, VerifiedCredential>();
+    c = {
+      get: (hash) => m.get(hash),
+      set(hash, value) {
+        if (m.size >= CREDENTIAL_CACHE_SIZE) m.delete(m.keys().next().value as string);
+        m.set(hash, value);
+      },
+    };
+    credentialCaches.set(state, c);
+  }
+  return c;
+}
+
 /** A scanned code or card tap, resolved to a card. */
 export interface Resolution {
   readonly card: CardRow;
@@ -322,6 +344,8 @@ export async function resolveCredentialInput(
         now: options.nowSeconds ?? state.clock.nowSeconds(),
         maxAge: state.settings.codeMaxAgeS,
         maxFuture: state.settings.codeMaxFutureS,
+        backend: nodeBackend,
+        credentialCache: credentialCacheOf(state),
       });
     } catch (e) {
       const code = (e as CampusCardError).code;
