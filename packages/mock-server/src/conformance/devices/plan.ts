@@ -1,10 +1,15 @@
 /**
- * Device plans (gate, POS, webhook receiver): the mock platform plays the platform and the suite
- * judges the device from the recorded interactions.
+ * Device plans: the mock platform plays the platform, the suite launches the vendor's device (a
+ * command) with `PLATFORM_URL`, `PORT` / `DEVICE_ID` / `DEVICE_KEY` and `SCENARIO` in its
+ * environment, and judges it from what it does.
  *
  * @module
  */
+import { startMockPlatform } from '../../server.js';
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
+import { runPlan } from '../runner.js';
+import { freePort, launchDevice, waitForHttp } from './launch.js';
+import { pushSignatureModule } from './webhook.js';
 
 /** The device plans. */
 export const DEVICE_PLANS = ['gate', 'pos', 'webhook'] as const;
@@ -20,15 +25,38 @@ export interface RunDevicePlanOptions {
 }
 
 /**
- * Runs a device plan against `target` (a command the suite launches with `PLATFORM_URL`,
- * `DEVICE_ID`, `DEVICE_KEY` and `SCENARIO`).
+ * Runs a device plan against `target`, a command.
  *
- * @throws `Error` while the device plans are not available.
+ * @throws `Error` when the device cannot be started, or for a plan not available yet (gate, pos).
  */
 export async function runDevicePlan(
   plan: DevicePlanName,
-  _target: string,
-  _options: RunDevicePlanOptions = {},
+  target: string,
+  options: RunDevicePlanOptions = {},
 ): Promise<PlanResult> {
-  throw new Error(`the ${plan} plan is not available yet`);
+  if (plan !== 'webhook') throw new Error(`the ${plan} plan is not available yet`);
+  const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
+  const port = await freePort();
+  const device = launchDevice(target, {
+    PLATFORM_URL: platform.url,
+    PORT: String(port),
+    SCENARIO: 'webhook',
+  });
+  try {
+    const url = `http://127.0.0.1:${port}/webhook`;
+    await waitForHttp(url, device);
+    return await runPlan(
+      { id: 'webhook', title: 'Webhook receiver (signed pushes)', modules: [pushSignatureModule] },
+      { platform, url },
+      {
+        targetLabel: target,
+        ...(options.expectedFailures === undefined ? {} : { expectedFailures: options.expectedFailures }),
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+        ...(options.modules === undefined ? {} : { modules: options.modules }),
+      },
+    );
+  } finally {
+    await device.stop();
+    await platform.close();
+  }
 }

@@ -1,0 +1,89 @@
+/**
+ * Launching a device under test: a command run through the shell with the platform's coordinates
+ * in its environment.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A launched device. */
+export interface LaunchedDevice {
+  readonly child: ChildProcess;
+  /** The last lines the device wrote to stderr (for messages). */
+  stderrTail(): string;
+  /** Resolves with the exit code (or the signal name) once the device exits. */
+  readonly exited: Promise<number | string>;
+  /** Stops the device (SIGTERM, then SIGKILL after 2 s). */
+  stop(): Promise<void>;
+}
+
+/** Launches `command` with `env` added to the suite's environment. */
+export function launchDevice(command: string, env: Readonly<Record<string, string>>): LaunchedDevice {
+  const child = spawn(command, {
+    shell: true,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (line.trim() === '') continue;
+      tail.push(line.trim());
+      if (tail.length > 5) tail.shift();
+    }
+  });
+  child.stdout?.resume();
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.on('error', (e) => resolve(`error: ${e.message}`));
+  });
+  return {
+    child,
+    exited,
+    stderrTail: () => tail.join(' | '),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `url` answers any HTTP response, or the device exits, or `timeoutMs` passes. */
+export async function waitForHttp(url: string, device: LaunchedDevice, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone: number | string | undefined;
+  void device.exited.then((c) => {
+    gone = c;
+  });
+  while (Date.now() < deadline) {
+    if (gone !== undefined)
+      throw new Error(`the device exited (${gone}) before listening; stderr: ${device.stderrTail()}`);
+    try {
+      await fetch(url, { method: 'GET', signal: AbortSignal.timeout(500) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(
+    `the device did not listen on ${url} within ${timeoutMs} ms; stderr: ${device.stderrTail()}`,
+  );
+}
