@@ -61,14 +61,21 @@ export function decodeBase45(text: string): Uint8Array {
   let o = 0;
   let i = 0;
   for (; i + 2 < n; i += 3) {
-    const x = value(text, i) + value(text, i + 1) * 45 + value(text, i + 2) * 2025;
+    const c = CODES[text.charCodeAt(i) & 0xffff] ?? -1;
+    const d = CODES[text.charCodeAt(i + 1) & 0xffff] ?? -1;
+    const e = CODES[text.charCodeAt(i + 2) & 0xffff] ?? -1;
+    if ((c | d | e) < 0) throw invalidAt(text, i);
+    const x = c + d * 45 + e * 2025;
     if (x > 0xffff)
       throw new CampusCardError('ERR_QR_BASE45', `Base45 triplet at ${i} exceeds 65535`, { section: '8' });
     out[o++] = x >> 8;
     out[o++] = x & 0xff;
   }
   if (i < n) {
-    const x = value(text, i) + value(text, i + 1) * 45;
+    const c = CODES[text.charCodeAt(i)] ?? -1;
+    const d = CODES[text.charCodeAt(i + 1)] ?? -1;
+    if ((c | d) < 0) throw invalidAt(text, i);
+    const x = c + d * 45;
     if (x > 0xff)
       throw new CampusCardError('ERR_QR_BASE45', `Base45 pair at ${i} exceeds 255`, { section: '8' });
     out[o] = x;
@@ -76,11 +83,8 @@ export function decodeBase45(text: string): Uint8Array {
   return out;
 }
 
-function value(text: string, i: number): number {
-  const code = text.charCodeAt(i);
-  const v = code < 128 ? (CODES[code] as number) : -1;
-  if (v < 0) {
-    throw new CampusCardError('ERR_QR_BASE45', `invalid Base45 character at ${i}`, { section: '8' });
-  }
-  return v;
+function invalidAt(text: string, from: number): CampusCardError {
+  let at = from;
+  while (at < text.length && (CODES[text.charCodeAt(at)] ?? -1) >= 0) at++;
+  return new CampusCardError('ERR_QR_BASE45', `invalid Base45 character at ${at}`, { section: '8' });
 }

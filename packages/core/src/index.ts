@@ -47,6 +47,7 @@ export { bytesEqual, fromBase64Url, fromHex, toBase64Url, toHex } from './lib/by
 export {
   type CreateCompactPresentationOptions,
   type CreatePresentationOptions,
+  type CredentialParts,
   createCompactPresentation,
   createPresentation,
   DEFAULT_REFRESH_SECONDS,
@@ -92,12 +93,14 @@ export {
 export {
   type CredentialCache,
   checkStatus,
+  credentialCacheKey,
   nobleBackend,
   type SignatureBackend,
   type VerifiedCredential,
   type VerifiedPresentation,
   type VerifyPresentationOptions,
   verifyCredentialIssuer,
+  verifyCredentialParts,
   verifyPresentation,
   verifyRoster,
   verifyStatusList,

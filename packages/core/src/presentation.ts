@@ -23,8 +23,10 @@ export const DEFAULT_REFRESH_SECONDS = 60;
 export interface PresentationFields {
   /** `full` carries the credential; `compact` carries the card id and phone key id. */
   readonly mode: 'full' | 'compact';
-  /** The credential bytes (full mode). */
+  /** The credential bytes (full mode), rebuilt from its parts on first access. */
   readonly credential: Uint8Array | undefined;
+  /** The credential's signed parts as carried in the code (full mode). */
+  readonly credentialParts: CredentialParts | undefined;
   /** The card id (compact mode). */
   readonly cardId: string | undefined;
   /** The phone key id (compact mode). */
@@ -35,6 +37,13 @@ export interface PresentationFields {
   readonly nonce: Uint8Array;
   /** Scene hint (spec §5), if any. */
   readonly scene: number | undefined;
+}
+
+/** The three signed parts of a credential, as a full-mode code carries them (spec §5.1). */
+export interface CredentialParts {
+  readonly protectedBytes: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly signature: Uint8Array;
 }
 
 /** A presentation decoded without verification. */
@@ -180,17 +189,22 @@ export function parsePresentationPayload(payload: Uint8Array): PresentationField
   if (first instanceof Uint8Array) {
     if (arr.length > 6 || arr.length < 5)
       throw structureError('presentation', 'full mode has 5 or 6 elements', S);
-    const credential = rebuildCredential(
-      first,
-      bytesField(arr[1], 'presentation credential payload', S),
-      bytesField(arr[2], 'presentation credential signature', S, 64),
-    );
-    if (credential.length > CREDENTIAL_LIMITS.maxBytes) {
+    const parts: CredentialParts = {
+      protectedBytes: first,
+      payload: bytesField(arr[1], 'presentation credential payload', S),
+      signature: bytesField(arr[2], 'presentation credential signature', S, 64),
+    };
+    if (first.length + parts.payload.length + 72 > CREDENTIAL_LIMITS.maxBytes) {
       throw new CampusCardError('ERR_INPUT_TOO_LARGE', 'credential too large', { section: '2.1' });
     }
+    let credential: Uint8Array | undefined;
     return {
       mode: 'full',
-      credential,
+      get credential() {
+        credential ??= rebuildCredential(parts.protectedBytes, parts.payload, parts.signature);
+        return credential;
+      },
+      credentialParts: parts,
       cardId: undefined,
       holderKid: undefined,
       t: uintField(arr[3], 'presentation t', S),
@@ -203,6 +217,7 @@ export function parsePresentationPayload(payload: Uint8Array): PresentationField
     return {
       mode: 'compact',
       credential: undefined,
+      credentialParts: undefined,
       cardId: decodeCardId(first),
       holderKid: bytesField(arr[1], 'presentation kid', S, 8),
       t: uintField(arr[2], 'presentation t', S),
@@ -217,6 +232,6 @@ export function parsePresentationPayload(payload: Uint8Array): PresentationField
 export function decodePresentation(bytes: Uint8Array): DecodedPresentation {
   assertBytes(bytes);
   const sign1 = decodeSign1(bytes, PRESENTATION_LIMITS, 'presentation', false);
-  const fields = parsePresentationPayload(sign1.payload);
-  return { sign1, ...fields };
+  // keep the lazy `credential` getter: attach sign1 instead of spreading the fields
+  return Object.assign(parsePresentationPayload(sign1.payload), { sign1 });
 }

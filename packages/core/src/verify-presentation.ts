@@ -5,14 +5,12 @@
  *
  * @module
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeSign1, type Sign1, sign1ToBeSigned } from './cose-sign1.js';
 import { type CredentialClaims, parseCredentialClaims } from './credential.js';
 import { CampusCardError, type CampusCardErrorCode } from './errors.js';
 import { type PublicKey, verifyBytes } from './keys.js';
-import { toHex } from './lib/bytes.js';
 import { CREDENTIAL_LIMITS } from './lib/limits.js';
-import { type DecodedPresentation, decodePresentation } from './presentation.js';
+import { type CredentialParts, type DecodedPresentation, decodePresentation } from './presentation.js';
 import { decodeQr } from './qr-text.js';
 import type { Role } from './roles.js';
 import { KEY_USE } from './roles.js';
@@ -41,13 +39,25 @@ export interface VerifiedCredential {
 }
 
 /**
- * A cache of credentials whose issuer signature was already verified, keyed by the hex SHA-256
- * of the credential bytes (never by signature bytes). A hit is used only if its trust-list entry
- * is still in the current trust list. Bound its size: the verifier package ships an LRU.
+ * A cache of credentials whose issuer signature was already verified. The key
+ * ({@link credentialCacheKey}) is the exact signed content (protected header and payload), never
+ * the signature bytes: once content is known to be authentic, which valid signature (a high-S
+ * twin, say) accompanies it adds nothing. A hit is used only if its trust-list entry is still in
+ * the current trust list. Bound its size: the verifier package ships an LRU.
  */
 export interface CredentialCache {
-  get(hash: string): VerifiedCredential | undefined;
-  set(hash: string, value: VerifiedCredential): void;
+  get(key: string): VerifiedCredential | undefined;
+  set(key: string, value: VerifiedCredential): void;
+}
+
+/** The {@link CredentialCache} key of a credential: its signed content, as a binary string. */
+export function credentialCacheKey(protectedBytes: Uint8Array, payload: Uint8Array): string {
+  // one char per byte; the protected header length comes first so that the split is unambiguous
+  return (
+    String.fromCharCode(protectedBytes.length) +
+    String.fromCharCode.apply(null, protectedBytes as unknown as number[]) +
+    String.fromCharCode.apply(null, payload as unknown as number[])
+  );
 }
 
 /** Options of {@link verifyPresentation}. */
@@ -119,13 +129,50 @@ export async function verifyCredentialIssuer(
   backend: SignatureBackend = nobleBackend,
   cache?: CredentialCache,
 ): Promise<VerifiedCredential> {
-  let hash: string | undefined;
+  return verifyCredentialSign1(
+    decodeSign1(credential, CREDENTIAL_LIMITS, 'credential', true),
+    trustList,
+    backend,
+    cache,
+  );
+}
+
+/** {@link verifyCredentialIssuer} on a credential's signed parts (as a full-mode code carries them). */
+export async function verifyCredentialParts(
+  parts: CredentialParts,
+  trustList: TrustList,
+  backend: SignatureBackend = nobleBackend,
+  cache?: CredentialCache,
+): Promise<VerifiedCredential> {
+  let key: string | undefined;
   if (cache) {
-    hash = toHex(sha256(credential));
-    const hit = cache.get(hash);
+    key = credentialCacheKey(parts.protectedBytes, parts.payload);
+    const hit = cache.get(key);
     if (hit && trustList.keys.includes(hit.entry)) return hit;
   }
-  const sign1 = decodeSign1(credential, CREDENTIAL_LIMITS, 'credential', true);
+  const sign1 = decodeSign1(
+    [parts.protectedBytes, new Map(), parts.payload, parts.signature],
+    CREDENTIAL_LIMITS,
+    'credential',
+    true,
+  );
+  const verified = await verifyCredentialSign1(sign1, trustList, backend, undefined);
+  if (cache && key !== undefined) cache.set(key, verified);
+  return verified;
+}
+
+async function verifyCredentialSign1(
+  sign1: Sign1,
+  trustList: TrustList,
+  backend: SignatureBackend,
+  cache: CredentialCache | undefined,
+): Promise<VerifiedCredential> {
+  let cacheKey: string | undefined;
+  if (cache) {
+    cacheKey = credentialCacheKey(sign1.protectedBytes, sign1.payload);
+    const hit = cache.get(cacheKey);
+    if (hit && trustList.keys.includes(hit.entry)) return hit;
+  }
   const entries = findKeys(
     trustList.keys.map((e) => ({ kid: e.key.kid, e })),
     sign1.kid as Uint8Array,
@@ -160,7 +207,7 @@ export async function verifyCredentialIssuer(
     fail('ERR_ISSUER_KEY_EXPIRED', 'credential issued outside the issuer key validity', '3');
   }
   const verified: VerifiedCredential = { entry, claims: Object.freeze({ ...claims, school }) };
-  if (cache && hash) cache.set(hash, verified);
+  if (cache && cacheKey !== undefined) cache.set(cacheKey, verified);
   return verified;
 }
 
@@ -204,8 +251,8 @@ export async function verifyPresentation(
 
   if (p.mode === 'full') {
     // 2. issuer signature
-    const { claims, entry } = await verifyCredentialIssuer(
-      p.credential as Uint8Array,
+    const { claims, entry } = await verifyCredentialParts(
+      p.credentialParts as CredentialParts,
       options.trustList,
       backend,
       options.credentialCache,

@@ -39,18 +39,18 @@ export function createCredentialCache(capacity: number = DEFAULT_CREDENTIAL_CACH
   // a Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one
   const map = new Map<string, VerifiedCredential>();
   return {
-    get(hash) {
-      const v = map.get(hash);
+    get(key) {
+      const v = map.get(key);
       if (v !== undefined && map.size > 1) {
-        map.delete(hash);
-        map.set(hash, v);
+        map.delete(key);
+        map.set(key, v);
       }
       return v;
     },
-    set(hash, value) {
+    set(key, value) {
       if (capacity === 0) return;
-      map.delete(hash);
-      map.set(hash, value);
+      map.delete(key);
+      map.set(key, value);
       if (map.size > capacity) {
         const oldest = map.keys().next();
         if (!oldest.done) map.delete(oldest.value);

@@ -3,21 +3,29 @@
  *
  * @module
  */
-import { sha256 } from '@noble/hashes/sha2.js';
-
-const DOMAIN = new TextEncoder().encode('cc/replay/v1');
-const encoder = new TextEncoder();
+/** 32-bit FNV-1a of a string's UTF-16 code units, with a seed. */
+function fnv1a(text: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
 
 /**
- * Computes the 16-byte replay digest of a code: the first 16 bytes of SHA-256 over
- * `"cc/replay/v1" ‖ len(kid) ‖ kid ‖ len(cardId) ‖ cardId(UTF-8) ‖ t (8 bytes BE) ‖ len(nonce) ‖ nonce`,
- * lengths as 2-byte big-endian (for a 10-character card id it fits one SHA-256 block). Every field is signed by the phone; signature bytes are never
- * part of it (ECDSA malleability: a high-S twin of a used code has the same digest).
+ * The 16-byte replay key of a code (spec §7.3), from its signed fields only, never from
+ * signature bytes: `(phone kid ⊕ h64(card id)) ‖ t mod 2^32 ‖ nonce`.
  *
- * @param holderKid - The phone key id (8 bytes).
+ * Cheap by design (it runs on every scan) and still collision-free where it matters: `t` and the
+ * nonce are kept exactly, and the kid is a truncated SHA-256 of the phone's key that nobody can
+ * steer. Two codes share a key only if they share the phone key, the time and the nonce, and
+ * their card ids hash alike — codes only that phone could sign.
+ *
+ * @param holderKid - The 8-byte phone key id.
  * @param cardId - The card id.
- * @param t - The code's time, unix seconds (a safe non-negative integer).
- * @param nonce - The code's nonce.
+ * @param t - The code's time, unix seconds.
+ * @param nonce - The code's 4-byte nonce.
  */
 export function replayDigest(
   holderKid: Uint8Array,
@@ -25,22 +33,18 @@ export function replayDigest(
   t: number,
   nonce: Uint8Array,
 ): Uint8Array {
-  const id = encoder.encode(cardId);
-  const buf = new Uint8Array(DOMAIN.length + 2 + holderKid.length + 2 + id.length + 8 + 2 + nonce.length);
-  const view = new DataView(buf.buffer);
-  let o = 0;
-  buf.set(DOMAIN, o);
-  o += DOMAIN.length;
-  view.setUint16(o, holderKid.length);
-  buf.set(holderKid, o + 2);
-  o += 2 + holderKid.length;
-  view.setUint16(o, id.length);
-  buf.set(id, o + 2);
-  o += 2 + id.length;
-  view.setUint32(o, Math.floor(t / 0x1_0000_0000));
-  view.setUint32(o + 4, t >>> 0);
-  o += 8;
-  view.setUint16(o, nonce.length);
-  buf.set(nonce, o + 2);
-  return sha256(buf).subarray(0, 16);
+  const out = new Uint8Array(16);
+  const h1 = fnv1a(cardId, 0x811c9dc5);
+  const h2 = fnv1a(cardId, 0x9e3779b9);
+  for (let i = 0; i < 8; i++) {
+    const h = i < 4 ? h1 : h2;
+    out[i] = (holderKid[i] ?? 0) ^ ((h >>> ((i & 3) * 8)) & 0xff);
+  }
+  const tt = t >>> 0;
+  out[8] = tt >>> 24;
+  out[9] = (tt >>> 16) & 0xff;
+  out[10] = (tt >>> 8) & 0xff;
+  out[11] = tt & 0xff;
+  for (let i = 0; i < 4; i++) out[12 + i] = nonce[i] ?? 0;
+  return out;
 }
