@@ -9,6 +9,7 @@ import { startMockPlatform } from '../../server.js';
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { runPlan } from '../runner.js';
 import { freePort, launchDevice, waitForHttp } from './launch.js';
+import { scanToPayModule, timeoutPollModule } from './pos.js';
 import { pushSignatureModule } from './webhook.js';
 
 /** The device plans. */
@@ -34,6 +35,24 @@ export async function runDevicePlan(
   target: string,
   options: RunDevicePlanOptions = {},
 ): Promise<PlanResult> {
+  const common = {
+    targetLabel: target,
+    ...(options.expectedFailures === undefined ? {} : { expectedFailures: options.expectedFailures }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.modules === undefined ? {} : { modules: options.modules }),
+  };
+  if (plan === 'pos') {
+    const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
+    try {
+      return await runPlan(
+        { id: 'pos', title: 'POS device (payments)', modules: [scanToPayModule, timeoutPollModule] },
+        { platform, command: target, saleTimeoutMs: 20_000 },
+        common,
+      );
+    } finally {
+      await platform.close();
+    }
+  }
   if (plan !== 'webhook') throw new Error(`the ${plan} plan is not available yet`);
   const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
   const port = await freePort();
@@ -48,12 +67,7 @@ export async function runDevicePlan(
     return await runPlan(
       { id: 'webhook', title: 'Webhook receiver (signed pushes)', modules: [pushSignatureModule] },
       { platform, url },
-      {
-        targetLabel: target,
-        ...(options.expectedFailures === undefined ? {} : { expectedFailures: options.expectedFailures }),
-        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-        ...(options.modules === undefined ? {} : { modules: options.modules }),
-      },
+      common,
     );
   } finally {
     await device.stop();

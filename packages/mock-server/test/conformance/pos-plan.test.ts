@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runDevicePlan } from '../../src/conformance/devices/plan.js';
+import type { PlanResult } from '../../src/conformance/model.js';
+
+const root = join(import.meta.dirname, '../../../..');
+const runner = `"${process.execPath}" "${join(root, 'examples/reference-pos/run.mjs')}"`;
+
+function withStatus(plan: PlanResult, status: string): string[] {
+  return plan.modules.flatMap((m) =>
+    m.conditions.filter((c) => c.status === status).map((c) => `${m.id}/${c.id}`),
+  );
+}
+
+function messages(plan: PlanResult): string[] {
+  return plan.modules.flatMap((m) =>
+    m.conditions.filter((c) => c.status !== 'PASSED').map((c) => `${m.id}/${c.id}: ${c.message}`),
+  );
+}
+
+describe('POS device plan', () => {
+  it('the reference POS (examples/reference-pos, on @campus-card/pos-client) passes', async () => {
+    const plan = await runDevicePlan('pos', `${runner} pos-device.ts`);
+    expect(messages(plan)).toEqual([]);
+    expect(plan.status).toBe('PASSED');
+  }, 60_000);
+
+  it('a POS that retries with a new idempotency key is caught', async () => {
+    const plan = await runDevicePlan(
+      'pos',
+      `${runner} "${join(import.meta.dirname, 'fixtures/fresh-key-device.ts')}"`,
+      {
+        modules: ['timeout-poll'],
+      },
+    );
+    // the platform's out_trade_no uniqueness still prevents a double charge: only the key check fails
+    expect(withStatus(plan, 'FAILED')).toEqual(['timeout-poll/retried-with-same-idempotency-key']);
+  }, 60_000);
+});
