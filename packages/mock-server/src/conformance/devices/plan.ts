@@ -8,6 +8,7 @@
 import { startMockPlatform } from '../../server.js';
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { runPlan } from '../runner.js';
+import { eventDedupeModule, revokedCardModule } from './gate.js';
 import { freePort, launchDevice, waitForHttp } from './launch.js';
 import { scanToPayModule, timeoutPollModule } from './pos.js';
 import { pushSignatureModule } from './webhook.js';
@@ -28,7 +29,7 @@ export interface RunDevicePlanOptions {
 /**
  * Runs a device plan against `target`, a command.
  *
- * @throws `Error` when the device cannot be started, or for a plan not available yet (gate, pos).
+ * @throws `Error` when the device cannot be started.
  */
 export async function runDevicePlan(
   plan: DevicePlanName,
@@ -53,7 +54,22 @@ export async function runDevicePlan(
       await platform.close();
     }
   }
-  if (plan !== 'webhook') throw new Error(`the ${plan} plan is not available yet`);
+  if (plan === 'gate') {
+    const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
+    try {
+      return await runPlan(
+        {
+          id: 'gate',
+          title: 'Gate device (sync, offline decisions, event upload)',
+          modules: [revokedCardModule, eventDedupeModule],
+        },
+        { platform, command: target },
+        common,
+      );
+    } finally {
+      await platform.close();
+    }
+  }
   const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
   const port = await freePort();
   const device = launchDevice(target, {

@@ -1,0 +1,273 @@
+/**
+ * The gate device plan: the suite launches the vendor's gate with the mock platform behind a
+ * recording proxy and drives it with JSON lines on stdin (`sync`, `scan`, `flush`; one reply line
+ * each, `id` echoed), then judges it from its answers, the proxy's record and the platform's state.
+ *
+ * Environment of the device: `PLATFORM_URL`, `DEVICE_ID`, `DEVICE_KEY` (private JWK, JSON),
+ * `SCHOOL_ID`, `ROOT_KEYS` (JSON array of root public JWKs), `DATA_DIR`, `SCENARIO`.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
+import type { Principal } from '../../context.js';
+import type { RunningMockPlatform } from '../../server.js';
+import { type ConditionMeta, failed, passed, type Verdict, warning } from '../model.js';
+import type { ModuleDef } from '../runner.js';
+import { connectProcessHarness } from '../verifier/connections.js';
+import type { HarnessConnection, HarnessReply, HarnessRequest } from '../verifier/protocol.js';
+import { type ProxiedRequest, type RecordingProxy, startRecordingProxy } from './proxy.js';
+
+/** What the gate modules drive. */
+export interface GateTarget {
+  readonly platform: RunningMockPlatform;
+  readonly command: string;
+}
+
+const DEVICE = 'gate-01';
+const SCHOOL = 'sch-demo';
+const OPERATOR: Principal = {
+  id: 'op-demo',
+  kind: 'operator',
+  schoolId: SCHOOL,
+  merchantId: null,
+  zone: null,
+  deviceType: null,
+};
+
+interface Session {
+  send(op: 'sync' | 'flush'): Promise<HarnessReply>;
+  scan(qr: string): Promise<{ accepted: boolean; reason: string | null }>;
+  readonly proxy: RecordingProxy;
+  close(): Promise<void>;
+}
+
+async function openSession(t: GateTarget, scenario: string): Promise<Session> {
+  const p = t.platform;
+  const device = p.platform.demo?.devices.find((d) => d.id === DEVICE);
+  if (device === undefined) throw new Error(`no demo device ${DEVICE}`);
+  const root = await p.platform.invoke('getRootKey', { params: { school_id: SCHOOL } }, OPERATOR);
+  const proxy = await startRecordingProxy(p.url);
+  const dataDir = mkdtempSync(join(tmpdir(), 'conformance-gate-'));
+  const conn: HarnessConnection = connectProcessHarness(t.command, {
+    timeoutMs: 20_000,
+    env: {
+      ...process.env,
+      PLATFORM_URL: proxy.url,
+      DEVICE_ID: DEVICE,
+      DEVICE_KEY: JSON.stringify(device.privateJwk),
+      SCHOOL_ID: SCHOOL,
+      ROOT_KEYS: JSON.stringify([(root.body as { jwk: unknown }).jwk]),
+      DATA_DIR: dataDir,
+      SCENARIO: scenario,
+    },
+  });
+  let n = 0;
+  const send = async (body: Record<string, unknown>) => {
+    const reply = await conn.request({ id: `g${++n}`, ...body } as unknown as HarnessRequest);
+    if (typeof reply.error === 'string')
+      throw new Error(`device error on "${String(body.op)}": ${reply.error}`);
+    return reply;
+  };
+  return {
+    proxy,
+    send: (op) => send({ op }),
+    async scan(qr) {
+      const r = await send({ op: 'scan', qr });
+      if (typeof r.accepted !== 'boolean') throw new Error('scan: reply without a boolean "accepted"');
+      return { accepted: r.accepted, reason: typeof r.reason === 'string' ? r.reason : null };
+    },
+    async close() {
+      await conn.close();
+      await proxy.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function qrOf(p: RunningMockPlatform, personId: string): Promise<string> {
+  const card = p.platform.demo?.cards.find((c) => c.personId === personId);
+  if (card === undefined) throw new Error(`no demo card for ${personId}`);
+  const credential = fromBase64Url(card.credential);
+  if (credential === undefined) throw new Error('bad demo credential');
+  return encodeQr(
+    await createPresentation(
+      { credential, t: p.platform.clock.nowSeconds() },
+      importPrivateJwk(card.holderPrivateJwk),
+    ),
+  );
+}
+
+function cardOf(p: RunningMockPlatform, personId: string): string {
+  const card = p.platform.demo?.cards.find((c) => c.personId === personId);
+  if (card === undefined) throw new Error(`no demo card for ${personId}`);
+  return card.cardId;
+}
+
+interface EventRow {
+  seq: number;
+  decision: string;
+  reason: string | null;
+  card_id: string | null;
+}
+
+function events(p: RunningMockPlatform, sinceSeq = -1): EventRow[] {
+  return p.platform.state.db
+    .prepare('SELECT seq, decision, reason, card_id FROM events WHERE device_id = ? AND seq > ? ORDER BY seq')
+    .all(DEVICE, sinceSeq) as EventRow[];
+}
+
+function maxSeq(p: RunningMockPlatform): number {
+  const r = p.platform.state.db
+    .prepare('SELECT MAX(seq) AS m FROM events WHERE device_id = ?')
+    .get(DEVICE) as {
+    m: number | null;
+  };
+  return r.m ?? -1;
+}
+
+const SIGNED: ConditionMeta = {
+  id: 'requests-signed',
+  title: 'Every request the gate sent is signed (RFC 9421) and was authenticated.',
+  spec: ['api: device authentication (RFC 9421 request signatures)'],
+};
+
+function judgeSigned(requests: readonly ProxiedRequest[]): Verdict {
+  if (requests.length === 0) return failed('the gate sent no request');
+  const unsigned = requests.filter(
+    (r) => r.headers.signature === undefined || r.headers['signature-input'] === undefined,
+  );
+  if (unsigned.length > 0)
+    return failed(`unsigned: ${unsigned.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+  const refused = requests.filter((r) => r.status === 401);
+  return refused.length > 0 ? failed(`the platform refused ${refused.length} signature(s) (401)`) : passed();
+}
+
+/** A card reported lost stops at the next sync, and both decisions reach the platform. */
+export const revokedCardModule: ModuleDef<GateTarget> = {
+  id: 'revoked-card',
+  title: 'A card reported lost is denied after the next sync; every decision is uploaded',
+  async run(ctx, t) {
+    const p = t.platform;
+    const s = await openSession(t, 'revoked-card');
+    try {
+      const from = maxSeq(p);
+      await s.send('sync');
+      await ctx.check(
+        {
+          id: 'valid-card-admitted',
+          title: 'After a sync, a valid card is admitted.',
+          spec: ['token-format §5.3'],
+        },
+        async () => {
+          const d = await s.scan(await qrOf(p, 's-002'));
+          return d.accepted ? passed() : failed(`denied ${d.reason}`);
+        },
+      );
+      const lost = await p.platform.invoke(
+        'reportCardLost',
+        { params: { card_id: cardOf(p, 's-002') }, body: { reason: 'conformance: lost' } },
+        OPERATOR,
+      );
+      if (lost.status !== 200) throw new Error(`setup: reportCardLost answered ${lost.status}`);
+      await s.send('sync');
+      await ctx.check(
+        {
+          id: 'lost-card-denied-after-sync',
+          title: 'After the next sync, the card reported lost is denied REVOKED.',
+          spec: ['token-format §6.1', 'issue 7 §1'],
+        },
+        async () => {
+          const d = await s.scan(await qrOf(p, 's-002'));
+          if (d.accepted) return failed('admitted: the gate did not apply the new status list');
+          return d.reason === 'REVOKED' ? passed() : warning(`denied ${d.reason}, expected REVOKED`);
+        },
+      );
+      await s.send('flush');
+      await ctx.check(
+        {
+          id: 'decisions-uploaded',
+          title: 'Both decisions (admitted, then denied REVOKED) reach the platform as events.',
+          spec: ['api: attendance events (I3)', 'issue 7 §3'],
+        },
+        () => {
+          const rows = events(p, from);
+          const got = rows.map((r) => `${r.decision}${r.reason === null ? '' : `:${r.reason}`}`);
+          return got.length === 2 && got[0] === 'allowed' && got[1]?.startsWith('denied')
+            ? passed()
+            : failed(`platform events: ${JSON.stringify(got)}`);
+        },
+      );
+      await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));
+    } finally {
+      await s.close();
+      await p.platform.invoke('restoreCard', { params: { card_id: cardOf(p, 's-002') }, body: {} }, OPERATOR);
+    }
+  },
+};
+
+/** An event upload whose answer is lost: re-sent with the same sequence numbers, counted once. */
+export const eventDedupeModule: ModuleDef<GateTarget> = {
+  id: 'event-upload-dedupe',
+  title: 'A lost upload answer: events re-sent with the same seq, none lost, none counted twice',
+  async run(ctx, t) {
+    const p = t.platform;
+    const s = await openSession(t, 'event-upload-dedupe');
+    try {
+      await s.send('sync');
+      const from = maxSeq(p);
+      for (const person of ['s-001', 't-001', 's-001']) await s.scan(await qrOf(p, person));
+      p.platform.state.faults.set([
+        { kind: 'drop_after_commit', device_id: DEVICE, route: 'uploadEvents', count: 1 },
+      ]);
+      try {
+        await s.send('flush');
+        await s.send('flush');
+      } finally {
+        p.platform.state.faults.clear();
+      }
+      const uploads = s.proxy.requests.filter(
+        (r) => r.method === 'POST' && r.path.startsWith('/v1/events/batches'),
+      );
+      await ctx.check(
+        {
+          id: 'upload-retried',
+          title: 'The upload whose answer was lost is sent again.',
+          spec: ['api: attendance events, deduplicated by (device_id, seq)'],
+        },
+        () => (uploads.length >= 2 ? passed() : failed(`${uploads.length} upload request(s)`)),
+      );
+      await ctx.check(
+        {
+          id: 'retry-reuses-seq',
+          title: 'The re-sent events carry the sequence numbers of the first attempt.',
+          spec: ['api: attendance events, deduplicated by (device_id, seq)'],
+        },
+        () => {
+          const seqs = uploads.map((u) =>
+            ((JSON.parse(u.body) as { events?: { seq: number }[] }).events ?? []).map((e) => e.seq).join(','),
+          );
+          return seqs.length >= 2 && seqs[0] !== '' && seqs[1]?.startsWith(seqs[0] ?? '?')
+            ? passed()
+            : failed(`batches by seq: ${JSON.stringify(seqs)}`);
+        },
+      );
+      await ctx.check(
+        {
+          id: 'events-counted-once',
+          title: 'The platform holds each of the three decisions exactly once.',
+          spec: ['api: attendance events (I3)'],
+        },
+        () => {
+          const rows = events(p, from);
+          return rows.length === 3 ? passed() : failed(`${rows.length} events stored for 3 scans`);
+        },
+      );
+      await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));
+    } finally {
+      await s.close();
+    }
+  },
+};
