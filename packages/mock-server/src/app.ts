@@ -106,6 +106,7 @@ export function buildApp(
   options: BuildAppOptions = {},
 ): FastifyInstance {
   const { db, clock } = state;
+  const gc = state.groupCommit;
   let reqCounter = 0;
   const app = Fastify({
     logger: false,
@@ -216,7 +217,10 @@ export function buildApp(
         keyLookup: (id) => lookup(id)?.key,
         requiredComponents: hasBody ? ['@method', '@path', 'content-digest'] : ['@method', '@path'],
         requiredParams: ['created', 'nonce', 'keyid'],
-        nonceStore: (nonce, keyId, expiresAt) => nonceStmt.run(keyId, nonce, expiresAt).changes === 1,
+        nonceStore: (nonce, keyId, expiresAt) => {
+          gc.join();
+          return nonceStmt.run(keyId, nonce, expiresAt).changes === 1;
+        },
         verifier,
       },
     );
@@ -246,6 +250,7 @@ export function buildApp(
   db.prepare("DELETE FROM idempotency WHERE state = 'in_progress'").run();
 
   function storeOutcome(idem: IdemState, result: HandlerResult): void {
+    gc.join();
     idemDone.run(
       result.status,
       JSON.stringify(result.headers ?? {}),
@@ -306,6 +311,7 @@ export function buildApp(
         );
       }
     }
+    gc.join();
     if (row === undefined) idemInsert.run(principal.id, key, hash, now);
     else idemTakeOver.run(hash, now, principal.id, key);
     meta(request).idem = { principalId: principal.id, key, done: false };
@@ -315,6 +321,7 @@ export function buildApp(
   function settleOnError(request: FastifyRequest, err: ApiError): void {
     const idem = meta(request).idem;
     if (idem === undefined || idem.done) return;
+    gc.join();
     if (err.status >= 500 || err.retryable) idemDelete.run(idem.principalId, idem.key);
     else
       storeOutcome(idem, { status: err.status, body: toProblem(err, request.id, request.url.split('?')[0]) });
@@ -371,6 +378,23 @@ export function buildApp(
 
   app.addHook('onSend', async (request, reply, payload) => {
     const m = meta(request);
+    // Never acknowledge before COMMIT: wait for the group-commit batch that holds this request's
+    // writes, or rows it read from other requests (see lib/group-commit.ts).
+    let out = payload;
+    const batch = m.def === undefined ? undefined : gc.current();
+    if (batch !== undefined) {
+      try {
+        await batch.committed;
+      } catch {
+        const err = new ApiError(503, 'ERR_INTERNAL', 'the transaction could not be committed; retry', {
+          retryable: true,
+        });
+        reply.code(503).header('content-type', 'application/problem+json').header('retry-after', '1');
+        reply.removeHeader('idempotent-replayed');
+        reply.removeHeader('location');
+        out = JSON.stringify(toProblem(err, request.id, request.url.split('?')[0]));
+      }
+    }
     state.recorder.record({
       kind: 'request',
       at: iso(clock.now()),
@@ -381,7 +405,7 @@ export function buildApp(
       principal_id: m.principal?.id ?? null,
       status: reply.statusCode,
       request_body: m.rawBody !== undefined && m.rawBody.length <= 65_536 ? m.rawBody.toString('utf8') : null,
-      response_body: typeof payload === 'string' && payload.length <= 65_536 ? payload : null,
+      response_body: typeof out === 'string' && out.length <= 65_536 ? out : null,
       duration_ms: Math.round((performance.now() - m.started) * 1000) / 1000,
     });
     if (m.def !== undefined && reply.statusCode < 400) {
@@ -392,7 +416,7 @@ export function buildApp(
       });
       if (drop !== undefined) request.raw.socket?.destroy();
     }
-    return payload;
+    return out;
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -445,12 +469,14 @@ export function buildApp(
           requestId: request.id,
           headers: request.headers,
           commit(fn) {
+            // A savepoint inside the group-commit batch: a failure rolls back only this request.
+            gc.join();
             const result = state.tx(() => {
               const r = fn();
               if (m.idem !== undefined) storeOutcome(m.idem, r);
               return r;
             });
-            for (const hook of state.afterCommit.splice(0)) hook();
+            for (const hook of state.afterCommit.splice(0)) gc.afterCommit(hook);
             return result;
           },
         };

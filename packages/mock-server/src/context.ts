@@ -8,6 +8,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { VirtualClock } from './lib/clock.js';
 import type { Db } from './lib/db.js';
 import type { FaultInjector } from './lib/faults.js';
+import type { GroupCommit } from './lib/group-commit.js';
 import type { Recorder } from './lib/recorder.js';
 import type { Rng } from './lib/rng.js';
 
@@ -36,8 +37,17 @@ export interface PlatformState {
   readonly settings: PlatformSettings;
   /** Whether `/admin` routes answer. */
   adminEnabled: boolean;
-  /** Runs `fn` in one SQLite transaction. */
+  /**
+   * Runs `fn` in one SQLite transaction (a savepoint when a group-commit batch, or another
+   * transaction, is open: it then commits with that batch).
+   */
   tx<T>(fn: () => T): T;
+  /**
+   * Group commit of the request path: requests' writes share one transaction, committed at the
+   * end of the event-loop turn; `groupCommit.settled()` resolves once every write made so far is
+   * committed. Wait for it before telling anyone outside (a response, a push) about a write.
+   */
+  readonly groupCommit: GroupCommit;
   /** Wakes the push dispatcher. */
   kickPushes(): void;
   /** Hooks run after each commit (e.g. push enqueueing). */

@@ -27,11 +27,14 @@ import { ledgerHandlers } from './domains/ledger.js';
 import { paymentHandlers, settleDue } from './domains/payments.js';
 import { statementHandlers } from './domains/statements.js';
 import { createPushDispatcher, type PushDispatcher, webhookHandlers } from './domains/webhooks.js';
+import { type Checkpointer, startCheckpointer } from './lib/checkpointer.js';
 import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
 import { createFaultInjector } from './lib/faults.js';
+import { createGroupCommit } from './lib/group-commit.js';
 import { createRecorder, type Recorder } from './lib/recorder.js';
 import { createRng } from './lib/rng.js';
+import { cachePreparedStatements } from './lib/statement-cache.js';
 
 /** The default database file, relative to the working directory. */
 export const DEFAULT_DB_PATH: string = join('.campus-card-mock', 'platform.db');
@@ -56,6 +59,23 @@ export interface MockPlatformOptions {
   readonly settings?: Partial<PlatformSettings>;
   /** Push dispatcher poll interval, ms. Default 200. */
   readonly pushIntervalMs?: number;
+  /**
+   * SQLite `synchronous` in WAL mode. `NORMAL` (default) does not fsync on COMMIT: a power
+   * loss (not a process crash) can lose the last commits, but never corrupts the file. `FULL`
+   * fsyncs the WAL on every COMMIT (once per group-commit batch). See docs/guides/mock-platform.md.
+   */
+  readonly synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * Group commit: the writes of concurrent requests share one transaction (a savepoint each),
+   * committed at the end of the event-loop turn, and every response waits for its COMMIT.
+   * Default true; false gives one transaction per request.
+   */
+  readonly groupCommit?: boolean;
+  /**
+   * WAL checkpoint period of the worker thread that checkpoints a file database, ms (automatic
+   * checkpoints on the main thread are off). Default 250.
+   */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** A running (not listening) mock platform. */
@@ -107,7 +127,24 @@ export const handlers: Handlers = {
  * ```
  */
 export async function createMockPlatform(options: MockPlatformOptions = {}): Promise<MockPlatform> {
-  const db = openDatabase(options.dbPath ?? DEFAULT_DB_PATH);
+  const dbPath = options.dbPath ?? DEFAULT_DB_PATH;
+  const db = openDatabase(dbPath);
+  db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+  cachePreparedStatements(db);
+  let checkpointer: Checkpointer | undefined;
+  if (dbPath !== ':memory:' && dbPath !== '') {
+    // Checkpoints fsync: keep them off the event loop (see lib/checkpointer.ts).
+    db.pragma('wal_autocheckpoint = 0');
+    db.pragma('journal_size_limit = 67108864');
+    checkpointer = startCheckpointer(
+      dbPath,
+      options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs },
+    );
+  }
+  const groupCommit = createGroupCommit(db, {
+    enabled: options.groupCommit ?? true,
+    onError: (err) => console.error('[campus-card-mock] group commit failed, batch rolled back:', err),
+  });
   const clock = options.clock ?? createClock();
   const seed = options.seed ?? 1;
   const recorder = createRecorder(options.recordFile === undefined ? {} : { file: options.recordFile });
@@ -129,6 +166,7 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     },
     adminEnabled: options.admin ?? true,
     tx: (fn) => db.transaction(fn)(),
+    groupCommit,
     kickPushes: () => {
       void dispatcher?.pump().catch(() => undefined);
     },
@@ -184,7 +222,9 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
       clearInterval(settleTimer);
       await dispatcher?.stop();
       await app.close();
+      groupCommit.flush();
       await recorder.close();
+      await checkpointer?.close();
       db.close();
     },
   };

@@ -203,6 +203,14 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
       attempts: number;
       created_at: number;
     }[];
+    // Push nothing that is not committed yet: wait for the open group-commit batch, if any.
+    if (rows.length > 0) {
+      try {
+        await state.groupCommit.settled();
+      } catch {
+        return 0; // that batch rolled back: what was read may be gone
+      }
+    }
     const site = (r: { subscription_id: string }) => ({
       principalId: r.subscription_id,
       operationId: 'push',

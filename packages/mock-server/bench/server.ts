@@ -1,0 +1,393 @@
+/**
+ * Mock-platform server benchmark (issue 4 §4). Bundled and run by `scripts/run-bench.mjs`
+ * (`npm run bench -w @campus-card/mock-server`); prints one JSON object per line:
+ * `{ name, value, unit }`.
+ *
+ * The server runs in a child process (this same bundle started with `--server`), so the load
+ * generator never shares its event loop: `startMockPlatform` on port 0, a fresh SQLite file (WAL)
+ * with the demo data. The load generator, in this process, uses one undici `Pool` of 50 keep-alive
+ * connections and signs every request live with core's `signRequest` (the demo POS `pos-01` key;
+ * node:crypto does the ECDSA through the `signer` hook). Each payment is distinct: its own
+ * `out_trade_no`, `Idempotency-Key`, signature nonce and QR code. Codes are made before each timed
+ * phase (one use per code), from every demo card, 1 fen each, after a top-up of every wallet.
+ *
+ * - `server.signed_payments_per_s` (target ≥ 2 000): closed loop, 50 in flight, 10 s.
+ * - `server.health_per_s`: unsigned `GET /health`, closed loop, same pool, same run.
+ * - `server.payments_vs_health_ratio`: the two above divided.
+ * - `server.p50_ms` / `server.p99_ms` (target p99 ≤ 50): open loop at 2 000 payments/s for 10 s;
+ *   latency runs from each request's scheduled send time (no coordinated omission).
+ *
+ * Environment: `BENCH_SECONDS` (default 10), `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS`
+ * (`NORMAL` default, or `FULL`), `BENCH_SERVER_ARGS` (extra node flags for the server, e.g.
+ * `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per request, for comparison).
+ *
+ * Run alone: `node scripts/run-bench.mjs mock-server server`
+ *
+ * @module
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { createPrivateKey, type KeyObject, sign as nodeSign, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  createPresentation,
+  encodeQr,
+  fromBase64Url,
+  importPrivateJwk,
+  type Jwk,
+  type Signer,
+} from '@campus-card/core';
+import { importSigningKey, type SigningKey, signRequest } from '@campus-card/core/http';
+import { Pool } from 'undici';
+import type { DemoCredentials } from '../src/demo.js';
+import { startMockPlatform } from '../src/server.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const RATE = Number(process.env.BENCH_RATE ?? 2000);
+const CONNECTIONS = 50;
+const WARMUP_S = 3;
+
+function emit(name: string, value: number, unit: string): void {
+  console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit }));
+}
+
+// ---- server role ---------------------------------------------------------------------------
+
+async function serve(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'campus-card-bench-'));
+  const dbPath = join(dir, 'platform.db');
+  const synchronous = process.env.BENCH_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL';
+  const server = await startMockPlatform({
+    dbPath,
+    demo: true,
+    port: 0,
+    synchronous,
+    groupCommit: process.env.BENCH_GROUP_COMMIT !== '0',
+  });
+  const send = (m: unknown) => process.send?.(m);
+  send({ type: 'ready', url: server.url, demo: server.platform.demo });
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'stats') {
+      const size = (f: string) => {
+        try {
+          return statSync(f).size;
+        } catch {
+          return 0;
+        }
+      };
+      const gc = server.platform.state.groupCommit.stats();
+      send({ type: 'stats', wal: size(`${dbPath}-wal`), db: size(dbPath), cpu: process.cpuUsage(), gc });
+    } else if (m.type === 'stop') {
+      void server.close().then(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(0);
+      });
+    }
+  });
+}
+
+// ---- load generator ------------------------------------------------------------------------
+
+/** node:crypto ECDSA P-256 (raw r ‖ s), for codes and request signatures. */
+function nodeKey(jwk: Jwk): KeyObject {
+  return createPrivateKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
+}
+const signP256 = (key: KeyObject, data: Uint8Array): Uint8Array =>
+  new Uint8Array(nodeSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }));
+
+interface Principal {
+  readonly id: string;
+  readonly key: SigningKey;
+  readonly nodeKey: KeyObject;
+}
+
+let nonceCounter = 0;
+const nonceBase = randomBytes(6).toString('hex');
+
+function signedRequest(
+  p: Principal,
+  method: 'GET' | 'POST',
+  path: string,
+  body: unknown,
+  idempotencyKey?: string,
+): { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: Uint8Array } {
+  const bytes = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
+  const headers: Record<string, string> = {};
+  if (bytes !== undefined) headers['content-type'] = 'application/json';
+  if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+  const sig = signRequest(
+    { method, url: `http://127.0.0.1${path}`, headers, body: bytes },
+    {
+      keyId: p.id,
+      key: p.key,
+      created: Math.floor(Date.now() / 1000),
+      nonce: `${nonceBase}${(nonceCounter++).toString(36)}`,
+      components: bytes === undefined ? ['@method', '@path'] : ['@method', '@path', 'content-digest'],
+      signer: (base) => signP256(p.nodeKey, base),
+    },
+  );
+  Object.assign(headers, sig);
+  return bytes === undefined ? { method, path, headers } : { method, path, headers, body: bytes };
+}
+
+interface Outcome {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly code?: string;
+}
+
+async function send(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcome> {
+  const res = await pool.request({
+    method: req.method,
+    path: req.path,
+    headers: req.headers,
+    ...(req.body === undefined ? {} : { body: Buffer.from(req.body) }),
+  });
+  const text = await res.body.text();
+  if (res.statusCode === 201) {
+    const ok = text.includes('"status":"success"');
+    return ok ? { ok, status: 201 } : { ok, status: 201, code: 'not success' };
+  }
+  let code: string | undefined;
+  try {
+    code = (JSON.parse(text) as { code?: string }).code;
+  } catch {
+    code = undefined;
+  }
+  return code === undefined
+    ? { ok: false, status: res.statusCode }
+    : { ok: false, status: res.statusCode, code };
+}
+
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+async function load(): Promise<void> {
+  const execArgv = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child: ChildProcess = fork(process.argv[1] as string, ['--server'], {
+    execArgv: ['--enable-source-maps', ...execArgv],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const reply = <T>(type: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const on = (m: { type: string }) => {
+        if (m.type !== type) return;
+        child.off('message', on);
+        child.off('exit', onExit);
+        resolve(m as T);
+      };
+      const onExit = (code: number | null) => reject(new Error(`the server exited (${code})`));
+      child.on('message', on);
+      child.once('exit', onExit);
+    });
+  const { url, demo } = await reply<{ url: string; demo: DemoCredentials }>('ready');
+
+  const principal = (id: string, jwk: Jwk): Principal => ({
+    id,
+    key: importSigningKey(jwk as never),
+    nodeKey: nodeKey(jwk),
+  });
+  const pos = demo.devices.find((d) => d.id === 'pos-01');
+  if (pos === undefined) throw new Error('no demo pos-01');
+  const device = principal(pos.id, pos.privateJwk);
+  const operator = principal(demo.operator.id, demo.operator.privateJwk);
+
+  const pool = new Pool(url, {
+    connections: CONNECTIONS,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 60_000,
+  });
+
+  // Top up every demo wallet, so 1-fen payments never run dry.
+  for (const c of demo.cards) {
+    const r = await send(
+      pool,
+      signedRequest(
+        operator,
+        'POST',
+        `/v1/wallets/${c.personId}/top-ups`,
+        { out_trade_no: `bench-topup-${nonceBase}-${c.personId}`, amount: 10_000_000, channel: 'simulated' },
+        `bench-topup-${nonceBase}-${c.personId}`,
+      ),
+    );
+    if (r.status !== 201) throw new Error(`top-up failed: ${r.status} ${r.code}`);
+  }
+
+  // Phone signers (node:crypto) of every demo card.
+  const cards = demo.cards.map((c) => {
+    const holder = importPrivateJwk(c.holderPrivateJwk);
+    const key = nodeKey(c.holderPrivateJwk as Jwk);
+    const signer: Signer = {
+      alg: 'ES256',
+      kid: holder.kid,
+      publicKey: holder.publicKey,
+      sign: (data) => signP256(key, data),
+    };
+    const credential = fromBase64Url(c.credential);
+    if (credential === undefined) throw new Error('bad demo credential');
+    return { credential, signer };
+  });
+  let codeCounter = 0;
+  /** Distinct, fresh codes (distinct nonces), made before a timed phase. */
+  async function makeCodes(n: number): Promise<string[]> {
+    const t = Math.floor(Date.now() / 1000);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const card = cards[i % cards.length] as (typeof cards)[number];
+      const k = codeCounter++;
+      const nonce = new Uint8Array([k >>> 24, (k >>> 16) & 255, (k >>> 8) & 255, k & 255]);
+      out.push(encodeQr(await createPresentation({ credential: card.credential, t, nonce }, card.signer)));
+    }
+    return out;
+  }
+
+  let tradeCounter = 0;
+  const errors = new Map<string, number>();
+  function payment(codes: string[]): ReturnType<typeof signedRequest> | undefined {
+    const qr = codes.pop();
+    if (qr === undefined) return undefined;
+    const no = `bench-${nonceBase}-${(tradeCounter++).toString(36)}`;
+    return signedRequest(device, 'POST', '/v1/payments', { out_trade_no: no, amount: 1, qr_text: qr }, no);
+  }
+  function count(o: Outcome): void {
+    if (o.ok) return;
+    const k = `${o.status} ${o.code ?? ''}`.trim();
+    errors.set(k, (errors.get(k) ?? 0) + 1);
+  }
+
+  /** Closed loop: `CONNECTIONS` workers, each sending the next request when the last answers. */
+  async function closedLoop(
+    seconds: number,
+    next: () => ReturnType<typeof signedRequest> | undefined,
+  ): Promise<{ ok: number; failed: number; perS: number; lat: number[] }> {
+    let ok = 0;
+    let failed = 0;
+    const lat: number[] = [];
+    const start = performance.now();
+    const end = start + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < end) {
+          const req = next();
+          if (req === undefined) return;
+          const t0 = performance.now();
+          const o = await send(pool, req);
+          lat.push(performance.now() - t0);
+          if (o.ok || o.status === 200) ok++;
+          else {
+            failed++;
+            count(o);
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    return { ok, failed, perS: ok / elapsed, lat: lat.sort((a, b) => a - b) };
+  }
+
+  // Warm-up (JIT, caches, SQLite pages).
+  {
+    const codes = await makeCodes(WARMUP_S * 3000);
+    await closedLoop(WARMUP_S, () => payment(codes));
+    errors.clear();
+  }
+
+  type Stats = {
+    wal: number;
+    db: number;
+    cpu: NodeJS.CpuUsage;
+    gc: { batches: number; joins: number; maxJoins: number; commitMs: number; maxCommitMs: number };
+  };
+  const stats = async (): Promise<Stats> => {
+    const r = reply<Stats>('stats');
+    child.send({ type: 'stats' });
+    return r;
+  };
+  const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
+  // 1. Closed loop: payments/s.
+  const codes1 = await makeCodes(SECONDS * 4000);
+  const before = await stats();
+  const loadCpu0 = process.cpuUsage();
+  const t1 = performance.now();
+  const pay = await closedLoop(SECONDS, () => payment(codes1));
+  const wall1 = performance.now() - t1;
+  const loadCpu1 = process.cpuUsage(loadCpu0);
+  const after = await stats();
+  if (codes1.length === 0) console.error('bench: ran out of pre-made codes; raise the count');
+
+  // 2. Same run, same pool: unsigned health/s.
+  const healthReq = { method: 'GET' as const, path: '/health', headers: {} };
+  const health = await closedLoop(Math.max(3, SECONDS / 2), () => healthReq);
+
+  // 3. Open loop at RATE payments/s; latency from the scheduled send time.
+  const n = Math.round(RATE * SECONDS);
+  const codes3 = await makeCodes(n);
+  const lat: number[] = [];
+  let openFailed = 0;
+  {
+    const inflight: Promise<void>[] = [];
+    const start = performance.now();
+    let i = 0;
+    while (i < n) {
+      const now = performance.now();
+      const due = Math.min(n, Math.floor(((now - start) / 1000) * RATE) + 1);
+      for (; i < due; i++) {
+        const scheduled = start + (i * 1000) / RATE;
+        const req = payment(codes3) as ReturnType<typeof signedRequest>;
+        inflight.push(
+          send(pool, req).then((o) => {
+            lat.push(performance.now() - scheduled);
+            if (!o.ok) {
+              openFailed++;
+              count(o);
+            }
+          }),
+        );
+      }
+      await sleep(1);
+    }
+    await Promise.all(inflight);
+  }
+  lat.sort((a, b) => a - b);
+
+  const end = await stats();
+  emit('server.signed_payments_per_s', pay.perS, 'req/s');
+  emit('server.health_per_s', health.perS, 'req/s');
+  emit('server.payments_vs_health_ratio', pay.perS / health.perS, 'ratio');
+  emit('server.p50_ms', percentile(lat, 0.5), 'ms');
+  emit('server.p99_ms', percentile(lat, 0.99), 'ms');
+  emit('server.closed_loop_p99_ms', percentile(pay.lat, 0.99), 'ms');
+  emit('server.failed_requests', pay.failed + openFailed, 'count');
+  emit('server.wal_bytes_at_end', end.wal, 'bytes');
+  // Where the CPU went in the closed loop (100 = one core), and how big the batches were.
+  emit('server.closed_loop_server_cpu_pct', ((cpuMs(after.cpu) - cpuMs(before.cpu)) / wall1) * 100, '%');
+  emit('server.closed_loop_loadgen_cpu_pct', (cpuMs(loadCpu1) / wall1) * 100, '%');
+  const batches = after.gc.batches - before.gc.batches;
+  if (batches > 0) {
+    emit('server.closed_loop_joins_per_batch', (after.gc.joins - before.gc.joins) / batches, 'joins');
+    emit(
+      'server.closed_loop_commit_ms_per_s',
+      (after.gc.commitMs - before.gc.commitMs) / (wall1 / 1000),
+      'ms',
+    );
+    emit('server.max_commit_ms', end.gc.maxCommitMs, 'ms');
+  }
+  if (errors.size > 0) console.error('bench: failures by status/code:', Object.fromEntries(errors));
+
+  await pool.close();
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.send({ type: 'stop' });
+  await exited;
+}
+
+if (process.argv.includes('--server')) {
+  await serve();
+} else {
+  await load();
+}

@@ -1,0 +1,165 @@
+/**
+ * Group commit: the SQLite work of many concurrent requests shares one transaction.
+ *
+ * The first write of a request opens a batch (`BEGIN IMMEDIATE`) if none is open, and schedules
+ * its `COMMIT` for the end of the current event-loop turn (`setImmediate`). That covers every
+ * request whose bytes arrived in the same turn. Each request's state change runs in its own
+ * savepoint: better-sqlite3 nests `db.transaction()` as a savepoint inside an open
+ * transaction. So a request that fails rolls back only its own changes, and the batch goes on.
+ *
+ * Nothing is acknowledged before it is committed. A request notes the batch that was open when
+ * its last database work ended (`current()`), and its response waits for that batch's `COMMIT`.
+ * The same wait covers requests that only read rows another request has not committed yet. When
+ * a `COMMIT` fails, the whole batch rolls back and every response that waits on it fails with a
+ * retryable 503.
+ *
+ * With `enabled: false` (`:memory:` databases and the `groupCommit: false` option), `join()`
+ * opens nothing. Each `db.transaction()` then commits on its own, as before.
+ *
+ * @module
+ */
+import type { Db } from './db.js';
+
+/** One open batch: a promise settled by its COMMIT (or its failure). */
+export interface Batch {
+  /** Resolves after the batch's COMMIT, rejects when it failed (the batch was rolled back). */
+  readonly committed: Promise<void>;
+}
+
+/** The group-commit coordinator of one database connection. */
+export interface GroupCommit {
+  /** Whether batching is on. */
+  readonly enabled: boolean;
+  /** Opens a batch when none is open (call before a write). A no-op when disabled. */
+  join(): void;
+  /** The open batch, if any. */
+  current(): Batch | undefined;
+  /** Resolves when every write made so far is committed (the open batch, if any). */
+  settled(): Promise<void>;
+  /** Runs `fn` after the open batch commits, or now when none is open. It is skipped when the batch fails. */
+  afterCommit(fn: () => void): void;
+  /** Commits the open batch now. */
+  flush(): void;
+  /** Counters: batches committed and failed, joins, largest batch, time spent in COMMIT (ms). */
+  stats(): GroupCommitStats;
+}
+
+/** Counters of a {@link GroupCommit}. */
+export interface GroupCommitStats {
+  /** Batches committed. */
+  readonly batches: number;
+  /** Batches whose COMMIT failed (rolled back). */
+  readonly failed: number;
+  /** `join()` calls while enabled (a request joins once per write site). */
+  readonly joins: number;
+  /** Most joins in one batch. */
+  readonly maxJoins: number;
+  /** Total and longest time spent in COMMIT, ms. */
+  readonly commitMs: number;
+  readonly maxCommitMs: number;
+}
+
+interface OpenBatch extends Batch {
+  resolve(): void;
+  reject(err: unknown): void;
+  hooks: (() => void)[];
+  joins: number;
+}
+
+/** Options of {@link createGroupCommit}. */
+export interface GroupCommitOptions {
+  /** Batch at all. Default true. */
+  readonly enabled?: boolean;
+  /** Called with the error of a failed COMMIT (the batch was rolled back). */
+  readonly onError?: (err: unknown) => void;
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * Creates the group-commit coordinator of a connection.
+ *
+ * @example
+ * ```ts
+ * const gc = createGroupCommit(db);
+ * gc.join();                        // BEGIN IMMEDIATE, COMMIT scheduled for the end of the turn
+ * db.transaction(() => work())();   // a savepoint inside the batch
+ * await gc.current()?.committed;    // now it is durable: answer
+ * ```
+ */
+export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): GroupCommit {
+  const enabled = options.enabled ?? true;
+  let open: OpenBatch | undefined;
+  let batches = 0;
+  let failed = 0;
+  let joins = 0;
+  let maxJoins = 0;
+  let commitMs = 0;
+  let maxCommitMs = 0;
+
+  function flush(): void {
+    const b = open;
+    if (b === undefined) return;
+    open = undefined;
+    if (b.joins > maxJoins) maxJoins = b.joins;
+    const t0 = performance.now();
+    try {
+      // A statement error that made SQLite roll back the whole transaction leaves none to commit.
+      if (!db.inTransaction) throw new Error('the group-commit transaction was rolled back');
+      db.exec('COMMIT');
+    } catch (err) {
+      failed++;
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // the connection may be closing
+      }
+      options.onError?.(err);
+      b.reject(err);
+      return;
+    }
+    const ms = performance.now() - t0;
+    commitMs += ms;
+    if (ms > maxCommitMs) maxCommitMs = ms;
+    batches++;
+    b.resolve();
+    for (const hook of b.hooks) {
+      try {
+        hook();
+      } catch {
+        // a hook must not break the others
+      }
+    }
+  }
+
+  return {
+    enabled,
+    join() {
+      if (!enabled) return;
+      joins++;
+      if (open !== undefined) {
+        open.joins++;
+        return;
+      }
+      if (db.inTransaction) return; // a plain transaction (setup code) is running: it commits itself
+      db.exec('BEGIN IMMEDIATE');
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const committed = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      committed.catch(() => undefined); // waiters see the failure; nobody waiting is fine too
+      open = { committed, resolve, reject, hooks: [], joins: 1 };
+      setImmediate(flush);
+    },
+    current: () => open,
+    settled: () => open?.committed ?? RESOLVED,
+    afterCommit(fn) {
+      if (open === undefined) fn();
+      else open.hooks.push(fn);
+    },
+    flush,
+    stats: () => ({ batches, failed, joins, maxJoins, commitMs, maxCommitMs }),
+  };
+}
