@@ -28,15 +28,22 @@ export interface Vector {
   readonly expected: { readonly valid: boolean; readonly code: string | null };
 }
 
-/** Where the vectors of `@campus-card/core` are (in this repository), or `undefined`. */
+/**
+ * Where the vectors of `@campus-card/core` are, or `undefined`: resolved from this module, then
+ * from the working directory. (They are in the repository; the published core package leaves them
+ * out, so an installed suite needs `--vectors`.)
+ */
 export function defaultVectorsDir(): string | undefined {
-  try {
-    const pkg = createRequire(import.meta.url).resolve('@campus-card/core/package.json');
-    const dir = join(dirname(pkg), 'vectors');
-    return existsSync(dir) ? dir : undefined;
-  } catch {
-    return undefined;
+  for (const from of [import.meta.url, join(process.cwd(), 'index.js')]) {
+    try {
+      const pkg = createRequire(from).resolve('@campus-card/core/package.json');
+      const dir = join(dirname(pkg), 'vectors');
+      if (existsSync(dir)) return dir;
+    } catch {
+      // not resolvable from there
+    }
   }
+  return undefined;
 }
 
 /** Reads every `*.json` vector of `dir`, sorted by file name. */
