@@ -45,7 +45,9 @@ describe('the full set of plans through the CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'conformance-ef-'));
     const broken = `${node} "${join(import.meta.dirname, 'fixtures/accepts-unsigned-pushes.mjs')}"`;
     const s1 = sink();
-    expect(await main(['run', '--plan', 'webhook', '--target', broken], { stdout: s1.io, stderr: s1.io })).toBe(1);
+    expect(
+      await main(['run', '--plan', 'webhook', '--target', broken], { stdout: s1.io, stderr: s1.io }),
+    ).toBe(1);
     const file = join(dir, 'expected.json');
     const conditions = [
       'bad-signature-refused',
@@ -66,13 +68,18 @@ describe('the full set of plans through the CLI', () => {
       }),
     );
     const s2 = sink();
-    const code = await main(['run', '--plan', 'webhook', '--target', broken, '--expected-failures', file, '--out', dir], {
-      stdout: s2.io,
-      stderr: s2.io,
-    });
+    const code = await main(
+      ['run', '--plan', 'webhook', '--target', broken, '--expected-failures', file, '--out', dir],
+      {
+        stdout: s2.io,
+        stderr: s2.io,
+      },
+    );
     expect(code).toBe(0);
     expect(s2.text.join('')).toContain('EXPECTED FAILURE bad-signature-refused');
-    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('the lab receiver has no signature check yet');
+    expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain(
+      'the lab receiver has no signature check yet',
+    );
   }, 60_000);
 
   it('progress on a TTY rewrites one line per module', () => {
