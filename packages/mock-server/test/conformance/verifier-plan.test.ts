@@ -28,11 +28,12 @@ function withStatus(plan: PlanResult, status: string): string[] {
 }
 
 describe('verifier plan against the reference harness', () => {
-  it('passes every condition (anti-passback skipped: no policy engine wired by default)', async () => {
+  it('passes every condition, anti-passback included', async () => {
     const plan = await run();
     expect(withStatus(plan, 'FAILED')).toEqual([]);
     expect(withStatus(plan, 'WARNING')).toEqual([]);
-    expect(withStatus(plan, 'SKIPPED').every((id) => id.startsWith('anti-passback/'))).toBe(true);
+    expect(withStatus(plan, 'SKIPPED')).toEqual([]);
+    expect(withStatus(plan, 'PASSED')).toContain('anti-passback/second-entry-denied');
     expect(plan.status).toBe('PASSED');
     // every core vector is a condition
     const vectors = readVectors(defaultVectorsDir() as string);
@@ -41,7 +42,7 @@ describe('verifier plan against the reference harness', () => {
       .flatMap((m) => m.conditions);
     expect(vectorConditions.map((c) => c.id).sort()).toEqual(vectors.map((v) => v.name).sort());
     for (const c of plan.modules.flatMap((m) => m.conditions)) expect(c.spec.length).toBeGreaterThan(0);
-    expect(plan.product).toMatchObject({ capabilities: ['snapshot'] });
+    expect(plan.product).toMatchObject({ capabilities: ['snapshot', 'policies'] });
   });
 });
 

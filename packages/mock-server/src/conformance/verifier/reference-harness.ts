@@ -73,11 +73,11 @@ export function createReferenceHarness(options: ReferenceHarnessOptions = {}): H
     const id = m.id;
     switch (m.op) {
       case 'hello':
-        // 'policies' is not declared: createVerifier does not wire a reader policy engine by default yet
+        // createVerifier evaluates `reader.policy` (ReaderPolicy JSON) with its own passback state
         return {
           id,
           name: options.name ?? '@campus-card/verifier reference harness',
-          capabilities: ['snapshot'],
+          capabilities: ['snapshot', 'policies'],
         };
       case 'reset': {
         config = toVerifierOptions(
