@@ -30,6 +30,7 @@ import { createPrivateKey, type KeyObject, sign as nodeSign, randomBytes } from 
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance as perfHooks } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createPresentation,
@@ -78,7 +79,8 @@ async function serve(): Promise<void> {
         }
       };
       const gc = server.platform.state.groupCommit.stats();
-      send({ type: 'stats', wal: size(`${dbPath}-wal`), db: size(dbPath), cpu: process.cpuUsage(), gc });
+      const elu = perfHooks.eventLoopUtilization();
+      send({ type: 'stats', wal: size(`${dbPath}-wal`), db: size(dbPath), cpu: process.cpuUsage(), gc, elu });
     } else if (m.type === 'stop') {
       void server.close().then(() => {
         rmSync(dir, { recursive: true, force: true });
@@ -301,6 +303,7 @@ async function load(): Promise<void> {
     wal: number;
     db: number;
     cpu: NodeJS.CpuUsage;
+    elu: { idle: number; active: number };
     gc: { batches: number; joins: number; maxJoins: number; commitMs: number; maxCommitMs: number };
   };
   const stats = async (): Promise<Stats> => {
@@ -368,6 +371,10 @@ async function load(): Promise<void> {
   // Where the CPU went in the closed loop (100 = one core), and how big the batches were.
   emit('server.closed_loop_server_cpu_pct', ((cpuMs(after.cpu) - cpuMs(before.cpu)) / wall1) * 100, '%');
   emit('server.closed_loop_loadgen_cpu_pct', (cpuMs(loadCpu1) / wall1) * 100, '%');
+  const active = after.elu.active - before.elu.active;
+  const idle = after.elu.idle - before.elu.idle;
+  emit('server.closed_loop_event_loop_utilization', active / (active + idle), 'ratio');
+  emit('server.closed_loop_event_loop_us_per_payment', (active * 1000) / pay.ok, 'us');
   const batches = after.gc.batches - before.gc.batches;
   if (batches > 0) {
     emit('server.closed_loop_joins_per_batch', (after.gc.joins - before.gc.joins) / batches, 'joins');

@@ -73,11 +73,16 @@ export interface VerifyRequestOptions {
   readonly label?: string;
   /**
    * Verifies the raw signature over the UTF-8 signature base in place of the built-in pure-JS
-   * verifier (`verifyBytes`), e.g. with `node:crypto` and cached key objects for speed. It must
-   * accept exactly what `verifyBytes` accepts (ECDSA high-S included, strict Ed25519) and return
-   * `false`, never throw, for a bad signature.
+   * verifier (`verifyBytes`), e.g. with `node:crypto` and cached key objects for speed (it may
+   * answer asynchronously, e.g. from a thread pool). It must accept exactly what `verifyBytes`
+   * accepts (ECDSA high-S included, strict Ed25519) and give `false` for a bad signature; a
+   * throw or rejection counts as `false`.
    */
-  readonly verifier?: (key: VerifyKey, base: Uint8Array, signature: Uint8Array) => boolean;
+  readonly verifier?: (
+    key: VerifyKey,
+    base: Uint8Array,
+    signature: Uint8Array,
+  ) => boolean | Promise<boolean>;
 }
 
 /** A successful verification. */
@@ -243,7 +248,7 @@ export async function verifyRequest(
   const verify = options.verifier ?? verifyBytes;
   let valid: boolean;
   try {
-    valid = verify(key, utf8(base.base), sig.value) === true;
+    valid = (await verify(key, utf8(base.base), sig.value)) === true;
   } catch {
     valid = false;
   }

@@ -65,6 +65,13 @@ describe('signer and verifier hooks (node:crypto backends)', () => {
       },
     });
     expect(throws).toMatchObject({ ok: false, code: 'ERR_SIG_INVALID' });
+    const rejects = await verifyRequest(signed(), {
+      ...options,
+      verifier: () => Promise.reject(new Error('boom')),
+    });
+    expect(rejects).toMatchObject({ ok: false, code: 'ERR_SIG_INVALID' });
+    const asyncYes = await verifyRequest(signed(), { ...options, verifier: async () => true });
+    expect(asyncYes.ok).toBe(true);
   });
 
   it('a signer must return 64 bytes', () => {

@@ -33,9 +33,9 @@ import {
   verifyPresentation,
 } from '@campus-card/core';
 import type { Card, PublicJwk } from '@campus-card/core/api';
-import { nodeBackend } from '@campus-card/verifier/node';
 import type { HandlerContext, HandlerResult, Handlers, PlatformState, Principal } from '../context.js';
 import { iso } from '../lib/clock.js';
+import { createNodeSignatureBackend } from '../lib/node-verify.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import { getPersonRow } from './directory.js';
 import { enqueueEvent } from './webhooks.js';
@@ -285,6 +285,9 @@ async function statusListOf(state: PlatformState, schoolId: string): Promise<Sta
   return list;
 }
 
+/** node:crypto in the thread pool (see lib/node-verify.ts). */
+const signatureBackend = createNodeSignatureBackend();
+
 /** Credentials whose issuer signature was verified, by credential hash (bounded; core checks the entry is still trusted). */
 const credentialCaches = new WeakMap<PlatformState, CredentialCache>();
 const CREDENTIAL_CACHE_SIZE = 4096;
@@ -344,7 +347,7 @@ export async function resolveCredentialInput(
         now: options.nowSeconds ?? state.clock.nowSeconds(),
         maxAge: state.settings.codeMaxAgeS,
         maxFuture: state.settings.codeMaxFutureS,
-        backend: nodeBackend,
+        backend: signatureBackend,
         credentialCache: credentialCacheOf(state),
       });
     } catch (e) {

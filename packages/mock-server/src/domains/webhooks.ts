@@ -91,8 +91,6 @@ export function enqueueEvent(
   data: unknown,
   target: { personIds?: readonly string[]; merchantId?: string | null },
 ): number {
-  const recipients = new Set<string>();
-  for (const pid of target.personIds ?? []) for (const r of recipientsOf(state, pid)) recipients.add(r);
   const subs = state.db
     .prepare('SELECT subscription_id, url, event_types, recipient_person_id, merchant_id FROM subscriptions')
     .all() as {
@@ -102,6 +100,9 @@ export function enqueueEvent(
     recipient_person_id: string | null;
     merchant_id: string | null;
   }[];
+  if (subs.length === 0) return 0;
+  const recipients = new Set<string>();
+  for (const pid of target.personIds ?? []) for (const r of recipientsOf(state, pid)) recipients.add(r);
   const now = state.clock.now();
   const ins = state.db.prepare(
     "INSERT INTO pushes (push_id, subscription_id, url, event_type, body, state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
