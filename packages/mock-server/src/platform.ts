@@ -130,6 +130,10 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   const dbPath = options.dbPath ?? DEFAULT_DB_PATH;
   const db = openDatabase(dbPath);
   db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+  // A larger page cache: random-key B-tree inserts (ids, nonces, codes) otherwise miss the
+  // default 2 MB cache and spill dirty pages mid-batch.
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
   cachePreparedStatements(db);
   let checkpointer: Checkpointer | undefined;
   if (dbPath !== ':memory:' && dbPath !== '') {
