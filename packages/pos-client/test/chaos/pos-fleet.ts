@@ -39,6 +39,12 @@ export interface PosFleetOptions {
   readonly opsPerDevice?: number;
   /** Seed of the operation mix; default 1. */
   readonly seed?: number;
+  /**
+   * For a platform shared with other fleets. When given, this fleet leaves fault injection to the
+   * caller (it neither sets nor clears the faults) and awaits this after its operations, before
+   * its drain: the caller turns the faults off there, once every fleet is done.
+   */
+  readonly beforeDrain?: () => Promise<void>;
 }
 
 /** What the POS side did and what the final check found. */
@@ -287,20 +293,22 @@ export async function runPosFleet(options: PosFleetOptions): Promise<PosFleetRep
   }
 
   // Faults on every route, seeded: drops after commit, 5xx, delays, rate limits.
-  platform.state.faults.set(
-    [
-      { kind: 'drop_after_commit', probability: 0.08 },
-      { kind: 'error_5xx', probability: 0.05, status: 503 },
-      { kind: 'delay', probability: 0.1, delay_ms: 150 },
-      { kind: 'rate_limit', probability: 0.02, retry_after_s: 0 },
-    ],
-    options.seed ?? 1,
-  );
+  if (options.beforeDrain === undefined)
+    platform.state.faults.set(
+      [
+        { kind: 'drop_after_commit', probability: 0.08 },
+        { kind: 'error_5xx', probability: 0.05, status: 503 },
+        { kind: 'delay', probability: 0.1, delay_ms: 150 },
+        { kind: 'rate_limit', probability: 0.02, retry_after_s: 0 },
+      ],
+      options.seed ?? 1,
+    );
   await Promise.all(terminals.map((t) => drive(t)));
 
   // Drain: faults off, every terminal restarts once and syncs until its outbox is empty; refunds
   // whose answer was lost are repeated with the same refund number.
-  platform.state.faults.clear();
+  if (options.beforeDrain === undefined) platform.state.faults.clear();
+  else await options.beforeDrain();
   await new Promise((r) => setTimeout(r, 1_100)); // past unknownOrderHorizonSeconds
   for (const t of terminals) {
     await restart(t);
