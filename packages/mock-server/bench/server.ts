@@ -333,6 +333,7 @@ async function load(): Promise<void> {
   const codes3 = await makeCodes(n);
   const lat: number[] = [];
   let openFailed = 0;
+  let openPerS = 0;
   {
     const inflight: Promise<void>[] = [];
     const start = performance.now();
@@ -356,6 +357,7 @@ async function load(): Promise<void> {
       await sleep(1);
     }
     await Promise.all(inflight);
+    openPerS = n / ((performance.now() - start) / 1000);
   }
   lat.sort((a, b) => a - b);
 
@@ -366,6 +368,7 @@ async function load(): Promise<void> {
   emit('server.p50_ms', percentile(lat, 0.5), 'ms');
   emit('server.p99_ms', percentile(lat, 0.99), 'ms');
   emit('server.closed_loop_p99_ms', percentile(pay.lat, 0.99), 'ms');
+  emit('server.open_loop_completed_per_s', openPerS, 'req/s');
   emit('server.failed_requests', pay.failed + openFailed, 'count');
   emit('server.wal_bytes_at_end', end.wal, 'bytes');
   // Where the CPU went in the closed loop (100 = one core), and how big the batches were.
