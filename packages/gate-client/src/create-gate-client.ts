@@ -6,6 +6,7 @@
  *
  * @module
  */
+
 import { join } from 'node:path';
 import { fromBase64Url, toBase64Url } from '@campus-card/core';
 import {
@@ -38,6 +39,7 @@ import { GateClientError } from './errors.js';
 import { eventFromDecision, isoSeconds, type RecordOptions } from './event-from-decision.js';
 import { readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js';
 import { type EventOutbox, openEventOutbox } from './outbox.js';
+import type { ReplayJournalFile } from './replay-journal-file.js';
 
 /** A reader as the gate client sees it: the verifier's reader plus the online fallback switch. */
 export interface GateReader extends ReaderContext {
@@ -95,6 +97,13 @@ export interface GateClientOptions {
   readonly outbox?: { readonly firstSeq?: number; readonly compactAfter?: number };
   /** Errors of background work (sync, flush, heartbeat, state saving) after {@link GateClient.start}. */
   readonly onError?: (error: unknown, task: 'sync' | 'flush' | 'heartbeat' | 'restore' | 'save') => void;
+  /**
+   * The replay journal the verifier writes through its `onReplayRecord` option
+   * ({@link openReplayJournalFile}). With it, codes accepted after the last saved snapshot survive a
+   * power cut: they are read back at startup, and older generations are dropped after each save.
+   * Without it, such codes are forgotten at a power cut and could be accepted once more.
+   */
+  readonly replayJournal?: ReplayJournalFile;
   /**
    * Hooks for tests and metrics. `afterUpload` runs after the platform acknowledged a batch and
    * before the cursor moves; a throw aborts the flush there (as a crash would).
@@ -350,12 +359,20 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
   });
 
-  // 1. the verifier state: floor, replay window, held versions (rollback protection)
+  // 1. the verifier state: floor, replay window, held versions (rollback protection), then the
+  //    replay journal written since that snapshot (codes accepted just before a power cut)
   try {
     const snap = await readFileIfExists(statePath);
     if (snap !== undefined) verifier.restore(new Uint8Array(snap), { now: nowS() });
   } catch (err) {
     onError(err, 'restore');
+  }
+  if (options.replayJournal) {
+    try {
+      options.replayJournal.restoreInto(verifier, nowS());
+    } catch (err) {
+      onError(err, 'restore');
+    }
   }
 
   // 2. the last good trust material, loaded as of when it was fetched (a restore is not a sync)
@@ -418,7 +435,11 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   }
 
   async function saveState(): Promise<void> {
+    // a new journal generation starts in the same synchronous step as the snapshot, so every
+    // older record is in the snapshot and every newer one stays in the journal
+    const dropOlder = options.replayJournal?.rotate();
     await writeFileAtomic(statePath, verifier.snapshot({ now: nowS() }));
+    dropOlder?.();
     const out: Record<string, SyncState> = {};
     for (const [m, s] of sync) out[m] = s;
     await writeFileAtomic(join(dataDir, 'sync-state.json'), JSON.stringify(out));

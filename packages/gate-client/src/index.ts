@@ -28,3 +28,4 @@ export {
   openEventOutbox,
   type UnnumberedEvent,
 } from './outbox.js';
+export { openReplayJournalFile, type ReplayJournalFile } from './replay-journal-file.js';

@@ -35,7 +35,12 @@ import {
   type PolicySubject,
   type ReaderContext,
 } from './policy-step.js';
-import { createMemoryReplayStore, type MemoryReplayStore } from './replay/memory-replay-store.js';
+import { type ReplayJournalResult, replayJournal as readReplayJournal } from './replay/journal.js';
+import {
+  createMemoryReplayStore,
+  type MemoryReplayStore,
+  type ReplayInsertHook,
+} from './replay/memory-replay-store.js';
 import type { ReplayStore } from './replay/replay-store.js';
 import { restoreMemoryReplayStore } from './replay/restore-memory-replay-store.js';
 import { replayDigest } from './replay-key.js';
@@ -74,6 +79,14 @@ export interface VerifierOptions {
    * {@link Verifier.snapshot}. A store you pass (e.g. Redis) persists itself and is not part of the snapshot.
    */
   readonly replayStore?: ReplayStore;
+  /**
+   * Called synchronously each time the verifier's own (memory) replay window records a code, before
+   * `verify` returns the acceptance. Append the record to a journal and fsync it here
+   * (`encodeJournalRecord(digest, expiresAt)`): a power cut right after a scan then cannot reopen the
+   * window. Read the journal back at boot with {@link Verifier.replayJournal}. If the hook throws,
+   * the scan is denied (`REPLAY_STORE_UNAVAILABLE`): fail closed. Ignored with a custom `replayStore`.
+   */
+  readonly onReplayRecord?: ReplayInsertHook;
   /** Capacity of the default memory replay store (peak scans/s × window, with margin). Default 100 000. */
   readonly replayCapacity?: number;
   /** Oldest accepted code: `t ≥ now − maxAge`. Default 90. */
@@ -171,6 +184,15 @@ export interface Verifier {
    */
   snapshot(options: { now: number }): Uint8Array;
   /**
+   * Reads back a replay journal written through `onReplayRecord` (at boot, after {@link restore}):
+   * every live entry goes back into the window. A torn last record is ignored; truncate the journal
+   * file to the returned `validByteLength` before appending again. After the next {@link snapshot}
+   * is safely stored, the journal can be emptied.
+   *
+   * @throws `VerifierError` `ERR_REPLAY_JOURNAL_CORRUPT` for damage before the last record.
+   */
+  replayJournal(bytes: Uint8Array, options: { now: number }): ReplayJournalResult;
+  /**
    * Restores a {@link snapshot} (at boot, before serving). The floor and held versions only move
    * forward; the memory replay store is replaced by the snapshot's entries.
    *
@@ -257,7 +279,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   );
   const replayCapacity = options.replayCapacity ?? 100_000;
   const ownStore = options.replayStore === undefined;
-  let replay: ReplayStore = options.replayStore ?? createMemoryReplayStore({ capacity: replayCapacity });
+  const onInsert = options.onReplayRecord;
+  let replay: ReplayStore =
+    options.replayStore ??
+    createMemoryReplayStore(onInsert ? { capacity: replayCapacity, onInsert } : { capacity: replayCapacity });
   const credentialCache = createCredentialCache(options.credentialCacheSize ?? DEFAULT_CREDENTIAL_CACHE_SIZE);
   const passback = createPassbackState(
     options.passbackMaxEntries === undefined ? {} : { maxEntries: options.passbackMaxEntries },
@@ -445,8 +470,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       if (now > replayClock) replayClock = now;
       const digest = replayDigest(verified.holderKid, verified.cardId, verified.t, verified.nonce);
-      let outcome = replay.checkAndInsert(digest, expiresAt, now);
-      if (typeof outcome !== 'string') outcome = await outcome;
+      let outcome: Awaited<ReturnType<ReplayStore['checkAndInsert']>>;
+      try {
+        const pending = replay.checkAndInsert(digest, expiresAt, now);
+        outcome = typeof pending === 'string' ? pending : await pending;
+      } catch (error) {
+        // the journal hook failed: the code is recorded in memory but maybe not on disk; fail closed
+        if (ownStore && onInsert && !isVerifierError(error)) {
+          throw new Denial('REPLAY_STORE_UNAVAILABLE', `replay journal write failed: ${String(error)}`);
+        }
+        throw error;
+      }
       if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
       if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
       if (outcome !== 'fresh') throw new Denial('INTERNAL_ERROR', `replay store answered ${String(outcome)}`);
@@ -569,7 +603,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const clock = Math.min(now, Math.max(replayClock, state.replayClock));
       const restored =
         ownStore && state.replay !== undefined
-          ? restoreMemoryReplayStore(state.replay, { capacity: replayCapacity, now: clock })
+          ? restoreMemoryReplayStore(
+              state.replay,
+              onInsert
+                ? { capacity: replayCapacity, now: clock, onInsert }
+                : { capacity: replayCapacity, now: clock },
+            )
           : undefined;
       floor.raise(state.floor);
       if (state.replayClock > replayClock) replayClock = state.replayClock;
@@ -577,6 +616,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (state.lastSyncAt !== null) lastSyncAt = Math.max(lastSyncAt ?? state.lastSyncAt, state.lastSyncAt);
       if (state.passback !== undefined) passback.restore(state.passback);
       if (restored !== undefined) replay = restored;
+    },
+    replayJournal(bytes, opts) {
+      if (!ownStore) throw new TypeError('replayJournal: the verifier uses a custom replay store');
+      const now = opts?.now;
+      if (typeof now !== 'number' || !Number.isFinite(now))
+        throw new TypeError('replayJournal: options.now required');
+      return readReplayJournal(bytes, replay as MemoryReplayStore, Math.min(now, Math.max(replayClock, now)));
     },
     status(now) {
       const ms = <T extends MaterialStamp>(material: Material, stamp: T): MaterialStatus => ({

@@ -41,11 +41,14 @@ export { isVerifierError, PolicyInvalidError, VerifierError, type VerifierErrorC
 export type { PhysicalCardTap } from './physical-card.js';
 export {
   evaluatePolicy,
+  type PolicyAllow,
   type PolicyContext,
+  type PolicyDeny,
   type PolicyResult,
 } from './policy/evaluate-policy.js';
 export {
   createPassbackState,
+  type PassbackEntry,
   type PassbackSnapshot,
   type PassbackState,
   type PassbackStateOptions,
@@ -65,11 +68,22 @@ export type {
 export { validatePolicy } from './policy/validate-policy.js';
 export type { PolicyEvaluator, PolicyStepOutcome, PolicySubject, ReaderContext } from './policy-step.js';
 export {
+  encodeJournalRecord,
+  JOURNAL_RECORD_BYTES,
+  type ReplayJournalResult,
+  replayJournal,
+} from './replay/journal.js';
+export {
   createMemoryReplayStore,
+  MAX_MEMORY_REPLAY_CAPACITY,
   type MemoryReplayStore,
   type MemoryReplayStoreOptions,
+  type ReplayInsertHook,
 } from './replay/memory-replay-store.js';
-export type { ReplayOutcome, ReplayStore } from './replay/replay-store.js';
-export { restoreMemoryReplayStore } from './replay/restore-memory-replay-store.js';
+export { REPLAY_DIGEST_BYTES, type ReplayOutcome, type ReplayStore } from './replay/replay-store.js';
+export {
+  type RestoreMemoryReplayStoreOptions,
+  restoreMemoryReplayStore,
+} from './replay/restore-memory-replay-store.js';
 export { replayDigest } from './replay-key.js';
 export type { LoadFailureReason, LoadResult } from './trust-store.js';

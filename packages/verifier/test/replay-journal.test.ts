@@ -1,0 +1,69 @@
+/**
+ * A power cut right after a scan must not reopen the replay window (issue 3 §2): every accepted
+ * code goes through `onReplayRecord` before `verify` returns, and `replayJournal` puts it back.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier, encodeJournalRecord } from '../src/index.js';
+import { nodeBackend } from '../src/node.js';
+import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
+
+let campus: Campus;
+beforeAll(async () => {
+  campus = await makeCampus();
+});
+
+const gate = { id: 'gate-1' };
+
+async function reader(journal: Uint8Array[], failWrites = false) {
+  const v = createVerifier({
+    rootKeys: [campus.root.publicKey],
+    backend: nodeBackend,
+    onReplayRecord: (digest, expiresAt) => {
+      if (failWrites) throw new Error('disk full');
+      journal.push(encodeJournalRecord(digest, expiresAt));
+    },
+  });
+  expect(v.loadTrustList(await campus.trustList(1, T0 - 3600), { now: T0 }).ok).toBe(true);
+  expect(v.loadStatusList(await campus.statusList(1, T0 - 600), { now: T0 }).ok).toBe(true);
+  return v;
+}
+
+describe('replay journal', () => {
+  it('survives a power cut between two snapshots', async () => {
+    const journal: Uint8Array[] = [];
+    const before = await reader(journal);
+    const snapshot = before.snapshot({ now: T0 }); // taken before the scans
+    const a = await campus.code('2024010001', T0 - 5);
+    const b = await campus.code('2024010002', T0 - 4);
+    const da = await before.verify(a, { now: T0, reader: gate });
+    expect(da).toMatchObject({ accepted: true });
+    expect((await before.verify(b, { now: T0, reader: gate })).accepted).toBe(true);
+    expect(journal).toHaveLength(2);
+
+    // power cut: only the old snapshot and the journal (with a torn half record) survive
+    const torn = encodeJournalRecord(new Uint8Array(16).fill(9), T0 + 90).subarray(0, 7);
+    const bytes = Uint8Array.from([...journal.flatMap((r) => [...r]), ...torn]);
+    const after = await reader([]);
+    after.restore(snapshot, { now: T0 + 10 });
+    const r = after.replayJournal(bytes, { now: T0 + 10 });
+    expect(r).toMatchObject({ records: 2, applied: 2, validByteLength: bytes.length - 7 });
+    expect(await after.verify(a, { now: T0 + 10, reader: gate })).toMatchObject({
+      accepted: false,
+      reason: 'REPLAYED',
+    });
+    expect(await after.verify(b, { now: T0 + 10, reader: gate })).toMatchObject({
+      accepted: false,
+      reason: 'REPLAYED',
+    });
+    // without the journal the same codes would pass again: the journal is what closes the window
+    const naive = await reader([]);
+    naive.restore(snapshot, { now: T0 + 10 });
+    expect(await naive.verify(a, { now: T0 + 10, reader: gate })).toMatchObject({ accepted: true });
+  });
+
+  it('fails closed when the journal cannot be written', async () => {
+    const v = await reader([], true);
+    const d = await v.verify(await campus.code('2024010001', T0 - 5), { now: T0, reader: gate });
+    expect(d).toMatchObject({ accepted: false, reason: 'REPLAY_STORE_UNAVAILABLE' });
+  });
+});
