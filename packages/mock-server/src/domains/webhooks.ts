@@ -238,12 +238,23 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     return delivered;
   }
 
+  // wake-ups that arrive during a round share ONE follow-up round (they used to queue a round
+  // each, which all re-read the same pending pushes and delivered them many times over)
+  let followUp: Promise<number> | undefined;
   function pump(): Promise<number> {
-    if (running !== undefined) return running.then(() => pumpOnce());
-    running = pumpOnce().finally(() => {
-      running = undefined;
-    });
-    return running;
+    if (running === undefined) {
+      running = pumpOnce().finally(() => {
+        running = undefined;
+      });
+      return running;
+    }
+    followUp ??= running
+      .catch(() => 0)
+      .then(() => {
+        followUp = undefined;
+        return pump();
+      });
+    return followUp;
   }
 
   const timer = setInterval(() => {

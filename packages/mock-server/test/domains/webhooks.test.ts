@@ -1,0 +1,53 @@
+/**
+ * Pushes are delivered once each when nothing fails, however many wake-ups overlap a delivery
+ * round (duplicates are a fault to switch on, never a side effect of load).
+ */
+import { createServer } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { createClock, startMockPlatform } from '../../src/index.js';
+import { deviceSigner, operator, qrOf, signed, T0 } from '../helpers.js';
+
+describe('push delivery', () => {
+  it('delivers each of many pushes exactly once under overlapping wake-ups', async () => {
+    const ids: string[] = [];
+    const hook = createServer((req, res) => {
+      ids.push(String(req.headers['push-id'] ?? ''));
+      // a slow receiver, so that new pushes keep waking the pump while a round is running
+      setTimeout(() => res.end('ok'), 5);
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const port = (hook.address() as { port: number }).port;
+    await using server = await startMockPlatform({
+      demo: true,
+      clock: createClock({ start: T0, frozen: true }),
+      pushIntervalMs: 10,
+    });
+    const p = server.platform;
+    const sub = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
+        url: `http://127.0.0.1:${port}/hooks`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: 'p-001',
+      }),
+    );
+    expect(sub.statusCode, sub.body).toBe(201);
+    const at = new Date(T0).toISOString();
+    const n = 30;
+    for (let seq = 1; seq <= n; seq++) {
+      const qr = await qrOf(p, 's-001', seq);
+      const up = await p.app.inject(
+        signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+          events: [
+            { seq, kind: 'attendance', direction: 'in', occurred_at: at, qr_text: qr, decision: 'allowed' },
+          ],
+        }),
+      );
+      expect(up.statusCode, up.body).toBe(200);
+    }
+    for (let i = 0; i < 200 && ids.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200)); // room for any duplicate to show up
+    expect(ids.length).toBe(n);
+    expect(new Set(ids).size).toBe(n);
+    await new Promise<void>((r) => hook.close(() => r()));
+  });
+});
