@@ -48,7 +48,24 @@ export const attendanceHandlers: Handlers = {
     const p = requirePrincipal(ctx);
     // Resolve codes and UIDs first (async), as of each event's time.
     const resolved: (Resolution | CardRow | undefined)[] = [];
+    // the codes of allowed scans, for the platform-wide one-use registry (C3): a device that names
+    // the card still sends the code it admitted, and that code must not have been used elsewhere
+    const codes: (Resolution | undefined)[] = [];
     for (const e of b.events) {
+      let code: Resolution | undefined;
+      if (e.qr_text !== undefined && e.decision === 'allowed') {
+        try {
+          code = await resolveCredentialInput(
+            state,
+            p,
+            { qr_text: e.qr_text },
+            { nowSeconds: Math.floor(parseIso(e.occurred_at) / 1000), allowInactive: true },
+          );
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+        }
+      }
+      codes.push(code);
       if (e.card_id !== undefined) {
         const c = getCardRow(state, e.card_id);
         resolved.push(c !== undefined && c.school_id === p.schoolId ? c : undefined);
@@ -105,16 +122,17 @@ export const attendanceHandlers: Handlers = {
           return;
         }
         accepted++;
-        if (r !== undefined && 'card' in r) {
+        const code = codes[i];
+        if (code !== undefined) {
           try {
-            consumeCode(state, r, p.id);
+            consumeCode(state, code, p.id);
           } catch {
             // a code already used elsewhere is recorded, and reported as an incident
             state.db
               .prepare('INSERT INTO incidents (kind, detail, created_at) VALUES (?, ?, ?)')
               .run(
                 'code_used_twice',
-                JSON.stringify({ card_id: r.card.card_id, device: p.id, seq: e.seq }),
+                JSON.stringify({ card_id: code.card.card_id, device: p.id, seq: e.seq }),
                 now,
               );
           }

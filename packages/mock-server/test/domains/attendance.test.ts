@@ -1,0 +1,53 @@
+/**
+ * The platform keeps the one-use registry of codes across all devices (issue 4, I3, C3): a code
+ * admitted by two readers is reported, whether or not the readers also name the card.
+ */
+import { describe, expect, it } from 'vitest';
+import { createClock, createMockPlatform } from '../../src/index.js';
+import { deviceSigner, json, qrOf, signed, T0 } from '../helpers.js';
+
+function incidents(p: Awaited<ReturnType<typeof createMockPlatform>>): { kind: string; detail: string }[] {
+  return p.state.db.prepare('SELECT kind, detail FROM incidents').all() as never;
+}
+
+describe('event upload and the one-use registry', () => {
+  it('reports a code admitted on two devices, also when the events name the card', async () => {
+    const p = await createMockPlatform({ demo: true, clock: createClock({ start: T0, frozen: true }) });
+    const qr = await qrOf(p, 's-001', 1);
+    const cardId = (
+      p.state.db.prepare("SELECT card_id FROM cards WHERE person_id = 's-001'").get() as {
+        card_id: string;
+      }
+    ).card_id;
+    const at = new Date(T0).toISOString();
+    const upload = (device: string, seq: number, decision: 'allowed' | 'denied') =>
+      p.app.inject(
+        signed(p, deviceSigner(p, device), 'POST', '/v1/events/batches', {
+          events: [
+            { seq, kind: 'access', direction: 'in', occurred_at: at, qr_text: qr, card_id: cardId, decision },
+          ],
+        }),
+      );
+    expect(json(await upload('gate-01', 1, 'allowed'))).toMatchObject({ accepted: 1 });
+    expect(incidents(p)).toEqual([]);
+    // a denied scan of the same code elsewhere is not a use
+    const devices = (
+      p.state.db.prepare("SELECT device_id FROM devices WHERE device_id != 'gate-01'").all() as {
+        device_id: string;
+      }[]
+    ).map((d) => d.device_id);
+    const other = devices.find(
+      (d) => d.startsWith('gate') || d.startsWith('lib') || d.startsWith('dorm'),
+    ) as string;
+    expect(other).toBeDefined();
+    expect(json(await upload(other, 1, 'denied'))).toMatchObject({ accepted: 1 });
+    expect(incidents(p)).toEqual([]);
+    // admitted on a second device: reported
+    expect(json(await upload(other, 2, 'allowed'))).toMatchObject({ accepted: 1 });
+    const found = incidents(p);
+    expect(found).toHaveLength(1);
+    expect(found[0]?.kind).toBe('code_used_twice');
+    expect(JSON.parse(found[0]?.detail ?? '{}')).toMatchObject({ card_id: cardId, device: other, seq: 2 });
+    await p.close();
+  });
+});
