@@ -28,7 +28,7 @@ describe('event upload and the one-use registry', () => {
           ],
         }),
       );
-    expect(json(await upload('gate-01', 1, 'allowed'))).toMatchObject({ accepted: 1 });
+    expect(json(await upload('gate-01', 1001, 'allowed'))).toMatchObject({ accepted: 1 });
     expect(incidents(p)).toEqual([]);
     // a denied scan of the same code elsewhere is not a use
     const devices = (
@@ -40,14 +40,14 @@ describe('event upload and the one-use registry', () => {
       (d) => d.startsWith('gate') || d.startsWith('lib') || d.startsWith('dorm'),
     ) as string;
     expect(other).toBeDefined();
-    expect(json(await upload(other, 1, 'denied'))).toMatchObject({ accepted: 1 });
+    expect(json(await upload(other, 1001, 'denied'))).toMatchObject({ accepted: 1 });
     expect(incidents(p)).toEqual([]);
     // admitted on a second device: reported
-    expect(json(await upload(other, 2, 'allowed'))).toMatchObject({ accepted: 1 });
+    expect(json(await upload(other, 1002, 'allowed'))).toMatchObject({ accepted: 1 });
     const found = incidents(p);
     expect(found).toHaveLength(1);
     expect(found[0]?.kind).toBe('code_used_twice');
-    expect(JSON.parse(found[0]?.detail ?? '{}')).toMatchObject({ card_id: cardId, device: other, seq: 2 });
+    expect(JSON.parse(found[0]?.detail ?? '{}')).toMatchObject({ card_id: cardId, device: other, seq: 1002 });
     await p.close();
   });
 });
