@@ -41,7 +41,11 @@ export const DEFAULT_DB_PATH: string = join('.campus-card-mock', 'platform.db');
 
 /** Options of {@link createMockPlatform}. */
 export interface MockPlatformOptions {
-  /** SQLite path; `:memory:` for tests. Default `.campus-card-mock/platform.db`. */
+  /**
+   * SQLite path. Default `:memory:`, so that a platform made inside tests never writes to disk or
+   * shares state between runs. The CLI (`campus-card-mock`, `npm start`) passes a file,
+   * {@link DEFAULT_DB_PATH}, so that its data survives a restart.
+   */
   readonly dbPath?: string;
   /** The virtual clock (default: real time, movable). */
   readonly clock?: VirtualClock;
@@ -127,7 +131,7 @@ export const handlers: Handlers = {
  * ```
  */
 export async function createMockPlatform(options: MockPlatformOptions = {}): Promise<MockPlatform> {
-  const dbPath = options.dbPath ?? DEFAULT_DB_PATH;
+  const dbPath = options.dbPath ?? ':memory:';
   const db = openDatabase(dbPath);
   db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
   // A larger page cache: random-key B-tree inserts (ids, nonces, codes) otherwise miss the
