@@ -15,8 +15,8 @@
  */
 import { createInterface } from 'node:readline';
 import { importPublicJwk, type Jwk } from '@campus-card/core';
-import { createGateClient } from '@campus-card/gate-client';
-import { createVerifier } from '@campus-card/verifier';
+import { createGateClient, type GateClient, type GateClientOptions } from '@campus-card/gate-client';
+import { createVerifier, type Verifier } from '@campus-card/verifier';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -24,43 +24,76 @@ function env(name: string): string {
   return v;
 }
 
-const deviceId = env('DEVICE_ID');
-const gate = await createGateClient({
-  baseUrl: env('PLATFORM_URL'),
-  deviceId,
-  schoolId: env('SCHOOL_ID'),
-  privateKey: JSON.parse(env('DEVICE_KEY')) as Jwk,
-  verifier: createVerifier({
-    rootKeys: (JSON.parse(env('ROOT_KEYS')) as unknown[]).map((k) => importPublicJwk(k)),
-  }),
-  dataDir: env('DATA_DIR'),
-  transport: { retryBaseMs: 50, retryMaxMs: 200 },
-});
-const reader = { id: deviceId, zone: 'gate:main', direction: 'in' } as const;
-
-for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
-  if (line.trim() === '') continue;
-  const m = JSON.parse(line) as { id: string; op: string; qr?: string };
-  let reply: Record<string, unknown>;
-  try {
-    if (m.op === 'sync') reply = { ok: (await gate.syncNow()).ok };
-    else if (m.op === 'flush') {
-      // retry a failed upload a few times, as the background loop would
-      let ok = false;
-      for (let i = 0; i < 5 && !ok; i++) {
-        ok = await gate.flush().then(
-          (r) => r.remaining === 0,
-          () => false,
-        );
-      }
-      reply = { ok };
-    } else if (m.op === 'scan') {
-      const { decision } = await gate.scan(m.qr ?? '', reader, { kind: 'access' });
-      reply = { accepted: decision.accepted, reason: decision.accepted ? null : decision.reason };
-    } else reply = { error: `unknown op ${m.op}` };
-  } catch (error) {
-    reply = { error: error instanceof Error ? error.message : String(error) };
-  }
-  process.stdout.write(`${JSON.stringify({ id: m.id, ...reply })}\n`);
+/**
+ * Seams for the conformance suite's deliberately broken variants (test fixtures); the reference
+ * gate uses none of them.
+ */
+export interface GateDeviceVariant {
+  /** Wraps the verifier before the gate client gets it. */
+  readonly wrapVerifier?: (verifier: Verifier) => Verifier;
+  /** Transport tuning of the gate client. */
+  readonly transport?: GateClientOptions['transport'];
+  /** Runs after a failed upload attempt, with the gate client closed; the client is then reopened. */
+  readonly afterFailedFlush?: (dataDir: string) => Promise<void>;
 }
-await gate.close();
+
+/** Runs the gate on stdin/stdout until stdin ends. */
+export async function runGateDevice(variant: GateDeviceVariant = {}): Promise<void> {
+  const deviceId = env('DEVICE_ID');
+  const dataDir = env('DATA_DIR');
+  const open = async (): Promise<GateClient> => {
+    const verifier = createVerifier({
+      rootKeys: (JSON.parse(env('ROOT_KEYS')) as unknown[]).map((k) => importPublicJwk(k)),
+    });
+    return createGateClient({
+      baseUrl: env('PLATFORM_URL'),
+      deviceId,
+      schoolId: env('SCHOOL_ID'),
+      privateKey: JSON.parse(env('DEVICE_KEY')) as Jwk,
+      verifier: variant.wrapVerifier === undefined ? verifier : variant.wrapVerifier(verifier),
+      dataDir,
+      transport: variant.transport ?? { retryBaseMs: 50, retryMaxMs: 200 },
+    });
+  };
+  let gate = await open();
+  const reader = { id: deviceId, zone: 'gate:main', direction: 'in' } as const;
+
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (line.trim() === '') continue;
+    const m = JSON.parse(line) as { id: string; op: string; qr?: string };
+    let reply: Record<string, unknown>;
+    try {
+      if (m.op === 'sync') reply = { ok: (await gate.syncNow()).ok };
+      else if (m.op === 'flush') {
+        // retry a failed upload a few times, as the background loop would
+        let ok = false;
+        for (let i = 0; i < 5 && !ok; i++) {
+          ok = await gate.flush().then(
+            (r) => r.remaining === 0,
+            () => false,
+          );
+          if (!ok && variant.afterFailedFlush !== undefined) {
+            await gate.close();
+            await variant.afterFailedFlush(dataDir);
+            gate = await open();
+          }
+        }
+        reply = { ok };
+      } else if (m.op === 'scan') {
+        const { decision } = await gate.scan(m.qr ?? '', reader, { kind: 'access' });
+        reply = { accepted: decision.accepted, reason: decision.accepted ? null : decision.reason };
+      } else reply = { error: `unknown op ${m.op}` };
+    } catch (error) {
+      reply = { error: error instanceof Error ? error.message : String(error) };
+    }
+    process.stdout.write(`${JSON.stringify({ id: m.id, ...reply })}\n`);
+  }
+  await gate.close();
+}
+
+if (process.env.CAMPUS_CARD_GATE_DEVICE_LIBRARY !== '1') {
+  runGateDevice().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  });
+}

@@ -5,10 +5,17 @@ import type { PlanResult } from '../../src/conformance/model.js';
 
 const root = join(import.meta.dirname, '../../../..');
 const runner = `"${process.execPath}" "${join(root, 'examples/reference-gate/run.mjs')}"`;
+const fixture = (name: string) => `${runner} "${join(import.meta.dirname, 'fixtures', name)}"`;
 
 function notPassed(plan: PlanResult): string[] {
   return plan.modules.flatMap((m) =>
     m.conditions.filter((c) => c.status !== 'PASSED').map((c) => `${m.id}/${c.id}: ${c.status} ${c.message}`),
+  );
+}
+
+function failedIds(plan: PlanResult): string[] {
+  return plan.modules.flatMap((m) =>
+    m.conditions.filter((c) => c.status === 'FAILED').map((c) => `${m.id}/${c.id}`),
   );
 }
 
@@ -18,5 +25,22 @@ describe('gate device plan', () => {
     expect(notPassed(plan)).toEqual([]);
     expect(plan.modules.map((m) => m.id)).toEqual(['revoked-card', 'event-upload-dedupe']);
     expect(plan.status).toBe('PASSED');
+  }, 60_000);
+
+  it('a gate that ignores status list updates is caught by the revoked-card scenario', async () => {
+    const plan = await runDevicePlan('gate', fixture('ignores-status-list-gate.ts'), {
+      modules: ['revoked-card', 'event-upload-dedupe'],
+    });
+    expect(failedIds(plan)).toEqual(['revoked-card/lost-card-denied-after-sync']);
+  }, 60_000);
+
+  it('a gate that re-numbers its events on retry (under a new key) is caught by the dedupe conditions', async () => {
+    const plan = await runDevicePlan('gate', fixture('renumbers-on-retry-gate.ts'), {
+      modules: ['revoked-card', 'event-upload-dedupe'],
+    });
+    expect(failedIds(plan)).toEqual([
+      'event-upload-dedupe/retry-reuses-seq',
+      'event-upload-dedupe/events-counted-once',
+    ]);
   }, 60_000);
 });
