@@ -78,11 +78,7 @@ export interface VerifyRequestOptions {
    * accepts (ECDSA high-S included, strict Ed25519) and give `false` for a bad signature; a
    * throw or rejection counts as `false`.
    */
-  readonly verifier?: (
-    key: VerifyKey,
-    base: Uint8Array,
-    signature: Uint8Array,
-  ) => boolean | Promise<boolean>;
+  readonly verifier?: (key: VerifyKey, base: Uint8Array, signature: Uint8Array) => boolean | Promise<boolean>;
 }
 
 /** A successful verification. */
