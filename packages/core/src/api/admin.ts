@@ -52,6 +52,27 @@ export const SetFaultsBody = strictObject({
 /** Set-faults body. */
 export type SetFaultsBody = Static<typeof SetFaultsBody>;
 
+/** Request body: rotate a school's issuer key. */
+export const RotateIssuerBody = strictObject({ school_id: Type.String({ minLength: 1, maxLength: 64 }) });
+/** Rotate-issuer body. */
+export type RotateIssuerBody = Static<typeof RotateIssuerBody>;
+
+/** What an issuer key rotation did. */
+export const IssuerRotation = strictObject({
+  school_id: Type.String(),
+  trust_list_version: Type.Integer({
+    description: 'The new trust list version; it lists the new issuer key only.',
+  }),
+  issuer_kid: Type.String({ description: 'The new issuer key id, base64url.' }),
+  retired_kid: Type.String({ description: 'The retired issuer key id, base64url.' }),
+  reissued: Type.Integer({
+    minimum: 0,
+    description: 'Cards whose credential was re-issued under the new key.',
+  }),
+});
+/** An issuer key rotation. */
+export type IssuerRotation = Static<typeof IssuerRotation>;
+
 const adminErrors = { 400: Problem, 404: Problem } as const;
 
 /** Meta and admin routes. */
@@ -102,6 +123,17 @@ export const adminRoutes = [
     tag: 'admin',
     auth: 'admin',
     responses: { 200: Ok, ...adminErrors },
+  },
+  {
+    method: 'POST',
+    path: '/admin/rotate-issuer',
+    operationId: 'rotateIssuer',
+    summary:
+      "Rotate a school's issuer key: a new trust list version with the new key only, every live card re-issued, status list and roster re-signed",
+    tag: 'admin',
+    auth: 'admin',
+    body: RotateIssuerBody,
+    responses: { 200: IssuerRotation, ...adminErrors },
   },
   {
     method: 'GET',

@@ -1,10 +1,11 @@
 /**
- * Meta and admin handlers: health, the virtual clock, faults, the recording.
+ * Meta and admin handlers: health, the virtual clock, faults, the recording, issuer key rotation.
  *
  * @module
  */
 import type { Handlers } from '../context.js';
 import { iso, parseIso } from '../lib/clock.js';
+import { rotateIssuerKey } from './cards.js';
 
 /** Admin handlers. */
 export const adminHandlers: Handlers = {
@@ -26,6 +27,19 @@ export const adminHandlers: Handlers = {
   clearFaults: (ctx) => {
     ctx.state.faults.clear();
     return { status: 200, body: { ok: true } };
+  },
+  rotateIssuer: async (ctx) => {
+    const r = await rotateIssuerKey(ctx.state, ctx.body.school_id);
+    return {
+      status: 200,
+      body: {
+        school_id: r.schoolId,
+        trust_list_version: r.trustListVersion,
+        issuer_kid: r.issuerKid,
+        retired_kid: r.retiredKid,
+        reissued: r.reissued,
+      },
+    };
   },
   getRecording: (ctx) => ({
     status: 200,

@@ -419,10 +419,10 @@ async function buildCredential(
   >,
   holder: PublicKey,
   validityDays: number,
+  issuer: PrivateKey = ensureSchoolKeys(state, card.school_id).issuer,
 ): Promise<{ credential: Uint8Array; iat: number }> {
   const person = getPersonRow(state, card.person_id);
   if (person === undefined) throw notFound(`person ${card.person_id}`);
-  const keys = ensureSchoolKeys(state, card.school_id);
   const iat = state.clock.nowSeconds();
   const linked: string[] = [];
   for (const sid of JSON.parse(person.student_ids) as string[]) {
@@ -445,7 +445,7 @@ async function buildCredential(
       ...(groups.length > 0 ? { groups } : {}),
       ...(linked.length > 0 ? { linkedCards: linked } : {}),
     },
-    keys.issuer,
+    issuer,
   );
   return { credential, iat };
 }
@@ -492,6 +492,81 @@ async function trustHandler(ctx: HandlerContext, schoolId: string, kind: TrustKi
   const headers = { etag: doc.etag, 'cache-control': 'no-cache' };
   if (tags.includes(doc.etag) || tags.includes('*')) return { status: 304, headers };
   return { status: 200, binary: doc.bytes, headers };
+}
+
+/** What {@link rotateIssuerKey} did. */
+export interface IssuerRotation {
+  readonly schoolId: string;
+  /** The new trust list's version (it lists the new issuer key only). */
+  readonly trustListVersion: number;
+  /** The new issuer key's kid, base64url. */
+  readonly issuerKid: string;
+  /** The retired issuer key's kid, base64url. */
+  readonly retiredKid: string;
+  /** Cards whose credential was re-issued under the new key (every card not revoked). */
+  readonly reissued: number;
+}
+
+/**
+ * Rotates a school's issuer key: a new key pair; the next trust list version lists it alone (the
+ * old key is retired: credentials it signed stop verifying); every card that is not revoked gets
+ * a new credential under it (same card, status index, holder key and validity length); the status
+ * list and roster are re-signed with it at their next version.
+ */
+export async function rotateIssuerKey(state: PlatformState, schoolId: string): Promise<IssuerRotation> {
+  if (state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(schoolId) === undefined) {
+    throw notFound(`school ${schoolId}`);
+  }
+  const old = ensureSchoolKeys(state, schoolId);
+  const keys: SchoolKeys = { root: old.root, issuer: generateKeyPair('ES256').privateKey };
+  const cards = state.db
+    .prepare("SELECT * FROM cards WHERE school_id = ? AND status <> 'revoked' ORDER BY status_index")
+    .all(schoolId) as CardRow[];
+  // Sign every credential first (async), then install the key and commit at once.
+  const reissued: { card: CardRow; credential: Uint8Array; iat: number; days: number }[] = [];
+  for (const card of cards) {
+    const days = Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
+    const holder = importPublicJwk(JSON.parse(card.holder_jwk));
+    reissued.push({ card, days, ...(await buildCredential(state, card, holder, days, keys.issuer)) });
+  }
+  const version = state.tx(() => {
+    state.db
+      .prepare('UPDATE school_keys SET issuer_jwk = ? WHERE school_id = ?')
+      .run(JSON.stringify(exportJwk(keys.issuer, { includePrivate: true })), schoolId);
+    const upd = state.db.prepare(
+      'UPDATE cards SET issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',
+    );
+    for (const r of reissued) {
+      upd.run(
+        r.iat * 1000,
+        (r.iat + r.days * DAY) * 1000,
+        Buffer.from(r.credential),
+        state.clock.now(),
+        r.card.card_id,
+      );
+    }
+    state.db
+      .prepare(
+        "UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind = 'trust-list'",
+      )
+      .run(schoolId);
+    touchTrustMaterial(state, schoolId);
+    return (
+      state.db
+        .prepare("SELECT version FROM trust_material WHERE school_id = ? AND kind = 'trust-list'")
+        .get(schoolId) as { version: number }
+    ).version;
+  });
+  keyCache.get(state)?.set(schoolId, keys);
+  trustListCache.get(state)?.delete(schoolId);
+  statusCache.get(state)?.delete(schoolId);
+  return {
+    schoolId,
+    trustListVersion: version,
+    issuerKid: toBase64Url(keys.issuer.publicKey.kid),
+    retiredKid: toBase64Url(old.issuer.publicKey.kid),
+    reissued: reissued.length,
+  };
 }
 
 /** Card handlers. */
