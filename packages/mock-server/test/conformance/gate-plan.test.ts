@@ -23,7 +23,11 @@ describe('gate device plan', () => {
   it('the reference gate (examples/reference-gate, on @campus-card/gate-client) passes', async () => {
     const plan = await runDevicePlan('gate', `${runner} gate-device.ts`);
     expect(notPassed(plan)).toEqual([]);
-    expect(plan.modules.map((m) => m.id)).toEqual(['revoked-card', 'event-upload-dedupe']);
+    expect(plan.modules.map((m) => m.id)).toEqual([
+      'revoked-card',
+      'event-upload-dedupe',
+      'trust-list-rotation',
+    ]);
     expect(plan.status).toBe('PASSED');
   }, 60_000);
 

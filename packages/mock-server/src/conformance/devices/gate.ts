@@ -11,8 +11,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
+import {
+  createPresentation,
+  decodeTrustList,
+  encodeQr,
+  fromBase64Url,
+  importPrivateJwk,
+  toBase64Url,
+} from '@campus-card/core';
 import type { Principal } from '../../context.js';
+import { getTrustMaterial, rotateIssuerKey } from '../../domains/cards.js';
 import type { RunningMockPlatform } from '../../server.js';
 import { type ConditionMeta, failed, passed, type Verdict, warning } from '../model.js';
 import type { ModuleDef } from '../runner.js';
@@ -87,10 +95,20 @@ async function openSession(t: GateTarget, scenario: string): Promise<Session> {
   };
 }
 
-async function qrOf(p: RunningMockPlatform, personId: string): Promise<string> {
+/** The card's current credential (base64url): re-issued ones included, unlike the demo's printout. */
+function credentialOf(p: RunningMockPlatform, personId: string): string {
+  const row = p.platform.state.db
+    .prepare("SELECT credential FROM cards WHERE person_id = ? AND status <> 'revoked'")
+    .get(personId) as { credential: Buffer } | undefined;
+  if (row === undefined) throw new Error(`no card for ${personId}`);
+  return toBase64Url(new Uint8Array(row.credential));
+}
+
+/** A fresh code of a demo person's card: its current credential, or `credentialB64` when given. */
+async function qrOf(p: RunningMockPlatform, personId: string, credentialB64?: string): Promise<string> {
   const card = p.platform.demo?.cards.find((c) => c.personId === personId);
   if (card === undefined) throw new Error(`no demo card for ${personId}`);
-  const credential = fromBase64Url(card.credential);
+  const credential = fromBase64Url(credentialB64 ?? credentialOf(p, personId));
   if (credential === undefined) throw new Error('bad demo credential');
   return encodeQr(
     await createPresentation(
@@ -267,6 +285,139 @@ export const eventDedupeModule: ModuleDef<GateTarget> = {
         () => {
           const rows = events(p, from);
           return rows.length === 3 ? passed() : failed(`${rows.length} events stored for 3 scans`);
+        },
+      );
+      await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));
+    } finally {
+      await s.close();
+    }
+  },
+};
+
+interface TrustRow {
+  version: number;
+  etag: string;
+  bytes: Buffer;
+}
+
+function trustRow(p: RunningMockPlatform): TrustRow {
+  return p.platform.state.db
+    .prepare("SELECT version, etag, bytes FROM trust_material WHERE school_id = ? AND kind = 'trust-list'")
+    .get(SCHOOL) as TrustRow;
+}
+
+/** Serves `row` as the school's trust list (no re-signing) until something else changes it. */
+function serveTrustRow(p: RunningMockPlatform, row: TrustRow): void {
+  p.platform.state.db
+    .prepare(
+      "UPDATE trust_material SET version = ?, etag = ?, bytes = ?, dirty = 0 WHERE school_id = ? AND kind = 'trust-list'",
+    )
+    .run(row.version, row.etag, row.bytes, SCHOOL);
+}
+
+/**
+ * The platform rotates its issuer key: the gate takes the new trust list at its next sync, admits
+ * cards re-issued under the new key, denies credentials of the retired key, and refuses the old
+ * trust list when it is served again (rollback).
+ */
+export const trustListRotationModule: ModuleDef<GateTarget> = {
+  id: 'trust-list-rotation',
+  title:
+    'An issuer key rotation: the new trust list taken at the next sync, the retired key refused, no rollback',
+  async run(ctx, t) {
+    const p = t.platform;
+    const s = await openSession(t, 'trust-list-rotation');
+    const PERSON = 's-003';
+    try {
+      await s.send('sync');
+      const before = (await getTrustMaterial(p.platform.state, SCHOOL, 'trust-list')).version;
+      const oldCredential = credentialOf(p, PERSON);
+      await ctx.check(
+        {
+          id: 'card-admitted-before-rotation',
+          title: 'Before the rotation, a valid card is admitted.',
+          spec: ['token-format §5.3'],
+        },
+        async () => {
+          const d = await s.scan(await qrOf(p, PERSON));
+          return d.accepted ? passed() : failed(`denied ${d.reason}`);
+        },
+      );
+      const old = trustRow(p);
+      const rotation = await rotateIssuerKey(p.platform.state, SCHOOL);
+      const fetchedFrom = s.proxy.requests.length;
+      await s.send('sync');
+      await ctx.check(
+        {
+          id: 'new-trust-list-fetched',
+          title: 'At the next sync the gate fetches the trust list and gets the new version.',
+          spec: ['token-format §6', 'api: trust material (ETag, If-None-Match)'],
+        },
+        () => {
+          const got = s.proxy.requests
+            .slice(fetchedFrom)
+            .filter((r) => r.method === 'GET' && r.path.split('?')[0]?.endsWith('/trust-list'));
+          if (got.length === 0) return failed('no trust list request at the sync after the rotation');
+          return got.some((r) => r.status === 200)
+            ? passed()
+            : failed(
+                `trust list answers: ${got.map((r) => r.status).join(', ')} (v${before} → v${rotation.trustListVersion})`,
+              );
+        },
+      );
+      await ctx.check(
+        {
+          id: 'new-key-card-admitted-after-sync',
+          title: 'After the sync, a card re-issued under the new issuer key is admitted.',
+          spec: ['token-format §6', 'token-format §5.3'],
+        },
+        async () => {
+          const d = await s.scan(await qrOf(p, PERSON));
+          return d.accepted
+            ? passed()
+            : failed(`denied ${d.reason}: the gate did not take trust list v${rotation.trustListVersion}`);
+        },
+      );
+      await ctx.check(
+        {
+          id: 'retired-key-card-denied',
+          title: 'A credential signed by the retired issuer key (no longer in the trust list) is denied.',
+          spec: ['token-format §6', 'token-format §9 (ERR_UNKNOWN_ISSUER)'],
+        },
+        async () => {
+          const d = await s.scan(await qrOf(p, PERSON, oldCredential));
+          if (d.accepted) return failed('admitted: the gate still trusts the retired issuer key');
+          return d.reason === 'UNKNOWN_ISSUER'
+            ? passed()
+            : warning(`denied ${d.reason}, expected UNKNOWN_ISSUER`);
+        },
+      );
+      // A replayed platform (or an attacker in the path) serves the old trust list again.
+      const current = trustRow(p);
+      serveTrustRow(p, { ...old, etag: `"trust-list-v${old.version}-served-again"` });
+      try {
+        await s.send('sync');
+      } finally {
+        serveTrustRow(p, current);
+      }
+      await ctx.check(
+        {
+          id: 'rollback-refused',
+          title:
+            'When the old trust list is served again, the gate refuses it: the new key stays trusted, the retired one refused.',
+          spec: ['token-format §7.1'],
+        },
+        async () => {
+          const served = decodeTrustList(new Uint8Array(old.bytes)).trustList.version;
+          const fresh = await s.scan(await qrOf(p, PERSON));
+          const retired = await s.scan(await qrOf(p, PERSON, oldCredential));
+          if (retired.accepted)
+            return failed(`the gate took trust list v${served} back: the retired key is trusted again`);
+          if (!fresh.accepted)
+            return failed(
+              `after trust list v${served} was served again, the new key's card is denied ${fresh.reason}`,
+            );
+          return passed();
         },
       );
       await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));

@@ -8,7 +8,7 @@
 import { startMockPlatform } from '../../server.js';
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { runPlan } from '../runner.js';
-import { eventDedupeModule, revokedCardModule } from './gate.js';
+import { eventDedupeModule, revokedCardModule, trustListRotationModule } from './gate.js';
 import { freePort, launchDevice, waitForHttp } from './launch.js';
 import { scanToPayModule, timeoutPollModule } from './pos.js';
 import { pushSignatureModule } from './webhook.js';
@@ -61,7 +61,7 @@ export async function runDevicePlan(
         {
           id: 'gate',
           title: 'Gate device (sync, offline decisions, event upload)',
-          modules: [revokedCardModule, eventDedupeModule],
+          modules: [revokedCardModule, eventDedupeModule, trustListRotationModule],
         },
         { platform, command: target },
         common,
