@@ -22,18 +22,23 @@ describe('POS device plan', () => {
   it('the reference POS (examples/reference-pos, on @campus-card/pos-client) passes', async () => {
     const plan = await runDevicePlan('pos', `${runner} pos-device.ts`);
     expect(messages(plan)).toEqual([]);
+    expect(plan.modules.map((m) => m.id)).toEqual(['scan-to-pay', 'timeout-poll', 'offline-batch']);
     expect(plan.status).toBe('PASSED');
   }, 60_000);
 
-  it('a POS that retries with a new idempotency key is caught', async () => {
+  it('a POS that retries with a new idempotency key is caught (online create and offline batch)', async () => {
     const plan = await runDevicePlan(
       'pos',
       `${runner} "${join(import.meta.dirname, 'fixtures/fresh-key-device.ts')}"`,
       {
-        modules: ['timeout-poll'],
+        modules: ['timeout-poll', 'offline-batch'],
       },
     );
-    // the platform's out_trade_no uniqueness still prevents a double charge: only the key check fails
-    expect(withStatus(plan, 'FAILED')).toEqual(['timeout-poll/retried-with-same-idempotency-key']);
+    // the platform's out_trade_no uniqueness and its (device_id, seq) dedupe of offline items still
+    // prevent a double charge (the re-sent batch's items come back `duplicate`): only the key checks fail
+    expect(withStatus(plan, 'FAILED')).toEqual([
+      'timeout-poll/retried-with-same-idempotency-key',
+      'offline-batch/batch-retried-with-same-idempotency-key',
+    ]);
   }, 60_000);
 });

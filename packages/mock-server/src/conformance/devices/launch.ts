@@ -18,8 +18,15 @@ export interface LaunchedDevice {
   stop(): Promise<void>;
 }
 
-/** Launches `command` with `env` added to the suite's environment. */
-export function launchDevice(command: string, env: Readonly<Record<string, string>>): LaunchedDevice {
+/**
+ * Launches `command` with `env` added to the suite's environment. `onLine` gets each line the
+ * device writes to stdout (otherwise stdout is discarded).
+ */
+export function launchDevice(
+  command: string,
+  env: Readonly<Record<string, string>>,
+  onLine?: (line: string) => void,
+): LaunchedDevice {
   const child = spawn(command, {
     shell: true,
     env: { ...process.env, ...env },
@@ -34,7 +41,16 @@ export function launchDevice(command: string, env: Readonly<Record<string, strin
       if (tail.length > 5) tail.shift();
     }
   });
-  child.stdout?.resume();
+  if (onLine === undefined) child.stdout?.resume();
+  else {
+    let rest = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') onLine(line.trim());
+    });
+  }
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.on('error', (e) => resolve(`error: ${e.message}`));

@@ -10,7 +10,7 @@ import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { runPlan } from '../runner.js';
 import { eventDedupeModule, revokedCardModule, trustListRotationModule } from './gate.js';
 import { freePort, launchDevice, waitForHttp } from './launch.js';
-import { scanToPayModule, timeoutPollModule } from './pos.js';
+import { offlineBatchModule, scanToPayModule, timeoutPollModule } from './pos.js';
 import { pushSignatureModule } from './webhook.js';
 
 /** The device plans. */
@@ -46,7 +46,11 @@ export async function runDevicePlan(
     const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
     try {
       return await runPlan(
-        { id: 'pos', title: 'POS device (payments)', modules: [scanToPayModule, timeoutPollModule] },
+        {
+          id: 'pos',
+          title: 'POS device (payments)',
+          modules: [scanToPayModule, timeoutPollModule, offlineBatchModule],
+        },
         { platform, command: target, saleTimeoutMs: 20_000 },
         common,
       );

@@ -9,6 +9,9 @@
  *
  * @module
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
 import { checkLedger } from '../../domains/ledger.js';
 import type { RunningMockPlatform } from '../../server.js';
@@ -112,7 +115,7 @@ const FINAL: ConditionMeta = {
   spec: ['api: payments (order state machine)'],
 };
 
-function judgeSigned(s: Sale): Verdict {
+function judgeSigned(s: Pick<Sale, 'requests' | 'exit' | 'stderr'>): Verdict {
   if (s.requests.length === 0)
     return failed(`the device sent no request (exit ${s.exit}; stderr: ${s.stderr})`);
   const unsigned = s.requests.filter(
@@ -202,5 +205,239 @@ export const timeoutPollModule: ModuleDef<PosTarget> = {
       },
     );
     await judgeCommon(ctx, t.platform, s);
+  },
+};
+
+interface OfflineSale {
+  readonly payer: string;
+  readonly amount: number;
+  readonly outTradeNo: string;
+  /** Above the device's per-transaction offline cap: it must not be sold offline. */
+  readonly overCap: boolean;
+}
+
+interface UploadedItem {
+  seq: number;
+  out_trade_no: string;
+}
+
+function uploadedItems(r: ProxiedRequest): UploadedItem[] {
+  try {
+    return (JSON.parse(r.body) as { items?: UploadedItem[] }).items ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The POS loses the network, sells within its offline caps, then uploads the batch when the
+ * network is back; the platform commits the first upload and drops its answer.
+ */
+export const offlineBatchModule: ModuleDef<PosTarget> = {
+  id: 'offline-batch',
+  title: 'Offline sales within caps, uploaded in an idempotent batch: each charged once, none lost',
+  async run(ctx, t) {
+    const p = t.platform;
+    const device = p.platform.demo?.devices.find((d) => d.id === DEVICE);
+    if (device === undefined) throw new Error('no demo device pos-01');
+    const caps = p.platform.state.db
+      .prepare('SELECT offline_tx_cap, offline_device_cap FROM devices WHERE device_id = ?')
+      .get(DEVICE) as { offline_tx_cap: number; offline_device_cap: number };
+    const stamp = Date.now();
+    const sales: OfflineSale[] = [
+      { payer: 's-001', amount: 1200, outTradeNo: `CONF-OFF-${stamp}-1`, overCap: false },
+      { payer: 's-002', amount: 800, outTradeNo: `CONF-OFF-${stamp}-2`, overCap: false },
+      {
+        payer: 's-001',
+        amount: caps.offline_tx_cap + 1000,
+        outTradeNo: `CONF-OFF-${stamp}-3`,
+        overCap: true,
+      },
+      { payer: 's-002', amount: 1500, outTradeNo: `CONF-OFF-${stamp}-4`, overCap: false },
+    ];
+    const payers = [...new Set(sales.map((s) => s.payer))];
+    const before = new Map<string, number>();
+    for (const payer of payers) before.set(payer, await balance(p, payer));
+    const dataDir = mkdtempSync(join(tmpdir(), 'conformance-pos-'));
+    const proxy = await startRecordingProxy(p.url);
+    await proxy.setOnline(false);
+    const reported = new Map<string, string>();
+    let online: Promise<void> | undefined;
+    const faults = p.platform.state.faults;
+    let exit: number | string;
+    let stderr: string;
+    try {
+      const launched = launchDevice(
+        t.command,
+        {
+          PLATFORM_URL: proxy.url,
+          DEVICE_ID: DEVICE,
+          DEVICE_KEY: JSON.stringify(device.privateJwk),
+          MERCHANT_ID: MERCHANT,
+          SCENARIO: 'offline-batch',
+          DATA_DIR: dataDir,
+          OFFLINE_CAPS: JSON.stringify({
+            per_transaction_fen: caps.offline_tx_cap,
+            total_fen: caps.offline_device_cap,
+            max_age_seconds: 3600,
+          }),
+          SALES: JSON.stringify(
+            await Promise.all(
+              sales.map(async (s) => ({
+                qr: await qrOf(p, s.payer),
+                amount_fen: s.amount,
+                out_trade_no: s.outTradeNo,
+              })),
+            ),
+          ),
+        },
+        (line) => {
+          let m: { out_trade_no?: unknown; status?: unknown };
+          try {
+            m = JSON.parse(line) as typeof m;
+          } catch {
+            return;
+          }
+          if (typeof m.out_trade_no !== 'string' || typeof m.status !== 'string') return;
+          if (!sales.some((s) => s.outTradeNo === m.out_trade_no) || reported.has(m.out_trade_no)) return;
+          reported.set(m.out_trade_no, m.status);
+          if (reported.size === sales.length && online === undefined) {
+            // every sale is decided: the network comes back, and the first upload's answer is lost
+            faults.set([
+              { kind: 'drop_after_commit', device_id: DEVICE, route: 'uploadOfflinePayments', count: 1 },
+            ]);
+            online = proxy.setOnline(true);
+          }
+        },
+      );
+      const timer = setTimeout(() => void launched.stop(), t.saleTimeoutMs);
+      exit = await launched.exited;
+      clearTimeout(timer);
+      stderr = launched.stderrTail();
+      await online;
+    } finally {
+      faults.clear();
+      await proxy.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    const requests = proxy.requests;
+    const uploads = requests.filter(
+      (r) => r.method === 'POST' && r.path.split('?')[0] === '/v1/payments/offline-batches',
+    );
+    const within = sales.filter((s) => !s.overCap);
+    const overCap = sales.filter((s) => s.overCap);
+
+    await ctx.check(
+      {
+        id: 'sales-accepted-offline',
+        title: 'With the platform unreachable, every sale within the offline caps is accepted offline.',
+        spec: ['api: offline payments (per-transaction and per-device caps)'],
+      },
+      () => {
+        if (reported.size < sales.length)
+          return failed(
+            `the device reported ${reported.size} of ${sales.length} sales (exit ${exit}; stderr: ${stderr})`,
+          );
+        const refused = within.filter((s) => reported.get(s.outTradeNo) !== 'offline_accepted');
+        return refused.length === 0
+          ? passed()
+          : failed(refused.map((s) => `${s.outTradeNo}: ${reported.get(s.outTradeNo)}`).join('; '));
+      },
+    );
+    await ctx.check(
+      {
+        id: 'over-cap-sale-refused',
+        title: 'A sale above the per-transaction offline cap is not sold offline (nor uploaded).',
+        spec: ['api: offline payments (per-transaction and per-device caps)'],
+      },
+      () => {
+        const sent = new Set(uploads.flatMap((u) => uploadedItems(u).map((i) => i.out_trade_no)));
+        const bad = overCap.filter(
+          (s) => reported.get(s.outTradeNo) === 'offline_accepted' || sent.has(s.outTradeNo),
+        );
+        return bad.length === 0
+          ? passed()
+          : failed(
+              `sold offline past the ${caps.offline_tx_cap} fen cap: ${bad.map((s) => `${s.outTradeNo} (${s.amount} fen)`).join(', ')}; the platform rejects it at upload, the revenue is lost`,
+            );
+      },
+    );
+    await ctx.check(
+      {
+        id: 'batch-retried-with-same-idempotency-key',
+        title:
+          'The offline batch is uploaded with an Idempotency-Key, and the upload whose answer was lost is re-sent with the same key and the same items (seq, out_trade_no).',
+        spec: [
+          'api: idempotency (Idempotency-Key on every POST, reused on retry)',
+          'api: offline payments, deduplicated by (device_id, seq)',
+        ],
+      },
+      () => {
+        if (uploads.length === 0)
+          return failed(`no offline batch was uploaded (exit ${exit}; stderr: ${stderr})`);
+        const keyless = uploads.filter((u) => String(u.headers['idempotency-key'] ?? '') === '');
+        if (keyless.length > 0) return failed(`${keyless.length} upload(s) without an Idempotency-Key`);
+        if (uploads.length < 2)
+          return failed('the first upload was committed and its answer lost, but it was not sent again');
+        const [first, retry] = uploads as [ProxiedRequest, ProxiedRequest];
+        const items = (u: ProxiedRequest) =>
+          uploadedItems(u)
+            .map((i) => `${i.seq}:${i.out_trade_no}`)
+            .join(',');
+        if (retry.headers['idempotency-key'] !== first.headers['idempotency-key'])
+          return failed('the re-sent batch carries a new Idempotency-Key');
+        return items(retry) === items(first)
+          ? passed()
+          : failed(`items ${items(first)} were re-sent as ${items(retry)}`);
+      },
+    );
+    await ctx.check(SIGNED, () => judgeSigned({ exit, requests, stderr }));
+    await ctx.check(
+      {
+        id: 'charged-once',
+        title:
+          'Each offline sale is charged exactly once (one order each, balances moved by the sales), the re-sent batch adding nothing.',
+        spec: ['api: offline payments, deduplicated by (device_id, seq)', 'api: payments (out_trade_no)'],
+      },
+      async () => {
+        const problems: string[] = [];
+        for (const s of within) {
+          const n = orders(p, s.outTradeNo).length;
+          if (n > 1) problems.push(`${n} orders for ${s.outTradeNo}`);
+        }
+        const items = p.platform.state.db
+          .prepare(
+            "SELECT out_trade_no, COUNT(*) AS n FROM offline_items WHERE device_id = ? AND outcome = 'accepted' AND out_trade_no LIKE ? GROUP BY out_trade_no HAVING n > 1",
+          )
+          .all(DEVICE, `CONF-OFF-${stamp}-%`) as { out_trade_no: string; n: number }[];
+        for (const i of items) problems.push(`${i.n} accepted offline items for ${i.out_trade_no}`);
+        for (const payer of payers) {
+          const paid = within
+            .filter((s) => s.payer === payer && orders(p, s.outTradeNo)[0]?.status === 'success')
+            .reduce((a, s) => a + s.amount, 0);
+          const moved = (before.get(payer) ?? 0) - (await balance(p, payer));
+          if (moved !== paid) problems.push(`${payer}: balance moved by ${moved} fen, ${paid} fen sold`);
+        }
+        return problems.length === 0 ? passed() : failed(problems.join('; '));
+      },
+    );
+    await ctx.check(
+      {
+        id: 'nothing-lost',
+        title:
+          'Every sale accepted offline reaches the platform as a successful order, the device finishes (exit 0), and the ledger balances.',
+        spec: ['api: offline payments', 'api: payments (order state machine)'],
+      },
+      () => {
+        const lost = within.filter((s) => orders(p, s.outTradeNo)[0]?.status !== 'success');
+        if (lost.length > 0)
+          return failed(
+            `${lost.map((s) => `${s.outTradeNo}: ${orders(p, s.outTradeNo)[0]?.status ?? 'no order'}`).join('; ')} (exit ${exit}; stderr: ${stderr})`,
+          );
+        if (exit !== 0) return failed(`exit ${exit}; stderr: ${stderr}`);
+        const ledger = checkLedger(p.platform.state);
+        return ledger.balanced ? passed() : failed(`ledger: ${ledger.problems.join('; ')}`);
+      },
+    );
   },
 };

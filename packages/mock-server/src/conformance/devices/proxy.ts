@@ -21,6 +21,11 @@ export interface ProxiedRequest {
 export interface RecordingProxy {
   readonly url: string;
   readonly requests: ProxiedRequest[];
+  /**
+   * Unplugs (`false`: the port stops listening and open connections are cut, so the device's
+   * connections are refused) or plugs the network back in (`true`: listens on the same port).
+   */
+  setOnline(online: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,13 +62,29 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  let listening = true;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!listening) return resolve();
+      listening = false;
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    async setOnline(online) {
+      if (!online) return stop();
+      if (listening) return;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      listening = true;
+    },
+    close: stop,
   };
 }
