@@ -47,4 +47,11 @@ describe('gate device plan', () => {
       'event-upload-dedupe/events-counted-once',
     ]);
   }, 60_000);
+
+  it('a gate that installs a rolled-back trust list is caught by the rotation scenario', async () => {
+    const plan = await runDevicePlan('gate', fixture('accepts-rollback-gate.ts'), {
+      modules: ['trust-list-rotation'],
+    });
+    expect(failedIds(plan)).toEqual(['trust-list-rotation/rollback-refused']);
+  }, 60_000);
 });
