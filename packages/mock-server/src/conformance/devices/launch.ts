@@ -18,6 +18,18 @@ export interface LaunchedDevice {
   stop(): Promise<void>;
 }
 
+/** Process groups of devices still running: signalled if the suite exits first (e.g. Ctrl-C). */
+const live = new Set<number>();
+process.once('exit', () => {
+  for (const g of live) {
+    try {
+      process.kill(-g, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 /**
  * Launches `command` with `env` added to the suite's environment. `onLine` gets each line the
  * device writes to stdout (otherwise stdout is discarded).
@@ -27,11 +39,24 @@ export function launchDevice(
   env: Readonly<Record<string, string>>,
   onLine?: (line: string) => void,
 ): LaunchedDevice {
+  // Its own process group: the shell may not exec the command, and a signal to the shell alone
+  // would leave the device running (listening on its port) after the suite is done.
   const child = spawn(command, {
     shell: true,
+    detached: true,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const group = child.pid;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (group !== undefined) process.kill(-group, signal);
+      else child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
+  if (group !== undefined) live.add(group);
   const tail: string[] = [];
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -55,14 +80,20 @@ export function launchDevice(
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.on('error', (e) => resolve(`error: ${e.message}`));
   });
+  void exited.then(() => {
+    if (group !== undefined) live.delete(group);
+  });
   return {
     child,
     exited,
     stderrTail: () => tail.join(' | '),
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        signalGroup('SIGTERM'); // whatever the shell left behind
+        return;
+      }
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), 2000);
       await exited;
       clearTimeout(timer);
     },
