@@ -4,9 +4,11 @@
  * @module
  */
 import { CampusCardError } from './errors.js';
+import { allocSlab } from './lib/bytes.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
-const CODES = new Int8Array(128).fill(-1);
+// one entry per UTF-16 code unit, so a lookup never goes out of bounds (only the first 128 are hot)
+const CODES = new Int8Array(65_536).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) CODES[ALPHABET.charCodeAt(i)] = i;
 const CHAR_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 // every Base45 character is ASCII, so a byte-per-character decode builds the string in one go
@@ -54,37 +56,51 @@ export function encodeBase45(bytes: Uint8Array): string {
  */
 export function decodeBase45(text: string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError('decodeBase45: expected a string');
-  const n = text.length;
+  return decodeBase45At(text, 0, 0);
+}
+
+/**
+ * Decodes the Base45 text `text.slice(from)` into a new buffer with `headroom` spare bytes in
+ * front (the decoded bytes start at `headroom`; with headroom, carved from a slab, see allocSlab). Errors
+ * report offsets relative to `from`. Internal: `text` must be a string.
+ */
+export function decodeBase45At(text: string, from: number, headroom: number): Uint8Array {
+  const n = text.length - from;
   if (n % 3 === 1)
     throw new CampusCardError('ERR_QR_BASE45', 'Base45 text has a dangling character', { section: '8' });
-  const out = new Uint8Array(Math.floor(n / 3) * 2 + (n % 3 === 2 ? 1 : 0));
-  let o = 0;
-  let i = 0;
-  for (; i + 2 < n; i += 3) {
-    const c = CODES[text.charCodeAt(i) & 0xffff] ?? -1;
-    const d = CODES[text.charCodeAt(i + 1) & 0xffff] ?? -1;
-    const e = CODES[text.charCodeAt(i + 2) & 0xffff] ?? -1;
-    if ((c | d | e) < 0) throw invalidAt(text, i);
+  const size = headroom + Math.floor(n / 3) * 2 + (n % 3 === 2 ? 1 : 0);
+  // what decodeBase45 / decodeQr hand out owns its buffer; the verifier's internal buffers share slabs
+  const out = headroom === 0 ? new Uint8Array(size) : allocSlab(size);
+  let o = headroom;
+  let i = from;
+  const last = text.length;
+  for (; i + 2 < last; i += 3) {
+    const c = CODES[text.charCodeAt(i)] as number;
+    const d = CODES[text.charCodeAt(i + 1)] as number;
+    const e = CODES[text.charCodeAt(i + 2)] as number;
+    if ((c | d | e) < 0) throw invalidAt(text, i, from);
     const x = c + d * 45 + e * 2025;
     if (x > 0xffff)
-      throw new CampusCardError('ERR_QR_BASE45', `Base45 triplet at ${i} exceeds 65535`, { section: '8' });
+      throw new CampusCardError('ERR_QR_BASE45', `Base45 triplet at ${i - from} exceeds 65535`, {
+        section: '8',
+      });
     out[o++] = x >> 8;
     out[o++] = x & 0xff;
   }
-  if (i < n) {
-    const c = CODES[text.charCodeAt(i)] ?? -1;
-    const d = CODES[text.charCodeAt(i + 1)] ?? -1;
-    if ((c | d) < 0) throw invalidAt(text, i);
+  if (i < last) {
+    const c = CODES[text.charCodeAt(i)] as number;
+    const d = CODES[text.charCodeAt(i + 1)] as number;
+    if ((c | d) < 0) throw invalidAt(text, i, from);
     const x = c + d * 45;
     if (x > 0xff)
-      throw new CampusCardError('ERR_QR_BASE45', `Base45 pair at ${i} exceeds 255`, { section: '8' });
+      throw new CampusCardError('ERR_QR_BASE45', `Base45 pair at ${i - from} exceeds 255`, { section: '8' });
     out[o] = x;
   }
   return out;
 }
 
-function invalidAt(text: string, from: number): CampusCardError {
-  let at = from;
-  while (at < text.length && (CODES[text.charCodeAt(at)] ?? -1) >= 0) at++;
-  return new CampusCardError('ERR_QR_BASE45', `invalid Base45 character at ${at}`, { section: '8' });
+function invalidAt(text: string, pos: number, from: number): CampusCardError {
+  let at = pos;
+  while (at < text.length && (CODES[text.charCodeAt(at)] as number) >= 0) at++;
+  return new CampusCardError('ERR_QR_BASE45', `invalid Base45 character at ${at - from}`, { section: '8' });
 }

@@ -104,6 +104,10 @@ export function bstrHead(len: number): Uint8Array {
   return new Uint8Array([0x5a, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff]);
 }
 
+function bstrHeadLength(len: number): number {
+  return len < 24 ? 1 : len < 256 ? 2 : len < 65_536 ? 3 : 5;
+}
+
 /** The RFC 9052 `Sig_structure` for COSE_Sign1 with empty external_aad: the bytes that are signed. */
 export function sign1ToBeSigned(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
   const ph = bstrHead(protectedBytes.length);
@@ -123,6 +127,39 @@ export function sign1ToBeSigned(protectedBytes: Uint8Array, payload: Uint8Array)
   o += pl.length;
   out.set(payload, o);
   return out;
+}
+
+/** Spare bytes to keep in front of COSE_Sign1 bytes for {@link sign1ToBeSignedInPlace}. */
+export const SIGN1_HEADROOM = SIGNATURE1.length - 1;
+
+/**
+ * {@link sign1ToBeSigned} without a copy, for a COSE_Sign1 decoded (as views, no copy) from
+ * `buf.subarray(SIGN1_HEADROOM)`, a buffer the caller owns. The COSE_Sign1 bytes are
+ * `84 ‖ protected bstr ‖ a0 ‖ payload bstr ‖ signature`, so writing the `Sig_structure` prefix into
+ * the headroom (its last byte replaces the array head `84`) and `40` (empty external_aad) over the
+ * empty unprotected map `a0` leaves the exact to-be-signed bytes in place. Only those two bytes,
+ * which no decoded view covers, change. Falls back to {@link sign1ToBeSigned} if the layout is not
+ * the expected one.
+ */
+export function sign1ToBeSignedInPlace(buf: Uint8Array, sign1: Sign1): Uint8Array {
+  const { protectedBytes, payload } = sign1;
+  const base = buf.byteOffset;
+  const unprotectedAt = protectedBytes.byteOffset - base + protectedBytes.length;
+  const end = payload.byteOffset - base + payload.length;
+  if (
+    protectedBytes.buffer !== buf.buffer ||
+    payload.buffer !== buf.buffer ||
+    buf[SIGN1_HEADROOM] !== 0x84 ||
+    protectedBytes.byteOffset - base !== SIGN1_HEADROOM + 1 + bstrHeadLength(protectedBytes.length) ||
+    buf[unprotectedAt] !== 0xa0 ||
+    payload.byteOffset - base !== unprotectedAt + 1 + bstrHeadLength(payload.length) ||
+    end > buf.length
+  ) {
+    return sign1ToBeSigned(protectedBytes, payload);
+  }
+  buf.set(SIGNATURE1, 0);
+  buf[unprotectedAt] = 0x40;
+  return buf.subarray(0, end);
 }
 
 /** Encodes the protected header `{1: alg, ? 4: kid}`. */

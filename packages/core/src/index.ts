@@ -102,6 +102,7 @@ export {
   verifyCredentialIssuer,
   verifyCredentialParts,
   verifyPresentation,
+  verifyPresentationEager,
   verifyRoster,
   verifyStatusList,
 } from './verify-presentation.js';

@@ -8,7 +8,8 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { bstrHead, decodeSign1, type Sign1, signSign1 } from './cose-sign1.js';
 import { CampusCardError } from './errors.js';
 import { type PrivateKey, type Signer, toSigner } from './keys.js';
-import { type CborValue, decodeCbor, encodeCbor } from './lib/cbor.js';
+import { allocSlab } from './lib/bytes.js';
+import { type CborValue, decodeCbor, decodeCborOwned, encodeCbor } from './lib/cbor.js';
 import { arrayField, bytesField, structureError, textField, uintField } from './lib/fields.js';
 import { CREDENTIAL_LIMITS, PRESENTATION_LIMITS } from './lib/limits.js';
 import { assertBytes } from './trust-list.js';
@@ -179,12 +180,15 @@ function rebuildCredential(
 
 /** Parses the payload of a presentation (no signature check). */
 export function parsePresentationPayload(payload: Uint8Array): PresentationFields {
-  const arr = arrayField(
-    decodeCbor(payload, PRESENTATION_LIMITS, 'presentation payload'),
-    'presentation',
-    S,
-    4,
-  );
+  return presentationFields(decodeCbor(payload, PRESENTATION_LIMITS, 'presentation payload'), undefined);
+}
+
+/**
+ * The fields of a decoded presentation payload; with `sign1`, a {@link DecodedPresentation}
+ * (`sign1` last, as before), built in one object literal.
+ */
+function presentationFields(decoded: CborValue, sign1: Sign1 | undefined): DecodedPresentation {
+  const arr = arrayField(decoded, 'presentation', S, 4);
   const first = arr[0];
   if (first instanceof Uint8Array) {
     if (arr.length > 6 || arr.length < 5)
@@ -198,23 +202,44 @@ export function parsePresentationPayload(payload: Uint8Array): PresentationField
       throw new CampusCardError('ERR_INPUT_TOO_LARGE', 'credential too large', { section: '2.1' });
     }
     let credential: Uint8Array | undefined;
+    const t = uintField(arr[3], 'presentation t', S);
+    const nonce = bytesField(arr[4], 'presentation nonce', S, NONCE_BYTES);
+    const scene = arr.length === 6 ? uintField(arr[5], 'presentation scene', S, 255) : undefined;
+    const getCredential = () => {
+      credential ??= rebuildCredential(parts.protectedBytes, parts.payload, parts.signature);
+      return credential;
+    };
+    if (sign1 === undefined) {
+      return {
+        mode: 'full',
+        get credential() {
+          return getCredential();
+        },
+        credentialParts: parts,
+        cardId: undefined,
+        holderKid: undefined,
+        t,
+        nonce,
+        scene,
+      } as PresentationFields as DecodedPresentation;
+    }
     return {
       mode: 'full',
       get credential() {
-        credential ??= rebuildCredential(parts.protectedBytes, parts.payload, parts.signature);
-        return credential;
+        return getCredential();
       },
       credentialParts: parts,
       cardId: undefined,
       holderKid: undefined,
-      t: uintField(arr[3], 'presentation t', S),
-      nonce: bytesField(arr[4], 'presentation nonce', S, NONCE_BYTES),
-      scene: arr.length === 6 ? uintField(arr[5], 'presentation scene', S, 255) : undefined,
+      t,
+      nonce,
+      scene,
+      sign1,
     };
   }
   if (typeof first === 'string' || typeof first === 'number') {
     if (arr.length > 5) throw structureError('presentation', 'compact mode has 4 or 5 elements', S);
-    return {
+    const fields: PresentationFields = {
       mode: 'compact',
       credential: undefined,
       credentialParts: undefined,
@@ -224,6 +249,7 @@ export function parsePresentationPayload(payload: Uint8Array): PresentationField
       nonce: bytesField(arr[3], 'presentation nonce', S, NONCE_BYTES),
       scene: arr.length === 5 ? uintField(arr[4], 'presentation scene', S, 255) : undefined,
     };
+    return (sign1 === undefined ? fields : Object.assign(fields, { sign1 })) as DecodedPresentation;
   }
   throw structureError('presentation', 'first element must be a credential header or a card id', S);
 }
@@ -231,7 +257,28 @@ export function parsePresentationPayload(payload: Uint8Array): PresentationField
 /** Decodes a presentation without verifying it (diagnostics, and step 1 of verification). */
 export function decodePresentation(bytes: Uint8Array): DecodedPresentation {
   assertBytes(bytes);
-  const sign1 = decodeSign1(bytes, PRESENTATION_LIMITS, 'presentation', false);
-  // keep the lazy `credential` getter: attach sign1 instead of spreading the fields
-  return Object.assign(parsePresentationPayload(sign1.payload), { sign1 });
+  // one copy of the caller's bytes (after the size check: too large is refused uncopied);
+  // everything decoded is a view into it
+  if (bytes.length > PRESENTATION_LIMITS.maxBytes) return decodePresentationOwned(bytes); // throws
+  const copy = allocSlab(bytes.length);
+  copy.set(bytes);
+  return decodePresentationOwned(copy);
+}
+
+/**
+ * {@link decodePresentation} of bytes the caller owns (no copy: every byte string decoded is a
+ * view into `bytes`). Internal: the verification fast path.
+ */
+export function decodePresentationOwned(bytes: Uint8Array): DecodedPresentation {
+  const sign1 = decodeSign1(
+    decodeCborOwned(bytes, PRESENTATION_LIMITS, 'presentation'),
+    PRESENTATION_LIMITS,
+    'presentation',
+    false,
+  );
+  // the payload is a view into `bytes`, already owned: decode it without another copy
+  return presentationFields(
+    decodeCborOwned(sign1.payload, PRESENTATION_LIMITS, 'presentation payload'),
+    sign1,
+  );
 }

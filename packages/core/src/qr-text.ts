@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decodeBase45, encodeBase45 } from './base45.js';
+import { decodeBase45At, encodeBase45 } from './base45.js';
 import { CampusCardError } from './errors.js';
 import { MAX_QR_CHARS, PRESENTATION_LIMITS } from './lib/limits.js';
 
@@ -33,6 +33,14 @@ export function encodeQr(presentation: Uint8Array): string {
  * @throws {@link CampusCardError} `ERR_INPUT_TYPE`, `ERR_INPUT_TOO_LARGE`, `ERR_QR_PREFIX`, `ERR_QR_BASE45`.
  */
 export function decodeQr(text: string): Uint8Array {
+  return decodeQrAt(text, 0);
+}
+
+/**
+ * {@link decodeQr} into a new buffer with `headroom` spare bytes in front: the presentation
+ * bytes start at `headroom`. Internal (the verification fast path).
+ */
+export function decodeQrAt(text: string, headroom: number): Uint8Array {
   if (typeof text !== 'string')
     throw new CampusCardError('ERR_INPUT_TYPE', 'QR text must be a string', { section: '8' });
   if (text.length > MAX_QR_CHARS) {
@@ -42,8 +50,8 @@ export function decodeQr(text: string): Uint8Array {
   }
   if (!text.startsWith(QR_PREFIX))
     throw new CampusCardError('ERR_QR_PREFIX', 'QR text does not start with CC1:', { section: '8' });
-  const bytes = decodeBase45(text.slice(QR_PREFIX.length));
-  if (bytes.length === 0)
+  const bytes = decodeBase45At(text, QR_PREFIX.length, headroom);
+  if (bytes.length === headroom)
     throw new CampusCardError('ERR_CBOR_MALFORMED', 'QR text carries no bytes', { section: '8' });
   return bytes;
 }

@@ -5,16 +5,28 @@
  *
  * @module
  */
-import { decodeSign1, type Sign1, sign1ToBeSigned } from './cose-sign1.js';
+import {
+  decodeSign1,
+  SIGN1_HEADROOM,
+  type Sign1,
+  sign1ToBeSigned,
+  sign1ToBeSignedInPlace,
+} from './cose-sign1.js';
 import { type CredentialClaims, parseCredentialClaims } from './credential.js';
 import { CampusCardError, type CampusCardErrorCode } from './errors.js';
 import { type PublicKey, verifyBytes } from './keys.js';
-import { CREDENTIAL_LIMITS } from './lib/limits.js';
-import { type CredentialParts, type DecodedPresentation, decodePresentation } from './presentation.js';
-import { decodeQr } from './qr-text.js';
+import { allocSlab } from './lib/bytes.js';
+import { CREDENTIAL_LIMITS, PRESENTATION_LIMITS } from './lib/limits.js';
+import {
+  type CredentialParts,
+  type DecodedPresentation,
+  decodePresentation,
+  decodePresentationOwned,
+} from './presentation.js';
+import { decodeQrAt } from './qr-text.js';
 import type { Role } from './roles.js';
 import { KEY_USE } from './roles.js';
-import { decodeRoster, indexRoster, type Roster, type RosterIndex } from './roster.js';
+import { decodeRoster, indexRoster, type Roster, type RosterCard, type RosterIndex } from './roster.js';
 import { decodeStatusList, getStatus, type StatusList } from './status-list.js';
 import { findKeys, type TrustList, type TrustListEntry } from './trust-list.js';
 
@@ -40,24 +52,100 @@ export interface VerifiedCredential {
 
 /**
  * A cache of credentials whose issuer signature was already verified. The key
- * ({@link credentialCacheKey}) is the exact signed content (protected header and payload), never
- * the signature bytes: once content is known to be authentic, which valid signature (a high-S
- * twin, say) accompanies it adds nothing. A hit is used only if its trust-list entry is still in
- * the current trust list. Bound its size: the verifier package ships an LRU.
+ * ({@link credentialCacheKey}) is a 64-bit hash of the exact signed content (protected header and
+ * payload) and its lengths, never of the signature bytes: once content is known to be authentic,
+ * which valid signature (a high-S twin, say) accompanies it adds nothing. Core remembers the signed
+ * content of each value it stores and uses a hit only if that content is byte for byte the one being
+ * checked (so a hash collision is a miss, never a wrong hit), and only while its trust-list entry is
+ * still in the current trust list. Bound its size: the verifier package ships an LRU.
  */
 export interface CredentialCache {
   get(key: string): VerifiedCredential | undefined;
   set(key: string, value: VerifiedCredential): void;
 }
 
-/** The {@link CredentialCache} key of a credential: its signed content, as a binary string. */
+/** The signed content (protected header ‖ payload) of each value core put in a cache. */
+const cachedContent = new WeakMap<VerifiedCredential, Uint8Array>();
+
+/** Mixes `bytes` into one 32-bit lane of the content hash (murmur3-style). */
+function hashBytes(h: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let k =
+      (bytes[i] as number) |
+      ((bytes[i + 1] as number) << 8) |
+      ((bytes[i + 2] as number) << 16) |
+      ((bytes[i + 3] as number) << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  for (let s = 0; i < n; i++, s += 8) k |= (bytes[i] as number) << s;
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return h ^ Math.imul(k, 0x1b873593);
+}
+
+/** murmur3's finalizer. */
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The {@link CredentialCache} key of a credential: a 64-bit non-cryptographic hash of its signed
+ * content (protected header, then payload) with both lengths, as a short string. Core confirms
+ * every hit against the stored content, so a collision only costs a signature check.
+ */
 export function credentialCacheKey(protectedBytes: Uint8Array, payload: Uint8Array): string {
-  // one char per byte; the protected header length comes first so that the split is unambiguous
-  return (
-    String.fromCharCode(protectedBytes.length) +
-    String.fromCharCode.apply(null, protectedBytes as unknown as number[]) +
-    String.fromCharCode.apply(null, payload as unknown as number[])
+  const h1 = fmix(hashBytes(hashBytes(0x3c6ef372 ^ protectedBytes.length, protectedBytes), payload));
+  const h2 = fmix(hashBytes(hashBytes(0xa54ff53a ^ payload.length, payload), protectedBytes));
+  return String.fromCharCode(
+    h1 & 0xffff,
+    h1 >>> 16,
+    h2 & 0xffff,
+    h2 >>> 16,
+    protectedBytes.length & 0xffff,
+    payload.length & 0xffff,
   );
+}
+
+/** A cache hit whose stored content is exactly `protectedBytes ‖ payload`, still trusted; else undefined. */
+function cacheHit(
+  cache: CredentialCache,
+  key: string,
+  protectedBytes: Uint8Array,
+  payload: Uint8Array,
+  trustList: TrustList,
+): VerifiedCredential | undefined {
+  const hit = cache.get(key);
+  if (hit === undefined) return undefined;
+  const content = cachedContent.get(hit);
+  const p = protectedBytes.length;
+  if (content === undefined || content.length !== p + payload.length) return undefined;
+  for (let i = 0; i < p; i++) if (content[i] !== protectedBytes[i]) return undefined;
+  for (let i = 0; i < payload.length; i++) if (content[p + i] !== payload[i]) return undefined;
+  return trustList.keys.includes(hit.entry) ? hit : undefined;
+}
+
+/** Stores `value` under `key`, remembering the exact signed content it was verified for. */
+function cacheStore(
+  cache: CredentialCache,
+  key: string,
+  protectedBytes: Uint8Array,
+  payload: Uint8Array,
+  value: VerifiedCredential,
+): void {
+  const content = new Uint8Array(protectedBytes.length + payload.length);
+  content.set(protectedBytes);
+  content.set(payload, protectedBytes.length);
+  cachedContent.set(value, content);
+  cache.set(key, value);
 }
 
 /** Options of {@link verifyPresentation}. */
@@ -110,45 +198,99 @@ function fail(code: CampusCardErrorCode, message: string, section: string): neve
   throw new CampusCardError(code, message, { section });
 }
 
-async function verifyWith(
+/** A value or a promise of it: the verification path stays synchronous while the backend is. */
+type MaybePromise<T> = T | Promise<T>;
+
+/** Whether a backend answer must be awaited (anything but a primitive, as `await` would treat it). */
+function isDeferred(r: unknown): boolean {
+  return (typeof r === 'object' && r !== null) || typeof r === 'function';
+}
+
+/**
+ * Tries each candidate key of the right algorithm. Synchronous while the backend answers
+ * synchronously; from the first deferred answer on, the rest runs asynchronously.
+ */
+function verifyWith(
   backend: SignatureBackend,
-  sign1: Sign1,
+  alg: PublicKey['alg'],
+  tbs: Uint8Array,
+  signature: Uint8Array,
   keys: readonly PublicKey[],
-): Promise<PublicKey | undefined> {
-  const tbs = sign1ToBeSigned(sign1.protectedBytes, sign1.payload);
-  for (const key of keys) {
-    if (key.alg === sign1.alg && (await backend.verify(key, tbs, sign1.signature))) return key;
+): MaybePromise<PublicKey | undefined> {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as PublicKey;
+    if (key.alg !== alg) continue;
+    const r = backend.verify(key, tbs, signature);
+    if (isDeferred(r)) return verifyWithAsync(backend, alg, tbs, signature, keys, i, r);
+    if (r) return key;
   }
   return undefined;
 }
 
+async function verifyWithAsync(
+  backend: SignatureBackend,
+  alg: PublicKey['alg'],
+  tbs: Uint8Array,
+  signature: Uint8Array,
+  keys: readonly PublicKey[],
+  at: number,
+  pending: boolean | Promise<boolean>,
+): Promise<PublicKey | undefined> {
+  if (await pending) return keys[at];
+  for (let i = at + 1; i < keys.length; i++) {
+    const key = keys[i] as PublicKey;
+    if (key.alg === alg && (await backend.verify(key, tbs, signature))) return key;
+  }
+  return undefined;
+}
+
+/** Runs `f` and turns a synchronous throw into a rejection, as an async function would. */
+function promised<T>(f: () => MaybePromise<T>): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Checks the issuer signature of a credential and the issuer's limits (spec §3, §5.3 step 2). */
-export async function verifyCredentialIssuer(
+export function verifyCredentialIssuer(
   credential: Uint8Array,
   trustList: TrustList,
   backend: SignatureBackend = nobleBackend,
   cache?: CredentialCache,
 ): Promise<VerifiedCredential> {
-  return verifyCredentialSign1(
-    decodeSign1(credential, CREDENTIAL_LIMITS, 'credential', true),
-    trustList,
-    backend,
-    cache,
+  return promised(() =>
+    verifyCredentialSign1(
+      decodeSign1(credential, CREDENTIAL_LIMITS, 'credential', true),
+      trustList,
+      backend,
+      cache,
+    ),
   );
 }
 
 /** {@link verifyCredentialIssuer} on a credential's signed parts (as a full-mode code carries them). */
-export async function verifyCredentialParts(
+export function verifyCredentialParts(
   parts: CredentialParts,
   trustList: TrustList,
   backend: SignatureBackend = nobleBackend,
   cache?: CredentialCache,
 ): Promise<VerifiedCredential> {
+  return promised(() => credentialFromParts(parts, trustList, backend, cache));
+}
+
+function credentialFromParts(
+  parts: CredentialParts,
+  trustList: TrustList,
+  backend: SignatureBackend,
+  cache: CredentialCache | undefined,
+): MaybePromise<VerifiedCredential> {
   let key: string | undefined;
   if (cache) {
     key = credentialCacheKey(parts.protectedBytes, parts.payload);
-    const hit = cache.get(key);
-    if (hit && trustList.keys.includes(hit.entry)) return hit;
+    const hit = cacheHit(cache, key, parts.protectedBytes, parts.payload, trustList);
+    if (hit) return hit;
   }
   const sign1 = decodeSign1(
     [parts.protectedBytes, new Map(), parts.payload, parts.signature],
@@ -156,22 +298,30 @@ export async function verifyCredentialParts(
     'credential',
     true,
   );
-  const verified = await verifyCredentialSign1(sign1, trustList, backend, undefined);
-  if (cache && key !== undefined) cache.set(key, verified);
+  const verified = verifyCredentialSign1(sign1, trustList, backend, undefined);
+  if (!cache || key === undefined) return verified;
+  const cacheKey = key;
+  if (verified instanceof Promise) {
+    return verified.then((v) => {
+      cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, v);
+      return v;
+    });
+  }
+  cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, verified);
   return verified;
 }
 
-async function verifyCredentialSign1(
+function verifyCredentialSign1(
   sign1: Sign1,
   trustList: TrustList,
   backend: SignatureBackend,
   cache: CredentialCache | undefined,
-): Promise<VerifiedCredential> {
+): MaybePromise<VerifiedCredential> {
   let cacheKey: string | undefined;
   if (cache) {
     cacheKey = credentialCacheKey(sign1.protectedBytes, sign1.payload);
-    const hit = cache.get(cacheKey);
-    if (hit && trustList.keys.includes(hit.entry)) return hit;
+    const hit = cacheHit(cache, cacheKey, sign1.protectedBytes, sign1.payload, trustList);
+    if (hit) return hit;
   }
   const entries = findKeys(
     trustList.keys.map((e) => ({ kid: e.key.kid, e })),
@@ -182,11 +332,26 @@ async function verifyCredentialSign1(
   if (!usable.some((e) => e.key.alg === sign1.alg)) {
     fail('ERR_ALG_NOT_ALLOWED', `credential: alg ${sign1.alg} is not the issuer key's algorithm`, '2.2');
   }
-  const key = await verifyWith(
+  const key = verifyWith(
     backend,
-    sign1,
+    sign1.alg,
+    sign1ToBeSigned(sign1.protectedBytes, sign1.payload),
+    sign1.signature,
     usable.map((e) => e.key),
   );
+  return key instanceof Promise
+    ? key.then((k) => issuerVerified(k, sign1, usable, cache, cacheKey))
+    : issuerVerified(key, sign1, usable, cache, cacheKey);
+}
+
+/** The rest of {@link verifyCredentialSign1}, once the issuer signature check answered. */
+function issuerVerified(
+  key: PublicKey | undefined,
+  sign1: Sign1,
+  usable: readonly TrustListEntry[],
+  cache: CredentialCache | undefined,
+  cacheKey: string | undefined,
+): VerifiedCredential {
   if (!key) fail('ERR_SIGNATURE_INVALID', 'credential: issuer signature does not verify', '2.2');
   // claims are read only now that the signature covering them is verified
   const claims = parseCredentialClaims(sign1.payload);
@@ -207,7 +372,8 @@ async function verifyCredentialSign1(
     fail('ERR_ISSUER_KEY_EXPIRED', 'credential issued outside the issuer key validity', '3');
   }
   const verified: VerifiedCredential = { entry, claims: Object.freeze({ ...claims, school }) };
-  if (cache && cacheKey !== undefined) cache.set(cacheKey, verified);
+  if (cache && cacheKey !== undefined)
+    cacheStore(cache, cacheKey, sign1.protectedBytes, sign1.payload, verified);
   return verified;
 }
 
@@ -221,64 +387,118 @@ async function verifyCredentialSign1(
  * const ok = await verifyPresentation(qrText, { trustList, statusLists: [statusList], now });
  * ```
  */
-export async function verifyPresentation(
+export function verifyPresentation(
   input: string | Uint8Array,
   options: VerifyPresentationOptions,
 ): Promise<VerifiedPresentation> {
+  return promised(() => verifyPresentationEager(input, options));
+}
+
+/**
+ * {@link verifyPresentation}, but synchronous while the backend is: it returns the result itself
+ * (and throws the {@link CampusCardError}) when every signature check answered synchronously (as
+ * node:crypto and @noble/curves do), and a Promise only once a check answered with one (WebCrypto).
+ * For readers on a hot path, where each `await` costs; the checks and their order are the same.
+ *
+ * @throws {@link CampusCardError} with the code of the first failed check (or a rejected Promise).
+ */
+export function verifyPresentationEager(
+  input: string | Uint8Array,
+  options: VerifyPresentationOptions,
+): VerifiedPresentation | Promise<VerifiedPresentation> {
   const { now } = options;
   if (!Number.isFinite(now))
     throw new TypeError('verifyPresentation: options.now (unix seconds) is required');
   const backend = options.backend ?? nobleBackend;
-  const maxAge = options.maxAge ?? 90;
-  const maxFuture = options.maxFuture ?? 30;
-  const skew = options.clockSkew ?? 30;
 
-  // 1. decode
-  const bytes = typeof input === 'string' ? decodeQr(input) : input;
-  const p = decodePresentation(bytes);
-
-  let school: string;
-  let cardId: string;
-  let role: Role;
-  let groups: readonly string[];
-  let linkedCards: readonly string[] = [];
-  let physicalCard: string | undefined;
-  let statusIndex: number;
-  let exp: number;
-  let iat: number | undefined;
-  let holderKeys: readonly PublicKey[];
-  let issuerKid: Uint8Array | undefined;
+  // 1. decode, into a buffer of our own with room in front for the holder signature's
+  // to-be-signed bytes (built in place, see sign1ToBeSignedInPlace)
+  let buf: Uint8Array | undefined;
+  if (typeof input === 'string') buf = decodeQrAt(input, SIGN1_HEADROOM);
+  else if (input instanceof Uint8Array && input.length <= PRESENTATION_LIMITS.maxBytes) {
+    buf = allocSlab(SIGN1_HEADROOM + input.length);
+    buf.set(input, SIGN1_HEADROOM);
+  }
+  const p =
+    buf === undefined
+      ? decodePresentation(input as Uint8Array)
+      : decodePresentationOwned(buf.subarray(SIGN1_HEADROOM));
 
   if (p.mode === 'full') {
     // 2. issuer signature
-    const { claims, entry } = await verifyCredentialParts(
+    const issuer = credentialFromParts(
       p.credentialParts as CredentialParts,
       options.trustList,
       backend,
       options.credentialCache,
     );
-    ({ school, cardId, role, groups, linkedCards, physicalCard, statusIndex, exp, iat } = claims);
-    holderKeys = [claims.holderKey];
-    issuerKid = entry.key.kid;
+    return issuer instanceof Promise
+      ? issuer.then((c) => holderStep(options, backend, p, buf, c))
+      : holderStep(options, backend, p, buf, issuer);
+  }
+  return holderStep(options, backend, p, buf, undefined);
+}
+
+/** Steps 2 (compact mode) and 3 of {@link verifyPresentationEager}. */
+function holderStep(
+  options: VerifyPresentationOptions,
+  backend: SignatureBackend,
+  p: DecodedPresentation,
+  buf: Uint8Array | undefined,
+  issuer: VerifiedCredential | undefined,
+): MaybePromise<VerifiedPresentation> {
+  let holderKeys: readonly PublicKey[];
+  let card: RosterCard | undefined;
+  let school: string;
+  if (issuer !== undefined) {
+    holderKeys = [issuer.claims.holderKey];
+    school = issuer.claims.school;
   } else {
     // 2. compact mode: the roster, verified when loaded, stands in for the credential
     if (!options.roster) fail('ERR_UNKNOWN_CARD', 'compact code but the reader holds no roster', '5.2');
     const index = 'byCardId' in options.roster ? options.roster : indexRoster(options.roster);
-    const card = index.byCardId(p.cardId as string);
+    card = index.byCardId(p.cardId as string);
     if (!card) fail('ERR_UNKNOWN_CARD', 'compact code: card not in the roster', '5.2');
     holderKeys = findKeys(card.keys, p.holderKid as Uint8Array);
     if (holderKeys.length === 0)
       fail('ERR_UNKNOWN_CARD', 'compact code: phone key not registered for the card', '5.2');
     school = index.roster.school;
-    ({ cardId, role, groups, statusIndex, exp } = card);
   }
 
   // 3. holder signature
-  if (!holderKeys.some((k) => k.alg === p.sign1.alg)) {
-    fail('ERR_ALG_NOT_ALLOWED', `presentation: alg ${p.sign1.alg} is not the phone key's algorithm`, '2.2');
+  const { sign1 } = p;
+  let algOk = false;
+  for (const k of holderKeys) if (k.alg === sign1.alg) algOk = true;
+  if (!algOk) {
+    fail('ERR_ALG_NOT_ALLOWED', `presentation: alg ${sign1.alg} is not the phone key's algorithm`, '2.2');
   }
-  const holderKey = await verifyWith(backend, p.sign1, holderKeys);
+  const tbs =
+    buf === undefined
+      ? sign1ToBeSigned(sign1.protectedBytes, sign1.payload)
+      : sign1ToBeSignedInPlace(buf, sign1);
+  const holderKey = verifyWith(backend, sign1.alg, tbs, sign1.signature, holderKeys);
+  return holderKey instanceof Promise
+    ? holderKey.then((k) => finalSteps(options, p, issuer, card, school, k))
+    : finalSteps(options, p, issuer, card, school, holderKey);
+}
+
+/** Steps 4 and 5 of {@link verifyPresentationEager}, once the holder signature check answered. */
+function finalSteps(
+  options: VerifyPresentationOptions,
+  p: DecodedPresentation,
+  issuer: VerifiedCredential | undefined,
+  card: RosterCard | undefined,
+  school: string,
+  holderKey: PublicKey | undefined,
+): VerifiedPresentation {
   if (!holderKey) fail('ERR_SIGNATURE_INVALID', 'presentation: holder signature does not verify', '5');
+  const { now } = options;
+  const maxAge = options.maxAge ?? 90;
+  const maxFuture = options.maxFuture ?? 30;
+  const skew = options.clockSkew ?? 30;
+  const c = issuer === undefined ? (card as RosterCard) : issuer.claims;
+  const exp = c.exp;
+  const iat = issuer === undefined ? undefined : issuer.claims.iat;
 
   // 4. time window
   if (now >= exp) fail('ERR_CREDENTIAL_EXPIRED', 'the card has expired', '4');
@@ -289,23 +509,23 @@ export async function verifyPresentation(
     fail('ERR_PRESENTATION_FROM_FUTURE', `code is ${p.t - now} s in the future`, '5');
 
   // 5. status list
-  checkStatus(options.statusLists, school, statusIndex);
+  checkStatus(options.statusLists, school, c.statusIndex);
 
   return {
     mode: p.mode,
     school,
-    cardId,
-    role,
-    groups,
-    linkedCards,
-    physicalCard,
-    statusIndex,
+    cardId: c.cardId,
+    role: c.role,
+    groups: c.groups,
+    linkedCards: issuer === undefined ? [] : issuer.claims.linkedCards,
+    physicalCard: issuer === undefined ? undefined : issuer.claims.physicalCard,
+    statusIndex: c.statusIndex,
     exp,
     t: p.t,
     nonce: p.nonce,
     scene: p.scene,
     holderKid: holderKey.kid,
-    issuerKid,
+    issuerKid: issuer === undefined ? undefined : issuer.entry.key.kid,
     presentation: p,
   };
 }

@@ -10,7 +10,7 @@ import {
   type PublicKey,
   type SignatureBackend,
   type VerifiedPresentation,
-  verifyPresentation,
+  verifyPresentationEager,
 } from '@campus-card/core';
 import { defaultBackend } from './backends/default-backend.js';
 import { createCredentialCache, DEFAULT_CREDENTIAL_CACHE_SIZE } from './credential-cache.js';
@@ -32,6 +32,7 @@ import { createPassbackState } from './policy/passback-state.js';
 import {
   createPolicyEvaluator,
   type PolicyEvaluator,
+  type PolicyStepOutcome,
   type PolicySubject,
   type ReaderContext,
 } from './policy-step.js';
@@ -217,6 +218,9 @@ const STALE: Readonly<Record<Material, StaleWarning>> = {
   roster: 'ROSTER_STALE',
 };
 
+/** A policy step that admitted the subject (its `commit` runs once the scan is accepted). */
+type PolicyOutcome = Extract<PolicyStepOutcome, { ok: true }>;
+
 class Denial {
   constructor(
     readonly reason: ReasonCode,
@@ -373,12 +377,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
     readonly statusIndex: number;
   }
 
-  async function run(
+  /**
+   * Steps 1 to 7 of a scan. Synchronous while the signature backend and the replay store answer
+   * synchronously (node:crypto, noble, the memory store): then it returns the decision itself, and
+   * a Promise only once something answered with one. Throws (or rejects) a denial.
+   */
+  function run(
     input: string | Uint8Array | PhysicalCardTap,
     ctx: VerifyContext,
     now: number,
     known: { school?: string; cardId?: string },
-  ): Promise<AcceptedDecision> {
+  ): AcceptedDecision | Promise<AcceptedDecision> {
     if (floor.isClockBehind(now)) {
       throw new Denial('CLOCK_BEFORE_FLOOR', `clock ${now} is before the trusted-time floor ${floor.value}`);
     }
@@ -387,8 +396,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const warnings: StaleWarning[] = [];
     checkStale('trustList', tl.stamp, now, warnings);
 
-    let admitted: Admitted;
-    let verified: VerifiedPresentation | undefined;
     if (isPhysicalCardTap(input)) {
       const roster = trust.roster;
       if (roster === undefined) throw new Denial('UNKNOWN_CARD', 'physical card tap but no roster loaded');
@@ -400,7 +407,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       known.cardId = card.cardId;
       if (now >= card.exp) throw new Denial('EXPIRED', 'the card has expired', 'ERR_CREDENTIAL_EXPIRED');
       checkStatus(trust.statusListArray, school, card.statusIndex);
-      admitted = {
+      const admitted: Admitted = {
         school,
         cardId: card.cardId,
         role: card.role,
@@ -412,32 +419,56 @@ export function createVerifier(options: VerifierOptions): Verifier {
         t: undefined,
         statusIndex: card.statusIndex,
       };
-    } else {
-      if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
-        throw new Denial(
-          'BAD_FORMAT',
-          'input must be QR text, presentation bytes or { uid }',
-          'ERR_INPUT_TYPE',
-        );
-      }
-      const roster = trust.roster;
-      verified = await verifyPresentation(input, {
-        trustList: tl.value,
-        statusLists: trust.statusListArray,
-        ...(roster === undefined ? {} : { roster: roster.value }),
-        now,
-        maxAge,
-        maxFuture,
-        clockSkew,
-        backend,
-        credentialCache,
-      });
-      known.school = verified.school;
-      known.cardId = verified.cardId;
-      if (verified.mode === 'compact' && roster !== undefined)
-        checkStale('roster', roster.stamp, now, warnings);
-      admitted = verified;
+      return admit(admitted, undefined, ctx, now, warnings);
     }
+    if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+      throw new Denial(
+        'BAD_FORMAT',
+        'input must be QR text, presentation bytes or { uid }',
+        'ERR_INPUT_TYPE',
+      );
+    }
+    const roster = trust.roster;
+    const verified = verifyPresentationEager(input, {
+      trustList: tl.value,
+      statusLists: trust.statusListArray,
+      ...(roster === undefined ? {} : { roster: roster.value }),
+      now,
+      maxAge,
+      maxFuture,
+      clockSkew,
+      backend,
+      credentialCache,
+    });
+    return verified instanceof Promise
+      ? verified.then((v) => presented(v, ctx, now, known, warnings))
+      : presented(verified, ctx, now, known, warnings);
+  }
+
+  /** After steps 1 to 5 of a scanned code. */
+  function presented(
+    verified: VerifiedPresentation,
+    ctx: VerifyContext,
+    now: number,
+    known: { school?: string; cardId?: string },
+    warnings: StaleWarning[],
+  ): AcceptedDecision | Promise<AcceptedDecision> {
+    known.school = verified.school;
+    known.cardId = verified.cardId;
+    const roster = trust.roster;
+    if (verified.mode === 'compact' && roster !== undefined)
+      checkStale('roster', roster.stamp, now, warnings);
+    return admit(verified, verified, ctx, now, warnings);
+  }
+
+  /** Status list age, policies (step 6) and the replay window (step 7). */
+  function admit(
+    admitted: Admitted,
+    verified: VerifiedPresentation | undefined,
+    ctx: VerifyContext,
+    now: number,
+    warnings: StaleWarning[],
+  ): AcceptedDecision | Promise<AcceptedDecision> {
     const sl = trust.statusLists.get(admitted.school);
     if (sl !== undefined) checkStale('statusList', sl.stamp, now, warnings);
 
@@ -456,36 +487,65 @@ export function createVerifier(options: VerifierOptions): Verifier {
     );
     if (!policy.ok)
       throw new Denial('POLICY_DENIED', `${policy.kind}: ${policy.detail}`, undefined, policy.rule);
+    if (verified === undefined) return accept(admitted, policy, now, warnings);
 
     // 7. replay window: only now is the code recorded as used
-    if (verified !== undefined) {
-      const expiresAt = verified.t + maxAge + 1;
-      // the store may already have dropped this entry at a later clock reading (clock moved back
-      // after a snapshot or within the floor tolerance): refuse rather than reopen the window
-      if (expiresAt <= replayClock) {
-        throw new Denial(
-          'CODE_TOO_OLD',
-          `code expired at ${expiresAt}, the replay window has seen ${replayClock}`,
-        );
-      }
-      if (now > replayClock) replayClock = now;
-      const digest = replayDigest(verified.holderKid, verified.cardId, verified.t, verified.nonce);
-      let outcome: Awaited<ReturnType<ReplayStore['checkAndInsert']>>;
-      try {
-        const pending = replay.checkAndInsert(digest, expiresAt, now);
-        outcome = typeof pending === 'string' ? pending : await pending;
-      } catch (error) {
-        // the journal hook failed: the code is recorded in memory but maybe not on disk; fail closed
-        if (ownStore && onInsert && !isVerifierError(error)) {
-          throw new Denial('REPLAY_STORE_UNAVAILABLE', `replay journal write failed: ${String(error)}`);
-        }
-        throw error;
-      }
-      if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
-      if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
-      if (outcome !== 'fresh') throw new Denial('INTERNAL_ERROR', `replay store answered ${String(outcome)}`);
-      floor.observe(verified.t, now);
+    const expiresAt = verified.t + maxAge + 1;
+    // the store may already have dropped this entry at a later clock reading (clock moved back
+    // after a snapshot or within the floor tolerance): refuse rather than reopen the window
+    if (expiresAt <= replayClock) {
+      throw new Denial(
+        'CODE_TOO_OLD',
+        `code expired at ${expiresAt}, the replay window has seen ${replayClock}`,
+      );
     }
+    if (now > replayClock) replayClock = now;
+    const digest = replayDigest(verified.holderKid, verified.cardId, verified.t, verified.nonce);
+    let pending: ReturnType<ReplayStore['checkAndInsert']>;
+    try {
+      pending = replay.checkAndInsert(digest, expiresAt, now);
+    } catch (error) {
+      throw replayFailure(error);
+    }
+    if (typeof pending === 'string') return replayed(pending, admitted, verified, policy, now, warnings);
+    return Promise.resolve(pending).then(
+      (outcome) => replayed(outcome, admitted, verified, policy, now, warnings),
+      (error: unknown) => {
+        throw replayFailure(error);
+      },
+    );
+  }
+
+  /** The error a failing replay store becomes. */
+  function replayFailure(error: unknown): unknown {
+    // the journal hook failed: the code is recorded in memory but maybe not on disk; fail closed
+    if (ownStore && onInsert && !isVerifierError(error)) {
+      return new Denial('REPLAY_STORE_UNAVAILABLE', `replay journal write failed: ${String(error)}`);
+    }
+    return error;
+  }
+
+  function replayed(
+    outcome: Awaited<ReturnType<ReplayStore['checkAndInsert']>>,
+    admitted: Admitted,
+    verified: VerifiedPresentation,
+    policy: PolicyOutcome,
+    now: number,
+    warnings: StaleWarning[],
+  ): AcceptedDecision {
+    if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
+    if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
+    if (outcome !== 'fresh') throw new Denial('INTERNAL_ERROR', `replay store answered ${String(outcome)}`);
+    floor.observe(verified.t, now);
+    return accept(admitted, policy, now, warnings);
+  }
+
+  function accept(
+    admitted: Admitted,
+    policy: PolicyOutcome,
+    now: number,
+    warnings: StaleWarning[],
+  ): AcceptedDecision {
     policy.commit();
     return {
       accepted: true,
@@ -538,6 +598,31 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return d;
   }
 
+  /** {@link deny}, and a bare denial should even that fail: never throws. */
+  function safeDeny(
+    error: unknown,
+    now: number,
+    known: { school?: string; cardId?: string },
+  ): DeniedDecision {
+    try {
+      return deny(error, now, known);
+    } catch {
+      return {
+        accepted: false,
+        reason: 'INTERNAL_ERROR',
+        detail: 'unexpected failure',
+        audit: {
+          trustList: null,
+          statusList: null,
+          roster: null,
+          lastSyncAt: null,
+          clock: now,
+          floor: 0,
+        },
+      };
+    }
+  }
+
   return {
     loadTrustList(bytes, opts) {
       return checkLoadNow(opts, 'trustList') ?? afterLoad(trust.loadTrustList(bytes), opts.now);
@@ -548,7 +633,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     loadRoster(bytes, opts) {
       return checkLoadNow(opts, 'roster') ?? afterLoad(trust.loadRoster(bytes), opts.now);
     },
-    async verify(input, context) {
+    verify(input, context) {
       const known: { school?: string; cardId?: string } = {};
       let now = Number.NaN;
       try {
@@ -559,25 +644,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
         if (typeof context.reader !== 'object' || context.reader === null) {
           throw new Denial('INTERNAL_ERROR', 'context.reader is required');
         }
-        return await run(input, context, now, known);
-      } catch (error) {
-        try {
-          return deny(error, now, known);
-        } catch {
-          return {
-            accepted: false,
-            reason: 'INTERNAL_ERROR',
-            detail: 'unexpected failure',
-            audit: {
-              trustList: null,
-              statusList: null,
-              roster: null,
-              lastSyncAt: null,
-              clock: now,
-              floor: 0,
-            },
-          };
+        const decision = run(input, context, now, known);
+        if (decision instanceof Promise) {
+          const at = now;
+          return decision.then(undefined, (error: unknown) => safeDeny(error, at, known));
         }
+        return Promise.resolve(decision);
+      } catch (error) {
+        return Promise.resolve(safeDeny(error, now, known));
       }
     },
     snapshot(opts) {

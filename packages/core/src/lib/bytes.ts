@@ -91,3 +91,25 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** Size of the slabs {@link allocSlab} carves small buffers from. */
+const SLAB_BYTES = 8192;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A new zero-filled `Uint8Array` of `n` bytes. Small ones are carved out of a shared 8 KiB slab
+ * (like Node's Buffer pool) instead of each getting its own backing store, which costs a malloc and
+ * GC work per scan. Each region is handed out once and never reused, so buffers never alias; a
+ * slab lives as long as any view into it (so `.buffer` is the whole slab: use `byteOffset`).
+ */
+export function allocSlab(n: number): Uint8Array {
+  if (n > SLAB_BYTES >> 3) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}

@@ -73,23 +73,31 @@ function notDeterministic(what: string, detail: string): CampusCardError {
   return new CampusCardError('ERR_CBOR_NOT_DETERMINISTIC', `${what}: ${detail}`, { section: '2.1' });
 }
 
-/** Reads the argument of the head at `pos`; returns [value, headLength]. Enforces shortest form. */
-function readArg(b: Uint8Array, pos: number, what: string): [number, number] {
+/** Length of the head last read by {@link readArg} (a module slot, so the hot path allocates no tuple). */
+let headLen = 0;
+
+/** Reads the argument of the head at `pos` and returns it; sets `headLen`. Enforces shortest form. */
+function readArg(b: Uint8Array, pos: number, what: string): number {
   const ai = (b[pos] as number) & 0x1f;
-  if (ai < 24) return [ai, 1];
+  if (ai < 24) {
+    headLen = 1;
+    return ai;
+  }
   const n = b.length;
   switch (ai) {
     case 24: {
       if (pos + 2 > n) throw malformed(what, 'truncated');
       const v = b[pos + 1] as number;
       if (v < 24) throw notDeterministic(what, `non-shortest argument at ${pos}`);
-      return [v, 2];
+      headLen = 2;
+      return v;
     }
     case 25: {
       if (pos + 3 > n) throw malformed(what, 'truncated');
       const v = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
       if (v < 256) throw notDeterministic(what, `non-shortest argument at ${pos}`);
-      return [v, 3];
+      headLen = 3;
+      return v;
     }
     case 26: {
       if (pos + 5 > n) throw malformed(what, 'truncated');
@@ -97,7 +105,8 @@ function readArg(b: Uint8Array, pos: number, what: string): [number, number] {
         (b[pos + 1] as number) * 0x1000000 +
         (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
       if (v < 65_536) throw notDeterministic(what, `non-shortest argument at ${pos}`);
-      return [v, 5];
+      headLen = 5;
+      return v;
     }
     case 27: {
       if (pos + 9 > n) throw malformed(what, 'truncated');
@@ -110,7 +119,8 @@ function readArg(b: Uint8Array, pos: number, what: string): [number, number] {
       if (hi === 0) throw notDeterministic(what, `non-shortest argument at ${pos}`);
       const v = hi * 0x100000000 + lo;
       if (v > MAX_SAFE) throw unsupported(what, `integer or length above 2^53-1 at ${pos}`);
-      return [v, 9];
+      headLen = 9;
+      return v;
     }
     case 31:
       throw unsupported(what, `indefinite length at ${pos}`);
@@ -144,11 +154,12 @@ function scanItem(
   switch (major) {
     case 0:
     case 1:
-      return pos + readArg(b, pos, what)[1];
+      readArg(b, pos, what);
+      return pos + headLen;
     case 2:
     case 3: {
-      const [len, h] = readArg(b, pos, what);
-      const start = pos + h;
+      const len = readArg(b, pos, what);
+      const start = pos + headLen;
       const end = start + len;
       if (end > b.length) throw malformed(what, `string at ${pos} runs past the end`);
       if (major === 3) checkUtf8(b, start, end, what);
@@ -156,7 +167,8 @@ function scanItem(
     }
     case 4:
     case 5: {
-      const [count, h] = readArg(b, pos, what);
+      const count = readArg(b, pos, what);
+      const h = headLen;
       if (depth + 1 > maxDepth) {
         throw new CampusCardError('ERR_CBOR_TOO_DEEP', `${what}: nesting deeper than ${maxDepth}`, {
           section: '2.1',
@@ -247,59 +259,66 @@ function needsWidening(v: CborValue): boolean {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+/** End of the item last built by {@link buildItem} (a module slot: no tuple per item). */
+let builtEnd = 0;
+
 /**
  * Builds the value of an item that {@link scanCbor} already validated (so no check is repeated
- * here). Byte strings are views into `b`.
+ * here) and sets `builtEnd`. Byte strings are views into `b`.
  */
-function buildItem(b: Uint8Array, pos: number): [CborValue, number] {
+function buildItem(b: Uint8Array, pos: number): CborValue {
   const ib = b[pos] as number;
   const major = ib >> 5;
-  const [arg, h] = readArg(b, pos, 'item');
-  let p = pos + h;
+  const arg = readArg(b, pos, 'item');
+  let p = pos + headLen;
   switch (major) {
     case 0:
-      return [arg, p];
+      builtEnd = p;
+      return arg;
     case 1:
-      return [-1 - arg, p];
+      builtEnd = p;
+      return -1 - arg;
     case 2:
-      return [b.subarray(p, p + arg), p + arg];
+      builtEnd = p + arg;
+      return b.subarray(p, p + arg);
     case 3: {
+      const end = p + arg;
+      builtEnd = end;
       let ascii = true;
-      for (let i = p; i < p + arg; i++) {
+      for (let i = p; i < end; i++) {
         if ((b[i] as number) >= 0x80) {
           ascii = false;
           break;
         }
       }
+      if (!ascii) return textDecoder.decode(b.subarray(p, end));
       let text = '';
-      if (ascii) {
-        for (let i = p; i < p + arg; i++) text += String.fromCharCode(b[i] as number);
-      } else {
-        text = textDecoder.decode(b.subarray(p, p + arg));
-      }
-      return [text, p + arg];
+      for (let i = p; i < end; i++) text += String.fromCharCode(b[i] as number);
+      return text;
     }
     case 4: {
       const out: CborValue[] = new Array(arg);
       for (let i = 0; i < arg; i++) {
-        const [v, q] = buildItem(b, p);
-        out[i] = v;
-        p = q;
+        out[i] = buildItem(b, p);
+        p = builtEnd;
       }
-      return [out, p];
+      builtEnd = p;
+      return out;
     }
     case 5: {
       const out: CborMap = new Map();
       for (let i = 0; i < arg; i++) {
-        const [k, q] = buildItem(b, p);
-        const [v, r] = buildItem(b, q);
+        const k = buildItem(b, p);
+        const v = buildItem(b, builtEnd);
         out.set(k as number | string, v);
-        p = r;
+        p = builtEnd;
       }
-      return [out, p];
+      builtEnd = p;
+      return out;
     }
     default:
-      return [ib === 0xf5, pos + 1];
+      builtEnd = pos + 1;
+      return ib === 0xf5;
   }
 }
 
@@ -311,7 +330,17 @@ function buildItem(b: Uint8Array, pos: number): [CborValue, number] {
  */
 export function decodeCbor(bytes: Uint8Array, limits: CborLimits, what: string): CborValue {
   scanCbor(bytes, limits, what);
-  return buildItem(bytes.slice(), 0)[0];
+  return buildItem(bytes.slice(), 0);
+}
+
+/**
+ * {@link decodeCbor} without the copy: byte strings are views into `bytes`. Only for bytes the
+ * caller owns and never hands out or changes (e.g. a buffer it just decoded from QR text, or a
+ * view into such a buffer).
+ */
+export function decodeCborOwned(bytes: Uint8Array, limits: CborLimits, what: string): CborValue {
+  scanCbor(bytes, limits, what);
+  return buildItem(bytes, 0);
 }
 
 function keyRank(k: number | string): number {
