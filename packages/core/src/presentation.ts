@@ -201,32 +201,15 @@ function presentationFields(decoded: CborValue, sign1: Sign1 | undefined): Decod
     if (first.length + parts.payload.length + 72 > CREDENTIAL_LIMITS.maxBytes) {
       throw new CampusCardError('ERR_INPUT_TOO_LARGE', 'credential too large', { section: '2.1' });
     }
-    let credential: Uint8Array | undefined;
     const t = uintField(arr[3], 'presentation t', S);
     const nonce = bytesField(arr[4], 'presentation nonce', S, NONCE_BYTES);
     const scene = arr.length === 6 ? uintField(arr[5], 'presentation scene', S, 255) : undefined;
-    const getCredential = () => {
-      credential ??= rebuildCredential(parts.protectedBytes, parts.payload, parts.signature);
-      return credential;
-    };
-    if (sign1 === undefined) {
-      return {
-        mode: 'full',
-        get credential() {
-          return getCredential();
-        },
-        credentialParts: parts,
-        cardId: undefined,
-        holderKid: undefined,
-        t,
-        nonce,
-        scene,
-      } as PresentationFields as DecodedPresentation;
-    }
-    return {
-      mode: 'full',
+    let credential: Uint8Array | undefined;
+    const fields = {
+      mode: 'full' as const,
       get credential() {
-        return getCredential();
+        credential ??= rebuildCredential(parts.protectedBytes, parts.payload, parts.signature);
+        return credential;
       },
       credentialParts: parts,
       cardId: undefined,
@@ -234,8 +217,11 @@ function presentationFields(decoded: CborValue, sign1: Sign1 | undefined): Decod
       t,
       nonce,
       scene,
-      sign1,
+      sign1: sign1 as Sign1,
     };
+    // parsePresentationPayload's fields carry no sign1
+    if (sign1 === undefined) delete (fields as { sign1?: Sign1 }).sign1;
+    return fields;
   }
   if (typeof first === 'string' || typeof first === 'number') {
     if (arr.length > 5) throw structureError('presentation', 'compact mode has 4 or 5 elements', S);

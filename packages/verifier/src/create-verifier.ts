@@ -429,17 +429,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
       );
     }
     const roster = trust.roster;
-    const verified = verifyPresentationEager(input, {
+    const base = {
       trustList: tl.value,
       statusLists: trust.statusListArray,
-      ...(roster === undefined ? {} : { roster: roster.value }),
       now,
       maxAge,
       maxFuture,
       clockSkew,
       backend,
       credentialCache,
-    });
+    };
+    const verified = verifyPresentationEager(
+      input,
+      roster === undefined ? base : { ...base, roster: roster.value },
+    );
     return verified instanceof Promise
       ? verified.then((v) => presented(v, ctx, now, known, warnings))
       : presented(verified, ctx, now, known, warnings);
