@@ -44,6 +44,7 @@ export {
   verifyBytes,
 } from './keys.js';
 export { bytesEqual, fromBase64Url, fromHex, toBase64Url, toHex } from './lib/bytes.js';
+export type { CborLimits, CborMap, CborValue } from './lib/cbor.js';
 export {
   type CreateCompactPresentationOptions,
   type CreatePresentationOptions,

@@ -75,7 +75,8 @@ export interface HandlerResult {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-type Part<R, K extends string> = R extends { readonly [P in K]: infer S extends TSchema }
+/** The static type of one part (params, query, body) of a route, from its schema. */
+export type Part<R, K extends string> = R extends { readonly [P in K]: infer S extends TSchema }
   ? Static<S>
   : undefined;
 

@@ -15,6 +15,7 @@ export type {
   Handler,
   HandlerContext,
   HandlerResult,
+  Part,
   PlatformSettings,
   PlatformState,
   Principal,
@@ -24,8 +25,10 @@ export { checkLedger } from './domains/ledger.js';
 export type { PushDispatcher } from './domains/webhooks.js';
 export { type CreateClockOptions, createClock, type VirtualClock } from './lib/clock.js';
 export { MIGRATIONS } from './lib/db.js';
-export type { FaultInjector } from './lib/faults.js';
+export type { FaultInjector, FaultSite } from './lib/faults.js';
+export type { Batch, GroupCommit, GroupCommitStats } from './lib/group-commit.js';
 export type { RecordEntry, Recorder } from './lib/recorder.js';
+export type { Rng } from './lib/rng.js';
 export {
   createMockPlatform,
   DEFAULT_DB_PATH,

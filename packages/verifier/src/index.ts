@@ -58,6 +58,7 @@ export type {
   Direction,
   GroupsRule,
   PolicyRule,
+  PolicySubject as ReaderPolicySubject,
   ReaderPolicy,
   RolesRule,
   SceneRule,

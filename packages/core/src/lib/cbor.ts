@@ -25,7 +25,7 @@ const encoderOptions: Options & { useTag259ForMaps?: boolean } = {
 // Module-private codec instances, configured once; no tags are registered anywhere.
 const encoder = new Encoder(encoderOptions);
 
-/** Size and nesting limits for {@link scanCbor}. */
+/** Size and nesting limits for `scanCbor`. */
 export interface CborLimits {
   /** Maximum input length, bytes. */
   maxBytes: number;
@@ -263,7 +263,7 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 let builtEnd = 0;
 
 /**
- * Builds the value of an item that {@link scanCbor} already validated (so no check is repeated
+ * Builds the value of an item that `scanCbor` already validated (so no check is repeated
  * here) and sets `builtEnd`. Byte strings are views into `b`.
  */
 function buildItem(b: Uint8Array, pos: number): CborValue {
@@ -323,7 +323,7 @@ function buildItem(b: Uint8Array, pos: number): CborValue {
 }
 
 /**
- * Scans (see {@link scanCbor}) and decodes one item. Decoding is done here, on the validated
+ * Scans (see `scanCbor`) and decodes one item. Decoding is done here, on the validated
  * subset, rather than by cbor-x: it is a few lines once the scan has checked everything, and
  * several times faster on the hot path of a reader. Byte strings are copies, never views into
  * the caller's buffer.

@@ -5,7 +5,9 @@
  */
 
 /** A card holder's role (token format §4.1: 1 teacher, 2 student, 3 parent). */
-export type Role = 'teacher' | 'student' | 'parent';
+export type { Role } from '@campus-card/core';
+
+import type { Role } from '@campus-card/core';
 
 /** The direction a reader faces: `'in'` admits into a zone, `'out'` lets out of it. */
 export type Direction = 'in' | 'out';
