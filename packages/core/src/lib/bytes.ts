@@ -1,5 +1,5 @@
 /**
- * Byte helpers: base64url, hex, equality. Internal.
+ * Byte helpers: base64 (standard and url), hex, equality, concatenation, scan slabs. Internal.
  *
  * @module
  */
@@ -52,6 +52,69 @@ export function fromBase64Url(text: string): Uint8Array | undefined {
   // non-canonical trailing bits are refused
   if ((acc & ((1 << bits) - 1)) !== 0) return undefined;
   return out;
+}
+
+// Standard base64 (RFC 4648 §4), for HTTP structured fields (RFC 8941 byte sequences).
+const B64_STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_STD_LOOKUP = (() => {
+  const table = new Int16Array(128).fill(-1);
+  for (let i = 0; i < B64_STD.length; i++) table[B64_STD.charCodeAt(i)] = i;
+  return table;
+})();
+
+/** Encodes bytes as standard base64 with padding (RFC 4648 §4). */
+export function toBase64(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out +=
+      B64_STD.charAt((n >> 18) & 63) +
+      B64_STD.charAt((n >> 12) & 63) +
+      B64_STD.charAt((n >> 6) & 63) +
+      B64_STD.charAt(n & 63);
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = (bytes[i] as number) << 16;
+    out += `${B64_STD.charAt((n >> 18) & 63)}${B64_STD.charAt((n >> 12) & 63)}==`;
+  } else if (rest === 2) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
+    out += `${B64_STD.charAt((n >> 18) & 63)}${B64_STD.charAt((n >> 12) & 63)}${B64_STD.charAt((n >> 6) & 63)}=`;
+  }
+  return out;
+}
+
+function decodeBase64(input: string): Uint8Array | undefined {
+  let s = input;
+  if (s.length % 4 !== 0) return undefined;
+  if (s.endsWith('==')) s = s.slice(0, -2);
+  else if (s.endsWith('=')) s = s.slice(0, -1);
+  if (s.length % 4 === 1) return undefined;
+  const out = new Uint8Array(Math.floor((s.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) return undefined;
+    const v = B64_STD_LOOKUP[c] as number;
+    if (v < 0) return undefined;
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  // Non-canonical encodings (non-zero padding bits) are rejected.
+  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) return undefined;
+  return out;
+}
+
+/** Strictly decodes padded standard base64; returns `undefined` on any deviation. */
+export function fromBase64(input: string): Uint8Array | undefined {
+  return decodeBase64(input);
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
