@@ -15,7 +15,7 @@ export default defineConfig({
         extends: true as const,
         test: { name, root: `./packages/${name}`, include: ['test/**/*.test.ts'] },
       })),
-      { extends: true as const, test: { name: 'repo', root: './scripts', include: ['test/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'repo', root: './.scripts', include: ['test/**/*.test.ts'] } },
     ],
   },
 });

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleForNode } from '../../scripts/lib/bundle.mjs';
+import { bundleForNode } from '../../.scripts/lib/bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [entry = 'webhook-receiver.ts', ...args] = process.argv.slice(2);

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleForNode } from '../../scripts/lib/bundle.mjs';
+import { bundleForNode } from '../../.scripts/lib/bundle.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outfile = join(here, '.tmp', `harness-${process.pid}.mjs`);

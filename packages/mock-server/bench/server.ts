@@ -1,5 +1,5 @@
 /**
- * Mock-platform server benchmark (issue 4 §4). Bundled and run by `scripts/run-bench.mjs`
+ * Mock-platform server benchmark (issue 4 §4). Bundled and run by `.scripts/run-bench.mjs`
  * (`npm run bench -w @campus-card/mock-server`); prints one JSON object per line:
  * `{ name, value, unit }`.
  *
@@ -21,7 +21,7 @@
  * (`NORMAL` default, or `FULL`), `BENCH_SERVER_ARGS` (extra node flags for the server, e.g.
  * `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per request, for comparison).
  *
- * Run alone: `node scripts/run-bench.mjs mock-server server`
+ * Run alone: `node .scripts/run-bench.mjs mock-server server`
  *
  * @module
  */

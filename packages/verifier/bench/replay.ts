@@ -1,5 +1,5 @@
 /**
- * Replay-window benchmark. Bundled and run by `scripts/run-bench.mjs`; prints one JSON object per line:
+ * Replay-window benchmark. Bundled and run by `.scripts/run-bench.mjs`; prints one JSON object per line:
  * `{ name, value, unit }`.
  *
  * Workload: a store of capacity 1,000,000 at a realistic steady state: the simulated clock advances one

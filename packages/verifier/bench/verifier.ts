@@ -1,5 +1,5 @@
 /**
- * Verifier benchmark. Bundled and run by `scripts/run-bench.mjs`; prints one JSON object per line:
+ * Verifier benchmark. Bundled and run by `.scripts/run-bench.mjs`; prints one JSON object per line:
  * `{ name, value, unit }`.
  *
  * - `verifier.full_vs_raw_ratio` (target ≥ 0.90): throughput of `verify(qrText)` on the node backend
@@ -9,7 +9,7 @@
  *   Every code is distinct and fresh, so the replay window says `fresh` and the full path runs to the end.
  * - `verifier.node_vs_noble_ratio` (target ≥ 20): ES256 verify ops/s, node:crypto ÷ @noble/curves.
  *
- * Run alone: `node scripts/run-bench.mjs verifier verifier`
+ * Run alone: `node .scripts/run-bench.mjs verifier verifier`
  *
  * @module
  */

@@ -2,7 +2,7 @@
 // `npm start`: runs the mock platform (packages/mock-server/src/cli.ts) from source.
 //
 // Node 20 cannot run .ts, so the CLI is bundled with esbuild into .tmp/start/cli.mjs first
-// (workspace packages from src/, third-party packages external: see scripts/lib/bundle.mjs).
+// (workspace packages from src/, third-party packages external: see .scripts/lib/bundle.mjs).
 // PORT defaults to 8080; arguments after `npm start --` are passed to the CLI, e.g.
 // `PORT=9000 npm start` or `npm start -- --help`.
 import { spawn } from 'node:child_process';

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// `npm run bench -w <pkg>` → `node ../../scripts/run-bench.mjs <pkg>`.
+// `npm run bench -w <pkg>` → `node ../../.scripts/run-bench.mjs <pkg>`.
 //
 // Node 20 cannot run .ts, so every packages/<pkg>/bench/*.ts is bundled with esbuild into
 // packages/<pkg>/.tmp/bench/*.mjs and then run with node, one after the other, with stdout and
 // stderr passed through (each bench prints JSON lines {"name","value","unit"}).
 //
-// Bundling rules: see scripts/lib/bundle.mjs (workspace packages from src/, third-party external).
+// Bundling rules: see .scripts/lib/bundle.mjs (workspace packages from src/, third-party external).
 //
-// Usage: node scripts/run-bench.mjs <package> [filter]   (filter: substring of a bench file name)
+// Usage: node .scripts/run-bench.mjs <package> [filter]   (filter: substring of a bench file name)
 // Exits 1 if a bench fails to bundle or exits non-zero.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { findPackage } from './lib/packages.mjs';
 
 const [target, filter] = process.argv.slice(2);
 if (!target) {
-  console.error('usage: node scripts/run-bench.mjs <package> [filter]');
+  console.error('usage: node .scripts/run-bench.mjs <package> [filter]');
   process.exit(2);
 }
 

@@ -2,7 +2,7 @@
 // `npm run check:pkg`: build every workspace package with tsup, then check what would be
 // published with `publint --strict` and `attw --pack --profile esm-only`.
 //
-// Usage: node scripts/check-packages.mjs [package ...]   (directory names, e.g. `core verifier`)
+// Usage: node .scripts/check-packages.mjs [package ...]   (directory names, e.g. `core verifier`)
 // Exits 1 if any step fails; prints a summary table at the end. Packages with "private": true are
 // skipped unless named.
 import { attw, buildPackage, findPackage, listPackages, publint, tail } from './lib/packages.mjs';
