@@ -22,7 +22,12 @@ describe('POS device plan', () => {
   it('the reference POS (examples/reference-pos, on @campus-card/pos-client) passes', async () => {
     const plan = await runDevicePlan('pos', `${runner} pos-device.ts`);
     expect(messages(plan)).toEqual([]);
-    expect(plan.modules.map((m) => m.id)).toEqual(['scan-to-pay', 'timeout-poll', 'offline-batch']);
+    expect(plan.modules.map((m) => m.id)).toEqual([
+      'scan-to-pay',
+      'timeout-poll',
+      'timeout-poll-reverse',
+      'offline-batch',
+    ]);
     expect(plan.status).toBe('PASSED');
   }, 60_000);
 
@@ -31,14 +36,35 @@ describe('POS device plan', () => {
       'pos',
       `${runner} "${join(import.meta.dirname, 'fixtures/fresh-key-device.ts')}"`,
       {
-        modules: ['timeout-poll', 'offline-batch'],
+        modules: ['timeout-poll', 'timeout-poll-reverse', 'offline-batch'],
       },
     );
     // the platform's out_trade_no uniqueness and its (device_id, seq) dedupe of offline items still
     // prevent a double charge (the re-sent batch's items come back `duplicate`): only the key checks fail
     expect(withStatus(plan, 'FAILED')).toEqual([
       'timeout-poll/retried-with-same-idempotency-key',
+      'timeout-poll-reverse/reverse-sent-with-idempotency-key',
       'offline-batch/batch-retried-with-same-idempotency-key',
     ]);
+  }, 60_000);
+
+  it('a POS that gives up on an unconfirmed payment without reversing it is caught', async () => {
+    const plan = await runDevicePlan(
+      'pos',
+      `${runner} "${join(import.meta.dirname, 'fixtures/never-reverses-device.ts')}"`,
+      { modules: ['timeout-poll-reverse'] },
+    );
+    // it polled, signed everything, and the holder is not charged (yet): the order is left
+    // processing, waiting for a confirmation that can still take the money
+    expect(withStatus(plan, 'PASSED')).toEqual([
+      'timeout-poll-reverse/polled-before-reversing',
+      'timeout-poll-reverse/holder-not-charged',
+      'timeout-poll-reverse/requests-signed',
+    ]);
+    expect(withStatus(plan, 'FAILED')).toEqual([
+      'timeout-poll-reverse/reverse-sent-with-idempotency-key',
+      'timeout-poll-reverse/order-reversed',
+    ]);
+    expect(messages(plan).join('\n')).toContain('order left processing');
   }, 60_000);
 });

@@ -10,7 +10,7 @@ import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { runPlan } from '../runner.js';
 import { eventDedupeModule, revokedCardModule, trustListRotationModule } from './gate.js';
 import { freePort, launchDevice, waitForHttp } from './launch.js';
-import { offlineBatchModule, scanToPayModule, timeoutPollModule } from './pos.js';
+import { offlineBatchModule, scanToPayModule, timeoutPollModule, timeoutPollReverseModule } from './pos.js';
 import { pushSignatureModule } from './webhook.js';
 
 /** The device plans. */
@@ -43,13 +43,19 @@ export async function runDevicePlan(
     ...(options.modules === undefined ? {} : { modules: options.modules }),
   };
   if (plan === 'pos') {
-    const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
+    // A payment above the confirmation threshold waits an hour for the holder: far past the sale's
+    // time limit, so in timeout-poll-reverse the device must give up and reverse it.
+    const platform = await startMockPlatform({
+      demo: true,
+      pushIntervalMs: 60_000,
+      settings: { confirmDelayS: 3600 },
+    });
     try {
       return await runPlan(
         {
           id: 'pos',
           title: 'POS device (payments)',
-          modules: [scanToPayModule, timeoutPollModule, offlineBatchModule],
+          modules: [scanToPayModule, timeoutPollModule, timeoutPollReverseModule, offlineBatchModule],
         },
         { platform, command: target, saleTimeoutMs: 20_000 },
         common,

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
+import type { Principal } from '../../context.js';
 import { checkLedger } from '../../domains/ledger.js';
 import type { RunningMockPlatform } from '../../server.js';
 import { type ConditionMeta, failed, passed, type Verdict } from '../model.js';
@@ -205,6 +206,146 @@ export const timeoutPollModule: ModuleDef<PosTarget> = {
       },
     );
     await judgeCommon(ctx, t.platform, s);
+  },
+};
+
+const OPERATOR: Principal = {
+  id: 'op-demo',
+  kind: 'operator',
+  schoolId: 'sch-demo',
+  merchantId: null,
+  zone: null,
+  deviceType: null,
+};
+
+function isCreate(r: ProxiedRequest): boolean {
+  return r.method === 'POST' && r.path.split('?')[0] === '/v1/payments';
+}
+
+/**
+ * The holder never confirms in time: the sale is above the platform's confirmation threshold, so
+ * the order stays `processing` for `confirmDelayS` (the plan sets it well past the sale's time
+ * limit). The device must poll on its schedule, give up, and reverse, reusing the reverse's
+ * Idempotency-Key when the platform commits the first reverse and drops its answer.
+ */
+export const timeoutPollReverseModule: ModuleDef<PosTarget> = {
+  id: 'timeout-poll-reverse',
+  title: 'A payment not confirmed in time: poll on a schedule, then reverse it with an idempotency key',
+  async run(ctx, t) {
+    const p = t.platform;
+    const state = p.platform.state;
+    if (state.settings.confirmDelayS * 1000 <= t.saleTimeoutMs)
+      throw new Error(
+        `confirmDelayS (${state.settings.confirmDelayS} s) must outlast the sale (${t.saleTimeoutMs} ms): the payment would be confirmed before the device gives up`,
+      );
+    const stamp = Date.now();
+    const amount = state.settings.confirmThreshold + 2_000;
+    // the holder can afford it: what keeps the order processing is the missing confirmation, not funds
+    const topUp = await p.platform.invoke(
+      'topUpWallet',
+      {
+        params: { person_id: PAYER },
+        body: { out_trade_no: `CONF-TOPUP-${stamp}`, amount, channel: 'simulated' },
+      },
+      OPERATOR,
+    );
+    if (topUp.status >= 300) throw new Error(`top-up of ${PAYER} failed: ${JSON.stringify(topUp.body)}`);
+    const outTradeNo = `CONF-HOLD-${stamp}`;
+    const faults = state.faults;
+    faults.set([{ kind: 'drop_after_commit', device_id: DEVICE, route: 'reversePayment', count: 1 }]);
+    let s: Sale;
+    try {
+      s = await runSale(t, 'timeout-poll-reverse', outTradeNo, amount);
+    } finally {
+      faults.clear();
+    }
+    const base = `/v1/payments/${encodeURIComponent(outTradeNo)}`;
+    const queries = (rs: readonly ProxiedRequest[]) =>
+      rs.filter((r) => r.method === 'GET' && r.path.split('?')[0] === base);
+    const reverses = s.requests.filter(
+      (r) => r.method === 'POST' && r.path.split('?')[0] === `${base}/reverse`,
+    );
+    const status = () => orders(p, outTradeNo)[0]?.status ?? 'no order';
+
+    await ctx.check(
+      {
+        id: 'polled-before-reversing',
+        title:
+          'After the payment came back processing, the device queried its status more than once (its poll schedule) before sending the reverse.',
+        spec: [
+          'api: payments (processing orders; GET /v1/payments/{out_trade_no}, polled on a schedule)',
+          'api: payments (order state machine)',
+        ],
+      },
+      () => {
+        const firstCreate = s.requests.findIndex(isCreate);
+        if (firstCreate < 0) return failed(`no payment was created (exit ${s.exit}; stderr: ${s.stderr})`);
+        const firstReverse = s.requests.findIndex((r) => reverses.includes(r));
+        const window = s.requests.slice(firstCreate + 1, firstReverse < 0 ? undefined : firstReverse);
+        const n = queries(window).length;
+        return n >= 2
+          ? passed()
+          : failed(
+              `${n} status quer${n === 1 ? 'y' : 'ies'} before ${firstReverse < 0 ? 'giving up' : 'the reverse'}; a poll schedule was expected`,
+            );
+      },
+    );
+    await ctx.check(
+      {
+        id: 'reverse-sent-with-idempotency-key',
+        title:
+          'The device reversed the payment it could not confirm (POST /v1/payments/{out_trade_no}/reverse) with an Idempotency-Key, and re-sent the reverse whose answer was lost with the same key.',
+        spec: [
+          'api: payments (POST /v1/payments/{out_trade_no}/reverse)',
+          'api: idempotency (Idempotency-Key on every POST, reused on retry)',
+        ],
+      },
+      () => {
+        if (reverses.length === 0)
+          return failed(
+            `no reverse was sent; the order is ${status()} (exit ${s.exit}; stderr: ${s.stderr})`,
+          );
+        const keys = reverses.map((r) => String(r.headers['idempotency-key'] ?? ''));
+        if (keys.includes(''))
+          return failed(`${keys.filter((k) => k === '').length} reverse(s) without an Idempotency-Key`);
+        if (reverses.length < 2)
+          return failed('the first reverse was committed and its answer lost, but it was not sent again');
+        const distinct = new Set(keys).size;
+        return distinct === 1
+          ? passed()
+          : failed(`${reverses.length} reverse attempts used ${distinct} different keys`);
+      },
+    );
+    await ctx.check(
+      {
+        id: 'order-reversed',
+        title: 'The order ended reversed (one order for the sale), and the ledger balances.',
+        spec: ['api: payments (order state machine: processing → reversed)', 'api: payments (out_trade_no)'],
+      },
+      () => {
+        const rows = orders(p, outTradeNo);
+        if (rows.length !== 1) return failed(`${rows.length} orders for ${outTradeNo} (exit ${s.exit})`);
+        if (rows[0]?.status !== 'reversed')
+          return failed(`order left ${rows[0]?.status} (exit ${s.exit}; stderr: ${s.stderr})`);
+        const ledger = checkLedger(state);
+        return ledger.balanced ? passed() : failed(`ledger: ${ledger.problems.join('; ')}`);
+      },
+    );
+    await ctx.check(
+      {
+        id: 'holder-not-charged',
+        title: "The holder's wallet balance is the same after the sale as before it.",
+        spec: [
+          'api: payments (a reversed order moves no money)',
+          'api: wallets (GET /v1/wallets/{person_id})',
+        ],
+      },
+      () =>
+        s.after === s.before
+          ? passed()
+          : failed(`balance moved by ${s.before - s.after} fen (order ${status()})`),
+    );
+    await ctx.check(SIGNED, () => judgeSigned(s));
   },
 };
 
