@@ -32,6 +32,8 @@ export interface BuildAppOptions {
 interface IdemState {
   readonly principalId: string;
   readonly key: string;
+  readonly hash: string;
+  readonly createdAt: number;
   done: boolean;
 }
 
@@ -235,30 +237,38 @@ export function buildApp(
   }
 
   // ---- idempotency ----------------------------------------------------------------------
-  const idemGet = db.prepare('SELECT * FROM idempotency WHERE principal_id = ? AND idem_key = ?');
-  const idemInsert = db.prepare(
-    "INSERT INTO idempotency (principal_id, idem_key, request_hash, state, created_at) VALUES (?, ?, ?, 'in_progress', ?)",
-  );
-  const idemTakeOver = db.prepare(
-    "UPDATE idempotency SET request_hash = ?, state = 'in_progress', created_at = ?, status = NULL, headers = NULL, body = NULL WHERE principal_id = ? AND idem_key = ?",
+  // Only finished outcomes are stored. A request in flight holds its key in memory (`inflight`):
+  // one statement fewer per POST than an 'in_progress' row, and nothing to clean up after a stop.
+  const idemGet = db.prepare(
+    'SELECT request_hash, status, headers, body, created_at FROM idempotency WHERE principal_id = ? AND idem_key = ?',
   );
   const idemDone = db.prepare(
-    "UPDATE idempotency SET state = 'done', status = ?, headers = ?, body = ? WHERE principal_id = ? AND idem_key = ?",
+    "INSERT OR REPLACE INTO idempotency (principal_id, idem_key, request_hash, state, status, headers, body, created_at) VALUES (?, ?, ?, 'done', ?, ?, ?, ?)",
   );
-  const idemDelete = db.prepare('DELETE FROM idempotency WHERE principal_id = ? AND idem_key = ?');
-  // Requests in flight when the process stopped never finished: forget them.
+  // Rows of an older version that used 'in_progress' rows: those requests never finished.
   db.prepare("DELETE FROM idempotency WHERE state = 'in_progress'").run();
+  const inflight = new Map<string, { hash: string; createdAt: number }>();
+  const inflightKey = (principalId: string, key: string) => `${principalId}\n${key}`;
 
   function storeOutcome(idem: IdemState, result: HandlerResult): void {
     gc.join();
     idemDone.run(
-      result.status,
-      JSON.stringify(result.headers ?? {}),
-      JSON.stringify(result.body ?? null),
       idem.principalId,
       idem.key,
+      idem.hash,
+      result.status,
+      result.headers === undefined ? '{}' : JSON.stringify(result.headers),
+      JSON.stringify(result.body ?? null),
+      idem.createdAt,
     );
     idem.done = true;
+    release(idem);
+  }
+
+  function release(idem: IdemState): void {
+    const k = inflightKey(idem.principalId, idem.key);
+    if (inflight.get(k)?.hash === idem.hash && inflight.get(k)?.createdAt === idem.createdAt)
+      inflight.delete(k);
   }
 
   /** Returns a stored outcome to replay, or undefined after reserving the key. */
@@ -277,10 +287,29 @@ export function buildApp(
     const raw = meta(request).rawBody ?? Buffer.alloc(0);
     const hash = createHash('sha256').update(`${request.method} ${request.url}\n`).update(raw).digest('hex');
     const now = clock.now();
+    const k = inflightKey(principal.id, key);
+    const running = inflight.get(k);
+    if (running !== undefined && now - running.createdAt < IDEMPOTENCY_STALE_MS) {
+      if (running.hash !== hash) {
+        throw new ApiError(
+          422,
+          'ERR_IDEMPOTENCY_KEY_REUSED',
+          'this Idempotency-Key was used with a different request',
+        );
+      }
+      throw new ApiError(
+        409,
+        'ERR_IDEMPOTENCY_IN_PROGRESS',
+        'the first request with this key is still running',
+        {
+          retryable: true,
+          headers: { 'retry-after': '1' },
+        },
+      );
+    }
     const row = idemGet.get(principal.id, key) as
       | {
           request_hash: string;
-          state: string;
           status: number;
           headers: string;
           body: string;
@@ -296,41 +325,28 @@ export function buildApp(
           'this Idempotency-Key was used with a different request',
         );
       }
-      if (row.state === 'done') {
-        return { status: row.status, headers: JSON.parse(row.headers), body: JSON.parse(row.body) };
-      }
-      if (now - row.created_at < IDEMPOTENCY_STALE_MS) {
-        throw new ApiError(
-          409,
-          'ERR_IDEMPOTENCY_IN_PROGRESS',
-          'the first request with this key is still running',
-          {
-            retryable: true,
-            headers: { 'retry-after': '1' },
-          },
-        );
-      }
+      return { status: row.status, headers: JSON.parse(row.headers), body: JSON.parse(row.body) };
     }
-    gc.join();
-    if (row === undefined) idemInsert.run(principal.id, key, hash, now);
-    else idemTakeOver.run(hash, now, principal.id, key);
-    meta(request).idem = { principalId: principal.id, key, done: false };
+    inflight.set(k, { hash, createdAt: now });
+    meta(request).idem = { principalId: principal.id, key, hash, createdAt: now, done: false };
     return undefined;
   }
 
   function settleOnError(request: FastifyRequest, err: ApiError): void {
     const idem = meta(request).idem;
     if (idem === undefined || idem.done) return;
-    gc.join();
-    if (err.status >= 500 || err.retryable) idemDelete.run(idem.principalId, idem.key);
+    if (err.status >= 500 || err.retryable) release(idem);
     else
       storeOutcome(idem, { status: err.status, body: toProblem(err, request.id, request.url.split('?')[0]) });
   }
 
   // ---- hooks -----------------------------------------------------------------------------
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks are callback-style where they can finish synchronously: an async hook costs a promise
+  // and a microtask hop per request and per hook.
+  app.addHook('onRequest', (request, reply, done) => {
     meta(request);
     reply.header('x-request-id', request.id);
+    done();
   });
 
   app.addHook('preValidation', async (request) => {
@@ -344,57 +360,50 @@ export function buildApp(
     if (Array.isArray(def.auth)) meta(request).principal = await authenticate(request, def);
   });
 
-  app.addHook('preHandler', async (request, reply) => {
+  app.addHook('preHandler', (request, reply, done) => {
     const m = meta(request);
     const def = m.def;
-    if (def === undefined || def.auth === 'admin') return;
-    const site = { principalId: m.principal?.id, operationId: def.operationId, path: request.url };
-    if (def.method === 'POST' && m.principal !== undefined) {
-      const replay = reserve(request, m.principal);
-      if (replay !== undefined) {
-        const r = reply.code(replay.status).headers(replay.headers).header('idempotent-replayed', 'true');
-        if (replay.status >= 400) r.type('application/problem+json');
-        return r.send(replay.body);
+    if (def === undefined || def.auth === 'admin') {
+      done();
+      return;
+    }
+    let delayMs: number | undefined;
+    try {
+      const site = { principalId: m.principal?.id, operationId: def.operationId, path: request.url };
+      if (def.method === 'POST' && m.principal !== undefined) {
+        const replay = reserve(request, m.principal);
+        if (replay !== undefined) {
+          const r = reply.code(replay.status).headers(replay.headers).header('idempotent-replayed', 'true');
+          if (replay.status >= 400) r.type('application/problem+json');
+          r.send(replay.body);
+          return;
+        }
       }
-    }
-    const limited = state.faults.fire('rate_limit', site);
-    if (limited !== undefined) {
-      const s = limited.retry_after_s ?? 1;
-      throw new ApiError(429, 'ERR_RATE_LIMITED', 'injected rate limit', {
-        retryable: true,
-        headers: { 'retry-after': String(s) },
-      });
-    }
-    const failed = state.faults.fire('error_5xx', site);
-    if (failed !== undefined) {
-      throw new ApiError(failed.status ?? 503, 'ERR_INJECTED_FAULT', 'injected server error', {
-        retryable: true,
-      });
-    }
-    const delay = state.faults.fire('delay', site);
-    if (delay !== undefined) await sleep(delay.delay_ms ?? 100);
-    return undefined;
-  });
-
-  app.addHook('onSend', async (request, reply, payload) => {
-    const m = meta(request);
-    // Never acknowledge before COMMIT: wait for the group-commit batch that holds this request's
-    // writes, or rows it read from other requests (see lib/group-commit.ts).
-    let out = payload;
-    const batch = m.def === undefined ? undefined : gc.current();
-    if (batch !== undefined) {
-      try {
-        await batch.committed;
-      } catch {
-        const err = new ApiError(503, 'ERR_INTERNAL', 'the transaction could not be committed; retry', {
+      const limited = state.faults.fire('rate_limit', site);
+      if (limited !== undefined) {
+        const s = limited.retry_after_s ?? 1;
+        throw new ApiError(429, 'ERR_RATE_LIMITED', 'injected rate limit', {
+          retryable: true,
+          headers: { 'retry-after': String(s) },
+        });
+      }
+      const failed = state.faults.fire('error_5xx', site);
+      if (failed !== undefined) {
+        throw new ApiError(failed.status ?? 503, 'ERR_INJECTED_FAULT', 'injected server error', {
           retryable: true,
         });
-        reply.code(503).header('content-type', 'application/problem+json').header('retry-after', '1');
-        reply.removeHeader('idempotent-replayed');
-        reply.removeHeader('location');
-        out = JSON.stringify(toProblem(err, request.id, request.url.split('?')[0]));
       }
+      const delay = state.faults.fire('delay', site);
+      if (delay !== undefined) delayMs = delay.delay_ms ?? 100;
+    } catch (err) {
+      done(err as Error);
+      return;
     }
+    if (delayMs === undefined) done();
+    else void sleep(delayMs).then(() => done());
+  });
+
+  function finish(request: FastifyRequest, reply: FastifyReply, m: RequestMeta, out: unknown): unknown {
     state.recorder.record({
       kind: 'request',
       at: iso(clock.now()),
@@ -417,6 +426,32 @@ export function buildApp(
       if (drop !== undefined) request.raw.socket?.destroy();
     }
     return out;
+  }
+
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const m = meta(request);
+    // Never acknowledge before COMMIT: wait for the group-commit batch that holds this request's
+    // writes, or rows it read from other requests (see lib/group-commit.ts).
+    const batch = m.def === undefined ? undefined : gc.current();
+    if (batch === undefined) {
+      done(null, finish(request, reply, m, payload));
+      return;
+    }
+    batch.committed.then(
+      () => done(null, finish(request, reply, m, payload)),
+      () => {
+        const err = new ApiError(503, 'ERR_INTERNAL', 'the transaction could not be committed; retry', {
+          retryable: true,
+        });
+        reply.code(503).header('content-type', 'application/problem+json').header('retry-after', '1');
+        reply.removeHeader('idempotent-replayed');
+        reply.removeHeader('location');
+        done(
+          null,
+          finish(request, reply, m, JSON.stringify(toProblem(err, request.id, request.url.split('?')[0]))),
+        );
+      },
+    );
   });
 
   app.setErrorHandler((error, request, reply) => {

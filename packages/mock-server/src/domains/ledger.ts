@@ -35,14 +35,22 @@ export function postJournal(
   const j = state.db
     .prepare('INSERT INTO journal (ref, kind, created_at) VALUES (?, ?, ?)')
     .run(ref, kind, now);
-  const ins = state.db.prepare('INSERT INTO postings (journal_id, account, amount) VALUES (?, ?, ?)');
-  const upd = state.db.prepare(
-    'INSERT INTO accounts (account, balance, updated_at) VALUES (?, ?, ?) ON CONFLICT(account) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at',
+  // One statement for all postings and one for all balances (not one each per posting).
+  const n = postings.length;
+  const ins = state.db.prepare(
+    `INSERT INTO postings (journal_id, account, amount) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')}`,
   );
+  const upd = state.db.prepare(
+    `INSERT INTO accounts (account, balance, updated_at) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')} ON CONFLICT(account) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at`,
+  );
+  const pArgs: (string | number | bigint)[] = [];
+  const aArgs: (string | number)[] = [];
   for (const [account, amount] of postings) {
-    ins.run(j.lastInsertRowid, account, amount);
-    upd.run(account, amount, now);
+    pArgs.push(j.lastInsertRowid, account, amount);
+    aArgs.push(account, amount, now);
   }
+  ins.run(...pArgs);
+  upd.run(...aArgs);
 }
 
 /** The balance of an account (0 when it has none). */

@@ -134,7 +134,8 @@ function insertOrder(
       now,
       o.confirm_at,
     );
-  return orderById(state, id);
+  // The row as stored: no need to read it back.
+  return { ...o, order_id: id, refunded_amount: 0, created_at: now, updated_at: now };
 }
 
 function setStatus(
@@ -150,26 +151,58 @@ function setStatus(
     .run(status, failure, state.clock.now(), id);
 }
 
-/** Debits the wallet for a payment (success) or marks it failed. Inside a transaction. */
-function capture(state: PlatformState, o: OrderRow, allowNegative = false): OrderRow {
-  const wallet = walletAccount(o.person_id);
-  if (!allowNegative && balanceOf(state, wallet) < o.amount) {
-    setStatus(state, o.order_id, 'failed', 'ERR_INSUFFICIENT_FUNDS');
-  } else {
-    const to = o.kind === 'fee' ? `fees:${o.scope}:${o.fee_type}` : `merchant:${o.merchant_id ?? o.scope}`;
+/** The ledger account credited by a captured order. */
+const creditAccount = (o: Pick<OrderRow, 'kind' | 'scope' | 'fee_type' | 'merchant_id'>): string =>
+  o.kind === 'fee' ? `fees:${o.scope}:${o.fee_type}` : `merchant:${o.merchant_id ?? o.scope}`;
+
+/** Whether the wallet can pay `amount` (always, with `allowNegative`). Inside a transaction. */
+function canPay(state: PlatformState, personId: string, amount: number, allowNegative = false): boolean {
+  return allowNegative || balanceOf(state, walletAccount(personId)) >= amount;
+}
+
+/** Posts a captured order to the ledger and queues its push. `o` is in its final state. */
+function settled(state: PlatformState, o: OrderRow): OrderRow {
+  if (o.status === 'success') {
     postJournal(state, o.order_id, o.kind, [
-      [wallet, -o.amount],
-      [to, o.amount],
+      [walletAccount(o.person_id), -o.amount],
+      [creditAccount(o), o.amount],
     ]);
-    setStatus(state, o.order_id, 'success');
   }
-  const out = orderById(state, o.order_id);
-  const type = out.status === 'success' ? 'payment.succeeded' : 'payment.failed';
-  enqueueEvent(state, type, orderOut(state, out), {
-    personIds: [out.person_id],
-    merchantId: out.merchant_id,
+  const type = o.status === 'success' ? 'payment.succeeded' : 'payment.failed';
+  enqueueEvent(state, type, () => orderOut(state, o), {
+    personIds: [o.person_id],
+    merchantId: o.merchant_id,
   });
-  return out;
+  return o;
+}
+
+/** Debits the wallet for a processing payment (success) or marks it failed. Inside a transaction. */
+function capture(state: PlatformState, o: OrderRow, allowNegative = false): OrderRow {
+  const ok = canPay(state, o.person_id, o.amount, allowNegative);
+  if (ok) setStatus(state, o.order_id, 'success');
+  else setStatus(state, o.order_id, 'failed', 'ERR_INSUFFICIENT_FUNDS');
+  return settled(state, orderById(state, o.order_id));
+}
+
+/**
+ * Inserts an order that settles at once (success, or failed for lack of funds) directly in its
+ * final state: one INSERT instead of INSERT, UPDATE and re-reads. Inside a transaction.
+ */
+function insertCaptured(
+  state: PlatformState,
+  o: Omit<OrderRow, 'order_id' | 'created_at' | 'updated_at' | 'refunded_amount' | 'status' | 'failure_code'>,
+  creditScope: string = o.scope,
+  allowNegative = false,
+): OrderRow {
+  const ok = canPay(state, o.person_id, o.amount, allowNegative);
+  const row = insertOrder(state, {
+    ...o,
+    status: ok ? 'success' : 'failed',
+    failure_code: ok ? null : 'ERR_INSUFFICIENT_FUNDS',
+  });
+  // Fees are credited to the student's school (the order's scope stays the caller).
+  settled(state, creditScope === row.scope ? row : { ...row, scope: creditScope });
+  return row;
 }
 
 /** Confirms processing payments whose confirmation time has come. Inside or outside a transaction. */
@@ -263,15 +296,11 @@ export const paymentHandlers: Handlers = {
     if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
     const r = await resolveCredentialInput(state, p, b);
     return ctx.commit(() => {
-      const again = findOrder(state, scope, b.out_trade_no);
-      if (again !== undefined) return existingOrConflict(state, again, requestHash);
-      consumeCode(state, r, p.id);
       const processing = b.amount > state.settings.confirmThreshold;
-      const o = insertOrder(state, {
+      const fields = {
         scope,
         out_trade_no: b.out_trade_no,
-        kind: 'payment',
-        status: 'processing',
+        kind: 'payment' as const,
         amount: b.amount,
         person_id: r.card.person_id,
         card_id: r.card.card_id,
@@ -280,13 +309,33 @@ export const paymentHandlers: Handlers = {
         via: r.source,
         fee_type: null,
         student_id: null,
-        failure_code: null,
         description: b.description ?? null,
         request_hash: requestHash,
-        confirm_at: processing ? state.clock.now() + state.settings.confirmDelayS * 1000 : null,
-      });
-      const out = processing ? o : capture(state, o);
-      return { status: 201, body: orderOut(state, out) };
+      };
+      let o: OrderRow;
+      try {
+        // The order first: the UNIQUE (scope, out_trade_no) index answers a concurrent twin, and a
+        // failure below (code already used) rolls the order back with this request's savepoint.
+        o = processing
+          ? insertOrder(state, {
+              ...fields,
+              status: 'processing',
+              failure_code: null,
+              confirm_at: state.clock.now() + state.settings.confirmDelayS * 1000,
+            })
+          : insertCaptured(state, { ...fields, confirm_at: null });
+      } catch (e) {
+        if (
+          (e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' &&
+          (e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE'
+        )
+          throw e;
+        const again = findOrder(state, scope, b.out_trade_no);
+        if (again === undefined) throw e;
+        return existingOrConflict(state, again, requestHash);
+      }
+      consumeCode(state, r, p.id);
+      return { status: 201, body: orderOut(state, o) };
     });
   },
 
@@ -492,26 +541,27 @@ export const paymentHandlers: Handlers = {
       const requestHash = hash(['fee', b.payer_person_id, b.student_person_id, b.fee_type, b.amount]);
       const existing = findOrder(state, p.id, b.out_trade_no);
       if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
-      const o = insertOrder(state, {
-        scope: p.id,
-        out_trade_no: b.out_trade_no,
-        kind: 'fee',
-        status: 'processing',
-        amount: b.amount,
-        person_id: payer.person_id,
-        card_id: null,
-        merchant_id: null,
-        device_id: null,
-        via: 'wallet',
-        fee_type: b.fee_type,
-        student_id: student.person_id,
-        failure_code: null,
-        description: `${b.fee_type} for ${student.person_id}`,
-        request_hash: requestHash,
-        confirm_at: null,
-      });
-      const out = capture(state, { ...o, scope: student.school_id });
-      return { status: 201, body: orderOut(state, out) };
+      const o = insertCaptured(
+        state,
+        {
+          scope: p.id,
+          out_trade_no: b.out_trade_no,
+          kind: 'fee',
+          amount: b.amount,
+          person_id: payer.person_id,
+          card_id: null,
+          merchant_id: null,
+          device_id: null,
+          via: 'wallet',
+          fee_type: b.fee_type,
+          student_id: student.person_id,
+          description: `${b.fee_type} for ${student.person_id}`,
+          request_hash: requestHash,
+          confirm_at: null,
+        },
+        student.school_id,
+      );
+      return { status: 201, body: orderOut(state, o) };
     }),
 
   listOrders: (ctx) => {
@@ -664,25 +714,27 @@ export const paymentHandlers: Handlers = {
             }
             consumeCode(state, r, p.id);
           }
-          const o = insertOrder(state, {
+          const o = insertCaptured(
+            state,
+            {
+              scope,
+              out_trade_no: item.out_trade_no,
+              kind: 'offline_payment',
+              amount: item.amount,
+              person_id: r.card.person_id,
+              card_id: r.card.card_id,
+              merchant_id: scope,
+              device_id: p.id,
+              via: r.source,
+              fee_type: null,
+              student_id: null,
+              description: `offline, captured ${item.captured_at}`,
+              request_hash: hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]),
+              confirm_at: null,
+            },
             scope,
-            out_trade_no: item.out_trade_no,
-            kind: 'offline_payment',
-            status: 'processing',
-            amount: item.amount,
-            person_id: r.card.person_id,
-            card_id: r.card.card_id,
-            merchant_id: scope,
-            device_id: p.id,
-            via: r.source,
-            fee_type: null,
-            student_id: null,
-            failure_code: null,
-            description: `offline, captured ${item.captured_at}`,
-            request_hash: hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]),
-            confirm_at: null,
-          });
-          capture(state, o, true);
+            true,
+          );
           record('accepted', null, o.order_id, null);
         };
         step();

@@ -81,6 +81,37 @@ function recipientsOf(state: PlatformState, personId: string): string[] {
   return [...out];
 }
 
+interface SubscriptionRow {
+  subscription_id: string;
+  url: string;
+  event_types: readonly string[];
+  recipient_person_id: string | null;
+  merchant_id: string | null;
+}
+
+/**
+ * The subscriptions, read once and kept until one is created (every payment asks; they rarely
+ * change). {@link forgetSubscriptions} drops the copy.
+ */
+const subscriptionCache = new WeakMap<PlatformState, readonly SubscriptionRow[]>();
+function subscriptionsOf(state: PlatformState): readonly SubscriptionRow[] {
+  const hit = subscriptionCache.get(state);
+  if (hit !== undefined) return hit;
+  const rows = (
+    state.db
+      .prepare(
+        'SELECT subscription_id, url, event_types, recipient_person_id, merchant_id FROM subscriptions',
+      )
+      .all() as (Omit<SubscriptionRow, 'event_types'> & { event_types: string })[]
+  ).map((r) => ({ ...r, event_types: JSON.parse(r.event_types) as string[] }));
+  subscriptionCache.set(state, rows);
+  return rows;
+}
+/** Drops the cached subscriptions (after a write to the table, committed or rolled back). */
+export function forgetSubscriptions(state: PlatformState): void {
+  subscriptionCache.delete(state);
+}
+
 /**
  * Queues a push event for every matching subscription (call inside the committing
  * transaction; the dispatcher is woken after).
@@ -91,15 +122,8 @@ export function enqueueEvent(
   data: unknown,
   target: { personIds?: readonly string[]; merchantId?: string | null },
 ): number {
-  const subs = state.db
-    .prepare('SELECT subscription_id, url, event_types, recipient_person_id, merchant_id FROM subscriptions')
-    .all() as {
-    subscription_id: string;
-    url: string;
-    event_types: string;
-    recipient_person_id: string | null;
-    merchant_id: string | null;
-  }[];
+  // `data` may be a function that makes it: called only when some subscription wants the event.
+  const subs = subscriptionsOf(state);
   if (subs.length === 0) return 0;
   const recipients = new Set<string>();
   for (const pid of target.personIds ?? []) for (const r of recipientsOf(state, pid)) recipients.add(r);
@@ -108,8 +132,17 @@ export function enqueueEvent(
     "INSERT INTO pushes (push_id, subscription_id, url, event_type, body, state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
   );
   let n = 0;
+  let body: unknown;
+  let has = false;
+  const made = () => {
+    if (!has) {
+      body = typeof data === 'function' ? (data as () => unknown)() : data;
+      has = true;
+    }
+    return body;
+  };
   for (const s of subs) {
-    if (!(JSON.parse(s.event_types) as string[]).includes(type)) continue;
+    if (!s.event_types.includes(type)) continue;
     const forPerson = s.recipient_person_id !== null && recipients.has(s.recipient_person_id);
     const forMerchant =
       s.merchant_id !== null && target.merchantId != null && s.merchant_id === target.merchantId;
@@ -120,7 +153,7 @@ export function enqueueEvent(
       s.subscription_id,
       s.url,
       type,
-      JSON.stringify({ id: pushId, type, created_at: iso(now), data }),
+      JSON.stringify({ id: pushId, type, created_at: iso(now), data: made() }),
       now,
       now,
     );
@@ -275,44 +308,50 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
 
 /** Webhook handlers. */
 export const webhookHandlers: Handlers = {
-  createSubscription: (ctx) =>
-    ctx.commit(() => {
-      const { state, body: b } = ctx;
-      const principal = ctx.principal;
-      if (principal?.kind === 'merchant' && b.merchant_id !== undefined && b.merchant_id !== principal.id) {
-        throw new ApiError(403, 'ERR_FORBIDDEN', 'a merchant subscribes only to its own pushes');
-      }
-      const merchantId = principal?.kind === 'merchant' ? principal.id : (b.merchant_id ?? null);
-      if (b.recipient_person_id === undefined && merchantId === null) {
-        throw new ApiError(400, 'ERR_VALIDATION', 'give recipient_person_id or merchant_id');
-      }
-      const subId = id('sub');
-      const now = state.clock.now();
-      state.db
-        .prepare(
-          'INSERT INTO subscriptions (subscription_id, owner, url, event_types, recipient_person_id, merchant_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(
-          subId,
-          principal?.id ?? '',
-          b.url,
-          JSON.stringify(b.event_types),
-          b.recipient_person_id ?? null,
-          merchantId,
-          now,
-        );
-      return {
-        status: 201,
-        body: {
-          subscription_id: subId,
-          url: b.url,
-          event_types: [...b.event_types],
-          recipient_person_id: b.recipient_person_id ?? null,
-          merchant_id: merchantId,
-          created_at: iso(now),
-        },
-      };
-    }),
+  createSubscription: (ctx) => {
+    forgetSubscriptions(ctx.state);
+    try {
+      return ctx.commit(() => {
+        const { state, body: b } = ctx;
+        const principal = ctx.principal;
+        if (principal?.kind === 'merchant' && b.merchant_id !== undefined && b.merchant_id !== principal.id) {
+          throw new ApiError(403, 'ERR_FORBIDDEN', 'a merchant subscribes only to its own pushes');
+        }
+        const merchantId = principal?.kind === 'merchant' ? principal.id : (b.merchant_id ?? null);
+        if (b.recipient_person_id === undefined && merchantId === null) {
+          throw new ApiError(400, 'ERR_VALIDATION', 'give recipient_person_id or merchant_id');
+        }
+        const subId = id('sub');
+        const now = state.clock.now();
+        state.db
+          .prepare(
+            'INSERT INTO subscriptions (subscription_id, owner, url, event_types, recipient_person_id, merchant_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(
+            subId,
+            principal?.id ?? '',
+            b.url,
+            JSON.stringify(b.event_types),
+            b.recipient_person_id ?? null,
+            merchantId,
+            now,
+          );
+        return {
+          status: 201,
+          body: {
+            subscription_id: subId,
+            url: b.url,
+            event_types: [...b.event_types],
+            recipient_person_id: b.recipient_person_id ?? null,
+            merchant_id: merchantId,
+            created_at: iso(now),
+          },
+        };
+      });
+    } finally {
+      forgetSubscriptions(ctx.state);
+    }
+  },
 
   getPlatformKeys: (ctx) => ({
     status: 200,
