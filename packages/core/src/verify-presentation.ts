@@ -67,27 +67,41 @@ export interface CredentialCache {
 /** The signed content (protected header ‖ payload) of each value core put in a cache. */
 const cachedContent = new WeakMap<VerifiedCredential, Uint8Array>();
 
-/** Mixes `bytes` into one 32-bit lane of the content hash (murmur3-style). */
-function hashBytes(h: number, bytes: Uint8Array): number {
+/** The two 32-bit lanes of the content hash, as {@link hashLanes} leaves them (reused, never shared). */
+const lanes = new Int32Array(2);
+
+/**
+ * Mixes `bytes` into both 32-bit lanes of the content hash in one pass: lane 0 murmur3-style, lane 1
+ * with its own multipliers and rotations, so the two lanes do not collide together.
+ */
+function hashLanes(bytes: Uint8Array): void {
+  let h1 = lanes[0] as number;
+  let h2 = lanes[1] as number;
   const n = bytes.length;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    let k =
+    const w =
       (bytes[i] as number) |
       ((bytes[i + 1] as number) << 8) |
       ((bytes[i + 2] as number) << 16) |
       ((bytes[i + 3] as number) << 24);
-    k = Math.imul(k, 0xcc9e2d51);
+    let k = Math.imul(w, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h1 ^= Math.imul(k, 0x1b873593);
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    let j = Math.imul(w, 0x85ebca6b);
+    j = (j << 17) | (j >>> 15);
+    h2 ^= Math.imul(j, 0xc2b2ae35);
+    h2 = (h2 << 11) | (h2 >>> 21);
+    h2 = (Math.imul(h2, 9) + 0x38495ab5) | 0;
   }
-  let k = 0;
-  for (let s = 0; i < n; i++, s += 8) k |= (bytes[i] as number) << s;
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  return h ^ Math.imul(k, 0x1b873593);
+  let w = 0;
+  for (let s = 0; i < n; i++, s += 8) w |= (bytes[i] as number) << s;
+  const k = Math.imul(w, 0xcc9e2d51);
+  lanes[0] = h1 ^ Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  const j = Math.imul(w, 0x85ebca6b);
+  lanes[1] = h2 ^ Math.imul((j << 17) | (j >>> 15), 0xc2b2ae35);
 }
 
 /** murmur3's finalizer. */
@@ -103,8 +117,12 @@ function fmix(h: number): number {
  * every hit against the stored content, so a collision only costs a signature check.
  */
 export function credentialCacheKey(protectedBytes: Uint8Array, payload: Uint8Array): string {
-  const h1 = fmix(hashBytes(hashBytes(0x3c6ef372 ^ protectedBytes.length, protectedBytes), payload));
-  const h2 = fmix(hashBytes(hashBytes(0xa54ff53a ^ payload.length, payload), protectedBytes));
+  lanes[0] = 0x3c6ef372 ^ protectedBytes.length;
+  lanes[1] = 0xa54ff53a ^ payload.length;
+  hashLanes(protectedBytes);
+  hashLanes(payload);
+  const h1 = fmix(lanes[0] as number);
+  const h2 = fmix((lanes[1] as number) ^ 0x5be0cd19);
   return String.fromCharCode(
     h1 & 0xffff,
     h1 >>> 16,
