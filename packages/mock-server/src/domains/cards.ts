@@ -130,6 +130,7 @@ export function ensureSchoolKeys(state: PlatformState, schoolId: string): School
 
 /** Marks the status list and roster of a school as changed (new version on next fetch). */
 export function touchTrustMaterial(state: PlatformState, schoolId: string): void {
+  forgetStatusList(state, schoolId);
   state.db
     .prepare(
       "UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind IN ('status-list', 'roster')",
@@ -271,17 +272,25 @@ async function trustListOf(state: PlatformState, schoolId: string): Promise<Trus
 }
 
 const statusCache = new WeakMap<PlatformState, Map<string, { etag: string; list: StatusList }>>();
+/** Bumped on every change of a status list, so a fetch that raced a change is not kept. */
+const statusGeneration = new WeakMap<PlatformState, number>();
+function forgetStatusList(state: PlatformState, schoolId: string): void {
+  statusGeneration.set(state, (statusGeneration.get(state) ?? 0) + 1);
+  statusCache.get(state)?.delete(schoolId);
+}
 async function statusListOf(state: PlatformState, schoolId: string): Promise<StatusList> {
   let m = statusCache.get(state);
   if (m === undefined) {
     m = new Map();
     statusCache.set(state, m);
   }
-  const doc = await getTrustMaterial(state, schoolId, 'status-list');
+  // Kept until touchTrustMaterial (or an issuer rotation) drops it: no read per payment.
   const hit = m.get(schoolId);
-  if (hit !== undefined && hit.etag === doc.etag) return hit.list;
+  if (hit !== undefined) return hit.list;
+  const generation = statusGeneration.get(state) ?? 0;
+  const doc = await getTrustMaterial(state, schoolId, 'status-list');
   const list = decodeStatusList(doc.bytes).statusList;
-  m.set(schoolId, { etag: doc.etag, list });
+  if ((statusGeneration.get(state) ?? 0) === generation) m.set(schoolId, { etag: doc.etag, list });
   return list;
 }
 
@@ -559,7 +568,7 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
   });
   keyCache.get(state)?.set(schoolId, keys);
   trustListCache.get(state)?.delete(schoolId);
-  statusCache.get(state)?.delete(schoolId);
+  forgetStatusList(state, schoolId);
   return {
     schoolId,
     trustListVersion: version,
