@@ -550,7 +550,16 @@ function finalSteps(
 
 /** Step 5: the status of `index` in the school's list must be 0 (spec §6.1). Fails closed. */
 export function checkStatus(lists: readonly StatusList[] | undefined, school: string, index: number): void {
-  const list = lists?.find((l) => l.school === school);
+  let list: StatusList | undefined;
+  if (lists) {
+    for (let i = 0; i < lists.length; i++) {
+      const l = lists[i] as StatusList;
+      if (l.school === school) {
+        list = l;
+        break;
+      }
+    }
+  }
   if (!list) fail('ERR_STATUS_LIST_MISSING', `no status list for school ${school}`, '6.1');
   const status = getStatus(list, index);
   if (status === undefined)

@@ -38,12 +38,15 @@ export function createCredentialCache(capacity: number = DEFAULT_CREDENTIAL_CACH
   }
   // a Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one
   const map = new Map<string, VerifiedCredential>();
+  /** The key inserted last (the most recent one): a hit on it needs no reordering. */
+  let newest: string | undefined;
   return {
     get(key) {
       const v = map.get(key);
-      if (v !== undefined && map.size > 1) {
+      if (v !== undefined && key !== newest) {
         map.delete(key);
         map.set(key, v);
+        newest = key;
       }
       return v;
     },
@@ -51,6 +54,7 @@ export function createCredentialCache(capacity: number = DEFAULT_CREDENTIAL_CACH
       if (capacity === 0) return;
       map.delete(key);
       map.set(key, value);
+      newest = key;
       if (map.size > capacity) {
         const oldest = map.keys().next();
         if (!oldest.done) map.delete(oldest.value);
@@ -58,6 +62,7 @@ export function createCredentialCache(capacity: number = DEFAULT_CREDENTIAL_CACH
     },
     clear() {
       map.clear();
+      newest = undefined;
     },
     get size() {
       return map.size;
