@@ -15,6 +15,7 @@ import type {
   HandlerResult,
   Handlers,
   PlatformState,
+  Prefetch,
   Principal,
 } from './context.js';
 import { iso } from './lib/clock.js';
@@ -42,6 +43,7 @@ interface RequestMeta {
   principal: Principal | undefined;
   idem: IdemState | undefined;
   def: RouteDef | undefined;
+  prefetched: unknown;
   started: number;
 }
 
@@ -54,6 +56,7 @@ function meta(req: FastifyRequest): RequestMeta {
       principal: undefined,
       idem: undefined,
       def: undefined,
+      prefetched: undefined,
       started: performance.now(),
     };
     metas.set(req, m);
@@ -108,6 +111,11 @@ export function buildApp(
   options: BuildAppOptions = {},
 ): FastifyInstance {
   const { db, clock } = state;
+  const prefetchers = new Map<string, Prefetch>();
+  for (const [op, h] of Object.entries(handlers)) {
+    const f = (h as { prefetch?: Prefetch } | undefined)?.prefetch;
+    if (f !== undefined) prefetchers.set(op, f);
+  }
   const gc = state.groupCommit;
   let reqCounter = 0;
   const app = Fastify({
@@ -193,6 +201,11 @@ export function buildApp(
     const entry = { key, principal };
     keyCache.set(id, entry);
     return entry;
+  }
+
+  function claimedPrincipal(request: FastifyRequest): Principal | undefined {
+    const id = /keyid="([^"]*)"/.exec(headerOf(request, 'signature-input') ?? '')?.[1];
+    return id === undefined ? undefined : lookup(id)?.principal;
   }
 
   async function authenticate(request: FastifyRequest, def: RouteDef): Promise<Principal> {
@@ -357,7 +370,28 @@ export function buildApp(
       if (!state.adminEnabled) throw new ApiError(404, 'ERR_ADMIN_DISABLED', 'admin routes are disabled');
       return;
     }
-    if (Array.isArray(def.auth)) meta(request).principal = await authenticate(request, def);
+    if (!Array.isArray(def.auth)) return;
+    const m = meta(request);
+    const prefetch = prefetchers.get(def.operationId);
+    if (prefetch === undefined) {
+      m.principal = await authenticate(request, def);
+      return;
+    }
+    const auth = authenticate(request, def);
+    // The claimed key's principal: the prefetch runs beside the signature check and is used
+    // only if the check names the same principal.
+    const claimed = claimedPrincipal(request);
+    let prefetched: unknown;
+    if (claimed !== undefined && request.body !== undefined) {
+      try {
+        prefetched = prefetch(state, claimed, request.body);
+      } catch {
+        prefetched = undefined;
+      }
+      if (prefetched instanceof Promise) prefetched.catch(() => undefined);
+    }
+    m.principal = await auth;
+    if (m.principal === claimed) m.prefetched = prefetched;
   });
 
   app.addHook('preHandler', (request, reply, done) => {
@@ -503,6 +537,7 @@ export function buildApp(
           principal: m.principal,
           requestId: request.id,
           headers: request.headers,
+          prefetched: m.prefetched,
           commit(fn) {
             // A savepoint inside the group-commit batch: a failure rolls back only this request.
             gc.join();

@@ -90,6 +90,8 @@ export interface HandlerContext<R extends RouteDef = RouteDef> {
   readonly principal: Principal | undefined;
   readonly requestId: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** What the handler's {@link Prefetch} started for this request, if anything. */
+  readonly prefetched?: unknown;
   /**
    * Runs `fn` in one transaction that also stores the idempotency outcome, so the outcome
    * and the state change commit together. Use it for every state change of a POST.
@@ -101,6 +103,14 @@ export interface HandlerContext<R extends RouteDef = RouteDef> {
 export type Handler<R extends RouteDef = RouteDef> = (
   ctx: HandlerContext<R>,
 ) => HandlerResult | Promise<HandlerResult>;
+
+/**
+ * Work a handler may start before the request's signature is checked, so both go to the
+ * verify worker in the same batch (one round trip instead of two). It must not change state,
+ * and must return undefined when it cannot promise that. The app attaches a catch and passes
+ * the result as `ctx.prefetched` only when the signature names the principal given here.
+ */
+export type Prefetch = (state: PlatformState, principal: Principal, body: unknown) => unknown;
 
 /** Handlers by operation id. */
 export type Handlers = { readonly [K in OperationId]?: Handler<RouteOf<K>> };

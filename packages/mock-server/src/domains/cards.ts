@@ -294,6 +294,11 @@ async function statusListOf(state: PlatformState, schoolId: string): Promise<Sta
   return list;
 }
 
+/** Whether resolving a code of this school reads only cached trust material (writes nothing). */
+export function trustMaterialCached(state: PlatformState, schoolId: string): boolean {
+  return trustListCache.get(state)?.has(schoolId) === true && statusCache.get(state)?.has(schoolId) === true;
+}
+
 /** node:crypto in the thread pool (see lib/node-verify.ts). */
 const signatureBackend = createNodeSignatureBackend();
 

@@ -5,12 +5,12 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { OfflineItemResult, Order, Refund } from '@campus-card/core/api';
+import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/core/api';
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { iso, parseIso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
-import { consumeCode, type Resolution, resolveCredentialInput } from './cards.js';
+import { consumeCode, type Resolution, resolveCredentialInput, trustMaterialCached } from './cards.js';
 import { getPersonRow } from './directory.js';
 import { balanceOf, postJournal, walletAccount } from './ledger.js';
 import { enqueueEvent } from './webhooks.js';
@@ -285,59 +285,88 @@ function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+interface PaymentPrefetch {
+  readonly principalId: string;
+  readonly qr: string;
+  readonly resolution: Promise<Resolution>;
+}
+
+/**
+ * Starts checking a payment's code beside the request signature (see `Prefetch`): reads only,
+ * and only when the school's trust material is cached (nothing to sign or store).
+ */
+function prefetchPayment(state: PlatformState, p: Principal, body: unknown): PaymentPrefetch | undefined {
+  const b = body as { qr_text?: unknown; uid_hex?: unknown } | null;
+  if (b === null || typeof b !== 'object' || typeof b.qr_text !== 'string' || b.uid_hex !== undefined)
+    return undefined;
+  if (p.kind !== 'device' || p.schoolId === null || !trustMaterialCached(state, p.schoolId)) return undefined;
+  const resolution = resolveCredentialInput(state, p, { qr_text: b.qr_text });
+  resolution.catch(() => undefined);
+  return { principalId: p.id, qr: b.qr_text, resolution };
+}
+
 /** Payment handlers. */
 export const paymentHandlers: Handlers = {
-  createPayment: async (ctx) => {
-    const { state, body: b } = ctx;
-    const p = requirePrincipal(ctx);
-    const scope = scopeOf(p);
-    const requestHash = hash([b.amount, b.qr_text ?? null, b.uid_hex ?? null]);
-    const existing = findOrder(state, scope, b.out_trade_no);
-    if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
-    const r = await resolveCredentialInput(state, p, b);
-    return ctx.commit(() => {
-      const processing = b.amount > state.settings.confirmThreshold;
-      const fields = {
-        scope,
-        out_trade_no: b.out_trade_no,
-        kind: 'payment' as const,
-        amount: b.amount,
-        person_id: r.card.person_id,
-        card_id: r.card.card_id,
-        merchant_id: scope,
-        device_id: p.kind === 'device' ? p.id : null,
-        via: r.source,
-        fee_type: null,
-        student_id: null,
-        description: b.description ?? null,
-        request_hash: requestHash,
-      };
-      let o: OrderRow;
-      try {
-        // The order first: the UNIQUE (scope, out_trade_no) index answers a concurrent twin, and a
-        // failure below (code already used) rolls the order back with this request's savepoint.
-        o = processing
-          ? insertOrder(state, {
-              ...fields,
-              status: 'processing',
-              failure_code: null,
-              confirm_at: state.clock.now() + state.settings.confirmDelayS * 1000,
-            })
-          : insertCaptured(state, { ...fields, confirm_at: null });
-      } catch (e) {
-        if (
-          (e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' &&
-          (e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE'
-        )
-          throw e;
-        const again = findOrder(state, scope, b.out_trade_no);
-        if (again === undefined) throw e;
-        return existingOrConflict(state, again, requestHash);
-      }
-      consumeCode(state, r, p.id);
-      return { status: 201, body: orderOut(state, o) };
-    });
-  },
+  createPayment: Object.assign(
+    async (ctx: HandlerContext<RouteOf<'createPayment'>>) => {
+      const { state, body: b } = ctx;
+      const p = requirePrincipal(ctx);
+      const scope = scopeOf(p);
+      const requestHash = hash([b.amount, b.qr_text ?? null, b.uid_hex ?? null]);
+      const existing = findOrder(state, scope, b.out_trade_no);
+      if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
+      const pf = ctx.prefetched as PaymentPrefetch | undefined;
+      const r = await (pf !== undefined &&
+      pf.principalId === p.id &&
+      pf.qr === b.qr_text &&
+      b.uid_hex === undefined
+        ? pf.resolution
+        : resolveCredentialInput(state, p, b));
+      return ctx.commit(() => {
+        const processing = b.amount > state.settings.confirmThreshold;
+        const fields = {
+          scope,
+          out_trade_no: b.out_trade_no,
+          kind: 'payment' as const,
+          amount: b.amount,
+          person_id: r.card.person_id,
+          card_id: r.card.card_id,
+          merchant_id: scope,
+          device_id: p.kind === 'device' ? p.id : null,
+          via: r.source,
+          fee_type: null,
+          student_id: null,
+          description: b.description ?? null,
+          request_hash: requestHash,
+        };
+        let o: OrderRow;
+        try {
+          // The order first: the UNIQUE (scope, out_trade_no) index answers a concurrent twin, and a
+          // failure below (code already used) rolls the order back with this request's savepoint.
+          o = processing
+            ? insertOrder(state, {
+                ...fields,
+                status: 'processing',
+                failure_code: null,
+                confirm_at: state.clock.now() + state.settings.confirmDelayS * 1000,
+              })
+            : insertCaptured(state, { ...fields, confirm_at: null });
+        } catch (e) {
+          if (
+            (e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' &&
+            (e as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE'
+          )
+            throw e;
+          const again = findOrder(state, scope, b.out_trade_no);
+          if (again === undefined) throw e;
+          return existingOrConflict(state, again, requestHash);
+        }
+        consumeCode(state, r, p.id);
+        return { status: 201, body: orderOut(state, o) };
+      });
+    },
+    { prefetch: prefetchPayment },
+  ),
 
   getPayment: (ctx) => ({
     status: 200,
