@@ -4,19 +4,9 @@
 //
 //   node examples/reference-pos/run.mjs webhook-receiver.ts
 //   node examples/reference-pos/run.mjs pos-device.ts
-import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleForNode } from '../../.scripts/lib/bundle.mjs';
+import { runBundled } from '../../.scripts/lib/run-bundled.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const [entry = 'webhook-receiver.ts', ...args] = process.argv.slice(2);
-const outfile = join(here, '.tmp', `${basename(entry, '.ts')}-${process.pid}.mjs`);
-await bundleForNode(resolve(here, entry), outfile);
-const child = spawn(process.execPath, [outfile, ...args], { stdio: 'inherit' });
-for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => {
-  rmSync(outfile, { force: true });
-  process.exit(code ?? (signal ? 1 : 0));
-});
+await runBundled(dirname(fileURLToPath(import.meta.url)), entry, args);
