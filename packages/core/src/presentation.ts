@@ -184,6 +184,35 @@ export function parsePresentationPayload(payload: Uint8Array): PresentationField
 }
 
 /**
+ * A full-mode presentation. A class, so that the lazy `credential` getter lives on the prototype
+ * (no closure per scan); `sign1` is absent for {@link parsePresentationPayload}.
+ */
+class FullPresentation implements PresentationFields {
+  declare readonly sign1: Sign1;
+  readonly mode = 'full' as const;
+  readonly cardId = undefined;
+  readonly holderKid = undefined;
+  #credential: Uint8Array | undefined;
+
+  constructor(
+    readonly credentialParts: CredentialParts,
+    readonly t: number,
+    readonly nonce: Uint8Array,
+    readonly scene: number | undefined,
+    sign1: Sign1 | undefined,
+  ) {
+    if (sign1 !== undefined) (this as { sign1: Sign1 }).sign1 = sign1;
+  }
+
+  /** The credential bytes, rebuilt from its parts on first access. */
+  get credential(): Uint8Array {
+    const { protectedBytes, payload, signature } = this.credentialParts;
+    this.#credential ??= rebuildCredential(protectedBytes, payload, signature);
+    return this.#credential;
+  }
+}
+
+/**
  * The fields of a decoded presentation payload; with `sign1`, a {@link DecodedPresentation}
  * (`sign1` last, as before), built in one object literal.
  */
@@ -204,24 +233,7 @@ function presentationFields(decoded: CborValue, sign1: Sign1 | undefined): Decod
     const t = uintField(arr[3], 'presentation t', S);
     const nonce = bytesField(arr[4], 'presentation nonce', S, NONCE_BYTES);
     const scene = arr.length === 6 ? uintField(arr[5], 'presentation scene', S, 255) : undefined;
-    let credential: Uint8Array | undefined;
-    const fields = {
-      mode: 'full' as const,
-      get credential() {
-        credential ??= rebuildCredential(parts.protectedBytes, parts.payload, parts.signature);
-        return credential;
-      },
-      credentialParts: parts,
-      cardId: undefined,
-      holderKid: undefined,
-      t,
-      nonce,
-      scene,
-      sign1: sign1 as Sign1,
-    };
-    // parsePresentationPayload's fields carry no sign1
-    if (sign1 === undefined) delete (fields as { sign1?: Sign1 }).sign1;
-    return fields;
+    return new FullPresentation(parts, t, nonce, scene, sign1);
   }
   if (typeof first === 'string' || typeof first === 'number') {
     if (arr.length > 5) throw structureError('presentation', 'compact mode has 4 or 5 elements', S);
@@ -256,6 +268,15 @@ export function decodePresentation(bytes: Uint8Array): DecodedPresentation {
  * view into `bytes`). Internal: the verification fast path.
  */
 export function decodePresentationOwned(bytes: Uint8Array): DecodedPresentation {
+  return readPresentation(bytes) ?? decodePresentationGeneric(bytes);
+}
+
+/**
+ * The general decoder behind {@link decodePresentationOwned}: a full deterministic-CBOR scan, then
+ * the structure checks, each failure with its precise error. Internal; exported for the tests
+ * that hold {@link readPresentation} to it.
+ */
+export function decodePresentationGeneric(bytes: Uint8Array): DecodedPresentation {
   const sign1 = decodeSign1(
     decodeCborOwned(bytes, PRESENTATION_LIMITS, 'presentation'),
     PRESENTATION_LIMITS,
@@ -267,4 +288,140 @@ export function decodePresentationOwned(bytes: Uint8Array): DecodedPresentation 
     decodeCborOwned(sign1.payload, PRESENTATION_LIMITS, 'presentation payload'),
     sign1,
   );
+}
+
+/** Offset just past the head last read by {@link readHead} (a module slot: no tuple per head). */
+let headEnd = 0;
+
+/**
+ * Reads, at `pos` and before `limit`, a CBOR head of major type `major` in shortest form with an
+ * argument of at most 32 bits; returns the argument and sets {@link headEnd}. Anything else (another
+ * type, a longer or non-shortest head, truncation) gives -1.
+ */
+function readHead(b: Uint8Array, pos: number, limit: number, major: number): number {
+  if (pos >= limit) return -1;
+  const ib = b[pos] as number;
+  if (ib >> 5 !== major) return -1;
+  const ai = ib & 0x1f;
+  if (ai < 24) {
+    headEnd = pos + 1;
+    return ai;
+  }
+  if (ai === 24) {
+    if (pos + 2 > limit) return -1;
+    const v = b[pos + 1] as number;
+    headEnd = pos + 2;
+    return v < 24 ? -1 : v;
+  }
+  if (ai === 25) {
+    if (pos + 3 > limit) return -1;
+    const v = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+    headEnd = pos + 3;
+    return v < 256 ? -1 : v;
+  }
+  if (ai === 26) {
+    if (pos + 5 > limit) return -1;
+    const v =
+      (b[pos + 1] as number) * 0x1000000 +
+      (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
+    headEnd = pos + 5;
+    return v < 65_536 ? -1 : v;
+  }
+  return -1;
+}
+
+/**
+ * The scan-time fast path of {@link decodePresentationOwned}: reads the fields of a presentation
+ * laid out exactly as `createPresentation` / `createCompactPresentation` write them (every head in
+ * shortest form, protected header `{1: -7}` or `{1: -8}`, empty unprotected header, integer card
+ * id in compact mode), straight from the bytes, without building generic CBOR values.
+ *
+ * It accepts a subset of what {@link decodePresentationGeneric} accepts and returns the same
+ * result for it; on anything else, well-formed or not, it returns `undefined` and the general
+ * decoder runs, so every error keeps its code and its order.
+ */
+export function readPresentation(b: Uint8Array): DecodedPresentation | undefined {
+  const n = b.length;
+  // COSE_Sign1 [h'A10126' or h'A10127', {}, payload, 64-byte signature]
+  if (n > PRESENTATION_LIMITS.maxBytes || n < 80) return undefined;
+  if (b[0] !== 0x84 || b[1] !== 0x43 || b[2] !== 0xa1 || b[3] !== 0x01 || b[5] !== 0xa0) return undefined;
+  const algByte = b[4];
+  const alg = algByte === 0x26 ? 'ES256' : algByte === 0x27 ? 'EdDSA' : undefined;
+  if (alg === undefined) return undefined;
+  const payloadLength = readHead(b, 6, n, 2);
+  if (payloadLength < 0) return undefined;
+  const ps = headEnd;
+  const pe = ps + payloadLength;
+  if (pe + 66 !== n || b[pe] !== 0x58 || b[pe + 1] !== 0x40) return undefined;
+
+  // the payload: [cred protected, cred payload, cred signature, t, nonce, ?scene] or
+  // [card id, phone kid, t, nonce, ?scene]
+  const count = b[ps] as number;
+  let p = ps + 1;
+  let parts: CredentialParts | undefined;
+  let cardId: string | undefined;
+  let holderKid: Uint8Array | undefined;
+  let optional: boolean;
+  const firstMajor = (b[p] as number) >> 5;
+  if ((count === 0x85 || count === 0x86) && firstMajor === 2) {
+    const ph = readHead(b, p, pe, 2);
+    if (ph < 0) return undefined;
+    const phStart = headEnd;
+    const pl = readHead(b, phStart + ph, pe, 2);
+    if (pl < 0) return undefined;
+    const plStart = headEnd;
+    p = plStart + pl;
+    if (p + 66 > pe || b[p] !== 0x58 || b[p + 1] !== 0x40) return undefined;
+    // a credential too large to be one is the general decoder's error to report
+    if (ph + pl + 72 > CREDENTIAL_LIMITS.maxBytes) return undefined;
+    parts = {
+      protectedBytes: b.subarray(phStart, phStart + ph),
+      payload: b.subarray(plStart, plStart + pl),
+      signature: b.subarray(p + 2, p + 66),
+    };
+    p += 66;
+    optional = count === 0x86;
+  } else if ((count === 0x84 || count === 0x85) && firstMajor === 0) {
+    const id = readHead(b, p, pe, 0);
+    if (id < 0 || headEnd + 9 > pe || b[headEnd] !== 0x48) return undefined;
+    cardId = String(id);
+    holderKid = b.subarray(headEnd + 1, headEnd + 9);
+    p = headEnd + 9;
+    optional = count === 0x85;
+  } else {
+    return undefined;
+  }
+  const t = readHead(b, p, pe, 0);
+  if (t < 0) return undefined;
+  p = headEnd;
+  if (p + 5 > pe || b[p] !== 0x44) return undefined;
+  const nonce = b.subarray(p + 1, p + 5);
+  p += 5;
+  let scene: number | undefined;
+  if (optional) {
+    scene = readHead(b, p, pe, 0);
+    if (scene < 0 || scene > 255) return undefined;
+    p = headEnd;
+  }
+  if (p !== pe) return undefined;
+
+  const sign1: Sign1 = {
+    protectedBytes: b.subarray(2, 5),
+    alg,
+    kid: undefined,
+    payload: b.subarray(ps, pe),
+    signature: b.subarray(pe + 2, n),
+  };
+  if (parts !== undefined) return new FullPresentation(parts, t, nonce, scene, sign1);
+  return {
+    mode: 'compact',
+    credential: undefined,
+    credentialParts: undefined,
+    cardId: cardId as string,
+    holderKid,
+    t,
+    nonce,
+    scene,
+    sign1,
+  };
 }

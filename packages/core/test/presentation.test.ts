@@ -1,0 +1,203 @@
+/**
+ * The presentation fast path (`readPresentation`) against the general decoder: on every vector and
+ * on random mutations of valid codes it either steps aside (`undefined`) or gives exactly the
+ * general decoder's result, and it steps aside whenever the general decoder throws.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeQr, generateKeyPair, issueCredential } from '../src/index.js';
+import { encodeCbor } from '../src/lib/cbor.js';
+import {
+  createCompactPresentation,
+  createPresentation,
+  type DecodedPresentation,
+  decodePresentationGeneric,
+  readPresentation,
+} from '../src/presentation.js';
+
+const NOW = 1_767_225_600;
+
+/** The comparable content of a decoded presentation (own fields plus the lazy credential). */
+function view(p: DecodedPresentation): unknown {
+  return {
+    mode: p.mode,
+    credential: p.credential === undefined ? undefined : Array.from(p.credential),
+    parts: p.credentialParts && {
+      protectedBytes: Array.from(p.credentialParts.protectedBytes),
+      payload: Array.from(p.credentialParts.payload),
+      signature: Array.from(p.credentialParts.signature),
+    },
+    cardId: p.cardId,
+    holderKid: p.holderKid && Array.from(p.holderKid),
+    t: p.t,
+    nonce: Array.from(p.nonce),
+    scene: p.scene,
+    sign1: {
+      protectedBytes: Array.from(p.sign1.protectedBytes),
+      alg: p.sign1.alg,
+      kid: p.sign1.kid,
+      payload: Array.from(p.sign1.payload),
+      signature: Array.from(p.sign1.signature),
+    },
+  };
+}
+
+/** The fast path agrees with the general decoder on `bytes` (see the module comment). */
+function expectAgreement(bytes: Uint8Array): 'fast' | 'generic' | 'error' {
+  let generic: DecodedPresentation | undefined;
+  try {
+    generic = decodePresentationGeneric(bytes.slice());
+  } catch {
+    generic = undefined;
+  }
+  const fast = readPresentation(bytes.slice());
+  if (generic === undefined) {
+    expect(fast).toBeUndefined();
+    return 'error';
+  }
+  if (fast === undefined) return 'generic';
+  expect(view(fast)).toEqual(view(generic));
+  return 'fast';
+}
+
+const issuer = generateKeyPair('ES256');
+const phone = generateKeyPair('ES256');
+const edPhone = generateKeyPair('EdDSA');
+const credential = await issueCredential(
+  {
+    school: '10001',
+    cardId: '2024010001',
+    role: 'student',
+    iat: NOW - 86_400,
+    validityDays: 30,
+    holderKey: phone.publicKey,
+    statusIndex: 7,
+    groups: ['dorm:B3'],
+  },
+  issuer.privateKey,
+);
+const nonce = new Uint8Array([1, 2, 3, 4]);
+const samples: Record<string, Uint8Array> = {
+  full: await createPresentation({ credential, t: NOW, nonce }, phone.privateKey),
+  fullScene: await createPresentation({ credential, t: NOW, nonce, scene: 3 }, phone.privateKey),
+  fullEdDSA: await createPresentation({ credential, t: NOW, nonce, scene: 200 }, edPhone.privateKey),
+  compact: await createCompactPresentation({ cardId: '2024010001', t: NOW, nonce }, phone.privateKey),
+  compactScene: await createCompactPresentation({ cardId: '7', t: 20, nonce, scene: 30 }, edPhone.privateKey),
+  compactTextId: await createCompactPresentation({ cardId: 'T-01', t: NOW, nonce }, phone.privateKey),
+};
+
+describe('readPresentation (the decoding fast path)', () => {
+  it('reads every code the library writes with a numeric card id, as the general decoder does', () => {
+    for (const [name, bytes] of Object.entries(samples)) {
+      expect([name, expectAgreement(bytes)]).toEqual([name, name === 'compactTextId' ? 'generic' : 'fast']);
+    }
+  });
+
+  it('agrees with the general decoder on every vector', () => {
+    const dir = new URL('../vectors/', import.meta.url);
+    let fast = 0;
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+      const v = JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as { qr: string };
+      let bytes: Uint8Array;
+      try {
+        bytes = decodeQr(v.qr);
+      } catch {
+        continue; // a QR-text vector: no presentation bytes to decode
+      }
+      if (expectAgreement(bytes) === 'fast') fast++;
+    }
+    expect(fast).toBeGreaterThan(30);
+  });
+
+  it('steps aside for well-formed codes outside its layout', () => {
+    const full = samples.full as Uint8Array;
+    // a COSE_Sign1 tag in front, a kid in the unprotected header, a non-shortest t: all for the general decoder
+    const tagged = new Uint8Array([0xd2, ...full]);
+    expect(readPresentation(tagged)).toBeUndefined();
+    const payload = decodePresentationGeneric(full.slice()).sign1;
+    const withT64 = encodeCbor([
+      payload.protectedBytes,
+      new Map([[4, new Uint8Array(8)]]),
+      payload.payload,
+      payload.signature,
+    ]);
+    expect(readPresentation(withT64)).toBeUndefined();
+    expect(expectAgreement(withT64)).toBe('error');
+  });
+
+  it('agrees with the general decoder on codes of any shape (random elements, headers, lengths)', () => {
+    const bytesOf = (lengths: number[]) =>
+      fc.constantFrom(...lengths).map((n) => new Uint8Array(n).fill(0x5a));
+    const element = fc.oneof(
+      bytesOf([0, 3, 4, 5, 8, 9, 23, 24, 64, 65, 200, 255, 256, 300, 530]),
+      fc.constantFrom(0, 1, 23, 24, 255, 256, 65_535, 65_536, NOW, 2 ** 32 - 1, 2 ** 32, 2 ** 40),
+      fc.constantFrom(-1, -300, '', 'T-01', '2024', '0', 'é'),
+      fc.constantFrom([], [1], new Map(), new Map([[1, 2]]), true, false),
+    );
+    const payload = fc.oneof(
+      fc.array(element, { minLength: 0, maxLength: 8 }),
+      // mostly the real layouts, with one element swapped out
+      fc.tuple(fc.boolean(), fc.boolean(), fc.nat(5), element).map(([full, scene, at, x]) => {
+        const fields: unknown[] = full
+          ? [new Uint8Array([0xa2, 1, 0x26]), new Uint8Array(120).fill(1), new Uint8Array(64), NOW, nonce]
+          : [2_024_010_001, new Uint8Array(8), NOW, nonce];
+        if (scene) fields.push(3);
+        if (at < fields.length) fields[at] = x;
+        return fields;
+      }),
+    );
+    const protectedHeader = fc.constantFrom(
+      new Uint8Array([0xa1, 0x01, 0x26]),
+      new Uint8Array([0xa1, 0x01, 0x27]),
+      new Uint8Array([0xa1, 0x01, 0x28]),
+      new Uint8Array([0xa1, 0x01, 0x38, 0x22]),
+      new Uint8Array([0xa2, 0x01, 0x26, 0x04, 0x48, 1, 2, 3, 4, 5, 6, 7, 8]),
+      new Uint8Array([]),
+    );
+    const unprotected = fc.constantFrom(new Map(), new Map([[4, new Uint8Array(8)]]));
+    fc.assert(
+      fc.property(
+        protectedHeader,
+        unprotected,
+        payload,
+        fc.constantFrom(63, 64, 65),
+        (ph, uh, fields, sigLength) => {
+          const body = encodeCbor(fields as Parameters<typeof encodeCbor>[0]);
+          expectAgreement(encodeCbor([ph, uh, body, new Uint8Array(sigLength)]));
+          // and with the payload longer than its content, the rest of the code unchanged
+          const padded = new Uint8Array(body.length + 1);
+          padded.set(body);
+          expectAgreement(encodeCbor([ph, uh, padded, new Uint8Array(sigLength)]));
+        },
+      ),
+      { seed: 4_242, numRuns: 3000 },
+    );
+  });
+
+  it('agrees with the general decoder on any single-byte change, truncation or extension', () => {
+    const all = Object.values(samples);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: all.length - 1 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.constantFrom('set', 'cut', 'insert', 'delete'),
+        (which, at, value, op) => {
+          const src = all[which] as Uint8Array;
+          const i = at % src.length;
+          let bytes: Uint8Array;
+          if (op === 'set') {
+            bytes = src.slice();
+            bytes[i] = value;
+          } else if (op === 'cut') bytes = src.slice(0, i);
+          else if (op === 'insert')
+            bytes = new Uint8Array([...src.subarray(0, i), value, ...src.subarray(i)]);
+          else bytes = new Uint8Array([...src.subarray(0, i), ...src.subarray(i + 1)]);
+          expectAgreement(bytes);
+        },
+      ),
+      { seed: 20_261_128, numRuns: 4000 },
+    );
+  });
+});
