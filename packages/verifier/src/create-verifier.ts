@@ -66,6 +66,18 @@ export const DEFAULT_MAX_STALENESS: Readonly<Required<MaxStaleness>> = Object.fr
   roster: 7 * 86_400,
 });
 
+/** What one scan has established so far, for its decision (one object per scan). */
+interface Scan {
+  /** The card's school and id, once known (a denial reports them). */
+  school: string | undefined;
+  cardId: string | undefined;
+  /** Staleness warnings, allocated on the first one. */
+  warnings: StaleWarning[] | undefined;
+}
+
+/** The `warnings` of a decision without any (shared, so frozen). */
+const NO_WARNINGS: readonly StaleWarning[] = Object.freeze([]);
+
 /** Options of {@link createVerifier}. All durations are seconds. */
 export interface VerifierOptions {
   /** The trust anchors: root keys that may sign trust lists. Configuration, never from the network. */
@@ -331,12 +343,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** Adds a warning or throws a denial for stale material. */
-  function checkStale(material: Material, stamp: MaterialStamp, now: number, warnings: StaleWarning[]): void {
+  function checkStale(material: Material, stamp: MaterialStamp, now: number, scan: Scan): void {
     const s = staleness(material, stamp, now);
     if (s === 'fresh') return;
     const code = STALE[material];
     if (s === 'grace') {
-      warnings.push(code);
+      (scan.warnings ??= []).push(code);
       return;
     }
     throw new Denial(
@@ -386,20 +398,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     input: string | Uint8Array | PhysicalCardTap,
     ctx: VerifyContext,
     now: number,
-    known: { school?: string; cardId?: string },
+    known: Scan,
   ): AcceptedDecision | Promise<AcceptedDecision> {
     if (floor.isClockBehind(now)) {
       throw new Denial('CLOCK_BEFORE_FLOOR', `clock ${now} is before the trusted-time floor ${floor.value}`);
     }
     const tl = trust.trustList;
     if (tl === undefined) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
-    const warnings: StaleWarning[] = [];
-    checkStale('trustList', tl.stamp, now, warnings);
+    checkStale('trustList', tl.stamp, now, known);
 
     if (isPhysicalCardTap(input)) {
       const roster = trust.roster;
       if (roster === undefined) throw new Denial('UNKNOWN_CARD', 'physical card tap but no roster loaded');
-      checkStale('roster', roster.stamp, now, warnings);
+      checkStale('roster', roster.stamp, now, known);
       const card = findPhysicalCard(roster.value, input.uid);
       if (card === undefined) throw new Denial('UNKNOWN_CARD', 'physical card not in the roster');
       const school = roster.value.roster.school;
@@ -419,7 +430,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         t: undefined,
         statusIndex: card.statusIndex,
       };
-      return admit(admitted, undefined, ctx, now, warnings);
+      return admit(admitted, undefined, ctx, now, known);
     }
     if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
       throw new Denial(
@@ -444,8 +455,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       roster === undefined ? base : { ...base, roster: roster.value },
     );
     return verified instanceof Promise
-      ? verified.then((v) => presented(v, ctx, now, known, warnings))
-      : presented(verified, ctx, now, known, warnings);
+      ? verified.then((v) => presented(v, ctx, now, known))
+      : presented(verified, ctx, now, known);
   }
 
   /** After steps 1 to 5 of a scanned code. */
@@ -453,15 +464,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verified: VerifiedPresentation,
     ctx: VerifyContext,
     now: number,
-    known: { school?: string; cardId?: string },
-    warnings: StaleWarning[],
+    known: Scan,
   ): AcceptedDecision | Promise<AcceptedDecision> {
     known.school = verified.school;
     known.cardId = verified.cardId;
     const roster = trust.roster;
-    if (verified.mode === 'compact' && roster !== undefined)
-      checkStale('roster', roster.stamp, now, warnings);
-    return admit(verified, verified, ctx, now, warnings);
+    if (verified.mode === 'compact' && roster !== undefined) checkStale('roster', roster.stamp, now, known);
+    return admit(verified, verified, ctx, now, known);
   }
 
   /** Status list age, policies (step 6) and the replay window (step 7). */
@@ -470,10 +479,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verified: VerifiedPresentation | undefined,
     ctx: VerifyContext,
     now: number,
-    warnings: StaleWarning[],
+    scan: Scan,
   ): AcceptedDecision | Promise<AcceptedDecision> {
     const sl = trust.statusLists.get(admitted.school);
-    if (sl !== undefined) checkStale('statusList', sl.stamp, now, warnings);
+    if (sl !== undefined) checkStale('statusList', sl.stamp, now, scan);
 
     // 6. policies
     const policy = evaluatePolicy(
@@ -490,7 +499,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     );
     if (!policy.ok)
       throw new Denial('POLICY_DENIED', `${policy.kind}: ${policy.detail}`, undefined, policy.rule);
-    if (verified === undefined) return accept(admitted, policy, now, warnings);
+    if (verified === undefined) return accept(admitted, policy, now, scan);
 
     // 7. replay window: only now is the code recorded as used
     const expiresAt = verified.t + maxAge + 1;
@@ -510,9 +519,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     } catch (error) {
       throw replayFailure(error);
     }
-    if (typeof pending === 'string') return replayed(pending, admitted, verified, policy, now, warnings);
+    if (typeof pending === 'string') return replayed(pending, admitted, verified, policy, now, scan);
     return Promise.resolve(pending).then(
-      (outcome) => replayed(outcome, admitted, verified, policy, now, warnings),
+      (outcome) => replayed(outcome, admitted, verified, policy, now, scan),
       (error: unknown) => {
         throw replayFailure(error);
       },
@@ -534,21 +543,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verified: VerifiedPresentation,
     policy: PolicyOutcome,
     now: number,
-    warnings: StaleWarning[],
+    scan: Scan,
   ): AcceptedDecision {
     if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
     if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
     if (outcome !== 'fresh') throw new Denial('INTERNAL_ERROR', `replay store answered ${String(outcome)}`);
     floor.observe(verified.t, now);
-    return accept(admitted, policy, now, warnings);
+    return accept(admitted, policy, now, scan);
   }
 
-  function accept(
-    admitted: Admitted,
-    policy: PolicyOutcome,
-    now: number,
-    warnings: StaleWarning[],
-  ): AcceptedDecision {
+  function accept(admitted: Admitted, policy: PolicyOutcome, now: number, scan: Scan): AcceptedDecision {
     policy.commit();
     return {
       accepted: true,
@@ -561,12 +565,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       mode: admitted.mode,
       scene: admitted.scene,
       t: admitted.t,
-      warnings,
+      warnings: scan.warnings ?? NO_WARNINGS,
       audit: audit(now, admitted.school),
     };
   }
 
-  function deny(error: unknown, now: number, known: { school?: string; cardId?: string }): DeniedDecision {
+  function deny(error: unknown, now: number, known: Scan): DeniedDecision {
     let reason: ReasonCode;
     let detail: string;
     let coreCode: CampusCardErrorCode | undefined;
@@ -602,11 +606,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** {@link deny}, and a bare denial should even that fail: never throws. */
-  function safeDeny(
-    error: unknown,
-    now: number,
-    known: { school?: string; cardId?: string },
-  ): DeniedDecision {
+  function safeDeny(error: unknown, now: number, known: Scan): DeniedDecision {
     try {
       return deny(error, now, known);
     } catch {
@@ -637,7 +637,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return checkLoadNow(opts, 'roster') ?? afterLoad(trust.loadRoster(bytes), opts.now);
     },
     verify(input, context) {
-      const known: { school?: string; cardId?: string } = {};
+      const known: Scan = { school: undefined, cardId: undefined, warnings: undefined };
       let now = Number.NaN;
       try {
         now = context?.now;

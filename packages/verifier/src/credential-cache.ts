@@ -20,8 +20,10 @@ export interface LruCredentialCache extends CredentialCache {
 
 /**
  * Creates a bounded LRU cache of credentials whose issuer signature was verified, keyed by the
- * hex SHA-256 of the credential bytes (never signature bytes). A hit lets the verifier skip the
- * issuer signature; core uses it only while its trust-list entry is still in the current list.
+ * core's `credentialCacheKey` (a 64-bit hash of the signed content, never of signature bytes). A hit
+ * lets the verifier skip the issuer signature; core uses it only when the stored content is byte for
+ * byte the one scanned, and while its trust-list entry is still in the current list. Lookups and
+ * updates are O(1): a `Map` plus a linked recency list.
  *
  * @param capacity - Most entries kept, a positive integer. Default {@link DEFAULT_CREDENTIAL_CACHE_SIZE}
  *   (about 1 KB an entry). `0` disables caching.
@@ -36,37 +38,66 @@ export function createCredentialCache(capacity: number = DEFAULT_CREDENTIAL_CACH
   if (!Number.isSafeInteger(capacity) || capacity < 0) {
     throw new RangeError(`credential cache capacity must be a non-negative integer, got ${String(capacity)}`);
   }
-  // a Map iterates in insertion order: re-inserting on a hit makes the first key the LRU one
-  const map = new Map<string, VerifiedCredential>();
-  /** The key inserted last (the most recent one): a hit on it needs no reordering. */
-  let newest: string | undefined;
+  // a Map for lookup, and a circular doubly linked list through the nodes for recency: a hit
+  // relinks one node (four pointer writes) instead of re-inserting its key in the Map
+  const map = new Map<string, Node>();
+  const head = {} as Node; // sentinel: head.next is the most recent node, head.prev the least
+  head.next = head;
+  head.prev = head;
+  const unlink = (n: Node): void => {
+    n.prev.next = n.next;
+    n.next.prev = n.prev;
+  };
+  const pushFront = (n: Node): void => {
+    n.prev = head;
+    n.next = head.next;
+    head.next.prev = n;
+    head.next = n;
+  };
   return {
     get(key) {
-      const v = map.get(key);
-      if (v !== undefined && key !== newest) {
-        map.delete(key);
-        map.set(key, v);
-        newest = key;
+      const n = map.get(key);
+      if (n === undefined) return undefined;
+      if (head.next !== n) {
+        unlink(n);
+        pushFront(n);
       }
-      return v;
+      return n.value;
     },
     set(key, value) {
       if (capacity === 0) return;
-      map.delete(key);
-      map.set(key, value);
-      newest = key;
+      const old = map.get(key);
+      if (old !== undefined) {
+        old.value = value;
+        unlink(old);
+        pushFront(old);
+        return;
+      }
+      const n = { key, value } as Node;
+      map.set(key, n);
+      pushFront(n);
       if (map.size > capacity) {
-        const oldest = map.keys().next();
-        if (!oldest.done) map.delete(oldest.value);
+        const lru = head.prev;
+        unlink(lru);
+        map.delete(lru.key);
       }
     },
     clear() {
       map.clear();
-      newest = undefined;
+      head.next = head;
+      head.prev = head;
     },
     get size() {
       return map.size;
     },
     capacity,
   };
+}
+
+/** A cache entry, linked in recency order. */
+interface Node {
+  readonly key: string;
+  value: VerifiedCredential;
+  prev: Node;
+  next: Node;
 }

@@ -3,16 +3,6 @@
  *
  * @module
  */
-/** 32-bit FNV-1a of a string's UTF-16 code units, with a seed. */
-function fnv1a(text: string, seed: number): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /**
  * The 16-byte replay key of a code (spec §7.3), from its signed fields only, never from
  * signature bytes: `(phone kid ⊕ h64(card id)) ‖ t mod 2^32 ‖ nonce`.
@@ -34,11 +24,18 @@ export function replayDigest(
   nonce: Uint8Array,
 ): Uint8Array {
   const out = new Uint8Array(16);
-  const h1 = fnv1a(cardId, 0x811c9dc5);
-  const h2 = fnv1a(cardId, 0x9e3779b9);
-  for (let i = 0; i < 8; i++) {
-    const h = i < 4 ? h1 : h2;
-    out[i] = (holderKid[i] ?? 0) ^ ((h >>> ((i & 3) * 8)) & 0xff);
+  // two 32-bit FNV-1a hashes of the card id's UTF-16 code units (seeds 0x811c9dc5 and 0x9e3779b9),
+  // in one pass
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9e3779b9;
+  for (let i = 0; i < cardId.length; i++) {
+    const c = cardId.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x01000193);
+  }
+  for (let i = 0; i < 4; i++) {
+    out[i] = (holderKid[i] ?? 0) ^ ((h1 >>> (i * 8)) & 0xff);
+    out[i + 4] = (holderKid[i + 4] ?? 0) ^ ((h2 >>> (i * 8)) & 0xff);
   }
   const tt = t >>> 0;
   out[8] = tt >>> 24;
