@@ -348,7 +348,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (s === 'fresh') return;
     const code = STALE[material];
     if (s === 'grace') {
-      (scan.warnings ??= []).push(code);
+      if (scan.warnings === undefined) scan.warnings = [code];
+      else scan.warnings.push(code);
       return;
     }
     throw new Denial(
