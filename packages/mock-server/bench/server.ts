@@ -334,6 +334,9 @@ async function load(): Promise<void> {
   const lat: number[] = [];
   let openFailed = 0;
   let openPerS = 0;
+  const openBefore = await stats();
+  const openCpu0 = process.cpuUsage();
+  const openT0 = performance.now();
   {
     const inflight: Promise<void>[] = [];
     const start = performance.now();
@@ -360,6 +363,8 @@ async function load(): Promise<void> {
     openPerS = n / ((performance.now() - start) / 1000);
   }
   lat.sort((a, b) => a - b);
+  const openWall = performance.now() - openT0;
+  const openCpu = process.cpuUsage(openCpu0);
 
   const end = await stats();
   emit('server.signed_payments_per_s', pay.perS, 'req/s');
@@ -378,6 +383,13 @@ async function load(): Promise<void> {
   const idle = after.elu.idle - before.elu.idle;
   emit('server.closed_loop_event_loop_utilization', active / (active + idle), 'ratio');
   emit('server.closed_loop_event_loop_us_per_payment', (active * 1000) / pay.ok, 'us');
+  emit('server.open_loop_server_cpu_pct', ((cpuMs(end.cpu) - cpuMs(openBefore.cpu)) / openWall) * 100, '%');
+  emit('server.open_loop_loadgen_cpu_pct', (cpuMs(openCpu) / openWall) * 100, '%');
+  {
+    const a = end.elu.active - openBefore.elu.active;
+    const i = end.elu.idle - openBefore.elu.idle;
+    emit('server.open_loop_event_loop_utilization', a / (a + i), 'ratio');
+  }
   const batches = after.gc.batches - before.gc.batches;
   if (batches > 0) {
     emit('server.closed_loop_joins_per_batch', (after.gc.joins - before.gc.joins) / batches, 'joins');

@@ -19,8 +19,10 @@ export interface RecordEntry {
 export interface Recorder {
   /** Appends an entry. */
   record(entry: RecordEntry): void;
-  /** The in-memory entries (when kept). */
+  /** The in-memory entries (when kept), oldest first: a fresh array on each read. */
   readonly entries: RecordEntry[];
+  /** Entries dropped from memory because `maxEntries` was reached. */
+  readonly dropped: number;
   /** The entries as JSON lines. */
   toJsonLines(): string;
   /** Flushes and closes the file, if any. */
@@ -36,26 +38,46 @@ export interface RecorderOptions {
   readonly maxEntries?: number;
 }
 
-/** Creates a recorder. */
+/**
+ * Creates a recorder. Entries kept in memory live in a ring of `maxEntries` slots, so recording
+ * costs the same with the ring full as empty (no array shifting per request).
+ */
 export function createRecorder(options: RecorderOptions = {}): Recorder {
-  const entries: RecordEntry[] = [];
   const keep = options.memory !== false;
   const max = options.maxEntries ?? 100_000;
+  if (!Number.isSafeInteger(max) || max < 1) throw new RangeError('"maxEntries" must be a positive integer');
+  const ring: RecordEntry[] = [];
+  let next = 0; // where the next entry goes once the ring is full (its oldest entry)
+  let dropped = 0;
   let stream: WriteStream | undefined;
   if (options.file !== undefined) {
     mkdirSync(dirname(options.file), { recursive: true });
     stream = createWriteStream(options.file, { flags: 'a' });
   }
+  const ordered = (): RecordEntry[] =>
+    ring.length < max ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)];
   return {
-    entries,
+    get entries() {
+      return ordered();
+    },
+    get dropped() {
+      return dropped;
+    },
     record(entry) {
       if (keep) {
-        entries.push(entry);
-        if (entries.length > max) entries.splice(0, entries.length - max);
+        if (ring.length < max) ring.push(entry);
+        else {
+          ring[next] = entry;
+          next = next + 1 === max ? 0 : next + 1;
+          dropped++;
+        }
       }
       stream?.write(`${JSON.stringify(entry)}\n`);
     },
-    toJsonLines: () => entries.map((e) => `${JSON.stringify(e)}\n`).join(''),
+    toJsonLines: () =>
+      ordered()
+        .map((e) => `${JSON.stringify(e)}\n`)
+        .join(''),
     close: () =>
       new Promise<void>((resolve) => {
         if (stream === undefined) resolve();
