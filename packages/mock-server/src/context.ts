@@ -9,6 +9,7 @@ import type { VirtualClock } from './lib/clock.js';
 import type { Db } from './lib/db.js';
 import type { FaultInjector } from './lib/faults.js';
 import type { GroupCommit } from './lib/group-commit.js';
+import type { RandomTokens } from './lib/random-token.js';
 import type { Recorder } from './lib/recorder.js';
 import type { Rng } from './lib/rng.js';
 
@@ -32,6 +33,8 @@ export interface PlatformState {
   readonly db: Db;
   readonly clock: VirtualClock;
   readonly rng: Rng;
+  /** Random ids (orders, events, pushes): a pooled source. */
+  readonly ids: RandomTokens;
   readonly recorder: Recorder;
   readonly faults: FaultInjector;
   readonly settings: PlatformSettings;

@@ -32,6 +32,7 @@ import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
 import { createFaultInjector } from './lib/faults.js';
 import { createGroupCommit } from './lib/group-commit.js';
+import { createRandomTokens } from './lib/random-token.js';
 import { createRecorder, type Recorder } from './lib/recorder.js';
 import { createRng } from './lib/rng.js';
 import { cachePreparedStatements } from './lib/statement-cache.js';
@@ -55,8 +56,14 @@ export interface MockPlatformOptions {
   readonly demo?: boolean;
   /** Answer `/admin/...` routes. Default true. */
   readonly admin?: boolean;
-  /** Also append the recording to this JSON-lines file. */
+  /** Also append the recording to this JSON-lines file (every entry, however many). */
   readonly recordFile?: string;
+  /**
+   * Recorded entries kept in memory for `GET /admin/recording` and `recorder.entries`: the newest
+   * ones. Default 10 000 (a few MB; every entry holds its request and response bodies, and a large
+   * live heap makes every major GC pause longer). The file, when given, has them all.
+   */
+  readonly recordMemoryEntries?: number;
   /** Maximum request body in bytes. Default 262 144. */
   readonly bodyLimit?: number;
   /** Tunables. */
@@ -155,12 +162,16 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   });
   const clock = options.clock ?? createClock();
   const seed = options.seed ?? 1;
-  const recorder = createRecorder(options.recordFile === undefined ? {} : { file: options.recordFile });
+  const recorder = createRecorder({
+    ...(options.recordMemoryEntries === undefined ? {} : { maxEntries: options.recordMemoryEntries }),
+    ...(options.recordFile === undefined ? {} : { file: options.recordFile }),
+  });
   let dispatcher: PushDispatcher | undefined;
   const state: PlatformState = {
     db,
     clock,
     rng: createRng(seed),
+    ids: createRandomTokens(),
     recorder,
     faults: createFaultInjector(seed),
     settings: {

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import type { EventBatchResult, StoredEvent } from '@campus-card/core/api';
 import type { Handlers } from '../context.js';
 import { requirePrincipal } from '../context.js';
@@ -97,9 +96,7 @@ export const attendanceHandlers: Handlers = {
         const r = resolved[i];
         const card = r === undefined ? undefined : 'card' in r ? r.card : r;
         const person = card === undefined ? undefined : getPersonRow(state, card.person_id);
-        const eventId = `ev_${randomBytes(9)
-          .toString('base64url')
-          .replace(/[^A-Za-z0-9]/g, 'x')}`;
+        const eventId = `ev_${state.ids.next(12)}`;
         const res = ins.run(
           eventId,
           p.id,

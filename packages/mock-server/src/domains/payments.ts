@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/core/api';
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
@@ -43,10 +43,8 @@ const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).dige
  * Order ids lead with the time (fixed-width base 36 ms), so new rows go to the right edge of
  * the primary-key index. A random key would dirty a random index page per payment.
  */
-const newId = (p: string) =>
-  `${p}_${Date.now().toString(36).padStart(9, '0')}${randomBytes(6)
-    .toString('base64url')
-    .replace(/[^A-Za-z0-9]/g, 'x')}`;
+const newId = (state: PlatformState, p: string) =>
+  `${p}_${Date.now().toString(36).padStart(9, '0')}${state.ids.next(8)}`;
 
 function refundsOf(state: PlatformState, orderId: string, refundedAmount?: number): Refund[] {
   if (refundedAmount === 0) return []; // every refund adds its amount: none yet
@@ -105,7 +103,7 @@ function insertOrder(
   state: PlatformState,
   o: Omit<OrderRow, 'order_id' | 'created_at' | 'updated_at' | 'refunded_amount'>,
 ): OrderRow {
-  const id = newId('ord');
+  const id = newId(state, 'ord');
   const now = state.clock.now();
   state.db
     .prepare(

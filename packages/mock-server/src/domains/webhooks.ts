@@ -52,10 +52,8 @@ export function platformKey(state: PlatformState): PlatformKey {
   return key;
 }
 
-function id(prefix: string): string {
-  return `${prefix}_${randomBytes(9)
-    .toString('base64url')
-    .replace(/[^A-Za-z0-9]/g, 'x')}`;
+function id(state: PlatformState, prefix: string): string {
+  return `${prefix}_${state.ids.next(12)}`;
 }
 
 /** Who a person-related push goes to: the person, their parents, their class teachers. */
@@ -147,7 +145,7 @@ export function enqueueEvent(
     const forMerchant =
       s.merchant_id !== null && target.merchantId != null && s.merchant_id === target.merchantId;
     if (!forPerson && !forMerchant) continue;
-    const pushId = id('evt');
+    const pushId = id(state, 'evt');
     ins.run(
       pushId,
       s.subscription_id,
@@ -321,7 +319,7 @@ export const webhookHandlers: Handlers = {
         if (b.recipient_person_id === undefined && merchantId === null) {
           throw new ApiError(400, 'ERR_VALIDATION', 'give recipient_person_id or merchant_id');
         }
-        const subId = id('sub');
+        const subId = id(state, 'sub');
         const now = state.clock.now();
         state.db
           .prepare(

@@ -33,7 +33,7 @@ export interface Recorder {
 export interface RecorderOptions {
   /** Append JSON lines to this file. */
   readonly file?: string;
-  /** Keep entries in memory (default true), at most `maxEntries` (default 100 000; oldest dropped). */
+  /** Keep entries in memory (default true), at most `maxEntries` (default 10 000; oldest dropped). */
   readonly memory?: boolean;
   readonly maxEntries?: number;
 }
@@ -44,7 +44,7 @@ export interface RecorderOptions {
  */
 export function createRecorder(options: RecorderOptions = {}): Recorder {
   const keep = options.memory !== false;
-  const max = options.maxEntries ?? 100_000;
+  const max = options.maxEntries ?? 10_000;
   if (!Number.isSafeInteger(max) || max < 1) throw new RangeError('"maxEntries" must be a positive integer');
   const ring: RecordEntry[] = [];
   let next = 0; // where the next entry goes once the ring is full (its oldest entry)
