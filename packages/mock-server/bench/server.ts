@@ -141,27 +141,58 @@ interface Outcome {
   readonly code?: string;
 }
 
-async function send(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcome> {
-  const res = await pool.request({
-    method: req.method,
-    path: req.path,
-    headers: req.headers,
-    ...(req.body === undefined ? {} : { body: Buffer.from(req.body) }),
+/**
+ * Sends one request through `pool.dispatch` with a bare handler (status and body chunks only):
+ * the load generator shares the two cores with the server, so it skips `pool.request`'s
+ * response stream.
+ */
+function send(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let status = 0;
+    const chunks: Buffer[] = [];
+    pool.dispatch(
+      {
+        method: req.method,
+        path: req.path,
+        headers: req.headers,
+        ...(req.body === undefined ? {} : { body: req.body }),
+      },
+      {
+        // undici 7's Pool takes the classic handler callbacks
+        onConnect() {},
+        onHeaders(statusCode) {
+          status = statusCode;
+          return true;
+        },
+        onData(chunk) {
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete() {
+          const text =
+            chunks.length === 1 ? (chunks[0] as Buffer).toString('latin1') : Buffer.concat(chunks).toString();
+          if (status === 201) {
+            resolve(
+              text.includes('"status":"success"')
+                ? { ok: true, status }
+                : { ok: false, status, code: 'not success' },
+            );
+            return;
+          }
+          let code: string | undefined;
+          try {
+            code = (JSON.parse(text) as { code?: string }).code;
+          } catch {
+            code = undefined;
+          }
+          resolve(code === undefined ? { ok: false, status } : { ok: false, status, code });
+        },
+        onError(error) {
+          resolve({ ok: false, status: 0, code: error.message });
+        },
+      },
+    );
   });
-  const text = await res.body.text();
-  if (res.statusCode === 201) {
-    const ok = text.includes('"status":"success"');
-    return ok ? { ok, status: 201 } : { ok, status: 201, code: 'not success' };
-  }
-  let code: string | undefined;
-  try {
-    code = (JSON.parse(text) as { code?: string }).code;
-  } catch {
-    code = undefined;
-  }
-  return code === undefined
-    ? { ok: false, status: res.statusCode }
-    : { ok: false, status: res.statusCode, code };
 }
 
 function percentile(sorted: readonly number[], q: number): number {
