@@ -7,7 +7,7 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { bstrHead, decodeSign1, type Sign1, signSign1 } from './cose-sign1.js';
 import { CampusCardError } from './errors.js';
-import { type PrivateKey, type Signer, toSigner } from './keys.js';
+import { type Alg, type PrivateKey, type Signer, toSigner } from './keys.js';
 import { allocSlab } from './lib/bytes.js';
 import { type CborValue, decodeCbor, decodeCborOwned, encodeCbor } from './lib/cbor.js';
 import { arrayField, bytesField, structureError, textField, uintField } from './lib/fields.js';
@@ -358,9 +358,9 @@ export function readPresentation(b: Uint8Array): DecodedPresentation | undefined
   // [card id, phone kid, t, nonce, ?scene]
   const count = b[ps] as number;
   let p = ps + 1;
-  let parts: CredentialParts | undefined;
+  let credentialAt: [number, number, number, number, number] | undefined;
   let cardId: string | undefined;
-  let holderKid: Uint8Array | undefined;
+  let kidAt = -1;
   let optional: boolean;
   const firstMajor = (b[p] as number) >> 5;
   if ((count === 0x85 || count === 0x86) && firstMajor === 2) {
@@ -374,18 +374,14 @@ export function readPresentation(b: Uint8Array): DecodedPresentation | undefined
     if (p + 66 > pe || b[p] !== 0x58 || b[p + 1] !== 0x40) return undefined;
     // a credential too large to be one is the general decoder's error to report
     if (ph + pl + 72 > CREDENTIAL_LIMITS.maxBytes) return undefined;
-    parts = {
-      protectedBytes: b.subarray(phStart, phStart + ph),
-      payload: b.subarray(plStart, plStart + pl),
-      signature: b.subarray(p + 2, p + 66),
-    };
+    credentialAt = [phStart, phStart + ph, plStart, plStart + pl, p + 2];
     p += 66;
     optional = count === 0x86;
   } else if ((count === 0x84 || count === 0x85) && firstMajor === 0) {
     const id = readHead(b, p, pe, 0);
     if (id < 0 || headEnd + 9 > pe || b[headEnd] !== 0x48) return undefined;
     cardId = String(id);
-    holderKid = b.subarray(headEnd + 1, headEnd + 9);
+    kidAt = headEnd + 1;
     p = headEnd + 9;
     optional = count === 0x85;
   } else {
@@ -395,7 +391,7 @@ export function readPresentation(b: Uint8Array): DecodedPresentation | undefined
   if (t < 0) return undefined;
   p = headEnd;
   if (p + 5 > pe || b[p] !== 0x44) return undefined;
-  const nonce = b.subarray(p + 1, p + 5);
+  const nonceAt = p + 1;
   p += 5;
   let scene: number | undefined;
   if (optional) {
@@ -405,23 +401,103 @@ export function readPresentation(b: Uint8Array): DecodedPresentation | undefined
   }
   if (p !== pe) return undefined;
 
-  const sign1: Sign1 = {
-    protectedBytes: b.subarray(2, 5),
-    alg,
-    kid: undefined,
-    payload: b.subarray(ps, pe),
-    signature: b.subarray(pe + 2, n),
-  };
-  if (parts !== undefined) return new FullPresentation(parts, t, nonce, scene, sign1);
-  return {
-    mode: 'compact',
-    credential: undefined,
-    credentialParts: undefined,
-    cardId: cardId as string,
-    holderKid,
-    t,
-    nonce,
-    scene,
-    sign1,
-  };
+  return new ReadPresentation(b, alg, ps, pe, t, nonceAt, scene, cardId, kidAt, credentialAt);
 }
+
+/**
+ * A presentation read by {@link readPresentation}: numbers and offsets read from its bytes, and
+ * byte-string fields made into views only when first asked for. A scan needs the nonce and the
+ * holder signature as views; the credential's header and payload it hashes and compares in place
+ * (see the methods below), which spares the six other views a scan would otherwise allocate.
+ * Internal: it is handed out as a {@link DecodedPresentation}.
+ */
+export class ReadPresentation implements DecodedPresentation {
+  readonly mode: 'full' | 'compact';
+  readonly holderKid: Uint8Array | undefined;
+  #nonce: Uint8Array | undefined;
+  #sign1: Sign1 | undefined;
+  #parts: CredentialParts | undefined;
+  #credential: Uint8Array | undefined;
+
+  /**
+   * @param bytes - the COSE_Sign1 bytes (owned).
+   * @param credentialAt - full mode: offsets `[header start, header end, payload start, payload
+   *   end, signature start]` of the credential's parts; compact mode: undefined.
+   */
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly alg: Alg,
+    readonly payloadStart: number,
+    readonly payloadEnd: number,
+    readonly t: number,
+    readonly nonceAt: number,
+    readonly scene: number | undefined,
+    readonly cardId: string | undefined,
+    kidAt: number,
+    readonly credentialAt: readonly [number, number, number, number, number] | undefined,
+  ) {
+    this.mode = credentialAt === undefined ? 'compact' : 'full';
+    this.holderKid = credentialAt === undefined ? bytes.subarray(kidAt, kidAt + 8) : undefined;
+  }
+
+  get nonce(): Uint8Array {
+    this.#nonce ??= this.bytes.subarray(this.nonceAt, this.nonceAt + NONCE_BYTES);
+    return this.#nonce;
+  }
+
+  /** The holder's 64-byte signature (the last 64 bytes). */
+  get signature(): Uint8Array {
+    return this.#sign1?.signature ?? this.bytes.subarray(this.bytes.length - 64);
+  }
+
+  get sign1(): Sign1 {
+    const b = this.bytes;
+    this.#sign1 ??= {
+      protectedBytes: b.subarray(2, 5),
+      alg: this.alg,
+      kid: undefined,
+      payload: b.subarray(this.payloadStart, this.payloadEnd),
+      signature: b.subarray(b.length - 64),
+    };
+    return this.#sign1;
+  }
+
+  get credentialParts(): CredentialParts | undefined {
+    const at = this.credentialAt;
+    if (at === undefined) return undefined;
+    const b = this.bytes;
+    this.#parts ??= {
+      protectedBytes: b.subarray(at[0], at[1]),
+      payload: b.subarray(at[2], at[3]),
+      signature: b.subarray(at[4], at[4] + 64),
+    };
+    return this.#parts;
+  }
+
+  get credential(): Uint8Array | undefined {
+    const parts = this.credentialParts;
+    if (parts === undefined) return undefined;
+    this.#credential ??= rebuildCredential(parts.protectedBytes, parts.payload, parts.signature);
+    return this.#credential;
+  }
+
+  /**
+   * The holder signature's to-be-signed bytes, built in the `SIGN1_HEADROOM` spare bytes in front
+   * of these bytes in `buf` (see `sign1ToBeSignedInPlace`); `undefined` when `buf` is not that buffer.
+   */
+  toBeSignedIn(buf: Uint8Array, headroom: number): Uint8Array | undefined {
+    const b = this.bytes;
+    if (buf.buffer !== b.buffer || b.byteOffset - buf.byteOffset !== headroom || headroom !== 11)
+      return undefined;
+    // Sig_structure ["Signature1", h'A1012x', h'', payload]: the array head and context string in
+    // the headroom, then the protected header bstr as it is, then 0x40 over the empty unprotected map
+    buf.set(SIGNATURE1_PREFIX, 0);
+    buf[headroom + 5] = 0x40;
+    return buf.subarray(0, headroom + this.payloadEnd);
+  }
+}
+
+/** `0x84` (array of 4) and the text "Signature1": the first 12 bytes of every Sig_structure. */
+const SIGNATURE1_PREFIX = new Uint8Array([
+  0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31,
+]);

@@ -22,6 +22,7 @@ import {
   type DecodedPresentation,
   decodePresentation,
   decodePresentationOwned,
+  ReadPresentation,
 } from './presentation.js';
 import { decodeQrAt } from './qr-text.js';
 import type { Role } from './roles.js';
@@ -74,11 +75,11 @@ const lanes = new Int32Array(2);
  * Mixes `bytes` into both 32-bit lanes of the content hash in one pass: lane 0 murmur3-style, lane 1
  * with its own multipliers and rotations, so the two lanes do not collide together.
  */
-function hashLanes(bytes: Uint8Array): void {
+function hashLanes(bytes: Uint8Array, start: number, end: number): void {
   let h1 = lanes[0] as number;
   let h2 = lanes[1] as number;
-  const n = bytes.length;
-  let i = 0;
+  const n = end;
+  let i = start;
   for (; i + 4 <= n; i += 4) {
     const w =
       (bytes[i] as number) |
@@ -117,10 +118,25 @@ function fmix(h: number): number {
  * every hit against the stored content, so a collision only costs a signature check.
  */
 export function credentialCacheKey(protectedBytes: Uint8Array, payload: Uint8Array): string {
-  lanes[0] = 0x3c6ef372 ^ protectedBytes.length;
-  lanes[1] = 0xa54ff53a ^ payload.length;
-  hashLanes(protectedBytes);
-  hashLanes(payload);
+  return contentKey(protectedBytes, 0, protectedBytes.length, payload, 0, payload.length);
+}
+
+/**
+ * {@link credentialCacheKey} of the protected header `a[a0, a1)` and the payload `b[b0, b1)`, read in
+ * place (the scan fast path hashes a code's credential without making views of it).
+ */
+export function contentKey(
+  a: Uint8Array,
+  a0: number,
+  a1: number,
+  b: Uint8Array,
+  b0: number,
+  b1: number,
+): string {
+  lanes[0] = 0x3c6ef372 ^ (a1 - a0);
+  lanes[1] = 0xa54ff53a ^ (b1 - b0);
+  hashLanes(a, a0, a1);
+  hashLanes(b, b0, b1);
   const h1 = fmix(lanes[0] as number);
   const h2 = fmix((lanes[1] as number) ^ 0x5be0cd19);
   return String.fromCharCode(
@@ -128,26 +144,33 @@ export function credentialCacheKey(protectedBytes: Uint8Array, payload: Uint8Arr
     h1 >>> 16,
     h2 & 0xffff,
     h2 >>> 16,
-    protectedBytes.length & 0xffff,
-    payload.length & 0xffff,
+    (a1 - a0) & 0xffff,
+    (b1 - b0) & 0xffff,
   );
 }
 
-/** A cache hit whose stored content is exactly `protectedBytes ‖ payload`, still trusted; else undefined. */
+/**
+ * A cache hit whose stored content is exactly `a[a0, a1) ‖ b[b0, b1)` (protected header ‖ payload),
+ * still trusted; else undefined.
+ */
 function cacheHit(
   cache: CredentialCache,
   key: string,
-  protectedBytes: Uint8Array,
-  payload: Uint8Array,
+  a: Uint8Array,
+  a0: number,
+  a1: number,
+  b: Uint8Array,
+  b0: number,
+  b1: number,
   trustList: TrustList,
 ): VerifiedCredential | undefined {
   const hit = cache.get(key);
   if (hit === undefined) return undefined;
   const content = cachedContent.get(hit);
-  const p = protectedBytes.length;
-  if (content === undefined || content.length !== p + payload.length) return undefined;
-  for (let i = 0; i < p; i++) if (content[i] !== protectedBytes[i]) return undefined;
-  for (let i = 0; i < payload.length; i++) if (content[p + i] !== payload[i]) return undefined;
+  const p = a1 - a0;
+  if (content === undefined || content.length !== p + (b1 - b0)) return undefined;
+  for (let i = 0; i < p; i++) if (content[i] !== a[a0 + i]) return undefined;
+  for (let i = p, j = b0; j < b1; i++, j++) if (content[i] !== b[j]) return undefined;
   return trustList.keys.includes(hit.entry) ? hit : undefined;
 }
 
@@ -298,6 +321,28 @@ export function verifyCredentialParts(
   return promised(() => credentialFromParts(parts, trustList, backend, cache));
 }
 
+/** A cache hit for the credential a {@link ReadPresentation} carries, hashed and compared in place. */
+function cachedCredential(
+  cache: CredentialCache,
+  p: ReadPresentation,
+  trustList: TrustList,
+): VerifiedCredential | undefined {
+  const at = p.credentialAt;
+  if (at === undefined) return undefined;
+  const b = p.bytes;
+  return cacheHit(
+    cache,
+    contentKey(b, at[0], at[1], b, at[2], at[3]),
+    b,
+    at[0],
+    at[1],
+    b,
+    at[2],
+    at[3],
+    trustList,
+  );
+}
+
 function credentialFromParts(
   parts: CredentialParts,
   trustList: TrustList,
@@ -307,7 +352,8 @@ function credentialFromParts(
   let key: string | undefined;
   if (cache) {
     key = credentialCacheKey(parts.protectedBytes, parts.payload);
-    const hit = cacheHit(cache, key, parts.protectedBytes, parts.payload, trustList);
+    const { protectedBytes: a, payload: b } = parts;
+    const hit = cacheHit(cache, key, a, 0, a.length, b, 0, b.length, trustList);
     if (hit) return hit;
   }
   const sign1 = decodeSign1(
@@ -338,7 +384,8 @@ function verifyCredentialSign1(
   let cacheKey: string | undefined;
   if (cache) {
     cacheKey = credentialCacheKey(sign1.protectedBytes, sign1.payload);
-    const hit = cacheHit(cache, cacheKey, sign1.protectedBytes, sign1.payload, trustList);
+    const { protectedBytes: a, payload: b } = sign1;
+    const hit = cacheHit(cache, cacheKey, a, 0, a.length, b, 0, b.length, trustList);
     if (hit) return hit;
   }
   const entries = findKeys(
@@ -443,13 +490,13 @@ export function verifyPresentationEager(
       : decodePresentationOwned(buf.subarray(SIGN1_HEADROOM));
 
   if (p.mode === 'full') {
-    // 2. issuer signature
-    const issuer = credentialFromParts(
-      p.credentialParts as CredentialParts,
-      options.trustList,
-      backend,
-      options.credentialCache,
-    );
+    // 2. issuer signature (a credential seen before: a cache hit found without views of it)
+    const cache = options.credentialCache;
+    const issuer =
+      (cache !== undefined && p instanceof ReadPresentation
+        ? cachedCredential(cache, p, options.trustList)
+        : undefined) ??
+      credentialFromParts(p.credentialParts as CredentialParts, options.trustList, backend, cache);
     return issuer instanceof Promise
       ? issuer.then((c) => holderStep(options, backend, p, buf, c))
       : holderStep(options, backend, p, buf, issuer);
@@ -484,17 +531,20 @@ function holderStep(
   }
 
   // 3. holder signature
-  const { sign1 } = p;
+  const read = p instanceof ReadPresentation ? p : undefined;
+  const alg = read === undefined ? p.sign1.alg : read.alg;
   let algOk = false;
-  for (const k of holderKeys) if (k.alg === sign1.alg) algOk = true;
+  for (const k of holderKeys) if (k.alg === alg) algOk = true;
   if (!algOk) {
-    fail('ERR_ALG_NOT_ALLOWED', `presentation: alg ${sign1.alg} is not the phone key's algorithm`, '2.2');
+    fail('ERR_ALG_NOT_ALLOWED', `presentation: alg ${alg} is not the phone key's algorithm`, '2.2');
   }
-  const tbs =
-    buf === undefined
-      ? sign1ToBeSigned(sign1.protectedBytes, sign1.payload)
-      : sign1ToBeSignedInPlace(buf, sign1);
-  const holderKey = verifyWith(backend, sign1.alg, tbs, sign1.signature, holderKeys);
+  let tbs: Uint8Array | undefined;
+  if (buf !== undefined) {
+    tbs = read === undefined ? sign1ToBeSignedInPlace(buf, p.sign1) : read.toBeSignedIn(buf, SIGN1_HEADROOM);
+  }
+  tbs ??= sign1ToBeSigned(p.sign1.protectedBytes, p.sign1.payload);
+  const signature = read === undefined ? p.sign1.signature : read.signature;
+  const holderKey = verifyWith(backend, alg, tbs, signature, holderKeys);
   return holderKey instanceof Promise
     ? holderKey.then((k) => finalSteps(options, p, issuer, card, school, k))
     : finalSteps(options, p, issuer, card, school, holderKey);

@@ -6,7 +6,19 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeQr, generateKeyPair, issueCredential } from '../src/index.js';
+import {
+  type CampusCardError,
+  decodeQr,
+  encodeQr,
+  generateKeyPair,
+  issueCredential,
+  type SignatureBackend,
+  signStatusList,
+  signTrustList,
+  verifyStatusList,
+  verifyTrustList,
+} from '../src/index.js';
+import { verifyBytes } from '../src/keys.js';
 import { encodeCbor } from '../src/lib/cbor.js';
 import {
   createCompactPresentation,
@@ -15,6 +27,7 @@ import {
   decodePresentationGeneric,
   readPresentation,
 } from '../src/presentation.js';
+import { contentKey, credentialCacheKey, verifyPresentationEager } from '../src/verify-presentation.js';
 
 const NOW = 1_767_225_600;
 
@@ -199,5 +212,76 @@ describe('readPresentation (the decoding fast path)', () => {
       ),
       { seed: 20_261_128, numRuns: 4000 },
     );
+  });
+  it('hashes the credential in place exactly as credentialCacheKey does on its views', () => {
+    const p = readPresentation((samples.full as Uint8Array).slice()) as DecodedPresentation & {
+      bytes: Uint8Array;
+      credentialAt: readonly number[];
+    };
+    const at = p.credentialAt as [number, number, number, number, number];
+    const parts = p.credentialParts as NonNullable<DecodedPresentation['credentialParts']>;
+    expect(contentKey(p.bytes, at[0], at[1], p.bytes, at[2], at[3])).toBe(
+      credentialCacheKey(parts.protectedBytes, parts.payload),
+    );
+  });
+
+  it('skips the issuer check for a cached credential, and never for a changed one', async () => {
+    const root = generateKeyPair('ES256');
+    const trustList = verifyTrustList(
+      await signTrustList(
+        {
+          version: 1,
+          iat: NOW - 60,
+          authority: 'platform',
+          keys: [
+            { key: issuer.publicKey, roles: ['student'], nbf: NOW - 1e6, exp: NOW + 1e6, schools: ['10001'] },
+          ],
+        },
+        root.privateKey,
+      ),
+      [root.publicKey],
+    );
+    const statusLists = [
+      verifyStatusList(
+        await signStatusList(
+          { school: '10001', version: 1, iat: NOW - 60, statuses: new Array(64).fill(0) },
+          issuer.privateKey,
+        ),
+        trustList,
+      ),
+    ];
+    let checks = 0;
+    const backend: SignatureBackend = {
+      verify(key, data, sig) {
+        checks++;
+        return verifyBytes(key, data, sig);
+      },
+    };
+    const cache = new Map();
+    const scan = (qr: string) =>
+      verifyPresentationEager(qr, { trustList, statusLists, now: NOW, backend, credentialCache: cache });
+    const code = async (n: number, cred: Uint8Array) =>
+      encodeQr(
+        await createPresentation(
+          { credential: cred, t: NOW, nonce: new Uint8Array([0, 0, 0, n]) },
+          phone.privateKey,
+        ),
+      );
+    expect((scan(await code(1, credential)) as { cardId: string }).cardId).toBe('2024010001');
+    expect(checks).toBe(2);
+    scan(await code(2, credential));
+    expect(checks).toBe(3); // the holder signature only
+    // the same credential with one payload byte changed: a miss, the issuer check runs and fails
+    const tampered = credential.slice();
+    const i = tampered.length - 70;
+    tampered[i] = (tampered[i] as number) ^ 1;
+    let error: unknown;
+    try {
+      scan(await code(3, tampered));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as CampusCardError).code).toBe('ERR_SIGNATURE_INVALID');
+    expect(checks).toBe(4);
   });
 });
