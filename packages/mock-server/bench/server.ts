@@ -20,7 +20,8 @@
  * Environment: `BENCH_SECONDS` (default 10), `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS`
  * (`NORMAL` default, or `FULL`), `BENCH_SERVER_ARGS` (extra node flags for the server, e.g.
  * `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per request, for comparison), `BENCH_DUMP`
- * (a file: each open-loop request's scheduled time and latency, ms, one line each).
+ * (a file: each open-loop request's scheduled time, latency and how late it was sent, ms, one
+ * line each).
  *
  * Run alone: `node .scripts/run-bench.mjs mock-server server`
  *
@@ -336,7 +337,15 @@ async function load(): Promise<void> {
     db: number;
     cpu: NodeJS.CpuUsage;
     elu: { idle: number; active: number };
-    gc: { batches: number; joins: number; maxJoins: number; commitMs: number; maxCommitMs: number };
+    gc: {
+      batches: number;
+      joins: number;
+      maxJoins: number;
+      commitMs: number;
+      maxCommitMs: number;
+      beginMs: number;
+      maxBeginMs: number;
+    };
   };
   const stats = async (): Promise<Stats> => {
     const r = reply<Stats>('stats');
@@ -384,11 +393,14 @@ async function load(): Promise<void> {
         const scheduled = start + (i * 1000) / RATE;
         const req = payment(codes3) as ReturnType<typeof signedRequest>;
         outstanding++;
+        const late = performance.now() - scheduled;
         void send(pool, req).then(
           (o) => {
             lat.push(performance.now() - scheduled);
             if (process.env.BENCH_DUMP)
-              dump.push(`${(scheduled - start).toFixed(1)} ${(performance.now() - scheduled).toFixed(2)}`);
+              dump.push(
+                `${(scheduled - start).toFixed(1)} ${(performance.now() - scheduled).toFixed(2)} ${late.toFixed(2)}`,
+              );
             if (!o.ok) {
               openFailed++;
               count(o);
@@ -439,6 +451,15 @@ async function load(): Promise<void> {
     const a = end.elu.active - openBefore.elu.active;
     const i = end.elu.idle - openBefore.elu.idle;
     emit('server.open_loop_event_loop_utilization', a / (a + i), 'ratio');
+    const ob = end.gc.batches - openBefore.gc.batches;
+    if (ob > 0) {
+      emit('server.open_loop_joins_per_batch', (end.gc.joins - openBefore.gc.joins) / ob, 'joins');
+      emit(
+        'server.open_loop_commit_ms_per_s',
+        (end.gc.commitMs - openBefore.gc.commitMs) / (openWall / 1000),
+        'ms',
+      );
+    }
   }
   const batches = after.gc.batches - before.gc.batches;
   if (batches > 0) {
@@ -449,6 +470,12 @@ async function load(): Promise<void> {
       'ms',
     );
     emit('server.max_commit_ms', end.gc.maxCommitMs, 'ms');
+    emit('server.max_begin_ms', end.gc.maxBeginMs, 'ms');
+    emit(
+      'server.open_loop_begin_ms_per_s',
+      (end.gc.beginMs - openBefore.gc.beginMs) / (openWall / 1000),
+      'ms',
+    );
   }
   if (errors.size > 0) console.error('bench: failures by status/code:', Object.fromEntries(errors));
 

@@ -57,6 +57,9 @@ export interface GroupCommitStats {
   /** Total and longest time spent in COMMIT, ms. */
   readonly commitMs: number;
   readonly maxCommitMs: number;
+  /** Total and longest time spent in BEGIN IMMEDIATE (waiting for the write lock, e.g. behind a checkpoint), ms. */
+  readonly beginMs: number;
+  readonly maxBeginMs: number;
 }
 
 interface OpenBatch extends Batch {
@@ -96,6 +99,8 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
   let maxJoins = 0;
   let commitMs = 0;
   let maxCommitMs = 0;
+  let beginMs = 0;
+  let maxBeginMs = 0;
 
   function flush(): void {
     const b = open;
@@ -142,7 +147,11 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
         return;
       }
       if (db.inTransaction) return; // a plain transaction (setup code) is running: it commits itself
+      const t0 = performance.now();
       db.exec('BEGIN IMMEDIATE');
+      const waited = performance.now() - t0;
+      beginMs += waited;
+      if (waited > maxBeginMs) maxBeginMs = waited;
       let resolve!: () => void;
       let reject!: (err: unknown) => void;
       const committed = new Promise<void>((res, rej) => {
@@ -160,6 +169,6 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
       else open.hooks.push(fn);
     },
     flush,
-    stats: () => ({ batches, failed, joins, maxJoins, commitMs, maxCommitMs }),
+    stats: () => ({ batches, failed, joins, maxJoins, commitMs, maxCommitMs, beginMs, maxBeginMs }),
   };
 }
