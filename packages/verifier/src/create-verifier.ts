@@ -98,6 +98,7 @@ export interface VerifierOptions {
    * (`encodeJournalRecord(digest, expiresAt)`): a power cut right after a scan then cannot reopen the
    * window. Read the journal back at boot with {@link Verifier.replayJournal}. If the hook throws,
    * the scan is denied (`REPLAY_STORE_UNAVAILABLE`): fail closed. Ignored with a custom `replayStore`.
+   * The `digest` array is reused for the next scan: encode or copy it in the hook, do not keep it.
    */
   readonly onReplayRecord?: ReplayInsertHook;
   /** Capacity of the default memory replay store (peak scans/s × window, with margin). Default 100 000. */
@@ -316,6 +317,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let lastSyncAt: number | null = null;
   /** Latest `now` the replay window has seen (see `VerifierState.replayClock`). */
   let replayClock = 0;
+  const digestScratch = new Uint8Array(16);
 
   function staleness(material: Material, stamp: MaterialStamp, now: number): 'fresh' | 'grace' | 'stale' {
     const age = now - stamp.iat;
@@ -331,15 +333,26 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return null;
   }
 
+  /** The last audit handed out: decisions with the same inputs share it (it is frozen). */
+  let lastAudit: DecisionAudit | undefined;
   function audit(now: number, school: string | undefined): DecisionAudit {
-    return {
-      trustList: trust.trustList?.stamp ?? null,
-      statusList: statusListStamp(school),
-      roster: trust.roster?.stamp ?? null,
-      lastSyncAt,
-      clock: now,
-      floor: floor.value,
-    };
+    const trustList = trust.trustList?.stamp ?? null;
+    const statusList = statusListStamp(school);
+    const roster = trust.roster?.stamp ?? null;
+    const a = lastAudit;
+    if (
+      a !== undefined &&
+      a.clock === now &&
+      a.trustList === trustList &&
+      a.statusList === statusList &&
+      a.roster === roster &&
+      a.lastSyncAt === lastSyncAt &&
+      a.floor === floor.value
+    ) {
+      return a;
+    }
+    lastAudit = Object.freeze({ trustList, statusList, roster, lastSyncAt, clock: now, floor: floor.value });
+    return lastAudit;
   }
 
   /** Adds a warning or throws a denial for stale material. */
@@ -513,7 +526,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
       );
     }
     if (now > replayClock) replayClock = now;
-    const digest = replayDigest(verified.holderKid, verified.cardId, verified.t, verified.nonce);
+    // the in-memory store reads the digest before it returns (its journal hook may not keep it):
+    // one scratch buffer serves every scan; another store gets a digest of its own
+    const digest = replayDigest(
+      verified.holderKid,
+      verified.cardId,
+      verified.t,
+      verified.nonce,
+      ownStore ? digestScratch : undefined,
+    );
     let pending: ReturnType<ReplayStore['checkAndInsert']>;
     try {
       pending = replay.checkAndInsert(digest, expiresAt, now);

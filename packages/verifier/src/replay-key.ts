@@ -16,14 +16,15 @@
  * @param cardId - The card id.
  * @param t - The code's time, unix seconds.
  * @param nonce - The code's 4-byte nonce.
+ * @param out - Where to write the 16 bytes. Default: a new array.
  */
 export function replayDigest(
   holderKid: Uint8Array,
   cardId: string,
   t: number,
   nonce: Uint8Array,
+  out: Uint8Array = new Uint8Array(16),
 ): Uint8Array {
-  const out = new Uint8Array(16);
   // two 32-bit FNV-1a hashes of the card id's UTF-16 code units (seeds 0x811c9dc5 and 0x9e3779b9),
   // in one pass
   let h1 = 0x811c9dc5;

@@ -23,4 +23,10 @@ describe('replayDigest', () => {
     expect(hex(replayDigest(kid, '8', 0x01020304, nonce))).not.toBe(hex(d));
     expect(hex(replayDigest(new Uint8Array(8), '7', 0x01020304, nonce))).not.toBe(hex(d));
   });
+
+  it('writes into the array it is given', () => {
+    const out = new Uint8Array(16).fill(0xee);
+    expect(replayDigest(kid, '2024010001', 1_767_225_600, nonce, out)).toBe(out);
+    expect(hex(out)).toBe('a0f84b06880ec4a46955b90009080706');
+  });
 });

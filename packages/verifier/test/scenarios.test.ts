@@ -49,6 +49,21 @@ describe('basic decisions', () => {
     denied(await v.verify(qr, { now: T0 + 1, reader: gate }), 'REPLAYED');
   });
 
+  it('gives each decision the audit of its clock and material (shared and frozen while they are the same)', async () => {
+    const v = await loaded();
+    const a = await v.verify(await campus.code('2024010001', T0 - 5), { now: T0, reader: gate });
+    const b = await v.verify(await campus.code('2024010002', T0 - 5), { now: T0, reader: gate });
+    expect(b.audit).toBe(a.audit);
+    expect(Object.isFrozen(a.audit)).toBe(true);
+    const c = await v.verify(await campus.code('2024010001', T0 - 3), { now: T0 + 1, reader: gate });
+    expect(c.audit).toMatchObject({ clock: T0 + 1, statusList: { version: 1 } });
+    expect(a.audit.clock).toBe(T0);
+    expect(v.loadStatusList(await campus.statusList(2, T0 - 60), { now: T0 + 2 }).ok).toBe(true);
+    const d = await v.verify(await campus.code('2024010002', T0 - 2), { now: T0 + 2, reader: gate });
+    expect(d.audit).toMatchObject({ clock: T0 + 2, statusList: { version: 2 }, lastSyncAt: T0 + 2 });
+    expect(c.audit).toMatchObject({ clock: T0 + 1, statusList: { version: 1 }, lastSyncAt: T0 });
+  });
+
   it('compact codes and physical cards go through the roster', async () => {
     const v = await loaded();
     const d = await v.verify(await campus.compact('2024010001', T0), { now: T0, reader: gate });
