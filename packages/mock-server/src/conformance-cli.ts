@@ -174,6 +174,18 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // Ctrl-C, or a CI job cancelled: leave through process.exit, so that the exit hook of the device
+  // launcher signals the process groups of the devices under test (each runs in its own group, out
+  // of reach of the terminal's SIGINT) instead of leaving them running on their ports.
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping the devices under test\n`);
+      process.exit(code);
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

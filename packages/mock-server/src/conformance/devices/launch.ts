@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { signalGroup, trackGroup, untrackGroup } from '../process-groups.js';
 
 /** A launched device. */
 export interface LaunchedDevice {
@@ -17,18 +18,6 @@ export interface LaunchedDevice {
   /** Stops the device (SIGTERM, then SIGKILL after 2 s). */
   stop(): Promise<void>;
 }
-
-/** Process groups of devices still running: signalled if the suite exits first (e.g. Ctrl-C). */
-const live = new Set<number>();
-process.once('exit', () => {
-  for (const g of live) {
-    try {
-      process.kill(-g, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-});
 
 /**
  * Launches `command` with `env` added to the suite's environment. `onLine` gets each line the
@@ -48,15 +37,11 @@ export function launchDevice(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const group = child.pid;
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (group !== undefined) process.kill(-group, signal);
-      else child.kill(signal);
-    } catch {
-      // already gone
-    }
+  const signal = (sig: NodeJS.Signals) => {
+    if (group !== undefined) signalGroup(group, sig);
+    else child.kill(sig);
   };
-  if (group !== undefined) live.add(group);
+  if (group !== undefined) trackGroup(group);
   const tail: string[] = [];
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -81,7 +66,7 @@ export function launchDevice(
     child.on('error', (e) => resolve(`error: ${e.message}`));
   });
   void exited.then(() => {
-    if (group !== undefined) live.delete(group);
+    if (group !== undefined) untrackGroup(group);
   });
   return {
     child,
@@ -89,11 +74,11 @@ export function launchDevice(
     stderrTail: () => tail.join(' | '),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) {
-        signalGroup('SIGTERM'); // whatever the shell left behind
+        signal('SIGTERM'); // whatever the shell left behind
         return;
       }
-      signalGroup('SIGTERM');
-      const timer = setTimeout(() => signalGroup('SIGKILL'), 2000);
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), 2000);
       await exited;
       clearTimeout(timer);
     },

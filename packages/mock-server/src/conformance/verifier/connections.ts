@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { signalGroup, trackGroup, untrackGroup } from '../process-groups.js';
 import type { HarnessConnection, HarnessReply, HarnessRequest } from './protocol.js';
 
 /** Default time a harness has to answer one request, milliseconds. */
@@ -34,12 +35,23 @@ export function connectProcessHarness(
   options: ProcessHarnessOptions = {},
 ): HarnessConnection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // a process group of its own (see process-groups.ts): stopping it stops what the shell started
   const child: ChildProcess = spawn(command, {
     shell: true,
+    detached: true,
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  const group = child.pid;
+  const kill = (sig: NodeJS.Signals) => {
+    if (group !== undefined) signalGroup(group, sig);
+    else child.kill(sig);
+  };
+  if (group !== undefined) {
+    trackGroup(group);
+    child.once('exit', () => untrackGroup(group));
+  }
   const queue: Pending[] = [];
   const stderrTail: string[] = [];
   let exited: string | undefined;
@@ -84,7 +96,7 @@ export function connectProcessHarness(
         const timer = setTimeout(() => {
           // a reply that never comes desynchronises the stream: give up on this harness
           fail(`harness did not answer "${message.op}" within ${timeoutMs} ms`);
-          child.kill('SIGKILL');
+          kill('SIGKILL');
         }, timeoutMs);
         queue.push({
           timer,
@@ -102,10 +114,14 @@ export function connectProcessHarness(
     },
     close() {
       return new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          kill('SIGTERM'); // whatever the shell left behind
+          return resolve();
+        }
+        const timer = setTimeout(() => kill('SIGKILL'), 2000);
         child.once('exit', () => {
-          clearTimeout(kill);
+          clearTimeout(timer);
+          kill('SIGTERM');
           resolve();
         });
         child.stdin?.end();

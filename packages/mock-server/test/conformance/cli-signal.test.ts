@@ -1,0 +1,79 @@
+/**
+ * `campus-card-conformance` stopped by a signal (Ctrl-C, a cancelled CI job) takes the devices it
+ * launched down with it: they run in process groups of their own, out of the terminal's reach.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleForNode } from '../../../../.scripts/lib/bundle.mjs';
+
+const dir = mkdtempSync(join(tmpdir(), 'conformance-signal-'));
+const cli = join(dir, 'conformance-cli.mjs');
+
+beforeAll(async () => {
+  await bundleForNode(fileURLToPath(new URL('../../src/conformance-cli.ts', import.meta.url)), cli);
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Whether `pid` runs: exists and is not a zombie (a container's init may be slow to reap). */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+};
+
+async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('campus-card-conformance and signals', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    'on %s it exits %i and stops the device under test',
+    async (signal, code) => {
+      const pidFile = join(dir, `${signal}.pid`);
+      // the device: a shell that records its pid (its process group) and then waits
+      const device = `echo $$ > ${pidFile}; exec sleep 60`;
+      const child = spawn(process.execPath, [cli, 'run', '--plan', 'gate', '--target', device], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      try {
+        await until(
+          'the device to start',
+          () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
+          30_000,
+        );
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        expect(alive(pid)).toBe(true);
+        child.kill(signal);
+        expect(await exited).toBe(code);
+        expect(stderr).toContain(`${signal}: stopping the devices under test`);
+        await until('the device to stop', () => !alive(pid), 5_000);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+    60_000,
+  );
+});
