@@ -741,6 +741,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       ...(rec.direction === undefined && reader.direction !== undefined
         ? { direction: reader.direction }
         : {}),
+      ...(rec.zone === undefined && reader.zone !== undefined ? { zone: reader.zone } : {}),
     };
     if (
       !decision.accepted &&

@@ -26,6 +26,11 @@ export interface RecordOptions {
   readonly online?: boolean;
   /** When it happened, epoch ms. Default: the decision's clock reading. */
   readonly occurredAtMs?: number;
+  /**
+   * The reader's zone (1 to 64 characters), for a device serving several; `scan` passes the
+   * reader's `zone`. Default (or when longer): the zone the device is registered with.
+   */
+  readonly zone?: string;
 }
 
 const QR_TEXT = /^CC1:[0-9A-Z $%*+\-./:]*$/;
@@ -97,7 +102,14 @@ export function eventFromDecision(
     if (decision.accepted && options.online !== true && qr !== undefined) ev.qr_text = qr;
   } else if (tap !== undefined && uidHex(tap) !== undefined) ev.uid_hex = uidHex(tap) as string;
   else if (qr !== undefined) ev.qr_text = qr;
-  if (!decision.accepted) ev.reason = decision.reason;
+  if (!decision.accepted) {
+    ev.reason = decision.reason;
+    // the contract takes up to 64 characters: a longer rule id is cut (it still tells which rule)
+    if (decision.rule !== undefined && decision.rule.length > 0) ev.rule = decision.rule.slice(0, 64);
+  }
+  // a zone the contract cannot take (empty, over 64 characters) leaves the device's own zone
+  if (options.zone !== undefined && options.zone.length > 0 && options.zone.length <= 64)
+    ev.zone = options.zone;
   if (options.itemId !== undefined) ev.item_id = options.itemId;
   ev.audit = auditToJson(decision.audit, {
     ...(decision.accepted ? { warnings: decision.warnings } : {}),

@@ -319,6 +319,43 @@ describe('event upload', () => {
     await g.close();
   });
 
+  it("records the reader's zone and the policy rule that denied", async () => {
+    const policyDenied: Decision = {
+      ...denied,
+      reason: 'POLICY_DENIED',
+      rule: 'r'.repeat(70),
+      cardId: '2024010001',
+      school: '10001',
+    };
+    const { verifier } = stubVerifier(policyDenied);
+    const g = await createGateClient(options(verifier));
+    const r = await g.scan('CC1:ABC', { id: 'lab-door', zone: 'lab-204' }, { kind: 'access' });
+    expect(r.decision).toBe(policyDenied);
+    // a zone over 64 characters is left out: the platform uses the device's own
+    await g.recordDecision(policyDenied, { kind: 'access', zone: 'z'.repeat(65) });
+    let sent: { events: Record<string, unknown>[] } | undefined;
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          sent = JSON.parse(bodyText(o.body));
+          return { accepted: 2, duplicates: 0, acked_seqs: [1, 2], max_seq: 2 };
+        },
+        { headers: JSON_H },
+      );
+    await g.flush();
+    expect(sent?.events[0]).toMatchObject({
+      card_id: '2024010001',
+      reason: 'POLICY_DENIED',
+      rule: 'r'.repeat(64),
+      zone: 'lab-204',
+    });
+    expect(sent?.events[1]).not.toHaveProperty('zone');
+    await g.close();
+  });
+
   it('rejects an event that does not fit the contract', async () => {
     const { verifier } = stubVerifier(denied);
     const g = await createGateClient(options(verifier));

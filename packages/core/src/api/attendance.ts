@@ -78,6 +78,20 @@ export const DeviceEvent = strictObject({
   decision: Type.Union([Type.Literal('allowed'), Type.Literal('denied')]),
   reason: Type.Optional(Type.String({ maxLength: 64 })),
   item_id: Type.Optional(Type.String({ maxLength: 64, description: 'Library: the book.' })),
+  zone: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: "The reader's zone, for a device serving several; default the device's registered zone.",
+    }),
+  ),
+  rule: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'The reader-policy rule that denied the scan (with reason POLICY_DENIED).',
+    }),
+  ),
   audit: Type.Optional(DecisionAuditJson),
 });
 /** A device event. */
@@ -117,6 +131,9 @@ export const StoredEvent = strictObject({
   zone: Type.String(),
   decision: Type.Union([Type.Literal('allowed'), Type.Literal('denied')]),
   reason: Type.Union([Type.String(), Type.Null()]),
+  rule: Type.Union([Type.String(), Type.Null()], {
+    description: 'The reader-policy rule that denied, if any.',
+  }),
   item_id: Type.Union([Type.String(), Type.Null()]),
   audit: Type.Union([DecisionAuditJson, Type.Null()]),
 });

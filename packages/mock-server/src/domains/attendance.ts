@@ -27,6 +27,7 @@ interface EventRow {
   zone: string;
   decision: 'allowed' | 'denied';
   reason: string | null;
+  rule: string | null;
   item_id: string | null;
   audit: string | null;
 }
@@ -87,8 +88,8 @@ export const attendanceHandlers: Handlers = {
     return ctx.commit(() => {
       const now = state.clock.now();
       const ins = state.db.prepare(
-        `INSERT OR IGNORE INTO events (event_id, device_id, seq, kind, direction, occurred_at, received_at, person_id, card_id, class_id, zone, decision, reason, item_id, audit)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO events (event_id, device_id, seq, kind, direction, occurred_at, received_at, person_id, card_id, class_id, zone, decision, reason, rule, item_id, audit)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       let accepted = 0;
       let duplicates = 0;
@@ -108,9 +109,10 @@ export const attendanceHandlers: Handlers = {
           person?.person_id ?? null,
           card?.card_id ?? null,
           person?.class_id ?? null,
-          p.zone ?? '',
+          e.zone ?? p.zone ?? '',
           e.decision,
           e.reason ?? (card === undefined ? 'UNRESOLVED' : null),
+          e.rule ?? null,
           e.item_id ?? null,
           e.audit === undefined ? null : JSON.stringify(e.audit),
         );

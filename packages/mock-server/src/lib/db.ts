@@ -96,6 +96,13 @@ ALTER TABLE events ADD COLUMN audit TEXT;
 CREATE TABLE device_heartbeats (device_id TEXT PRIMARY KEY, body TEXT NOT NULL, received_at INTEGER NOT NULL);
 `,
   },
+  {
+    version: 5,
+    name: 'event policy rule',
+    sql: `
+ALTER TABLE events ADD COLUMN rule TEXT;
+`,
+  },
 ];
 
 /**

@@ -52,4 +52,50 @@ describe('event upload and the one-use registry', () => {
     expect(JSON.parse(found[0]?.detail ?? '{}')).toMatchObject({ card_id: cardId, device: other, seq: 1002 });
     await p.close();
   });
+
+  it("stores the reader's zone (else the device's) and the policy rule that denied", async () => {
+    const p = await demoPlatform();
+    const at = new Date(T0).toISOString();
+    const cardId = (
+      p.state.db.prepare("SELECT card_id FROM cards WHERE person_id = 's-001'").get() as { card_id: string }
+    ).card_id;
+    const deviceZone = (
+      p.state.db.prepare("SELECT zone FROM devices WHERE device_id = 'gate-01'").get() as { zone: string }
+    ).zone;
+    const res = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+        events: [
+          { seq: 1, kind: 'access', occurred_at: at, card_id: cardId, decision: 'allowed', zone: 'lab-204' },
+          {
+            seq: 2,
+            kind: 'access',
+            occurred_at: at,
+            card_id: cardId,
+            decision: 'denied',
+            reason: 'POLICY_DENIED',
+            rule: 'lab-members-only',
+          },
+        ],
+      }),
+    );
+    expect(json(res)).toMatchObject({ accepted: 2 });
+    const list = json<{
+      data: { seq: number; zone: string; rule: string | null; reason: string | null }[];
+    }>(await p.app.inject(signed(p, deviceSigner(p, 'gate-01'), 'GET', `/v1/events?person_id=s-001`)));
+    const bySeq = new Map(list.data.map((e) => [e.seq, e]));
+    expect(bySeq.get(1)).toMatchObject({ zone: 'lab-204', rule: null });
+    expect(bySeq.get(2)).toMatchObject({
+      zone: deviceZone,
+      reason: 'POLICY_DENIED',
+      rule: 'lab-members-only',
+    });
+    // the contract bounds both
+    const bad = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+        events: [{ seq: 3, kind: 'access', occurred_at: at, card_id: cardId, decision: 'allowed', zone: '' }],
+      }),
+    );
+    expect(bad.statusCode).toBe(400);
+    await p.close();
+  });
 });
