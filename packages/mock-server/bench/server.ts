@@ -438,45 +438,32 @@ async function load(): Promise<void> {
   emit('server.open_loop_completed_per_s', openPerS, 'req/s');
   emit('server.failed_requests', pay.failed + openFailed, 'count');
   emit('server.wal_bytes_at_end', end.wal, 'bytes');
-  // Where the CPU went in the closed loop (100 = one core), and how big the batches were.
-  emit('server.closed_loop_server_cpu_pct', ((cpuMs(after.cpu) - cpuMs(before.cpu)) / wall1) * 100, '%');
-  emit('server.closed_loop_loadgen_cpu_pct', (cpuMs(loadCpu1) / wall1) * 100, '%');
-  const active = after.elu.active - before.elu.active;
-  const idle = after.elu.idle - before.elu.idle;
-  emit('server.closed_loop_event_loop_utilization', active / (active + idle), 'ratio');
-  emit('server.closed_loop_event_loop_us_per_payment', (active * 1000) / pay.ok, 'us');
-  emit('server.open_loop_server_cpu_pct', ((cpuMs(end.cpu) - cpuMs(openBefore.cpu)) / openWall) * 100, '%');
-  emit('server.open_loop_loadgen_cpu_pct', (cpuMs(openCpu) / openWall) * 100, '%');
-  {
-    const a = end.elu.active - openBefore.elu.active;
-    const i = end.elu.idle - openBefore.elu.idle;
-    emit('server.open_loop_event_loop_utilization', a / (a + i), 'ratio');
-    const ob = end.gc.batches - openBefore.gc.batches;
-    if (ob > 0) {
-      emit('server.open_loop_joins_per_batch', (end.gc.joins - openBefore.gc.joins) / ob, 'joins');
-      emit(
-        'server.open_loop_commit_ms_per_s',
-        (end.gc.commitMs - openBefore.gc.commitMs) / (openWall / 1000),
-        'ms',
-      );
-    }
-  }
-  const batches = after.gc.batches - before.gc.batches;
-  if (batches > 0) {
-    emit('server.closed_loop_joins_per_batch', (after.gc.joins - before.gc.joins) / batches, 'joins');
-    emit(
-      'server.closed_loop_commit_ms_per_s',
-      (after.gc.commitMs - before.gc.commitMs) / (wall1 / 1000),
-      'ms',
-    );
-    emit('server.max_commit_ms', end.gc.maxCommitMs, 'ms');
-    emit('server.max_begin_ms', end.gc.maxBeginMs, 'ms');
-    emit(
-      'server.open_loop_begin_ms_per_s',
-      (end.gc.beginMs - openBefore.gc.beginMs) / (openWall / 1000),
-      'ms',
-    );
-  }
+  // Where the CPU went in each loop (100 = one core), and how big the batches were.
+  const phase = (
+    name: string,
+    from: Stats,
+    to: Stats,
+    wallMs: number,
+    loadgen: NodeJS.CpuUsage,
+    ok: number,
+  ) => {
+    const perS = (x: number) => x / (wallMs / 1000);
+    emit(`server.${name}_server_cpu_pct`, ((cpuMs(to.cpu) - cpuMs(from.cpu)) / wallMs) * 100, '%');
+    emit(`server.${name}_loadgen_cpu_pct`, (cpuMs(loadgen) / wallMs) * 100, '%');
+    const active = to.elu.active - from.elu.active;
+    const idle = to.elu.idle - from.elu.idle;
+    emit(`server.${name}_event_loop_utilization`, active / (active + idle), 'ratio');
+    emit(`server.${name}_event_loop_us_per_payment`, (active * 1000) / ok, 'us');
+    const batches = to.gc.batches - from.gc.batches;
+    if (batches === 0) return;
+    emit(`server.${name}_joins_per_batch`, (to.gc.joins - from.gc.joins) / batches, 'joins');
+    emit(`server.${name}_commit_ms_per_s`, perS(to.gc.commitMs - from.gc.commitMs), 'ms');
+    emit(`server.${name}_begin_wait_ms_per_s`, perS(to.gc.beginMs - from.gc.beginMs), 'ms');
+  };
+  phase('closed_loop', before, after, wall1, loadCpu1, pay.ok);
+  phase('open_loop', openBefore, end, openWall, openCpu, n - openFailed);
+  emit('server.max_commit_ms', end.gc.maxCommitMs, 'ms');
+  emit('server.max_begin_wait_ms', end.gc.maxBeginMs, 'ms');
   if (errors.size > 0) console.error('bench: failures by status/code:', Object.fromEntries(errors));
 
   await pool.close();
