@@ -196,7 +196,7 @@ export interface VerifyPresentationOptions {
   /** Verified status lists, one per school. A credential of a school with none is rejected. */
   statusLists?: readonly StatusList[];
   /** A verified roster (or its index): required for compact mode. */
-  roster?: Roster | RosterIndex;
+  roster?: Roster | RosterIndex | undefined;
   /** The reader's clock, unix seconds. Required: there is no hidden clock. */
   now: number;
   /** Oldest accepted code time: `t ≥ now − maxAge`. Seconds, default 90. */

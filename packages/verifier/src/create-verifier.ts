@@ -453,21 +453,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
         'ERR_INPUT_TYPE',
       );
     }
-    const roster = trust.roster;
-    const base = {
+    // one object of one shape per scan, roster or not
+    const verified = verifyPresentationEager(input, {
       trustList: tl.value,
       statusLists: trust.statusListArray,
+      roster: trust.roster?.value,
       now,
       maxAge,
       maxFuture,
       clockSkew,
       backend,
       credentialCache,
-    };
-    const verified = verifyPresentationEager(
-      input,
-      roster === undefined ? base : { ...base, roster: roster.value },
-    );
+    });
     return verified instanceof Promise
       ? verified.then((v) => presented(v, ctx, now, known))
       : presented(verified, ctx, now, known);
