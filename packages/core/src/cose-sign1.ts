@@ -157,6 +157,15 @@ export function sign1ToBeSignedInPlace(buf: Uint8Array, sign1: Sign1): Uint8Arra
   ) {
     return sign1ToBeSigned(protectedBytes, payload);
   }
+  return toBeSignedAt(buf, unprotectedAt, end);
+}
+
+/**
+ * The in-place step of {@link sign1ToBeSignedInPlace}, for a caller that already knows the layout
+ * (offsets in `buf`): the `Sig_structure` prefix into the headroom, `40` over the empty unprotected
+ * map at `unprotectedAt`; the to-be-signed bytes are then `buf[0, end)`. Internal.
+ */
+export function toBeSignedAt(buf: Uint8Array, unprotectedAt: number, end: number): Uint8Array {
   buf.set(SIGNATURE1, 0);
   buf[unprotectedAt] = 0x40;
   return buf.subarray(0, end);

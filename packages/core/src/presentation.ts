@@ -5,11 +5,11 @@
  * @module
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import { bstrHead, decodeSign1, type Sign1, signSign1 } from './cose-sign1.js';
+import { bstrHead, decodeSign1, SIGN1_HEADROOM, type Sign1, signSign1, toBeSignedAt } from './cose-sign1.js';
 import { CampusCardError } from './errors.js';
 import { type Alg, type PrivateKey, type Signer, toSigner } from './keys.js';
 import { allocSlab } from './lib/bytes.js';
-import { type CborValue, decodeCbor, decodeCborOwned, encodeCbor } from './lib/cbor.js';
+import { type CborValue, decodeCbor, decodeCborOwned, encodeCbor, headEnd, readHead } from './lib/cbor.js';
 import { arrayField, bytesField, structureError, textField, uintField } from './lib/fields.js';
 import { CREDENTIAL_LIMITS, PRESENTATION_LIMITS } from './lib/limits.js';
 import { assertBytes } from './trust-list.js';
@@ -290,46 +290,6 @@ export function decodePresentationGeneric(bytes: Uint8Array): DecodedPresentatio
   );
 }
 
-/** Offset just past the head last read by {@link readHead} (a module slot: no tuple per head). */
-let headEnd = 0;
-
-/**
- * Reads, at `pos` and before `limit`, a CBOR head of major type `major` in shortest form with an
- * argument of at most 32 bits; returns the argument and sets {@link headEnd}. Anything else (another
- * type, a longer or non-shortest head, truncation) gives -1.
- */
-function readHead(b: Uint8Array, pos: number, limit: number, major: number): number {
-  if (pos >= limit) return -1;
-  const ib = b[pos] as number;
-  if (ib >> 5 !== major) return -1;
-  const ai = ib & 0x1f;
-  if (ai < 24) {
-    headEnd = pos + 1;
-    return ai;
-  }
-  if (ai === 24) {
-    if (pos + 2 > limit) return -1;
-    const v = b[pos + 1] as number;
-    headEnd = pos + 2;
-    return v < 24 ? -1 : v;
-  }
-  if (ai === 25) {
-    if (pos + 3 > limit) return -1;
-    const v = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
-    headEnd = pos + 3;
-    return v < 256 ? -1 : v;
-  }
-  if (ai === 26) {
-    if (pos + 5 > limit) return -1;
-    const v =
-      (b[pos + 1] as number) * 0x1000000 +
-      (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
-    headEnd = pos + 5;
-    return v < 65_536 ? -1 : v;
-  }
-  return -1;
-}
-
 /**
  * The scan-time fast path of {@link decodePresentationOwned}: reads the fields of a presentation
  * laid out exactly as `createPresentation` / `createCompactPresentation` write them (every head in
@@ -482,22 +442,14 @@ export class ReadPresentation implements DecodedPresentation {
   }
 
   /**
-   * The holder signature's to-be-signed bytes, built in the `SIGN1_HEADROOM` spare bytes in front
-   * of these bytes in `buf` (see `sign1ToBeSignedInPlace`); `undefined` when `buf` is not that buffer.
+   * The holder signature's to-be-signed bytes, built in the {@link SIGN1_HEADROOM} spare bytes in
+   * front of these bytes in `buf` (see `sign1ToBeSignedInPlace`); `undefined` when `buf` is not
+   * that buffer.
    */
-  toBeSignedIn(buf: Uint8Array, headroom: number): Uint8Array | undefined {
+  toBeSignedIn(buf: Uint8Array): Uint8Array | undefined {
     const b = this.bytes;
-    if (buf.buffer !== b.buffer || b.byteOffset - buf.byteOffset !== headroom || headroom !== 11)
-      return undefined;
-    // Sig_structure ["Signature1", h'A1012x', h'', payload]: the array head and context string in
-    // the headroom, then the protected header bstr as it is, then 0x40 over the empty unprotected map
-    buf.set(SIGNATURE1_PREFIX, 0);
-    buf[headroom + 5] = 0x40;
-    return buf.subarray(0, headroom + this.payloadEnd);
+    if (buf.buffer !== b.buffer || b.byteOffset - buf.byteOffset !== SIGN1_HEADROOM) return undefined;
+    // the empty unprotected map is byte 5 (after 84 43 a1 01 2x)
+    return toBeSignedAt(buf, SIGN1_HEADROOM + 5, SIGN1_HEADROOM + this.payloadEnd);
   }
 }
-
-/** `0x84` (array of 4) and the text "Signature1": the first 12 bytes of every Sig_structure. */
-const SIGNATURE1_PREFIX = new Uint8Array([
-  0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31,
-]);

@@ -540,7 +540,7 @@ function holderStep(
   }
   let tbs: Uint8Array | undefined;
   if (buf !== undefined) {
-    tbs = read === undefined ? sign1ToBeSignedInPlace(buf, p.sign1) : read.toBeSignedIn(buf, SIGN1_HEADROOM);
+    tbs = read === undefined ? sign1ToBeSignedInPlace(buf, p.sign1) : read.toBeSignedIn(buf);
   }
   tbs ??= sign1ToBeSigned(p.sign1.protectedBytes, p.sign1.payload);
   const signature = read === undefined ? p.sign1.signature : read.signature;

@@ -129,6 +129,47 @@ function readArg(b: Uint8Array, pos: number, what: string): number {
   }
 }
 
+/** Offset just past the head last read by {@link readHead} (a module slot: no tuple per head). */
+export let headEnd = 0;
+
+/**
+ * Reads, at `pos` and before `limit`, a CBOR head of major type `major` in shortest form with an
+ * argument of at most 32 bits; returns the argument and sets {@link headEnd}. Anything else (another
+ * type, a longer or non-shortest head, truncation) gives -1: the non-throwing {@link readArg} of a
+ * decoder that steps aside for the general one.
+ */
+export function readHead(b: Uint8Array, pos: number, limit: number, major: number): number {
+  if (pos >= limit) return -1;
+  const ib = b[pos] as number;
+  if (ib >> 5 !== major) return -1;
+  const ai = ib & 0x1f;
+  if (ai < 24) {
+    headEnd = pos + 1;
+    return ai;
+  }
+  if (ai === 24) {
+    if (pos + 2 > limit) return -1;
+    const v = b[pos + 1] as number;
+    headEnd = pos + 2;
+    return v < 24 ? -1 : v;
+  }
+  if (ai === 25) {
+    if (pos + 3 > limit) return -1;
+    const v = ((b[pos + 1] as number) << 8) | (b[pos + 2] as number);
+    headEnd = pos + 3;
+    return v < 256 ? -1 : v;
+  }
+  if (ai === 26) {
+    if (pos + 5 > limit) return -1;
+    const v =
+      (b[pos + 1] as number) * 0x1000000 +
+      (((b[pos + 2] as number) << 16) | ((b[pos + 3] as number) << 8) | (b[pos + 4] as number));
+    headEnd = pos + 5;
+    return v < 65_536 ? -1 : v;
+  }
+  return -1;
+}
+
 function compareBytes(b: Uint8Array, a0: number, a1: number, c0: number, c1: number): number {
   const la = a1 - a0;
   const lc = c1 - c0;
