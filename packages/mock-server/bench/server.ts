@@ -170,8 +170,7 @@ function send(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcom
           return true;
         },
         onComplete() {
-          const text =
-            chunks.length === 1 ? (chunks[0] as Buffer).toString('latin1') : Buffer.concat(chunks).toString();
+          const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString();
           if (status === 201) {
             resolve(
               text.includes('"status":"success"')
