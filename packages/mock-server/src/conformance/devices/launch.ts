@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { signalGroup, trackGroup, untrackGroup } from '../process-groups.js';
+import { spawnInGroup } from '../process-groups.js';
 
 /** A launched device. */
 export interface LaunchedDevice {
@@ -30,18 +30,10 @@ export function launchDevice(
 ): LaunchedDevice {
   // Its own process group: the shell may not exec the command, and a signal to the shell alone
   // would leave the device running (listening on its port) after the suite is done.
-  const child = spawn(command, {
-    shell: true,
-    detached: true,
+  const { child, signal } = spawnInGroup(command, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const group = child.pid;
-  const signal = (sig: NodeJS.Signals) => {
-    if (group !== undefined) signalGroup(group, sig);
-    else child.kill(sig);
-  };
-  if (group !== undefined) trackGroup(group);
   const tail: string[] = [];
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -64,9 +56,6 @@ export function launchDevice(
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.on('error', (e) => resolve(`error: ${e.message}`));
-  });
-  void exited.then(() => {
-    if (group !== undefined) untrackGroup(group);
   });
   return {
     child,

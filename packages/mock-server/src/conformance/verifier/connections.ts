@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { signalGroup, trackGroup, untrackGroup } from '../process-groups.js';
+import { spawnInGroup } from '../process-groups.js';
 import type { HarnessConnection, HarnessReply, HarnessRequest } from './protocol.js';
 
 /** Default time a harness has to answer one request, milliseconds. */
@@ -36,22 +35,11 @@ export function connectProcessHarness(
 ): HarnessConnection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   // a process group of its own (see process-groups.ts): stopping it stops what the shell started
-  const child: ChildProcess = spawn(command, {
-    shell: true,
-    detached: true,
+  const { child, signal: kill } = spawnInGroup(command, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const group = child.pid;
-  const kill = (sig: NodeJS.Signals) => {
-    if (group !== undefined) signalGroup(group, sig);
-    else child.kill(sig);
-  };
-  if (group !== undefined) {
-    trackGroup(group);
-    child.once('exit', () => untrackGroup(group));
-  }
   const queue: Pending[] = [];
   const stderrTail: string[] = [];
   let exited: string | undefined;
