@@ -105,20 +105,36 @@ export function createMemoryReplayStore(options: MemoryReplayStoreOptions): Memo
   return new HashTableReplayStore(capacity, onInsert);
 }
 
-/** Mixes digest words 1..3; `m = w0 ^ mix3(w1, w2, w3)` is the stored, hashed key word (invertible). */
+/** Mixes digest words 1..3 into word 0's hash; see {@link keyWord}. */
 function mix3(w1: number, w2: number, w3: number): number {
   return Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2 ^ (w3 >>> 16), 0x85ebca6b) ^ Math.imul(w3, 0xc2b2ae35);
 }
 
 /**
- * Maps the key word `m` to a home slot in `[0, slots)`; `scale` is `slots / 2^32`, and `floor(h * scale)`
+ * The stored key word: `scramble(w0 ^ mix3(w1, w2, w3))`, a hash of the whole digest that is also
+ * invertible given w1..w3 (see {@link wordZero}). It is stored already scrambled so that a home slot,
+ * needed for every entry a delete shifts, is one multiplication.
+ */
+function keyWord(w0: number, w1: number, w2: number, w3: number): number {
+  let h = w0 ^ mix3(w1, w2, w3);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  return h ^ (h >>> 15);
+}
+
+/** Inverts {@link keyWord}: digest word 0 from the stored key word and words 1..3. */
+function wordZero(k: number, w1: number, w2: number, w3: number): number {
+  let h = k ^ (k >>> 15) ^ (k >>> 30);
+  h = Math.imul(h, 0x1d69e2a5); // 0x7feb352d⁻¹ mod 2^32
+  return h ^ (h >>> 16) ^ mix3(w1, w2, w3);
+}
+
+/**
+ * Maps a key word to a home slot in `[0, slots)`; `scale` is `slots / 2^32`, and `floor(k * scale)`
  * never reaches `slots` (the rounding error of the product is far below one slot).
  */
-function homeSlot(m: number, scale: number): number {
-  let h = m ^ (m >>> 16);
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  return Math.floor((h >>> 0) * scale);
+function homeSlot(k: number, scale: number): number {
+  return Math.floor((k >>> 0) * scale);
 }
 
 /** Reads a little-endian word of the digest as an int32 (the tables are `Int32Array`s). */
@@ -132,9 +148,9 @@ const REPLAYED = 'replayed';
 const FULL = 'full';
 
 /**
- * Linear probing over one `Int32Array` of 5-word (20-byte) slots: `[m, expiresAt, w1, w2, w3]`, where
- * `m` = digest word 0 xor a mix of words 1..3 (it alone gives the home slot, so a backward shift
- * recomputes homes cheaply) and `expiresAt` is a u32 stored in an int32, 0 for an empty slot.
+ * Linear probing over one `Int32Array` of 5-word (20-byte) slots: `[k, expiresAt, w1, w2, w3]`, where
+ * `k` is the {@link keyWord} (it alone gives the home slot, so a backward shift recomputes homes
+ * with one multiplication) and `expiresAt` is a u32 stored in an int32, 0 for an empty slot.
  */
 class HashTableReplayStore implements MemoryReplayStore {
   readonly capacity: number;
@@ -174,7 +190,7 @@ class HashTableReplayStore implements MemoryReplayStore {
     const w1 = readWord(digest, 4);
     const w2 = readWord(digest, 8);
     const w3 = readWord(digest, 12);
-    const r = this.insert(readWord(digest, 0) ^ mix3(w1, w2, w3), w1, w2, w3, e, now, false);
+    const r = this.insert(keyWord(readWord(digest, 0), w1, w2, w3), w1, w2, w3, e, now, false);
     if (r === FRESH && this.onInsert !== undefined) this.onInsert(digest, e);
     return r;
   }
@@ -187,7 +203,7 @@ class HashTableReplayStore implements MemoryReplayStore {
     const w2 = readWord(digest, 8);
     const w3 = readWord(digest, 12);
     const r = this.insert(
-      readWord(digest, 0) ^ mix3(w1, w2, w3),
+      keyWord(readWord(digest, 0), w1, w2, w3),
       w1,
       w2,
       w3,
@@ -213,7 +229,7 @@ class HashTableReplayStore implements MemoryReplayStore {
       const w1 = t[5 * i + 2] as number;
       const w2 = t[5 * i + 3] as number;
       const w3 = t[5 * i + 4] as number;
-      view.setInt32(o, (t[5 * i] as number) ^ mix3(w1, w2, w3), true);
+      view.setInt32(o, wordZero(t[5 * i] as number, w1, w2, w3), true);
       view.setInt32(o + 4, w1, true);
       view.setInt32(o + 8, w2, true);
       view.setInt32(o + 12, w3, true);
@@ -228,7 +244,7 @@ class HashTableReplayStore implements MemoryReplayStore {
    * has no tombstones. `upsert` (restore): a live match keeps the later expiry and counts as fresh.
    */
   private insert(
-    m: number,
+    k: number,
     w1: number,
     w2: number,
     w3: number,
@@ -237,7 +253,7 @@ class HashTableReplayStore implements MemoryReplayStore {
     upsert: boolean,
   ): ReplayOutcome {
     const { table: t, slots } = this;
-    const home = homeSlot(m, this.scale);
+    const home = homeSlot(k, this.scale);
     let i = home;
     for (;;) {
       const x = (t[5 * i + 1] as number) >>> 0;
@@ -247,7 +263,7 @@ class HashTableReplayStore implements MemoryReplayStore {
           i = home; // the sweep moved entries: probe again
           continue;
         }
-        t[5 * i] = m;
+        t[5 * i] = k;
         t[5 * i + 1] = e | 0;
         t[5 * i + 2] = w1;
         t[5 * i + 3] = w2;
@@ -259,7 +275,7 @@ class HashTableReplayStore implements MemoryReplayStore {
         this.deleteAt(i); // expired (ours or not): slot i now holds a later entry of the run, or is empty
         continue;
       }
-      if (t[5 * i] === m && t[5 * i + 2] === w1 && t[5 * i + 3] === w2 && t[5 * i + 4] === w3) {
+      if (t[5 * i] === k && t[5 * i + 2] === w1 && t[5 * i + 3] === w2 && t[5 * i + 4] === w3) {
         if (!upsert) return REPLAYED;
         if (e > x) t[5 * i + 1] = e | 0;
         return FRESH;
@@ -293,12 +309,15 @@ class HashTableReplayStore implements MemoryReplayStore {
   /** The incremental sweep: examines {@link SWEEP_STEP} slots at the cursor, reclaiming expired ones. */
   private sweepStep(now: number): void {
     const t = this.table;
+    const slots = this.slots;
+    const n = Math.floor(now); // an integer x is <= now exactly when x - 1 < floor(now)
+    let c = this.cursor;
     for (let k = 0; k < SWEEP_STEP; k++) {
-      const c = this.cursor;
-      const x = (t[5 * c + 1] as number) >>> 0;
-      if (x !== 0 && x <= now) this.deleteAt(c);
-      else this.cursor = c + 1 === this.slots ? 0 : c + 1;
+      // 0 < x <= now in one comparison: an empty slot (x = 0) wraps to 2^32 - 1, above any now.
+      if (((t[5 * c + 1] as number) - 1) >>> 0 < n) this.deleteAt(c);
+      else c = c + 1 === slots ? 0 : c + 1;
     }
+    this.cursor = c;
   }
 
   /** Full sweep. Returns whether any slot was freed; if none, sets `fullUntil` to the earliest expiry. */
