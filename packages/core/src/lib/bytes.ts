@@ -5,42 +5,54 @@
  */
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const B64_CODES = new Int8Array(128).fill(-1);
-for (let i = 0; i < 64; i++) B64_CODES[B64.charCodeAt(i)] = i;
+// Standard base64 (RFC 4648 §4), for HTTP structured fields (RFC 8941 byte sequences).
+const B64_STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Character code → 6-bit value (or -1) of an alphabet's 64 characters (ASCII only). */
+function codesOf(alphabet: string): Int8Array {
+  const table = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;
+  return table;
+}
+const B64_CODES = codesOf(B64);
+const B64_STD_CODES = codesOf(B64_STD);
 
-/** Encodes bytes as unpadded base64url (RFC 4648 §5). */
-export function toBase64Url(bytes: Uint8Array): string {
+/** Base64 of `bytes` in `alphabet`, with `=` padding when `pad`. */
+function encode64(bytes: Uint8Array, alphabet: string, pad: boolean): string {
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
     const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
     out +=
-      B64[n >> 18] +
-      (B64[(n >> 12) & 63] as string) +
-      (B64[(n >> 6) & 63] as string) +
-      (B64[n & 63] as string);
+      (alphabet[n >> 18] as string) +
+      (alphabet[(n >> 12) & 63] as string) +
+      (alphabet[(n >> 6) & 63] as string) +
+      (alphabet[n & 63] as string);
   }
   const rest = bytes.length - i;
   if (rest === 1) {
     const n = (bytes[i] as number) << 16;
-    out += (B64[n >> 18] as string) + (B64[(n >> 12) & 63] as string);
+    out += (alphabet[n >> 18] as string) + (alphabet[(n >> 12) & 63] as string) + (pad ? '==' : '');
   } else if (rest === 2) {
     const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
-    out += (B64[n >> 18] as string) + (B64[(n >> 12) & 63] as string) + (B64[(n >> 6) & 63] as string);
+    out +=
+      (alphabet[n >> 18] as string) +
+      (alphabet[(n >> 12) & 63] as string) +
+      (alphabet[(n >> 6) & 63] as string) +
+      (pad ? '=' : '');
   }
   return out;
 }
 
-/** Decodes unpadded base64url; returns `undefined` on any invalid character or length. */
-export function fromBase64Url(text: string): Uint8Array | undefined {
-  if (typeof text !== 'string' || text.length % 4 === 1) return undefined;
+/** Decodes unpadded base64 text with an alphabet's `codes`; `undefined` on any invalid character or length. */
+function decode64(text: string, codes: Int8Array): Uint8Array | undefined {
+  if (text.length % 4 === 1) return undefined;
   const out = new Uint8Array(Math.floor((text.length * 3) / 4));
   let o = 0;
   let acc = 0;
   let bits = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    const v = c < 128 ? (B64_CODES[c] as number) : -1;
+    const v = c < 128 ? (codes[c] as number) : -1;
     if (v < 0) return undefined;
     acc = (acc << 6) | v;
     bits += 6;
@@ -54,67 +66,27 @@ export function fromBase64Url(text: string): Uint8Array | undefined {
   return out;
 }
 
-// Standard base64 (RFC 4648 §4), for HTTP structured fields (RFC 8941 byte sequences).
-const B64_STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const B64_STD_LOOKUP = (() => {
-  const table = new Int16Array(128).fill(-1);
-  for (let i = 0; i < B64_STD.length; i++) table[B64_STD.charCodeAt(i)] = i;
-  return table;
-})();
+/** Encodes bytes as unpadded base64url (RFC 4648 §5). */
+export function toBase64Url(bytes: Uint8Array): string {
+  return encode64(bytes, B64, false);
+}
+
+/** Decodes unpadded base64url; returns `undefined` on any invalid character or length. */
+export function fromBase64Url(text: string): Uint8Array | undefined {
+  if (typeof text !== 'string') return undefined;
+  return decode64(text, B64_CODES);
+}
 
 /** Encodes bytes as standard base64 with padding (RFC 4648 §4). */
 export function toBase64(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-    out +=
-      B64_STD.charAt((n >> 18) & 63) +
-      B64_STD.charAt((n >> 12) & 63) +
-      B64_STD.charAt((n >> 6) & 63) +
-      B64_STD.charAt(n & 63);
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = (bytes[i] as number) << 16;
-    out += `${B64_STD.charAt((n >> 18) & 63)}${B64_STD.charAt((n >> 12) & 63)}==`;
-  } else if (rest === 2) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
-    out += `${B64_STD.charAt((n >> 18) & 63)}${B64_STD.charAt((n >> 12) & 63)}${B64_STD.charAt((n >> 6) & 63)}=`;
-  }
-  return out;
-}
-
-function decodeBase64(input: string): Uint8Array | undefined {
-  let s = input;
-  if (s.length % 4 !== 0) return undefined;
-  if (s.endsWith('==')) s = s.slice(0, -2);
-  else if (s.endsWith('=')) s = s.slice(0, -1);
-  if (s.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((s.length * 3) / 4));
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128) return undefined;
-    const v = B64_STD_LOOKUP[c] as number;
-    if (v < 0) return undefined;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-    }
-  }
-  // Non-canonical encodings (non-zero padding bits) are rejected.
-  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
+  return encode64(bytes, B64_STD, true);
 }
 
 /** Strictly decodes padded standard base64; returns `undefined` on any deviation. */
 export function fromBase64(input: string): Uint8Array | undefined {
-  return decodeBase64(input);
+  if (input.length % 4 !== 0) return undefined;
+  const body = input.endsWith('==') ? input.slice(0, -2) : input.endsWith('=') ? input.slice(0, -1) : input;
+  return decode64(body, B64_STD_CODES);
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
