@@ -225,6 +225,22 @@ describe('sync with ETags', () => {
 
 describe('event upload', () => {
   const batchPath = '/v1/events/batches';
+  /** Answers the next batch upload with `answer`; the returned function gives the body that was sent. */
+  function captureBatch(answer: object): () => { events: Record<string, unknown>[] } | undefined {
+    let sent: { events: Record<string, unknown>[] } | undefined;
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          sent = JSON.parse(bodyText(o.body));
+          return answer;
+        },
+        { headers: JSON_H },
+      );
+    return () => sent;
+  }
   const ackAll = (body: string) => {
     const events = (JSON.parse(body) as { events: { seq: number }[] }).events;
     return { accepted: events.length, duplicates: 0, acked_seqs: events.map((e) => e.seq), max_seq: null };
@@ -280,20 +296,9 @@ describe('event upload', () => {
       itemId: 'book-1',
       input: { uid: Uint8Array.from([1, 2, 3, 4]) },
     });
-    let sent: unknown;
-    agent
-      .get(ORIGIN)
-      .intercept({ path: batchPath, method: 'POST' })
-      .reply(
-        200,
-        (o) => {
-          sent = JSON.parse(bodyText(o.body));
-          return { accepted: 0, duplicates: 0, acked_seqs: [], max_seq: null };
-        },
-        { headers: JSON_H },
-      );
+    const sent = captureBatch({ accepted: 0, duplicates: 0, acked_seqs: [], max_seq: null });
     await expect(g.flush()).rejects.toMatchObject({ code: 'ERR_GATE_OUTBOX_IO' });
-    expect(sent).toEqual({
+    expect(sent()).toEqual({
       events: [
         {
           seq: 1,
@@ -333,26 +338,15 @@ describe('event upload', () => {
     expect(r.decision).toBe(policyDenied);
     // a zone over 64 characters is left out: the platform uses the device's own
     await g.recordDecision(policyDenied, { kind: 'access', zone: 'z'.repeat(65) });
-    let sent: { events: Record<string, unknown>[] } | undefined;
-    agent
-      .get(ORIGIN)
-      .intercept({ path: batchPath, method: 'POST' })
-      .reply(
-        200,
-        (o) => {
-          sent = JSON.parse(bodyText(o.body));
-          return { accepted: 2, duplicates: 0, acked_seqs: [1, 2], max_seq: 2 };
-        },
-        { headers: JSON_H },
-      );
+    const sent = captureBatch({ accepted: 2, duplicates: 0, acked_seqs: [1, 2], max_seq: 2 });
     await g.flush();
-    expect(sent?.events[0]).toMatchObject({
+    expect(sent()?.events[0]).toMatchObject({
       card_id: '2024010001',
       reason: 'POLICY_DENIED',
       rule: 'r'.repeat(64),
       zone: 'lab-204',
     });
-    expect(sent?.events[1]).not.toHaveProperty('zone');
+    expect(sent()?.events[1]).not.toHaveProperty('zone');
     await g.close();
   });
 
