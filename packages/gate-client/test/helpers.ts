@@ -9,19 +9,16 @@ import {
   importPublicJwk,
   type PublicKey,
 } from '@campus-card/core';
-import type { Principal } from '@campus-card/mock-server';
-import { createClock, type RunningMockPlatform, startMockPlatform } from '@campus-card/mock-server';
+import {
+  createClock,
+  DEMO_OPERATOR,
+  type RunningMockPlatform,
+  startMockPlatform,
+} from '@campus-card/mock-server';
 
 export const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 
-export const OPERATOR: Principal = {
-  id: 'op-demo',
-  kind: 'operator',
-  schoolId: 'sch-demo',
-  merchantId: null,
-  zone: null,
-  deviceType: null,
-};
+export const OPERATOR = DEMO_OPERATOR;
 
 /** A mock platform with demo data and a frozen virtual clock at T0. */
 export async function startDemo(): Promise<RunningMockPlatform> {

@@ -42,6 +42,19 @@ function keyFor(seed: number, name: string) {
 
 const SCHOOL = 'sch-demo';
 
+/**
+ * The demo school's operator (`op-demo` of `sch-demo`), as `platform.invoke` takes a principal: for
+ * tests and tools that drive the demo platform in process.
+ */
+export const DEMO_OPERATOR: Principal = Object.freeze({
+  id: 'op-demo',
+  kind: 'operator',
+  schoolId: SCHOOL,
+  merchantId: null,
+  zone: null,
+  deviceType: null,
+});
+
 /** Loads (or, when already present, only re-derives the credentials of) the demo data. */
 export async function loadDemo(env: {
   state: PlatformState;
@@ -55,14 +68,7 @@ export async function loadDemo(env: {
   const { state, invoke, seed } = env;
   const fresh = state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(SCHOOL) === undefined;
   const opKey = keyFor(seed, 'operator');
-  const operator: Principal = {
-    id: 'op-demo',
-    kind: 'operator',
-    schoolId: SCHOOL,
-    merchantId: null,
-    zone: null,
-    deviceType: null,
-  };
+  const operator = DEMO_OPERATOR;
   const pub = (k: ReturnType<typeof keyFor>) => exportJwk(k.publicKey) as PublicJwk;
   const people = [
     {

@@ -13,7 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LedgerCheck } from '@campus-card/core/api';
 import { createTransport } from '@campus-card/core/transport';
-import { createClock, type RunningMockPlatform, startMockPlatform } from '@campus-card/mock-server';
+import {
+  createClock,
+  DEMO_OPERATOR,
+  type RunningMockPlatform,
+  startMockPlatform,
+} from '@campus-card/mock-server';
 import { expect, it } from 'vitest';
 import { runPosFleet } from '../../../pos-client/test/chaos/pos-fleet.js';
 import { runGateFleet } from './gate-fleet.js';
@@ -39,14 +44,7 @@ async function waitFor(what: string, done: () => boolean, timeoutMs: number): Pr
 }
 
 async function subscribe(server: RunningMockPlatform, receiver: PushReceiver): Promise<string[]> {
-  const operator = {
-    id: 'op-demo',
-    kind: 'operator' as const,
-    schoolId: 'sch-demo',
-    merchantId: null,
-    zone: null,
-    deviceType: null,
-  };
+  const operator = DEMO_OPERATOR;
   const bodies = [
     // one merchant of three: the mock's dispatcher delivers a push once per concurrent pump,
     // so every subscription multiplies the deliveries (and the run time)

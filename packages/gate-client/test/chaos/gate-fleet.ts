@@ -23,7 +23,7 @@ import {
   type PublicKey,
 } from '@campus-card/core';
 import type { EventKind, PublicJwk } from '@campus-card/core/api';
-import type { Principal, RunningMockPlatform } from '@campus-card/mock-server';
+import { DEMO_OPERATOR as OPERATOR, type RunningMockPlatform } from '@campus-card/mock-server';
 import { createVerifier } from '@campus-card/verifier';
 import { Agent } from 'undici';
 import { createGateClient, type GateClient, type GateReader } from '../../src/index.js';
@@ -91,15 +91,6 @@ function rng(seed: number): () => number {
     return (s >>> 0) / 4_294_967_296;
   };
 }
-
-const OPERATOR: Principal = {
-  id: 'op-demo',
-  kind: 'operator',
-  schoolId: 'sch-demo',
-  merchantId: null,
-  zone: null,
-  deviceType: null,
-};
 
 const PROFILES = [
   { type: 'gate', zone: 'gate:main', kinds: ['access', 'attendance', 'pickup'] },

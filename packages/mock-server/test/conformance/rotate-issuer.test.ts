@@ -10,18 +10,11 @@ import {
 import { createVerifier } from '@campus-card/verifier';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/context.js';
+import { DEMO_OPERATOR as OPERATOR } from '../../src/demo.js';
 import { resolveCredentialInput } from '../../src/domains/cards.js';
 import { createMockPlatform, type MockPlatform } from '../../src/platform.js';
 
 const SCHOOL = 'sch-demo';
-const OPERATOR: Principal = {
-  id: 'op-demo',
-  kind: 'operator',
-  schoolId: SCHOOL,
-  merchantId: null,
-  zone: null,
-  deviceType: null,
-};
 const GATE: Principal = { ...OPERATOR, id: 'gate-01', kind: 'device', zone: 'gate:main', deviceType: 'gate' };
 
 let p: MockPlatform;

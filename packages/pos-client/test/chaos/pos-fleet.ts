@@ -17,7 +17,7 @@ import {
   type Jwk,
 } from '@campus-card/core';
 import type { PublicJwk } from '@campus-card/core/api';
-import type { RunningMockPlatform } from '@campus-card/mock-server';
+import { DEMO_OPERATOR as OPERATOR, type RunningMockPlatform } from '@campus-card/mock-server';
 import { Agent } from 'undici';
 import {
   CampusCardApiError,
@@ -81,14 +81,6 @@ function rng(seed: number): () => number {
   };
 }
 
-const OPERATOR = {
-  id: 'op-demo',
-  kind: 'operator' as const,
-  schoolId: 'sch-demo',
-  merchantId: null,
-  zone: null,
-  deviceType: null,
-};
 const MERCHANTS = ['m-canteen-s', 'm-canteen-t', 'm-shop'];
 
 /** Runs the POS fleet; see the module comment. */

@@ -19,7 +19,7 @@ import {
   importPrivateJwk,
   toBase64Url,
 } from '@campus-card/core';
-import type { Principal } from '../../context.js';
+import { DEMO_OPERATOR as OPERATOR } from '../../demo.js';
 import { getTrustMaterial, rotateIssuerKey } from '../../domains/cards.js';
 import type { RunningMockPlatform } from '../../server.js';
 import { type ConditionMeta, failed, passed, type Verdict, warning } from '../model.js';
@@ -36,14 +36,6 @@ export interface GateTarget {
 
 const DEVICE = 'gate-01';
 const SCHOOL = 'sch-demo';
-const OPERATOR: Principal = {
-  id: 'op-demo',
-  kind: 'operator',
-  schoolId: SCHOOL,
-  merchantId: null,
-  zone: null,
-  deviceType: null,
-};
 
 interface Session {
   send(op: 'sync' | 'flush'): Promise<HarnessReply>;

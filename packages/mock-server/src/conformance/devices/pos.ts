@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
-import type { Principal } from '../../context.js';
+import { DEMO_OPERATOR as OPERATOR } from '../../demo.js';
 import { checkLedger } from '../../domains/ledger.js';
 import type { RunningMockPlatform } from '../../server.js';
 import { type ConditionMeta, failed, passed, type Verdict } from '../model.js';
@@ -207,15 +207,6 @@ export const timeoutPollModule: ModuleDef<PosTarget> = {
     );
     await judgeCommon(ctx, t.platform, s);
   },
-};
-
-const OPERATOR: Principal = {
-  id: 'op-demo',
-  kind: 'operator',
-  schoolId: 'sch-demo',
-  merchantId: null,
-  zone: null,
-  deviceType: null,
 };
 
 function isCreate(r: ProxiedRequest): boolean {
