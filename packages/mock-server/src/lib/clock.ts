@@ -57,10 +57,18 @@ export function createClock(options: CreateClockOptions = {}): VirtualClock {
   };
 }
 
+// The last time formatted and its text: a request formats the same instant several times (its
+// record, the order's created_at and updated_at, its push), about 1 µs each.
+let lastMs = Number.NaN;
+let lastText = '';
+
 /** Formats epoch ms as RFC 3339 UTC with whole seconds when possible. */
 export function iso(epochMs: number): string {
+  if (epochMs === lastMs) return lastText;
   const s = new Date(epochMs).toISOString();
-  return s.endsWith('.000Z') ? `${s.slice(0, -5)}Z` : s;
+  lastText = s.endsWith('.000Z') ? `${s.slice(0, -5)}Z` : s;
+  lastMs = epochMs;
+  return lastText;
 }
 
 /** Parses an RFC 3339 UTC time to epoch ms. */
