@@ -53,14 +53,21 @@ export function getHeader(headers: HeaderInput, name: string): string | undefine
     return v === null ? undefined : v.trim();
   }
   const rec = headers as Readonly<Record<string, HeaderValue>>;
-  const values: string[] = [];
-  for (const key of Object.keys(rec)) {
-    if (key.toLowerCase() !== lower) continue;
+  // Every own key that matches in any case, in key order, without making an array of keys.
+  let out: string | undefined;
+  for (const key in rec) {
+    if (key !== lower && key.toLowerCase() !== lower) continue;
+    if (!Object.hasOwn(rec, key)) continue;
     const v = rec[key];
-    if (typeof v === 'string') values.push(v.trim());
-    else if (Array.isArray(v)) for (const line of v as readonly unknown[]) values.push(String(line).trim());
+    if (typeof v === 'string') out = out === undefined ? v.trim() : `${out}, ${v.trim()}`;
+    else if (Array.isArray(v)) {
+      for (const line of v as readonly unknown[]) {
+        const t = String(line).trim();
+        out = out === undefined ? t : `${out}, ${t}`;
+      }
+    }
   }
-  return values.length === 0 ? undefined : values.join(', ');
+  return out;
 }
 
 /**

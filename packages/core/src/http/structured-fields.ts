@@ -49,134 +49,181 @@ export function isInnerList(member: SfItem | SfInnerList): member is SfInnerList
   return 'items' in member;
 }
 
+// Character classes of RFC 8941, one bit each, for the ASCII range (anything else is in none).
+const KEY_START = 1; // lcalpha / "*"
+const KEY_CHAR = 2; // lcalpha / DIGIT / "_" / "-" / "." / "*"
+const TOKEN_START = 4; // ALPHA / "*"
+const TOKEN_CHAR = 8; // tchar / ":" / "/"
+const B64_CHAR = 16; // ALPHA / DIGIT / "+" / "/" / "="
+const DIGIT = 32;
+
+const CLASSES = /* @__PURE__ */ (() => {
+  const t = new Uint8Array(128);
+  const mark = (chars: string, bit: number) => {
+    for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = (t[chars.charCodeAt(i)] as number) | bit;
+  };
+  const lower = 'abcdefghijklmnopqrstuvwxyz';
+  const upper = lower.toUpperCase();
+  const digits = '0123456789';
+  mark(`${lower}*`, KEY_START);
+  mark(`${lower}${digits}_-.*`, KEY_CHAR);
+  mark(`${lower}${upper}*`, TOKEN_START);
+  mark(`!#$%&'*+-.^_\`|~${digits}${upper}${lower}:/`, TOKEN_CHAR);
+  mark(`${upper}${lower}${digits}+/=`, B64_CHAR);
+  mark(digits, DIGIT);
+  return t;
+})();
+
+/** Whether code unit `c` (NaN past the end) is in class `bit`. */
+function is(c: number, bit: number): boolean {
+  return c < 128 && ((CLASSES[c] as number) & bit) !== 0;
+}
+
+const SP = 0x20;
+const HTAB = 0x09;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** The parse position over one field value. Every parse function leaves `i` after what it read. */
 class Parser {
   i = 0;
   constructor(readonly s: string) {}
-  peek(): string {
-    return this.s.charAt(this.i);
+  /** The code unit at the position, NaN at the end. */
+  code(): number {
+    return this.s.charCodeAt(this.i);
   }
   eof(): boolean {
     return this.i >= this.s.length;
   }
   skipSP(): void {
-    while (this.peek() === ' ') this.i++;
+    while (this.s.charCodeAt(this.i) === SP) this.i++;
   }
   skipOWS(): void {
-    while (this.peek() === ' ' || this.peek() === '\t') this.i++;
+    for (let c = this.s.charCodeAt(this.i); c === SP || c === HTAB; c = this.s.charCodeAt(this.i)) this.i++;
   }
 }
 
-const KEY_START = /[a-z*]/;
-const KEY_CHAR = /[a-z0-9_\-.*]/;
-const TOKEN_START = /[A-Za-z*]/;
-const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z:/]/;
-const B64_CHAR = /[A-Za-z0-9+/=]/;
-
 function parseKey(p: Parser): string | undefined {
-  if (!KEY_START.test(p.peek())) return undefined;
-  let key = '';
-  while (!p.eof() && KEY_CHAR.test(p.peek())) key += p.s.charAt(p.i++);
-  return key;
+  const s = p.s;
+  const start = p.i;
+  if (!is(s.charCodeAt(start), KEY_START)) return undefined;
+  let i = start + 1;
+  while (is(s.charCodeAt(i), KEY_CHAR)) i++;
+  p.i = i;
+  return s.slice(start, i);
 }
 
 function parseNumber(p: Parser): number | SfDecimal | undefined {
+  const s = p.s;
+  let i = p.i;
   let sign = 1;
-  if (p.peek() === '-') {
+  if (s.charCodeAt(i) === 0x2d) {
     sign = -1;
-    p.i++;
+    i++;
   }
-  if (!/[0-9]/.test(p.peek())) return undefined;
-  let num = '';
-  let decimal = false;
-  while (!p.eof()) {
-    const c = p.peek();
-    if (/[0-9]/.test(c)) num += c;
-    else if (c === '.' && !decimal) {
-      if (num.length > 12) return undefined;
-      num += c;
-      decimal = true;
-    } else break;
-    p.i++;
-    if (!decimal && num.length > 15) return undefined;
-    if (decimal && num.length > 16) return undefined;
+  const start = i;
+  if (!is(s.charCodeAt(i), DIGIT)) return undefined;
+  let dot = -1;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e && dot < 0) {
+      if (i - start > 12) return undefined;
+      dot = i;
+    } else if (!is(c, DIGIT)) break;
+    i++;
+    if (i - start > (dot < 0 ? 15 : 16)) return undefined;
   }
-  if (decimal) {
-    if (num.endsWith('.')) return undefined;
-    if ((num.split('.')[1] ?? '').length > 3) return undefined;
+  p.i = i;
+  const num = s.slice(start, i);
+  if (dot >= 0) {
+    const fraction = i - dot - 1;
+    if (fraction === 0 || fraction > 3) return undefined;
     return { decimal: sign * Number(num) };
   }
   return sign * Number(num);
 }
 
 function parseString(p: Parser): string | undefined {
-  p.i++; // opening DQUOTE
+  const s = p.s;
+  let i = p.i + 1; // after the opening DQUOTE
+  let from = i;
   let out = '';
-  while (!p.eof()) {
-    const c = p.s.charAt(p.i++);
-    if (c === '\\') {
-      if (p.eof()) return undefined;
-      const next = p.s.charAt(p.i++);
-      if (next !== '"' && next !== '\\') return undefined;
-      out += next;
-    } else if (c === '"') {
-      return out;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c === BACKSLASH) {
+      const next = s.charCodeAt(i + 1);
+      if (next !== DQUOTE && next !== BACKSLASH) return undefined; // NaN at the end
+      out += s.slice(from, i);
+      from = i + 1; // the escaped character starts the next run
+      i += 2;
+    } else if (c === DQUOTE) {
+      p.i = i + 1;
+      return out + s.slice(from, i);
+    } else if (c < 0x20 || c > 0x7e) {
+      return undefined;
     } else {
-      const code = c.charCodeAt(0);
-      if (code < 0x20 || code > 0x7e) return undefined;
-      out += c;
+      i++;
     }
   }
   return undefined;
 }
 
 function parseToken(p: Parser): SfToken {
-  let out = '';
-  while (!p.eof() && TOKEN_CHAR.test(p.peek())) out += p.s.charAt(p.i++);
-  return { token: out };
+  const s = p.s;
+  const start = p.i;
+  let i = start + 1; // the first character was checked by the caller
+  while (is(s.charCodeAt(i), TOKEN_CHAR)) i++;
+  p.i = i;
+  return { token: s.slice(start, i) };
 }
 
 function parseByteSequence(p: Parser): Uint8Array | undefined {
-  p.i++; // opening colon
-  const end = p.s.indexOf(':', p.i);
+  const s = p.s;
+  const start = p.i + 1; // after the opening colon
+  const end = s.indexOf(':', start);
   if (end < 0) return undefined;
-  const content = p.s.slice(p.i, end);
+  for (let i = start; i < end; i++) if (!is(s.charCodeAt(i), B64_CHAR)) return undefined;
   p.i = end + 1;
-  for (const c of content) if (!B64_CHAR.test(c)) return undefined;
-  return fromBase64(content);
+  return fromBase64(s.slice(start, end));
 }
 
 function parseBareItem(p: Parser): SfBareItem | undefined {
-  const c = p.peek();
-  if (c === '-' || /[0-9]/.test(c)) return parseNumber(p);
-  if (c === '"') return parseString(p);
-  if (c === ':') return parseByteSequence(p);
-  if (c === '?') {
-    p.i++;
-    const b = p.s.charAt(p.i++);
-    if (b === '1') return true;
-    if (b === '0') return false;
+  const c = p.code();
+  if (c === 0x2d || is(c, DIGIT)) return parseNumber(p);
+  if (c === DQUOTE) return parseString(p);
+  if (c === 0x3a) return parseByteSequence(p);
+  if (c === 0x3f) {
+    const b = p.s.charCodeAt(p.i + 1);
+    p.i += 2;
+    if (b === 0x31) return true;
+    if (b === 0x30) return false;
     return undefined;
   }
-  if (TOKEN_START.test(c)) return parseToken(p);
+  if (is(c, TOKEN_START)) return parseToken(p);
   return undefined;
 }
 
 function parseParams(p: Parser): SfParams | undefined {
   const params: Array<readonly [string, SfBareItem]> = [];
-  while (p.peek() === ';') {
+  while (p.code() === 0x3b) {
     p.i++;
     p.skipSP();
     const key = parseKey(p);
     if (key === undefined) return undefined;
     let value: SfBareItem = true;
-    if (p.peek() === '=') {
+    if (p.code() === 0x3d) {
       p.i++;
       const v = parseBareItem(p);
       if (v === undefined) return undefined;
       value = v;
     }
-    const existing = params.findIndex(([k]) => k === key);
-    if (existing >= 0) params.splice(existing, 1);
+    // a repeated key keeps its last value, in the position of its last occurrence
+    for (let k = 0; k < params.length; k++) {
+      if ((params[k] as readonly [string, SfBareItem])[0] === key) {
+        params.splice(k, 1);
+        break;
+      }
+    }
     params.push([key, value]);
   }
   return params;
@@ -195,7 +242,7 @@ function parseInnerList(p: Parser): SfInnerList | undefined {
   const items: SfItem[] = [];
   while (!p.eof()) {
     p.skipSP();
-    if (p.peek() === ')') {
+    if (p.code() === 0x29) {
       p.i++;
       const params = parseParams(p);
       if (params === undefined) return undefined;
@@ -204,8 +251,8 @@ function parseInnerList(p: Parser): SfInnerList | undefined {
     const item = parseItem(p);
     if (item === undefined) return undefined;
     items.push(item);
-    const c = p.peek();
-    if (c !== ' ' && c !== ')') return undefined;
+    const c = p.code();
+    if (c !== SP && c !== 0x29) return undefined;
   }
   return undefined;
 }
@@ -225,9 +272,9 @@ export function parseDictionary(input: string): SfDictionary | undefined {
     const key = parseKey(p);
     if (key === undefined) return undefined;
     let member: SfItem | SfInnerList | undefined;
-    if (p.peek() === '=') {
+    if (p.code() === 0x3d) {
       p.i++;
-      member = p.peek() === '(' ? parseInnerList(p) : parseItem(p);
+      member = p.code() === 0x28 ? parseInnerList(p) : parseItem(p);
     } else {
       const params = parseParams(p);
       member = params === undefined ? undefined : { value: true, params };
@@ -237,7 +284,7 @@ export function parseDictionary(input: string): SfDictionary | undefined {
     dict.set(key, member);
     p.skipOWS();
     if (p.eof()) return dict;
-    if (p.s.charAt(p.i++) !== ',') return undefined;
+    if (p.s.charCodeAt(p.i++) !== 0x2c) return undefined;
     p.skipOWS();
     if (p.eof()) return undefined; // trailing comma
   }
@@ -247,8 +294,21 @@ export function parseDictionary(input: string): SfDictionary | undefined {
 
 /** Serialises an RFC 8941 string; throws `TypeError` for characters outside printable ASCII. */
 export function serializeString(s: string): string {
-  if (!/^[\x20-\x7e]*$/.test(s)) throw new TypeError('structured field strings must be printable ASCII');
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  if (typeof s !== 'string') throw new TypeError('structured field strings must be strings');
+  let escapes = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) throw new TypeError('structured field strings must be printable ASCII');
+    if (c === DQUOTE || c === BACKSLASH) escapes = true;
+  }
+  return escapes ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`;
+}
+
+/** Whether `k` is a valid RFC 8941 key. */
+function isKey(k: string): boolean {
+  if (!is(k.charCodeAt(0), KEY_START)) return false;
+  for (let i = 1; i < k.length; i++) if (!is(k.charCodeAt(i), KEY_CHAR)) return false;
+  return true;
 }
 
 /** Serialises an RFC 8941 bare item. */
@@ -275,7 +335,7 @@ export function serializeBareItem(v: SfBareItem): string {
 export function serializeParams(params: SfParams): string {
   let out = '';
   for (const [k, v] of params) {
-    if (!/^[a-z*][a-z0-9_\-.*]*$/.test(k)) throw new TypeError(`invalid parameter key: ${k}`);
+    if (!isKey(k)) throw new TypeError(`invalid parameter key: ${k}`);
     out += v === true ? `;${k}` : `;${k}=${serializeBareItem(v)}`;
   }
   return out;
@@ -283,6 +343,11 @@ export function serializeParams(params: SfParams): string {
 
 /** Serialises an RFC 8941 inner list with its parameters. */
 export function serializeInnerList(list: SfInnerList): string {
-  const items = list.items.map((it) => serializeBareItem(it.value) + serializeParams(it.params));
-  return `(${items.join(' ')})${serializeParams(list.params)}`;
+  let out = '(';
+  for (let i = 0; i < list.items.length; i++) {
+    const it = list.items[i] as SfItem;
+    if (i > 0) out += ' ';
+    out += serializeBareItem(it.value) + serializeParams(it.params);
+  }
+  return `${out})${serializeParams(list.params)}`;
 }

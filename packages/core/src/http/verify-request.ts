@@ -250,8 +250,9 @@ export async function verifyRequest(
   }
   if (!valid) return fail('ERR_SIG_INVALID', 'signature does not verify');
 
-  if (components.includes('content-digest') || getHeader(request.headers, 'content-digest') !== undefined) {
-    if (!verifyContentDigest(getHeader(request.headers, 'content-digest'), body)) {
+  const digestHeader = getHeader(request.headers, 'content-digest');
+  if (digestHeader !== undefined || components.includes('content-digest')) {
+    if (!verifyContentDigest(digestHeader, body)) {
       return fail('ERR_DIGEST_MISMATCH', 'Content-Digest does not match the body');
     }
   }

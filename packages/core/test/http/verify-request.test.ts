@@ -3,6 +3,7 @@ import { p256 } from '@noble/curves/nist.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  getHeader,
   type HttpRequestLike,
   importSigningKey,
   importVerifyKey,
@@ -253,5 +254,18 @@ describe('keys', () => {
       { keyLookup: () => importVerifyKey(jwk), now: NOW_MS },
     );
     expect(r.ok).toBe(true);
+  });
+});
+
+describe('getHeader', () => {
+  it('joins the trimmed lines of every case variant of a name, in key order, and ignores inherited keys', () => {
+    expect(getHeader({ 'x-a': ' 1 ', 'X-A': ['2', ' 3'], other: 'no' }, 'X-a')).toBe('1, 2, 3');
+    expect(getHeader({ 'x-a': [] }, 'x-a')).toBeUndefined();
+    expect(getHeader({ 'x-a': '' }, 'x-a')).toBe('');
+    expect(getHeader({ 'x-b': '1' }, 'x-a')).toBeUndefined();
+    const inherited = Object.create({ 'x-a': 'from the prototype' }) as Record<string, string>;
+    inherited['x-c'] = 'own';
+    expect(getHeader(inherited, 'x-a')).toBeUndefined();
+    expect(getHeader(new Headers({ 'X-A': ' 1 ' }), 'x-a')).toBe('1');
   });
 });

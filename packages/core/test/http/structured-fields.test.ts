@@ -1,0 +1,163 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  parseDictionary,
+  type SfBareItem,
+  type SfInnerList,
+  type SfItem,
+  serializeBareItem,
+  serializeInnerList,
+  serializeParams,
+  serializeString,
+} from '../../src/http/structured-fields.js';
+
+const member = (header: string, key: string): SfItem | SfInnerList | undefined =>
+  parseDictionary(header)?.get(key);
+
+describe('parseDictionary: bare items', () => {
+  it('reads integers and decimals at their length limits', () => {
+    expect(member('a=999999999999999', 'a')).toEqual({ value: 999_999_999_999_999, params: [] });
+    expect(member('a=-999999999999999', 'a')).toEqual({ value: -999_999_999_999_999, params: [] });
+    expect(member('a=123456789012.123', 'a')).toEqual({ value: { decimal: 123456789012.123 }, params: [] });
+    expect(member('a=-0.5', 'a')).toEqual({ value: { decimal: -0.5 }, params: [] });
+    expect(member('a=007', 'a')).toEqual({ value: 7, params: [] });
+    for (const bad of [
+      'a=1234567890123456',
+      'a=1234567890123.1',
+      'a=1.2345',
+      'a=1.',
+      'a=-',
+      'a=-x',
+      'a=1.2.3',
+    ]) {
+      expect(parseDictionary(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('reads strings with their two escapes and refuses anything else', () => {
+    expect(member('a="x\\"y\\\\z"', 'a')).toEqual({ value: 'x"y\\z', params: [] });
+    expect(member('a=""', 'a')).toEqual({ value: '', params: [] });
+    expect(member('a="  spaced  "', 'a')).toEqual({ value: '  spaced  ', params: [] });
+    for (const bad of ['a="x', 'a="x\\', 'a="\\n"', 'a="\t"', 'a="\u00e9"', 'a="\u007f"']) {
+      expect(parseDictionary(bad), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+
+  it('reads tokens, byte sequences and booleans', () => {
+    expect(member("a=*tok/x:y!#$%&'+-.^_`|~9", 'a')).toEqual({
+      value: { token: "*tok/x:y!#$%&'+-.^_`|~9" },
+      params: [],
+    });
+    expect(member('a=:AAEC:', 'a')).toEqual({ value: new Uint8Array([0, 1, 2]), params: [] });
+    expect(member('a=::', 'a')).toEqual({ value: new Uint8Array(0), params: [] });
+    expect(member('a=?0;b=?1', 'a')).toEqual({ value: false, params: [['b', true]] });
+    for (const bad of ['a=:AA-C:', 'a=:AAEC', 'a=:\u00e9A==:', 'a=?', 'a=?x', 'a=\u00e9', 'a=(1 \u00e9)']) {
+      expect(parseDictionary(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe('parseDictionary: structure', () => {
+  it('keeps the last of repeated keys and parameters, in the position of the last one', () => {
+    const d = parseDictionary('a=1, b=2, a=3;x=1;y=2;x=3');
+    expect([...(d?.keys() ?? [])]).toEqual(['b', 'a']);
+    expect(d?.get('a')).toEqual({
+      value: 3,
+      params: [
+        ['y', 2],
+        ['x', 3],
+      ],
+    });
+  });
+
+  it('allows spaces and tabs around commas, spaces inside inner lists and before parameters', () => {
+    const d = parseDictionary('  a=( 1  "x";p );q=?0 ,\tb;k;v=tok , c');
+    expect(d?.get('a')).toEqual({
+      items: [
+        { value: 1, params: [] },
+        { value: 'x', params: [['p', true]] },
+      ],
+      params: [['q', false]],
+    });
+    expect(d?.get('b')).toEqual({
+      value: true,
+      params: [
+        ['k', true],
+        ['v', { token: 'tok' }],
+      ],
+    });
+    expect(d?.get('c')).toEqual({ value: true, params: [] });
+    expect(parseDictionary('')?.size).toBe(0);
+  });
+
+  it('rejects malformed structure', () => {
+    for (const bad of [
+      'A=1',
+      '1a=1',
+      'a=1,',
+      'a=1,,b=2',
+      ',a=1',
+      'a=1 b=2',
+      'a=("x"',
+      'a=("x"\t"y")',
+      'a=(1)(2)',
+      'a=1;',
+      'a=1;B=2',
+      'a=;',
+      'a=',
+    ]) {
+      expect(parseDictionary(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+// Values that serialise: integers within ±10^15, decimals with at most three fraction digits,
+// printable ASCII strings, tokens, byte sequences, booleans.
+const key = fc.stringMatching(/^[a-z*][a-z0-9_\-.*]{0,6}$/);
+const bareItem: fc.Arbitrary<SfBareItem> = fc.oneof(
+  fc.integer({ min: -999_999_999_999_999, max: 999_999_999_999_999 }),
+  // a whole number of thousandths, as the parser reads it back (Number of the decimal text)
+  fc
+    .integer({ min: -999_999_999_999_999, max: 999_999_999_999_999 })
+    .filter((milli) => milli % 1000 !== 0)
+    .map((milli) => ({ decimal: Number((milli / 1000).toFixed(3)) })),
+  fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 20 }),
+  fc.stringMatching(/^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]{0,8}$/).map((token) => ({ token })),
+  fc.uint8Array({ maxLength: 40 }),
+  fc.boolean(),
+);
+const params = fc.uniqueArray(fc.tuple(key, bareItem), { selector: ([k]) => k, maxLength: 4 });
+const item = fc.record({ value: bareItem, params });
+const innerList = fc.record({ items: fc.array(item, { maxLength: 5 }), params });
+
+describe('RFC 8941 round trip', () => {
+  it('parses what it serialises, to the same values', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.tuple(key, fc.oneof(item, innerList)), { selector: ([k]) => k, maxLength: 4 }),
+        fc.constantFrom(',', ', ', ' ,\t'),
+        (members, separator) => {
+          const text = members
+            .map(([k, m]) =>
+              'items' in m
+                ? `${k}=${serializeInnerList(m)}`
+                : `${k}=${serializeBareItem(m.value)}${serializeParams(m.params)}`,
+            )
+            .join(separator);
+          const parsed = parseDictionary(text);
+          expect(parsed, text).toBeDefined();
+          expect([...(parsed ?? [])]).toEqual(members);
+        },
+      ),
+      { numRuns: 2000, seed: 9421 },
+    );
+  });
+
+  it('serialises strings with escapes, and refuses what is not printable ASCII', () => {
+    expect(serializeString('plain')).toBe('"plain"');
+    expect(serializeString('a"b\\c')).toBe('"a\\"b\\\\c"');
+    for (const bad of ['\u00e9', '\n', '\u007f']) expect(() => serializeString(bad)).toThrow(TypeError);
+    expect(() => serializeString(42 as unknown as string)).toThrow(TypeError);
+    expect(() => serializeParams([['Bad', 1]])).toThrow(TypeError);
+  });
+});
