@@ -156,6 +156,9 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
       options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs },
     );
   }
+  // One transaction wrapper for every call: `db.transaction(fn)` builds four wrapped functions
+  // each time. The wrapper opens a transaction, or a savepoint when one is open, at call time.
+  const runInTransaction: <T>(fn: () => T) => T = db.transaction((fn: () => unknown) => fn()) as never;
   const groupCommit = createGroupCommit(db, {
     enabled: options.groupCommit ?? true,
     onError: (err) => console.error('[campus-card-mock] group commit failed, batch rolled back:', err),
@@ -184,7 +187,7 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
       ...options.settings,
     },
     adminEnabled: options.admin ?? true,
-    tx: (fn) => db.transaction(fn)(),
+    tx: (fn) => runInTransaction(fn),
     groupCommit,
     kickPushes: () => {
       void dispatcher?.pump().catch(() => undefined);
