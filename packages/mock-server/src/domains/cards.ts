@@ -62,6 +62,22 @@ export interface CardRow {
   updated_at: number;
 }
 
+/** The card columns a scan resolves to: no key material and no credential bytes. */
+export type ResolvedCard = Pick<
+  CardRow,
+  | 'card_id'
+  | 'school_id'
+  | 'person_id'
+  | 'role'
+  | 'status'
+  | 'holder_kid'
+  | 'physical_card_number'
+  | 'issued_at'
+  | 'expires_at'
+>;
+const RESOLVED_CARD_COLUMNS =
+  'card_id, school_id, person_id, role, status, holder_kid, physical_card_number, issued_at, expires_at';
+
 /** API shape of a card. */
 export function cardOut(r: CardRow): Card {
   return {
@@ -323,7 +339,7 @@ function credentialCacheOf(state: PlatformState): CredentialCache {
 
 /** A scanned code or card tap, resolved to a card. */
 export interface Resolution {
-  readonly card: CardRow;
+  readonly card: ResolvedCard;
   readonly source: 'qr' | 'physical_card';
   /** One-use registry key, for codes. */
   readonly replayKey: string | undefined;
@@ -348,7 +364,7 @@ export async function resolveCredentialInput(
       errors: [{ path: 'body', message: 'exactly one of qr_text, uid_hex' }],
     });
   }
-  let card: CardRow | undefined;
+  let card: ResolvedCard | undefined;
   let resolution: Omit<Resolution, 'card'>;
   if (input.qr_text !== undefined) {
     const trustList = await trustListOf(state, schoolId);
@@ -369,8 +385,8 @@ export async function resolveCredentialInput(
       throw new ApiError(422, typeof code === 'string' ? code : 'ERR_CODE_INVALID', (e as Error).message);
     }
     card = state.db
-      .prepare('SELECT * FROM cards WHERE card_id = ? AND school_id = ?')
-      .get(v.cardId, v.school) as CardRow | undefined;
+      .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE card_id = ? AND school_id = ?`)
+      .get(v.cardId, v.school) as ResolvedCard | undefined;
     if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no such card');
     if (card.holder_kid !== toBase64Url(v.holderKid)) {
       throw new ApiError(422, 'ERR_CODE_INVALID', 'the code was made with a superseded phone key');
@@ -383,9 +399,9 @@ export async function resolveCredentialInput(
     };
   } else {
     const hash = toHex(computeUidHash(schoolId, hexBytes(input.uid_hex as string)));
-    card = state.db.prepare('SELECT * FROM cards WHERE physical_uid_hash = ?').get(hash) as
-      | CardRow
-      | undefined;
+    card = state.db
+      .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE physical_uid_hash = ?`)
+      .get(hash) as ResolvedCard | undefined;
     if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card is linked to this UID');
     resolution = {
       source: 'physical_card',

@@ -8,11 +8,11 @@ import type { Handlers, PlatformState } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { iso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
-import { type CardRow, consumeCode, getCardRow, resolveCredentialInput } from './cards.js';
+import { consumeCode, getCardRow, type ResolvedCard, resolveCredentialInput } from './cards.js';
 import { getPersonRow } from './directory.js';
 
 /** The identity of a card: the same fields at every device (C2). */
-export function identityOf(state: PlatformState, card: CardRow): Identity {
+export function identityOf(state: PlatformState, card: ResolvedCard): Identity {
   const p = getPersonRow(state, card.person_id);
   if (p === undefined) throw notFound(`person ${card.person_id}`);
   const school = state.db.prepare('SELECT name FROM schools WHERE school_id = ?').get(card.school_id) as {
@@ -45,7 +45,7 @@ export function identityOf(state: PlatformState, card: CardRow): Identity {
 /** Decides a permission at a zone for a scene (C4 policies, simplified). */
 export function decide(
   state: PlatformState,
-  card: CardRow,
+  card: ResolvedCard,
   zone: string,
   scene: PermissionDecision['scene'],
 ): PermissionDecision {
