@@ -6,28 +6,18 @@
  * libuv's thread pool (`crypto.verify` with a callback) was no better on a 2-core machine: each
  * job costs tens of microseconds to submit, and each wake-up preempts the main thread. So the
  * checks of one event-loop turn go to a worker thread in a single message, and their results
- * come back a few at a time ({@link RESULT_CHUNK}). When the worker is unavailable, the checks
- * run synchronously on the main thread.
+ * come back in a single message: one wake-up per batch. When the worker is unavailable, the
+ * checks run synchronously on the main thread.
  *
  * @module
  */
 import { createPublicKey, type JsonWebKey, type KeyObject, verify } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
-/**
- * The worker answers a batch in chunks of this many results, each in its own message, so the main
- * thread starts on the first requests of a batch while the worker checks the rest. A payment needs
- * two checks (about 0.2 ms), so a chunk is about three payments. Measured in the server bench:
- * event-loop use in the closed loop went from 0.72–0.75 to 0.84–0.88, and payments/s rose in each
- * of three paired runs (+13 %, +17 %, +34 %; the machine's speed drifted between runs).
- */
-const RESULT_CHUNK = 6;
-
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createPublicKey, verify } = require('node:crypto');
 const keys = new Map();
-const CHUNK = ${RESULT_CHUNK};
 parentPort.on('message', (m) => {
   for (const [id, jwk] of m.keys) {
     try { keys.set(id, createPublicKey({ key: jwk, format: 'jwk' })); } catch { keys.set(id, null); }
@@ -36,26 +26,20 @@ parentPort.on('message', (m) => {
   const head = new Uint32Array(m.buf, 0, n * 3);
   const bytes = new Uint8Array(m.buf);
   let off = n * 12;
-  let from = 0;
-  let out = new Uint8Array(Math.min(n, CHUNK));
+  const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const keyId = head[3 * i], ecdsa = head[3 * i + 1] === 1, len = head[3 * i + 2];
     const data = bytes.subarray(off, off + len);
     const sig = bytes.subarray(off + len, off + len + 64);
     off += len + 64;
     const k = keys.get(keyId);
-    if (k) {
-      try {
-        const ok = ecdsa ? verify('sha256', data, { key: k, dsaEncoding: 'ieee-p1363' }, sig) : verify(null, data, k, sig);
-        out[i - from] = ok ? 1 : 0;
-      } catch {}
-    }
-    if (i + 1 - from === out.length) {
-      parentPort.postMessage({ id: m.id, from, out }, [out.buffer]);
-      from = i + 1;
-      out = new Uint8Array(Math.min(n - from, CHUNK));
-    }
+    if (!k) continue;
+    try {
+      const ok = ecdsa ? verify('sha256', data, { key: k, dsaEncoding: 'ieee-p1363' }, sig) : verify(null, data, k, sig);
+      out[i] = ok ? 1 : 0;
+    } catch {}
   }
+  parentPort.postMessage({ id: m.id, out }, [out.buffer]);
 });
 `;
 
@@ -94,8 +78,6 @@ function createVerifyPool(): VerifyPool {
   let newKeys: [number, JsonWebKey][] = [];
   let queue: Job[] = [];
   const inflight = new Map<number, Job[]>();
-  /** Per batch in flight: how many of its jobs the worker has answered so far. */
-  const answered = new Map<number, number>();
   let scheduled = false;
 
   function verifyHere(job: Job): boolean {
@@ -121,13 +103,8 @@ function createVerifyPool(): VerifyPool {
   function fail(): void {
     broken = true;
     worker = undefined;
-    // Jobs before `answered` already have their result from the worker.
-    for (const [id, jobs] of inflight) {
-      for (let i = answered.get(id) ?? 0; i < jobs.length; i++)
-        (jobs[i] as Job).resolve(verifyHere(jobs[i] as Job));
-    }
+    for (const jobs of inflight.values()) for (const j of jobs) j.resolve(verifyHere(j));
     inflight.clear();
-    answered.clear();
   }
 
   function start(): Worker | undefined {
@@ -135,15 +112,11 @@ function createVerifyPool(): VerifyPool {
     try {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.unref();
-      w.on('message', (m: { id: number; from: number; out: Uint8Array }) => {
+      w.on('message', (m: { id: number; out: Uint8Array }) => {
         const jobs = inflight.get(m.id);
         if (jobs === undefined) return;
-        const end = m.from + m.out.length;
-        if (end >= jobs.length) {
-          inflight.delete(m.id);
-          answered.delete(m.id);
-        } else answered.set(m.id, end);
-        for (let i = m.from; i < end; i++) (jobs[i] as Job).resolve(m.out[i - m.from] === 1);
+        inflight.delete(m.id);
+        for (let i = 0; i < jobs.length; i++) (jobs[i] as Job).resolve(m.out[i] === 1);
       });
       w.on('error', fail);
       w.on('exit', fail);
