@@ -1,0 +1,95 @@
+import { generateKeyPairSync, type JsonWebKey, sign } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { verifyPool } from '../../src/lib/verify-worker.js';
+
+function keyPair(kind: 'p256' | 'ed25519') {
+  const { privateKey, publicKey } =
+    kind === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const jwk = publicKey.export({ format: 'jwk' }) as JsonWebKey;
+  const signBytes = (data: Uint8Array): Uint8Array =>
+    new Uint8Array(
+      kind === 'p256'
+        ? sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })
+        : sign(null, data, privateKey),
+    );
+  return { ref: {}, jwk, ecdsa: kind === 'p256', signBytes };
+}
+
+describe('verifyPool', () => {
+  it('answers every check of a large batch with its own result', async () => {
+    const p256 = keyPair('p256');
+    const ed = keyPair('ed25519');
+    const other = keyPair('p256');
+    const broken = { ref: {}, jwk: { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' } as JsonWebKey };
+    const pool = verifyPool();
+    const expected: boolean[] = [];
+    const pending: Promise<boolean>[] = [];
+    // 61 checks queued in one event-loop turn: one batch.
+    for (let i = 0; i < 61; i++) {
+      const data = new TextEncoder().encode(`message ${i}`);
+      const k = i % 3 === 0 ? ed : p256;
+      const sig = k.signBytes(data);
+      switch (i % 5) {
+        case 0: // valid
+          expected.push(true);
+          pending.push(pool.verify(k.ref, () => k.jwk, k.ecdsa, data, sig));
+          break;
+        case 1: {
+          // data changed after signing
+          const bad = data.slice();
+          bad[0] = (bad[0] as number) ^ 1;
+          expected.push(false);
+          pending.push(pool.verify(k.ref, () => k.jwk, k.ecdsa, bad, sig));
+          break;
+        }
+        case 2: // another key's signature (same algorithm)
+          expected.push(false);
+          pending.push(pool.verify(other.ref, () => other.jwk, true, data, p256.signBytes(data)));
+          break;
+        case 3: // a key that does not import
+          expected.push(false);
+          pending.push(pool.verify(broken.ref, () => broken.jwk, true, data, p256.signBytes(data)));
+          break;
+        default: // valid again, so that valid checks sit on both sides of every failure
+          expected.push(true);
+          pending.push(pool.verify(k.ref, () => k.jwk, k.ecdsa, data, sig));
+      }
+    }
+    expect(await Promise.all(pending)).toEqual(expected);
+  });
+
+  it('answers false without the worker for a signature that is not 64 bytes or a key that throws', async () => {
+    const k = keyPair('p256');
+    const data = new Uint8Array([1, 2, 3]);
+    const sig = k.signBytes(data);
+    const pool = verifyPool();
+    await expect(pool.verify(k.ref, () => k.jwk, true, data, sig.subarray(0, 63))).resolves.toBe(false);
+    await expect(
+      pool.verify(
+        {},
+        () => {
+          throw new Error('no key');
+        },
+        true,
+        data,
+        sig,
+      ),
+    ).resolves.toBe(false);
+    await expect(pool.verify(k.ref, () => k.jwk, true, data, sig)).resolves.toBe(true);
+  });
+
+  it('keeps answering batch after batch', async () => {
+    const k = keyPair('ed25519');
+    const pool = verifyPool();
+    for (let round = 0; round < 5; round++) {
+      const checks = Array.from({ length: 13 }, (_, i) => {
+        const data = new TextEncoder().encode(`round ${round} check ${i}`);
+        const sig = k.signBytes(data);
+        if (i === round) sig[10] = (sig[10] as number) ^ 0x40;
+        return pool.verify(k.ref, () => k.jwk, false, data, sig);
+      });
+      const results = await Promise.all(checks);
+      expect(results.map((ok, i) => ok === (i !== round))).toEqual(Array(13).fill(true));
+    }
+  });
+});
