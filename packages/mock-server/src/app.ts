@@ -47,10 +47,17 @@ interface RequestMeta {
   started: number;
 }
 
-const metas = new WeakMap<FastifyRequest, RequestMeta>();
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** This app's per-request state (see `meta`); null until the first hook asks for it. */
+    campusCardMeta: RequestMeta | null;
+  }
+}
+
+/** The request's state, made on first use. A request property (declared with `decorateRequest`), not a WeakMap entry. */
 function meta(req: FastifyRequest): RequestMeta {
-  let m = metas.get(req);
-  if (m === undefined) {
+  let m = req.campusCardMeta;
+  if (m === null) {
     m = {
       rawBody: undefined,
       principal: undefined,
@@ -59,7 +66,7 @@ function meta(req: FastifyRequest): RequestMeta {
       prefetched: undefined,
       started: performance.now(),
     };
-    metas.set(req, m);
+    req.campusCardMeta = m;
   }
   return m;
 }
@@ -125,6 +132,7 @@ export function buildApp(
     return503OnClosing: true,
     forceCloseConnections: true,
   });
+  app.decorateRequest('campusCardMeta', null);
 
   // JSON bodies: keep the exact bytes (Content-Digest) and parse them ourselves.
   app.removeContentTypeParser('application/json');
