@@ -18,6 +18,7 @@ export type {
   Part,
   PlatformSettings,
   PlatformState,
+  Prefetch,
   Principal,
 } from './context.js';
 export { DEMO_OPERATOR, type DemoCredentials } from './demo.js';
@@ -27,6 +28,7 @@ export { type CreateClockOptions, createClock, type VirtualClock } from './lib/c
 export { MIGRATIONS } from './lib/db.js';
 export type { FaultInjector, FaultSite } from './lib/faults.js';
 export type { Batch, GroupCommit, GroupCommitStats } from './lib/group-commit.js';
+export type { RandomTokens } from './lib/random-token.js';
 export type { RecordEntry, Recorder } from './lib/recorder.js';
 export type { Rng } from './lib/rng.js';
 export {
