@@ -187,7 +187,7 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
       ...options.settings,
     },
     adminEnabled: options.admin ?? true,
-    tx: (fn) => runInTransaction(fn),
+    tx: runInTransaction,
     groupCommit,
     kickPushes: () => {
       void dispatcher?.pump().catch(() => undefined);
