@@ -33,6 +33,12 @@ if [ ! -d "$old/node_modules" ]; then
   mkdir "$old/node_modules/@campus-card"
   for p in "$old"/packages/*; do ln -s "$p" "$old/node_modules/@campus-card/$(basename "$p")"; done
 fi
+# dependencies npm nested under a package (a version other than the hoisted one)
+for m in "$root"/packages/*/node_modules; do
+  [ -d "$m" ] || continue
+  p="$(basename "$(dirname "$m")")"
+  [ -d "$old/packages/$p" ] && [ ! -e "$old/packages/$p/node_modules" ] && ln -s "$m" "$old/packages/$p/node_modules"
+done
 
 bundle() { # <checkout>
   mkdir -p "$1/packages/$pkg/.tmp"
