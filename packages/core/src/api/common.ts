@@ -41,10 +41,16 @@ export const Balance = Type.Integer({
   description: 'Integer fen; negative only after capped offline payments.',
 });
 
-/** RFC 3339 time in UTC, with a `Z` offset, e.g. `2026-01-01T08:00:00Z` (fractional seconds allowed). */
+/**
+ * RFC 3339 time in UTC, with a `Z` offset, e.g. `2026-01-01T08:00:00Z` (fractional seconds allowed).
+ * The pattern bounds every field (month 01–12, day 01–31, hour 00–23, minute and second 00–59; leap
+ * seconds are not accepted); the platform also refuses a day its month does not have (`02-30`).
+ */
 export const Timestamp = Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$',
-  description: 'RFC 3339 time in UTC (Z).',
+  pattern:
+    '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])T([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,9})?Z$',
+  description:
+    'RFC 3339 time in UTC (Z): a real calendar date, hours 00-23, minutes and seconds 00-59 (no leap second).',
   examples: ['2026-01-01T08:00:00Z'],
 });
 

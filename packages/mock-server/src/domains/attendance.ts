@@ -51,7 +51,9 @@ export const attendanceHandlers: Handlers = {
     // the codes of allowed scans, for the platform-wide one-use registry (C3): a device that names
     // the card still sends the code it admitted, and that code must not have been used elsewhere
     const codes: (Resolution | undefined)[] = [];
-    for (const e of b.events) {
+    // Every event time is checked before any work: a bad one refuses the whole batch.
+    const occurredAt = b.events.map((e, i) => parseIso(e.occurred_at, `/events/${i}/occurred_at`));
+    for (const [i, e] of b.events.entries()) {
       let code: Resolution | undefined;
       if (e.qr_text !== undefined && e.decision === 'allowed') {
         try {
@@ -59,7 +61,7 @@ export const attendanceHandlers: Handlers = {
             state,
             p,
             { qr_text: e.qr_text },
-            { nowSeconds: Math.floor(parseIso(e.occurred_at) / 1000), allowInactive: true },
+            { nowSeconds: Math.floor((occurredAt[i] as number) / 1000), allowInactive: true },
           );
         } catch (err) {
           if (!(err instanceof ApiError)) throw err;
@@ -73,7 +75,7 @@ export const attendanceHandlers: Handlers = {
         try {
           resolved.push(
             await resolveCredentialInput(state, p, e, {
-              nowSeconds: Math.floor(parseIso(e.occurred_at) / 1000),
+              nowSeconds: Math.floor((occurredAt[i] as number) / 1000),
               allowInactive: true,
             }),
           );
@@ -104,7 +106,7 @@ export const attendanceHandlers: Handlers = {
           e.seq,
           e.kind,
           e.direction ?? null,
-          parseIso(e.occurred_at),
+          occurredAt[i] as number,
           now,
           person?.person_id ?? null,
           card?.card_id ?? null,
@@ -175,11 +177,11 @@ export const attendanceHandlers: Handlers = {
     }
     if (q.from !== undefined) {
       where.push('occurred_at >= ?');
-      args.push(parseIso(q.from));
+      args.push(parseIso(q.from, '/from'));
     }
     if (q.to !== undefined) {
       where.push('occurred_at < ?');
-      args.push(parseIso(q.to));
+      args.push(parseIso(q.to, '/to'));
     }
     const rows = state.db
       .prepare(
