@@ -124,6 +124,8 @@ export async function loadDemo(env: {
     { merchant_id: 'm-canteen-s', name: 'Student canteen', category: 'canteen_student' },
     { merchant_id: 'm-canteen-t', name: 'Teacher canteen', category: 'canteen_teacher' },
     { merchant_id: 'm-shop', name: 'Campus shop', category: 'shop' },
+    { merchant_id: 'm-clinic', name: 'School clinic', category: 'clinic' },
+    { merchant_id: 'm-bookshop', name: 'Bookshop', category: 'bookshop' },
   ] as const;
   const devices = [
     { device_id: 'gate-01', type: 'gate', zone: 'gate:main' },
@@ -131,6 +133,8 @@ export async function loadDemo(env: {
     { device_id: 'pos-02', type: 'pos', zone: 'canteen:teacher', merchant_id: 'm-canteen-t' },
     { device_id: 'lib-01', type: 'library_desk', zone: 'library' },
     { device_id: 'lock-b3', type: 'lock_controller', zone: 'dorm:B3' },
+    { device_id: 'pos-03', type: 'pos', zone: 'clinic', merchant_id: 'm-clinic' },
+    { device_id: 'pos-04', type: 'pos', zone: 'bookshop', merchant_id: 'm-bookshop' },
   ] as const;
   const uids: Record<string, string> = { 's-001': '04a1b2c3d4e5f6', 't-001': '04f0e1d2c3b4a5' };
 
