@@ -41,18 +41,37 @@ export const Balance = Type.Integer({
   description: 'Integer fen; negative only after capped offline payments.',
 });
 
+const TIMESTAMP_PATTERN_SOURCE =
+  '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])T([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,9})?Z$';
+const TIMESTAMP_PATTERN = new RegExp(TIMESTAMP_PATTERN_SOURCE);
+
 /**
  * RFC 3339 time in UTC, with a `Z` offset, e.g. `2026-01-01T08:00:00Z` (fractional seconds allowed).
  * The pattern bounds every field (month 01–12, day 01–31, hour 00–23, minute and second 00–59; leap
  * seconds are not accepted); the platform also refuses a day its month does not have (`02-30`).
  */
 export const Timestamp = Type.String({
-  pattern:
-    '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])T([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,9})?Z$',
+  pattern: TIMESTAMP_PATTERN_SOURCE,
   description:
     'RFC 3339 time in UTC (Z): a real calendar date, hours 00-23, minutes and seconds 00-59 (no leap second).',
   examples: ['2026-01-01T08:00:00Z'],
 });
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+/**
+ * Whether `text` is a {@link Timestamp} that names a real instant: it matches the pattern, and its
+ * day exists in its month (`2026-02-30` and `2025-02-29` do not; `2028-02-29` does). A JSON Schema
+ * pattern cannot say that, so {@link compileValidator} checks every `Timestamp` with this too.
+ */
+export function isValidTimestamp(text: string): boolean {
+  if (typeof text !== 'string' || !TIMESTAMP_PATTERN.test(text)) return false;
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] as number));
+}
 
 /** An opaque identifier: 1 to 64 characters of `[A-Za-z0-9_.:-]`. */
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });

@@ -16,7 +16,7 @@ export const adminHandlers: Handlers = {
   }),
   setClock: (ctx) => {
     const { clock } = ctx.state;
-    if (ctx.body.set !== undefined) clock.set(parseIso(ctx.body.set, '/set'));
+    if (ctx.body.set !== undefined) clock.set(parseIso(ctx.body.set, 'body/set'));
     if (ctx.body.advance_s !== undefined) clock.advance(ctx.body.advance_s);
     return { status: 200, body: { now: iso(clock.now()), offset_ms: clock.offsetMs() } };
   },

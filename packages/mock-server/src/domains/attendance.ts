@@ -52,7 +52,7 @@ export const attendanceHandlers: Handlers = {
     // the card still sends the code it admitted, and that code must not have been used elsewhere
     const codes: (Resolution | undefined)[] = [];
     // Every event time is checked before any work: a bad one refuses the whole batch.
-    const occurredAt = b.events.map((e, i) => parseIso(e.occurred_at, `/events/${i}/occurred_at`));
+    const occurredAt = b.events.map((e, i) => parseIso(e.occurred_at, `body/events/${i}/occurred_at`));
     for (const [i, e] of b.events.entries()) {
       let code: Resolution | undefined;
       if (e.qr_text !== undefined && e.decision === 'allowed') {
@@ -177,11 +177,11 @@ export const attendanceHandlers: Handlers = {
     }
     if (q.from !== undefined) {
       where.push('occurred_at >= ?');
-      args.push(parseIso(q.from, '/from'));
+      args.push(parseIso(q.from, 'querystring/from'));
     }
     if (q.to !== undefined) {
       where.push('occurred_at < ?');
-      args.push(parseIso(q.to, '/to'));
+      args.push(parseIso(q.to, 'querystring/to'));
     }
     const rows = state.db
       .prepare(

@@ -515,8 +515,8 @@ export const paymentHandlers: Handlers = {
     const { state } = ctx;
     const person = getPersonRow(state, ctx.params.person_id);
     if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
-    const from = parseIso(ctx.query.from, '/from');
-    const to = parseIso(ctx.query.to, '/to');
+    const from = parseIso(ctx.query.from, 'querystring/from');
+    const to = parseIso(ctx.query.to, 'querystring/to');
     if (to < from) throw new ApiError(400, 'ERR_VALIDATION', 'to is before from');
     settleDue(state);
     const sums = state.db
@@ -604,11 +604,11 @@ export const paymentHandlers: Handlers = {
     }
     if (q.from !== undefined) {
       where.push('created_at >= ?');
-      args.push(parseIso(q.from, '/from'));
+      args.push(parseIso(q.from, 'querystring/from'));
     }
     if (q.to !== undefined) {
       where.push('created_at < ?');
-      args.push(parseIso(q.to, '/to'));
+      args.push(parseIso(q.to, 'querystring/to'));
     }
     const rows = state.db
       .prepare(
@@ -636,7 +636,7 @@ export const paymentHandlers: Handlers = {
       offline_device_cap: number;
     };
     // Every capture time is checked before any work: a bad one refuses the whole batch.
-    const capturedAt = b.items.map((item, i) => parseIso(item.captured_at, `/items/${i}/captured_at`));
+    const capturedAt = b.items.map((item, i) => parseIso(item.captured_at, `body/items/${i}/captured_at`));
     // Verify every code first (async), as of its capture time; then commit all at once.
     const checked: (Resolution | ApiError)[] = [];
     for (const [i, item] of b.items.entries()) {

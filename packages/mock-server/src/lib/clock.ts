@@ -80,10 +80,10 @@ const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,
  * (`2026-02-30`), hour 24, minute or second 60 are refused, never rolled over into the next day
  * as `Date.parse` does.
  *
- * @param field - Where the text came from, for the error (e.g. `/items/0/captured_at`).
+ * @param field - Where the text came from, for the error (e.g. `body/items/0/captured_at`).
  * @throws {@link ApiError} 400 `ERR_VALIDATION` naming `field`.
  */
-export function parseIso(text: string, field = '/'): number {
+export function parseIso(text: string, field = 'body'): number {
   const m = RFC3339_UTC.exec(text);
   if (m !== null) {
     const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as number[];
