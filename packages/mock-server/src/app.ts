@@ -131,11 +131,24 @@ export function buildApp(
     genReqId: () => `req_${Date.now().toString(36)}_${(++reqCounter).toString(36)}`,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Router-level refusals (a bad percent-encoding, a path parameter over find-my-way's length
+    // limit) skip the error handler: answer them as problem+json too, never fastify's own JSON.
+    frameworkErrors: (error, request, reply) => {
+      const detail =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'a path parameter is too long'
+          : 'the URL is not valid (bad percent-encoding)';
+      const err = new ApiError(400, 'ERR_VALIDATION', detail);
+      reply.header('x-request-id', request.id);
+      return sendProblem(reply, request, err);
+    },
   });
   app.decorateRequest('campusCardMeta', null);
 
-  // JSON bodies: keep the exact bytes (Content-Digest) and parse them ourselves.
-  app.removeContentTypeParser('application/json');
+  // JSON bodies: keep the exact bytes (Content-Digest) and parse them ourselves. Every other
+  // media type (fastify's built-in text/plain included) is refused with 415 before the signature
+  // check, rather than reaching it without its raw bytes.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const buf = body as Buffer;
     meta(request).rawBody = buf;

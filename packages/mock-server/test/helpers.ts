@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk } from '@campus-card/core';
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import type { InjectOptions } from 'fastify';
@@ -91,4 +91,39 @@ export async function qrOf(p: MockPlatform, personId: string, scene?: number, t?
 
 export function json<T = Record<string, unknown>>(res: { body: string }): T {
   return JSON.parse(res.body) as T;
+}
+
+/**
+ * A digest of every table's content (every row, in rowid order, rowid included) and one of the
+ * schema under `(schema)`, by table name: two calls differ where any row was inserted, updated or
+ * deleted. `skip` leaves tables out (e.g. `nonces`, which every genuine signature adds to).
+ */
+export function tableDigests(p: MockPlatform, skip: ReadonlySet<string> = new Set()): Map<string, string> {
+  const { db } = p.state;
+  const master = db
+    .prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name')
+    .all() as {
+    type: string;
+    name: string;
+    sql: string | null;
+  }[];
+  const out = new Map<string, string>();
+  out.set('(schema)', createHash('sha256').update(JSON.stringify(master)).digest('hex'));
+  for (const t of master) {
+    if (t.type !== 'table' || skip.has(t.name)) continue;
+    const name = `"${t.name.replaceAll('"', '""')}"`;
+    const withRowid = !/without\s+rowid/i.test(t.sql ?? '');
+    const columns = db.prepare(`SELECT * FROM ${name}`).columns().length;
+    const order = withRowid ? 'rowid' : Array.from({ length: columns }, (_, i) => i + 1).join(', ');
+    const h = createHash('sha256');
+    const rows = db.prepare(`SELECT ${withRowid ? 'rowid, ' : ''}* FROM ${name} ORDER BY ${order}`).raw();
+    for (const row of rows.iterate()) h.update(JSON.stringify(row));
+    out.set(t.name, h.digest('hex'));
+  }
+  return out;
+}
+
+/** The tables whose digests differ between two {@link tableDigests}. */
+export function changedTables(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): string[] {
+  return [...new Set([...a.keys(), ...b.keys()])].filter((t) => a.get(t) !== b.get(t)).sort();
 }
