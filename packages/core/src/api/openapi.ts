@@ -4,9 +4,9 @@
  * @module
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { RouteDef } from './common.js';
+import { ERROR_CODES, type ErrorCode, Problem, type RouteDef } from './common.js';
 import { routes } from './routes.js';
-import { WEBHOOK_RETRY_SCHEDULE_S, WebhookEvents } from './webhooks.js';
+import { WEBHOOK_RETRY_SCHEDULE_S, WEBHOOK_TOLERANCE_S, WebhookEvents } from './webhooks.js';
 
 /** Options of {@link buildOpenApiDocument}. */
 export interface BuildOpenApiOptions {
@@ -35,7 +35,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict, or the same Idempotency-Key is still in progress (retryable)',
   413: 'Body too large',
   415: 'Unsupported media type',
-  422: 'Idempotency-Key reused with a different body',
+  422: 'Unprocessable: Idempotency-Key reused with a different body, or a scanned code or card that cannot be used',
   429: 'Rate limited (Retry-After)',
 };
 
@@ -97,6 +97,7 @@ function operation(r: RouteDef): JsonValue {
     security: signed ? [{ httpMessageSignature: [] }] : [],
   };
   if (r.description !== undefined) op.description = r.description;
+  op['x-auth'] = signed ? 'signature' : (r.auth as 'none' | 'admin');
   if (signed) op['x-principals'] = [...(r.auth as readonly string[])];
   if (r.capabilities !== undefined) op['x-capabilities'] = [...r.capabilities];
   if (r.body !== undefined) {
@@ -104,6 +105,181 @@ function operation(r: RouteDef): JsonValue {
   }
   return op;
 }
+
+// ---- pushes ---------------------------------------------------------------------------------
+// What the platform sends with a push. The mock server signs with `signPush` from
+// `@campus-card/core/http`; packages/mock-server/test/openapi-webhooks.test.ts checks a real
+// delivery against what is declared here.
+
+/** Components a push signature covers, in order (`PUSH_COVERED_COMPONENTS` of core/http). */
+const PUSH_COVERED = ['@method', '@path', '@query', 'content-digest', 'push-id'] as const;
+
+/** The headers of every push, all sent every time (besides `content-type: application/json`). */
+const PUSH_HEADERS: readonly { name: string; description: string; example: string }[] = [
+  {
+    name: 'push-id',
+    description:
+      'The push id, equal to the body `id`. The same on every retry and on a duplicate delivery: deduplicate on it. Covered by the signature.',
+    example: 'evt_4Xk2p9QmZr7T',
+  },
+  {
+    name: 'push-event-type',
+    description:
+      'The event type, equal to the body `type`. Not covered by the signature: act on the signed body.',
+    example: 'payment.succeeded',
+  },
+  {
+    name: 'content-digest',
+    description:
+      'RFC 9530 digest of the exact body bytes, `sha-256=:<base64>:`. Covered by the signature; recompute it over the raw body.',
+    example: 'sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:',
+  },
+  {
+    name: 'signature-input',
+    description: `RFC 9421 signature input, label \`sig1\`: \`sig1=(${PUSH_COVERED.map((c) => `"${c}"`).join(' ')});created=<unix seconds>;keyid="<platform kid>";alg="ed25519";nonce="<fresh per attempt>"\`.`,
+    example: `sig1=(${PUSH_COVERED.map((c) => `"${c}"`).join(' ')});created=1767600000;keyid="platform-AbC";alg="ed25519";nonce="m3Zp0a9Q8rT1uVwX"`,
+  },
+  {
+    name: 'signature',
+    description:
+      'RFC 9421 signature, `sig1=:<base64 Ed25519 signature>:`, by the platform key named by `keyid`.',
+    example: 'sig1=:bWFkZS11cC1leGFtcGxlLXNpZ25hdHVyZS1ieXRlcy0wMTIzNDU2Nzg5YWJjZGVmZ2hpams=:',
+  },
+];
+
+function retryText(): string {
+  const s = WEBHOOK_RETRY_SCHEDULE_S;
+  return `${s.length} times, at ${s.join(', ')} s after the push was queued, then abandoned`;
+}
+
+const PUSH_SIGNATURE_DESCRIPTION = `An RFC 9421 HTTP Message Signature by the platform's Ed25519 key (\`alg="ed25519"\`), label \`sig1\`, covering (${PUSH_COVERED.map((c) => `"${c}"`).join(' ')}) with the parameters created, keyid, alg and nonce. Verify it with the public key whose \`kid\` equals \`keyid\`, from \`GET /v1/platform/keys\` (\`webhook_signing\`); accept \`created\` within ±${WEBHOOK_TOLERANCE_S} s; check \`content-digest\` (RFC 9530, sha-256) against the raw body. \`verifyPush\` of \`@campus-card/core/http\` does all of this.`;
+
+const PUSH_DESCRIPTION = `A \`POST\` of the JSON event to the subscribed URL, sent to the subscriptions of the person concerned, of their parents and class teachers, and (payments) of the merchant. Signed like requests: ${PUSH_SIGNATURE_DESCRIPTION} Answer 2xx to accept; anything else is retried ${retryText()}. Each attempt is signed afresh (new \`created\` and \`nonce\`) with the same \`push-id\`; a push may arrive more than once, or out of order.`;
+
+// ---- tags ------------------------------------------------------------------------------------
+
+/** The route groups, in reading order (a tag missing here goes last). */
+const TAGS: readonly { name: string; description: string }[] = [
+  { name: 'directory', description: 'Schools, people (teachers, students, parents), devices and merchants.' },
+  {
+    name: 'cards',
+    description:
+      'Card issuance, renewal and status (lost, unlinked, restored), physical cards, and the signed trust list, status list and roster readers sync.',
+  },
+  {
+    name: 'identity',
+    description: 'Resolve a scanned code or a physical card online; check a permission (I1).',
+  },
+  {
+    name: 'payments',
+    description: 'POS payments, offline batches, refunds, top-ups, wallets, fees and statements (I2).',
+  },
+  { name: 'attendance', description: 'Device event batches and the event query (I3).' },
+  { name: 'webhooks', description: 'Push subscriptions and the keys that sign pushes.' },
+  { name: 'ledger', description: 'The double-entry ledger under the wallets.' },
+  { name: 'meta', description: 'Liveness.' },
+  {
+    name: 'admin',
+    description:
+      'Test control of the mock platform (clock, faults, recording); unsigned, off unless enabled.',
+  },
+];
+
+// ---- problem codes ---------------------------------------------------------------------------
+
+/** HTTP statuses and meaning of each stable error code (a code missing here is listed bare). */
+const PROBLEM_CODES: Partial<
+  Record<ErrorCode, { status: readonly number[]; description: string; retryable?: boolean }>
+> = {
+  ERR_MALFORMED_JSON: { status: [400], description: 'The body is not valid JSON.' },
+  ERR_VALIDATION: {
+    status: [400],
+    description: 'A parameter or body field breaks its schema; `errors` lists each field.',
+  },
+  ERR_BODY_TOO_LARGE: { status: [413], description: 'The body is larger than the platform accepts.' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: [415], description: 'The body is not `application/json`.' },
+  ERR_NOT_FOUND: { status: [404], description: 'No such route, or no such resource.' },
+  ERR_METHOD_NOT_ALLOWED: { status: [405], description: 'The path exists, but not with this method.' },
+  ERR_SIG_MISSING: { status: [401], description: 'No `Signature-Input`/`Signature` on a signed route.' },
+  ERR_SIG_MALFORMED: {
+    status: [401],
+    description: 'The signature headers do not parse, or `created`, `keyid` or `nonce` is missing.',
+  },
+  ERR_SIG_UNKNOWN_KEY: { status: [401], description: '`keyid` names no registered device or merchant key.' },
+  ERR_SIG_ALG_MISMATCH: { status: [401], description: '`alg` does not match the key.' },
+  ERR_SIG_COMPONENT_MISSING: {
+    status: [401],
+    description: 'A required component is not covered: `@method`, `@path`, and `content-digest` with a body.',
+  },
+  ERR_SIG_EXPIRED: { status: [401], description: '`created` is outside ±300 s, or `expires` has passed.' },
+  ERR_SIG_NONCE_REPLAYED: { status: [401], description: 'The nonce was already used with this key.' },
+  ERR_SIG_INVALID: { status: [401], description: 'The signature does not verify.' },
+  ERR_DIGEST_MISMATCH: { status: [401], description: '`Content-Digest` does not match the body.' },
+  ERR_FORBIDDEN: {
+    status: [403],
+    description: 'This principal may not call the route or act on the resource.',
+  },
+  ERR_IDEMPOTENCY_KEY_MISSING: { status: [400], description: 'A POST without `Idempotency-Key`.' },
+  ERR_IDEMPOTENCY_KEY_REUSED: {
+    status: [422],
+    description: 'The `Idempotency-Key` was used with another body.',
+  },
+  ERR_IDEMPOTENCY_IN_PROGRESS: {
+    status: [409],
+    description: 'The first request with this `Idempotency-Key` is still running.',
+    retryable: true,
+  },
+  ERR_CONFLICT: {
+    status: [409],
+    description: 'The id is taken, or a business key (`out_refund_no`, a physical card) is bound elsewhere.',
+  },
+  ERR_CARD_EXISTS: { status: [409], description: 'The person already has a live card of this role (C1).' },
+  ERR_CARD_NOT_ACTIVE: {
+    status: [403, 409],
+    description:
+      'The card is lost, unlinked, revoked or expired: 403 when presented, 409 for a status change.',
+  },
+  ERR_CODE_INVALID: {
+    status: [422],
+    description: 'The scanned code does not verify, or was made with a superseded phone key.',
+  },
+  ERR_CODE_ALREADY_USED: {
+    status: [409],
+    description: 'The one-use code was already used (an offline batch reports it per item).',
+  },
+  ERR_UNKNOWN_CARD: { status: [422], description: 'No card matches the code or the physical card UID.' },
+  ERR_INSUFFICIENT_FUNDS: {
+    status: [],
+    description: 'Not an HTTP error: the `failure_code` of a payment that failed for lack of balance.',
+  },
+  ERR_ORDER_STATE: { status: [409], description: 'The order is in a state that does not allow this.' },
+  ERR_OUT_TRADE_NO_CONFLICT: { status: [409], description: '`out_trade_no` was used for a different order.' },
+  ERR_REFUND_EXCEEDS: { status: [409], description: 'The refund is larger than what is left to refund.' },
+  ERR_OFFLINE_CAP: {
+    status: [],
+    description: 'Not an HTTP error: an offline batch item over the per-transaction or per-device cap.',
+  },
+  ERR_PERMISSION_DENIED: {
+    status: [403],
+    description: 'Not allowed for this person, e.g. a payer who is not a parent linked to the student.',
+  },
+  ERR_RATE_LIMITED: {
+    status: [429],
+    description: 'Too many requests: wait `Retry-After` seconds.',
+    retryable: true,
+  },
+  ERR_INJECTED_FAULT: {
+    status: [503],
+    description: 'A fault injected through `/admin/faults` (503, or the 5xx status the rule names).',
+    retryable: true,
+  },
+  ERR_ADMIN_DISABLED: { status: [404], description: 'The `/admin` routes are disabled on this platform.' },
+  ERR_INTERNAL: {
+    status: [500, 503],
+    description: 'An unexpected server error (500), or a transaction that could not be committed (503).',
+    retryable: true,
+  },
+};
 
 /**
  * Builds the OpenAPI 3.1 document of the platform from the route table, with the push events
@@ -116,8 +292,10 @@ function operation(r: RouteDef): JsonValue {
  */
 export function buildOpenApiDocument(options: BuildOpenApiOptions = {}): { [k: string]: JsonValue } {
   const paths: Record<string, Record<string, JsonValue>> = {};
+  const used = new Set<string>();
   for (const r of routes as readonly RouteDef[]) {
     if (options.includeAdmin === false && r.auth === 'admin') continue;
+    used.add(r.tag);
     const byMethod = paths[r.path] ?? {};
     byMethod[r.method.toLowerCase()] = operation(r);
     paths[r.path] = byMethod;
@@ -128,16 +306,23 @@ export function buildOpenApiDocument(options: BuildOpenApiOptions = {}): { [k: s
       post: {
         operationId: `push.${type}`,
         summary: `Push: ${type}`,
-        description:
-          'Signed as Standard Webhooks v1a (Ed25519): webhook-id, webhook-timestamp, webhook-signature over `id.timestamp.body`.',
-        parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({
+        description: PUSH_DESCRIPTION,
+        tags: ['webhooks'],
+        parameters: PUSH_HEADERS.map(({ name, description, example }) => ({
           name,
           in: 'header',
           required: true,
-          schema: { type: 'string' },
+          description,
+          schema: { type: 'string', minLength: 1 },
+          example: name === 'push-event-type' ? type : example,
         })),
+        security: [{ pushSignature: [] }],
         requestBody: { required: true, content: { 'application/json': { schema: plain(schema) } } },
-        responses: { '2XX': { description: 'Accepted; anything else is retried' } },
+        responses: {
+          '2XX': {
+            description: `Accepted. Any other status, or no answer, is a failed attempt: retried ${retryText()}.`,
+          },
+        },
       },
     };
   }
@@ -151,6 +336,7 @@ export function buildOpenApiDocument(options: BuildOpenApiOptions = {}): { [k: s
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     servers: (options.servers ?? []).map((url) => ({ url })),
+    tags: TAGS.filter((t) => used.has(t.name)).map((t) => ({ ...t })),
     paths,
     webhooks,
     components: {
@@ -162,8 +348,41 @@ export function buildOpenApiDocument(options: BuildOpenApiOptions = {}): { [k: s
           description:
             'RFC 9421 HTTP Message Signatures with `Signature-Input` covering ("@method" "@path" "content-digest") and parameters created, nonce, keyid (the device or merchant id); ES256 or Ed25519; ±300 s; nonces single use. Bodies carry RFC 9530 Content-Digest (sha-256).',
         },
+        pushSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Signature',
+          description: PUSH_SIGNATURE_DESCRIPTION,
+        },
       },
+      schemas: { Problem: plain(Problem) },
+    },
+    'x-push-signing': {
+      scheme: 'RFC 9421 HTTP Message Signatures',
+      label: 'sig1',
+      alg: 'ed25519',
+      covered_components: [...PUSH_COVERED],
+      parameters: ['created', 'keyid', 'alg', 'nonce'],
+      content_digest: 'sha-256',
+      headers: PUSH_HEADERS.map((h) => h.name),
+      tolerance_s: WEBHOOK_TOLERANCE_S,
+      keys: {
+        operationId: 'getPlatformKeys',
+        method: 'GET',
+        path: '/v1/platform/keys',
+        field: 'webhook_signing',
+      },
+      retry_schedule_s: [...WEBHOOK_RETRY_SCHEDULE_S],
     },
     'x-push-retry-schedule-s': [...WEBHOOK_RETRY_SCHEDULE_S],
+    'x-problem-codes': ERROR_CODES.map((code) => {
+      const info = PROBLEM_CODES[code];
+      return {
+        code,
+        status: [...(info?.status ?? [])],
+        retryable: info?.retryable ?? false,
+        description: info?.description ?? '',
+      };
+    }),
   };
 }

@@ -1,10 +1,15 @@
 /**
  * Pushes from the platform (webhooks): subscriptions, event payloads and the signing scheme.
  *
- * Pushes are signed as Standard Webhooks with Ed25519 (`v1a`): headers `webhook-id`,
- * `webhook-timestamp` (unix seconds) and `webhook-signature: v1a,<base64 signature>` over
- * `${id}.${timestamp}.${body}`, with the platform key published at `GET /v1/platform/keys`.
- * Failed deliveries are retried on {@link WEBHOOK_RETRY_SCHEDULE_S}.
+ * A push is a `POST` of the JSON event to the subscribed URL, signed like requests with RFC 9421
+ * HTTP Message Signatures by the platform's Ed25519 key. Its headers: `push-id` (the event id,
+ * the same on every retry), `push-event-type`, `content-digest` (RFC 9530, sha-256),
+ * `signature-input` and `signature`. The signature (label `sig1`) covers `@method`, `@path`,
+ * `@query`, `content-digest` and `push-id`, with the parameters `created`, `keyid`,
+ * `alg="ed25519"` and `nonce`. Receivers verify it with the key whose `kid` equals `keyid`,
+ * published at `GET /v1/platform/keys`, and accept `created` within
+ * {@link WEBHOOK_TOLERANCE_S}; `verifyPush` of `@campus-card/core/http` does both. A push that is
+ * not answered 2xx is retried on {@link WEBHOOK_RETRY_SCHEDULE_S}.
  *
  * @module
  */
@@ -14,9 +19,12 @@ import { Card } from './cards.js';
 import { Id, POST_ERRORS, PublicJwk, type RouteDef, strictObject, Timestamp } from './common.js';
 import { Order, Refund } from './payments.js';
 
-/** Seconds after the first attempt at which a failed push is tried again (then abandoned). */
+/**
+ * Seconds after a push was queued (its first attempt) at which it is tried again while no attempt
+ * has been answered 2xx; after the last one it is abandoned.
+ */
 export const WEBHOOK_RETRY_SCHEDULE_S: readonly number[] = [5, 30, 120, 600, 3600];
-/** Tolerance, in seconds, a receiver should allow on `webhook-timestamp`. */
+/** Tolerance, in seconds, a receiver should allow on the `created` parameter of a push signature. */
 export const WEBHOOK_TOLERANCE_S = 300;
 
 /** Push event types. */
@@ -80,9 +88,13 @@ export type Subscription = Static<typeof Subscription>;
 
 /** The platform's push-signing keys. */
 export const PlatformKeys = strictObject({
-  webhook_signing: Type.Array(PublicJwk),
-  retry_schedule_s: Type.Array(Type.Integer()),
-  tolerance_s: Type.Integer(),
+  webhook_signing: Type.Array(PublicJwk, {
+    description: 'Ed25519 keys that sign pushes; verify with the one whose `kid` equals the `keyid`.',
+  }),
+  retry_schedule_s: Type.Array(Type.Integer(), {
+    description: 'Seconds after a push was queued at which an unaccepted push is tried again.',
+  }),
+  tolerance_s: Type.Integer({ description: 'Allowed skew, in seconds, of the signature `created`.' }),
 });
 /** The platform's push-signing keys. */
 export type PlatformKeys = Static<typeof PlatformKeys>;
