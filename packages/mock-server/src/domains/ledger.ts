@@ -69,15 +69,20 @@ export function checkLedger(state: PlatformState): LedgerCheck {
     .prepare('SELECT journal_id, SUM(amount) AS s FROM postings GROUP BY journal_id HAVING s <> 0 LIMIT 20')
     .all() as { journal_id: number; s: number }[];
   for (const u of unbalanced) problems.push(`journal ${u.journal_id} sums to ${u.s}`);
+  // A full join: an account with postings but no cached balance row is a mismatch too.
   const mismatched = db
     .prepare(
-      `SELECT a.account, a.balance, COALESCE(p.s, 0) AS s FROM accounts a
-       LEFT JOIN (SELECT account, SUM(amount) AS s FROM postings GROUP BY account) p ON p.account = a.account
-       WHERE a.balance <> COALESCE(p.s, 0) LIMIT 20`,
+      `SELECT COALESCE(a.account, p.account) AS account, a.balance, COALESCE(p.s, 0) AS s FROM accounts a
+       FULL JOIN (SELECT account, SUM(amount) AS s FROM postings GROUP BY account) p ON p.account = a.account
+       WHERE a.balance IS NULL OR a.balance <> COALESCE(p.s, 0) LIMIT 20`,
     )
-    .all() as { account: string; balance: number; s: number }[];
+    .all() as { account: string; balance: number | null; s: number }[];
   for (const m of mismatched)
-    problems.push(`account ${m.account} caches ${m.balance} but postings sum to ${m.s}`);
+    problems.push(
+      m.balance === null
+        ? `account ${m.account} has no cached balance but postings sum to ${m.s}`
+        : `account ${m.account} caches ${m.balance} but postings sum to ${m.s}`,
+    );
   const totals = db
     .prepare(
       'SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS d, COALESCE(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS c FROM postings',

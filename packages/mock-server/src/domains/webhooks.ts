@@ -161,6 +161,12 @@ export function enqueueEvent(
   return n;
 }
 
+/**
+ * Longest a `reorder_push` fault holds a push back when no later push overtakes it: 2 000 ms of
+ * platform time.
+ */
+export const REORDER_HOLD_MS = 2000;
+
 /** The push dispatcher. */
 export interface PushDispatcher {
   /** Delivers every due push once; resolves when done. */
@@ -173,8 +179,10 @@ export interface PushDispatcher {
 export function createPushDispatcher(state: PlatformState, intervalMs = 200): PushDispatcher {
   let running: Promise<number> | undefined;
   let stopped = false;
+  /** Pushes a `reorder_push` rule holds back, by push id (see {@link REORDER_HOLD_MS}). */
+  const held = new Map<string, { since: number; createdAt: number; overtaken: boolean }>();
   const due = state.db.prepare(
-    "SELECT * FROM pushes WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY created_at LIMIT 100",
+    "SELECT p.*, s.owner AS owner FROM pushes p LEFT JOIN subscriptions s ON s.subscription_id = p.subscription_id WHERE p.state = 'pending' AND p.next_attempt_at <= ? ORDER BY p.created_at LIMIT 100",
   );
   const done = state.db.prepare(
     "UPDATE pushes SET state = 'delivered', attempts = attempts + 1, last_status = ? WHERE push_id = ?",
@@ -234,6 +242,7 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
       body: string;
       attempts: number;
       created_at: number;
+      owner: string | null;
     }[];
     // Push nothing that is not committed yet: wait for the open group-commit batch, if any.
     if (rows.length > 0) {
@@ -243,14 +252,33 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
         return 0; // that batch rolled back: what was read may be gone
       }
     }
-    const site = (r: { subscription_id: string }) => ({
-      principalId: r.subscription_id,
+    const site = (r: { subscription_id: string; owner: string | null }) => ({
+      principalId: r.owner ?? undefined,
+      subscriptionId: r.subscription_id,
       operationId: 'push',
     });
-    const order = [...rows];
-    // Out-of-order pushes: a reordered push goes last.
-    const late = order.filter((r) => state.faults.fire('reorder_push', site(r)) !== undefined);
-    const sequence = [...order.filter((r) => !late.includes(r)), ...late];
+    // Out-of-order pushes: a push the rule picks is held back until a push created after it has
+    // been sent (it is overtaken), or for REORDER_HOLD_MS of platform time when none comes; then it
+    // goes at the end of a round. Several released together go in reverse, so a rule that fires on
+    // every push still reorders the ones due together.
+    const now = state.clock.now();
+    const sequence: typeof rows = [];
+    const released: typeof rows = [];
+    for (const r of rows) {
+      const h = held.get(r.push_id);
+      if (h !== undefined) {
+        if (h.overtaken || now - h.since >= REORDER_HOLD_MS) released.push(r);
+      } else if (state.faults.fire('reorder_push', site(r)) !== undefined) {
+        held.set(r.push_id, { since: now, createdAt: r.created_at, overtaken: false });
+      } else {
+        sequence.push(r);
+      }
+    }
+    for (const r of sequence) {
+      for (const h of held.values()) if (r.created_at > h.createdAt) h.overtaken = true;
+    }
+    for (const r of released) held.delete(r.push_id);
+    sequence.push(...released.reverse());
     let delivered = 0;
     for (const r of sequence) {
       if (stopped) break;

@@ -8,8 +8,10 @@ import { createRng, type Rng } from './rng.js';
 
 /** Where a fault may fire. */
 export interface FaultSite {
-  /** The calling principal (device, merchant, operator) or the push's subscription owner. */
+  /** The calling principal (device, merchant, operator), or a push's subscription owner. */
   readonly principalId?: string | undefined;
+  /** A push's subscription id: a rule's `device_id` matches it as well as the owner. */
+  readonly subscriptionId?: string | undefined;
   /** The operation id of the route. */
   readonly operationId?: string | undefined;
   /** The request path. */
@@ -29,7 +31,13 @@ export interface FaultInjector {
 }
 
 function matches(rule: FaultRule, site: FaultSite): boolean {
-  if (rule.device_id !== undefined && rule.device_id !== site.principalId) return false;
+  if (
+    rule.device_id !== undefined &&
+    rule.device_id !== site.principalId &&
+    rule.device_id !== site.subscriptionId
+  ) {
+    return false;
+  }
   if (rule.route !== undefined) {
     const r = rule.route;
     const byOp = site.operationId === r;

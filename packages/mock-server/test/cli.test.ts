@@ -1,0 +1,345 @@
+/**
+ * `campus-card-mock` (src/cli.ts) and the root `npm start` (.scripts/start.mjs), as child
+ * processes: the port (`--port`, `PORT`, default 8080), the printed URLs and demo credentials
+ * (which must work), /health, persistence across a restart, and a clean stop on SIGTERM.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk } from '@campus-card/core';
+import { importSigningKey, signRequest } from '@campus-card/core/http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+// The bundle lives under the repository's (ignored) .tmp so that it resolves better-sqlite3 from
+// the repository's node_modules, as `npm start`'s bundle does (the checkpointer of a file
+// database resolves it at run time).
+mkdirSync(join(repoRoot, '.tmp'), { recursive: true });
+const bundleDir = mkdtempSync(join(repoRoot, '.tmp', 'cli-test-'));
+const cli = join(bundleDir, 'cli.mjs');
+const work = mkdtempSync(join(tmpdir(), 'cc-mock-cli-'));
+
+beforeAll(async () => {
+  await bundleForNode(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), cli);
+}, 60_000);
+afterAll(() => {
+  rmSync(bundleDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+// ---- processes and ports -----------------------------------------------------------------
+
+interface Run {
+  readonly child: ChildProcess;
+  out(): string;
+  err(): string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Environment without PORT (the tests decide it). */
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { PORT: _port, ...rest } = process.env;
+  return { ...rest, ...extra };
+}
+
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+function start(args: string[], environment: NodeJS.ProcessEnv, script = cli): Run {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: work,
+    env: environment,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, out: () => out, err: () => err, exited };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the process answers /health on `port` and its output has settled; resolves
+ * with the output, or throws with what it printed if it exits first.
+ */
+async function ready(run: Run, port: number, ms = 30_000): Promise<string> {
+  let gone = false;
+  void run.exited.then(() => {
+    gone = true;
+  });
+  const end = Date.now() + ms;
+  for (;;) {
+    if (gone) throw new Error(`exited early:\n${run.out()}\n${run.err()}`);
+    if (Date.now() > end) throw new Error(`not ready on ${port}:\n${run.out()}\n${run.err()}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok && run.out().includes('Demo cards')) break;
+    await sleep(50);
+  }
+  // everything is printed before the first request is answered; let the pipe drain
+  let last = '';
+  while (last !== run.out()) {
+    last = run.out();
+    await sleep(50);
+  }
+  return last;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+async function canBind(port: number): Promise<boolean> {
+  const s = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) await new Promise<void>((r) => s.close(() => r()));
+  return ok;
+}
+
+/** SIGTERM: the process closes and exits 0, with nothing on stderr, and frees its port. */
+async function stopsCleanly(run: Run, port: number): Promise<void> {
+  run.child.kill('SIGTERM');
+  expect(await run.exited).toEqual({ code: 0, signal: null });
+  expect(run.err()).toBe('');
+  expect(await canBind(port)).toBe(true);
+}
+
+// ---- what it prints ----------------------------------------------------------------------
+
+interface Printed {
+  url: string;
+  lines: string[];
+  credentials: {
+    school_id: string;
+    operator: { id: string; privateJwk: Jwk };
+    devices: { id: string; type: string; zone: string; privateJwk: Jwk }[];
+    merchants: { id: string; privateJwk: Jwk }[];
+  };
+  cards: { card_id: string; person_id: string; role: string; holder_private_jwk: Jwk }[];
+}
+
+function parse(out: string): Printed {
+  const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+  if (url === undefined) throw new Error(`no URL printed:\n${out}`);
+  const credsStart = out.indexOf('{', out.indexOf('Demo credentials'));
+  const cardsHeader = out.indexOf('Demo cards');
+  const credentials = JSON.parse(out.slice(credsStart, cardsHeader)) as Printed['credentials'];
+  const cards = out
+    .slice(out.indexOf('\n', cardsHeader) + 1)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Printed['cards'][number]);
+  return { url, lines: out.split('\n'), credentials, cards };
+}
+
+/** A signed request (RFC 9421) to a running server, on the real clock. */
+async function call(
+  base: string,
+  signer: { id: string; privateJwk: Jwk },
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const bytes = payload === undefined ? undefined : new TextEncoder().encode(payload);
+  const headers: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json' };
+  if (method === 'POST') headers['idempotency-key'] = randomUUID();
+  Object.assign(
+    headers,
+    signRequest(
+      { method, url: `${base}${path}`, headers, body: bytes },
+      {
+        keyId: signer.id,
+        key: importSigningKey(signer.privateJwk as never),
+        created: Math.floor(Date.now() / 1000),
+        nonce: randomBytes(12).toString('base64url'),
+        components: bytes === undefined ? ['@method', '@path'] : ['@method', '@path', 'content-digest'],
+      },
+    ),
+  );
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    ...(payload === undefined ? {} : { body: payload }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The printed URLs and credentials are those of the running server, and they work. */
+async function checkPrinted(out: string, port: number): Promise<Printed> {
+  const printed = parse(out);
+  const base = `http://127.0.0.1:${port}`;
+  expect(printed.url).toBe(base);
+  expect(printed.lines).toContain(`  OpenAPI:  ${base}/openapi.json`);
+  expect(printed.lines).toContain(`  health:   ${base}/health`);
+  const health = await fetch(`${base}/health`);
+  expect(health.status).toBe(200);
+  expect(await health.json()).toMatchObject({ status: 'ok' });
+  const openapi = await fetch(`${base}/openapi.json`);
+  expect(openapi.status).toBe(200);
+  expect(await openapi.json()).toMatchObject({ openapi: expect.stringMatching(/^3\.1/) });
+
+  const { credentials, cards } = printed;
+  expect(credentials.operator.id).toBe('op-demo');
+  expect(credentials.devices.map((d) => d.id)).toEqual(expect.arrayContaining(['gate-01', 'pos-01']));
+  expect(credentials.merchants.map((m) => m.id)).toContain('m-canteen-s');
+  for (const p of [credentials.operator, ...credentials.devices, ...credentials.merchants]) {
+    expect(p.privateJwk.d, `${p.id} has a private key`).toEqual(expect.any(String));
+  }
+  // a vendor needs nothing but the printed text to pay: the operator reads the card's
+  // credential, the phone key presents it, the POS key signs the payment
+  const card = cards.find((c) => c.person_id === 's-001');
+  expect(card?.holder_private_jwk.d).toEqual(expect.any(String));
+  const got = await call(base, credentials.operator, 'GET', `/v1/cards/${card!.card_id}`);
+  expect(got.status, JSON.stringify(got.body)).toBe(200);
+  const qr = encodeQr(
+    await createPresentation(
+      {
+        credential: fromBase64Url(got.body.credential as string)!,
+        t: Math.floor(Date.now() / 1000),
+        scene: 2,
+      },
+      importPrivateJwk(card!.holder_private_jwk),
+    ),
+  );
+  const pos = credentials.devices.find((d) => d.id === 'pos-01')!;
+  const paid = await call(base, pos, 'POST', '/v1/payments', {
+    out_trade_no: `CLI-${randomUUID().slice(0, 8)}`,
+    amount: 150,
+    qr_text: qr,
+  });
+  expect(paid.status, JSON.stringify(paid.body)).toBe(201);
+  expect(paid.body).toMatchObject({
+    status: 'success',
+    amount: 150,
+    person_id: 's-001',
+    device_id: 'pos-01',
+  });
+  return printed;
+}
+
+// ---- the tests ---------------------------------------------------------------------------
+
+describe('campus-card-mock', () => {
+  it('--port wins over PORT; prints the URLs and working demo credentials; /health answers; SIGTERM stops it cleanly', async () => {
+    const [port, other] = [await freePort(), await freePort()];
+    const run = start(['--port', String(port), '--db', ':memory:'], env({ PORT: String(other) }));
+    const out = await ready(run, port);
+    expect(out).toContain('  database: :memory:');
+    await checkPrinted(out, port);
+    expect(await canBind(other)).toBe(true); // PORT was not used
+    await stopsCleanly(run, port);
+  });
+
+  it('honours PORT; a file database survives a SIGTERM and a restart', async () => {
+    const port = await freePort();
+    const db = join(work, 'data', 'platform.db');
+    const first = start(['--db', db], env({ PORT: String(port) }));
+    const printed = parse(await ready(first, port));
+    expect(printed.url).toBe(`http://127.0.0.1:${port}`);
+    expect(printed.lines).toContain(`  database: ${db}`);
+    const base = printed.url;
+    const op = printed.credentials.operator;
+    const topUp = await call(base, op, 'POST', '/v1/wallets/s-002/top-ups', {
+      out_trade_no: 'CLI-TOPUP-1',
+      amount: 1234,
+      channel: 'bank',
+    });
+    expect(topUp.status, JSON.stringify(topUp.body)).toBe(201);
+    const before = (await call(base, op, 'GET', '/v1/wallets/s-002')).body.balance as number;
+    await stopsCleanly(first, port);
+
+    const second = start(['--db', db], env({ PORT: String(port) }));
+    const again = parse(await ready(second, port));
+    // the same seed: the same credentials; the same file: the same data
+    expect(again.credentials).toEqual(printed.credentials);
+    expect((await call(base, op, 'GET', '/v1/wallets/s-002')).body.balance).toBe(before);
+    const order = await call(base, op, 'GET', '/v1/payments/CLI-TOPUP-1');
+    expect(order.body).toMatchObject({ status: 'success', amount: 1234 });
+    await stopsCleanly(second, port);
+  });
+
+  it('refuses a bad --port or PORT with exit code 2', async () => {
+    const cases: [string[], Record<string, string>, string][] = [
+      [['--port', '70000'], {}, 'invalid port 70000'],
+      [['--port', 'http'], { PORT: '9' }, 'invalid port http'],
+      [[], { PORT: '-1' }, 'invalid port -1'],
+    ];
+    await Promise.all(
+      cases.map(async ([args, extra, message]) => {
+        const run = start([...args, '--db', ':memory:'], env(extra));
+        expect(await run.exited).toEqual({ code: 2, signal: null });
+        expect(run.err()).toContain(message);
+      }),
+    );
+  });
+});
+
+describe('npm start', () => {
+  it('runs .scripts/start.mjs, which honours PORT and passes arguments; SIGTERM stops both cleanly', async () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      scripts: { start: string };
+    };
+    expect(pkg.scripts.start).toBe('node .scripts/start.mjs');
+    const port = await freePort();
+    const run = start(
+      ['--db', ':memory:'],
+      env({ PORT: String(port) }),
+      join(repoRoot, '.scripts', 'start.mjs'),
+    );
+    const out = await ready(run, port, 60_000);
+    await checkPrinted(out, port);
+    await stopsCleanly(run, port);
+  }, 60_000);
+});
+
+describe('the default port', () => {
+  it('is 8080 when neither --port nor PORT is given (skipped when 8080 is not free)', async (ctx) => {
+    // 8080 is a shared port: only when it is free (else skipped, not failed). `npm start` gives
+    // the CLI PORT=8080 when PORT is unset, and the CLI honours PORT (tested above).
+    if (!(await canBind(8080))) {
+      ctx.skip('port 8080 is in use on this machine');
+      return;
+    }
+    const run = start(['--db', ':memory:'], env());
+    let out: string;
+    try {
+      out = await ready(run, 8080);
+    } catch (e) {
+      if (/EADDRINUSE/.test(run.err())) {
+        ctx.skip('port 8080 was taken by another process meanwhile');
+        return;
+      }
+      throw e;
+    }
+    expect(parse(out).url).toBe('http://127.0.0.1:8080');
+    await stopsCleanly(run, 8080);
+  });
+});

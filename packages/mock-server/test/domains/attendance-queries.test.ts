@@ -1,0 +1,191 @@
+/**
+ * Event queries (issue 4 §2 "Events can be queried by person, class and time";
+ * src/domains/attendance.ts `listEvents`): `GET /v1/events` filters by `person_id`, `class_id`
+ * (the person's class when the event was stored) and the half-open range `[from, to)` of
+ * `occurred_at`, combined with AND; results are ordered by occurred_at, device_id, seq; pages are
+ * `limit` long with an offset cursor; a device sees only its own events, an operator all.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MockPlatform } from '../../src/index.js';
+import { demoPlatform, deviceSigner, json, operator, type Signer, signed } from '../helpers.js';
+
+interface StoredEvent {
+  device_id: string;
+  seq: number;
+  person_id: string | null;
+  class_id: string | null;
+  occurred_at: string;
+}
+interface Page {
+  data: StoredEvent[];
+  next_cursor: string | null;
+}
+
+let p: MockPlatform;
+
+// Two people in two classes: s-001 (class 7-2) and s-003 (class 8-1), and a teacher (no class),
+// at two times, on two devices.
+const AM = '2026-01-05T07:30:00Z';
+const NOON = '2026-01-05T12:00:00Z';
+const cardOf = (person: string) => p.demo!.cards.find((c) => c.personId === person)!.cardId;
+
+beforeAll(async () => {
+  p = await demoPlatform();
+  const ev = (seq: number, person: string, at: string) => ({
+    seq,
+    kind: 'attendance',
+    direction: 'in',
+    occurred_at: at,
+    card_id: cardOf(person),
+    decision: 'allowed',
+  });
+  const up = async (device: string, events: object[]) => {
+    const r = await p.app.inject(
+      signed(p, deviceSigner(p, device), 'POST', '/v1/events/batches', { events }),
+    );
+    expect(r.statusCode, r.body).toBe(200);
+    expect(json(r).accepted).toBe(events.length);
+  };
+  await up('gate-01', [ev(1, 's-001', AM), ev(2, 's-003', AM), ev(3, 's-001', NOON)]);
+  await up('lib-01', [
+    ev(1, 's-003', NOON),
+    // resolved from the physical card UID of s-001, not a card id
+    {
+      seq: 2,
+      kind: 'library_enter',
+      occurred_at: NOON,
+      uid_hex: p.demo!.cards.find((c) => c.personId === 's-001')!.physicalUidHex,
+      decision: 'allowed',
+    },
+    ev(3, 't-001', AM),
+  ]);
+});
+afterAll(async () => p?.close());
+
+const list = async (query: string, who: Signer = operator(p)): Promise<Page> => {
+  const res = await p.app.inject(signed(p, who, 'GET', `/v1/events${query}`));
+  expect(res.statusCode, res.body).toBe(200);
+  return json<Page>(res);
+};
+/** The events of a page as "device#seq person class time". */
+const ids = (page: Page) =>
+  page.data.map((e) => `${e.device_id}#${e.seq} ${e.person_id} ${e.class_id} ${e.occurred_at.slice(11, 16)}`);
+
+describe('event queries', () => {
+  it('without filters: every event, in (occurred_at, device_id, seq) order', async () => {
+    expect(ids(await list(''))).toEqual([
+      'gate-01#1 s-001 7-2 07:30',
+      'gate-01#2 s-003 8-1 07:30',
+      'lib-01#3 t-001 null 07:30',
+      'gate-01#3 s-001 7-2 12:00',
+      'lib-01#1 s-003 8-1 12:00',
+      'lib-01#2 s-001 7-2 12:00',
+    ]);
+  });
+
+  it('by person', async () => {
+    expect(ids(await list('?person_id=s-001'))).toEqual([
+      'gate-01#1 s-001 7-2 07:30',
+      'gate-01#3 s-001 7-2 12:00',
+      'lib-01#2 s-001 7-2 12:00',
+    ]);
+    expect(ids(await list('?person_id=s-003'))).toEqual([
+      'gate-01#2 s-003 8-1 07:30',
+      'lib-01#1 s-003 8-1 12:00',
+    ]);
+    expect(ids(await list('?person_id=t-001'))).toEqual(['lib-01#3 t-001 null 07:30']);
+    expect(await list('?person_id=s-002')).toEqual({ data: [], next_cursor: null });
+  });
+
+  it('by class', async () => {
+    expect(ids(await list('?class_id=7-2'))).toEqual([
+      'gate-01#1 s-001 7-2 07:30',
+      'gate-01#3 s-001 7-2 12:00',
+      'lib-01#2 s-001 7-2 12:00',
+    ]);
+    expect(ids(await list('?class_id=8-1'))).toEqual([
+      'gate-01#2 s-003 8-1 07:30',
+      'lib-01#1 s-003 8-1 12:00',
+    ]);
+    expect((await list('?class_id=9-9')).data).toEqual([]);
+  });
+
+  it('by time: from is inclusive, to exclusive', async () => {
+    expect(ids(await list(`?from=${NOON}`))).toEqual([
+      'gate-01#3 s-001 7-2 12:00',
+      'lib-01#1 s-003 8-1 12:00',
+      'lib-01#2 s-001 7-2 12:00',
+    ]);
+    expect(ids(await list(`?to=${NOON}`))).toEqual([
+      'gate-01#1 s-001 7-2 07:30',
+      'gate-01#2 s-003 8-1 07:30',
+      'lib-01#3 t-001 null 07:30',
+    ]);
+    expect(ids(await list(`?from=${AM}&to=2026-01-05T07:30:01Z`))).toHaveLength(3);
+    expect((await list(`?to=${AM}`)).data).toEqual([]);
+    expect((await list('?from=2026-01-05T12:00:01Z')).data).toEqual([]);
+    expect(ids(await list('?from=2026-01-05T07:30:01Z&to=2026-01-05T12:00:01Z'))).toHaveLength(3);
+  });
+
+  it('combined filters are ANDed', async () => {
+    expect(ids(await list(`?person_id=s-001&from=${NOON}`))).toEqual([
+      'gate-01#3 s-001 7-2 12:00',
+      'lib-01#2 s-001 7-2 12:00',
+    ]);
+    expect(ids(await list(`?class_id=8-1&to=${NOON}`))).toEqual(['gate-01#2 s-003 8-1 07:30']);
+    expect(ids(await list(`?class_id=7-2&from=${AM}&to=${NOON}`))).toEqual(['gate-01#1 s-001 7-2 07:30']);
+    expect(ids(await list('?person_id=s-003&class_id=8-1'))).toEqual([
+      'gate-01#2 s-003 8-1 07:30',
+      'lib-01#1 s-003 8-1 12:00',
+    ]);
+    expect((await list('?person_id=s-001&class_id=8-1')).data).toEqual([]);
+  });
+
+  it('a device sees only its own events', async () => {
+    expect(ids(await list('', deviceSigner(p, 'lib-01')))).toEqual([
+      'lib-01#3 t-001 null 07:30',
+      'lib-01#1 s-003 8-1 12:00',
+      'lib-01#2 s-001 7-2 12:00',
+    ]);
+    expect(ids(await list('?person_id=s-001', deviceSigner(p, 'gate-01')))).toEqual([
+      'gate-01#1 s-001 7-2 07:30',
+      'gate-01#3 s-001 7-2 12:00',
+    ]);
+    expect((await list('?person_id=s-001', deviceSigner(p, 'lock-b3'))).data).toEqual([]);
+  });
+
+  it('pages with limit and cursor, over filters too', async () => {
+    const all = ids(await list(''));
+    const seen: string[] = [];
+    const cursors: (string | null)[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Page = await list(`?limit=4${cursor === null ? '' : `&cursor=${cursor}`}`);
+      seen.push(...ids(page));
+      cursor = page.next_cursor;
+      cursors.push(cursor);
+    } while (cursor !== null);
+    expect(cursors).toEqual(['4', null]);
+    expect(seen).toEqual(all);
+
+    const p1 = await list('?person_id=s-001&limit=2');
+    expect([ids(p1), p1.next_cursor]).toEqual([
+      ['gate-01#1 s-001 7-2 07:30', 'gate-01#3 s-001 7-2 12:00'],
+      '2',
+    ]);
+    const p2 = await list('?person_id=s-001&limit=2&cursor=2');
+    expect([ids(p2), p2.next_cursor]).toEqual([['lib-01#2 s-001 7-2 12:00'], null]);
+    // a page that ends exactly at the last event has no next cursor
+    const exact = await list('?class_id=8-1&limit=2');
+    expect([exact.data.length, exact.next_cursor]).toEqual([2, null]);
+    // past the end: empty
+    expect(await list('?class_id=8-1&cursor=5')).toEqual({ data: [], next_cursor: null });
+  });
+
+  it('refuses bad query values with 400 ERR_VALIDATION', async () => {
+    for (const q of ['?from=yesterday', '?limit=0', '?limit=501', '?person=s-001']) {
+      const res = await p.app.inject(signed(p, operator(p), 'GET', `/v1/events${q}`));
+      expect([q, res.statusCode, json(res).code]).toEqual([q, 400, 'ERR_VALIDATION']);
+    }
+  });
+});

@@ -1,0 +1,587 @@
+/**
+ * Push delivery, end to end against real HTTP receivers on port 0, on a frozen virtual clock:
+ *
+ * - the retry schedule: attempts at exactly the published offsets, stop after a success, give up
+ *   after the last attempt, all recorded; the schedule published at `/v1/platform/keys`, in
+ *   `/openapi.json` and in the guide is the one followed;
+ * - a POS payment pushed, signed, to its merchant's subscription;
+ * - an attendance push to the class teacher (not only to parents);
+ * - the `duplicate_push` and `reorder_push` faults, on, off and scoped.
+ *
+ * Every push received is checked with core's `verifyPush` against the published platform key.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { PlatformKeys } from '@campus-card/core/api';
+import { importVerifyKey, type VerifyPushResult, verifyPush } from '@campus-card/core/http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { REORDER_HOLD_MS } from '../../src/domains/webhooks.js';
+import type { MockPlatform } from '../../src/index.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, type Signer, signed, T0 } from '../helpers.js';
+
+// ---- receivers and helpers ----------------------------------------------------------------
+
+interface Received {
+  /** Path of the request (the subscription URL's path). */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** Virtual time of receipt, epoch ms. */
+  readonly at: number;
+}
+
+interface Receiver {
+  readonly base: string;
+  readonly received: Received[];
+  /** Requests received on one path. */
+  on(path: string): Received[];
+  close(): Promise<void>;
+}
+
+/** An HTTP receiver on port 0; `answer` picks the status of each request (default 200). */
+async function startReceiver(
+  clock: () => number,
+  answer: (r: Received, countOnPath: number) => number = () => 200,
+): Promise<Receiver> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r: Received = {
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        at: clock(),
+      };
+      received.push(r);
+      res.statusCode = answer(r, received.filter((x) => x.path === r.path).length);
+      res.end(res.statusCode < 300 ? 'ok' : 'no');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    base,
+    received,
+    on: (path) => received.filter((r) => r.path === path),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+let p: MockPlatform | undefined;
+const receivers: Receiver[] = [];
+afterEach(async () => {
+  await p?.close();
+  p = undefined;
+  for (const r of receivers.splice(0)) await r.close();
+});
+
+/** A demo platform on the frozen clock at T0, whose dispatcher runs only when woken or pumped. */
+async function platform(): Promise<MockPlatform> {
+  p = await demoPlatform({ pushIntervalMs: 3_600_000 });
+  return p;
+}
+async function receiver(
+  pf: MockPlatform,
+  answer?: (r: Received, countOnPath: number) => number,
+): Promise<Receiver> {
+  const r = await startReceiver(() => pf.clock.now(), answer);
+  receivers.push(r);
+  return r;
+}
+
+async function subscribe(
+  pf: MockPlatform,
+  body: { url: string; event_types: string[]; recipient_person_id?: string; merchant_id?: string },
+  signer: Signer = operator(pf),
+): Promise<string> {
+  const r = await pf.app.inject(signed(pf, signer, 'POST', '/v1/webhook-subscriptions', body));
+  expect(r.statusCode, r.body).toBe(201);
+  return json<{ subscription_id: string }>(r).subscription_id;
+}
+
+/** Uploads one attendance event of `person` from `gate-01`, then runs a full delivery round. */
+async function attend(pf: MockPlatform, seq: number, person = 's-001'): Promise<void> {
+  const r = await pf.app.inject(
+    signed(pf, deviceSigner(pf, 'gate-01'), 'POST', '/v1/events/batches', {
+      events: [
+        {
+          seq,
+          kind: 'attendance',
+          direction: 'in',
+          occurred_at: new Date(pf.clock.now()).toISOString(),
+          qr_text: await qrOf(pf, person, 1),
+          decision: 'allowed',
+        },
+      ],
+    }),
+  );
+  expect(json(r), r.body).toMatchObject({ accepted: 1 });
+  await pf.pushes.pump();
+}
+
+async function platformKeys(pf: MockPlatform): Promise<PlatformKeys> {
+  const r = await pf.app.inject({ method: 'GET', url: '/v1/platform/keys' });
+  expect(r.statusCode).toBe(200);
+  return json<PlatformKeys>(r);
+}
+
+/**
+ * Verifies a received push with core's `verifyPush`, the published key, the platform's
+ * (virtual) time and, when given, a receiver's nonce store.
+ */
+async function verify(
+  pf: MockPlatform,
+  base: string,
+  r: Received,
+  opts: { now?: number; nonces?: Set<string>; body?: Uint8Array } = {},
+): Promise<VerifyPushResult> {
+  const jwk = (await platformKeys(pf)).webhook_signing[0]!;
+  const nonces = opts.nonces;
+  return verifyPush(
+    {
+      method: 'POST',
+      url: `${base}${r.path}`,
+      headers: r.headers as Record<string, string>,
+      body: opts.body ?? new Uint8Array(r.body),
+    },
+    {
+      keyLookup: (id) => (id === jwk.kid ? importVerifyKey(jwk as never) : undefined),
+      now: opts.now ?? r.at,
+      ...(nonces === undefined
+        ? {}
+        : {
+            nonceStore: (nonce: string, keyId: string) => {
+              const k = `${keyId} ${nonce}`;
+              if (nonces.has(k)) return false;
+              nonces.add(k);
+              return true;
+            },
+          }),
+    },
+  );
+}
+
+const pushIdOf = (r: Received): string => String(r.headers['push-id']);
+const bodyOf = <T = Record<string, unknown>>(r: Received): T => JSON.parse(r.body.toString('utf8')) as T;
+const nonceOf = (r: Received): string | undefined =>
+  /;nonce="([^"]+)"/.exec(String(r.headers['signature-input']))?.[1];
+const createdOf = (r: Received): number | undefined => {
+  const m = /;created=(\d+)/.exec(String(r.headers['signature-input']));
+  return m === null ? undefined : Number(m[1]);
+};
+
+interface PushRow {
+  push_id: string;
+  url: string;
+  state: string;
+  attempts: number;
+  last_status: number | null;
+  next_attempt_at: number;
+}
+const pushRow = (pf: MockPlatform, url: string): PushRow =>
+  pf.state.db.prepare('SELECT * FROM pushes WHERE url = ?').get(url) as PushRow;
+const pushLog = (pf: MockPlatform, url: string) =>
+  pf.recorder.entries
+    .filter((e) => e.kind === 'push' && e.url === url)
+    .map((e) => ({ at: e.at, attempt: e.attempt, status: e.status, push_id: e.push_id }));
+
+const isoAt = (offsetS: number): string => new Date(T0 + offsetS * 1000).toISOString().replace('.000Z', 'Z');
+
+// ---- 1. the retry schedule ---------------------------------------------------------------
+
+describe('push retry schedule', () => {
+  it('retries at exactly the published offsets, stops after a success, gives up after the last attempt', async () => {
+    const pf = await platform();
+    const keys = await platformKeys(pf);
+    const schedule = keys.retry_schedule_s;
+    expect(schedule.length).toBeGreaterThan(0);
+    expect([...schedule].sort((a, b) => a - b)).toEqual(schedule);
+    expect(new Set(schedule).size).toBe(schedule.length);
+    // offsets (seconds after the first attempt) of every attempt there is
+    const offsets = [0, ...schedule];
+    const maxAttempts = offsets.length;
+
+    // Receiver path /kN answers 500 to its first N requests, then 200. N = maxAttempts never
+    // gets a 2xx: the platform must give up.
+    const ks = Array.from({ length: maxAttempts + 1 }, (_, k) => k);
+    const hook = await receiver(pf, (r, n) => (n <= Number(r.path.slice(2)) ? 500 : 200));
+    for (const k of ks) {
+      await subscribe(pf, {
+        url: `${hook.base}/k${k}`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: 'p-001',
+      });
+    }
+    await attend(pf, 1); // one event, one push per subscription, first attempt at T0
+    const attemptsOf = (k: number) => hook.on(`/k${k}`).length;
+    for (const k of ks) expect(attemptsOf(k), `k=${k} first attempt`).toBe(1);
+
+    for (let i = 1; i < offsets.length; i++) {
+      const due = T0 + offsets[i]! * 1000;
+      const before = ks.map(attemptsOf);
+      // one second early: nothing is retried
+      pf.clock.set(due - 1000);
+      await pf.pushes.pump();
+      expect(ks.map(attemptsOf), `nothing before +${offsets[i]} s`).toEqual(before);
+      // on time: attempt i+1 for every receiver that failed all i attempts so far
+      pf.clock.set(due);
+      await pf.pushes.pump();
+      expect(ks.map(attemptsOf), `attempt ${i + 1} at +${offsets[i]} s`).toEqual(
+        ks.map((k) => Math.min(k + 1, i + 1)),
+      );
+    }
+    // a day later: nothing more, ever
+    pf.clock.set(T0 + (offsets.at(-1)! + 86_400) * 1000);
+    await pf.pushes.pump();
+    expect(ks.map(attemptsOf)).toEqual(ks.map((k) => Math.min(k + 1, maxAttempts)));
+
+    const observed = hook.on(`/k${maxAttempts}`).map((r) => (r.at - T0) / 1000);
+    // what it does == what it publishes (platform keys, OpenAPI)
+    expect(observed.slice(1)).toEqual(schedule);
+    const openapi = json(await pf.app.inject({ method: 'GET', url: '/openapi.json' }));
+    expect(openapi['x-push-retry-schedule-s']).toEqual(schedule);
+
+    for (const k of ks) {
+      const url = `${hook.base}/k${k}`;
+      const n = Math.min(k + 1, maxAttempts);
+      const got = hook.on(`/k${k}`);
+      // the times of the attempts, on the virtual clock
+      expect(got.map((r) => r.at)).toEqual(offsets.slice(0, n).map((o) => T0 + o * 1000));
+      // the outbox: delivered after the first 2xx, failed after the last attempt
+      const row = pushRow(pf, url);
+      expect(row, `k=${k}`).toMatchObject(
+        k < maxAttempts
+          ? { state: 'delivered', attempts: k + 1, last_status: 200 }
+          : { state: 'failed', attempts: maxAttempts, last_status: 500 },
+      );
+      // the recording: one line per attempt, with its number, time and status
+      expect(pushLog(pf, url)).toEqual(
+        offsets.slice(0, n).map((o, j) => ({
+          at: isoAt(o),
+          attempt: j + 1,
+          status: j < k ? 500 : 200,
+          push_id: row.push_id,
+        })),
+      );
+      // every attempt: the same push id and bytes, re-signed at its own time with a fresh nonce
+      expect(new Set(got.map(pushIdOf))).toEqual(new Set([row.push_id]));
+      expect(new Set(got.map((r) => r.body.toString('utf8'))).size).toBe(1);
+      expect(new Set(got.map(nonceOf)).size).toBe(n);
+      expect(got.map(createdOf)).toEqual(got.map((r) => Math.floor(r.at / 1000)));
+      const nonces = new Set<string>();
+      for (const r of got) {
+        const v = await verify(pf, hook.base, r, { nonces });
+        expect(v.ok, JSON.stringify(v)).toBe(true);
+      }
+    }
+  });
+
+  it('the guide states the schedule the platform publishes', async () => {
+    const pf = await platform();
+    const { retry_schedule_s: schedule, tolerance_s } = await platformKeys(pf);
+    const guide = readFileSync(new URL('../../../../docs/guides/mock-platform.md', import.meta.url), 'utf8');
+    const stated = /retried after ([\d, ]+) s\b/.exec(guide)?.[1];
+    expect(stated, 'docs/guides/mock-platform.md names the retry schedule').toBeDefined();
+    expect(stated!.split(',').map((s) => Number(s.trim()))).toEqual(schedule);
+    expect(tolerance_s).toBe(300);
+  });
+});
+
+// ---- 2. payment push to the merchant -----------------------------------------------------
+
+describe('payment push to a merchant subscription', () => {
+  it('a POS payment is pushed, signed, to its merchant only; the push is the order as queried', async () => {
+    const pf = await platform();
+    const hook = await receiver(pf);
+    const canteen = deviceSigner(pf, 'm-canteen-s');
+    // a merchant subscribes to its own pushes only
+    const other = await pf.app.inject(
+      signed(pf, canteen, 'POST', '/v1/webhook-subscriptions', {
+        url: `${hook.base}/stolen`,
+        event_types: ['payment.succeeded'],
+        merchant_id: 'm-canteen-t',
+      }),
+    );
+    expect([other.statusCode, json(other).code]).toEqual([403, 'ERR_FORBIDDEN']);
+    const subId = await subscribe(
+      pf,
+      { url: `${hook.base}/canteen-s`, event_types: ['payment.succeeded', 'payment.failed'] },
+      canteen,
+    );
+    expect(subId).toMatch(/^sub_/);
+
+    const pay = async (no: string, amount: number, device: string) => {
+      const r = await pf.app.inject(
+        signed(pf, deviceSigner(pf, device), 'POST', '/v1/payments', {
+          out_trade_no: no,
+          amount,
+          qr_text: await qrOf(pf, 's-001', 2),
+        }),
+      );
+      expect(r.statusCode, r.body).toBeLessThan(300);
+      await pf.pushes.pump();
+    };
+    await pay('MP-1', 700, 'pos-01'); // m-canteen-s
+    await pay('MP-2', 800, 'pos-02'); // m-canteen-t: not this merchant's
+    await pay('MP-3', 50_000, 'pos-01'); // more than the wallet holds: failed
+    const got = hook.on('/canteen-s');
+    expect(got.map((r) => r.headers['push-event-type'])).toEqual(['payment.succeeded', 'payment.failed']);
+    expect(hook.on('/stolen')).toEqual([]);
+
+    const [ok, failed] = got as [Received, Received];
+    const v = await verify(pf, hook.base, ok, { nonces: new Set() });
+    expect(v.ok, JSON.stringify(v)).toBe(true);
+    if (!v.ok) return;
+    const keys = await platformKeys(pf);
+    expect(v.keyId).toBe(keys.webhook_signing[0]!.kid);
+    expect(v.components).toEqual(expect.arrayContaining(['@method', '@path', 'content-digest', 'push-id']));
+    const body = bodyOf<{ id: string; type: string; created_at: string; data: Record<string, unknown> }>(ok);
+    expect(v.pushId).toBe(body.id);
+    expect(body).toMatchObject({ type: 'payment.succeeded', created_at: isoAt(0) });
+    // the active push carries the same order the POS gets by querying (passive)
+    const queried = await pf.app.inject(signed(pf, deviceSigner(pf, 'pos-01'), 'GET', '/v1/payments/MP-1'));
+    expect(body.data).toEqual(json(queried));
+    expect(body.data).toMatchObject({
+      out_trade_no: 'MP-1',
+      amount: 700,
+      status: 'success',
+      merchant_id: 'm-canteen-s',
+      device_id: 'pos-01',
+      person_id: 's-001',
+    });
+    expect(bodyOf<{ data: Record<string, unknown> }>(failed).data).toMatchObject({
+      out_trade_no: 'MP-3',
+      status: 'failed',
+      failure_code: 'ERR_INSUFFICIENT_FUNDS',
+    });
+    expect((await verify(pf, hook.base, failed)).ok).toBe(true);
+    // the signature binds the body: one byte changed and it no longer verifies
+    const tampered = new Uint8Array(ok.body);
+    const at = tampered.length - 2;
+    tampered[at] = (tampered[at] ?? 0) ^ 1;
+    expect(await verify(pf, hook.base, ok, { body: tampered })).toMatchObject({ ok: false });
+    // and the time: outside ±300 s of `created` it is refused
+    expect(await verify(pf, hook.base, ok, { now: ok.at + 301_000 })).toMatchObject({
+      ok: false,
+      code: 'ERR_SIG_EXPIRED',
+    });
+  });
+});
+
+// ---- 3. attendance push to the class teacher ---------------------------------------------
+
+describe('attendance push to the class teacher', () => {
+  it("goes to the student's class teacher (and parent), not to another class's teacher", async () => {
+    const pf = await platform();
+    const hook = await receiver(pf);
+    for (const who of ['t-001', 't-002', 'p-001']) {
+      await subscribe(pf, {
+        url: `${hook.base}/${who}`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: who,
+      });
+    }
+    await attend(pf, 1, 's-001'); // class 7-2: t-001's
+    expect(hook.on('/t-001')).toHaveLength(1);
+    expect(hook.on('/p-001')).toHaveLength(1);
+    expect(hook.on('/t-002')).toHaveLength(0);
+    pf.clock.advance(60);
+    await attend(pf, 2, 's-003'); // class 8-1: t-002's; p-001 is not s-003's parent
+    expect(hook.on('/t-001')).toHaveLength(1);
+    expect(hook.on('/p-001')).toHaveLength(1);
+    expect(hook.on('/t-002')).toHaveLength(1);
+
+    const [toT1] = hook.on('/t-001') as [Received];
+    const [toT2] = hook.on('/t-002') as [Received];
+    for (const r of [toT1, toT2]) {
+      const v = await verify(pf, hook.base, r);
+      expect(v.ok, JSON.stringify(v)).toBe(true);
+      expect(r.headers['push-event-type']).toBe('attendance.recorded');
+    }
+    expect(bodyOf(toT1)).toMatchObject({
+      type: 'attendance.recorded',
+      data: { person_id: 's-001', class_id: '7-2', device_id: 'gate-01', seq: 1, decision: 'allowed' },
+    });
+    expect(bodyOf(toT2)).toMatchObject({
+      type: 'attendance.recorded',
+      data: { person_id: 's-003', class_id: '8-1', seq: 2 },
+    });
+    // the teacher's and the parent's pushes of one event are distinct pushes of the same event
+    const [toP1] = hook.on('/p-001') as [Received];
+    expect(pushIdOf(toP1)).not.toBe(pushIdOf(toT1));
+    expect(bodyOf(toP1).data).toEqual(bodyOf(toT1).data);
+  });
+});
+
+// ---- 4. duplicate and out-of-order pushes ------------------------------------------------
+
+describe('duplicate_push fault', () => {
+  it('on: the receiver gets each push twice (same push id, fresh nonce); off: once; scoped: only that scope', async () => {
+    const pf = await platform();
+    const hook = await receiver(pf);
+    const parentSub = await subscribe(pf, {
+      url: `${hook.base}/parent`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    await subscribe(pf, {
+      url: `${hook.base}/teacher`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 't-001',
+    });
+    let seq = 0;
+    /** One event; what each receiver got for it. */
+    const round = async () => {
+      const from = hook.received.length;
+      pf.clock.advance(10);
+      await attend(pf, ++seq);
+      const fresh = hook.received.slice(from);
+      return {
+        parent: fresh.filter((r) => r.path === '/parent'),
+        teacher: fresh.filter((r) => r.path === '/teacher'),
+      };
+    };
+    const counts = (r: { parent: Received[]; teacher: Received[] }) => [r.parent.length, r.teacher.length];
+
+    // off
+    expect(counts(await round())).toEqual([1, 1]);
+
+    // on, everywhere
+    pf.state.faults.set([{ kind: 'duplicate_push' }], 11);
+    const dup = await round();
+    expect(counts(dup)).toEqual([2, 2]);
+    const nonces = new Set<string>();
+    for (const pair of [dup.parent, dup.teacher]) {
+      const [a, b] = pair as [Received, Received];
+      expect(pushIdOf(a)).toBe(pushIdOf(b));
+      expect(a.body.equals(b.body)).toBe(true);
+      expect(nonceOf(a)).not.toBe(nonceOf(b));
+      // a receiver with replay protection accepts both (it must dedupe by push id itself)
+      for (const r of pair) expect((await verify(pf, hook.base, r, { nonces })).ok).toBe(true);
+      // the outbox counts one attempt; the recording shows the two deliveries of attempt 1
+      const rows = pf.state.db
+        .prepare('SELECT state, attempts FROM pushes WHERE push_id = ?')
+        .all(pushIdOf(a)) as { state: string; attempts: number }[];
+      expect(rows).toEqual([{ state: 'delivered', attempts: 1 }]);
+      expect(pushLog(pf, `${hook.base}${a.path}`).filter((e) => e.push_id === pushIdOf(a))).toEqual([
+        { at: isoAt(20), attempt: 1, status: 200, push_id: pushIdOf(a) },
+        { at: isoAt(20), attempt: 1, status: 200, push_id: pushIdOf(a) },
+      ]);
+    }
+    expect(pushIdOf(dup.parent[0]!)).not.toBe(pushIdOf(dup.teacher[0]!));
+
+    // off again
+    pf.state.faults.clear();
+    expect(counts(await round())).toEqual([1, 1]);
+
+    // scoped to one subscription (a push's fault site is its subscription)
+    pf.state.faults.set([{ kind: 'duplicate_push', device_id: parentSub }]);
+    expect(counts(await round())).toEqual([2, 1]);
+    // scoped to another principal: no push matches
+    pf.state.faults.set([{ kind: 'duplicate_push', device_id: 'gate-01' }]);
+    expect(counts(await round())).toEqual([1, 1]);
+    // scoped to the push "route", once
+    pf.state.faults.set([{ kind: 'duplicate_push', route: 'push', count: 1 }]);
+    const once = await round();
+    expect(once.parent.length + once.teacher.length).toBe(3);
+    expect(counts(await round())).toEqual([1, 1]);
+    // scoped to a request route: pushes are not requests
+    pf.state.faults.set([{ kind: 'duplicate_push', route: 'uploadEvents' }]);
+    expect(counts(await round())).toEqual([1, 1]);
+  });
+});
+
+describe('reorder_push fault', () => {
+  it('on: pushes due together arrive out of order; off or out of scope: in order', async () => {
+    const pf = await platform();
+    let accepting = false;
+    const hook = await receiver(pf, () => (accepting ? 200 : 503));
+    const subId = await subscribe(pf, {
+      url: `${hook.base}/parent`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    let seq = 0;
+    /**
+     * Makes three pushes A, B, C (created 1 s apart) whose first attempts fail, then lets the
+     * receiver accept and the retries of all three fall due in one delivery round, with `faults`
+     * on for that round only. Returns the round's order as indexes into [A, B, C].
+     */
+    const roundOrder = async (faults: Parameters<typeof pf.state.faults.set>[0]) => {
+      pf.state.faults.clear();
+      accepting = false;
+      const firstFrom = hook.received.length;
+      for (let i = 0; i < 3; i++) {
+        await attend(pf, ++seq);
+        pf.clock.advance(1);
+      }
+      const created = hook.received.slice(firstFrom).map(pushIdOf);
+      expect(created).toHaveLength(3);
+      expect(new Set(created).size).toBe(3);
+      accepting = true;
+      pf.state.faults.set(faults);
+      pf.clock.advance(60); // every retry is due
+      const from = hook.received.length;
+      await pf.pushes.pump();
+      pf.state.faults.clear();
+      // pushes held with nothing to overtake them go once REORDER_HOLD_MS has passed
+      pf.clock.advance(REORDER_HOLD_MS / 1000);
+      await pf.pushes.pump();
+      const order = hook.received.slice(from).map((r) => created.indexOf(pushIdOf(r)));
+      for (const r of hook.received.slice(from)) expect((await verify(pf, hook.base, r)).ok).toBe(true);
+      return order;
+    };
+
+    expect(await roundOrder([])).toEqual([0, 1, 2]);
+    // on (probability 1, every push): none arrives in creation order
+    expect(await roundOrder([{ kind: 'reorder_push' }])).toEqual([2, 1, 0]);
+    // on for one push: it arrives last
+    expect(await roundOrder([{ kind: 'reorder_push', count: 1 }])).toEqual([1, 2, 0]);
+    // scoped to this subscription, and to the push route
+    expect(await roundOrder([{ kind: 'reorder_push', device_id: subId }])).toEqual([2, 1, 0]);
+    expect(await roundOrder([{ kind: 'reorder_push', route: 'push', count: 1 }])).toEqual([1, 2, 0]);
+    // scoped to the subscription's owner (the principal that subscribed)
+    const { owner } = pf.state.db
+      .prepare('SELECT owner FROM subscriptions WHERE subscription_id = ?')
+      .get(subId) as { owner: string };
+    expect(await roundOrder([{ kind: 'reorder_push', device_id: owner, count: 1 }])).toEqual([1, 2, 0]);
+    // scoped elsewhere: in order
+    expect(await roundOrder([{ kind: 'reorder_push', device_id: 'sub_other' }])).toEqual([0, 1, 2]);
+    // off again
+    expect(await roundOrder([])).toEqual([0, 1, 2]);
+  });
+
+  it('a held push is overtaken by one queued after it, then follows it', async () => {
+    const pf = await platform();
+    const hook = await receiver(pf, () => 200);
+    await subscribe(pf, {
+      url: `${hook.base}/parent`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    pf.state.faults.set([{ kind: 'reorder_push', count: 1 }]);
+    await attend(pf, 1); // push A: held in its first round
+    await pf.pushes.pump();
+    expect(hook.received).toHaveLength(0);
+    const [a] = pf.state.db.prepare("SELECT push_id FROM pushes WHERE state = 'pending'").all() as {
+      push_id: string;
+    }[];
+    expect(a).toBeDefined();
+    await pf.pushes.pump(); // still held: nothing has overtaken it, and the hold has not run out
+    expect(hook.received).toHaveLength(0);
+    pf.clock.advance(1);
+    await attend(pf, 2); // push B, queued after A: sent, and A right after it
+    await pf.pushes.pump();
+    const ids = hook.received.map(pushIdOf);
+    expect(ids).toHaveLength(2);
+    expect(ids[1]).toBe(a?.push_id);
+    expect(ids[0]).not.toBe(a?.push_id);
+    for (const r of hook.received) expect((await verify(pf, hook.base, r)).ok).toBe(true);
+  });
+});
