@@ -151,10 +151,14 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     // Checkpoints fsync: keep them off the event loop (see lib/checkpointer.ts).
     db.pragma('wal_autocheckpoint = 0');
     db.pragma('journal_size_limit = 67108864');
-    checkpointer = startCheckpointer(
-      dbPath,
-      options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs },
-    );
+    checkpointer = startCheckpointer(dbPath, {
+      ...(options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs }),
+      onFailure: (error) => {
+        // no worker: SQLite checkpoints inside COMMIT again (slower, but the WAL stays bounded)
+        console.warn('[campus-card-mock] checkpoint worker unavailable, SQLite checkpoints itself:', error);
+        if (db.open) db.pragma('wal_autocheckpoint = 1000');
+      },
+    });
   }
   // One transaction wrapper for every call: `db.transaction(fn)` builds four wrapped functions
   // each time. The wrapper opens a transaction, or a savepoint when one is open, at call time.

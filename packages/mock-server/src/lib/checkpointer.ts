@@ -32,6 +32,28 @@ export interface CheckpointerOptions {
   readonly intervalMs?: number;
   /** WAL frames (pages) above which a RESTART checkpoint rewinds the WAL. Default 16 384 (64 MiB of 4 KiB pages). */
   readonly restartFrames?: number;
+  /**
+   * Called once if the worker cannot run (it failed to start, to load better-sqlite3 or to open
+   * the file) or dies before `close()`. The caller should then hand checkpoints back to SQLite
+   * (`wal_autocheckpoint`), or the WAL grows without bound.
+   */
+  readonly onFailure?: (error: unknown) => void;
+}
+
+/**
+ * The better-sqlite3 entry file for the worker: resolved from this module, else from the working
+ * directory (a bundle copied elsewhere, e.g. a temporary folder, cannot resolve it from its own
+ * location). `undefined` when neither finds it.
+ */
+function resolveDriver(): string | undefined {
+  for (const from of [import.meta.url, `${process.cwd()}/`]) {
+    try {
+      return createRequire(from).resolve('better-sqlite3');
+    } catch {
+      // try the next place
+    }
+  }
+  return undefined;
 }
 
 // Plain CommonJS for an `eval` worker: the module graph of the app is not loaded in the worker
@@ -72,21 +94,39 @@ parentPort.on('message', (m) => {
  * ```
  */
 export function startCheckpointer(path: string, options: CheckpointerOptions = {}): Checkpointer {
-  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      path,
-      driver,
-      intervalMs: options.intervalMs ?? 250,
-      restartFrames: options.restartFrames ?? 16_384,
-    },
-  });
-  worker.unref();
-  worker.on('error', () => undefined);
+  let failed = false;
   let closing: Promise<void> | undefined;
+  const fail = (error: unknown): void => {
+    if (failed || closing !== undefined) return;
+    failed = true;
+    options.onFailure?.(error);
+  };
+  const driver = resolveDriver();
+  if (driver === undefined) {
+    fail(new Error('better-sqlite3 cannot be resolved for the checkpoint worker'));
+    return { close: () => Promise.resolve() };
+  }
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        path,
+        driver,
+        intervalMs: options.intervalMs ?? 250,
+        restartFrames: options.restartFrames ?? 16_384,
+      },
+    });
+  } catch (error) {
+    fail(error);
+    return { close: () => Promise.resolve() };
+  }
+  worker.unref();
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`checkpoint worker exited with code ${code}`)));
   return {
     close() {
+      if (failed) return Promise.resolve();
       closing ??= new Promise<void>((resolve) => {
         const done = () => resolve();
         worker.once('exit', done);
