@@ -689,6 +689,14 @@ export const cardHandlers: Handlers = {
       ctx.body.validity_days ?? Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
     const { credential, iat } = await buildCredential(state, card, holder, days);
     return ctx.commit(() => {
+      // the card may have changed while the credential was signed: never write over that
+      const now = getCardRow(state, card.card_id) as CardRow;
+      if (now.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');
+      if (now.updated_at !== card.updated_at) {
+        throw new ApiError(409, 'ERR_CONFLICT', 'the card changed during the renewal; retry', {
+          retryable: true,
+        });
+      }
       state.db
         .prepare(
           'UPDATE cards SET holder_jwk = ?, holder_kid = ?, issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',

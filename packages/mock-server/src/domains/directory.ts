@@ -151,8 +151,18 @@ export function insertDevice(state: PlatformState, b: CreateDeviceBody): Device 
   if (principalExists(state, b.device_id))
     throw new ApiError(409, 'ERR_CONFLICT', `id ${b.device_id} is taken`);
   if (b.merchant_id !== undefined) {
-    if (state.db.prepare('SELECT 1 FROM merchants WHERE merchant_id = ?').get(b.merchant_id) === undefined) {
-      throw notFound(`merchant ${b.merchant_id}`);
+    const m = state.db.prepare('SELECT school_id FROM merchants WHERE merchant_id = ?').get(b.merchant_id) as
+      | { school_id: string }
+      | undefined;
+    if (m === undefined) throw notFound(`merchant ${b.merchant_id}`);
+    // a POS takes money for its merchant: both must belong to the same school
+    if (m.school_id !== b.school_id) {
+      throw new ApiError(
+        400,
+        'ERR_VALIDATION',
+        `merchant ${b.merchant_id} belongs to school ${m.school_id}, not ${b.school_id}`,
+        { errors: [{ path: 'body/merchant_id', message: 'must be a merchant of the same school' }] },
+      );
     }
   }
   const jwk = checkJwk(b.public_jwk);

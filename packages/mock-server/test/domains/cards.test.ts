@@ -1,0 +1,329 @@
+/**
+ * Card renewal and unlinking (issue 4 §2, src/domains/cards.ts).
+ *
+ * Renew: same card id, status index and (unless a new one is given) phone key; a new credential
+ * signed by the school issuer, issued now, valid for the same number of days as before (or
+ * `validity_days`); the status list and roster get a new version.
+ *
+ * Unlink: the card becomes `revoked`, the signed status list gets a new version (new ETag) with
+ * the card's index set to revoked, the roster drops the card, codes of the card are refused
+ * (422 ERR_REVOKED, from the status list), its physical card UID is refused (403
+ * ERR_CARD_NOT_ACTIVE), and no later status change or renewal is possible (409); the person may
+ * be issued a new card.
+ */
+import {
+  CARD_STATUS,
+  createPresentation,
+  decodeCredential,
+  encodeQr,
+  exportJwk,
+  fromBase64Url,
+  generateKeyPair,
+  getStatus,
+  importPrivateJwk,
+  importPublicJwk,
+  type Jwk,
+  type PrivateKey,
+  type TrustList,
+  toBase64Url,
+  verifyCredentialIssuer,
+  verifyRoster,
+  verifyStatusList,
+  verifyTrustList,
+} from '@campus-card/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MockPlatform } from '../../src/index.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, signed, T0 } from '../helpers.js';
+
+let p: MockPlatform;
+afterEach(async () => p?.close());
+
+const DAY_S = 86_400;
+const T0_S = T0 / 1000;
+
+interface Card {
+  card_id: string;
+  school_id: string;
+  person_id: string;
+  role: string;
+  status: string;
+  status_index: number;
+  holder_kid: string;
+  physical_card_number: string | null;
+  issued_at: string;
+  expires_at: string;
+  credential: string;
+}
+
+const cardOf = (p: MockPlatform, person: string) => p.demo!.cards.find((c) => c.personId === person)!;
+const getCard = async (p: MockPlatform, cardId: string) =>
+  json<Card>(await p.app.inject(signed(p, operator(p), 'GET', `/v1/cards/${cardId}`)));
+const cardPost = (p: MockPlatform, cardId: string, action: string, body: object = {}) =>
+  p.app.inject(signed(p, operator(p), 'POST', `/v1/cards/${cardId}/${action}`, body));
+const balance = async (p: MockPlatform, who: string) =>
+  json<{ balance: number }>(await p.app.inject(signed(p, operator(p), 'GET', `/v1/wallets/${who}`))).balance;
+
+/** The school's trust list, verified against its root key. */
+async function trustList(p: MockPlatform): Promise<TrustList> {
+  const root = json<{ jwk: Jwk }>(
+    await p.app.inject(signed(p, operator(p), 'GET', '/v1/schools/sch-demo/root-key')),
+  );
+  const tl = await p.app.inject(signed(p, operator(p), 'GET', '/v1/schools/sch-demo/trust-list'));
+  expect(tl.statusCode).toBe(200);
+  return verifyTrustList(new Uint8Array(tl.rawPayload), [importPublicJwk(root.jwk)]);
+}
+
+/** Fetches signed trust material as the gate does, with an optional If-None-Match. */
+const fetchMaterial = (p: MockPlatform, kind: 'status-list' | 'roster', etag?: string) =>
+  p.app.inject(
+    signed(p, deviceSigner(p, 'gate-01'), 'GET', `/v1/schools/sch-demo/${kind}`, undefined, {
+      headers: etag === undefined ? {} : { 'if-none-match': etag },
+    }),
+  );
+
+/** A QR code made from a credential (base64url) with a phone key, now. */
+async function qrFrom(p: MockPlatform, credential: string, key: PrivateKey, scene = 2): Promise<string> {
+  const bytes = await createPresentation(
+    { credential: fromBase64Url(credential)!, t: p.clock.nowSeconds(), scene },
+    key,
+  );
+  return encodeQr(bytes);
+}
+
+const pay = (p: MockPlatform, no: string, input: { qr_text: string } | { uid_hex: string }, amount = 100) =>
+  p.app.inject(
+    signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments', { out_trade_no: no, amount, ...input }),
+  );
+
+describe('card renewal', () => {
+  it('gives a new credential, issued now, as long as before, for the same card, index and phone key', async () => {
+    p = await demoPlatform();
+    const demo = cardOf(p, 's-002');
+    const before = await getCard(p, demo.cardId);
+    expect(before).toMatchObject({
+      status: 'active',
+      issued_at: '2026-01-05T08:00:00Z',
+      expires_at: '2027-01-05T08:00:00Z',
+    });
+    const roster0 = await fetchMaterial(p, 'roster');
+    const status0 = await fetchMaterial(p, 'status-list');
+
+    p.clock.advance(10 * DAY_S);
+    const res = await cardPost(p, demo.cardId, 'renew');
+    expect(res.statusCode, res.body).toBe(200);
+    const renewed = json<Card>(res);
+    expect(renewed).toEqual({
+      ...before,
+      issued_at: '2026-01-15T08:00:00Z',
+      expires_at: '2027-01-15T08:00:00Z',
+      credential: renewed.credential,
+    });
+    expect(renewed.credential).not.toBe(before.credential);
+    expect(await getCard(p, demo.cardId)).toEqual(renewed);
+
+    // the credential: signed by the school's issuer, with the card's claims and the later validity
+    const bytes = fromBase64Url(renewed.credential)!;
+    const tl = await trustList(p);
+    const verified = await verifyCredentialIssuer(bytes, tl);
+    expect(verified.claims).toMatchObject({
+      school: 'sch-demo',
+      cardId: demo.cardId,
+      role: 'student',
+      iat: T0_S + 10 * DAY_S,
+      validityDays: 365,
+      exp: T0_S + 375 * DAY_S,
+      statusIndex: before.status_index,
+      physicalCard: undefined,
+      groups: ['class:7-2', 'dorm:B3', 'room:B3-205', 'campus:Main'],
+      linkedCards: [],
+    });
+    expect(toBase64Url(verified.claims.holderKey.kid)).toBe(before.holder_kid);
+    const old = decodeCredential(fromBase64Url(before.credential)!).claims;
+    expect([old.iat, old.exp]).toEqual([T0_S, T0_S + 365 * DAY_S]);
+
+    // readers see a new roster (new expiry) and a new status list version
+    const roster1 = await fetchMaterial(p, 'roster', roster0.headers.etag as string);
+    expect(roster1.statusCode).toBe(200);
+    expect(roster1.headers.etag).not.toBe(roster0.headers.etag);
+    const roster = verifyRoster(new Uint8Array(roster1.rawPayload), tl);
+    expect(roster.cards.find((c) => c.cardId === demo.cardId)?.exp).toBe(T0_S + 375 * DAY_S);
+    const status1 = await fetchMaterial(p, 'status-list', status0.headers.etag as string);
+    expect(status1.statusCode).toBe(200);
+    expect(status1.headers.etag).not.toBe(status0.headers.etag);
+
+    // the phone pays with the renewed credential and its (unchanged) key
+    const key = importPrivateJwk(demo.holderPrivateJwk);
+    const ok = await pay(p, 'RN1', { qr_text: await qrFrom(p, renewed.credential, key) });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(json(ok)).toMatchObject({ status: 'success', card_id: demo.cardId, person_id: 's-002' });
+    expect(await balance(p, 's-002')).toBe(4_900);
+  });
+
+  it('with a new phone key and validity_days: codes of the old key are refused', async () => {
+    p = await demoPlatform();
+    const demo = cardOf(p, 's-001');
+    const phone = generateKeyPair('ES256').privateKey;
+    p.clock.advance(3_600);
+    const res = await cardPost(p, demo.cardId, 'renew', {
+      holder_jwk: exportJwk(phone.publicKey),
+      validity_days: 7,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const renewed = json<Card>(res);
+    expect(renewed).toMatchObject({
+      card_id: demo.cardId,
+      status: 'active',
+      holder_kid: toBase64Url(phone.publicKey.kid),
+      physical_card_number: 'PC-s-001',
+      issued_at: '2026-01-05T09:00:00Z',
+      expires_at: '2026-01-12T09:00:00Z',
+    });
+    const claims = decodeCredential(fromBase64Url(renewed.credential)!).claims;
+    expect([claims.validityDays, claims.physicalCard]).toEqual([7, 'PC-s-001']);
+    expect(claims.holderKey.kid).toEqual(phone.publicKey.kid);
+
+    // a code of the old credential and old phone key: the card has moved on
+    const stale = await pay(p, 'RK1', { qr_text: await qrOf(p, 's-001', 2) });
+    expect([stale.statusCode, json(stale).code]).toEqual([422, 'ERR_CODE_INVALID']);
+    expect(json(stale).detail).toBe('the code was made with a superseded phone key');
+    const fresh = await pay(p, 'RK2', { qr_text: await qrFrom(p, renewed.credential, phone) });
+    expect(fresh.statusCode, fresh.body).toBe(201);
+    expect(await balance(p, 's-001')).toBe(9_900);
+    // the next default renewal keeps the 7-day length
+    p.clock.advance(DAY_S);
+    const again = json<Card>(await cardPost(p, demo.cardId, 'renew'));
+    expect([again.issued_at, again.expires_at]).toEqual(['2026-01-06T09:00:00Z', '2026-01-13T09:00:00Z']);
+    expect(again.holder_kid).toBe(toBase64Url(phone.publicKey.kid));
+  });
+
+  it('refuses unknown (404) and revoked (409) cards', async () => {
+    p = await demoPlatform();
+    const nope = await cardPost(p, 'sch-demo-999999', 'renew');
+    expect([nope.statusCode, json(nope).code]).toEqual([404, 'ERR_NOT_FOUND']);
+    const demo = cardOf(p, 's-003');
+    expect((await cardPost(p, demo.cardId, 'unlink')).statusCode).toBe(200);
+    const revoked = await cardPost(p, demo.cardId, 'renew');
+    expect([revoked.statusCode, json(revoked).code]).toEqual([409, 'ERR_CARD_NOT_ACTIVE']);
+    expect((await getCard(p, demo.cardId)).credential).toBe(demo.credential);
+  });
+});
+
+describe('card unlink', () => {
+  it('revokes the card in a new signed status list (new ETag); its codes stop paying and resolving', async () => {
+    p = await demoPlatform();
+    const demo = cardOf(p, 's-002');
+    const other = cardOf(p, 's-003');
+    const tl = await trustList(p);
+    const s0 = await fetchMaterial(p, 'status-list');
+    const list0 = verifyStatusList(new Uint8Array(s0.rawPayload), tl);
+    const index = (await getCard(p, demo.cardId)).status_index;
+    const otherIndex = (await getCard(p, other.cardId)).status_index;
+    expect([getStatus(list0, index), getStatus(list0, otherIndex)]).toEqual([
+      CARD_STATUS.valid,
+      CARD_STATUS.valid,
+    ]);
+    // a payment before: the platform has now cached this status list for verification
+    expect((await pay(p, 'U0', { qr_text: await qrOf(p, 's-002', 2) })).statusCode).toBe(201);
+    const roster0 = verifyRoster(new Uint8Array((await fetchMaterial(p, 'roster')).rawPayload), tl);
+    expect(roster0.cards.map((c) => c.cardId)).toContain(demo.cardId);
+
+    const res = await cardPost(p, demo.cardId, 'unlink', { reason: 'left school' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(json<Card>(res)).toMatchObject({ card_id: demo.cardId, status: 'revoked', status_index: index });
+    expect((await getCard(p, demo.cardId)).status).toBe('revoked');
+
+    // the status list: a new version, a new ETag, the index revoked, the others unchanged
+    const s1 = await fetchMaterial(p, 'status-list', s0.headers.etag as string);
+    expect(s1.statusCode).toBe(200);
+    expect(s1.headers.etag).not.toBe(s0.headers.etag);
+    const list1 = verifyStatusList(new Uint8Array(s1.rawPayload), tl);
+    expect(list1.version).toBe(list0.version + 1);
+    expect(s1.headers.etag).toMatch(new RegExp(`^"status-list-v${list1.version}-[0-9a-f]{12}"$`));
+    expect(getStatus(list1, index)).toBe(CARD_STATUS.revoked);
+    expect(getStatus(list1, otherIndex)).toBe(CARD_STATUS.valid);
+    // and it is stable until the next change
+    expect((await fetchMaterial(p, 'status-list', s1.headers.etag as string)).statusCode).toBe(304);
+    // the roster no longer carries the card
+    const roster1 = verifyRoster(new Uint8Array((await fetchMaterial(p, 'roster')).rawPayload), tl);
+    expect(roster1.cards.map((c) => c.cardId)).not.toContain(demo.cardId);
+    expect(roster1.cards).toHaveLength(roster0.cards.length - 1);
+
+    // a fresh code of the card: refused by the status list, no debit, code not consumed
+    const usedBefore = (p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes').get() as { n: number }).n;
+    const refused = await pay(p, 'U1', { qr_text: await qrOf(p, 's-002', 2) });
+    expect([refused.statusCode, json(refused).code]).toEqual([422, 'ERR_REVOKED']);
+    const resolve = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/identity/resolve', {
+        qr_text: await qrOf(p, 's-002', 1),
+        scene: 'access',
+      }),
+    );
+    expect([resolve.statusCode, json(resolve).code]).toEqual([422, 'ERR_REVOKED']);
+    expect((p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes').get() as { n: number }).n).toBe(
+      usedBefore,
+    );
+    expect(await balance(p, 's-002')).toBe(4_900);
+    // other cards still pay
+    expect((await pay(p, 'U2', { qr_text: await qrOf(p, 's-003', 2) })).statusCode).toBe(201);
+
+    // revoked is final
+    for (const action of ['unlink', 'restore', 'report-lost']) {
+      const r = await cardPost(p, demo.cardId, action);
+      expect([action, r.statusCode, json(r).code]).toEqual([action, 409, 'ERR_CARD_NOT_ACTIVE']);
+    }
+    const s2 = await fetchMaterial(p, 'status-list', s1.headers.etag as string);
+    expect(s2.statusCode).toBe(304);
+  });
+
+  it('the linked physical card stops too; a lost (suspended) card can be unlinked; a new card may be issued', async () => {
+    p = await demoPlatform();
+    const demo = cardOf(p, 's-001');
+    const uid = { uid_hex: demo.physicalUidHex! };
+    expect((await pay(p, 'PU0', uid)).statusCode).toBe(201);
+    const index = (await getCard(p, demo.cardId)).status_index;
+    const tl = await trustList(p);
+    const statusAt = async () =>
+      getStatus(
+        verifyStatusList(new Uint8Array((await fetchMaterial(p, 'status-list')).rawPayload), tl),
+        index,
+      );
+
+    expect(json<Card>(await cardPost(p, demo.cardId, 'report-lost')).status).toBe('suspended');
+    expect(await statusAt()).toBe(CARD_STATUS.suspended);
+    expect(json<Card>(await cardPost(p, demo.cardId, 'unlink')).status).toBe('revoked');
+    expect(await statusAt()).toBe(CARD_STATUS.revoked);
+
+    const tap = await pay(p, 'PU1', uid);
+    expect([tap.statusCode, json(tap).code, json(tap).detail]).toEqual([
+      403,
+      'ERR_CARD_NOT_ACTIVE',
+      'card is revoked',
+    ]);
+    const gate = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/identity/resolve', { ...uid, scene: 'access' }),
+    );
+    expect([gate.statusCode, json(gate).code]).toEqual([403, 'ERR_CARD_NOT_ACTIVE']);
+    expect(await balance(p, 's-001')).toBe(9_900);
+
+    // one live card per school, person and role (C1): the revoked card no longer counts
+    const phone = generateKeyPair('ES256').privateKey;
+    const issued = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/cards', {
+        person_id: 's-001',
+        role: 'student',
+        holder_jwk: exportJwk(phone.publicKey),
+      }),
+    );
+    expect(issued.statusCode, issued.body).toBe(201);
+    const card = json<Card>(issued);
+    expect(card.card_id).not.toBe(demo.cardId);
+    expect(card.status_index).not.toBe(index);
+    expect([card.status, card.physical_card_number]).toEqual(['active', null]);
+    expect(await statusAt()).toBe(CARD_STATUS.revoked);
+    const ok = await pay(p, 'PU2', { qr_text: await qrFrom(p, card.credential, phone) });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(json(ok)).toMatchObject({ card_id: card.card_id, person_id: 's-001', status: 'success' });
+    // the same wallet
+    expect(await balance(p, 's-001')).toBe(9_800);
+  });
+});

@@ -1,0 +1,470 @@
+/**
+ * Directory routes over HTTP (issue 4 §2, src/domains/directory.ts), signed by the operator:
+ * schools, people (teacher, student, parent linked to the student), devices with zones and keys,
+ * merchants; the parent–student link where the API shows it (the person, the parent's
+ * credential, online identity, fee payment); and the precise 4xx of duplicates and unknown
+ * references, with no state change.
+ */
+import {
+  createPresentation,
+  decodeCredential,
+  encodeQr,
+  exportJwk,
+  fromBase64Url,
+  generateKeyPair,
+  type PrivateKey,
+} from '@campus-card/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MockPlatform } from '../../src/index.js';
+import { demoPlatform, deviceSigner, json, operator, type Signer, signed } from '../helpers.js';
+
+let p: MockPlatform;
+afterEach(async () => p?.close());
+
+const post = (p: MockPlatform, url: string, body: object, who: Signer = operator(p)) =>
+  p.app.inject(signed(p, who, 'POST', url, body));
+const get = (p: MockPlatform, url: string, who: Signer = operator(p)) =>
+  p.app.inject(signed(p, who, 'GET', url));
+const counts = (p: MockPlatform) =>
+  ['schools', 'people', 'devices', 'merchants', 'principals'].map(
+    (t) => (p.state.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n,
+  );
+const problem = (res: { statusCode: number; body: string }) => {
+  const b = json<{ code: string; detail: string; status: number }>(res);
+  expect(res.statusCode).toBe(b.status);
+  return [res.statusCode, b.code, b.detail];
+};
+
+/** A key pair: the public JWK to register and the signer that uses it. */
+function keyPair(id: string): { pub: ReturnType<typeof exportJwk>; signer: Signer; key: PrivateKey } {
+  const key = generateKeyPair('ES256').privateKey;
+  return {
+    pub: exportJwk(key.publicKey),
+    signer: { id, jwk: exportJwk(key, { includePrivate: true }) },
+    key,
+  };
+}
+
+const AT = '2026-01-05T08:00:00Z';
+const LATER = '2026-01-05T08:05:00Z';
+
+/** Creates school sch-x with a teacher, a student and the student's parent. */
+async function school(p: MockPlatform) {
+  const s = await post(p, '/v1/schools', {
+    school_id: 'sch-x',
+    name: 'North School',
+    campuses: ['North', 'South'],
+  });
+  expect(s.statusCode, s.body).toBe(201);
+  expect(json(s)).toEqual({
+    school_id: 'sch-x',
+    name: 'North School',
+    campuses: ['North', 'South'],
+    created_at: AT,
+  });
+  p.clock.advance(300);
+  const people = [
+    {
+      person_id: 'x-t1',
+      school_id: 'sch-x',
+      kind: 'teacher',
+      name: 'Teacher One',
+      college: 'Physics',
+      class_ids: ['x-1a', 'x-1b'],
+      campus: 'North',
+    },
+    {
+      person_id: 'x-s1',
+      school_id: 'sch-x',
+      kind: 'student',
+      name: 'Student One',
+      grade: '1',
+      class_id: 'x-1a',
+      campus: 'North',
+      dorm: 'N1',
+      room: '101',
+    },
+    { person_id: 'x-p1', school_id: 'sch-x', kind: 'parent', name: 'Parent One', student_ids: ['x-s1'] },
+  ];
+  for (const body of people) {
+    const r = await post(p, '/v1/people', body);
+    expect(r.statusCode, r.body).toBe(201);
+  }
+}
+
+const NULLS = {
+  grade: null,
+  college: null,
+  major: null,
+  class_id: null,
+  campus: null,
+  dorm: null,
+  room: null,
+  student_ids: [],
+  class_ids: [],
+};
+
+describe('directory over HTTP', () => {
+  it('creates and reads a school and its teacher, student and parent', async () => {
+    p = await demoPlatform();
+    await school(p);
+    expect(json(await get(p, '/v1/schools/sch-x'))).toEqual({
+      school_id: 'sch-x',
+      name: 'North School',
+      campuses: ['North', 'South'],
+      created_at: AT,
+    });
+    expect(json(await get(p, '/v1/people/x-t1'))).toEqual({
+      ...NULLS,
+      person_id: 'x-t1',
+      school_id: 'sch-x',
+      kind: 'teacher',
+      name: 'Teacher One',
+      college: 'Physics',
+      campus: 'North',
+      class_ids: ['x-1a', 'x-1b'],
+      created_at: LATER,
+    });
+    expect(json(await get(p, '/v1/people/x-s1'))).toEqual({
+      ...NULLS,
+      person_id: 'x-s1',
+      school_id: 'sch-x',
+      kind: 'student',
+      name: 'Student One',
+      grade: '1',
+      class_id: 'x-1a',
+      campus: 'North',
+      dorm: 'N1',
+      room: '101',
+      created_at: LATER,
+    });
+    // the parent–student link, as the person resource shows it
+    expect(json(await get(p, '/v1/people/x-p1'))).toEqual({
+      ...NULLS,
+      person_id: 'x-p1',
+      school_id: 'sch-x',
+      kind: 'parent',
+      name: 'Parent One',
+      student_ids: ['x-s1'],
+      created_at: LATER,
+    });
+    // a school may have no campuses
+    const bare = await post(p, '/v1/schools', { school_id: 'sch-y', name: 'Y' });
+    expect(json(bare)).toEqual({ school_id: 'sch-y', name: 'Y', campuses: [], created_at: LATER });
+  });
+
+  it('registers merchants and devices with zones and keys; the keys sign requests', async () => {
+    p = await demoPlatform();
+    await school(p);
+    const shop = keyPair('x-shop');
+    const m = await post(p, '/v1/merchants', {
+      merchant_id: 'x-shop',
+      school_id: 'sch-x',
+      name: 'North bookshop',
+      category: 'bookshop',
+      public_jwk: shop.pub,
+    });
+    expect(m.statusCode, m.body).toBe(201);
+    const merchant = {
+      merchant_id: 'x-shop',
+      school_id: 'sch-x',
+      name: 'North bookshop',
+      category: 'bookshop',
+      public_jwk: shop.pub,
+      created_at: LATER,
+    };
+    expect(json(m)).toEqual(merchant);
+    expect(json(await get(p, '/v1/merchants/x-shop'))).toEqual(merchant);
+
+    const gate = keyPair('x-gate');
+    const g = await post(p, '/v1/devices', {
+      device_id: 'x-gate',
+      school_id: 'sch-x',
+      type: 'gate',
+      zone: 'gate:north',
+      public_jwk: gate.pub,
+    });
+    expect(g.statusCode, g.body).toBe(201);
+    const gateOut = {
+      device_id: 'x-gate',
+      school_id: 'sch-x',
+      type: 'gate',
+      zone: 'gate:north',
+      public_jwk: gate.pub,
+      merchant_id: null,
+      offline_tx_cap: 5_000,
+      offline_device_cap: 50_000,
+      created_at: LATER,
+    };
+    expect(json(g)).toEqual(gateOut);
+    expect(json(await get(p, '/v1/devices/x-gate'))).toEqual(gateOut);
+
+    const pos = keyPair('x-pos');
+    const d = await post(p, '/v1/devices', {
+      device_id: 'x-pos',
+      school_id: 'sch-x',
+      type: 'pos',
+      zone: 'shop:north',
+      public_jwk: pos.pub,
+      merchant_id: 'x-shop',
+      offline_tx_cap: 2_000,
+      offline_device_cap: 9_000,
+    });
+    expect(d.statusCode, d.body).toBe(201);
+    expect(json(await get(p, '/v1/devices/x-pos'))).toEqual({
+      device_id: 'x-pos',
+      school_id: 'sch-x',
+      type: 'pos',
+      zone: 'shop:north',
+      public_jwk: pos.pub,
+      merchant_id: 'x-shop',
+      offline_tx_cap: 2_000,
+      offline_device_cap: 9_000,
+      created_at: LATER,
+    });
+
+    // each registered key authenticates its principal; another key under its id does not
+    expect((await get(p, '/v1/schools/sch-x', gate.signer)).statusCode).toBe(200);
+    expect(json(await get(p, '/v1/devices/x-pos', pos.signer)).zone).toBe('shop:north');
+    expect(json(await get(p, '/v1/merchants/x-shop', shop.signer)).name).toBe('North bookshop');
+    const forged = await get(p, '/v1/schools/sch-x', { id: 'x-gate', jwk: pos.signer.jwk });
+    expect([forged.statusCode, json(forged).code]).toEqual([401, 'ERR_SIG_INVALID']);
+    // the registered zone is the default zone of the device's events
+    const up = await post(
+      p,
+      '/v1/events/batches',
+      { events: [{ seq: 1, kind: 'access', occurred_at: LATER, decision: 'denied', reason: 'NO_CARD' }] },
+      gate.signer,
+    );
+    expect(json(up)).toMatchObject({ accepted: 1, max_seq: 1 });
+    const events = json<{ data: { device_id: string; zone: string }[] }>(
+      await get(p, '/v1/events', gate.signer),
+    );
+    expect(events.data.map((e) => [e.device_id, e.zone])).toEqual([['x-gate', 'gate:north']]);
+  });
+
+  it('shows the parent–student link in the credential, online identity and fee payments', async () => {
+    p = await demoPlatform();
+    await school(p);
+    const gate = keyPair('x-gate');
+    expect(
+      (
+        await post(p, '/v1/devices', {
+          device_id: 'x-gate',
+          school_id: 'sch-x',
+          type: 'gate',
+          zone: 'gate:north',
+          public_jwk: gate.pub,
+        })
+      ).statusCode,
+    ).toBe(201);
+    const issue = async (person: string, role: string) => {
+      const phone = generateKeyPair('ES256').privateKey;
+      const r = await post(p, '/v1/cards', {
+        person_id: person,
+        role,
+        holder_jwk: exportJwk(phone.publicKey),
+      });
+      expect(r.statusCode, r.body).toBe(201);
+      return { card: json<{ card_id: string; credential: string }>(r), phone };
+    };
+    const student = await issue('x-s1', 'student');
+    const parent = await issue('x-p1', 'parent');
+    expect(decodeCredential(fromBase64Url(parent.card.credential)!).claims.linkedCards).toEqual([
+      student.card.card_id,
+    ]);
+    const qr = encodeQr(
+      await createPresentation(
+        { credential: fromBase64Url(parent.card.credential)!, t: p.clock.nowSeconds(), scene: 1 },
+        parent.phone,
+      ),
+    );
+    const who = await post(p, '/v1/identity/resolve', { qr_text: qr, scene: 'access' }, gate.signer);
+    expect(who.statusCode, who.body).toBe(200);
+    expect(json<{ identity: object }>(who).identity).toMatchObject({
+      school_id: 'sch-x',
+      school_name: 'North School',
+      role: 'parent',
+      person_id: 'x-p1',
+      card_id: parent.card.card_id,
+      student_ids: ['x-s1'],
+    });
+
+    // the linked parent may pay the student's fees; a parent of another student may not
+    expect(
+      (
+        await post(p, '/v1/wallets/x-p1/top-ups', {
+          out_trade_no: 'X-TU',
+          amount: 1_000,
+          channel: 'simulated',
+        })
+      ).statusCode,
+    ).toBe(201);
+    const fee = (no: string, payer: string) =>
+      post(p, '/v1/fees', {
+        out_trade_no: no,
+        payer_person_id: payer,
+        student_person_id: 'x-s1',
+        fee_type: 'meals',
+        amount: 600,
+      });
+    const ok = await fee('X-F1', 'x-p1');
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(json(ok)).toMatchObject({
+      status: 'success',
+      person_id: 'x-p1',
+      student_id: 'x-s1',
+      fee_type: 'meals',
+    });
+    const no = await fee('X-F2', 'p-001');
+    expect(problem(no)).toEqual([
+      403,
+      'ERR_PERMISSION_DENIED',
+      'the payer is not a parent linked to this student',
+    ]);
+  });
+
+  it('duplicates are 409 ERR_CONFLICT and unknown references 404/400, with no state change', async () => {
+    p = await demoPlatform();
+    await school(p);
+    const k = keyPair('x-any');
+    expect(
+      (
+        await post(p, '/v1/merchants', {
+          merchant_id: 'x-shop',
+          school_id: 'sch-x',
+          name: 'S',
+          category: 'shop',
+          public_jwk: k.pub,
+        })
+      ).statusCode,
+    ).toBe(201);
+    expect(
+      (
+        await post(p, '/v1/devices', {
+          device_id: 'x-gate',
+          school_id: 'sch-x',
+          type: 'gate',
+          zone: 'gate:north',
+          public_jwk: k.pub,
+        })
+      ).statusCode,
+    ).toBe(201);
+    const before = counts(p);
+    const person = (over: object) => ({
+      person_id: 'x-new',
+      school_id: 'sch-x',
+      kind: 'parent',
+      name: 'N',
+      ...over,
+    });
+    const device = (over: object) => ({
+      device_id: 'x-dev',
+      school_id: 'sch-x',
+      type: 'pos',
+      zone: 'shop:north',
+      public_jwk: k.pub,
+      ...over,
+    });
+    const merchant = (over: object) => ({
+      merchant_id: 'x-m2',
+      school_id: 'sch-x',
+      name: 'M',
+      category: 'clinic',
+      public_jwk: k.pub,
+      ...over,
+    });
+    const cases: [string, object, [number, string, string]][] = [
+      // schools
+      ['/v1/schools', { school_id: 'sch-x', name: 'Again' }, [409, 'ERR_CONFLICT', 'school sch-x exists']],
+      [
+        '/v1/schools',
+        { school_id: 'sch-demo', name: 'Again' },
+        [409, 'ERR_CONFLICT', 'school sch-demo exists'],
+      ],
+      // people: ids are platform-wide
+      ['/v1/people', person({ person_id: 'x-s1' }), [409, 'ERR_CONFLICT', 'person x-s1 exists']],
+      ['/v1/people', person({ person_id: 's-001' }), [409, 'ERR_CONFLICT', 'person s-001 exists']],
+      ['/v1/people', person({ school_id: 'sch-nope' }), [404, 'ERR_NOT_FOUND', 'school sch-nope not found']],
+      [
+        '/v1/people',
+        person({ student_ids: ['x-nope'] }),
+        [400, 'ERR_VALIDATION', 'student_ids: x-nope is not a student of sch-x'],
+      ],
+      [
+        '/v1/people',
+        person({ student_ids: ['x-t1'] }),
+        [400, 'ERR_VALIDATION', 'student_ids: x-t1 is not a student of sch-x'],
+      ],
+      [
+        '/v1/people',
+        person({ student_ids: ['s-001'] }),
+        [400, 'ERR_VALIDATION', 'student_ids: s-001 is not a student of sch-x'],
+      ],
+      [
+        '/v1/people',
+        person({ kind: 'teacher', student_ids: ['x-s1'] }),
+        [400, 'ERR_VALIDATION', 'only parents are linked to students'],
+      ],
+      // devices and merchants share the principal id space
+      ['/v1/devices', device({ device_id: 'x-gate' }), [409, 'ERR_CONFLICT', 'id x-gate is taken']],
+      ['/v1/devices', device({ device_id: 'x-shop' }), [409, 'ERR_CONFLICT', 'id x-shop is taken']],
+      ['/v1/devices', device({ device_id: 'op-demo' }), [409, 'ERR_CONFLICT', 'id op-demo is taken']],
+      ['/v1/devices', device({ school_id: 'sch-nope' }), [404, 'ERR_NOT_FOUND', 'school sch-nope not found']],
+      ['/v1/devices', device({ merchant_id: 'x-nope' }), [404, 'ERR_NOT_FOUND', 'merchant x-nope not found']],
+      [
+        '/v1/devices',
+        device({ merchant_id: 'm-canteen-s' }),
+        [400, 'ERR_VALIDATION', 'merchant m-canteen-s belongs to school sch-demo, not sch-x'],
+      ],
+      ['/v1/merchants', merchant({ merchant_id: 'x-shop' }), [409, 'ERR_CONFLICT', 'id x-shop is taken']],
+      ['/v1/merchants', merchant({ merchant_id: 'pos-01' }), [409, 'ERR_CONFLICT', 'id pos-01 is taken']],
+      [
+        '/v1/merchants',
+        merchant({ school_id: 'sch-nope' }),
+        [404, 'ERR_NOT_FOUND', 'school sch-nope not found'],
+      ],
+    ];
+    for (const [url, body, expected] of cases) {
+      const res = await post(p, url, body);
+      expect([url, JSON.stringify(body), ...problem(res)]).toEqual([url, JSON.stringify(body), ...expected]);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+    }
+    const unknownStudent = json<{ errors: unknown }>(
+      await post(p, '/v1/people', person({ student_ids: ['x-nope'] })),
+    );
+    expect(unknownStudent.errors).toEqual([
+      { path: 'body/student_ids', message: 'x-nope is not a student of this school' },
+    ]);
+    // keys: not a point on the curve; a private key is refused by the contract
+    const bad = await post(
+      p,
+      '/v1/devices',
+      device({ public_jwk: { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' } }),
+    );
+    expect([bad.statusCode, json(bad).code]).toEqual([400, 'ERR_VALIDATION']);
+    const priv = await post(p, '/v1/merchants', merchant({ public_jwk: keyPair('x').signer.jwk }));
+    expect([priv.statusCode, json(priv).code]).toEqual([400, 'ERR_VALIDATION']);
+    expect(counts(p)).toEqual(before);
+
+    // reads of unknown ids
+    for (const url of [
+      '/v1/schools/sch-nope',
+      '/v1/people/x-nope',
+      '/v1/devices/x-nope',
+      '/v1/merchants/x-nope',
+    ]) {
+      const res = await get(p, url);
+      expect([url, res.statusCode, json(res).code]).toEqual([url, 404, 'ERR_NOT_FOUND']);
+    }
+    // only the operator writes the directory
+    const byDevice = await post(
+      p,
+      '/v1/schools',
+      { school_id: 'sch-z', name: 'Z' },
+      deviceSigner(p, 'gate-01'),
+    );
+    expect(problem(byDevice)).toEqual([403, 'ERR_FORBIDDEN', 'a device may not call createSchool']);
+    expect(counts(p)).toEqual(before);
+  });
+});
