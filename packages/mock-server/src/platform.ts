@@ -32,6 +32,7 @@ import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
 import { createFaultInjector } from './lib/faults.js';
 import { createGroupCommit } from './lib/group-commit.js';
+import { pruneExpired } from './lib/prune.js';
 import { createRandomTokens } from './lib/random-token.js';
 import { createRecorder, type Recorder } from './lib/recorder.js';
 import { createRng } from './lib/rng.js';
@@ -204,9 +205,14 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit },
   );
   dispatcher = createPushDispatcher(state, options.pushIntervalMs ?? 200);
+  // Once a second: settle due orders; once a minute (every second while a backlog is left):
+  // prune nonces and idempotency records past their use.
+  let ticks = 0;
+  let pruneBacklog = false;
   const settleTimer = setInterval(() => {
     try {
       settleDue(state);
+      if (pruneBacklog || ++ticks % 60 === 0) pruneBacklog = pruneExpired(state).more;
     } catch {
       // the database may be closing
     }

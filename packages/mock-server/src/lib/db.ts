@@ -103,6 +103,14 @@ CREATE TABLE device_heartbeats (device_id TEXT PRIMARY KEY, body TEXT NOT NULL, 
 ALTER TABLE events ADD COLUMN rule TEXT;
 `,
   },
+  {
+    version: 6,
+    name: 'expiry indexes for pruning nonces and idempotency records',
+    sql: `
+CREATE INDEX nonces_expires_at ON nonces (expires_at);
+CREATE INDEX idempotency_created_at ON idempotency (created_at);
+`,
+  },
 ];
 
 /**
