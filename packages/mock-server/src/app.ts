@@ -6,7 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildOpenApiDocument, compileValidator, type RouteDef, routes } from '@campus-card/core/api';
+import {
+  buildOpenApiDocument,
+  compileValidator,
+  type RouteDef,
+  routes,
+  strictObject,
+} from '@campus-card/core/api';
 import { importVerifyKey, type VerifyKey, verifyRequest } from '@campus-card/core/http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type {
@@ -21,6 +27,9 @@ import type {
 import { iso } from './lib/clock.js';
 import { createNodeRequestVerifier } from './lib/node-verify.js';
 import { ApiError, toProblem } from './lib/problem.js';
+
+/** The query schema of a route that declares none: no parameter at all. */
+const NO_QUERY = strictObject({});
 
 /** Options of {@link buildApp}. */
 export interface BuildAppOptions {
@@ -538,7 +547,8 @@ export function buildApp(
     const handler = (handlers as Record<string, Handler | undefined>)[def.operationId];
     const schema: Record<string, unknown> = {};
     if (def.params !== undefined) schema.params = def.params;
-    if (def.query !== undefined) schema.querystring = def.query;
+    // a route without declared query parameters takes none: an unknown one is a 400, not ignored
+    schema.querystring = def.query ?? NO_QUERY;
     if (def.body !== undefined) schema.body = def.body;
     app.route({
       method: def.method,

@@ -841,7 +841,11 @@ function casesOf(p: MockPlatform, route: Route): Case[] {
   }
 
   // -- query strings --
-  if (queries.length > 0) {
+  if (queries.length === 0) {
+    // a route that declares no query parameters takes none
+    const url = urlOf({}, 'zzz_unknown=1');
+    invalid('a query parameter on a route without any', { url, ...withBase }, ['querystring/zzz_unknown']);
+  } else {
     /** The baseline query without `without`, plus `extra`. */
     const q = (extra: string, without?: string): Spec => {
       const head = new URLSearchParams(baseQuery.filter(([k]) => k !== without)).toString();
