@@ -70,6 +70,62 @@ describe('payments', () => {
     expect(await balance(p, 'p-001')).toBe(500_000);
   });
 
+  it('processing → reversed before confirmation: no money moves, and it never settles', async () => {
+    p = await demoPlatform();
+    const pos = deviceSigner(p, 'pos-01');
+    expect(json<Order>(await pay(p, 'BIG3', 60_000, 'p-001')).status).toBe('processing');
+    const rev = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG3/reverse', {}));
+    expect([rev.statusCode, json<Order>(rev).status, json<Order>(rev).refunded_amount]).toEqual([
+      200,
+      'reversed',
+      0,
+    ]);
+    // reversing again answers the same order; closing a reversed order is refused
+    const again = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG3/reverse', {}));
+    expect([again.statusCode, json<Order>(again).status]).toEqual([200, 'reversed']);
+    const close = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG3/close', {}));
+    expect([close.statusCode, json(close).code]).toEqual([409, 'ERR_ORDER_STATE']);
+    p.clock.advance(10);
+    expect(json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/BIG3'))).status).toBe(
+      'reversed',
+    );
+    expect(await balance(p, 'p-001')).toBe(500_000);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('processing → failed at confirmation when the money went meanwhile; a failed order cannot be reversed or closed', async () => {
+    p = await demoPlatform();
+    const pos = deviceSigner(p, 'pos-01');
+    // 400 000 of 500 000 waits for confirmation; a 20 000 payment (below the threshold) settles at once
+    expect(json<Order>(await pay(p, 'BIG4', 400_000, 'p-001')).status).toBe('processing');
+    expect(json<Order>(await pay(p, 'NOW1', 20_000, 'p-001')).status).toBe('success');
+    const top = await p.app.inject(signed(p, operator(p), 'GET', '/v1/wallets/p-001'));
+    expect(json<{ balance: number }>(top).balance).toBe(480_000);
+    expect(json<Order>(await pay(p, 'BIG5', 100_000, 'p-001')).status).toBe('processing');
+    p.clock.advance(6);
+    // BIG4 confirms first (400 000 of 480 000), then BIG5 finds 80 000 and fails
+    const big4 = json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/BIG4')));
+    const big5 = json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/BIG5')));
+    expect([big4.status, big5.status, big5.failure_code]).toEqual([
+      'success',
+      'failed',
+      'ERR_INSUFFICIENT_FUNDS',
+    ]);
+    expect(await balance(p, 'p-001')).toBe(80_000);
+    for (const action of ['reverse', 'close']) {
+      const r = await p.app.inject(signed(p, pos, 'POST', `/v1/payments/BIG5/${action}`, {}));
+      expect([action, r.statusCode, json(r).code]).toEqual([action, 409, 'ERR_ORDER_STATE']);
+    }
+    // a closed order cannot be reversed either
+    expect(json<Order>(await pay(p, 'BIG6', 60_000, 'p-001')).status).toBe('processing');
+    expect(
+      json<Order>(await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG6/close', {}))).status,
+    ).toBe('closed');
+    const rev = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG6/reverse', {}));
+    expect([rev.statusCode, json(rev).code]).toEqual([409, 'ERR_ORDER_STATE']);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
   it('refunds partially, idempotently by out_refund_no, never beyond the amount', async () => {
     p = await demoPlatform();
     await pay(p, 'R1', 1_000);
