@@ -51,12 +51,22 @@ export class CampusCardError extends Error {
   readonly code: CampusCardErrorCode;
   /** The spec section (§) the failed check belongs to, e.g. `"2.1"`. */
   readonly section: string | undefined;
+  /**
+   * The card a failed check of a scanned code was about: set by `verifyPresentation` only for the
+   * checks after both signatures verified (time window, status), so it can be trusted and shown.
+   */
+  readonly subject: { readonly school: string; readonly cardId: string } | undefined;
 
-  constructor(code: CampusCardErrorCode, message: string, options?: { cause?: unknown; section?: string }) {
+  constructor(
+    code: CampusCardErrorCode,
+    message: string,
+    options?: { cause?: unknown; section?: string; subject?: { school: string; cardId: string } },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CampusCardError';
     this.code = code;
     this.section = options?.section;
+    this.subject = options?.subject;
   }
 }
 

@@ -560,6 +560,28 @@ function finalSteps(
   holderKey: PublicKey | undefined,
 ): VerifiedPresentation {
   if (!holderKey) fail('ERR_SIGNATURE_INVALID', 'presentation: holder signature does not verify', '5');
+  try {
+    return checkedPresentation(options, p, issuer, card, school, holderKey);
+  } catch (e) {
+    // both signatures verified: a denial from here on may name the card it was about
+    if (!(e instanceof CampusCardError) || e.subject !== undefined) throw e;
+    const c = issuer === undefined ? (card as RosterCard) : issuer.claims;
+    throw new CampusCardError(e.code, e.message, {
+      section: e.section as string,
+      subject: { school, cardId: c.cardId },
+    });
+  }
+}
+
+/** Steps 4 and 5 of {@link verifyPresentationEager}, after both signatures verified. */
+function checkedPresentation(
+  options: VerifyPresentationOptions,
+  p: DecodedPresentation,
+  issuer: VerifiedCredential | undefined,
+  card: RosterCard | undefined,
+  school: string,
+  holderKey: PublicKey,
+): VerifiedPresentation {
   const { now } = options;
   const maxAge = options.maxAge ?? 90;
   const maxFuture = options.maxFuture ?? 30;

@@ -267,7 +267,8 @@ describe('readPresentation (the decoding fast path)', () => {
           phone.privateKey,
         ),
       );
-    expect((scan(await code(1, credential)) as { cardId: string }).cardId).toBe('2024010001');
+    const qrOld = await code(1, credential);
+    expect((scan(qrOld) as { cardId: string }).cardId).toBe('2024010001');
     expect(checks).toBe(2);
     scan(await code(2, credential));
     expect(checks).toBe(3); // the holder signature only
@@ -282,6 +283,39 @@ describe('readPresentation (the decoding fast path)', () => {
       error = e;
     }
     expect((error as CampusCardError).code).toBe('ERR_SIGNATURE_INVALID');
+    expect((error as CampusCardError).subject).toBeUndefined();
     expect(checks).toBe(4);
+    // after both signatures: the time window's and the status list's denials name the card
+    const denial = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as CampusCardError;
+      }
+      throw new Error('no denial');
+    };
+    const late = denial(() =>
+      verifyPresentationEager(qrOld, {
+        trustList,
+        statusLists,
+        now: NOW + 91,
+        backend,
+        credentialCache: cache,
+      }),
+    );
+    expect([late.code, late.subject]).toEqual([
+      'ERR_PRESENTATION_TOO_OLD',
+      { school: '10001', cardId: '2024010001' },
+    ]);
+    const noList = denial(() =>
+      verifyPresentationEager(qrOld, {
+        trustList,
+        statusLists: [],
+        now: NOW,
+        backend,
+        credentialCache: cache,
+      }),
+    );
+    expect([noList.code, noList.subject?.cardId]).toEqual(['ERR_STATUS_LIST_MISSING', '2024010001']);
   });
 });

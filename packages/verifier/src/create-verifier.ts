@@ -600,6 +600,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       reason = reasonForCoreCode(error.code);
       detail = error.message;
       coreCode = error.code;
+      // a check after both signatures (time window, status) names the card it was about
+      if (error.subject !== undefined && known.cardId === undefined) {
+        known.school = error.subject.school;
+        known.cardId = error.subject.cardId;
+      }
     } else if (isVerifierError(error, 'ERR_REPLAY_STORE_UNAVAILABLE')) {
       reason = 'REPLAY_STORE_UNAVAILABLE';
       detail = error.message;

@@ -17,7 +17,7 @@ import {
   type Verifier,
 } from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
-import { type Campus, type Card, makeCampus, T0 } from './helpers/fixtures.js';
+import { type Campus, type Card, makeCampus, SCHOOL, T0 } from './helpers/fixtures.js';
 
 const DAY = 86_400;
 /** The credentials' expiry: issued at T0 − 1 day for 30 days (see the fixtures). */
@@ -338,5 +338,20 @@ describe('a code is recorded only once every other check passed', () => {
     expectDenied(await v.verify(encodeQr(bytes), { now: T0, reader: gate }), 'BAD_SIGNATURE');
     expect(replaySize(v, T0)).toBe(0);
     expect((await v.verify(good, { now: T0 + 1, reader: gate })).accepted).toBe(true);
+  });
+});
+
+describe('a denial names the card only once both signatures verified', () => {
+  it.each(MODES)('%s: revoked and too-old codes name the card; a bad signature does not', async (mode) => {
+    const v = await loaded(T0, { 1: 1 });
+    const reader = { id: 'gate' };
+    const revoked = await v.verify(await code(mode, STUDENT, T0), { now: T0, reader });
+    expect(revoked).toMatchObject({ accepted: false, reason: 'REVOKED', cardId: STUDENT, school: SCHOOL });
+    const old = await v.verify(await code(mode, TEACHER, T0 - 91), { now: T0, reader });
+    expect(old).toMatchObject({ accepted: false, reason: 'CODE_TOO_OLD', cardId: TEACHER, school: SCHOOL });
+    const forged = await v.verify(await badHolderSignature(mode, TEACHER, T0), { now: T0, reader });
+    expect(forged).toMatchObject({ accepted: false, reason: 'BAD_SIGNATURE' });
+    expect(forged).not.toHaveProperty('cardId');
+    expect(forged).not.toHaveProperty('school');
   });
 });
