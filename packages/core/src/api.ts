@@ -17,6 +17,7 @@ export * from './api/cards.js';
 export * from './api/common.js';
 export * from './api/directory.js';
 export * from './api/identity.js';
+export * from './api/incidents.js';
 export * from './api/ledger.js';
 export * from './api/openapi.js';
 export * from './api/payments.js';

@@ -23,6 +23,7 @@ import { attendanceHandlers } from './domains/attendance.js';
 import { cardHandlers } from './domains/cards.js';
 import { directoryHandlers } from './domains/directory.js';
 import { identityHandlers } from './domains/identity.js';
+import { incidentHandlers } from './domains/incidents.js';
 import { ledgerHandlers } from './domains/ledger.js';
 import { paymentHandlers, settleDue } from './domains/payments.js';
 import { statementHandlers } from './domains/statements.js';
@@ -125,6 +126,7 @@ export const handlers: Handlers = {
   ...attendanceHandlers,
   ...webhookHandlers,
   ...ledgerHandlers,
+  ...incidentHandlers,
 };
 
 /**

@@ -222,7 +222,7 @@ export interface RouteDef {
   readonly summary: string;
   /** Longer description (Markdown). */
   readonly description?: string;
-  /** Domain tag: directory, cards, identity, payments, attendance, webhooks, ledger, admin, meta. */
+  /** Domain tag: directory, cards, identity, payments, attendance, webhooks, ledger, incidents, admin, meta. */
   readonly tag: string;
   /** Who may call it. */
   readonly auth: RouteAuth;

@@ -177,6 +177,10 @@ const TAGS: readonly { name: string; description: string }[] = [
   { name: 'attendance', description: 'Device event batches and the event query (I3).' },
   { name: 'webhooks', description: 'Push subscriptions and the keys that sign pushes.' },
   { name: 'ledger', description: 'The double-entry ledger under the wallets.' },
+  {
+    name: 'incidents',
+    description: 'What the platform detected: codes used on two devices, offline payments refused for a cap.',
+  },
   { name: 'meta', description: 'Liveness.' },
   {
     name: 'admin',

@@ -9,6 +9,7 @@ import { cardRoutes } from './cards.js';
 import type { RouteDef } from './common.js';
 import { directoryRoutes } from './directory.js';
 import { identityRoutes } from './identity.js';
+import { incidentRoutes } from './incidents.js';
 import { ledgerRoutes } from './ledger.js';
 import { paymentRoutes } from './payments.js';
 import { statementRoutes } from './statements.js';
@@ -34,6 +35,7 @@ export const routes = [
   ...attendanceRoutes,
   ...webhookRoutes,
   ...ledgerRoutes,
+  ...incidentRoutes,
 ] as const satisfies readonly RouteDef[];
 
 /** Every operation id. */

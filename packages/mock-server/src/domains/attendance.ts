@@ -11,6 +11,7 @@ import { iso, parseIso } from '../lib/clock.js';
 import { ApiError } from '../lib/problem.js';
 import { type CardRow, consumeCode, getCardRow, type Resolution, resolveCredentialInput } from './cards.js';
 import { getPersonRow } from './directory.js';
+import { recordIncident } from './incidents.js';
 import { enqueueEvent } from './webhooks.js';
 
 interface EventRow {
@@ -129,13 +130,22 @@ export const attendanceHandlers: Handlers = {
             consumeCode(state, code, p.id);
           } catch {
             // a code already used elsewhere is recorded, and reported as an incident
-            state.db
-              .prepare('INSERT INTO incidents (kind, detail, created_at) VALUES (?, ?, ?)')
-              .run(
-                'code_used_twice',
-                JSON.stringify({ card_id: code.card.card_id, device: p.id, seq: e.seq }),
-                now,
-              );
+            const first =
+              code.replayKey === undefined
+                ? undefined
+                : (
+                    state.db
+                      .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
+                      .get(code.replayKey) as { principal_id: string } | undefined
+                  )?.principal_id;
+            recordIncident(state, {
+              kind: 'code_used_twice',
+              source: 'attendance',
+              cardId: code.card.card_id,
+              deviceId: p.id,
+              firstDeviceId: first,
+              seq: e.seq,
+            });
           }
         }
         if (person !== undefined) {

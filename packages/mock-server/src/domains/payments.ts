@@ -12,6 +12,7 @@ import { iso, parseIso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import { consumeCode, type Resolution, resolveCredentialInput, trustMaterialCached } from './cards.js';
 import { getPersonRow } from './directory.js';
+import { recordIncident } from './incidents.js';
 import { balanceOf, postJournal, walletAccount } from './ledger.js';
 import { enqueueEvent } from './webhooks.js';
 
@@ -711,15 +712,23 @@ export const paymentHandlers: Handlers = {
             });
             return;
           }
-          if (item.amount > device.offline_tx_cap) {
-            record('rejected', 'ERR_OFFLINE_CAP', null, null);
-            return;
-          }
-          if ((daySum.get(p.id, day) as { s: number }).s + item.amount > device.offline_device_cap) {
-            record('rejected', 'ERR_OFFLINE_CAP', null, null);
-            return;
-          }
           const r = checked[i];
+          if (
+            item.amount > device.offline_tx_cap ||
+            (daySum.get(p.id, day) as { s: number }).s + item.amount > device.offline_device_cap
+          ) {
+            // the POS let it through offline: the operator reconciles it from the incident
+            recordIncident(state, {
+              kind: 'offline_cap_exceeded',
+              source: 'offline_payment',
+              cardId: r === undefined || r instanceof ApiError ? undefined : r.card.card_id,
+              deviceId: p.id,
+              seq: item.seq,
+              amount: item.amount,
+            });
+            record('rejected', 'ERR_OFFLINE_CAP', null, null);
+            return;
+          }
           if (r === undefined || r instanceof ApiError) {
             record('rejected', r?.code ?? 'ERR_CODE_INVALID', null, null);
             return;
@@ -729,15 +738,15 @@ export const paymentHandlers: Handlers = {
               .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
               .get(r.replayKey) as { principal_id: string } | undefined;
             if (used !== undefined) {
-              state.db.prepare('INSERT INTO incidents (kind, detail, created_at) VALUES (?, ?, ?)').run(
-                'code_used_twice',
-                JSON.stringify({
-                  card_id: r.card.card_id,
-                  devices: [used.principal_id, p.id],
-                  seq: item.seq,
-                }),
-                state.clock.now(),
-              );
+              recordIncident(state, {
+                kind: 'code_used_twice',
+                source: 'offline_payment',
+                cardId: r.card.card_id,
+                deviceId: p.id,
+                firstDeviceId: used.principal_id,
+                seq: item.seq,
+                amount: item.amount,
+              });
               record('rejected', 'ERR_CODE_ALREADY_USED', null, used.principal_id);
               return;
             }

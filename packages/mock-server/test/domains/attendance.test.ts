@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { createMockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, qrOf, signed, T0 } from '../helpers.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, signed, T0 } from '../helpers.js';
 
 function incidents(p: Awaited<ReturnType<typeof createMockPlatform>>): { kind: string; detail: string }[] {
   return p.state.db.prepare('SELECT kind, detail FROM incidents ORDER BY rowid').all() as never;
@@ -49,7 +49,19 @@ describe('event upload and the one-use registry', () => {
     const found = incidents(p).slice(baseline);
     expect(found).toHaveLength(1);
     expect(found[0]?.kind).toBe('code_used_twice');
-    expect(JSON.parse(found[0]?.detail ?? '{}')).toMatchObject({ card_id: cardId, device: other, seq: 1002 });
+    // and reported to the operator
+    const listed = json<{ data: unknown[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents?kind=code_used_twice')),
+    ).data;
+    expect(listed.at(-1)).toMatchObject({
+      kind: 'code_used_twice',
+      source: 'attendance',
+      card_id: cardId,
+      device_id: other,
+      first_device_id: 'gate-01',
+      seq: 1002,
+      amount: null,
+    });
     await p.close();
   });
 
