@@ -8,6 +8,7 @@ import type { EventBatchResult, StoredEvent } from '@campus-card/core/api';
 import type { Handlers } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { iso, parseIso } from '../lib/clock.js';
+import { createListQuery } from '../lib/list-query.js';
 import { ApiError } from '../lib/problem.js';
 import { type CardRow, consumeCode, getCardRow, type Resolution, resolveCredentialInput } from './cards.js';
 import { getPersonRow } from './directory.js';
@@ -169,41 +170,12 @@ export const attendanceHandlers: Handlers = {
   listEvents: (ctx) => {
     const { state, query: q } = ctx;
     const p = requirePrincipal(ctx);
-    const limit = q.limit ?? 100;
-    const offset = q.cursor === undefined ? 0 : Number.parseInt(q.cursor, 10) || 0;
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (p.kind === 'device') {
-      where.push('device_id = ?');
-      args.push(p.id);
-    }
-    if (q.person_id !== undefined) {
-      where.push('person_id = ?');
-      args.push(q.person_id);
-    }
-    if (q.class_id !== undefined) {
-      where.push('class_id = ?');
-      args.push(q.class_id);
-    }
-    if (q.from !== undefined) {
-      where.push('occurred_at >= ?');
-      args.push(parseIso(q.from, 'querystring/from'));
-    }
-    if (q.to !== undefined) {
-      where.push('occurred_at < ?');
-      args.push(parseIso(q.to, 'querystring/to'));
-    }
-    const rows = state.db
-      .prepare(
-        `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY occurred_at, device_id, seq LIMIT ? OFFSET ?`,
-      )
-      .all(...args, limit + 1, offset) as EventRow[];
-    return {
-      status: 200,
-      body: {
-        data: rows.slice(0, limit).map(eventOut),
-        next_cursor: rows.length > limit ? String(offset + limit) : null,
-      },
-    };
+    const page = createListQuery(q)
+      .eq('device_id', p.kind === 'device' ? p.id : undefined)
+      .eq('person_id', q.person_id)
+      .eq('class_id', q.class_id)
+      .range('occurred_at')
+      .page(state.db, 'events', 'occurred_at, device_id, seq', eventOut);
+    return { status: 200, body: page };
   },
 };

@@ -5,7 +5,8 @@
  */
 import type { Incident, IncidentKind } from '@campus-card/core/api';
 import { type Handlers, type PlatformState, requirePrincipal } from '../context.js';
-import { iso, parseIso } from '../lib/clock.js';
+import { iso } from '../lib/clock.js';
+import { createListQuery } from '../lib/list-query.js';
 
 /** What an incident records besides its kind and time. */
 export interface IncidentInput {
@@ -66,43 +67,11 @@ export const incidentHandlers: Handlers = {
   listIncidents: (ctx) => {
     const { state, query: q } = ctx;
     requirePrincipal(ctx);
-    const limit = q.limit ?? 100;
-    const offset = q.cursor === undefined ? 0 : Number.parseInt(q.cursor, 10) || 0;
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.kind !== undefined) {
-      where.push('kind = ?');
-      args.push(q.kind);
-    }
-    if (q.card_id !== undefined) {
-      where.push("json_extract(detail, '$.card_id') = ?");
-      args.push(q.card_id);
-    }
-    if (q.device_id !== undefined) {
-      where.push(
-        "(json_extract(detail, '$.device_id') = ? OR json_extract(detail, '$.first_device_id') = ? OR json_extract(detail, '$.device') = ? OR EXISTS (SELECT 1 FROM json_each(detail, '$.devices') WHERE value = ?))",
-      );
-      args.push(q.device_id, q.device_id, q.device_id, q.device_id);
-    }
-    if (q.from !== undefined) {
-      where.push('created_at >= ?');
-      args.push(parseIso(q.from, 'querystring/from'));
-    }
-    if (q.to !== undefined) {
-      where.push('created_at < ?');
-      args.push(parseIso(q.to, 'querystring/to'));
-    }
-    const rows = state.db
-      .prepare(
-        `SELECT * FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ? OFFSET ?`,
-      )
-      .all(...args, limit + 1, offset) as IncidentRow[];
-    return {
-      status: 200,
-      body: {
-        data: rows.slice(0, limit).map(incidentOut),
-        next_cursor: rows.length > limit ? String(offset + limit) : null,
-      },
-    };
+    const byDevice =
+      "(json_extract(detail, '$.device_id') = ? OR json_extract(detail, '$.first_device_id') = ? OR json_extract(detail, '$.device') = ? OR EXISTS (SELECT 1 FROM json_each(detail, '$.devices') WHERE value = ?))";
+    const query = createListQuery(q).eq('kind', q.kind).eq("json_extract(detail, '$.card_id')", q.card_id);
+    if (q.device_id !== undefined) query.where(byDevice, q.device_id, q.device_id, q.device_id, q.device_id);
+    const page = query.range('created_at').page(state.db, 'incidents', 'id', incidentOut);
+    return { status: 200, body: page };
   },
 };

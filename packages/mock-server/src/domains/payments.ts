@@ -9,6 +9,7 @@ import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/cor
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { iso, parseIso } from '../lib/clock.js';
+import { createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import { consumeCode, type Resolution, resolveCredentialInput, trustMaterialCached } from './cards.js';
 import { getPersonRow } from './directory.js';
@@ -595,35 +596,11 @@ export const paymentHandlers: Handlers = {
   listOrders: (ctx) => {
     const { state, query: q } = ctx;
     settleDue(state);
-    const limit = q.limit ?? 100;
-    const offset = q.cursor === undefined ? 0 : Number.parseInt(q.cursor, 10) || 0;
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.person_id !== undefined) {
-      where.push('person_id = ?');
-      args.push(q.person_id);
-    }
-    if (q.from !== undefined) {
-      where.push('created_at >= ?');
-      args.push(parseIso(q.from, 'querystring/from'));
-    }
-    if (q.to !== undefined) {
-      where.push('created_at < ?');
-      args.push(parseIso(q.to, 'querystring/to'));
-    }
-    const rows = state.db
-      .prepare(
-        `SELECT * FROM orders ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, order_id LIMIT ? OFFSET ?`,
-      )
-      .all(...args, limit + 1, offset) as OrderRow[];
-    const more = rows.length > limit;
-    return {
-      status: 200,
-      body: {
-        data: rows.slice(0, limit).map((r) => orderOut(state, r)),
-        next_cursor: more ? String(offset + limit) : null,
-      },
-    };
+    const page = createListQuery(q)
+      .eq('person_id', q.person_id)
+      .range('created_at')
+      .page(state.db, 'orders', 'created_at, order_id', (r: OrderRow) => orderOut(state, r));
+    return { status: 200, body: page };
   },
 
   uploadOfflinePayments: async (ctx) => {
