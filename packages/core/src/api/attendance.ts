@@ -7,6 +7,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import {
   Id,
+  Page,
   PageQuery,
   PhysicalUidHex,
   POST_ERRORS,
@@ -173,10 +174,7 @@ export const attendanceRoutes = [
     auth: ['operator', 'device'],
     query: ListEventsQuery,
     responses: {
-      200: strictObject({
-        data: Type.Array(StoredEvent),
-        next_cursor: Type.Union([Type.String(), Type.Null()]),
-      }),
+      200: Page(StoredEvent),
       ...SIGNED_ERRORS,
     },
     capabilities: ['I3'],

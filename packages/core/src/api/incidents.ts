@@ -5,7 +5,7 @@
  * @module
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Id, PageQuery, type RouteDef, SIGNED_ERRORS, strictObject, Timestamp } from './common.js';
+import { Id, Page, PageQuery, type RouteDef, SIGNED_ERRORS, strictObject, Timestamp } from './common.js';
 
 /** Kinds of incident. */
 export const IncidentKind = Type.Union([
@@ -67,10 +67,7 @@ export const incidentRoutes = [
     auth: ['operator'],
     query: ListIncidentsQuery,
     responses: {
-      200: strictObject({
-        data: Type.Array(Incident),
-        next_cursor: Type.Union([Type.String(), Type.Null()]),
-      }),
+      200: Page(Incident),
       ...SIGNED_ERRORS,
     },
     capabilities: ['C3', 'I2', 'I3'],

@@ -12,6 +12,7 @@ import {
   BusinessKey,
   Id,
   Money,
+  Page,
   PageQuery,
   PhysicalUidHex,
   POST_ERRORS,
@@ -307,7 +308,7 @@ export const paymentRoutes = [
     auth: ['operator'],
     query: ListOrdersQuery,
     responses: {
-      200: strictObject({ data: Type.Array(Order), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+      200: Page(Order),
       ...SIGNED_ERRORS,
     },
     capabilities: ['S1', 'M1'],
