@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeBase45At } from '../src/base45.js';
 import { CampusCardError, decodeBase45, encodeBase45 } from '../src/index.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -31,6 +32,69 @@ describe('Base45 (RFC 9285)', () => {
       }),
       { numRuns: 500, seed: 45 },
     );
+  });
+
+  it('agrees with RFC 9285 read character by character: bytes, errors, positions, any length', () => {
+    const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
+    /** RFC 9285 by the letter, one character at a time. */
+    const reference = (t: string): Uint8Array | string => {
+      if (t.length % 3 === 1) return 'dangling';
+      const out: number[] = [];
+      for (let i = 0; i < t.length; i += 3) {
+        const v = [...t.slice(i, i + 3)].map((ch) => ALPHABET.indexOf(ch));
+        if (v.some((x) => x < 0)) return 'invalid';
+        const x = v.reduce((acc, d, k) => acc + d * 45 ** k, 0);
+        if (x > (v.length === 3 ? 0xffff : 0xff)) return 'range';
+        if (v.length === 3) out.push(x >> 8, x & 0xff);
+        else out.push(x);
+      }
+      return Uint8Array.from(out);
+    };
+    const outcome = (f: () => Uint8Array): Uint8Array | string => {
+      try {
+        return f();
+      } catch (e) {
+        const m = (e as CampusCardError).message;
+        return m.includes('dangling') ? 'dangling' : m.includes('exceeds') ? 'range' : 'invalid';
+      }
+    };
+    // valid texts, near-valid ones (Base45 of random bytes with a character changed, added or
+    // removed, ASCII or not), and long ones (over 4096 characters)
+    const near = fc
+      .tuple(
+        fc.uint8Array({ maxLength: 200, size: 'max' }),
+        fc.nat(),
+        fc.constantFrom('', 'a', 'é', '€', '😀', ':', 'Z', '\u0000', '~'),
+        fc.integer({ min: -1, max: 1 }),
+      )
+      .map(([bytes, at, ch, mode]) => {
+        const t = encodeBase45(bytes);
+        const i = t.length === 0 ? 0 : at % t.length;
+        return mode < 0
+          ? t.slice(0, i) + t.slice(i + 1)
+          : mode === 0
+            ? t.slice(0, i) + ch + t.slice(i + 1)
+            : t + ch;
+      });
+    const long = fc.uint8Array({ minLength: 2731, maxLength: 2800 }).map((b) => encodeBase45(b));
+    const valid = fc.uint8Array({ maxLength: 1000, size: 'max' }).map((b) => encodeBase45(b));
+    fc.assert(
+      fc.property(
+        fc.oneof(valid, near, long),
+        fc.constantFrom('', 'CC1:'),
+        fc.constantFrom(0, 16),
+        (t, prefix, room) => {
+          const want = reference(t);
+          const got = outcome(() => decodeBase45At(prefix + t, prefix.length, room));
+          expect(typeof got === 'string' ? got : got.subarray(room)).toEqual(want);
+        },
+      ),
+      { numRuns: 1500, seed: 4545 },
+    );
+    // the position of a bad character, short and long
+    for (const t of ['ABCD?FGH', `${'A'.repeat(4200)}?BB`]) {
+      expect(() => decodeBase45(t)).toThrow(`invalid Base45 character at ${t.indexOf('?')}`);
+    }
   });
 
   it('never throws anything but a typed error on random strings', () => {
