@@ -27,7 +27,12 @@ import { incidentHandlers } from './domains/incidents.js';
 import { ledgerHandlers } from './domains/ledger.js';
 import { paymentHandlers, settleDue } from './domains/payments.js';
 import { statementHandlers } from './domains/statements.js';
-import { createPushDispatcher, type PushDispatcher, webhookHandlers } from './domains/webhooks.js';
+import {
+  createPushDispatcher,
+  type PushDispatcher,
+  platformKey,
+  webhookHandlers,
+} from './domains/webhooks.js';
 import { type Checkpointer, startCheckpointer } from './lib/checkpointer.js';
 import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
@@ -201,6 +206,9 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     },
     afterCommit: [],
   };
+  // The platform's push-signing key exists from the start, so no read (GET /v1/platform/keys)
+  // ever writes it.
+  state.tx(() => platformKey(state));
   const app = buildApp(
     state,
     handlers,

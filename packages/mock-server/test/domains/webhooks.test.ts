@@ -2,10 +2,23 @@
  * Pushes are delivered once each when nothing fails, however many wake-ups overlap a delivery
  * round (duplicates are a fault to switch on, never a side effect of load).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createClock, startMockPlatform } from '../../src/index.js';
-import { deviceSigner, operator, qrOf, signed, T0 } from '../helpers.js';
+import {
+  changedTables,
+  demoPlatform,
+  deviceSigner,
+  json,
+  operator,
+  qrOf,
+  signed,
+  T0,
+  tableDigests,
+} from '../helpers.js';
 
 describe('push delivery', () => {
   it('delivers each of many pushes exactly once under overlapping wake-ups', async () => {
@@ -49,5 +62,32 @@ describe('push delivery', () => {
     expect(ids.length).toBe(n);
     expect(new Set(ids).size).toBe(n);
     await new Promise<void>((r) => hook.close(() => r()));
+  });
+});
+
+describe('the platform key', () => {
+  it('exists from the start, so reading the keys writes nothing, and survives a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'campus-card-keys-'));
+    try {
+      const dbPath = join(dir, 'p.db');
+      const a = await demoPlatform({ dbPath });
+      const rows = () => a.state.db.prepare('SELECT kid FROM platform_keys').all() as { kid: string }[];
+      expect(rows()).toHaveLength(1);
+      const before = tableDigests(a);
+      const r = await a.app.inject(signed(a, operator(a), 'GET', '/v1/platform/keys'));
+      expect(r.statusCode).toBe(200);
+      const keys = json<{ webhook_signing: { kid: string }[] }>(r).webhook_signing;
+      expect(keys.map((k) => k.kid)).toEqual([rows()[0]?.kid]);
+      expect(changedTables(before, tableDigests(a))).toEqual([]);
+      await a.close();
+      const b = await demoPlatform({ dbPath });
+      const again = json<{ webhook_signing: { kid: string }[] }>(
+        await b.app.inject(signed(b, operator(b), 'GET', '/v1/platform/keys')),
+      ).webhook_signing;
+      expect(again.map((k) => k.kid)).toEqual(keys.map((k) => k.kid));
+      await b.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
