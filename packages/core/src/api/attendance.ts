@@ -15,6 +15,7 @@ import {
   type RouteDef,
   SIGNED_ERRORS,
   strictObject,
+  TimeRangeQuery,
   Timestamp,
 } from './common.js';
 
@@ -145,8 +146,7 @@ export type StoredEvent = Static<typeof StoredEvent>;
 export const ListEventsQuery = strictObject({
   person_id: Type.Optional(Id),
   class_id: Type.Optional(Id),
-  from: Type.Optional(Timestamp),
-  to: Type.Optional(Timestamp),
+  ...TimeRangeQuery,
   ...PageQuery,
 });
 /** List-events query. */

@@ -190,6 +190,15 @@ export const PageQuery = {
   cursor: Type.Optional(Type.String({ maxLength: 128 })),
 };
 
+/**
+ * Time-range query parameters of a list: `from` (inclusive) and `to` (exclusive), RFC 3339 UTC.
+ * Defined after {@link Timestamp}; spread into a query object next to {@link PageQuery}.
+ */
+export const TimeRangeQuery = {
+  from: Type.Optional(Timestamp),
+  to: Type.Optional(Timestamp),
+};
+
 /** A page of results: `data` plus the cursor of the next page, or null at the end. */
 export function Page<T extends TSchema>(item: T, description?: string) {
   return strictObject(

@@ -5,7 +5,16 @@
  * @module
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Id, Page, PageQuery, type RouteDef, SIGNED_ERRORS, strictObject, Timestamp } from './common.js';
+import {
+  Id,
+  Page,
+  PageQuery,
+  type RouteDef,
+  SIGNED_ERRORS,
+  strictObject,
+  TimeRangeQuery,
+  Timestamp,
+} from './common.js';
 
 /** Kinds of incident. */
 export const IncidentKind = Type.Union([
@@ -47,8 +56,7 @@ export const ListIncidentsQuery = strictObject({
   kind: Type.Optional(IncidentKind),
   card_id: Type.Optional(Id),
   device_id: Type.Optional(Id),
-  from: Type.Optional(Timestamp),
-  to: Type.Optional(Timestamp),
+  ...TimeRangeQuery,
   ...PageQuery,
 });
 /** List-incidents query. */

@@ -21,6 +21,7 @@ import {
   type RouteDef,
   SIGNED_ERRORS,
   strictObject,
+  TimeRangeQuery,
   Timestamp,
 } from './common.js';
 
@@ -220,8 +221,7 @@ export type OfflineBatchResult = Static<typeof OfflineBatchResult>;
 /** Query: list orders. */
 export const ListOrdersQuery = strictObject({
   person_id: Type.Optional(Id),
-  from: Type.Optional(Timestamp),
-  to: Type.Optional(Timestamp),
+  ...TimeRangeQuery,
   ...PageQuery,
 });
 
