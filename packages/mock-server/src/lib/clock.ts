@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isValidTimestamp } from '@campus-card/core/api';
 import { ApiError } from './problem.js';
 
 /** A clock tests can move. Times are epoch milliseconds. */
@@ -72,37 +73,17 @@ export function iso(epochMs: number): string {
   return lastText;
 }
 
-const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/;
-
 /**
  * Parses an RFC 3339 UTC time (`2026-01-01T08:00:00Z`, fractional seconds allowed) to epoch ms,
- * fractions below a millisecond truncated. Only real instants pass: a day its month does not have
- * (`2026-02-30`), hour 24, minute or second 60 are refused, never rolled over into the next day
- * as `Date.parse` does.
+ * fractions below a millisecond truncated. Only what the contract's `isValidTimestamp` accepts
+ * passes: a day its month does not have (`2026-02-30`), hour 24, minute or second 60 are refused,
+ * never rolled over into the next day as `Date.parse` alone does.
  *
  * @param field - Where the text came from, for the error (e.g. `body/items/0/captured_at`).
  * @throws {@link ApiError} 400 `ERR_VALIDATION` naming `field`.
  */
 export function parseIso(text: string, field = 'body'): number {
-  const m = RFC3339_UTC.exec(text);
-  if (m !== null) {
-    const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as number[];
-    const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3));
-    const t = Date.UTC(y as number, (mo as number) - 1, d, h, mi, s, ms);
-    const back = new Date(t);
-    // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear keeps the year as written
-    back.setUTCFullYear(y as number);
-    const exact = back.getTime();
-    if (
-      (h as number) < 24 &&
-      (mi as number) < 60 &&
-      (s as number) < 60 &&
-      back.getUTCMonth() === (mo as number) - 1 &&
-      back.getUTCDate() === d
-    ) {
-      return exact;
-    }
-  }
+  if (isValidTimestamp(text)) return Date.parse(text);
   throw new ApiError(400, 'ERR_VALIDATION', `${field}: not a valid RFC 3339 UTC time: ${text.slice(0, 40)}`, {
     errors: [{ path: field, message: 'must be a real RFC 3339 UTC time, e.g. 2026-01-01T08:00:00Z' }],
   });
