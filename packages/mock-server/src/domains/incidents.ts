@@ -43,22 +43,21 @@ interface IncidentRow {
 }
 
 function incidentOut(r: IncidentRow): Incident {
-  const d = JSON.parse(r.detail) as Partial<Record<string, unknown>>;
-  // rows of an older version kept `devices: [first, second]` and `device`
-  const devices = Array.isArray(d.devices) ? (d.devices as string[]) : undefined;
+  // the shape recordIncident writes (migration 7 brought older rows to it)
+  const d = JSON.parse(r.detail) as Pick<
+    Incident,
+    'source' | 'card_id' | 'device_id' | 'first_device_id' | 'seq' | 'amount'
+  >;
   return {
     incident_id: String(r.id),
     kind: r.kind,
     created_at: iso(r.created_at),
-    card_id: (d.card_id as string | undefined) ?? null,
-    device_id:
-      (d.device_id as string | undefined) ?? devices?.[1] ?? (d.device as string | undefined) ?? null,
-    first_device_id: (d.first_device_id as string | undefined) ?? devices?.[0] ?? null,
-    seq: (d.seq as number | undefined) ?? null,
-    amount: (d.amount as number | undefined) ?? null,
-    source:
-      (d.source as Incident['source'] | undefined) ??
-      (devices !== undefined ? 'offline_payment' : 'attendance'),
+    card_id: d.card_id,
+    device_id: d.device_id,
+    first_device_id: d.first_device_id,
+    seq: d.seq,
+    amount: d.amount,
+    source: d.source,
   };
 }
 
@@ -67,10 +66,14 @@ export const incidentHandlers: Handlers = {
   listIncidents: (ctx) => {
     const { state, query: q } = ctx;
     requirePrincipal(ctx);
-    const byDevice =
-      "(json_extract(detail, '$.device_id') = ? OR json_extract(detail, '$.first_device_id') = ? OR json_extract(detail, '$.device') = ? OR EXISTS (SELECT 1 FROM json_each(detail, '$.devices') WHERE value = ?))";
     const query = createListQuery(q).eq('kind', q.kind).eq("json_extract(detail, '$.card_id')", q.card_id);
-    if (q.device_id !== undefined) query.where(byDevice, q.device_id, q.device_id, q.device_id, q.device_id);
+    if (q.device_id !== undefined) {
+      query.where(
+        "(json_extract(detail, '$.device_id') = ? OR json_extract(detail, '$.first_device_id') = ?)",
+        q.device_id,
+        q.device_id,
+      );
+    }
     const page = query.range('created_at').page(state.db, 'incidents', 'id', incidentOut);
     return { status: 200, body: page };
   },

@@ -111,6 +111,22 @@ CREATE INDEX nonces_expires_at ON nonces (expires_at);
 CREATE INDEX idempotency_created_at ON idempotency (created_at);
 `,
   },
+  {
+    version: 7,
+    name: 'incidents in one shape',
+    sql: `
+UPDATE incidents SET detail = json_object(
+  'source', 'offline_payment', 'card_id', json_extract(detail, '$.card_id'),
+  'device_id', json_extract(detail, '$.devices[1]'), 'first_device_id', json_extract(detail, '$.devices[0]'),
+  'seq', json_extract(detail, '$.seq'), 'amount', NULL)
+WHERE json_extract(detail, '$.source') IS NULL AND json_type(detail, '$.devices') = 'array';
+UPDATE incidents SET detail = json_object(
+  'source', 'attendance', 'card_id', json_extract(detail, '$.card_id'),
+  'device_id', json_extract(detail, '$.device'), 'first_device_id', NULL,
+  'seq', json_extract(detail, '$.seq'), 'amount', NULL)
+WHERE json_extract(detail, '$.source') IS NULL;
+`,
+  },
 ];
 
 /**

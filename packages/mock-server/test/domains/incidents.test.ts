@@ -3,8 +3,10 @@
  * detected, listed for the operator at GET /v1/incidents.
  */
 import type { Incident } from '@campus-card/core/api';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
+import { MIGRATIONS, migrate } from '../../src/lib/db.js';
 import { demoPlatform, deviceSigner, json, operator, qrOf, signed } from '../helpers.js';
 
 let p: MockPlatform | undefined;
@@ -109,5 +111,46 @@ describe('GET /v1/incidents', () => {
       const bad = await p.app.inject(signed(p, operator(p), 'GET', `/v1/incidents${q}`));
       expect([q, bad.statusCode, json(bad).code]).toEqual([q, 400, 'ERR_VALIDATION']);
     }
+  });
+});
+
+describe('migration 7', () => {
+  it('brings incidents of the older shapes to the one the route reads', () => {
+    const db = new Database(':memory:');
+    db.exec(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    for (const m of MIGRATIONS.filter((x) => x.version < 7)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    const ins = db.prepare(
+      "INSERT INTO incidents (kind, detail, created_at) VALUES ('code_used_twice', ?, 1)",
+    );
+    ins.run(JSON.stringify({ card_id: 'c1', devices: ['pos-01', 'pos-02'], seq: 7 }));
+    ins.run(JSON.stringify({ card_id: 'c2', device: 'gate-02', seq: 9 }));
+    expect(migrate(db)).toEqual([7]);
+    const rows = (db.prepare('SELECT detail FROM incidents ORDER BY id').all() as { detail: string }[]).map(
+      (r) => JSON.parse(r.detail),
+    );
+    expect(rows).toEqual([
+      {
+        source: 'offline_payment',
+        card_id: 'c1',
+        device_id: 'pos-02',
+        first_device_id: 'pos-01',
+        seq: 7,
+        amount: null,
+      },
+      {
+        source: 'attendance',
+        card_id: 'c2',
+        device_id: 'gate-02',
+        first_device_id: null,
+        seq: 9,
+        amount: null,
+      },
+    ]);
+    db.close();
   });
 });
