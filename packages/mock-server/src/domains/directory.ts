@@ -258,6 +258,19 @@ export const directoryHandlers: Handlers = {
           JSON.stringify(b.class_ids ?? []),
           state.clock.now(),
         );
+      // The links a push looks up (see migration 8), written once: people are never updated.
+      if (b.kind === 'parent') {
+        const link = state.db.prepare(
+          'INSERT OR IGNORE INTO guardians (student_id, parent_id) VALUES (?, ?)',
+        );
+        for (const sid of b.student_ids ?? []) link.run(sid, b.person_id);
+      }
+      if (b.kind === 'teacher') {
+        const link = state.db.prepare(
+          'INSERT OR IGNORE INTO class_teachers (class_id, teacher_id) VALUES (?, ?)',
+        );
+        for (const cid of b.class_ids ?? []) link.run(cid, b.person_id);
+      }
       return { status: 201, body: personOut(getPersonRow(state, b.person_id) as PersonRow) };
     }),
 

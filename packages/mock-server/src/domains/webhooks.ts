@@ -62,19 +62,15 @@ function recipientsOf(state: PlatformState, personId: string): string[] {
   const p = state.db.prepare('SELECT class_id FROM people WHERE person_id = ?').get(personId) as
     | { class_id: string | null }
     | undefined;
-  const parents = state.db
-    .prepare(
-      "SELECT person_id FROM people, json_each(people.student_ids) j WHERE kind = 'parent' AND j.value = ?",
-    )
-    .all(personId) as { person_id: string }[];
-  for (const r of parents) out.add(r.person_id);
+  const parents = state.db.prepare('SELECT parent_id FROM guardians WHERE student_id = ?').all(personId) as {
+    parent_id: string;
+  }[];
+  for (const r of parents) out.add(r.parent_id);
   if (p?.class_id != null) {
     const teachers = state.db
-      .prepare(
-        "SELECT person_id FROM people, json_each(people.class_ids) j WHERE kind = 'teacher' AND j.value = ?",
-      )
-      .all(p.class_id) as { person_id: string }[];
-    for (const r of teachers) out.add(r.person_id);
+      .prepare('SELECT teacher_id FROM class_teachers WHERE class_id = ?')
+      .all(p.class_id) as { teacher_id: string }[];
+    for (const r of teachers) out.add(r.teacher_id);
   }
   return [...out];
 }

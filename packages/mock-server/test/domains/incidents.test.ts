@@ -129,7 +129,7 @@ describe('migration 7', () => {
     );
     ins.run(JSON.stringify({ card_id: 'c1', devices: ['pos-01', 'pos-02'], seq: 7 }));
     ins.run(JSON.stringify({ card_id: 'c2', device: 'gate-02', seq: 9 }));
-    expect(migrate(db)).toEqual([7]);
+    expect(migrate(db)).toEqual(MIGRATIONS.filter((x) => x.version >= 7).map((x) => x.version));
     const rows = (db.prepare('SELECT detail FROM incidents ORDER BY id').all() as { detail: string }[]).map(
       (r) => JSON.parse(r.detail),
     );

@@ -1,0 +1,57 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS, migrate } from '../../src/lib/db.js';
+
+/** A database migrated up to (and including) `version`. */
+function databaseAt(version: number): Database.Database {
+  const db = new Database(':memory:');
+  db.exec(
+    'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  for (const m of MIGRATIONS.filter((x) => x.version <= version)) {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+  }
+  return db;
+}
+
+describe('migrations', () => {
+  it('are numbered 1, 2, 3, … with no gap, and apply once', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    const db = new Database(':memory:');
+    expect(migrate(db)).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(migrate(db)).toEqual([]);
+    db.close();
+  });
+
+  it('8 writes the parent and class-teacher links of the people already there, and keeps orders unique', () => {
+    const db = databaseAt(7);
+    db.exec("INSERT INTO schools VALUES ('10001', 'S', '[]', 0)");
+    const person = db.prepare(
+      "INSERT INTO people (person_id, school_id, kind, name, class_id, student_ids, class_ids, created_at) VALUES (?, '10001', ?, ?, ?, ?, ?, 0)",
+    );
+    person.run('s-1', 'student', 'a', '7-2', '[]', '[]');
+    person.run('s-2', 'student', 'b', '8-1', '[]', '[]');
+    person.run('p-1', 'parent', 'c', null, '["s-1","s-2"]', '[]');
+    person.run('t-1', 'teacher', 'd', null, '[]', '["7-2","8-1"]');
+    person.run('x-1', 'staff', 'e', null, '["s-1"]', '["7-2"]'); // not a parent nor a teacher: no link
+    const order = db.prepare(
+      "INSERT INTO orders (order_id, scope, out_trade_no, kind, status, amount, refunded_amount, person_id, via, request_hash, created_at, updated_at) VALUES (?, ?, ?, 'payment', 'success', 1, 0, 's-1', 'qr', 'h', 0, 0)",
+    );
+    order.run('o1', 'm1', 'T1');
+    order.run('o2', 'm2', 'T1');
+    expect(migrate(db)).toEqual(MIGRATIONS.filter((m) => m.version >= 8).map((m) => m.version));
+    expect(db.prepare('SELECT student_id, parent_id FROM guardians ORDER BY 1').all()).toEqual([
+      { student_id: 's-1', parent_id: 'p-1' },
+      { student_id: 's-2', parent_id: 'p-1' },
+    ]);
+    expect(db.prepare('SELECT class_id, teacher_id FROM class_teachers ORDER BY 1').all()).toEqual([
+      { class_id: '7-2', teacher_id: 't-1' },
+      { class_id: '8-1', teacher_id: 't-1' },
+    ]);
+    // the same out_trade_no in two scopes is fine; twice in one scope is not
+    order.run('o3', 'm3', 'T1');
+    expect(() => order.run('o4', 'm1', 'T1')).toThrow(/UNIQUE/);
+    db.close();
+  });
+});
