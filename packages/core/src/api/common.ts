@@ -187,7 +187,13 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 /** Cursor pagination query parameters. */
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-  cursor: Type.Optional(Type.String({ maxLength: 128 })),
+  cursor: Type.Optional(
+    Type.String({
+      maxLength: 128,
+      description:
+        "Opaque: the previous page's `next_cursor`. It marks the last item seen, so items added while you page neither repeat nor shift a page. A cursor the platform did not give gets 400 `ERR_VALIDATION`.",
+    }),
+  ),
 };
 
 /**

@@ -175,7 +175,16 @@ export const attendanceHandlers: Handlers = {
       .eq('person_id', q.person_id)
       .eq('class_id', q.class_id)
       .range('occurred_at')
-      .page(state.db, 'events', 'occurred_at, device_id, seq', eventOut);
+      .page(
+        state.db,
+        'events',
+        [
+          ['occurred_at', 'integer'],
+          ['device_id', 'text'],
+          ['seq', 'integer'],
+        ],
+        eventOut,
+      );
     return { status: 200, body: page };
   },
 };

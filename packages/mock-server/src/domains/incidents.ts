@@ -74,7 +74,7 @@ export const incidentHandlers: Handlers = {
         q.device_id,
       );
     }
-    const page = query.range('created_at').page(state.db, 'incidents', 'id', incidentOut);
+    const page = query.range('created_at').page(state.db, 'incidents', [['id', 'integer']], incidentOut);
     return { status: 200, body: page };
   },
 };

@@ -599,7 +599,15 @@ export const paymentHandlers: Handlers = {
     const page = createListQuery(q)
       .eq('person_id', q.person_id)
       .range('created_at')
-      .page(state.db, 'orders', 'created_at, order_id', (r: OrderRow) => orderOut(state, r));
+      .page(
+        state.db,
+        'orders',
+        [
+          ['created_at', 'integer'],
+          ['order_id', 'text'],
+        ],
+        (r: OrderRow) => orderOut(state, r),
+      );
     return { status: 200, body: page };
   },
 

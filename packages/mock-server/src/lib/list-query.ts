@@ -1,11 +1,18 @@
 /**
- * The list routes' query: equality and time-range filters, offset cursors, one page of rows.
+ * The list routes' query: equality and time-range filters, keyset cursors, one page of rows.
+ *
+ * A cursor names the last row of the page it ends (the values of the list's sort key, which is
+ * unique), not a count of rows to skip. So a row added while a client pages, before or after the
+ * cursor, neither repeats a row nor skips one that was there, and a deep page costs one index
+ * seek, not a walk over every row before it. A cursor is opaque to clients (base64url of a JSON
+ * array); one the platform did not make gets a 400.
  *
  * @module
  */
 
 import { parseIso } from './clock.js';
 import type { Db } from './db.js';
+import { ApiError } from './problem.js';
 
 /** A list route's query parameters common to every list. */
 export interface PageParams {
@@ -29,8 +36,48 @@ export interface ListQuery {
   eq(column: string, value: string | number | undefined): ListQuery;
   /** Adds `from` (inclusive) and `to` (exclusive) on an epoch-ms `column`, from the query's RFC 3339 times. */
   range(column: string): ListQuery;
-  /** Runs `SELECT * FROM table WHERE … ORDER BY orderBy` for one page and maps the rows. */
-  page<R, T>(db: Db, table: string, orderBy: string, out: (row: R) => T): Page<T>;
+  /**
+   * Runs `SELECT * FROM table WHERE … ORDER BY <sort key>` for one page and maps the rows. The
+   * sort key's columns, in order, must identify a row (end it with a unique column).
+   */
+  page<R, T>(db: Db, table: string, sortKey: SortKey, out: (row: R) => T): Page<T>;
+}
+
+/** A list's sort key: its columns in order, each with the SQLite type its values have. */
+export type SortKey = readonly (readonly [column: string, type: 'integer' | 'text'])[];
+
+function badCursor(): ApiError {
+  return new ApiError(400, 'ERR_VALIDATION', 'querystring/cursor: not a cursor this list gave', {
+    errors: [{ path: 'querystring/cursor', message: 'must be the next_cursor of a page of this list' }],
+  });
+}
+
+/** The cursor after `row`: base64url of the JSON array of its sort-key values. */
+export function encodeCursor(sortKey: SortKey, row: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(sortKey.map(([c]) => row[c]))).toString('base64url');
+}
+
+/**
+ * The sort-key values a cursor names. Throws a 400 {@link ApiError} for anything
+ * {@link encodeCursor} could not have made for this sort key.
+ */
+export function decodeCursor(sortKey: SortKey, cursor: string): (string | number)[] {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw badCursor();
+  let values: unknown;
+  try {
+    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badCursor();
+  }
+  if (!Array.isArray(values) || values.length !== sortKey.length) throw badCursor();
+  for (let i = 0; i < values.length; i++) {
+    const v: unknown = values[i];
+    const ok = sortKey[i]?.[1] === 'integer' ? Number.isSafeInteger(v) : typeof v === 'string';
+    if (!ok) throw badCursor();
+  }
+  // one cursor per position: a re-encoding that differs (padding, spaces, escapes) is not ours
+  if (Buffer.from(JSON.stringify(values)).toString('base64url') !== cursor) throw badCursor();
+  return values as (string | number)[];
 }
 
 /** Default and largest page size come from the contract (`PageQuery`); 100 when none is given. */
@@ -57,16 +104,22 @@ export function createListQuery(q: PageParams): ListQuery {
       if (q.to !== undefined) self.where(`${column} < ?`, parseIso(q.to, 'querystring/to'));
       return self;
     },
-    page(db, table, orderBy, out) {
+    page(db, table, sortKey, out) {
       const limit = q.limit ?? DEFAULT_LIMIT;
-      const offset = q.cursor === undefined ? 0 : Number.parseInt(q.cursor, 10) || 0;
+      const columns = sortKey.map(([c]) => c).join(', ');
+      if (q.cursor !== undefined) {
+        const after = decodeCursor(sortKey, q.cursor);
+        self.where(`(${columns}) > (${after.map(() => '?').join(', ')})`, ...after);
+      }
       const where = clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`;
       const rows = db
-        .prepare(`SELECT * FROM ${table} ${where} ORDER BY ${orderBy} LIMIT ? OFFSET ?`)
-        .all(...args, limit + 1, offset) as never[];
+        .prepare(`SELECT * FROM ${table} ${where} ORDER BY ${columns} LIMIT ?`)
+        .all(...args, limit + 1) as Record<string, unknown>[];
+      const more = rows.length > limit;
+      const data = more ? rows.slice(0, limit) : rows;
       return {
-        data: rows.slice(0, limit).map((r) => out(r)),
-        next_cursor: rows.length > limit ? String(offset + limit) : null,
+        data: data.map((r) => out(r as never)),
+        next_cursor: more ? encodeCursor(sortKey, data[data.length - 1] as Record<string, unknown>) : null,
       };
     },
   };

@@ -3,7 +3,9 @@
  * src/domains/attendance.ts `listEvents`): `GET /v1/events` filters by `person_id`, `class_id`
  * (the person's class when the event was stored) and the half-open range `[from, to)` of
  * `occurred_at`, combined with AND; results are ordered by occurred_at, device_id, seq; pages are
- * `limit` long with an offset cursor; a device sees only its own events, an operator all.
+ * `limit` long with a keyset cursor (the last event seen, so events added meanwhile neither repeat
+ * nor shift a page; a cursor the platform did not give is refused); a device sees only its own
+ * events, an operator all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
@@ -165,27 +167,98 @@ describe('event queries', () => {
       cursor = page.next_cursor;
       cursors.push(cursor);
     } while (cursor !== null);
-    expect(cursors).toEqual(['4', null]);
+    expect(cursors).toHaveLength(2);
+    expect(cursors[1]).toBeNull();
     expect(seen).toEqual(all);
 
     const p1 = await list('?person_id=s-001&limit=2');
-    expect([ids(p1), p1.next_cursor]).toEqual([
-      ['gate-01#1 s-001 7-2 07:30', 'gate-01#3 s-001 7-2 12:00'],
-      '2',
-    ]);
-    const p2 = await list('?person_id=s-001&limit=2&cursor=2');
+    expect(ids(p1)).toEqual(['gate-01#1 s-001 7-2 07:30', 'gate-01#3 s-001 7-2 12:00']);
+    expect(p1.next_cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    const p2 = await list(`?person_id=s-001&limit=2&cursor=${p1.next_cursor}`);
     expect([ids(p2), p2.next_cursor]).toEqual([['lib-01#2 s-001 7-2 12:00'], null]);
     // a page that ends exactly at the last event has no next cursor
     const exact = await list('?class_id=8-1&limit=2');
     expect([exact.data.length, exact.next_cursor]).toEqual([2, null]);
-    // past the end: empty
-    expect(await list('?class_id=8-1&cursor=5')).toEqual({ data: [], next_cursor: null });
+    // a cursor marks a position in the order: with another filter it goes on from there
+    const after3 = (await list('?limit=3')).next_cursor as string;
+    expect(ids(await list(`?class_id=8-1&cursor=${after3}`))).toEqual(['lib-01#1 s-003 8-1 12:00']);
+    const afterAll5 = (await list('?limit=5')).next_cursor as string;
+    expect(await list(`?class_id=8-1&cursor=${afterAll5}`)).toEqual({ data: [], next_cursor: null });
+  });
+
+  it('refuses a cursor it did not give, naming the parameter', async () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const good = (await list('?limit=1')).next_cursor as string;
+    for (const c of [
+      '4', // an offset, as cursors were once
+      'abc',
+      '!!',
+      `${good}=`,
+      b64('[1]'),
+      b64('["07:30","gate-01",1]'),
+      b64('[1.5,"gate-01",1]'),
+      b64('[1, "gate-01", 1]'),
+      b64('{"0":1}'),
+      'x'.repeat(129),
+    ]) {
+      const res = await p.app.inject(
+        signed(p, operator(p), 'GET', `/v1/events?cursor=${encodeURIComponent(c)}`),
+      );
+      expect([c, res.statusCode, json(res).code]).toEqual([c, 400, 'ERR_VALIDATION']);
+    }
+    const res = await p.app.inject(signed(p, operator(p), 'GET', '/v1/events?cursor=abc'));
+    expect(json(res).errors).toEqual([{ path: 'querystring/cursor', message: expect.any(String) }]);
   });
 
   it('refuses bad query values with 400 ERR_VALIDATION', async () => {
     for (const q of ['?from=yesterday', '?limit=0', '?limit=501', '?person=s-001']) {
       const res = await p.app.inject(signed(p, operator(p), 'GET', `/v1/events${q}`));
       expect([q, res.statusCode, json(res).code]).toEqual([q, 400, 'ERR_VALIDATION']);
+    }
+  });
+});
+
+describe('paging while events arrive', () => {
+  it('neither repeats nor skips an event that was there, when late events land before and after the cursor', async () => {
+    const q = await demoPlatform();
+    try {
+      const card = q.demo!.cards.find((c) => c.personId === 's-001')!.cardId;
+      const at = (hh: string) => `2026-01-05T${hh}:00:00Z`;
+      const ev = (seq: number, time: string) => ({
+        seq,
+        kind: 'attendance',
+        direction: 'in',
+        occurred_at: time,
+        card_id: card,
+        decision: 'allowed',
+      });
+      const up = async (events: object[]) => {
+        const r = await q.app.inject(
+          signed(q, deviceSigner(q, 'gate-01'), 'POST', '/v1/events/batches', { events }),
+        );
+        expect(r.statusCode, r.body).toBe(200);
+      };
+      const page = async (query: string): Promise<Page> => {
+        const r = await q.app.inject(signed(q, operator(q), 'GET', `/v1/events${query}`));
+        expect(r.statusCode, r.body).toBe(200);
+        return json<Page>(r);
+      };
+      await up([ev(1, at('08')), ev(2, at('09')), ev(3, at('10')), ev(4, at('11'))]);
+      const first = await page('?limit=2');
+      expect(first.data.map((e) => e.seq)).toEqual([1, 2]);
+      // a reader's backlog arrives: one event before the cursor, one after it
+      await up([ev(5, at('07')), ev(6, at('09').replace(':00:00', ':30:00'))]);
+      const seen = first.data.map((e) => e.seq);
+      let cursor = first.next_cursor;
+      while (cursor !== null) {
+        const next = await page(`?limit=2&cursor=${cursor}`);
+        seen.push(...next.data.map((e) => e.seq));
+        cursor = next.next_cursor;
+      }
+      // with an offset cursor, event 2 came again (shifted by event 5) and event 4 needed a page more
+      expect(seen).toEqual([1, 2, 6, 3, 4]);
+    } finally {
+      await q.close();
     }
   });
 });

@@ -98,7 +98,8 @@ describe('GET /v1/incidents', () => {
 
     // pages
     const first = await list(pf, '?limit=1');
-    expect([first.data[0]?.kind, first.next_cursor]).toEqual(['offline_cap_exceeded', '1']);
+    expect(first.data[0]?.kind).toBe('offline_cap_exceeded');
+    expect(first.next_cursor).toMatch(/^[A-Za-z0-9_-]+$/);
     const second = await list(pf, `?limit=1&cursor=${first.next_cursor}`);
     expect([second.data[0]?.kind, second.next_cursor]).toEqual(['code_used_twice', null]);
   });
