@@ -9,6 +9,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@campus-card/source', ...defaultServerConditions] } },
   test: {
     testTimeout: 20_000,
+    // every mock platform a test starts checks its responses against the contract (a mismatch is a 500)
+    env: { CAMPUS_CARD_CHECK_RESPONSES: '1' },
     hookTimeout: 60_000,
     projects: [
       ...packages.map((name) => ({

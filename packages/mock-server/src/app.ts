@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   buildOpenApiDocument,
   compileValidator,
+  Problem,
   type RouteDef,
   routes,
   strictObject,
@@ -37,6 +38,13 @@ export interface BuildAppOptions {
   readonly bodyLimit?: number;
   /** Server URLs listed in /openapi.json. */
   readonly servers?: readonly string[];
+  /**
+   * Check every JSON response against the contract: the schema the route declares for that status
+   * (problem+json for errors). A response that does not match is replaced by a 500 `ERR_INTERNAL`
+   * naming the mismatch, and logged. For tests of the platform itself; it costs a validation per
+   * response. Default: on when the environment variable `CAMPUS_CARD_CHECK_RESPONSES` is `1`.
+   */
+  readonly checkResponses?: boolean;
 }
 
 interface IdemState {
@@ -531,6 +539,8 @@ export function buildApp(
     return sendProblem(reply, request, err);
   });
 
+  if (options.checkResponses ?? process.env.CAMPUS_CARD_CHECK_RESPONSES === '1') checkResponses(app);
+
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
@@ -597,4 +607,55 @@ export function buildApp(
     });
   }
   return app;
+}
+
+/**
+ * Validates every JSON response against the contract (see {@link BuildAppOptions.checkResponses}).
+ * A route's response must match the schema it declares for the status; a problem+json must match
+ * {@link Problem} and its status must be one the route declares.
+ */
+function checkResponses(app: FastifyInstance): void {
+  const validators = new Map<unknown, ReturnType<typeof compileValidator>>();
+  const validatorOf = (schema: unknown) => {
+    let v = validators.get(schema);
+    if (v === undefined) {
+      v = compileValidator(schema as never);
+      validators.set(schema, v);
+    }
+    return v;
+  };
+  app.addHook('onSend', async (request, reply, payload) => {
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (typeof payload !== 'string' || !/^application\/(problem\+)?json/.test(type)) return payload;
+    const def = (request.routeOptions.config as { def?: RouteDef } | undefined)?.def;
+    const status = reply.statusCode;
+    const problem = type.startsWith('application/problem+json');
+    let body: unknown;
+    try {
+      body = JSON.parse(payload);
+    } catch {
+      throw new Error(
+        `contract: ${request.method} ${request.url} answered ${status} with a body that is not JSON`,
+      );
+    }
+    if (def === undefined) {
+      if (problem && !validatorOf(Problem)(body).ok)
+        throw new Error(`contract: ${request.url}: not a problem`);
+      return payload;
+    }
+    const schema = def.responses[status];
+    // a problem the route does not list (every route may fail with 5xx, 429 and the framing 4xx)
+    const declared = schema ?? (problem ? Problem : undefined);
+    if (declared === undefined) {
+      throw new Error(`contract: ${def.operationId} answered ${status}, which it does not declare`);
+    }
+    const r = validatorOf(declared)(body);
+    if (!r.ok) {
+      const issue = r.issues[0];
+      throw new Error(
+        `contract: ${def.operationId} ${status} does not match its schema: ${issue?.path} ${issue?.message}`,
+      );
+    }
+    return payload;
+  });
 }

@@ -73,6 +73,11 @@ export interface MockPlatformOptions {
   readonly recordMemoryEntries?: number;
   /** Maximum request body in bytes. Default 262 144. */
   readonly bodyLimit?: number;
+  /**
+   * Check every JSON response against the contract; a mismatch becomes a 500 `ERR_INTERNAL` naming
+   * it. For testing the platform itself. Default: on when `CAMPUS_CARD_CHECK_RESPONSES=1`.
+   */
+  readonly checkResponses?: boolean;
   /** Tunables. */
   readonly settings?: Partial<PlatformSettings>;
   /** Push dispatcher poll interval, ms. Default 200. */
@@ -209,11 +214,10 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   // The platform's push-signing key exists from the start, so no read (GET /v1/platform/keys)
   // ever writes it.
   state.tx(() => platformKey(state));
-  const app = buildApp(
-    state,
-    handlers,
-    options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit },
-  );
+  const app = buildApp(state, handlers, {
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    ...(options.checkResponses === undefined ? {} : { checkResponses: options.checkResponses }),
+  });
   dispatcher = createPushDispatcher(state, options.pushIntervalMs ?? 200);
   // Once a second: settle due orders; once a minute (every second while a backlog is left):
   // prune nonces and idempotency records past their use.
