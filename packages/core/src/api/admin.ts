@@ -5,7 +5,7 @@
  * @module
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Ok, Problem, type RouteDef, strictObject, Timestamp } from './common.js';
+import { Ok, Problem, type RouteDef, strictObject, Timestamp, UNSIGNED_ERRORS } from './common.js';
 
 /** Health answer. */
 export const Health = strictObject({ status: Type.Literal('ok'), time: Timestamp });
@@ -74,6 +74,8 @@ export const IssuerRotation = strictObject({
 export type IssuerRotation = Static<typeof IssuerRotation>;
 
 const adminErrors = { 400: Problem, 404: Problem } as const;
+/** A body the admin route cannot take (any route but a GET parses one): too large (413) or not JSON (415). */
+const adminBodyErrors = { ...adminErrors, 413: Problem, 415: Problem } as const;
 
 /** Meta and admin routes. */
 export const adminRoutes = [
@@ -84,7 +86,7 @@ export const adminRoutes = [
     summary: 'Liveness',
     tag: 'meta',
     auth: 'none',
-    responses: { 200: Health },
+    responses: { 200: Health, ...UNSIGNED_ERRORS },
   },
   {
     method: 'GET',
@@ -103,7 +105,7 @@ export const adminRoutes = [
     tag: 'admin',
     auth: 'admin',
     body: SetClockBody,
-    responses: { 200: ClockState, ...adminErrors },
+    responses: { 200: ClockState, ...adminBodyErrors },
   },
   {
     method: 'POST',
@@ -113,7 +115,7 @@ export const adminRoutes = [
     tag: 'admin',
     auth: 'admin',
     body: SetFaultsBody,
-    responses: { 200: Ok, ...adminErrors },
+    responses: { 200: Ok, ...adminBodyErrors },
   },
   {
     method: 'DELETE',
@@ -122,7 +124,7 @@ export const adminRoutes = [
     summary: 'Remove every fault rule',
     tag: 'admin',
     auth: 'admin',
-    responses: { 200: Ok, ...adminErrors },
+    responses: { 200: Ok, ...adminBodyErrors },
   },
   {
     method: 'POST',
@@ -133,7 +135,7 @@ export const adminRoutes = [
     tag: 'admin',
     auth: 'admin',
     body: RotateIssuerBody,
-    responses: { 200: IssuerRotation, ...adminErrors },
+    responses: { 200: IssuerRotation, ...adminBodyErrors },
   },
   {
     method: 'GET',

@@ -273,6 +273,8 @@ export const SIGNED_ERRORS = {
   415: Problem,
   429: Problem,
 } as const;
+/** Error responses of an unsigned route: an unknown query parameter (400), an injected rate limit (429). */
+export const UNSIGNED_ERRORS = { 400: Problem, 429: Problem } as const;
 /** Extra error responses for POST routes (idempotency). */
 export const POST_ERRORS = { ...SIGNED_ERRORS, 409: Problem, 422: Problem } as const;
 

@@ -16,7 +16,15 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { StoredEvent } from './attendance.js';
 import { Card } from './cards.js';
-import { Id, POST_ERRORS, PublicJwk, type RouteDef, strictObject, Timestamp } from './common.js';
+import {
+  Id,
+  POST_ERRORS,
+  PublicJwk,
+  type RouteDef,
+  strictObject,
+  Timestamp,
+  UNSIGNED_ERRORS,
+} from './common.js';
 import { Order, Refund } from './payments.js';
 
 /**
@@ -119,6 +127,6 @@ export const webhookRoutes = [
     summary: 'Public keys that sign pushes, and the retry schedule',
     tag: 'webhooks',
     auth: 'none',
-    responses: { 200: PlatformKeys },
+    responses: { 200: PlatformKeys, ...UNSIGNED_ERRORS },
   },
 ] as const satisfies readonly RouteDef[];

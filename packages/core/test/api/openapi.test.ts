@@ -18,6 +18,20 @@ describe('route table', () => {
     expect(keys.size).toBe(routes.length);
   });
 
+  it('every route declares the refusals the platform gives any request of its kind', () => {
+    const missing: string[] = [];
+    for (const r of routes) {
+      const statuses = Object.keys(r.responses).map(Number);
+      const want = [400]; // an unknown query parameter, a malformed path
+      if (r.method !== 'GET') want.push(413, 415); // a body too large, or not JSON (any body, even unasked)
+      if (r.auth !== 'admin') want.push(429); // an injected rate limit (faults skip admin routes)
+      if (r.auth !== 'admin' && r.auth !== 'none') want.push(401, 403);
+      if (r.method === 'POST' && r.auth !== 'admin') want.push(409, 422); // idempotency
+      for (const s of want) if (!statuses.includes(s)) missing.push(`${r.operationId} ${s}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
   it('every object schema in bodies rejects unknown fields', () => {
     for (const r of routes) {
       if ('body' in r && r.body !== undefined) {
