@@ -24,17 +24,26 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialCache } from '../src/credential-cache.js';
 import { createVerifier, type Verifier, type VerifierOptions } from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
-import { type Campus, makeCampus, SCHOOL, seed, T0 } from './helpers/fixtures.js';
+import {
+  type Campus,
+  loadedVerifier,
+  makeCampus,
+  SCHOOL,
+  seed,
+  T0,
+  type TrustMaterial,
+  trustMaterial,
+} from './helpers/fixtures.js';
 
 const DAY = 86_400;
 const gate = { id: 'gate-1' };
 const ID = '2024010001';
 
 let campus: Campus;
-let material: { tl: Uint8Array; sl: Uint8Array };
+let material: TrustMaterial;
 beforeAll(async () => {
   campus = await makeCampus();
-  material = { tl: await campus.trustList(1, T0 - 3600), sl: await campus.statusList(1, T0 - 600) };
+  material = await trustMaterial(campus);
 });
 
 /** A backend over node:crypto that logs each `verify` as `issuer`, `holder` or `other`. */
@@ -52,12 +61,8 @@ function countingBackend(): { backend: SignatureBackend; calls: string[] } {
   return { backend, calls };
 }
 
-function loaded(backend: SignatureBackend, opts: Partial<VerifierOptions> = {}): Verifier {
-  const v = createVerifier({ rootKeys: [campus.root.publicKey], backend, ...opts });
-  expect(v.loadTrustList(material.tl, { now: T0 }).ok).toBe(true);
-  expect(v.loadStatusList(material.sl, { now: T0 }).ok).toBe(true);
-  return v;
-}
+const loaded = (backend: SignatureBackend, opts: Partial<VerifierOptions> = {}): Verifier =>
+  loadedVerifier(campus, material, { backend, ...opts }, { roster: false });
 
 async function scan(v: Verifier, qr: string, now: number) {
   return v.verify(qr, { now, reader: gate });

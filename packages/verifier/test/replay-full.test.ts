@@ -3,28 +3,26 @@
  * entries fails closed, never forgets a live entry, and frees up once an entry's window has passed.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createVerifier, type ReaderPolicy, type Verifier } from '../src/index.js';
+import type { ReaderPolicy, Verifier } from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
-import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
+import {
+  type Campus,
+  loadedVerifier,
+  makeCampus,
+  T0,
+  type TrustMaterial,
+  trustMaterial,
+} from './helpers/fixtures.js';
 
 let campus: Campus;
-let material: { tl: Uint8Array; sl: Uint8Array; roster: Uint8Array };
+let material: TrustMaterial;
 beforeAll(async () => {
   campus = await makeCampus();
-  material = {
-    tl: await campus.trustList(1, T0 - 3600),
-    sl: await campus.statusList(1, T0 - 600),
-    roster: await campus.roster(1, T0 - 600),
-  };
+  material = await trustMaterial(campus);
 });
 
-function loaded(replayCapacity: number): Verifier {
-  const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend, replayCapacity });
-  expect(v.loadTrustList(material.tl, { now: T0 }).ok).toBe(true);
-  expect(v.loadStatusList(material.sl, { now: T0 }).ok).toBe(true);
-  expect(v.loadRoster(material.roster, { now: T0 }).ok).toBe(true);
-  return v;
-}
+const loaded = (replayCapacity: number): Verifier =>
+  loadedVerifier(campus, material, { backend: nodeBackend, replayCapacity });
 
 const gate = { id: 'gate-1' };
 /** Anti-passback: were a denied scan to commit, the same card could not enter again. */

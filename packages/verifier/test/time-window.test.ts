@@ -5,26 +5,24 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Verifier, type VerifierOptions } from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
-import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
+import {
+  type Campus,
+  loadedVerifier,
+  makeCampus,
+  T0,
+  type TrustMaterial,
+  trustMaterial,
+} from './helpers/fixtures.js';
 
 let campus: Campus;
-let material: { tl: Uint8Array; sl: Uint8Array; roster: Uint8Array };
+let material: TrustMaterial;
 beforeAll(async () => {
   campus = await makeCampus();
-  material = {
-    tl: await campus.trustList(1, T0 - 3600),
-    sl: await campus.statusList(1, T0 - 600),
-    roster: await campus.roster(1, T0 - 600),
-  };
+  material = await trustMaterial(campus);
 });
 
-function loaded(opts: Partial<VerifierOptions> = {}): Verifier {
-  const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend, ...opts });
-  expect(v.loadTrustList(material.tl, { now: T0 }).ok).toBe(true);
-  expect(v.loadStatusList(material.sl, { now: T0 }).ok).toBe(true);
-  expect(v.loadRoster(material.roster, { now: T0 }).ok).toBe(true);
-  return v;
-}
+const loaded = (opts: Partial<VerifierOptions> = {}): Verifier =>
+  loadedVerifier(campus, material, { backend: nodeBackend, ...opts });
 
 const gate = { id: 'gate-1' };
 const NOW = T0 + 1000;

@@ -12,6 +12,8 @@ import {
   signStatusList,
   signTrustList,
 } from '@campus-card/core';
+import { expect } from 'vitest';
+import { createVerifier, type Verifier, type VerifierOptions } from '../../src/index.js';
 
 /** Hex → bytes, throwing on bad hex. */
 export function hex(s: string): Uint8Array {
@@ -182,4 +184,37 @@ export async function makeCampus(alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<Camp
       );
     },
   };
+}
+
+/** A campus's signed trust material as most tests load it: trust list, status list and roster, version 1. */
+export interface TrustMaterial {
+  readonly tl: Uint8Array;
+  readonly sl: Uint8Array;
+  readonly roster: Uint8Array;
+}
+
+/** Signs {@link TrustMaterial} for `campus`: the trust list at T0 − 1 h, the status list and roster at T0 − 10 min. */
+export async function trustMaterial(campus: Campus): Promise<TrustMaterial> {
+  return {
+    tl: await campus.trustList(1, T0 - 3600),
+    sl: await campus.statusList(1, T0 - 600),
+    roster: await campus.roster(1, T0 - 600),
+  };
+}
+
+/**
+ * A verifier for `campus` (its root key; `options` on top) with `material` loaded at T0: the
+ * trust list, the status list and, unless `roster` is false, the roster. Each load must succeed.
+ */
+export function loadedVerifier(
+  campus: Campus,
+  material: TrustMaterial,
+  options: Partial<VerifierOptions> = {},
+  { roster = true }: { roster?: boolean } = {},
+): Verifier {
+  const v = createVerifier({ rootKeys: [campus.root.publicKey], ...options });
+  expect(v.loadTrustList(material.tl, { now: T0 }).ok).toBe(true);
+  expect(v.loadStatusList(material.sl, { now: T0 }).ok).toBe(true);
+  if (roster) expect(v.loadRoster(material.roster, { now: T0 }).ok).toBe(true);
+  return v;
 }
