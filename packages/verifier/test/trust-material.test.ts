@@ -3,7 +3,6 @@
  * refusal, and the last good copy kept, seen through `createVerifier` (scans and `status()`).
  */
 import {
-  computeUidHash,
   decodeRoster,
   decodeStatusList,
   generateKeyPair,
@@ -17,7 +16,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Decision, type Verifier } from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
-import { type Campus, makeCampus, SCHOOL, seed, T0 } from './helpers/fixtures.js';
+import { type Campus, makeCampus, rosterEntry, SCHOOL, seed, T0 } from './helpers/fixtures.js';
 
 const DAY = 86_400;
 const OTHER_SCHOOL = '20002';
@@ -102,15 +101,7 @@ function roster(
       school: SCHOOL,
       version,
       iat: opts.iat ?? T0 - 300,
-      cards: cards.map((c) => ({
-        cardId: c.cardId,
-        role: c.role,
-        statusIndex: c.statusIndex,
-        keys: [c.phone.publicKey],
-        uidHashes: c.uid ? [computeUidHash(SCHOOL, c.uid)] : [],
-        groups: c.groups ?? [],
-        exp: T0 + 29 * DAY,
-      })),
+      cards: cards.map(rosterEntry),
     },
     signer,
   );

@@ -1,4 +1,5 @@
 import {
+  computeUidHash,
   createCompactPresentation,
   createPresentation,
   encodeQr,
@@ -109,7 +110,6 @@ export async function makeCampus(alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<Camp
     if (!c) throw new Error(`no card ${id}`);
     return c;
   };
-  const { computeUidHash } = await import('@campus-card/core');
   return {
     root,
     issuer,
@@ -143,15 +143,7 @@ export async function makeCampus(alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<Camp
           school: SCHOOL,
           version,
           iat,
-          cards: [...cards.values()].map((c) => ({
-            cardId: c.cardId,
-            role: c.role,
-            statusIndex: c.statusIndex,
-            keys: [c.phone.publicKey],
-            uidHashes: c.uid ? [computeUidHash(SCHOOL, c.uid)] : [],
-            groups: c.groups ?? [],
-            exp: T0 + 29 * DAY,
-          })),
+          cards: [...cards.values()].map(rosterEntry),
         },
         issuer.privateKey,
       ),
@@ -183,6 +175,19 @@ export async function makeCampus(alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<Camp
         ),
       );
     },
+  };
+}
+
+/** A campus card's roster entry: its phone key, hashed UID, groups, expiring T0 + 29 days. */
+export function rosterEntry(c: Card) {
+  return {
+    cardId: c.cardId,
+    role: c.role,
+    statusIndex: c.statusIndex,
+    keys: [c.phone.publicKey],
+    uidHashes: c.uid ? [computeUidHash(SCHOOL, c.uid)] : [],
+    groups: c.groups ?? [],
+    exp: T0 + 29 * DAY,
   };
 }
 
