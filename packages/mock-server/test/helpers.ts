@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk } from '@campus-card/core';
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import type { InjectOptions } from 'fastify';
@@ -126,4 +127,61 @@ export function tableDigests(p: MockPlatform, skip: ReadonlySet<string> = new Se
 /** The tables whose digests differ between two {@link tableDigests}. */
 export function changedTables(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): string[] {
   return [...new Set([...a.keys(), ...b.keys()])].filter((t) => a.get(t) !== b.get(t)).sort();
+}
+
+/** One request a {@link startReceiver} got. */
+export interface Received {
+  /** Path and query of the request (the subscription URL's). */
+  readonly path: string;
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** Time of receipt by the given clock, epoch ms. */
+  readonly at: number;
+}
+
+/** A push receiver: an HTTP server on 127.0.0.1, port 0, that keeps every request. */
+export interface Receiver {
+  /** `http://127.0.0.1:<port>`. */
+  readonly base: string;
+  readonly received: Received[];
+  /** Requests received on one path. */
+  on(path: string): Received[];
+  close(): Promise<void>;
+}
+
+/** Starts a {@link Receiver}; `answer` picks the status of each request (default 200). */
+export async function startReceiver(
+  clock: () => number = Date.now,
+  answer: (r: Received, countOnPath: number) => number = () => 200,
+): Promise<Receiver> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r: Received = {
+        path: req.url ?? '',
+        method: req.method ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        at: clock(),
+      };
+      received.push(r);
+      res.statusCode = answer(r, received.filter((x) => x.path === r.path).length);
+      res.end(res.statusCode < 300 ? 'ok' : 'no');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    base,
+    received,
+    on: (path) => received.filter((r) => r.path === path),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -1,13 +1,12 @@
 // The `webhooks` section of the published OpenAPI document against real deliveries: a receiver
 // subscribed on a running platform captures an attendance push and a payment push, and each is
 // checked against what /openapi.json declares for its event type (headers, signature, payload).
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { compileValidator, WebhookEvents } from '@campus-card/core/api';
 import { importVerifyKey, PUSH_COVERED_COMPONENTS, verifyPush } from '@campus-card/core/http';
 import type { TSchema } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { createClock, startMockPlatform } from '../src/index.js';
-import { deviceSigner, json, operator, qrOf, signed, T0 } from './helpers.js';
+import { deviceSigner, json, operator, qrOf, signed, startReceiver, T0 } from './helpers.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Schema = { [k: string]: Json };
@@ -98,35 +97,14 @@ function validate(schema: Schema, value: Json | undefined, path = ''): string[] 
   return errors;
 }
 
-interface Captured {
-  readonly url: string;
-  readonly method: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
 /** Headers that name themselves as part of a signing scheme (RFC 9421, RFC 9530, Standard Webhooks, …). */
 const SIGNING_HEADER = /^(push-|webhook-)|signature|digest/;
 
 describe('OpenAPI webhooks against real deliveries', () => {
   it('declares exactly the headers, signature and payload the platform sends', async () => {
-    const received: Captured[] = [];
-    const hook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({
-          url: req.url ?? '',
-          method: req.method ?? '',
-          headers: req.headers,
-          body: Buffer.concat(chunks),
-        });
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hook = await startReceiver();
+    const received = hook.received;
     try {
-      const hookPort = (hook.address() as { port: number }).port;
       await using server = await startMockPlatform({
         demo: true,
         clock: createClock({ start: T0, frozen: true }),
@@ -154,7 +132,7 @@ describe('OpenAPI webhooks against real deliveries', () => {
       // A parent's endpoint gets the student's attendance and payments.
       const sub = await p.app.inject(
         signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
-          url: `http://127.0.0.1:${hookPort}/hooks/parent?tenant=t1`,
+          url: `${hook.base}/hooks/parent?tenant=t1`,
           event_types: ['attendance.recorded', 'payment.succeeded'],
           recipient_person_id: 'p-001',
         }),
@@ -238,7 +216,7 @@ describe('OpenAPI webhooks against real deliveries', () => {
         const v = await verifyPush(
           {
             method: push.method,
-            url: `http://127.0.0.1:${hookPort}${push.url}`,
+            url: `${hook.base}${push.path}`,
             headers: push.headers as Record<string, string>,
             body: new Uint8Array(push.body),
           },
@@ -265,7 +243,7 @@ describe('OpenAPI webhooks against real deliveries', () => {
         );
       }
     } finally {
-      await new Promise<void>((r) => hook.close(() => r()));
+      await hook.close();
     }
   });
 });

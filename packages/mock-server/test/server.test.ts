@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importVerifyKey, verifyPush } from '@campus-card/core/http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClock, createMockPlatform, MIGRATIONS, startMockPlatform } from '../src/index.js';
-import { deviceSigner, json, operator, qrOf, signed, T0 } from './helpers.js';
+import { deviceSigner, json, operator, qrOf, signed, startReceiver, T0 } from './helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -41,18 +40,8 @@ describe('persistence', () => {
 
 describe('real server on port 0', () => {
   it('listens, serves, pushes signed attendance to the parent, dedupes events, and closes', async () => {
-    const received: { headers: Record<string, string | string[] | undefined>; body: Buffer; url: string }[] =
-      [];
-    const hook = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({ headers: req.headers, body: Buffer.concat(chunks), url: req.url ?? '' });
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    const hookPort = (hook.address() as { port: number }).port;
+    const hook = await startReceiver();
+    const received = hook.received;
     await using server = await startMockPlatform({
       demo: true,
       clock: createClock({ start: T0, frozen: true }),
@@ -63,7 +52,7 @@ describe('real server on port 0', () => {
     expect(health.status).toBe(200);
     const sub = await p.app.inject(
       signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
-        url: `http://127.0.0.1:${hookPort}/hooks/parent`,
+        url: `${hook.base}/hooks/parent`,
         event_types: ['attendance.recorded'],
         recipient_person_id: 'p-001',
       }),
@@ -94,7 +83,7 @@ describe('real server on port 0', () => {
     const v = await verifyPush(
       {
         method: 'POST',
-        url: `http://127.0.0.1:${hookPort}${push.url}`,
+        url: `${hook.base}${push.path}`,
         headers: push.headers as Record<string, string>,
         body: new Uint8Array(push.body),
       },
@@ -108,7 +97,7 @@ describe('real server on port 0', () => {
     const list = await p.app.inject(signed(p, operator(p), 'GET', '/v1/events?class_id=7-2&limit=10'));
     expect(json<{ data: unknown[] }>(list).data).toHaveLength(1);
     expect(p.recorder.entries.some((e) => e.kind === 'push')).toBe(true);
-    await new Promise<void>((r) => hook.close(() => r()));
+    await hook.close();
   });
 
   it('drops the response after commit when told to, and the retry is replayed', async () => {

@@ -11,67 +11,26 @@
  * Every push received is checked with core's `verifyPush` against the published platform key.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { PlatformKeys } from '@campus-card/core/api';
 import { importVerifyKey, type VerifyPushResult, verifyPush } from '@campus-card/core/http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REORDER_HOLD_MS } from '../../src/domains/webhooks.js';
 import type { MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, type Signer, signed, T0 } from '../helpers.js';
+import {
+  demoPlatform,
+  deviceSigner,
+  json,
+  operator,
+  qrOf,
+  type Received,
+  type Receiver,
+  type Signer,
+  signed,
+  startReceiver,
+  T0,
+} from '../helpers.js';
 
 // ---- receivers and helpers ----------------------------------------------------------------
-
-interface Received {
-  /** Path of the request (the subscription URL's path). */
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-  /** Virtual time of receipt, epoch ms. */
-  readonly at: number;
-}
-
-interface Receiver {
-  readonly base: string;
-  readonly received: Received[];
-  /** Requests received on one path. */
-  on(path: string): Received[];
-  close(): Promise<void>;
-}
-
-/** An HTTP receiver on port 0; `answer` picks the status of each request (default 200). */
-async function startReceiver(
-  clock: () => number,
-  answer: (r: Received, countOnPath: number) => number = () => 200,
-): Promise<Receiver> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const r: Received = {
-        path: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        at: clock(),
-      };
-      received.push(r);
-      res.statusCode = answer(r, received.filter((x) => x.path === r.path).length);
-      res.end(res.statusCode < 300 ? 'ok' : 'no');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  return {
-    base,
-    received,
-    on: (path) => received.filter((r) => r.path === path),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 let p: MockPlatform | undefined;
 const receivers: Receiver[] = [];
