@@ -42,7 +42,16 @@ export interface StatusListInput {
   statuses: ArrayLike<number>;
 }
 
-/** Packs status values into the bit string of spec §6.1. */
+/**
+ * Packs status values into the bit string of spec §6.1 (value `i` at bit `i × bits`, least
+ * significant bits first).
+ *
+ * @throws `RangeError` for a value that is not an integer or does not fit `bits`.
+ * @example
+ * ```ts
+ * packStatuses([0, 1, 0, 2], 2); // Uint8Array [0b10000100]
+ * ```
+ */
 export function packStatuses(statuses: ArrayLike<number>, bits: 1 | 2 | 4 | 8): Uint8Array {
   const out = new Uint8Array(Math.ceil((statuses.length * bits) / 8));
   const max = (1 << bits) - 1;
@@ -51,19 +60,33 @@ export function packStatuses(statuses: ArrayLike<number>, bits: 1 | 2 | 4 | 8): 
     if (!Number.isInteger(v) || v < 0 || v > max)
       throw new RangeError(`status ${v} at ${i} does not fit ${bits} bits`);
     const bit = i * bits;
-    out[bit >> 3] = (out[bit >> 3] as number) | (v << (bit & 7));
+    const at = Math.floor(bit / 8);
+    out[at] = (out[at] as number) | (v << (bit % 8));
   }
   return out;
 }
 
 /**
- * Reads the status of `index`, or `undefined` if the index lies outside the list.
+ * Reads the status of `index`, or `undefined` if the index lies outside the list: not a safe
+ * integer, negative, or at or past `lst.length × 8 / bits` entries. A caller treats `undefined` as a
+ * denial (`ERR_STATUS_INDEX_OUT_OF_RANGE`), never as "valid".
+ *
+ * @param list - A decoded status list.
+ * @param index - The credential's status index.
+ * @returns The status value (0 valid, 1 revoked, 2 suspended, ...) or `undefined`.
+ * @example
+ * ```ts
+ * getStatus(statusList, credential.statusIndex); // 0 → valid
+ * ```
  */
 export function getStatus(list: StatusList, index: number): number | undefined {
+  // range-check before any bit arithmetic: a 32-bit shift of a large offset would wrap around
+  if (!Number.isSafeInteger(index) || index < 0) return undefined;
+  if (index >= Math.floor((list.lst.length * 8) / list.bits)) return undefined;
   const bit = index * list.bits;
-  const byte = list.lst[bit >> 3];
-  if (!Number.isSafeInteger(index) || index < 0 || byte === undefined) return undefined;
-  return (byte >> (bit & 7)) & ((1 << list.bits) - 1);
+  const byte = list.lst[Math.floor(bit / 8)];
+  if (byte === undefined) return undefined;
+  return (byte >> (bit % 8)) & ((1 << list.bits) - 1);
 }
 
 /** Signs a status list (issuer side) with a key whose trust-list entry allows status lists. */

@@ -1,3 +1,4 @@
+import { createPresentation, encodeQr, issueCredential } from '@campus-card/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Decision, type ReaderPolicy, type Verifier } from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
@@ -227,6 +228,35 @@ describe('C5 card revoked after a sync', () => {
     expect(
       (await v.verify(await campus.code('2024010001', T0 + 30), { now: T0 + 30, reader: gate })).accepted,
     ).toBe(true);
+  });
+});
+
+describe('status index beyond the list', () => {
+  it('a credential whose status index is 2^31 is denied (ERR_STATUS_INDEX_OUT_OF_RANGE), not read as entry 0', async () => {
+    const v = await loaded();
+    const card = campus.cards.get('2024010001');
+    if (!card) throw new Error('no card');
+    for (const statusIndex of [64, 2 ** 31, 2 ** 32 - 1]) {
+      const credential = await issueCredential(
+        {
+          school: '10001',
+          cardId: card.cardId,
+          role: card.role,
+          iat: T0 - DAY,
+          validityDays: 30,
+          holderKey: card.phone.publicKey,
+          statusIndex,
+        },
+        campus.issuer.privateKey,
+      );
+      const qr = encodeQr(await createPresentation({ credential, t: T0 }, card.phone.privateKey));
+      const d = await v.verify(qr, { now: T0, reader: gate });
+      expect(d).toMatchObject({
+        accepted: false,
+        reason: 'REVOKED',
+        coreCode: 'ERR_STATUS_INDEX_OUT_OF_RANGE',
+      });
+    }
   });
 });
 
