@@ -254,7 +254,9 @@ function scanItem(
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// `ignoreBOM`: a leading U+FEFF is part of the text (a WHATWG decoder drops it by default, which
+// would make two encodings of a signed text the same string); see `textDecoder` below
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function checkUtf8(b: Uint8Array, start: number, end: number, what: string): void {
   for (let i = start; i < end; i++) {
@@ -298,7 +300,12 @@ function needsWidening(v: CborValue): boolean {
   return false;
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Decodes signed text strings: `fatal` refuses invalid UTF-8, and `ignoreBOM` keeps a leading
+ * U+FEFF (`EF BB BF`) in the string instead of silently dropping it, so that `EF BB BF "T-0042"` and
+ * `"T-0042"` stay two different card ids.
+ */
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** End of the item last built by {@link buildItem} (a module slot: no tuple per item). */
 let builtEnd = 0;
