@@ -259,7 +259,9 @@ export const paymentRoutes = [
     method: 'POST',
     path: '/v1/payments/{out_trade_no}/reverse',
     operationId: 'reversePayment',
-    summary: 'Reverse (cancel) an order: processing → reversed; success → reversed with the money returned',
+    summary: 'Reverse (cancel) a payment: processing → reversed; success → reversed with the money returned',
+    description:
+      'Only payments (kind `payment` or `offline_payment`): a top-up or a fee, like a failed or closed payment, is 409 `ERR_ORDER_STATE`. A reversed payment is answered again (200).',
     tag: 'payments',
     auth: payers,
     params: tradeParams,
@@ -270,7 +272,9 @@ export const paymentRoutes = [
     method: 'POST',
     path: '/v1/payments/{out_trade_no}/close',
     operationId: 'closePayment',
-    summary: 'Close an unpaid (processing) order',
+    summary: 'Close an unpaid (processing) payment',
+    description:
+      'Only a `processing` payment; a closed one is answered again (200). Any other order, a top-up or a fee included, is 409 `ERR_ORDER_STATE`.',
     tag: 'payments',
     auth: payers,
     params: tradeParams,
@@ -281,7 +285,9 @@ export const paymentRoutes = [
     method: 'POST',
     path: '/v1/payments/{out_trade_no}/refunds',
     operationId: 'createRefund',
-    summary: 'Refund part of a successful order; idempotent by out_refund_no',
+    summary: 'Refund part of a successful payment; idempotent by out_refund_no',
+    description:
+      'Only a `success` payment (kind `payment` or `offline_payment`): any other order, a top-up or a fee included, is 409 `ERR_ORDER_STATE`; more than the rest of the amount is 409 `ERR_REFUND_EXCEEDS`.',
     tag: 'payments',
     auth: payers,
     params: tradeParams,

@@ -244,6 +244,17 @@ function lookupForCaller(ctx: HandlerContext, outTradeNo: string): OrderRow {
   return orderById(ctx.state, row.order_id);
 }
 
+/**
+ * Refuses an order that is not a payment (a top-up, a fee): only payments are reversed, closed
+ * or refunded. A merchant's top-up has the merchant's scope, so its out_trade_no reaches these
+ * routes; reversing it would pay the wallet a second time. Inside the transaction.
+ */
+function requirePayment(o: OrderRow, action: string): void {
+  if (o.kind !== 'payment' && o.kind !== 'offline_payment') {
+    throw new ApiError(409, 'ERR_ORDER_STATE', `a ${o.kind} order cannot be ${action}`);
+  }
+}
+
 function existingOrConflict(
   state: PlatformState,
   existing: OrderRow,
@@ -378,6 +389,7 @@ export const paymentHandlers: Handlers = {
     return ctx.commit(() => {
       const { state } = ctx;
       const cur = orderById(state, o.order_id);
+      requirePayment(cur, 'reversed');
       if (cur.status === 'reversed') return { status: 200, body: orderOut(state, cur) };
       if (cur.status === 'processing') {
         setStatus(state, cur.order_id, 'reversed');
@@ -407,6 +419,7 @@ export const paymentHandlers: Handlers = {
     const o = lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no);
     return ctx.commit(() => {
       const cur = orderById(ctx.state, o.order_id);
+      requirePayment(cur, 'closed');
       if (cur.status === 'closed') return { status: 200, body: orderOut(ctx.state, cur) };
       if (cur.status !== 'processing')
         throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} order cannot be closed`);
@@ -434,8 +447,9 @@ export const paymentHandlers: Handlers = {
         return { status: 200, body: r };
       }
       const cur = orderById(state, o.order_id);
-      if (cur.status !== 'success' || (cur.kind !== 'payment' && cur.kind !== 'offline_payment')) {
-        throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} ${cur.kind} order cannot be refunded`);
+      requirePayment(cur, 'refunded');
+      if (cur.status !== 'success') {
+        throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} order cannot be refunded`);
       }
       if (b.amount > cur.amount - cur.refunded_amount) {
         throw new ApiError(

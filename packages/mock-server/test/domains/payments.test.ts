@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, signed } from '../helpers.js';
+import {
+  changedTables,
+  demoPlatform,
+  deviceSigner,
+  json,
+  operator,
+  qrOf,
+  signed,
+  tableDigests,
+} from '../helpers.js';
 
 let p: MockPlatform;
 afterEach(async () => p?.close());
@@ -294,4 +303,62 @@ describe('payments', () => {
       { numRuns: 8, seed: 42 },
     );
   }, 120_000);
+});
+
+describe('only payments are reversed, closed or refunded', () => {
+  const topUp = (p: MockPlatform, no: string, amount = 1_000) =>
+    p.app.inject(
+      signed(p, deviceSigner(p, 'm-canteen-s'), 'POST', '/v1/wallets/s-001/top-ups', {
+        out_trade_no: no,
+        amount,
+        channel: 'wechat',
+      }),
+    );
+
+  it('reversing a top-up must not credit the wallet again: 409 ERR_ORDER_STATE, nothing changes', async () => {
+    p = await demoPlatform();
+    const m = deviceSigner(p, 'm-canteen-s');
+    const before = await balance(p, 's-001');
+    expect((await topUp(p, 'TU1')).statusCode).toBe(201);
+    const skip = new Set(['nonces', 'idempotency']);
+    const tables = tableDigests(p, skip);
+    const rev = await p.app.inject(signed(p, m, 'POST', '/v1/payments/TU1/reverse', {}));
+    expect([rev.statusCode, json(rev).code]).toEqual([409, 'ERR_ORDER_STATE']);
+    expect(rev.headers['content-type']).toContain('application/problem+json');
+    expect(changedTables(tables, tableDigests(p, skip))).toEqual([]);
+    expect(await balance(p, 's-001')).toBe(before + 1_000);
+    expect(json<Order>(await p.app.inject(signed(p, m, 'GET', '/v1/payments/TU1'))).status).toBe('success');
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('a top-up cannot be closed or refunded either; a fee cannot be reached by a merchant', async () => {
+    p = await demoPlatform();
+    const m = deviceSigner(p, 'm-canteen-s');
+    expect((await topUp(p, 'TU2')).statusCode).toBe(201);
+    const skip = new Set(['nonces', 'idempotency']);
+    const tables = tableDigests(p, skip);
+    const close = await p.app.inject(signed(p, m, 'POST', '/v1/payments/TU2/close', {}));
+    expect([close.statusCode, json(close).code]).toEqual([409, 'ERR_ORDER_STATE']);
+    const refund = await p.app.inject(
+      signed(p, m, 'POST', '/v1/payments/TU2/refunds', { out_refund_no: 'RTU2', amount: 1 }),
+    );
+    expect([refund.statusCode, json(refund).code]).toEqual([409, 'ERR_ORDER_STATE']);
+    expect(changedTables(tables, tableDigests(p, skip))).toEqual([]);
+    // an operator's fee has the operator's scope: a merchant or POS does not find it
+    const fee = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/fees', {
+        out_trade_no: 'FEE1',
+        payer_person_id: 'p-001',
+        student_person_id: 's-001',
+        fee_type: 'meals',
+        amount: 100,
+      }),
+    );
+    expect(fee.statusCode).toBe(201);
+    for (const who of [m, deviceSigner(p, 'pos-01')]) {
+      const r = await p.app.inject(signed(p, who, 'POST', '/v1/payments/FEE1/reverse', {}));
+      expect([who.id, r.statusCode, json(r).code]).toEqual([who.id, 404, 'ERR_NOT_FOUND']);
+    }
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
 });
