@@ -114,6 +114,8 @@ export const webhookRoutes = [
     path: '/v1/webhook-subscriptions',
     operationId: 'createSubscription',
     summary: 'Subscribe an endpoint (a parent, a teacher, a merchant) to pushes',
+    description:
+      "A merchant subscribes to its own pushes only (`merchant_id` is the merchant): another `merchant_id`, or any `recipient_person_id`, is 403 `ERR_FORBIDDEN`. A person's pushes (`recipient_person_id`: their payments, attendance and card status, also as a parent or class teacher) are subscribed by the operator.",
     tag: 'webhooks',
     auth: ['operator', 'merchant'],
     body: CreateSubscriptionBody,

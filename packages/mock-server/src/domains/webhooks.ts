@@ -336,6 +336,11 @@ export const webhookHandlers: Handlers = {
       return ctx.commit(() => {
         const { state, body: b } = ctx;
         const principal = ctx.principal;
+        // a person's pushes (payments anywhere, attendance, card status) are private: only the
+        // operator subscribes an endpoint to them, on behalf of the person, a parent or a teacher
+        if (principal?.kind !== 'operator' && b.recipient_person_id !== undefined) {
+          throw new ApiError(403, 'ERR_FORBIDDEN', "only the operator subscribes to a person's pushes");
+        }
         if (principal?.kind === 'merchant' && b.merchant_id !== undefined && b.merchant_id !== principal.id) {
           throw new ApiError(403, 'ERR_FORBIDDEN', 'a merchant subscribes only to its own pushes');
         }

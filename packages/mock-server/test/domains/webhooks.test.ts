@@ -91,3 +91,59 @@ describe('the platform key', () => {
     }
   });
 });
+
+describe('who may subscribe to what', () => {
+  it('a merchant cannot subscribe to a person’s pushes: 403 ERR_FORBIDDEN, no subscription, no pushes', async () => {
+    const p = await demoPlatform();
+    try {
+      const shop = deviceSigner(p, 'm-shop');
+      const skip = new Set(['nonces', 'idempotency']);
+      const before = tableDigests(p, skip);
+      for (const extra of [{}, { merchant_id: 'm-shop' }]) {
+        const r = await p.app.inject(
+          signed(p, shop, 'POST', '/v1/webhook-subscriptions', {
+            url: 'http://127.0.0.1:9/hook',
+            event_types: ['payment.succeeded', 'attendance.recorded'],
+            recipient_person_id: 's-001',
+            ...extra,
+          }),
+        );
+        expect([r.statusCode, json(r).code]).toEqual([403, 'ERR_FORBIDDEN']);
+        expect(r.headers['content-type']).toContain('application/problem+json');
+      }
+      expect(changedTables(before, tableDigests(p, skip))).toEqual([]);
+      // s-001 pays at another merchant: nothing is queued for anyone
+      const pay = await p.app.inject(
+        signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments', {
+          out_trade_no: 'W1',
+          amount: 100,
+          qr_text: await qrOf(p, 's-001', 2),
+        }),
+      );
+      expect(pay.statusCode).toBe(201);
+      expect(p.state.db.prepare('SELECT COUNT(*) AS n FROM pushes').get()).toEqual({ n: 0 });
+      // the merchant still subscribes to its own pushes; the operator to a person's
+      const own = await p.app.inject(
+        signed(p, shop, 'POST', '/v1/webhook-subscriptions', {
+          url: 'http://127.0.0.1:9/hook',
+          event_types: ['payment.succeeded'],
+        }),
+      );
+      expect([own.statusCode, json(own).merchant_id, json(own).recipient_person_id]).toEqual([
+        201,
+        'm-shop',
+        null,
+      ]);
+      const person = await p.app.inject(
+        signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
+          url: 'http://127.0.0.1:9/hook',
+          event_types: ['attendance.recorded'],
+          recipient_person_id: 's-001',
+        }),
+      );
+      expect(person.statusCode).toBe(201);
+    } finally {
+      await p.close();
+    }
+  });
+});
