@@ -26,6 +26,10 @@ export const IncidentKind = Type.Union([
     description:
       'An offline payment the POS accepted was refused at upload for a per-payment or per-device daily cap.',
   }),
+  Type.Literal('out_trade_no_conflict', {
+    description:
+      'An offline payment the POS accepted was refused at upload because its out_trade_no already names another order of the merchant.',
+  }),
 ]);
 /** An incident kind. */
 export type IncidentKind = Static<typeof IncidentKind>;
@@ -44,7 +48,7 @@ export const Incident = strictObject({
   }),
   seq: Type.Union([Type.Integer(), Type.Null()], { description: "The item's or event's per-device seq." }),
   amount: Type.Union([Type.Integer(), Type.Null()], {
-    description: 'offline_cap_exceeded: the amount, fen.',
+    description: 'offline_cap_exceeded, out_trade_no_conflict: the amount, fen.',
   }),
   source: Type.Union([Type.Literal('offline_payment'), Type.Literal('attendance')]),
 });
@@ -68,7 +72,8 @@ export const incidentRoutes = [
     method: 'GET',
     path: '/v1/incidents',
     operationId: 'listIncidents',
-    summary: 'List detected incidents: codes used twice, offline payments refused for a cap',
+    summary:
+      'List detected incidents: codes used twice, offline payments refused for a cap or an out_trade_no already used',
     description:
       'Oldest first. `device_id` matches the uploading device or the first user of the code; `from` is inclusive, `to` exclusive.',
     tag: 'incidents',

@@ -198,8 +198,18 @@ export type OfflineBatchBody = Static<typeof OfflineBatchBody>;
 export const OfflineItemResult = strictObject({
   seq: Type.Integer(),
   out_trade_no: BusinessKey,
-  outcome: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
-  code: Type.Union([Type.String(), Type.Null()]),
+  outcome: Type.Union([
+    Type.Literal('accepted', { description: 'Booked: an order was made and the wallet debited.' }),
+    Type.Literal('duplicate', {
+      description:
+        'Seen before: this (device, seq), or the same sale (amount, code or UID) under this out_trade_no. Nothing new is booked.',
+    }),
+    Type.Literal('rejected', { description: 'Not booked: `code` says why.' }),
+  ]),
+  code: Type.Union([Type.String(), Type.Null()], {
+    description:
+      "Why it was rejected: `ERR_OFFLINE_CAP`, `ERR_OUT_TRADE_NO_CONFLICT` (the out_trade_no names another sale), `ERR_CODE_ALREADY_USED`, `ERR_CARD_NOT_ACTIVE` or a token-format code (`ERR_REVOKED`, …). For a duplicate of a (device, seq), the first answer's code.",
+  }),
   order_id: Type.Union([Id, Type.Null()]),
   conflict_device_id: Type.Union([Id, Type.Null()], {
     description: 'The other device, when one code was used on two.',
@@ -299,6 +309,8 @@ export const paymentRoutes = [
     path: '/v1/payments/offline-batches',
     operationId: 'uploadOfflinePayments',
     summary: 'Upload offline payments (store and forward), idempotent by (device_id, seq) and out_trade_no',
+    description:
+      'Each item is answered on its own. A (device_id, seq) seen before is a `duplicate` with the first answer. An out_trade_no the merchant already used is a `duplicate` when it names the same sale (amount, code or UID), else `rejected` with `ERR_OUT_TRADE_NO_CONFLICT` and an `out_trade_no_conflict` incident: the sale is never dropped silently.',
     tag: 'payments',
     auth: ['device'],
     body: OfflineBatchBody,

@@ -684,7 +684,7 @@ export const paymentHandlers: Handlers = {
           }
           const day = utcDay(capturedAt[i] as number);
           const record = (
-            outcome: 'accepted' | 'rejected',
+            outcome: OfflineItemResult['outcome'],
             code: string | null,
             orderId: string | null,
             conflict: string | null,
@@ -699,19 +699,29 @@ export const paymentHandlers: Handlers = {
               conflict_device_id: conflict,
             });
           };
+          // the same formula as an online payment's, so an item and an order compare alike
+          const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
+          const r = checked[i];
           const existing = findOrder(state, scope, item.out_trade_no);
           if (existing !== undefined) {
-            results.push({
+            if (existing.request_hash === requestHash) {
+              record('duplicate', null, existing.order_id, null);
+              return;
+            }
+            // Another sale holds this out_trade_no (the POS numbered two sales alike). This one
+            // happened but cannot be booked under that number: the operator reconciles it from
+            // the incident, as for a cap.
+            recordIncident(state, {
+              kind: 'out_trade_no_conflict',
+              source: 'offline_payment',
+              cardId: r === undefined || r instanceof ApiError ? undefined : r.card.card_id,
+              deviceId: p.id,
               seq: item.seq,
-              out_trade_no: item.out_trade_no,
-              outcome: 'duplicate',
-              code: null,
-              order_id: existing.order_id,
-              conflict_device_id: null,
+              amount: item.amount,
             });
+            record('rejected', 'ERR_OUT_TRADE_NO_CONFLICT', null, null);
             return;
           }
-          const r = checked[i];
           if (
             item.amount > device.offline_tx_cap ||
             (daySum.get(p.id, day) as { s: number }).s + item.amount > device.offline_device_cap
@@ -766,7 +776,7 @@ export const paymentHandlers: Handlers = {
               fee_type: null,
               student_id: null,
               description: `offline, captured ${item.captured_at}`,
-              request_hash: hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]),
+              request_hash: requestHash,
               confirm_at: null,
             },
             scope,

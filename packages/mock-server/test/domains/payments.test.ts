@@ -362,3 +362,90 @@ describe('only payments are reversed, closed or refunded', () => {
     expect((await ledgerOk(p)).balanced).toBe(true);
   });
 });
+
+describe('offline items and business keys', () => {
+  type Result = { outcome: string; code: string | null; order_id: string | null };
+  const upload = async (p: MockPlatform, items: object[]) => {
+    const r = await p.app.inject(
+      signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments/offline-batches', { items }),
+    );
+    expect(r.statusCode, r.body).toBe(200);
+    return json<{ results: Result[]; accepted: number; duplicates: number; rejected: number }>(r);
+  };
+
+  it('an item whose out_trade_no is already used for another order is rejected (not a duplicate), with an incident', async () => {
+    p = await demoPlatform();
+    const pos = deviceSigner(p, 'pos-01');
+    const t = p.clock.nowSeconds();
+    const online = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments', {
+        out_trade_no: 'O-1',
+        amount: 100,
+        qr_text: await qrOf(p, 's-002', 2),
+      }),
+    );
+    expect(online.statusCode).toBe(201);
+    const item = {
+      seq: 1,
+      out_trade_no: 'O-1',
+      amount: 2_500,
+      qr_text: await qrOf(p, 's-001', 2, t - 5),
+      captured_at: new Date((t - 5) * 1000).toISOString(),
+    };
+    const before = await balance(p, 's-001');
+    const up = await upload(p, [item]);
+    expect(up.results[0]).toMatchObject({
+      outcome: 'rejected',
+      code: 'ERR_OUT_TRADE_NO_CONFLICT',
+      order_id: null,
+    });
+    expect([up.accepted, up.duplicates, up.rejected]).toEqual([0, 0, 1]);
+    expect(await balance(p, 's-001')).toBe(before);
+    // the sale the POS made is reported to the operator, who reconciles it
+    const incidents = json<{ data: { kind: string; device_id: string; seq: number; amount: number }[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents')),
+    ).data;
+    expect(incidents).toEqual([
+      expect.objectContaining({
+        kind: 'out_trade_no_conflict',
+        source: 'offline_payment',
+        device_id: 'pos-01',
+        seq: 1,
+        amount: 2_500,
+        card_id: p.demo!.cards.find((c) => c.personId === 's-001')!.cardId,
+      }),
+    ]);
+    // the (device, seq) outcome is recorded: the same item again is a duplicate of the rejection
+    const again = await upload(p, [item]);
+    expect(again.results[0]).toMatchObject({ outcome: 'duplicate', code: 'ERR_OUT_TRADE_NO_CONFLICT' });
+    expect(
+      json<{ data: unknown[] }>(await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents'))).data,
+    ).toHaveLength(1);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('the identical item again is a duplicate, under its seq or another one', async () => {
+    p = await demoPlatform();
+    const t = p.clock.nowSeconds();
+    const item = {
+      seq: 1,
+      out_trade_no: 'O-2',
+      amount: 300,
+      qr_text: await qrOf(p, 's-002', 2, t - 5),
+      captured_at: new Date((t - 5) * 1000).toISOString(),
+    };
+    const first = await upload(p, [item]);
+    expect(first.results[0]?.outcome).toBe('accepted');
+    const orderId = first.results[0]?.order_id;
+    // the same seq: answered from the (device, seq) record
+    expect((await upload(p, [item])).results[0]).toMatchObject({ outcome: 'duplicate', order_id: orderId });
+    // another seq, same order: a duplicate of the order, and that seq is recorded too
+    const moved = await upload(p, [{ ...item, seq: 2 }]);
+    expect(moved.results[0]).toMatchObject({ outcome: 'duplicate', code: null, order_id: orderId });
+    expect(
+      p.state.db.prepare('SELECT order_id FROM offline_items WHERE device_id = ? AND seq = 2').get('pos-01'),
+    ).toEqual({ order_id: orderId });
+    expect(await balance(p, 's-002')).toBe(4_700);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+});
