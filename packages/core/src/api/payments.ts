@@ -160,18 +160,31 @@ export type Wallet = Static<typeof Wallet>;
 /** Query: a time range [from, to). */
 export const RangeQuery = strictObject({ from: Timestamp, to: Timestamp });
 
-/** Per-person totals over a time range, without line items (I2). */
-export const WalletSummary = strictObject({
-  person_id: Id,
-  from: Timestamp,
-  to: Timestamp,
-  spent: Money,
-  refunded: Money,
-  topped_up: Money,
-  fees_paid: Money,
-  payment_count: Type.Integer({ minimum: 0 }),
-  net: Type.Integer({ description: 'topped_up + refunded − spent − fees_paid' }),
-});
+/**
+ * Per-person totals over a time range, without line items (I2). Every figure is read from the
+ * wallet's ledger postings, by when the money moved (a payment when it was captured, a refund
+ * when it was made), so an order that moved no money (failed, closed, reversed before capture)
+ * counts nowhere, and `net` is the change of the balance over the range.
+ */
+export const WalletSummary = strictObject(
+  {
+    person_id: Id,
+    from: Timestamp,
+    to: Timestamp,
+    spent: Money,
+    refunded: Money,
+    topped_up: Money,
+    fees_paid: Money,
+    payment_count: Type.Integer({ minimum: 0, description: 'Payments debited.' }),
+    net: Type.Integer({
+      description: 'topped_up + refunded − spent − fees_paid: the change of the balance.',
+    }),
+  },
+  {
+    description:
+      "From the wallet's ledger postings, by when the money moved: an order that moved no money counts nowhere.",
+  },
+);
 /** A wallet summary. */
 export type WalletSummary = Static<typeof WalletSummary>;
 

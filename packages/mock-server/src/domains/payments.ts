@@ -535,22 +535,33 @@ export const paymentHandlers: Handlers = {
     const to = parseIso(ctx.query.to, 'querystring/to');
     if (to < from) throw new ApiError(400, 'ERR_VALIDATION', 'to is before from');
     settleDue(state);
+    // From the wallet's postings, by the kind of their journal entry and when it was posted: what
+    // moved, when it moved. An order that moved no money (failed, closed, reversed before capture)
+    // counts nowhere, and every figure agrees with the ledger (net = the change of the balance).
     const sums = state.db
       .prepare(
         `SELECT
-           COALESCE(SUM(CASE WHEN kind IN ('payment','offline_payment') AND status IN ('success','reversed') THEN amount END), 0) AS spent,
-           COALESCE(SUM(CASE WHEN kind IN ('payment','offline_payment') AND status IN ('success','reversed') THEN 1 END), 0) AS n,
-           COALESCE(SUM(CASE WHEN kind = 'top_up' AND status = 'success' THEN amount END), 0) AS topped,
-           COALESCE(SUM(CASE WHEN kind = 'fee' AND status = 'success' THEN amount END), 0) AS fees
-         FROM orders WHERE person_id = ? AND created_at >= ? AND created_at < ?`,
+           COALESCE(SUM(CASE WHEN j.kind IN ('payment', 'offline_payment') THEN -p.amount END), 0) AS spent,
+           COUNT(CASE WHEN j.kind IN ('payment', 'offline_payment') THEN 1 END) AS n,
+           COALESCE(SUM(CASE WHEN j.kind IN ('refund', 'reversal') THEN p.amount END), 0) AS back,
+           COALESCE(SUM(CASE WHEN j.kind = 'top_up' THEN p.amount END), 0) AS topped,
+           COALESCE(SUM(CASE WHEN j.kind = 'fee' THEN -p.amount END), 0) AS fees,
+           COALESCE(SUM(p.amount), 0) AS net
+         FROM postings p JOIN journal j ON j.journal_id = p.journal_id
+         WHERE p.account = ? AND j.created_at >= ? AND j.created_at < ?`,
       )
-      .get(person.person_id, from, to) as { spent: number; n: number; topped: number; fees: number };
-    const reversedBack = state.db
-      .prepare(
-        `SELECT COALESCE(SUM(p.amount), 0) AS s FROM postings p JOIN journal j ON j.journal_id = p.journal_id
-         WHERE p.account = ? AND j.kind IN ('refund', 'reversal') AND j.created_at >= ? AND j.created_at < ?`,
-      )
-      .get(walletAccount(person.person_id), from, to) as { s: number };
+      .get(walletAccount(person.person_id), from, to) as {
+      spent: number;
+      n: number;
+      back: number;
+      topped: number;
+      fees: number;
+      net: number;
+    };
+    // every journal kind that touches a wallet is one of the above
+    if (sums.net !== sums.topped + sums.back - sums.spent - sums.fees) {
+      throw new Error(`wallet ${person.person_id}: a posting of an unknown journal kind`);
+    }
     return {
       status: 200,
       body: {
@@ -558,11 +569,11 @@ export const paymentHandlers: Handlers = {
         from: iso(from),
         to: iso(to),
         spent: sums.spent,
-        refunded: reversedBack.s,
+        refunded: sums.back,
         topped_up: sums.topped,
         fees_paid: sums.fees,
         payment_count: sums.n,
-        net: sums.topped + reversedBack.s - sums.spent - sums.fees,
+        net: sums.net,
       },
     };
   },

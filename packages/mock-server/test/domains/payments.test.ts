@@ -299,6 +299,21 @@ describe('payments', () => {
         const check = await ledgerOk(p);
         expect(check.problems).toEqual([]);
         expect(check.balanced).toBe(true);
+        // the summary since the demo top-ups agrees with the ledger: net is the balance
+        for (const who of ['s-001', 's-002', 't-001', 'p-002']) {
+          const s = json<{ net: number; spent: number; refunded: number }>(
+            await p.app.inject(
+              signed(
+                p,
+                op,
+                'GET',
+                `/v1/wallets/${who}/summary?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z`,
+              ),
+            ),
+          );
+          expect([who, s.net]).toEqual([who, await balance(p, who)]);
+          expect(s.refunded).toBeLessThanOrEqual(s.spent);
+        }
       }),
       { numRuns: 8, seed: 42 },
     );
@@ -446,6 +461,83 @@ describe('offline items and business keys', () => {
       p.state.db.prepare('SELECT order_id FROM offline_items WHERE device_id = ? AND seq = 2').get('pos-01'),
     ).toEqual({ order_id: orderId });
     expect(await balance(p, 's-002')).toBe(4_700);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+});
+
+describe('wallet summary', () => {
+  type Summary = {
+    spent: number;
+    refunded: number;
+    topped_up: number;
+    fees_paid: number;
+    payment_count: number;
+    net: number;
+  };
+  const summary = async (
+    p: MockPlatform,
+    who: string,
+    from = '2026-01-05T00:00:00Z',
+    to = '2026-01-06T00:00:00Z',
+  ) => {
+    const r = await p.app.inject(
+      signed(p, operator(p), 'GET', `/v1/wallets/${who}/summary?from=${from}&to=${to}`),
+    );
+    expect(r.statusCode, r.body).toBe(200);
+    return json<Summary>(r);
+  };
+
+  it('processing → reversed before capture is not spent', async () => {
+    p = await demoPlatform();
+    expect(new Date(p.clock.now()).toISOString().slice(0, 10)).toBe('2026-01-05');
+    expect(json<Order>(await pay(p, 'BIGR', 60_000, 'p-001')).status).toBe('processing');
+    const pos = deviceSigner(p, 'pos-01');
+    expect((await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIGR/reverse', {}))).statusCode).toBe(
+      200,
+    );
+    const s = await summary(p, 'p-001');
+    expect(s).toMatchObject({ spent: 0, payment_count: 0, refunded: 0, topped_up: 500_000 });
+    expect(s.net).toBe(await balance(p, 'p-001'));
+  });
+
+  it('a captured payment reversed, a partial refund, a fee and a failed payment agree with the ledger', async () => {
+    p = await demoPlatform();
+    const pos = deviceSigner(p, 'pos-01');
+    // captured at once, then reversed: spent, and all of it back
+    expect(json<Order>(await pay(p, 'S1', 2_000, 'p-001')).status).toBe('success');
+    expect((await p.app.inject(signed(p, pos, 'POST', '/v1/payments/S1/reverse', {}))).statusCode).toBe(200);
+    // captured after confirmation, partly refunded
+    expect(json<Order>(await pay(p, 'S2', 60_000, 'p-001')).status).toBe('processing');
+    p.clock.advance(6);
+    const refund = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments/S2/refunds', { out_refund_no: 'S2-R1', amount: 5_000 }),
+    );
+    expect(refund.statusCode).toBe(201);
+    // failed for lack of funds: nothing moves
+    expect(json<Order>(await pay(p, 'S3', 49_000, 's-002')).status).toBe('failed');
+    const fee = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/fees', {
+        out_trade_no: 'F9',
+        payer_person_id: 'p-001',
+        student_person_id: 's-001',
+        fee_type: 'materials',
+        amount: 1_000,
+      }),
+    );
+    expect(fee.statusCode).toBe(201);
+    const s = await summary(p, 'p-001');
+    expect(s).toEqual(
+      expect.objectContaining({
+        spent: 62_000,
+        payment_count: 2,
+        refunded: 7_000,
+        topped_up: 500_000,
+        fees_paid: 1_000,
+      }),
+    );
+    expect(s.net).toBe(s.topped_up + s.refunded - s.spent - s.fees_paid);
+    expect(s.net).toBe(await balance(p, 'p-001'));
+    expect(await summary(p, 's-002')).toMatchObject({ spent: 0, payment_count: 0, net: 5_000 });
     expect((await ledgerOk(p)).balanced).toBe(true);
   });
 });
