@@ -83,7 +83,9 @@ export {
 } from './status-list.js';
 export {
   decodeTrustList,
+  entryCoversSchool,
   findKeys,
+  PLATFORM_AUTHORITY,
   parseTrustListPayload,
   signTrustList,
   type TrustList,

@@ -23,7 +23,11 @@ export interface TrustListEntry {
   readonly nbf: number;
   /** End of validity, unix seconds. */
   readonly exp: number;
-  /** Schools it may sign for; empty means any. */
+  /**
+   * Schools it may sign for. Empty means every school the list's `authority` covers: any school in
+   * a `"platform"` list, only the authority's own school in a school's list (see
+   * {@link entryCoversSchool}).
+   */
   readonly schools: readonly string[];
   /** Bit set of {@link KEY_USE}. Default: all uses (7). */
   readonly uses: number;
@@ -152,6 +156,33 @@ export function verifyTrustList(bytes: Uint8Array, rootKeys: readonly PublicKey[
   }
   verifySign1(sign1, candidates, 'trust list');
   return parseTrustListPayload(sign1.payload);
+}
+
+/** The `authority` of a trust list signed by the platform (any other value is a school id). */
+export const PLATFORM_AUTHORITY = 'platform';
+
+/**
+ * Whether a trust-list entry lets its key sign for `school` (spec §3): `school` is one of the
+ * entry's `schools`, or `schools` is empty and `school` is one the list's authority covers (any
+ * school when the authority is `"platform"`, else only the authority's own school id). Every check
+ * of an entry's schools goes through here: credentials, status lists and rosters alike.
+ *
+ * @param entry - An entry of `trustList`.
+ * @param trustList - The list the entry belongs to (its `authority` is read).
+ * @param school - The school id to check.
+ * @example
+ * ```ts
+ * // in a list whose authority is "10001", an entry with schools: [] covers "10001" only
+ * entryCoversSchool(trustList.keys[0], trustList, '10002'); // false
+ * ```
+ */
+export function entryCoversSchool(
+  entry: TrustListEntry,
+  trustList: Pick<TrustList, 'authority'>,
+  school: string,
+): boolean {
+  if (entry.schools.length > 0) return entry.schools.includes(school);
+  return trustList.authority === PLATFORM_AUTHORITY || school === trustList.authority;
 }
 
 /** All keys whose kid equals `kid` (ids can collide, spec §2.4). */

@@ -15,7 +15,7 @@ import {
 import { type CredentialClaims, parseCredentialClaims } from './credential.js';
 import { CampusCardError, type CampusCardErrorCode } from './errors.js';
 import { type PublicKey, verifyBytes } from './keys.js';
-import { allocSlab } from './lib/bytes.js';
+import { allocSlab, bytesEqual } from './lib/bytes.js';
 import { CREDENTIAL_LIMITS, PRESENTATION_LIMITS } from './lib/limits.js';
 import {
   type CredentialParts,
@@ -29,7 +29,7 @@ import type { Role } from './roles.js';
 import { KEY_USE } from './roles.js';
 import { decodeRoster, indexRoster, type Roster, type RosterCard, type RosterIndex } from './roster.js';
 import { decodeStatusList, getStatus, type StatusList } from './status-list.js';
-import { findKeys, type TrustList, type TrustListEntry } from './trust-list.js';
+import { entryCoversSchool, findKeys, type TrustList, type TrustListEntry } from './trust-list.js';
 
 /**
  * A signature verification backend: WebCrypto, node:crypto or @noble/curves. It must accept
@@ -45,7 +45,11 @@ export const nobleBackend: SignatureBackend = { verify: verifyBytes };
 
 /** What a verified issuer signature established, cached by credential hash. */
 export interface VerifiedCredential {
-  /** The trust-list entry whose key verified the credential. */
+  /**
+   * The trust-list entry that admitted the credential: its key verified the signature and its
+   * roles, schools and validity allow the credential. When the key is listed in several entries,
+   * the first that allows it.
+   */
   readonly entry: TrustListEntry;
   /** The credential's claims, with `school` resolved (never undefined here). */
   readonly claims: CredentialClaims & { readonly school: string };
@@ -402,11 +406,52 @@ function verifyCredentialSign1(
     sign1.alg,
     sign1ToBeSigned(sign1.protectedBytes, sign1.payload),
     sign1.signature,
-    usable.map((e) => e.key),
+    distinctKeys(usable),
   );
   return key instanceof Promise
-    ? key.then((k) => issuerVerified(k, sign1, usable, cache, cacheKey))
-    : issuerVerified(key, sign1, usable, cache, cacheKey);
+    ? key.then((k) => issuerVerified(k, sign1, usable, trustList, cache, cacheKey))
+    : issuerVerified(key, sign1, usable, trustList, cache, cacheKey);
+}
+
+/** Whether two public keys are the same key (the same object, or the same algorithm and bytes). */
+function sameKey(a: PublicKey, b: PublicKey): boolean {
+  return a === b || (a.alg === b.alg && bytesEqual(a.raw, b.raw));
+}
+
+/** The keys of `entries`, each once (a key listed in several entries is tried once). */
+function distinctKeys(entries: readonly TrustListEntry[]): PublicKey[] {
+  const out: PublicKey[] = [];
+  for (const e of entries) if (!out.some((k) => sameKey(k, e.key))) out.push(e.key);
+  return out;
+}
+
+/** Why an entry does not admit a credential: error code, message, spec section. */
+type Refusal = readonly [CampusCardErrorCode, string, string];
+
+/**
+ * The first limit of `entry` the credential breaks, in the order role, school, validity (spec §3,
+ * §4.1), or `undefined` when the entry admits it.
+ */
+function entryRefusal(
+  entry: TrustListEntry,
+  trustList: TrustList,
+  claims: CredentialClaims,
+): Refusal | undefined {
+  if (!entry.roles.includes(claims.role)) {
+    return ['ERR_ISSUER_ROLE_NOT_ALLOWED', `issuer key may not sign ${claims.role} cards`, '3'];
+  }
+  if (claims.school === undefined) {
+    // no iss: only a key limited to exactly one school may leave it out (spec §4.1)
+    if (entry.schools.length !== 1) {
+      return ['ERR_STRUCTURE', 'credential: no iss, and the issuer key covers several schools', '4.1'];
+    }
+  } else if (!entryCoversSchool(entry, trustList, claims.school)) {
+    return ['ERR_ISSUER_SCHOOL_NOT_ALLOWED', `issuer key may not sign for school ${claims.school}`, '3'];
+  }
+  if (claims.iat < entry.nbf || claims.iat > entry.exp) {
+    return ['ERR_ISSUER_KEY_EXPIRED', 'credential issued outside the issuer key validity', '3'];
+  }
+  return undefined;
 }
 
 /** The rest of {@link verifyCredentialSign1}, once the issuer signature check answered. */
@@ -414,28 +459,50 @@ function issuerVerified(
   key: PublicKey | undefined,
   sign1: Sign1,
   usable: readonly TrustListEntry[],
+  trustList: TrustList,
   cache: CredentialCache | undefined,
   cacheKey: string | undefined,
 ): VerifiedCredential {
   if (!key) fail('ERR_SIGNATURE_INVALID', 'credential: issuer signature does not verify', '2.2');
   // claims are read only now that the signature covering them is verified
   const claims = parseCredentialClaims(sign1.payload);
-  const entry = usable.find((e) => e.key === key) as TrustListEntry;
-  if (!entry.roles.includes(claims.role))
-    fail('ERR_ISSUER_ROLE_NOT_ALLOWED', `issuer key may not sign ${claims.role} cards`, '3');
-  let school = claims.school;
-  if (school === undefined) {
-    // no iss: only a key limited to exactly one school may leave it out (spec §4.1)
-    if (entry.schools.length !== 1) {
-      fail('ERR_STRUCTURE', 'credential: no iss, and the issuer key covers several schools', '4.1');
+  // A key may be listed in several entries (student cards for one school, teacher cards for
+  // another): any entry of the key that admits the credential will do. Without iss, every entry
+  // whose role and validity admit it must name the same single school, or the school is ambiguous.
+  let entry: TrustListEntry | undefined;
+  let refusal: Refusal | undefined;
+  let ambiguous = false;
+  for (const e of usable) {
+    if (!sameKey(e.key, key)) continue;
+    const r = entryRefusal(e, trustList, claims);
+    if (claims.school !== undefined) {
+      if (r === undefined) {
+        entry = e;
+        break;
+      }
+      refusal ??= r;
+      continue;
     }
-    school = entry.schools[0] as string;
-  } else if (entry.schools.length > 0 && !entry.schools.includes(school)) {
-    fail('ERR_ISSUER_SCHOOL_NOT_ALLOWED', `issuer key may not sign for school ${school}`, '3');
+    if (!e.roles.includes(claims.role) || claims.iat < e.nbf || claims.iat > e.exp) {
+      refusal ??= r;
+      continue;
+    }
+    if (e.schools.length !== 1 || (entry !== undefined && entry.schools[0] !== e.schools[0]))
+      ambiguous = true;
+    entry ??= e;
   }
-  if (claims.iat < entry.nbf || claims.iat > entry.exp) {
-    fail('ERR_ISSUER_KEY_EXPIRED', 'credential issued outside the issuer key validity', '3');
+  if (ambiguous)
+    fail('ERR_STRUCTURE', 'credential: no iss, and the issuer key covers several schools', '4.1');
+  if (entry === undefined) {
+    // (an entry always has the verifying key: it came from `usable`; fail closed all the same)
+    const [code, message, section] = refusal ?? [
+      'ERR_UNKNOWN_ISSUER',
+      'credential: no trust-list entry has the verifying key',
+      '3',
+    ];
+    fail(code, message, section);
   }
+  const school = claims.school ?? (entry.schools[0] as string);
   const verified: VerifiedCredential = { entry, claims: Object.freeze({ ...claims, school }) };
   if (cache && cacheKey !== undefined)
     cacheStore(cache, cacheKey, sign1.protectedBytes, sign1.payload, verified);
@@ -650,7 +717,7 @@ function signedMaterialKeys(
     .filter(
       (e) =>
         (e.uses & use) !== 0 &&
-        (e.schools.length === 0 || e.schools.includes(school)) &&
+        entryCoversSchool(e, trustList, school) &&
         iat >= e.nbf &&
         iat <= e.exp &&
         e.key.kid.length === kid.length &&
