@@ -36,6 +36,15 @@ export const PositiveMoney = Type.Integer({
   maximum: MAX_AMOUNT_FEN,
   description: 'Integer fen, > 0.',
 });
+/**
+ * A total in integer fen over many operations (a day's credits, a period's spending), never
+ * negative. A sum is not bounded by the per-operation {@link MAX_AMOUNT_FEN}: two maximal top-ups
+ * already pass it.
+ */
+export const MoneyTotal = Type.Integer({
+  minimum: 0,
+  description: 'Integer fen, a sum over many operations (no per-operation maximum).',
+});
 /** A signed balance in fen (may be negative after offline payments). */
 export const Balance = Type.Integer({
   description: 'Integer fen; negative only after capped offline payments.',

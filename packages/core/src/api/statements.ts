@@ -6,7 +6,7 @@
  * @module
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Id, Money, type RouteDef, SIGNED_ERRORS, strictObject, Timestamp } from './common.js';
+import { Id, MoneyTotal, type RouteDef, SIGNED_ERRORS, strictObject, Timestamp } from './common.js';
 
 /** A calendar day in UTC, `YYYY-MM-DD`. */
 export const StatementDate = Type.String({
@@ -30,8 +30,8 @@ export const StatementInfo = strictObject({
   }),
   size_bytes: Type.Integer({ minimum: 0 }),
   line_count: Type.Integer({ minimum: 0, description: 'Movement lines, header excluded.' }),
-  credits: Money,
-  debits: Money,
+  credits: MoneyTotal,
+  debits: MoneyTotal,
   net: Type.Integer({ description: 'credits − debits, fen.' }),
   generated_at: Timestamp,
 });

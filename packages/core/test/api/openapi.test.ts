@@ -6,7 +6,10 @@ import {
   fillPath,
   getRoute,
   ListEventsQuery,
+  MAX_AMOUNT_FEN,
   routes,
+  StatementInfo,
+  WalletSummary,
   WEBHOOK_EVENT_TYPES,
 } from '../../src/api.js';
 
@@ -63,6 +66,38 @@ describe('validators', () => {
     const ok = q({ limit: '5', from: '2026-01-01T00:00:00Z' });
     expect(ok).toEqual({ ok: true, value: { limit: 5, from: '2026-01-01T00:00:00Z' } });
     expect(q({ from: '2026-01-01T08:00:00+08:00' }).ok).toBe(false);
+  });
+
+  it('totals are sums, not one order: beyond MAX_AMOUNT_FEN they are valid', () => {
+    const twice = 2 * MAX_AMOUNT_FEN;
+    const summary = {
+      person_id: 's-003',
+      from: '2026-01-05T00:00:00Z',
+      to: '2026-01-06T00:00:00Z',
+      spent: twice,
+      refunded: twice,
+      topped_up: twice,
+      fees_paid: twice,
+      payment_count: 2,
+      net: 0,
+    };
+    expect(compileValidator(WalletSummary)(summary).ok).toBe(true);
+    expect(compileValidator(WalletSummary)({ ...summary, spent: -1 }).ok).toBe(false);
+    expect(compileValidator(WalletSummary)({ ...summary, spent: 1.5 }).ok).toBe(false);
+    const statement = {
+      merchant_id: 'm-shop',
+      date: '2026-01-05',
+      hash_type: 'sha-256',
+      hash_value: '0'.repeat(64),
+      size_bytes: 100,
+      line_count: 4,
+      credits: twice,
+      debits: twice,
+      net: 0,
+      generated_at: '2026-01-06T00:00:00Z',
+    };
+    expect(compileValidator(StatementInfo)(statement).ok).toBe(true);
+    expect(compileValidator(StatementInfo)({ ...statement, debits: -1 }).ok).toBe(false);
   });
 });
 

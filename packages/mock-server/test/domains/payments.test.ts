@@ -540,4 +540,19 @@ describe('wallet summary', () => {
     expect(await summary(p, 's-002')).toMatchObject({ spent: 0, payment_count: 0, net: 5_000 });
     expect((await ledgerOk(p)).balanced).toBe(true);
   });
+
+  it('totals are sums: beyond one order’s maximum they are still answered (200)', async () => {
+    p = await demoPlatform();
+    for (const no of ['BIG-TU-1', 'BIG-TU-2']) {
+      const r = await p.app.inject(
+        signed(p, operator(p), 'POST', '/v1/wallets/s-003/top-ups', {
+          out_trade_no: no,
+          amount: 1_000_000_000,
+          channel: 'bank',
+        }),
+      );
+      expect(r.statusCode, r.body).toBe(201);
+    }
+    expect(await summary(p, 's-003')).toMatchObject({ topped_up: 2_000_000_000, net: 2_000_000_000 });
+  });
 });
