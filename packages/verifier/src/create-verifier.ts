@@ -199,9 +199,12 @@ export interface Verifier {
   snapshot(options: { now: number }): Uint8Array;
   /**
    * Reads back a replay journal written through `onReplayRecord` (at boot, after {@link restore}):
-   * every live entry goes back into the window. A torn last record is ignored; truncate the journal
-   * file to the returned `validByteLength` before appending again. After the next {@link snapshot}
-   * is safely stored, the journal can be emptied.
+   * every entry live at `now` goes back into the window. Entries already expired at `now` are left
+   * out, and the verifier then refuses as `CODE_TOO_OLD` every code whose entry would have expired by
+   * the latest of them (`expiredUntil`), so a clock that read fast at boot and is corrected backwards
+   * cannot let a used code in again; fresh codes are unaffected. A torn last record is ignored;
+   * truncate the journal file to the returned `validByteLength` before appending again. After the
+   * next {@link snapshot} is safely stored, the journal can be emptied.
    *
    * @throws `VerifierError` `ERR_REPLAY_JOURNAL_CORRUPT` for damage before the last record.
    */
@@ -723,7 +726,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const now = opts?.now;
       if (typeof now !== 'number' || !Number.isFinite(now))
         throw new TypeError('replayJournal: options.now required');
-      return readReplayJournal(bytes, replay as MemoryReplayStore, Math.min(now, Math.max(replayClock, now)));
+      const result = readReplayJournal(bytes, replay as MemoryReplayStore, now);
+      // records skipped as expired at `now` are forgotten: should the clock later read earlier (a
+      // fast boot clock corrected backwards), their codes must be refused as too old, not accepted
+      if (result.expiredUntil > replayClock) replayClock = result.expiredUntil;
+      return result;
     },
     status(now) {
       const ms = <T extends MaterialStamp>(material: Material, stamp: T): MaterialStatus => ({

@@ -61,6 +61,35 @@ describe('replay journal', () => {
     expect(await naive.verify(a, { now: T0 + 10, reader: gate })).toMatchObject({ accepted: true });
   });
 
+  it('journal read at a fast boot clock keeps used codes out', async () => {
+    const journal: Uint8Array[] = [];
+    const before = await reader(journal);
+    const snap = before.snapshot({ now: T0 - 1 });
+    const code = await campus.code('2024010001', T0);
+    expect((await before.verify(code, { now: T0, reader: { id: 'g' } })).accepted).toBe(true);
+    const after = await reader([]);
+    after.restore(snap, { now: T0 + 200 }); // RTC 200 s fast at boot
+    const r = after.replayJournal(Uint8Array.from(journal.flatMap((x) => [...x])), { now: T0 + 200 });
+    expect(r).toMatchObject({ records: 1, applied: 0, expiredUntil: T0 + 91 });
+    // the clock is corrected back to T0 + 10 (within the floor tolerance): the used code is refused
+    expect(await after.verify(code, { now: T0 + 10, reader: { id: 'g' } })).toMatchObject({
+      accepted: false,
+      reason: 'CODE_TOO_OLD',
+    });
+    // fresh codes are unaffected, and a code of the same second is recorded again as usual
+    const fresh = await campus.code('2024010001', T0 + 10);
+    expect((await after.verify(fresh, { now: T0 + 10, reader: { id: 'g' } })).accepted).toBe(true);
+    expect(await after.verify(fresh, { now: T0 + 11, reader: { id: 'g' } })).toMatchObject({
+      reason: 'REPLAYED',
+    });
+    // and a later snapshot carries the raised replay clock across the next reboot
+    const again = await reader([]);
+    again.restore(after.snapshot({ now: T0 + 12 }), { now: T0 + 12 });
+    expect(await again.verify(code, { now: T0 + 12, reader: { id: 'g' } })).toMatchObject({
+      reason: 'CODE_TOO_OLD',
+    });
+  });
+
   it('fails closed when the journal cannot be written', async () => {
     const v = await reader([], true);
     const d = await v.verify(await campus.code('2024010001', T0 - 5), { now: T0, reader: gate });

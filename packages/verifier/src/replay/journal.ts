@@ -85,6 +85,14 @@ export interface ReplayJournalResult {
   validByteLength: number;
   /** Bytes of the torn last record that were ignored (0 when the journal ended cleanly). */
   tornBytes: number;
+  /**
+   * The largest `expiresAt` among the valid records skipped as expired at `now` (unix seconds), or
+   * 0 when none was skipped. A skipped record's code was used, and the store no longer knows it:
+   * should the clock later read below this value (a boot clock that ran fast, corrected backwards),
+   * that code would look fresh again. So refuse every code whose replay entry would expire at or
+   * before this time as too old (the verifier raises its replay clock to it).
+   */
+  expiredUntil: number;
 }
 
 /**
@@ -96,7 +104,9 @@ export interface ReplayJournalResult {
  *
  * @param bytes - the whole journal.
  * @param store - the store to fill.
- * @param now - unix seconds: records with `expiresAt <= now` are skipped.
+ * @param now - unix seconds: records with `expiresAt <= now` are skipped; the latest such expiry is
+ *   reported as `expiredUntil`, and a caller whose clock may later read earlier than `now` must refuse
+ *   codes expiring by then (see {@link ReplayJournalResult.expiredUntil}).
  * @throws `VerifierError` `ERR_REPLAY_JOURNAL_CORRUPT` for a bad record before the last one;
  *   `RangeError` when the store's capacity is too small.
  */
@@ -111,11 +121,12 @@ export function replayJournal(bytes: Uint8Array, store: MemoryReplayStore, now: 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let records = 0;
   let applied = 0;
+  let expiredUntil = 0;
   for (let k = 0; k < complete; k++) {
     const o = k * JOURNAL_RECORD_BYTES;
     if (!recordIsValid(bytes, o)) {
       if (k === complete - 1 && partial === 0) {
-        return { records, applied, validByteLength: o, tornBytes: JOURNAL_RECORD_BYTES };
+        return { records, applied, validByteLength: o, tornBytes: JOURNAL_RECORD_BYTES, expiredUntil };
       }
       throw new VerifierError(
         'ERR_REPLAY_JOURNAL_CORRUPT',
@@ -124,10 +135,19 @@ export function replayJournal(bytes: Uint8Array, store: MemoryReplayStore, now: 
     }
     records++;
     const expiresAt = view.getUint32(o + 20, true);
-    if (expiresAt <= now) continue;
+    if (expiresAt <= now) {
+      if (expiresAt > expiredUntil) expiredUntil = expiresAt;
+      continue;
+    }
     checkExpiresAt(expiresAt, now);
     store.restoreEntry(bytes.subarray(o + 4, o + 20), expiresAt, now);
     applied++;
   }
-  return { records, applied, validByteLength: complete * JOURNAL_RECORD_BYTES, tornBytes: partial };
+  return {
+    records,
+    applied,
+    validByteLength: complete * JOURNAL_RECORD_BYTES,
+    tornBytes: partial,
+    expiredUntil,
+  };
 }

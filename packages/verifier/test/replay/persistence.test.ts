@@ -118,9 +118,40 @@ describe('journal', () => {
     expect(bytes.length).toBe(5 * JOURNAL_RECORD_BYTES);
     const store = createMemoryReplayStore({ capacity: 100 });
     const result = replayJournal(bytes, store, NOW + 12);
-    expect(result).toEqual({ records: 5, applied: 2, validByteLength: bytes.length, tornBytes: 0 });
+    expect(result).toEqual({
+      records: 5,
+      applied: 2,
+      validByteLength: bytes.length,
+      tornBytes: 0,
+      expiredUntil: NOW + 12, // the latest of the three skipped as expired (NOW + 10, 11, 12)
+    });
     expect(store.checkAndInsert(digestOf(4), NOW + 100, NOW + 12)).toBe('replayed');
     expect(store.checkAndInsert(digestOf(1), NOW + 100, NOW + 12)).toBe('fresh');
+  });
+
+  it('reports the latest expiry among the records it skipped as expired (0 when none)', () => {
+    const records: Uint8Array[] = [];
+    const at = [NOW + 30, NOW + 5, NOW + 20, NOW + 50, NOW + 10];
+    at.forEach((e, k) => {
+      records.push(encodeJournalRecord(digestOf(k), e));
+    });
+    const bytes = concat(records);
+    const read = (now: number) => replayJournal(bytes, createMemoryReplayStore({ capacity: 100 }), now);
+    expect(read(NOW)).toMatchObject({ applied: 5, expiredUntil: 0 });
+    expect(read(NOW + 20)).toMatchObject({ applied: 2, expiredUntil: NOW + 20 }); // expiresAt <= now skipped
+    expect(read(NOW + 49)).toMatchObject({ applied: 1, expiredUntil: NOW + 30 });
+    expect(read(NOW + 1000)).toMatchObject({ applied: 0, expiredUntil: NOW + 50 });
+    // a torn last record does not count
+    const torn = concat([
+      encodeJournalRecord(digestOf(9), NOW + 40),
+      encodeJournalRecord(digestOf(8), NOW + 90),
+    ]);
+    torn[torn.length - 1] = (torn[torn.length - 1] as number) ^ 1;
+    expect(replayJournal(torn, createMemoryReplayStore({ capacity: 100 }), NOW + 100)).toMatchObject({
+      records: 1,
+      expiredUntil: NOW + 40,
+      tornBytes: JOURNAL_RECORD_BYTES,
+    });
   });
 
   it('ignores a torn last record, partial or complete', () => {
@@ -133,13 +164,20 @@ describe('journal', () => {
         applied: 3,
         validByteLength: 3 * JOURNAL_RECORD_BYTES,
         tornBytes: 32 - cut,
+        expiredUntil: 0,
       });
       expect(store.checkAndInsert(digestOf(3), NOW + 100, NOW)).toBe('fresh');
     }
     const zeroed = new Uint8Array(bytes);
     zeroed.fill(0, 3 * JOURNAL_RECORD_BYTES + 20); // written length, lost data
     const r = replayJournal(zeroed, createMemoryReplayStore({ capacity: 100 }), NOW);
-    expect(r).toEqual({ records: 3, applied: 3, validByteLength: 3 * JOURNAL_RECORD_BYTES, tornBytes: 32 });
+    expect(r).toEqual({
+      records: 3,
+      applied: 3,
+      validByteLength: 3 * JOURNAL_RECORD_BYTES,
+      tornBytes: 32,
+      expiredUntil: 0,
+    });
   });
 
   it('rejects corruption before the last record with ERR_REPLAY_JOURNAL_CORRUPT', () => {
