@@ -55,7 +55,9 @@ export interface PassbackState {
   /** A JSON-serialisable copy of the state. */
   snapshot(): PassbackSnapshot;
   /**
-   * Replaces the state with a snapshot's content (keeping at most `maxEntries`, most recent first).
+   * Replaces the state with a snapshot's content. Over `maxEntries`, the least recently updated
+   * entries of cards *outside* their zone are dropped first; entries of cards inside are always kept,
+   * even past the bound (as `record` does), so a restore never lets a card that is inside enter again.
    *
    * @throws `VerifierError` `ERR_PASSBACK_SNAPSHOT_INVALID` for a malformed snapshot (state unchanged).
    */
@@ -179,8 +181,7 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
       if (!Array.isArray(rows)) throw invalid('"entries" is not an array');
       const next = new Map<string, MutableEntry>();
       let inside = 0;
-      const start = Math.max(0, rows.length - maxEntries);
-      for (let i = start; i < rows.length; i++) {
+      for (let i = 0; i < rows.length; i++) {
         const row: unknown = rows[i];
         if (
           !Array.isArray(row) ||
@@ -205,6 +206,17 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
           lastExit: row[4] ?? undefined,
         });
         if (row[2]) inside++;
+      }
+      // over the bound: drop the least recently updated OUTSIDE entries, as record() would have;
+      // never an inside one (forgetting it would let that card enter twice)
+      let excess = next.size - maxEntries;
+      if (excess > 0) {
+        for (const [k, e] of next) {
+          if (excess === 0) break;
+          if (e.inside) continue;
+          next.delete(k);
+          excess--;
+        }
       }
       entries = next;
       insideCount = inside;

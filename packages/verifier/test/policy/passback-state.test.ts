@@ -55,4 +55,39 @@ describe('createPassbackState', () => {
     expect(s.size).toBe(4);
     expect(s.get('z', 'in-1')?.inside).toBe(true);
   });
+
+  it('restore never forgets a card that is inside: it drops the oldest outside entries first', () => {
+    const s = createPassbackState({ maxEntries: 2 });
+    s.record('hall', 'A', 'in', NOW);
+    s.record('hall', 'B', 'in', NOW + 1);
+    s.record('hall', 'C', 'out', NOW + 2); // grows past the bound rather than forget A or B
+    expect(s.size).toBe(3);
+    const r = createPassbackState({ maxEntries: 2 });
+    r.restore(JSON.parse(JSON.stringify(s.snapshot())));
+    expect(r.get('hall', 'A')?.inside).toBe(true);
+    expect(r.get('hall', 'B')?.inside).toBe(true);
+    expect(r.get('hall', 'C')).toBeUndefined();
+    expect(r.size).toBe(2);
+    // with more outside entries than room: the oldest outside ones go, the newest stay
+    const t = createPassbackState({ maxEntries: 10 });
+    t.record('hall', 'o1', 'out', NOW);
+    t.record('hall', 'i1', 'in', NOW + 1);
+    t.record('hall', 'o2', 'out', NOW + 2);
+    t.record('hall', 'o3', 'out', NOW + 3);
+    t.record('hall', 'i2', 'in', NOW + 4);
+    const u = createPassbackState({ maxEntries: 3 });
+    u.restore(t.snapshot());
+    expect(u.size).toBe(3);
+    expect(u.get('hall', 'i1')?.inside).toBe(true);
+    expect(u.get('hall', 'i2')?.inside).toBe(true);
+    expect(u.get('hall', 'o3')?.inside).toBe(false);
+    expect(u.get('hall', 'o1')).toBeUndefined();
+    expect(u.get('hall', 'o2')).toBeUndefined();
+    // all inside and more than the bound: every one is kept, and the state is full
+    const v = createPassbackState({ maxEntries: 1 });
+    v.restore(s.snapshot());
+    expect(v.get('hall', 'A')?.inside).toBe(true);
+    expect(v.get('hall', 'B')?.inside).toBe(true);
+    expect(v.isFull).toBe(true);
+  });
 });
