@@ -82,11 +82,23 @@ export function isValidTimestamp(text: string): boolean {
   return day <= (month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] as number));
 }
 
-/** An opaque identifier: 1 to 64 characters of `[A-Za-z0-9_.:-]`. */
-export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+/**
+ * 1 or more of `[A-Za-z0-9_.:-]`, but not `.` or `..`: ids and keys go into URL paths
+ * (`/v1/payments/{out_trade_no}`), where URL parsers remove such dot segments
+ * (RFC 3986 §5.2.4), so a resource named so could never be addressed. Written without
+ * look-ahead, which not every JSON Schema regex engine has: some character that is not a dot,
+ * or three dots or more.
+ */
+const KEY_PATTERN = '^([A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|[.]{3,})$';
 
-/** A merchant's or device's business key: an order or refund number (1 to 64 characters). */
-export const BusinessKey = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+/** An opaque identifier: 1 to 64 characters of `[A-Za-z0-9_.:-]`, not `.` or `..`. */
+export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: KEY_PATTERN });
+
+/**
+ * A merchant's or device's business key: an order or refund number (1 to 64 characters of
+ * `[A-Za-z0-9_.:-]`, not `.` or `..`).
+ */
+export const BusinessKey = Type.String({ minLength: 1, maxLength: 64, pattern: KEY_PATTERN });
 
 /** A scanned QR text, `CC1:` followed by Base45 (token format §8). */
 export const QrText = Type.String({ minLength: 4, maxLength: 1024, pattern: '^CC1:[0-9A-Z $%*+\\-./:]*$' });

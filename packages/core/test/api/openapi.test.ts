@@ -1,10 +1,13 @@
+import type { TObject, TSchema } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import {
+  BusinessKey,
   buildOpenApiDocument,
   CreatePaymentBody,
   compileValidator,
   fillPath,
   getRoute,
+  Id,
   ListEventsQuery,
   MAX_AMOUNT_FEN,
   routes,
@@ -66,6 +69,24 @@ describe('validators', () => {
     const ok = q({ limit: '5', from: '2026-01-01T00:00:00Z' });
     expect(ok).toEqual({ ok: true, value: { limit: 5, from: '2026-01-01T00:00:00Z' } });
     expect(q({ from: '2026-01-01T08:00:00+08:00' }).ok).toBe(false);
+  });
+
+  it('refuses "." and ".." as a key or an id: a URL parser collapses such a path segment', () => {
+    for (const schema of [BusinessKey, Id]) {
+      const check = compileValidator(schema);
+      for (const bad of ['.', '..']) expect(check(bad).ok, bad).toBe(false);
+      for (const ok of ['...', '.a', 'a.', 'a..b', 'T-1:2_3', '0']) expect(check(ok).ok, ok).toBe(true);
+    }
+    // every string path parameter of every route, so no resource is created that cannot be addressed
+    const open: string[] = [];
+    for (const r of routes) {
+      const params = ('params' in r ? r.params : undefined) as TObject | undefined;
+      for (const [name, schema] of Object.entries(params?.properties ?? {}) as [string, TSchema][]) {
+        const check = compileValidator(schema);
+        for (const seg of ['.', '..']) if (check(seg).ok) open.push(`${r.operationId} ${name} ${seg}`);
+      }
+    }
+    expect(open).toEqual([]);
   });
 
   it('totals are sums, not one order: beyond MAX_AMOUNT_FEN they are valid', () => {

@@ -468,3 +468,30 @@ describe('directory over HTTP', () => {
     expect(counts(p)).toEqual(before);
   });
 });
+
+describe('ids in paths', () => {
+  it('refuses "." and ".." as an id (a URL parser collapses them): 400 ERR_VALIDATION, no state change', async () => {
+    p = await demoPlatform();
+    const k = keyPair('x-any');
+    const before = counts(p);
+    for (const id of ['.', '..']) {
+      const cases: [string, object][] = [
+        ['/v1/schools', { school_id: id, name: 'Dots' }],
+        ['/v1/people', { person_id: id, school_id: 'sch-demo', kind: 'parent', name: 'Dots' }],
+        [
+          '/v1/devices',
+          { device_id: id, school_id: 'sch-demo', type: 'gate', zone: 'gate:north', public_jwk: k.pub },
+        ],
+        [
+          '/v1/merchants',
+          { merchant_id: id, school_id: 'sch-demo', name: 'Dots', category: 'shop', public_jwk: k.pub },
+        ],
+      ];
+      for (const [url, body] of cases) {
+        const r = await post(p, url, body);
+        expect([url, id, r.statusCode, json(r).code]).toEqual([url, id, 400, 'ERR_VALIDATION']);
+      }
+    }
+    expect(counts(p)).toEqual(before);
+  });
+});

@@ -556,3 +556,25 @@ describe('wallet summary', () => {
     expect(await summary(p, 's-003')).toMatchObject({ topped_up: 2_000_000_000, net: 2_000_000_000 });
   });
 });
+
+describe('business keys in paths', () => {
+  it('refuses "." and ".." as out_trade_no (a URL parser collapses them): 400 ERR_VALIDATION, no order', async () => {
+    p = await demoPlatform();
+    for (const no of ['.', '..']) {
+      const r = await p.app.inject(
+        signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments', {
+          out_trade_no: no,
+          amount: 100,
+          qr_text: await qrOf(p, 's-001', 2),
+        }),
+      );
+      expect([no, r.statusCode, json(r).code]).toEqual([no, 400, 'ERR_VALIDATION']);
+    }
+    const ok = await pay(p, '...', 100);
+    expect(ok.statusCode).toBe(201);
+    expect(
+      json<Order>(await p.app.inject(signed(p, deviceSigner(p, 'pos-01'), 'GET', '/v1/payments/...'))).status,
+    ).toBe('success');
+    expect(await balance(p, 's-001')).toBe(9_900);
+  });
+});
