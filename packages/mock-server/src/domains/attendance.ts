@@ -48,7 +48,8 @@ export const attendanceHandlers: Handlers = {
   uploadEvents: async (ctx) => {
     const { state, body: b } = ctx;
     const p = requirePrincipal(ctx);
-    // Resolve codes and UIDs first (async), as of each event's time.
+    // Resolve codes and UIDs first (async), as of each event's time (the card's status: as of
+    // now, see resolveCredentialInput; a card not active now leaves the event unresolved).
     const resolved: (Resolution | CardRow | undefined)[] = [];
     // the codes of allowed scans, for the platform-wide one-use registry (C3): a device that names
     // the card still sends the code it admitted, and that code must not have been used elsewhere
@@ -63,7 +64,7 @@ export const attendanceHandlers: Handlers = {
             state,
             p,
             { qr_text: e.qr_text },
-            { nowSeconds: Math.floor((occurredAt[i] as number) / 1000), allowInactive: true },
+            { nowSeconds: Math.floor((occurredAt[i] as number) / 1000) },
           );
         } catch (err) {
           if (!(err instanceof ApiError)) throw err;
@@ -78,7 +79,6 @@ export const attendanceHandlers: Handlers = {
           resolved.push(
             await resolveCredentialInput(state, p, e, {
               nowSeconds: Math.floor((occurredAt[i] as number) / 1000),
-              allowInactive: true,
             }),
           );
         } catch (err) {

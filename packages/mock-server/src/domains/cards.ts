@@ -350,12 +350,18 @@ export interface Resolution {
 /**
  * Verifies a scanned code (signatures, time window) against the school's trust list, or looks
  * up a card UID; then checks the card is the current, active card. Does not consume the code.
+ *
+ * `nowSeconds` (an offline capture's time) is when the code's time window and the card's validity
+ * are judged. The card's status is always the current one, fail-closed: the platform keeps no
+ * history of status changes, so it cannot tell whether a card suspended or revoked now was still
+ * active at a capture time. A code of such a card is refused by the current status list
+ * (`ERR_REVOKED`), a UID with `ERR_CARD_NOT_ACTIVE`.
  */
 export async function resolveCredentialInput(
   state: PlatformState,
   principal: Principal,
   input: { qr_text?: string | undefined; uid_hex?: string | undefined },
-  options: { nowSeconds?: number; allowInactive?: boolean } = {},
+  options: { nowSeconds?: number } = {},
 ): Promise<Resolution> {
   const schoolId = principal.schoolId;
   if (schoolId === null) throw new ApiError(403, 'ERR_FORBIDDEN', 'the caller belongs to no school');
@@ -410,9 +416,9 @@ export async function resolveCredentialInput(
       presentation: undefined,
     };
   }
-  if (options.allowInactive === true && card.status !== 'revoked') return { card, ...resolution };
   if (card.status !== 'active') throw new ApiError(403, 'ERR_CARD_NOT_ACTIVE', `card is ${card.status}`);
-  if (card.expires_at <= state.clock.now()) throw new ApiError(403, 'ERR_CARD_NOT_ACTIVE', 'card expired');
+  const at = options.nowSeconds === undefined ? state.clock.now() : options.nowSeconds * 1000;
+  if (card.expires_at <= at) throw new ApiError(403, 'ERR_CARD_NOT_ACTIVE', 'card expired');
   return { card, ...resolution };
 }
 

@@ -648,14 +648,14 @@ export const paymentHandlers: Handlers = {
     };
     // Every capture time is checked before any work: a bad one refuses the whole batch.
     const capturedAt = b.items.map((item, i) => parseIso(item.captured_at, `body/items/${i}/captured_at`));
-    // Verify every code first (async), as of its capture time; then commit all at once.
+    // Verify every code first (async), as of its capture time (the card's status: as of now, see
+    // resolveCredentialInput); then commit all at once.
     const checked: (Resolution | ApiError)[] = [];
     for (const [i, item] of b.items.entries()) {
       try {
         checked.push(
           await resolveCredentialInput(state, p, item, {
             nowSeconds: Math.floor((capturedAt[i] as number) / 1000),
-            allowInactive: true,
           }),
         );
       } catch (e) {

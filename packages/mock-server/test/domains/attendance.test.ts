@@ -111,3 +111,63 @@ describe('event upload and the one-use registry', () => {
     await p.close();
   });
 });
+
+describe('events of a card that is not active at upload (fail-closed)', () => {
+  it('a card tap or a code of a card reported lost is stored unresolved: no person, no push', async () => {
+    const p = await demoPlatform();
+    try {
+      p.clock.advance(600);
+      const t = p.clock.nowSeconds();
+      const qr = await qrOf(p, 's-001', 1, t - 5);
+      const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+      const sub = await p.app.inject(
+        signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
+          url: 'http://127.0.0.1:9/hook',
+          event_types: ['attendance.recorded'],
+          recipient_person_id: 's-001',
+        }),
+      );
+      expect(sub.statusCode).toBe(201);
+      const lost = await p.app.inject(
+        signed(p, operator(p), 'POST', `/v1/cards/${card.cardId}/report-lost`, {}),
+      );
+      expect(lost.statusCode).toBe(200);
+      const pushesBefore = p.state.db.prepare('SELECT COUNT(*) AS n FROM pushes').get();
+      p.clock.advance(30);
+      const at = (s: number) => new Date(s * 1000).toISOString();
+      const up = await p.app.inject(
+        signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+          events: [
+            { seq: 1, kind: 'access', occurred_at: at(t - 5), qr_text: qr, decision: 'allowed' },
+            {
+              seq: 2,
+              kind: 'access',
+              occurred_at: at(t - 5),
+              uid_hex: card.physicalUidHex,
+              decision: 'allowed',
+            },
+            {
+              seq: 3,
+              kind: 'access',
+              occurred_at: at(t + 20),
+              uid_hex: card.physicalUidHex,
+              decision: 'allowed',
+            },
+          ],
+        }),
+      );
+      expect(json(up)).toMatchObject({ accepted: 3 });
+      const rows = p.state.db
+        .prepare(
+          "SELECT seq, person_id, card_id, reason FROM events WHERE device_id = 'gate-01' ORDER BY seq",
+        )
+        .all();
+      expect(rows).toEqual(
+        [1, 2, 3].map((seq) => ({ seq, person_id: null, card_id: null, reason: 'UNRESOLVED' })),
+      );
+      expect(p.state.db.prepare('SELECT COUNT(*) AS n FROM pushes').get()).toEqual(pushesBefore);
+    } finally {
+      await p.close();
+    }
+  });
+});

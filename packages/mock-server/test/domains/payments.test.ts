@@ -578,3 +578,65 @@ describe('business keys in paths', () => {
     expect(await balance(p, 's-001')).toBe(9_900);
   });
 });
+
+describe('offline items of a card that is not active at upload (fail-closed)', () => {
+  type Result = { outcome: string; code: string | null };
+  const upload = async (p: MockPlatform, items: object[]) => {
+    const r = await p.app.inject(
+      signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments/offline-batches', { items }),
+    );
+    expect(r.statusCode, r.body).toBe(200);
+    return json<{ results: Result[] }>(r).results.map((x) => [x.outcome, x.code]);
+  };
+  const reportLost = async (p: MockPlatform, who: string) => {
+    const card = p.demo!.cards.find((c) => c.personId === who)!.cardId;
+    const r = await p.app.inject(signed(p, operator(p), 'POST', `/v1/cards/${card}/report-lost`, {}));
+    expect(r.statusCode).toBe(200);
+  };
+  const at = (t: number) => new Date(t * 1000).toISOString();
+
+  it('a code or a card tap captured before the report-lost is rejected; one after it too; nothing is debited', async () => {
+    p = await demoPlatform();
+    p.clock.advance(600);
+    const t = p.clock.nowSeconds();
+    const qr = await qrOf(p, 's-001', 2, t - 5);
+    await reportLost(p, 's-001');
+    p.clock.advance(30);
+    const after = p.clock.nowSeconds() - 5;
+    const uid = '04a1b2c3d4e5f6';
+    expect(
+      await upload(p, [
+        { seq: 1, out_trade_no: 'L1', amount: 300, qr_text: qr, captured_at: at(t - 5) },
+        { seq: 2, out_trade_no: 'L2', amount: 300, uid_hex: uid, captured_at: at(t - 5) },
+        // a tap after the report: the owner's wallet must not pay for a lost card
+        { seq: 3, out_trade_no: 'L3', amount: 300, uid_hex: uid, captured_at: at(after) },
+      ]),
+    ).toEqual([
+      ['rejected', 'ERR_REVOKED'],
+      ['rejected', 'ERR_CARD_NOT_ACTIVE'],
+      ['rejected', 'ERR_CARD_NOT_ACTIVE'],
+    ]);
+    expect(await balance(p, 's-001')).toBe(10_000);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('validity is judged at the capture time: a tap before the card expired is accepted, one after is not', async () => {
+    p = await demoPlatform();
+    const card = p.state.db.prepare("SELECT expires_at FROM cards WHERE person_id = 's-001'").get() as {
+      expires_at: number;
+    };
+    const expiry = Math.floor(card.expires_at / 1000);
+    p.clock.set(card.expires_at + 60_000);
+    const uid = '04a1b2c3d4e5f6';
+    expect(
+      await upload(p, [
+        { seq: 1, out_trade_no: 'X1', amount: 300, uid_hex: uid, captured_at: at(expiry - 10) },
+        { seq: 2, out_trade_no: 'X2', amount: 300, uid_hex: uid, captured_at: at(expiry + 10) },
+      ]),
+    ).toEqual([
+      ['accepted', null],
+      ['rejected', 'ERR_CARD_NOT_ACTIVE'],
+    ]);
+    expect(await balance(p, 's-001')).toBe(9_700);
+  });
+});
