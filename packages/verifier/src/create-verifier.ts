@@ -127,7 +127,7 @@ export interface VerifierOptions {
    * (a version known at provisioning). Default none.
    */
   readonly minTrustListVersion?: number;
-  /** Most (zone, card) anti-passback entries held (see `createPassbackState`). Default 100 000. */
+  /** Most (zone, school, card) anti-passback entries held (see `createPassbackState`). Default 100 000. */
   readonly passbackMaxEntries?: number;
   /**
    * Evaluates reader policies (step 6). Default: `validatePolicy` + `evaluatePolicy` with the

@@ -50,6 +50,8 @@ export {
   createPassbackState,
   type PassbackEntry,
   type PassbackSnapshot,
+  type PassbackSnapshotRow,
+  type PassbackSnapshotV1,
   type PassbackState,
   type PassbackStateOptions,
 } from './policy/passback-state.js';

@@ -1,7 +1,14 @@
-import { createPresentation, encodeQr, issueCredential } from '@campus-card/core';
+import {
+  createPresentation,
+  encodeQr,
+  issueCredential,
+  signStatusList,
+  signTrustList,
+} from '@campus-card/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Decision, type ReaderPolicy, type Verifier } from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
+import { decodeVerifierState, encodeVerifierState } from '../src/snapshot.js';
 import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
 
 const DAY = 86_400;
@@ -167,6 +174,118 @@ describe('S6 library anti-passback', () => {
     expect((await v.verify(out, { now: T0 + 1, reader: exit })).accepted).toBe(true);
     // replaying the exit code must not record a second exit (the replay check precedes commit)
     denied(await v.verify(out, { now: T0 + 2, reader: exit }), 'REPLAYED');
+  });
+});
+
+describe('anti-passback across schools', () => {
+  const reader = {
+    id: 'lib-in',
+    direction: 'in' as const,
+    policy: {
+      id: 'library',
+      rules: [{ kind: 'antiPassback' as const, id: 'apb', zone: 'library', minReentrySeconds: 0 }],
+    },
+  };
+
+  /** A verifier trusting the campus issuer for schools 10001 and 10002, with a status list each. */
+  async function twoSchools(): Promise<Verifier> {
+    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend });
+    const tl = await signTrustList(
+      {
+        version: 1,
+        iat: T0 - 3600,
+        authority: 'platform',
+        keys: [
+          {
+            key: campus.issuer.publicKey,
+            roles: ['teacher', 'student', 'parent'],
+            nbf: T0 - 365 * DAY,
+            exp: T0 + 365 * DAY,
+            schools: ['10001', '10002'],
+          },
+        ],
+      },
+      campus.root.privateKey,
+    );
+    expect(v.loadTrustList(tl, { now: T0 }).ok).toBe(true);
+    for (const school of ['10001', '10002']) {
+      const sl = await signStatusList(
+        { school, version: 1, iat: T0 - 600, statuses: new Array(64).fill(0) },
+        campus.issuer.privateKey,
+      );
+      expect(v.loadStatusList(sl, { now: T0 }).ok).toBe(true);
+    }
+    return v;
+  }
+
+  /** A code of card 2024010001 of `school` at `t` (its own phone key per school). */
+  async function code(school: string, t: number): Promise<string> {
+    const phone = campus.cards.get('2024010001')?.phone;
+    if (!phone) throw new Error('no card');
+    const credential = await issueCredential(
+      {
+        school,
+        cardId: '2024010001',
+        role: 'student',
+        iat: T0 - DAY,
+        validityDays: 30,
+        holderKey: phone.publicKey,
+        statusIndex: school === '10001' ? 1 : 7,
+      },
+      campus.issuer.privateKey,
+    );
+    return encodeQr(await createPresentation({ credential, t }, phone.privateKey));
+  }
+
+  it('the same card id in two schools: both cards enter, each only once', async () => {
+    const v = await twoSchools();
+    expect(await v.verify(await code('10001', T0), { now: T0, reader })).toMatchObject({
+      accepted: true,
+      school: '10001',
+    });
+    expect(await v.verify(await code('10002', T0 + 1), { now: T0 + 1, reader })).toMatchObject({
+      accepted: true,
+      school: '10002',
+    });
+    for (const school of ['10001', '10002']) {
+      expect(await v.verify(await code(school, T0 + 2), { now: T0 + 2, reader })).toMatchObject({
+        accepted: false,
+        reason: 'POLICY_DENIED',
+        rule: 'apb',
+      });
+    }
+  });
+
+  it('a verifier snapshot with a version 1 passback state: a card inside stays inside after the upgrade', async () => {
+    const v = await twoSchools();
+    const current = decodeVerifierState(v.snapshot({ now: T0 }));
+    const upgraded = encodeVerifierState({
+      ...current,
+      passback: { version: 1, entries: [['library', '2024010001', true, T0 - 100, null]] },
+    });
+    const w = await twoSchools();
+    w.restore(upgraded, { now: T0 });
+    // the legacy entry does not know the school: the card id is inside for either school
+    for (const school of ['10001', '10002']) {
+      expect(await w.verify(await code(school, T0 + 1), { now: T0 + 1, reader })).toMatchObject({
+        reason: 'POLICY_DENIED',
+      });
+    }
+    // one leaves, recorded with its school: from then on the schools are apart
+    const out = { ...reader, id: 'lib-out', direction: 'out' as const };
+    expect((await w.verify(await code('10002', T0 + 2), { now: T0 + 2, reader: out })).accepted).toBe(true);
+    expect((await w.verify(await code('10001', T0 + 3), { now: T0 + 3, reader })).accepted).toBe(true);
+    expect((await w.verify(await code('10002', T0 + 4), { now: T0 + 4, reader })).accepted).toBe(true);
+    // and the next snapshot is version 2, with the schools
+    const passback = decodeVerifierState(w.snapshot({ now: T0 + 5 })).passback as {
+      version: number;
+      entries: unknown[][];
+    };
+    expect(passback.version).toBe(2);
+    expect(passback.entries.map((row) => row.slice(0, 4))).toEqual([
+      ['library', '10001', '2024010001', true],
+      ['library', '10002', '2024010001', true],
+    ]);
   });
 });
 

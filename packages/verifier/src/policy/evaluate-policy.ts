@@ -104,7 +104,8 @@ function check(
         throw new TypeError(`rule "${rule.id}": anti-passback needs ctx.direction 'in' or 'out'`);
       }
       if (passback === undefined) throw new TypeError(`rule "${rule.id}": anti-passback needs ctx.passback`);
-      const entry = passback.get(rule.zone, subject.cardId);
+      // card ids are unique only within a school: the state is per (zone, school, card)
+      const entry = passback.get(rule.zone, subject.school, subject.cardId);
       if (direction === 'in') {
         if (entry?.inside) return `already inside zone "${rule.zone}"`;
         if (entry?.lastExit !== undefined && ctx.now < entry.lastExit + rule.minReentrySeconds) {
@@ -157,14 +158,14 @@ export function evaluatePolicy(
     if (detail !== undefined) return { ok: false, rule: rule.id, kind: rule.kind, detail };
   }
   const { passback, now } = ctx;
-  const cardId = subject.cardId;
+  const { school, cardId } = subject;
   let committed = false;
   return {
     ok: true,
     commit() {
       if (committed) return;
       committed = true;
-      for (const p of pending) passback?.record(p.zone, cardId, p.direction, now);
+      for (const p of pending) passback?.record(p.zone, school, cardId, p.direction, now);
     },
   };
 }

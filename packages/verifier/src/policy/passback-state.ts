@@ -17,47 +17,94 @@ export interface PassbackEntry {
 }
 
 /**
- * JSON form of a {@link PassbackState}: rows `[zone, cardId, inside, lastEntry | null, lastExit | null]`,
- * least recently updated first.
+ * One row of a {@link PassbackSnapshot}. `school` is `null` for an entry restored from a version 1
+ * snapshot (school unknown: it matches a card of that id in any school until that card is recorded
+ * again).
+ */
+export type PassbackSnapshotRow = [
+  zone: string,
+  school: string | null,
+  cardId: string,
+  inside: boolean,
+  lastEntry: number | null,
+  lastExit: number | null,
+];
+
+/**
+ * JSON form of a {@link PassbackState} (version 2): one {@link PassbackSnapshotRow}
+ * `[zone, school | null, cardId, inside, lastEntry | null, lastExit | null]` per entry, least
+ * recently updated first. `restore` also reads {@link PassbackSnapshotV1}.
  */
 export interface PassbackSnapshot {
+  version: 2;
+  entries: PassbackSnapshotRow[];
+}
+
+/**
+ * The version 1 snapshot (verifier 0.1.0): rows `[zone, cardId, inside, lastEntry | null,
+ * lastExit | null]`, without the school. Still accepted by `restore`, so that a device upgrading
+ * keeps where its cards are.
+ */
+export interface PassbackSnapshotV1 {
   version: 1;
   entries: Array<[string, string, boolean, number | null, number | null]>;
 }
 
 /** Options of {@link createPassbackState}. */
 export interface PassbackStateOptions {
-  /** Most (zone, card) entries held. Default 100 000. See {@link PassbackState} for eviction. */
+  /** Most (zone, school, card) entries held. Default 100 000. See {@link PassbackState} for eviction. */
   maxEntries?: number;
 }
 
 /**
- * Per (zone, card id) anti-passback state, updated only through `record` (which `evaluatePolicy`'s
- * `commit()` calls).
+ * Per (zone, school, card id) anti-passback state, updated only through `record` (which
+ * `evaluatePolicy`'s `commit()` calls). Card ids are unique only within a school, so the school is
+ * part of the key: card `2024010001` of school 10001 and card `2024010001` of school 10002 are two
+ * cards.
  *
- * **Bounded size.** At `maxEntries`, recording a new (zone, card) evicts the least recently updated
- * entry of a card that is *outside* its zone (forgetting it can only shorten that card's re-entry delay).
- * Entries of cards *inside* a zone are never evicted: if all entries are inside, `isFull` is true and
- * `evaluatePolicy` denies new entrants to anti-passback zones (fail closed) until some leave. Size it
- * above the total population of the zones.
+ * **Bounded size.** At `maxEntries`, recording a new (zone, school, card) evicts the least recently
+ * updated entry of a card that is *outside* its zone (forgetting it can only shorten that card's
+ * re-entry delay). Entries of cards *inside* a zone are never evicted: if all entries are inside,
+ * `isFull` is true and `evaluatePolicy` denies new entrants to anti-passback zones (fail closed)
+ * until some leave. Size it above the total population of the zones.
+ *
+ * **Upgrading from a version 1 snapshot** (keyed by card id only): its entries are restored with an
+ * unknown school. Such a legacy entry answers `get` for a card of that id in any school (so a card
+ * inside stays inside) until a card of that id is recorded in that zone again; the entry then
+ * recorded, with its school, replaces the legacy one.
  */
 export interface PassbackState {
-  /** The entry of a card in a zone, or `undefined`. */
-  get(zone: string, cardId: string): PassbackEntry | undefined;
-  /** Records a passage at `now` (unix seconds). */
-  record(zone: string, cardId: string, direction: Direction, now: number): void;
+  /**
+   * The entry of a card in a zone: its own, else a legacy entry of that card id (see above), else
+   * `undefined`.
+   *
+   * @example
+   * ```ts
+   * passback.get('library', '10001', '2024010001')?.inside; // true while the card is inside
+   * ```
+   */
+  get(zone: string, school: string, cardId: string): PassbackEntry | undefined;
+  /**
+   * Records a passage of the card `cardId` of `school` at `now` (unix seconds).
+   *
+   * @throws `TypeError` for a non-string zone, school or card id, or a bad direction; `RangeError`
+   *   for a non-finite `now`.
+   */
+  record(zone: string, school: string, cardId: string, direction: Direction, now: number): void;
   /** Whether a new (zone, card) could only be added by exceeding `maxEntries` (all entries are inside). */
   readonly isFull: boolean;
   /** Entries held. */
   readonly size: number;
   /** The bound given at creation. */
   readonly maxEntries: number;
-  /** A JSON-serialisable copy of the state. */
+  /** A JSON-serialisable copy of the state (version 2). */
   snapshot(): PassbackSnapshot;
   /**
-   * Replaces the state with a snapshot's content. Over `maxEntries`, the least recently updated
-   * entries of cards *outside* their zone are dropped first; entries of cards inside are always kept,
-   * even past the bound (as `record` does), so a restore never lets a card that is inside enter again.
+   * Replaces the state with a snapshot's content: a {@link PassbackSnapshot} (version 2) or a
+   * {@link PassbackSnapshotV1}, whose entries become legacy entries of unknown school. Over
+   * `maxEntries`, the least recently updated entries of cards *outside* their zone are dropped first;
+   * entries of cards inside are always kept, even past the bound (as `record` does), so a restore
+   * never lets a card that is inside enter again.
    *
    * @throws `VerifierError` `ERR_PASSBACK_SNAPSHOT_INVALID` for a malformed snapshot (state unchanged).
    */
@@ -66,6 +113,8 @@ export interface PassbackState {
 
 interface MutableEntry {
   zone: string;
+  /** `undefined` for a legacy entry (restored from a version 1 snapshot). */
+  school: string | undefined;
   cardId: string;
   inside: boolean;
   lastEntry: number | undefined;
@@ -74,8 +123,14 @@ interface MutableEntry {
 
 const DEFAULT_MAX_ENTRIES = 100_000;
 
-function keyOf(zone: string, cardId: string): string {
-  return `${zone}\u0000${cardId}`;
+/** The map key of an entry: length-prefixed fields, so no two (zone, school, card) share one. */
+function keyOf(zone: string, school: string, cardId: string): string {
+  return `s${zone.length}:${zone}${school.length}:${school}${cardId}`;
+}
+
+/** The map key of a legacy entry (school unknown); never equal to a {@link keyOf}. */
+function legacyKeyOf(zone: string, cardId: string): string {
+  return `v1${zone.length}:${zone}${cardId}`;
 }
 
 function invalid(message: string): VerifierError {
@@ -86,6 +141,39 @@ function isTime(v: unknown): v is number | null {
   return v === null || (typeof v === 'number' && Number.isFinite(v));
 }
 
+/** A snapshot row as an entry (school `undefined`: legacy), or `undefined` when it is malformed. */
+function entryOfRow(row: unknown, version: 1 | 2): MutableEntry | undefined {
+  if (!Array.isArray(row)) return undefined;
+  if (version === 1) {
+    if (row.length !== 5) return undefined;
+    const [zone, cardId, inside, lastEntry, lastExit] = row as unknown[];
+    if (typeof zone !== 'string' || typeof cardId !== 'string' || typeof inside !== 'boolean')
+      return undefined;
+    if (!isTime(lastEntry) || !isTime(lastExit)) return undefined;
+    return {
+      zone,
+      school: undefined,
+      cardId,
+      inside,
+      lastEntry: lastEntry ?? undefined,
+      lastExit: lastExit ?? undefined,
+    };
+  }
+  if (row.length !== 6) return undefined;
+  const [zone, school, cardId, inside, lastEntry, lastExit] = row as unknown[];
+  if (typeof zone !== 'string' || !(school === null || typeof school === 'string')) return undefined;
+  if (typeof cardId !== 'string' || typeof inside !== 'boolean') return undefined;
+  if (!isTime(lastEntry) || !isTime(lastExit)) return undefined;
+  return {
+    zone,
+    school: school ?? undefined,
+    cardId,
+    inside,
+    lastEntry: lastEntry ?? undefined,
+    lastExit: lastExit ?? undefined,
+  };
+}
+
 /**
  * Creates an empty {@link PassbackState}.
  *
@@ -93,6 +181,7 @@ function isTime(v: unknown): v is number | null {
  * ```ts
  * const passback = createPassbackState({ maxEntries: 50_000 });
  * const result = evaluatePolicy(policy, subject, { now, direction: 'in', passback });
+ * if (result.ok) result.commit(); // records (zone, subject.school, subject.cardId) as inside
  * ```
  */
 export function createPassbackState(options: PassbackStateOptions = {}): PassbackState {
@@ -104,11 +193,14 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
   // Map order = least recently updated first (an update deletes and re-inserts).
   let entries = new Map<string, MutableEntry>();
   let insideCount = 0;
+  /** Legacy entries held: while 0, `get` needs no second lookup. */
+  let legacyCount = 0;
 
   function evictOneOutside(): boolean {
     for (const [k, e] of entries) {
       if (!e.inside) {
         entries.delete(k);
+        if (e.school === undefined) legacyCount--;
         return true;
       }
     }
@@ -116,8 +208,9 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
   }
 
   return {
-    get(zone, cardId) {
-      const e = entries.get(keyOf(zone, cardId));
+    get(zone, school, cardId) {
+      let e = entries.get(keyOf(zone, school, cardId));
+      if (e === undefined && legacyCount > 0) e = entries.get(legacyKeyOf(zone, cardId));
       if (e === undefined) return undefined;
       return {
         inside: e.inside,
@@ -125,19 +218,29 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
         ...(e.lastExit !== undefined && { lastExit: e.lastExit }),
       };
     },
-    record(zone, cardId, direction, now) {
-      if (typeof zone !== 'string' || typeof cardId !== 'string')
-        throw new TypeError('zone and cardId must be strings');
+    record(zone, school, cardId, direction, now) {
+      if (typeof zone !== 'string' || typeof school !== 'string' || typeof cardId !== 'string')
+        throw new TypeError('zone, school and cardId must be strings');
       if (direction !== 'in' && direction !== 'out') throw new TypeError('"direction" must be "in" or "out"');
       if (typeof now !== 'number' || !Number.isFinite(now))
         throw new RangeError('"now" must be a finite number');
-      const k = keyOf(zone, cardId);
+      if (legacyCount > 0) {
+        // the card is recorded again: its entry, with its school, replaces the legacy one
+        const lk = legacyKeyOf(zone, cardId);
+        const legacy = entries.get(lk);
+        if (legacy !== undefined) {
+          entries.delete(lk);
+          legacyCount--;
+          if (legacy.inside) insideCount--;
+        }
+      }
+      const k = keyOf(zone, school, cardId);
       let e = entries.get(k);
       if (e === undefined) {
         // over the bound: evict an outside entry; if every entry is inside, grow past the bound rather
         // than forget where a card is (evaluatePolicy already denies entries while isFull)
         if (entries.size >= maxEntries) evictOneOutside();
-        e = { zone, cardId, inside: false, lastEntry: undefined, lastExit: undefined };
+        e = { zone, school, cardId, inside: false, lastEntry: undefined, lastExit: undefined };
       } else {
         entries.delete(k);
         if (e.inside) insideCount--;
@@ -161,11 +264,12 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
     maxEntries,
     snapshot() {
       return {
-        version: 1,
+        version: 2,
         entries: Array.from(
           entries.values(),
-          (e): [string, string, boolean, number | null, number | null] => [
+          (e): PassbackSnapshotRow => [
             e.zone,
+            e.school ?? null,
             e.cardId,
             e.inside,
             e.lastEntry ?? null,
@@ -177,35 +281,21 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
     restore(snapshot) {
       if (typeof snapshot !== 'object' || snapshot === null) throw invalid('not an object');
       const { version, entries: rows } = snapshot as { version?: unknown; entries?: unknown };
-      if (version !== 1) throw invalid(`unsupported version ${String(version)}`);
+      if (version !== 1 && version !== 2) throw invalid(`unsupported version ${String(version)}`);
       if (!Array.isArray(rows)) throw invalid('"entries" is not an array');
       const next = new Map<string, MutableEntry>();
-      let inside = 0;
       for (let i = 0; i < rows.length; i++) {
-        const row: unknown = rows[i];
-        if (
-          !Array.isArray(row) ||
-          row.length !== 5 ||
-          typeof row[0] !== 'string' ||
-          typeof row[1] !== 'string' ||
-          typeof row[2] !== 'boolean' ||
-          !isTime(row[3]) ||
-          !isTime(row[4])
-        ) {
-          throw invalid(`entries[${i}] is not [zone, cardId, inside, lastEntry|null, lastExit|null]`);
+        const e = entryOfRow(rows[i], version);
+        if (e === undefined) {
+          throw invalid(
+            version === 1
+              ? `entries[${i}] is not [zone, cardId, inside, lastEntry|null, lastExit|null]`
+              : `entries[${i}] is not [zone, school|null, cardId, inside, lastEntry|null, lastExit|null]`,
+          );
         }
-        const k = keyOf(row[0], row[1]);
-        const old = next.get(k);
-        if (old?.inside) inside--;
-        next.delete(k);
-        next.set(k, {
-          zone: row[0],
-          cardId: row[1],
-          inside: row[2],
-          lastEntry: row[3] ?? undefined,
-          lastExit: row[4] ?? undefined,
-        });
-        if (row[2]) inside++;
+        const k = e.school === undefined ? legacyKeyOf(e.zone, e.cardId) : keyOf(e.zone, e.school, e.cardId);
+        next.delete(k); // a later row of the same key wins, as the more recent
+        next.set(k, e);
       }
       // over the bound: drop the least recently updated OUTSIDE entries, as record() would have;
       // never an inside one (forgetting it would let that card enter twice)
@@ -218,8 +308,15 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
           excess--;
         }
       }
+      let inside = 0;
+      let legacy = 0;
+      for (const e of next.values()) {
+        if (e.inside) inside++;
+        if (e.school === undefined) legacy++;
+      }
       entries = next;
       insideCount = inside;
+      legacyCount = legacy;
     },
   };
 }

@@ -47,7 +47,11 @@ describe('library anti-passback', () => {
     expect(denial(enter(NOW + 60 + 299))).toEqual({ rule: 'library-apb', kind: 'antiPassback' });
     const later = enter(NOW + 60 + 300);
     expect(later.ok).toBe(true);
-    expect(passback.get('library', 'card-1')).toEqual({ inside: false, lastEntry: NOW, lastExit: NOW + 60 });
+    expect(passback.get('library', 'sch-1', 'card-1')).toEqual({
+      inside: false,
+      lastEntry: NOW,
+      lastExit: NOW + 60,
+    });
   });
 
   it('does nothing without commit (a replayed code never moves the card inside)', () => {
@@ -80,6 +84,28 @@ describe('library anti-passback', () => {
     ).toBe(true);
     expect(() => evaluatePolicy(policy, subject(), { now: NOW, passback })).toThrow(TypeError);
     expect(() => evaluatePolicy(policy, subject(), { now: NOW, direction: 'in' })).toThrow(TypeError);
+  });
+
+  it('keeps schools apart: the same card id in another school is another card', () => {
+    const both = validatePolicy({
+      id: 'library-gate',
+      rules: [{ kind: 'antiPassback', id: 'library-apb', zone: 'library', minReentrySeconds: 300 }],
+    });
+    const passback = createPassbackState();
+    const ctx = { now: NOW, direction: 'in' as const, passback };
+    const a = evaluatePolicy(both, subject({ school: 'sch-1' }), ctx);
+    expect(a.ok).toBe(true);
+    if (a.ok) a.commit();
+    const b = evaluatePolicy(both, subject({ school: 'sch-2' }), ctx);
+    expect(denial(b)).toBe('ok');
+    if (b.ok) b.commit();
+    expect(passback.get('library', 'sch-1', 'card-1')?.inside).toBe(true);
+    expect(passback.get('library', 'sch-2', 'card-1')?.inside).toBe(true);
+    // and each is inside on its own
+    expect(denial(evaluatePolicy(both, subject({ school: 'sch-2' }), ctx))).toEqual({
+      rule: 'library-apb',
+      kind: 'antiPassback',
+    });
   });
 });
 
