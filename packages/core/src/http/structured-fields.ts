@@ -217,14 +217,10 @@ function parseParams(p: Parser): SfParams | undefined {
       if (v === undefined) return undefined;
       value = v;
     }
-    // a repeated key keeps its last value, in the position of its last occurrence
-    for (let k = 0; k < params.length; k++) {
-      if ((params[k] as readonly [string, SfBareItem])[0] === key) {
-        params.splice(k, 1);
-        break;
-      }
-    }
-    params.push([key, value]);
+    // a repeated key is overwritten in place: its last value, at its first position (§4.2.3.2)
+    let k = 0;
+    while (k < params.length && (params[k] as readonly [string, SfBareItem])[0] !== key) k++;
+    params[k] = [key, value];
   }
   return params;
 }
@@ -280,8 +276,7 @@ export function parseDictionary(input: string): SfDictionary | undefined {
       member = params === undefined ? undefined : { value: true, params };
     }
     if (member === undefined) return undefined;
-    dict.delete(key);
-    dict.set(key, member);
+    dict.set(key, member); // a repeated key is overwritten in place (§4.2.2): Map.set keeps its position
     p.skipOWS();
     if (p.eof()) return dict;
     if (p.s.charCodeAt(p.i++) !== 0x2c) return undefined;

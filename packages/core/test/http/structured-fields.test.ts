@@ -58,14 +58,34 @@ describe('parseDictionary: bare items', () => {
 });
 
 describe('parseDictionary: structure', () => {
-  it('keeps the last of repeated keys and parameters, in the position of the last one', () => {
-    const d = parseDictionary('a=1, b=2, a=3;x=1;y=2;x=3');
-    expect([...(d?.keys() ?? [])]).toEqual(['b', 'a']);
-    expect(d?.get('a')).toEqual({
+  it('overwrites a repeated key in place: the last value, the first position (RFC 8941 §4.2.2, §4.2.3.2)', () => {
+    // httpwg structured-field-tests dictionary.json "duplicate key dictionary"
+    const d = parseDictionary('a=1,b=2,a=3');
+    expect([...(d?.keys() ?? [])]).toEqual(['a', 'b']);
+    expect(d?.get('a')).toEqual({ value: 3, params: [] });
+    // param-dict.json "duplicate parameter key"
+    expect(parseDictionary('a=1;x=1;y=2;x=3')?.get('a')?.params).toEqual([
+      ['x', 3],
+      ['y', 2],
+    ]);
+    const both = parseDictionary('a=1, b=2, a=3;x=1;y=2;x=3');
+    expect([...(both?.keys() ?? [])]).toEqual(['a', 'b']);
+    expect(both?.get('a')).toEqual({
       value: 3,
       params: [
-        ['y', 2],
         ['x', 3],
+        ['y', 2],
+      ],
+    });
+    // inner-list parameters and members given as bare keys follow the same rule
+    const inner = parseDictionary('s=("x");p=1;q;p=2, t, s=("y")');
+    expect([...(inner?.keys() ?? [])]).toEqual(['s', 't']);
+    expect(inner?.get('s')).toEqual({ items: [{ value: 'y', params: [] }], params: [] });
+    expect(parseDictionary('s=("x");p=1;q;p=2')?.get('s')).toEqual({
+      items: [{ value: 'x', params: [] }],
+      params: [
+        ['p', 2],
+        ['q', true],
       ],
     });
   });

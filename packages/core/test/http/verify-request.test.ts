@@ -227,6 +227,26 @@ describe('hostile signature headers', () => {
   });
 });
 
+describe('default label', () => {
+  it('is the first member of Signature-Input, where a repeated key keeps its first position (RFC 8941 §4.2.2)', async () => {
+    const jwk = jwkFor('ed25519', 5);
+    const req: HttpRequestLike = { method: 'GET', url: 'https://a.test/x', headers: {} };
+    const h = signRequest(req, { keyId: 'k', key: importSigningKey(jwk), created: CREATED, nonce: 'n' });
+    const input = h['signature-input'];
+    const r = await verifyRequest(
+      {
+        ...req,
+        headers: {
+          'signature-input': `${input}, sig2=("@method");created=${CREATED};keyid="k", ${input}`,
+          signature: `${h.signature}, sig2=:AAAA:`,
+        },
+      },
+      { keyLookup: () => importVerifyKey(jwk), now: NOW_MS },
+    );
+    expect(r).toMatchObject({ ok: true, label: 'sig1' });
+  });
+});
+
 describe('keys', () => {
   it('rejects mismatched, malformed and unsupported JWKs', () => {
     const a = jwkFor('ecdsa-p256-sha256', 1);
