@@ -254,6 +254,9 @@ class Denial {
  * age; decode; issuer signature (or roster entry); holder signature; time window; status list (and
  * its age); reader policies; replay window. A code is recorded as used only after every other check
  * passed, and the anti-passback state moves only after the replay window said the code is fresh.
+ * With an asynchronous replay store (Redis), the policies are evaluated once more when the store has
+ * answered `'fresh'`, right before the anti-passback state moves, so two codes of one card scanned at
+ * once cannot both pass anti-passback (the second is `POLICY_DENIED`; its code stays used).
  *
  * @throws `TypeError` / `RangeError` for bad options.
  * @example
@@ -499,20 +502,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (sl !== undefined) checkStale('statusList', sl.stamp, now, scan);
 
     // 6. policies
-    const policy = evaluatePolicy(
-      {
-        school: admitted.school,
-        cardId: admitted.cardId,
-        role: admitted.role,
-        groups: admitted.groups,
-        mode: admitted.mode,
-        scene: admitted.scene,
-      },
-      ctx.reader,
-      now,
-    );
-    if (!policy.ok)
-      throw new Denial('POLICY_DENIED', `${policy.kind}: ${policy.detail}`, undefined, policy.rule);
+    const subject: PolicySubject = {
+      school: admitted.school,
+      cardId: admitted.cardId,
+      role: admitted.role,
+      groups: admitted.groups,
+      mode: admitted.mode,
+      scene: admitted.scene,
+    };
+    const policy = admittedBy(evaluatePolicy(subject, ctx.reader, now));
     if (verified === undefined) return accept(admitted, policy, now, scan);
 
     // 7. replay window: only now is the code recorded as used
@@ -543,11 +541,39 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     if (typeof pending === 'string') return replayed(pending, admitted, verified, policy, now, scan);
     return Promise.resolve(pending).then(
-      (outcome) => replayed(outcome, admitted, verified, policy, now, scan),
+      (outcome) => {
+        checkReplayOutcome(outcome);
+        // While the store answered, another scan of this card may have been accepted and committed
+        // (two codes of one card scanned at once, at two readers this verifier serves): the policy
+        // seen before the await may be stale. Evaluate it again, synchronously, right before commit.
+        // (The synchronous path needs no second look: nothing runs between evaluation and commit.)
+        return replayed(
+          outcome,
+          admitted,
+          verified,
+          admittedBy(evaluatePolicy(subject, ctx.reader, now)),
+          now,
+          scan,
+        );
+      },
       (error: unknown) => {
         throw replayFailure(error);
       },
     );
+  }
+
+  /** The policy step's outcome if it admitted the subject; else throws its `POLICY_DENIED`. */
+  function admittedBy(policy: PolicyStepOutcome): PolicyOutcome {
+    if (!policy.ok)
+      throw new Denial('POLICY_DENIED', `${policy.kind}: ${policy.detail}`, undefined, policy.rule);
+    return policy;
+  }
+
+  /** Throws the denial of a replay store's answer other than `'fresh'`. */
+  function checkReplayOutcome(outcome: Awaited<ReturnType<ReplayStore['checkAndInsert']>>): void {
+    if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
+    if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
+    if (outcome !== 'fresh') throw new Denial('INTERNAL_ERROR', `replay store answered ${String(outcome)}`);
   }
 
   /** The error a failing replay store becomes. */
@@ -567,9 +593,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     now: number,
     scan: Scan,
   ): AcceptedDecision {
-    if (outcome === 'replayed') throw new Denial('REPLAYED', 'this code was already used');
-    if (outcome === 'full') throw new Denial('REPLAY_STORE_FULL', 'the replay window is full');
-    if (outcome !== 'fresh') throw new Denial('INTERNAL_ERROR', `replay store answered ${String(outcome)}`);
+    checkReplayOutcome(outcome);
     floor.observe(verified.t, now);
     return accept(admitted, policy, now, scan);
   }

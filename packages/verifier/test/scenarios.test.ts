@@ -6,10 +6,16 @@ import {
   signTrustList,
 } from '@campus-card/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createVerifier, type Decision, type ReaderPolicy, type Verifier } from '../src/index.js';
+import {
+  createVerifier,
+  type Decision,
+  type ReaderPolicy,
+  type ReplayStore,
+  type Verifier,
+} from '../src/index.js';
 import { nodeBackend } from '../src/node.js';
 import { decodeVerifierState, encodeVerifierState } from '../src/snapshot.js';
-import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
+import { type Campus, loadedVerifier, makeCampus, T0, trustMaterial } from './helpers/fixtures.js';
 
 const DAY = 86_400;
 let campus: Campus;
@@ -174,6 +180,56 @@ describe('S6 library anti-passback', () => {
     expect((await v.verify(out, { now: T0 + 1, reader: exit })).accepted).toBe(true);
     // replaying the exit code must not record a second exit (the replay check precedes commit)
     denied(await v.verify(out, { now: T0 + 2, reader: exit }), 'REPLAYED');
+  });
+});
+
+describe('anti-passback with an asynchronous replay store', () => {
+  it('concurrent codes of one card: only one enters', async () => {
+    const material = await trustMaterial(campus);
+    const seen = new Set<string>();
+    const store: ReplayStore = {
+      checkAndInsert: (d) =>
+        new Promise((res) =>
+          setTimeout(() => {
+            const k = Array.from(d).join(',');
+            if (seen.has(k)) return res('replayed');
+            seen.add(k);
+            res('fresh');
+          }, 5),
+        ),
+    };
+    const v = loadedVerifier(campus, material, { backend: nodeBackend, replayStore: store });
+    const reader = {
+      id: 'in',
+      direction: 'in' as const,
+      policy: {
+        id: 'h',
+        rules: [{ kind: 'antiPassback' as const, id: 'a', zone: 'hall', minReentrySeconds: 0 }],
+      },
+    };
+    const r = await Promise.all([
+      v.verify(await campus.code('2024010001', T0), { now: T0 + 1, reader }),
+      v.verify(await campus.code('2024010001', T0 + 1), { now: T0 + 1, reader }),
+    ]);
+    expect(r.filter((d) => d.accepted)).toHaveLength(1);
+    expect(r.find((d) => !d.accepted)).toMatchObject({
+      reason: 'POLICY_DENIED',
+      rule: 'a',
+      cardId: '2024010001',
+    });
+    // two different cards at once both enter; a card of each then leaves and comes back
+    const both = await Promise.all([
+      v.verify(await campus.code('2024010002', T0 + 2), { now: T0 + 2, reader }),
+      v.verify(await campus.code('T-0042', T0 + 2), { now: T0 + 2, reader }),
+    ]);
+    expect(both.map((d) => d.accepted)).toEqual([true, true]);
+    // a replayed code is still REPLAYED, not a policy denial
+    const qr = await campus.code('P-0007', T0 + 3);
+    const twice = await Promise.all([
+      v.verify(qr, { now: T0 + 3, reader }),
+      v.verify(qr, { now: T0 + 3, reader }),
+    ]);
+    expect(twice.map((d) => (d.accepted ? 'ok' : d.reason)).sort()).toEqual(['REPLAYED', 'ok']);
   });
 });
 
