@@ -40,8 +40,30 @@ export interface HttpResponseLike {
 }
 
 /**
+ * Strips leading and trailing SP and HTAB (RFC 9110 OWS, RFC 9421 §2.1) and nothing else:
+ * `String.prototype.trim` would also strip NBSP (0xA0) and other Unicode whitespace, which are
+ * part of a field value. Returns `v` itself, without allocating, when there is nothing to strip.
+ */
+function trimOws(v: string): string {
+  let start = 0;
+  let end = v.length;
+  while (start < end) {
+    const c = v.charCodeAt(start);
+    if (c !== 0x20 && c !== 0x09) break;
+    start++;
+  }
+  while (end > start) {
+    const c = v.charCodeAt(end - 1);
+    if (c !== 0x20 && c !== 0x09) break;
+    end--;
+  }
+  return start === 0 && end === v.length ? v : v.slice(start, end);
+}
+
+/**
  * Returns a header's canonical value for a signature base (RFC 9421 §2.1): each field line
- * trimmed and lines joined with `", "`; `undefined` when absent.
+ * stripped of leading and trailing spaces and tabs (only those) and lines joined with `", "`;
+ * `undefined` when absent.
  *
  * @param headers - the header input.
  * @param name - the field name (any case).
@@ -50,7 +72,7 @@ export function getHeader(headers: HeaderInput, name: string): string | undefine
   const lower = name.toLowerCase();
   if (typeof Headers !== 'undefined' && headers instanceof Headers) {
     const v = headers.get(lower);
-    return v === null ? undefined : v.trim();
+    return v === null ? undefined : trimOws(v);
   }
   const rec = headers as Readonly<Record<string, HeaderValue>>;
   // Every own key that matches in any case, in key order, without making an array of keys.
@@ -59,10 +81,10 @@ export function getHeader(headers: HeaderInput, name: string): string | undefine
     if (key !== lower && key.toLowerCase() !== lower) continue;
     if (!Object.hasOwn(rec, key)) continue;
     const v = rec[key];
-    if (typeof v === 'string') out = out === undefined ? v.trim() : `${out}, ${v.trim()}`;
+    if (typeof v === 'string') out = out === undefined ? trimOws(v) : `${out}, ${trimOws(v)}`;
     else if (Array.isArray(v)) {
       for (const line of v as readonly unknown[]) {
-        const t = String(line).trim();
+        const t = trimOws(String(line));
         out = out === undefined ? t : `${out}, ${t}`;
       }
     }
@@ -80,7 +102,7 @@ export function headersToRecord(headers: HeaderInput): Record<string, string> {
   const out: Record<string, string> = {};
   if (typeof Headers !== 'undefined' && headers instanceof Headers) {
     headers.forEach((value, name) => {
-      out[name.toLowerCase()] = value.trim();
+      out[name.toLowerCase()] = trimOws(value);
     });
     return out;
   }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   getHeader,
   type HttpRequestLike,
+  headersToRecord,
   importSigningKey,
   importVerifyKey,
   type Jwk,
@@ -287,5 +288,15 @@ describe('getHeader', () => {
     inherited['x-c'] = 'own';
     expect(getHeader(inherited, 'x-a')).toBeUndefined();
     expect(getHeader(new Headers({ 'X-A': ' 1 ' }), 'x-a')).toBe('1');
+  });
+
+  it('strips only SP and HTAB around each line (RFC 9421 §2.1), never other whitespace', () => {
+    expect(getHeader({ 'x-a': 'v\u00a0' }, 'x-a')).toBe('v\u00a0');
+    expect(getHeader({ 'x-a': ' \t\u00a0v\u00a0\t ' }, 'x-a')).toBe('\u00a0v\u00a0');
+    expect(getHeader({ 'x-a': ['\u00a0', ' \u2003x\u000b\f '] }, 'x-a')).toBe('\u00a0, \u2003x\u000b\f');
+    expect(getHeader({ 'x-a': ' \t ' }, 'x-a')).toBe('');
+    expect(getHeader(new Headers({ 'x-a': '\u00a0v\u00a0' }), 'x-a')).toBe('\u00a0v\u00a0');
+    expect(headersToRecord(new Headers({ 'x-a': 'v\u00a0' }))).toEqual({ 'x-a': 'v\u00a0' });
+    expect(headersToRecord({ 'X-A': '\t\u00a0v ' })).toEqual({ 'x-a': '\u00a0v' });
   });
 });
