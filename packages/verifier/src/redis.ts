@@ -44,7 +44,8 @@ export interface RedisReplayStoreOptions {
   /**
    * How the expiry is sent. `'relative'` (default): `PX expiresAt − now`, so the entry lives as long as
    * the reader's own clock says, whatever Redis's clock reads. `'absolute'`: `PXAT expiresAt`, which
-   * trusts Redis's clock to agree with the readers'.
+   * trusts Redis's clock to agree with the readers'. Both work with `capacity`; `'absolute'` with
+   * `capacity` needs Redis ≥ 7.0 (the script reads `PEXPIRETIME`), without it Redis ≥ 6.2.
    */
   expiry?: 'relative' | 'absolute';
   /**
@@ -57,13 +58,24 @@ export interface RedisReplayStoreOptions {
 const DEFAULT_PREFIX = 'campus-card:replay:';
 const DEFAULT_TIMEOUT_MS = 1000;
 
-/** KEYS: entry, index. ARGV: now ms, ttl ms, capacity. Returns 0 fresh, 1 replayed, 2 full. */
+/**
+ * KEYS: entry, index. ARGV: now ms, ttl ms, capacity, absolute expiry ms (0: relative expiry).
+ * Returns 0 fresh, 1 replayed, 2 full. With an absolute expiry the entry is set with `PXAT` and
+ * the index kept at least until then (`PEXPIRETIME`/`PEXPIREAT`, Redis ≥ 7.0); else `PX ttl`.
+ */
 const CAPPED_SCRIPT = `
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
+local at = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 2 end
+if at > 0 then
+  redis.call('SET', KEYS[1], '1', 'PXAT', at)
+  redis.call('ZADD', KEYS[2], at, KEYS[1])
+  if redis.call('PEXPIRETIME', KEYS[2]) < at then redis.call('PEXPIREAT', KEYS[2], at) end
+  return 0
+end
 redis.call('SET', KEYS[1], '1', 'PX', ttl)
 redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
@@ -146,11 +158,21 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): Replay
   async function send(digest: Uint8Array, expiresAt: number, now: number): Promise<ReplayOutcome> {
     const key = prefix + toHex(digest);
     const ttlMs = Math.ceil((expiresAt - now) * 1000);
+    const atMs = Math.ceil(expiresAt * 1000);
     let reply: unknown;
     try {
       if (capacity !== undefined && client.eval !== undefined) {
         reply = await withTimeout(
-          client.eval(CAPPED_SCRIPT, 2, key, indexKey, Math.floor(now * 1000), ttlMs, capacity),
+          client.eval(
+            CAPPED_SCRIPT,
+            2,
+            key,
+            indexKey,
+            Math.floor(now * 1000),
+            ttlMs,
+            capacity,
+            expiry === 'absolute' ? atMs : 0,
+          ),
         );
         if (reply === 0) return 'fresh';
         if (reply === 1) return 'replayed';
@@ -158,7 +180,7 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): Replay
       } else {
         reply = await withTimeout(
           expiry === 'absolute'
-            ? client.set(key, '1', 'PXAT', Math.ceil(expiresAt * 1000), 'NX')
+            ? client.set(key, '1', 'PXAT', atMs, 'NX')
             : client.set(key, '1', 'PX', ttlMs, 'NX'),
         );
         if (reply === 'OK') return 'fresh';

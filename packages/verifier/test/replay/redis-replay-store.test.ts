@@ -69,6 +69,35 @@ describe('createRedisReplayStore (fake clients)', () => {
     ]);
   });
 
+  it("with capacity, the Lua script gets the absolute expiry under expiry: 'absolute' (0 otherwise)", async () => {
+    const calls: unknown[][] = [];
+    const client: RedisReplayClient = {
+      set: () => Promise.reject(new Error('SET is not used with capacity')),
+      eval: (...args: unknown[]) => {
+        calls.push(args);
+        return Promise.resolve(0);
+      },
+    };
+    const d = digestOf(0x01020304, 0);
+    expect(await createRedisReplayStore({ client, capacity: 9 }).checkAndInsert(d, 1000.5, 990)).toBe(
+      'fresh',
+    );
+    expect(
+      await createRedisReplayStore({ client, capacity: 9, expiry: 'absolute' }).checkAndInsert(
+        d,
+        1000.5,
+        990,
+      ),
+    ).toBe('fresh');
+    const key = 'campus-card:replay:0403020100000000eeffc00000000000';
+    const index = 'campus-card:replay:index';
+    expect(calls.map((c) => c.slice(1))).toEqual([
+      [2, key, index, 990_000, 10_500, 9, 0],
+      [2, key, index, 990_000, 10_500, 9, 1_000_500],
+    ]);
+    expect(calls[1]?.[0]).toMatch(/'PXAT'/);
+  });
+
   it('rejects bad options and arguments', () => {
     const client: RedisReplayClient = { set: () => Promise.resolve('OK') };
     expect(() => createRedisReplayStore({ client: {} as RedisReplayClient })).toThrow(TypeError);
@@ -155,10 +184,38 @@ describeRedis('createRedisReplayStore (real Redis)', () => {
     expect(await store.checkAndInsert(d, later + 10, later)).toBe('fresh');
   });
 
-  it('absolute expiry (PXAT) works too', async () => {
+  it('absolute expiry (PXAT) works too, with capacity as well', async () => {
     const store = createRedisReplayStore({ client: b, prefix, expiry: 'absolute' });
     expect(await store.checkAndInsert(digestOf(1, 4), NOW + 91, NOW)).toBe('fresh');
     expect(await store.checkAndInsert(digestOf(1, 4), NOW + 91, NOW)).toBe('replayed');
+    // with capacity, the entry expires at expiresAt by Redis's clock too
+    const capPrefix = `${prefix}cap-abs:`;
+    // a reader clock 1000 s ahead of Redis's: only an absolute expiry lands on expiresAt
+    const now = Math.floor(Date.now() / 1000) + 1000;
+    const absolute = createRedisReplayStore({
+      client: a,
+      prefix: capPrefix,
+      capacity: 5,
+      expiry: 'absolute',
+    });
+    const d = digestOf(1, 6);
+    expect(await absolute.checkAndInsert(d, now + 91, now)).toBe('fresh');
+    expect(await absolute.checkAndInsert(d, now + 91, now)).toBe('replayed');
+    const key = `${capPrefix}${Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('')}`;
+    expect(await a.call('PEXPIRETIME', key)).toBe((now + 91) * 1000);
+    expect(Number(await a.zscore(`${capPrefix}index`, key))).toBe((now + 91) * 1000);
+    expect(Number(await a.call('PEXPIRETIME', `${capPrefix}index`))).toBeGreaterThanOrEqual(
+      (now + 91) * 1000,
+    );
+    // relative (the default): a TTL of expiresAt − the reader's now, whatever Redis's clock reads
+    const relative = createRedisReplayStore({ client: b, prefix: capPrefix, capacity: 5 });
+    const e = digestOf(2, 6);
+    expect(await relative.checkAndInsert(e, now + 91, now)).toBe('fresh');
+    const ttl = Number(
+      await b.pttl(`${capPrefix}${Array.from(e, (x) => x.toString(16).padStart(2, '0')).join('')}`),
+    );
+    expect(ttl).toBeGreaterThan(89_000);
+    expect(ttl).toBeLessThanOrEqual(91_000);
   });
 
   it("with capacity: 'full' at the bound, exactly-once under concurrency, recovers after expiry", async () => {
