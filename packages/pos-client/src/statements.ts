@@ -4,8 +4,8 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { StatementInfo } from '@campus-card/core/api';
-import type { Transport } from '@campus-card/core/transport';
+import { StatementInfo } from '@campus-card/core/api';
+import { CampusCardApiError, type Transport } from '@campus-card/core/transport';
 import { PosClientError } from './errors.js';
 import { passOptions, type RequestOptions } from './request-options.js';
 
@@ -35,16 +35,26 @@ export interface Statement {
   readonly lines: readonly StatementLine[];
 }
 
+/**
+ * Largest statement file {@link StatementsResource.download} accepts: 64 MiB (67 108 864 bytes),
+ * about 700 000 movement lines. The file request is also capped at the size the metadata publishes.
+ */
+export const MAX_STATEMENT_BYTES = 64 * 1024 * 1024;
+
 /** `pos.statements`: daily statements for reconciliation. */
 export interface StatementsResource {
   /**
    * Downloads the statement of a finished UTC day: `GET /v1/statements/{date}` (metadata with the
    * SHA-256) then `GET /v1/statements/{date}/file`, and checks size, hash, line count and totals.
    *
+   * The file is read as bytes (at most the published `size_bytes`, and never more than
+   * {@link MAX_STATEMENT_BYTES}) and hashed as received, then decoded as UTF-8.
+   *
    * @param date - the UTC day, `YYYY-MM-DD`, or a `Date` (its UTC day).
    * @throws {@link PosClientError} `ERR_POS_STATEMENT_HASH_MISMATCH` when the file does not match
-   *   its hash, `ERR_POS_STATEMENT_INVALID` when it is malformed or its totals disagree;
-   *   `InvalidRequestError` 404 when the day is not over yet.
+   *   its hash or size, `ERR_POS_STATEMENT_INVALID` when it is malformed, not UTF-8, over
+   *   {@link MAX_STATEMENT_BYTES} or its totals disagree; `InvalidRequestError` 404 when the day is
+   *   not over yet; `ERR_RESPONSE_INVALID` when the metadata is not a statement.
    */
   download(date: string | Date, options?: RequestOptions): Promise<Statement>;
 }
@@ -79,22 +89,46 @@ export function createStatementsResource(transport: Transport, merchantId?: stri
       if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day))
         throw new TypeError('date must be YYYY-MM-DD or a Date');
       const path = `/v1/statements/${encodeURIComponent(day)}`;
-      const info = (await transport.request<StatementInfo>({ method: 'GET', path, ...passOptions(options) }))
-        .body;
+      const info = (
+        await transport.request<StatementInfo>({
+          method: 'GET',
+          path,
+          schema: StatementInfo,
+          ...passOptions(options),
+        })
+      ).body;
       if (merchantId !== undefined && info.merchant_id !== merchantId) {
         throw new PosClientError(
           'ERR_POS_STATEMENT_INVALID',
           `statement is for merchant ${info.merchant_id}, not ${merchantId}`,
         );
       }
-      const file = await transport.request<string>({
-        method: 'GET',
-        path: `${path}/file`,
-        ...passOptions(options),
-      });
-      if (typeof file.body !== 'string')
-        throw new PosClientError('ERR_POS_STATEMENT_INVALID', 'the statement file is not text');
-      const bytes = new TextEncoder().encode(file.body);
+      if (info.size_bytes > MAX_STATEMENT_BYTES) {
+        throw new PosClientError(
+          'ERR_POS_STATEMENT_INVALID',
+          `statement ${day} of ${info.size_bytes} bytes is over the limit of ${MAX_STATEMENT_BYTES}`,
+        );
+      }
+      let bytes: Uint8Array;
+      try {
+        const file = await transport.request<Uint8Array>({
+          method: 'GET',
+          path: `${path}/file`,
+          responseType: 'bytes',
+          maxResponseBytes: Math.max(1, info.size_bytes),
+          ...passOptions(options),
+        });
+        bytes = file.body;
+      } catch (e) {
+        if (e instanceof CampusCardApiError && e.code === 'ERR_RESPONSE_TOO_LARGE') {
+          throw new PosClientError(
+            'ERR_POS_STATEMENT_HASH_MISMATCH',
+            `statement ${day}: the file is larger than the published ${info.size_bytes} bytes`,
+            { cause: e },
+          );
+        }
+        throw e;
+      }
       const hash = createHash('sha256').update(bytes).digest('hex');
       if (bytes.length !== info.size_bytes || hash !== info.hash_value) {
         throw new PosClientError(
@@ -102,7 +136,13 @@ export function createStatementsResource(transport: Transport, merchantId?: stri
           `statement ${day}: sha-256 ${hash} (${bytes.length} bytes) ≠ published ${info.hash_value} (${info.size_bytes} bytes)`,
         );
       }
-      const lines = parse(file.body);
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      } catch (e) {
+        throw new PosClientError('ERR_POS_STATEMENT_INVALID', `statement ${day} is not UTF-8`, { cause: e });
+      }
+      const lines = parse(text);
       let credits = 0;
       let debits = 0;
       for (const l of lines) {

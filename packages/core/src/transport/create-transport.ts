@@ -4,7 +4,9 @@
  *
  * @module
  */
+import type { TSchema } from '@sinclair/typebox';
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import { compileValidator, type ValidationResult } from '../api/validate.js';
 import { toBase64Url } from '../http/bytes.js';
 import { importSigningKey, type Jwk, type SignatureAlgorithm } from '../http/keys.js';
 import { headersToRecord } from '../http/message.js';
@@ -61,7 +63,17 @@ export interface TransportOptions {
   readonly sleep?: SleepFn;
   /** Extra headers sent with every request (e.g. `user-agent`). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Largest response body read, in bytes; default 4 MiB (4 194 304). A
+   * larger `content-length` is refused before reading, and a body that grows past it while
+   * streaming is cut off: both reject with `ERR_RESPONSE_TOO_LARGE` (not retried). Applies to
+   * error bodies too. Override per request with {@link TransportRequest.maxResponseBytes}.
+   */
+  readonly maxResponseBytes?: number;
 }
+
+/** Default {@link TransportOptions.maxResponseBytes}: 4 MiB (4 194 304 bytes). */
+const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** Options of {@link Transport.request}. */
 export interface TransportRequest {
@@ -85,11 +97,28 @@ export interface TransportRequest {
   /** Extra headers for this request. */
   readonly headers?: Readonly<Record<string, string>>;
   /**
-   * How a 2xx/3xx body is returned: `'json'` (default: parsed JSON, or text for non-JSON content)
-   * or `'bytes'` (the raw `Uint8Array`, e.g. `application/cbor` trust material). Error bodies are
-   * always parsed as problem+json.
+   * How a 2xx/3xx body is returned:
+   *
+   * - `'json'` (default): a 204 or 304 (or any answer to HEAD) gives `undefined`; any other
+   *   success must be a 2xx with a JSON content type (`application/json`, `…+json`) and a
+   *   non-empty body that parses, else the request rejects with `ERR_RESPONSE_INVALID` (wrong
+   *   content type, empty body, a 3xx redirect, a `schema` mismatch) or
+   *   `ERR_RESPONSE_INVALID_JSON` (unparsable), carrying the status. A captive portal's HTML page
+   *   or a truncated body therefore never reaches the caller as a result.
+   * - `'bytes'`: the raw `Uint8Array` (e.g. `application/cbor` trust material), unchecked.
+   *
+   * Error bodies (≥ 400) are always parsed as problem+json when they are JSON.
    */
   readonly responseType?: 'json' | 'bytes';
+  /**
+   * The contract schema (`@campus-card/core/api`, e.g. `Order`) a `'json'` success body must
+   * match; a mismatch rejects with `ERR_RESPONSE_INVALID`. Fields the schema does not name are
+   * tolerated (so a platform that adds a field does not break deployed devices); missing or
+   * mistyped fields are not. Default: no check beyond valid JSON.
+   */
+  readonly schema?: TSchema;
+  /** Per-request override of {@link TransportOptions.maxResponseBytes}, in bytes. */
+  readonly maxResponseBytes?: number;
 }
 
 /** A successful (2xx/3xx) response. */
@@ -98,7 +127,9 @@ export interface TransportResponse<T> {
   readonly status: number;
   /** Response headers with lowercased names. */
   readonly headers: Readonly<Record<string, string>>;
-  /** Parsed JSON body (`undefined` when empty; text for non-JSON content). */
+  /**
+   * The body: parsed JSON (`undefined` for 204/304), or the raw bytes with `responseType: 'bytes'`.
+   */
   readonly body: T;
   /** The server's request id (`Request-Id` or `X-Request-Id`), if any. */
   readonly requestId: string | undefined;
@@ -107,8 +138,9 @@ export interface TransportResponse<T> {
 /** The transport returned by {@link createTransport}. */
 export interface Transport {
   /**
-   * Sends a signed request with retries; resolves for 2xx/3xx and rejects with a
-   * {@link CampusCardApiError} subclass otherwise (or with `signal.reason` on abort).
+   * Sends a signed request with retries; resolves for a 2xx (and 304) whose body fits
+   * `responseType` and `schema`, and rejects with a {@link CampusCardApiError} (subclass)
+   * otherwise, or with `signal.reason` on abort.
    */
   request<T = unknown>(options: TransportRequest): Promise<TransportResponse<T>>;
   /** Closes the own `Agent` (a caller-supplied dispatcher is left open). */
@@ -136,10 +168,26 @@ function buildUrl(baseUrl: string, path: string, query: TransportRequest['query'
   return url.href;
 }
 
+function assertBytes(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 1)
+    throw new RangeError(`"${name}" must be a positive integer of bytes`);
+  return v;
+}
+
 function randomNonce(): string {
   const bytes = new Uint8Array(16);
   globalThis.crypto.getRandomValues(bytes);
   return toBase64Url(bytes);
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -154,7 +202,37 @@ type Attempt =
       readonly headers: Record<string, string>;
       readonly bytes: Uint8Array;
     }
-  | { readonly kind: 'no-response'; readonly error: CampusCardApiError };
+  | { readonly kind: 'no-response'; readonly error: CampusCardApiError }
+  | { readonly kind: 'too-large'; readonly error: CampusCardApiError };
+
+const JSON_TYPE = /[/+]json\b/i;
+
+/**
+ * A copy of a schema without `additionalProperties: false`, so that fields a newer platform adds
+ * do not fail the check (symbol keys such as TypeBox's `Kind` are kept).
+ */
+function tolerant(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(tolerant);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<PropertyKey, unknown> = {};
+  for (const key of Reflect.ownKeys(schema)) {
+    const value = (schema as Record<PropertyKey, unknown>)[key];
+    if (key === 'additionalProperties' && value === false) continue;
+    out[key] = tolerant(value);
+  }
+  return out;
+}
+
+const validators = new WeakMap<TSchema, (value: unknown) => ValidationResult>();
+
+function validatorOf(schema: TSchema): (value: unknown) => ValidationResult {
+  let v = validators.get(schema);
+  if (v === undefined) {
+    v = compileValidator(tolerant(schema) as TSchema);
+    validators.set(schema, v);
+  }
+  return v;
+}
 
 /**
  * Creates a transport for the platform API.
@@ -165,6 +243,12 @@ type Attempt =
  * methods or keyed requests only), 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 429 (honouring
  * `Retry-After`) and 5xx (safe or keyed only); a problem body with `retryable: false` vetoes.
  * Other 4xx are never retried.
+ *
+ * Responses are checked before they are returned: a body over `maxResponseBytes` (default 4 MiB)
+ * rejects with `ERR_RESPONSE_TOO_LARGE`, and with the default `responseType: 'json'` a success
+ * that is not a JSON 2xx (or does not fit the request's `schema`) rejects with
+ * `ERR_RESPONSE_INVALID` / `ERR_RESPONSE_INVALID_JSON`. These carry the HTTP status, are not
+ * retried, and on a keyed POST mean the outcome is unknown (the platform may have acted).
  *
  * @param options - base URL, device key and policy (timeouts in ms).
  *
@@ -192,6 +276,10 @@ export function createTransport(options: TransportOptions): Transport {
     jitter: options.jitter ?? 'equal',
   } as const;
   const maxRetryAfterMs = assertMs('maxRetryAfterMs', options.maxRetryAfterMs ?? 60_000);
+  const defaultMaxResponseBytes = assertBytes(
+    'maxResponseBytes',
+    options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  );
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
@@ -205,6 +293,7 @@ export function createTransport(options: TransportOptions): Transport {
     headers: Record<string, string>,
     body: Uint8Array | undefined,
     signal: AbortSignal | undefined,
+    maxBytes: number,
   ): Promise<Attempt> {
     const signed = signRequest(
       { method, url, headers, body },
@@ -226,8 +315,31 @@ export function createTransport(options: TransportOptions): Transport {
         dispatcher,
         signal: controller.signal,
       });
-      const bytes = new Uint8Array(await res.body.arrayBuffer());
-      return { kind: 'response', status: res.statusCode, headers: headersToRecord(res.headers), bytes };
+      const resHeaders = headersToRecord(res.headers);
+      const tooLarge = (seen: string): Attempt => {
+        res.body.destroy();
+        return {
+          kind: 'too-large',
+          error: new ErrorBase({
+            code: 'ERR_RESPONSE_TOO_LARGE',
+            message: `response body ${seen}, over the limit of ${maxBytes} bytes`,
+            status: res.statusCode,
+            requestId: requestIdFrom(resHeaders),
+            headers: resHeaders,
+          }),
+        };
+      };
+      const declared = Number(resHeaders['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes) return tooLarge(`of ${declared} bytes`);
+      const chunks: Uint8Array[] = [];
+      let total = 0;
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        total += chunk.length;
+        if (total > maxBytes) return tooLarge(`of at least ${total} bytes`);
+        chunks.push(chunk);
+      }
+      const bytes = chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, total);
+      return { kind: 'response', status: res.statusCode, headers: resHeaders, bytes };
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       const isTimeout = timedOut || TIMEOUT_CODES.has(errorCode(err) ?? '');
@@ -246,24 +358,65 @@ export function createTransport(options: TransportOptions): Transport {
     }
   }
 
-  function parseBody(status: number, headers: Record<string, string>, bytes: Uint8Array): unknown {
+  /** An error body: problem+json when it parses, else its text (or `undefined` when empty). */
+  function parseErrorBody(headers: Record<string, string>, bytes: Uint8Array): unknown {
     if (bytes.length === 0) return undefined;
     const text = new TextDecoder().decode(bytes);
-    const type = headers['content-type'] ?? '';
-    if (!/[/+]json\b/i.test(type)) return text;
+    if (!JSON_TYPE.test(headers['content-type'] ?? '')) return text;
     try {
       return JSON.parse(text) as unknown;
-    } catch (err) {
-      if (status >= 400) return text;
-      throw new ErrorBase({
-        code: 'ERR_RESPONSE_INVALID_JSON',
-        message: 'response body is not valid JSON',
+    } catch {
+      return text;
+    }
+  }
+
+  /**
+   * A success body expected as JSON: `undefined` for 204/304 or HEAD; otherwise a 2xx with a JSON
+   * content type and a non-empty body that parses (and matches `schema`), else a typed error.
+   */
+  function parseJsonBody(
+    method: HttpMethod,
+    status: number,
+    headers: Record<string, string>,
+    bytes: Uint8Array,
+    schema: TSchema | undefined,
+  ): unknown {
+    if (status === 204 || status === 304 || method === 'HEAD') return undefined;
+    const invalid = (code: string, message: string, cause?: unknown): CampusCardApiError =>
+      new ErrorBase({
+        code,
+        message,
         status,
         requestId: requestIdFrom(headers),
         headers,
-        cause: err,
+        ...(cause === undefined ? {} : { cause }),
       });
+    if (status >= 300) throw invalid('ERR_RESPONSE_INVALID', `unexpected HTTP ${status} (a redirect?)`);
+    const type = headers['content-type'] ?? '';
+    if (!JSON_TYPE.test(type)) {
+      throw invalid(
+        'ERR_RESPONSE_INVALID',
+        `HTTP ${status} with content type "${type}" instead of JSON (a captive portal or proxy?)`,
+      );
     }
+    if (bytes.length === 0) throw invalid('ERR_RESPONSE_INVALID', `HTTP ${status} with an empty body`);
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (err) {
+      throw invalid('ERR_RESPONSE_INVALID_JSON', 'response body is not valid JSON', err);
+    }
+    if (schema !== undefined) {
+      const check = validatorOf(schema)(value);
+      if (!check.ok) {
+        const first = check.issues[0];
+        throw invalid(
+          'ERR_RESPONSE_INVALID',
+          `HTTP ${status} body does not fit the contract: ${first?.path ?? '/'} ${first?.message ?? ''}`.trimEnd(),
+        );
+      }
+    }
+    return value;
   }
 
   async function request<T>(req: TransportRequest): Promise<TransportResponse<T>> {
@@ -272,6 +425,10 @@ export function createTransport(options: TransportOptions): Transport {
     const maxRetries = req.maxRetries ?? defaultMaxRetries;
     if (!Number.isInteger(maxRetries) || maxRetries < 0)
       throw new RangeError('maxRetries must be an integer ≥ 0');
+    const maxBytes =
+      req.maxResponseBytes === undefined
+        ? defaultMaxResponseBytes
+        : assertBytes('maxResponseBytes', req.maxResponseBytes);
     const idempotencyKey =
       req.idempotencyKey === null
         ? undefined
@@ -291,10 +448,11 @@ export function createTransport(options: TransportOptions): Transport {
 
     for (let retry = 0; ; retry++) {
       if (signal?.aborted) throw signal.reason;
-      const result = await attempt(method, url, headers, body, signal);
+      const result = await attempt(method, url, headers, body, signal, maxBytes);
       let error: CampusCardApiError;
       let retryAfterMs: number | undefined;
       let canRetry: boolean;
+      if (result.kind === 'too-large') throw result.error;
       if (result.kind === 'no-response') {
         error = result.error;
         canRetry = replaySafe;
@@ -307,15 +465,15 @@ export function createTransport(options: TransportOptions): Transport {
             requestId: requestIdFrom(result.headers),
           };
         }
-        const parsed = parseBody(result.status, result.headers, result.bytes);
         if (result.status < 400) {
           return {
             status: result.status,
             headers: result.headers,
-            body: parsed as T,
+            body: parseJsonBody(method, result.status, result.headers, result.bytes, req.schema) as T,
             requestId: requestIdFrom(result.headers),
           };
         }
+        const parsed = parseErrorBody(result.headers, result.bytes);
         retryAfterMs = parseRetryAfter(result.headers['retry-after'], now());
         error = errorFromResponse(result.status, result.headers, parsed, retryAfterMs);
         const inProgress =

@@ -8,7 +8,13 @@ import { isProblem, type Problem } from '../http/problem.js';
 
 /** Constructor fields of {@link CampusCardApiError}. */
 export interface CampusCardApiErrorInit {
-  /** Stable error code: the problem's `code`, or `ERR_HTTP_<status>`, `ERR_CONNECTION`, `ERR_TIMEOUT`, … */
+  /**
+   * Stable error code: the problem's `code`, or one of the transport's own: `ERR_HTTP_<status>` (an
+   * error status without a problem body), `ERR_CONNECTION`, `ERR_TIMEOUT`, `ERR_RESPONSE_INVALID`
+   * (a success answer that is not the expected JSON: wrong content type, empty, a redirect, or not
+   * fitting the contract), `ERR_RESPONSE_INVALID_JSON` (unparsable JSON) or
+   * `ERR_RESPONSE_TOO_LARGE` (a body over `maxResponseBytes`). The last three carry the status.
+   */
   readonly code: string;
   /** Human-readable message. */
   readonly message: string;

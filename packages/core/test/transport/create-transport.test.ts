@@ -1,9 +1,11 @@
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Wallet } from '../../src/api.js';
 import { importVerifyKey, verifyRequest } from '../../src/http.js';
 import {
   ApiServerError,
   AuthenticationError,
+  CampusCardApiError,
   ConnectionError,
   createTransport,
   IdempotencyError,
@@ -316,7 +318,110 @@ describe('createTransport', () => {
     expect(second.body.length).toBe(0);
   });
 
+  it('rejects a 2xx that is not the expected JSON with ERR_RESPONSE_INVALID, carrying the status, not retried', async () => {
+    const pool = agent.get(ORIGIN);
+    const html = '<html><body>Please log in to the guest Wi-Fi</body></html>';
+    pool
+      .intercept({ path: '/v1/a', method: 'GET' })
+      .reply(200, html, { headers: { 'content-type': 'text/html' } });
+    pool.intercept({ path: '/v1/b', method: 'POST' }).reply(201, '', { headers: JSON_HEADERS });
+    pool.intercept({ path: '/v1/c', method: 'POST' }).reply(201, '');
+    pool
+      .intercept({ path: '/v1/d', method: 'GET' })
+      .reply(302, '', { headers: { location: 'http://portal.example/login' } });
+    const t = transport();
+    const errs = await Promise.all([
+      t.request({ method: 'GET', path: '/v1/a' }).catch((e: unknown) => e),
+      t.request({ method: 'POST', path: '/v1/b', body: {} }).catch((e: unknown) => e),
+      t.request({ method: 'POST', path: '/v1/c', body: {} }).catch((e: unknown) => e),
+      t.request({ method: 'GET', path: '/v1/d' }).catch((e: unknown) => e),
+    ]);
+    for (const e of errs) expect(e).toBeInstanceOf(CampusCardApiError);
+    expect(errs).toMatchObject([
+      { code: 'ERR_RESPONSE_INVALID', status: 200, retryable: false, requestId: undefined },
+      { code: 'ERR_RESPONSE_INVALID', status: 201, requestId: 'req_1' },
+      { code: 'ERR_RESPONSE_INVALID', status: 201 },
+      { code: 'ERR_RESPONSE_INVALID', status: 302 },
+    ]);
+    expect(delays).toEqual([]);
+  });
+
+  it('rejects truncated JSON in a 2xx with ERR_RESPONSE_INVALID_JSON and its status', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(201, '{"order_id":"ord_1","sta', { headers: JSON_HEADERS });
+    const err = await transport()
+      .request({ method: 'POST', path: '/v1/payments', body: {} })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CampusCardApiError);
+    expect(err).toMatchObject({ code: 'ERR_RESPONSE_INVALID_JSON', status: 201 });
+  });
+
+  it('gives 204 and 304 an undefined body', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/x', method: 'DELETE' }).reply(204, '');
+    pool.intercept({ path: '/v1/x', method: 'GET' }).reply(304, '');
+    const t = transport();
+    expect(await t.request({ method: 'DELETE', path: '/v1/x' })).toMatchObject({
+      status: 204,
+      body: undefined,
+    });
+    expect(await t.request({ method: 'GET', path: '/v1/x' })).toMatchObject({ status: 304, body: undefined });
+  });
+
+  it('checks a body against the request schema, tolerating fields the schema does not name', async () => {
+    const wallet = { person_id: 's-1', balance: 100, currency: 'CNY', updated_at: '2026-01-05T08:00:00Z' };
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/w', method: 'GET' })
+      .reply(200, { ...wallet, tier: 'gold' }, { headers: JSON_HEADERS });
+    pool.intercept({ path: '/v1/w', method: 'GET' }).reply(200, 'null', { headers: JSON_HEADERS });
+    pool
+      .intercept({ path: '/v1/w', method: 'GET' })
+      .reply(200, { ...wallet, balance: '100' }, { headers: JSON_HEADERS });
+    const t = transport();
+    const ok = await t.request({ method: 'GET', path: '/v1/w', schema: Wallet });
+    expect(ok.body).toMatchObject(wallet);
+    await expect(t.request({ method: 'GET', path: '/v1/w', schema: Wallet })).rejects.toMatchObject({
+      code: 'ERR_RESPONSE_INVALID',
+      status: 200,
+    });
+    const e = await t.request({ method: 'GET', path: '/v1/w', schema: Wallet }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_RESPONSE_INVALID', message: expect.stringContaining('/balance') });
+  });
+
+  it('refuses a 64 MiB body with ERR_RESPONSE_TOO_LARGE, declared or not, unless the request allows it', async () => {
+    const big = Buffer.alloc(64 * 1024 * 1024, 0x20);
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/big', method: 'GET' })
+      .reply(200, big, { headers: { ...JSON_HEADERS, 'content-length': String(big.length) } });
+    pool.intercept({ path: '/v1/big', method: 'GET' }).reply(200, big, { headers: JSON_HEADERS });
+    pool.intercept({ path: '/v1/big', method: 'GET' }).reply(500, big);
+    const small = Buffer.from('{"ok":true}');
+    pool.intercept({ path: '/v1/small', method: 'GET' }).reply(200, small, { headers: JSON_HEADERS });
+    pool.intercept({ path: '/v1/small', method: 'GET' }).reply(200, small, { headers: JSON_HEADERS });
+    const t = transport();
+    for (let i = 0; i < 3; i++) {
+      const e = await t.request({ method: 'GET', path: '/v1/big' }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(CampusCardApiError);
+      expect(e).toMatchObject({ code: 'ERR_RESPONSE_TOO_LARGE', retryable: false });
+    }
+    expect(delays).toEqual([]); // not retried, not even the 500
+    await expect(
+      transport({ maxResponseBytes: 8 }).request({ method: 'GET', path: '/v1/small' }),
+    ).rejects.toMatchObject({ code: 'ERR_RESPONSE_TOO_LARGE', status: 200 });
+    const ok = await transport({ maxResponseBytes: 8 }).request({
+      method: 'GET',
+      path: '/v1/small',
+      maxResponseBytes: 64,
+    });
+    expect(ok.body).toEqual({ ok: true });
+  });
+
   it('validates options', () => {
+    expect(() => transport({ maxResponseBytes: 0 })).toThrow(RangeError);
     expect(() => transport({ keyId: '' })).toThrow(TypeError);
     expect(() => transport({ alg: 'ed25519' })).toThrow(TypeError);
     expect(() => transport({ requestTimeoutMs: 0 })).toThrow(RangeError);

@@ -136,6 +136,42 @@ describe('transport ↔ node:http server verifying RFC 9421 signatures', () => {
   });
 });
 
+describe('response size limit against a real server', () => {
+  it('cuts off an endless chunked body at maxResponseBytes with ERR_RESPONSE_TOO_LARGE', async () => {
+    let sent = 0;
+    let closed: () => void = () => {};
+    const gone = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }); // no content-length: chunked
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = (): void => {
+        while (!res.destroyed && sent < 1024 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      res.on('close', closed);
+      pump();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}`;
+    const dispatcher = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
+    const t = createTransport({ baseUrl: url, keyId: 'gate-7', privateKey: deviceJwk, dispatcher });
+    try {
+      const e = await t.request({ method: 'GET', path: '/v1/huge' }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ name: 'CampusCardApiError', code: 'ERR_RESPONSE_TOO_LARGE', status: 200 });
+      await gone; // the client hung up: the server stopped writing
+      expect(sent).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      await dispatcher.close();
+      endless.closeAllConnections();
+      await new Promise<void>((resolve) => endless.close(() => resolve()));
+    }
+  });
+});
+
 describe('push receivers', () => {
   const body = new TextEncoder().encode('{"event":"card.revoked","card":"c_1"}');
   const sign = (url: string, created = Math.floor(Date.now() / 1000)) =>
