@@ -3,14 +3,14 @@
  *
  * @module
  */
-import type { CreatePaymentBody, CreateRefundBody, Order, Refund } from '@campus-card/core/api';
+import { type CreatePaymentBody, type CreateRefundBody, Order, Refund } from '@campus-card/core/api';
 import type { Transport } from '@campus-card/core/transport';
 import { assertBusinessKey, assertFen, paymentKey, refundKey } from './lib/ids.js';
 import { passOptions, type RequestOptions } from './request-options.js';
 
 /** Input of {@link PaymentsResource.create}. */
 export interface CreatePaymentInput {
-  /** Merchant order number (1–64 of `[A-Za-z0-9_.:-]`); the idempotency key derives from it. */
+  /** Merchant order number (1–64 of `[A-Za-z0-9_.:-]`, not `.` or `..`); the idempotency key derives from it. */
   readonly outTradeNo: string;
   /** Amount, integer fen (> 0). */
   readonly amountFen: number;
@@ -24,7 +24,7 @@ export interface CreatePaymentInput {
 
 /** Input of {@link PaymentsResource.refund}. */
 export interface RefundInput {
-  /** Refund number (1–64 of `[A-Za-z0-9_.:-]`): the same number is the same refund. */
+  /** Refund number (1–64 of `[A-Za-z0-9_.:-]`, not `.` or `..`): the same number is the same refund. */
   readonly outRefundNo: string;
   /** Amount to refund, integer fen (> 0, at most what is left of the order). */
   readonly amountFen: number;
@@ -38,7 +38,12 @@ export interface ReverseOptions extends RequestOptions {
   readonly reason?: string;
 }
 
-/** `pos.payments`: one method per payment endpoint. */
+/**
+ * `pos.payments`: one method per payment endpoint. Every answer is checked against the contract
+ * (`Order`, `Refund`): a success answer that is not one rejects with `ERR_RESPONSE_INVALID` (or
+ * `ERR_RESPONSE_INVALID_JSON`), carrying the status; for `create`, `reverse`, `close` and `refund`
+ * that means the outcome is unknown, so query the order before acting on it.
+ */
 export interface PaymentsResource {
   /**
    * `POST /v1/payments`: charges the holder of a scanned code or tapped card. Idempotent: the
@@ -85,6 +90,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
         method: 'POST',
         path: '/v1/payments',
         body,
+        schema: Order,
         idempotencyKey: paymentKey(input.outTradeNo),
         ...passOptions(options),
       });
@@ -95,6 +101,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
       const res = await transport.request<Order>({
         method: 'GET',
         path: tradePath(outTradeNo),
+        schema: Order,
         ...passOptions(options),
       });
       return res.body;
@@ -104,6 +111,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
       const res = await transport.request<Order>({
         method: 'POST',
         path: tradePath(outTradeNo, '/reverse'),
+        schema: Order,
         body: options?.reason === undefined ? {} : { reason: options.reason },
         ...passOptions(options),
       });
@@ -114,6 +122,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
       const res = await transport.request<Order>({
         method: 'POST',
         path: tradePath(outTradeNo, '/close'),
+        schema: Order,
         body: options?.reason === undefined ? {} : { reason: options.reason },
         ...passOptions(options),
       });
@@ -132,6 +141,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
         method: 'POST',
         path: tradePath(outTradeNo, '/refunds'),
         body,
+        schema: Refund,
         idempotencyKey: refundKey(outTradeNo, input.outRefundNo),
         ...passOptions(options),
       });

@@ -17,17 +17,20 @@ import {
   isNotFound,
 } from './lib/classify.js';
 import type { PosContext } from './lib/context.js';
-import { assertFen, newOutTradeNo } from './lib/ids.js';
+import { assertBusinessKey, assertFen, assertQrText, newOutTradeNo } from './lib/ids.js';
 import { brokenCap } from './offline-caps.js';
 import type { OutboxPayment } from './outbox/outbox-store.js';
 
 /** Input of {@link PosClient.scanToPay}. */
 export interface ScanToPayInput {
-  /** The scanned QR text (`CC1:…`). */
+  /** The scanned QR text: `CC1:` then Base45 (`0-9 A-Z space $%*+-./:`), 4 to 1024 characters. */
   readonly qr: string;
-  /** Amount, integer fen (> 0). */
+  /** Amount, integer fen (> 0, ≤ 1 000 000 000). */
   readonly amountFen: number;
-  /** Merchant order number; default a fresh one (`<device>-<time>-<random>`). Reuse it to resume a sale. */
+  /**
+   * Merchant order number (1–64 of `[A-Za-z0-9_.:-]`, not `.` or `..`); default a fresh one
+   * (`<device>-<time>-<random>`). Reuse it to resume a sale.
+   */
   readonly outTradeNo?: string;
   /** Free text shown on statements (≤ 128 characters). */
   readonly description?: string;
@@ -77,9 +80,12 @@ function final(order: Order, outTradeNo: string): ScanToPayFinal | undefined {
 }
 
 /**
- * Appends an offline sale within the caps (serialised, so concurrent sales see each other).
+ * Appends an offline sale within the caps (serialised, so concurrent sales see each other). The
+ * sale is checked like an online one first, so nothing the platform would refuse as malformed
+ * enters the outbox.
  *
- * @throws {@link PosClientError} `ERR_POS_OFFLINE_DISABLED` without an outbox, `ERR_POS_OFFLINE_CAP` past a cap.
+ * @throws `TypeError`/`RangeError` for a malformed order number, amount or QR text;
+ *   {@link PosClientError} `ERR_POS_OFFLINE_DISABLED` without an outbox, `ERR_POS_OFFLINE_CAP` past a cap.
  */
 export async function sellOffline(
   ctx: PosContext,
@@ -88,6 +94,9 @@ export async function sellOffline(
   qrText: string,
   cause?: unknown,
 ): Promise<ScanToPayOffline> {
+  assertBusinessKey('outTradeNo', outTradeNo);
+  assertFen('amountFen', amountFen);
+  assertQrText('qr', qrText);
   const { outbox, caps } = ctx;
   if (outbox === undefined || caps === undefined) {
     throw new PosClientError(
@@ -144,9 +153,16 @@ async function unresolved(ctx: PosContext, outTradeNo: string, capturedAt: numbe
  * Runs one scan-to-pay. See {@link PosClient.scanToPay} for the contract.
  */
 export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise<ScanToPayResult> {
-  if (typeof input.qr !== 'string' || input.qr.length === 0)
-    throw new TypeError('qr must be a non-empty string');
+  // The same checks as the platform's, before anything is sent or queued: a malformed sale in the
+  // outbox would be refused at upload.
+  assertQrText('qr', input.qr);
   assertFen('amountFen', input.amountFen);
+  if (input.outTradeNo !== undefined) assertBusinessKey('outTradeNo', input.outTradeNo);
+  if (
+    input.description !== undefined &&
+    (typeof input.description !== 'string' || input.description.length > 128)
+  )
+    throw new TypeError('description must be a string of at most 128 characters');
   const { signal } = input;
   const outTradeNo = input.outTradeNo ?? newOutTradeNo(ctx.deviceId, ctx.now());
   const capturedAt = ctx.now();
@@ -246,6 +262,13 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
   }
 }
 
+/**
+ * Reverses a payment whose outcome is still unknown. Only two refusals mean something here: 409
+ * `ERR_ORDER_STATE` (the order is final without money taken: report it) and 404 (the create never
+ * landed: pin its key by re-sending it). Every other failure, 4xx included (a 401 or 403 says
+ * nothing about the payment), leaves the outcome unknown: a reversal is queued and
+ * `ERR_POS_PAYMENT_UNKNOWN` thrown. So is an answer that is not a final order.
+ */
 async function reverseUnconfirmed(
   ctx: PosContext,
   outTradeNo: string,
@@ -255,33 +278,47 @@ async function reverseUnconfirmed(
 ): Promise<ScanToPayResult> {
   const signal = sigOpt.signal;
   for (let round = 0; round < 2; round++) {
+    let order: Order;
     try {
-      const order = await ctx.payments.reverse(outTradeNo, { ...sigOpt, reason: 'not confirmed in time' });
-      return final(order, outTradeNo) ?? { status: 'reversed', outTradeNo, order };
+      order = await ctx.payments.reverse(outTradeNo, { ...sigOpt, reason: 'not confirmed in time' });
     } catch (e) {
       if (isAbort(e, signal)) throw e;
       if (answered(e) && e.status === 409 && e.code === 'ERR_ORDER_STATE') {
         // It became final meanwhile (failed or closed): report that.
-        const order = await ctx.payments.query(outTradeNo, sigOpt);
-        const done = final(order, outTradeNo);
-        if (done !== undefined) return done;
+        let cause: unknown = e;
+        try {
+          const done = final(await ctx.payments.query(outTradeNo, sigOpt), outTradeNo);
+          if (done !== undefined) return done;
+        } catch (q) {
+          if (isAbort(q, signal)) throw q;
+          cause = q;
+        }
+        throw await unresolved(ctx, outTradeNo, capturedAt, cause);
       }
       if (isNotFound(e) && round === 0) {
         // The create never landed. Pin the outcome of its key by re-sending it: either it is refused
         // for good (nothing can be charged under this key any more) or it lands and is reversed.
         try {
-          const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 1 });
-          if (order.status !== 'success' && order.status !== 'processing')
-            return final(order, outTradeNo) as ScanToPayFinal;
+          const created = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 1 });
+          const done = final(created, outTradeNo);
+          if (done !== undefined && done.status !== 'success') return done;
           continue;
         } catch (e2) {
           if (isAbort(e2, signal) || isDefinitive(e2)) throw e2;
           throw await unresolved(ctx, outTradeNo, capturedAt, e2);
         }
       }
-      if (isDefinitive(e)) throw e;
       throw await unresolved(ctx, outTradeNo, capturedAt, e);
     }
+    const done = final(order, outTradeNo);
+    if (done !== undefined) return done;
+    // a reverse answered with an order that is not final: the outcome is still unknown
+    throw await unresolved(
+      ctx,
+      outTradeNo,
+      capturedAt,
+      new Error(`the reversal of ${outTradeNo} answered a ${order.status} order`),
+    );
   }
   throw await unresolved(ctx, outTradeNo, capturedAt, undefined);
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Wallet, WalletSummary } from '@campus-card/core/api';
+import { Wallet, WalletSummary } from '@campus-card/core/api';
 import type { Transport } from '@campus-card/core/transport';
 import { passOptions, type RequestOptions } from './request-options.js';
 
@@ -29,8 +29,9 @@ function toIso(name: string, t: TimeInput): string {
 }
 
 function assertId(v: unknown): asserts v is string {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(v))
-    throw new TypeError('personId must be 1-64 characters of [A-Za-z0-9_.:-]');
+  // "." and ".." would be dot segments: the URL parser would send the request to another path
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(v) || v === '.' || v === '..')
+    throw new TypeError('personId must be 1-64 characters of [A-Za-z0-9_.:-], not "." or ".."');
 }
 
 /** Creates the wallets resource over a transport. */
@@ -41,6 +42,7 @@ export function createWalletsResource(transport: Transport): WalletsResource {
       const res = await transport.request<Wallet>({
         method: 'GET',
         path: `/v1/wallets/${encodeURIComponent(personId)}`,
+        schema: Wallet,
         ...passOptions(options),
       });
       return res.body;
@@ -50,6 +52,7 @@ export function createWalletsResource(transport: Transport): WalletsResource {
       const res = await transport.request<WalletSummary>({
         method: 'GET',
         path: `/v1/wallets/${encodeURIComponent(personId)}/summary`,
+        schema: WalletSummary,
         query: { from: toIso('from', from), to: toIso('to', to) },
         ...passOptions(options),
       });

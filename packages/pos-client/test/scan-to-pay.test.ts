@@ -1,6 +1,7 @@
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  CampusCardApiError,
   createMemoryOutbox,
   DEFAULT_POLL_SCHEDULE,
   InvalidRequestError,
@@ -212,10 +213,68 @@ describe('scanToPay', () => {
     await expect(pos.scanToPay({ qr: QR, amountFen: 1, outTradeNo: 'bad/no' })).rejects.toBeInstanceOf(
       TypeError,
     );
+    await expect(
+      pos.scanToPay({ qr: QR, amountFen: 1, outTradeNo: 'T1', description: 'x'.repeat(129) }),
+    ).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('refuses the order numbers "." and "..", which the URL parser would turn into another path', async () => {
+    const outbox = createMemoryOutbox();
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    for (const no of ['.', '..']) {
+      await expect(pos.scanToPay({ qr: QR, amountFen: 1, outTradeNo: no })).rejects.toBeInstanceOf(TypeError);
+      await expect(pos.payments.query(no)).rejects.toBeInstanceOf(TypeError);
+      await expect(pos.payments.reverse(no)).rejects.toBeInstanceOf(TypeError);
+      await expect(pos.payments.close(no)).rejects.toBeInstanceOf(TypeError);
+      await expect(pos.payments.refund('T1', { outRefundNo: no, amountFen: 1 })).rejects.toBeInstanceOf(
+        TypeError,
+      );
+      await expect(pos.wallets.balance(no)).rejects.toBeInstanceOf(TypeError);
+    }
+    pos.setOffline(true);
+    await expect(pos.scanToPay({ qr: QR, amountFen: 1, outTradeNo: '..' })).rejects.toBeInstanceOf(TypeError);
+    expect(calls(agent)).toHaveLength(0);
+    expect(await outbox.pending()).toEqual([]);
+    // dots inside a longer number are fine
+    pos.setOffline(false);
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/...', method: 'GET' })
+      .reply(200, order({ out_trade_no: '...' }), { headers: JSON_HEADERS });
+    await expect(pos.payments.query('...')).resolves.toMatchObject({ out_trade_no: '...' });
   });
 });
 
 describe('scanToPay offline', () => {
+  it('offline sale validates qr and outTradeNo like the online path', async () => {
+    const outbox = createMemoryOutbox({ now: () => NOW });
+    const { pos } = unitClient(agent, { offline: { outbox, caps, startOffline: true } });
+    await expect(pos.scanToPay({ qr: 'https://example.com/x', amountFen: 100 })).rejects.toBeInstanceOf(
+      TypeError,
+    );
+    await expect(pos.scanToPay({ qr: QR, amountFen: 100, outTradeNo: 'bad/no' })).rejects.toBeInstanceOf(
+      TypeError,
+    );
+    await expect(pos.scanToPay({ qr: `${QR}a`, amountFen: 100 })).rejects.toBeInstanceOf(TypeError);
+    await expect(pos.scanToPay({ qr: `CC1:${'A'.repeat(1021)}`, amountFen: 100 })).rejects.toBeInstanceOf(
+      TypeError,
+    );
+    expect(await outbox.pending()).toEqual([]);
+  });
+
+  it('the connection-refused fallback validates the sale too, and sends nothing for a bad one', async () => {
+    const outbox = createMemoryOutbox({ now: () => NOW });
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    await expect(
+      pos.scanToPay({ qr: 'cc1:lowercase', amountFen: 100, outTradeNo: 'T1' }),
+    ).rejects.toBeInstanceOf(TypeError);
+    await expect(
+      pos.scanToPay({ qr: QR, amountFen: 100, outTradeNo: 'x'.repeat(65) }),
+    ).rejects.toBeInstanceOf(TypeError);
+    expect(calls(agent)).toHaveLength(0);
+    expect(await outbox.pending()).toEqual([]);
+  });
+
   it('sells offline within caps when the platform cannot be reached at all', async () => {
     agent
       .get(ORIGIN)
@@ -296,6 +355,164 @@ describe('scanToPay offline', () => {
       .reply(200, order({ status: 'reversed' }), { headers: JSON_HEADERS });
     const s = await pos.sync();
     expect(s).toMatchObject({ reversals: 1, remaining: 0, complete: true });
+    expect(await outbox.pending()).toEqual([]);
+  });
+});
+
+describe('scanToPay: answers that are not the expected JSON', () => {
+  const HTML = { 'content-type': 'text/html; charset=utf-8' };
+  const portal = '<html><head><title>Guest Wi-Fi</title></head><body>Log in</body></html>';
+  const creates = () => calls(agent).filter((c) => c.method === 'POST' && c.path === '/v1/payments');
+
+  it('an empty 201 on create is no raw TypeError: polling finds the payment', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(201, '', { headers: JSON_HEADERS });
+    pool.intercept({ path: '/v1/payments/T1', method: 'GET' }).reply(200, order(), { headers: JSON_HEADERS });
+    const { pos } = unitClient(agent, { offline: { outbox: createMemoryOutbox(), caps } });
+    const r = await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' });
+    expect(r).toMatchObject({ status: 'success', order: { order_id: 'ord_1' } });
+    expect(creates()).toHaveLength(1); // polled, not re-charged
+  });
+
+  it('an empty 201 (or null) everywhere ends as payment-unknown with a reversal queued', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(201, '', { headers: JSON_HEADERS });
+    pool
+      .intercept({ path: '/v1/payments/T1', method: 'GET' })
+      .reply(200, 'null', { headers: JSON_HEADERS })
+      .times(DEFAULT_POLL_SCHEDULE.length);
+    pool
+      .intercept({ path: '/v1/payments/T1/reverse', method: 'POST' })
+      .reply(200, '', { headers: JSON_HEADERS });
+    const outbox = createMemoryOutbox();
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    const e = await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_POS_PAYMENT_UNKNOWN', outTradeNo: 'T1' });
+    expect((e as Error).cause).toMatchObject({ code: 'ERR_RESPONSE_INVALID', status: 200 });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'reversal', outTradeNo: 'T1' }]);
+  });
+
+  it("a captive portal's HTML on create, query and reverse never reports 'reversed'", async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(200, portal, { headers: HTML });
+    pool
+      .intercept({ path: '/v1/payments/T1', method: 'GET' })
+      .reply(200, portal, { headers: HTML })
+      .times(DEFAULT_POLL_SCHEDULE.length);
+    pool.intercept({ path: '/v1/payments/T1/reverse', method: 'POST' }).reply(200, portal, { headers: HTML });
+    const outbox = createMemoryOutbox();
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    const e = await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_POS_PAYMENT_UNKNOWN' });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'reversal', outTradeNo: 'T1' }]);
+  });
+
+  it('a reverse answering an order that is not final leaves the outcome unknown', async () => {
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(201, order({ status: 'processing' }), { headers: JSON_HEADERS });
+    pool
+      .intercept({ path: '/v1/payments/T1', method: 'GET' })
+      .reply(200, order({ status: 'processing' }), { headers: JSON_HEADERS })
+      .times(DEFAULT_POLL_SCHEDULE.length);
+    pool
+      .intercept({ path: '/v1/payments/T1/reverse', method: 'POST' })
+      .reply(200, order({ status: 'processing' }), { headers: JSON_HEADERS });
+    const outbox = createMemoryOutbox();
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    await expect(pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' })).rejects.toMatchObject({
+      code: 'ERR_POS_PAYMENT_UNKNOWN',
+    });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'reversal', outTradeNo: 'T1' }]);
+  });
+
+  it('truncated JSON in a 201 is no refusal: it polls and resolves the payment', async () => {
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(201, '{"order_id":"ord_1","sta', { headers: JSON_HEADERS });
+    pool.intercept({ path: '/v1/payments/T1', method: 'GET' }).reply(200, order(), { headers: JSON_HEADERS });
+    const { pos } = unitClient(agent);
+    const r = await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' });
+    expect(r.status).toBe('success');
+    expect(calls(agent).length).toBeGreaterThan(1);
+    expect(creates()).toHaveLength(1);
+  });
+
+  it('payments.query on a 200 text/html rejects with a CampusCardApiError', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/T1', method: 'GET' })
+      .reply(200, portal, { headers: HTML });
+    const { pos } = unitClient(agent);
+    const e = await pos.payments.query('T1').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CampusCardApiError);
+    expect(e).toMatchObject({ code: 'ERR_RESPONSE_INVALID', status: 200 });
+  });
+});
+
+describe('scanToPay: refusals that say nothing about the payment', () => {
+  const unauthorized = () => problem(401, 'ERR_SIG_EXPIRED');
+
+  it('401 on the queries and the reverse after a lost create: payment unknown, reversal queued', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).replyWithError(socketDropped()).times(3);
+    pool
+      .intercept({ path: '/v1/payments/T1', method: 'GET' })
+      .reply(401, unauthorized(), { headers: PROBLEM_HEADERS })
+      .times(DEFAULT_POLL_SCHEDULE.length);
+    pool
+      .intercept({ path: '/v1/payments/T1/reverse', method: 'POST' })
+      .reply(401, unauthorized(), { headers: PROBLEM_HEADERS });
+    const outbox = createMemoryOutbox();
+    const { pos } = unitClient(agent, { maxRetries: 0, offline: { outbox, caps } });
+    const e = await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_POS_PAYMENT_UNKNOWN' });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'reversal', outTradeNo: 'T1' }]);
+  });
+
+  it('a re-sent create answered 401 or 403 does not pin the key', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).replyWithError(socketDropped()).times(3);
+    // the order is not visible yet: every poll re-sends the create, which is refused before its key is looked at
+    pool
+      .intercept({ path: '/v1/payments/T1', method: 'GET' })
+      .reply(404, problem(404, 'ERR_NOT_FOUND'), { headers: PROBLEM_HEADERS })
+      .times(DEFAULT_POLL_SCHEDULE.length);
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(401, unauthorized(), { headers: PROBLEM_HEADERS })
+      .times(DEFAULT_POLL_SCHEDULE.length);
+    pool
+      .intercept({ path: '/v1/payments/T1/reverse', method: 'POST' })
+      .reply(404, problem(404, 'ERR_NOT_FOUND'), { headers: PROBLEM_HEADERS });
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(403, problem(403, 'ERR_FORBIDDEN'), { headers: PROBLEM_HEADERS });
+    const outbox = createMemoryOutbox();
+    const { pos } = unitClient(agent, { maxRetries: 0, offline: { outbox, caps } });
+    const e = await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_POS_PAYMENT_UNKNOWN' });
+    expect((e as Error).cause).toMatchObject({ status: 403 });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'reversal', outTradeNo: 'T1' }]);
+  });
+
+  it('a re-sent create refused for good after its key check is final: nothing can be charged', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).replyWithError(socketDropped()).times(3);
+    pool
+      .intercept({ path: '/v1/payments/T1', method: 'GET' })
+      .reply(404, problem(404, 'ERR_NOT_FOUND'), { headers: PROBLEM_HEADERS });
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(409, problem(409, 'ERR_CODE_ALREADY_USED'), { headers: PROBLEM_HEADERS });
+    const outbox = createMemoryOutbox();
+    const { pos } = unitClient(agent, { maxRetries: 0, offline: { outbox, caps } });
+    await expect(pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' })).rejects.toMatchObject({
+      code: 'ERR_CODE_ALREADY_USED',
+      status: 409,
+    });
     expect(await outbox.pending()).toEqual([]);
   });
 });

@@ -22,16 +22,33 @@ export function answered(e: unknown): e is CampusCardApiError & { status: number
 }
 
 /**
- * Whether the platform gave a final answer to this request: an HTTP error that is not retryable
- * (a 4xx other than 429 and "in progress"). Retrying the same request gives the same answer.
+ * Statuses the platform (or a proxy in front of it) gives before a request reaches its idempotency
+ * check: authentication, permission, body size and type, rate limits. They say nothing about what
+ * an earlier request under the same key did.
  */
-export function isDefinitive(e: unknown): e is CampusCardApiError {
-  return answered(e) && !e.retryable && e.status < 500 && e.status !== 429;
+const BEFORE_IDEMPOTENCY_CHECK = new Set([401, 403, 407, 408, 413, 415, 421, 425, 429, 431]);
+
+/**
+ * Whether the platform refused this request for good: a 4xx problem (RFC 9457 body) that is not
+ * retryable and was given after the idempotency check, so it is what the key holds and retrying
+ * the same request gives the same answer. Not definitive: any 2xx (even one whose body could not
+ * be read), 5xx, 401, 403, 413, 415, 429 (see `BEFORE_IDEMPOTENCY_CHECK`), and a 4xx without a
+ * problem body (a proxy's or captive portal's page, not the platform).
+ */
+export function isDefinitive(e: unknown): e is CampusCardApiError & { status: number } {
+  return (
+    answered(e) &&
+    e.status >= 400 &&
+    e.status < 500 &&
+    !e.retryable &&
+    !BEFORE_IDEMPOTENCY_CHECK.has(e.status) &&
+    e.problem !== undefined
+  );
 }
 
-/** Whether `e` is an HTTP 404. */
+/** Whether `e` is the platform's 404 (a problem body, not a proxy's page). */
 export function isNotFound(e: unknown): boolean {
-  return answered(e) && e.status === 404;
+  return answered(e) && e.status === 404 && e.problem !== undefined;
 }
 
 /** Whether `e` is a transport failure without any response (connection error or timeout). */

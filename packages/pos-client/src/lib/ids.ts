@@ -4,13 +4,30 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { compileValidator, QrText } from '@campus-card/core/api';
 
 const BUSINESS_KEY = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-/** Throws a TypeError unless `v` is a platform business key (1–64 of `[A-Za-z0-9_.:-]`). */
+/**
+ * Throws a TypeError unless `v` is a platform business key (1–64 of `[A-Za-z0-9_.:-]`) that can
+ * be a path segment: `.` and `..` are refused, since the URL parser resolves them as dot segments
+ * (`/v1/payments/..` would become `/v1`), escaped or not.
+ */
 export function assertBusinessKey(name: string, v: unknown): asserts v is string {
-  if (typeof v !== 'string' || !BUSINESS_KEY.test(v)) {
-    throw new TypeError(`${name} must be 1-64 characters of [A-Za-z0-9_.:-]`);
+  if (typeof v !== 'string' || !BUSINESS_KEY.test(v) || v === '.' || v === '..') {
+    throw new TypeError(`${name} must be 1-64 characters of [A-Za-z0-9_.:-], not "." or ".."`);
+  }
+}
+
+const checkQrText = compileValidator(QrText);
+
+/**
+ * Throws a TypeError unless `v` is QR text the platform accepts (the contract's `QrText`: `CC1:`
+ * then Base45 characters `0-9 A-Z space $ % * + - . / :`, 4 to 1024 characters in all).
+ */
+export function assertQrText(name: string, v: unknown): asserts v is string {
+  if (typeof v !== 'string' || !checkQrText(v).ok) {
+    throw new TypeError(`${name} must be campus card QR text: "CC1:" then Base45, 4-1024 characters`);
   }
 }
 
