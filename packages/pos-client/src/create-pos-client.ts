@@ -58,8 +58,17 @@ export interface PosClientOptions {
    * a queued reversal answered 404 is dropped after it. Default 300 (codes expire after 90 s).
    */
   readonly unknownOrderHorizonSeconds?: number;
-  /** Offline sales per upload request; default 100 (the platform takes at most 500). */
+  /**
+   * Most offline sales per upload request, 1–500 (the platform's maximum); default 100. Batches are
+   * also cut at {@link PosClientOptions.maxBatchBytes}, and a batch answered 413 is halved.
+   */
   readonly batchSize?: number;
+  /**
+   * Largest upload request body, in bytes; default 196 608 (192 KiB, under the platform's 256 KiB
+   * body limit: a sale is about 600 bytes, so 500 of them would not fit). At least 1024. A batch
+   * answered 413 anyway (a platform with a lower limit) is halved and sent again.
+   */
+  readonly maxBatchBytes?: number;
   /** TCP connect timeout of the own Agent, ms; default 5000. */
   readonly connectTimeoutMs?: number;
   /** Timeout per attempt, ms; default 10000. */
@@ -78,6 +87,12 @@ export interface PosClientOptions {
   readonly sleep?: SleepFn;
   /** Extra headers on every request (e.g. `user-agent`). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Largest response body read, in bytes; default 4 MiB (4 194 304). A larger answer rejects with
+   * `ERR_RESPONSE_TOO_LARGE` (in scan-to-pay: an unknown outcome, polled and reversed). Statement
+   * files have their own limit (`MAX_STATEMENT_BYTES`, 64 MiB).
+   */
+  readonly maxResponseBytes?: number;
 }
 
 /** The client {@link createPosClient} returns. */
@@ -152,6 +167,9 @@ export function createPosClient(options: PosClientOptions): PosClient {
   const batchSize = options.batchSize ?? 100;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 500)
     throw new RangeError('batchSize must be an integer in 1..500');
+  const maxBatchBytes = options.maxBatchBytes ?? 196_608;
+  if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < 1024)
+    throw new RangeError('maxBatchBytes must be an integer ≥ 1024');
   const horizonS = options.unknownOrderHorizonSeconds ?? 300;
   if (!Number.isFinite(horizonS) || horizonS < 0)
     throw new RangeError('unknownOrderHorizonSeconds must be ≥ 0');
@@ -172,6 +190,7 @@ export function createPosClient(options: PosClientOptions): PosClient {
       'random',
       'sleep',
       'headers',
+      'maxResponseBytes',
     ]),
   });
   const payments = createPaymentsResource(transport);
@@ -189,6 +208,7 @@ export function createPosClient(options: PosClientOptions): PosClient {
     createMaxRetries,
     unknownOrderHorizonMs: horizonS * 1000,
     batchSize,
+    maxBatchBytes,
     now,
     sleep: options.sleep ?? defaultSleep,
     offline: () => offline,

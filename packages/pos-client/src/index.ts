@@ -45,6 +45,8 @@ export type {
   OutboxPayment,
   OutboxReversal,
   OutboxStore,
+  QuarantinedEntry,
+  QuarantineReason,
 } from './outbox/outbox-store.js';
 export type {
   CreatePaymentInput,
@@ -61,6 +63,11 @@ export type {
   ScanToPayOffline,
   ScanToPayResult,
 } from './scan-to-pay.js';
-export type { Statement, StatementLine, StatementsResource } from './statements.js';
+export {
+  MAX_STATEMENT_BYTES,
+  type Statement,
+  type StatementLine,
+  type StatementsResource,
+} from './statements.js';
 export type { SyncOptions, SyncResult } from './sync.js';
 export type { TimeInput, WalletsResource } from './wallets.js';

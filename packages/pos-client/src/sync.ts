@@ -3,11 +3,17 @@
  *
  * @module
  */
-import type { OfflineBatchBody, OfflineBatchResult, OfflineItemResult } from '@campus-card/core/api';
+import { type OfflineBatchBody, OfflineBatchResult, type OfflineItemResult } from '@campus-card/core/api';
+import type { CampusCardApiError } from '@campus-card/core/transport';
 import { answered, isAbort, isNotFound } from './lib/classify.js';
 import type { PosContext } from './lib/context.js';
 import { batchKey, iso } from './lib/ids.js';
-import type { OutboxPayment, OutboxReversal } from './outbox/outbox-store.js';
+import type {
+  OutboxPayment,
+  OutboxReversal,
+  QuarantinedEntry,
+  QuarantineReason,
+} from './outbox/outbox-store.js';
 import type { RequestOptions } from './request-options.js';
 
 /** What one {@link PosClient.sync} did. */
@@ -18,6 +24,13 @@ export interface SyncResult {
   readonly duplicates: number;
   /** Offline sales the platform refused (e.g. `ERR_OFFLINE_CAP`, `ERR_CODE_ALREADY_USED`): lost revenue to follow up. */
   readonly rejected: readonly OfflineItemResult[];
+  /**
+   * Offline sales set aside in this sync because the platform refuses them as malformed (400 or
+   * 422 for the sale sent alone): they would otherwise fail every batch they are in. They moved no
+   * money and stay in the outbox's `quarantined()` list until acknowledged: lost revenue to export
+   * and follow up.
+   */
+  readonly quarantined: readonly QuarantinedEntry[];
   /** Queued reversals completed (the order is final now). */
   readonly reversals: number;
   /** Entries still pending after this sync. */
@@ -31,7 +44,9 @@ export interface SyncResult {
 /** Options of {@link PosClient.sync}. */
 export type SyncOptions = Pick<RequestOptions, 'signal'>;
 
-function itemOf(e: OutboxPayment): OfflineBatchBody['items'][number] {
+type Item = OfflineBatchBody['items'][number];
+
+function itemOf(e: OutboxPayment): Item {
   return {
     seq: e.seq,
     out_trade_no: e.outTradeNo,
@@ -41,9 +56,58 @@ function itemOf(e: OutboxPayment): OfflineBatchBody['items'][number] {
   };
 }
 
+/** Bytes of `{"items":[]}` around the items of a batch body. */
+const BATCH_OVERHEAD = 12;
+
+/** Consecutive runs of `sales` of at most `maxItems` items and `maxBytes` of JSON body (at least one item each). */
+function chunksOf(sales: readonly OutboxPayment[], maxItems: number, maxBytes: number): OutboxPayment[][] {
+  const out: OutboxPayment[][] = [];
+  let cur: OutboxPayment[] = [];
+  let bytes = BATCH_OVERHEAD;
+  for (const e of sales) {
+    const size = Buffer.byteLength(JSON.stringify(itemOf(e))) + 1;
+    if (cur.length > 0 && (cur.length >= maxItems || bytes + size > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = BATCH_OVERHEAD;
+    }
+    cur.push(e);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/** A 413: the request body is over the platform's limit. */
+function isTooLarge(e: unknown): boolean {
+  return answered(e) && e.status === 413;
+}
+
 /**
- * Uploads pending offline sales (batches of `batchSize`, each with a key derived from its content)
- * and acknowledges each answered item; then reverses queued reversals.
+ * A refusal of the batch's content: 400 or 422 with the platform's problem body, not about the
+ * idempotency key. One malformed item refuses the whole batch.
+ */
+function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
+  return (
+    answered(e) &&
+    (e.status === 400 || e.status === 422) &&
+    e.problem !== undefined &&
+    !e.retryable &&
+    !e.code.startsWith('ERR_IDEMPOTENCY')
+  );
+}
+
+/**
+ * Uploads pending offline sales and acknowledges each answered item; then reverses queued
+ * reversals.
+ *
+ * Batches hold at most `batchSize` sales and `maxBatchBytes` of JSON, each with an idempotency key
+ * derived from its content. A batch answered 413 is halved and each half sent (down to one sale).
+ * A batch answered 400/422 (one malformed item fails the whole batch) is bisected the same way
+ * until the malformed sales are alone; each is then quarantined (set aside in the outbox and
+ * reported in {@link SyncResult.quarantined}) so that the others still upload. Splitting never
+ * applies a sale twice: the platform dedupes items by `(device_id, seq)` whatever batch or key
+ * they come in, and a refused batch stores nothing.
  *
  * Crash safety: an entry is acknowledged only after the platform answered for it. A crash between
  * upload and acknowledgement re-uploads it; the platform answers `duplicate` by `(device_id, seq)`
@@ -53,51 +117,88 @@ function itemOf(e: OutboxPayment): OfflineBatchBody['items'][number] {
 export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promise<SyncResult> {
   const { outbox } = ctx;
   if (outbox === undefined)
-    return { accepted: 0, duplicates: 0, rejected: [], reversals: 0, remaining: 0, complete: true };
+    return {
+      accepted: 0,
+      duplicates: 0,
+      rejected: [],
+      quarantined: [],
+      reversals: 0,
+      remaining: 0,
+      complete: true,
+    };
   const { signal } = options;
   const sigOpt = signal === undefined ? {} : { signal };
   let accepted = 0;
   let duplicates = 0;
   let reversals = 0;
   const rejected: OfflineItemResult[] = [];
+  const quarantined: QuarantinedEntry[] = [];
   let error: unknown;
 
   const pending = await outbox.pending();
   const sales = pending.filter((e): e is OutboxPayment => e.kind === 'payment');
   const owed = pending.filter((e): e is OutboxReversal => e.kind === 'reversal');
 
-  try {
-    for (let i = 0; i < sales.length; i += ctx.batchSize) {
-      const chunk = sales.slice(i, i + ctx.batchSize);
-      const body: OfflineBatchBody = { items: chunk.map(itemOf) };
-      const res = await ctx.transport.request<OfflineBatchResult>({
+  /** Uploads one batch, splitting it on 413 and bisecting it on 400/422. */
+  async function upload(chunk: readonly OutboxPayment[]): Promise<void> {
+    const body: OfflineBatchBody = { items: chunk.map(itemOf) };
+    let res: { body: OfflineBatchResult };
+    try {
+      res = await ctx.transport.request<OfflineBatchResult>({
         method: 'POST',
         path: '/v1/payments/offline-batches',
         body,
+        schema: OfflineBatchResult,
         idempotencyKey: batchKey(ctx.deviceId, body),
         ...sigOpt,
       });
-      const bySeq = new Map(chunk.map((e) => [e.seq, e]));
-      const done: number[] = [];
-      for (const r of res.body.results) {
-        const entry = bySeq.get(r.seq);
-        if (entry === undefined) continue;
-        if (r.outcome === 'duplicate' && r.out_trade_no !== entry.outTradeNo) {
-          // seq collision: keep the sale, under a fresh seq
-          await outbox.append({
-            kind: 'payment',
-            outTradeNo: entry.outTradeNo,
-            amountFen: entry.amountFen,
-            qrText: entry.qrText,
-            capturedAt: entry.capturedAt,
-          });
-        } else if (r.outcome === 'accepted') accepted += 1;
-        else if (r.outcome === 'duplicate') duplicates += 1;
-        else rejected.push(r);
-        done.push(entry.seq);
+    } catch (e) {
+      if (isAbort(e, signal)) throw e;
+      if (chunk.length > 1 && (isTooLarge(e) || isMalformed(e))) {
+        const half = Math.ceil(chunk.length / 2);
+        await upload(chunk.slice(0, half));
+        await upload(chunk.slice(half));
+        return;
       }
-      await outbox.ack(done);
+      if (chunk.length === 1 && isMalformed(e)) {
+        const entry = chunk[0] as OutboxPayment;
+        const reason: QuarantineReason = {
+          code: e.code,
+          status: e.status,
+          message: e.message,
+          at: ctx.now(),
+        };
+        await outbox?.quarantine([entry.seq], reason);
+        quarantined.push({ entry, reason });
+        return;
+      }
+      throw e;
     }
+    const bySeq = new Map(chunk.map((e) => [e.seq, e]));
+    const done: number[] = [];
+    for (const r of res.body.results) {
+      const entry = bySeq.get(r.seq);
+      if (entry === undefined) continue;
+      bySeq.delete(r.seq);
+      if (r.outcome === 'duplicate' && r.out_trade_no !== entry.outTradeNo) {
+        // seq collision: keep the sale, under a fresh seq
+        await outbox?.append({
+          kind: 'payment',
+          outTradeNo: entry.outTradeNo,
+          amountFen: entry.amountFen,
+          qrText: entry.qrText,
+          capturedAt: entry.capturedAt,
+        });
+      } else if (r.outcome === 'accepted') accepted += 1;
+      else if (r.outcome === 'duplicate') duplicates += 1;
+      else rejected.push(r);
+      done.push(entry.seq);
+    }
+    await outbox?.ack(done);
+  }
+
+  try {
+    for (const chunk of chunksOf(sales, ctx.batchSize, ctx.maxBatchBytes)) await upload(chunk);
 
     for (const r of owed) {
       try {
@@ -127,6 +228,7 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
     accepted,
     duplicates,
     rejected,
+    quarantined,
     reversals,
     remaining,
     complete: error === undefined && remaining === 0,

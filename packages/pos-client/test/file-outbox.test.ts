@@ -39,6 +39,20 @@ describe.each([
     await o.close();
     await expect(o.pending()).rejects.toMatchObject({ code: 'ERR_POS_OUTBOX_CLOSED' });
   });
+
+  it('quarantines sales out of pending (not reversals), lists them with the reason, drops them on ack', async () => {
+    const o: OutboxStore = await make(() => 5_000);
+    const a = await o.append(sale(1));
+    const b = await o.append(sale(2));
+    const r = await o.append({ kind: 'reversal', outTradeNo: 'T9', capturedAt: 1 });
+    const reason = { code: 'ERR_VALIDATION', status: 400, message: 'body/items/0/qr_text: bad', at: 7 };
+    await o.quarantine([b.seq, r.seq, 999], reason);
+    expect((await o.pending()).map((e) => e.seq)).toEqual([a.seq, r.seq]);
+    expect(await o.quarantined()).toEqual([{ entry: b, reason }]);
+    await o.ack([b.seq]);
+    expect(await o.quarantined()).toEqual([]);
+    await o.close();
+  });
 });
 
 describe('createFileOutbox', () => {
@@ -99,6 +113,29 @@ describe('createFileOutbox', () => {
     expect((await again.pending()).map((e) => e.seq)).toEqual([109]);
     expect((await again.append(sale(11))).seq).toBe(110);
     await again.close();
+  });
+
+  it('keeps quarantined sales across a restart and a compaction, until acknowledged', async () => {
+    const reason = { code: 'ERR_VALIDATION', status: 422, message: 'bad', at: 1 };
+    const o = await createFileOutbox(file, { now: () => 100, compactAfterLines: 3 });
+    const seqs: number[] = [];
+    for (let i = 0; i < 8; i++) seqs.push((await o.append(sale(i))).seq);
+    await o.quarantine([seqs[7] as number], reason);
+    await o.ack(seqs.slice(0, 6));
+    await o.close();
+    for (let round = 0; round < 2; round++) {
+      const again = await createFileOutbox(file, { now: () => 100, compactAfterLines: 3 });
+      expect((await again.pending()).map((e) => e.seq)).toEqual([seqs[6]]);
+      expect(await again.quarantined()).toEqual([{ entry: { ...sale(7), seq: seqs[7] }, reason }]);
+      await again.close();
+    }
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(4); // seq, add, add + quarantine
+    const last = await createFileOutbox(file);
+    await last.ack([seqs[7] as number]);
+    await last.close();
+    const empty = await createFileOutbox(file);
+    expect(await empty.quarantined()).toEqual([]);
+    await empty.close();
   });
 
   it('serialises concurrent appends into whole lines', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLedger, type RunningMockPlatform } from '@campus-card/mock-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFileOutbox, type OutboxStore } from '../src/index.js';
+import { createFileOutbox, createMemoryOutbox, type OutboxStore } from '../src/index.js';
 import { balanceOf, ordersWith, posFor, qrOf, startPlatform } from './platform.js';
 
 let server: RunningMockPlatform;
@@ -170,6 +170,80 @@ describe('pos-client against the mock platform', () => {
     expect(await up.sync()).toMatchObject({ accepted: 1, remaining: 0 });
     expect(await balanceOf(server, 's-001')).toBe(before - 450);
   });
+
+  it('one invalid offline sale does not block the rest: it is quarantined, the good one is charged', async () => {
+    const outbox = createMemoryOutbox();
+    const caps = { perTransactionFen: 5_000, totalFen: 20_000, maxAgeSeconds: 3_600 };
+    const pos = client({ offline: { outbox, caps, startOffline: true } });
+    // written straight into the outbox: the client's own checks refuse it now
+    const bad = await outbox.append({
+      kind: 'payment',
+      outTradeNo: 'BAD-1',
+      amountFen: 100,
+      qrText: 'https://example.com/x',
+      capturedAt: server.platform.clock.now(),
+    });
+    const good = await pos.scanToPay({
+      qr: await qrOf(server, 's-001'),
+      amountFen: 300,
+      outTradeNo: 'GOOD-1',
+    });
+    expect(good.status).toBe('offline_accepted');
+    pos.setOffline(false);
+    const before = await balanceOf(server, 's-001');
+    const s = await pos.sync();
+    expect(s).toMatchObject({ accepted: 1, remaining: 0, complete: true });
+    expect(s.quarantined).toMatchObject([
+      { entry: { seq: bad.seq, outTradeNo: 'BAD-1' }, reason: { code: 'ERR_VALIDATION', status: 400 } },
+    ]);
+    expect(await outbox.quarantined()).toMatchObject([{ entry: { outTradeNo: 'BAD-1' } }]);
+    expect(await balanceOf(server, 's-001')).toBe(before - 300);
+    expect(ordersWith(server, 'GOOD-1')).toBe(1);
+    expect(ordersWith(server, 'BAD-1')).toBe(0);
+  });
+
+  it('401 on reverse after a charged create: payment unknown, a reversal queued (not a refusal)', async () => {
+    const outbox = createMemoryOutbox();
+    const c = posFor(server, {
+      createMaxRetries: 0,
+      maxRetries: 1,
+      offline: { outbox, caps: { perTransactionFen: 5_000, totalFen: 20_000, maxAgeSeconds: 3_600 } },
+    });
+    server.platform.state.faults.set([
+      { kind: 'drop_after_commit', device_id: 'pos-01', route: 'createPayment', count: 1 },
+      { kind: 'clock_skew', device_id: 'pos-01', route: 'getPayment', skew_s: 3_600 },
+      { kind: 'clock_skew', device_id: 'pos-01', route: 'reversePayment', skew_s: 3_600 },
+    ]);
+    const before = await balanceOf(server, 's-001');
+    const e = await c.pos
+      .scanToPay({ qr: await qrOf(server, 's-001'), amountFen: 700, outTradeNo: 'SKEW-1' })
+      .catch((x: unknown) => x);
+    server.platform.state.faults.clear();
+    expect(before - (await balanceOf(server, 's-001'))).toBe(700);
+    expect(e).toMatchObject({ code: 'ERR_POS_PAYMENT_UNKNOWN' });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'reversal', outTradeNo: 'SKEW-1' }]);
+    // and sync() finishes it: the money goes back
+    expect(await c.pos.sync()).toMatchObject({ reversals: 1, remaining: 0, complete: true });
+    expect(await balanceOf(server, 's-001')).toBe(before);
+    await c.close();
+  });
+
+  it('batchSize 500 with 500 offline sales (over the 256 KiB body limit in one request) syncs them all', async () => {
+    const outbox = createMemoryOutbox();
+    const caps = { perTransactionFen: 5_000, totalFen: 20_000, maxAgeSeconds: 3_600 };
+    const pos = client({ batchSize: 500, offline: { outbox, caps, startOffline: true } });
+    const people = ['s-001', 's-002', 's-003', 't-001'];
+    for (let i = 0; i < 500; i++) {
+      const qr = await qrOf(server, people[i % people.length] as string);
+      await pos.scanToPay({ qr, amountFen: 1, outTradeNo: `BULK-${i}` });
+    }
+    const bytes = (await outbox.pending()).reduce((n, e) => n + JSON.stringify(e).length, 0);
+    expect(bytes).toBeGreaterThan(262_144); // one batch of all 500 would be refused with 413
+    pos.setOffline(false);
+    const s = await pos.sync();
+    expect(s).toMatchObject({ accepted: 500, remaining: 0, complete: true, quarantined: [] });
+    expect(s.rejected).toEqual([]);
+  }, 60_000);
 
   it('wallet summary and the hash-checked daily statement', async () => {
     const pos = client();

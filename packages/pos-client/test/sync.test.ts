@@ -47,6 +47,11 @@ function answer(outcomes: Record<number, 'accepted' | 'duplicate' | 'rejected'>,
   };
 }
 
+function itemsOf(body: unknown): OfflineBatchBody['items'] {
+  const text = typeof body === 'string' ? body : new TextDecoder().decode(body as Uint8Array);
+  return (JSON.parse(text) as OfflineBatchBody).items;
+}
+
 async function offlinePos(count: number, batchSize = 2) {
   const outbox = createMemoryOutbox({ now: () => NOW });
   const { pos } = unitClient(agent, { batchSize, offline: { outbox, caps, startOffline: true } });
@@ -141,6 +146,115 @@ describe('sync', () => {
       .intercept({ path: '/v1/payments/B/reverse', method: 'POST' })
       .reply(404, problem(404, 'ERR_NOT_FOUND'), { headers: PROBLEM_HEADERS });
     expect(await pos.sync()).toMatchObject({ remaining: 0, complete: true });
+  });
+
+  it('halves a batch answered 413 until it fits; every sale is applied once', async () => {
+    const { pos, outbox } = await offlinePos(5, 500);
+    const seen = new Map<number, number>();
+    const onAnswer = answer({});
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply<object>((opts) => {
+        const items = itemsOf(opts.body);
+        if (items.length > 2)
+          return {
+            statusCode: 413,
+            data: problem(413, 'ERR_BODY_TOO_LARGE'),
+            responseOptions: { headers: PROBLEM_HEADERS },
+          };
+        for (const it of items) seen.set(it.seq, (seen.get(it.seq) ?? 0) + 1);
+        return { statusCode: 200, data: onAnswer(opts), responseOptions: { headers: JSON_HEADERS } };
+      })
+      .times(5); // 5 → 413; 3 → 413; 2; 1; 2
+    const s = await pos.sync();
+    expect(s).toMatchObject({ accepted: 5, remaining: 0, complete: true, quarantined: [] });
+    expect([...seen.values()]).toEqual([1, 1, 1, 1, 1]);
+    const sizes = calls(agent).map((c) => (c.body as OfflineBatchBody).items.length);
+    expect(sizes).toEqual([5, 3, 2, 1, 2]);
+    expect(new Set(calls(agent).map((c) => c.key)).size).toBe(5); // one key per content
+    expect(await outbox.pending()).toEqual([]);
+  });
+
+  it('cuts batches at maxBatchBytes as well as batchSize', async () => {
+    const outbox = createMemoryOutbox({ now: () => NOW });
+    const { pos } = unitClient(agent, {
+      batchSize: 500,
+      maxBatchBytes: 1024,
+      offline: { outbox, caps, startOffline: true },
+    });
+    for (let i = 0; i < 20; i++) await pos.scanToPay({ qr: QR, amountFen: 100, outTradeNo: `T${i}` });
+    pos.setOffline(false);
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply(200, answer({}) as never, { headers: JSON_HEADERS })
+      .times(3);
+    expect(await pos.sync()).toMatchObject({ accepted: 20, remaining: 0 });
+    const bodies = calls(agent).map((c) => JSON.stringify(c.body));
+    expect(bodies).toHaveLength(3);
+    for (const b of bodies) expect(Buffer.byteLength(b)).toBeLessThanOrEqual(1024);
+  });
+
+  it('quarantines a sale the platform refuses as malformed (by bisection); the others still upload', async () => {
+    const { pos, outbox } = await offlinePos(4, 500);
+    // bypass the client's checks: a sale that could only come from an older version or a bad store
+    const bad = await outbox.append({
+      kind: 'payment',
+      outTradeNo: 'BAD',
+      amountFen: 100,
+      qrText: 'junk',
+      capturedAt: NOW,
+    });
+    await outbox.append({
+      kind: 'payment',
+      outTradeNo: 'T-LAST',
+      amountFen: 300,
+      qrText: QR,
+      capturedAt: NOW,
+    });
+    const onAnswer = answer({});
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply<object>((opts) => {
+        const items = itemsOf(opts.body);
+        if (items.some((it) => !it.qr_text?.startsWith('CC1:')))
+          return {
+            statusCode: 400,
+            data: problem(400, 'ERR_VALIDATION'),
+            responseOptions: { headers: PROBLEM_HEADERS },
+          };
+        return { statusCode: 200, data: onAnswer(opts), responseOptions: { headers: JSON_HEADERS } };
+      })
+      .persist();
+    const s = await pos.sync();
+    expect(s).toMatchObject({ accepted: 5, remaining: 0, complete: true });
+    expect(s.quarantined).toMatchObject([
+      {
+        entry: { seq: bad.seq, outTradeNo: 'BAD' },
+        reason: { code: 'ERR_VALIDATION', status: 400, at: NOW },
+      },
+    ]);
+    expect(await outbox.pending()).toEqual([]);
+    expect(await outbox.quarantined()).toEqual(s.quarantined);
+    // the next sync sends nothing; the operator exports the sale and drops it
+    const before = calls(agent).length;
+    expect(await pos.sync()).toMatchObject({ remaining: 0, quarantined: [], complete: true });
+    expect(calls(agent)).toHaveLength(before);
+    await outbox.ack([bad.seq]);
+    expect(await outbox.quarantined()).toEqual([]);
+  });
+
+  it('does not quarantine on a 400 that is not the platform’s (no problem body)', async () => {
+    const { pos, outbox } = await offlinePos(1, 500);
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply(400, '<html>Bad Request</html>', { headers: { 'content-type': 'text/html' } });
+    const s = await pos.sync();
+    expect(s).toMatchObject({ remaining: 1, complete: false, quarantined: [] });
+    expect(await outbox.quarantined()).toEqual([]);
   });
 
   it('is a no-op without offline mode', async () => {

@@ -27,6 +27,7 @@ export interface PosContext {
   readonly createMaxRetries: number;
   readonly unknownOrderHorizonMs: number;
   readonly batchSize: number;
+  readonly maxBatchBytes: number;
   readonly now: () => number;
   readonly sleep: SleepFn;
   /** Whether the explicit offline flag is set. */

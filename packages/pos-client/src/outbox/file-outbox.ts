@@ -2,11 +2,11 @@
  * A durable {@link OutboxStore} on one append-only JSON-lines journal file, fsync'd after every
  * append and acknowledgement.
  *
- * Journal lines: `{"op":"add","entry":{…}}`, `{"op":"ack","seqs":[…]}` and, after compaction,
- * one `{"op":"seq","last":N}`. On open the journal is replayed: a torn or unreadable **last** line
+ * Journal lines: `{"op":"add","entry":{…}}`, `{"op":"ack","seqs":[…]}`,
+ * `{"op":"quarantine","seqs":[…],"reason":{…}}` and, after compaction, one `{"op":"seq","last":N}`. On open the journal is replayed: a torn or unreadable **last** line
  * (a power cut during a write) is ignored and cut off; an unreadable line before it is corruption.
  * When most lines are acknowledged history, open rewrites the journal (temp file, fsync, rename,
- * fsync of the directory), keeping the pending entries and the last sequence number.
+ * fsync of the directory), keeping the pending and quarantined entries and the last sequence number.
  *
  * @module
  */
@@ -15,7 +15,13 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PosClientError } from '../errors.js';
-import type { NewOutboxEntry, OutboxEntry, OutboxStore } from './outbox-store.js';
+import type {
+  NewOutboxEntry,
+  OutboxEntry,
+  OutboxStore,
+  QuarantinedEntry,
+  QuarantineReason,
+} from './outbox-store.js';
 
 /** Options of {@link createFileOutbox}. */
 export interface FileOutboxOptions {
@@ -28,6 +34,7 @@ export interface FileOutboxOptions {
 type Line =
   | { readonly op: 'add'; readonly entry: OutboxEntry }
   | { readonly op: 'ack'; readonly seqs: readonly number[] }
+  | { readonly op: 'quarantine'; readonly seqs: readonly number[]; readonly reason: QuarantineReason }
   | { readonly op: 'seq'; readonly last: number };
 
 function isEntry(v: unknown): v is OutboxEntry {
@@ -39,6 +46,20 @@ function isEntry(v: unknown): v is OutboxEntry {
   return e.kind === 'payment' && Number.isSafeInteger(e.amountFen) && typeof e.qrText === 'string';
 }
 
+function isReason(v: unknown): v is QuarantineReason {
+  const r = v as Partial<Record<string, unknown>> | null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.code === 'string' &&
+    Number.isSafeInteger(r.status) &&
+    typeof r.message === 'string' &&
+    typeof r.at === 'number'
+  );
+}
+
+const isSeqs = (v: unknown): v is number[] => Array.isArray(v) && v.every((s) => Number.isSafeInteger(s));
+
 function parseLine(text: string): Line | undefined {
   let v: unknown;
   try {
@@ -49,8 +70,9 @@ function parseLine(text: string): Line | undefined {
   const l = v as Partial<Record<string, unknown>> | null;
   if (typeof l !== 'object' || l === null) return undefined;
   if (l.op === 'add' && isEntry(l.entry)) return { op: 'add', entry: l.entry };
-  if (l.op === 'ack' && Array.isArray(l.seqs) && l.seqs.every((s) => Number.isSafeInteger(s)))
-    return { op: 'ack', seqs: l.seqs as number[] };
+  if (l.op === 'ack' && isSeqs(l.seqs)) return { op: 'ack', seqs: l.seqs };
+  if (l.op === 'quarantine' && isSeqs(l.seqs) && isReason(l.reason))
+    return { op: 'quarantine', seqs: l.seqs, reason: l.reason };
   if (l.op === 'seq' && Number.isSafeInteger(l.last)) return { op: 'seq', last: l.last as number };
   return undefined;
 }
@@ -86,11 +108,24 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
   await mkdir(dir, { recursive: true });
 
   const entries = new Map<number, OutboxEntry>();
+  const aside = new Map<number, QuarantinedEntry>();
   let lastSeq = 0;
   let lineCount = 0;
   let existed = true;
   let text = '';
   let tornBytesAt: number | undefined;
+  /** Moves pending payments to the quarantine (in memory); returns the seqs moved. */
+  function setAside(seqs: readonly number[], reason: QuarantineReason): number[] {
+    const moved: number[] = [];
+    for (const s of seqs) {
+      const e = entries.get(s);
+      if (e?.kind !== 'payment') continue;
+      entries.delete(s);
+      aside.set(s, { entry: e, reason });
+      moved.push(s);
+    }
+    return moved;
+  }
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
@@ -114,7 +149,12 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
         entries.set(line.entry.seq, line.entry);
         lastSeq = Math.max(lastSeq, line.entry.seq);
       } else if (line.op === 'ack') {
-        for (const s of line.seqs) entries.delete(s);
+        for (const s of line.seqs) {
+          entries.delete(s);
+          aside.delete(s);
+        }
+      } else if (line.op === 'quarantine') {
+        setAside(line.seqs, line.reason);
       } else {
         lastSeq = Math.max(lastSeq, line.last);
       }
@@ -122,7 +162,7 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
     tornBytesAt = keepBytes < Buffer.byteLength(text, 'utf8') ? keepBytes : undefined;
   }
 
-  const compact = existed && lineCount > entries.size + compactAfter;
+  const compact = existed && lineCount > entries.size + 2 * aside.size + compactAfter;
   if (compact) {
     const tmp = join(dir, `.${basename(path)}.compact-${process.pid}`);
     const h = await open(tmp, 'w');
@@ -130,6 +170,10 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
       const lines = [JSON.stringify({ op: 'seq', last: lastSeq })];
       for (const e of [...entries.values()].sort((a, b) => a.seq - b.seq))
         lines.push(JSON.stringify({ op: 'add', entry: e }));
+      for (const q of [...aside.values()].sort((a, b) => a.entry.seq - b.entry.seq)) {
+        lines.push(JSON.stringify({ op: 'add', entry: q.entry }));
+        lines.push(JSON.stringify({ op: 'quarantine', seqs: [q.entry.seq], reason: q.reason }));
+      }
       await h.writeFile(`${lines.join('\n')}\n`);
       await h.sync();
     } finally {
@@ -176,10 +220,30 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
     },
     async ack(seqs) {
       assertOpen();
-      const known = seqs.filter((s) => entries.has(s));
+      const known = seqs.filter((s) => entries.has(s) || aside.has(s));
       if (known.length === 0) return;
       await write({ op: 'ack', seqs: known });
-      for (const s of known) entries.delete(s);
+      for (const s of known) {
+        entries.delete(s);
+        aside.delete(s);
+      }
+    },
+    async quarantine(seqs, reason) {
+      assertOpen();
+      const known = seqs.filter((s) => entries.get(s)?.kind === 'payment');
+      if (known.length === 0) return;
+      const r: QuarantineReason = {
+        code: reason.code,
+        status: reason.status,
+        message: reason.message,
+        at: reason.at,
+      };
+      await write({ op: 'quarantine', seqs: known, reason: r });
+      setAside(known, r);
+    },
+    async quarantined() {
+      assertOpen();
+      return [...aside.values()].sort((a, b) => a.entry.seq - b.entry.seq);
     },
     async close() {
       if (closed) return;

@@ -4,7 +4,7 @@
  * @module
  */
 import { PosClientError } from '../errors.js';
-import type { NewOutboxEntry, OutboxEntry, OutboxStore } from './outbox-store.js';
+import type { NewOutboxEntry, OutboxEntry, OutboxStore, QuarantinedEntry } from './outbox-store.js';
 
 /** Options of {@link createMemoryOutbox}. */
 export interface MemoryOutboxOptions {
@@ -23,6 +23,7 @@ export interface MemoryOutboxOptions {
 export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxStore {
   const now = options.now ?? Date.now;
   const entries = new Map<number, OutboxEntry>();
+  const aside = new Map<number, QuarantinedEntry>();
   let lastSeq = 0;
   let closed = false;
   const open = (): void => {
@@ -42,7 +43,23 @@ export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxSto
     },
     async ack(seqs) {
       open();
-      for (const s of seqs) entries.delete(s);
+      for (const s of seqs) {
+        entries.delete(s);
+        aside.delete(s);
+      }
+    },
+    async quarantine(seqs, reason) {
+      open();
+      for (const s of seqs) {
+        const e = entries.get(s);
+        if (e?.kind !== 'payment') continue;
+        entries.delete(s);
+        aside.set(s, { entry: e, reason: { ...reason } });
+      }
+    },
+    async quarantined() {
+      open();
+      return [...aside.values()].sort((a, b) => a.entry.seq - b.entry.seq);
     },
     async close() {
       closed = true;

@@ -38,12 +38,38 @@ export interface OutboxReversal {
 /** An outbox entry. */
 export type OutboxEntry = OutboxPayment | OutboxReversal;
 
+/** Why {@link PosClient.sync} set an offline sale aside instead of uploading it again. */
+export interface QuarantineReason {
+  /** The platform's error code for the sale sent alone, e.g. `ERR_VALIDATION`. */
+  readonly code: string;
+  /** The HTTP status of that refusal (400 or 422). */
+  readonly status: number;
+  /** The platform's explanation (not stable), e.g. the first validation issue. */
+  readonly message: string;
+  /** When it was set aside, epoch ms (device clock). */
+  readonly at: number;
+}
+
+/**
+ * An offline sale set aside by {@link PosClient.sync}: the platform refuses it as malformed (400 or
+ * 422 for the sale sent alone), so it can never be uploaded as it is. It moved no money. Export it
+ * for follow-up (lost revenue), then drop it with {@link OutboxStore.ack}; to retry it after a fix,
+ * `append` a corrected copy (it gets a new `seq`) and `ack` the quarantined one.
+ */
+export interface QuarantinedEntry {
+  /** The sale as it was queued. */
+  readonly entry: OutboxPayment;
+  /** Why it was set aside. */
+  readonly reason: QuarantineReason;
+}
+
 /** An entry before the store assigns its `seq`. */
 export type NewOutboxEntry = Omit<OutboxPayment, 'seq'> | Omit<OutboxReversal, 'seq'>;
 
 /**
- * A durable outbox. `append` resolves only once the entry would survive a power cut; `ack`
- * likewise. Entries are returned by `pending` until acknowledged, in `seq` order.
+ * A durable outbox. `append` resolves only once the entry would survive a power cut; `ack` and
+ * `quarantine` likewise. Entries are returned by `pending` until acknowledged or quarantined, in
+ * `seq` order; quarantined ones by `quarantined` until acknowledged.
  *
  * Sequence numbers are strictly increasing for the life of the store, and also across a lost or
  * deleted store as long as the device clock does not go back: `seq = max(last + 1, now in ms)`.
@@ -53,8 +79,19 @@ export interface OutboxStore {
   append(entry: NewOutboxEntry): Promise<OutboxEntry>;
   /** The entries not yet acknowledged, in `seq` order. */
   pending(): Promise<readonly OutboxEntry[]>;
-  /** Marks entries as done (uploaded and answered, or reversed), durably. Unknown seqs are ignored. */
+  /**
+   * Marks entries as done (uploaded and answered, or reversed), durably; also drops quarantined
+   * entries (once exported). Unknown seqs are ignored.
+   */
   ack(seqs: readonly number[]): Promise<void>;
+  /**
+   * Sets pending offline sales aside, durably, with the reason: they leave `pending` (so they no
+   * longer block uploads or count towards the offline caps) and are listed by `quarantined` until
+   * acknowledged. Unknown seqs and reversals are ignored.
+   */
+  quarantine(seqs: readonly number[], reason: QuarantineReason): Promise<void>;
+  /** The quarantined offline sales, in `seq` order. */
+  quarantined(): Promise<readonly QuarantinedEntry[]>;
   /** Releases the store (closes the file). Further calls reject with `ERR_POS_OUTBOX_CLOSED`. */
   close(): Promise<void>;
 }

@@ -138,6 +138,8 @@ export async function runPosFleet(options: PosFleetOptions): Promise<PosFleetRep
         }
         await outbox.ack(seqs);
       },
+      quarantine: (seqs, reason) => outbox.quarantine(seqs, reason),
+      quarantined: () => outbox.quarantined(),
       close: () => outbox.close(),
     };
     const pos = createPosClient({
@@ -325,6 +327,9 @@ export async function runPosFleet(options: PosFleetOptions): Promise<PosFleetRep
   const db = platform.state.db;
   const pendingLeft = (await Promise.all(terminals.map((t) => t.outbox.pending()))).flat().length;
   if (pendingLeft > 0) problems.push(`${pendingLeft} outbox entries still pending`);
+  // every sale here is well formed: none may be set aside as malformed, whatever the faults
+  const setAside = (await Promise.all(terminals.map((t) => t.outbox.quarantined()))).flat();
+  for (const q of setAside) problems.push(`${q.entry.outTradeNo}: quarantined (${q.reason.code})`);
   const rows = db
     .prepare(
       "SELECT out_trade_no, status, amount, refunded_amount, kind FROM orders WHERE device_id LIKE 'pos-chaos-%'",
