@@ -18,16 +18,28 @@ export interface HttpRequestLike {
   /** Request method as sent on the wire, e.g. `'POST'`. Used verbatim for `@method`. */
   readonly method: string;
   /**
-   * Absolute URL (`https://api.example/v1/x?y=1`) or origin-form target (`/v1/x?y=1`). With an
-   * origin-form target the authority comes from the `Host` header and the scheme is `http`
-   * unless {@link HttpRequestLike.scheme} says otherwise.
+   * The request target, never rewritten:
+   *
+   * - on the receiving side, the origin-form target exactly as received (`/v1/x?y=1`, e.g.
+   *   Node's `req.url`): `@path`, `@query` and `@request-target` are read from it verbatim
+   *   (`//files/a` is a path, `..` and `%27` stay), the authority comes from the `Host` header
+   *   and the scheme from {@link HttpRequestLike.scheme};
+   * - on the sending side, the absolute `http(s)` URL given to the HTTP client
+   *   (`https://api.example/v1/x?y=1`): the path and query are those undici and fetch send for
+   *   it, the WHATWG-parsed URL's `pathname` and `search` (`?a=it's` is sent as `?a=it%27s`,
+   *   `/a/../b` as `/b`, no fragment), and the authority is the URL's.
+   *
+   * Any other form (`*`, `host:port`, a relative reference) cannot give those components.
    */
   readonly url: string;
   /** Request headers. */
   readonly headers: HeaderInput;
   /** Exact body bytes; omit (or pass an empty array) for requests without content. */
   readonly body?: Uint8Array | undefined;
-  /** Scheme for origin-form `url`s (e.g. `'https'` behind a TLS-terminating proxy); default `'http'`. */
+  /**
+   * Scheme for an origin-form `url` (e.g. `'https'` behind a TLS-terminating proxy); default
+   * `'http'`. It also decides which `Host` port is the default one and is dropped from `@authority`.
+   */
   readonly scheme?: string;
 }
 

@@ -76,6 +76,11 @@ export interface SignatureHeaders {
  * replaces any `Content-Digest` in `request.headers` and, with the default components, is covered
  * by the signature.
  *
+ * The URL is signed as the HTTP client sends it: for an absolute URL, the path and query of the
+ * WHATWG-parsed URL, which is what undici and fetch put on the request line (so
+ * `https://api.example/x?a=it's` is signed with `"@query": ?a=it%27s`). Pass the same URL string
+ * to the client. An origin-form `url` (with a `Host` header) is signed verbatim.
+ *
  * @param request - method, URL (absolute, or origin-form with a `Host` header), headers and body bytes.
  * @param options - key, parameters and covered components.
  * @returns the `signature-input`, `signature` and (with a body) `content-digest` header values.

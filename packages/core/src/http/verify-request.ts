@@ -150,7 +150,13 @@ function nowSeconds(now: Date | number): number {
  * (`ERR_DIGEST_MISMATCH`), and last the nonce (`ERR_SIG_NONCE_REPLAYED`), so that forged
  * requests cannot burn nonces. Throws only for invalid options, never for hostile input.
  *
- * @param request - the received request: method, URL (absolute or origin-form + `Host`), headers, raw body bytes.
+ * Pass the request target as received (Node's `req.url`, origin-form) with its `Host` header and,
+ * behind a TLS-terminating proxy, `scheme: 'https'`: `@path` and `@query` are compared verbatim,
+ * as RFC 9421 §2.2 defines them, and `@authority` is the `Host`. A URL that cannot give a covered
+ * component (`*`, a relative reference, a `Host` that is not an authority) fails with
+ * `ERR_SIG_INVALID`.
+ *
+ * @param request - the received request: method, URL (origin-form + `Host`, or absolute), headers, raw body bytes.
  * @param options - key lookup, clock and policy.
  * @returns `{ ok: true, keyId, params, … }` or `{ ok: false, code, message }`.
  *
@@ -237,9 +243,11 @@ export async function verifyRequest(
 
   const base = buildSignatureBase(request, input);
   if (!base.ok) {
-    return base.reason === 'component-missing'
-      ? fail('ERR_SIG_INVALID', `covered component ${base.component ?? ''} absent from the request`)
-      : fail('ERR_SIG_MALFORMED', `cannot build signature base: ${base.reason}`);
+    if (base.reason === 'component-missing')
+      return fail('ERR_SIG_INVALID', `covered component ${base.component ?? ''} absent from the request`);
+    if (base.reason === 'invalid-target')
+      return fail('ERR_SIG_INVALID', `${base.component ?? ''}: unusable request target or Host`);
+    return fail('ERR_SIG_MALFORMED', `cannot build signature base: ${base.reason}`);
   }
   const verify = options.verifier ?? verifyBytes;
   let valid: boolean;
