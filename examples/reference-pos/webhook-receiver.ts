@@ -40,7 +40,7 @@ createServer((req, res) => {
     const result = await verifyPush(
       {
         method: 'POST',
-        url: `http://${req.headers.host}${req.url}`,
+        url: req.url, // the target as received; the authority is the Host header (RFC 9421 §2.2)
         headers: req.headers as Record<string, string>,
         body,
       },
