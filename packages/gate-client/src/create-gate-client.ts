@@ -13,15 +13,20 @@ import {
   compileValidator,
   DeviceEvent,
   type DeviceHeartbeatBody,
-  type DeviceHeartbeatResult,
-  type EventBatchResult,
+  DeviceHeartbeatResult,
+  EventBatchResult,
   type EventKind,
-  type PermissionDecision,
-  type ResolveIdentityResult,
+  PermissionDecision,
+  ResolveIdentityResult,
   type Scene,
 } from '@campus-card/core/api';
 import type { Jwk } from '@campus-card/core/http';
-import { createTransport, type Transport, type TransportOptions } from '@campus-card/core/transport';
+import {
+  CampusCardApiError,
+  createTransport,
+  type Transport,
+  type TransportOptions,
+} from '@campus-card/core/transport';
 import type {
   AcceptedDecision,
   Decision,
@@ -74,8 +79,18 @@ export interface GateClientOptions {
   readonly flushIntervalMs?: number;
   /** Interval of heartbeats after {@link GateClient.start}. Default 60 000. */
   readonly heartbeatIntervalMs?: number;
-  /** Events per upload batch, 1–1000. Default 200. */
+  /**
+   * Most events per upload batch, 1–1000. Default 200. Batches are also cut at
+   * {@link GateClientOptions.maxBatchBytes}, and a batch answered 413 is halved for the rest of the
+   * flush.
+   */
   readonly batchSize?: number;
+  /**
+   * Largest upload request body, in bytes. Default 196 608 (192 KiB, under the platform's 256 KiB
+   * body limit: an event with its audit and QR text can take 1 KB). At least 1024; a single event
+   * is always sent, whatever its size.
+   */
+  readonly maxBatchBytes?: number;
   /** Timeout of the whole online identity fallback (resolve and permission check). Default 1 500. */
   readonly onlineTimeoutMs?: number;
   /**
@@ -89,7 +104,11 @@ export interface GateClientOptions {
   readonly onlinePermissionCheck?: boolean;
   /** Fraction of a material's maximum age past which {@link MaterialHealth.alert} is set. Default 0.5. */
   readonly alertRatio?: number;
-  /** Transport tuning (timeouts, retries, sleep) passed to `createTransport`. */
+  /**
+   * Transport tuning (timeouts, retries, sleep, `maxResponseBytes`) passed to `createTransport`.
+   * Trust material downloads have their own size limits, the format's (spec §2.1): trust list
+   * 262 144 bytes, status list 4 194 304, roster 33 554 432.
+   */
   readonly transport?: Partial<
     Omit<TransportOptions, 'baseUrl' | 'keyId' | 'privateKey' | 'dispatcher' | 'now'>
   >;
@@ -228,7 +247,12 @@ export interface GateClient {
   ): Promise<ScanResult>;
   /** Appends a decision to the durable outbox; resolves with its seq once fsync'd. */
   recordDecision(decision: Decision, options: RecordOptions): Promise<number>;
-  /** Uploads pending events in batches; each acknowledgement moves the persisted cursor. Rejects with the transport's error. */
+  /**
+   * Uploads pending events in batches (at most `batchSize` events and `maxBatchBytes` bytes each,
+   * halved after a 413); each acknowledgement moves the persisted cursor. Rejects with the
+   * transport's error, e.g. `ERR_RESPONSE_INVALID` for an answer that is not an `EventBatchResult`
+   * (nothing is acknowledged then; the next flush re-sends and the platform dedupes by seq).
+   */
   flush(options?: { signal?: AbortSignal }): Promise<FlushReport>;
   /** Posts the device status to the platform. */
   heartbeat(options?: { signal?: AbortSignal }): Promise<DeviceHeartbeatResult>;
@@ -246,11 +270,31 @@ export interface GateClient {
   readonly outbox: EventOutbox;
 }
 
-const KINDS: readonly { material: Material; file: string; segment: string }[] = [
-  { material: 'trustList', file: 'trust-list.json', segment: 'trust-list' },
-  { material: 'statusList', file: 'status-list.json', segment: 'status-list' },
-  { material: 'roster', file: 'roster.json', segment: 'roster' },
+/** The materials, with the largest encoding the format allows (spec §2.1), the download limit. */
+const KINDS: readonly { material: Material; file: string; segment: string; maxBytes: number }[] = [
+  { material: 'trustList', file: 'trust-list.json', segment: 'trust-list', maxBytes: 262_144 },
+  { material: 'statusList', file: 'status-list.json', segment: 'status-list', maxBytes: 4_194_304 },
+  { material: 'roster', file: 'roster.json', segment: 'roster', maxBytes: 33_554_432 },
 ];
+
+/** Bytes of `{"events":[]}` around the events of a batch body. */
+const BATCH_OVERHEAD = 13;
+
+/** The longest prefix of `events` whose batch body fits in `maxBytes` (at least one event). */
+function fitBytes(events: readonly DeviceEvent[], maxBytes: number): readonly DeviceEvent[] {
+  let bytes = BATCH_OVERHEAD;
+  for (let i = 0; i < events.length; i++) {
+    bytes += Buffer.byteLength(JSON.stringify(events[i])) + 1;
+    if (bytes > maxBytes) return events.slice(0, Math.max(1, i));
+  }
+  return events;
+}
+
+/** A path segment that the URL parser would not resolve away (`.` and `..` are dot segments). */
+function assertSegment(name: string, v: unknown): asserts v is string {
+  if (typeof v !== 'string' || v === '' || v === '.' || v === '..')
+    throw new TypeError(`${name} must be a non-empty string other than "." and ".."`);
+}
 
 /** Default {@link GateClientOptions.onlineFallbackReasons}. */
 export const DEFAULT_ONLINE_FALLBACK_REASONS: readonly ReasonCode[] = Object.freeze([
@@ -326,10 +370,8 @@ function positive(name: string, v: number | undefined, fallback: number): number
  */
 export async function createGateClient(options: GateClientOptions): Promise<GateClient> {
   const { verifier, deviceId, schoolId, dataDir } = options;
-  if (typeof deviceId !== 'string' || deviceId === '')
-    throw new TypeError('deviceId must be a non-empty string');
-  if (typeof schoolId !== 'string' || schoolId === '')
-    throw new TypeError('schoolId must be a non-empty string');
+  assertSegment('deviceId', deviceId);
+  assertSegment('schoolId', schoolId);
   if (typeof dataDir !== 'string' || dataDir === '') throw new TypeError('dataDir must be a non-empty path');
   if (typeof verifier?.verify !== 'function')
     throw new TypeError('verifier must be a createVerifier() instance');
@@ -343,6 +385,9 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   const batchSize = options.batchSize ?? 200;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000)
     throw new RangeError('"batchSize" must be an integer in 1..1000');
+  const maxBatchBytes = options.maxBatchBytes ?? 196_608;
+  if (!Number.isSafeInteger(maxBatchBytes) || maxBatchBytes < 1024)
+    throw new RangeError('"maxBatchBytes" must be an integer ≥ 1024');
   const fallbackReasons = new Set<ReasonCode>(
     options.onlineFallbackReasons ?? DEFAULT_ONLINE_FALLBACK_REASONS,
   );
@@ -460,6 +505,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         method: 'GET',
         path: `/v1/schools/${encodeURIComponent(schoolId)}/${k.segment}`,
         responseType: 'bytes',
+        maxResponseBytes: k.maxBytes,
         ...(etag === null || etag === undefined ? {} : { headers: { 'if-none-match': etag } }),
         ...(signal === undefined ? {} : { signal }),
       });
@@ -624,16 +670,29 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     let batches = 0;
     let accepted = 0;
     let duplicates = 0;
+    // events per batch: halved on every 413 for the rest of this flush (the platform dedupes
+    // events by (device_id, seq), so a smaller re-sent batch stores nothing twice)
+    let limit = batchSize;
     try {
       for (;;) {
-        const batch = outbox.pending(batchSize);
+        const batch = fitBytes(outbox.pending(limit), maxBatchBytes);
         if (batch.length === 0) break;
-        const { body } = await transport.request<EventBatchResult>({
-          method: 'POST',
-          path: '/v1/events/batches',
-          body: { events: batch },
-          ...(signal === undefined ? {} : { signal }),
-        });
+        let body: EventBatchResult;
+        try {
+          ({ body } = await transport.request<EventBatchResult>({
+            method: 'POST',
+            path: '/v1/events/batches',
+            body: { events: batch },
+            schema: EventBatchResult,
+            ...(signal === undefined ? {} : { signal }),
+          }));
+        } catch (err) {
+          if (err instanceof CampusCardApiError && err.status === 413 && batch.length > 1) {
+            limit = Math.ceil(batch.length / 2);
+            continue;
+          }
+          throw err;
+        }
         batches++;
         accepted += body.accepted;
         duplicates += body.duplicates;
@@ -675,6 +734,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         method: 'POST',
         path: '/v1/identity/resolve',
         body,
+        schema: ResolveIdentityResult,
         signal,
         maxRetries: 0,
       });
@@ -687,6 +747,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
           method: 'POST',
           path: '/v1/identity/permissions/check',
           body: { card_id: id.card_id, scene },
+          schema: PermissionDecision,
           signal,
           maxRetries: 0,
         });
@@ -791,6 +852,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       method: 'POST',
       path: `/v1/devices/${encodeURIComponent(deviceId)}/heartbeat`,
       body,
+      schema: DeviceHeartbeatResult,
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     });
     return res;

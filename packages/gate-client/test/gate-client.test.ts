@@ -350,6 +350,77 @@ describe('event upload', () => {
     await g.close();
   });
 
+  it('flush on a 200 that is empty, null or HTML rejects with a typed ERR_ code and acknowledges nothing', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier));
+    await g.recordDecision(denied, { kind: 'access' });
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: batchPath, method: 'POST' }).reply(200, '', { headers: JSON_H });
+    pool.intercept({ path: batchPath, method: 'POST' }).reply(200, 'null', { headers: JSON_H });
+    pool.intercept({ path: batchPath, method: 'POST' }).reply(200, '<html></html>', {
+      headers: { 'content-type': 'text/html' },
+    });
+    for (let i = 0; i < 3; i++) {
+      const e = await g.flush().catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: expect.stringMatching(/^ERR_/), status: 200 });
+      expect(g.status().outbox.lastError?.code).toBe('ERR_RESPONSE_INVALID');
+    }
+    expect(g.outbox.depth).toBe(1);
+    await g.close();
+  });
+
+  it('a 413 halves the batch until it fits; every event is acknowledged once', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier, { batchSize: 5 }));
+    for (let i = 0; i < 5; i++) await g.recordDecision(denied, { kind: 'access' });
+    const sizes: number[] = [];
+    const stored = new Map<number, number>();
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply<object>((o) => {
+        const events = (JSON.parse(bodyText(o.body)) as { events: { seq: number }[] }).events;
+        sizes.push(events.length);
+        if (events.length > 2)
+          return {
+            statusCode: 413,
+            data: { code: 'ERR_BODY_TOO_LARGE' },
+            responseOptions: { headers: JSON_H },
+          };
+        for (const e of events) stored.set(e.seq, (stored.get(e.seq) ?? 0) + 1);
+        return { statusCode: 200, data: ackAll(bodyText(o.body)), responseOptions: { headers: JSON_H } };
+      })
+      .times(5);
+    expect(await g.flush()).toEqual({ batches: 3, accepted: 5, duplicates: 0, remaining: 0 });
+    expect(sizes).toEqual([5, 3, 2, 2, 1]);
+    expect([...stored.values()]).toEqual([1, 1, 1, 1, 1]);
+    expect(g.outbox.ackedSeq).toBe(5);
+    await g.close();
+  });
+
+  it('cuts batches at maxBatchBytes as well as batchSize', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier, { batchSize: 1000, maxBatchBytes: 1024 }));
+    for (let i = 0; i < 12; i++) await g.recordDecision(denied, { kind: 'access' });
+    const bodies: string[] = [];
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          bodies.push(bodyText(o.body));
+          return ackAll(bodyText(o.body));
+        },
+        { headers: JSON_H },
+      )
+      .persist();
+    expect(await g.flush()).toMatchObject({ accepted: 12, remaining: 0 });
+    expect(bodies.length).toBeGreaterThan(1);
+    for (const b of bodies) expect(Buffer.byteLength(b)).toBeLessThanOrEqual(1024);
+    await g.close();
+  });
+
   it('rejects an event that does not fit the contract', async () => {
     const { verifier } = stubVerifier(denied);
     const g = await createGateClient(options(verifier));
@@ -358,6 +429,31 @@ describe('event upload', () => {
     });
     expect(g.outbox.depth).toBe(0);
     await g.close();
+  });
+});
+
+describe('limits', () => {
+  it('refuses trust material over the format limit without reading it all', async () => {
+    const { verifier } = stubVerifier();
+    const g = await createGateClient(options(verifier));
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/schools/sch-1/trust-list', method: 'GET' })
+      .reply(200, Buffer.alloc(262_145, 3), { headers: CBOR });
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    const r = await g.syncNow();
+    expect(r.trustList).toMatchObject({ outcome: 'failed', error: { code: 'ERR_RESPONSE_TOO_LARGE' } });
+    expect(r.statusList.outcome).toBe('updated');
+    await g.close();
+  });
+
+  it('refuses "." and ".." as device or school id: they are dot segments in the URL', async () => {
+    const { verifier } = stubVerifier();
+    for (const id of ['.', '..']) {
+      await expect(createGateClient(options(verifier, { deviceId: id }))).rejects.toBeInstanceOf(TypeError);
+      await expect(createGateClient(options(verifier, { schoolId: id }))).rejects.toBeInstanceOf(TypeError);
+    }
   });
 });
 

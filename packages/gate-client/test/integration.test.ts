@@ -221,6 +221,22 @@ describe('gate client against the mock platform', () => {
     expect(beats.n).toBe(1);
   });
 
+  it('batchSize 500 with 500 events (over the 256 KiB body limit in one request) uploads them all', async () => {
+    const g = await gate({ batchSize: 500 });
+    // no trust material yet: every scan is denied and the event carries the code's text
+    const qrs = await Promise.all(['s-001', 's-002', 's-003', 't-001'].map((p) => qrOf(server, p)));
+    await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        g.scan(qrs[i % qrs.length] as string, READER, { kind: 'access' }),
+      ),
+    );
+    const bytes = g.outbox.pending().reduce((n, e) => n + JSON.stringify(e).length, 0);
+    expect(bytes).toBeGreaterThan(262_144); // one batch of all 500 would be refused with 413
+    const report = await g.flush();
+    expect(report).toMatchObject({ accepted: 500, duplicates: 0, remaining: 0 });
+    expect(storedEvents()).toHaveLength(500);
+  }, 60_000);
+
   it('falls back to online identity for a physical card not in the roster yet', async () => {
     const g = await gate();
     await g.syncNow();
