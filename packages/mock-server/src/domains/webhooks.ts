@@ -56,20 +56,30 @@ function id(state: PlatformState, prefix: string): string {
   return `${prefix}_${state.ids.next(12)}`;
 }
 
-/** Who a person-related push goes to: the person, their parents, their class teachers. */
+/**
+ * Who a person-related push goes to: the person, their parents, their class teachers. Only people
+ * of the person's own school: `class_teachers` is keyed by class name, and names such as "7-2"
+ * repeat from school to school, so a teacher counts only where their school is the pupil's (a
+ * parent is linked to the student by id, and is held to the same rule).
+ */
 function recipientsOf(state: PlatformState, personId: string): string[] {
   const out = new Set<string>([personId]);
-  const p = state.db.prepare('SELECT class_id FROM people WHERE person_id = ?').get(personId) as
-    | { class_id: string | null }
+  const p = state.db.prepare('SELECT school_id, class_id FROM people WHERE person_id = ?').get(personId) as
+    | { school_id: string; class_id: string | null }
     | undefined;
-  const parents = state.db.prepare('SELECT parent_id FROM guardians WHERE student_id = ?').all(personId) as {
-    parent_id: string;
-  }[];
+  if (p === undefined) return [...out];
+  const parents = state.db
+    .prepare(
+      'SELECT g.parent_id FROM guardians g JOIN people r ON r.person_id = g.parent_id WHERE g.student_id = ? AND r.school_id = ?',
+    )
+    .all(personId, p.school_id) as { parent_id: string }[];
   for (const r of parents) out.add(r.parent_id);
-  if (p?.class_id != null) {
+  if (p.class_id !== null) {
     const teachers = state.db
-      .prepare('SELECT teacher_id FROM class_teachers WHERE class_id = ?')
-      .all(p.class_id) as { teacher_id: string }[];
+      .prepare(
+        'SELECT ct.teacher_id FROM class_teachers ct JOIN people t ON t.person_id = ct.teacher_id WHERE ct.class_id = ? AND t.school_id = ?',
+      )
+      .all(p.class_id, p.school_id) as { teacher_id: string }[];
     for (const r of teachers) out.add(r.teacher_id);
   }
   return [...out];

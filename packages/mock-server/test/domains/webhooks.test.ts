@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { createClock, startMockPlatform } from '../../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClock, type MockPlatform, startMockPlatform } from '../../src/index.js';
 import {
   changedTables,
   demoPlatform,
@@ -16,6 +16,7 @@ import {
   operator,
   qrOf,
   signed,
+  startReceiver,
   T0,
   tableDigests,
 } from '../helpers.js';
@@ -145,5 +146,115 @@ describe('who may subscribe to what', () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe("a person's pushes stay in the person's school", () => {
+  let p: MockPlatform | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+
+  it('no push to a school B teacher of a class with the same name; the school A teacher still gets it', async () => {
+    p = await demoPlatform({ pushIntervalMs: 3_600_000 });
+    const op = operator(p);
+    const made = [
+      await p.app.inject(signed(p, op, 'POST', '/v1/schools', { school_id: 'sch-b', name: 'B' })),
+      await p.app.inject(
+        signed(p, op, 'POST', '/v1/people', {
+          school_id: 'sch-b',
+          person_id: 't-b1',
+          kind: 'teacher',
+          name: 'T',
+          class_ids: ['7-2'],
+        }),
+      ),
+    ];
+    expect(made.map((r) => r.statusCode)).toEqual([201, 201]);
+    const r = await startReceiver();
+    try {
+      for (const [path, who] of [
+        ['/b', 't-b1'],
+        ['/a', 't-001'],
+      ] as const) {
+        const sub = await p.app.inject(
+          signed(p, op, 'POST', '/v1/webhook-subscriptions', {
+            url: `${r.base}${path}`,
+            event_types: ['attendance.recorded', 'card.status_changed'],
+            recipient_person_id: who,
+          }),
+        );
+        expect(sub.statusCode, sub.body).toBe(201);
+      }
+      const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+      const up = await p.app.inject(
+        signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+          events: [
+            {
+              seq: 1,
+              kind: 'attendance',
+              occurred_at: '2026-01-05T08:00:00Z',
+              card_id: card.cardId,
+              decision: 'allowed',
+            },
+          ],
+        }),
+      );
+      expect(json(up)).toMatchObject({ accepted: 1 });
+      const lost = await p.app.inject(signed(p, op, 'POST', `/v1/cards/${card.cardId}/report-lost`, {}));
+      expect(lost.statusCode).toBe(200);
+      await p.pushes.pump();
+      await p.pushes.pump();
+      const types = (path: string) => r.on(path).map((x) => x.headers['push-event-type']);
+      expect(types('/b')).toEqual([]);
+      expect(types('/a').sort()).toEqual(['attendance.recorded', 'card.status_changed']);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('no push to a parent of another school, even with a guardian link to the pupil (data older than the school check at creation)', async () => {
+    p = await demoPlatform({ pushIntervalMs: 3_600_000 });
+    const op = operator(p);
+    await p.app.inject(signed(p, op, 'POST', '/v1/schools', { school_id: 'sch-b', name: 'B' }));
+    const parent = await p.app.inject(
+      signed(p, op, 'POST', '/v1/people', {
+        school_id: 'sch-b',
+        person_id: 'p-b1',
+        kind: 'parent',
+        name: 'P',
+      }),
+    );
+    expect(parent.statusCode).toBe(201);
+    p.state.db.prepare("INSERT INTO guardians (student_id, parent_id) VALUES ('s-001', 'p-b1')").run();
+    for (const who of ['p-b1', 'p-001']) {
+      const sub = await p.app.inject(
+        signed(p, op, 'POST', '/v1/webhook-subscriptions', {
+          url: `http://127.0.0.1:9/${who}`,
+          event_types: ['attendance.recorded'],
+          recipient_person_id: who,
+        }),
+      );
+      expect(sub.statusCode).toBe(201);
+    }
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const up = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+        events: [
+          {
+            seq: 1,
+            kind: 'attendance',
+            occurred_at: '2026-01-05T08:00:00Z',
+            card_id: card.cardId,
+            decision: 'allowed',
+          },
+        ],
+      }),
+    );
+    expect(json(up)).toMatchObject({ accepted: 1 });
+    expect(p.state.db.prepare('SELECT url FROM pushes ORDER BY url').all()).toEqual([
+      { url: 'http://127.0.0.1:9/p-001' },
+    ]);
   });
 });
