@@ -64,7 +64,14 @@ function operation(r: RouteDef): JsonValue {
     });
   }
   if (r.etag === true) {
-    parameters.push({ name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } });
+    parameters.push({
+      name: 'If-None-Match',
+      in: 'header',
+      required: false,
+      description:
+        'The ETag of the copy held: `*` or a list of entity-tags, compared weakly (RFC 9110 §13.1.2: `W/"x"` matches `"x"`); a match answers 304.',
+      schema: { type: 'string' },
+    });
   }
   const responses: Record<string, JsonValue> = {};
   for (const [status, schema] of Object.entries(r.responses)) {

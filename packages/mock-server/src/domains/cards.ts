@@ -523,11 +523,46 @@ async function trustHandler(ctx: HandlerContext, schoolId: string, kind: TrustKi
     throw notFound(`school ${schoolId}`);
   }
   const doc = await getTrustMaterial(ctx.state, schoolId, kind);
-  const inm = ctx.headers['if-none-match'];
-  const tags = (Array.isArray(inm) ? inm.join(',') : (inm ?? '')).split(',').map((s) => s.trim());
   const headers = { etag: doc.etag, 'cache-control': 'no-cache' };
-  if (tags.includes(doc.etag) || tags.includes('*')) return { status: 304, headers };
+  if (ifNoneMatchMatches(ctx.headers['if-none-match'], doc.etag)) return { status: 304, headers };
   return { status: 200, binary: doc.bytes, headers };
+}
+
+/** The opaque-tag of an entity-tag (`W/"x"` and `"x"` both give `"x"`). */
+const opaqueTag = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);
+
+/**
+ * Whether an `If-None-Match` field matches the current entity-tag `etag` (RFC 9110 §13.1.2), so
+ * that a GET answers 304: the value `*`, or a list of entity-tags one of which equals `etag` by
+ * the weak comparison (`W/"x"` matches `"x"`). Several field lines are one list. A value that
+ * does not parse as `*` or `#entity-tag` matches nothing: the full document is sent, never a
+ * wrong 304.
+ */
+export function ifNoneMatchMatches(field: string | readonly string[] | undefined, etag: string): boolean {
+  if (field === undefined) return false;
+  const s = typeof field === 'string' ? field : field.join(',');
+  if (s.trim() === '*') return true;
+  const want = opaqueTag(etag);
+  const ows = (c: string | undefined) => c === ' ' || c === '\t';
+  let i = 0;
+  let matched = false;
+  while (i < s.length) {
+    while (ows(s[i]) || s[i] === ',') i++;
+    if (i >= s.length) break;
+    if (s.startsWith('W/', i)) i += 2;
+    if (s[i] !== '"') return false;
+    const end = s.indexOf('"', i + 1);
+    if (end < 0) return false;
+    for (let k = i + 1; k < end; k++) {
+      const c = s.charCodeAt(k); // etagc = %x21 / %x23-7E / obs-text
+      if (!(c === 0x21 || (c >= 0x23 && c <= 0x7e) || (c >= 0x80 && c <= 0xff))) return false;
+    }
+    if (s.slice(i, end + 1) === want) matched = true;
+    i = end + 1;
+    while (ows(s[i])) i++;
+    if (i < s.length && s[i] !== ',') return false;
+  }
+  return matched;
 }
 
 /** What {@link rotateIssuerKey} did. */

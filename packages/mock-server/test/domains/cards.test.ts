@@ -327,3 +327,25 @@ describe('card unlink', () => {
     expect(await balance(p, 's-001')).toBe(9_800);
   });
 });
+
+describe('If-None-Match (RFC 9110 §13.1.2)', () => {
+  it('uses the weak comparison: W/"tag" and a list naming the tag are 304, others 200', async () => {
+    p = await demoPlatform();
+    const first = await fetchMaterial(p, 'status-list');
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"status-list-v\d+-[0-9a-f]{12}"$/);
+    const status = async (inm: string) => (await fetchMaterial(p, 'status-list', inm)).statusCode;
+    expect(await status(etag)).toBe(304);
+    expect(await status(`W/${etag}`)).toBe(304); // today: 200
+    expect(await status(`"other", W/${etag}`)).toBe(304);
+    expect(await status(`"other",${etag}`)).toBe(304);
+    expect(await status('*')).toBe(304);
+    expect(await status('"other", W/"status-list"')).toBe(200);
+    expect(await status(`w/${etag}`)).toBe(200); // W/ is case-sensitive
+    expect(await status(etag.slice(1, -1))).toBe(200); // not quoted: not an entity-tag
+    expect(await status(`"a,b", ${etag}`)).toBe(304); // a comma inside a tag is not a separator
+    // a 304 carries the ETag, a 200 the bytes
+    const res = await fetchMaterial(p, 'status-list', `W/${etag}`);
+    expect([res.headers.etag, res.rawPayload.length]).toEqual([etag, 0]);
+  });
+});
