@@ -111,9 +111,19 @@ export interface PosClient {
    * within the caps (`offline_accepted`), under the same out_trade_no, which the platform dedupes.
    * Every order ends final and no one is charged twice.
    *
-   * @throws `CampusCardApiError` subclasses when the platform refuses the payment for good (e.g.
-   *   `ERR_CODE_INVALID`, `ERR_CODE_ALREADY_USED`); {@link PosClientError} `ERR_POS_OFFLINE_CAP`,
-   *   `ERR_POS_OFFLINE_DISABLED` or `ERR_POS_PAYMENT_UNKNOWN` (a reversal is then queued).
+   * Answers that say nothing about the payment (a success that is not the expected JSON, such as
+   * a captive portal's page or an empty body; 401, 403, 413, 415, 429; a 4xx without a problem
+   * body) never end the sale as a refusal: the payment is polled, then reversed, else it ends as
+   * `ERR_POS_PAYMENT_UNKNOWN` with a reversal queued.
+   *
+   * @throws `TypeError`/`RangeError` for malformed input, checked like the platform does before
+   *   anything is sent or queued: `qr` not campus card QR text (`CC1:` + Base45, 4–1024
+   *   characters), `outTradeNo` not 1–64 of `[A-Za-z0-9_.:-]` or `.`/`..`, `amountFen` not a
+   *   positive integer, `description` over 128 characters.
+   * @throws `CampusCardApiError` subclasses when the platform refuses the payment for good (a 4xx
+   *   problem given after its idempotency check, e.g. `ERR_CODE_INVALID`, `ERR_CODE_ALREADY_USED`);
+   *   {@link PosClientError} `ERR_POS_OFFLINE_CAP`, `ERR_POS_OFFLINE_DISABLED` or
+   *   `ERR_POS_PAYMENT_UNKNOWN` (a reversal is then queued).
    *
    * @example
    * ```ts
@@ -129,8 +139,11 @@ export interface PosClient {
   /** Daily statements, hash-checked. */
   readonly statements: StatementsResource;
   /**
-   * Uploads the outbox: offline sales in idempotent batches, then owed reversals; acknowledges
-   * what the platform answered. Safe to call at any time, also concurrently (calls share one run).
+   * Uploads the outbox: offline sales in idempotent batches (at most `batchSize` sales and
+   * `maxBatchBytes` bytes, halved after a 413), then owed reversals; acknowledges what the platform
+   * answered. A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
+   * (see {@link SyncResult.quarantined}) so that it does not block the others. Safe to call at any
+   * time, also concurrently (calls share one run).
    */
   sync(options?: SyncOptions): Promise<SyncResult>;
   /** Sets the explicit offline flag: while set, scan-to-pay sells offline without trying the network. */
