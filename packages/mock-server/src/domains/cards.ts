@@ -144,14 +144,28 @@ export function ensureSchoolKeys(state: PlatformState, schoolId: string): School
   return keys;
 }
 
-/** Marks the status list and roster of a school as changed (new version on next fetch). */
-export function touchTrustMaterial(state: PlatformState, schoolId: string): void {
-  forgetStatusList(state, schoolId);
-  state.db
-    .prepare(
-      "UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind IN ('status-list', 'roster')",
-    )
-    .run(schoolId);
+/** The documents a card change can make out of date. */
+export type CardMaterial = 'status-list' | 'roster';
+
+/**
+ * Marks documents of a school as changed: each gets a new version, signed at its next fetch. Pass
+ * only what the change touches, so readers do not download an unchanged document again:
+ * - `status-list`: a card's status (report lost, restore, unlink) or a new status index (issue);
+ * - `roster`: what the roster lists of a card that is not revoked: its keys and expiry (renew), its
+ *   physical card's UID hash (link), its presence (issue, unlink).
+ */
+export function touchTrustMaterial(
+  state: PlatformState,
+  schoolId: string,
+  kinds: readonly CardMaterial[],
+): void {
+  const bump = state.db.prepare(
+    'UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind = ?',
+  );
+  for (const kind of kinds) {
+    if (kind === 'status-list') forgetStatusList(state, schoolId);
+    bump.run(schoolId, kind);
+  }
 }
 
 function groupsOf(p: NonNullable<ReturnType<typeof getPersonRow>>): string[] {
@@ -511,7 +525,12 @@ function statusChange(
     ctx.state.db
       .prepare('UPDATE cards SET status = ?, updated_at = ? WHERE card_id = ?')
       .run(next, ctx.state.clock.now(), cardId);
-    touchTrustMaterial(ctx.state, card.school_id);
+    // the roster holds no statuses, only the cards not revoked: it changes when a card leaves it
+    touchTrustMaterial(
+      ctx.state,
+      card.school_id,
+      next === 'revoked' ? ['status-list', 'roster'] : ['status-list'],
+    );
     const out = cardOut(getCardRow(ctx.state, cardId) as CardRow);
     enqueueEvent(ctx.state, 'card.status_changed', out, { personIds: [card.person_id] });
     return { status: 200, body: out };
@@ -621,7 +640,8 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
         "UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind = 'trust-list'",
       )
       .run(schoolId);
-    touchTrustMaterial(state, schoolId);
+    // both are signed by the issuer key: both need a version signed by the new one
+    touchTrustMaterial(state, schoolId, ['status-list', 'roster']);
     return (
       state.db
         .prepare("SELECT version FROM trust_material WHERE school_id = ? AND kind = 'trust-list'")
@@ -706,7 +726,7 @@ export const cardHandlers: Handlers = {
           Buffer.from(credential),
           state.clock.now(),
         );
-      touchTrustMaterial(state, person.school_id);
+      touchTrustMaterial(state, person.school_id, ['status-list', 'roster']);
       return { status: 201, body: cardOut(getCardRow(state, cardId) as CardRow) };
     });
   },
@@ -751,7 +771,8 @@ export const cardHandlers: Handlers = {
           state.clock.now(),
           card.card_id,
         );
-      touchTrustMaterial(state, card.school_id);
+      // same card, status and status index: only the roster (keys, expiry) changes
+      touchTrustMaterial(state, card.school_id, ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
     });
   },
@@ -779,7 +800,7 @@ export const cardHandlers: Handlers = {
           'UPDATE cards SET physical_uid_hash = ?, physical_card_number = ?, updated_at = ? WHERE card_id = ?',
         )
         .run(hash, ctx.body.card_number, state.clock.now(), card.card_id);
-      touchTrustMaterial(state, card.school_id);
+      touchTrustMaterial(state, card.school_id, ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
     }),
 

@@ -3,7 +3,7 @@
  *
  * Renew: same card id, status index and (unless a new one is given) phone key; a new credential
  * signed by the school issuer, issued now, valid for the same number of days as before (or
- * `validity_days`); the status list and roster get a new version.
+ * `validity_days`); the roster gets a new version, the status list does not (nothing in it changed).
  *
  * Unlink: the card becomes `revoked`, the signed status list gets a new version (new ETag) with
  * the card's index set to revoked, the roster drops the card, codes of the card are refused
@@ -141,15 +141,14 @@ describe('card renewal', () => {
     const old = decodeCredential(fromBase64Url(before.credential)!).claims;
     expect([old.iat, old.exp]).toEqual([T0_S, T0_S + 365 * DAY_S]);
 
-    // readers see a new roster (new expiry) and a new status list version
+    // readers see a new roster (new expiry); the status list is unchanged (same card, status, index)
     const roster1 = await fetchMaterial(p, 'roster', roster0.headers.etag as string);
     expect(roster1.statusCode).toBe(200);
     expect(roster1.headers.etag).not.toBe(roster0.headers.etag);
     const roster = verifyRoster(new Uint8Array(roster1.rawPayload), tl);
     expect(roster.cards.find((c) => c.cardId === demo.cardId)?.exp).toBe(T0_S + 375 * DAY_S);
     const status1 = await fetchMaterial(p, 'status-list', status0.headers.etag as string);
-    expect(status1.statusCode).toBe(200);
-    expect(status1.headers.etag).not.toBe(status0.headers.etag);
+    expect(status1.statusCode).toBe(304);
 
     // the phone pays with the renewed credential and its (unchanged) key
     const key = importPrivateJwk(demo.holderPrivateJwk);
@@ -347,5 +346,56 @@ describe('If-None-Match (RFC 9110 §13.1.2)', () => {
     // a 304 carries the ETag, a 200 the bytes
     const res = await fetchMaterial(p, 'status-list', `W/${etag}`);
     expect([res.headers.etag, res.rawPayload.length]).toEqual([etag, 0]);
+  });
+});
+
+describe('which trust material a card change gives a new version', () => {
+  it('a status change bumps the status list only; keys, UIDs and membership bump the roster', async () => {
+    p = await demoPlatform();
+    const etags = async () => ({
+      status: (await fetchMaterial(p, 'status-list')).headers.etag as string,
+      roster: (await fetchMaterial(p, 'roster')).headers.etag as string,
+    });
+    /** Which of the two documents changed since `before` (a 304 to the old ETag is "unchanged"). */
+    const changed = async (before: { status: string; roster: string }) => ({
+      status: (await fetchMaterial(p, 'status-list', before.status)).statusCode === 200,
+      roster: (await fetchMaterial(p, 'roster', before.roster)).statusCode === 200,
+    });
+    const demo = cardOf(p, 's-002');
+
+    let e = await etags();
+    expect((await cardPost(p, demo.cardId, 'report-lost')).statusCode).toBe(200);
+    expect(await changed(e)).toEqual({ status: true, roster: false }); // today: roster true
+    e = await etags();
+    expect((await cardPost(p, demo.cardId, 'restore')).statusCode).toBe(200);
+    expect(await changed(e)).toEqual({ status: true, roster: false });
+
+    e = await etags();
+    expect((await cardPost(p, demo.cardId, 'renew')).statusCode).toBe(200);
+    expect(await changed(e)).toEqual({ status: false, roster: true });
+
+    e = await etags();
+    const link = await cardPost(p, demo.cardId, 'physical-card', {
+      uid_hex: 'a1b2c3d4',
+      card_number: 'PC-9',
+    });
+    expect(link.statusCode, link.body).toBe(200);
+    expect(await changed(e)).toEqual({ status: false, roster: true });
+
+    e = await etags();
+    expect((await cardPost(p, demo.cardId, 'unlink')).statusCode).toBe(200);
+    expect(await changed(e)).toEqual({ status: true, roster: true });
+
+    e = await etags();
+    const phone = generateKeyPair('ES256').privateKey;
+    const issued = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/cards', {
+        person_id: 's-002',
+        role: 'student',
+        holder_jwk: exportJwk(phone.publicKey),
+      }),
+    );
+    expect(issued.statusCode, issued.body).toBe(201);
+    expect(await changed(e)).toEqual({ status: true, roster: true });
   });
 });
