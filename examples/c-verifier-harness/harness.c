@@ -159,7 +159,9 @@ static int cbor_item(Cbor *c, int depth) {
   uint64_t arg;
   if (!cbor_head(c, &major, &arg)) return 0;
   switch (major) {
-  case 0: case 1: return arg <= 0x1FFFFFFFFFFFFFULL; /* |n| <= 2^53 - 1 */
+  /* |n| <= 2^53 - 1: a negative integer is -1 - arg, so its argument is at most 2^53 - 2 */
+  case 0: return arg <= 0x1FFFFFFFFFFFFFULL;
+  case 1: return arg < 0x1FFFFFFFFFFFFFULL;
   case 2: case 3:
     if (arg > c->len - c->pos) return 0;
     c->pos += (size_t)arg;

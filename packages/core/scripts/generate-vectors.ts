@@ -571,6 +571,21 @@ const cases: Case[] = [
     expected: 'ERR_CBOR_TOO_DEEP',
   },
   {
+    name: 'cbor-negative-integer-too-large',
+    description:
+      'The presentation header names alg −2^53 (3b 001fffffffffffff): integers stop at −(2^53 − 1), so this is not an alg to look up but an integer out of range.',
+    mode: 'full',
+    mutate: (b, k) =>
+      resign(b, k.holder, (parts) => {
+        const header = encodeCbor(cmap([[1, -(2 ** 53 - 1)]]));
+        // −(2^53 − 1) is 3b 001ffffffffffffe; one more is −2^53, which encodeCbor will not write
+        if (header[header.length - 1] !== 0xfe) throw new Error('unexpected encoding of the alg');
+        header[header.length - 1] = 0xff;
+        parts[0] = header;
+      }),
+    expected: 'ERR_CBOR_UNSUPPORTED_TYPE',
+  },
+  {
     name: 'wrong-type-t',
     description: 'A correctly signed presentation whose time is a text string.',
     mode: 'full',

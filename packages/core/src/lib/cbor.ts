@@ -194,8 +194,13 @@ function scanItem(
   const major = ib >> 5;
   switch (major) {
     case 0:
-    case 1:
       readArg(b, pos, what);
+      return pos + headLen;
+    case 1:
+      // the value is −1 − argument: argument 2^53 − 1 would be −2^53, whose magnitude is over
+      // the 2^53 − 1 of spec §2.1 (and not a safe integer)
+      if (readArg(b, pos, what) === MAX_SAFE)
+        throw unsupported(what, `negative integer below -(2^53-1) at ${pos}`);
       return pos + headLen;
     case 2:
     case 3: {

@@ -2,8 +2,10 @@
  * The CBOR decoder's text strings: decoded exactly as encoded, byte for byte (a leading U+FEFF is
  * content, not a byte order mark to drop), so two encodings never become the same text.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CampusCardError,
   decodeCredential,
   generateKeyPair,
   issueCredential,
@@ -56,5 +58,62 @@ describe('decodeCbor text strings', () => {
     );
     expect(decodeCredential(withBom).claims.cardId).toBe('\uFEFFT-0042');
     expect(decodeCredential(plain).claims.cardId).toBe('T-0042');
+  });
+});
+
+/** The error code `f` throws, or `'OK'`. */
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+    return 'OK';
+  } catch (e) {
+    return e instanceof CampusCardError ? e.code : `untyped ${String(e)}`;
+  }
+}
+
+describe('decodeCbor integers: magnitude at most 2^53 − 1 (spec §2.1)', () => {
+  const decode = (bytes: number[]) => decodeCbor(Uint8Array.from(bytes), { maxBytes: 64 }, 'x');
+
+  it('refuses −2^53 (3b 001fffffffffffff) with a typed error, as it refuses 2^53', () => {
+    expect(codeOf(() => decode([0x3b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe(
+      'ERR_CBOR_UNSUPPORTED_TYPE',
+    );
+    expect(codeOf(() => decode([0x1b, 0x00, 0x20, 0, 0, 0, 0, 0, 0]))).toBe('ERR_CBOR_UNSUPPORTED_TYPE');
+    // and inside a container
+    expect(codeOf(() => decode([0x81, 0x3b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe(
+      'ERR_CBOR_UNSUPPORTED_TYPE',
+    );
+  });
+
+  it('accepts ±(2^53 − 1), which re-encode to the same bytes', () => {
+    const min = [0x3b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe];
+    const max = [0x1b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    expect(decode(min)).toBe(-Number.MAX_SAFE_INTEGER);
+    expect(decode(max)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(Array.from(encodeCbor(decode(min)))).toEqual(min);
+    expect(Array.from(encodeCbor(decode(max)))).toEqual(max);
+  });
+
+  it('every decoded integer is a safe integer (random 8-byte arguments, both signs)', () => {
+    const argument = fc.oneof(
+      fc.constantFrom(2n ** 53n - 2n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n),
+      fc.bigInt({ min: 2n ** 32n, max: 2n ** 64n - 1n }),
+    );
+    fc.assert(
+      fc.property(fc.boolean(), argument, (negative, arg) => {
+        const bytes = [negative ? 0x3b : 0x1b];
+        for (let i = 7; i >= 0; i--) bytes.push(Number((arg >> BigInt(i * 8)) & 0xffn));
+        let value: unknown;
+        try {
+          value = decode(bytes);
+        } catch (e) {
+          expect((e as CampusCardError).code).toBe('ERR_CBOR_UNSUPPORTED_TYPE');
+          return;
+        }
+        expect(Number.isSafeInteger(value)).toBe(true);
+        expect(Array.from(encodeCbor(value as number))).toEqual(bytes);
+      }),
+      { seed: 53, numRuns: 500 },
+    );
   });
 });
