@@ -522,9 +522,19 @@ function statusChange(
     if (!allowed.includes(card.status)) {
       throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', `card is ${card.status}; cannot become ${next}`);
     }
-    ctx.state.db
-      .prepare('UPDATE cards SET status = ?, updated_at = ? WHERE card_id = ?')
-      .run(next, ctx.state.clock.now(), cardId);
+    if (next === 'revoked') {
+      // An unlinked card lets go of its physical card (the UID may be linked to the holder's next
+      // card); it keeps physical_card_number, for history.
+      ctx.state.db
+        .prepare(
+          "UPDATE cards SET status = 'revoked', physical_uid_hash = NULL, updated_at = ? WHERE card_id = ?",
+        )
+        .run(ctx.state.clock.now(), cardId);
+    } else {
+      ctx.state.db
+        .prepare('UPDATE cards SET status = ?, updated_at = ? WHERE card_id = ?')
+        .run(next, ctx.state.clock.now(), cardId);
+    }
     // the roster holds no statuses, only the cards not revoked: it changes when a card leaves it
     touchTrustMaterial(
       ctx.state,

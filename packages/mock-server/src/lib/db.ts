@@ -153,6 +153,16 @@ INSERT OR IGNORE INTO class_teachers (class_id, teacher_id)
   SELECT j.value, p.person_id FROM people p, json_each(p.class_ids) j WHERE p.kind = 'teacher';
 `,
   },
+  {
+    version: 9,
+    name: 'revoked cards let go of their physical card UID',
+    // An unlinked (revoked) card kept its physical_uid_hash, and cards_uid is unique: the same
+    // physical card could never be linked to the holder's next card. Unlinking now clears the
+    // hash (keeping physical_card_number, for history); this clears it on cards revoked before.
+    sql: `
+UPDATE cards SET physical_uid_hash = NULL WHERE status = 'revoked' AND physical_uid_hash IS NOT NULL;
+`,
+  },
 ];
 
 /**

@@ -7,9 +7,9 @@
  *
  * Unlink: the card becomes `revoked`, the signed status list gets a new version (new ETag) with
  * the card's index set to revoked, the roster drops the card, codes of the card are refused
- * (422 ERR_REVOKED, from the status list), its physical card UID is refused (403
- * ERR_CARD_NOT_ACTIVE), and no later status change or renewal is possible (409); the person may
- * be issued a new card.
+ * (422 ERR_REVOKED, from the status list), the card lets go of its physical card (its UID names no
+ * card: 422 ERR_UNKNOWN_CARD, until it is linked to the holder's next card), and no later status
+ * change or renewal is possible (409); the person may be issued a new card.
  */
 import {
   CARD_STATUS,
@@ -292,16 +292,17 @@ describe('card unlink', () => {
     expect(json<Card>(await cardPost(p, demo.cardId, 'unlink')).status).toBe('revoked');
     expect(await statusAt()).toBe(CARD_STATUS.revoked);
 
+    // the unlinked card let go of the physical card: its UID names no card any more
     const tap = await pay(p, 'PU1', uid);
     expect([tap.statusCode, json(tap).code, json(tap).detail]).toEqual([
-      403,
-      'ERR_CARD_NOT_ACTIVE',
-      'card is revoked',
+      422,
+      'ERR_UNKNOWN_CARD',
+      'no card is linked to this UID',
     ]);
     const gate = await p.app.inject(
       signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/identity/resolve', { ...uid, scene: 'access' }),
     );
-    expect([gate.statusCode, json(gate).code]).toEqual([403, 'ERR_CARD_NOT_ACTIVE']);
+    expect([gate.statusCode, json(gate).code]).toEqual([422, 'ERR_UNKNOWN_CARD']);
     expect(await balance(p, 's-001')).toBe(9_900);
 
     // one live card per school, person and role (C1): the revoked card no longer counts
@@ -397,5 +398,46 @@ describe('which trust material a card change gives a new version', () => {
     );
     expect(issued.statusCode, issued.body).toBe(201);
     expect(await changed(e)).toEqual({ status: true, roster: true });
+  });
+});
+
+describe('physical card after an unlink', () => {
+  it("links to the pupil's new phone card; the old card keeps its physical card number", async () => {
+    p = await demoPlatform();
+    const demo = cardOf(p, 's-001');
+    const uid = demo.physicalUidHex!;
+    const before = await getCard(p, demo.cardId);
+    expect(before.physical_card_number).toBe('PC-s-001');
+    expect((await cardPost(p, demo.cardId, 'unlink')).statusCode).toBe(200);
+    const phone = generateKeyPair('ES256').privateKey;
+    const issued = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/cards', {
+        person_id: 's-001',
+        role: 'student',
+        holder_jwk: exportJwk(phone.publicKey),
+      }),
+    );
+    expect(issued.statusCode, issued.body).toBe(201);
+    const card = json<Card>(issued);
+    const link = await cardPost(p, card.card_id, 'physical-card', { uid_hex: uid, card_number: 'PC-s-001' });
+    expect([link.statusCode, json(link).code]).toEqual([200, undefined]); // today: [409, 'ERR_CONFLICT']
+    expect(json<Card>(link).physical_card_number).toBe('PC-s-001');
+    // the revoked card keeps the number, for history
+    expect(await getCard(p, demo.cardId)).toMatchObject({
+      status: 'revoked',
+      physical_card_number: 'PC-s-001',
+    });
+    // the physical card now pays for the new card, from the same wallet
+    const tap = await pay(p, 'RL1', { uid_hex: uid });
+    expect(tap.statusCode, tap.body).toBe(201);
+    expect(json(tap)).toMatchObject({ card_id: card.card_id, person_id: 's-001', status: 'success' });
+    // and the new roster lists the UID under the new card only
+    const roster = verifyRoster(
+      new Uint8Array((await fetchMaterial(p, 'roster')).rawPayload),
+      await trustList(p),
+    );
+    const withUid = roster.cards.filter((c) => c.uidHashes.length > 0).map((c) => c.cardId);
+    expect(withUid).toContain(card.card_id);
+    expect(withUid).not.toContain(demo.cardId);
   });
 });

@@ -54,4 +54,29 @@ describe('migrations', () => {
     expect(() => order.run('o4', 'm1', 'T1')).toThrow(/UNIQUE/);
     db.close();
   });
+
+  it('9 clears the physical card UID of revoked cards only, keeping their card number', () => {
+    const db = databaseAt(8);
+    db.exec("INSERT INTO schools VALUES ('10001', 'S', '[]', 0)");
+    db.exec(
+      "INSERT INTO people (person_id, school_id, kind, name, student_ids, class_ids, created_at) VALUES ('s-1', '10001', 'student', 'a', '[]', '[]', 0), ('s-2', '10001', 'student', 'b', '[]', '[]', 0)",
+    );
+    const card = db.prepare(
+      "INSERT INTO cards (card_id, school_id, person_id, role, status, status_index, holder_jwk, holder_kid, physical_uid_hash, physical_card_number, issued_at, expires_at, credential, updated_at) VALUES (?, '10001', ?, 'student', ?, ?, '{}', 'k', ?, ?, 0, 1, x'00', 0)",
+    );
+    card.run('c-revoked', 's-1', 'revoked', 0, 'aa', 'PC-1');
+    card.run('c-lost', 's-2', 'suspended', 1, 'bb', 'PC-2');
+    card.run('c-bare', 's-1', 'revoked', 2, null, null);
+    expect(migrate(db)).toEqual(MIGRATIONS.filter((m) => m.version >= 9).map((m) => m.version));
+    expect(
+      db.prepare('SELECT card_id, physical_uid_hash, physical_card_number FROM cards ORDER BY card_id').all(),
+    ).toEqual([
+      { card_id: 'c-bare', physical_uid_hash: null, physical_card_number: null },
+      { card_id: 'c-lost', physical_uid_hash: 'bb', physical_card_number: 'PC-2' },
+      { card_id: 'c-revoked', physical_uid_hash: null, physical_card_number: 'PC-1' },
+    ]);
+    // the UID is free again: the holder's next card may take it
+    card.run('c-next', 's-1', 'active', 3, 'aa', 'PC-1');
+    db.close();
+  });
 });
