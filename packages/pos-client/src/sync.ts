@@ -115,7 +115,7 @@ function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
  * already used (the outbox was lost and the clock went back): it is re-queued under a new `seq`.
  */
 export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promise<SyncResult> {
-  const { outbox } = ctx;
+  const outbox = ctx.outbox;
   if (outbox === undefined)
     return {
       accepted: 0,
@@ -139,6 +139,7 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
   const sales = pending.filter((e): e is OutboxPayment => e.kind === 'payment');
   const owed = pending.filter((e): e is OutboxReversal => e.kind === 'reversal');
 
+  const store = outbox; // (narrowed for the function below)
   /** Uploads one batch, splitting it on 413 and bisecting it on 400/422. */
   async function upload(chunk: readonly OutboxPayment[]): Promise<void> {
     const body: OfflineBatchBody = { items: chunk.map(itemOf) };
@@ -168,7 +169,7 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
           message: e.message,
           at: ctx.now(),
         };
-        await outbox?.quarantine([entry.seq], reason);
+        await store.quarantine([entry.seq], reason);
         quarantined.push({ entry, reason });
         return;
       }
@@ -182,7 +183,7 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
       bySeq.delete(r.seq);
       if (r.outcome === 'duplicate' && r.out_trade_no !== entry.outTradeNo) {
         // seq collision: keep the sale, under a fresh seq
-        await outbox?.append({
+        await store.append({
           kind: 'payment',
           outTradeNo: entry.outTradeNo,
           amountFen: entry.amountFen,
@@ -194,7 +195,7 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
       else rejected.push(r);
       done.push(entry.seq);
     }
-    await outbox?.ack(done);
+    await store.ack(done);
   }
 
   try {
