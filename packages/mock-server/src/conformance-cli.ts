@@ -16,17 +16,18 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { DevicePlanName } from './conformance/devices/plan.js';
 import { loadExpectedFailures } from './conformance/expected-failures.js';
 import type { ExpectedFailure, PlanResult } from './conformance/model.js';
 import { createProgressPrinter, type ProgressSink } from './conformance/progress.js';
 import { writeReports } from './conformance/reports.js';
-import { buildReport, exitCodeOf } from './conformance/runner.js';
+import { buildReport, exitCodeOf, selectModules, UnknownModuleError } from './conformance/runner.js';
 import {
   connectHttpHarness,
   connectInProcessHarness,
   connectProcessHarness,
 } from './conformance/verifier/connections.js';
-import { runVerifierPlan } from './conformance/verifier/plan.js';
+import { loadVerifierPlan, runVerifierPlan } from './conformance/verifier/plan.js';
 import { createReferenceHarness } from './conformance/verifier/reference-harness.js';
 
 const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webhook> --target <cmd|url|builtin>
@@ -38,7 +39,8 @@ const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webh
   --out                write report.json, junit.xml and report.html there
   --expected-failures  JSON list of {plan, module, condition, reason}: known deviations
   --vectors            the token vectors folder (default: @campus-card/core's vectors/)
-  --module             run only this module (repeatable)
+  --module             run only this module (repeatable; an id the plan does not have is a
+                       usage error, exit 2, naming the plan's modules)
   --timeout            per-request timeout of the harness, ms (default 10000)
 `;
 
@@ -112,10 +114,36 @@ export async function main(
       return 2;
     }
   }
+  const devicePlans = values.plan === 'verifier' ? undefined : await import('./conformance/devices/plan.js');
+  if (devicePlans !== undefined && !(devicePlans.DEVICE_PLANS as readonly string[]).includes(values.plan)) {
+    io.stderr.write(`unknown plan "${values.plan}"\n${USAGE}`);
+    return 2;
+  }
+  const planName = values.plan as 'verifier' | DevicePlanName;
+  // Every --module must name a module of the plan: checked before any harness or device starts,
+  // since running the others (or nothing) would report a plan that checked nothing as passed.
+  try {
+    selectModules(
+      devicePlans === undefined
+        ? loadVerifierPlan(values.vectors)
+        : {
+            id: planName,
+            modules: devicePlans.devicePlanModules(planName as DevicePlanName).map((id) => ({ id })),
+          },
+      values.module,
+    );
+  } catch (error) {
+    if (error instanceof UnknownModuleError) {
+      io.stderr.write(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    io.stderr.write(`the suite could not run: ${(error as Error).message}\n`);
+    return 2;
+  }
   const onProgress = createProgressPrinter(io.stderr);
   let plan: PlanResult;
   try {
-    if (values.plan === 'verifier') {
+    if (devicePlans === undefined) {
       const target = values.target;
       const connection =
         target === 'builtin'
@@ -134,12 +162,7 @@ export async function main(
         await connection.close();
       }
     } else {
-      const { runDevicePlan, DEVICE_PLANS } = await import('./conformance/devices/plan.js');
-      if (!(DEVICE_PLANS as readonly string[]).includes(values.plan)) {
-        io.stderr.write(`unknown plan "${values.plan}"\n${USAGE}`);
-        return 2;
-      }
-      plan = await runDevicePlan(values.plan as (typeof DEVICE_PLANS)[number], values.target, {
+      plan = await devicePlans.runDevicePlan(planName as DevicePlanName, values.target, {
         expectedFailures: expected,
         onProgress,
         ...(values.module === undefined ? {} : { modules: values.module }),

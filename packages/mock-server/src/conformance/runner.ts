@@ -57,8 +57,55 @@ export interface RunPlanOptions {
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Details the product reported about itself. */
   readonly product?: Readonly<Record<string, unknown>>;
-  /** Run only modules whose id is listed. */
+  /**
+   * Run only the modules whose id is listed (in the plan's order). Every id must name a module of
+   * the plan, else {@link runPlan} throws an {@link UnknownModuleError} and runs nothing.
+   */
   readonly modules?: readonly string[];
+}
+
+/**
+ * A module selection that names no module of the plan (a typo such as `replya`), or selects none:
+ * a usage error. Running the rest would report a plan that checked nothing as passed.
+ */
+export class UnknownModuleError extends Error {
+  /** The plan's id. */
+  readonly plan: string;
+  /** The selected ids the plan does not have. */
+  readonly unknown: readonly string[];
+  /** The plan's module ids, in order. */
+  readonly valid: readonly string[];
+
+  constructor(plan: string, unknown: readonly string[], valid: readonly string[]) {
+    super(
+      `${
+        unknown.length === 0
+          ? `no module of plan ${plan} selected`
+          : `unknown module${unknown.length === 1 ? '' : 's'} ${unknown.map((m) => `"${m}"`).join(', ')} for plan ${plan}`
+      }; the plan's modules: ${valid.join(', ')}`,
+    );
+    this.name = 'UnknownModuleError';
+    this.plan = plan;
+    this.unknown = unknown;
+    this.valid = valid;
+  }
+}
+
+/**
+ * The modules of `plan` that `ids` selects, in the plan's order; every module when `ids` is
+ * undefined.
+ *
+ * @throws {@link UnknownModuleError} when an id names no module of the plan, or `ids` is empty.
+ */
+export function selectModules<M extends { readonly id: string }>(
+  plan: { readonly id: string; readonly modules: readonly M[] },
+  ids: readonly string[] | undefined,
+): readonly M[] {
+  if (ids === undefined) return plan.modules;
+  const valid = plan.modules.map((m) => m.id);
+  const unknown = [...new Set(ids.filter((id) => !valid.includes(id)))];
+  if (unknown.length > 0 || ids.length === 0) throw new UnknownModuleError(plan.id, unknown, valid);
+  return plan.modules.filter((m) => ids.includes(m.id));
 }
 
 function countOf(results: readonly ConditionResult[]): Counts {
@@ -74,16 +121,18 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Runs `plan` against `target`. Never throws for a product failure: that is a FAILED condition. */
+/**
+ * Runs `plan` against `target`. Never throws for a product failure: that is a FAILED condition.
+ *
+ * @throws {@link UnknownModuleError} (before anything runs) when `options.modules` names a module
+ * the plan does not have.
+ */
 export async function runPlan<T>(plan: PlanDef<T>, target: T, options: RunPlanOptions): Promise<PlanResult> {
+  const selected = selectModules(plan, options.modules);
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const expected = options.expectedFailures ?? [];
   const emit = options.onProgress ?? (() => {});
-  const selected =
-    options.modules === undefined
-      ? plan.modules
-      : plan.modules.filter((m) => options.modules?.includes(m.id));
   emit({ type: 'plan-start', plan: plan.id, modules: selected.length });
   const modules: ModuleResult[] = [];
   let index = 0;

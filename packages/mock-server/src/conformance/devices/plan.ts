@@ -7,11 +7,17 @@
  */
 import { startMockPlatform } from '../../server.js';
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
-import { runPlan } from '../runner.js';
-import { eventDedupeModule, revokedCardModule, trustListRotationModule } from './gate.js';
+import { type PlanDef, runPlan, selectModules } from '../runner.js';
+import { eventDedupeModule, type GateTarget, revokedCardModule, trustListRotationModule } from './gate.js';
 import { freePort, launchDevice, waitForHttp } from './launch.js';
-import { offlineBatchModule, scanToPayModule, timeoutPollModule, timeoutPollReverseModule } from './pos.js';
-import { pushSignatureModule } from './webhook.js';
+import {
+  offlineBatchModule,
+  type PosTarget,
+  scanToPayModule,
+  timeoutPollModule,
+  timeoutPollReverseModule,
+} from './pos.js';
+import { pushSignatureModule, type WebhookTarget } from './webhook.js';
 
 /** The device plans. */
 export const DEVICE_PLANS = ['gate', 'pos', 'webhook'] as const;
@@ -19,23 +25,48 @@ export const DEVICE_PLANS = ['gate', 'pos', 'webhook'] as const;
 /** A device plan name. */
 export type DevicePlanName = (typeof DEVICE_PLANS)[number];
 
+const POS_PLAN: PlanDef<PosTarget> = {
+  id: 'pos',
+  title: 'POS device (payments)',
+  modules: [scanToPayModule, timeoutPollModule, timeoutPollReverseModule, offlineBatchModule],
+};
+const GATE_PLAN: PlanDef<GateTarget> = {
+  id: 'gate',
+  title: 'Gate device (sync, offline decisions, event upload)',
+  modules: [revokedCardModule, eventDedupeModule, trustListRotationModule],
+};
+const WEBHOOK_PLAN: PlanDef<WebhookTarget> = {
+  id: 'webhook',
+  title: 'Webhook receiver (signed pushes)',
+  modules: [pushSignatureModule],
+};
+const PLANS = { pos: POS_PLAN, gate: GATE_PLAN, webhook: WEBHOOK_PLAN } as const;
+
+/** The module ids of a device plan, in the order they run. */
+export function devicePlanModules(plan: DevicePlanName): string[] {
+  return PLANS[plan].modules.map((m) => m.id);
+}
+
 /** Options of {@link runDevicePlan}. */
 export interface RunDevicePlanOptions {
   readonly expectedFailures?: readonly ExpectedFailure[];
   readonly onProgress?: (event: ProgressEvent) => void;
+  /** Run only these modules (every id must be one of {@link devicePlanModules}). */
   readonly modules?: readonly string[];
 }
 
 /**
  * Runs a device plan against `target`, a command.
  *
- * @throws `Error` when the device cannot be started.
+ * @throws `UnknownModuleError` (before anything starts) when `options.modules` names a
+ * module the plan does not have; `Error` when the device cannot be started.
  */
 export async function runDevicePlan(
   plan: DevicePlanName,
   target: string,
   options: RunDevicePlanOptions = {},
 ): Promise<PlanResult> {
+  selectModules<{ readonly id: string }>(PLANS[plan], options.modules);
   const common = {
     targetLabel: target,
     ...(options.expectedFailures === undefined ? {} : { expectedFailures: options.expectedFailures }),
@@ -51,15 +82,7 @@ export async function runDevicePlan(
       settings: { confirmDelayS: 3600 },
     });
     try {
-      return await runPlan(
-        {
-          id: 'pos',
-          title: 'POS device (payments)',
-          modules: [scanToPayModule, timeoutPollModule, timeoutPollReverseModule, offlineBatchModule],
-        },
-        { platform, command: target, saleTimeoutMs: 20_000 },
-        common,
-      );
+      return await runPlan(POS_PLAN, { platform, command: target, saleTimeoutMs: 20_000 }, common);
     } finally {
       await platform.close();
     }
@@ -67,15 +90,7 @@ export async function runDevicePlan(
   if (plan === 'gate') {
     const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
     try {
-      return await runPlan(
-        {
-          id: 'gate',
-          title: 'Gate device (sync, offline decisions, event upload)',
-          modules: [revokedCardModule, eventDedupeModule, trustListRotationModule],
-        },
-        { platform, command: target },
-        common,
-      );
+      return await runPlan(GATE_PLAN, { platform, command: target }, common);
     } finally {
       await platform.close();
     }
@@ -90,11 +105,7 @@ export async function runDevicePlan(
   try {
     const url = `http://127.0.0.1:${port}/webhook`;
     await waitForHttp(url, device);
-    return await runPlan(
-      { id: 'webhook', title: 'Webhook receiver (signed pushes)', modules: [pushSignatureModule] },
-      { platform, url },
-      common,
-    );
+    return await runPlan(WEBHOOK_PLAN, { platform, url }, common);
   } finally {
     await device.stop();
     await platform.close();

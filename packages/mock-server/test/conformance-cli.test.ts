@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../src/conformance-cli.js';
+
+function io() {
+  const out = { stdout: '', stderr: '' };
+  const sink = (to: 'stdout' | 'stderr') => ({
+    write(s: string) {
+      out[to] += s;
+      return true;
+    },
+  });
+  return { out, io: { stdout: sink('stdout'), stderr: sink('stderr') } };
+}
+
+describe('--module', () => {
+  it('an id the verifier plan does not have is a usage error (exit 2) naming the valid ids', async () => {
+    const s = io();
+    expect(await main(['run', '--plan', 'verifier', '--target', 'builtin', '--module', 'replya'], s.io)).toBe(
+      2,
+    );
+    expect(s.out.stderr).toContain('unknown module "replya" for plan verifier');
+    expect(s.out.stderr).toMatch(/the plan's modules: vectors-valid, .*replay, anti-passback, .*time-floor/);
+    expect(s.out.stdout).toBe('');
+  });
+
+  it('one unknown id among known ones is a usage error too: nothing runs', async () => {
+    const s = io();
+    const args = [
+      'run',
+      '--plan',
+      'verifier',
+      '--target',
+      'builtin',
+      '--module',
+      'replay',
+      '--module',
+      'rollbak',
+    ];
+    expect(await main(args, s.io)).toBe(2);
+    expect(s.out.stderr).toContain('unknown module "rollbak"');
+    expect(s.out.stderr).not.toContain('replay:'); // no module started
+    expect(s.out.stdout).toBe('');
+  });
+
+  it('device plans check their module ids before starting the platform or the device', async () => {
+    for (const [plan, valid] of [
+      ['gate', 'revoked-card, event-upload-dedupe, trust-list-rotation'],
+      ['pos', 'scan-to-pay, timeout-poll, timeout-poll-reverse, offline-batch'],
+      ['webhook', 'push-signatures'],
+    ] as const) {
+      const s = io();
+      // the target would fail to start: the usage error comes first
+      const args = ['run', '--plan', plan, '--target', '/nonexistent/device', '--module', 'nope'];
+      expect(await main(args, s.io)).toBe(2);
+      expect(s.out.stderr).toContain(
+        `unknown module "nope" for plan ${plan}; the plan's modules: ${valid}\n`,
+      );
+      expect(s.out.stderr).not.toContain('could not run');
+    }
+  });
+
+  it('a known id still runs that module only', async () => {
+    const s = io();
+    expect(await main(['run', '--plan', 'verifier', '--target', 'builtin', '--module', 'replay'], s.io)).toBe(
+      0,
+    );
+    expect(s.out.stdout).toBe('PASSED\n');
+  });
+});
