@@ -48,6 +48,17 @@ describe('gate device plan', () => {
     ]);
   }, 60_000);
 
+  it('a gate numbering its events from 1 on fresh storage passes whichever modules run before the dedupe', async () => {
+    // one storage for the whole plan run: the gate's numbering goes on from one module to the
+    // next, as on a real gate; it used to get a fresh DATA_DIR per module, and its seqs 1 and 2
+    // of event-upload-dedupe were taken as duplicates of the revoked-card module's
+    const gate = fixture('seq-from-one-gate.ts');
+    const alone = await runDevicePlan('gate', gate, { modules: ['event-upload-dedupe'] });
+    expect(notPassed(alone)).toEqual([]);
+    const after = await runDevicePlan('gate', gate, { modules: ['revoked-card', 'event-upload-dedupe'] });
+    expect(notPassed(after)).toEqual([]);
+  }, 60_000);
+
   it('a gate that installs a rolled-back trust list is caught by the rotation scenario', async () => {
     const plan = await runDevicePlan('gate', fixture('accepts-rollback-gate.ts'), {
       modules: ['trust-list-rotation'],

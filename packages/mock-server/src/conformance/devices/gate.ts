@@ -4,13 +4,12 @@
  * each, `id` echoed), then judges it from its answers, the proxy's record and the platform's state.
  *
  * Environment of the device: `PLATFORM_URL`, `DEVICE_ID`, `DEVICE_KEY` (private JWK, JSON),
- * `SCHOOL_ID`, `ROOT_KEYS` (JSON array of root public JWKs), `DATA_DIR`, `SCENARIO`.
+ * `SCHOOL_ID`, `ROOT_KEYS` (JSON array of root public JWKs), `DATA_DIR`, `SCENARIO`. The device
+ * is started afresh for each module, with the same `DATA_DIR` for the whole plan run: one gate
+ * whose storage survives its restarts.
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   createPresentation,
   decodeTrustList,
@@ -32,6 +31,12 @@ import { type ProxiedRequest, type RecordingProxy, startRecordingProxy } from '.
 export interface GateTarget {
   readonly platform: RunningMockPlatform;
   readonly command: string;
+  /**
+   * The gate's storage (`DATA_DIR`), the same for every module of a plan run: the platform
+   * deduplicates events by `(device_id, seq)`, so a gate must keep numbering where it stopped,
+   * and a fresh folder per module would pit a conforming gate against its own earlier events.
+   */
+  readonly dataDir: string;
 }
 
 const DEVICE = 'gate-01';
@@ -50,7 +55,6 @@ async function openSession(t: GateTarget, scenario: string): Promise<Session> {
   if (device === undefined) throw new Error(`no demo device ${DEVICE}`);
   const root = await p.platform.invoke('getRootKey', { params: { school_id: SCHOOL } }, OPERATOR);
   const proxy = await startRecordingProxy(p.url);
-  const dataDir = mkdtempSync(join(tmpdir(), 'conformance-gate-'));
   const conn: HarnessConnection = connectProcessHarness(t.command, {
     timeoutMs: 20_000,
     env: {
@@ -60,7 +64,7 @@ async function openSession(t: GateTarget, scenario: string): Promise<Session> {
       DEVICE_KEY: JSON.stringify(device.privateJwk),
       SCHOOL_ID: SCHOOL,
       ROOT_KEYS: JSON.stringify([(root.body as { jwk: unknown }).jwk]),
-      DATA_DIR: dataDir,
+      DATA_DIR: t.dataDir,
       SCENARIO: scenario,
     },
   });
@@ -82,7 +86,6 @@ async function openSession(t: GateTarget, scenario: string): Promise<Session> {
     async close() {
       await conn.close();
       await proxy.close();
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

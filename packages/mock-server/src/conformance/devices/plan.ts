@@ -5,6 +5,9 @@
  *
  * @module
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startMockPlatform } from '../../server.js';
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { type PlanDef, runPlan, selectModules } from '../runner.js';
@@ -88,11 +91,16 @@ export async function runDevicePlan(
     }
   }
   if (plan === 'gate') {
+    // One gate, one storage for the whole run: the device is restarted for each module (as after
+    // a power cycle) with the same DATA_DIR, so it keeps its event numbering, outbox and trust
+    // material from one module to the next, as a real gate does.
     const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
+    const dataDir = mkdtempSync(join(tmpdir(), 'conformance-gate-'));
     try {
-      return await runPlan(GATE_PLAN, { platform, command: target }, common);
+      return await runPlan(GATE_PLAN, { platform, command: target, dataDir }, common);
     } finally {
       await platform.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   }
   const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
