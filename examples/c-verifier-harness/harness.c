@@ -237,8 +237,22 @@ static const char *check_sign1(const uint8_t *p, size_t len, const uint8_t **pay
   return alg_ok ? NULL : "BAD_SIGNATURE"; /* ERR_ALG_NOT_ALLOWED */
 }
 
+/* The compact card id (§5.2) has exactly one encoding: decimal digits, the first not 0, of value at
+   most 2^53 - 1 ("1" to "9007199254740991") travel as that unsigned integer, any other id as text.
+   So the integer 0 ("0" is text) and such an id sent as text are malformed. */
+static int card_id_ok(int major, uint64_t arg, const uint8_t *text) {
+  if (major == 0) return arg >= 1; /* above 2^53 - 1 is already refused by cbor_valid */
+  if (arg == 0 || arg > 16 || text[0] < '1' || text[0] > '9') return 1;
+  uint64_t v = 0;
+  for (uint64_t i = 0; i < arg; i++) {
+    if (text[i] < '0' || text[i] > '9') return 1;
+    v = v * 10 + (uint64_t)(text[i] - '0');
+  }
+  return v > 0x1FFFFFFFFFFFFFULL; /* 2^53 and above: text */
+}
+
 /* Presentation payload (§5): full [bstr, bstr, bstr(64), uint t, bstr(4), ?uint] or compact
-   [card id, bstr(8), uint t, bstr(4), ?uint]. */
+   [card id (uint or tstr, one encoding each), bstr(8), uint t, bstr(4), ?uint]. */
 static const char *check_presentation_payload(const uint8_t *p, size_t len) {
   if (!cbor_valid(p, len)) return "BAD_FORMAT";
   Cbor c = {p, len, 0};
@@ -255,6 +269,7 @@ static const char *check_presentation_payload(const uint8_t *p, size_t len) {
     if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 64) return "BAD_FORMAT";
   } else if (f0 == 0 || f0 == 3) { /* compact mode */
     if (n != 4 && n != 5) return "BAD_FORMAT";
+    if (!card_id_ok(f0, a0, x)) return "BAD_FORMAT";
     if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 8) return "BAD_FORMAT";
   } else return "BAD_FORMAT";
   if (!cbor_next(&c, &major, &arg, &x) || major != 0) return "BAD_FORMAT"; /* t */

@@ -98,6 +98,15 @@ async function resign(
   return encodeCbor([parts[0] as Uint8Array, new Map(), parts[2] as Uint8Array, sig]);
 }
 
+/** Re-signs a presentation after `edit` changes its decoded payload fields. */
+function resignFields(bytes: Uint8Array, signer: PrivateKey, edit: (fields: CborValue[]) => void) {
+  return resign(bytes, signer, (parts) => {
+    const fields = decodeCbor(parts[2] as Uint8Array, { maxBytes: 4096 }, 'p') as CborValue[];
+    edit(fields);
+    parts[2] = encodeCbor(fields);
+  });
+}
+
 /** Changes the decoded payload of a COSE_Sign1 without re-signing it. */
 function tamperPayload(bytes: Uint8Array, edit: (payload: CborValue) => CborValue): Uint8Array {
   const parts = decodeCbor(bytes, { maxBytes: 4096 }, 'x') as CborValue[];
@@ -179,6 +188,43 @@ const cases: Case[] = [
     credential: { cardId: 'T-0042', role: 'teacher' },
     trustEntry: { roles: ['teacher', 'student', 'parent'] },
     expected: null,
+  },
+  // compact-mode card ids (§5.2): one encoding each, at the boundaries of "sent as an integer"
+  ...(
+    [
+      ['15-digits', '999999999999999', 'the largest 15-digit id: an integer'],
+      ['16-digits', '1000000000000000', 'the smallest 16-digit id: an integer (below 2^53)'],
+      ['max-safe', '9007199254740991', '2^53 − 1, the largest id sent as an integer'],
+      ['2-53-as-text', '9007199254740992', '2^53: decimal, but too large for an integer, so text'],
+      ['zero-as-text', '0', '"0": its only digit is a leading zero, so text'],
+      ['leading-zero-as-text', '007', 'a leading zero: text (the integer 7 is the card id "7")'],
+    ] as const
+  ).map(
+    ([n, cardId, what]): Case => ({
+      name: `valid-compact-card-id-${n}`,
+      description: `Compact mode, card id "${cardId}": ${what}.`,
+      mode: 'compact',
+      credential: { cardId },
+      expected: null,
+    }),
+  ),
+  {
+    name: 'compact-card-id-decimal-as-text',
+    description:
+      'Compact mode, card id "1000000000000000" sent (and signed) as text: a decimal card id below 2^53 without a leading zero has only the integer encoding.',
+    mode: 'compact',
+    credential: { cardId: '1000000000000000' },
+    mutate: (b, k) => resignFields(b, k.holder, (f) => (f[0] = '1000000000000000')),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'compact-card-id-zero-as-integer',
+    description:
+      'Compact mode, card id "0" sent (and signed) as the integer 0: "0" has only the text encoding.',
+    mode: 'compact',
+    credential: { cardId: '0' },
+    mutate: (b, k) => resignFields(b, k.holder, (f) => (f[0] = 0)),
+    expected: 'ERR_STRUCTURE',
   },
   {
     name: 'valid-es256-high-s-presentation',

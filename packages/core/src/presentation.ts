@@ -132,23 +132,38 @@ export async function createCompactPresentation(
   return signSign1(encodeCbor(fields), signer, { header: 'alg' });
 }
 
-const CANONICAL_DECIMAL = /^[1-9][0-9]{0,14}$/;
+/** Decimal digits, the first not 0, at most 16 of them (2^53 − 1 has 16). */
+const DECIMAL_NO_LEADING_ZERO = /^[1-9][0-9]{0,15}$/;
 
 /**
- * Encodes a compact-mode card id (spec §5.2): a card id made only of decimal digits, without a
- * leading zero and below 2^53, is sent as an unsigned integer; any other as text.
+ * Encodes a compact-mode card id (spec §5.2). A card id of decimal digits whose first digit is not
+ * 0 and whose value is at most 2^53 − 1 (`"1"` to `"9007199254740991"`) is sent as that unsigned
+ * integer; any other card id (`"0"`, `"007"`, `"9007199254740992"`, `"T-0042"`) as text. So every
+ * card id has exactly one encoding, and {@link decodeCardId} refuses the other one.
  */
 export function encodeCardId(cardId: string): string | number {
-  return CANONICAL_DECIMAL.test(cardId) && Number(cardId) <= Number.MAX_SAFE_INTEGER
+  // a 16-digit string of 2^53 or more becomes a Number of 2^53 or more (never rounds below it)
+  return DECIMAL_NO_LEADING_ZERO.test(cardId) && Number(cardId) <= Number.MAX_SAFE_INTEGER
     ? Number(cardId)
     : cardId;
 }
 
+/** Reads a compact-mode card id, refusing the encoding {@link encodeCardId} would not write. */
 function decodeCardId(v: CborValue | undefined): string {
-  if (typeof v === 'number') return String(uintField(v, 'presentation card id', S));
+  if (typeof v === 'number') {
+    // at most 2^53 − 1: the CBOR scan refuses any larger integer
+    if (uintField(v, 'presentation card id', S) === 0)
+      throw structureError('presentation', 'card id "0" must be sent as text, not as the integer 0', S);
+    return String(v);
+  }
   const id = textField(v, 'presentation card id', S);
-  if (encodeCardId(id) !== id)
-    throw structureError('presentation', 'a decimal card id must be sent as an integer', S);
+  if (encodeCardId(id) !== id) {
+    throw structureError(
+      'presentation',
+      'a card id of decimal digits without a leading zero, at most 2^53 − 1, must be sent as an integer',
+      S,
+    );
+  }
   return id;
 }
 
@@ -294,7 +309,8 @@ export function decodePresentationGeneric(bytes: Uint8Array): DecodedPresentatio
  * The scan-time fast path of {@link decodePresentationOwned}: reads the fields of a presentation
  * laid out exactly as `createPresentation` / `createCompactPresentation` write them (every head in
  * shortest form, protected header `{1: -7}` or `{1: -8}`, empty unprotected header, integer card
- * id in compact mode), straight from the bytes, without building generic CBOR values.
+ * id from 1 to 2^32 − 1 in compact mode), straight from the bytes, without building generic CBOR
+ * values.
  *
  * It accepts a subset of what {@link decodePresentationGeneric} accepts and returns the same
  * result for it; on anything else, well-formed or not, it returns `undefined` and the general
@@ -339,7 +355,8 @@ export function readPresentation(b: Uint8Array): DecodedPresentation | undefined
     optional = count === 0x86;
   } else if ((count === 0x84 || count === 0x85) && firstMajor === 0) {
     const id = readHead(b, p, pe, 0);
-    if (id < 0 || headEnd + 9 > pe || b[headEnd] !== 0x48) return undefined;
+    // -1: not a short unsigned integer; 0: refused (card id "0" is text), by the general decoder
+    if (id < 1 || headEnd + 9 > pe || b[headEnd] !== 0x48) return undefined;
     cardId = String(id);
     kidAt = headEnd + 1;
     p = headEnd + 9;

@@ -6,8 +6,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { signSign1 } from '../src/cose-sign1.js';
 import {
-  type CampusCardError,
+  CampusCardError,
+  decodePresentation,
   decodeQr,
   encodeQr,
   generateKeyPair,
@@ -19,12 +21,13 @@ import {
   verifyTrustList,
 } from '../src/index.js';
 import { verifyBytes } from '../src/keys.js';
-import { encodeCbor } from '../src/lib/cbor.js';
+import { decodeCbor, encodeCbor } from '../src/lib/cbor.js';
 import {
   createCompactPresentation,
   createPresentation,
   type DecodedPresentation,
   decodePresentationGeneric,
+  encodeCardId,
   readPresentation,
 } from '../src/presentation.js';
 import { contentKey, credentialCacheKey, verifyPresentationEager } from '../src/verify-presentation.js';
@@ -317,5 +320,104 @@ describe('readPresentation (the decoding fast path)', () => {
       }),
     );
     expect([noList.code, noList.subject?.cardId]).toEqual(['ERR_STATUS_LIST_MISSING', '2024010001']);
+  });
+});
+
+/** The error code `f` throws, or `'OK'`. */
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+    return 'OK';
+  } catch (e) {
+    return e instanceof CampusCardError ? e.code : `untyped ${String(e)}`;
+  }
+}
+
+/** A compact code whose first payload element is `first`, signed by `phone` (any encoding). */
+function compactWith(first: string | number): Promise<Uint8Array> {
+  return signSign1(encodeCbor([first, phone.publicKey.kid, NOW, nonce]), phone.privateKey, { header: 'alg' });
+}
+
+/** The first payload element of a presentation, as carried. */
+const carried = (bytes: Uint8Array): unknown =>
+  (decodeCbor(decodePresentation(bytes).sign1.payload, { maxBytes: 680 }, 'x') as unknown[])[0];
+
+describe('compact card ids have exactly one encoding (spec §5.2)', () => {
+  // [card id, sent as]: an integer exactly for 1 to 2^53 − 1 written without a leading zero
+  const cases: ReadonlyArray<readonly [string, 'number' | 'string']> = [
+    ['1', 'number'],
+    ['7', 'number'],
+    ['2024010123', 'number'],
+    ['4294967295', 'number'], // 2^32 − 1: the fast path's largest
+    ['4294967296', 'number'],
+    ['999999999999999', 'number'], // 15 digits
+    ['1000000000000000', 'number'], // 16 digits, below 2^53
+    ['9007199254740991', 'number'], // 2^53 − 1
+    ['9007199254740992', 'string'], // 2^53
+    ['9999999999999999', 'string'],
+    ['10000000000000000', 'string'], // 17 digits
+    ['0', 'string'], // its only digit is a leading zero
+    ['00', 'string'],
+    ['007', 'string'],
+    ['-1', 'string'],
+    ['1e3', 'string'],
+    [' 12', 'string'],
+    ['T-0042', 'string'],
+  ];
+
+  it('the writer picks the one encoding, and the code reads back as the same card id', async () => {
+    for (const [cardId, as] of cases) {
+      expect([cardId, typeof encodeCardId(cardId)]).toEqual([cardId, as]);
+      const bytes = await createCompactPresentation({ cardId, t: NOW, nonce }, phone.privateKey);
+      expect([cardId, typeof carried(bytes)]).toEqual([cardId, as]);
+      expect(decodePresentation(bytes).cardId).toBe(cardId);
+      expectAgreement(bytes);
+    }
+  });
+
+  it('a decimal card id below 2^53 sent as text is ERR_STRUCTURE', async () => {
+    for (const [cardId, as] of cases) {
+      if (as !== 'number') continue;
+      const asText = await compactWith(cardId);
+      expect([cardId, codeOf(() => decodePresentation(asText))]).toEqual([cardId, 'ERR_STRUCTURE']);
+      expect(expectAgreement(asText)).toBe('error');
+    }
+  });
+
+  it('card id "0" sent as the integer 0 is ERR_STRUCTURE; as text it is card "0"', async () => {
+    const asInteger = await compactWith(0);
+    expect(codeOf(() => decodePresentation(asInteger))).toBe('ERR_STRUCTURE');
+    expect(readPresentation(asInteger.slice())).toBeUndefined();
+    expect(decodePresentation(await compactWith('0')).cardId).toBe('0');
+  });
+
+  it('the integers 1 and 2^53 − 1 are card ids "1" and "9007199254740991"; 2^53 is not CBOR here', async () => {
+    expect(decodePresentation(await compactWith(1)).cardId).toBe('1');
+    expect(decodePresentation(await compactWith(Number.MAX_SAFE_INTEGER)).cardId).toBe('9007199254740991');
+    // 2^53: 1b 0020000000000000 in place of the card id
+    const max = await compactWith(Number.MAX_SAFE_INTEGER);
+    const at = 9; // 84 43 a1 01 26 a0 58 1d | 84 | card id
+    expect(max[at]).toBe(0x1b);
+    const over = max.slice();
+    over.set([0x1b, 0x00, 0x20, 0, 0, 0, 0, 0, 0], at);
+    expect(codeOf(() => decodePresentation(over))).toBe('ERR_CBOR_UNSUPPORTED_TYPE');
+  });
+
+  it('every compact vector carries its card id in the one encoding', () => {
+    const dir = new URL('../vectors/', import.meta.url);
+    let seen = 0;
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+      const v = JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as {
+        mode: string;
+        qr: string;
+        expected: { valid: boolean };
+      };
+      if (v.mode !== 'compact' || !v.expected.valid) continue;
+      const bytes = decodeQr(v.qr);
+      const cardId = decodePresentation(bytes).cardId as string;
+      expect([f, carried(bytes)]).toEqual([f, encodeCardId(cardId)]);
+      seen++;
+    }
+    expect(seen).toBeGreaterThanOrEqual(8);
   });
 });
