@@ -20,7 +20,10 @@ export interface FaultSite {
 
 /** The fault injector. */
 export interface FaultInjector {
-  /** Replaces the rules (and reseeds when a seed is given). */
+  /**
+   * Replaces the rules. With a seed, every rule starts its stream afresh from (seed, its index);
+   * without, rule `i` goes on with the stream rule `i` had.
+   */
   set(rules: readonly FaultRule[], seed?: number): void;
   /** Removes every rule. */
   clear(): void;
@@ -47,14 +50,36 @@ function matches(rule: FaultRule, site: FaultSite): boolean {
   return true;
 }
 
-/** Creates a fault injector seeded with `seed`. */
+/**
+ * The seed of rule `index`'s random stream: `seed` for the first rule, then steps of the golden
+ * ratio (0x9E3779B9). Each step puts a stream at least 800 000 draws away from every other rule's
+ * within the first 1 024 rules (mulberry32 advances its state by a constant per draw).
+ */
+export function ruleSeed(seed: number, index: number): number {
+  return (seed + Math.imul(index, 0x9e3779b9)) >>> 0;
+}
+
+/**
+ * Creates a fault injector seeded with `seed`.
+ *
+ * Each rule draws from a stream of its own, seeded from (seed, rule index) by {@link ruleSeed},
+ * and only when it matches the site and its `probability` is below 1 (a certain or impossible rule
+ * draws nothing). So a rule's outcomes depend only on the calls in its own scope: traffic of
+ * another device, or a rule of another kind, never shifts them.
+ */
 export function createFaultInjector(seed = 1): FaultInjector {
-  let rng: Rng = createRng(seed);
-  let rules: { rule: FaultRule; left: number }[] = [];
+  let currentSeed = seed;
+  let rules: { rule: FaultRule; left: number; rng: Rng }[] = [];
   return {
     set(next, newSeed) {
-      if (newSeed !== undefined) rng = createRng(newSeed);
-      rules = next.map((rule) => ({ rule, left: rule.count ?? Number.POSITIVE_INFINITY }));
+      // without a new seed, rule i goes on with the stream it had (a fresh one if it is new)
+      const kept = newSeed === undefined ? rules : [];
+      if (newSeed !== undefined) currentSeed = newSeed;
+      rules = next.map((rule, i) => ({
+        rule,
+        left: rule.count ?? Number.POSITIVE_INFINITY,
+        rng: kept[i]?.rng ?? createRng(ruleSeed(currentSeed, i)),
+      }));
     },
     clear() {
       rules = [];
@@ -64,7 +89,8 @@ export function createFaultInjector(seed = 1): FaultInjector {
       if (rules.length === 0) return undefined;
       for (const r of rules) {
         if (r.rule.kind !== kind || r.left <= 0 || !matches(r.rule, site)) continue;
-        if (rng() < (r.rule.probability ?? 1)) {
+        const probability = r.rule.probability ?? 1;
+        if (probability >= 1 || (probability > 0 && r.rng() < probability)) {
           r.left -= 1;
           return r.rule;
         }

@@ -6,7 +6,7 @@ import type { FaultRule } from '@campus-card/core/api';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { createFaultInjector, type FaultSite } from '../../src/lib/faults.js';
+import { createFaultInjector, type FaultSite, ruleSeed } from '../../src/lib/faults.js';
 import { createRng } from '../../src/lib/rng.js';
 import { demoPlatform, deviceSigner, json, qrOf, signed, T0 } from '../helpers.js';
 
@@ -156,10 +156,10 @@ describe('createFaultInjector: seeded', () => {
     ]);
     const fired = Array.from({ length: 10 }, () => f.fire('error_5xx', site()) !== undefined);
     expect(fired).toEqual([true, true, true, false, false, false, false, false, false, false]);
-    // one draw per firing of the error_5xx rule (probability 1 draws too), none once its count
-    // is spent, none for the rate_limit rule: that one goes on from the seed's fourth draw
+    // the rate_limit rule has a stream of its own, untouched by the error_5xx calls: it starts at
+    // the seed's first draw
     expect(Array.from({ length: 16 }, () => f.fire('rate_limit', site()) !== undefined)).toEqual(
-      model(4, 3 + 16).slice(3),
+      model(4, 16),
     );
     // the first matching rule that fires wins; the rule returned carries its parameters
     const h = createFaultInjector(1);
@@ -169,6 +169,72 @@ describe('createFaultInjector: seeded', () => {
     ]);
     expect(h.fire('error_5xx', site('lib-01'))?.status).toBe(502);
     expect(h.fire('error_5xx', site('pos-01'))?.status).toBe(504);
+  });
+});
+
+describe('createFaultInjector: one stream per rule', () => {
+  it("scoped seeded rules are independent: another device's faults draw nothing from this one's", () => {
+    const run = (gate: boolean) => {
+      const f = createFaultInjector();
+      f.set(
+        [
+          { kind: 'error_5xx', device_id: 'pos-01', probability: 0.5 },
+          { kind: 'delay', device_id: 'gate-01', delay_ms: 0 },
+        ],
+        7,
+      );
+      return Array.from({ length: 20 }, () => {
+        if (gate) f.fire('delay', { principalId: 'gate-01' });
+        return f.fire('error_5xx', { principalId: 'pos-01' }) !== undefined;
+      });
+    };
+    expect(run(true)).toEqual(run(false));
+    expect(run(false)).toEqual(model(7, 20));
+  });
+
+  it('two uncertain rules of two devices: each follows its own (seed, index) stream, however their calls interleave (fast-check)', () => {
+    const rules: FaultRule[] = [
+      { kind: 'error_5xx', device_id: 'pos-01', probability: 0.5 },
+      { kind: 'rate_limit', device_id: 'gate-01', probability: 0.3 },
+    ];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 120 }),
+        (seed, order) => {
+          const f = createFaultInjector();
+          f.set(rules, seed);
+          const pos: boolean[] = [];
+          const gate: boolean[] = [];
+          for (const isPos of order) {
+            if (isPos) pos.push(f.fire('error_5xx', site('pos-01')) !== undefined);
+            else gate.push(f.fire('rate_limit', site('gate-01')) !== undefined);
+          }
+          expect(pos).toEqual(model(ruleSeed(seed, 0), pos.length));
+          expect(gate).toEqual(model(ruleSeed(seed, 1), gate.length, 0.3));
+        },
+      ),
+      FC,
+    );
+    expect(ruleSeed(7, 0)).toBe(7);
+    expect(ruleSeed(7, 1)).not.toBe(ruleSeed(7, 2));
+  });
+
+  it('a certain rule (probability 1) draws nothing: a later uncertain rule of the same kind is unaffected', () => {
+    const f = createFaultInjector();
+    f.set(
+      [
+        { kind: 'error_5xx', device_id: 'gate-01' },
+        { kind: 'error_5xx', device_id: 'pos-01', probability: 0.5 },
+      ],
+      11,
+    );
+    const pos: boolean[] = [];
+    for (let i = 0; i < 40; i++) {
+      expect(f.fire('error_5xx', site('gate-01'))).toMatchObject({ device_id: 'gate-01' });
+      pos.push(f.fire('error_5xx', site('pos-01')) !== undefined);
+    }
+    expect(pos).toEqual(model(ruleSeed(11, 1), 40));
   });
 });
 
