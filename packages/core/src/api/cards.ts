@@ -79,6 +79,10 @@ const schoolParams = strictObject({ school_id: Id });
 const cardParams = strictObject({ card_id: Id });
 const anySigned = ['operator', 'device', 'merchant'] as const;
 
+/** What a device or merchant may read of another school: nothing (the route's description). */
+const OWN_SCHOOL_ONLY =
+  'A device or merchant sees only its own school and what belongs to it: anything of another school answers 404 `ERR_NOT_FOUND`, as an unknown id does. The operator sees every school.';
+
 /** Card routes. */
 export const cardRoutes = [
   {
@@ -97,6 +101,7 @@ export const cardRoutes = [
     path: '/v1/cards/{card_id}',
     operationId: 'getCard',
     summary: 'Get a card',
+    description: OWN_SCHOOL_ONLY,
     tag: 'cards',
     auth: anySigned,
     params: cardParams,
@@ -164,6 +169,7 @@ export const cardRoutes = [
     path: '/v1/schools/{school_id}/trust-list',
     operationId: 'getTrustList',
     summary: 'The signed trust list (token format §3), with ETag',
+    description: OWN_SCHOOL_ONLY,
     tag: 'cards',
     auth: anySigned,
     params: schoolParams,
@@ -175,6 +181,7 @@ export const cardRoutes = [
     path: '/v1/schools/{school_id}/status-list',
     operationId: 'getStatusList',
     summary: 'The signed status list (token format §6.1), with ETag',
+    description: OWN_SCHOOL_ONLY,
     tag: 'cards',
     auth: anySigned,
     params: schoolParams,
@@ -186,6 +193,7 @@ export const cardRoutes = [
     path: '/v1/schools/{school_id}/roster',
     operationId: 'getRoster',
     summary: 'The signed reader roster (token format §6.2), with ETag',
+    description: OWN_SCHOOL_ONLY,
     tag: 'cards',
     auth: anySigned,
     params: schoolParams,
@@ -197,6 +205,7 @@ export const cardRoutes = [
     path: '/v1/schools/{school_id}/root-key',
     operationId: 'getRootKey',
     summary: "The school's root public key (configure it in readers out of band; served here for the mock)",
+    description: OWN_SCHOOL_ONLY,
     tag: 'cards',
     auth: anySigned,
     params: schoolParams,

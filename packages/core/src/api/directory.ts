@@ -202,6 +202,10 @@ export type Merchant = Static<typeof Merchant>;
 const op = ['operator'] as const;
 const anySigned = ['operator', 'device', 'merchant'] as const;
 
+/** What a device or merchant may read of another school: nothing (the route's description). */
+const OWN_SCHOOL_ONLY =
+  'A device or merchant sees only its own school and what belongs to it: anything of another school answers 404 `ERR_NOT_FOUND`, as an unknown id does. The operator sees every school.';
+
 /** Directory routes. */
 export const directoryRoutes = [
   {
@@ -220,6 +224,7 @@ export const directoryRoutes = [
     path: '/v1/schools/{school_id}',
     operationId: 'getSchool',
     summary: 'Get a school',
+    description: OWN_SCHOOL_ONLY,
     tag: 'directory',
     auth: anySigned,
     params: strictObject({ school_id: Id }),
@@ -241,6 +246,7 @@ export const directoryRoutes = [
     path: '/v1/people/{person_id}',
     operationId: 'getPerson',
     summary: 'Get a person',
+    description: OWN_SCHOOL_ONLY,
     tag: 'directory',
     auth: anySigned,
     params: strictObject({ person_id: Id }),
@@ -261,6 +267,7 @@ export const directoryRoutes = [
     path: '/v1/devices/{device_id}',
     operationId: 'getDevice',
     summary: 'Get a device',
+    description: OWN_SCHOOL_ONLY,
     tag: 'directory',
     auth: anySigned,
     params: strictObject({ device_id: Id }),
@@ -292,6 +299,7 @@ export const directoryRoutes = [
     path: '/v1/merchants/{merchant_id}',
     operationId: 'getMerchant',
     summary: 'Get a merchant',
+    description: OWN_SCHOOL_ONLY,
     tag: 'directory',
     auth: anySigned,
     params: strictObject({ merchant_id: Id }),

@@ -33,11 +33,18 @@ import {
   verifyPresentation,
 } from '@campus-card/core';
 import type { Card, PublicJwk } from '@campus-card/core/api';
-import type { HandlerContext, HandlerResult, Handlers, PlatformState, Principal } from '../context.js';
+import {
+  type HandlerContext,
+  type HandlerResult,
+  type Handlers,
+  type PlatformState,
+  type Principal,
+  requirePrincipal,
+} from '../context.js';
 import { iso } from '../lib/clock.js';
 import { createNodeSignatureBackend } from '../lib/node-verify.js';
 import { ApiError, notFound } from '../lib/problem.js';
-import { getPersonRow } from './directory.js';
+import { getPersonRow, requireOwnSchool } from './directory.js';
 import { enqueueEvent } from './webhooks.js';
 
 const DAY = 86_400;
@@ -419,9 +426,10 @@ export async function resolveCredentialInput(
     };
   } else {
     const hash = toHex(computeUidHash(schoolId, hexBytes(input.uid_hex as string)));
+    // the hash is salted with the school; the school_id test keeps the lookup in it regardless
     card = state.db
-      .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE physical_uid_hash = ?`)
-      .get(hash) as ResolvedCard | undefined;
+      .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE physical_uid_hash = ? AND school_id = ?`)
+      .get(hash, schoolId) as ResolvedCard | undefined;
     if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card is linked to this UID');
     resolution = {
       source: 'physical_card',
@@ -548,6 +556,8 @@ function statusChange(
 }
 
 async function trustHandler(ctx: HandlerContext, schoolId: string, kind: TrustKind): Promise<HandlerResult> {
+  // the roster names every card's groups (class, dorm, room) and the status list every status
+  requireOwnSchool(requirePrincipal(ctx), schoolId, `school ${schoolId}`);
   if (ctx.state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(schoolId) === undefined) {
     throw notFound(`school ${schoolId}`);
   }
@@ -744,6 +754,7 @@ export const cardHandlers: Handlers = {
   getCard: (ctx) => {
     const c = getCardRow(ctx.state, ctx.params.card_id);
     if (c === undefined) throw notFound(`card ${ctx.params.card_id}`);
+    requireOwnSchool(requirePrincipal(ctx), c.school_id, `card ${ctx.params.card_id}`);
     return { status: 200, body: cardOut(c) };
   },
 
@@ -819,6 +830,7 @@ export const cardHandlers: Handlers = {
   getRoster: (ctx) => trustHandler(ctx as HandlerContext, ctx.params.school_id, 'roster'),
 
   getRootKey: (ctx) => {
+    requireOwnSchool(requirePrincipal(ctx), ctx.params.school_id, `school ${ctx.params.school_id}`);
     if (
       ctx.state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(ctx.params.school_id) ===
       undefined

@@ -5,7 +5,7 @@
  */
 import type { CreateDeviceBody, Device, Merchant, Person, PublicJwk, School } from '@campus-card/core/api';
 import { importVerifyKey } from '@campus-card/core/http';
-import { type Handlers, type PlatformState, requirePrincipal } from '../context.js';
+import { type Handlers, type PlatformState, type Principal, requirePrincipal } from '../context.js';
 import { iso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
 
@@ -129,6 +129,15 @@ function requireSchool(state: PlatformState, schoolId: string): void {
   }
 }
 
+/**
+ * Throws 404 `what not found` unless `principal` may read a resource of school `schoolId`: an
+ * operator reads every school, a device or merchant only its own. The answer is the one for an id
+ * that does not exist, so another school's ids are not even confirmed.
+ */
+export function requireOwnSchool(principal: Principal, schoolId: string, what: string): void {
+  if (principal.kind !== 'operator' && principal.schoolId !== schoolId) throw notFound(what);
+}
+
 function principalExists(state: PlatformState, id: string): boolean {
   return state.db.prepare('SELECT 1 FROM principals WHERE principal_id = ?').get(id) !== undefined;
 }
@@ -210,6 +219,7 @@ export const directoryHandlers: Handlers = {
     }),
 
   getSchool: (ctx) => {
+    requireOwnSchool(requirePrincipal(ctx), ctx.params.school_id, `school ${ctx.params.school_id}`);
     const r = ctx.state.db.prepare('SELECT * FROM schools WHERE school_id = ?').get(ctx.params.school_id);
     if (r === undefined) throw notFound(`school ${ctx.params.school_id}`);
     return { status: 200, body: schoolOut(r as never) };
@@ -277,15 +287,19 @@ export const directoryHandlers: Handlers = {
   getPerson: (ctx) => {
     const r = getPersonRow(ctx.state, ctx.params.person_id);
     if (r === undefined) throw notFound(`person ${ctx.params.person_id}`);
+    requireOwnSchool(requirePrincipal(ctx), r.school_id, `person ${ctx.params.person_id}`);
     return { status: 200, body: personOut(r) };
   },
 
   createDevice: (ctx) => ctx.commit(() => ({ status: 201, body: insertDevice(ctx.state, ctx.body) })),
 
   getDevice: (ctx) => {
-    const r = ctx.state.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(ctx.params.device_id);
+    const r = ctx.state.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(ctx.params.device_id) as
+      | Parameters<typeof deviceOut>[0]
+      | undefined;
     if (r === undefined) throw notFound(`device ${ctx.params.device_id}`);
-    return { status: 200, body: deviceOut(r as never) };
+    requireOwnSchool(requirePrincipal(ctx), r.school_id, `device ${ctx.params.device_id}`);
+    return { status: 200, body: deviceOut(r) };
   },
 
   deviceHeartbeat: (ctx) =>
@@ -333,8 +347,9 @@ export const directoryHandlers: Handlers = {
   getMerchant: (ctx) => {
     const r = ctx.state.db
       .prepare('SELECT * FROM merchants WHERE merchant_id = ?')
-      .get(ctx.params.merchant_id);
+      .get(ctx.params.merchant_id) as Parameters<typeof merchantOut>[0] | undefined;
     if (r === undefined) throw notFound(`merchant ${ctx.params.merchant_id}`);
-    return { status: 200, body: merchantOut(r as never) };
+    requireOwnSchool(requirePrincipal(ctx), r.school_id, `merchant ${ctx.params.merchant_id}`);
+    return { status: 200, body: merchantOut(r) };
   },
 };

@@ -441,3 +441,69 @@ describe('physical card after an unlink', () => {
     expect(withUid).not.toContain(demo.cardId);
   });
 });
+
+describe("another school's cards and trust material", () => {
+  /** School sch-b with a gate of its own. */
+  async function schoolB(p: MockPlatform) {
+    const op = operator(p);
+    const k = generateKeyPair('ES256').privateKey;
+    expect(
+      (await p.app.inject(signed(p, op, 'POST', '/v1/schools', { school_id: 'sch-b', name: 'B' })))
+        .statusCode,
+    ).toBe(201);
+    const d = await p.app.inject(
+      signed(p, op, 'POST', '/v1/devices', {
+        school_id: 'sch-b',
+        device_id: 'gate-b',
+        type: 'gate',
+        zone: 'gate:main',
+        public_jwk: exportJwk(k.publicKey),
+      }),
+    );
+    expect(d.statusCode, d.body).toBe(201);
+    return { id: 'gate-b', jwk: exportJwk(k, { includePrivate: true }) };
+  }
+
+  it("a gate of school B cannot read school A's card or person", async () => {
+    p = await demoPlatform();
+    const gb = await schoolB(p);
+    const card = cardOf(p, 's-001');
+    const a = await p.app.inject(signed(p, gb, 'GET', `/v1/cards/${card.cardId}`));
+    const b = await p.app.inject(signed(p, gb, 'GET', '/v1/people/s-001'));
+    expect([a.statusCode, b.statusCode]).toEqual([404, 404]); // today: [200, 200]
+    // the same answer as for a card that does not exist: nothing confirms the id
+    const none = await p.app.inject(signed(p, gb, 'GET', '/v1/cards/sch-demo-999999'));
+    expect([json(a).code, json(a).detail.replace(card.cardId, 'X')]).toEqual([
+      json(none).code,
+      json(none).detail.replace('sch-demo-999999', 'X'),
+    ]);
+    // school A's own devices and merchants, and the operator, still read them
+    for (const who of [deviceSigner(p, 'gate-01'), deviceSigner(p, 'pos-01'), operator(p)]) {
+      const r = await p.app.inject(signed(p, who, 'GET', `/v1/cards/${card.cardId}`));
+      expect([who.id, r.statusCode]).toEqual([who.id, 200]);
+    }
+  });
+
+  it("a gate of school B gets none of school A's trust material; its own and the operator's reads work", async () => {
+    p = await demoPlatform();
+    const gb = await schoolB(p);
+    const paths = ['status-list', 'roster', 'trust-list', 'root-key'];
+    for (const kind of paths) {
+      const r = await p.app.inject(signed(p, gb, 'GET', `/v1/schools/sch-demo/${kind}`));
+      expect([kind, r.statusCode, json(r).code]).toEqual([kind, 404, 'ERR_NOT_FOUND']); // today: 200
+      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(r.headers.etag).toBeUndefined();
+      const own = await p.app.inject(signed(p, gb, 'GET', `/v1/schools/sch-b/${kind}`));
+      expect([kind, own.statusCode]).toEqual([kind, 200]);
+      for (const who of [deviceSigner(p, 'gate-01'), operator(p)]) {
+        const r2 = await p.app.inject(signed(p, who, 'GET', `/v1/schools/sch-demo/${kind}`));
+        expect([kind, who.id, r2.statusCode]).toEqual([kind, who.id, 200]);
+      }
+    }
+    // a merchant of school A cannot read school B's either
+    const m = await p.app.inject(
+      signed(p, deviceSigner(p, p.demo!.merchants[0]!.id), 'GET', '/v1/schools/sch-b/roster'),
+    );
+    expect(m.statusCode).toBe(404);
+  });
+});

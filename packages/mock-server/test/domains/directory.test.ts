@@ -495,3 +495,66 @@ describe('ids in paths', () => {
     expect(counts(p)).toEqual(before);
   });
 });
+
+describe("another school's directory", () => {
+  it('a device or merchant reads only its own school: people, the school, devices, merchants; the operator reads all', async () => {
+    p = await demoPlatform();
+    await school(p);
+    const gate = keyPair('x-gate');
+    const shop = keyPair('x-shop');
+    expect(
+      (
+        await post(p, '/v1/merchants', {
+          merchant_id: 'x-shop',
+          school_id: 'sch-x',
+          name: 'North bookshop',
+          category: 'bookshop',
+          public_jwk: shop.pub,
+        })
+      ).statusCode,
+    ).toBe(201);
+    expect(
+      (
+        await post(p, '/v1/devices', {
+          device_id: 'x-gate',
+          school_id: 'sch-x',
+          type: 'gate',
+          zone: 'gate:north',
+          public_jwk: gate.pub,
+        })
+      ).statusCode,
+    ).toBe(201);
+    const demoGate = deviceSigner(p, 'gate-01');
+    const demoMerchant = deviceSigner(p, p.demo!.merchants[0]!.id);
+    const demoPerson = 's-001';
+    const demoDevice = 'gate-01';
+    const xUrls = ['/v1/people/x-s1', '/v1/schools/sch-x', '/v1/devices/x-gate', '/v1/merchants/x-shop'];
+    const demoUrls = [
+      `/v1/people/${demoPerson}`,
+      '/v1/schools/sch-demo',
+      `/v1/devices/${demoDevice}`,
+      `/v1/merchants/${demoMerchant.id}`,
+    ];
+    const status = async (who: Signer, url: string) => [url, (await get(p, url, who)).statusCode];
+    for (const url of xUrls) {
+      // the demo school's devices and merchants: 404, as for an id that does not exist
+      for (const who of [demoGate, demoMerchant]) {
+        const r = await get(p, url, who);
+        expect([url, who.id, r.statusCode, json(r).code]).toEqual([url, who.id, 404, 'ERR_NOT_FOUND']); // today: 200
+      }
+      expect(await status(gate.signer, url)).toEqual([url, 200]);
+      expect(await status(shop.signer, url)).toEqual([url, 200]);
+      expect(await status(operator(p), url)).toEqual([url, 200]);
+    }
+    for (const url of demoUrls) {
+      expect(await status(gate.signer, url)).toEqual([url, 404]);
+      expect(await status(shop.signer, url)).toEqual([url, 404]);
+      expect(await status(demoGate, url)).toEqual([url, 200]);
+      expect(await status(demoMerchant, url)).toEqual([url, 200]);
+    }
+    // nothing tells another school's id from an unknown one
+    const other = json<{ detail: string }>(await get(p, '/v1/people/x-s1', demoGate)).detail;
+    const unknown = json<{ detail: string }>(await get(p, '/v1/people/x-none', demoGate)).detail;
+    expect(other.replace('x-s1', 'X')).toBe(unknown.replace('x-none', 'X'));
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * Identity routes across schools (src/domains/identity.ts): a device resolves codes and card UIDs,
+ * and checks permissions, of its own school's cards only. Another school's card is unknown to it:
+ * nothing about that card (school, person, status) comes back.
+ */
+import { computeUidHash, exportJwk, generateKeyPair, toHex } from '@campus-card/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MockPlatform } from '../../src/index.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, type Signer, signed } from '../helpers.js';
+
+let p: MockPlatform | undefined;
+afterEach(async () => {
+  await p?.close();
+  p = undefined;
+});
+
+/** School sch-b with a gate of its own. */
+async function schoolB(p: MockPlatform): Promise<Signer> {
+  const op = operator(p);
+  const k = generateKeyPair('ES256').privateKey;
+  const s = await p.app.inject(signed(p, op, 'POST', '/v1/schools', { school_id: 'sch-b', name: 'B' }));
+  expect(s.statusCode, s.body).toBe(201);
+  const d = await p.app.inject(
+    signed(p, op, 'POST', '/v1/devices', {
+      school_id: 'sch-b',
+      device_id: 'gate-b',
+      type: 'gate',
+      zone: 'gate:main',
+      public_jwk: exportJwk(k.publicKey),
+    }),
+  );
+  expect(d.statusCode, d.body).toBe(201);
+  return { id: 'gate-b', jwk: exportJwk(k, { includePrivate: true }) };
+}
+
+const usedCodes = (p: MockPlatform) =>
+  (p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes').get() as { n: number }).n;
+
+describe("another school's cards at identity routes", () => {
+  it("a UID lookup finds only cards of the caller's school, whatever the stored hash", async () => {
+    p = await demoPlatform();
+    const gb = await schoolB(p);
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const uid = card.physicalUidHex!;
+    // A row of school A that carries the hash school B's readers compute for this UID (a
+    // collision, or a row written by hand): the lookup must still not cross schools.
+    p.state.db
+      .prepare('UPDATE cards SET physical_uid_hash = ? WHERE card_id = ?')
+      .run(toHex(computeUidHash('sch-b', new Uint8Array(Buffer.from(uid, 'hex')))), card.cardId);
+    const r = await p.app.inject(
+      signed(p, gb, 'POST', '/v1/identity/resolve', { uid_hex: uid, scene: 'access' }),
+    );
+    expect([r.statusCode, json(r).code]).toEqual([422, 'ERR_UNKNOWN_CARD']); // today: [200, undefined]
+    expect(r.body).not.toContain('s-001');
+  });
+
+  it("a code of school A is refused at school B's gate and not consumed; a permission check is 404", async () => {
+    p = await demoPlatform();
+    const gb = await schoolB(p);
+    const before = usedCodes(p);
+    const qr = await qrOf(p, 's-001', 1);
+    const r = await p.app.inject(
+      signed(p, gb, 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'access' }),
+    );
+    expect(r.statusCode).toBe(422);
+    expect(r.body).not.toContain('s-001');
+    expect(usedCodes(p)).toBe(before);
+    // the code still works at its own school
+    const own = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'access' }),
+    );
+    expect(own.statusCode, own.body).toBe(200);
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const check = await p.app.inject(
+      signed(p, gb, 'POST', '/v1/identity/permissions/check', { card_id: card.cardId, scene: 'access' }),
+    );
+    expect([check.statusCode, json(check).code]).toEqual([404, 'ERR_NOT_FOUND']);
+  });
+});
