@@ -129,8 +129,9 @@ export const attendanceHandlers: Handlers = {
         if (code !== undefined) {
           try {
             consumeCode(state, code, p.id);
-          } catch {
-            // a code already used elsewhere is recorded, and reported as an incident
+          } catch (err) {
+            // only the registry's 409 is a second use; any other failure fails the upload
+            if (!(err instanceof ApiError) || err.code !== 'ERR_CODE_ALREADY_USED') throw err;
             const first =
               code.replayKey === undefined
                 ? undefined
@@ -139,14 +140,18 @@ export const attendanceHandlers: Handlers = {
                       .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
                       .get(code.replayKey) as { principal_id: string } | undefined
                   )?.principal_id;
-            recordIncident(state, {
-              kind: 'code_used_twice',
-              source: 'attendance',
-              cardId: code.card.card_id,
-              deviceId: p.id,
-              firstDeviceId: first,
-              seq: e.seq,
-            });
+            // a code used before by another reader is reported as an incident; the same reader
+            // again is one use (it resolved the code online, then uploads what it decided)
+            if (first !== p.id) {
+              recordIncident(state, {
+                kind: 'code_used_twice',
+                source: 'attendance',
+                cardId: code.card.card_id,
+                deviceId: p.id,
+                firstDeviceId: first,
+                seq: e.seq,
+              });
+            }
           }
         }
         if (person !== undefined) {

@@ -2,9 +2,19 @@
  * The platform keeps the one-use registry of codes across all devices (issue 4, I3, C3): a code
  * admitted by two readers is reported, whether or not the readers also name the card.
  */
-import { describe, expect, it } from 'vitest';
-import type { createMockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, signed, T0 } from '../helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { createMockPlatform, MockPlatform } from '../../src/index.js';
+import {
+  changedTables,
+  demoPlatform,
+  deviceSigner,
+  json,
+  operator,
+  qrOf,
+  signed,
+  T0,
+  tableDigests,
+} from '../helpers.js';
 
 function incidents(p: Awaited<ReturnType<typeof createMockPlatform>>): { kind: string; detail: string }[] {
   return p.state.db.prepare('SELECT kind, detail FROM incidents ORDER BY rowid').all() as never;
@@ -169,5 +179,86 @@ describe('events of a card that is not active at upload (fail-closed)', () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe('a code used twice by the same reader', () => {
+  let p: MockPlatform | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+  const listed = async (pf: MockPlatform) =>
+    json<{ data: unknown[] }>(await pf.app.inject(signed(pf, operator(pf), 'GET', '/v1/incidents'))).data;
+
+  it('a gate that resolved a code online and uploads the admission is one use: no incident', async () => {
+    p = await demoPlatform();
+    const gate = deviceSigner(p, 'gate-01');
+    const qr = await qrOf(p, 's-001', 1);
+    const who = await p.app.inject(
+      signed(p, gate, 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'access' }),
+    );
+    expect(who.statusCode, who.body).toBe(200);
+    const up = await p.app.inject(
+      signed(p, gate, 'POST', '/v1/events/batches', {
+        events: [
+          {
+            seq: 1,
+            kind: 'access',
+            occurred_at: new Date(T0).toISOString(),
+            qr_text: qr,
+            decision: 'allowed',
+          },
+        ],
+      }),
+    );
+    expect(json(up)).toMatchObject({ accepted: 1 });
+    expect(await listed(p)).toEqual([]);
+    // another reader uploading the same code is still reported, naming the first
+    const other = await p.app.inject(
+      signed(p, deviceSigner(p, 'lib-01'), 'POST', '/v1/events/batches', {
+        events: [
+          {
+            seq: 1,
+            kind: 'access',
+            occurred_at: new Date(T0).toISOString(),
+            qr_text: qr,
+            decision: 'allowed',
+          },
+        ],
+      }),
+    );
+    expect(json(other)).toMatchObject({ accepted: 1 });
+    expect(await listed(p)).toMatchObject([
+      { kind: 'code_used_twice', device_id: 'lib-01', first_device_id: 'gate-01' },
+    ]);
+  });
+
+  it('a failure of the one-use registry other than "already used" fails the upload: 500, nothing stored, no incident', async () => {
+    p = await demoPlatform();
+    // the school's trust material is signed on first use (a cache, not a state change)
+    const skip = new Set(['nonces', 'idempotency', 'trust_material']);
+    const before = tableDigests(p, skip);
+    // the registry's table refuses every write (as a full disk would)
+    p.state.db.exec(
+      "CREATE TEMP TRIGGER used_codes_broken BEFORE INSERT ON main.used_codes BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
+    const up = await p.app.inject(
+      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+        events: [
+          {
+            seq: 1,
+            kind: 'access',
+            occurred_at: new Date(T0).toISOString(),
+            qr_text: await qrOf(p, 's-001', 1),
+            decision: 'allowed',
+          },
+        ],
+      }),
+    );
+    expect(up.statusCode).toBe(500);
+    p.state.db.exec('DROP TRIGGER temp.used_codes_broken');
+    expect(changedTables(before, tableDigests(p, skip))).toEqual([]);
+    expect(await listed(p)).toEqual([]);
   });
 });
