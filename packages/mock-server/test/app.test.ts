@@ -238,3 +238,28 @@ describe('identity', () => {
     expect([r.statusCode, json(r).code]).toEqual([409, 'ERR_CARD_EXISTS']);
   });
 });
+
+describe('recording', () => {
+  it('records each GET /admin/recording without its body: a poll never nests the recording in itself', async () => {
+    p = await demoPlatform();
+    expect((await p.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    const polls = [];
+    for (let i = 0; i < 2; i++) polls.push(await p.app.inject({ method: 'GET', url: '/admin/recording' }));
+    expect(polls.map((r) => r.statusCode)).toEqual([200, 200]);
+    const lines = p.recorder.toJsonLines().trim().split('\n');
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const last = entries.at(-1);
+    expect(last).toMatchObject({
+      kind: 'request',
+      url: '/admin/recording',
+      status: 200,
+      response_body: null,
+    });
+    // the poll is still recorded, once each; the other requests keep their bodies
+    expect(entries.filter((e) => e.url === '/admin/recording')).toHaveLength(2);
+    expect(entries.find((e) => e.url === '/health')?.response_body).toEqual(expect.any(String));
+    // and the second poll's answer holds the first poll's line once, small
+    expect(polls[1]?.body.split('\n').filter((l) => l.includes('/admin/recording'))).toHaveLength(1);
+    expect(lines.every((l) => l.length < 4096)).toBe(true);
+  });
+});
