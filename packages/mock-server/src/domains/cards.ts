@@ -263,34 +263,87 @@ async function sign(
   );
 }
 
-/** Returns the current signed document of a kind, regenerating it when stale. */
+/** A signed document of a school, as served. */
+export interface TrustDocument {
+  readonly bytes: Uint8Array;
+  readonly etag: string;
+  readonly version: number;
+}
+
+/**
+ * Signings in flight, by platform and `school\nkind`: every reader of one version waits for the
+ * same signing. Two signings of one version would give two byte strings (each signs its own
+ * `iat`), and a reader that holds one refuses the other as a rollback.
+ */
+const signings = new WeakMap<
+  PlatformState,
+  Map<string, { version: number; doc: Promise<TrustDocument | undefined> }>
+>();
+
+/** Signs `version` once (joining a signing of it in flight); undefined when it was not stored. */
+function signVersion(
+  state: PlatformState,
+  schoolId: string,
+  kind: TrustKind,
+  version: number,
+): Promise<TrustDocument | undefined> {
+  let flights = signings.get(state);
+  if (flights === undefined) {
+    flights = new Map();
+    signings.set(state, flights);
+  }
+  const key = `${schoolId}\n${kind}`;
+  const running = flights.get(key);
+  if (running !== undefined && running.version === version) return running.doc;
+  const doc = (async (): Promise<TrustDocument | undefined> => {
+    const bytes = await sign(kind, state, schoolId, version);
+    const etag = `"${kind}-v${version}-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}"`;
+    // Only the version still waiting for its bytes: never over bytes already served.
+    const stored = state.db
+      .prepare(
+        'UPDATE trust_material SET dirty = 0, etag = ?, bytes = ? WHERE school_id = ? AND kind = ? AND version = ? AND dirty = 1',
+      )
+      .run(etag, Buffer.from(bytes), schoolId, kind, version);
+    return stored.changes === 1 ? { bytes, etag, version } : undefined;
+  })();
+  const entry = { version, doc };
+  flights.set(key, entry);
+  const done = () => {
+    if (flights.get(key) === entry) flights.delete(key);
+  };
+  doc.then(done, done);
+  return doc;
+}
+
+/**
+ * Returns the current signed document of a kind, signing it when it changed. One version is
+ * always one byte string: concurrent readers share one signing, and bytes once stored are never
+ * replaced (a new signing is a new version).
+ */
 export async function getTrustMaterial(
   state: PlatformState,
   schoolId: string,
   kind: TrustKind,
-): Promise<{ bytes: Uint8Array; etag: string; version: number }> {
+): Promise<TrustDocument> {
   ensureSchoolKeys(state, schoolId);
-  const get = () =>
-    state.db
+  for (let attempt = 1; ; attempt++) {
+    const row = state.db
       .prepare('SELECT version, dirty, etag, bytes FROM trust_material WHERE school_id = ? AND kind = ?')
-      .get(schoolId, kind) as {
-      version: number;
-      dirty: number;
-      etag: string | null;
-      bytes: Buffer | null;
-    };
-  const row = get();
-  if (row.dirty === 0 && row.bytes !== null && row.etag !== null) {
-    return { bytes: new Uint8Array(row.bytes), etag: row.etag, version: row.version };
+      .get(schoolId, kind) as { version: number; dirty: number; etag: string | null; bytes: Buffer | null };
+    if (row.dirty === 0 && row.bytes !== null && row.etag !== null) {
+      return { bytes: new Uint8Array(row.bytes), etag: row.etag, version: row.version };
+    }
+    const doc = await signVersion(state, schoolId, kind, row.version);
+    if (doc !== undefined) return doc;
+    // Not stored: the document changed again while it was signed (a newer version waits), or
+    // another signing stored this version first. Read again, a few times at most.
+    if (attempt >= 3) {
+      throw new ApiError(503, 'ERR_INTERNAL', `the ${kind} keeps changing; retry`, {
+        retryable: true,
+        headers: { 'retry-after': '1' },
+      });
+    }
   }
-  const bytes = await sign(kind, state, schoolId, row.version);
-  const etag = `"${kind}-v${row.version}-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}"`;
-  state.db
-    .prepare(
-      'UPDATE trust_material SET dirty = 0, etag = ?, bytes = ? WHERE school_id = ? AND kind = ? AND version = ?',
-    )
-    .run(etag, Buffer.from(bytes), schoolId, kind, row.version);
-  return { bytes, etag, version: row.version };
 }
 
 const trustListCache = new WeakMap<PlatformState, Map<string, TrustList>>();

@@ -32,7 +32,7 @@ import {
   verifyTrustList,
 } from '@campus-card/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MockPlatform } from '../../src/index.js';
+import { createClock, type MockPlatform, type VirtualClock } from '../../src/index.js';
 import { demoPlatform, deviceSigner, json, operator, qrOf, signed, T0 } from '../helpers.js';
 
 let p: MockPlatform;
@@ -505,5 +505,87 @@ describe("another school's cards and trust material", () => {
       signed(p, deviceSigner(p, p.demo!.merchants[0]!.id), 'GET', '/v1/schools/sch-b/roster'),
     );
     expect(m.statusCode).toBe(404);
+  });
+});
+
+describe('one version, one byte string', () => {
+  /** A frozen clock that, while `ticking`, moves 1 s at every nowSeconds() read. */
+  function tickingClock(): VirtualClock & { ticking: boolean } {
+    const base = createClock({ start: T0, frozen: true });
+    const clock = {
+      ...base,
+      ticking: false,
+      nowSeconds() {
+        const s = base.nowSeconds();
+        if (clock.ticking) base.advance(1);
+        return s;
+      },
+    };
+    return clock;
+  }
+
+  it('a change while the list is being signed: the fetch answers the newer version, signed once', async () => {
+    const base = createClock({ start: T0, frozen: true });
+    let onRead: (() => void) | undefined;
+    const clock: VirtualClock = {
+      ...base,
+      nowSeconds() {
+        const hook = onRead;
+        onRead = undefined;
+        hook?.();
+        return base.nowSeconds();
+      },
+    };
+    p = await demoPlatform({ clock });
+    const tl = await trustList(p);
+    const first = verifyStatusList(new Uint8Array((await fetchMaterial(p, 'status-list')).rawPayload), tl);
+    const demo = cardOf(p, 's-002');
+    expect((await cardPost(p, demo.cardId, 'report-lost')).statusCode).toBe(200);
+    // the card is restored at the moment the reported list (version + 1) is being signed
+    const { touchTrustMaterial } = await import('../../src/domains/cards.js');
+    const req = signed(p, deviceSigner(p, 'gate-01'), 'GET', '/v1/schools/sch-demo/status-list');
+    onRead = () => {
+      p!.state.db.prepare("UPDATE cards SET status = 'active' WHERE card_id = ?").run(demo.cardId);
+      touchTrustMaterial(p!.state, 'sch-demo', ['status-list']);
+    };
+    const res = await p.app.inject(req);
+    expect(onRead).toBeUndefined();
+    expect(res.statusCode, res.body).toBe(200);
+    const got = verifyStatusList(new Uint8Array(res.rawPayload), tl);
+    expect(got.version).toBe(first.version + 2);
+    expect(getStatus(got, (await getCard(p, demo.cardId)).status_index)).toBe(CARD_STATUS.valid);
+    const row = p.state.db
+      .prepare(
+        "SELECT version, dirty, bytes FROM trust_material WHERE school_id = 'sch-demo' AND kind = 'status-list'",
+      )
+      .get() as { version: number; dirty: number; bytes: Buffer };
+    expect([row.version, row.dirty, Buffer.compare(row.bytes, res.rawPayload)]).toEqual([
+      first.version + 2,
+      0,
+      0,
+    ]);
+  });
+
+  it('two concurrent fetches of a changed status list get the same version and the same bytes', async () => {
+    const clock = tickingClock();
+    p = await demoPlatform({ clock });
+    const tl = await trustList(p);
+    const first = await fetchMaterial(p, 'status-list');
+    expect((await cardPost(p, cardOf(p, 's-002').cardId, 'report-lost')).statusCode).toBe(200);
+    clock.ticking = true;
+    const [a, b] = await Promise.all([
+      fetchMaterial(p, 'status-list', first.headers.etag as string),
+      fetchMaterial(p, 'status-list', first.headers.etag as string),
+    ]);
+    clock.ticking = false;
+    expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+    const [la, lb] = [a, b].map((r) => verifyStatusList(new Uint8Array(r.rawPayload), tl));
+    expect(la!.version).toBe(lb!.version);
+    expect(a.headers.etag).toBe(b.headers.etag);
+    expect(Buffer.compare(a.rawPayload, b.rawPayload)).toBe(0); // today: two signatures, two iats
+    // and it is what the platform serves from now on
+    const again = await fetchMaterial(p, 'status-list');
+    expect(Buffer.compare(again.rawPayload, a.rawPayload)).toBe(0);
+    expect((await fetchMaterial(p, 'status-list', a.headers.etag as string)).statusCode).toBe(304);
   });
 });
