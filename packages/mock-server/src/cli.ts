@@ -2,71 +2,198 @@
 /**
  * `campus-card-mock`: runs the mock platform with demo data.
  *
- * Usage: `campus-card-mock [--port 8080] [--host 127.0.0.1] [--db path|:memory:] [--record file.jsonl] [--no-demo] [--no-admin]`.
- * `PORT` is honoured (default 8080); `--port` wins.
+ * Usage: `campus-card-mock [--port 8080] [--host 127.0.0.1] [--db path|:memory:] [--record file.jsonl] [--seed n] [--no-demo] [--no-admin]`.
+ * `PORT` is honoured (default 8080); `--port` wins. A malformed port or seed, or an unknown option,
+ * exits 2 with a message ({@link parseCliArgs}).
  *
  * @module
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DB_PATH } from './platform.js';
 import { startMockPlatform } from './server.js';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    db: { type: 'string' },
-    record: { type: 'string' },
-    seed: { type: 'string' },
-    'no-demo': { type: 'boolean' },
-    'no-admin': { type: 'boolean' },
-  },
-});
+const USAGE = `usage: campus-card-mock [--port <0-65535>] [--host <addr>] [--db <file|:memory:>]
+                        [--record <file.jsonl>] [--seed <integer>] [--no-demo] [--no-admin]
 
-const port = Number.parseInt(values.port ?? process.env.PORT ?? '8080', 10);
-if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-  console.error(`invalid port ${values.port ?? process.env.PORT}`);
-  process.exit(2);
+  --port      the port (wins over PORT; default 8080; 0 picks a free one)
+  --host      the address to listen on (default 127.0.0.1)
+  --db        the SQLite file, or :memory: (default ${DEFAULT_DB_PATH})
+  --record    append every request and push to this JSON lines file
+  --seed      seed of demo keys and fault injection (default 1)
+  --no-demo   start without the demo school
+  --no-admin  turn the unsigned /admin routes off
+`;
+
+/** What a command line asks for (see {@link parseCliArgs}). */
+export interface CliOptions {
+  readonly help: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly dbPath: string;
+  readonly recordFile: string | undefined;
+  readonly seed: number;
+  readonly demo: boolean;
+  readonly admin: boolean;
 }
-const server = await startMockPlatform({
-  port,
-  host: values.host ?? '127.0.0.1',
-  dbPath: values.db ?? DEFAULT_DB_PATH,
-  demo: values['no-demo'] !== true,
-  admin: values['no-admin'] !== true,
-  seed: Number.parseInt(values.seed ?? '1', 10),
-  ...(values.record === undefined ? {} : { recordFile: values.record }),
-});
-const demo = server.platform.demo;
-console.log(`campus-card mock platform listening on ${server.url}`);
-console.log(`  OpenAPI:  ${server.url}/openapi.json`);
-console.log(`  health:   ${server.url}/health`);
-console.log(`  database: ${values.db ?? DEFAULT_DB_PATH}`);
-if (demo !== undefined) {
-  console.log('\nDemo credentials (sign requests with RFC 9421, keyid = the id):');
-  console.log(
-    JSON.stringify(
-      { school_id: demo.schoolId, operator: demo.operator, devices: demo.devices, merchants: demo.merchants },
-      null,
-      2,
-    ),
-  );
-  console.log('\nDemo cards (phone keys make presentations):');
-  for (const c of demo.cards) {
-    console.log(
-      JSON.stringify({
-        card_id: c.cardId,
-        person_id: c.personId,
-        role: c.role,
-        physical_uid_hex: c.physicalUidHex,
-        holder_private_jwk: c.holderPrivateJwk,
-      }),
-    );
+
+/** A command line that cannot run: the CLI prints the message and the usage, and exits 2. */
+export class CliUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliUsageError';
   }
 }
-const stop = async () => {
-  await server.close();
-  process.exit(0);
-};
-process.once('SIGINT', () => void stop());
-process.once('SIGTERM', () => void stop());
+
+/**
+ * A port as written: 1 to 5 decimal digits, at most 65535. `Number.parseInt` read `0x1F90`,
+ * `0abc` and `0.5` as 0 (a random port) and `9000abc` as 9000.
+ */
+function portOf(text: string, from: string): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n <= 65_535)) {
+    throw new CliUsageError(`invalid port ${text} (${from}): a whole number from 0 to 65535`);
+  }
+  return n;
+}
+
+/**
+ * Reads the command line (`argv` without the node and script paths) and the environment (`PORT`;
+ * empty counts as unset). Pure: no I/O, no exit.
+ *
+ * @throws {@link CliUsageError} for an unknown option, a missing value, a port that is not 0 to
+ * 65535 in decimal digits, or a seed that is not a decimal integer.
+ * @example
+ * ```ts
+ * parseCliArgs(['--port', '9000'], {}).port; // 9000
+ * ```
+ */
+export function parseCliArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): CliOptions {
+  let values: {
+    port?: string | undefined;
+    host?: string | undefined;
+    db?: string | undefined;
+    record?: string | undefined;
+    seed?: string | undefined;
+    'no-demo'?: boolean | undefined;
+    'no-admin'?: boolean | undefined;
+    help?: boolean | undefined;
+  };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        db: { type: 'string' },
+        record: { type: 'string' },
+        seed: { type: 'string' },
+        'no-demo': { type: 'boolean' },
+        'no-admin': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new CliUsageError((error as Error).message);
+  }
+  const port =
+    values.port !== undefined
+      ? portOf(values.port, '--port')
+      : env.PORT !== undefined && env.PORT !== ''
+        ? portOf(env.PORT, 'PORT')
+        : 8080;
+  let seed = 1;
+  if (values.seed !== undefined) {
+    seed = /^-?\d{1,16}$/.test(values.seed) ? Number(values.seed) : Number.NaN;
+    if (!Number.isSafeInteger(seed))
+      throw new CliUsageError(`invalid seed ${values.seed}: a decimal integer`);
+  }
+  return {
+    help: values.help === true,
+    port,
+    host: values.host ?? '127.0.0.1',
+    dbPath: values.db ?? DEFAULT_DB_PATH,
+    recordFile: values.record,
+    seed,
+    demo: values['no-demo'] !== true,
+    admin: values['no-admin'] !== true,
+  };
+}
+
+async function main(): Promise<void> {
+  let options: CliOptions;
+  try {
+    options = parseCliArgs(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof CliUsageError)) throw error;
+    console.error(`${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return;
+  }
+  const server = await startMockPlatform({
+    port: options.port,
+    host: options.host,
+    dbPath: options.dbPath,
+    demo: options.demo,
+    admin: options.admin,
+    seed: options.seed,
+    ...(options.recordFile === undefined ? {} : { recordFile: options.recordFile }),
+  });
+  const demo = server.platform.demo;
+  console.log(`campus-card mock platform listening on ${server.url}`);
+  console.log(`  OpenAPI:  ${server.url}/openapi.json`);
+  console.log(`  health:   ${server.url}/health`);
+  console.log(`  database: ${options.dbPath}`);
+  if (demo !== undefined) {
+    console.log('\nDemo credentials (sign requests with RFC 9421, keyid = the id):');
+    console.log(
+      JSON.stringify(
+        {
+          school_id: demo.schoolId,
+          operator: demo.operator,
+          devices: demo.devices,
+          merchants: demo.merchants,
+        },
+        null,
+        2,
+      ),
+    );
+    console.log('\nDemo cards (phone keys make presentations):');
+    for (const c of demo.cards) {
+      console.log(
+        JSON.stringify({
+          card_id: c.cardId,
+          person_id: c.personId,
+          role: c.role,
+          physical_uid_hex: c.physicalUidHex,
+          holder_private_jwk: c.holderPrivateJwk,
+        }),
+      );
+    }
+  }
+  const stop = async () => {
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+function isMain(): boolean {
+  const arg = process.argv[1];
+  if (arg === undefined) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) await main();

@@ -14,6 +14,7 @@ import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
+import { CliUsageError, parseCliArgs } from '../src/cli.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 // The bundle lives under the repository's (ignored) .tmp so that it resolves better-sqlite3 from
@@ -291,6 +292,8 @@ describe('campus-card-mock', () => {
       [['--port', '70000'], {}, 'invalid port 70000'],
       [['--port', 'http'], { PORT: '9' }, 'invalid port http'],
       [[], { PORT: '-1' }, 'invalid port -1'],
+      [['--port', '0x1F90'], {}, 'invalid port 0x1F90 (--port)'],
+      [[], { PORT: '9000abc' }, 'invalid port 9000abc (PORT)'],
     ];
     await Promise.all(
       cases.map(async ([args, extra, message]) => {
@@ -341,5 +344,67 @@ describe('the default port', () => {
     }
     expect(parse(out).url).toBe('http://127.0.0.1:8080');
     await stopsCleanly(run, 8080);
+  });
+});
+
+describe('parseCliArgs', () => {
+  it('takes a port of 1 to 5 decimal digits up to 65535, from --port (which wins) or PORT, else 8080', () => {
+    expect(parseCliArgs([], {}).port).toBe(8080);
+    expect(parseCliArgs([], { PORT: '' }).port).toBe(8080); // empty is unset
+    expect(parseCliArgs([], { PORT: '9000' }).port).toBe(9000);
+    expect(parseCliArgs(['--port', '9001'], { PORT: '9000' }).port).toBe(9001);
+    expect(parseCliArgs(['--port', '0'], {}).port).toBe(0); // a free port, on purpose
+    expect(parseCliArgs(['--port', '65535'], {}).port).toBe(65_535);
+    expect(parseCliArgs(['--port=08080'], {}).port).toBe(8080);
+  });
+
+  it('refuses a malformed or out-of-range port from --port or PORT, naming where it came from', () => {
+    for (const bad of [
+      '0x1F90',
+      '0abc',
+      '0.5',
+      '9000abc',
+      '1e3',
+      ' 80',
+      '80 ',
+      '+80',
+      '65536',
+      '123456',
+      '',
+      '٣',
+    ]) {
+      expect(() => parseCliArgs(['--port', bad], {}), bad).toThrow(
+        new CliUsageError(`invalid port ${bad} (--port): a whole number from 0 to 65535`),
+      );
+      if (bad !== '') {
+        expect(() => parseCliArgs([], { PORT: bad }), bad).toThrow(
+          new CliUsageError(`invalid port ${bad} (PORT): a whole number from 0 to 65535`),
+        );
+      }
+    }
+    expect(() => parseCliArgs([], { PORT: '-1' })).toThrow('invalid port -1 (PORT)');
+    expect(() => parseCliArgs(['--port', '-1'], {})).toThrow(CliUsageError); // read as an option
+    // --port wins: PORT is not read then
+    expect(parseCliArgs(['--port', '9000'], { PORT: 'http' }).port).toBe(9000);
+  });
+
+  it('takes a decimal integer seed only; unknown options and missing values are usage errors', () => {
+    expect(parseCliArgs([], {}).seed).toBe(1);
+    expect(parseCliArgs(['--seed', '42'], {}).seed).toBe(42);
+    for (const bad of ['7abc', '0x10', '1.5', '', '99999999999999999']) {
+      expect(() => parseCliArgs(['--seed', bad], {}), bad).toThrow(CliUsageError);
+    }
+    expect(() => parseCliArgs(['--prot', '9000'], {})).toThrow(CliUsageError);
+    expect(() => parseCliArgs(['--port'], {})).toThrow(CliUsageError);
+    expect(parseCliArgs(['--help'], {}).help).toBe(true);
+    expect(
+      parseCliArgs(['--no-demo', '--no-admin', '--db', ':memory:', '--record', 'r.jsonl'], {}),
+    ).toMatchObject({
+      demo: false,
+      admin: false,
+      dbPath: ':memory:',
+      recordFile: 'r.jsonl',
+      host: '127.0.0.1',
+    });
   });
 });
