@@ -26,6 +26,18 @@ export interface PlatformSettings {
   /** Presentation window: max age and max future, seconds. Defaults 90 and 30. */
   readonly codeMaxAgeS: number;
   readonly codeMaxFutureS: number;
+  /**
+   * Seconds after its `iat` past which a stored status list is signed again, at a new version, when
+   * it is next fetched, although no card changed: readers deny every card once the list they hold is
+   * older than their limit (`maxStaleness` of `@campus-card/verifier`). Default 43 200 (12 h),
+   * half of the verifier's default limit of 1 day, so a reader that syncs more often never holds
+   * an expired list. Keep it below the limit of your readers.
+   */
+  readonly statusListResignAfterS: number;
+  /** The same for the roster. Default 302 400 (3.5 days), half of the verifier's 7 days. */
+  readonly rosterResignAfterS: number;
+  /** The same for the trust list. Default 1 296 000 (15 days), half of the verifier's 30 days. */
+  readonly trustListResignAfterS: number;
 }
 
 /** The mutable state of one platform instance. */

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { OperationId, RouteDef } from '@campus-card/core/api';
 import { getRoute } from '@campus-card/core/api';
+import { DEFAULT_MAX_STALENESS } from '@campus-card/verifier';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type {
@@ -139,6 +140,30 @@ export const handlers: Handlers = {
   ...incidentHandlers,
 };
 
+/** The settings with their defaults; a re-sign age that is not a positive number is a RangeError. */
+function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettings {
+  const settings: PlatformSettings = {
+    confirmThreshold: 50_000,
+    confirmDelayS: 5,
+    signatureToleranceS: 300,
+    idempotencyTtlS: 86_400,
+    codeMaxAgeS: 90,
+    codeMaxFutureS: 30,
+    // half of what readers accept by default, so one missed sync never leaves them stale
+    statusListResignAfterS: DEFAULT_MAX_STALENESS.statusList / 2,
+    rosterResignAfterS: DEFAULT_MAX_STALENESS.roster / 2,
+    trustListResignAfterS: DEFAULT_MAX_STALENESS.trustList / 2,
+    ...given,
+  };
+  for (const k of ['statusListResignAfterS', 'rosterResignAfterS', 'trustListResignAfterS'] as const) {
+    const v = settings[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new RangeError(`settings.${k} must be a positive number of seconds, got ${String(v)}`);
+    }
+  }
+  return settings;
+}
+
 /**
  * Creates the mock platform: opens (and migrates) the database, builds the app, starts the
  * push dispatcher and optionally loads demo data.
@@ -151,6 +176,7 @@ export const handlers: Handlers = {
  * ```
  */
 export async function createMockPlatform(options: MockPlatformOptions = {}): Promise<MockPlatform> {
+  const settings = platformSettings(options.settings);
   const dbPath = options.dbPath ?? ':memory:';
   const db = openDatabase(dbPath);
   db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
@@ -194,15 +220,7 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     ids: createRandomTokens(),
     recorder,
     faults: createFaultInjector(seed),
-    settings: {
-      confirmThreshold: 50_000,
-      confirmDelayS: 5,
-      signatureToleranceS: 300,
-      idempotencyTtlS: 86_400,
-      codeMaxAgeS: 90,
-      codeMaxFutureS: 30,
-      ...options.settings,
-    },
+    settings,
     adminEnabled: options.admin ?? true,
     tx: runInTransaction,
     groupCommit,

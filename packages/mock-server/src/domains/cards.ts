@@ -190,9 +190,9 @@ async function sign(
   state: PlatformState,
   schoolId: string,
   version: number,
+  now: number,
 ): Promise<Uint8Array> {
   const keys = ensureSchoolKeys(state, schoolId);
-  const now = state.clock.nowSeconds();
   if (kind === 'trust-list') {
     const created = (
       state.db.prepare('SELECT created_at FROM schools WHERE school_id = ?').get(schoolId) as {
@@ -296,14 +296,15 @@ function signVersion(
   const running = flights.get(key);
   if (running !== undefined && running.version === version) return running.doc;
   const doc = (async (): Promise<TrustDocument | undefined> => {
-    const bytes = await sign(kind, state, schoolId, version);
+    const iat = state.clock.nowSeconds();
+    const bytes = await sign(kind, state, schoolId, version, iat);
     const etag = `"${kind}-v${version}-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}"`;
     // Only the version still waiting for its bytes: never over bytes already served.
     const stored = state.db
       .prepare(
-        'UPDATE trust_material SET dirty = 0, etag = ?, bytes = ? WHERE school_id = ? AND kind = ? AND version = ? AND dirty = 1',
+        'UPDATE trust_material SET dirty = 0, etag = ?, bytes = ?, iat = ? WHERE school_id = ? AND kind = ? AND version = ? AND dirty = 1',
       )
-      .run(etag, Buffer.from(bytes), schoolId, kind, version);
+      .run(etag, Buffer.from(bytes), iat, schoolId, kind, version);
     return stored.changes === 1 ? { bytes, etag, version } : undefined;
   })();
   const entry = { version, doc };
@@ -315,10 +316,20 @@ function signVersion(
   return doc;
 }
 
+/** The setting that says when each kind is signed again although unchanged. */
+const RESIGN_AFTER = {
+  'trust-list': 'trustListResignAfterS',
+  'status-list': 'statusListResignAfterS',
+  roster: 'rosterResignAfterS',
+} as const satisfies Record<TrustKind, keyof PlatformState['settings']>;
+
 /**
- * Returns the current signed document of a kind, signing it when it changed. One version is
- * always one byte string: concurrent readers share one signing, and bytes once stored are never
- * replaced (a new signing is a new version).
+ * Returns the current signed document of a kind, signing it when it changed, or when it was signed
+ * longer ago than its re-sign age (`statusListResignAfterS`, …): readers deny everything once
+ * their copy is older than their limit, even if nothing in it changed. One version is always one
+ * byte string: a re-signing is a new version (a reader refuses other bytes under a version it
+ * holds, as a rollback), concurrent readers share one signing, and stored bytes are never
+ * replaced.
  */
 export async function getTrustMaterial(
   state: PlatformState,
@@ -326,18 +337,35 @@ export async function getTrustMaterial(
   kind: TrustKind,
 ): Promise<TrustDocument> {
   ensureSchoolKeys(state, schoolId);
-  for (let attempt = 1; ; attempt++) {
+  let failed = 0;
+  for (;;) {
     const row = state.db
-      .prepare('SELECT version, dirty, etag, bytes FROM trust_material WHERE school_id = ? AND kind = ?')
-      .get(schoolId, kind) as { version: number; dirty: number; etag: string | null; bytes: Buffer | null };
+      .prepare('SELECT version, dirty, etag, bytes, iat FROM trust_material WHERE school_id = ? AND kind = ?')
+      .get(schoolId, kind) as {
+      version: number;
+      dirty: number;
+      etag: string | null;
+      bytes: Buffer | null;
+      iat: number | null;
+    };
     if (row.dirty === 0 && row.bytes !== null && row.etag !== null) {
-      return { bytes: new Uint8Array(row.bytes), etag: row.etag, version: row.version };
+      const age = row.iat === null ? Number.POSITIVE_INFINITY : state.clock.nowSeconds() - row.iat;
+      if (age < state.settings[RESIGN_AFTER[kind]]) {
+        return { bytes: new Uint8Array(row.bytes), etag: row.etag, version: row.version };
+      }
+      // Old (or stored before its iat was kept): the next version, signed now, same content.
+      state.db
+        .prepare(
+          'UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind = ? AND version = ? AND dirty = 0',
+        )
+        .run(schoolId, kind, row.version);
+      continue;
     }
     const doc = await signVersion(state, schoolId, kind, row.version);
     if (doc !== undefined) return doc;
     // Not stored: the document changed again while it was signed (a newer version waits), or
     // another signing stored this version first. Read again, a few times at most.
-    if (attempt >= 3) {
+    if (++failed >= 3) {
       throw new ApiError(503, 'ERR_INTERNAL', `the ${kind} keeps changing; retry`, {
         retryable: true,
         headers: { 'retry-after': '1' },

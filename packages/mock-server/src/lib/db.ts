@@ -163,6 +163,16 @@ INSERT OR IGNORE INTO class_teachers (class_id, teacher_id)
 UPDATE cards SET physical_uid_hash = NULL WHERE status = 'revoked' AND physical_uid_hash IS NOT NULL;
 `,
   },
+  {
+    version: 10,
+    name: 'the signing time of stored trust material',
+    // A document is signed again (at a new version) once its iat is older than the platform's
+    // re-sign age, so readers never hold one past their limit on a day without card changes.
+    // Documents stored before have no iat: they are signed again at their next fetch.
+    sql: `
+ALTER TABLE trust_material ADD COLUMN iat INTEGER;
+`,
+  },
 ];
 
 /**

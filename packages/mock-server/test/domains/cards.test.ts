@@ -31,6 +31,7 @@ import {
   verifyStatusList,
   verifyTrustList,
 } from '@campus-card/core';
+import { createVerifier, DEFAULT_MAX_STALENESS } from '@campus-card/verifier';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClock, type MockPlatform, type VirtualClock } from '../../src/index.js';
 import { demoPlatform, deviceSigner, json, operator, qrOf, signed, T0 } from '../helpers.js';
@@ -105,10 +106,10 @@ describe('card renewal', () => {
       issued_at: '2026-01-05T08:00:00Z',
       expires_at: '2027-01-05T08:00:00Z',
     });
+    p.clock.advance(10 * DAY_S);
+    // what readers hold just before the renewal
     const roster0 = await fetchMaterial(p, 'roster');
     const status0 = await fetchMaterial(p, 'status-list');
-
-    p.clock.advance(10 * DAY_S);
     const res = await cardPost(p, demo.cardId, 'renew');
     expect(res.statusCode, res.body).toBe(200);
     const renewed = json<Card>(res);
@@ -473,9 +474,10 @@ describe("another school's cards and trust material", () => {
     expect([a.statusCode, b.statusCode]).toEqual([404, 404]); // today: [200, 200]
     // the same answer as for a card that does not exist: nothing confirms the id
     const none = await p.app.inject(signed(p, gb, 'GET', '/v1/cards/sch-demo-999999'));
-    expect([json(a).code, json(a).detail.replace(card.cardId, 'X')]).toEqual([
-      json(none).code,
-      json(none).detail.replace('sch-demo-999999', 'X'),
+    const problem = (r: { body: string }) => json<{ code: string; detail: string }>(r);
+    expect([problem(a).code, problem(a).detail.replace(card.cardId, 'X')]).toEqual([
+      problem(none).code,
+      problem(none).detail.replace('sch-demo-999999', 'X'),
     ]);
     // school A's own devices and merchants, and the operator, still read them
     for (const who of [deviceSigner(p, 'gate-01'), deviceSigner(p, 'pos-01'), operator(p)]) {
@@ -587,5 +589,92 @@ describe('one version, one byte string', () => {
     const again = await fetchMaterial(p, 'status-list');
     expect(Buffer.compare(again.rawPayload, a.rawPayload)).toBe(0);
     expect((await fetchMaterial(p, 'status-list', a.headers.etag as string)).statusCode).toBe(304);
+  });
+});
+
+describe('trust material is re-signed before readers find it stale', () => {
+  const kinds = ['trust-list', 'status-list', 'roster'] as const;
+  const get = async (p: MockPlatform, k: string) =>
+    new Uint8Array(
+      (await p.app.inject(signed(p, deviceSigner(p, 'gate-01'), 'GET', `/v1/schools/sch-demo/${k}`)))
+        .rawPayload,
+    );
+
+  it('a quiet day does not make every card STALE', async () => {
+    p = await demoPlatform();
+    const g = deviceSigner(p, 'gate-01');
+    const root = json<{ jwk: Jwk }>(
+      await p.app.inject(signed(p, g, 'GET', '/v1/schools/sch-demo/root-key')),
+    ).jwk;
+    await get(p, 'trust-list');
+    await get(p, 'status-list');
+    for (let h = 0; h < 25; h++) {
+      p.clock.advance(3600); // hourly sync, no card changes
+      await get(p, 'status-list');
+    }
+    const now = p.clock.nowSeconds();
+    const v = createVerifier({ rootKeys: [importPublicJwk(root)] });
+    v.loadTrustList(await get(p, 'trust-list'), { now });
+    v.loadStatusList(await get(p, 'status-list'), { now });
+    const d = await v.verify(await qrOf(p, 's-001'), { now, reader: { id: 'gate-01' } });
+    expect([d.accepted, d.accepted ? null : d.reason]).toEqual([true, null]); // today: [false, 'STATUS_LIST_STALE']
+  });
+
+  it('each kind gets a new version, signed now, once half its reader limit has passed, and not before', async () => {
+    p = await demoPlatform();
+    const tl = await trustList(p);
+    const root = json<{ jwk: Jwk }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/schools/sch-demo/root-key')),
+    ).jwk;
+    const stamp = async (k: (typeof kinds)[number]) => {
+      const b = await get(p, k);
+      const doc =
+        k === 'status-list'
+          ? verifyStatusList(b, tl)
+          : k === 'roster'
+            ? verifyRoster(b, tl)
+            : verifyTrustList(b, [importPublicJwk(root)]);
+      return { version: doc.version, iat: doc.iat };
+    };
+    const half = {
+      'trust-list': DEFAULT_MAX_STALENESS.trustList / 2,
+      'status-list': DEFAULT_MAX_STALENESS.statusList / 2,
+      roster: DEFAULT_MAX_STALENESS.roster / 2,
+    };
+    expect(half).toEqual({ 'trust-list': 15 * DAY_S, 'status-list': 12 * 3600, roster: 3.5 * DAY_S });
+    for (const k of kinds) {
+      const t0 = p.clock.nowSeconds();
+      const first = await stamp(k);
+      expect(first.iat).toBe(t0);
+      p.clock.advance(half[k] - 1);
+      expect(await stamp(k)).toEqual(first); // not yet: the same document
+      p.clock.advance(1);
+      expect(await stamp(k)).toEqual({ version: first.version + 1, iat: t0 + half[k] });
+    }
+  });
+
+  it('a document stored before its signing time was kept (migration 10) is signed again, at a new version', async () => {
+    p = await demoPlatform();
+    const tl = await trustList(p);
+    const first = await get(p, 'status-list');
+    p.state.db.prepare("UPDATE trust_material SET iat = NULL WHERE kind = 'status-list'").run();
+    const again = verifyStatusList(await get(p, 'status-list'), tl);
+    expect(again.version).toBe(verifyStatusList(first, tl).version + 1);
+    expect(Buffer.compare(await get(p, 'status-list'), Buffer.from(first))).not.toBe(0);
+  });
+
+  it('the re-sign ages are settings', async () => {
+    p = await demoPlatform({ settings: { statusListResignAfterS: 600 } });
+    const tl = await trustList(p);
+    const first = verifyStatusList(await get(p, 'status-list'), tl);
+    p.clock.advance(599);
+    expect(verifyStatusList(await get(p, 'status-list'), tl).version).toBe(first.version);
+    p.clock.advance(1);
+    expect(verifyStatusList(await get(p, 'status-list'), tl).version).toBe(first.version + 1);
+    await p.close();
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(demoPlatform({ settings: { rosterResignAfterS: bad } })).rejects.toThrow(RangeError);
+    }
+    p = undefined as unknown as MockPlatform;
   });
 });

@@ -79,4 +79,16 @@ describe('migrations', () => {
     card.run('c-next', 's-1', 'active', 3, 'aa', 'PC-1');
     db.close();
   });
+
+  it('10 adds the signing time of trust material, unknown (NULL) for documents stored before', () => {
+    const db = databaseAt(9);
+    db.exec(
+      "INSERT INTO trust_material (school_id, kind, version, dirty, etag, bytes) VALUES ('10001', 'status-list', 4, 0, '\"e\"', x'00')",
+    );
+    expect(migrate(db)).toEqual(MIGRATIONS.filter((m) => m.version >= 10).map((m) => m.version));
+    expect(db.prepare('SELECT version, dirty, etag, iat FROM trust_material').all()).toEqual([
+      { version: 4, dirty: 0, etag: '"e"', iat: null },
+    ]);
+    db.close();
+  });
 });
