@@ -2,6 +2,7 @@
  * The platform keeps the one-use registry of codes across all devices (issue 4, I3, C3): a code
  * admitted by two readers is reported, whether or not the readers also name the card.
  */
+import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { createMockPlatform, MockPlatform } from '../../src/index.js';
 import {
@@ -122,63 +123,187 @@ describe('event upload and the one-use registry', () => {
   });
 });
 
-describe('events of a card that is not active at upload (fail-closed)', () => {
-  it('a card tap or a code of a card reported lost is stored unresolved: no person, no push', async () => {
-    const p = await demoPlatform();
-    try {
-      p.clock.advance(600);
-      const t = p.clock.nowSeconds();
-      const qr = await qrOf(p, 's-001', 1, t - 5);
-      const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
-      const sub = await p.app.inject(
-        signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
-          url: 'http://127.0.0.1:9/hook',
-          event_types: ['attendance.recorded'],
-          recipient_person_id: 's-001',
-        }),
-      );
-      expect(sub.statusCode).toBe(201);
-      const lost = await p.app.inject(
-        signed(p, operator(p), 'POST', `/v1/cards/${card.cardId}/report-lost`, {}),
-      );
-      expect(lost.statusCode).toBe(200);
-      const pushesBefore = p.state.db.prepare('SELECT COUNT(*) AS n FROM pushes').get();
-      p.clock.advance(30);
-      const at = (s: number) => new Date(s * 1000).toISOString();
-      const up = await p.app.inject(
-        signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
-          events: [
-            { seq: 1, kind: 'access', occurred_at: at(t - 5), qr_text: qr, decision: 'allowed' },
-            {
-              seq: 2,
-              kind: 'access',
-              occurred_at: at(t - 5),
-              uid_hex: card.physicalUidHex,
-              decision: 'allowed',
-            },
-            {
-              seq: 3,
-              kind: 'access',
-              occurred_at: at(t + 20),
-              uid_hex: card.physicalUidHex,
-              decision: 'allowed',
-            },
-          ],
-        }),
-      );
-      expect(json(up)).toMatchObject({ accepted: 3 });
-      const rows = p.state.db
-        .prepare(
-          "SELECT seq, person_id, card_id, reason FROM events WHERE device_id = 'gate-01' ORDER BY seq",
-        )
-        .all();
-      expect(rows).toEqual(
-        [1, 2, 3].map((seq) => ({ seq, person_id: null, card_id: null, reason: 'UNRESOLVED' })),
-      );
-      expect(p.state.db.prepare('SELECT COUNT(*) AS n FROM pushes').get()).toEqual(pushesBefore);
-    } finally {
-      await p.close();
-    }
+describe('events of a card that is not active at upload: they report what the reader did', () => {
+  let p: MockPlatform | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+  const at = (s: number) => new Date(s * 1000).toISOString();
+  const upload = (pf: MockPlatform, device: string, events: unknown[]) =>
+    pf.app.inject(signed(pf, deviceSigner(pf, device), 'POST', '/v1/events/batches', { events }));
+  const subscribe = async (pf: MockPlatform, who: string) => {
+    const r = await pf.app.inject(
+      signed(pf, operator(pf), 'POST', '/v1/webhook-subscriptions', {
+        url: `http://127.0.0.1:9/${who}`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: who,
+      }),
+    );
+    expect(r.statusCode, r.body).toBe(201);
+  };
+  const cardPost = (pf: MockPlatform, cardId: string, action: string) =>
+    pf.app.inject(signed(pf, operator(pf), 'POST', `/v1/cards/${cardId}/${action}`, {}));
+  const pushes = (pf: MockPlatform) =>
+    (
+      pf.state.db
+        .prepare("SELECT url, body FROM pushes WHERE event_type = 'attendance.recorded' ORDER BY url")
+        .all() as {
+        url: string;
+        body: string;
+      }[]
+    ).map((r) => ({
+      to: r.url.split('/').at(-1),
+      data: (JSON.parse(r.body) as { data: Record<string, unknown> }).data,
+    }));
+
+  it('admitted at 08:00 offline, the card reported lost at 08:30, uploaded at 09:00: the person is named, recorded and pushed', async () => {
+    p = await demoPlatform();
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const qr = await qrOf(p, 's-001', 1); // 08:00, on the gate, offline
+    for (const who of ['s-001', 'p-001', 't-001']) await subscribe(p, who);
+    p.clock.advance(1800);
+    expect((await cardPost(p, card.cardId, 'report-lost')).statusCode).toBe(200);
+    p.clock.advance(1800);
+    const up = await upload(p, 'gate-01', [
+      {
+        seq: 1,
+        kind: 'attendance',
+        direction: 'in',
+        occurred_at: at(T0 / 1000),
+        qr_text: qr,
+        decision: 'allowed',
+      },
+    ]);
+    expect(json(up)).toMatchObject({ accepted: 1, duplicates: 0 });
+    // the attendance record of the pupil
+    const listed = json<{ data: Record<string, unknown>[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/events?person_id=s-001')),
+    ).data;
+    expect(listed).toMatchObject([
+      {
+        seq: 1,
+        device_id: 'gate-01',
+        person_id: 's-001',
+        card_id: card.cardId,
+        class_id: '7-2',
+        decision: 'allowed',
+        reason: null,
+        occurred_at: '2026-01-05T08:00:00Z',
+      },
+    ]);
+    // pushed as usual: the pupil, the parent, the class teacher
+    expect(pushes(p)).toEqual(
+      ['p-001', 's-001', 't-001'].map((to) => ({
+        to,
+        data: expect.objectContaining({ person_id: 's-001', seq: 1 }),
+      })),
+    );
+    // the code is used: it counts in the one-use registry
+    expect(
+      p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes WHERE card_id = ?').get(card.cardId),
+    ).toEqual({
+      n: 1,
+    });
+  });
+
+  it('a code, a card tap before and a card tap after the report: all three name the person, and so does a code of the card once revoked', async () => {
+    p = await demoPlatform();
+    p.clock.advance(600);
+    const t = p.clock.nowSeconds();
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const qr = await qrOf(p, 's-001', 1, t - 5);
+    await subscribe(p, 's-001');
+    expect((await cardPost(p, card.cardId, 'report-lost')).statusCode).toBe(200);
+    p.clock.advance(30);
+    const up = await upload(p, 'gate-01', [
+      { seq: 1, kind: 'access', occurred_at: at(t - 5), qr_text: qr, decision: 'allowed' },
+      { seq: 2, kind: 'access', occurred_at: at(t - 5), uid_hex: card.physicalUidHex, decision: 'allowed' },
+      // the gate had not synced yet: it admitted the lost card after the report, and says so
+      { seq: 3, kind: 'access', occurred_at: at(t + 20), uid_hex: card.physicalUidHex, decision: 'allowed' },
+    ]);
+    expect(json(up)).toMatchObject({ accepted: 3 });
+    expect((await cardPost(p, card.cardId, 'unlink')).statusCode).toBe(200);
+    const later = await upload(p, 'gate-01', [
+      // a synced gate turned the revoked (unlinked) card's code away: also the pupil's (its
+      // physical UID was let go at the unlink, so a tap now names no card)
+      {
+        seq: 4,
+        kind: 'access',
+        occurred_at: at(t + 25),
+        qr_text: await qrOf(p, 's-001', 2, t + 25),
+        decision: 'denied',
+        reason: 'REVOKED',
+      },
+      { seq: 5, kind: 'access', occurred_at: at(t + 25), uid_hex: card.physicalUidHex, decision: 'denied' },
+    ]);
+    expect(json(later)).toMatchObject({ accepted: 2 });
+    const rows = p.state.db
+      .prepare(
+        "SELECT seq, person_id, card_id, decision, reason FROM events WHERE device_id = 'gate-01' ORDER BY seq",
+      )
+      .all();
+    expect(rows).toEqual([
+      { seq: 1, person_id: 's-001', card_id: card.cardId, decision: 'allowed', reason: null },
+      { seq: 2, person_id: 's-001', card_id: card.cardId, decision: 'allowed', reason: null },
+      { seq: 3, person_id: 's-001', card_id: card.cardId, decision: 'allowed', reason: null },
+      { seq: 4, person_id: 's-001', card_id: card.cardId, decision: 'denied', reason: 'REVOKED' },
+      { seq: 5, person_id: null, card_id: null, decision: 'denied', reason: 'UNRESOLVED' },
+    ]);
+    expect(pushes(p).map((x) => x.data.seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a code first used by another reader before the report, uploaded after it: code_used_twice, naming both', async () => {
+    p = await demoPlatform();
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const qr = await qrOf(p, 's-001', 1);
+    const who = await p.app.inject(
+      signed(p, deviceSigner(p, 'lib-01'), 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'access' }),
+    );
+    expect(who.statusCode, who.body).toBe(200);
+    expect((await cardPost(p, card.cardId, 'report-lost')).statusCode).toBe(200);
+    const up = await upload(p, 'gate-01', [
+      { seq: 1, kind: 'access', occurred_at: at(T0 / 1000), qr_text: qr, decision: 'allowed' },
+    ]);
+    expect(json(up)).toMatchObject({ accepted: 1 });
+    const incidents = json<{ data: unknown[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents?kind=code_used_twice')),
+    ).data;
+    expect(incidents).toMatchObject([
+      { card_id: card.cardId, device_id: 'gate-01', first_device_id: 'lib-01' },
+    ]);
+  });
+
+  it('still fail-closed on everything but the status: unknown UID, a code too old or signed by another phone, a card expired at the event', async () => {
+    p = await demoPlatform();
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const other = p.demo!.cards.find((c) => c.personId === 's-002')!;
+    const t = p.clock.nowSeconds();
+    const old = await qrOf(p, 's-001', 1, t - 200);
+    // s-001's credential, signed with s-002's phone key
+    const forged = encodeQr(
+      await createPresentation(
+        { credential: fromBase64Url(card.credential)!, t },
+        importPrivateJwk(other.holderPrivateJwk),
+      ),
+    );
+    expect((await cardPost(p, card.cardId, 'report-lost')).statusCode).toBe(200);
+    // the card expired (at 07:00) before the tap (at 08:00)
+    p.state.db.prepare('UPDATE cards SET expires_at = ? WHERE card_id = ?').run(T0 - 3_600_000, card.cardId);
+    const up = await upload(p, 'gate-01', [
+      { seq: 1, kind: 'access', occurred_at: at(t), uid_hex: 'deadbeefdeadbeef', decision: 'allowed' },
+      { seq: 2, kind: 'access', occurred_at: at(t), qr_text: old, decision: 'allowed' },
+      { seq: 3, kind: 'access', occurred_at: at(t), qr_text: forged, decision: 'allowed' },
+      { seq: 4, kind: 'access', occurred_at: at(t), uid_hex: card.physicalUidHex, decision: 'allowed' },
+    ]);
+    expect(json(up)).toMatchObject({ accepted: 4 });
+    const rows = p.state.db
+      .prepare("SELECT seq, person_id, card_id, reason FROM events WHERE device_id = 'gate-01' ORDER BY seq")
+      .all();
+    expect(rows).toEqual(
+      [1, 2, 3, 4].map((seq) => ({ seq, person_id: null, card_id: null, reason: 'UNRESOLVED' })),
+    );
+    expect(p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes').get()).toEqual({ n: 0 });
   });
 });
 
