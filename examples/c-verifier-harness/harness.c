@@ -20,8 +20,17 @@
 
 #define MAX_LINE (8 * 1024 * 1024)
 #define MAX_QR 1024
-#define MAX_PRESENTATION 680
-#define MAX_DEPTH 8
+#define MAX_TEXT 64 /* characters (code points) in every text field (§2.1) */
+
+/* The limits of §2.1 for each structure: bytes, arrays and maps nested in one another, elements in
+   one array or map. Over a limit is ERR_INPUT_TOO_LARGE or ERR_CBOR_TOO_DEEP: BAD_FORMAT here. */
+typedef struct { size_t max_bytes; int max_depth; uint64_t max_items; } Limits;
+static const Limits PRESENTATION = {680, 8, 64};
+static const Limits CREDENTIAL = {600, 8, 64};
+static const Limits PROTECTED_HEADER = {64, 1, 4};
+static const Limits TRUST_LIST = {262144, 8, 65536};
+static const Limits STATUS_LIST = {4194304, 8, 65536};
+static const Limits ROSTER = {33554432, 8, 1048576};
 
 /* ---------- a minimal JSON reader: top-level string members of one object ---------- */
 
@@ -152,9 +161,9 @@ static int cbor_head(Cbor *c, int *major, uint64_t *arg) {
   return 1;
 }
 
-/* Checks one well-formed, deterministic item within the profile (no tags, floats, null). */
-static int cbor_item(Cbor *c, int depth) {
-  if (depth > MAX_DEPTH) return 0;
+/* Checks one well-formed, deterministic item within the profile (no tags, floats, null) and the
+   limits; `depth` is the number of arrays and maps it is in. */
+static int cbor_item(Cbor *c, int depth, const Limits *l) {
   int major;
   uint64_t arg;
   if (!cbor_head(c, &major, &arg)) return 0;
@@ -167,15 +176,15 @@ static int cbor_item(Cbor *c, int depth) {
     c->pos += (size_t)arg;
     return 1;
   case 4:
-    if (arg > 65536) return 0;
-    for (uint64_t i = 0; i < arg; i++) if (!cbor_item(c, depth + 1)) return 0;
+    if (depth + 1 > l->max_depth || arg > l->max_items) return 0;
+    for (uint64_t i = 0; i < arg; i++) if (!cbor_item(c, depth + 1, l)) return 0;
     return 1;
   case 5: {
-    if (arg > 65536) return 0;
+    if (depth + 1 > l->max_depth || arg > l->max_items) return 0;
     size_t prev_start = 0, prev_len = 0;
     for (uint64_t i = 0; i < arg; i++) {
       size_t start = c->pos;
-      if (!cbor_item(c, depth + 1)) return 0;
+      if (!cbor_item(c, depth + 1, l)) return 0;
       size_t klen = c->pos - start;
       if (i > 0) { /* keys sorted bytewise by their encodings, no duplicates */
         size_t m = klen < prev_len ? klen : prev_len;
@@ -184,7 +193,7 @@ static int cbor_item(Cbor *c, int depth) {
       }
       prev_start = start;
       prev_len = klen;
-      if (!cbor_item(c, depth + 1)) return 0;
+      if (!cbor_item(c, depth + 1, l)) return 0;
     }
     return 1;
   }
@@ -193,10 +202,16 @@ static int cbor_item(Cbor *c, int depth) {
   }
 }
 
-/* Validates a whole buffer as one item with no trailing bytes. */
-static int cbor_valid(const uint8_t *p, size_t len) {
+/* Validates a whole buffer as one item with no trailing bytes, within the limits `l`. */
+static int cbor_valid(const uint8_t *p, size_t len, const Limits *l) {
   Cbor c = {p, len, 0};
-  return cbor_item(&c, 1) && c.pos == len;
+  return len <= l->max_bytes && cbor_item(&c, 0, l) && c.pos == len;
+}
+
+/* Skips one item that cbor_valid already accepted. */
+static void cbor_skip(Cbor *c) {
+  static const Limits any = {(size_t)-1, 64, (uint64_t)-1};
+  cbor_item(c, 0, &any);
 }
 
 /* Reads a head and, for byte/text strings, points at the content. */
@@ -205,6 +220,22 @@ static int cbor_next(Cbor *c, int *major, uint64_t *arg, const uint8_t **content
   *content = c->p + c->pos;
   if (*major == 2 || *major == 3) c->pos += (size_t)*arg;
   return 1;
+}
+
+/* The length of the CBOR head of an argument, in shortest form. */
+static uint64_t head_len(uint64_t arg) {
+  return arg < 24 ? 1 : arg < 0x100 ? 2 : arg < 0x10000 ? 3 : arg < 0x100000000ULL ? 5 : 9;
+}
+
+/* Reads a text string of 1 to MAX_TEXT characters: code points, so UTF-8 bytes that do not
+   continue a character (not 10xxxxxx). */
+static int text_ok(Cbor *c) {
+  int major;
+  uint64_t arg, chars = 0;
+  const uint8_t *x;
+  if (!cbor_next(c, &major, &arg, &x) || major != 3) return 0;
+  for (uint64_t i = 0; i < arg; i++) chars += (x[i] & 0xC0) != 0x80;
+  return chars >= 1 && chars <= MAX_TEXT;
 }
 
 /* ---------- the checks ---------- */
@@ -223,7 +254,7 @@ static const char *check_sign1(const uint8_t *p, size_t len, const uint8_t **pay
   *payload_len = (size_t)arg;
   if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 64) return "BAD_FORMAT";
   /* protected header: a map holding alg (1) = -7 (ES256) or -8 (EdDSA) */
-  if (!cbor_valid(prot, prot_len)) return "BAD_FORMAT";
+  if (!cbor_valid(prot, prot_len, &PROTECTED_HEADER)) return "BAD_FORMAT";
   Cbor h = {prot, prot_len, 0};
   if (!cbor_next(&h, &major, &arg, &x) || major != 5) return "BAD_FORMAT";
   uint64_t entries = arg;
@@ -237,12 +268,56 @@ static const char *check_sign1(const uint8_t *p, size_t len, const uint8_t **pay
   return alg_ok ? NULL : "BAD_SIGNATURE"; /* ERR_ALG_NOT_ALLOWED */
 }
 
+/* The credential's claims (§4.1) within the credential's limits (§2.1): at most 64 elements in one
+   array or map (so 64 groups), and iss, sub, the physical card, every group and every linked card a
+   text of 1 to 64 characters. (A verifier reads them once the issuer signature has verified; this
+   example, with no signature code, reads them first. Either way the code is denied.) */
+static int credential_claims_ok(const uint8_t *p, size_t len) {
+  if (!cbor_valid(p, len, &CREDENTIAL)) return 0;
+  Cbor c = {p, len, 0};
+  int major;
+  uint64_t n, m, arg;
+  const uint8_t *x;
+  if (!cbor_next(&c, &major, &n, &x) || major != 5) return 0;
+  for (uint64_t i = 0; i < n; i++) {
+    int km;
+    uint64_t k;
+    const uint8_t *key;
+    if (!cbor_next(&c, &km, &k, &key)) return 0;
+    if (km == 0 && (k == 1 || k == 2)) { /* iss, sub */
+      if (!text_ok(&c)) return 0;
+    } else if (km == 3 && k == 1 && key[0] == 'c') { /* [role, status index, validity, ? extras] */
+      if (!cbor_next(&c, &major, &m, &x) || major != 4 || m < 3 || m > 4) return 0;
+      for (int j = 0; j < 3; j++) cbor_skip(&c);
+      if (m == 3) continue;
+      uint64_t extras;
+      if (!cbor_next(&c, &major, &extras, &x) || major != 5) return 0;
+      for (uint64_t e = 0; e < extras; e++) {
+        if (!cbor_next(&c, &km, &k, &key)) return 0;
+        if (km == 0 && k == 4) { /* physical card */
+          if (!text_ok(&c)) return 0;
+        } else if (km == 0 && (k == 5 || k == 6)) { /* groups, linked cards */
+          if (!cbor_next(&c, &major, &arg, &x) || major != 4) return 0;
+          for (uint64_t g = 0; g < arg; g++)
+            if (!text_ok(&c)) return 0;
+        } else {
+          cbor_skip(&c);
+        }
+      }
+    } else {
+      cbor_skip(&c);
+    }
+  }
+  return 1;
+}
+
 /* The compact card id (§5.2) has exactly one encoding: decimal digits, the first not 0, of value at
    most 2^53 - 1 ("1" to "9007199254740991") travel as that unsigned integer, any other id as text.
    So the integer 0 ("0" is text) and such an id sent as text are malformed. */
 static int card_id_ok(int major, uint64_t arg, const uint8_t *text) {
   if (major == 0) return arg >= 1; /* above 2^53 - 1 is already refused by cbor_valid */
-  if (arg == 0 || arg > 16 || text[0] < '1' || text[0] > '9') return 1;
+  if (arg == 0) return 1; /* empty: refused by text_ok */
+  if (arg > 16 || text[0] < '1' || text[0] > '9') return 1;
   uint64_t v = 0;
   for (uint64_t i = 0; i < arg; i++) {
     if (text[i] < '0' || text[i] > '9') return 1;
@@ -254,7 +329,7 @@ static int card_id_ok(int major, uint64_t arg, const uint8_t *text) {
 /* Presentation payload (§5): full [bstr, bstr, bstr(64), uint t, bstr(4), ?uint] or compact
    [card id (uint or tstr, one encoding each), bstr(8), uint t, bstr(4), ?uint]. */
 static const char *check_presentation_payload(const uint8_t *p, size_t len) {
-  if (!cbor_valid(p, len)) return "BAD_FORMAT";
+  if (!cbor_valid(p, len, &PRESENTATION)) return "BAD_FORMAT";
   Cbor c = {p, len, 0};
   int major;
   uint64_t arg, n;
@@ -262,14 +337,21 @@ static const char *check_presentation_payload(const uint8_t *p, size_t len) {
   if (!cbor_next(&c, &major, &n, &x) || major != 4) return "BAD_FORMAT";
   int f0;
   uint64_t a0;
+  size_t f0_at = c.pos;
   if (!cbor_next(&c, &f0, &a0, &x)) return "BAD_FORMAT";
   if (f0 == 2) { /* full mode */
     if (n != 5 && n != 6) return "BAD_FORMAT";
-    if (!cbor_next(&c, &major, &arg, &x) || major != 2) return "BAD_FORMAT";
+    const uint8_t *claims;
+    if (!cbor_next(&c, &major, &arg, &claims) || major != 2) return "BAD_FORMAT";
+    /* the credential [protected, {}, claims, signature] within its 600 bytes, then its claims */
+    if (1 + head_len(a0) + a0 + 1 + head_len(arg) + arg + 2 + 64 > CREDENTIAL.max_bytes) return "BAD_FORMAT";
+    if (!credential_claims_ok(claims, (size_t)arg)) return "BAD_FORMAT";
     if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 64) return "BAD_FORMAT";
   } else if (f0 == 0 || f0 == 3) { /* compact mode */
     if (n != 4 && n != 5) return "BAD_FORMAT";
     if (!card_id_ok(f0, a0, x)) return "BAD_FORMAT";
+    Cbor id = {p, len, f0_at};
+    if (f0 == 3 && !text_ok(&id)) return "BAD_FORMAT";
     if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 8) return "BAD_FORMAT";
   } else return "BAD_FORMAT";
   if (!cbor_next(&c, &major, &arg, &x) || major != 0) return "BAD_FORMAT"; /* t */
@@ -289,8 +371,7 @@ static const char *check_qr(const char *qr) {
   if (strncmp(qr, "CC1:", 4) != 0) return "BAD_FORMAT";      /* ERR_QR_PREFIX */
   long n = base45_decode(qr + 4, buf, sizeof buf);
   if (n < 0) return "BAD_FORMAT";                            /* ERR_QR_BASE45 */
-  if (n > MAX_PRESENTATION) return "BAD_FORMAT";             /* ERR_INPUT_TOO_LARGE */
-  if (!cbor_valid(buf, (size_t)n)) return "BAD_FORMAT";      /* ERR_CBOR_* */
+  if (!cbor_valid(buf, (size_t)n, &PRESENTATION)) return "BAD_FORMAT"; /* ERR_INPUT_TOO_LARGE, ERR_CBOR_* */
   const uint8_t *payload;
   size_t payload_len;
   const char *r = check_sign1(buf, (size_t)n, &payload, &payload_len);
@@ -327,8 +408,14 @@ int main(void) {
       printf("{\"id\":%s,\"ok\":true}\n", id);
     } else if (strcmp(op, "load") == 0) {
       size_t n;
-      int ok = json_member(line, "hex", arg, MAX_LINE) && json_unquote(arg) &&
-               hex_to_bytes(arg, bytes, MAX_LINE / 2, &n) && cbor_valid(bytes, n);
+      const Limits *limits = NULL;
+      if (json_member(line, "kind", op, 64) && json_unquote(op))
+        limits = strcmp(op, "trustList") == 0    ? &TRUST_LIST
+                 : strcmp(op, "statusList") == 0 ? &STATUS_LIST
+                 : strcmp(op, "roster") == 0     ? &ROSTER
+                                                 : NULL;
+      int ok = limits && json_member(line, "hex", arg, MAX_LINE) && json_unquote(arg) &&
+               hex_to_bytes(arg, bytes, MAX_LINE / 2, &n) && cbor_valid(bytes, n, limits);
       printf(ok ? "{\"id\":%s,\"ok\":true}\n" : "{\"id\":%s,\"ok\":false,\"reason\":\"BAD_FORMAT\"}\n", id);
     } else if (strcmp(op, "verify") == 0) {
       const char *reason = json_member(line, "qr", arg, MAX_LINE) && json_unquote(arg) ? check_qr(arg) : "BAD_FORMAT";

@@ -107,6 +107,18 @@ function resignFields(bytes: Uint8Array, signer: PrivateKey, edit: (fields: Cbor
   });
 }
 
+/** Re-signs a credential (as its issuer) after `edit` changes its decoded claims. */
+function reissue(
+  bytes: Uint8Array,
+  issuer: PrivateKey,
+  edit: (claims: Map<number | string, CborValue>) => void,
+) {
+  return resign(bytes, issuer, (parts) => {
+    const claims = decodeCbor(parts[2] as Uint8Array, { maxBytes: 4096, maxItems: 1024 }, 'c');
+    parts[2] = encodeCbor(claimsEdit(edit)(claims));
+  });
+}
+
 /** Changes the decoded payload of a COSE_Sign1 without re-signing it. */
 function tamperPayload(bytes: Uint8Array, edit: (payload: CborValue) => CborValue): Uint8Array {
   const parts = decodeCbor(bytes, { maxBytes: 4096 }, 'x') as CborValue[];
@@ -224,6 +236,68 @@ const cases: Case[] = [
     mode: 'compact',
     credential: { cardId: '0' },
     mutate: (b, k) => resignFields(b, k.holder, (f) => (f[0] = 0)),
+    expected: 'ERR_STRUCTURE',
+  },
+  // the limits of §2.1: 64 elements in one array or map of a credential, 64 characters (code
+  // points) in every text field; each one over is refused however it was signed
+  {
+    name: 'valid-limits-credential-64-groups',
+    description: 'A credential with 64 groups, the most one array of a credential may hold.',
+    mode: 'full',
+    credential: { groups: Array.from({ length: 64 }, (_, i) => `g${i}`) },
+    expected: null,
+  },
+  {
+    name: 'limits-credential-65-groups',
+    description:
+      'A credential with 65 groups (about 300 bytes, within 600), signed by its issuer: over the 64 elements of one array of a credential.',
+    mode: 'full',
+    credential: { groups: Array.from({ length: 64 }, (_, i) => `g${i}`) },
+    mutateCredential: (c, k) =>
+      reissue(c, k.issuer, (m) => {
+        const cc = m.get('c') as CborValue[];
+        ((cc[3] as Map<number, CborValue>).get(5) as CborValue[]).push('g64');
+      }),
+    expected: 'ERR_INPUT_TOO_LARGE',
+  },
+  {
+    name: 'valid-limits-credential-card-id-64-chars',
+    description: 'A credential whose card id (sub) has 64 characters, the most a text field may have.',
+    mode: 'full',
+    credential: { cardId: 'C'.repeat(64) },
+    expected: null,
+  },
+  {
+    name: 'limits-credential-card-id-65-chars',
+    description:
+      'A credential whose card id (sub) has 65 characters, signed by its issuer: over the 64 of a text field.',
+    mode: 'full',
+    credential: { cardId: 'C'.repeat(64) },
+    mutateCredential: (c, k) => reissue(c, k.issuer, (m) => m.set(2, 'C'.repeat(65))),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'valid-limits-compact-card-id-64-chars',
+    description: 'Compact mode, a card id of 64 characters, the most a text field may have.',
+    mode: 'compact',
+    credential: { cardId: 'C'.repeat(64) },
+    expected: null,
+  },
+  {
+    name: 'valid-limits-compact-card-id-64-code-points',
+    description:
+      'Compact mode, a card id of 64 times U+20000: 64 characters (code points), though 128 UTF-16 code units and 256 UTF-8 bytes.',
+    mode: 'compact',
+    credential: { cardId: '\u{20000}'.repeat(64) },
+    expected: null,
+  },
+  {
+    name: 'limits-compact-card-id-65-chars',
+    description:
+      'Compact mode, a card id of 65 characters, signed by the phone: over the 64 of a text field.',
+    mode: 'compact',
+    credential: { cardId: 'C'.repeat(64) },
+    mutate: (b, k) => resignFields(b, k.holder, (f) => (f[0] = 'C'.repeat(65))),
     expected: 'ERR_STRUCTURE',
   },
   {

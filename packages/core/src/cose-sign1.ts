@@ -16,6 +16,7 @@ import {
   verifyBytes,
 } from './keys.js';
 import { type CborLimits, type CborValue, cmap, decodeCbor, encodeCbor } from './lib/cbor.js';
+import { PROTECTED_HEADER_LIMITS } from './lib/limits.js';
 
 /** A decoded, not yet verified COSE_Sign1. */
 export interface Sign1 {
@@ -35,8 +36,6 @@ function structure(what: string, detail: string, section = '2.2'): CampusCardErr
   return new CampusCardError('ERR_STRUCTURE', `${what}: ${detail}`, { section });
 }
 
-const HEADER_LIMITS: CborLimits = { maxBytes: 64, maxDepth: 1, maxItems: 4 };
-
 /** Decodes the protected header of a COSE_Sign1. */
 function decodeProtected(
   bytes: Uint8Array,
@@ -48,7 +47,7 @@ function decodeProtected(
     if (bytes[2] === 0x26) return { alg: 'ES256', kid: undefined };
     if (bytes[2] === 0x27) return { alg: 'EdDSA', kid: undefined };
   }
-  const header = decodeCbor(bytes, HEADER_LIMITS, `${what} protected header`);
+  const header = decodeCbor(bytes, PROTECTED_HEADER_LIMITS, `${what} protected header`);
   if (!(header instanceof Map)) throw structure(what, 'protected header is not a map');
   for (const label of header.keys()) {
     if (label !== 1 && label !== 4)
@@ -181,14 +180,50 @@ export function encodeProtected(alg: Alg, kid?: Uint8Array): Uint8Array {
   );
 }
 
+/** Options of {@link signSign1}. */
+export interface SignSign1Options {
+  /** The protected header: `{1: alg, 4: kid}` or `{1: alg}`. */
+  header: 'alg+kid' | 'alg';
+  /**
+   * The size limit of the structure (spec §2.1) and its name: bytes a reader would refuse
+   * (`ERR_INPUT_TOO_LARGE`) are refused here, before signing, with the same code.
+   */
+  limit?: { maxBytes: number; what: string };
+}
+
+/** The length of a COSE_Sign1 with these parts and a 64-byte signature. */
+export function sign1Length(protectedLength: number, payloadLength: number): number {
+  return (
+    1 +
+    bstrHeadLength(protectedLength) +
+    protectedLength +
+    1 +
+    bstrHeadLength(payloadLength) +
+    payloadLength +
+    2 +
+    64
+  );
+}
+
 /** Signs `payload` into COSE_Sign1 bytes. */
 export async function signSign1(
   payload: Uint8Array,
   key: PrivateKey | Signer,
-  options: { header: 'alg+kid' | 'alg' },
+  options: SignSign1Options,
 ): Promise<Uint8Array> {
   const signer = toSigner(key);
   const protectedBytes = encodeProtected(signer.alg, options.header === 'alg+kid' ? signer.kid : undefined);
+  const limit = options.limit;
+  if (limit !== undefined) {
+    const length = sign1Length(protectedBytes.length, payload.length);
+    if (length > limit.maxBytes) {
+      throw new CampusCardError(
+        'ERR_INPUT_TOO_LARGE',
+        `${limit.what} would be ${length} bytes; the limit is ${limit.maxBytes}`,
+        { section: '2.1' },
+      );
+    }
+  }
   const signature = await signer.sign(sign1ToBeSigned(protectedBytes, payload));
   if (!(signature instanceof Uint8Array) || signature.length !== 64) {
     throw new TypeError('a signer must return a 64-byte raw signature');

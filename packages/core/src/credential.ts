@@ -86,8 +86,12 @@ export async function issueCredential(
   issuerKey: PrivateKey | Signer,
 ): Promise<Uint8Array> {
   const payload = encodeCredentialClaims(input);
+  // the rules and limits a reader applies (spec §2.1, §4.1), before signing
   parseCredentialClaims(payload);
-  return signSign1(payload, issuerKey, { header: 'alg+kid' });
+  return signSign1(payload, issuerKey, {
+    header: 'alg+kid',
+    limit: { maxBytes: CREDENTIAL_LIMITS.maxBytes, what: 'credential' },
+  });
 }
 
 /** Encodes the CWT claims of a credential (deterministic). */

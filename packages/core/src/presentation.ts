@@ -5,7 +5,15 @@
  * @module
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import { bstrHead, decodeSign1, SIGN1_HEADROOM, type Sign1, signSign1, toBeSignedAt } from './cose-sign1.js';
+import {
+  bstrHead,
+  decodeSign1,
+  SIGN1_HEADROOM,
+  type Sign1,
+  sign1Length,
+  signSign1,
+  toBeSignedAt,
+} from './cose-sign1.js';
 import { CampusCardError } from './errors.js';
 import { type Alg, type PrivateKey, type Signer, toSigner } from './keys.js';
 import { allocSlab } from './lib/bytes.js';
@@ -77,6 +85,9 @@ export interface CreateCompactPresentationOptions {
   nonce?: Uint8Array;
 }
 
+/** The size limit {@link createPresentation} and {@link createCompactPresentation} write within. */
+const PRESENTATION_WRITE_LIMIT = { maxBytes: PRESENTATION_LIMITS.maxBytes, what: 'presentation' };
+
 function checkCommon(t: number, nonce: Uint8Array, scene: number | undefined): void {
   if (!Number.isSafeInteger(t) || t < 0) throw new RangeError('t must be unix seconds');
   if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES)
@@ -114,7 +125,8 @@ export async function createPresentation(
   ];
   if (options.scene !== undefined) fields.push(options.scene);
   const payload = encodeCbor(fields);
-  return signSign1(payload, holderKey, { header: 'alg' });
+  // a credential near its own 600-byte limit can make a code over 680 bytes (spec §2.1)
+  return signSign1(payload, holderKey, { header: 'alg', limit: PRESENTATION_WRITE_LIMIT });
 }
 
 /** Creates a compact-mode presentation (spec §5.2), for readers that hold the roster. */
@@ -129,7 +141,10 @@ export async function createCompactPresentation(
     throw new TypeError('cardId required');
   const fields: CborValue[] = [encodeCardId(options.cardId), signer.kid, options.t, nonce];
   if (options.scene !== undefined) fields.push(options.scene);
-  return signSign1(encodeCbor(fields), signer, { header: 'alg' });
+  const payload = encodeCbor(fields);
+  // the rules and limits a reader applies (a card id of at most 64 characters: spec §2.1, §5.2)
+  parsePresentationPayload(payload);
+  return signSign1(payload, signer, { header: 'alg', limit: PRESENTATION_WRITE_LIMIT });
 }
 
 /** Decimal digits, the first not 0, at most 16 of them (2^53 − 1 has 16). */
@@ -242,8 +257,14 @@ function presentationFields(decoded: CborValue, sign1: Sign1 | undefined): Decod
       payload: bytesField(arr[1], 'presentation credential payload', S),
       signature: bytesField(arr[2], 'presentation credential signature', S, 64),
     };
-    if (first.length + parts.payload.length + 72 > CREDENTIAL_LIMITS.maxBytes) {
-      throw new CampusCardError('ERR_INPUT_TOO_LARGE', 'credential too large', { section: '2.1' });
+    // the credential a reader rebuilds, [protected, {}, payload, signature], within its limit
+    const length = sign1Length(first.length, parts.payload.length);
+    if (length > CREDENTIAL_LIMITS.maxBytes) {
+      throw new CampusCardError(
+        'ERR_INPUT_TOO_LARGE',
+        `credential is ${length} bytes; the limit is ${CREDENTIAL_LIMITS.maxBytes}`,
+        { section: '2.1' },
+      );
     }
     const t = uintField(arr[3], 'presentation t', S);
     const nonce = bytesField(arr[4], 'presentation nonce', S, NONCE_BYTES);
@@ -349,7 +370,7 @@ export function readPresentation(b: Uint8Array): DecodedPresentation | undefined
     p = plStart + pl;
     if (p + 66 > pe || b[p] !== 0x58 || b[p + 1] !== 0x40) return undefined;
     // a credential too large to be one is the general decoder's error to report
-    if (ph + pl + 72 > CREDENTIAL_LIMITS.maxBytes) return undefined;
+    if (sign1Length(ph, pl) > CREDENTIAL_LIMITS.maxBytes) return undefined;
     credentialAt = [phStart, phStart + ph, plStart, plStart + pl, p + 2];
     p += 66;
     optional = count === 0x86;

@@ -44,9 +44,11 @@ export function decodeQrAt(text: string, headroom: number): Uint8Array {
   if (typeof text !== 'string')
     throw new CampusCardError('ERR_INPUT_TYPE', 'QR text must be a string', { section: '8' });
   if (text.length > MAX_QR_CHARS) {
-    throw new CampusCardError('ERR_INPUT_TOO_LARGE', `QR text of ${text.length} characters`, {
-      section: '2.1',
-    });
+    throw new CampusCardError(
+      'ERR_INPUT_TOO_LARGE',
+      `QR text of ${text.length} characters; the limit is ${MAX_QR_CHARS}`,
+      { section: '2.1' },
+    );
   }
   if (!text.startsWith(QR_PREFIX))
     throw new CampusCardError('ERR_QR_PREFIX', 'QR text does not start with CC1:', { section: '8' });

@@ -100,8 +100,12 @@ export async function signRoster(input: RosterInput, key: PrivateKey | Signer): 
       [4, cards],
     ]),
   );
+  // the rules and limits a reader applies (spec §2.1, §6.2), before signing
   parseRosterPayload(payload);
-  return signSign1(payload, key, { header: 'alg+kid' });
+  return signSign1(payload, key, {
+    header: 'alg+kid',
+    limit: { maxBytes: ROSTER_LIMITS.maxBytes, what: 'roster' },
+  });
 }
 
 /** Parses a roster payload (no signature check). */

@@ -101,8 +101,12 @@ export async function signStatusList(input: StatusListInput, key: PrivateKey | S
       [5, packStatuses(input.statuses, bits)],
     ]),
   );
+  // the rules and limits a reader applies (spec §2.1, §6.1), before signing
   parseStatusListPayload(payload);
-  return signSign1(payload, key, { header: 'alg+kid' });
+  return signSign1(payload, key, {
+    header: 'alg+kid',
+    limit: { maxBytes: STATUS_LIST_LIMITS.maxBytes, what: 'status list' },
+  });
 }
 
 /** Parses a status list payload (no signature check). */

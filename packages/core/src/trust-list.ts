@@ -93,7 +93,10 @@ export async function signTrustList(
   );
   // validate what we are about to sign with the same rules a reader applies
   parseTrustListPayload(payload);
-  return signSign1(payload, rootKey, { header: 'alg+kid' });
+  return signSign1(payload, rootKey, {
+    header: 'alg+kid',
+    limit: { maxBytes: TRUST_LIST_LIMITS.maxBytes, what: 'trust list' },
+  });
 }
 
 /** Parses a trust list payload (no signature check). */

@@ -216,12 +216,21 @@ function scanItem(
       const count = readArg(b, pos, what);
       const h = headLen;
       if (depth + 1 > maxDepth) {
-        throw new CampusCardError('ERR_CBOR_TOO_DEEP', `${what}: nesting deeper than ${maxDepth}`, {
-          section: '2.1',
-        });
+        throw new CampusCardError(
+          'ERR_CBOR_TOO_DEEP',
+          `${what}: nesting deeper than the limit of ${maxDepth}`,
+          {
+            section: '2.1',
+          },
+        );
       }
-      if (count > maxItems)
-        throw new CampusCardError('ERR_INPUT_TOO_LARGE', `${what}: ${count} elements at ${pos}`);
+      if (count > maxItems) {
+        throw new CampusCardError(
+          'ERR_INPUT_TOO_LARGE',
+          `${what}: ${count} elements in the ${major === 4 ? 'array' : 'map'} at ${pos}; the limit is ${maxItems}`,
+          { section: '2.1' },
+        );
+      }
       // each element needs at least one byte: a cheap bound before walking
       if (count * (major === 5 ? 2 : 1) > b.length - pos - h)
         throw malformed(what, `container at ${pos} runs past the end`);

@@ -5,6 +5,7 @@
  */
 import { CampusCardError } from '../errors.js';
 import type { CborMap, CborValue } from './cbor.js';
+import { MAX_TEXT_CHARS } from './limits.js';
 
 /** Throws `ERR_STRUCTURE`. */
 export function structureError(what: string, detail: string, section: string): CampusCardError {
@@ -46,10 +47,43 @@ export function uintField(
   return v;
 }
 
-/** Reads a text string of 1..maxLength characters. */
-export function textField(v: CborValue | undefined, what: string, section: string, maxLength = 64): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > maxLength) {
-    throw structureError(what, `expected a text string of 1 to ${maxLength} characters`, section);
+/**
+ * The number of characters (Unicode code points) of `s`: its UTF-16 length less one for each
+ * surrogate pair.
+ */
+export function codePointLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * Reads a text string of 1 to {@link MAX_TEXT_CHARS} characters (spec §2.1), counted in Unicode
+ * code points.
+ */
+export function textField(v: CborValue | undefined, what: string, section: string): string {
+  // the UTF-16 length is at least the number of code points: count them only when it is over
+  if (
+    typeof v !== 'string' ||
+    v.length === 0 ||
+    (v.length > MAX_TEXT_CHARS && codePointLength(v) > MAX_TEXT_CHARS)
+  ) {
+    throw structureError(
+      what,
+      typeof v === 'string' && v.length > 0
+        ? `a text string of ${codePointLength(v)} characters; the limit is ${MAX_TEXT_CHARS}`
+        : `expected a text string of 1 to ${MAX_TEXT_CHARS} characters`,
+      section,
+    );
   }
   return v;
 }
