@@ -8,6 +8,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import {
   BinaryBody,
   Id,
+  OWN_SCHOOL_ONLY,
   PhysicalUidHex,
   POST_ERRORS,
   PublicJwk,
@@ -78,10 +79,6 @@ export type Card = Static<typeof Card>;
 const schoolParams = strictObject({ school_id: Id });
 const cardParams = strictObject({ card_id: Id });
 const anySigned = ['operator', 'device', 'merchant'] as const;
-
-/** What a device or merchant may read of another school: nothing (the route's description). */
-const OWN_SCHOOL_ONLY =
-  'A device or merchant sees only its own school and what belongs to it: anything of another school answers 404 `ERR_NOT_FOUND`, as an unknown id does. The operator sees every school.';
 
 /** Card routes. */
 export const cardRoutes = [

@@ -100,6 +100,13 @@ export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: KEY_PATTER
  */
 export const BusinessKey = Type.String({ minLength: 1, maxLength: 64, pattern: KEY_PATTERN });
 
+/**
+ * The description of a route that scopes reads to the caller's school: a device or merchant sees
+ * only its own school, and another school's resources answer as unknown ids do.
+ */
+export const OWN_SCHOOL_ONLY =
+  'A device or merchant sees only its own school and what belongs to it: anything of another school answers 404 `ERR_NOT_FOUND`, as an unknown id does. The operator sees every school.';
+
 /** A scanned QR text, `CC1:` followed by Base45 (token format §8). */
 export const QrText = Type.String({ minLength: 4, maxLength: 1024, pattern: '^CC1:[0-9A-Z $%*+\\-./:]*$' });
 

@@ -7,6 +7,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import {
   Id,
+  OWN_SCHOOL_ONLY,
   POST_ERRORS,
   PublicJwk,
   type RouteDef,
@@ -201,10 +202,6 @@ export type Merchant = Static<typeof Merchant>;
 
 const op = ['operator'] as const;
 const anySigned = ['operator', 'device', 'merchant'] as const;
-
-/** What a device or merchant may read of another school: nothing (the route's description). */
-const OWN_SCHOOL_ONLY =
-  'A device or merchant sees only its own school and what belongs to it: anything of another school answers 404 `ERR_NOT_FOUND`, as an unknown id does. The operator sees every school.';
 
 /** Directory routes. */
 export const directoryRoutes = [

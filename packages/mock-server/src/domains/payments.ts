@@ -12,7 +12,7 @@ import { iso, parseIso } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import { consumeCode, type Resolution, resolveCredentialInput, trustMaterialCached } from './cards.js';
-import { getPersonRow } from './directory.js';
+import { getPersonRow, requireOwnSchool } from './directory.js';
 import { recordIncident } from './incidents.js';
 import { balanceOf, postJournal, walletAccount } from './ledger.js';
 import { enqueueEvent } from './webhooks.js';
@@ -481,6 +481,7 @@ export const paymentHandlers: Handlers = {
       const p = requirePrincipal(ctx);
       const person = getPersonRow(state, ctx.params.person_id);
       if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
+      requireOwnSchool(p, person.school_id, `person ${ctx.params.person_id}`);
       const requestHash = hash(['top_up', person.person_id, b.amount, b.channel]);
       const existing = findOrder(state, p.id, b.out_trade_no);
       if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
@@ -512,6 +513,7 @@ export const paymentHandlers: Handlers = {
   getWallet: (ctx) => {
     const person = getPersonRow(ctx.state, ctx.params.person_id);
     if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
+    requireOwnSchool(requirePrincipal(ctx), person.school_id, `person ${ctx.params.person_id}`);
     const acc = walletAccount(person.person_id);
     const row = ctx.state.db.prepare('SELECT balance, updated_at FROM accounts WHERE account = ?').get(acc) as
       | { balance: number; updated_at: number }
@@ -531,6 +533,7 @@ export const paymentHandlers: Handlers = {
     const { state } = ctx;
     const person = getPersonRow(state, ctx.params.person_id);
     if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
+    requireOwnSchool(requirePrincipal(ctx), person.school_id, `person ${ctx.params.person_id}`);
     const from = parseIso(ctx.query.from, 'querystring/from');
     const to = parseIso(ctx.query.to, 'querystring/to');
     if (to < from) throw new ApiError(400, 'ERR_VALIDATION', 'to is before from');

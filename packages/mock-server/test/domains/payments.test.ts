@@ -1,3 +1,4 @@
+import { exportJwk, generateKeyPair } from '@campus-card/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
@@ -638,5 +639,71 @@ describe('offline items of a card that is not active at upload (fail-closed)', (
       ['rejected', 'ERR_CARD_NOT_ACTIVE'],
     ]);
     expect(await balance(p, 's-001')).toBe(9_700);
+  });
+});
+
+describe("another school's wallets", () => {
+  it("a merchant or POS of school A neither reads nor tops up a school B wallet; school B's own merchant and the operator do", async () => {
+    p = await demoPlatform();
+    const op = operator(p);
+    const created = async (url: string, body: object) => {
+      const r = await p.app.inject(signed(p, op, 'POST', url, body));
+      expect(r.statusCode, r.body).toBe(201);
+    };
+    await created('/v1/schools', { school_id: 'sch-b', name: 'B' });
+    await created('/v1/people', { school_id: 'sch-b', person_id: 'b-s1', kind: 'student', name: 'B pupil' });
+    const key = generateKeyPair('ES256').privateKey;
+    await created('/v1/merchants', {
+      merchant_id: 'b-shop',
+      school_id: 'sch-b',
+      name: 'B shop',
+      category: 'shop',
+      public_jwk: exportJwk(key.publicKey),
+    });
+    const bShop = { id: 'b-shop', jwk: exportJwk(key, { includePrivate: true }) };
+    const aShop = deviceSigner(p, p.demo!.merchants[0]!.id);
+    const aPos = deviceSigner(p, 'pos-01');
+    const range = '?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z';
+    const before = tableDigests(p);
+    for (const who of [aShop, aPos]) {
+      for (const url of ['/v1/wallets/b-s1', `/v1/wallets/b-s1/summary${range}`]) {
+        const r = await p.app.inject(signed(p, who, 'GET', url));
+        expect([who.id, url, r.statusCode, json(r).code]).toEqual([who.id, url, 404, 'ERR_NOT_FOUND']);
+      }
+    }
+    const topUp = await p.app.inject(
+      signed(p, aShop, 'POST', '/v1/wallets/b-s1/top-ups', {
+        out_trade_no: 'X-1',
+        amount: 500,
+        channel: 'wechat',
+      }),
+    );
+    expect([topUp.statusCode, json(topUp).code]).toEqual([404, 'ERR_NOT_FOUND']);
+    // no money moved: only the request nonces and the refused top-up's outcome (kept for its key)
+    expect(changedTables(before, tableDigests(p))).toEqual(['idempotency', 'nonces']);
+    // nothing tells another school's person from an unknown one
+    const other = json<{ detail: string }>(
+      await p.app.inject(signed(p, aShop, 'GET', '/v1/wallets/b-s1')),
+    ).detail;
+    const unknown = json<{ detail: string }>(
+      await p.app.inject(signed(p, aShop, 'GET', '/v1/wallets/nobody')),
+    ).detail;
+    expect(other.replace('b-s1', 'X')).toBe(unknown.replace('nobody', 'X'));
+    // school B's own merchant and the operator
+    const own = await p.app.inject(
+      signed(p, bShop, 'POST', '/v1/wallets/b-s1/top-ups', {
+        out_trade_no: 'B-1',
+        amount: 500,
+        channel: 'wechat',
+      }),
+    );
+    expect(own.statusCode, own.body).toBe(201);
+    expect(
+      json<{ balance: number }>(await p.app.inject(signed(p, bShop, 'GET', '/v1/wallets/b-s1'))).balance,
+    ).toBe(500);
+    expect(await balance(p, 'b-s1')).toBe(500);
+    expect(
+      json<{ balance: number }>(await p.app.inject(signed(p, aShop, 'GET', '/v1/wallets/s-001'))).balance,
+    ).toBe(await balance(p, 's-001'));
   });
 });
