@@ -4,31 +4,17 @@
  *
  * @module
  */
-import {
-  computeUidHash,
-  decodeStatusList,
-  decodeTrustList,
-  type StatusList,
-  type TrustList,
-  toBase64Url,
-  toHex,
-  type VerifiedPresentation,
-  verifyPresentation,
-} from '@campus-card/core';
 import type { EventBatchResult, StoredEvent } from '@campus-card/core/api';
 import type { Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { iso, parseIso } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
-import { createNodeSignatureBackend } from '../lib/node-verify.js';
 import { ApiError } from '../lib/problem.js';
 import {
   type CardRow,
   consumeCode,
   getCardRow,
-  getTrustMaterial,
   type Resolution,
-  type ResolvedCard,
   resolveCredentialInput,
 } from './cards.js';
 import { getPersonRow } from './directory.js';
@@ -63,44 +49,13 @@ function eventOut(r: EventRow): StoredEvent {
   };
 }
 
-/** node:crypto off the event loop, as for every code the platform checks (lib/node-verify.ts). */
-const signatureBackend = createNodeSignatureBackend();
-
-/** What resolveCredentialInput answers for a card that exists but is not active now. */
-const NOT_ACTIVE_NOW: ReadonlySet<string> = new Set(['ERR_REVOKED', 'ERR_CARD_NOT_ACTIVE']);
-
-/** A school's trust list, and its status list with every card valid (read once per upload). */
-type StatusBlindMaterial = (schoolId: string) => Promise<{ trustList: TrustList; anyStatus: StatusList }>;
-
-function statusBlindMaterial(state: PlatformState): StatusBlindMaterial {
-  const loaded = new Map<string, ReturnType<StatusBlindMaterial>>();
-  return (schoolId) => {
-    let hit = loaded.get(schoolId);
-    if (hit === undefined) {
-      hit = (async () => {
-        const tl = await getTrustMaterial(state, schoolId, 'trust-list');
-        const sl = await getTrustMaterial(state, schoolId, 'status-list');
-        const list = decodeStatusList(sl.bytes).statusList;
-        // the same list (school, size) with every status 0: verifyPresentation then judges the
-        // code's signatures and time window, and not its card's status
-        return {
-          trustList: decodeTrustList(tl.bytes).trustList,
-          anyStatus: { ...list, lst: new Uint8Array(list.lst.length) },
-        };
-      })();
-      loaded.set(schoolId, hit);
-    }
-    return hit;
-  };
-}
-
 /**
  * The card of an event's code or card tap, as of the event's time (`nowSeconds`), **whatever the
- * card's current status**: an attendance or access event reports what the reader did, so the
- * person it admitted (or turned away) is named even when the card was reported lost or revoked
- * before the upload. Everything else is judged as for a payment (resolveCredentialInput): the
- * code's signatures and time window at `nowSeconds`, the card of the reader's school, the current
- * phone key, the card's validity at `nowSeconds`. Undefined when it does not resolve.
+ * card's current status** (`anyStatus`): an attendance or access event reports what the reader
+ * did, so the person it admitted (or turned away) is named even when the card was reported lost or
+ * revoked before the upload. Everything else is judged as for a payment: the code's signatures and
+ * time window at `nowSeconds`, the card of the reader's school, the current phone key, the card's
+ * validity at `nowSeconds`. Undefined when it does not resolve.
  *
  * Money is not judged so: an offline payment stays fail-closed on the current status.
  */
@@ -109,65 +64,13 @@ async function resolveEventCredential(
   principal: Principal,
   input: { qr_text?: string | undefined; uid_hex?: string | undefined },
   nowSeconds: number,
-  material: StatusBlindMaterial,
 ): Promise<Resolution | undefined> {
   try {
-    return await resolveCredentialInput(state, principal, input, { nowSeconds });
+    return await resolveCredentialInput(state, principal, input, { nowSeconds, anyStatus: true });
   } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    if (!NOT_ACTIVE_NOW.has(err.code)) return undefined;
+    if (err instanceof ApiError) return undefined;
+    throw err;
   }
-  // the card exists but is not active now: resolve it again, with the status left out
-  const schoolId = principal.schoolId;
-  if (schoolId === null) return undefined;
-  const columns =
-    'card_id, school_id, person_id, role, status, holder_kid, physical_card_number, issued_at, expires_at';
-  let card: ResolvedCard | undefined;
-  let resolution: Omit<Resolution, 'card'>;
-  if (input.qr_text !== undefined && input.uid_hex === undefined) {
-    const { trustList, anyStatus } = await material(schoolId);
-    let v: VerifiedPresentation;
-    try {
-      v = await verifyPresentation(input.qr_text, {
-        trustList,
-        statusLists: [anyStatus],
-        now: nowSeconds,
-        maxAge: state.settings.codeMaxAgeS,
-        maxFuture: state.settings.codeMaxFutureS,
-        backend: signatureBackend,
-      });
-    } catch {
-      return undefined;
-    }
-    if (v.school !== schoolId) return undefined;
-    card = state.db
-      .prepare(`SELECT ${columns} FROM cards WHERE card_id = ? AND school_id = ?`)
-      .get(v.cardId, schoolId) as ResolvedCard | undefined;
-    if (card === undefined || card.holder_kid !== toBase64Url(v.holderKid)) return undefined;
-    resolution = {
-      source: 'qr',
-      // the one-use registry's key, as resolveCredentialInput makes it
-      replayKey: `${toHex(v.holderKid)}:${v.cardId}:${v.t}:${toHex(v.nonce)}`,
-      codeTime: v.t,
-      presentation: v,
-    };
-  } else if (input.uid_hex !== undefined && input.qr_text === undefined) {
-    const hash = toHex(computeUidHash(schoolId, new Uint8Array(Buffer.from(input.uid_hex, 'hex'))));
-    card = state.db
-      .prepare(`SELECT ${columns} FROM cards WHERE physical_uid_hash = ? AND school_id = ?`)
-      .get(hash, schoolId) as ResolvedCard | undefined;
-    if (card === undefined) return undefined;
-    resolution = {
-      source: 'physical_card',
-      replayKey: undefined,
-      codeTime: undefined,
-      presentation: undefined,
-    };
-  } else {
-    return undefined;
-  }
-  if (card.expires_at <= nowSeconds * 1000) return undefined;
-  return { card, ...resolution };
 }
 
 /** Attendance handlers. */
@@ -184,12 +87,11 @@ export const attendanceHandlers: Handlers = {
     const codes: (Resolution | undefined)[] = [];
     // Every event time is checked before any work: a bad one refuses the whole batch.
     const occurredAt = b.events.map((e, i) => parseIso(e.occurred_at, `body/events/${i}/occurred_at`));
-    const material = statusBlindMaterial(state);
     for (const [i, e] of b.events.entries()) {
       const at = Math.floor((occurredAt[i] as number) / 1000);
       let code: Resolution | undefined;
       if (e.qr_text !== undefined && e.decision === 'allowed') {
-        code = await resolveEventCredential(state, p, { qr_text: e.qr_text }, at, material);
+        code = await resolveEventCredential(state, p, { qr_text: e.qr_text }, at);
       }
       codes.push(code);
       if (e.card_id !== undefined) {
@@ -198,7 +100,7 @@ export const attendanceHandlers: Handlers = {
       } else if (code !== undefined && e.uid_hex === undefined) {
         resolved.push(code); // the same code, already resolved
       } else if (e.qr_text !== undefined || e.uid_hex !== undefined) {
-        resolved.push(await resolveEventCredential(state, p, e, at, material));
+        resolved.push(await resolveEventCredential(state, p, e, at));
       } else {
         resolved.push(undefined);
       }
