@@ -10,13 +10,7 @@ import { requirePrincipal } from '../context.js';
 import { iso, parseIso } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError } from '../lib/problem.js';
-import {
-  type CardRow,
-  consumeCode,
-  getCardRow,
-  type Resolution,
-  resolveCredentialInput,
-} from './cards.js';
+import { type CardRow, consumeCode, getCardRow, type Resolution, resolveCredentialInput } from './cards.js';
 import { getPersonRow } from './directory.js';
 import { recordIncident } from './incidents.js';
 import { enqueueEvent } from './webhooks.js';
