@@ -331,6 +331,12 @@ export function createTransport(options: TransportOptions): Transport {
       };
       const declared = Number(resHeaders['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) return tooLarge(`of ${declared} bytes`);
+      if (resHeaders['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0) {
+        // a declared length within the limit: undici ends the body there (a longer one is a
+        // framing error), so it is read in one go, without a promise per chunk
+        const bytes = new Uint8Array(await res.body.arrayBuffer());
+        return { kind: 'response', status: res.statusCode, headers: resHeaders, bytes };
+      }
       const chunks: Uint8Array[] = [];
       let total = 0;
       for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
