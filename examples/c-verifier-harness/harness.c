@@ -4,11 +4,12 @@
  *
  * THIS IS NOT A VERIFIER. It implements the transport (JSON lines on stdin, one JSON line per
  * request on stdout) and the structural checks a reader runs before any cryptography
- * (token-format §8 QR text and Base45, §2.1 deterministic CBOR and limits, §2.2 COSE_Sign1 shape
- * and algorithms, §5 presentation fields). It has no signature code: every code that passes the
- * structural checks is denied INTERNAL_ERROR (fail closed), and trust material is accepted after a
- * structural check only. Against the suite it passes the decoding vectors and fails the rest, which
- * is the point: a vendor replaces `check_signatures_and_state` with their verifier.
+ * (token-format §8 QR text and Base45, §2.1 deterministic CBOR, UTF-8 text and limits, §2.2
+ * COSE_Sign1 shape, protected headers and algorithms, §2.4 COSE_Key members, §5 presentation
+ * fields). It has no signature code: every code that passes the structural checks is denied
+ * INTERNAL_ERROR (fail closed), and trust material is accepted after a structural check only.
+ * Against the suite it passes the decoding vectors and fails the rest, which is the point: a vendor
+ * replaces `check_signatures_and_state` with their verifier.
  *
  * Build: cc -std=c99 -O2 -Wall -Wextra -o c-verifier-harness harness.c
  * Run:   campus-card-conformance run --plan verifier --target ./c-verifier-harness
@@ -161,6 +162,36 @@ static int cbor_head(Cbor *c, int *major, uint64_t *arg) {
   return 1;
 }
 
+/* The number of characters (code points) of the UTF-8 text s[0, n), or -1 if it is not UTF-8 (§2.1:
+   ERR_CBOR_MALFORMED). Well-formed UTF-8 is Unicode's table 3-7, which a fatal decoder (the TS
+   reference's TextDecoder) applies too: no stray continuation byte, no lead byte C0, C1 or F5 to FF,
+   no overlong form (E0 then 80..9F, F0 then 80..8F), no surrogate U+D800..U+DFFF (ED then A0..BF),
+   nothing above U+10FFFF (F4 then 90..BF), no character cut short by the end of the string. */
+static long utf8_chars(const uint8_t *s, uint64_t n) {
+  long chars = 0;
+  for (uint64_t i = 0; i < n; chars++) {
+    uint8_t b = s[i];
+    uint64_t more;
+    uint8_t lo = 0x80, hi = 0xBF; /* the range of the byte after the lead byte */
+    if (b < 0x80) { i++; continue; }
+    if (b >= 0xC2 && b <= 0xDF) more = 1;
+    else if (b >= 0xE0 && b <= 0xEF) {
+      more = 2;
+      if (b == 0xE0) lo = 0xA0;      /* below: an overlong form of U+0000..U+07FF */
+      else if (b == 0xED) hi = 0x9F; /* above: a surrogate */
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      more = 3;
+      if (b == 0xF0) lo = 0x90;      /* below: an overlong form of U+0000..U+FFFF */
+      else if (b == 0xF4) hi = 0x8F; /* above: beyond U+10FFFF */
+    } else return -1;
+    if (n - i - 1 < more || s[i + 1] < lo || s[i + 1] > hi) return -1;
+    for (uint64_t j = 2; j <= more; j++)
+      if ((s[i + j] & 0xC0) != 0x80) return -1;
+    i += 1 + more;
+  }
+  return chars;
+}
+
 /* Checks one well-formed, deterministic item within the profile (no tags, floats, null) and the
    limits; `depth` is the number of arrays and maps it is in. */
 static int cbor_item(Cbor *c, int depth, const Limits *l) {
@@ -173,6 +204,7 @@ static int cbor_item(Cbor *c, int depth, const Limits *l) {
   case 1: return arg < 0x1FFFFFFFFFFFFFULL;
   case 2: case 3:
     if (arg > c->len - c->pos) return 0;
+    if (major == 3 && utf8_chars(c->p + c->pos, arg) < 0) return 0; /* not UTF-8: ERR_CBOR_MALFORMED */
     c->pos += (size_t)arg;
     return 1;
   case 4:
@@ -184,6 +216,8 @@ static int cbor_item(Cbor *c, int depth, const Limits *l) {
     size_t prev_start = 0, prev_len = 0;
     for (uint64_t i = 0; i < arg; i++) {
       size_t start = c->pos;
+      /* keys are integers or text (ERR_CBOR_UNSUPPORTED_TYPE) */
+      if (start >= c->len || (c->p[start] >> 5 != 0 && c->p[start] >> 5 != 1 && c->p[start] >> 5 != 3)) return 0;
       if (!cbor_item(c, depth + 1, l)) return 0;
       size_t klen = c->pos - start;
       if (i > 0) { /* keys sorted bytewise by their encodings, no duplicates */
@@ -227,21 +261,61 @@ static uint64_t head_len(uint64_t arg) {
   return arg < 24 ? 1 : arg < 0x100 ? 2 : arg < 0x10000 ? 3 : arg < 0x100000000ULL ? 5 : 9;
 }
 
-/* Reads a text string of 1 to MAX_TEXT characters: code points, so UTF-8 bytes that do not
-   continue a character (not 10xxxxxx). */
+/* Reads a text string of 1 to MAX_TEXT characters (code points, §2.1). */
 static int text_ok(Cbor *c) {
   int major;
-  uint64_t arg, chars = 0;
+  uint64_t arg;
   const uint8_t *x;
   if (!cbor_next(c, &major, &arg, &x) || major != 3) return 0;
-  for (uint64_t i = 0; i < arg; i++) chars += (x[i] & 0xC0) != 0x80;
+  long chars = utf8_chars(x, arg);
   return chars >= 1 && chars <= MAX_TEXT;
+}
+
+/* A COSE_Key (§2.4) holds 1 (kty), 3 (alg), -1 (crv), -2 (x) and -3 (y) only: no 2 (kid), which is
+   always computed from the key and never carried, and no other member (a private -4, d, say).
+   Anything else is ERR_KEY_INVALID (BAD_FORMAT). The key itself is checked with the signatures. */
+static int cose_key_ok(Cbor *c) {
+  int major, km;
+  uint64_t n, k;
+  const uint8_t *x;
+  if (!cbor_next(c, &major, &n, &x) || major != 5) return 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (!cbor_next(c, &km, &k, &x)) return 0;
+    if (!((km == 0 && (k == 1 || k == 3)) || (km == 1 && k <= 2))) return 0; /* -1 - k: -1, -2, -3 */
+    cbor_skip(c);
+  }
+  return 1;
 }
 
 /* ---------- the checks ---------- */
 
-/* COSE_Sign1 shape (§2.2): [bstr protected, {} , bstr payload, bstr(64) signature]. */
-static const char *check_sign1(const uint8_t *p, size_t len, const uint8_t **payload, size_t *payload_len) {
+/* The protected header of a COSE_Sign1 (§2.2): 1 (alg) and, in every structure but a presentation,
+   4 (kid, 8 bytes). Nothing else: no other label, and no kid in a presentation (want_kid 0). In the
+   reference order: a label other than 1 and 4 (ERR_STRUCTURE), then alg, -7 or -8 (any other is
+   ERR_ALG_NOT_ALLOWED: BAD_SIGNATURE), then the kid (ERR_STRUCTURE). */
+static const char *check_protected(const uint8_t *prot, size_t len, int want_kid) {
+  if (!cbor_valid(prot, len, &PROTECTED_HEADER)) return "BAD_FORMAT";
+  Cbor h = {prot, len, 0};
+  int major, km, vm;
+  uint64_t n, k, v;
+  const uint8_t *x;
+  if (!cbor_next(&h, &major, &n, &x) || major != 5) return "BAD_FORMAT";
+  int alg_ok = 0, has_kid = 0, kid_ok = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (!cbor_next(&h, &km, &k, &x) || !cbor_next(&h, &vm, &v, &x)) return "BAD_FORMAT";
+    if (km != 0 || (k != 1 && k != 4)) return "BAD_FORMAT"; /* another label, integer or text */
+    if (k == 1) alg_ok = vm == 1 && (v == 6 || v == 7);     /* -7 and -8 encode as 1/6, 1/7 */
+    else { has_kid = 1; kid_ok = vm == 2 && v == 8; }
+  }
+  if (!alg_ok) return "BAD_SIGNATURE"; /* ERR_ALG_NOT_ALLOWED */
+  if (has_kid != want_kid || (has_kid && !kid_ok)) return "BAD_FORMAT";
+  return NULL;
+}
+
+/* COSE_Sign1 (§2.2): [bstr protected, {} , bstr payload, bstr(64) signature], then its protected
+   header (want_kid: whether it must, or must not, name a kid). */
+static const char *check_sign1(const uint8_t *p, size_t len, int want_kid, const uint8_t **payload,
+                               size_t *payload_len) {
   Cbor c = {p, len, 0};
   int major;
   uint64_t arg;
@@ -253,24 +327,14 @@ static const char *check_sign1(const uint8_t *p, size_t len, const uint8_t **pay
   if (!cbor_next(&c, &major, &arg, payload) || major != 2) return "BAD_FORMAT";
   *payload_len = (size_t)arg;
   if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 64) return "BAD_FORMAT";
-  /* protected header: a map holding alg (1) = -7 (ES256) or -8 (EdDSA) */
-  if (!cbor_valid(prot, prot_len, &PROTECTED_HEADER)) return "BAD_FORMAT";
-  Cbor h = {prot, prot_len, 0};
-  if (!cbor_next(&h, &major, &arg, &x) || major != 5) return "BAD_FORMAT";
-  uint64_t entries = arg;
-  int alg_ok = 0;
-  for (uint64_t i = 0; i < entries; i++) {
-    int km, vm;
-    uint64_t k, v;
-    if (!cbor_next(&h, &km, &k, &x) || !cbor_next(&h, &vm, &v, &x)) return "BAD_FORMAT";
-    if (km == 0 && k == 1) alg_ok = vm == 1 && (v == 6 || v == 7); /* -7 and -8 encode as 1/6, 1/7 */
-  }
-  return alg_ok ? NULL : "BAD_SIGNATURE"; /* ERR_ALG_NOT_ALLOWED */
+  return check_protected(prot, prot_len, want_kid);
 }
 
 /* The credential's claims (§4.1) within the credential's limits (§2.1): at most 64 elements in one
    array or map (so 64 groups), and iss, sub, the physical card, every group and every linked card a
-   text of 1 to 64 characters. (A verifier reads them once the issuer signature has verified; this
+   text of 1 to 64 characters; extras present only when one of their keys is, groups and linked cards
+   [+ tstr] (at least one); the phone key (cnf, {1: COSE_Key}) without a kid or any other member a
+   COSE_Key does not hold. (A verifier reads them once the issuer signature has verified; this
    example, with no signature code, reads them first. Either way the code is denied.) */
 static int credential_claims_ok(const uint8_t *p, size_t len) {
   if (!cbor_valid(p, len, &CREDENTIAL)) return 0;
@@ -286,18 +350,24 @@ static int credential_claims_ok(const uint8_t *p, size_t len) {
     if (!cbor_next(&c, &km, &k, &key)) return 0;
     if (km == 0 && (k == 1 || k == 2)) { /* iss, sub */
       if (!text_ok(&c)) return 0;
+    } else if (km == 0 && k == 8) { /* cnf: {1: COSE_Key} */
+      int cm;
+      uint64_t ck;
+      if (!cbor_next(&c, &major, &m, &x) || major != 5) return 0;
+      for (uint64_t j = 0; j < m; j++)
+        if (!cbor_next(&c, &cm, &ck, &x) || cm != 0 || ck != 1 || !cose_key_ok(&c)) return 0;
     } else if (km == 3 && k == 1 && key[0] == 'c') { /* [role, status index, validity, ? extras] */
       if (!cbor_next(&c, &major, &m, &x) || major != 4 || m < 3 || m > 4) return 0;
       for (int j = 0; j < 3; j++) cbor_skip(&c);
       if (m == 3) continue;
       uint64_t extras;
-      if (!cbor_next(&c, &major, &extras, &x) || major != 5) return 0;
+      if (!cbor_next(&c, &major, &extras, &x) || major != 5 || extras == 0) return 0;
       for (uint64_t e = 0; e < extras; e++) {
         if (!cbor_next(&c, &km, &k, &key)) return 0;
         if (km == 0 && k == 4) { /* physical card */
           if (!text_ok(&c)) return 0;
         } else if (km == 0 && (k == 5 || k == 6)) { /* groups, linked cards */
-          if (!cbor_next(&c, &major, &arg, &x) || major != 4) return 0;
+          if (!cbor_next(&c, &major, &arg, &x) || major != 4 || arg == 0) return 0;
           for (uint64_t g = 0; g < arg; g++)
             if (!text_ok(&c)) return 0;
         } else {
@@ -327,7 +397,8 @@ static int card_id_ok(int major, uint64_t arg, const uint8_t *text) {
 }
 
 /* Presentation payload (§5): full [bstr, bstr, bstr(64), uint t, bstr(4), ?uint] or compact
-   [card id (uint or tstr, one encoding each), bstr(8), uint t, bstr(4), ?uint]. */
+   [card id (uint or tstr, one encoding each), bstr(8), uint t, bstr(4), ?uint]. In full mode, then
+   the credential it carries (§5.3 step 2): its protected header {1: alg, 4: kid}, and its claims. */
 static const char *check_presentation_payload(const uint8_t *p, size_t len) {
   if (!cbor_valid(p, len, &PRESENTATION)) return "BAD_FORMAT";
   Cbor c = {p, len, 0};
@@ -338,14 +409,16 @@ static const char *check_presentation_payload(const uint8_t *p, size_t len) {
   int f0;
   uint64_t a0;
   size_t f0_at = c.pos;
+  const uint8_t *cred_protected = NULL, *claims = NULL;
+  size_t claims_len = 0;
   if (!cbor_next(&c, &f0, &a0, &x)) return "BAD_FORMAT";
   if (f0 == 2) { /* full mode */
     if (n != 5 && n != 6) return "BAD_FORMAT";
-    const uint8_t *claims;
+    cred_protected = x;
     if (!cbor_next(&c, &major, &arg, &claims) || major != 2) return "BAD_FORMAT";
-    /* the credential [protected, {}, claims, signature] within its 600 bytes, then its claims */
+    claims_len = (size_t)arg;
+    /* the credential [protected, {}, claims, signature] within its 600 bytes */
     if (1 + head_len(a0) + a0 + 1 + head_len(arg) + arg + 2 + 64 > CREDENTIAL.max_bytes) return "BAD_FORMAT";
-    if (!credential_claims_ok(claims, (size_t)arg)) return "BAD_FORMAT";
     if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 64) return "BAD_FORMAT";
   } else if (f0 == 0 || f0 == 3) { /* compact mode */
     if (n != 4 && n != 5) return "BAD_FORMAT";
@@ -356,7 +429,84 @@ static const char *check_presentation_payload(const uint8_t *p, size_t len) {
   } else return "BAD_FORMAT";
   if (!cbor_next(&c, &major, &arg, &x) || major != 0) return "BAD_FORMAT"; /* t */
   if (!cbor_next(&c, &major, &arg, &x) || major != 2 || arg != 4) return "BAD_FORMAT"; /* nonce */
-  if (c.pos < len && (!cbor_next(&c, &major, &arg, &x) || major != 0)) return "BAD_FORMAT"; /* scene */
+  if (c.pos < len && (!cbor_next(&c, &major, &arg, &x) || major != 0 || arg > 255)) return "BAD_FORMAT"; /* scene */
+  if (cred_protected) {
+    const char *r = check_protected(cred_protected, (size_t)a0, 1);
+    if (r) return r;
+    if (!credential_claims_ok(claims, claims_len)) return "BAD_FORMAT";
+  }
+  return NULL;
+}
+
+/* A trust list's payload (§3): keys, [+ entry], present and not empty (an empty list trusts no one and
+   is refused when loaded: ERR_STRUCTURE), and the key (1) of each entry a COSE_Key as cose_key_ok
+   wants it (ERR_KEY_INVALID). The rest of the list is the verifier's to check. */
+static int trust_list_ok(const uint8_t *p, size_t len) {
+  Cbor c = {p, len, 0};
+  int major, km;
+  uint64_t fields, key, entries, members;
+  const uint8_t *x;
+  int has_keys = 0;
+  if (!cbor_next(&c, &major, &fields, &x) || major != 5) return 0;
+  for (uint64_t i = 0; i < fields; i++) {
+    if (!cbor_next(&c, &km, &key, &x)) return 0;
+    if (!(km == 0 && key == 4)) { cbor_skip(&c); continue; }
+    if (!cbor_next(&c, &major, &entries, &x) || major != 4 || entries == 0) return 0;
+    has_keys = 1;
+    for (uint64_t e = 0; e < entries; e++) {
+      if (!cbor_next(&c, &major, &members, &x) || major != 5) return 0;
+      for (uint64_t m = 0; m < members; m++) {
+        if (!cbor_next(&c, &km, &key, &x)) return 0;
+        if (km == 0 && key == 1) { if (!cose_key_ok(&c)) return 0; }
+        else cbor_skip(&c);
+      }
+    }
+  }
+  return has_keys;
+}
+
+/* A roster's payload (§6.2): the phone keys (4) of every card (4) are COSE_Keys as cose_key_ok wants
+   them. The rest of the roster is the verifier's to check. */
+static int roster_ok(const uint8_t *p, size_t len) {
+  Cbor c = {p, len, 0};
+  int major, km;
+  uint64_t fields, key, cards, members, keys;
+  const uint8_t *x;
+  if (!cbor_next(&c, &major, &fields, &x) || major != 5) return 0;
+  for (uint64_t i = 0; i < fields; i++) {
+    if (!cbor_next(&c, &km, &key, &x)) return 0;
+    if (!(km == 0 && key == 4)) { cbor_skip(&c); continue; }
+    if (!cbor_next(&c, &major, &cards, &x) || major != 4) return 0;
+    for (uint64_t e = 0; e < cards; e++) {
+      if (!cbor_next(&c, &major, &members, &x) || major != 5) return 0;
+      for (uint64_t m = 0; m < members; m++) {
+        if (!cbor_next(&c, &km, &key, &x)) return 0;
+        if (!(km == 0 && key == 4)) { cbor_skip(&c); continue; }
+        if (!cbor_next(&c, &major, &keys, &x) || major != 4) return 0;
+        for (uint64_t k = 0; k < keys; k++)
+          if (!cose_key_ok(&c)) return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+/* The structural checks of trust material before its signature: deterministic CBOR within the
+   limits of its kind (§2.1), a COSE_Sign1 whose protected header is {1: alg, 4: kid} (§2.2), and
+   the checks of trust_list_ok and roster_ok. NULL when they pass, else the reason to refuse it. */
+static const char *check_material(const char *kind, const uint8_t *p, size_t n) {
+  const Limits *l = strcmp(kind, "trustList") == 0    ? &TRUST_LIST
+                    : strcmp(kind, "statusList") == 0 ? &STATUS_LIST
+                    : strcmp(kind, "roster") == 0     ? &ROSTER
+                                                      : NULL;
+  const uint8_t *payload;
+  size_t payload_len;
+  if (!l || !cbor_valid(p, n, l)) return "BAD_FORMAT";
+  const char *r = check_sign1(p, n, 1, &payload, &payload_len);
+  if (r) return r;
+  if (!cbor_valid(payload, payload_len, l)) return "BAD_FORMAT";
+  if (l == &TRUST_LIST && !trust_list_ok(payload, payload_len)) return "BAD_FORMAT";
+  if (l == &ROSTER && !roster_ok(payload, payload_len)) return "BAD_FORMAT";
   return NULL;
 }
 
@@ -374,7 +524,7 @@ static const char *check_qr(const char *qr) {
   if (!cbor_valid(buf, (size_t)n, &PRESENTATION)) return "BAD_FORMAT"; /* ERR_INPUT_TOO_LARGE, ERR_CBOR_* */
   const uint8_t *payload;
   size_t payload_len;
-  const char *r = check_sign1(buf, (size_t)n, &payload, &payload_len);
+  const char *r = check_sign1(buf, (size_t)n, 0, &payload, &payload_len);
   if (r) return r;
   r = check_presentation_payload(payload, payload_len);
   return r ? r : check_signatures_and_state();
@@ -408,15 +558,12 @@ int main(void) {
       printf("{\"id\":%s,\"ok\":true}\n", id);
     } else if (strcmp(op, "load") == 0) {
       size_t n;
-      const Limits *limits = NULL;
-      if (json_member(line, "kind", op, 64) && json_unquote(op))
-        limits = strcmp(op, "trustList") == 0    ? &TRUST_LIST
-                 : strcmp(op, "statusList") == 0 ? &STATUS_LIST
-                 : strcmp(op, "roster") == 0     ? &ROSTER
-                                                 : NULL;
-      int ok = limits && json_member(line, "hex", arg, MAX_LINE) && json_unquote(arg) &&
-               hex_to_bytes(arg, bytes, MAX_LINE / 2, &n) && cbor_valid(bytes, n, limits);
-      printf(ok ? "{\"id\":%s,\"ok\":true}\n" : "{\"id\":%s,\"ok\":false,\"reason\":\"BAD_FORMAT\"}\n", id);
+      const char *reason = "BAD_FORMAT";
+      if (json_member(line, "kind", op, 64) && json_unquote(op) && json_member(line, "hex", arg, MAX_LINE) &&
+          json_unquote(arg) && hex_to_bytes(arg, bytes, MAX_LINE / 2, &n))
+        reason = check_material(op, bytes, n);
+      if (reason) printf("{\"id\":%s,\"ok\":false,\"reason\":\"%s\"}\n", id, reason);
+      else printf("{\"id\":%s,\"ok\":true}\n", id);
     } else if (strcmp(op, "verify") == 0) {
       const char *reason = json_member(line, "qr", arg, MAX_LINE) && json_unquote(arg) ? check_qr(arg) : "BAD_FORMAT";
       printf("{\"id\":%s,\"accepted\":false,\"reason\":\"%s\"}\n", id, reason);
