@@ -197,16 +197,24 @@ export function encodeCoseKey(key: PublicKey | PrivateKey): Uint8Array {
 }
 
 /**
+ * The labels a COSE_Key may hold (spec §2.4): kty (1), alg (3), crv (-1), x (-2), y (-3). Not kid
+ * (2): a key id is computed from the key, never carried with it.
+ */
+const COSE_KEY_LABELS: ReadonlySet<unknown> = new Set([1, 3, -1, -2, -3]);
+
+/**
  * Imports a public key from a decoded COSE_Key map. Keys pin their algorithm (spec §2.2): EC2
- * P-256 is ES256 and OKP Ed25519 is EdDSA; a `3` (alg) that says otherwise is refused.
+ * P-256 is ES256 and OKP Ed25519 is EdDSA; a `3` (alg) that says otherwise is refused. A COSE_Key
+ * holds kty, alg, crv, x and y only (spec §2.4): any other label is refused, a `2` (kid) too, even
+ * one equal to the key's own id, which is always computed ({@link computeKeyId}).
  *
  * @throws {@link CampusCardError} `ERR_KEY_INVALID` or `ERR_ALG_NOT_ALLOWED`.
  */
 export function importCoseKey(value: unknown): PublicKey {
   if (!(value instanceof Map)) throw keyInvalid('a COSE_Key must be a map');
   for (const label of value.keys()) {
-    if (![1, 2, 3, -1, -2, -3].includes(label as number))
-      throw keyInvalid(`unexpected COSE_Key label ${String(label)}`);
+    if (label === 2) throw keyInvalid('a COSE_Key carries no kid (2): the key id is computed from the key');
+    if (!COSE_KEY_LABELS.has(label)) throw keyInvalid(`unexpected COSE_Key label ${String(label)}`);
   }
   const kty = value.get(1);
   const implied: Alg | undefined = kty === 2 ? 'ES256' : kty === 1 ? 'EdDSA' : undefined;

@@ -41,7 +41,7 @@ export interface TrustList {
   readonly iat: number;
   /** Who signed it: `"platform"` or a school id. */
   readonly authority: string;
-  /** The issuer keys. */
+  /** The issuer keys: at least one (an empty list is refused when loaded). */
   readonly keys: readonly TrustListEntry[];
 }
 
@@ -61,7 +61,9 @@ export interface TrustListInput {
 }
 
 /**
- * Signs a trust list with a root key (issuer side).
+ * Signs a trust list with a root key (issuer side). What a reader would refuse is refused here,
+ * before signing, with the reader's error: a list with no keys, say (`ERR_STRUCTURE`: a trust list
+ * names at least one key, spec §3).
  *
  * @example
  * ```ts
@@ -103,7 +105,13 @@ export async function signTrustList(
 export function parseTrustListPayload(payload: Uint8Array): TrustList {
   const m = asMap(decodeCbor(payload, TRUST_LIST_LIMITS, 'trust list payload'), 'trust list', S);
   onlyKeys(m, [1, 2, 3, 4], 'trust list', S);
-  const keys = arrayField(m.get(4), 'trust list keys', S).map((raw, i) => {
+  const entries = arrayField(m.get(4), 'trust list keys', S);
+  // `[+ entry]`: a list that trusts no key is refused when loaded, never held (spec §3)
+  if (entries.length === 0)
+    throw new CampusCardError('ERR_STRUCTURE', 'trust list: no keys; a trust list names at least one', {
+      section: S,
+    });
+  const keys = entries.map((raw, i) => {
     const what = `trust list entry ${i}`;
     const e = asMap(raw, what, S);
     onlyKeys(e, [1, 2, 3, 4, 5, 6], what, S);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CampusCardError,
   computeKeyId,
+  decodeSign1,
   exportCoseKey,
   exportJwk,
   fromHex,
@@ -12,10 +13,17 @@ import {
   importJwk,
   importPrivateJwk,
   importRawPublicKey,
+  issueCredential,
+  parseCredentialClaims,
+  parseRosterPayload,
+  parseTrustListPayload,
   signBytes,
+  signRoster,
+  signTrustList,
   toHex,
   verifyBytes,
 } from '../src/index.js';
+import { type CborMap, type CborValue, cmap, decodeCbor, encodeCbor } from '../src/lib/cbor.js';
 
 const hex = (s: string) => fromHex(s) as Uint8Array;
 
@@ -106,5 +114,137 @@ describe('signatures', () => {
     expect(generateKeyPair('ES256', { seed }).publicKey.raw).toEqual(
       generateKeyPair('ES256', { seed }).publicKey.raw,
     );
+  });
+});
+
+/** The error code `f` throws, or `'OK'`. */
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+    return 'OK';
+  } catch (e) {
+    return e instanceof CampusCardError ? e.code : `untyped ${String(e)}`;
+  }
+}
+
+/** `key` (a COSE_Key map) with `extra` members, in deterministic order. */
+const withMembers = (key: CborValue, ...extra: Array<[number | string, CborValue]>): CborMap =>
+  cmap([...(key as CborMap).entries(), ...extra]);
+
+describe('COSE_Key members (spec §2.4): kty, alg, crv, x, y, and never a kid', () => {
+  for (const alg of ['ES256', 'EdDSA'] as const) {
+    const { privateKey, publicKey } = generateKeyPair(alg);
+    const forms = [
+      ['with alg', exportCoseKey(publicKey)],
+      ['without alg', exportCoseKey(publicKey, { alg: false })],
+      ['compressed, without alg (a credential)', exportCoseKey(publicKey, { compressed: true, alg: false })],
+    ] as const;
+
+    it(`${alg}: a kid (2) is refused, the key's own one as much as any other`, () => {
+      for (const [form, key] of forms) {
+        expect(
+          codeOf(() => importCoseKey(key)),
+          form,
+        ).toBe('OK');
+        for (const kid of [
+          publicKey.kid,
+          new Uint8Array(8),
+          computeKeyId(alg, publicKey.raw).subarray(0, 4),
+          'k',
+          1,
+        ]) {
+          expect(
+            codeOf(() => importCoseKey(withMembers(key, [2, kid]))),
+            form,
+          ).toBe('ERR_KEY_INVALID');
+        }
+        expect(() => importCoseKey(withMembers(key, [2, publicKey.kid]))).toThrow(/no kid/);
+      }
+    });
+
+    it(`${alg}: any other member is refused too (a private d, key_ops, a text label)`, () => {
+      for (const extra of [
+        [-4, privateKey.d],
+        [4, [1]],
+        [5, new Uint8Array(16)],
+        [-5, 0],
+        ['kid', publicKey.kid],
+      ] as Array<[number | string, CborValue]>) {
+        expect(
+          codeOf(() => importCoseKey(withMembers(exportCoseKey(publicKey), extra))),
+          String(extra[0]),
+        ).toBe('ERR_KEY_INVALID');
+      }
+    });
+
+    it(`${alg}: exportCoseKey writes only kty, alg, crv, x and y`, () => {
+      for (const [, key] of forms) {
+        for (const label of key.keys()) expect([1, 3, -1, -2, -3]).toContain(label);
+      }
+    });
+  }
+
+  const NOW = 1_767_225_600;
+  const root = generateKeyPair('ES256').privateKey;
+  const issuer = generateKeyPair('ES256').privateKey;
+  const phone = generateKeyPair('ES256').privateKey;
+  const payloadOf = (bytes: Uint8Array) =>
+    decodeCbor(decodeSign1(bytes, { maxBytes: 4096 }, 'x', true).payload, { maxBytes: 4096 }, 'y') as CborMap;
+
+  it('a phone key (cnf) with a kid makes the credential ERR_KEY_INVALID', async () => {
+    const claims = payloadOf(
+      await issueCredential(
+        {
+          school: '10001',
+          cardId: 'T-0042',
+          role: 'teacher',
+          iat: NOW,
+          validityDays: 30,
+          holderKey: phone.publicKey,
+          statusIndex: 1,
+        },
+        issuer,
+      ),
+    );
+    expect(codeOf(() => parseCredentialClaims(encodeCbor(claims)))).toBe('OK');
+    const cnf = claims.get(8) as CborMap;
+    cnf.set(1, withMembers(cnf.get(1) as CborValue, [2, phone.kid]));
+    expect(codeOf(() => parseCredentialClaims(encodeCbor(claims)))).toBe('ERR_KEY_INVALID');
+  });
+
+  it('an issuer key with a kid makes the trust list ERR_KEY_INVALID', async () => {
+    const payload = payloadOf(
+      await signTrustList(
+        {
+          version: 1,
+          iat: NOW,
+          authority: 'platform',
+          keys: [{ key: issuer.publicKey, roles: ['teacher'], nbf: 0, exp: NOW }],
+        },
+        root,
+      ),
+    );
+    expect(codeOf(() => parseTrustListPayload(encodeCbor(payload)))).toBe('OK');
+    const entry = (payload.get(4) as CborMap[])[0] as CborMap;
+    entry.set(1, withMembers(entry.get(1) as CborValue, [2, issuer.kid]));
+    expect(codeOf(() => parseTrustListPayload(encodeCbor(payload)))).toBe('ERR_KEY_INVALID');
+  });
+
+  it('a phone key with a kid makes the roster ERR_KEY_INVALID', async () => {
+    const card = {
+      cardId: 'T-0042',
+      role: 'teacher',
+      statusIndex: 1,
+      keys: [phone.publicKey],
+      exp: NOW,
+    } as const;
+    const payload = payloadOf(
+      await signRoster({ school: '10001', version: 1, iat: NOW, cards: [card] }, issuer),
+    );
+    expect(codeOf(() => parseRosterPayload(encodeCbor(payload)))).toBe('OK');
+    const entry = (payload.get(4) as CborMap[])[0] as CborMap;
+    const keys = entry.get(4) as CborValue[];
+    keys[0] = withMembers(keys[0] as CborValue, [2, phone.kid]);
+    expect(codeOf(() => parseRosterPayload(encodeCbor(payload)))).toBe('ERR_KEY_INVALID');
   });
 });

@@ -117,3 +117,121 @@ describe('decodeCbor integers: magnitude at most 2^53 − 1 (spec §2.1)', () =>
     );
   });
 });
+
+/**
+ * Well-formed UTF-8 as Unicode defines it (table 3-7), written out byte by byte as the C example
+ * harness (examples/c-verifier-harness) checks it: the reference the decoder is held to below.
+ */
+function isUtf8(b: readonly number[]): boolean {
+  for (let i = 0; i < b.length; ) {
+    const lead = b[i] as number;
+    let more: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    if (lead >= 0xc2 && lead <= 0xdf) more = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      more = 2;
+      if (lead === 0xe0) lo = 0xa0;
+      if (lead === 0xed) hi = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      more = 3;
+      if (lead === 0xf0) lo = 0x90;
+      if (lead === 0xf4) hi = 0x8f;
+    } else return false;
+    if (i + more >= b.length) return false;
+    const second = b[i + 1] as number;
+    if (second < lo || second > hi) return false;
+    for (let j = 2; j <= more; j++) if (((b[i + j] as number) & 0xc0) !== 0x80) return false;
+    i += 1 + more;
+  }
+  return true;
+}
+
+/** A CBOR text string head and `bytes` (fewer than 256 bytes). */
+function textItem(bytes: readonly number[]): number[] {
+  return bytes.length < 24 ? [0x60 + bytes.length, ...bytes] : [0x78, bytes.length, ...bytes];
+}
+
+describe('decodeCbor text strings are UTF-8 (spec §2.1)', () => {
+  const decode = (bytes: number[]) => decodeCbor(Uint8Array.from(bytes), { maxBytes: 1024 }, 'x');
+  const invalid: ReadonlyArray<readonly [string, number[]]> = [
+    ['a lone continuation byte', [0x54, 0x80, 0x41]],
+    ['a lead byte C0 (overlong "/" in two bytes)', [0xc0, 0xaf]],
+    ['a lead byte C1', [0xc1, 0xbf]],
+    ['an overlong three-byte form (E0 80 AF)', [0xe0, 0x80, 0xaf]],
+    ['an overlong four-byte form (F0 80 80 AF)', [0xf0, 0x80, 0x80, 0xaf]],
+    ['a surrogate (ED A0 80, U+D800)', [0xed, 0xa0, 0x80]],
+    ['the last surrogate (ED BF BF, U+DFFF)', [0xed, 0xbf, 0xbf]],
+    ['U+110000 (F4 90 80 80)', [0xf4, 0x90, 0x80, 0x80]],
+    ['a lead byte F5', [0xf5, 0x80, 0x80, 0x80]],
+    ['the byte FF', [0x41, 0xff]],
+    ['the byte FE', [0xfe]],
+    ['a character cut short by the end of the string', [0x54, 0xe2, 0x82]],
+    ['a character cut short by an ASCII byte', [0xe2, 0x82, 0x41]],
+    ['a four-byte character missing its last byte', [0xf0, 0x9f, 0x98, 0x41]],
+  ];
+
+  for (const [what, bytes] of invalid) {
+    it(`refuses ${what} with ERR_CBOR_MALFORMED, alone, in an array, as a map key or value`, () => {
+      expect(isUtf8(bytes)).toBe(false);
+      const t = textItem(bytes);
+      expect(codeOf(() => decode(t))).toBe('ERR_CBOR_MALFORMED');
+      expect(codeOf(() => decode([0x82, 0x01, ...t]))).toBe('ERR_CBOR_MALFORMED');
+      expect(codeOf(() => decode([0xa1, ...t, 0x01]))).toBe('ERR_CBOR_MALFORMED');
+      expect(codeOf(() => decode([0xa1, 0x01, ...t]))).toBe('ERR_CBOR_MALFORMED');
+      // a byte string holds any bytes
+      expect(codeOf(() => decode([0x40 + bytes.length, ...bytes]))).toBe('OK');
+    });
+  }
+
+  it('accepts the first and last code point of each UTF-8 length and those around the surrogates', () => {
+    const text = '\u0000\u007F\u0080\u07FF\u0800\uD7FF\uE000\uFFFD\uFFFF\u{10000}\u{10FFFF}';
+    const encoded = encodeCbor(text);
+    expect(isUtf8([...encoded.subarray(2)])).toBe(true);
+    expect(decode([...encoded])).toBe(text);
+  });
+
+  it('accepts a text string exactly when it is well-formed UTF-8 (random bytes)', () => {
+    // bytes around every boundary of table 3-7, and any byte
+    const edge = fc.constantFrom(
+      0x00,
+      0x41,
+      0x7f,
+      0x80,
+      0x8f,
+      0x90,
+      0x9f,
+      0xa0,
+      0xbf,
+      0xc0,
+      0xc1,
+      0xc2,
+      0xdf,
+      0xe0,
+      0xe1,
+      0xec,
+      0xed,
+      0xee,
+      0xef,
+      0xf0,
+      0xf1,
+      0xf3,
+      0xf4,
+      0xf5,
+      0xff,
+    );
+    fc.assert(
+      fc.property(fc.array(fc.oneof(edge, fc.integer({ min: 0, max: 255 })), { maxLength: 12 }), (bytes) => {
+        const code = codeOf(() => decode(textItem(bytes)));
+        expect(code).toBe(isUtf8(bytes) ? 'OK' : 'ERR_CBOR_MALFORMED');
+        // what is accepted is the same bytes again
+        if (code === 'OK') expect([...encodeCbor(decode(textItem(bytes)))]).toEqual(textItem(bytes));
+      }),
+      { seed: 8, numRuns: 3000 },
+    );
+  });
+});

@@ -257,7 +257,16 @@ describe('§2.1 every text field is 1 to 64 characters (Unicode code points)', (
     ],
     [
       'trust list authority',
-      (s) => signTrustList({ version: 1, iat: NOW, authority: s, keys: [] }, root.privateKey),
+      (s) =>
+        signTrustList(
+          {
+            version: 1,
+            iat: NOW,
+            authority: s,
+            keys: [{ key: issuer.publicKey, roles: ['student'], nbf: 0, exp: NOW }],
+          },
+          root.privateKey,
+        ),
     ],
     [
       'trust list school',
