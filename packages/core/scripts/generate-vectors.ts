@@ -9,6 +9,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import {
   type Alg,
+  COSE_ALG,
   createCompactPresentation,
   createPresentation,
   decodeSign1,
@@ -60,11 +61,16 @@ interface Case {
   /** Replace the credential bytes before the holder signs. */
   mutateCredential?: (bytes: Uint8Array, k: Keys) => Uint8Array | Promise<Uint8Array>;
   /** Post-process the trust list bytes. */
-  mutateTrustList?: (bytes: Uint8Array) => Uint8Array;
+  mutateTrustList?: (bytes: Uint8Array, k: Keys) => Uint8Array | Promise<Uint8Array>;
   /** Post-process the QR text. */
   mutateQr?: (qr: string) => string;
   compactCardId?: string;
   compactSigner?: (k: Keys) => PrivateKey;
+  /**
+   * The credential breaks a rule `createPresentation` checks (its protected header): the phone
+   * signs a code carrying it all the same ({@link presentUnchecked}).
+   */
+  uncheckedCredential?: boolean;
   expected: string | null;
 }
 
@@ -125,6 +131,66 @@ function tamperPayload(bytes: Uint8Array, edit: (payload: CborValue) => CborValu
   const payload = decodeCbor(parts[2] as Uint8Array, { maxBytes: 4096 }, 'y');
   parts[2] = encodeCbor(edit(payload));
   return encodeCbor(parts);
+}
+
+/**
+ * Replaces the one occurrence of the UTF-8 bytes of `placeholder` in `bytes` with `replacement`,
+ * of the same length (so every CBOR head stays right): how a vector gets bytes that no encoder
+ * writes, such as invalid UTF-8 in a text string.
+ */
+function patchBytes(bytes: Uint8Array, placeholder: string, replacement: readonly number[]): Uint8Array {
+  const find = enc.encode(placeholder);
+  if (find.length !== replacement.length) throw new Error(`patch ${placeholder}: lengths differ`);
+  const at: number[] = [];
+  for (let i = 0; i + find.length <= bytes.length; i++) {
+    if (find.every((b, j) => bytes[i + j] === b)) at.push(i);
+  }
+  if (at.length !== 1) throw new Error(`patch ${placeholder}: found ${at.length} times`);
+  const out = Uint8Array.from(bytes);
+  out.set(replacement, at[0]);
+  return out;
+}
+
+/** The bytes of ASCII text and raw byte values, in order. */
+function utf8Bytes(...parts: ReadonlyArray<string | number>): number[] {
+  return parts.flatMap((p) => (typeof p === 'string' ? [...enc.encode(p)] : [p]));
+}
+
+/** Re-signs a COSE_Sign1 (as `signer`) after patching its payload bytes (see {@link patchBytes}). */
+function resignPatched(
+  bytes: Uint8Array,
+  signer: PrivateKey,
+  placeholder: string,
+  replacement: readonly number[],
+): Promise<Uint8Array> {
+  return resign(bytes, signer, (parts) => {
+    parts[2] = patchBytes(parts[2] as Uint8Array, placeholder, replacement);
+  });
+}
+
+/** Re-signs a COSE_Sign1 (as `signer`) with another protected header. */
+function resignHeader(
+  bytes: Uint8Array,
+  signer: PrivateKey,
+  header: ReadonlyArray<readonly [number | string, CborValue]>,
+): Promise<Uint8Array> {
+  return resign(bytes, signer, (parts) => {
+    parts[0] = encodeCbor(cmap(header));
+  });
+}
+
+/** Re-signs a trust list (as the root) after `edit` changes its decoded payload. */
+function retrust(bytes: Uint8Array, root: PrivateKey, edit: (payload: Map<number, CborValue>) => void) {
+  return resign(bytes, root, (parts) => {
+    const payload = decodeCbor(parts[2] as Uint8Array, { maxBytes: 4096 }, 't') as Map<number, CborValue>;
+    edit(payload);
+    parts[2] = encodeCbor(payload);
+  });
+}
+
+/** A COSE_Key map with `extra` members added, in deterministic order. */
+function withMembers(key: CborValue, extra: ReadonlyArray<readonly [number, CborValue]>): CborValue {
+  return cmap([...(key as Map<number, CborValue>).entries(), ...extra]);
 }
 
 function flipLastByte(bytes: Uint8Array): Uint8Array {
@@ -746,7 +812,257 @@ const cases: Case[] = [
     mutateQr: () => `CC1:${'0'.repeat(1500)}`,
     expected: 'ERR_INPUT_TOO_LARGE',
   },
+  // text strings are UTF-8 (spec §2.1): invalid UTF-8 anywhere is ERR_CBOR_MALFORMED, however it
+  // was signed; every valid code point, a leading U+FEFF included, is text as it stands
+  {
+    name: 'valid-compact-card-id-utf8-boundaries',
+    description:
+      'Compact mode, a card id of the first and last code points of each UTF-8 length and those around the surrogates: U+0080, U+07FF, U+0800, U+D7FF, U+E000, U+FFFF, U+10000, U+10FFFF.',
+    mode: 'compact',
+    credential: { cardId: '\u0080\u07FF\u0800\uD7FF\uE000\uFFFF\u{10000}\u{10FFFF}' },
+    expected: null,
+  },
+  {
+    name: 'valid-compact-card-id-leading-bom',
+    description:
+      'Compact mode, the card id "\\uFEFFT-0042" (EF BB BF "T-0042"): a leading U+FEFF is part of the text, not a byte order mark to strip; the roster lists the card under that id.',
+    mode: 'compact',
+    credential: { cardId: '\uFEFFT-0042' },
+    expected: null,
+  },
+  ...(
+    [
+      [
+        'lone-continuation',
+        'has a continuation byte (80) that continues nothing',
+        utf8Bytes('T-00', 0x80, '42'),
+      ],
+      [
+        'overlong',
+        'spells "/" in an overlong three-byte form (E0 80 AF)',
+        utf8Bytes('T-', 0xe0, 0x80, 0xaf, '42'),
+      ],
+      [
+        'surrogate',
+        'encodes the UTF-16 surrogate U+D800 (ED A0 80)',
+        utf8Bytes('T-', 0xed, 0xa0, 0x80, '42'),
+      ],
+      [
+        'above-10ffff',
+        'encodes U+110000, above the last code point U+10FFFF (F4 90 80 80)',
+        utf8Bytes('T-', 0xf4, 0x90, 0x80, 0x80, '42'),
+      ],
+      [
+        'truncated',
+        'ends inside a three-byte character (E2 82, the first two bytes of "€")',
+        utf8Bytes('T-0042', 0xe2, 0x82),
+      ],
+    ] as const
+  ).map(([n, what, bytes]): Case => {
+    const placeholder = 'X'.repeat(bytes.length);
+    return {
+      name: `utf8-compact-card-id-${n}`,
+      description: `Compact mode, a text card id, signed by the phone, that ${what}: not UTF-8.`,
+      mode: 'compact',
+      compactCardId: placeholder,
+      mutate: (b, k) => resignPatched(b, k.holder, placeholder, bytes),
+      expected: 'ERR_CBOR_MALFORMED',
+    };
+  }),
+  {
+    name: 'utf8-credential-card-id-overlong',
+    description:
+      'A credential, signed by its issuer, whose card id (sub) spells "/" in an overlong two-byte form (C0 AF): not UTF-8.',
+    mode: 'full',
+    credential: { cardId: 'T-XX42' },
+    mutateCredential: (c, k) => resignPatched(c, k.issuer, 'T-XX42', utf8Bytes('T-', 0xc0, 0xaf, '42')),
+    expected: 'ERR_CBOR_MALFORMED',
+  },
+  {
+    name: 'utf8-credential-group-byte-ff',
+    description:
+      'A credential, signed by its issuer, with a group ending in the byte FF, which never occurs in UTF-8.',
+    mode: 'full',
+    credential: { groups: ['dorm:XX'] },
+    mutateCredential: (c, k) => resignPatched(c, k.issuer, 'dorm:XX', utf8Bytes('dorm:B', 0xff)),
+    expected: 'ERR_CBOR_MALFORMED',
+  },
+  // protected headers (spec §2.2): {1: alg} in a presentation, {1: alg, 4: kid} in every other
+  // structure, nothing else; each header below is signed by the right key
+  {
+    name: 'presentation-header-kid',
+    description:
+      "The presentation's protected header carries the phone key's kid (4): a presentation's header is {1: alg} only.",
+    mode: 'full',
+    mutate: (b, k) =>
+      resignHeader(b, k.holder, [
+        [1, COSE_ALG[k.holder.alg]],
+        [4, k.holder.kid],
+      ]),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'presentation-header-content-type',
+    description:
+      "The presentation's protected header carries a content type (3: 60, application/cbor): no label but alg is allowed there.",
+    mode: 'full',
+    mutate: (b, k) =>
+      resignHeader(b, k.holder, [
+        [1, COSE_ALG[k.holder.alg]],
+        [3, 60],
+      ]),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'presentation-header-text-label',
+    description: 'The presentation\'s protected header carries a text label ("v": 1) besides alg.',
+    mode: 'full',
+    mutate: (b, k) =>
+      resignHeader(b, k.holder, [
+        [1, COSE_ALG[k.holder.alg]],
+        ['v', 1],
+      ]),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'credential-header-content-type',
+    description:
+      "The credential's protected header carries a content type (3: 61, application/cwt), as many CWTs do: only alg and kid are allowed.",
+    mode: 'full',
+    uncheckedCredential: true,
+    mutateCredential: (c, k) =>
+      resignHeader(c, k.issuer, [
+        [1, COSE_ALG[k.issuer.alg]],
+        [3, 61],
+        [4, k.issuer.kid],
+      ]),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'credential-header-no-kid',
+    description: "The credential's protected header names no kid: a credential's header is {1: alg, 4: kid}.",
+    mode: 'full',
+    uncheckedCredential: true,
+    mutateCredential: (c, k) => resignHeader(c, k.issuer, [[1, COSE_ALG[k.issuer.alg]]]),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'credential-header-short-kid',
+    description: "The credential's protected header has a 7-byte kid (the issuer kid less its last byte).",
+    mode: 'full',
+    uncheckedCredential: true,
+    mutateCredential: (c, k) =>
+      resignHeader(c, k.issuer, [
+        [1, COSE_ALG[k.issuer.alg]],
+        [4, k.issuer.kid.subarray(0, 7)],
+      ]),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'trust-list-header-content-type',
+    description:
+      "The trust list's protected header, signed by the root, carries a content type (3: 61) besides alg and kid.",
+    mode: 'full',
+    mutateTrustList: (tl, k) =>
+      resignHeader(tl, k.root, [
+        [1, COSE_ALG[k.root.alg]],
+        [3, 61],
+        [4, k.root.kid],
+      ]),
+    expected: 'ERR_STRUCTURE',
+  },
+  // COSE_Keys (spec §2.4) hold kty, alg, crv, x and y only: never a kid, which is computed
+  {
+    name: 'holder-key-with-kid',
+    description:
+      "The credential's phone key (cnf), signed by the issuer, carries its own kid (2), the right one: a COSE_Key carries no kid.",
+    mode: 'full',
+    mutateCredential: (c, k) =>
+      reissue(c, k.issuer, (m) => {
+        const cnf = m.get(8) as Map<number, CborValue>;
+        cnf.set(1, withMembers(cnf.get(1) as CborValue, [[2, k.holder.kid]]));
+      }),
+    expected: 'ERR_KEY_INVALID',
+  },
+  {
+    name: 'holder-key-with-private-d',
+    description:
+      "The credential's phone key (cnf), signed by the issuer, carries the private key d (-4): a COSE_Key holds kty, alg, crv, x and y only.",
+    mode: 'full',
+    mutateCredential: (c, k) =>
+      reissue(c, k.issuer, (m) => {
+        const cnf = m.get(8) as Map<number, CborValue>;
+        cnf.set(1, withMembers(cnf.get(1) as CborValue, [[-4, k.holder.d]]));
+      }),
+    expected: 'ERR_KEY_INVALID',
+  },
+  {
+    name: 'trust-list-key-with-kid',
+    description:
+      'The issuer key of the trust list, signed by the root, carries its own kid (2), the right one: a COSE_Key carries no kid.',
+    mode: 'full',
+    mutateTrustList: (tl, k) =>
+      retrust(tl, k.root, (p) => {
+        const entry = (p.get(4) as Map<number, CborValue>[])[0] as Map<number, CborValue>;
+        entry.set(1, withMembers(entry.get(1) as CborValue, [[2, k.issuer.kid]]));
+      }),
+    expected: 'ERR_KEY_INVALID',
+  },
+  // `[+ …]` is at least one (spec §3, §4.1): an empty one is refused, as a missing one would be
+  {
+    name: 'trust-list-empty',
+    description:
+      'A trust list with no keys (keys = []), signed by the root: a trust list names at least one key.',
+    mode: 'full',
+    mutateTrustList: (tl, k) => retrust(tl, k.root, (p) => p.set(4, [])),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'credential-groups-empty',
+    description:
+      'A credential, signed by its issuer, whose extras hold an empty group list (5: []): groups are [+ tstr], left out when there are none.',
+    mode: 'full',
+    mutateCredential: (c, k) =>
+      reissue(c, k.issuer, (m) => {
+        (m.get('c') as CborValue[]).push(cmap([[5, []]]));
+      }),
+    expected: 'ERR_STRUCTURE',
+  },
+  {
+    name: 'credential-extras-empty',
+    description:
+      'A credential, signed by its issuer, whose campus claims end in an empty extras map: extras are present only when one of their keys is.',
+    mode: 'full',
+    mutateCredential: (c, k) =>
+      reissue(c, k.issuer, (m) => {
+        (m.get('c') as CborValue[]).push(new Map());
+      }),
+    expected: 'ERR_STRUCTURE',
+  },
 ];
+
+/**
+ * A full-mode presentation (no scene) of a credential that `createPresentation` refuses to carry,
+ * built and signed by the phone as `createPresentation` would.
+ */
+function presentUnchecked(
+  credential: Uint8Array,
+  t: number,
+  nonce: Uint8Array,
+  holder: PrivateKey,
+): Uint8Array {
+  const parts = decodeCbor(credential, { maxBytes: 4096 }, 'c') as CborValue[];
+  const protectedBytes = encodeCbor(cmap([[1, COSE_ALG[holder.alg]]]));
+  const payload = encodeCbor([
+    parts[0] as Uint8Array,
+    parts[2] as Uint8Array,
+    parts[3] as Uint8Array,
+    t,
+    nonce,
+  ]);
+  const signature = signBytes(holder, sign1ToBeSigned(protectedBytes, payload));
+  return encodeCbor([protectedBytes, new Map(), payload, signature]);
+}
 
 function statusesWith(index: number, value: number): number[] {
   const s = new Array(2048).fill(0);
@@ -785,7 +1101,7 @@ async function build(c: Case): Promise<Record<string, unknown>> {
     ],
   };
   let trustList = await signTrustList(trustInput, k.root);
-  if (c.mutateTrustList) trustList = c.mutateTrustList(trustList);
+  if (c.mutateTrustList) trustList = await c.mutateTrustList(trustList, k);
   const statusList = await signStatusList(
     { school: SCHOOL, version: 9, iat: NOW - 600, statuses: c.statuses ?? new Array(2048).fill(0) },
     k.status,
@@ -809,10 +1125,12 @@ async function build(c: Case): Promise<Record<string, unknown>> {
   let presentation: Uint8Array;
   let roster: Uint8Array | undefined;
   if (c.mode === 'full') {
-    presentation = await createPresentation(
-      { credential, t, nonce, ...(scene === undefined ? {} : { scene }) },
-      k.holder,
-    );
+    presentation = c.uncheckedCredential
+      ? presentUnchecked(credential, t, nonce, k.holder)
+      : await createPresentation(
+          { credential, t, nonce, ...(scene === undefined ? {} : { scene }) },
+          k.holder,
+        );
   } else {
     const signer = c.compactSigner ? c.compactSigner(k) : k.holder;
     presentation = await createCompactPresentation(
