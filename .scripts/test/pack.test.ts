@@ -4,7 +4,8 @@
 // esm-only`, `npm pack`. Then extract every tarball into a scratch project inside the repo
 // (.tmp/smoke-*, so third-party dependencies resolve from the root node_modules by walking up)
 // and, with plain node (no `@campus-card/source` condition, no src/ in the tarball), import
-// every entry point of every exports map and check that each bin file exists.
+// every entry point of every exports map, check that each bin file exists and that it runs
+// (`--help`) from the tarball's dist/.
 //
 // Driven entirely by each package.json, so it needs no change when a package gains an entry.
 // Packages marked `"private": true` are not published, so they are left out.
@@ -162,4 +163,22 @@ describe('packed tarballs in a scratch consumer project', () => {
       expect(head, `bin ${command} (${file}) has no #! line`).toBe('#!');
     }
   });
+
+  it.each(packages)(
+    '$name: every bin runs from the tarball (its dist/, no source): --help exits 0',
+    async (p) => {
+      if (!tarballs.has(p.name)) expect.fail(`${p.name} was not packed (see its build/pack tests)`);
+      const installed = join(scratch, 'node_modules', ...p.name.split('/'));
+      const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as PackageJson;
+      for (const [command, file] of binEntries(pkg)) {
+        const result = await run(process.execPath, [join(installed, file), '--help'], {
+          cwd: scratch,
+          timeoutMs: 60_000,
+        });
+        expect(result.code, `${command} --help:\n${tail(result)}`).toBe(0);
+        expect(result.stdout).toMatch(new RegExp(`^usage: ${command} `));
+      }
+    },
+    90_000,
+  );
 });
