@@ -4,15 +4,18 @@
  * without verification) and, given trust material, the verifier's decision as JSON.
  *
  * ```
- * campus-card-verify <qr-text> [--root jwk-file] [--trust-list file] [--status-list file]
- *                    [--roster file] [--now unix-seconds]
+ * campus-card-verify <qr-text> [--root <jwk-file> --trust-list <file> [--status-list <file>]
+ *                    [--roster <file>] [--now <unix-seconds>]]
  * ```
- * Material files hold the signed bytes, raw or as hex text. Exit code: 0 accepted or dump only,
- * 1 denied, 2 usage error.
+ * Options take their value as the next argument or after `=` (`--root=root.jwk`). Material files
+ * hold the signed bytes, raw or as hex text (whitespace and line breaks ignored, as `xxd -p`
+ * writes it). Exit codes ({@link EXIT_CODES}): 0 accepted, or (dump only) the QR text decodes;
+ * 1 denied, or (dump only) the QR text does not decode; 2 usage error or unreadable material.
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   decodeCredential,
   decodePresentation,
@@ -34,12 +37,107 @@ export interface CliIo {
   readonly now: () => number;
 }
 
-const USAGE =
-  'usage: campus-card-verify <qr-text> [--root jwk-file] [--trust-list file] [--status-list file] [--roster file] [--now s]';
+/** The exit codes of {@link main}. */
+export const EXIT_CODES = Object.freeze({
+  /** Accepted; without trust material: the QR text decodes. */
+  ok: 0,
+  /** Denied; without trust material: the QR text does not decode (the dump has an `error`). */
+  denied: 1,
+  /** A usage error, or trust material that cannot be read. */
+  usage: 2,
+});
 
-function material(bytes: Uint8Array): Uint8Array {
-  const text = new TextDecoder().decode(bytes).trim();
-  return (/^[0-9a-fA-F]+$/.test(text) && fromHex(text)) || bytes;
+const USAGE = `usage: campus-card-verify <qr-text> [--root <jwk-file> --trust-list <file>
+                          [--status-list <file>] [--roster <file>] [--now <unix-seconds>]]
+
+  <qr-text>      the text of the QR code, "CC1:…"; quote it: Base45 text contains spaces
+  --root         the platform's root public key, a JWK file
+  --trust-list   the signed trust list (needed with --root: both or neither)
+  --status-list  the signed status list of the card's school
+  --roster       the signed roster (compact codes, physical cards)
+  --now          the time to verify at, unix seconds (default: this machine's clock)
+
+Options take their value as the next argument or after "=" (--root=root.jwk). Material files hold
+the signed bytes, raw or as hex text (whitespace and line breaks are ignored).
+Without --root and --trust-list it prints only the dump of the QR text, decoded, not verified.
+
+Exit codes:
+  0  accepted; without trust material: the QR text decodes
+  1  denied; without trust material: the QR text does not decode
+  2  usage error, or trust material that cannot be read`;
+
+/** The options that take a value. */
+const OPTIONS = ['root', 'trust-list', 'status-list', 'roster', 'now'] as const;
+type OptionName = (typeof OPTIONS)[number];
+
+/** A command line that cannot run: printed with the usage, exit 2. */
+class UsageError extends Error {}
+
+interface Args {
+  readonly help: boolean;
+  readonly qr: string | undefined;
+  readonly opts: Partial<Record<OptionName, string>>;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const opts: Partial<Record<OptionName, string>> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--help' || a === '-h') return { help: true, qr: undefined, opts };
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const flag = eq === -1 ? a : a.slice(0, eq);
+    const name = flag.slice(2) as OptionName;
+    if (!flag.startsWith('--') || !OPTIONS.includes(name)) {
+      throw new UsageError(`unknown option ${flag}`);
+    }
+    let value: string | undefined;
+    if (eq !== -1) {
+      value = a.slice(eq + 1);
+    } else {
+      value = argv[i + 1];
+      if (value?.startsWith('--')) {
+        throw new UsageError(`${flag} needs a value, got the option ${value}`);
+      }
+      i++;
+    }
+    if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
+    if (opts[name] !== undefined) throw new UsageError(`${flag} is given twice`);
+    opts[name] = value;
+  }
+  if (positionals.length === 0) throw new UsageError('the QR text is missing');
+  if (positionals.length > 1) {
+    const shown = positionals.map((p) => JSON.stringify(p.length > 24 ? `${p.slice(0, 24)}…` : p));
+    throw new UsageError(
+      `one QR text expected, got ${positionals.length} arguments (${shown.join(', ')}): ` +
+        `a QR text contains spaces, so quote it, e.g. campus-card-verify 'CC1:…'`,
+    );
+  }
+  return { help: false, qr: positionals[0], opts };
+}
+
+/**
+ * The signed bytes of a material file: hex text (ASCII whitespace and line breaks ignored, as
+ * `xxd -p` writes it) or raw bytes.
+ *
+ * @throws {@link UsageError} for hex text with an odd number of digits.
+ */
+function material(bytes: Uint8Array, what: string): Uint8Array {
+  const text = new TextDecoder().decode(bytes).replace(/[ \t\r\n\f\v]+/g, '');
+  if (!/^[0-9a-fA-F]+$/.test(text)) return bytes;
+  const decoded = fromHex(text);
+  if (decoded === undefined) {
+    throw new UsageError(`${what} is hex text with an odd number of digits (${text.length})`);
+  }
+  return decoded;
 }
 
 /** Builds the unverified dump of a QR text. */
@@ -61,9 +159,14 @@ export function dumpQr(text: string): Record<string, unknown> {
       const c = decodeCredential(p.credential as Uint8Array);
       dump.credentialBytes = (p.credential as Uint8Array).length;
       dump.credentialHeader = { alg: c.sign1.alg, kid: c.sign1.kid ? toHex(c.sign1.kid) : null };
-      const { holderKey, ...claims } = c.claims;
+      const { holderKey, school, physicalCard, ...claims } = c.claims;
       dump.claimsUnverified = {
+        school: school ?? null,
+        ...(school === undefined
+          ? { schoolNote: 'not in the credential: a reader takes it from the trust list (spec §4.1)' }
+          : {}),
         ...claims,
+        physicalCard: physicalCard ?? null,
         holderKey: { alg: holderKey.alg, kid: toHex(holderKey.kid) },
       };
     }
@@ -74,65 +177,90 @@ export function dumpQr(text: string): Record<string, unknown> {
 }
 
 /**
- * Runs the CLI with `argv` (without node and the script). Returns the exit code.
+ * Runs the CLI with `argv` (without node and the script). Resolves to the exit code
+ * ({@link EXIT_CODES}).
+ *
+ * @example
+ * ```ts
+ * const code = await main(['CC1:…', '--root', 'root.jwk', '--trust-list', 'tl.bin'], io);
+ * ```
  */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  const opts: Record<string, string> = {};
-  let qr: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '--help' || a === '-h') {
-      io.out(USAGE);
-      return 0;
-    }
-    if (a.startsWith('--')) {
-      const v = argv[++i];
-      if (v === undefined || !['--root', '--trust-list', '--status-list', '--roster', '--now'].includes(a)) {
-        io.err(USAGE);
-        return 2;
-      }
-      opts[a.slice(2)] = v;
-    } else if (qr === undefined) {
-      qr = a;
-    } else {
-      io.err(USAGE);
-      return 2;
-    }
-  }
-  if (qr === undefined) {
-    io.err(USAGE);
-    return 2;
-  }
-  io.out(JSON.stringify({ qr: dumpQr(qr) }, null, 2));
-  if (opts.root === undefined || opts['trust-list'] === undefined) return 0;
-  const now = opts.now === undefined ? io.now() : Number(opts.now);
-  if (!Number.isFinite(now)) {
-    io.err('--now must be unix seconds');
-    return 2;
-  }
+  let args: Args;
   try {
-    const root = importPublicJwk(JSON.parse(new TextDecoder().decode(io.readFile(opts.root))));
-    const verifier = createVerifier({ rootKeys: [root], backend: nodeBackend });
-    const loads = [verifier.loadTrustList(material(io.readFile(opts['trust-list'])), { now })];
-    if (opts['status-list'] !== undefined) {
-      loads.push(verifier.loadStatusList(material(io.readFile(opts['status-list'])), { now }));
+    args = parseArgs(argv);
+    const given = OPTIONS.filter((o) => args.opts[o] !== undefined);
+    const missing = (['root', 'trust-list'] as const).filter((o) => args.opts[o] === undefined);
+    if (given.length > 0 && missing.length > 0) {
+      const list = (names: readonly string[]) => names.map((o) => `--${o}`).join(', ');
+      throw new UsageError(
+        `${list(given)} given without ${list(missing)}: verifying needs both --root and --trust-list`,
+      );
     }
-    if (opts.roster !== undefined)
-      loads.push(verifier.loadRoster(material(io.readFile(opts.roster)), { now }));
+    const nowText = args.opts.now;
+    if (nowText !== undefined && !(/^\d{1,16}$/.test(nowText) && Number.isSafeInteger(Number(nowText)))) {
+      throw new UsageError(`invalid --now ${nowText}: unix seconds, decimal digits only (at most 2^53 - 1)`);
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`campus-card-verify: ${error.message}`);
+    io.err(USAGE);
+    return EXIT_CODES.usage;
+  }
+  const { qr, opts } = args;
+  if (args.help || qr === undefined) {
+    io.out(USAGE);
+    return EXIT_CODES.ok;
+  }
+  const dump = dumpQr(qr);
+  io.out(JSON.stringify({ qr: dump }, null, 2));
+  if (opts.root === undefined || opts['trust-list'] === undefined) {
+    return dump.error === undefined ? EXIT_CODES.ok : EXIT_CODES.denied;
+  }
+  const now = opts.now === undefined ? io.now() : Number(opts.now);
+  try {
+    const file = (option: OptionName, path: string) => {
+      try {
+        return io.readFile(path);
+      } catch (error) {
+        throw new Error(`--${option} ${path}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    let root: ReturnType<typeof importPublicJwk>;
+    try {
+      root = importPublicJwk(JSON.parse(new TextDecoder().decode(file('root', opts.root))));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(message.startsWith('--root ') ? message : `--root ${opts.root}: ${message}`);
+    }
+    const verifier = createVerifier({ rootKeys: [root], backend: nodeBackend });
+    const read = (option: OptionName, path: string) => material(file(option, path), `--${option} ${path}`);
+    const loads = [verifier.loadTrustList(read('trust-list', opts['trust-list']), { now })];
+    if (opts['status-list'] !== undefined) {
+      loads.push(verifier.loadStatusList(read('status-list', opts['status-list']), { now }));
+    }
+    if (opts.roster !== undefined) loads.push(verifier.loadRoster(read('roster', opts.roster), { now }));
     const decision = await verifier.verify(qr, { now, reader: { id: 'campus-card-verify' } });
     io.out(JSON.stringify({ loads, decision }, null, 2));
-    return decision.accepted ? 0 : 1;
+    return decision.accepted ? EXIT_CODES.ok : EXIT_CODES.denied;
   } catch (error) {
     io.err(`campus-card-verify: ${error instanceof Error ? error.message : String(error)}`);
-    return 2;
+    return EXIT_CODES.usage;
   }
 }
 
-const isEntry =
-  typeof process !== 'undefined' &&
-  process.argv[1] !== undefined &&
-  /campus-card-verify|cli\.[cm]?js$/.test(process.argv[1]);
-if (isEntry) {
+/** Whether this module is the program node runs (not imported), whatever the file is named. */
+function isMain(): boolean {
+  const arg = process.argv[1];
+  if (arg === undefined) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
   main(process.argv.slice(2), {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
@@ -143,8 +271,8 @@ if (isEntry) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`${String(error)}\n`);
-      process.exitCode = 2;
+      process.stderr.write(`campus-card-verify: ${String(error)}\n`);
+      process.exitCode = EXIT_CODES.usage;
     },
   );
 }

@@ -1,5 +1,10 @@
-import { exportJwk, toHex } from '@campus-card/core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPresentation, encodeQr, exportJwk, issueCredential, toHex } from '@campus-card/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { dumpQr, main } from '../src/cli.js';
 import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
 
@@ -77,7 +82,233 @@ describe('campus-card-verify', () => {
     expect(dumpQr('XX1:abc')).toMatchObject({ error: { code: 'ERR_QR_PREFIX' } });
     const x = io();
     expect(await main([], x.io)).toBe(2);
-    expect(await main(['a', '--bogus', '1'], x.io)).toBe(2);
-    expect(x.err[0]).toMatch(/usage/);
+    expect(x.err[0]).toBe('campus-card-verify: the QR text is missing');
+    expect(x.err[1]).toMatch(/^usage: campus-card-verify/);
   });
+
+  it('--help prints the usage with the exit codes on stdout, exit 0', async () => {
+    const x = io();
+    expect(await main(['--help'], x.io)).toBe(0);
+    const help = x.out.join('\n');
+    expect(help).toMatch(/^usage: campus-card-verify/);
+    expect(help).toContain('Exit codes:');
+    expect(help).toMatch(/0 {2}accepted; without trust material: the QR text decodes/);
+    expect(help).toMatch(/1 {2}denied; without trust material: the QR text does not decode/);
+    expect(help).toMatch(/2 {2}usage error/);
+    expect(x.err).toEqual([]);
+  });
+});
+
+describe('dump only (no trust material)', () => {
+  it('exits 0 when the QR text decodes, 1 with the error in the dump when it does not', async () => {
+    const good = io();
+    expect(await main([await campus.code('2024010001', T0)], good.io)).toBe(0);
+    expect(JSON.parse(good.out.join('\n')).qr.error).toBeUndefined();
+    for (const bad of ['XX1:abc', 'CC1:', 'CC1:not base45!', 'hello']) {
+      const x = io();
+      expect(await main([bad], x.io), bad).toBe(1);
+      expect(JSON.parse(x.out.join('\n')).qr.error, bad).toBeDefined();
+      expect(x.err, bad).toEqual([]);
+    }
+  });
+
+  it('shows absent claims as null: school (taken from the trust list) and physicalCard', async () => {
+    const c = campus.cards.get('2024010001')!;
+    const credential = await issueCredential(
+      {
+        school: '10001',
+        includeSchool: false,
+        cardId: '2024010099',
+        role: 'student',
+        iat: T0 - 60,
+        validityDays: 30,
+        holderKey: c.phone.publicKey,
+        statusIndex: 9,
+      },
+      campus.issuer.privateKey,
+    );
+    const qr = encodeQr(await createPresentation({ credential, t: T0 }, c.phone.privateKey));
+    const claims = dumpQr(qr).claimsUnverified as Record<string, unknown>;
+    expect(claims.school).toBeNull();
+    expect(claims.schoolNote).toMatch(/from the trust list/);
+    expect(claims.physicalCard).toBeNull();
+    expect(claims.cardId).toBe('2024010099');
+    // present claims are shown as they are, with no note
+    const full = dumpQr(await campus.code('2024010001', T0)).claimsUnverified as Record<string, unknown>;
+    expect(full).toMatchObject({ school: '10001', physicalCard: null });
+    expect(full).not.toHaveProperty('schoolNote');
+  });
+});
+
+describe('usage errors name what is wrong, exit 2', () => {
+  async function usage(args: string[]): Promise<string> {
+    const x = io();
+    expect(await main(args, x.io), args.join(' ')).toBe(2);
+    expect(x.out, 'nothing on stdout').toEqual([]);
+    expect(x.err[1]).toMatch(/^usage: campus-card-verify/);
+    return x.err[0] as string;
+  }
+  let qr: string;
+  beforeAll(async () => {
+    qr = await campus.code('2024010001', T0);
+  });
+
+  it('trust material without --root and --trust-list is refused, naming what is missing', async () => {
+    expect(await usage([qr, '--trust-list', 'tl.bin'])).toBe(
+      'campus-card-verify: --trust-list given without --root: verifying needs both --root and --trust-list',
+    );
+    expect(await usage([qr, '--root', 'root.jwk'])).toContain('--root given without --trust-list');
+    expect(await usage([qr, '--status-list', 'sl.hex', '--roster', 'r.bin'])).toContain(
+      '--status-list, --roster given without --root, --trust-list',
+    );
+    expect(await usage([qr, '--now', String(T0)])).toContain('--now given without --root, --trust-list');
+  });
+
+  it('--now is unix seconds in decimal digits only', async () => {
+    const material = ['--root', 'root.jwk', '--trust-list', 'tl.bin'];
+    for (const bad of [
+      '-1',
+      '1e20',
+      '0x10',
+      '1.5',
+      ' 1',
+      '1 ',
+      '+1',
+      '12345678901234567',
+      '9999999999999999',
+    ]) {
+      expect(await usage([qr, ...material, `--now=${bad}`]), bad).toBe(
+        `campus-card-verify: invalid --now ${bad}: unix seconds, decimal digits only (at most 2^53 - 1)`,
+      );
+    }
+    expect(await usage([qr, ...material, '--now', ''])).toContain('--now needs a value');
+    expect(await usage([qr, ...material, '--now='])).toContain('--now needs a value');
+    const x = io();
+    expect(await main([qr, ...material, '--now', '0'], x.io)).toBe(1); // valid, and long before the code
+  });
+
+  it('names the bad argument; an unquoted QR text gets a hint', async () => {
+    expect(await usage([qr, '--bogus', '1'])).toBe('campus-card-verify: unknown option --bogus');
+    expect(await usage([qr, '--bogus=1'])).toBe('campus-card-verify: unknown option --bogus');
+    expect(await usage([qr, '-r', 'root.jwk'])).toBe('campus-card-verify: unknown option -r');
+    expect(await usage([qr, '--root'])).toBe('campus-card-verify: --root needs a value');
+    expect(await usage([qr, '--root', '--trust-list', 'tl.bin'])).toBe(
+      'campus-card-verify: --root needs a value, got the option --trust-list',
+    );
+    expect(await usage([qr, '--root', 'a', '--root=b', '--trust-list', 'tl.bin'])).toBe(
+      'campus-card-verify: --root is given twice',
+    );
+    // a shell splits an unquoted QR text at its spaces
+    const split = ['CC1:6BFOXN*TS0BI$ZDFRH', 'WIGCWRJ:6B', 'L6F'];
+    const message = await usage(split);
+    expect(message).toContain(
+      'one QR text expected, got 3 arguments ("CC1:6BFOXN*TS0BI$ZDFRH", "WIGCWRJ:6B"',
+    );
+    expect(message).toContain("quote it, e.g. campus-card-verify 'CC1:…'");
+  });
+
+  it('takes --option=value as well as --option value', async () => {
+    const x = io();
+    const args = [qr, '--root=root.jwk', '--trust-list=tl.bin', '--status-list=sl.hex', `--now=${T0}`];
+    expect(await main(args, x.io)).toBe(0);
+    expect(JSON.parse(x.out[1] as string).decision).toMatchObject({ accepted: true });
+  });
+});
+
+describe('trust material files', () => {
+  it('reads hex text with line breaks (xxd -p) and spaces; odd-length hex is an error', async () => {
+    const tl = await campus.trustList(1, T0 - 60);
+    const sl = await campus.statusList(1, T0 - 60);
+    const xxd = (b: Uint8Array) => `${toHex(b).replace(/(.{60})/g, '$1\n')}\n`;
+    files.set('tl.xxd', new TextEncoder().encode(xxd(tl)));
+    files.set('sl.spaced', new TextEncoder().encode(`  ${toHex(sl).replace(/(.{8})/g, '$1 ')}\r\n`));
+    const qr = await campus.code('2024010001', T0);
+    const x = io();
+    const args = [
+      qr,
+      '--root',
+      'root.jwk',
+      '--trust-list',
+      'tl.xxd',
+      '--status-list',
+      'sl.spaced',
+      '--now',
+      `${T0}`,
+    ];
+    expect(await main(args, x.io), x.err.join('\n')).toBe(0);
+    expect(JSON.parse(x.out[1] as string)).toMatchObject({
+      loads: [{ ok: true }, { ok: true }],
+      decision: { accepted: true },
+    });
+
+    files.set('tl.odd', new TextEncoder().encode(`${toHex(tl).slice(1)}\n`));
+    const y = io();
+    expect(await main([qr, '--root', 'root.jwk', '--trust-list', 'tl.odd'], y.io)).toBe(2);
+    expect(y.err).toEqual([
+      `campus-card-verify: --trust-list tl.odd is hex text with an odd number of digits (${toHex(tl).length - 1})`,
+    ]);
+  });
+
+  it('a file that cannot be read or parsed is named', async () => {
+    const qr = await campus.code('2024010001', T0);
+    const x = io();
+    expect(await main([qr, '--root', 'nope.jwk', '--trust-list', 'tl.bin'], x.io)).toBe(2);
+    expect(x.err[0]).toBe('campus-card-verify: --root nope.jwk: no file nope.jwk');
+    const y = io();
+    expect(await main([qr, '--root', 'tl.bin', '--trust-list', 'tl.bin'], y.io)).toBe(2);
+    expect(y.err[0]).toMatch(/^campus-card-verify: --root tl\.bin: /);
+  });
+});
+
+describe('the command', () => {
+  const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+  let dir: string;
+  beforeAll(() => {
+    mkdirSync(join(repoRoot, '.tmp'), { recursive: true });
+    dir = mkdtempSync(join(repoRoot, '.tmp', 'verify-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: dir, timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('runs as the main module whatever its file is named (a copy, a bundle)', async () => {
+    const bundle = join(dir, 'some-other-name.mjs');
+    await bundleForNode(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), bundle);
+    const qr = await campus.code('2024010001', T0);
+    const ok = run([bundle, qr]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).qr).toMatchObject({ mode: 'full', t: T0 });
+    expect(run([bundle, 'XX1:abc']).status).toBe(1);
+    const bad = run([bundle, qr, '--now', 'x']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--now given without --root, --trust-list');
+  });
+
+  it('bin/campus-card-verify.js, the package bin, runs the source in this repository', async () => {
+    const bin = fileURLToPath(new URL('../bin/campus-card-verify.js', import.meta.url));
+    const help = run([bin, '--help']);
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^usage: campus-card-verify/);
+    const qr = await campus.code('2024010001', T0);
+    writeFileSync(join(dir, 'root.jwk'), files.get('root.jwk')!);
+    writeFileSync(join(dir, 'tl.bin'), files.get('tl.bin')!);
+    writeFileSync(join(dir, 'sl.hex'), files.get('sl.hex')!);
+    const r = run([
+      bin,
+      qr,
+      '--root',
+      'root.jwk',
+      '--trust-list',
+      'tl.bin',
+      '--status-list',
+      'sl.hex',
+      '--now',
+      `${T0}`,
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('"accepted": true');
+  }, 60_000);
 });
