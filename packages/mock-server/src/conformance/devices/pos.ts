@@ -48,7 +48,7 @@ async function qrOf(p: RunningMockPlatform, personId: string): Promise<string> {
 }
 
 async function balance(p: RunningMockPlatform, personId: string): Promise<number> {
-  const r = await p.platform.invoke('getWallet', { params: { person_id: personId } });
+  const r = await p.platform.invoke('getWallet', { params: { person_id: personId } }, OPERATOR);
   return (r.body as { balance: number }).balance;
 }
 
