@@ -1,5 +1,5 @@
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
-import { createClock, type RunningMockPlatform, startMockPlatform } from '@campus-card/mock-server';
+import { createClock, DEMO_OPERATOR, type RunningMockPlatform, startMockPlatform } from '@campus-card/mock-server';
 import { Agent } from 'undici';
 import { createPosClient, type PosClient, type PosClientOptions } from '../src/index.js';
 
@@ -52,7 +52,7 @@ export function posFor(
 
 /** The wallet balance of a person, read directly from the platform (fen). */
 export async function balanceOf(server: RunningMockPlatform, personId: string): Promise<number> {
-  const r = await server.platform.invoke('getWallet', { params: { person_id: personId } });
+  const r = await server.platform.invoke('getWallet', { params: { person_id: personId } }, DEMO_OPERATOR);
   return (r.body as { balance: number }).balance;
 }
 
