@@ -4,13 +4,17 @@
  *
  * Usage: `campus-card-mock [--port 8080] [--host 127.0.0.1] [--db path|:memory:] [--record file.jsonl] [--seed n] [--no-demo] [--no-admin]`.
  * `PORT` is honoured (default 8080); `--port` wins. A malformed port or seed, or an unknown option,
- * exits 2 with a message ({@link parseCliArgs}).
+ * exits 2 with a message ({@link parseCliArgs}); so does a database whose demo data was made with
+ * another seed. A platform that cannot start (the port is in use, the database cannot be opened)
+ * exits 1 with one line saying why ({@link startupFailure}).
  *
  * @module
  */
-import { realpathSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DemoSeedMismatchError } from './demo.js';
 import { DEFAULT_DB_PATH } from './platform.js';
 import { startMockPlatform } from './server.js';
 
@@ -124,6 +128,89 @@ export function parseCliArgs(
   };
 }
 
+/** What the CLI prints and exits with when the platform cannot start. */
+export interface StartupFailure {
+  /** One line, without a stack trace. */
+  readonly message: string;
+  /** 1 (cannot start), or 2 for demo data made with another seed (a command line to change). */
+  readonly exitCode: 1 | 2;
+}
+
+const errorCode = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** A `--record` file that cannot be written. */
+class RecordFileError extends Error {}
+
+/** Creates the recording file (and its folder) up front, so that a bad path is one line, not a crash. */
+function openRecordFile(file: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    closeSync(openSync(file, 'a'));
+  } catch (error) {
+    throw new RecordFileError(`cannot write the recording ${file}: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * The one line the CLI prints for an error that stopped the platform from starting: the port in
+ * use, a host that is not this machine's, a database that cannot be opened, a recording file that
+ * cannot be written, demo data made with another seed. Pure.
+ *
+ * @example
+ * ```ts
+ * startupFailure(Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' }), options).message;
+ * // 'port 8080 is in use on 127.0.0.1 (set PORT or --port)'
+ * ```
+ */
+export function startupFailure(error: unknown, options: CliOptions): StartupFailure {
+  const { port, host, dbPath } = options;
+  if (error instanceof RecordFileError) return { exitCode: 1, message: error.message };
+  if (error instanceof DemoSeedMismatchError) {
+    const fix = `or use a fresh --db (another file, or :memory:)`;
+    return {
+      exitCode: 2,
+      message:
+        error.dataSeed === undefined
+          ? `the demo data in ${dbPath} was made with another seed than ${error.seed} (its keys do not match): start with the --seed it was made with, ${fix}`
+          : `the demo data in ${dbPath} was made with --seed ${error.dataSeed}, not ${error.seed}: start with --seed ${error.dataSeed}, ${fix}`,
+    };
+  }
+  const code = errorCode(error);
+  const syscall = (error as { syscall?: unknown } | null)?.syscall;
+  if (code === 'EADDRINUSE')
+    return { exitCode: 1, message: `port ${port} is in use on ${host} (set PORT or --port)` };
+  if (code === 'EACCES' && syscall === 'listen') {
+    return {
+      exitCode: 1,
+      message: `no permission to listen on port ${port} of ${host} (set PORT or --port)`,
+    };
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return { exitCode: 1, message: `cannot listen on ${host}: not an address of this machine (--host)` };
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return { exitCode: 1, message: `cannot listen on ${host}: unknown host (--host)` };
+  }
+  if (code?.startsWith('SQLITE_') || (error instanceof Error && error.name === 'SqliteError')) {
+    return { exitCode: 1, message: `cannot open database ${dbPath}: ${messageOf(error)}` };
+  }
+  const path = (error as { path?: unknown } | null)?.path;
+  // a folder on the way to the database file that cannot be made, or the file itself
+  const db = resolve(dbPath);
+  if (
+    typeof path === 'string' &&
+    dbPath !== ':memory:' &&
+    (db === resolve(path) || db.startsWith(resolve(path) + sep))
+  ) {
+    return { exitCode: 1, message: `cannot open database ${dbPath}: ${messageOf(error)}` };
+  }
+  return { exitCode: 1, message: `cannot start: ${messageOf(error)}` };
+}
+
 async function main(): Promise<void> {
   let options: CliOptions;
   try {
@@ -137,15 +224,23 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const server = await startMockPlatform({
-    port: options.port,
-    host: options.host,
-    dbPath: options.dbPath,
-    demo: options.demo,
-    admin: options.admin,
-    seed: options.seed,
-    ...(options.recordFile === undefined ? {} : { recordFile: options.recordFile }),
-  });
+  let server: Awaited<ReturnType<typeof startMockPlatform>>;
+  try {
+    if (options.recordFile !== undefined) openRecordFile(options.recordFile);
+    server = await startMockPlatform({
+      port: options.port,
+      host: options.host,
+      dbPath: options.dbPath,
+      demo: options.demo,
+      admin: options.admin,
+      seed: options.seed,
+      ...(options.recordFile === undefined ? {} : { recordFile: options.recordFile }),
+    });
+  } catch (error) {
+    const failure = startupFailure(error, options);
+    console.error(`campus-card-mock: ${failure.message}`);
+    process.exit(failure.exitCode);
+  }
   const demo = server.platform.demo;
   console.log(`campus-card mock platform listening on ${server.url}`);
   console.log(`  OpenAPI:  ${server.url}/openapi.json`);
@@ -165,7 +260,9 @@ async function main(): Promise<void> {
         2,
       ),
     );
-    console.log('\nDemo cards (phone keys make presentations):');
+    console.log(
+      '\nDemo cards (the phone key and the credential make QR codes: docs/guides/mock-platform.md):',
+    );
     for (const c of demo.cards) {
       console.log(
         JSON.stringify({
@@ -174,6 +271,7 @@ async function main(): Promise<void> {
           role: c.role,
           physical_uid_hex: c.physicalUidHex,
           holder_private_jwk: c.holderPrivateJwk,
+          credential: c.credential,
         }),
       );
     }
@@ -196,4 +294,9 @@ function isMain(): boolean {
   }
 }
 
-if (isMain()) await main();
+if (isMain()) {
+  await main().catch((error: unknown) => {
+    console.error(`campus-card-mock: ${messageOf(error)}`);
+    process.exit(1);
+  });
+}

@@ -1,7 +1,8 @@
 /**
  * Demo data: one school with teachers, students and parents, devices and merchants with key
  * pairs, and cards with working phone keys. Keys derive from the seed, so the same seed gives
- * the same credentials across restarts.
+ * the same credentials across restarts; a database whose demo data was made with another seed is
+ * refused ({@link DemoSeedMismatchError}), since the keys derived from this one would not work.
  *
  * @module
  */
@@ -42,6 +43,59 @@ function keyFor(seed: number, name: string) {
 
 const SCHOOL = 'sch-demo';
 
+/** How far from 0 {@link DemoSeedMismatchError} looks for the seed of existing demo data. */
+const SEED_SEARCH_LIMIT = 1000;
+
+/**
+ * The database holds demo data made with another seed than the one given: the credentials
+ * derived from the given seed would not match the stored public keys, so nothing signed with
+ * them would work. Start with the seed the data was made with, or with a fresh database.
+ */
+export class DemoSeedMismatchError extends Error {
+  /** The seed given. */
+  readonly seed: number;
+  /**
+   * The seed the demo data was made with, when found (seeds from −1000 to 1000 are tried);
+   * `undefined` otherwise.
+   */
+  readonly dataSeed: number | undefined;
+  constructor(seed: number, dataSeed: number | undefined) {
+    super(
+      dataSeed === undefined
+        ? `the demo data in this database was made with another seed than ${seed} (the demo keys of seed ${seed} do not match it): start with the --seed it was made with, or use a fresh --db`
+        : `the demo data in this database was made with seed ${dataSeed}, not ${seed}: start with --seed ${dataSeed}, or use a fresh --db for seed ${seed}`,
+    );
+    this.name = 'DemoSeedMismatchError';
+    this.seed = seed;
+    this.dataSeed = dataSeed;
+  }
+}
+
+/** Whether two EC public JWKs are the same key. */
+function sameKey(a: { x?: unknown; y?: unknown }, b: { x?: unknown; y?: unknown }): boolean {
+  return a.x === b.x && a.y === b.y;
+}
+
+/**
+ * Checks that the stored demo operator's key is the one `seed` derives; else finds the seed it
+ * came from (within {@link SEED_SEARCH_LIMIT}) and throws {@link DemoSeedMismatchError}.
+ */
+function checkDemoSeed(state: PlatformState, seed: number): void {
+  const row = state.db.prepare('SELECT jwk FROM principals WHERE principal_id = ?').get(DEMO_OPERATOR.id) as
+    | { jwk: string }
+    | undefined;
+  if (row === undefined) return; // no operator key to compare (nothing printed for it works anyway)
+  const stored = JSON.parse(row.jwk) as { x?: unknown; y?: unknown };
+  const derived = (n: number) => exportJwk(keyFor(n, 'operator').publicKey) as { x?: unknown; y?: unknown };
+  if (sameKey(stored, derived(seed))) return;
+  for (let d = 0; d <= SEED_SEARCH_LIMIT; d++) {
+    for (const n of d === 0 ? [0] : [d, -d]) {
+      if (sameKey(stored, derived(n))) throw new DemoSeedMismatchError(seed, n);
+    }
+  }
+  throw new DemoSeedMismatchError(seed, undefined);
+}
+
 /**
  * The demo school's operator (`op-demo` of `sch-demo`), as `platform.invoke` takes a principal: for
  * tests and tools that drive the demo platform in process.
@@ -55,7 +109,11 @@ export const DEMO_OPERATOR: Principal = Object.freeze({
   deviceType: null,
 });
 
-/** Loads (or, when already present, only re-derives the credentials of) the demo data. */
+/**
+ * Loads (or, when already present, only re-derives the credentials of) the demo data.
+ *
+ * @throws {@link DemoSeedMismatchError} when the database holds demo data made with another seed.
+ */
 export async function loadDemo(env: {
   state: PlatformState;
   invoke: (
@@ -67,6 +125,7 @@ export async function loadDemo(env: {
 }): Promise<DemoCredentials> {
   const { state, invoke, seed } = env;
   const fresh = state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(SCHOOL) === undefined;
+  if (!fresh) checkDemoSeed(state, seed);
   const opKey = keyFor(seed, 'operator');
   const operator = DEMO_OPERATOR;
   const pub = (k: ReturnType<typeof keyFor>) => exportJwk(k.publicKey) as PublicJwk;

@@ -269,9 +269,27 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     return handler(ctx);
   };
 
-  await app.ready();
-  const demo = options.demo === true ? await loadDemo({ state, invoke, seed }) : undefined;
   let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    clearInterval(settleTimer);
+    await dispatcher?.stop();
+    await app.close();
+    groupCommit.flush();
+    await recorder.close();
+    await checkpointer?.close();
+    db.close();
+  };
+  let demo: DemoCredentials | undefined;
+  try {
+    await app.ready();
+    demo = options.demo === true ? await loadDemo({ state, invoke, seed }) : undefined;
+  } catch (error) {
+    // nothing is left running (workers, timers, the database) when the platform cannot start
+    await close();
+    throw error;
+  }
   return {
     app,
     state,
@@ -280,16 +298,6 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     pushes: dispatcher,
     demo,
     invoke,
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearInterval(settleTimer);
-      await dispatcher?.stop();
-      await app.close();
-      groupCommit.flush();
-      await recorder.close();
-      await checkpointer?.close();
-      db.close();
-    },
+    close,
   };
 }

@@ -25,7 +25,8 @@ export interface RunningMockPlatform {
 }
 
 /**
- * Starts the mock platform on a port (default: a free one).
+ * Starts the mock platform on a port (default: a free one). When it cannot listen (the port is in
+ * use: `EADDRINUSE`), it closes the platform and rejects with the error of `listen`.
  *
  * @example
  * ```ts
@@ -38,7 +39,13 @@ export async function startMockPlatform(
 ): Promise<RunningMockPlatform> {
   const platform = await createMockPlatform({ dbPath: ':memory:', ...options });
   const host = options.host ?? '127.0.0.1';
-  await platform.app.listen({ port: options.port ?? 0, host });
+  try {
+    await platform.app.listen({ port: options.port ?? 0, host });
+  } catch (error) {
+    // the port is taken, the host is not this machine's: close the database and workers too
+    await platform.close();
+    throw error;
+  }
   const addr = platform.app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : (options.port ?? 0);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

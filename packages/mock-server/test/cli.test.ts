@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,8 @@ import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
-import { CliUsageError, parseCliArgs } from '../src/cli.js';
+import { CliUsageError, parseCliArgs, startupFailure } from '../src/cli.js';
+import { DemoSeedMismatchError } from '../src/demo.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 // The bundle lives under the repository's (ignored) .tmp so that it resolves better-sqlite3 from
@@ -143,7 +144,7 @@ interface Printed {
     devices: { id: string; type: string; zone: string; privateJwk: Jwk }[];
     merchants: { id: string; privateJwk: Jwk }[];
   };
-  cards: { card_id: string; person_id: string; role: string; holder_private_jwk: Jwk }[];
+  cards: { card_id: string; person_id: string; role: string; holder_private_jwk: Jwk; credential: string }[];
 }
 
 function parse(out: string): Printed {
@@ -214,16 +215,18 @@ async function checkPrinted(out: string, port: number): Promise<Printed> {
   for (const p of [credentials.operator, ...credentials.devices, ...credentials.merchants]) {
     expect(p.privateJwk.d, `${p.id} has a private key`).toEqual(expect.any(String));
   }
-  // a vendor needs nothing but the printed text to pay: the operator reads the card's
-  // credential, the phone key presents it, the POS key signs the payment
+  // a vendor needs nothing but the printed text to pay: the printed phone key presents the
+  // printed credential (the card's current one), the POS key signs the payment
   const card = cards.find((c) => c.person_id === 's-001');
   expect(card?.holder_private_jwk.d).toEqual(expect.any(String));
   const got = await call(base, credentials.operator, 'GET', `/v1/cards/${card!.card_id}`);
   expect(got.status, JSON.stringify(got.body)).toBe(200);
+  expect(card!.credential).toBe(got.body.credential);
+  for (const c of cards) expect(fromBase64Url(c.credential), c.card_id).toBeDefined();
   const qr = encodeQr(
     await createPresentation(
       {
-        credential: fromBase64Url(got.body.credential as string)!,
+        credential: fromBase64Url(card!.credential)!,
         t: Math.floor(Date.now() / 1000),
         scene: 2,
       },
@@ -303,6 +306,116 @@ describe('campus-card-mock', () => {
       }),
     );
   });
+});
+
+describe('startup failures: one line on stderr, no stack trace', () => {
+  it('a port in use (from --port or PORT) exits 1 saying so', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      for (const [args, extra] of [
+        [['--port', String(port)], {}],
+        [[], { PORT: String(port) }],
+      ] as const) {
+        const run = start([...args, '--db', ':memory:'], env(extra));
+        expect(await run.exited).toEqual({ code: 1, signal: null });
+        expect(run.err()).toBe(
+          `campus-card-mock: port ${port} is in use on 127.0.0.1 (set PORT or --port)\n`,
+        );
+        expect(run.out()).toBe('');
+      }
+    } finally {
+      await new Promise<void>((r) => holder.close(() => r()));
+    }
+  });
+
+  it('a database that cannot be opened exits 1 naming the file and why', async () => {
+    const notADb = join(work, 'not-a-database.db');
+    writeFileSync(notADb, 'hello, this is text\n'.repeat(20));
+    const cases: [string, string][] = [
+      [notADb, 'file is not a database'],
+      [work, 'unable to open database file'], // a folder
+      [join(notADb, 'platform.db'), ''], // its folder would be a file
+    ];
+    await Promise.all(
+      cases.map(async ([db, why]) => {
+        const run = start(['--port', '0', '--db', db], env());
+        expect(await run.exited, db).toEqual({ code: 1, signal: null });
+        const err = run.err();
+        expect(err.startsWith(`campus-card-mock: cannot open database ${db}: ${why}`), err).toBe(true);
+        expect(err.split('\n'), err).toHaveLength(2); // one line
+      }),
+    );
+  });
+
+  it('a recording file that cannot be written exits 1 naming it', async () => {
+    const file = join(work, 'not-a-database.db', 'record.jsonl');
+    writeFileSync(join(work, 'not-a-database.db'), 'text\n');
+    const run = start(['--port', '0', '--db', ':memory:', '--record', file], env());
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    expect(run.err()).toMatch(new RegExp(`^campus-card-mock: cannot write the recording ${file}: [^\n]+\n$`));
+  });
+
+  it('startupFailure: the line and exit code of each failure', () => {
+    const options = parseCliArgs(['--port', '9000', '--db', 'data/p.db'], {});
+    const failure = (error: unknown) => startupFailure(error, options);
+    const sys = (code: string, extra: object = {}) => Object.assign(new Error(code), { code, ...extra });
+    expect(failure(sys('EADDRINUSE', { syscall: 'listen' }))).toEqual({
+      exitCode: 1,
+      message: 'port 9000 is in use on 127.0.0.1 (set PORT or --port)',
+    });
+    expect(failure(sys('EACCES', { syscall: 'listen' })).message).toBe(
+      'no permission to listen on port 9000 of 127.0.0.1 (set PORT or --port)',
+    );
+    expect(failure(sys('EADDRNOTAVAIL')).message).toContain('not an address of this machine (--host)');
+    expect(failure(sys('ENOTFOUND')).message).toContain('unknown host (--host)');
+    const sqlite = Object.assign(new Error('file is not a database'), {
+      name: 'SqliteError',
+      code: 'SQLITE_NOTADB',
+    });
+    expect(failure(sqlite).message).toBe('cannot open database data/p.db: file is not a database');
+    expect(failure(sys('EACCES', { syscall: 'mkdir', path: 'data' })).message).toBe(
+      'cannot open database data/p.db: EACCES',
+    );
+    expect(failure(sys('EACCES', { syscall: 'open', path: 'elsewhere' })).message).toBe(
+      'cannot start: EACCES',
+    );
+    expect(failure(new DemoSeedMismatchError(3, 5))).toEqual({
+      exitCode: 2,
+      message:
+        'the demo data in data/p.db was made with --seed 5, not 3: start with --seed 5, or use a fresh --db (another file, or :memory:)',
+    });
+    expect(failure(new DemoSeedMismatchError(3, undefined)).message).toBe(
+      'the demo data in data/p.db was made with another seed than 3 (its keys do not match): start with the --seed it was made with, or use a fresh --db (another file, or :memory:)',
+    );
+  });
+});
+
+describe('a database made with another --seed', () => {
+  it('is refused with exit 2 naming the seed its demo data needs; with that seed it starts', async () => {
+    const port = await freePort();
+    const db = join(work, 'seeded', 'platform.db');
+    const first = start(['--db', db, '--seed', '5', '--port', String(port)], env());
+    const printed = parse(await ready(first, port));
+    await stopsCleanly(first, port);
+
+    for (const args of [['--seed', '7'], []]) {
+      const given = args[1] ?? '1';
+      const wrong = start(['--db', db, '--port', String(port), ...args], env());
+      expect(await wrong.exited).toEqual({ code: 2, signal: null });
+      expect(wrong.err()).toBe(
+        `campus-card-mock: the demo data in ${db} was made with --seed 5, not ${given}: start with --seed 5, or use a fresh --db (another file, or :memory:)\n`,
+      );
+      expect(wrong.out()).toBe('');
+    }
+
+    const again = start(['--db', db, '--seed', '5', '--port', String(port)], env());
+    const out = await ready(again, port);
+    expect(parse(out).credentials).toEqual(printed.credentials);
+    await checkPrinted(out, port); // the printed credentials work
+    await stopsCleanly(again, port);
+  }, 60_000);
 });
 
 describe('npm start', () => {
