@@ -6,8 +6,9 @@
 // It bundles the .ts entry with bundleForNode (workspace packages from src/, third-party packages
 // external) into <repo>/.tmp/bin/, makes the bundle the main module (process.argv[1], which the
 // CLIs compare with their own file to decide to run) and imports it, in this process: stdio,
-// signals and the exit code are the CLI's own. The bundle is deleted when the process exits.
-import { mkdirSync, rmSync } from 'node:fs';
+// signals and the exit code are the CLI's own. The bundle is deleted when the process exits (or,
+// if a signal killed it first, by the next run).
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { repoRoot } from './packages.mjs';
@@ -27,6 +28,7 @@ export async function runSource(entry, name) {
   }
   const outDir = join(repoRoot, '.tmp', 'bin');
   mkdirSync(outDir, { recursive: true });
+  removeOrphans(outDir);
   const outfile = join(outDir, `${name}-${process.pid}.mjs`);
   process.on('exit', () => rmSync(outfile, { force: true }));
   try {
@@ -41,4 +43,17 @@ export async function runSource(entry, name) {
 function fail(message) {
   console.error(message);
   process.exit(2);
+}
+
+/** Removes the bundles of processes that are gone without their exit hook (killed by a signal). */
+function removeOrphans(dir) {
+  for (const file of readdirSync(dir)) {
+    const pid = Number(/-(\d+)\.mjs$/.exec(file)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0); // still running: its bundle is in use
+    } catch (error) {
+      if (error.code === 'ESRCH') rmSync(join(dir, file), { force: true });
+    }
+  }
 }
