@@ -1,5 +1,10 @@
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
-import { createClock, DEMO_OPERATOR, type RunningMockPlatform, startMockPlatform } from '@campus-card/mock-server';
+import {
+  createClock,
+  DEMO_OPERATOR,
+  type RunningMockPlatform,
+  startMockPlatform,
+} from '@campus-card/mock-server';
 import { Agent } from 'undici';
 import { createPosClient, type PosClient, type PosClientOptions } from '../src/index.js';
 
