@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { closeSync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DemoSeedMismatchError } from './demo.js';
+import { isMainModule } from './lib/is-main.js';
 import { DEFAULT_DB_PATH } from './platform.js';
 import { startMockPlatform } from './server.js';
 
@@ -284,17 +284,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (arg === undefined) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   await main().catch((error: unknown) => {
     console.error(`campus-card-mock: ${messageOf(error)}`);
     process.exit(1);

@@ -13,8 +13,6 @@
  *
  * @module
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DevicePlanName } from './conformance/devices/plan.js';
 import { loadExpectedFailures } from './conformance/expected-failures.js';
@@ -29,6 +27,7 @@ import {
 } from './conformance/verifier/connections.js';
 import { loadVerifierPlan, runVerifierPlan } from './conformance/verifier/plan.js';
 import { createReferenceHarness } from './conformance/verifier/reference-harness.js';
+import { isMainModule } from './lib/is-main.js';
 
 const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webhook> --target <cmd|url|builtin>
          [--out <dir>] [--expected-failures <file>] [--vectors <dir>] [--module <id>]... [--timeout <ms>]
@@ -186,17 +185,7 @@ export async function main(
   return exitCodeOf(report);
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (arg === undefined) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   // Ctrl-C, or a CI job cancelled: leave through process.exit, so that the exit hook of the device
   // launcher signals the process groups of the devices under test (each runs in its own group, out
   // of reach of the terminal's SIGINT) instead of leaving them running on their ports.
