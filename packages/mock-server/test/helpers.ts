@@ -1,8 +1,17 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk } from '@campus-card/core';
+import {
+  createPresentation,
+  encodeQr,
+  exportJwk,
+  fromBase64Url,
+  generateKeyPair,
+  importPrivateJwk,
+  type Jwk,
+} from '@campus-card/core';
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import type { InjectOptions } from 'fastify';
+import { expect } from 'vitest';
 import { createClock, createMockPlatform, type MockPlatform } from '../src/index.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
@@ -184,4 +193,23 @@ export async function startReceiver(
         server.close(() => resolve());
       }),
   };
+}
+
+/** Adds a second school, `sch-b`, with a gate of its own, `gate-b`; returns the gate's signer. */
+export async function schoolB(p: MockPlatform): Promise<Signer> {
+  const op = operator(p);
+  const k = generateKeyPair('ES256').privateKey;
+  const s = await p.app.inject(signed(p, op, 'POST', '/v1/schools', { school_id: 'sch-b', name: 'B' }));
+  expect(s.statusCode, s.body).toBe(201);
+  const d = await p.app.inject(
+    signed(p, op, 'POST', '/v1/devices', {
+      school_id: 'sch-b',
+      device_id: 'gate-b',
+      type: 'gate',
+      zone: 'gate:main',
+      public_jwk: exportJwk(k.publicKey),
+    }),
+  );
+  expect(d.statusCode, d.body).toBe(201);
+  return { id: 'gate-b', jwk: exportJwk(k, { includePrivate: true }) };
 }

@@ -34,7 +34,7 @@ import {
 import { createVerifier, DEFAULT_MAX_STALENESS } from '@campus-card/verifier';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClock, type MockPlatform, type VirtualClock } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, signed, T0 } from '../helpers.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, schoolB, signed, T0 } from '../helpers.js';
 
 let p: MockPlatform;
 afterEach(async () => p?.close());
@@ -444,27 +444,6 @@ describe('physical card after an unlink', () => {
 });
 
 describe("another school's cards and trust material", () => {
-  /** School sch-b with a gate of its own. */
-  async function schoolB(p: MockPlatform) {
-    const op = operator(p);
-    const k = generateKeyPair('ES256').privateKey;
-    expect(
-      (await p.app.inject(signed(p, op, 'POST', '/v1/schools', { school_id: 'sch-b', name: 'B' })))
-        .statusCode,
-    ).toBe(201);
-    const d = await p.app.inject(
-      signed(p, op, 'POST', '/v1/devices', {
-        school_id: 'sch-b',
-        device_id: 'gate-b',
-        type: 'gate',
-        zone: 'gate:main',
-        public_jwk: exportJwk(k.publicKey),
-      }),
-    );
-    expect(d.statusCode, d.body).toBe(201);
-    return { id: 'gate-b', jwk: exportJwk(k, { includePrivate: true }) };
-  }
-
   it("a gate of school B cannot read school A's card or person", async () => {
     p = await demoPlatform();
     const gb = await schoolB(p);

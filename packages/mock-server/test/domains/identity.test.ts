@@ -3,35 +3,16 @@
  * and checks permissions, of its own school's cards only. Another school's card is unknown to it:
  * nothing about that card (school, person, status) comes back.
  */
-import { computeUidHash, exportJwk, generateKeyPair, toHex } from '@campus-card/core';
+import { computeUidHash, toHex } from '@campus-card/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, type Signer, signed } from '../helpers.js';
+import { demoPlatform, deviceSigner, json, qrOf, schoolB, signed } from '../helpers.js';
 
 let p: MockPlatform | undefined;
 afterEach(async () => {
   await p?.close();
   p = undefined;
 });
-
-/** School sch-b with a gate of its own. */
-async function schoolB(p: MockPlatform): Promise<Signer> {
-  const op = operator(p);
-  const k = generateKeyPair('ES256').privateKey;
-  const s = await p.app.inject(signed(p, op, 'POST', '/v1/schools', { school_id: 'sch-b', name: 'B' }));
-  expect(s.statusCode, s.body).toBe(201);
-  const d = await p.app.inject(
-    signed(p, op, 'POST', '/v1/devices', {
-      school_id: 'sch-b',
-      device_id: 'gate-b',
-      type: 'gate',
-      zone: 'gate:main',
-      public_jwk: exportJwk(k.publicKey),
-    }),
-  );
-  expect(d.statusCode, d.body).toBe(201);
-  return { id: 'gate-b', jwk: exportJwk(k, { includePrivate: true }) };
-}
 
 const usedCodes = (p: MockPlatform) =>
   (p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes').get() as { n: number }).n;
