@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  CampusCardError,
   createCompactPresentation,
   decodeCredential,
   decodePresentation,
@@ -24,21 +23,12 @@ import {
   signTrustList,
 } from '../src/index.js';
 import { type CborValue, cmap, encodeCbor } from '../src/lib/cbor.js';
+import { codeOf } from './helpers/code-of.js';
 
 const NOW = 1_767_225_600;
 const root = generateKeyPair('ES256').privateKey;
 const issuer = generateKeyPair('ES256').privateKey;
 const phone = generateKeyPair('ES256').privateKey;
-
-/** The error code `f` throws, or `'OK'`. */
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-    return 'OK';
-  } catch (e) {
-    return e instanceof CampusCardError ? e.code : `untyped ${String(e)}`;
-  }
-}
 
 /** A COSE_Sign1 of `payload` under the protected header `header` (any CBOR value), signed by `key`. */
 function sign1With(header: CborValue, payload: Uint8Array, key: PrivateKey): Uint8Array {

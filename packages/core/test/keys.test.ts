@@ -24,6 +24,7 @@ import {
   verifyBytes,
 } from '../src/index.js';
 import { type CborMap, type CborValue, cmap, decodeCbor, encodeCbor } from '../src/lib/cbor.js';
+import { codeOf } from './helpers/code-of.js';
 
 const hex = (s: string) => fromHex(s) as Uint8Array;
 
@@ -116,16 +117,6 @@ describe('signatures', () => {
     );
   });
 });
-
-/** The error code `f` throws, or `'OK'`. */
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-    return 'OK';
-  } catch (e) {
-    return e instanceof CampusCardError ? e.code : `untyped ${String(e)}`;
-  }
-}
 
 /** `key` (a COSE_Key map) with `extra` members, in deterministic order. */
 const withMembers = (key: CborValue, ...extra: Array<[number | string, CborValue]>): CborMap =>

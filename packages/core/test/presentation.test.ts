@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { signSign1 } from '../src/cose-sign1.js';
 import {
-  CampusCardError,
+  type CampusCardError,
   decodePresentation,
   decodeQr,
   encodeQr,
@@ -31,6 +31,7 @@ import {
   readPresentation,
 } from '../src/presentation.js';
 import { contentKey, credentialCacheKey, verifyPresentationEager } from '../src/verify-presentation.js';
+import { codeOf } from './helpers/code-of.js';
 
 const NOW = 1_767_225_600;
 
@@ -322,16 +323,6 @@ describe('readPresentation (the decoding fast path)', () => {
     expect([noList.code, noList.subject?.cardId]).toEqual(['ERR_STATUS_LIST_MISSING', '2024010001']);
   });
 });
-
-/** The error code `f` throws, or `'OK'`. */
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-    return 'OK';
-  } catch (e) {
-    return e instanceof CampusCardError ? e.code : `untyped ${String(e)}`;
-  }
-}
 
 /** A compact code whose first payload element is `first`, signed by `phone` (any encoding). */
 function compactWith(first: string | number): Promise<Uint8Array> {

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  CampusCardError,
+  type CampusCardError,
   decodeCredential,
   generateKeyPair,
   issueCredential,
@@ -13,6 +13,7 @@ import {
 } from '../../src/index.js';
 import { decodeCbor, decodeCborOwned, encodeCbor } from '../../src/lib/cbor.js';
 import { PRESENTATION_LIMITS } from '../../src/lib/limits.js';
+import { codeOf } from '../helpers/code-of.js';
 
 const NOW = 1_767_225_600;
 const BOM = [0xef, 0xbb, 0xbf];
@@ -60,16 +61,6 @@ describe('decodeCbor text strings', () => {
     expect(decodeCredential(plain).claims.cardId).toBe('T-0042');
   });
 });
-
-/** The error code `f` throws, or `'OK'`. */
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-    return 'OK';
-  } catch (e) {
-    return e instanceof CampusCardError ? e.code : `untyped ${String(e)}`;
-  }
-}
 
 describe('decodeCbor integers: magnitude at most 2^53 − 1 (spec §2.1)', () => {
   const decode = (bytes: number[]) => decodeCbor(Uint8Array.from(bytes), { maxBytes: 64 }, 'x');
