@@ -21,6 +21,26 @@ import {
   tableDigests,
 } from '../helpers.js';
 
+/** gate-01 uploads one allowed attendance event of s-001's card; returns that card. */
+async function admitS001(p: MockPlatform): Promise<{ cardId: string }> {
+  const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+  const up = await p.app.inject(
+    signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
+      events: [
+        {
+          seq: 1,
+          kind: 'attendance',
+          occurred_at: '2026-01-05T08:00:00Z',
+          card_id: card.cardId,
+          decision: 'allowed',
+        },
+      ],
+    }),
+  );
+  expect(json(up)).toMatchObject({ accepted: 1 });
+  return card;
+}
+
 describe('push delivery', () => {
   it('delivers each of many pushes exactly once under overlapping wake-ups', async () => {
     const ids: string[] = [];
@@ -187,21 +207,7 @@ describe("a person's pushes stay in the person's school", () => {
         );
         expect(sub.statusCode, sub.body).toBe(201);
       }
-      const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
-      const up = await p.app.inject(
-        signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
-          events: [
-            {
-              seq: 1,
-              kind: 'attendance',
-              occurred_at: '2026-01-05T08:00:00Z',
-              card_id: card.cardId,
-              decision: 'allowed',
-            },
-          ],
-        }),
-      );
-      expect(json(up)).toMatchObject({ accepted: 1 });
+      const card = await admitS001(p);
       const lost = await p.app.inject(signed(p, op, 'POST', `/v1/cards/${card.cardId}/report-lost`, {}));
       expect(lost.statusCode).toBe(200);
       await p.pushes.pump();
@@ -238,21 +244,7 @@ describe("a person's pushes stay in the person's school", () => {
       );
       expect(sub.statusCode).toBe(201);
     }
-    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
-    const up = await p.app.inject(
-      signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/events/batches', {
-        events: [
-          {
-            seq: 1,
-            kind: 'attendance',
-            occurred_at: '2026-01-05T08:00:00Z',
-            card_id: card.cardId,
-            decision: 'allowed',
-          },
-        ],
-      }),
-    );
-    expect(json(up)).toMatchObject({ accepted: 1 });
+    await admitS001(p);
     expect(p.state.db.prepare('SELECT url FROM pushes ORDER BY url').all()).toEqual([
       { url: 'http://127.0.0.1:9/p-001' },
     ]);
