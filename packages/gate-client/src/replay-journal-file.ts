@@ -6,8 +6,10 @@
  */
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -15,7 +17,12 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { encodeJournalRecord, type Verifier } from '@campus-card/verifier';
+import {
+  encodeJournalRecord,
+  isVerifierError,
+  JOURNAL_RECORD_BYTES,
+  type Verifier,
+} from '@campus-card/verifier';
 
 /** A replay journal, opened by {@link openReplayJournalFile}. */
 export interface ReplayJournalFile {
@@ -23,12 +30,18 @@ export interface ReplayJournalFile {
   readonly path: string;
   /**
    * Pass this as the verifier's `onReplayRecord` option: it appends the record and fsyncs it
-   * synchronously, before the verifier returns the acceptance (so before the door opens).
+   * synchronously, before the verifier returns the acceptance (so before the door opens). A write
+   * that fails part-way (disk full) is cut off again before the error is thrown, so that the next
+   * record does not land behind a partial one.
    */
   readonly onReplayRecord: (digest: Uint8Array, expiresAt: number) => void;
   /**
    * Reads every generation back into `verifier` (after its snapshot was restored), oldest first, and
    * cuts a torn last record off. Returns the number of records applied.
+   *
+   * @throws the verifier's `ERR_REPLAY_JOURNAL_CORRUPT` when a generation is damaged before its last
+   *   record, after every intact record of every generation (those after the damage too) was
+   *   applied: the damaged records' codes are the only ones forgotten.
    */
   restoreInto(verifier: Verifier, now: number): number;
   /**
@@ -41,7 +54,24 @@ export interface ReplayJournalFile {
 }
 
 /**
- * Opens (creating if needed) the replay journal at `path` (files `<path>.<generation>`).
+ * Applies the intact records of a damaged journal one by one, resynchronising byte by byte after
+ * damage (a record cut short by an older writer shifts the ones after it). Returns the count.
+ */
+function salvage(verifier: Verifier, bytes: Uint8Array, now: number): number {
+  let applied = 0;
+  for (let o = 0; o + JOURNAL_RECORD_BYTES <= bytes.length; ) {
+    const r = verifier.replayJournal(bytes.subarray(o, o + JOURNAL_RECORD_BYTES), { now });
+    if (r.records === 1) {
+      applied += r.applied;
+      o += JOURNAL_RECORD_BYTES;
+    } else o += 1;
+  }
+  return applied;
+}
+
+/**
+ * Opens (creating it and its directory if needed) the replay journal at `path` (files
+ * `<path>.<generation>`).
  *
  * @example
  * ```ts
@@ -53,40 +83,79 @@ export interface ReplayJournalFile {
 export function openReplayJournalFile(path: string): ReplayJournalFile {
   const dir = dirname(path);
   const prefix = `${basename(path)}.`;
+  mkdirSync(dir, { recursive: true });
   const generations = (): number[] =>
     readdirSync(dir)
       .filter((f) => f.startsWith(prefix) && /^\d+$/.test(f.slice(prefix.length)))
       .map((f) => Number(f.slice(prefix.length)))
       .sort((a, b) => a - b);
   let gen = generations().at(-1) ?? 0;
-  let fd = openSync(`${path}.${gen}`, 'a+');
+  let fd = -1;
+  /** Bytes of whole records in the current generation. */
+  let size = 0;
+  /** The current file could not be cut back after a failed write: the next record starts a new one. */
+  let damaged = false;
+  const openGeneration = (g: number): void => {
+    fd = openSync(`${path}.${g}`, 'a+', 0o600);
+    size = fstatSync(fd).size;
+    damaged = false;
+  };
+  openGeneration(gen);
   return {
     path,
     onReplayRecord(digest, expiresAt) {
-      writeSync(fd, encodeJournalRecord(digest, expiresAt));
-      fsyncSync(fd);
+      const record = encodeJournalRecord(digest, expiresAt);
+      if (damaged) {
+        closeSync(fd);
+        gen += 1;
+        openGeneration(gen);
+      }
+      try {
+        for (let done = 0; done < record.length; ) done += writeSync(fd, record, done);
+        fsyncSync(fd);
+      } catch (err) {
+        try {
+          ftruncateSync(fd, size);
+        } catch {
+          damaged = true;
+        }
+        throw err;
+      }
+      size += record.length;
     },
     restoreInto(verifier, now) {
       let applied = 0;
+      let corrupt: unknown;
       for (const g of generations()) {
         const file = `${path}.${g}`;
         const bytes = new Uint8Array(readFileSync(file));
-        const r = verifier.replayJournal(bytes, { now });
+        let r: ReturnType<Verifier['replayJournal']>;
+        try {
+          r = verifier.replayJournal(bytes, { now });
+        } catch (err) {
+          if (!isVerifierError(err, 'ERR_REPLAY_JOURNAL_CORRUPT')) throw err;
+          corrupt ??= err;
+          // records already applied are applied again: the window holds each digest once
+          applied += salvage(verifier, bytes, now);
+          continue;
+        }
         applied += r.applied;
         if (r.validByteLength !== bytes.length) {
           const f = g === gen ? fd : openSync(file, 'r+');
           ftruncateSync(f, r.validByteLength);
           fsyncSync(f);
           if (f !== fd) closeSync(f);
+          else size = r.validByteLength;
         }
       }
+      if (corrupt !== undefined) throw corrupt;
       return applied;
     },
     rotate() {
       const old = gen;
       closeSync(fd);
       gen += 1;
-      fd = openSync(`${path}.${gen}`, 'a+');
+      openGeneration(gen);
       return () => {
         for (const g of generations()) if (g <= old) rmSync(join(dir, `${prefix}${g}`), { force: true });
       };
