@@ -93,11 +93,17 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
 
   let ackedSeq = fresh ? firstSeq - 1 : 0;
   if (cursorRaw !== undefined) {
-    const parsed = JSON.parse(cursorRaw.toString('utf8')) as { acked_seq?: unknown };
-    if (typeof parsed.acked_seq !== 'number' || !Number.isSafeInteger(parsed.acked_seq)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(cursorRaw.toString('utf8'));
+    } catch (err) {
+      throw ioError(`corrupt outbox cursor ${cursorPath}`, err);
+    }
+    const acked = (parsed as { acked_seq?: unknown } | null)?.acked_seq;
+    if (typeof acked !== 'number' || !Number.isSafeInteger(acked)) {
       throw ioError(`corrupt outbox cursor ${cursorPath}`, undefined);
     }
-    ackedSeq = parsed.acked_seq;
+    ackedSeq = acked;
   }
 
   // Reload the journal; cut a torn last line.
@@ -113,14 +119,14 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     fileSize = end;
     for (const line of journal.subarray(0, end).toString('utf8').split('\n')) {
       if (line === '') continue;
-      let ev: DeviceEvent;
+      let ev: DeviceEvent | null;
       try {
-        ev = JSON.parse(line) as DeviceEvent;
+        ev = JSON.parse(line) as DeviceEvent | null;
       } catch {
         corrupt++;
         continue;
       }
-      if (typeof ev.seq !== 'number' || !Number.isSafeInteger(ev.seq)) {
+      if (typeof ev !== 'object' || ev === null || Array.isArray(ev) || !Number.isSafeInteger(ev.seq)) {
         corrupt++;
         continue;
       }
@@ -180,13 +186,26 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     }
   }
 
+  /**
+   * Rewrites the journal with the pending events only. Housekeeping: when it fails (it needs room
+   * for a second copy, so a nearly full disk fails it first) the journal stays as it was, in use.
+   */
   async function compact(): Promise<void> {
     const data = pendingEvents.map((e) => `${JSON.stringify(e)}\n`).join('');
-    await fh.close();
-    await writeFileAtomic(eventsPath, data);
-    fh = await open(eventsPath, 'a+', 0o600);
+    try {
+      await writeFileAtomic(eventsPath, data);
+    } catch {
+      return; // tried again at the next ack
+    }
+    // the old handle points at the replaced file: appends go to the new one from now on
+    await fh.close().catch(() => {});
     fileSize = Buffer.byteLength(data);
     ackedInFile = 0;
+    try {
+      fh = await open(eventsPath, 'a+', 0o600);
+    } catch (err) {
+      broken = err;
+    }
   }
 
   function run<T>(fn: () => Promise<T>): Promise<T> {

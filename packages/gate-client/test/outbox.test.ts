@@ -72,6 +72,26 @@ describe('openEventOutbox', () => {
     await o.close();
   });
 
+  it('a line that is JSON but not an event (null, a number) is a corrupt line, not a crash', async () => {
+    const file = join(data.dir, 'events.jsonl');
+    writeFileSync(file, `null\n5\n"x"\n[]\n${JSON.stringify({ seq: 2, ...ev(2) })}\n`);
+    const o = await openEventOutbox({ dir: data.dir });
+    expect(o.recovered).toEqual({ torn: false, corrupt: 4 });
+    expect(o.pending().map((e) => e.seq)).toEqual([2]);
+    await o.close();
+  });
+
+  it('an unreadable cursor is ERR_GATE_OUTBOX_IO naming the file, not a SyntaxError or TypeError', async () => {
+    for (const text of ['', '{"acked_', 'null', '[]', '{"acked_seq":1.5}']) {
+      writeFileSync(join(data.dir, 'cursor.json'), text);
+      await expect(openEventOutbox({ dir: data.dir })).rejects.toMatchObject({
+        name: 'GateClientError',
+        code: 'ERR_GATE_OUTBOX_IO',
+        message: expect.stringContaining('cursor.json'),
+      });
+    }
+  });
+
   it('compacts acknowledged events away and keeps the seq counter', async () => {
     const a = await openEventOutbox({ dir: data.dir, firstSeq: 1, compactAfter: 3 });
     for (let i = 1; i <= 5; i++) await a.append(ev(i));
