@@ -13,19 +13,27 @@ export function toJson(report: Report): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
+/**
+ * Characters XML 1.0 forbids (outside its `Char` production, §2.2): C0 controls but tab, line
+ * feed and carriage return, lone surrogates, U+FFFE and U+FFFF. A harness can put any of them in
+ * a reason or a name; one of them makes the whole file unreadable to a CI dashboard.
+ */
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
+
+/** Escapes text content. */
 function xml(s: string): string {
   return s
+    .replace(NOT_XML_CHAR, '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;')
-    .split('')
-    .filter((ch) => {
-      const c = ch.charCodeAt(0);
-      return c >= 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; // XML 1.0 forbids other controls
-    })
-    .join('');
+    .replace(/'/g, '&apos;');
+}
+
+/** Escapes an attribute value: tabs and line breaks as references, which a parser would turn into spaces. */
+function attr(s: string): string {
+  return xml(s).replace(/\t/g, '&#9;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;');
 }
 
 function conditionText(c: ConditionResult): string {
@@ -50,15 +58,15 @@ export function toJunit(report: Report): string {
       ).length;
       const skippedN = mod.conditions.filter((x) => x.status === 'SKIPPED').length;
       out.push(
-        `  <testsuite name="${xml(`${plan.plan}/${mod.id}`)}" tests="${mod.conditions.length}" failures="${failures}" skipped="${skippedN}" time="${(mod.durationMs / 1000).toFixed(3)}" timestamp="${xml(plan.startedAt)}">`,
+        `  <testsuite name="${attr(`${plan.plan}/${mod.id}`)}" tests="${mod.conditions.length}" failures="${failures}" skipped="${skippedN}" time="${(mod.durationMs / 1000).toFixed(3)}" timestamp="${attr(plan.startedAt)}">`,
       );
       for (const cond of mod.conditions) {
-        const open = `    <testcase classname="${xml(`${plan.plan}.${mod.id}`)}" name="${xml(cond.id)}" time="${(cond.durationMs / 1000).toFixed(3)}"`;
+        const open = `    <testcase classname="${attr(`${plan.plan}.${mod.id}`)}" name="${attr(cond.id)}" time="${(cond.durationMs / 1000).toFixed(3)}"`;
         const text = xml(conditionText(cond));
         if (cond.status === 'FAILED' && cond.expectedFailure === undefined) {
           out.push(
             `${open}>`,
-            `      <failure message="${xml(cond.message ?? 'failed')}">${text}</failure>`,
+            `      <failure message="${attr(cond.message ?? 'failed')}">${text}</failure>`,
             '    </testcase>',
           );
         } else if (cond.status === 'FAILED') {
@@ -70,7 +78,7 @@ export function toJunit(report: Report): string {
         } else if (cond.status === 'SKIPPED') {
           out.push(
             `${open}>`,
-            `      <skipped message="${xml(cond.message ?? 'skipped')}"/>`,
+            `      <skipped message="${attr(cond.message ?? 'skipped')}"/>`,
             '    </testcase>',
           );
         } else if (cond.status === 'WARNING') {
