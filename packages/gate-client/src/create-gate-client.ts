@@ -323,6 +323,8 @@ interface Held {
   etag: string | null;
   /** When it was fetched, epoch ms. */
   fetchedAt: number;
+  /** Whether the copy is on disk (false after a failed write: the next sync tries again). */
+  stored: boolean;
 }
 
 interface SyncState {
@@ -442,7 +444,12 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
           detail: { ...r },
         });
       }
-      held.set(k.material, { bytes, etag: typeof doc.etag === 'string' ? doc.etag : null, fetchedAt });
+      held.set(k.material, {
+        bytes,
+        etag: typeof doc.etag === 'string' ? doc.etag : null,
+        fetchedAt,
+        stored: true,
+      });
       (sync.get(k.material) as SyncState).lastSyncAt = Math.floor(fetchedAt / 1000);
     } catch (err) {
       onError(err, 'restore');
@@ -490,6 +497,23 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     await writeFileAtomic(join(dataDir, 'sync-state.json'), JSON.stringify(out));
   }
 
+  /**
+   * Stores a good copy. A failed write (disk full) is reported to `onError` as `save` and does not
+   * stop the sync: the copy is in use in memory, and the next sync stores it again.
+   */
+  async function storeMaterial(k: (typeof KINDS)[number], h: Held): Promise<void> {
+    try {
+      await writeFileAtomic(
+        join(materialDir, k.file),
+        JSON.stringify({ etag: h.etag, fetched_at: h.fetchedAt, bytes: toBase64Url(h.bytes) }),
+      );
+      h.stored = true;
+    } catch (err) {
+      h.stored = false;
+      onError(err, 'save');
+    }
+  }
+
   async function fetchMaterial(
     k: (typeof KINDS)[number],
     useEtag: boolean,
@@ -518,6 +542,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       // unchanged: re-present the held bytes so the verifier records the sync (a no-op otherwise)
       const r = load(verifier, k.material, h.bytes, now);
       if (!r.ok) return fetchMaterial(k, false, signal); // the held copy was dropped: fetch in full
+      if (!h.stored) await storeMaterial(k, h);
       state.lastSyncAt = now;
       state.lastError = null;
       return { outcome: 'unchanged', version: r.version };
@@ -540,16 +565,14 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       state.lastError = errorSummary(err);
       return { outcome: 'rejected', version: versionOf(k.material), error: err };
     }
-    const fetched: Held = { bytes: res.body, etag: res.headers.etag ?? null, fetchedAt: nowMs() };
-    await writeFileAtomic(
-      join(materialDir, k.file),
-      JSON.stringify({
-        etag: fetched.etag,
-        fetched_at: fetched.fetchedAt,
-        bytes: toBase64Url(fetched.bytes),
-      }),
-    );
+    const fetched: Held = {
+      bytes: res.body,
+      etag: res.headers.etag ?? null,
+      fetchedAt: nowMs(),
+      stored: false,
+    };
     held.set(k.material, fetched);
+    await storeMaterial(k, fetched);
     state.lastSyncAt = now;
     state.lastError = null;
     return { outcome: r.changed ? 'updated' : 'unchanged', version: r.version };

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJwk, generateKeyPair } from '@campus-card/core';
 import type { Jwk } from '@campus-card/core/http';
@@ -220,6 +220,35 @@ describe('sync with ETags', () => {
     expect(r.trustList.version).toBe(3);
     expect(h.status().trustList.lastError?.code).toBe('ERR_CONNECTION');
     await h.close();
+  });
+});
+
+describe('sync on a failing disk', () => {
+  it('a material that cannot be stored is still used, and the sync goes on with the others', async () => {
+    const { verifier } = stubVerifier();
+    const errors: [string, string][] = [];
+    const g = await createGateClient(
+      options(verifier, { onError: (e, task) => errors.push([task, (e as { code?: string }).code ?? '']) }),
+    );
+    // the material directory cannot be created (a file is in the way), as with a full disk
+    writeFileSync(join(data.dir, 'material'), 'x');
+    material('trust-list', 3, '"tl-3"');
+    material('status-list', 7, '"sl-7"'); // the revocations must reach the verifier all the same
+    material('roster', 2, '"ro-2"');
+    const r = await g.syncNow();
+    expect(r.ok).toBe(true);
+    expect(r.statusList).toEqual({ outcome: 'updated', version: 7 });
+    expect(errors.filter(([task]) => task === 'save').length).toBe(3);
+
+    // once the disk is back, the next sync stores the copies it holds, even on a 304
+    rmSync(join(data.dir, 'material'));
+    notModified('trust-list', '"tl-3"');
+    notModified('status-list', '"sl-7"');
+    notModified('roster', '"ro-2"');
+    expect((await g.syncNow()).ok).toBe(true);
+    const stored = JSON.parse(readFileSync(join(data.dir, 'material', 'status-list.json'), 'utf8'));
+    expect(stored.etag).toBe('"sl-7"');
+    await g.close();
   });
 });
 
