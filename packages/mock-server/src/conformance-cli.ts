@@ -18,7 +18,7 @@ import type { DevicePlanName } from './conformance/devices/plan.js';
 import { loadExpectedFailures } from './conformance/expected-failures.js';
 import type { ExpectedFailure, PlanResult } from './conformance/model.js';
 import { createProgressPrinter, type ProgressSink } from './conformance/progress.js';
-import { writeReports } from './conformance/reports.js';
+import { prepareReportsDir, writeReports } from './conformance/reports.js';
 import { buildReport, exitCodeOf, selectModules, UnknownModuleError } from './conformance/runner.js';
 import {
   connectHttpHarness,
@@ -139,6 +139,14 @@ export async function main(
     io.stderr.write(`the suite could not run: ${(error as Error).message}\n`);
     return 2;
   }
+  if (values.out !== undefined) {
+    try {
+      await prepareReportsDir(values.out);
+    } catch (error) {
+      io.stderr.write(`cannot write the reports to ${values.out}: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
   const onProgress = createProgressPrinter(io.stderr);
   let plan: PlanResult;
   try {
@@ -178,8 +186,14 @@ export async function main(
     );
   }
   if (values.out !== undefined) {
-    const files = await writeReports(report, values.out);
-    io.stdout.write(`reports: ${files.join(', ')}\n`);
+    try {
+      const files = await writeReports(report, values.out);
+      io.stdout.write(`reports: ${files.join(', ')}\n`);
+    } catch (error) {
+      io.stderr.write(`cannot write the reports to ${values.out}: ${(error as Error).message}\n`);
+      io.stdout.write(`${report.status}\n`);
+      return 2;
+    }
   }
   io.stdout.write(`${report.status}\n`);
   return exitCodeOf(report);

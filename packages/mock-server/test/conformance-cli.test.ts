@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/conformance-cli.js';
 
@@ -65,5 +68,32 @@ describe('--module', () => {
       0,
     );
     expect(s.out.stdout).toBe('PASSED\n');
+  });
+});
+
+describe('--out', () => {
+  const dies = `"${process.execPath}" -e "process.exit(3)"`;
+
+  it('a run that could not run leaves no report of an earlier run behind (exit 2)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'conformance-out-'));
+    for (const f of ['report.json', 'junit.xml', 'report.html'])
+      writeFileSync(join(out, f), 'an earlier run');
+    const s = io();
+    expect(
+      await main(['run', '--plan', 'verifier', '--target', dies, '--module', 'replay', '--out', out], s.io),
+    ).toBe(2);
+    expect(s.out.stderr).toContain('the suite could not run: harness exited (3)');
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('a folder that cannot be written is reported before anything runs (exit 2)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'conformance-out-')), 'a-file');
+    writeFileSync(file, '');
+    const s = io();
+    expect(
+      await main(['run', '--plan', 'verifier', '--target', dies, '--module', 'replay', '--out', file], s.io),
+    ).toBe(2);
+    expect(s.out.stderr).toMatch(/^cannot write the reports to .*a-file: /);
+    expect(s.out.stderr).not.toContain('harness');
   });
 });

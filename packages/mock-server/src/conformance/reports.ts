@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConditionResult, Report } from './model.js';
 
@@ -167,14 +167,41 @@ export function toHtml(report: Report): string {
   return `${parts.join('\n')}\n`;
 }
 
-/** Writes `report.json`, `junit.xml` and `report.html` into `dir`; returns their paths. */
+/** The files {@link writeReports} writes. */
+export const REPORT_FILES = ['report.json', 'junit.xml', 'report.html'] as const;
+
+/**
+ * Makes `dir` (and its parents) and removes the reports of an earlier run from it, so that a run
+ * that ends without reports (the suite could not run) leaves none a CI job could mistake for its
+ * own. Call it before the run: a folder that cannot be written is then known before anything starts.
+ */
+export async function prepareReportsDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const name of REPORT_FILES) await rm(join(dir, name), { force: true });
+}
+
+/**
+ * Writes `report.json`, `junit.xml` and `report.html` into `dir`; returns their paths. Each is
+ * written to a temporary file and renamed into place: a reader (a CI dashboard, a cancelled job)
+ * sees the old file or the new one, never half of one.
+ */
 export async function writeReports(report: Report, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  const files: Array<[string, string]> = [
-    ['report.json', toJson(report)],
-    ['junit.xml', toJunit(report)],
-    ['report.html', toHtml(report)],
-  ];
-  for (const [name, text] of files) await writeFile(join(dir, name), text);
-  return files.map(([name]) => join(dir, name));
+  const texts: Readonly<Record<(typeof REPORT_FILES)[number], string>> = {
+    'report.json': toJson(report),
+    'junit.xml': toJunit(report),
+    'report.html': toHtml(report),
+  };
+  for (const name of REPORT_FILES) {
+    const path = join(dir, name);
+    const temporary = join(dir, `.${name}.${process.pid}.tmp`);
+    try {
+      await writeFile(temporary, texts[name]);
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+  return REPORT_FILES.map((name) => join(dir, name));
 }

@@ -1,6 +1,9 @@
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../src/conformance/model.js';
-import { toJunit } from '../../src/conformance/reports.js';
+import { toJunit, writeReports } from '../../src/conformance/reports.js';
 import { buildReport, runPlan } from '../../src/conformance/runner.js';
 
 /** What a hostile or buggy product can put into a reason, a name or an error message. */
@@ -53,5 +56,18 @@ describe('JUnit XML', () => {
     const message = /<failure message="([^"]*)"/.exec(xml)?.[1];
     expect(message).toContain('&#10;end');
     expect(message).not.toMatch(/[\n\r\t]/);
+  });
+});
+
+describe('writeReports', () => {
+  it('replaces each report by a rename (a reader never sees a half-written file) and leaves no temporary file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conformance-reports-'));
+    const report = await hostileReport();
+    await writeReports(report, dir);
+    const before = statSync(join(dir, 'junit.xml')).ino;
+    await writeReports(report, dir);
+    expect(statSync(join(dir, 'junit.xml')).ino).not.toBe(before);
+    expect(readdirSync(dir).sort()).toEqual(['junit.xml', 'report.html', 'report.json']);
+    expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))).toMatchObject({ status: 'FAILED' });
   });
 });
