@@ -30,6 +30,10 @@ export const IncidentKind = Type.Union([
     description:
       'An offline payment the POS accepted was refused at upload because its out_trade_no already names another order of the merchant.',
   }),
+  Type.Literal('offline_payment_refused', {
+    description:
+      'An offline payment the POS accepted was refused at upload for its code or card (`code` says why): a code that does not verify as of its capture time, an unknown card, or a card not active (reported lost, revoked, expired) at its capture time.',
+  }),
 ]);
 /** An incident kind. */
 export type IncidentKind = Static<typeof IncidentKind>;
@@ -48,7 +52,11 @@ export const Incident = strictObject({
   }),
   seq: Type.Union([Type.Integer(), Type.Null()], { description: "The item's or event's per-device seq." }),
   amount: Type.Union([Type.Integer(), Type.Null()], {
-    description: 'offline_cap_exceeded, out_trade_no_conflict: the amount, fen.',
+    description: 'offline_cap_exceeded, out_trade_no_conflict, offline_payment_refused: the amount, fen.',
+  }),
+  code: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'offline_payment_refused: why, as the item result says (`ERR_CARD_NOT_ACTIVE`, `ERR_UNKNOWN_CARD`, `ERR_CODE_INVALID`, a token-format code such as `ERR_SIGNATURE`).',
   }),
   source: Type.Union([Type.Literal('offline_payment'), Type.Literal('attendance')]),
 });
@@ -73,7 +81,7 @@ export const incidentRoutes = [
     path: '/v1/incidents',
     operationId: 'listIncidents',
     summary:
-      'List detected incidents: codes used twice, offline payments refused for a cap or an out_trade_no already used',
+      'List detected incidents: codes used twice, offline payments refused for a cap, an out_trade_no already used, their code or their card',
     description:
       'Oldest first. `device_id` matches the uploading device or the first user of the code; `from` is inclusive, `to` exclusive.',
     tag: 'incidents',

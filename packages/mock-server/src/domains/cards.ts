@@ -449,9 +449,24 @@ export interface Resolution {
   readonly presentation: VerifiedPresentation | undefined;
 }
 
+/**
+ * A scan refused for its card, once the card is known (the code's signatures checked, or the UID
+ * found): a card not active, expired, or a superseded phone key. Names the card, for incidents;
+ * answered as the `ApiError` it is.
+ */
+export class CardRefusedError extends ApiError {
+  /** The card refused. */
+  readonly cardId: string;
+
+  constructor(status: number, code: string, message: string, card: Pick<ResolvedCard, 'card_id'>) {
+    super(status, code, message);
+    this.cardId = card.card_id;
+  }
+}
+
 /** Options of {@link resolveCredentialInput}. */
 export interface ResolveOptions {
-  /** The time the code, the card's validity and the phone key are judged at, unix seconds. Default: now. */
+  /** The time the code and the card's validity are judged at, unix seconds. Default: now. */
   readonly nowSeconds?: number;
   /**
    * Resolve the card whatever its current status (reported lost, suspended, revoked): for events
@@ -459,6 +474,14 @@ export interface ResolveOptions {
    * is not active is 403 `ERR_CARD_NOT_ACTIVE`, and a code of a card revoked in the status list 422.
    */
   readonly anyStatus?: boolean;
+  /**
+   * Judge the card's status and phone key as they were at this time, unix ms, from the card's
+   * history, instead of as they are now: for an offline payment, which the POS accepted at its
+   * capture time. A sale captured before the card was reported lost, or before its phone key was
+   * replaced, resolves; one captured after is 403 `ERR_CARD_NOT_ACTIVE` or 422 `ERR_CODE_INVALID`,
+   * as a scan now would be. Default: judged as of now, by the current status (and status list).
+   */
+  readonly statusAt?: number;
 }
 
 /**
@@ -466,10 +489,10 @@ export interface ResolveOptions {
  * up a card UID; then checks the card is the current, active card. Does not consume the code.
  *
  * `nowSeconds` (an offline capture's time) is when the code's time window and the card's validity
- * are judged. The card's status is the current one, fail-closed: the platform keeps no history
- * of status changes, so it cannot tell whether a card suspended or revoked now was still active at
- * a capture time. A code of such a card is refused by the current status list (`ERR_REVOKED`), a
- * UID with `ERR_CARD_NOT_ACTIVE`; unless `anyStatus` (events, not money), where it resolves.
+ * are judged; `statusAt`, when its status and phone key are. Without `statusAt` the card's status
+ * is the current one: a code of a card suspended or revoked now is refused by the current status
+ * list (`ERR_REVOKED`), a UID with `ERR_CARD_NOT_ACTIVE`; unless `anyStatus` (events, not money),
+ * where it resolves. A UID resolves to the card it is linked to now.
  */
 export async function resolveCredentialInput(
   state: PlatformState,
@@ -492,7 +515,9 @@ export async function resolveCredentialInput(
     // status-blind: the same list (school, size) with every card valid, so that verifyPresentation
     // judges the code's signatures and time window and not its card's status
     const statusList =
-      options.anyStatus === true ? { ...current, lst: new Uint8Array(current.lst.length) } : current;
+      options.anyStatus === true || options.statusAt !== undefined
+        ? { ...current, lst: new Uint8Array(current.lst.length) }
+        : current;
     let v: VerifiedPresentation;
     try {
       v = await verifyPresentation(input.qr_text, {
@@ -512,8 +537,14 @@ export async function resolveCredentialInput(
       .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE card_id = ? AND school_id = ?`)
       .get(v.cardId, v.school) as ResolvedCard | undefined;
     if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no such card');
+    if (options.statusAt !== undefined) card = asOf(state, card, options.statusAt);
     if (card.holder_kid !== toBase64Url(v.holderKid)) {
-      throw new ApiError(422, 'ERR_CODE_INVALID', 'the code was made with a superseded phone key');
+      throw new CardRefusedError(
+        422,
+        'ERR_CODE_INVALID',
+        'the code was made with a superseded phone key',
+        card,
+      );
     }
     resolution = {
       source: 'qr',
@@ -528,6 +559,7 @@ export async function resolveCredentialInput(
       .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE physical_uid_hash = ? AND school_id = ?`)
       .get(hash, schoolId) as ResolvedCard | undefined;
     if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card is linked to this UID');
+    if (options.statusAt !== undefined) card = asOf(state, card, options.statusAt);
     resolution = {
       source: 'physical_card',
       replayKey: undefined,
@@ -536,10 +568,18 @@ export async function resolveCredentialInput(
     };
   }
   if (card.status !== 'active' && options.anyStatus !== true)
-    throw new ApiError(403, 'ERR_CARD_NOT_ACTIVE', `card is ${card.status}`);
+    throw new CardRefusedError(403, 'ERR_CARD_NOT_ACTIVE', `card is ${card.status}`, card);
   const at = options.nowSeconds === undefined ? state.clock.now() : options.nowSeconds * 1000;
-  if (card.expires_at <= at) throw new ApiError(403, 'ERR_CARD_NOT_ACTIVE', 'card expired');
+  if (card.expires_at <= at) throw new CardRefusedError(403, 'ERR_CARD_NOT_ACTIVE', 'card expired', card);
   return { card, ...resolution };
+}
+
+/** `card` with the status and phone key it had at `at` (unix ms). */
+function asOf(state: PlatformState, card: ResolvedCard, at: number): ResolvedCard {
+  const then = cardAt(state, card.card_id, at);
+  if (then === undefined)
+    throw new CardRefusedError(403, 'ERR_CARD_NOT_ACTIVE', 'the card has no history', card);
+  return { ...card, status: then.status, holder_kid: then.holder_kid };
 }
 
 /** Records a code as used, platform-wide; throws 409 when another read came first. */
@@ -616,6 +656,41 @@ function holderKeyOf(jwk: PublicJwk): PublicKey {
   }
 }
 
+/**
+ * Appends the card's current status and phone key to its history, from now (in the caller's
+ * transaction), so that an offline capture is judged by the card as it was then.
+ */
+function recordCardHistory(state: PlatformState, cardId: string): void {
+  state.db
+    .prepare(
+      'INSERT INTO card_history (card_id, since, status, holder_kid) SELECT card_id, ?, status, holder_kid FROM cards WHERE card_id = ?',
+    )
+    .run(state.clock.now(), cardId);
+}
+
+/**
+ * The card's status and phone key at `at` (unix ms). Before the card was issued (a capture clock
+ * behind the platform's), the card as issued: the code's own signatures and time window are
+ * checked apart. Undefined only for a card without history.
+ */
+function cardAt(
+  state: PlatformState,
+  cardId: string,
+  at: number,
+): { status: Card['status']; holder_kid: string } | undefined {
+  type Row = { status: Card['status']; holder_kid: string };
+  return (
+    (state.db
+      .prepare(
+        'SELECT status, holder_kid FROM card_history WHERE card_id = ? AND since <= ? ORDER BY since DESC, rowid DESC LIMIT 1',
+      )
+      .get(cardId, at) as Row | undefined) ??
+    (state.db
+      .prepare('SELECT status, holder_kid FROM card_history WHERE card_id = ? ORDER BY since, rowid LIMIT 1')
+      .get(cardId) as Row | undefined)
+  );
+}
+
 function statusChange(
   ctx: HandlerContext,
   cardId: string,
@@ -641,6 +716,7 @@ function statusChange(
         .prepare('UPDATE cards SET status = ?, updated_at = ? WHERE card_id = ?')
         .run(next, ctx.state.clock.now(), cardId);
     }
+    recordCardHistory(ctx.state, cardId);
     // the roster holds no statuses, only the cards not revoked: it changes when a card leaves it
     touchTrustMaterial(
       ctx.state,
@@ -844,6 +920,7 @@ export const cardHandlers: Handlers = {
           Buffer.from(credential),
           state.clock.now(),
         );
+      recordCardHistory(state, cardId);
       touchTrustMaterial(state, person.school_id, ['status-list', 'roster']);
       return { status: 201, body: cardOut(getCardRow(state, cardId) as CardRow) };
     });
@@ -890,6 +967,7 @@ export const cardHandlers: Handlers = {
           state.clock.now(),
           card.card_id,
         );
+      recordCardHistory(state, card.card_id);
       // same card, status and status index: only the roster (keys, expiry) changes
       touchTrustMaterial(state, card.school_id, ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };

@@ -17,6 +17,7 @@ export interface IncidentInput {
   readonly firstDeviceId?: string | undefined;
   readonly seq?: number | undefined;
   readonly amount?: number | undefined;
+  readonly code?: string | undefined;
 }
 
 /** Records an incident, in the caller's transaction (it rolls back with it). */
@@ -30,6 +31,7 @@ export function recordIncident(state: PlatformState, i: IncidentInput): void {
       first_device_id: i.firstDeviceId ?? null,
       seq: i.seq ?? null,
       amount: i.amount ?? null,
+      code: i.code ?? null,
     }),
     state.clock.now(),
   );
@@ -43,11 +45,12 @@ interface IncidentRow {
 }
 
 function incidentOut(r: IncidentRow): Incident {
-  // the shape recordIncident writes (migration 7 brought older rows to it)
+  // the shape recordIncident writes (migration 7 brought older rows to it; rows written before
+  // `code` have none)
   const d = JSON.parse(r.detail) as Pick<
     Incident,
     'source' | 'card_id' | 'device_id' | 'first_device_id' | 'seq' | 'amount'
-  >;
+  > & { code?: string | null };
   return {
     incident_id: String(r.id),
     kind: r.kind,
@@ -57,6 +60,7 @@ function incidentOut(r: IncidentRow): Incident {
     first_device_id: d.first_device_id,
     seq: d.seq,
     amount: d.amount,
+    code: d.code ?? null,
     source: d.source,
   };
 }

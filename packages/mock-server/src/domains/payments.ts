@@ -11,7 +11,13 @@ import { requirePrincipal } from '../context.js';
 import { iso, parseIso } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
-import { consumeCode, type Resolution, resolveCredentialInput, trustMaterialCached } from './cards.js';
+import {
+  CardRefusedError,
+  consumeCode,
+  type Resolution,
+  resolveCredentialInput,
+  trustMaterialCached,
+} from './cards.js';
 import { getPersonRow, requireOwnSchool } from './directory.js';
 import { recordIncident } from './incidents.js';
 import { balanceOf, postJournal, walletAccount } from './ledger.js';
@@ -651,14 +657,16 @@ export const paymentHandlers: Handlers = {
     };
     // Every capture time is checked before any work: a bad one refuses the whole batch.
     const capturedAt = b.items.map((item, i) => parseIso(item.captured_at, `body/items/${i}/captured_at`));
-    // Verify every code first (async), as of its capture time (the card's status: as of now, see
-    // resolveCredentialInput); then commit all at once.
+    // Verify every code first (async), as of its capture time: its time window, and the card's
+    // status and phone key as they were then (a sale made before the card was reported lost is
+    // booked); then commit all at once.
     const checked: (Resolution | ApiError)[] = [];
     for (const [i, item] of b.items.entries()) {
       try {
         checked.push(
           await resolveCredentialInput(state, p, item, {
             nowSeconds: Math.floor((capturedAt[i] as number) / 1000),
+            statusAt: capturedAt[i] as number,
           }),
         );
       } catch (e) {
@@ -753,7 +761,18 @@ export const paymentHandlers: Handlers = {
             return;
           }
           if (r === undefined || r instanceof ApiError) {
-            record('rejected', r?.code ?? 'ERR_CODE_INVALID', null, null);
+            // the POS handed the goods over: the operator follows the refused sale up from here
+            const code = r?.code ?? 'ERR_CODE_INVALID';
+            recordIncident(state, {
+              kind: 'offline_payment_refused',
+              source: 'offline_payment',
+              cardId: r instanceof CardRefusedError ? r.cardId : undefined,
+              deviceId: p.id,
+              seq: item.seq,
+              amount: item.amount,
+              code,
+            });
+            record('rejected', code, null, null);
             return;
           }
           if (r.replayKey !== undefined) {

@@ -173,6 +173,20 @@ UPDATE cards SET physical_uid_hash = NULL WHERE status = 'revoked' AND physical_
 ALTER TABLE trust_material ADD COLUMN iat INTEGER;
 `,
   },
+  {
+    version: 11,
+    name: "each card's status and phone key over time",
+    // An offline payment is judged by the card as it was when the POS captured it: a sale made
+    // before the card was reported lost, or before its phone key was replaced, is booked. Cards
+    // made before this migration have one row from the start of time with what they are now (what
+    // they were before is not known), so they are judged as before: by their current state.
+    sql: `
+CREATE TABLE card_history (card_id TEXT NOT NULL REFERENCES cards(card_id), since INTEGER NOT NULL,
+  status TEXT NOT NULL, holder_kid TEXT NOT NULL);
+CREATE INDEX card_history_since ON card_history(card_id, since);
+INSERT INTO card_history (card_id, since, status, holder_kid) SELECT card_id, 0, status, holder_kid FROM cards;
+`,
+  },
 ];
 
 /**

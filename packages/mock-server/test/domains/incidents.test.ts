@@ -64,6 +64,7 @@ describe('GET /v1/incidents', () => {
         first_device_id: null,
         seq: 2,
         amount: 6_000,
+        code: null,
         source: 'offline_payment',
       },
       {
@@ -75,6 +76,7 @@ describe('GET /v1/incidents', () => {
         first_device_id: 'pos-01',
         seq: 7,
         amount: 300,
+        code: null,
         source: 'offline_payment',
       },
     ]);

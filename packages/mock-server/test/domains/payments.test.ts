@@ -1,4 +1,5 @@
 import { exportJwk, generateKeyPair } from '@campus-card/core';
+import type { Incident } from '@campus-card/core/api';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
@@ -580,7 +581,7 @@ describe('business keys in paths', () => {
   });
 });
 
-describe('offline items of a card that is not active at upload (fail-closed)', () => {
+describe('offline items are judged by the card as it was at their capture time', () => {
   type Result = { outcome: string; code: string | null };
   const upload = async (p: MockPlatform, items: object[]) => {
     const r = await p.app.inject(
@@ -589,36 +590,134 @@ describe('offline items of a card that is not active at upload (fail-closed)', (
     expect(r.statusCode, r.body).toBe(200);
     return json<{ results: Result[] }>(r).results.map((x) => [x.outcome, x.code]);
   };
-  const reportLost = async (p: MockPlatform, who: string) => {
-    const card = p.demo!.cards.find((c) => c.personId === who)!.cardId;
-    const r = await p.app.inject(signed(p, operator(p), 'POST', `/v1/cards/${card}/report-lost`, {}));
-    expect(r.statusCode).toBe(200);
+  const cardOf = (p: MockPlatform, who: string) => p.demo!.cards.find((c) => c.personId === who)!.cardId;
+  const post = async (p: MockPlatform, url: string, body: object = {}) => {
+    const r = await p.app.inject(signed(p, operator(p), 'POST', url, body));
+    expect(r.statusCode, r.body).toBe(200);
   };
+  const incidents = async (p: MockPlatform) =>
+    json<{ data: Incident[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents?kind=offline_payment_refused')),
+    ).data.map((i) => [i.card_id, i.device_id, i.seq, i.amount, i.code, i.source]);
   const at = (t: number) => new Date(t * 1000).toISOString();
 
-  it('a code or a card tap captured before the report-lost is rejected; one after it too; nothing is debited', async () => {
+  it('a code or a card tap captured before the report-lost is booked; one after it is refused, with an incident', async () => {
     p = await demoPlatform();
     p.clock.advance(600);
     const t = p.clock.nowSeconds();
     const qr = await qrOf(p, 's-001', 2, t - 5);
-    await reportLost(p, 's-001');
+    const card = cardOf(p, 's-001');
+    p.clock.advance(2);
+    await post(p, `/v1/cards/${card}/report-lost`);
+    const lostAt = p.clock.nowSeconds();
     p.clock.advance(30);
-    const after = p.clock.nowSeconds() - 5;
     const uid = '04a1b2c3d4e5f6';
     expect(
       await upload(p, [
         { seq: 1, out_trade_no: 'L1', amount: 300, qr_text: qr, captured_at: at(t - 5) },
         { seq: 2, out_trade_no: 'L2', amount: 300, uid_hex: uid, captured_at: at(t - 5) },
-        // a tap after the report: the owner's wallet must not pay for a lost card
-        { seq: 3, out_trade_no: 'L3', amount: 300, uid_hex: uid, captured_at: at(after) },
+        // a tap at or after the report: the owner's wallet must not pay for a lost card
+        { seq: 3, out_trade_no: 'L3', amount: 400, uid_hex: uid, captured_at: at(lostAt) },
+        { seq: 4, out_trade_no: 'L4', amount: 500, uid_hex: uid, captured_at: at(lostAt + 10) },
       ]),
     ).toEqual([
-      ['rejected', 'ERR_REVOKED'],
+      ['accepted', null],
+      ['accepted', null],
       ['rejected', 'ERR_CARD_NOT_ACTIVE'],
       ['rejected', 'ERR_CARD_NOT_ACTIVE'],
     ]);
-    expect(await balance(p, 's-001')).toBe(10_000);
+    expect(await balance(p, 's-001')).toBe(9_400);
     expect((await ledgerOk(p)).balanced).toBe(true);
+    expect(await incidents(p)).toEqual([
+      [card, 'pos-01', 3, 400, 'ERR_CARD_NOT_ACTIVE', 'offline_payment'],
+      [card, 'pos-01', 4, 500, 'ERR_CARD_NOT_ACTIVE', 'offline_payment'],
+    ]);
+    // online, the lost card is refused now, whatever its history
+    const online = await p.app.inject(
+      signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments', {
+        out_trade_no: 'ON-1',
+        amount: 100,
+        uid_hex: uid,
+      }),
+    );
+    expect([online.statusCode, json(online).code]).toEqual([403, 'ERR_CARD_NOT_ACTIVE']);
+  });
+
+  it('lost, found, lost again: each sale is judged by the status of its own moment', async () => {
+    p = await demoPlatform();
+    const card = cardOf(p, 's-001');
+    const uid = '04a1b2c3d4e5f6';
+    const t0 = p.clock.nowSeconds();
+    p.clock.advance(10);
+    await post(p, `/v1/cards/${card}/report-lost`); // t0+10
+    p.clock.advance(10);
+    await post(p, `/v1/cards/${card}/restore`); // t0+20
+    p.clock.advance(10);
+    await post(p, `/v1/cards/${card}/report-lost`); // t0+30
+    p.clock.advance(10);
+    const item = (seq: number, t: number) => ({
+      seq,
+      out_trade_no: `F${seq}`,
+      amount: 100,
+      uid_hex: uid,
+      captured_at: at(t),
+    });
+    expect(await upload(p, [item(1, t0 + 5), item(2, t0 + 15), item(3, t0 + 25), item(4, t0 + 35)])).toEqual([
+      ['accepted', null],
+      ['rejected', 'ERR_CARD_NOT_ACTIVE'],
+      ['accepted', null],
+      ['rejected', 'ERR_CARD_NOT_ACTIVE'],
+    ]);
+    expect(await balance(p, 's-001')).toBe(9_800);
+  });
+
+  it('a code made with the phone key a renewal replaced is booked if captured before the renewal, refused after', async () => {
+    p = await demoPlatform();
+    p.clock.advance(600);
+    const t = p.clock.nowSeconds();
+    const before = await qrOf(p, 's-001', 2, t - 5);
+    const card = cardOf(p, 's-001');
+    p.clock.advance(1);
+    await post(p, `/v1/cards/${card}/renew`, {
+      holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+    });
+    // a code of the old key, made (and captured) after the renewal
+    const late = await qrOf(p, 's-001', 2, p.clock.nowSeconds());
+    expect(
+      await upload(p, [
+        { seq: 1, out_trade_no: 'K1', amount: 300, qr_text: before, captured_at: at(t - 5) },
+        { seq: 2, out_trade_no: 'K2', amount: 300, qr_text: late, captured_at: at(p.clock.nowSeconds()) },
+      ]),
+    ).toEqual([
+      ['accepted', null],
+      ['rejected', 'ERR_CODE_INVALID'],
+    ]);
+    expect(await balance(p, 's-001')).toBe(9_700);
+    expect((await incidents(p)).map((i) => [i[0], i[4]])).toEqual([[card, 'ERR_CODE_INVALID']]);
+  });
+
+  it('a tap captured before its card was issued (a POS clock behind) is judged by the card as issued; a code that does not verify is refused with an incident naming no card', async () => {
+    p = await demoPlatform();
+    const uid = '04a1b2c3d4e5f6';
+    const card = cardOf(p, 's-001');
+    const first = p.state.db
+      .prepare('SELECT MIN(since) AS since FROM card_history WHERE card_id = ?')
+      .get(card) as {
+      since: number;
+    };
+    expect(first.since).toBeGreaterThan(0);
+    const t = Math.floor(first.since / 1000);
+    expect(
+      await upload(p, [
+        { seq: 1, out_trade_no: 'E1', amount: 300, uid_hex: uid, captured_at: at(t - 60) },
+        { seq: 2, out_trade_no: 'E2', amount: 200, qr_text: 'CC1:NOT A CODE', captured_at: at(t + 1) },
+      ]),
+    ).toEqual([
+      ['accepted', null],
+      ['rejected', expect.stringMatching(/^ERR_/)],
+    ]);
+    expect((await incidents(p)).map((i) => [i[0], i[2], i[3]])).toEqual([[null, 2, 200]]);
+    expect(await balance(p, 's-001')).toBe(9_700);
   });
 
   it('validity is judged at the capture time: a tap before the card expired is accepted, one after is not', async () => {

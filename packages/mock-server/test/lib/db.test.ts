@@ -91,4 +91,25 @@ describe('migrations', () => {
     ]);
     db.close();
   });
+
+  it("11 starts each card's history with what it is now, from the start of time", () => {
+    const db = databaseAt(10);
+    db.exec("INSERT INTO schools VALUES ('10001', 'S', '[]', 0)");
+    db.exec(
+      "INSERT INTO people (person_id, school_id, kind, name, student_ids, class_ids, created_at) VALUES ('s-1', '10001', 'student', 'a', '[]', '[]', 0), ('s-2', '10001', 'student', 'b', '[]', '[]', 0)",
+    );
+    const card = db.prepare(
+      "INSERT INTO cards (card_id, school_id, person_id, role, status, status_index, holder_jwk, holder_kid, issued_at, expires_at, credential, updated_at) VALUES (?, '10001', ?, 'student', ?, ?, '{}', ?, 5, 9, x'00', 7)",
+    );
+    card.run('c-live', 's-1', 'active', 0, 'k1');
+    card.run('c-lost', 's-2', 'suspended', 1, 'k2');
+    expect(migrate(db)).toEqual(MIGRATIONS.filter((m) => m.version >= 11).map((m) => m.version));
+    expect(
+      db.prepare('SELECT card_id, since, status, holder_kid FROM card_history ORDER BY card_id').all(),
+    ).toEqual([
+      { card_id: 'c-live', since: 0, status: 'active', holder_kid: 'k1' },
+      { card_id: 'c-lost', since: 0, status: 'suspended', holder_kid: 'k2' },
+    ]);
+    db.close();
+  });
 });
