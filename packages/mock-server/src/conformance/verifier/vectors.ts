@@ -46,12 +46,60 @@ export function defaultVectorsDir(): string | undefined {
   return undefined;
 }
 
-/** Reads every `*.json` vector of `dir`, sorted by file name. */
+/** Why `v` is not a {@link Vector}, or `undefined` when it is one. */
+function notAVector(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
+  const o = v as Record<string, unknown>;
+  for (const field of ['name', 'description', 'trustList', 'qr'] as const) {
+    if (typeof o[field] !== 'string') return `"${field}" must be a string`;
+  }
+  if (o.name === '') return '"name" must not be empty';
+  if (o.mode !== 'full' && o.mode !== 'compact') return '"mode" must be "full" or "compact"';
+  if (typeof o.now !== 'number' || !Number.isSafeInteger(o.now)) return '"now" must be an integer';
+  const keys = o.keys as Record<string, unknown> | null | undefined;
+  if (typeof keys?.root !== 'object' || keys.root === null) return '"keys.root" must be a JWK';
+  for (const field of ['statusList', 'roster'] as const) {
+    if (o[field] !== undefined && typeof o[field] !== 'string') return `"${field}" must be a string`;
+  }
+  if (o.heldTrustListVersion !== undefined && !Number.isSafeInteger(o.heldTrustListVersion)) {
+    return '"heldTrustListVersion" must be an integer';
+  }
+  const expected = o.expected as Record<string, unknown> | null | undefined;
+  if (typeof expected?.valid !== 'boolean') return '"expected.valid" must be a boolean';
+  if (expected.valid && expected.code !== null) return '"expected.code" must be null when valid';
+  if (!expected.valid && (typeof expected.code !== 'string' || !expected.code.startsWith('ERR_'))) {
+    return '"expected.code" must be a core error code when invalid';
+  }
+  return undefined;
+}
+
+/**
+ * Reads every `*.json` vector of `dir`, sorted by file name.
+ *
+ * @throws `Error` when `dir` holds no vector (a plan over none would pass having checked none), or
+ * when a file is not a vector (not JSON, a missing or mistyped field, a name used twice), naming it.
+ */
 export function readVectors(dir: string): Vector[] {
-  return readdirSync(dir)
+  const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Vector);
+    .sort();
+  if (files.length === 0) throw new Error(`no vector (*.json) in ${dir}`);
+  const names = new Set<string>();
+  return files.map((f) => {
+    const path = join(dir, f);
+    let v: unknown;
+    try {
+      v = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new Error(`${path} is not JSON: ${(error as Error).message}`);
+    }
+    const why = notAVector(v);
+    if (why !== undefined) throw new Error(`${path} is not a vector (token-format §10): ${why}`);
+    const vector = v as Vector;
+    if (names.has(vector.name)) throw new Error(`${path}: vector name "${vector.name}" used twice`);
+    names.add(vector.name);
+    return vector;
+  });
 }
 
 /** The spec section a core error code is defined by (token-format §9). */
