@@ -43,7 +43,7 @@ import type { Dispatcher } from 'undici';
 import { GateClientError } from './errors.js';
 import { eventFromDecision, isoSeconds, type RecordOptions } from './event-from-decision.js';
 import { readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js';
-import { type EventOutbox, openEventOutbox } from './outbox.js';
+import { type EventOutbox, openEventOutbox, type QuarantinedEvent } from './outbox.js';
 import type { ReplayJournalFile } from './replay-journal-file.js';
 
 /** A reader as the gate client sees it: the verifier's reader plus the online fallback switch. */
@@ -225,6 +225,12 @@ export interface ScanResult {
 
 /** The report of {@link GateClient.flush}. */
 export interface FlushReport {
+  /**
+   * Events the platform refused as malformed (400/422 with its problem body, sent alone), set
+   * aside in this flush so that they no longer block the others: see
+   * {@link EventOutbox.quarantined}.
+   */
+  readonly quarantined: readonly QuarantinedEvent[];
   /** Batches sent. */
   readonly batches: number;
   /** Events stored as new by the platform. */
@@ -249,7 +255,10 @@ export interface GateClient {
   recordDecision(decision: Decision, options: RecordOptions): Promise<number>;
   /**
    * Uploads pending events in batches (at most `batchSize` events and `maxBatchBytes` bytes each,
-   * halved after a 413); each acknowledgement moves the persisted cursor. Rejects with the
+   * halved after a 413); each acknowledgement moves the persisted cursor. A batch refused as
+   * malformed (400/422 with the platform's problem body: one bad event refuses the whole batch) is
+   * bisected until the bad events are alone; each is then quarantined (see
+   * {@link FlushReport.quarantined}). Rejects with the
    * transport's error, e.g. `ERR_RESPONSE_INVALID` for an answer that is not an `EventBatchResult`
    * (nothing is acknowledged then; the next flush re-sends and the platform dedupes by seq).
    */
@@ -288,6 +297,20 @@ function fitBytes(events: readonly DeviceEvent[], maxBytes: number): readonly De
     if (bytes > maxBytes) return events.slice(0, Math.max(1, i));
   }
   return events;
+}
+
+/**
+ * A refusal of a batch's content: 400 or 422 with the platform's problem body (not a proxy's page),
+ * not retryable, not about the idempotency key. One malformed event refuses the whole batch.
+ */
+function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
+  return (
+    e instanceof CampusCardApiError &&
+    (e.status === 400 || e.status === 422) &&
+    e.problem !== undefined &&
+    !e.retryable &&
+    !e.code.startsWith('ERR_IDEMPOTENCY')
+  );
 }
 
 /** A path segment that the URL parser would not resolve away (`.` and `..` are dot segments). */
@@ -693,12 +716,15 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     let batches = 0;
     let accepted = 0;
     let duplicates = 0;
+    const quarantined: QuarantinedEvent[] = [];
     // events per batch: halved on every 413 for the rest of this flush (the platform dedupes
     // events by (device_id, seq), so a smaller re-sent batch stores nothing twice)
     let limit = batchSize;
+    // and halved on every malformed-batch refusal, until the bad event is alone
+    let probe = batchSize;
     try {
       for (;;) {
-        const batch = fitBytes(outbox.pending(limit), maxBatchBytes);
+        const batch = fitBytes(outbox.pending(Math.min(limit, probe)), maxBatchBytes);
         if (batch.length === 0) break;
         let body: EventBatchResult;
         try {
@@ -712,6 +738,17 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         } catch (err) {
           if (err instanceof CampusCardApiError && err.status === 413 && batch.length > 1) {
             limit = Math.ceil(batch.length / 2);
+            continue;
+          }
+          if (isMalformed(err)) {
+            if (batch.length > 1) {
+              probe = Math.ceil(batch.length / 2);
+              continue;
+            }
+            const event = batch[0] as DeviceEvent;
+            const reason = { code: err.code, status: err.status, message: err.message, at: nowMs() };
+            if (await outbox.quarantine(event.seq, reason)) quarantined.push({ event, reason });
+            probe = batchSize;
             continue;
           }
           throw err;
@@ -735,7 +772,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     }
     lastFlushAt = nowS();
     lastFlushError = null;
-    return { batches, accepted, duplicates, remaining: outbox.depth };
+    return { batches, accepted, duplicates, quarantined, remaining: outbox.depth };
   }
 
   async function online(

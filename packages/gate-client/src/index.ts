@@ -26,6 +26,8 @@ export {
   type EventOutbox,
   type EventOutboxOptions,
   openEventOutbox,
+  type QuarantinedEvent,
+  type QuarantineReason,
   type UnnumberedEvent,
 } from './outbox.js';
 export { openReplayJournalFile, type ReplayJournalFile } from './replay-journal-file.js';

@@ -2,9 +2,10 @@
  * The durable event outbox of a reader: an append-only JSON-lines journal of upload-ready
  * events, fsync'd before an append resolves, with a persisted acknowledgement cursor.
  *
- * Files in `dir`: `events.jsonl` (one event per line, in `seq` order) and `cursor.json`
- * (`{ "acked_seq": n }`, replaced atomically). A torn last line, left by a power cut during an
- * append, is cut off at open; it was never acknowledged to the caller.
+ * Files in `dir`: `events.jsonl` (one event per line, in `seq` order), `cursor.json`
+ * (`{ "acked_seq": n }`, replaced atomically) and, once an event was set aside, `quarantine.jsonl`
+ * (`{ "event", "reason" }` lines). A torn last line, left by a power cut during an append, is cut
+ * off at open; it was never acknowledged to the caller.
  *
  * @module
  */
@@ -16,6 +17,23 @@ import { fsyncDir, readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js'
 
 /** An event before the outbox numbers it. */
 export type UnnumberedEvent = Omit<DeviceEvent, 'seq'>;
+
+/** Why the platform refused an event for good (its problem answer), and when. */
+export interface QuarantineReason {
+  /** The platform's error code, e.g. `ERR_VALIDATION`. */
+  readonly code: string;
+  /** The HTTP status (400 or 422). */
+  readonly status: number;
+  readonly message: string;
+  /** When it was set aside, epoch ms. */
+  readonly at: number;
+}
+
+/** An event set aside by {@link EventOutbox.quarantine}: never uploaded, kept for an operator. */
+export interface QuarantinedEvent {
+  readonly event: DeviceEvent;
+  readonly reason: QuarantineReason;
+}
 
 /** Options of {@link openEventOutbox}. */
 export interface EventOutboxOptions {
@@ -47,6 +65,16 @@ export interface EventOutbox {
    * atomically. Resolves with the new cursor (the highest seq known to be stored by the platform).
    */
   ack(seqs: Iterable<number>): Promise<number>;
+  /**
+   * Sets a pending event aside for good (the platform refuses it as malformed, so it would block
+   * every upload): written durably to `quarantine.jsonl`, then no longer pending. Resolves false
+   * when `seq` is not pending.
+   *
+   * @throws {@link GateClientError} `ERR_GATE_OUTBOX_IO` when the write fails (the event stays pending).
+   */
+  quarantine(seq: number, reason: QuarantineReason): Promise<boolean>;
+  /** The events set aside, oldest first (kept across restarts). */
+  quarantined(): readonly QuarantinedEvent[];
   /** Pending (unacknowledged) events. */
   readonly depth: number;
   /** The highest seq assigned so far (`firstSeq − 1` when none). */
@@ -61,6 +89,7 @@ export interface EventOutbox {
 
 const EVENTS = 'events.jsonl';
 const CURSOR = 'cursor.json';
+const QUARANTINE = 'quarantine.jsonl';
 
 function ioError(message: string, cause: unknown): GateClientError {
   return new GateClientError('ERR_GATE_OUTBOX_IO', message, { cause });
@@ -86,7 +115,31 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
 
   const cursorRaw = await readFileIfExists(cursorPath);
   const journal = await readFileIfExists(eventsPath);
-  const fresh = cursorRaw === undefined && (journal === undefined || journal.length === 0);
+  // The quarantine: events set aside, never pending again (an unreadable line is skipped: its
+  // event, still in the journal, is pending again and set aside again at the next upload).
+  const quarantinePath = join(dir, QUARANTINE);
+  const quarantineRaw = await readFileIfExists(quarantinePath);
+  const quarantinedEvents: QuarantinedEvent[] = [];
+  const quarantinedSeqs = new Set<number>();
+  for (const line of quarantineRaw?.toString('utf8').split('\n') ?? []) {
+    try {
+      const q = JSON.parse(line) as QuarantinedEvent | null;
+      const seq = q?.event?.seq;
+      if (!Number.isSafeInteger(seq) || quarantinedSeqs.has(seq as number)) continue;
+      quarantinedSeqs.add(seq as number);
+      quarantinedEvents.push(q as QuarantinedEvent);
+    } catch {
+      // a torn or unreadable line
+    }
+  }
+  // a torn last line is closed off by the next write
+  let quarantineNewline =
+    quarantineRaw !== undefined &&
+    quarantineRaw.length > 0 &&
+    quarantineRaw[quarantineRaw.length - 1] !== 0x0a;
+
+  const fresh =
+    cursorRaw === undefined && quarantineRaw === undefined && (journal === undefined || journal.length === 0);
   const firstSeq = options.firstSeq ?? Date.now();
   if (!Number.isSafeInteger(firstSeq) || firstSeq < 1)
     throw new RangeError('firstSeq must be a positive integer');
@@ -108,7 +161,9 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
 
   // Reload the journal; cut a torn last line.
   const pendingEvents: DeviceEvent[] = [];
+  // a seq set aside stays used, even once compaction dropped its event from the journal
   let lastSeq = ackedSeq;
+  for (const q of quarantinedSeqs) if (q > lastSeq) lastSeq = q;
   let torn = false;
   let corrupt = 0;
   let inFile = 0;
@@ -132,7 +187,7 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       }
       inFile++;
       lastSeq = Math.max(lastSeq, ev.seq);
-      if (ev.seq > ackedSeq) pendingEvents.push(ev);
+      if (ev.seq > ackedSeq && !quarantinedSeqs.has(ev.seq)) pendingEvents.push(ev);
     }
     pendingEvents.sort((a, b) => a.seq - b.seq);
   }
@@ -251,6 +306,36 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
         if (ackedInFile >= compactAfter) await compact();
         return ackedSeq;
       });
+    },
+    quarantine(seq, reason) {
+      if (closed) return Promise.reject(new GateClientError('ERR_GATE_CLOSED', 'the outbox is closed'));
+      return run(async () => {
+        const i = pendingEvents.findIndex((e) => e.seq === seq);
+        if (i === -1) return false;
+        const q: QuarantinedEvent = { event: pendingEvents[i] as DeviceEvent, reason: { ...reason } };
+        const line = `${quarantineNewline ? '\n' : ''}${JSON.stringify(q)}\n`;
+        try {
+          const qh = await open(quarantinePath, 'a', 0o600);
+          try {
+            await qh.write(line, null, 'utf8');
+            await qh.datasync();
+          } finally {
+            await qh.close();
+          }
+          if (quarantineRaw === undefined && quarantinedEvents.length === 0) await fsyncDir(dir);
+        } catch (err) {
+          quarantineNewline = true; // a partial line may be there
+          throw ioError('outbox quarantine write failed', err);
+        }
+        quarantineNewline = false;
+        quarantinedSeqs.add(seq);
+        quarantinedEvents.push(q);
+        pendingEvents.splice(i, 1);
+        return true;
+      });
+    },
+    quarantined() {
+      return quarantinedEvents.slice();
     },
     get depth() {
       return pendingEvents.length;

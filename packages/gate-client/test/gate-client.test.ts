@@ -306,7 +306,7 @@ describe('event upload', () => {
       )
       .times(2);
     const r = await g.flush();
-    expect(r).toEqual({ batches: 2, accepted: 3, duplicates: 0, remaining: 0 });
+    expect(r).toEqual({ batches: 2, accepted: 3, duplicates: 0, quarantined: [], remaining: 0 });
     expect(keys).toHaveLength(3);
     expect(keys[0]).toBe(keys[1]);
     expect(keys[2]).not.toBe(keys[1]);
@@ -420,10 +420,79 @@ describe('event upload', () => {
         return { statusCode: 200, data: ackAll(bodyText(o.body)), responseOptions: { headers: JSON_H } };
       })
       .times(5);
-    expect(await g.flush()).toEqual({ batches: 3, accepted: 5, duplicates: 0, remaining: 0 });
+    expect(await g.flush()).toEqual({
+      batches: 3,
+      accepted: 5,
+      duplicates: 0,
+      quarantined: [],
+      remaining: 0,
+    });
     expect(sizes).toEqual([5, 3, 2, 2, 1]);
     expect([...stored.values()]).toEqual([1, 1, 1, 1, 1]);
     expect(g.outbox.ackedSeq).toBe(5);
+    await g.close();
+  });
+
+  it('a malformed event (400 alone) is quarantined and no longer blocks the others', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier, { batchSize: 8 }));
+    for (let i = 1; i <= 8; i++)
+      await g.recordDecision(denied, { kind: 'library_borrow', itemId: i === 5 ? 'poison' : `book-${i}` });
+    const stored = new Map<number, number>();
+    const problem = {
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      code: 'ERR_VALIDATION',
+      detail: 'body/events/0/item_id: unknown book',
+      retryable: false,
+      request_id: 'req-1',
+    };
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply<object>((o) => {
+        const events = (JSON.parse(bodyText(o.body)) as { events: { seq: number; item_id: string }[] })
+          .events;
+        if (events.some((e) => e.item_id === 'poison'))
+          return {
+            statusCode: 400,
+            data: problem,
+            responseOptions: { headers: { 'content-type': 'application/problem+json' } },
+          };
+        for (const e of events) stored.set(e.seq, (stored.get(e.seq) ?? 0) + 1);
+        return { statusCode: 200, data: ackAll(bodyText(o.body)), responseOptions: { headers: JSON_H } };
+      })
+      .persist();
+    const r = await g.flush();
+    expect(r).toMatchObject({ accepted: 7, duplicates: 0, remaining: 0 });
+    expect(r.quarantined.map((q) => [q.event.seq, q.event.item_id, q.reason.code, q.reason.status])).toEqual([
+      [5, 'poison', 'ERR_VALIDATION', 400],
+    ]);
+    expect([...stored.keys()].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 6, 7, 8]);
+    expect([...stored.values()].every((n) => n === 1)).toBe(true);
+    expect(g.outbox.ackedSeq).toBe(8);
+    await g.close();
+
+    // the quarantine is on disk, for an operator to export
+    const again = await createGateClient(options(stubVerifier(denied).verifier));
+    expect(again.outbox.quarantined().map((q) => q.event.seq)).toEqual([5]);
+    await again.close();
+  });
+
+  it('a 400 without the platform problem body (a proxy page) is not a reason to quarantine', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier));
+    await g.recordDecision(denied, { kind: 'access' });
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply(400, '<html>blocked</html>', {
+        headers: { 'content-type': 'text/html' },
+      });
+    await expect(g.flush()).rejects.toMatchObject({ status: 400 });
+    expect(g.outbox.depth).toBe(1);
+    expect(g.outbox.quarantined()).toEqual([]);
     await g.close();
   });
 

@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PublicKey } from '@campus-card/core';
 import type { RunningMockPlatform } from '@campus-card/mock-server';
 import { createVerifier } from '@campus-card/verifier';
@@ -122,7 +124,7 @@ describe('gate client against the mock platform', () => {
     const b = await gate({ baseUrl: server.url });
     expect(b.outbox.depth).toBe(3);
     const report = await b.flush();
-    expect(report).toEqual({ batches: 1, accepted: 0, duplicates: 3, remaining: 0 });
+    expect(report).toEqual({ batches: 1, accepted: 0, duplicates: 3, quarantined: [], remaining: 0 });
     await b.scan(await qrOf(server, 's-003'), READER, { kind: 'access' });
     expect(await b.flush()).toMatchObject({ accepted: 1, duplicates: 0, remaining: 0 });
     const events = storedEvents();
@@ -135,6 +137,27 @@ describe('gate client against the mock platform', () => {
       clock: '2026-01-05T08:00:00Z',
     });
     expect(audit.last_sync_at).toBe('2026-01-05T08:00:00Z');
+  });
+
+  it('an event the platform refuses (written by an older version) is quarantined; the others upload', async () => {
+    const a = await gate();
+    await a.syncNow();
+    for (const p of ['s-001', 's-002']) await a.scan(await qrOf(server, p), READER, { kind: 'access' });
+    await a.close();
+    clients.splice(0);
+    // a line the contract does not take (an extra member) between two good ones
+    const file = join(data.dir, 'outbox', 'events.jsonl');
+    const [l1, l2] = readFileSync(file, 'utf8').trimEnd().split('\n') as [string, string];
+    const old = { ...(JSON.parse(l2) as object), seq: 3, legacy_flag: true };
+    const l4 = JSON.stringify({ ...(JSON.parse(l2) as object), seq: 4 });
+    writeFileSync(file, `${l1}\n${l2}\n${JSON.stringify(old)}\n${l4}\n`);
+
+    const b = await gate();
+    const r = await b.flush();
+    expect(r).toMatchObject({ remaining: 0 });
+    expect(r.quarantined.map((q) => [q.event.seq, q.reason.status])).toEqual([[3, 400]]);
+    expect(storedEvents().map((e) => e.seq)).toEqual([1, 2, 4]);
+    expect(b.outbox.ackedSeq).toBe(4);
   });
 
   it('denies a card reported lost after the next syncNow, and the event says which list it used', async () => {

@@ -109,6 +109,24 @@ describe('openEventOutbox', () => {
     await c.close();
   });
 
+  it('a quarantined event leaves pending for good, and its seq is never reused after compaction', async () => {
+    const reason = { code: 'ERR_VALIDATION', status: 400, message: 'bad', at: 1 };
+    const a = await openEventOutbox({ dir: data.dir, firstSeq: 1, compactAfter: 1 });
+    for (let i = 1; i <= 3; i++) await a.append(ev(i));
+    expect(await a.quarantine(3, reason)).toBe(true);
+    expect(await a.quarantine(3, reason)).toBe(false); // no longer pending
+    expect(a.pending().map((e) => e.seq)).toEqual([1, 2]);
+    await a.ack([1, 2]); // compaction: the journal keeps no event, the quarantine keeps seq 3
+    await a.close();
+    expect(readFileSync(join(data.dir, 'events.jsonl'), 'utf8')).toBe('');
+
+    const b = await openEventOutbox({ dir: data.dir });
+    expect(b.quarantined()).toEqual([{ event: { seq: 3, ...ev(3) }, reason }]);
+    expect(b.depth).toBe(0);
+    expect((await b.append(ev(4))).seq).toBe(4);
+    await b.close();
+  });
+
   it('shares one fsync among concurrent appends and keeps order', async () => {
     const o = await openEventOutbox({ dir: data.dir, firstSeq: 1 });
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => o.append(ev(i))));
