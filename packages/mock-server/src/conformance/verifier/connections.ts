@@ -20,6 +20,7 @@ export interface ProcessHarnessOptions {
 }
 
 interface Pending {
+  readonly id: string;
   resolve(reply: HarnessReply): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
@@ -61,20 +62,34 @@ export function connectProcessHarness(
   child.on('error', (e) => fail(`harness could not start: ${e.message}`));
   child.on('exit', (code, signal) => fail(`harness exited (${signal ?? code})`));
   child.stdin?.on('error', () => {}); // EPIPE after the child died: reported by 'exit'
+  // Requests failed by a line that was not their reply (a log line on stdout, another id): their
+  // own reply may still come, and must be dropped, not taken as the reply of the next request
+  // (which would fail every request after the first stray line).
+  const abandoned = new Set<string>();
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   lines.on('line', (line) => {
     if (line.trim() === '') return;
+    let reply: unknown;
+    let json = true;
+    try {
+      reply = JSON.parse(line);
+    } catch {
+      json = false;
+    }
+    const isObject = typeof reply === 'object' && reply !== null && !Array.isArray(reply);
+    const id = isObject ? (reply as HarnessReply).id : undefined;
+    if (typeof id === 'string' && abandoned.delete(id)) return; // the late reply of a failed request
     const p = queue.shift();
     if (p === undefined) return; // an unsolicited line: ignored
     clearTimeout(p.timer);
-    try {
-      const reply = JSON.parse(line) as unknown;
-      if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
-        p.reject(new Error(`harness reply is not a JSON object: ${line.slice(0, 200)}`));
-      } else p.resolve(reply as HarnessReply);
-    } catch {
-      p.reject(new Error(`harness wrote a line that is not JSON: ${line.slice(0, 200)}`));
-    }
+    // an error reply to a request the harness could not read carries `"id": null` (protocol.ts)
+    const matches = id === p.id || (id === null && typeof (reply as HarnessReply).error === 'string');
+    if (!matches) abandoned.add(p.id);
+    if (!json) p.reject(new Error(`harness wrote a line that is not JSON: ${line.slice(0, 200)}`));
+    else if (!isObject) p.reject(new Error(`harness reply is not a JSON object: ${line.slice(0, 200)}`));
+    else if (!matches)
+      p.reject(new Error(`reply id ${JSON.stringify(id)} does not match request id "${p.id}"`));
+    else p.resolve(reply as HarnessReply);
   });
   return {
     label: command,
@@ -87,15 +102,10 @@ export function connectProcessHarness(
           kill('SIGKILL');
         }, timeoutMs);
         queue.push({
+          id: message.id,
           timer,
           reject,
-          resolve: (reply) => {
-            if (reply.id !== message.id) {
-              reject(
-                new Error(`reply id ${JSON.stringify(reply.id)} does not match request id "${message.id}"`),
-              );
-            } else resolve(reply);
-          },
+          resolve,
         });
         child.stdin?.write(`${JSON.stringify(message)}\n`);
       });
