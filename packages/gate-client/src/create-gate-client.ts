@@ -509,7 +509,16 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     if (closed) throw new GateClientError('ERR_GATE_CLOSED', 'the gate client is closed');
   }
 
-  async function saveState(): Promise<void> {
+  // saves run one after the other: each deletes the journal generations its snapshot covers, so an
+  // older snapshot written after a newer one would lose the records in between
+  let saving: Promise<void> = Promise.resolve();
+  function saveState(): Promise<void> {
+    const p = saving.then(saveStateNow);
+    saving = p.catch(() => {});
+    return p;
+  }
+
+  async function saveStateNow(): Promise<void> {
     // a new journal generation starts in the same synchronous step as the snapshot, so every
     // older record is in the snapshot and every newer one stays in the journal
     const dropOlder = options.replayJournal?.rotate();
