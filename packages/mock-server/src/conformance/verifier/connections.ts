@@ -128,27 +128,49 @@ export function connectProcessHarness(
   };
 }
 
-/** Connects to a harness HTTP endpoint: each request is `POST url` with the JSON body. */
+/**
+ * Connects to a harness HTTP endpoint: each request is `POST url` with the JSON body; the reply is
+ * the JSON body of an HTTP 200 (an `{error}` body is an error reply whatever its status; any other
+ * status is a transport failure naming it, such as a wrong path answered by a framework's 404).
+ */
 export function connectHttpHarness(url: string, options: { timeoutMs?: number } = {}): HarnessConnection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   return {
     label: url,
     async request(message) {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(message),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await res.text();
+      let res: Response;
+      let text: string;
+      try {
+        res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(message),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        text = await res.text();
+      } catch (error) {
+        const e = error as Error & { cause?: unknown };
+        if (e.name === 'TimeoutError') {
+          throw new Error(`harness did not answer "${message.op}" within ${timeoutMs} ms`);
+        }
+        const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+        throw new Error(`harness at ${url} unreachable: ${e.message}${cause}`);
+      }
       let reply: unknown;
       try {
         reply = JSON.parse(text);
       } catch {
-        throw new Error(`harness answered HTTP ${res.status} with a body that is not JSON`);
+        throw new Error(
+          `harness answered HTTP ${res.status} to "${message.op}" with a body that is not JSON: ${text.slice(0, 200)}`,
+        );
       }
       if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
         throw new Error(`harness answered HTTP ${res.status} with JSON that is not an object`);
+      }
+      if (res.status !== 200 && typeof (reply as HarnessReply).error !== 'string') {
+        throw new Error(
+          `harness answered HTTP ${res.status} to "${message.op}" at ${url}: ${text.slice(0, 200)}`,
+        );
       }
       return reply as HarnessReply;
     },

@@ -1,0 +1,66 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { connectHttpHarness } from '../../src/conformance/verifier/connections.js';
+import type { HarnessRequest } from '../../src/conformance/verifier/protocol.js';
+
+async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+  const server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/harness`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const verify: HarnessRequest = { id: '1', op: 'verify', qr: 'CC1:X', now: 0, reader: { id: 'r' } };
+
+describe('an HTTP harness', () => {
+  it('a reply that is not HTTP 200 (a wrong path answered by the framework) names the status', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Route POST:/harness not found', statusCode: 404 }));
+    });
+    try {
+      await expect(connectHttpHarness(s.url).request(verify)).rejects.toThrow(
+        `harness answered HTTP 404 to "verify" at ${s.url}: {"message":"Route POST:/harness not found","statusCode":404}`,
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an error reply is an error reply whatever its status', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: '1', error: 'unknown op' }));
+    });
+    try {
+      await expect(connectHttpHarness(s.url).request(verify)).resolves.toEqual({
+        id: '1',
+        error: 'unknown op',
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a harness that does not answer in time is named with the request and the limit', async () => {
+    const s = await serve(() => {}); // never answers
+    try {
+      await expect(connectHttpHarness(s.url, { timeoutMs: 200 }).request(verify)).rejects.toThrow(
+        `harness did not answer "verify" within 200 ms`,
+      );
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a harness that is not listening is named with its URL and the cause', async () => {
+    const s = await serve(() => {});
+    await s.close();
+    await expect(connectHttpHarness(s.url).request(verify)).rejects.toThrow(
+      new RegExp(`^harness at ${s.url} unreachable: .*ECONNREFUSED`),
+    );
+  });
+});
