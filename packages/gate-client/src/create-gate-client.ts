@@ -767,7 +767,9 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         duplicates += body.duplicates;
         await options.hooks?.afterUpload?.(body);
         const before = outbox.ackedSeq;
-        const after = await outbox.ack(body.acked_seqs);
+        // only what this batch carried: a seq acknowledged but never sent would be lost
+        const sent = new Set(batch.map((e) => e.seq));
+        const after = await outbox.ack(body.acked_seqs.filter((seq) => sent.has(seq)));
         if (after === before) {
           throw new GateClientError(
             'ERR_GATE_OUTBOX_IO',

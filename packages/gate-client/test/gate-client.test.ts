@@ -496,6 +496,30 @@ describe('event upload', () => {
     await g.close();
   });
 
+  it('an acknowledgement of seqs that were not in the batch does not move the cursor over them', async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier, { batchSize: 2 }));
+    for (let i = 0; i < 3; i++) await g.recordDecision(denied, { kind: 'access' });
+    const sent: number[][] = [];
+    agent
+      .get(ORIGIN)
+      .intercept({ path: batchPath, method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          sent.push((JSON.parse(bodyText(o.body)) as { events: { seq: number }[] }).events.map((e) => e.seq));
+          // a faulty platform acknowledges every seq it has heard of, event 3 included
+          return { accepted: 2, duplicates: 0, acked_seqs: [1, 2, 3], max_seq: 3 };
+        },
+        { headers: JSON_H },
+      )
+      .times(2);
+    await g.flush();
+    expect(sent).toEqual([[1, 2], [3]]); // event 3 was uploaded, not dropped unsent
+    expect(g.outbox.ackedSeq).toBe(3);
+    await g.close();
+  });
+
   it('cuts batches at maxBatchBytes as well as batchSize', async () => {
     const { verifier } = stubVerifier(denied);
     const g = await createGateClient(options(verifier, { batchSize: 1000, maxBatchBytes: 1024 }));
