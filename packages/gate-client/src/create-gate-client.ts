@@ -243,7 +243,11 @@ export interface FlushReport {
 
 /** The client {@link createGateClient} returns. */
 export interface GateClient {
-  /** Fetches trust list, status list and roster (If-None-Match), feeds the verifier, persists good copies. Never rejects for platform errors: see the report. */
+  /**
+   * Fetches trust list, status list and roster (If-None-Match), feeds the verifier, persists good
+   * copies. Never rejects for platform errors: see the report. Joins a sync already running; rejects
+   * with `signal.reason` when `signal` aborts (the sync itself may go on for other callers).
+   */
   syncNow(options?: { signal?: AbortSignal }): Promise<SyncReport>;
   /** Verifies a scan offline, with the online fallback when it applies, and records the decision. */
   scan(
@@ -260,7 +264,8 @@ export interface GateClient {
    * bisected until the bad events are alone; each is then quarantined (see
    * {@link FlushReport.quarantined}). Rejects with the
    * transport's error, e.g. `ERR_RESPONSE_INVALID` for an answer that is not an `EventBatchResult`
-   * (nothing is acknowledged then; the next flush re-sends and the platform dedupes by seq).
+   * (nothing is acknowledged then; the next flush re-sends and the platform dedupes by seq). Joins
+   * a flush already running; rejects with `signal.reason` when `signal` aborts.
    */
   flush(options?: { signal?: AbortSignal }): Promise<FlushReport>;
   /** Posts the device status to the platform. */
@@ -311,6 +316,30 @@ function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
     !e.retryable &&
     !e.code.startsWith('ERR_IDEMPOTENCY')
   );
+}
+
+/**
+ * `work`, or its caller's abort: a caller that joins work already running (a sync or a flush
+ * started by the background loop or another caller) stops waiting when its own signal aborts,
+ * rejecting with `signal.reason`; the shared work goes on for the others.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** A path segment that the URL parser would not resolve away (`.` and `..` are dot segments). */
@@ -962,7 +991,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       syncing ??= track(doSync(opts.signal)).finally(() => {
         syncing = undefined;
       });
-      return syncing;
+      return untilAborted(syncing, opts.signal);
     },
     scan,
     recordDecision,
@@ -971,7 +1000,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       flushing ??= track(doFlush(opts.signal)).finally(() => {
         flushing = undefined;
       });
-      return flushing;
+      return untilAborted(flushing, opts.signal);
     },
     heartbeat,
     status,

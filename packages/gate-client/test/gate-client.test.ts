@@ -554,6 +554,59 @@ describe('event upload', () => {
   });
 });
 
+describe('abort signals', () => {
+  it("a caller's signal ends its wait even when it joins a flush already running", async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier));
+    await g.recordDecision(denied, { kind: 'access' });
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/events/batches', method: 'POST' })
+      .reply(
+        200,
+        (o) => {
+          const events = (JSON.parse(bodyText(o.body)) as { events: { seq: number }[] }).events;
+          return {
+            accepted: events.length,
+            duplicates: 0,
+            acked_seqs: events.map((e) => e.seq),
+            max_seq: null,
+          };
+        },
+        { headers: JSON_H },
+      )
+      .delay(400);
+    const background = g.flush(); // e.g. the background loop, without a signal
+    const started = Date.now();
+    await expect(g.flush({ signal: AbortSignal.timeout(50) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
+    expect(Date.now() - started).toBeLessThan(300);
+    expect(await background).toMatchObject({ accepted: 1, remaining: 0 }); // the shared work goes on
+    await g.close();
+  });
+
+  it("a caller's signal ends its wait even when it joins a sync already running", async () => {
+    const { verifier } = stubVerifier();
+    const g = await createGateClient(options(verifier));
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/schools/sch-1/trust-list', method: 'GET' })
+      .reply(200, Buffer.from([3, 0xaa]), { headers: { ...CBOR, etag: '"tl-3"' } })
+      .delay(400);
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    const background = g.syncNow();
+    const started = Date.now();
+    await expect(g.syncNow({ signal: AbortSignal.timeout(50) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
+    expect(Date.now() - started).toBeLessThan(300);
+    expect((await background).ok).toBe(true);
+    await g.close();
+  });
+});
+
 describe('limits', () => {
   it('refuses trust material over the format limit without reading it all', async () => {
     const { verifier } = stubVerifier();
