@@ -50,7 +50,8 @@ export const EXIT_CODES = Object.freeze({
 const USAGE = `usage: campus-card-verify <qr-text> [--root <jwk-file> --trust-list <file>
                           [--status-list <file>] [--roster <file>] [--now <unix-seconds>]]
 
-  <qr-text>      the text of the QR code, "CC1:…"; quote it: Base45 text contains spaces
+  <qr-text>      the text of the QR code, in single quotes: 'CC1:…' (Base45 text contains
+                 spaces, and "$" that a shell expands inside double quotes)
   --root         the platform's root public key, a JWK file
   --trust-list   the signed trust list (needed with --root: both or neither)
   --status-list  the signed status list of the card's school

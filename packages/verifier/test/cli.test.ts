@@ -97,6 +97,18 @@ describe('campus-card-verify', () => {
     expect(help).toMatch(/2 {2}usage error/);
     expect(x.err).toEqual([]);
   });
+
+  it('--help says to single-quote the QR text: in double quotes a shell expands the $ of Base45', async () => {
+    // Base45 has "$": in "CC1:…$AB…" a shell replaces $AB with an empty variable
+    const qr = await campus.code('2024010001', T0);
+    expect(qr).toMatch(/\$[0-9A-Z]/);
+    const x = io();
+    await main(['--help'], x.io);
+    const help = x.out.join('\n');
+    expect(help).toContain("'CC1:…'");
+    expect(help).not.toContain('"CC1:…"');
+    expect(help).toMatch(/single quotes/);
+  });
 });
 
 describe('dump only (no trust material)', () => {
