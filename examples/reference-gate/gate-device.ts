@@ -60,7 +60,17 @@ export async function runGateDevice(variant: GateDeviceVariant = {}): Promise<vo
 
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
     if (line.trim() === '') continue;
-    const m = JSON.parse(line) as { id: string; op: string; qr?: string };
+    let m: { id: string; op: string; qr?: string };
+    try {
+      m = JSON.parse(line) as typeof m;
+      if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new TypeError('not an object');
+    } catch {
+      // a line that is not a command is answered, not fatal: the gate keeps serving
+      process.stdout.write(
+        `${JSON.stringify({ id: null, error: 'not a command: a JSON object per line' })}\n`,
+      );
+      continue;
+    }
     let reply: Record<string, unknown>;
     try {
       if (m.op === 'sync') reply = { ok: (await gate.syncNow()).ok };
