@@ -88,8 +88,6 @@ function meta(req: FastifyRequest): RequestMeta {
   return m;
 }
 
-const IDEMPOTENCY_STALE_MS = 60_000;
-
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const e = err as { code?: string; statusCode?: number; message?: string; validation?: unknown };
@@ -290,6 +288,10 @@ export function buildApp(
   // ---- idempotency ----------------------------------------------------------------------
   // Only finished outcomes are stored. A request in flight holds its key in memory (`inflight`):
   // one statement fewer per POST than an 'in_progress' row, and nothing to clean up after a stop.
+  // It holds it for as long as it runs, never for a time: a time on the virtual clock is moved by
+  // tests (a jump let a retry run beside the first request), and a real one does not know how
+  // long an injected delay lasts. The key is let go when the outcome is stored, when the request
+  // fails without one (5xx, 429), and in any case when its response is done (`onResponse`).
   const idemGet = db.prepare(
     'SELECT request_hash, status, headers, body, created_at FROM idempotency WHERE principal_id = ? AND idem_key = ?',
   );
@@ -298,7 +300,7 @@ export function buildApp(
   );
   // Rows of an older version that used 'in_progress' rows: those requests never finished.
   db.prepare("DELETE FROM idempotency WHERE state = 'in_progress'").run();
-  const inflight = new Map<string, { hash: string; createdAt: number }>();
+  const inflight = new Map<string, IdemState>();
   const inflightKey = (principalId: string, key: string) => `${principalId}\n${key}`;
 
   function storeOutcome(idem: IdemState, result: HandlerResult): void {
@@ -318,8 +320,7 @@ export function buildApp(
 
   function release(idem: IdemState): void {
     const k = inflightKey(idem.principalId, idem.key);
-    if (inflight.get(k)?.hash === idem.hash && inflight.get(k)?.createdAt === idem.createdAt)
-      inflight.delete(k);
+    if (inflight.get(k) === idem) inflight.delete(k);
   }
 
   /** Returns a stored outcome to replay, or undefined after reserving the key. */
@@ -340,7 +341,7 @@ export function buildApp(
     const now = clock.now();
     const k = inflightKey(principal.id, key);
     const running = inflight.get(k);
-    if (running !== undefined && now - running.createdAt < IDEMPOTENCY_STALE_MS) {
+    if (running !== undefined) {
       if (running.hash !== hash) {
         throw new ApiError(
           422,
@@ -378,8 +379,9 @@ export function buildApp(
       }
       return { status: row.status, headers: JSON.parse(row.headers), body: JSON.parse(row.body) };
     }
-    inflight.set(k, { hash, createdAt: now });
-    meta(request).idem = { principalId: principal.id, key, hash, createdAt: now, done: false };
+    const idem: IdemState = { principalId: principal.id, key, hash, createdAt: now, done: false };
+    inflight.set(k, idem);
+    meta(request).idem = idem;
     return undefined;
   }
 
@@ -397,6 +399,14 @@ export function buildApp(
   app.addHook('onRequest', (request, reply, done) => {
     meta(request);
     reply.header('x-request-id', request.id);
+    done();
+  });
+
+  // The last resort that lets an idempotency key go: a request whose outcome could not be stored
+  // (a failed write) must not answer 409 to every retry until the process stops.
+  app.addHook('onResponse', (request, _reply, done) => {
+    const idem = request.campusCardMeta?.idem;
+    if (idem !== undefined && !idem.done) release(idem);
     done();
   });
 

@@ -60,6 +60,60 @@ describe('idempotency', () => {
     expect(third.headers['idempotent-replayed']).toBe('true');
   });
 
+  it('answers 409 while the first runs however far the virtual clock jumps: the request runs once', async () => {
+    p = await demoPlatform();
+    p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 400, count: 1 }]);
+    // resolves when the first request has reserved its key and sleeps in the injected delay
+    const fire = p.state.faults.fire.bind(p.state.faults);
+    let delayed!: () => void;
+    const sleeping = new Promise<void>((resolve) => {
+      delayed = resolve;
+    });
+    p.state.faults.fire = (kind, site) => {
+      const rule = fire(kind, site);
+      if (kind === 'delay' && rule !== undefined) delayed();
+      return rule;
+    };
+    const op = operator(p);
+    const before = count(p);
+    const first = p.app.inject(
+      signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', topUp(100, 'JUMP'), { idempotencyKey: 'k-jump' }),
+    );
+    await sleeping;
+    // a test moves the platform's time while the first request is still running
+    p.clock.advance(2 * 3600);
+    const second = await p.app.inject(
+      signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', topUp(100, 'JUMP'), { idempotencyKey: 'k-jump' }),
+    );
+    expect([second.statusCode, json(second).code]).toEqual([409, 'ERR_IDEMPOTENCY_IN_PROGRESS']);
+    const a = await first;
+    expect(a.statusCode).toBe(201);
+    expect(count(p)).toBe(before + 1);
+    const third = await p.app.inject(
+      signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', topUp(100, 'JUMP'), { idempotencyKey: 'k-jump' }),
+    );
+    expect([third.statusCode, third.headers['idempotent-replayed']]).toEqual([201, 'true']);
+    expect(third.body).toBe(a.body);
+  });
+
+  it('lets a key go when its outcome could not be stored: the retry runs, no 409 for ever', async () => {
+    p = await demoPlatform();
+    const { db } = p.state;
+    db.exec(
+      "CREATE TRIGGER fail_idem BEFORE INSERT ON idempotency WHEN NEW.idem_key = 'k-lost' BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
+    const op = operator(p);
+    const ask = () =>
+      p.app.inject(
+        signed(p, op, 'POST', '/v1/wallets/nobody/top-ups', topUp(100, 'LOST'), { idempotencyKey: 'k-lost' }),
+      );
+    expect((await ask()).statusCode).toBe(404); // its 404 could not be stored
+    db.exec('DROP TRIGGER fail_idem');
+    const retry = await ask();
+    expect([retry.statusCode, retry.headers['idempotent-replayed']]).toEqual([404, undefined]);
+    expect((await ask()).headers['idempotent-replayed']).toBe('true');
+  });
+
   it('requires an Idempotency-Key on POST', async () => {
     p = await demoPlatform();
     const r = await p.app.inject(
