@@ -273,18 +273,22 @@ static int text_ok(Cbor *c) {
 
 /* A COSE_Key (§2.4) holds 1 (kty), 3 (alg), -1 (crv), -2 (x) and -3 (y) only: no 2 (kid), which is
    always computed from the key and never carried, and no other member (a private -4, d, say).
-   Anything else is ERR_KEY_INVALID (BAD_FORMAT). The key itself is checked with the signatures. */
-static int cose_key_ok(Cbor *c) {
+   3 (alg) is there in a trust list and a roster (want_alg 1), and not in a credential's phone key
+   (want_alg 0). Anything else is ERR_KEY_INVALID (BAD_FORMAT). The key itself is checked with the
+   signatures. */
+static int cose_key_ok(Cbor *c, int want_alg) {
   int major, km;
   uint64_t n, k;
   const uint8_t *x;
+  int has_alg = 0;
   if (!cbor_next(c, &major, &n, &x) || major != 5) return 0;
   for (uint64_t i = 0; i < n; i++) {
     if (!cbor_next(c, &km, &k, &x)) return 0;
     if (!((km == 0 && (k == 1 || k == 3)) || (km == 1 && k <= 2))) return 0; /* -1 - k: -1, -2, -3 */
+    if (km == 0 && k == 3) has_alg = 1;
     cbor_skip(c);
   }
-  return 1;
+  return has_alg == want_alg;
 }
 
 /* ---------- the checks ---------- */
@@ -355,7 +359,7 @@ static int credential_claims_ok(const uint8_t *p, size_t len) {
       uint64_t ck;
       if (!cbor_next(&c, &major, &m, &x) || major != 5) return 0;
       for (uint64_t j = 0; j < m; j++)
-        if (!cbor_next(&c, &cm, &ck, &x) || cm != 0 || ck != 1 || !cose_key_ok(&c)) return 0;
+        if (!cbor_next(&c, &cm, &ck, &x) || cm != 0 || ck != 1 || !cose_key_ok(&c, 0)) return 0;
     } else if (km == 3 && k == 1 && key[0] == 'c') { /* [role, status index, validity, ? extras] */
       if (!cbor_next(&c, &major, &m, &x) || major != 4 || m < 3 || m > 4) return 0;
       for (int j = 0; j < 3; j++) cbor_skip(&c);
@@ -457,7 +461,7 @@ static int trust_list_ok(const uint8_t *p, size_t len) {
       if (!cbor_next(&c, &major, &members, &x) || major != 5) return 0;
       for (uint64_t m = 0; m < members; m++) {
         if (!cbor_next(&c, &km, &key, &x)) return 0;
-        if (km == 0 && key == 1) { if (!cose_key_ok(&c)) return 0; }
+        if (km == 0 && key == 1) { if (!cose_key_ok(&c, 1)) return 0; }
         else cbor_skip(&c);
       }
     }
@@ -484,7 +488,7 @@ static int roster_ok(const uint8_t *p, size_t len) {
         if (!(km == 0 && key == 4)) { cbor_skip(&c); continue; }
         if (!cbor_next(&c, &major, &keys, &x) || major != 4) return 0;
         for (uint64_t k = 0; k < keys; k++)
-          if (!cose_key_ok(&c)) return 0;
+          if (!cose_key_ok(&c, 1)) return 0;
       }
     }
   }

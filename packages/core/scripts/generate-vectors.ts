@@ -62,6 +62,8 @@ interface Case {
   mutateCredential?: (bytes: Uint8Array, k: Keys) => Uint8Array | Promise<Uint8Array>;
   /** Post-process the trust list bytes. */
   mutateTrustList?: (bytes: Uint8Array, k: Keys) => Uint8Array | Promise<Uint8Array>;
+  /** Post-process the roster bytes (compact mode). */
+  mutateRoster?: (bytes: Uint8Array, k: Keys) => Uint8Array | Promise<Uint8Array>;
   /** Post-process the QR text. */
   mutateQr?: (qr: string) => string;
   compactCardId?: string;
@@ -186,6 +188,11 @@ function retrust(bytes: Uint8Array, root: PrivateKey, edit: (payload: Map<number
     edit(payload);
     parts[2] = encodeCbor(payload);
   });
+}
+
+/** A COSE_Key map without its `label` member. */
+function withoutMember(key: CborValue, label: number): CborValue {
+  return cmap([...(key as Map<number, CborValue>).entries()].filter(([l]) => l !== label));
 }
 
 /** A COSE_Key map with `extra` members added, in deterministic order. */
@@ -1008,6 +1015,49 @@ const cases: Case[] = [
       }),
     expected: 'ERR_KEY_INVALID',
   },
+  // §2.4: trust lists and rosters name a key's algorithm (3); a credential's phone key leaves it
+  // out. One encoding per key where it appears.
+  {
+    name: 'holder-key-with-alg',
+    description:
+      "The credential's phone key (cnf), signed by the issuer, carries 3 (alg), the right one (-7): the phone key of a credential leaves alg out.",
+    mode: 'full',
+    mutateCredential: (c, k) =>
+      reissue(c, k.issuer, (m) => {
+        const cnf = m.get(8) as Map<number, CborValue>;
+        cnf.set(1, withMembers(cnf.get(1) as CborValue, [[3, COSE_ALG[k.holder.alg]]]));
+      }),
+    expected: 'ERR_KEY_INVALID',
+  },
+  {
+    name: 'trust-list-key-without-alg',
+    description:
+      'The issuer key of the trust list, signed by the root, leaves out 3 (alg): a trust list names the algorithm of every key.',
+    mode: 'full',
+    mutateTrustList: (tl, k) =>
+      retrust(tl, k.root, (p) => {
+        const entry = (p.get(4) as Map<number, CborValue>[])[0] as Map<number, CborValue>;
+        entry.set(1, withoutMember(entry.get(1) as CborValue, 3));
+      }),
+    expected: 'ERR_KEY_INVALID',
+  },
+  {
+    name: 'roster-key-without-alg',
+    description:
+      "Compact mode: the card's phone key in the roster, signed by the status key, leaves out 3 (alg): a roster names the algorithm of every key.",
+    mode: 'compact',
+    mutateRoster: (r, k) =>
+      resign(r, k.status, (parts) => {
+        const payload = decodeCbor(parts[2] as Uint8Array, { maxBytes: 4096 }, 'r') as Map<number, CborValue>;
+        const card = (payload.get(4) as Map<number, CborValue>[])[0] as Map<number, CborValue>;
+        card.set(
+          4,
+          (card.get(4) as CborValue[]).map((key) => withoutMember(key, 3)),
+        );
+        parts[2] = encodeCbor(payload);
+      }),
+    expected: 'ERR_KEY_INVALID',
+  },
   // `[+ …]` is at least one (spec §3, §4.1): an empty one is refused, as a missing one would be
   {
     name: 'trust-list-empty',
@@ -1156,6 +1206,7 @@ async function build(c: Case): Promise<Record<string, unknown>> {
       },
       k.status,
     );
+    if (c.mutateRoster) roster = await c.mutateRoster(roster, k);
   }
   if (c.mutate) presentation = await c.mutate(presentation, k);
   let qr = `CC1:${encodeBase45(presentation)}`;

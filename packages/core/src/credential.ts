@@ -146,7 +146,7 @@ export function parseCredentialClaims(payload: Uint8Array): CredentialClaims {
     iat,
     validityDays,
     exp: iat + validityDays * DAY_SECONDS,
-    holderKey: importCoseKey(cnf.get(1)),
+    holderKey: importCoseKey(cnf.get(1), { algLabel: 'forbidden' }),
     statusIndex: uintField(cc[1], 'credential status index', S, 0xffffffff),
     physicalCard: extras.has(4) ? textField(extras.get(4), 'credential physical card', S) : undefined,
     groups: Object.freeze(extras.has(5) ? textArrayField(extras.get(5), 'credential groups', S, 1) : []),

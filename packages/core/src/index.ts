@@ -30,6 +30,7 @@ export {
   exportJwk,
   type GenerateKeyPairOptions,
   generateKeyPair,
+  type ImportCoseKeyOptions,
   importCoseKey,
   importJwk,
   importPrivateJwk,

@@ -202,16 +202,34 @@ export function encodeCoseKey(key: PublicKey | PrivateKey): Uint8Array {
  */
 const COSE_KEY_LABELS: ReadonlySet<unknown> = new Set([1, 3, -1, -2, -3]);
 
+/** Options of {@link importCoseKey}. */
+export interface ImportCoseKeyOptions {
+  /**
+   * Whether the key must carry `3` (alg): `'required'` in a trust list or a roster, `'forbidden'`
+   * for the phone key of a credential (spec §2.4), so that each key has one encoding where it
+   * appears. Default `'optional'`: either, as long as it agrees with the key type.
+   */
+  readonly algLabel?: 'required' | 'forbidden' | 'optional';
+}
+
 /**
  * Imports a public key from a decoded COSE_Key map. Keys pin their algorithm (spec §2.2): EC2
  * P-256 is ES256 and OKP Ed25519 is EdDSA; a `3` (alg) that says otherwise is refused. A COSE_Key
  * holds kty, alg, crv, x and y only (spec §2.4): any other label is refused, a `2` (kid) too, even
- * one equal to the key's own id, which is always computed ({@link computeKeyId}).
+ * one equal to the key's own id, which is always computed ({@link computeKeyId}). With
+ * `options.algLabel`, `3` (alg) must be present or absent.
  *
  * @throws {@link CampusCardError} `ERR_KEY_INVALID` or `ERR_ALG_NOT_ALLOWED`.
  */
-export function importCoseKey(value: unknown): PublicKey {
+export function importCoseKey(value: unknown, options: ImportCoseKeyOptions = {}): PublicKey {
   if (!(value instanceof Map)) throw keyInvalid('a COSE_Key must be a map');
+  const algLabel = options.algLabel ?? 'optional';
+  if (algLabel === 'required' && !value.has(3)) {
+    throw keyInvalid('this COSE_Key must carry 3 (alg): trust lists and rosters name the algorithm');
+  }
+  if (algLabel === 'forbidden' && value.has(3)) {
+    throw keyInvalid("this COSE_Key carries no 3 (alg): a credential's phone key leaves it out");
+  }
   for (const label of value.keys()) {
     if (label === 2) throw keyInvalid('a COSE_Key carries no kid (2): the key id is computed from the key');
     if (!COSE_KEY_LABELS.has(label)) throw keyInvalid(`unexpected COSE_Key label ${String(label)}`);
@@ -273,7 +291,10 @@ export function exportJwk(key: PublicKey | PrivateKey, options: { includePrivate
 
 /**
  * Imports a JWK (EC P-256 or OKP Ed25519). With `d` present it returns a {@link PrivateKey}
- * (and checks that `d` matches `x`/`y`), otherwise a {@link PublicKey}.
+ * (and checks that `d` matches `x`/`y`), otherwise a {@link PublicKey}. An `alg` must agree with
+ * the key type. A `kid` is not read: a key id is always computed from the key
+ * ({@link computeKeyId}), so a JWK that another system named with its own kid imports as the same
+ * key, and {@link exportJwk} gives it the computed kid.
  *
  * @throws {@link CampusCardError} `ERR_KEY_INVALID`.
  */

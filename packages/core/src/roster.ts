@@ -122,7 +122,9 @@ export function parseRosterPayload(payload: Uint8Array): Roster {
       cardId: textField(e.get(1), `${what} card id`, S),
       role,
       statusIndex: uintField(e.get(3), `${what} status index`, S, 0xffffffff),
-      keys: Object.freeze(arrayField(e.get(4), `${what} keys`, S).map((k) => importCoseKey(k))),
+      keys: Object.freeze(
+        arrayField(e.get(4), `${what} keys`, S).map((k) => importCoseKey(k, { algLabel: 'required' })),
+      ),
       uidHashes: Object.freeze(
         arrayField(e.get(5), `${what} uids`, S).map((u) => bytesField(u, `${what} uid`, S, 16)),
       ),

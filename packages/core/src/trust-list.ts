@@ -125,7 +125,7 @@ export function parseTrustListPayload(payload: Uint8Array): TrustList {
     const exp = uintField(e.get(4), `${what} exp`, S);
     if (exp < nbf) throw new CampusCardError('ERR_STRUCTURE', `${what}: exp before nbf`, { section: S });
     return Object.freeze({
-      key: importCoseKey(e.get(1)),
+      key: importCoseKey(e.get(1), { algLabel: 'required' }),
       roles: Object.freeze(roles),
       nbf,
       exp,

@@ -12,6 +12,7 @@ import {
   importCoseKey,
   importJwk,
   importPrivateJwk,
+  importPublicJwk,
   importRawPublicKey,
   issueCredential,
   parseCredentialClaims,
@@ -20,6 +21,7 @@ import {
   signBytes,
   signRoster,
   signTrustList,
+  toBase64Url,
   toHex,
   verifyBytes,
 } from '../src/index.js';
@@ -63,6 +65,16 @@ describe('JWK and COSE_Key import/export', () => {
       expect(node.asymmetricKeyType).toBe(alg === 'ES256' ? 'ec' : 'ed25519');
     });
   }
+
+  it("a JWK's own kid is not read: the key id is computed, and the JWK exports with the computed kid", () => {
+    const { publicKey } = generateKeyPair('ES256');
+    const jwk = exportJwk(publicKey);
+    for (const kid of ['vendor-key-7', toBase64Url(new Uint8Array(8)), '']) {
+      const imported = importPublicJwk({ ...jwk, kid });
+      expect(imported.kid).toEqual(publicKey.kid);
+      expect(exportJwk(imported).kid).toBe(jwk.kid);
+    }
+  });
 
   it('rejects bad keys with ERR_KEY_INVALID or ERR_ALG_NOT_ALLOWED', () => {
     const { publicKey } = generateKeyPair('ES256');
@@ -165,6 +177,22 @@ describe('COSE_Key members (spec §2.4): kty, alg, crv, x, y, and never a kid', 
           codeOf(() => importCoseKey(withMembers(exportCoseKey(publicKey), extra))),
           String(extra[0]),
         ).toBe('ERR_KEY_INVALID');
+      }
+    });
+
+    it(`${alg}: algLabel 'required' refuses a key without 3 (alg), 'forbidden' one with it; the default takes both`, () => {
+      for (const [form, key] of forms) {
+        const hasAlg = key.has(3);
+        expect([form, codeOf(() => importCoseKey(key))]).toEqual([form, 'OK']);
+        expect([form, codeOf(() => importCoseKey(key, { algLabel: 'optional' }))]).toEqual([form, 'OK']);
+        expect([form, codeOf(() => importCoseKey(key, { algLabel: 'required' }))]).toEqual([
+          form,
+          hasAlg ? 'OK' : 'ERR_KEY_INVALID',
+        ]);
+        expect([form, codeOf(() => importCoseKey(key, { algLabel: 'forbidden' }))]).toEqual([
+          form,
+          hasAlg ? 'ERR_KEY_INVALID' : 'OK',
+        ]);
       }
     });
 

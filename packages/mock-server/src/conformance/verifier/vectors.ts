@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fromHex, importPublicJwk, verifyTrustList } from '@campus-card/core';
+import { decodeRoster, fromHex, importPublicJwk, verifyTrustList } from '@campus-card/core';
 import { reasonForCoreCode } from '@campus-card/verifier';
 import { failed, passed, type Verdict, warning } from '../model.js';
 import type { ModuleDef } from '../runner.js';
@@ -149,26 +149,37 @@ const GROUP_TITLE: Readonly<Record<Group, string>> = {
   time: 'Vectors: the credential validity and the time window of the code are enforced',
   status: 'Vectors: revoked, lost and out-of-range cards are denied',
   compact: 'Vectors: compact mode needs a roster entry',
-  'trust-material': 'Vectors: bad and rolled-back trust lists are refused',
+  'trust-material': 'Vectors: bad and rolled-back trust lists, and bad rosters, are refused',
 };
 
-/** Whether the vector's failure lies in its trust list (which a reader must refuse to load). */
-function trustListFails(v: Vector): boolean {
-  if (v.expected.code === 'ERR_ROLLBACK') return true;
+/**
+ * The trust material a vector's failure lies in, which a reader must refuse to load: its trust
+ * list, or its roster (judged by its structure and keys; no vector has a roster signed wrong).
+ */
+function failingMaterial(v: Vector): 'trustList' | 'roster' | undefined {
+  if (v.expected.code === 'ERR_ROLLBACK') return 'trustList';
   try {
     const bytes = fromHex(v.trustList);
-    if (bytes === undefined) return true;
+    if (bytes === undefined) return 'trustList';
     verifyTrustList(bytes, [importPublicJwk(v.keys.root)]);
-    return false;
   } catch {
-    return true;
+    return 'trustList';
+  }
+  if (v.roster === undefined) return undefined;
+  try {
+    const bytes = fromHex(v.roster);
+    if (bytes === undefined) return 'roster';
+    decodeRoster(bytes);
+    return undefined;
+  } catch {
+    return 'roster';
   }
 }
 
 function groupOf(v: Vector): Group {
   const code = v.expected.code;
   if (code === null) return 'valid';
-  if (trustListFails(v)) return 'trust-material';
+  if (failingMaterial(v) !== undefined) return 'trust-material';
   if (/^ERR_(QR_|CBOR_|STRUCTURE|INPUT_)/.test(code)) return 'decoding';
   if (/^ERR_(ALG_NOT_ALLOWED|SIGNATURE_INVALID|UNKNOWN_ISSUER|KEY_INVALID)$/.test(code)) return 'signatures';
   if (code.startsWith('ERR_ISSUER_')) return 'issuer-limits';
@@ -207,16 +218,27 @@ async function prepare(h: HarnessClient, v: Vector): Promise<Verdict | undefined
 
 async function runVector(h: HarnessClient, v: Vector): Promise<Verdict> {
   if (groupOf(v) === 'trust-material') {
+    const doc = failingMaterial(v) === 'roster' ? 'roster' : 'trustList';
+    const label = doc === 'roster' ? 'roster' : 'trust list';
     await h.reset(
       [v.keys.root],
       v.heldTrustListVersion === undefined ? {} : { heldTrustListVersion: v.heldTrustListVersion },
     );
+    if (doc === 'roster') {
+      // the trust list and status list are good: load them first
+      const tl = await h.load('trustList', v.trustList, v.now);
+      if (!tl.ok) return failed(`the vector's valid trust list was refused (${tl.reason})`);
+      if (v.statusList !== undefined) {
+        const sl = await h.load('statusList', v.statusList, v.now);
+        if (!sl.ok) return failed(`the vector's valid status list was refused (${sl.reason})`);
+      }
+    }
     const want = v.expected.code === 'ERR_ROLLBACK' ? 'ROLLBACK' : expectedReason(v.expected.code ?? '');
-    const tl = await h.load('trustList', v.trustList, v.now);
+    const r = await h.load(doc, doc === 'roster' ? (v.roster as string) : v.trustList, v.now);
     const scan = await h.verify(v.qr, v.now);
-    if (tl.ok) return failed(`the trust list was loaded; it must be refused (${want})`);
-    if (scan.accepted) return failed('the trust list was refused, but the code was then accepted');
-    if (tl.reason !== want) return warning(`trust list refused with ${tl.reason}, expected ${want}`);
+    if (r.ok) return failed(`the ${label} was loaded; it must be refused (${want})`);
+    if (scan.accepted) return failed(`the ${label} was refused, but the code was then accepted`);
+    if (r.reason !== want) return warning(`${label} refused with ${r.reason}, expected ${want}`);
     return passed();
   }
   const setup = await prepare(h, v);
@@ -246,7 +268,7 @@ export function vectorModules(vectors: readonly Vector[]): ModuleDef<HarnessClie
         for (const v of groups.get(g) ?? []) {
           const title = v.expected.valid
             ? `${v.description} Must be accepted.`
-            : `${v.description} Must be denied ${groupOf(v) === 'trust-material' ? '(the list refused)' : expectedReason(v.expected.code ?? '')}.`;
+            : `${v.description} Must be denied ${groupOf(v) === 'trust-material' ? `(the ${failingMaterial(v) === 'roster' ? 'roster' : 'list'} refused)` : expectedReason(v.expected.code ?? '')}.`;
           await ctx.check({ id: v.name, title, spec: specOf(v) }, () => runVector(h, v));
         }
       },
