@@ -10,10 +10,11 @@
  *
  * @module
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DemoSeedMismatchError } from './demo.js';
+import { ensureDir } from './lib/ensure-dir.js';
 import { isMainModule } from './lib/is-main.js';
 import { DEFAULT_DB_PATH } from './platform.js';
 import { startMockPlatform } from './server.js';
@@ -148,7 +149,7 @@ class RecordFileError extends Error {}
 /** Creates the recording file (and its folder) up front, so that a bad path is one line, not a crash. */
 function openRecordFile(file: string): void {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    ensureDir(dirname(file));
     closeSync(openSync(file, 'a'));
   } catch (error) {
     throw new RecordFileError(`cannot write the recording ${file}: ${messageOf(error)}`);

@@ -337,6 +337,9 @@ describe('startup failures: one line on stderr, no stack trace', () => {
       [notADb, 'file is not a database'],
       [work, 'unable to open database file'], // a folder
       [join(notADb, 'platform.db'), ''], // its folder would be a file
+      // a folder the system refuses to create under a parent that exists (recursive mkdirSync
+      // loops for ever there)
+      ['/proc/campus-card-test/platform.db', ''],
     ];
     await Promise.all(
       cases.map(async ([db, why]) => {

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensureDir } from './ensure-dir.js';
 
 /** A database handle. */
 export type Db = Database.Database;
@@ -194,7 +194,7 @@ INSERT INTO card_history (card_id, since, status, holder_kid) SELECT card_id, 0,
  * directory is created. WAL mode, synchronous NORMAL, foreign keys on.
  */
 export function openDatabase(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') ensureDir(dirname(path));
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
