@@ -64,7 +64,11 @@ export interface MockPlatformOptions {
   readonly demo?: boolean;
   /** Answer `/admin/...` routes. Default true. */
   readonly admin?: boolean;
-  /** Also append the recording to this JSON-lines file (every entry, however many). */
+  /**
+   * Also append the recording to this JSON-lines file (every entry, however many). A path that
+   * cannot be opened for appending makes {@link createMockPlatform} reject with the error of
+   * `open`; a write that fails later (disk full) stops the file only (`recorder.fileError`).
+   */
   readonly recordFile?: string;
   /**
    * Recorded entries kept in memory for `GET /admin/recording` and `recorder.entries`: the newest
@@ -178,7 +182,18 @@ function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettin
 export async function createMockPlatform(options: MockPlatformOptions = {}): Promise<MockPlatform> {
   const settings = platformSettings(options.settings);
   const dbPath = options.dbPath ?? ':memory:';
-  const db = openDatabase(dbPath);
+  // first: a recording file that cannot be written throws here, before anything else is opened
+  const recorder = createRecorder({
+    ...(options.recordMemoryEntries === undefined ? {} : { maxEntries: options.recordMemoryEntries }),
+    ...(options.recordFile === undefined ? {} : { file: options.recordFile }),
+  });
+  let db: ReturnType<typeof openDatabase>;
+  try {
+    db = openDatabase(dbPath);
+  } catch (error) {
+    await recorder.close();
+    throw error;
+  }
   db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
   // A larger page cache: random-key B-tree inserts (ids, nonces, codes) otherwise miss the
   // default 2 MB cache and spill dirty pages mid-batch.
@@ -208,10 +223,6 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   });
   const clock = options.clock ?? createClock();
   const seed = options.seed ?? 1;
-  const recorder = createRecorder({
-    ...(options.recordMemoryEntries === undefined ? {} : { maxEntries: options.recordMemoryEntries }),
-    ...(options.recordFile === undefined ? {} : { file: options.recordFile }),
-  });
   let dispatcher: PushDispatcher | undefined;
   const state: PlatformState = {
     db,

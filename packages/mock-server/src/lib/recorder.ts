@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** One recorded line. */
@@ -23,6 +23,11 @@ export interface Recorder {
   readonly entries: RecordEntry[];
   /** Entries dropped from memory because `maxEntries` was reached. */
   readonly dropped: number;
+  /**
+   * Why the file stopped taking entries (a failed write, e.g. `ENOSPC`), if it did. The file ends
+   * there; memory goes on recording.
+   */
+  readonly fileError: Error | undefined;
   /** The entries as JSON lines. */
   toJsonLines(): string;
   /** Flushes and closes the file, if any. */
@@ -31,7 +36,10 @@ export interface Recorder {
 
 /** Options of {@link createRecorder}. */
 export interface RecorderOptions {
-  /** Append JSON lines to this file. */
+  /**
+   * Append JSON lines to this file (its folder is created). It is opened at once, so a path that
+   * cannot be written throws here (the error of `open`, e.g. `EISDIR`, `EACCES`).
+   */
   readonly file?: string;
   /** Keep entries in memory (default true), at most `maxEntries` (default 10 000; oldest dropped). */
   readonly memory?: boolean;
@@ -50,9 +58,22 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
   let next = 0; // where the next entry goes once the ring is full (its oldest entry)
   let dropped = 0;
   let stream: WriteStream | undefined;
+  let fileError: Error | undefined;
   if (options.file !== undefined) {
-    mkdirSync(dirname(options.file), { recursive: true });
-    stream = createWriteStream(options.file, { flags: 'a' });
+    const file = options.file;
+    mkdirSync(dirname(file), { recursive: true });
+    // opened here, not in the background: an 'error' of the stream with no listener is uncaught
+    const fd = openSync(file, 'a');
+    const s = createWriteStream(file, { fd, flags: 'a' });
+    s.on('error', (error) => {
+      // a failed write (disk full) stops the file, never the process
+      if (fileError !== undefined) return;
+      fileError = error;
+      if (stream === s) stream = undefined;
+      s.destroy();
+      console.warn(`[campus-card-mock] the recording file ${file} stopped taking entries:`, error.message);
+    });
+    stream = s;
   }
   const ordered = (): RecordEntry[] =>
     ring.length < max ? ring.slice() : [...ring.slice(next), ...ring.slice(0, next)];
@@ -62,6 +83,9 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     },
     get dropped() {
       return dropped;
+    },
+    get fileError() {
+      return fileError;
     },
     record(entry) {
       if (keep) {
@@ -80,8 +104,10 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
         .join(''),
     close: () =>
       new Promise<void>((resolve) => {
-        if (stream === undefined) resolve();
-        else stream.end(() => resolve());
+        const s = stream;
+        stream = undefined; // entries recorded after close stay in memory only
+        if (s === undefined) resolve();
+        else s.end(() => resolve());
       }),
   };
 }

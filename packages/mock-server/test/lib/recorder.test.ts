@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { createMockPlatform } from '../../src/index.js';
 import { createRecorder, type RecordEntry } from '../../src/lib/recorder.js';
 
 const entry = (n: number): RecordEntry => ({
@@ -46,6 +47,43 @@ describe('createRecorder', () => {
       expect(readFileSync(file, 'utf8')).toBe(`${JSON.stringify(entry(1))}\n${JSON.stringify(entry(2))}\n`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file it cannot open is an error at creation, never a crash later (the path is a folder)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recorder-'));
+    try {
+      expect(() => createRecorder({ file: dir })).toThrow(/EISDIR/);
+      // give a stream opened in the background the time to fail, as it did (an uncaught 'error')
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('createMockPlatform with such a file rejects, and the process goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recorder-'));
+    try {
+      await expect(createMockPlatform({ recordFile: dir })).rejects.toThrow(/EISDIR/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file that fails to take a write (disk full) stops the file, not the process: memory keeps recording', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const r = createRecorder({ file: '/dev/full' });
+      r.record(entry(1));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      r.record(entry(2));
+      await r.close();
+      expect(r.entries.map((e) => e.n)).toEqual([1, 2]);
+      expect(r.fileError).toMatchObject({ code: 'ENOSPC' });
+      expect(warn).toHaveBeenCalledTimes(1);
+    } finally {
+      warn.mockRestore();
     }
   });
 
