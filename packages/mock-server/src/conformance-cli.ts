@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { DevicePlanName } from './conformance/devices/plan.js';
 import { loadExpectedFailures } from './conformance/expected-failures.js';
 import type { ExpectedFailure, PlanResult } from './conformance/model.js';
+import { stopAllGroups } from './conformance/process-groups.js';
 import { createProgressPrinter, type ProgressSink } from './conformance/progress.js';
 import { prepareReportsDir, writeReports } from './conformance/reports.js';
 import { buildReport, exitCodeOf, selectModules, UnknownModuleError } from './conformance/runner.js';
@@ -42,6 +43,9 @@ const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webh
                        usage error, exit 2, naming the plan's modules)
   --timeout            per-request timeout of the harness, ms (default 10000)
 `;
+
+/** Set on SIGINT / SIGTERM: the run is being stopped, and writes no report. */
+let interrupted = false;
 
 /** Where the CLI writes (tests pass buffers). */
 export interface CliIo {
@@ -179,6 +183,8 @@ export async function main(
     io.stderr.write(`the suite could not run: ${(error as Error).message}\n`);
     return 2;
   }
+  // interrupted: the devices were stopped under the run, whose verdicts are not the product's
+  if (interrupted) return 2;
   const report = buildReport([plan], expected);
   for (const e of report.unusedExpectedFailures) {
     io.stderr.write(
@@ -200,16 +206,19 @@ export async function main(
 }
 
 if (isMainModule(import.meta.url)) {
-  // Ctrl-C, or a CI job cancelled: leave through process.exit, so that the exit hook of the device
-  // launcher signals the process groups of the devices under test (each runs in its own group, out
-  // of reach of the terminal's SIGINT) instead of leaving them running on their ports.
+  // Ctrl-C, or a CI job cancelled: stop the process groups of the devices under test (each runs in
+  // its own group, out of reach of the terminal's SIGINT; SIGTERM, then SIGKILL to what still runs
+  // after 2 s) instead of leaving them running on their ports, then leave. A second signal leaves
+  // at once (the exit hook still sends SIGTERM).
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const) {
     process.once(signal, () => {
+      interrupted = true;
       process.stderr.write(`\n${signal}: stopping the devices under test\n`);
-      process.exit(code);
+      process.once(signal, () => process.exit(code));
+      void stopAllGroups().finally(() => process.exit(code));
     });
   }
   main(process.argv.slice(2)).then(

@@ -76,4 +76,38 @@ describe('campus-card-conformance and signals', () => {
     },
     60_000,
   );
+
+  it("on SIGINT it also kills what ignores SIGTERM behind the device's shell", async () => {
+    const pidFile = join(dir, 'stubborn.pid');
+    const script = `process.on('SIGTERM', () => {}); require('node:fs').writeFileSync('${pidFile}', String(process.pid)); setInterval(() => {}, 1000);`;
+    // `; true`: the shell cannot exec the program; SIGTERM kills the shell, not the program
+    const device = `"${process.execPath}" -e "${script}"; true`;
+    const out = join(dir, 'stubborn-out');
+    const child = spawn(
+      process.execPath,
+      [cli, 'run', '--plan', 'gate', '--target', device, '--out', out],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    let pid: number | undefined;
+    try {
+      await until(
+        'the device to start',
+        () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
+        30_000,
+      );
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
+      expect(alive(pid)).toBe(true);
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(alive(pid)).toBe(false);
+      // nor a device the next module started meanwhile (the plan goes on while the first one stops)
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
+      expect(alive(pid)).toBe(false);
+      expect(existsSync(join(out, 'junit.xml'))).toBe(false); // an interrupted run reports nothing
+    } finally {
+      child.kill('SIGKILL');
+      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
 });

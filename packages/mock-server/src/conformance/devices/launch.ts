@@ -15,7 +15,7 @@ export interface LaunchedDevice {
   stderrTail(): string;
   /** Resolves with the exit code (or the signal name) once the device exits. */
   readonly exited: Promise<number | string>;
-  /** Stops the device (SIGTERM, then SIGKILL after 2 s). */
+  /** Stops the device and whatever it started (SIGTERM, then SIGKILL to what still runs after 2 s). */
   stop(): Promise<void>;
 }
 
@@ -30,7 +30,7 @@ export function launchDevice(
 ): LaunchedDevice {
   // Its own process group: the shell may not exec the command, and a signal to the shell alone
   // would leave the device running (listening on its port) after the suite is done.
-  const { child, signal } = spawnInGroup(command, {
+  const { child, stop } = spawnInGroup(command, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,14 +62,9 @@ export function launchDevice(
     exited,
     stderrTail: () => tail.join(' | '),
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        signal('SIGTERM'); // whatever the shell left behind
-        return;
-      }
-      signal('SIGTERM');
-      const timer = setTimeout(() => signal('SIGKILL'), 2000);
-      await exited;
-      clearTimeout(timer);
+      // the whole group, the shell's leftovers included: SIGTERM, SIGKILL to what still runs after 2 s
+      await stop();
+      if (child.pid !== undefined) await exited;
     },
   };
 }

@@ -36,7 +36,11 @@ export function connectProcessHarness(
 ): HarnessConnection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   // a process group of its own (see process-groups.ts): stopping it stops what the shell started
-  const { child, signal: kill } = spawnInGroup(command, {
+  const {
+    child,
+    signal: kill,
+    stop,
+  } = spawnInGroup(command, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -110,20 +114,20 @@ export function connectProcessHarness(
         child.stdin?.write(`${JSON.stringify(message)}\n`);
       });
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          kill('SIGTERM'); // whatever the shell left behind
-          return resolve();
-        }
-        const timer = setTimeout(() => kill('SIGKILL'), 2000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          kill('SIGTERM');
-          resolve();
+    async close() {
+      // the end of stdin asks the harness to leave; 2 s later, or once it has, the whole group is
+      // stopped (what the shell left behind included: SIGTERM, then SIGKILL to what still runs)
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.stdin?.end();
         });
-        child.stdin?.end();
-      });
+      }
+      await stop();
     },
   };
 }
