@@ -19,6 +19,21 @@ const MARK: Readonly<Record<ConditionStatus, string>> = {
   SKIPPED: 'skip',
 };
 
+const NAMED: Readonly<Record<string, string>> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * `s` with its control characters (C0, DEL, C1, line and paragraph separators) shown escaped: what
+ * a product wrote (a reason, an error message) cannot move the cursor, erase the line of its own
+ * failure or colour the log.
+ */
+function printable(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => {
+    const c = ch.charCodeAt(0);
+    return NAMED[ch] ?? (c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u${c.toString(16)}`);
+  });
+}
+
 /** Creates a progress listener writing to `sink` (usually `process.stderr`). */
 export function createProgressPrinter(sink: ProgressSink): (event: ProgressEvent) => void {
   const tty = sink.isTTY === true;
@@ -29,33 +44,36 @@ export function createProgressPrinter(sink: ProgressSink): (event: ProgressEvent
     switch (e.type) {
       case 'plan-start':
         modules = e.modules;
-        sink.write(`plan ${e.plan}: ${e.modules} modules\n`);
+        sink.write(`plan ${printable(e.plan)}: ${e.modules} modules\n`);
         break;
       case 'module-start':
         moduleIndex = e.index + 1;
         done = 0;
-        if (tty) sink.write(`\r\x1b[2K  [${moduleIndex}/${modules}] ${e.module} …`);
+        if (tty) sink.write(`\r\x1b[2K  [${moduleIndex}/${modules}] ${printable(e.module)} …`);
         break;
       case 'condition':
         done += 1;
-        if (tty) sink.write(`\r\x1b[2K  [${moduleIndex}/${modules}] ${e.module} ${done}: ${e.result.id}`);
+        if (tty)
+          sink.write(
+            `\r\x1b[2K  [${moduleIndex}/${modules}] ${printable(e.module)} ${done}: ${printable(e.result.id)}`,
+          );
         break;
       case 'module-end': {
         const r = e.result;
         const bad = r.conditions.filter((c) => c.status === 'FAILED' || c.status === 'WARNING');
         sink.write(
-          `${tty ? '\r\x1b[2K' : ''}  ${MARK[r.status].padEnd(4)} ${r.id} (${r.conditions.length} conditions, ${r.durationMs} ms)\n`,
+          `${tty ? '\r\x1b[2K' : ''}  ${MARK[r.status].padEnd(4)} ${printable(r.id)} (${r.conditions.length} conditions, ${r.durationMs} ms)\n`,
         );
         for (const c of bad) {
           const tag = c.expectedFailure === undefined ? c.status : 'EXPECTED FAILURE';
-          sink.write(`       ${tag} ${c.id}: ${c.message ?? ''}\n`);
+          sink.write(`       ${tag} ${printable(c.id)}: ${printable(c.message ?? '')}\n`);
         }
         break;
       }
       case 'plan-end': {
         const c = e.result.counts;
         sink.write(
-          `plan ${e.result.plan}: ${e.result.status} (${c.PASSED} passed, ${c.FAILED} failed, ${c.WARNING} warnings, ${c.SKIPPED} skipped, ${c.expectedFailures} expected failures) in ${(e.result.durationMs / 1000).toFixed(1)} s\n`,
+          `plan ${printable(e.result.plan)}: ${e.result.status} (${c.PASSED} passed, ${c.FAILED} failed, ${c.WARNING} warnings, ${c.SKIPPED} skipped, ${c.expectedFailures} expected failures) in ${(e.result.durationMs / 1000).toFixed(1)} s\n`,
         );
         break;
       }
