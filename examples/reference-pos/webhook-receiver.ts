@@ -3,6 +3,11 @@
  * when the platform signed it (RFC 9421 via `@campus-card/core/http` `verifyPush`), and
  * acknowledges a redelivery of a push it already has without processing it twice.
  *
+ * The endpoint is open to anyone, so what an unsigned request can cost is bounded: a body over
+ * {@link MAX_BODY_BYTES} is answered 413 without being kept, and an unknown key id fetches the
+ * platform's keys again at most once per {@link KEY_REFRESH_COOLDOWN_MS} (a push refused meanwhile
+ * is retried by the platform, which redelivers anything not answered 2xx).
+ *
  * Environment (as the conformance suite's webhook plan sets it): `PLATFORM_URL` (the platform;
  * its push keys are at `GET /v1/platform/keys`), `PORT` (listen on 127.0.0.1:PORT, `POST /webhook`).
  *
@@ -15,14 +20,29 @@ import { importVerifyKey, type VerifyKey, verifyPush } from '@campus-card/core/h
 const platformUrl = process.env.PLATFORM_URL ?? 'http://127.0.0.1:4010';
 const port = Number(process.env.PORT ?? 7001);
 
+/** Largest request body read, in bytes: a push is a small JSON event (the platform's own limit is 256 KiB). */
+const MAX_BODY_BYTES = 256 * 1024;
+/** Least time between two fetches of the platform's keys, in ms. */
+const KEY_REFRESH_COOLDOWN_MS = 30_000;
+
 let keys = new Map<string, VerifyKey>();
+let lastKeyFetch = Number.NEGATIVE_INFINITY;
+let keyFetch: Promise<void> | undefined;
 
 /** Fetches the platform's push-signing keys (again when an unknown key id shows up: rotation). */
-async function refreshKeys(): Promise<void> {
-  const res = await fetch(`${platformUrl}/v1/platform/keys`);
-  if (!res.ok) throw new Error(`GET /v1/platform/keys: HTTP ${res.status}`);
-  const body = (await res.json()) as PlatformKeys;
-  keys = new Map(body.webhook_signing.map((jwk) => [jwk.kid ?? '', importVerifyKey(jwk)]));
+function refreshKeys(): Promise<void> {
+  keyFetch ??= (async () => {
+    lastKeyFetch = Date.now();
+    try {
+      const res = await fetch(`${platformUrl}/v1/platform/keys`, { signal: AbortSignal.timeout(5000) });
+      if (!res.ok) throw new Error(`GET /v1/platform/keys: HTTP ${res.status}`);
+      const body = (await res.json()) as PlatformKeys;
+      keys = new Map(body.webhook_signing.map((jwk) => [jwk.kid ?? '', importVerifyKey(jwk)]));
+    } finally {
+      keyFetch = undefined;
+    }
+  })();
+  return keyFetch;
 }
 
 const seen = new Set<string>(); // push ids already processed (a real receiver keeps them in its database)
@@ -30,10 +50,19 @@ const seen = new Set<string>(); // push ids already processed (a real receiver k
 await refreshKeys();
 createServer((req, res) => {
   const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(c);
+    else chunks.length = 0; // read to the end, keep nothing
+  });
   req.on('end', async () => {
     if (req.method !== 'POST' || req.url !== '/webhook') {
       res.writeHead(req.method === 'GET' ? 200 : 404).end();
+      return;
+    }
+    if (size > MAX_BODY_BYTES) {
+      res.writeHead(413).end();
       return;
     }
     const body = new Uint8Array(Buffer.concat(chunks));
@@ -47,7 +76,9 @@ createServer((req, res) => {
       {
         now: Date.now(),
         keyLookup: async (kid) => {
-          if (!keys.has(kid)) await refreshKeys().catch(() => undefined);
+          if (!keys.has(kid) && (keyFetch || Date.now() - lastKeyFetch >= KEY_REFRESH_COOLDOWN_MS)) {
+            await refreshKeys().catch(() => undefined);
+          }
           return keys.get(kid);
         },
       },
