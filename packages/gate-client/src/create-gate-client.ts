@@ -41,7 +41,7 @@ import type {
 } from '@campus-card/verifier';
 import type { Dispatcher } from 'undici';
 import { GateClientError } from './errors.js';
-import { eventFromDecision, isoSeconds, type RecordOptions } from './event-from-decision.js';
+import { eventFromDecision, isoSeconds, type RecordOptions, recordFields } from './event-from-decision.js';
 import { readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js';
 import { type EventOutbox, openEventOutbox, type QuarantinedEvent } from './outbox.js';
 import type { ReplayJournalFile } from './replay-journal-file.js';
@@ -386,6 +386,18 @@ interface SyncState {
 }
 
 const validateEvent = compileValidator(DeviceEvent);
+
+/** Throws `ERR_GATE_EVENT_INVALID` for an event the contract refuses. */
+function assertEventValid(event: unknown): void {
+  const check = validateEvent(event);
+  if (!check.ok) {
+    throw new GateClientError(
+      'ERR_GATE_EVENT_INVALID',
+      `event does not fit the contract: ${check.issues[0]?.path} ${check.issues[0]?.message}`,
+      { detail: { issues: check.issues } },
+    );
+  }
+}
 
 function errorSummary(err: unknown): { code: string; message: string } {
   const code = (err as { code?: unknown } | null)?.code;
@@ -737,16 +749,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   async function recordDecision(decision: Decision, opts: RecordOptions): Promise<number> {
     assertOpen();
     const ev = eventFromDecision(decision, opts, nowMs());
-    const check = validateEvent({ seq: 0, ...ev });
-    if (!check.ok) {
-      throw new GateClientError(
-        'ERR_GATE_EVENT_INVALID',
-        `event does not fit the contract: ${check.issues[0]?.path} ${check.issues[0]?.message}`,
-        {
-          detail: { issues: check.issues },
-        },
-      );
-    }
+    assertEventValid({ seq: 0, ...ev });
     return (await outbox.append(ev)).seq;
   }
 
@@ -894,8 +897,11 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     opts: Omit<RecordOptions, 'input' | 'online'> & { readonly scene?: Scene },
   ): Promise<ScanResult> {
     assertOpen();
-    const decision = await verifier.verify(input, { now: nowS(), reader });
     const { scene: sceneOpt, ...rec } = opts;
+    // the caller's part of the event is checked before the verifier uses the code up: a bad
+    // option (an item id over 64 characters, say) must not cost the holder their code
+    assertEventValid({ seq: 0, decision: 'denied', ...recordFields(rec, rec.occurredAtMs ?? nowMs()) });
+    const decision = await verifier.verify(input, { now: nowS(), reader });
     const record: RecordOptions = {
       ...rec,
       input,

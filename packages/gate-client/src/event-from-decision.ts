@@ -71,6 +71,27 @@ function uidHex(tap: PhysicalCardTap): string | undefined {
 }
 
 /**
+ * The fields of an event that come from the reader's options rather than the decision: kind,
+ * time, direction, zone and item. A time that is not a finite number gives an `occurred_at` the
+ * contract refuses, so the event fails validation instead of throwing.
+ */
+export function recordFields(
+  options: Omit<RecordOptions, 'input' | 'online'>,
+  occurredMs: number,
+): Pick<DeviceEvent, 'kind' | 'occurred_at' | 'direction' | 'zone' | 'item_id'> {
+  const ev: { -readonly [K in keyof DeviceEvent]?: DeviceEvent[K] } = {
+    kind: options.kind,
+    occurred_at: Number.isFinite(occurredMs) ? isoSeconds(occurredMs / 1000) : String(occurredMs),
+  };
+  if (options.direction !== undefined) ev.direction = options.direction;
+  // a zone the contract cannot take (empty, over 64 characters) leaves the device's own zone
+  if (options.zone !== undefined && options.zone.length > 0 && options.zone.length <= 64)
+    ev.zone = options.zone;
+  if (options.itemId !== undefined) ev.item_id = options.itemId;
+  return ev as Pick<DeviceEvent, 'kind' | 'occurred_at' | 'direction' | 'zone' | 'item_id'>;
+}
+
+/**
  * Builds the (unnumbered) event of a decision. The card is identified by the card id whenever
  * the decision names it (an accepted offline QR scan also carries its QR text, for the platform's
  * one-use registry); otherwise by the UID of a physical tap, else by the QR text. The card id
@@ -90,11 +111,9 @@ export function eventFromDecision(
   const tap =
     typeof input === 'object' && input !== null && !(input instanceof Uint8Array) ? input : undefined;
   const ev: { -readonly [K in keyof DeviceEvent]?: DeviceEvent[K] } = {
-    kind: options.kind,
-    occurred_at: isoSeconds(occurred / 1000),
+    ...recordFields(options, occurred),
     decision: decision.accepted ? 'allowed' : 'denied',
   };
-  if (options.direction !== undefined) ev.direction = options.direction;
   const cardId = decision.cardId;
   if (cardId !== undefined) {
     ev.card_id = cardId;
@@ -107,10 +126,6 @@ export function eventFromDecision(
     // the contract takes up to 64 characters: a longer rule id is cut (it still tells which rule)
     if (decision.rule !== undefined && decision.rule.length > 0) ev.rule = decision.rule.slice(0, 64);
   }
-  // a zone the contract cannot take (empty, over 64 characters) leaves the device's own zone
-  if (options.zone !== undefined && options.zone.length > 0 && options.zone.length <= 64)
-    ev.zone = options.zone;
-  if (options.itemId !== undefined) ev.item_id = options.itemId;
   ev.audit = auditToJson(decision.audit, {
     ...(decision.accepted ? { warnings: decision.warnings } : {}),
     ...(options.online === true ? { online: true } : {}),

@@ -552,6 +552,35 @@ describe('event upload', () => {
     expect(g.outbox.depth).toBe(0);
     await g.close();
   });
+
+  it('scan checks its options before the verifier sees the code: a bad option does not use the code up', async () => {
+    const { verifier } = stubVerifier(denied);
+    let verified = 0;
+    const counting: Verifier = {
+      ...verifier,
+      async verify(input, context) {
+        verified++;
+        return verifier.verify(input, context);
+      },
+    };
+    const g = await createGateClient(options(counting));
+    for (const bad of [
+      { itemId: 'x'.repeat(65) },
+      { occurredAtMs: Number.NaN },
+      { direction: 'up' as 'in' },
+    ]) {
+      await expect(
+        g.scan('CC1:ABC', { id: 'desk-1' }, { kind: 'library_borrow', ...bad }),
+      ).rejects.toMatchObject({
+        code: 'ERR_GATE_EVENT_INVALID',
+      });
+    }
+    expect(verified).toBe(0);
+    expect(g.outbox.depth).toBe(0);
+    await g.scan('CC1:ABC', { id: 'desk-1' }, { kind: 'library_borrow', itemId: 'x'.repeat(64) });
+    expect([verified, g.outbox.depth]).toEqual([1, 1]);
+    await g.close();
+  });
 });
 
 describe('abort signals', () => {
