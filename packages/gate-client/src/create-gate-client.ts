@@ -274,7 +274,7 @@ export interface GateClient {
   status(): GateStatus;
   /** Persists the verifier state (floor, replay window, versions); done after every sync and at close. */
   saveState(): Promise<void>;
-  /** Starts the background sync, upload and heartbeat loops (the first sync and flush run at once). */
+  /** Starts the background sync, upload and heartbeat loops (the first sync, flush and heartbeat run at once). */
   start(): void;
   /** Stops the loops and waits for running work. */
   stop(): Promise<void>;
