@@ -62,6 +62,8 @@ interface RequestMeta {
   def: RouteDef | undefined;
   prefetched: unknown;
   started: number;
+  /** Whether this request still counts as in flight (see `inFlight`). */
+  counted: boolean;
 }
 
 declare module 'fastify' {
@@ -82,11 +84,18 @@ function meta(req: FastifyRequest): RequestMeta {
       def: undefined,
       prefetched: undefined,
       started: performance.now(),
+      counted: false,
     };
     req.campusCardMeta = m;
   }
   return m;
 }
+
+/**
+ * How long closing waits for the requests in flight to be answered before it destroys their
+ * connections (a client that never sends the rest of its body), ms.
+ */
+export const CLOSE_GRACE_MS = 5000;
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
@@ -145,7 +154,9 @@ export function buildApp(
     bodyLimit: options.bodyLimit ?? 262_144,
     genReqId: () => `req_${Date.now().toString(36)}_${(++reqCounter).toString(36)}`,
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // Closing ends idle keep-alive connections only: a request in flight is answered (see the
+    // preClose and onClose hooks below), never cut off with its work done and its answer lost.
+    forceCloseConnections: 'idle',
     // Router-level refusals (a bad percent-encoding, a path parameter over find-my-way's length
     // limit) skip the error handler: answer them as problem+json too, never fastify's own JSON.
     frameworkErrors: (error, request, reply) => {
@@ -393,11 +404,47 @@ export function buildApp(
       storeOutcome(idem, { status: err.status, body: toProblem(err, request.id, request.url.split('?')[0]) });
   }
 
+  // ---- closing ---------------------------------------------------------------------------
+  // A request counts as in flight from `onRequest` until its answer is final (`finish`, after its
+  // COMMIT). Closing waits for none left, so the database is never closed under a running
+  // handler; injected delays end at once, each answer asks for its connection to be closed, and
+  // after CLOSE_GRACE_MS the connections left are destroyed.
+  let inFlight = 0;
+  let closing = false;
+  let whenIdle: (() => void) | undefined;
+  const closeSignal = new AbortController();
+  let forceTimer: NodeJS.Timeout | undefined;
+  function settle(m: RequestMeta): void {
+    if (!m.counted) return;
+    m.counted = false;
+    inFlight -= 1;
+    if (inFlight === 0) whenIdle?.();
+  }
+  app.addHook('preClose', (done) => {
+    closing = true;
+    closeSignal.abort();
+    forceTimer = setTimeout(() => app.server.closeAllConnections?.(), CLOSE_GRACE_MS);
+    forceTimer.unref();
+    done();
+  });
+  app.addHook('onClose', async () => {
+    if (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        whenIdle = resolve;
+        // a request still running after the connections were destroyed gets as long again
+        setTimeout(resolve, 2 * CLOSE_GRACE_MS).unref();
+      });
+    }
+    clearTimeout(forceTimer);
+  });
+
   // ---- hooks -----------------------------------------------------------------------------
   // Hooks are callback-style where they can finish synchronously: an async hook costs a promise
   // and a microtask hop per request and per hook.
   app.addHook('onRequest', (request, reply, done) => {
-    meta(request);
+    const m = meta(request);
+    m.counted = true;
+    inFlight += 1;
     reply.header('x-request-id', request.id);
     done();
   });
@@ -405,8 +452,11 @@ export function buildApp(
   // The last resort that lets an idempotency key go: a request whose outcome could not be stored
   // (a failed write) must not answer 409 to every retry until the process stops.
   app.addHook('onResponse', (request, _reply, done) => {
-    const idem = request.campusCardMeta?.idem;
-    if (idem !== undefined && !idem.done) release(idem);
+    const m = request.campusCardMeta;
+    if (m !== null) {
+      if (m.idem !== undefined && !m.idem.done) release(m.idem);
+      settle(m);
+    }
     done();
   });
 
@@ -482,10 +532,17 @@ export function buildApp(
       return;
     }
     if (delayMs === undefined) done();
-    else void sleep(delayMs).then(() => done());
+    // closing ends the delay: the request is answered before the database closes
+    else
+      void sleep(delayMs, undefined, { signal: closeSignal.signal }).then(
+        () => done(),
+        () => done(),
+      );
   });
 
   function finish(request: FastifyRequest, reply: FastifyReply, m: RequestMeta, out: unknown): unknown {
+    settle(m);
+    if (closing) reply.header('connection', 'close');
     state.recorder.record({
       kind: 'request',
       at: iso(clock.now()),

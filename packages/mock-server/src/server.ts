@@ -19,7 +19,11 @@ export interface RunningMockPlatform {
   readonly url: string;
   readonly port: number;
   readonly platform: MockPlatform;
-  /** Closes the server (destroying keep-alive sockets) and the database. */
+  /**
+   * Closes the server and the database. Requests in flight are answered first (an injected delay
+   * ends at once), idle keep-alive connections are closed, and a connection still open after 5 s
+   * (a client that never finishes its request) is destroyed.
+   */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -49,9 +53,7 @@ export async function startMockPlatform(
   const addr = platform.app.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : (options.port ?? 0);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const close = async () => {
-    platform.app.server.closeAllConnections?.();
-    await platform.close();
-  };
+  // the requests in flight are answered first (see CLOSE_GRACE_MS in app.ts)
+  const close = () => platform.close();
   return { url, port, platform, close, [Symbol.asyncDispose]: close };
 }

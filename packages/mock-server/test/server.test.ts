@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importVerifyKey, verifyPush } from '@campus-card/core/http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClock, createMockPlatform, MIGRATIONS, startMockPlatform } from '../src/index.js';
 import { deviceSigner, json, operator, qrOf, signed, startReceiver, T0 } from './helpers.js';
 
@@ -170,5 +170,69 @@ describe('real server on port 0', () => {
       body: JSON.stringify({ advance_s: 60 }),
     });
     expect(json({ body: await clock.text() }).now).toBe('2026-01-05T08:01:00Z');
+  });
+});
+
+describe('graceful close', () => {
+  it('answers a request in flight (its injected delay ends at once), commits it, and logs no error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mock-close-'));
+    dirs.push(dir);
+    const dbPath = join(dir, 'platform.db');
+    const server = await startMockPlatform({
+      dbPath,
+      demo: true,
+      clock: createClock({ start: T0, frozen: true }),
+    });
+    const p = server.platform;
+    p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 30_000, count: 1 }]);
+    const fire = p.state.faults.fire.bind(p.state.faults);
+    let delayed!: () => void;
+    const sleeping = new Promise<void>((resolve) => {
+      delayed = resolve;
+    });
+    p.state.faults.fire = (kind, site) => {
+      const rule = fire(kind, site);
+      if (kind === 'delay' && rule !== undefined) delayed();
+      return rule;
+    };
+    const errors: unknown[][] = [];
+    const error = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      errors.push(args);
+    });
+    try {
+      const req = signed(
+        p,
+        operator(p),
+        'POST',
+        '/v1/wallets/s-002/top-ups',
+        { out_trade_no: 'CLOSE-1', amount: 100, channel: 'bank' },
+        { idempotencyKey: 'close-1' },
+      );
+      const answer = fetch(`${server.url}${req.url}`, {
+        method: 'POST',
+        headers: req.headers as Record<string, string>,
+        body: req.payload as string,
+      }).then(
+        async (r) => ({ status: r.status, body: await r.text() }),
+        (e: unknown) => ({ status: 0, body: String(e) }),
+      );
+      await sleeping;
+      const t0 = performance.now();
+      await server.close();
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      const got = await answer;
+      expect(got.status).toBe(201);
+      expect(errors).toEqual([]);
+    } finally {
+      error.mockRestore();
+    }
+    // what it answered is there after a restart
+    const again = await createMockPlatform({ dbPath, clock: createClock({ start: T0, frozen: true }) });
+    try {
+      const row = again.state.db.prepare("SELECT amount FROM orders WHERE out_trade_no = 'CLOSE-1'").get();
+      expect(row).toEqual({ amount: 100 });
+    } finally {
+      await again.close();
+    }
   });
 });
