@@ -17,15 +17,25 @@ import { createReferenceHarness } from '../../packages/mock-server/src/conforman
 
 const handle = createReferenceHarness();
 
-function parse(line: string): HarnessRequest | { error: string } {
+/** A request, or the error reply to a line that is none (echoing its `id` when it has one). */
+function parse(line: string): { request: HarnessRequest } | { reply: { id: unknown; error: string } } {
+  let value: unknown;
   try {
-    const value = JSON.parse(line) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      return { error: 'not a JSON object' };
-    return value as HarnessRequest;
+    value = JSON.parse(line);
   } catch {
-    return { error: 'not JSON' };
+    return { reply: { id: null, error: 'not JSON' } };
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { reply: { id: null, error: 'not a JSON object' } };
+  const { id = null, op } = value as { id?: unknown; op?: unknown };
+  if (typeof op !== 'string') return { reply: { id, error: 'no "op"' } };
+  return { request: value as HarnessRequest };
+}
+
+/** The reply to one line. */
+async function answer(line: string): Promise<unknown> {
+  const parsed = parse(line);
+  return 'request' in parsed ? handle(parsed.request) : parsed.reply;
 }
 
 /** JSON lines on stdin/stdout, strictly one reply per request, in order. */
@@ -33,9 +43,7 @@ async function serveStdio(): Promise<void> {
   const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
     if (line.trim() === '') continue;
-    const request = parse(line);
-    const reply = 'op' in request ? await handle(request) : { id: null, error: request.error };
-    process.stdout.write(`${JSON.stringify(reply)}\n`);
+    process.stdout.write(`${JSON.stringify(await answer(line))}\n`);
   }
 }
 
@@ -48,8 +56,7 @@ function serveHttp(port: number): void {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       queue = queue.then(async () => {
-        const request = parse(Buffer.concat(chunks).toString('utf8'));
-        const reply = 'op' in request ? await handle(request) : { id: null, error: request.error };
+        const reply = await answer(Buffer.concat(chunks).toString('utf8'));
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
       });
     });
