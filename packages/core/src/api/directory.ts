@@ -58,10 +58,18 @@ export const CreatePersonBody = strictObject({
   dorm: Type.Optional(Text(32)),
   room: Type.Optional(Text(32)),
   student_ids: Type.Optional(
-    Type.Array(Id, { maxItems: 16, description: 'For parents: the linked students.' }),
+    Type.Array(Id, {
+      maxItems: 16,
+      uniqueItems: true,
+      description: 'For parents only: the linked students, each once.',
+    }),
   ),
   class_ids: Type.Optional(
-    Type.Array(Id, { maxItems: 64, description: 'For teachers: the classes they teach.' }),
+    Type.Array(Id, {
+      maxItems: 64,
+      uniqueItems: true,
+      description: 'For teachers only: the classes they teach, each once.',
+    }),
   ),
 });
 /** Create-person body. */

@@ -247,6 +247,12 @@ export const directoryHandlers: Handlers = {
       if ((b.student_ids?.length ?? 0) > 0 && b.kind !== 'parent') {
         throw new ApiError(400, 'ERR_VALIDATION', 'only parents are linked to students');
       }
+      // a teacher's classes are `teaches:` groups in the roster, which reader policies trust
+      if ((b.class_ids?.length ?? 0) > 0 && b.kind !== 'teacher') {
+        throw new ApiError(400, 'ERR_VALIDATION', 'only teachers teach classes', {
+          errors: [{ path: 'body/class_ids', message: 'only for teachers' }],
+        });
+      }
       state.db
         .prepare(
           `INSERT INTO people (person_id, school_id, kind, name, grade, college, major, class_id, campus, dorm, room, student_ids, class_ids, created_at)

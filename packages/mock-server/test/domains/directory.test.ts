@@ -558,3 +558,33 @@ describe("another school's directory", () => {
     expect(other.replace('x-s1', 'X')).toBe(unknown.replace('x-none', 'X'));
   });
 });
+
+describe('links of a person', () => {
+  it('only teachers teach classes, and a list names each student or class once: 400, no state change', async () => {
+    p = await demoPlatform();
+    const before = counts(p);
+    const person = (over: object) => ({
+      person_id: 'x-new',
+      school_id: 'sch-demo',
+      kind: 'student',
+      name: 'N',
+      ...over,
+    });
+    // class_ids become `teaches:<class>` groups in the roster, which a reader policy for a class's
+    // teachers admits: a student or parent with class_ids would pass it
+    for (const kind of ['student', 'parent']) {
+      const r = await post(p, '/v1/people', person({ kind, class_ids: ['7-2'] }));
+      expect([kind, ...problem(r)]).toEqual([kind, 400, 'ERR_VALIDATION', 'only teachers teach classes']);
+      expect(json(r).errors).toEqual([{ path: 'body/class_ids', message: 'only for teachers' }]);
+    }
+    const twice = await post(p, '/v1/people', person({ kind: 'parent', student_ids: ['s-001', 's-001'] }));
+    expect([twice.statusCode, json(twice).code]).toEqual([400, 'ERR_VALIDATION']);
+    const twiceClass = await post(p, '/v1/people', person({ kind: 'teacher', class_ids: ['7-2', '7-2'] }));
+    expect([twiceClass.statusCode, json(twiceClass).code]).toEqual([400, 'ERR_VALIDATION']);
+    expect(counts(p)).toEqual(before);
+    // a teacher's classes are taken
+    const t = await post(p, '/v1/people', person({ kind: 'teacher', class_ids: ['7-2', '8-1'] }));
+    expect(t.statusCode, t.body).toBe(201);
+    expect(json(t).class_ids).toEqual(['7-2', '8-1']);
+  });
+});
