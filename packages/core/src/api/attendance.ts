@@ -148,6 +148,14 @@ export const ListEventsQuery = strictObject({
   class_id: Type.Optional(Id),
   ...TimeRangeQuery,
   ...PageQuery,
+  // An event's cursor names its time, device id (up to 64 characters) and seq (up to 2^53 − 1):
+  // up to 135 characters, more than the 128 of other lists' cursors.
+  cursor: Type.Optional(
+    Type.String({
+      maxLength: 192,
+      ...(PageQuery.cursor.description === undefined ? {} : { description: PageQuery.cursor.description }),
+    }),
+  ),
 });
 /** List-events query. */
 export type ListEventsQuery = Static<typeof ListEventsQuery>;
