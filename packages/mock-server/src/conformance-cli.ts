@@ -41,7 +41,8 @@ const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webh
   --vectors            the token vectors folder (default: @campus-card/core's vectors/)
   --module             run only this module (repeatable; an id the plan does not have is a
                        usage error, exit 2, naming the plan's modules)
-  --timeout            per-request timeout of the harness, ms (default 10000)
+  --timeout            how long the product may take, ms: per harness request (verifier, default
+                       10000), per command to a gate or per sale of a POS (default 20000)
 `;
 
 /** Set on SIGINT / SIGTERM: the run is being stopped, and writes no report. */
@@ -177,6 +178,7 @@ export async function main(
         expectedFailures: expected,
         onProgress,
         ...(values.module === undefined ? {} : { modules: values.module }),
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
       });
     }
   } catch (error) {

@@ -97,3 +97,20 @@ describe('--out', () => {
     expect(s.out.stderr).not.toContain('harness');
   });
 });
+
+describe('--timeout', () => {
+  it('bounds each command to a gate as well: a gate that never answers fails within it, not after 20 s', async () => {
+    // reads its commands and never answers one
+    const silent = `"${process.execPath}" -e "process.stdin.resume()"`;
+    const s = io();
+    const started = Date.now();
+    const code = await main(
+      ['run', '--plan', 'gate', '--target', silent, '--module', 'revoked-card', '--timeout', '300'],
+      s.io,
+    );
+    const took = Date.now() - started;
+    expect(code, s.out.stderr).not.toBe(0);
+    expect(`${s.out.stdout}${s.out.stderr}`).toMatch(/300 ms|timed out|timeout/i);
+    expect(took).toBeLessThan(15_000);
+  }, 60_000);
+});

@@ -37,6 +37,8 @@ export interface GateTarget {
    * and a fresh folder per module would pit a conforming gate against its own earlier events.
    */
   readonly dataDir: string;
+  /** How long the gate may take for one command (sync, scan, flush), ms. */
+  readonly timeoutMs: number;
 }
 
 const DEVICE = 'gate-01';
@@ -56,7 +58,7 @@ async function openSession(t: GateTarget, scenario: string): Promise<Session> {
   const root = await p.platform.invoke('getRootKey', { params: { school_id: SCHOOL } }, OPERATOR);
   const proxy = await startRecordingProxy(p.url);
   const conn: HarnessConnection = connectProcessHarness(t.command, {
-    timeoutMs: 20_000,
+    timeoutMs: t.timeoutMs,
     env: {
       ...process.env,
       PLATFORM_URL: proxy.url,
@@ -165,6 +167,9 @@ export const revokedCardModule: ModuleDef<GateTarget> = {
   async run(ctx, t) {
     const p = t.platform;
     const s = await openSession(t, 'revoked-card');
+    // restored at the end only if this module reported it lost: a restore of an active card
+    // would throw, and hide why the module stopped (a gate that timed out, say)
+    let reported = false;
     try {
       const from = maxSeq(p);
       await s.send('sync');
@@ -188,6 +193,7 @@ export const revokedCardModule: ModuleDef<GateTarget> = {
         OPERATOR,
       );
       if (lost.status !== 200) throw new Error(`setup: reportCardLost answered ${lost.status}`);
+      reported = true;
       await s.send('sync');
       await ctx.check(
         {
@@ -220,7 +226,13 @@ export const revokedCardModule: ModuleDef<GateTarget> = {
       await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));
     } finally {
       await s.close();
-      await p.platform.invoke('restoreCard', { params: { card_id: cardOf(p, 's-002') }, body: {} }, OPERATOR);
+      if (reported) {
+        await p.platform.invoke(
+          'restoreCard',
+          { params: { card_id: cardOf(p, 's-002') }, body: {} },
+          OPERATOR,
+        );
+      }
     }
   },
 };

@@ -50,12 +50,20 @@ export function devicePlanModules(plan: DevicePlanName): string[] {
   return PLANS[plan].modules.map((m) => m.id);
 }
 
+/** The default time a device may take for one command (gate) or one sale (POS), ms. */
+const DEVICE_TIMEOUT_MS = 20_000;
+
 /** Options of {@link runDevicePlan}. */
 export interface RunDevicePlanOptions {
   readonly expectedFailures?: readonly ExpectedFailure[];
   readonly onProgress?: (event: ProgressEvent) => void;
   /** Run only these modules (every id must be one of {@link devicePlanModules}). */
   readonly modules?: readonly string[];
+  /**
+   * How long the device may take, ms: per command to a gate (sync, scan, flush), per sale to a
+   * POS (the device is stopped after it). Default 20 000.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -85,7 +93,11 @@ export async function runDevicePlan(
       settings: { confirmDelayS: 3600 },
     });
     try {
-      return await runPlan(POS_PLAN, { platform, command: target, saleTimeoutMs: 20_000 }, common);
+      return await runPlan(
+        POS_PLAN,
+        { platform, command: target, saleTimeoutMs: options.timeoutMs ?? DEVICE_TIMEOUT_MS },
+        common,
+      );
     } finally {
       await platform.close();
     }
@@ -97,7 +109,11 @@ export async function runDevicePlan(
     const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
     const dataDir = mkdtempSync(join(tmpdir(), 'conformance-gate-'));
     try {
-      return await runPlan(GATE_PLAN, { platform, command: target, dataDir }, common);
+      return await runPlan(
+        GATE_PLAN,
+        { platform, command: target, dataDir, timeoutMs: options.timeoutMs ?? DEVICE_TIMEOUT_MS },
+        common,
+      );
     } finally {
       await platform.close();
       rmSync(dataDir, { recursive: true, force: true });
