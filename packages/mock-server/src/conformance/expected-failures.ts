@@ -10,6 +10,9 @@
 import { readFile } from 'node:fs/promises';
 import type { ExpectedFailure } from './model.js';
 
+/** The plans an entry may name (the verifier plan and the device plans). */
+export const PLAN_NAMES: readonly string[] = ['verifier', 'gate', 'pos', 'webhook'];
+
 /**
  * Validates parsed JSON as a list of expected failures.
  *
@@ -29,6 +32,12 @@ export function parseExpectedFailures(value: unknown): ExpectedFailure[] {
       }
     }
     const ok = e as Record<'plan' | 'module' | 'condition' | 'reason', string>;
+    // a misspelt plan would match nothing, and the run would fail on the deviation it documents
+    if (!PLAN_NAMES.includes(ok.plan)) {
+      throw new TypeError(
+        `expected failures: entry ${i} names plan "${ok.plan}"; the plans are ${PLAN_NAMES.join(', ')}`,
+      );
+    }
     return { plan: ok.plan, module: ok.module, condition: ok.condition, reason: ok.reason };
   });
 }

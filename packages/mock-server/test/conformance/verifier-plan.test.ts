@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEVICE_PLANS } from '../../src/conformance/devices/plan.js';
+import { PLAN_NAMES, parseExpectedFailures } from '../../src/conformance/expected-failures.js';
 import type { PlanResult } from '../../src/conformance/model.js';
 import { toHtml, toJunit } from '../../src/conformance/reports.js';
 import { buildReport, exitCodeOf } from '../../src/conformance/runner.js';
@@ -131,6 +133,15 @@ describe('expected failures and reports', () => {
     expect(report.unusedExpectedFailures.map((e) => e.condition)).toEqual(['nope']);
     expect(toHtml(report)).toContain('EXPECTED FAILURE');
     expect(toJunit(report)).not.toContain('<failure');
+  });
+
+  it('an entry naming a plan that does not exist (misspelt) is refused, naming the plans; every plan the suite runs is one', () => {
+    const entry = { module: 'replay', condition: 'x', reason: 'r' };
+    expect(() => parseExpectedFailures([{ plan: 'verifer', ...entry }])).toThrow(
+      'expected failures: entry 0 names plan "verifer"; the plans are verifier, gate, pos, webhook',
+    );
+    expect(PLAN_NAMES).toEqual(['verifier', ...DEVICE_PLANS]);
+    for (const plan of PLAN_NAMES) expect(parseExpectedFailures([{ plan, ...entry }])).toHaveLength(1);
   });
 
   it('JUnit XML names failures; the HTML page has no external assets', async () => {
