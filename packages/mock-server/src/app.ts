@@ -76,7 +76,8 @@ declare module 'fastify' {
 /** The request's state, made on first use. A request property (declared with `decorateRequest`), not a WeakMap entry. */
 function meta(req: FastifyRequest): RequestMeta {
   let m = req.campusCardMeta;
-  if (m === null) {
+  // (undefined, not null, on the request of a router-level refusal: see `frameworkErrors`)
+  if (!m) {
     m = {
       rawBody: undefined,
       principal: undefined,
@@ -158,15 +159,19 @@ export function buildApp(
     // preClose and onClose hooks below), never cut off with its work done and its answer lost.
     forceCloseConnections: 'idle',
     // Router-level refusals (a bad percent-encoding, a path parameter over find-my-way's length
-    // limit) skip the error handler: answer them as problem+json too, never fastify's own JSON.
+    // limit) skip the error handler and the hooks: answer them as problem+json too, never
+    // fastify's own JSON, and record them here (no onSend hook records them).
     frameworkErrors: (error, request, reply) => {
       const detail =
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? 'a path parameter is too long'
           : 'the URL is not valid (bad percent-encoding)';
       const err = new ApiError(400, 'ERR_VALIDATION', detail);
-      reply.header('x-request-id', request.id);
-      return sendProblem(reply, request, err);
+      const payload = JSON.stringify(toProblem(err, request.id, request.url.split('?')[0]));
+      const r = (reply as FastifyReply).code(400);
+      r.header('x-request-id', request.id).type('application/problem+json');
+      finish(request as FastifyRequest, r, meta(request as FastifyRequest), payload);
+      return r.send(payload);
     },
   });
   app.decorateRequest('campusCardMeta', null);
@@ -453,7 +458,7 @@ export function buildApp(
   // (a failed write) must not answer 409 to every retry until the process stops.
   app.addHook('onResponse', (request, _reply, done) => {
     const m = request.campusCardMeta;
-    if (m !== null) {
+    if (m) {
       if (m.idem !== undefined && !m.idem.done) release(m.idem);
       settle(m);
     }

@@ -294,6 +294,27 @@ describe('identity', () => {
 });
 
 describe('recording', () => {
+  it('records the requests the router refuses too (bad percent-encoding, a path parameter too long)', async () => {
+    p = await demoPlatform();
+    const urls = ['/v1/people/%zz', `/v1/people/${'a'.repeat(200)}`];
+    for (const url of urls) {
+      const r = await p.app.inject({ method: 'GET', url });
+      expect([r.statusCode, r.headers['content-type'], json(r).code]).toEqual([
+        400,
+        'application/problem+json; charset=utf-8',
+        'ERR_VALIDATION',
+      ]);
+      expect(p.recorder.entries.at(-1)).toMatchObject({
+        kind: 'request',
+        method: 'GET',
+        url,
+        status: 400,
+        request_id: r.headers['x-request-id'],
+        response_body: r.body,
+      });
+    }
+  });
+
   it('records each GET /admin/recording without its body: a poll never nests the recording in itself', async () => {
     p = await demoPlatform();
     expect((await p.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
