@@ -35,6 +35,21 @@ export function getPersonRow(state: PlatformState, personId: string): PersonRow 
   return state.db.prepare('SELECT * FROM people WHERE person_id = ?').get(personId) as PersonRow | undefined;
 }
 
+/**
+ * A person's groups as readers see them (`class:`, `dorm:`, `room:`, `campus:`, `teaches:`), in the
+ * order of the credential's and the roster's `groups`: the data a reader policy's groups rules
+ * decide on, offline (credential, roster) and online (identity resolution) alike (C2).
+ */
+export function personGroups(p: PersonRow): string[] {
+  const g: string[] = [];
+  if (p.class_id !== null) g.push(`class:${p.class_id}`);
+  if (p.dorm !== null) g.push(`dorm:${p.dorm}`);
+  if (p.dorm !== null && p.room !== null) g.push(`room:${p.dorm}-${p.room}`);
+  if (p.campus !== null) g.push(`campus:${p.campus}`);
+  for (const c of JSON.parse(p.class_ids) as string[]) g.push(`teaches:${c}`);
+  return g;
+}
+
 /** Converts a person row to the API shape. */
 export function personOut(r: PersonRow): Person {
   return {

@@ -9,7 +9,7 @@ import { requirePrincipal } from '../context.js';
 import { iso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import { consumeCode, getCardRow, type ResolvedCard, resolveCredentialInput } from './cards.js';
-import { getPersonRow } from './directory.js';
+import { getPersonRow, personGroups } from './directory.js';
 
 /** The identity of a card: the same fields at every device (C2). */
 export function identityOf(state: PlatformState, card: ResolvedCard): Identity {
@@ -39,6 +39,7 @@ export function identityOf(state: PlatformState, card: ResolvedCard): Identity {
     valid_from: iso(card.issued_at),
     valid_until: iso(card.expires_at),
     student_ids: JSON.parse(p.student_ids) as string[],
+    groups: personGroups(p),
   };
 }
 

@@ -3,7 +3,7 @@
  * and checks permissions, of its own school's cards only. Another school's card is unknown to it:
  * nothing about that card (school, person, status) comes back.
  */
-import { computeUidHash, toHex } from '@campus-card/core';
+import { computeUidHash, decodeCredential, fromBase64Url, toHex } from '@campus-card/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
 import { demoPlatform, deviceSigner, json, qrOf, schoolB, signed } from '../helpers.js';
@@ -56,5 +56,35 @@ describe("another school's cards at identity routes", () => {
       signed(p, gb, 'POST', '/v1/identity/permissions/check', { card_id: card.cardId, scene: 'access' }),
     );
     expect([check.statusCode, json(check).code]).toEqual([404, 'ERR_NOT_FOUND']);
+  });
+});
+
+describe('the online identity carries what an offline reader decides on (C2)', () => {
+  it("a card's groups: the same as its credential's (and the roster's), so a reader's groups rule decides alike online", async () => {
+    p = await demoPlatform();
+    const gate = deviceSigner(p, 'gate-01');
+    for (const card of p.demo!.cards) {
+      const qr = await qrOf(p, card.personId, 1);
+      const r = await p.app.inject(
+        signed(p, gate, 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'access', consume: false }),
+      );
+      expect(r.statusCode, r.body).toBe(200);
+      const offline = decodeCredential(fromBase64Url(card.credential)!).claims.groups;
+      expect([card.personId, json<{ identity: { groups?: string[] } }>(r).identity.groups]).toEqual([
+        card.personId,
+        offline,
+      ]); // today: undefined
+    }
+    // e.g. the student s-001 of class 7-2, dorm B3 room 204; the teacher t-001 teaches 7-2
+    const s001 = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const byUid = await p.app.inject(
+      signed(p, gate, 'POST', '/v1/identity/resolve', { uid_hex: s001.physicalUidHex, scene: 'access' }),
+    );
+    expect(json<{ identity: { groups: string[] } }>(byUid).identity.groups).toEqual([
+      'class:7-2',
+      'dorm:B3',
+      'room:B3-204',
+      'campus:Main',
+    ]);
   });
 });
