@@ -9,7 +9,8 @@
  * ```
  * Options take their value as the next argument or after `=` (`--root=root.jwk`). Material files
  * hold the signed bytes, raw or as hex text (whitespace and line breaks ignored, as `xxd -p`
- * writes it). Exit codes ({@link EXIT_CODES}): 0 accepted, or (dump only) the QR text decodes;
+ * writes it), or are a gate client's stored copy (`material/*.json`); `--root` takes a JWK or the
+ * platform's `{ "jwk": … }` answer. Exit codes ({@link EXIT_CODES}): 0 accepted, or (dump only) the QR text decodes;
  * 1 denied, or (dump only) the QR text does not decode; 2 usage error or unreadable material.
  *
  * @module
@@ -20,6 +21,7 @@ import {
   decodeCredential,
   decodePresentation,
   decodeQr,
+  fromBase64Url,
   fromHex,
   importPublicJwk,
   isCampusCardError,
@@ -59,7 +61,8 @@ const USAGE = `usage: campus-card-verify <qr-text> [--root <jwk-file> --trust-li
   --now          the time to verify at, unix seconds (default: this machine's clock)
 
 Options take their value as the next argument or after "=" (--root=root.jwk). Material files hold
-the signed bytes, raw or as hex text (whitespace and line breaks are ignored).
+the signed bytes, raw or as hex text (whitespace and line breaks are ignored), or are a gate
+client's stored copy (material/*.json). --root takes a JWK or the platform's { "jwk": … } answer.
 Without --root and --trust-list it prints only the dump of the QR text, decoded, not verified.
 
 Exit codes:
@@ -127,11 +130,19 @@ function parseArgs(argv: readonly string[]): Args {
 
 /**
  * The signed bytes of a material file: hex text (ASCII whitespace and line breaks ignored, as
- * `xxd -p` writes it) or raw bytes.
+ * `xxd -p` writes it), a gate client's stored copy (`material/*.json`: a JSON object whose `bytes`
+ * is base64url), or raw bytes.
  *
- * @throws {@link UsageError} for hex text with an odd number of digits.
+ * @throws {@link UsageError} for hex text with an odd number of digits, or a JSON object whose
+ * `bytes` is not base64url.
  */
 function material(bytes: Uint8Array, what: string): Uint8Array {
+  const stored = storedCopy(bytes);
+  if (stored !== undefined) {
+    const decoded = fromBase64Url(stored);
+    if (decoded === undefined) throw new UsageError(`${what}: its "bytes" is not base64url`);
+    return decoded;
+  }
   const text = new TextDecoder().decode(bytes).replace(/[ \t\r\n\f\v]+/g, '');
   if (!/^[0-9a-fA-F]+$/.test(text)) return bytes;
   const decoded = fromHex(text);
@@ -139,6 +150,18 @@ function material(bytes: Uint8Array, what: string): Uint8Array {
     throw new UsageError(`${what} is hex text with an odd number of digits (${text.length})`);
   }
   return decoded;
+}
+
+/** The `bytes` of a JSON object holding a stored copy (a gate client's `material/*.json`). */
+function storedCopy(bytes: Uint8Array): string | undefined {
+  if (bytes[0] !== 0x7b) return undefined; // '{'; a signed COSE_Sign1 starts with 0x84 or 0xd2
+  try {
+    const v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
+    const b = (v as { bytes?: unknown } | null)?.bytes;
+    return typeof b === 'string' ? b : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Builds the unverified dump of a QR text. */
@@ -229,7 +252,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     };
     let root: ReturnType<typeof importPublicJwk>;
     try {
-      root = importPublicJwk(JSON.parse(new TextDecoder().decode(file('root', opts.root))));
+      const parsed = JSON.parse(new TextDecoder().decode(file('root', opts.root))) as unknown;
+      // a JWK, or the platform's answer to GET /v1/schools/{id}/root-key: { "jwk": {…} }
+      const jwk =
+        (parsed as { jwk?: unknown; kty?: unknown } | null)?.kty === undefined
+          ? ((parsed as { jwk?: unknown } | null)?.jwk ?? parsed)
+          : parsed;
+      root = importPublicJwk(jwk);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new Error(message.startsWith('--root ') ? message : `--root ${opts.root}: ${message}`);

@@ -2,7 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPresentation, encodeQr, exportJwk, issueCredential, toHex } from '@campus-card/core';
+import {
+  createPresentation,
+  encodeQr,
+  exportJwk,
+  issueCredential,
+  toBase64Url,
+  toHex,
+} from '@campus-card/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { dumpQr, main } from '../src/cli.js';
@@ -258,6 +265,43 @@ describe('trust material files', () => {
     expect(await main([qr, '--root', 'root.jwk', '--trust-list', 'tl.odd'], y.io)).toBe(2);
     expect(y.err).toEqual([
       `campus-card-verify: --trust-list tl.odd is hex text with an odd number of digits (${toHex(tl).length - 1})`,
+    ]);
+  });
+
+  it("reads a gate client's stored copies (material/*.json) and the platform's root-key answer ({ jwk })", async () => {
+    const tl = await campus.trustList(1, T0 - 60);
+    const sl = await campus.statusList(1, T0 - 60);
+    const stored = (b: Uint8Array) =>
+      new TextEncoder().encode(JSON.stringify({ etag: '"v1"', fetched_at: T0 - 30, bytes: toBase64Url(b) }));
+    files.set('material/trust-list.json', stored(tl));
+    files.set('material/status-list.json', stored(sl));
+    files.set(
+      'root-answer.json',
+      new TextEncoder().encode(JSON.stringify({ jwk: exportJwk(campus.root.publicKey) })),
+    );
+    const qr = await campus.code('2024010001', T0);
+    const x = io();
+    const args = [
+      qr,
+      '--root',
+      'root-answer.json',
+      '--trust-list',
+      'material/trust-list.json',
+      '--status-list',
+      'material/status-list.json',
+      '--now',
+      `${T0}`,
+    ];
+    expect(await main(args, x.io), x.err.join('\n')).toBe(0);
+    expect(JSON.parse(x.out[1] as string)).toMatchObject({
+      loads: [{ ok: true }, { ok: true }],
+      decision: { accepted: true },
+    });
+    files.set('material/bad.json', new TextEncoder().encode(JSON.stringify({ bytes: 'not base64url!' })));
+    const y = io();
+    expect(await main([qr, '--root', 'root.jwk', '--trust-list', 'material/bad.json'], y.io)).toBe(2);
+    expect(y.err).toEqual([
+      'campus-card-verify: --trust-list material/bad.json: its "bytes" is not base64url',
     ]);
   });
 
