@@ -55,8 +55,11 @@ export function decide(
     return { ...base, allowed: false, reason: 'CARD_NOT_ACTIVE' };
   const p = getPersonRow(state, card.person_id);
   if (zone.startsWith('dorm:')) {
-    const building = zone.slice(5).split('-')[0];
-    if (p?.dorm !== building) return { ...base, allowed: false, reason: 'NOT_RESIDENT' };
+    // `dorm:<building>` or a door inside it, `dorm:<building>-<room or wing>`; the building's own
+    // name may hold a hyphen (`dorm:N-1`), as its `dorm:` group does at an offline reader
+    const dorm = p?.dorm ?? null;
+    if (dorm === null || (zone !== `dorm:${dorm}` && !zone.startsWith(`dorm:${dorm}-`)))
+      return { ...base, allowed: false, reason: 'NOT_RESIDENT' };
   }
   if (zone === 'canteen:teacher' && card.role !== 'teacher')
     return { ...base, allowed: false, reason: 'ROLE_NOT_ALLOWED' };

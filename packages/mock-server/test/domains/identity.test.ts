@@ -3,10 +3,17 @@
  * and checks permissions, of its own school's cards only. Another school's card is unknown to it:
  * nothing about that card (school, person, status) comes back.
  */
-import { computeUidHash, decodeCredential, fromBase64Url, toHex } from '@campus-card/core';
+import {
+  computeUidHash,
+  decodeCredential,
+  exportJwk,
+  fromBase64Url,
+  generateKeyPair,
+  toHex,
+} from '@campus-card/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, qrOf, schoolB, signed } from '../helpers.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, schoolB, signed } from '../helpers.js';
 
 let p: MockPlatform | undefined;
 afterEach(async () => {
@@ -86,5 +93,55 @@ describe('the online identity carries what an offline reader decides on (C2)', (
       'room:B3-204',
       'campus:Main',
     ]);
+  });
+});
+
+describe('permission check at a dorm door', () => {
+  it("admits the building's residents whatever its name holds (a hyphen too), as a reader's dorm group rule does", async () => {
+    p = await demoPlatform();
+    const op = operator(p);
+    const person = await p.app.inject(
+      signed(p, op, 'POST', '/v1/people', {
+        person_id: 's-n1',
+        school_id: 'sch-demo',
+        kind: 'student',
+        name: 'N',
+        dorm: 'N-1',
+        room: '101',
+      }),
+    );
+    expect(person.statusCode, person.body).toBe(201);
+    const card = await p.app.inject(
+      signed(p, op, 'POST', '/v1/cards', {
+        person_id: 's-n1',
+        role: 'student',
+        holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+      }),
+    );
+    expect(card.statusCode, card.body).toBe(201);
+    const cardId = json<{ card_id: string }>(card).card_id;
+    const lock = deviceSigner(p, 'lock-b3');
+    const check = async (zone: string) => {
+      const r = await p!.app.inject(
+        signed(p!, lock, 'POST', '/v1/identity/permissions/check', {
+          card_id: cardId,
+          scene: 'access',
+          zone,
+        }),
+      );
+      expect(r.statusCode, r.body).toBe(200);
+      return json<{ allowed: boolean; reason: string }>(r);
+    };
+    expect(await check('dorm:N-1')).toMatchObject({ allowed: true, reason: 'OK' }); // today: NOT_RESIDENT
+    expect(await check('dorm:N-1-101')).toMatchObject({ allowed: true, reason: 'OK' });
+    expect(await check('dorm:N-2')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
+    expect(await check('dorm:N')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
+    expect(await check('dorm:B3')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
+    // the demo's B3 residents as before
+    const s001 = p.demo!.cards.find((c) => c.personId === 's-001')!.cardId;
+    const r = await p.app.inject(
+      signed(p, lock, 'POST', '/v1/identity/permissions/check', { card_id: s001, scene: 'access' }),
+    );
+    expect(json(r)).toMatchObject({ zone: 'dorm:B3', allowed: true });
   });
 });
