@@ -7,6 +7,7 @@
  * nor shift a page; a cursor the platform did not give is refused); a device sees only its own
  * events, an operator all.
  */
+import { exportJwk, generateKeyPair } from '@campus-card/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
 import { demoPlatform, deviceSigner, json, operator, type Signer, signed } from '../helpers.js';
@@ -265,7 +266,6 @@ describe('paging while events arrive', () => {
 
 describe('cursors of long sort keys', () => {
   it('a device id of 64 characters and seqs up to 2^53 − 1 (both in the contract) page to the end', async () => {
-    const { exportJwk, generateKeyPair } = await import('@campus-card/core');
     const q = await demoPlatform();
     try {
       const id = `gate-${'x'.repeat(59)}`;
