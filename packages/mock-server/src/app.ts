@@ -548,6 +548,15 @@ export function buildApp(
   function finish(request: FastifyRequest, reply: FastifyReply, m: RequestMeta, out: unknown): unknown {
     settle(m);
     if (closing) reply.header('connection', 'close');
+    // drop_after_commit: the answer was produced after the COMMIT; the device never gets it
+    const drop =
+      m.def !== undefined && reply.statusCode < 400
+        ? state.faults.fire('drop_after_commit', {
+            principalId: m.principal?.id,
+            operationId: m.def.operationId,
+            path: request.url,
+          })
+        : undefined;
     state.recorder.record({
       kind: 'request',
       at: iso(clock.now()),
@@ -561,16 +570,10 @@ export function buildApp(
       // the recording's own answer is left out: each poll would hold every earlier one, nested
       response_body:
         m.def?.operationId !== 'getRecording' && typeof out === 'string' && out.length <= 65_536 ? out : null,
+      response_dropped: drop !== undefined,
       duration_ms: Math.round((performance.now() - m.started) * 1000) / 1000,
     });
-    if (m.def !== undefined && reply.statusCode < 400) {
-      const drop = state.faults.fire('drop_after_commit', {
-        principalId: m.principal?.id,
-        operationId: m.def.operationId,
-        path: request.url,
-      });
-      if (drop !== undefined) request.raw.socket?.destroy();
-    }
+    if (drop !== undefined) request.raw.socket?.destroy();
     return out;
   }
 

@@ -138,6 +138,12 @@ describe('real server on port 0', () => {
     expect(r.status).toBe(201);
     expect(r.headers.get('idempotent-replayed')).toBe('true');
     expect(json(await p.app.inject(signed(p, operator(p), 'GET', '/v1/wallets/s-002'))).balance).toBe(5_100);
+    // the recording tells which answer never reached the device
+    const lines = p.recorder.entries.filter((e) => e.operation_id === 'topUpWallet');
+    expect(lines.map((e) => [e.status, e.response_dropped])).toEqual([
+      [201, true],
+      [201, false],
+    ]);
   });
 
   it('injects 429 with Retry-After and 5xx, scoped to a device', async () => {
