@@ -64,7 +64,10 @@ export const DecisionAuditJson = strictObject({
 /** A decision audit, as uploaded. */
 export type DecisionAuditJson = Static<typeof DecisionAuditJson>;
 
-/** One event as a device uploads it. Identify the card by `card_id`, `qr_text` or `uid_hex`. */
+/**
+ * One event as a device uploads it. Identify the card by `card_id`, `qr_text` or `uid_hex`; when
+ * an event carries more than one, the first of them in this order names the card.
+ */
 export const DeviceEvent = strictObject({
   seq: Type.Integer({
     minimum: 0,

@@ -91,10 +91,12 @@ export const attendanceHandlers: Handlers = {
       if (e.card_id !== undefined) {
         const c = getCardRow(state, e.card_id);
         resolved.push(c !== undefined && c.school_id === p.schoolId ? c : undefined);
-      } else if (code !== undefined && e.uid_hex === undefined) {
+      } else if (code !== undefined) {
         resolved.push(code); // the same code, already resolved
       } else if (e.qr_text !== undefined || e.uid_hex !== undefined) {
-        resolved.push(await resolveEventCredential(state, p, e, at));
+        // a code names the card before a card tap's UID: an event may carry both
+        const input = e.qr_text !== undefined ? { qr_text: e.qr_text } : { uid_hex: e.uid_hex };
+        resolved.push(await resolveEventCredential(state, p, input, at));
       } else {
         resolved.push(undefined);
       }

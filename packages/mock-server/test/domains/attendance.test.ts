@@ -387,3 +387,35 @@ describe('a code used twice by the same reader', () => {
     expect(await listed(p)).toEqual([]);
   });
 });
+
+describe('an event that names its card twice', () => {
+  let p: MockPlatform | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+  const at = (s: number) => new Date(s * 1000).toISOString();
+  const upload = (pf: MockPlatform, device: string, events: unknown[]) =>
+    pf.app.inject(signed(pf, deviceSigner(pf, device), 'POST', '/v1/events/batches', { events }));
+
+  it('a code and the UID of a card tap: the code names the card (the code was consumed, yet the event stayed UNRESOLVED)', async () => {
+    p = await demoPlatform();
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const t = p.clock.nowSeconds();
+    const events = [
+      { seq: 1, qr_text: await qrOf(p, 's-001', 1), decision: 'allowed' },
+      { seq: 2, qr_text: await qrOf(p, 's-001', 1), decision: 'denied', reason: 'POLICY_DENIED' },
+    ].map((e) => ({ ...e, kind: 'access', occurred_at: at(t), uid_hex: card.physicalUidHex }));
+    const up = await upload(p, 'gate-01', events);
+    expect(json(up)).toMatchObject({ accepted: 2 });
+    const rows = p.state.db
+      .prepare("SELECT seq, person_id, card_id, reason FROM events WHERE device_id = 'gate-01' ORDER BY seq")
+      .all();
+    expect(rows).toEqual([
+      { seq: 1, person_id: 's-001', card_id: card.cardId, reason: null }, // today: null, null, 'UNRESOLVED'
+      { seq: 2, person_id: 's-001', card_id: card.cardId, reason: 'POLICY_DENIED' },
+    ]);
+    // only the admitted code is used
+    expect(p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes').get()).toEqual({ n: 1 });
+  });
+});
