@@ -42,6 +42,7 @@ import type {
 import type { Dispatcher } from 'undici';
 import { GateClientError } from './errors.js';
 import { eventFromDecision, isoSeconds, type RecordOptions, recordFields } from './event-from-decision.js';
+import { lockDir } from './lib/dir-lock.js';
 import { readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js';
 import { type EventOutbox, openEventOutbox, type QuarantinedEvent } from './outbox.js';
 import type { ReplayJournalFile } from './replay-journal-file.js';
@@ -67,7 +68,10 @@ export interface GateClientOptions {
   readonly privateKey: Jwk;
   /** The offline verifier, created with the school's root keys (configuration, never from the network). */
   readonly verifier: Verifier;
-  /** Directory for the last good trust material, the verifier state and the outbox; created if missing. */
+  /**
+   * Directory for the last good trust material, the verifier state and the outbox; created if
+   * missing. One gate client at a time: it is locked until `close()`.
+   */
   readonly dataDir: string;
   /** undici dispatcher (e.g. `MockAgent` in tests); the global dispatcher is never touched. */
   readonly dispatcher?: Dispatcher;
@@ -422,9 +426,13 @@ function positive(name: string, v: number | undefined, fallback: number): number
 /**
  * Creates a gate client and reloads its state from `dataDir`: the verifier snapshot (floor,
  * replay window, versions), then the last good trust material, then the outbox. A reader
- * restarted without network therefore decides exactly as before the restart.
+ * restarted without network therefore decides exactly as before the restart. The client holds
+ * `dataDir` (its file `lock`) until {@link GateClient.close}: a lock left by a process that no
+ * longer runs (a crash, a power cut) is taken over.
  *
- * @throws `TypeError`/`RangeError` for bad options; {@link GateClientError} `ERR_GATE_OUTBOX_IO` when the outbox cannot be opened.
+ * @throws `TypeError`/`RangeError` for bad options; {@link GateClientError} `ERR_GATE_DATA_DIR_LOCKED`
+ * while another gate client (of this process or another) uses `dataDir`; `ERR_GATE_OUTBOX_IO` when
+ * the outbox cannot be opened.
  * @example
  * ```ts
  * const verifier = createVerifier({ rootKeys: [schoolRootKey] });
@@ -469,6 +477,9 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     now: nowMs,
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
   });
+
+  // 0. one client per data directory: two would number events alike and interleave journals
+  const lock = await lockDir(dataDir);
 
   // 1. the verifier state: floor, replay window, held versions (rollback protection), then the
   //    replay journal written since that snapshot (codes accepted just before a power cut)
@@ -535,7 +546,12 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   }
 
   // 3. the outbox
-  const outbox = await openEventOutbox({ dir: join(dataDir, 'outbox'), ...options.outbox });
+  const outbox = await openEventOutbox({ dir: join(dataDir, 'outbox'), ...options.outbox }).catch(
+    async (err: unknown) => {
+      await lock.release();
+      throw err;
+    },
+  );
 
   let closed = false;
   let lastFlushAt: number | null = null;
@@ -1036,6 +1052,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       }
       await outbox.close();
       await transport.close();
+      await lock.release();
     },
   };
   return client;

@@ -13,12 +13,15 @@
  *   signature, rollback, …); the last good copy stays in use.
  * - `ERR_GATE_EVENT_INVALID`: an event does not fit the API contract (a programming error).
  * - `ERR_GATE_OUTBOX_IO`: the outbox could not be read or written durably.
+ * - `ERR_GATE_DATA_DIR_LOCKED`: another gate client (this process or another) uses the data
+ *   directory; two would number events alike and interleave their journals.
  */
 export type GateClientErrorCode =
   | 'ERR_GATE_CLOSED'
   | 'ERR_GATE_MATERIAL_REJECTED'
   | 'ERR_GATE_EVENT_INVALID'
-  | 'ERR_GATE_OUTBOX_IO';
+  | 'ERR_GATE_OUTBOX_IO'
+  | 'ERR_GATE_DATA_DIR_LOCKED';
 
 /**
  * The base error of the gate client. Switch on `code`.

@@ -583,6 +583,19 @@ describe('event upload', () => {
   });
 });
 
+describe('the data directory', () => {
+  it('holds one gate client at a time: a second is refused ERR_GATE_DATA_DIR_LOCKED until the first closes', async () => {
+    const { verifier } = stubVerifier(denied);
+    const first = await createGateClient(options(verifier));
+    await expect(createGateClient(options(verifier))).rejects.toMatchObject({
+      code: 'ERR_GATE_DATA_DIR_LOCKED',
+    });
+    await first.close();
+    const second = await createGateClient(options(verifier));
+    await second.close();
+  });
+});
+
 describe('abort signals', () => {
   it("a caller's signal ends its wait even when it joins a flush already running", async () => {
     const { verifier } = stubVerifier(denied);

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -58,4 +59,14 @@ export function cardOf(server: RunningMockPlatform, personId: string): string {
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gate-client-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * What a power cut leaves of a gate client's data-directory lock, for a test that abandons a
+ * client in its own process: the lock file, naming a process that no longer runs (a real one, just
+ * ended), which the next boot takes over.
+ */
+export function leaveLockOfDeadProcess(dataDir: string): void {
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
+  writeFileSync(join(dataDir, 'lock'), JSON.stringify({ pid: dead, boot: null, start: null }));
 }

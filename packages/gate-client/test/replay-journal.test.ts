@@ -10,7 +10,7 @@ import type { RunningMockPlatform } from '@campus-card/mock-server';
 import { createVerifier } from '@campus-card/verifier';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateClient, type GateClient, openReplayJournalFile } from '../src/index.js';
-import { qrOf, rootKeyOf, startDemo, tempDir } from './helpers.js';
+import { leaveLockOfDeadProcess, qrOf, rootKeyOf, startDemo, tempDir } from './helpers.js';
 
 let server: RunningMockPlatform;
 let rootKey: PublicKey;
@@ -62,6 +62,7 @@ describe('replay journal across a power cut', () => {
     expect((await first.client.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
     // power cut: no close(), no saveState(); only what is on disk survives
     first.journal?.close();
+    leaveLockOfDeadProcess(data.dir);
 
     const second = await boot({ journal: true, url: 'http://127.0.0.1:9' }); // and no network
     open.push(second.client);
@@ -74,6 +75,7 @@ describe('replay journal across a power cut', () => {
     expect((await first.client.syncNow()).ok).toBe(true);
     const qr = await qrOf(server, 's-001');
     expect((await first.client.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+    leaveLockOfDeadProcess(data.dir);
     const second = await boot({ journal: false, url: 'http://127.0.0.1:9' });
     open.push(second.client);
     expect((await second.client.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);

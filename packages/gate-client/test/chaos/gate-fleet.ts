@@ -27,6 +27,7 @@ import { DEMO_OPERATOR as OPERATOR, type RunningMockPlatform } from '@campus-car
 import { createVerifier } from '@campus-card/verifier';
 import { Agent } from 'undici';
 import { createGateClient, type GateClient, type GateReader } from '../../src/index.js';
+import { leaveLockOfDeadProcess } from '../helpers.js';
 
 /** Options of {@link runGateFleet}. */
 export interface GateFleetOptions {
@@ -195,6 +196,7 @@ export async function runGateFleet(options: GateFleetOptions): Promise<GateFleet
       r.tornLeft = true;
       count('gate.torn_lines_left');
     }
+    leaveLockOfDeadProcess(r.dataDir);
     await boot(r);
   }
 

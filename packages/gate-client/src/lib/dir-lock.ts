@@ -1,0 +1,157 @@
+/**
+ * One gate client per data directory: a lock file that a power cut cannot leave held.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { GateClientError } from '../errors.js';
+import { fsyncDir } from './fs-atomic.js';
+
+/** A held lock; {@link DirLock.release} lets it go (once). */
+export interface DirLock {
+  /** The lock file. */
+  readonly path: string;
+  /** Removes the lock file. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** What a lock file records of its holder. */
+interface Holder {
+  readonly pid: number;
+  /** Linux: the kernel's boot id; a lock from an earlier boot is stale. */
+  readonly boot: string | null;
+  /** Linux: the holder's start time (clock ticks since boot); a reused pid has another one. */
+  readonly start: string | null;
+}
+
+/** The lock files this process holds (two clients of one process on one directory are refused too). */
+const heldHere = new Set<string>();
+
+function readProc(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The start time of `pid` (field 22 of /proc/<pid>/stat), or null where there is no /proc. */
+function startOf(pid: number): string | null {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  // the command name (field 2) is in parentheses and may hold spaces: count from the last ')'
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? null;
+}
+
+function me(): Holder {
+  return { pid: process.pid, boot: readProc('/proc/sys/kernel/random/boot_id'), start: startOf(process.pid) };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+/**
+ * Whether the recorded holder still runs. Not when the file is empty or torn (a power cut while
+ * it was written), from an earlier boot, its pid is gone, or its pid now belongs to another
+ * process (another start time; this very process, restarted in a container as pid 1 say).
+ */
+function holderRuns(h: Holder | undefined, path: string): boolean {
+  if (h === undefined) return false;
+  const now = me();
+  if (h.boot !== null && now.boot !== null && h.boot !== now.boot) return false;
+  if (h.pid === process.pid) return heldHere.has(path);
+  if (!alive(h.pid)) return false;
+  if (h.start !== null) {
+    const start = startOf(h.pid);
+    if (start !== null && start !== h.start) return false;
+  }
+  return true;
+}
+
+function parseHolder(text: string): Holder | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<Holder>;
+    return Number.isSafeInteger(v.pid) && (v.pid as number) > 0
+      ? {
+          pid: v.pid as number,
+          boot: typeof v.boot === 'string' ? v.boot : null,
+          start: typeof v.start === 'string' ? v.start : null,
+        }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the lock of `dir` (its file `lock`), creating the directory. A lock left by a holder that
+ * no longer runs (crash, power cut, a pid reused after a reboot) is taken over.
+ *
+ * @throws {@link GateClientError} `ERR_GATE_DATA_DIR_LOCKED` while another gate client (this
+ * process or another) holds it; `ERR_GATE_OUTBOX_IO` when the file cannot be written.
+ */
+export async function lockDir(dir: string): Promise<DirLock> {
+  const path = resolve(dir, 'lock');
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (cause) {
+    throw new GateClientError('ERR_GATE_OUTBOX_IO', `cannot create the data directory ${dir}`, { cause });
+  }
+  // the holder is written to a file of its own first, then linked as the lock: the lock appears
+  // whole or not at all (no reader ever sees it empty)
+  const tmp = resolve(dir, `.lock.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(me()));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(tmp, path);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const holder = parseHolder(await readFile(path, 'utf8').catch(() => ''));
+      if (holderRuns(holder, path) || attempt > 0) {
+        throw new GateClientError(
+          'ERR_GATE_DATA_DIR_LOCKED',
+          `another gate client (pid ${holder?.pid ?? 'unknown'}) uses ${dir}: one device, one data directory`,
+        );
+      }
+      // stale: its holder is gone (a crash, a power cut). Remove it and try once more; a second
+      // refusal means another process took it meanwhile
+      await rm(path, { force: true });
+    }
+  } catch (e) {
+    if (e instanceof GateClientError) throw e;
+    throw new GateClientError('ERR_GATE_OUTBOX_IO', `cannot create the lock ${path}`, { cause: e });
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  await fsyncDir(dir);
+  heldHere.add(path);
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      heldHere.delete(path);
+      await rm(path, { force: true });
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type DirLock, lockDir } from '../../src/lib/dir-lock.js';
+import { tempDir } from '../helpers.js';
+
+const held: DirLock[] = [];
+const dirs: ReturnType<typeof tempDir>[] = [];
+afterEach(async () => {
+  for (const l of held.splice(0)) await l.release();
+  for (const d of dirs.splice(0)) d.cleanup();
+});
+const dir = () => {
+  const d = tempDir();
+  dirs.push(d);
+  return d.dir;
+};
+const take = async (d: string) => {
+  const l = await lockDir(d);
+  held.push(l);
+  return l;
+};
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'OK',
+    (e: { code?: string }) => e.code,
+  );
+const bootId = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+})();
+const startOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+};
+const write = (d: string, holder: object | string) =>
+  writeFileSync(join(d, 'lock'), typeof holder === 'string' ? holder : JSON.stringify(holder));
+
+describe('lockDir: one gate client per data directory', () => {
+  it('a second lock of the same directory in this process is refused until the first is released', async () => {
+    const d = dir();
+    const first = await take(d);
+    expect(JSON.parse(readFileSync(first.path, 'utf8'))).toMatchObject({ pid: process.pid });
+    await expect(lockDir(d)).rejects.toMatchObject({
+      code: 'ERR_GATE_DATA_DIR_LOCKED',
+      message: expect.stringContaining(`pid ${process.pid}`),
+    });
+    await first.release();
+    await first.release(); // idempotent
+    expect(existsSync(first.path)).toBe(false);
+    await take(d);
+  });
+
+  it('refuses a lock another running process holds, by its pid and (Linux) start time; takes over one whose pid was reused', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => child.once('spawn', r));
+      const pid = child.pid as number;
+      const d = dir();
+      const start = existsSync(`/proc/${pid}/stat`) ? startOf(pid) : null;
+      write(d, { pid, boot: bootId, start });
+      expect(await codeOf(lockDir(d))).toBe('ERR_GATE_DATA_DIR_LOCKED');
+      if (start !== null) {
+        // the same pid, another process (another start time): the holder is gone
+        write(d, { pid, boot: bootId, start: `${start}1` });
+        expect(await codeOf(take(d))).toBe('OK');
+      }
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('takes over a lock left by a crash or a power cut: a pid that is gone, another boot, an empty or torn file, this very pid from an earlier run', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    const cases: [string, object | string][] = [
+      ['a pid that is gone', { pid: dead, boot: bootId, start: null }],
+      ['an earlier boot', { pid: process.ppid, boot: 'another-boot', start: null }],
+      ['an empty file', ''],
+      ['a torn file', '{"pid":12'],
+      ['not a holder', '[]'],
+      ['this pid, restarted (pid 1 in a container)', { pid: process.pid, boot: bootId, start: null }],
+    ];
+    for (const [what, holder] of cases) {
+      const d = dir();
+      write(d, holder);
+      expect([what, await codeOf(take(d))]).toEqual([what, 'OK']);
+      expect(JSON.parse(readFileSync(join(d, 'lock'), 'utf8')).pid).toBe(process.pid);
+    }
+  });
+
+  it('creates the directory; one it cannot create is ERR_GATE_OUTBOX_IO', async () => {
+    const d = join(dir(), 'a', 'b');
+    await take(d);
+    expect(existsSync(join(d, 'lock'))).toBe(true);
+    const file = join(dir(), 'file');
+    writeFileSync(file, '');
+    expect(await codeOf(lockDir(join(file, 'sub')))).toBe('ERR_GATE_OUTBOX_IO');
+  });
+});
