@@ -874,17 +874,41 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         reason = 'POLICY_DENIED';
         rule = `platform:${perm.reason}`;
       }
+      const mode = identity.source === 'physical_card' ? 'physical' : 'full';
+      // the reader's own policy, on the groups the platform resolved, with the verifier's
+      // anti-passback state: a card gets the same decision online as offline (C2, C4)
+      let passage: { commit(): void } | undefined;
+      if (allowed) {
+        const own = verifier.checkPolicy(
+          {
+            school: id.school_id,
+            cardId: id.card_id,
+            role: id.role,
+            groups: id.groups,
+            mode,
+            scene: undefined,
+          },
+          { now: nowS(), reader },
+        );
+        if (own.ok) passage = own;
+        else {
+          allowed = false;
+          reason = 'POLICY_DENIED';
+          rule = own.rule;
+        }
+      }
       const audit = offline.audit;
       if (allowed) {
+        passage?.commit();
         const d: AcceptedDecision = {
           accepted: true,
           school: id.school_id,
           role: id.role,
           cardId: id.card_id,
-          groups: [],
+          groups: id.groups,
           linkedCards: id.student_ids,
           physicalCard: id.physical_card_number ?? undefined,
-          mode: identity.source === 'physical_card' ? 'physical' : 'full',
+          mode,
           scene: undefined,
           t: undefined,
           warnings: [],

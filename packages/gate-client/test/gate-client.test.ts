@@ -49,6 +49,7 @@ function stubVerifier(decision?: Decision) {
       if (decision === undefined) throw new Error('no decision configured');
       return decision;
     },
+    checkPolicy: () => ({ ok: true, commit() {} }),
     snapshot: () => new Uint8Array([1, 2, 3]),
     restore() {},
     replayJournal: () => ({ records: 0, applied: 0, validByteLength: 0, tornBytes: 0, expiredUntil: 0 }),

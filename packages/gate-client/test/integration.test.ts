@@ -283,4 +283,56 @@ describe('gate client against the mock platform', () => {
     expect(ev?.card_id).toBe(cardOf(server, 's-002'));
     expect(JSON.parse(ev?.audit ?? '{}').online).toBe(true);
   });
+
+  it("an online fallback is judged by the reader's own policy too: the same rules, groups and anti-passback as offline", async () => {
+    const g = await gate();
+    await g.syncNow();
+    const link = await server.platform.invoke(
+      'linkPhysicalCard',
+      {
+        params: { card_id: cardOf(server, 's-002') },
+        body: { uid_hex: '04112233445566', card_number: 'PC-2' },
+      },
+      OPERATOR,
+    );
+    expect(link.status).toBe(200);
+    const tap = { uid: Uint8Array.from([0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]) };
+    // a teachers-only door: the platform knows the student, the reader's policy refuses them
+    const teachers = {
+      ...READER,
+      policy: {
+        id: 'staff-door',
+        rules: [{ kind: 'roles' as const, id: 'teachers-only', allow: ['teacher' as const] }],
+      },
+    };
+    const refused = await g.scan(tap, teachers, { kind: 'access' });
+    expect(refused.source).toBe('online');
+    expect(refused.decision).toMatchObject({
+      accepted: false,
+      reason: 'POLICY_DENIED',
+      rule: 'teachers-only',
+    });
+    // a group rule decides on the groups the platform resolved (the student's class)
+    const cls = refused.identity?.identity.groups.find((x) => x.startsWith('class:'));
+    expect(cls).toBeDefined();
+    const classroom = {
+      ...READER,
+      id: 'room-1',
+      policy: {
+        id: 'class-room',
+        rules: [
+          { kind: 'groups' as const, id: 'own-class', anyOf: [cls as string] },
+          { kind: 'antiPassback' as const, id: 'room-apb', zone: 'room-1', minReentrySeconds: 0 },
+        ],
+      },
+    };
+    const admitted = await g.scan(tap, classroom, { kind: 'access' });
+    expect(admitted.decision).toMatchObject({
+      accepted: true,
+      groups: expect.arrayContaining([cls]),
+    });
+    // the online admission went into the verifier's anti-passback state: inside now
+    const again = await g.scan(tap, classroom, { kind: 'access' });
+    expect(again.decision).toMatchObject({ accepted: false, reason: 'POLICY_DENIED', rule: 'room-apb' });
+  });
 });

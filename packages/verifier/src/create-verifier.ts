@@ -191,6 +191,17 @@ export interface Verifier {
    */
   verify(input: string | Uint8Array | PhysicalCardTap, context: VerifyContext): Promise<Decision>;
   /**
+   * Applies the reader's policy alone (step 6) to a card identified some other way: a gate that
+   * asked the platform online about a card it could not decide offline. The same rules as an
+   * offline scan, with this verifier's anti-passback state, so the same card gets the same
+   * decision online and offline (C2). A pass is recorded (anti-passback) only by its `commit()`,
+   * which the caller makes once it admits the card.
+   *
+   * @throws `TypeError` without a finite `context.now` or a `context.reader`; `Error` for an
+   * invalid reader policy (which {@link Verifier.verify} answers `INTERNAL_ERROR`).
+   */
+  checkPolicy(subject: PolicySubject, context: VerifyContext): PolicyStepOutcome;
+  /**
    * The state to persist across a reboot: the memory replay window, the trusted-time floor, the
    * held versions (rollback protection), the last sync time and the anti-passback state.
    *
@@ -707,6 +718,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
       } catch (error) {
         return Promise.resolve(safeDeny(error, now, known));
       }
+    },
+    checkPolicy(subject, context) {
+      const now = context?.now;
+      if (typeof now !== 'number' || !Number.isFinite(now)) {
+        throw new TypeError('checkPolicy: context.now (unix seconds) is required');
+      }
+      if (typeof context.reader !== 'object' || context.reader === null) {
+        throw new TypeError('checkPolicy: context.reader is required');
+      }
+      return evaluatePolicy(subject, context.reader, now);
     },
     snapshot(opts) {
       const now = opts?.now;
