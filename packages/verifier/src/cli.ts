@@ -291,6 +291,11 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
+  // a reader that stops early (`campus-card-verify … | head`) closes the pipe: that is no error
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   main(process.argv.slice(2), {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),

@@ -330,6 +330,24 @@ describe('the command', () => {
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
+  it('a reader that closes the pipe early (| head) is no error: no EPIPE stack, the exit code stays', async () => {
+    const bundle = join(dir, 'epipe.mjs');
+    await bundleForNode(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), bundle);
+    // `true` exits without reading, so the usage is written into a closed pipe
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync(
+        'bash',
+        ['-c', `set -o pipefail; "${process.execPath}" "${bundle}" --help | true`],
+        {
+          encoding: 'utf8',
+          cwd: dir,
+          timeout: 60_000,
+        },
+      );
+      expect([r.status, r.stderr]).toEqual([0, '']);
+    }
+  });
+
   it('runs as the main module whatever its file is named (a copy, a bundle)', async () => {
     const bundle = join(dir, 'some-other-name.mjs');
     await bundleForNode(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), bundle);
