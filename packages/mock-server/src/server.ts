@@ -17,7 +17,12 @@ export interface StartMockPlatformOptions extends MockPlatformOptions {
 export interface RunningMockPlatform {
   /** Base URL, e.g. `http://127.0.0.1:53122`. */
   readonly url: string;
+  /** The port it listens on (the one picked when asked for 0). */
   readonly port: number;
+  /**
+   * The platform itself: its state (database, settings), virtual clock, demo data, recorder, and
+   * `invoke` to call an operation without HTTP (as the operator, say).
+   */
   readonly platform: MockPlatform;
   /**
    * Closes the server and the database. Requests in flight are answered first (an injected delay
@@ -25,6 +30,7 @@ export interface RunningMockPlatform {
    * (a client that never finishes its request) is destroyed.
    */
   close(): Promise<void>;
+  /** The same as {@link RunningMockPlatform.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -30,8 +30,8 @@ export interface Vector {
 
 /**
  * Where the vectors of `@campus-card/core` are, or `undefined`: resolved from this module, then
- * from the working directory. (They are in the repository; the published core package leaves them
- * out, so an installed suite needs `--vectors`.)
+ * from the working directory. The published core package ships them (`vectors/`, exported as
+ * `./vectors/*.json`), so an installed suite finds them without `--vectors`.
  */
 export function defaultVectorsDir(): string | undefined {
   for (const from of [import.meta.url, join(process.cwd(), 'index.js')]) {
