@@ -33,7 +33,13 @@ export const FaultKind = Type.Union([
 export const FaultRule = strictObject({
   kind: FaultKind,
   device_id: Type.Optional(Type.String({ maxLength: 64 })),
-  route: Type.Optional(Type.String({ maxLength: 128 })),
+  route: Type.Optional(
+    Type.String({
+      maxLength: 128,
+      description:
+        'An operationId (`createPayment`; `push` for pushes), or a path prefix starting with `/`, matched on segment boundaries (`/v1/payments/P1` covers `/v1/payments/P1/reverse`, not `/v1/payments/P10`).',
+    }),
+  ),
   probability: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1 })),
   count: Type.Optional(Type.Integer({ minimum: 1, description: 'Fire at most this many times.' })),
   delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),

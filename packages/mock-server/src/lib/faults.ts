@@ -33,6 +33,18 @@ export interface FaultInjector {
   fire(kind: FaultRule['kind'], site: FaultSite): FaultRule | undefined;
 }
 
+/**
+ * Whether request target `path` lies under the path prefix `prefix`, on segment boundaries:
+ * `/v1/payments/P1` covers `/v1/payments/P1`, `/v1/payments/P1/reverse` and `/v1/payments/P1?x`,
+ * not `/v1/payments/P10`. A prefix ending in `/` covers what lies below it.
+ */
+function underPath(path: string, prefix: string): boolean {
+  if (!path.startsWith(prefix)) return false;
+  if (path.length === prefix.length || prefix.endsWith('/')) return true;
+  const next = path[prefix.length];
+  return next === '/' || next === '?';
+}
+
 function matches(rule: FaultRule, site: FaultSite): boolean {
   if (
     rule.device_id !== undefined &&
@@ -44,7 +56,7 @@ function matches(rule: FaultRule, site: FaultSite): boolean {
   if (rule.route !== undefined) {
     const r = rule.route;
     const byOp = site.operationId === r;
-    const byPath = site.path !== undefined && r.startsWith('/') && site.path.startsWith(r);
+    const byPath = site.path !== undefined && r.startsWith('/') && underPath(site.path, r);
     if (!byOp && !byPath) return false;
   }
   return true;

@@ -36,7 +36,14 @@ const site = (principalId?: string, operationId?: string, path?: string): FaultS
 const arbSite: fc.Arbitrary<FaultSite> = fc.record({
   principalId: fc.constantFrom('pos-01', 'gate-01', 'lib-01', undefined),
   operationId: fc.constantFrom('getWallet', 'getCard', 'createPayment', 'push'),
-  path: fc.constantFrom('/v1/wallets/s-001', '/v1/cards/c1', '/v1/payments', undefined),
+  path: fc.constantFrom(
+    '/v1/wallets/s-001',
+    '/v1/cards/c1',
+    '/v1/cards-x',
+    '/v1/payments',
+    '/v1/wallets?x=1',
+    undefined,
+  ),
 });
 const FC = { seed: 20_260_105, numRuns: 200 } as const;
 
@@ -113,11 +120,11 @@ describe('createFaultInjector: seeded', () => {
       },
       {
         rule: { kind: 'error_5xx', route: '/v1/wallets', probability: 0.5 },
-        inScope: (s) => s.path?.startsWith('/v1/wallets') === true,
+        inScope: (s) => /^\/v1\/wallets([/?]|$)/.test(s.path ?? ''),
       },
       {
         rule: { kind: 'error_5xx', device_id: 'gate-01', route: '/v1/cards', probability: 0.5 },
-        inScope: (s) => s.principalId === 'gate-01' && s.path?.startsWith('/v1/cards') === true,
+        inScope: (s) => s.principalId === 'gate-01' && /^\/v1\/cards([/?]|$)/.test(s.path ?? ''),
       },
     ];
     fc.assert(
@@ -142,6 +149,20 @@ describe('createFaultInjector: seeded', () => {
     expect(
       outcomes(1, [{ kind: 'error_5xx', route: 'v1/wallets' }], [site('x', 'getWallet', '/v1/wallets/a')]),
     ).toEqual([false]);
+    // a path prefix matches on segment boundaries: P1 is not P10
+    const pay = (path: string) => site('pos-01', 'getPayment', path);
+    expect(
+      outcomes(
+        1,
+        [{ kind: 'error_5xx', route: '/v1/payments/P1' }],
+        [
+          pay('/v1/payments/P1'),
+          pay('/v1/payments/P10'),
+          pay('/v1/payments/P1/reverse'),
+          pay('/v1/payments/P1?a'),
+        ],
+      ),
+    ).toEqual([true, false, true, true]);
     // a path-prefix rule does not hit a site without a path (a push)
     expect(
       outcomes(1, [{ kind: 'duplicate_push', route: '/v1' }], [site('sub_1', 'push')], 'duplicate_push'),
