@@ -44,7 +44,7 @@ import {
 import { iso } from '../lib/clock.js';
 import { createNodeSignatureBackend } from '../lib/node-verify.js';
 import { ApiError, notFound } from '../lib/problem.js';
-import { getPersonRow, requireOwnSchool } from './directory.js';
+import { getPersonRow, personGroups, requireOwnSchool } from './directory.js';
 import { enqueueEvent } from './webhooks.js';
 
 const DAY = 86_400;
@@ -175,16 +175,6 @@ export function touchTrustMaterial(
   }
 }
 
-function groupsOf(p: NonNullable<ReturnType<typeof getPersonRow>>): string[] {
-  const g: string[] = [];
-  if (p.class_id !== null) g.push(`class:${p.class_id}`);
-  if (p.dorm !== null) g.push(`dorm:${p.dorm}`);
-  if (p.dorm !== null && p.room !== null) g.push(`room:${p.dorm}-${p.room}`);
-  if (p.campus !== null) g.push(`campus:${p.campus}`);
-  for (const c of JSON.parse(p.class_ids) as string[]) g.push(`teaches:${c}`);
-  return g;
-}
-
 async function sign(
   kind: TrustKind,
   state: PlatformState,
@@ -254,7 +244,7 @@ async function sign(
             statusIndex: c.status_index,
             keys: [importPublicJwk(JSON.parse(c.holder_jwk))],
             uidHashes: c.physical_uid_hash === null ? [] : [hexBytes(c.physical_uid_hash)],
-            groups: person === undefined ? [] : groupsOf(person),
+            groups: person === undefined ? [] : personGroups(person),
             exp: Math.floor(c.expires_at / 1000),
           };
         }),
@@ -627,7 +617,7 @@ async function buildCredential(
       .get(sid) as { card_id: string } | undefined;
     if (c !== undefined) linked.push(c.card_id);
   }
-  const groups = groupsOf(person);
+  const groups = personGroups(person);
   const credential = await issueCredential(
     {
       school: card.school_id,
