@@ -906,7 +906,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
           role: id.role,
           cardId: id.card_id,
           groups: id.groups,
-          linkedCards: id.student_ids,
+          linkedCards: id.linked_card_ids,
           physicalCard: id.physical_card_number ?? undefined,
           mode,
           scene: undefined,

@@ -55,6 +55,10 @@ export const Identity = strictObject({
   valid_from: Timestamp,
   valid_until: Timestamp,
   student_ids: Type.Array(Id, { description: 'Parents: the linked students.' }),
+  linked_card_ids: Type.Array(Id, {
+    description:
+      "Parents: the live card of each linked student, as the credential's linked cards (`linkedCards` of an offline decision).",
+  }),
   groups: Type.Array(Type.String(), {
     description:
       "The card's groups, as its credential and the roster list them (`class:7-2`, `dorm:B3`, `room:B3-204`, `campus:Main`, `teaches:7-2`): what a reader policy's `groups` rules decide on, so a card resolved online is judged on the same data as offline (C2).",

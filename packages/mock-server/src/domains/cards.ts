@@ -597,6 +597,20 @@ export function consumeCode(state: PlatformState, r: Resolution, principalId: st
   }
 }
 
+/**
+ * A parent's linked cards: the live (not revoked) card of each linked student, in the order of
+ * `student_ids`, as a credential's `linkedCards` and the online identity list them.
+ */
+export function linkedCardIds(state: PlatformState, person: { student_ids: string }): string[] {
+  const linked: string[] = [];
+  const live = state.db.prepare("SELECT card_id FROM cards WHERE person_id = ? AND status <> 'revoked'");
+  for (const sid of JSON.parse(person.student_ids) as string[]) {
+    const c = live.get(sid) as { card_id: string } | undefined;
+    if (c !== undefined) linked.push(c.card_id);
+  }
+  return linked;
+}
+
 async function buildCredential(
   state: PlatformState,
   card: Pick<
@@ -610,13 +624,7 @@ async function buildCredential(
   const person = getPersonRow(state, card.person_id);
   if (person === undefined) throw notFound(`person ${card.person_id}`);
   const iat = state.clock.nowSeconds();
-  const linked: string[] = [];
-  for (const sid of JSON.parse(person.student_ids) as string[]) {
-    const c = state.db
-      .prepare("SELECT card_id FROM cards WHERE person_id = ? AND status <> 'revoked'")
-      .get(sid) as { card_id: string } | undefined;
-    if (c !== undefined) linked.push(c.card_id);
-  }
+  const linked = linkedCardIds(state, person);
   const groups = personGroups(person);
   const credential = await issueCredential(
     {

@@ -8,7 +8,13 @@ import type { Handlers, PlatformState } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { iso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
-import { consumeCode, getCardRow, type ResolvedCard, resolveCredentialInput } from './cards.js';
+import {
+  consumeCode,
+  getCardRow,
+  linkedCardIds,
+  type ResolvedCard,
+  resolveCredentialInput,
+} from './cards.js';
 import { getPersonRow, personGroups } from './directory.js';
 
 /** The identity of a card: the same fields at every device (C2). */
@@ -39,6 +45,7 @@ export function identityOf(state: PlatformState, card: ResolvedCard): Identity {
     valid_from: iso(card.issued_at),
     valid_until: iso(card.expires_at),
     student_ids: JSON.parse(p.student_ids) as string[],
+    linked_card_ids: linkedCardIds(state, p),
     groups: personGroups(p),
   };
 }

@@ -76,12 +76,17 @@ describe('the online identity carries what an offline reader decides on (C2)', (
         signed(p, gate, 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'access', consume: false }),
       );
       expect(r.statusCode, r.body).toBe(200);
-      const offline = decodeCredential(fromBase64Url(card.credential)!).claims.groups;
-      expect([card.personId, json<{ identity: { groups?: string[] } }>(r).identity.groups]).toEqual([
-        card.personId,
-        offline,
-      ]); // today: undefined
+      const claims = decodeCredential(fromBase64Url(card.credential)!).claims;
+      const online = json<{ identity: { groups?: string[]; linked_card_ids?: string[] } }>(r).identity;
+      expect([card.personId, online.groups]).toEqual([card.personId, claims.groups]);
+      // a parent's linked cards: card ids, as the credential has them (not the students' person ids)
+      expect([card.personId, online.linked_card_ids]).toEqual([card.personId, claims.linkedCards ?? []]);
     }
+    expect(
+      p.demo!.cards.some(
+        (c) => (decodeCredential(fromBase64Url(c.credential)!).claims.linkedCards ?? []).length > 0,
+      ),
+    ).toBe(true);
     // e.g. the student s-001 of class 7-2, dorm B3 room 204; the teacher t-001 teaches 7-2
     const s001 = p.demo!.cards.find((c) => c.personId === 's-001')!;
     const byUid = await p.app.inject(
