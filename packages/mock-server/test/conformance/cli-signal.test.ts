@@ -83,11 +83,9 @@ describe('campus-card-conformance and signals', () => {
     // `; true`: the shell cannot exec the program; SIGTERM kills the shell, not the program
     const device = `"${process.execPath}" -e "${script}"; true`;
     const out = join(dir, 'stubborn-out');
-    const child = spawn(
-      process.execPath,
-      [cli, 'run', '--plan', 'gate', '--target', device, '--out', out],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
-    );
+    const child = spawn(process.execPath, [cli, 'run', '--plan', 'gate', '--target', device, '--out', out], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     let pid: number | undefined;
     try {
