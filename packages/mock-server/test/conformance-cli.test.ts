@@ -3,21 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/conformance-cli.js';
-
-function io() {
-  const out = { stdout: '', stderr: '' };
-  const sink = (to: 'stdout' | 'stderr') => ({
-    write(s: string) {
-      out[to] += s;
-      return true;
-    },
-  });
-  return { out, io: { stdout: sink('stdout'), stderr: sink('stderr') } };
-}
+import { captureIo } from './conformance/test-io.js';
 
 describe('--module', () => {
   it('an id the verifier plan does not have is a usage error (exit 2) naming the valid ids', async () => {
-    const s = io();
+    const s = captureIo();
     expect(await main(['run', '--plan', 'verifier', '--target', 'builtin', '--module', 'replya'], s.io)).toBe(
       2,
     );
@@ -27,7 +17,7 @@ describe('--module', () => {
   });
 
   it('one unknown id among known ones is a usage error too: nothing runs', async () => {
-    const s = io();
+    const s = captureIo();
     const args = [
       'run',
       '--plan',
@@ -51,7 +41,7 @@ describe('--module', () => {
       ['pos', 'scan-to-pay, timeout-poll, timeout-poll-reverse, offline-batch'],
       ['webhook', 'push-signatures'],
     ] as const) {
-      const s = io();
+      const s = captureIo();
       // the target would fail to start: the usage error comes first
       const args = ['run', '--plan', plan, '--target', '/nonexistent/device', '--module', 'nope'];
       expect(await main(args, s.io)).toBe(2);
@@ -63,7 +53,7 @@ describe('--module', () => {
   });
 
   it('a known id still runs that module only', async () => {
-    const s = io();
+    const s = captureIo();
     expect(await main(['run', '--plan', 'verifier', '--target', 'builtin', '--module', 'replay'], s.io)).toBe(
       0,
     );
@@ -78,7 +68,7 @@ describe('--out', () => {
     const out = mkdtempSync(join(tmpdir(), 'conformance-out-'));
     for (const f of ['report.json', 'junit.xml', 'report.html'])
       writeFileSync(join(out, f), 'an earlier run');
-    const s = io();
+    const s = captureIo();
     expect(
       await main(['run', '--plan', 'verifier', '--target', dies, '--module', 'replay', '--out', out], s.io),
     ).toBe(2);
@@ -89,7 +79,7 @@ describe('--out', () => {
   it('a folder that cannot be written is reported before anything runs (exit 2)', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'conformance-out-')), 'a-file');
     writeFileSync(file, '');
-    const s = io();
+    const s = captureIo();
     expect(
       await main(['run', '--plan', 'verifier', '--target', dies, '--module', 'replay', '--out', file], s.io),
     ).toBe(2);
@@ -102,7 +92,7 @@ describe('--timeout', () => {
   it('bounds each command to a gate as well: a gate that never answers fails within it, not after 20 s', async () => {
     // reads its commands and never answers one
     const silent = `"${process.execPath}" -e "process.stdin.resume()"`;
-    const s = io();
+    const s = captureIo();
     const started = Date.now();
     const code = await main(
       ['run', '--plan', 'gate', '--target', silent, '--module', 'revoked-card', '--timeout', '300'],

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../../.scripts/lib/bundle.mjs';
+import { alive } from './test-io.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'conformance-signal-'));
 const cli = join(dir, 'conformance-cli.mjs');
@@ -17,20 +18,6 @@ beforeAll(async () => {
   await bundleForNode(fileURLToPath(new URL('../../src/conformance-cli.ts', import.meta.url)), cli);
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Whether `pid` runs: exists and is not a zombie (a container's init may be slow to reap). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-};
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -9,20 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { launchDevice } from '../../src/conformance/devices/launch.js';
 import { spawnInGroup, stopAllGroups } from '../../src/conformance/process-groups.js';
 import { connectProcessHarness } from '../../src/conformance/verifier/connections.js';
-
-/** Whether `pid` runs: exists and is not a zombie (a container's init may not reap orphans). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-};
+import { alive } from './test-io.js';
 
 async function pidIn(file: string): Promise<number> {
   const end = Date.now() + 10_000;

@@ -5,26 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { loadVerifierPlan } from '../../src/conformance/verifier/plan.js';
 import { defaultVectorsDir } from '../../src/conformance/verifier/vectors.js';
 import { main } from '../../src/conformance-cli.js';
+import { captureIo } from './test-io.js';
 
 const vectors = defaultVectorsDir() as string;
 const folder = () => mkdtempSync(join(tmpdir(), 'conformance-vectors-'));
-
-function io() {
-  const out = { stdout: '', stderr: '' };
-  const sink = (to: 'stdout' | 'stderr') => ({
-    write(s: string) {
-      out[to] += s;
-      return true;
-    },
-  });
-  return { out, io: { stdout: sink('stdout'), stderr: sink('stderr') } };
-}
 
 describe('the vectors folder (--vectors)', () => {
   it('a folder without vectors is refused: the plan would pass having checked no vector', async () => {
     const empty = folder();
     expect(() => loadVerifierPlan(empty)).toThrow(`no vector (*.json) in ${empty}`);
-    const s = io();
+    const s = captureIo();
     expect(await main(['run', '--plan', 'verifier', '--target', 'builtin', '--vectors', empty], s.io)).toBe(
       2,
     );
