@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, signed } from './helpers.js';
+import { demoPlatform, deviceSigner, json, operator, qrOf, signed, whenDelayed } from './helpers.js';
 
 let p: MockPlatform;
 afterEach(async () => p?.close());
@@ -63,17 +63,7 @@ describe('idempotency', () => {
   it('answers 409 while the first runs however far the virtual clock jumps: the request runs once', async () => {
     p = await demoPlatform();
     p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 400, count: 1 }]);
-    // resolves when the first request has reserved its key and sleeps in the injected delay
-    const fire = p.state.faults.fire.bind(p.state.faults);
-    let delayed!: () => void;
-    const sleeping = new Promise<void>((resolve) => {
-      delayed = resolve;
-    });
-    p.state.faults.fire = (kind, site) => {
-      const rule = fire(kind, site);
-      if (kind === 'delay' && rule !== undefined) delayed();
-      return rule;
-    };
+    const sleeping = whenDelayed(p);
     const op = operator(p);
     const before = count(p);
     const first = p.app.inject(

@@ -213,3 +213,21 @@ export async function schoolB(p: MockPlatform): Promise<Signer> {
   expect(d.statusCode, d.body).toBe(201);
   return { id: 'gate-b', jwk: exportJwk(k, { includePrivate: true }) };
 }
+
+/**
+ * Resolves once a `delay` fault of `p` fires: the request it holds has reserved its idempotency
+ * key and sleeps in the injected delay.
+ */
+export function whenDelayed(p: MockPlatform): Promise<void> {
+  const fire = p.state.faults.fire.bind(p.state.faults);
+  let delayed!: () => void;
+  const sleeping = new Promise<void>((resolve) => {
+    delayed = resolve;
+  });
+  p.state.faults.fire = (kind, site) => {
+    const rule = fire(kind, site);
+    if (kind === 'delay' && rule !== undefined) delayed();
+    return rule;
+  };
+  return sleeping;
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { importVerifyKey, verifyPush } from '@campus-card/core/http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClock, createMockPlatform, MIGRATIONS, startMockPlatform } from '../src/index.js';
-import { deviceSigner, json, operator, qrOf, signed, startReceiver, T0 } from './helpers.js';
+import { deviceSigner, json, operator, qrOf, signed, startReceiver, T0, whenDelayed } from './helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -191,16 +191,7 @@ describe('graceful close', () => {
     });
     const p = server.platform;
     p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 30_000, count: 1 }]);
-    const fire = p.state.faults.fire.bind(p.state.faults);
-    let delayed!: () => void;
-    const sleeping = new Promise<void>((resolve) => {
-      delayed = resolve;
-    });
-    p.state.faults.fire = (kind, site) => {
-      const rule = fire(kind, site);
-      if (kind === 'delay' && rule !== undefined) delayed();
-      return rule;
-    };
+    const sleeping = whenDelayed(p);
     const errors: unknown[][] = [];
     const error = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
       errors.push(args);
