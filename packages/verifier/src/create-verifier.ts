@@ -103,11 +103,11 @@ export interface VerifierOptions {
   readonly onReplayRecord?: ReplayInsertHook;
   /** Capacity of the default memory replay store (peak scans/s × window, with margin). Default 100 000. */
   readonly replayCapacity?: number;
-  /** Oldest accepted code: `t ≥ now − maxAge`. Default 90. */
+  /** Oldest accepted code: `t ≥ now − maxAge`. Default 90. Finite. */
   readonly maxAge?: number;
-  /** Newest accepted code: `t ≤ now + maxFuture`. Default 30. */
+  /** Newest accepted code: `t ≤ now + maxFuture`. Default 30. Finite. */
   readonly maxFuture?: number;
-  /** Tolerance for a credential `iat` ahead of `now`. Default 30. */
+  /** Tolerance for a credential `iat` ahead of `now`. Default 30. Finite. */
   readonly clockSkew?: number;
   /** Maximum age of each material; past it scans are denied `*_STALE`. See {@link DEFAULT_MAX_STALENESS}. */
   readonly maxStaleness?: MaxStaleness;
@@ -239,6 +239,15 @@ function nonNegative(name: string, v: number | undefined, fallback: number): num
   return v;
 }
 
+/** {@link nonNegative}, finite too: the time window's bounds (a replay entry must expire). */
+function finiteNonNegative(name: string, v: number | undefined, fallback: number): number {
+  const s = nonNegative(name, v, fallback);
+  if (s === Number.POSITIVE_INFINITY) {
+    throw new RangeError(`createVerifier: "${name}" must be a finite number of seconds`);
+  }
+  return s;
+}
+
 const STALE: Readonly<Record<Material, StaleWarning>> = {
   trustList: 'TRUST_LIST_STALE',
   statusList: 'STATUS_LIST_STALE',
@@ -286,9 +295,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw new TypeError('createVerifier: "rootKeys" must be a non-empty array of public keys');
   }
   const backend = options.backend ?? defaultBackend();
-  const maxAge = nonNegative('maxAge', options.maxAge, 90);
-  const maxFuture = nonNegative('maxFuture', options.maxFuture, 30);
-  const clockSkew = nonNegative('clockSkew', options.clockSkew, 30);
+  const maxAge = finiteNonNegative('maxAge', options.maxAge, 90);
+  const maxFuture = finiteNonNegative('maxFuture', options.maxFuture, 30);
+  const clockSkew = finiteNonNegative('clockSkew', options.clockSkew, 30);
   const maxStale: Record<Material, number> = {
     trustList: nonNegative(
       'maxStaleness.trustList',

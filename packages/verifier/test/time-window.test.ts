@@ -111,4 +111,12 @@ describe('configurable time window', () => {
       expect(() => createVerifier({ rootKeys: [campus.root.publicKey], maxFuture: bad })).toThrow(RangeError);
     }
   });
+
+  it('rejects an infinite window at creation (a replay entry must expire: each scan was INTERNAL_ERROR)', () => {
+    for (const name of ['maxAge', 'maxFuture', 'clockSkew'] as const) {
+      expect(() =>
+        createVerifier({ rootKeys: [campus.root.publicKey], [name]: Number.POSITIVE_INFINITY }),
+      ).toThrow(RangeError);
+    }
+  });
 });
