@@ -89,11 +89,10 @@ export function decodeVerifierState(bytes: Uint8Array): VerifierState {
   } catch (cause) {
     throw corrupt('bad JSON', cause);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw corrupt('not an object');
   const p = parsed as Record<string, unknown>;
   const v = p.versions as Record<string, unknown> | undefined;
   if (
-    typeof p !== 'object' ||
-    p === null ||
     typeof p.floor !== 'number' ||
     !Number.isFinite(p.floor) ||
     typeof p.replayClock !== 'number' ||

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { isVerifierError } from '../src/index.js';
+import { decodeVerifierState, encodeVerifierState, type VerifierState } from '../src/snapshot.js';
+
+/** A verifier snapshot (format 1 layout) whose JSON part is `json`, without a replay part. */
+function withJson(json: string): Uint8Array {
+  const body = new TextEncoder().encode(json);
+  const out = new Uint8Array(13 + body.length);
+  out.set([0x43, 0x43, 0x56, 0x53, 1], 0);
+  new DataView(out.buffer).setUint32(5, body.length);
+  out.set(body, 9);
+  new DataView(out.buffer).setUint32(9 + body.length, 0);
+  return out;
+}
+
+function corruptCode(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (error) {
+    return isVerifierError(error) ? error.code : `${(error as Error).name}: ${(error as Error).message}`;
+  }
+  return undefined;
+}
+
+const STATE: VerifierState = {
+  floor: 1_767_225_600,
+  replayClock: 1_767_225_600,
+  lastSyncAt: 1_767_225_600,
+  versions: { trustList: { version: 3, digest: 'ab' }, statusLists: {}, rosters: {} },
+  passback: { version: 2, entries: [] },
+  replay: undefined,
+};
+
+describe('verifier snapshot (CCVS)', () => {
+  it('a JSON part that is not an object (null, a number, an array) is ERR_REPLAY_SNAPSHOT_CORRUPT, not a TypeError', () => {
+    for (const json of ['null', '5', '[]', '"x"']) {
+      expect(corruptCode(() => decodeVerifierState(withJson(json)))).toBe('ERR_REPLAY_SNAPSHOT_CORRUPT');
+    }
+  });
+
+  it('round-trips its state', () => {
+    expect(decodeVerifierState(encodeVerifierState(STATE))).toEqual(STATE);
+  });
+});
