@@ -45,7 +45,8 @@ export type KeyLookup = (keyId: string) => VerifyKey | undefined | Promise<Verif
 /**
  * Records a nonce and reports whether it was fresh: return `false` when the nonce was already
  * seen for this key. Called only after the signature has verified. `expiresAt` is the Unix time
- * in seconds after which the nonce can be forgotten (`created + tolerance`).
+ * in seconds after which the nonce can be forgotten, as the signature no longer verifies then:
+ * `created + tolerance`, or `expires + tolerance` when that is sooner or `created` is absent.
  */
 export type NonceStore = (nonce: string, keyId: string, expiresAt: number) => boolean | Promise<boolean>;
 
@@ -67,7 +68,10 @@ export interface VerifyRequestOptions {
   readonly requiredComponents?: readonly string[];
   /** Parameters the signature must carry; default `['created', 'keyid', 'alg', 'nonce']`. */
   readonly requiredParams?: readonly SignatureParamName[];
-  /** Replay check for the `nonce` parameter; when given, a nonce is mandatory. */
+  /**
+   * Replay check for the `nonce` parameter; when given, a nonce is mandatory, and so is `created`
+   * or `expires` (without either a signature would verify forever, long after its nonce is forgotten).
+   */
   readonly nonceStore?: NonceStore;
   /** Label to verify; default: the first member of `Signature-Input`. */
   readonly label?: string;
@@ -215,6 +219,10 @@ export async function verifyRequest(
   if (options.nonceStore !== undefined && params.nonce === undefined) {
     return fail('ERR_SIG_MALFORMED', 'missing parameter nonce');
   }
+  if (options.nonceStore !== undefined && params.created === undefined && params.expires === undefined) {
+    // such a signature verifies forever, but its nonce would be forgotten: replayable
+    return fail('ERR_SIG_MALFORMED', 'missing parameter created (or expires) to bound the nonce');
+  }
   const required =
     options.requiredComponents ??
     (body.length > 0 ? [...DEFAULT_COVERED_COMPONENTS, 'content-digest'] : DEFAULT_COVERED_COMPONENTS);
@@ -266,7 +274,12 @@ export async function verifyRequest(
   }
 
   if (options.nonceStore !== undefined && params.nonce !== undefined) {
-    const expiresAt = (params.created ?? now) + tolerance;
+    // the last second at which this signature still passes the created/expires checks above
+    const expiresAt =
+      Math.min(
+        params.created === undefined ? Number.POSITIVE_INFINITY : params.created,
+        params.expires === undefined ? Number.POSITIVE_INFINITY : params.expires,
+      ) + tolerance;
     if (!(await options.nonceStore(params.nonce, keyId, expiresAt))) {
       return fail('ERR_SIG_NONCE_REPLAYED', 'nonce already used');
     }
