@@ -4,6 +4,7 @@
  * @module
  */
 import type { PublicKey, SignatureBackend } from '@campus-card/core';
+import { nobleBackend } from './noble.js';
 
 const ECDSA_IMPORT = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const ECDSA_VERIFY = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -15,8 +16,9 @@ const ED25519 = { name: 'Ed25519' } as const;
  * is cached in a `WeakMap` keyed by the {@link PublicKey} object, so a key object reused across
  * scans (a trust-list entry, a cached credential's phone key) is imported only once.
  *
- * ECDSA verification in WebCrypto accepts high-S signatures (spec §2.3). A malformed key or
- * signature makes `verify` resolve to `false`; it never rejects.
+ * ECDSA verification in WebCrypto accepts high-S signatures (spec §2.3). A key WebCrypto cannot
+ * import or verify with (Ed25519 on an older browser or WebView) is verified with @noble/curves
+ * instead. A malformed key or signature makes `verify` resolve to `false`; it never rejects.
  *
  * @param subtle - The `SubtleCrypto` to use. Default `globalThis.crypto.subtle`.
  * @throws `TypeError` when no `SubtleCrypto` is available.
@@ -50,7 +52,9 @@ export function createWebCryptoBackend(
       if (signature.length !== 64) return false;
       try {
         const ck = await cryptoKey(key);
-        if (ck === null) return false;
+        // WebCrypto refused the key: a runtime without the algorithm (Ed25519 is missing from
+        // older browsers and WebViews), or a malformed key, which noble answers false for too
+        if (ck === null) return nobleBackend.verify(key, data, signature);
         return await s.verify(
           key.alg === 'ES256' ? ECDSA_VERIFY : ED25519,
           ck,
@@ -58,7 +62,7 @@ export function createWebCryptoBackend(
           data as Uint8Array<ArrayBuffer>,
         );
       } catch {
-        return false;
+        return nobleBackend.verify(key, data, signature);
       }
     },
   };

@@ -42,4 +42,27 @@ describe('createWebCryptoBackend', () => {
   it('throws without WebCrypto', () => {
     expect(() => createWebCryptoBackend({} as SubtleCrypto)).toThrow(TypeError);
   });
+
+  it('a WebCrypto without Ed25519 (older browsers, WebViews) falls back to noble for EdDSA keys', async () => {
+    const real = globalThis.crypto.subtle;
+    const noEd25519 = {
+      importKey: (...args: Parameters<SubtleCrypto['importKey']>) =>
+        (args[2] as { name?: string }).name === 'Ed25519'
+          ? Promise.reject(new DOMException('Unrecognized algorithm name', 'NotSupportedError'))
+          : real.importKey(...args),
+      verify: (...args: Parameters<SubtleCrypto['verify']>) => real.verify(...args),
+    } as unknown as SubtleCrypto;
+    const backend = createWebCryptoBackend(noEd25519);
+    const ed = generateKeyPair('EdDSA');
+    const es = generateKeyPair('ES256');
+    const edSig = signBytes(ed.privateKey, data);
+    // an EdDSA card was denied BAD_SIGNATURE on such a runtime
+    expect(await backend.verify(ed.publicKey, data, edSig)).toBe(true);
+    const bad = edSig.slice();
+    bad[3] = (bad[3] as number) ^ 1;
+    expect(await backend.verify(ed.publicKey, data, bad)).toBe(false);
+    expect(await backend.verify(es.publicKey, data, signBytes(es.privateKey, data))).toBe(true);
+    const bogusKey = { ...importRawPublicKey('ES256', es.publicKey.raw), raw: new Uint8Array(65) };
+    expect(await backend.verify(bogusKey, data, signBytes(es.privateKey, data))).toBe(false);
+  });
 });
