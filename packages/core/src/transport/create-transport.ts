@@ -329,7 +329,10 @@ export function createTransport(options: TransportOptions): Transport {
           }),
         };
       };
-      const declared = Number(resHeaders['content-length']);
+      // the Content-Length of an answer to HEAD or of a 304 is that of the representation, whose
+      // body does not follow (RFC 9110 §8.6): the stream below reads what does come, i.e. nothing
+      const bodiless = method === 'HEAD' || res.statusCode === 304 || res.statusCode === 204;
+      const declared = bodiless ? Number.NaN : Number(resHeaders['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) return tooLarge(`of ${declared} bytes`);
       if (resHeaders['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0) {
         // a declared length within the limit: undici ends the body there (a longer one is a

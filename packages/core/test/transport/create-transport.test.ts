@@ -391,6 +391,16 @@ describe('createTransport', () => {
     expect(e).toMatchObject({ code: 'ERR_RESPONSE_INVALID', message: expect.stringContaining('/balance') });
   });
 
+  it('a 304 declaring a large Content-Length has no body to refuse (RFC 9110 §8.6, §15.4.5)', async () => {
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/material', method: 'GET' })
+      .reply(304, '', { headers: { etag: '"v1"', 'content-length': String(64 * 1024 * 1024) } });
+    await expect(
+      transport().request({ method: 'GET', path: '/v1/material', headers: { 'if-none-match': '"v1"' } }),
+    ).resolves.toMatchObject({ status: 304, body: undefined });
+  });
+
   it('refuses a 64 MiB body with ERR_RESPONSE_TOO_LARGE, declared or not, unless the request allows it', async () => {
     const big = Buffer.alloc(64 * 1024 * 1024, 0x20);
     const pool = agent.get(ORIGIN);

@@ -238,3 +238,28 @@ describe('push receivers', () => {
     });
   });
 });
+
+describe('bodiless answers against a real server', () => {
+  it('a HEAD declaring a large Content-Length is not "too large" (RFC 9110 §8.6, §9.3.2)', async () => {
+    // the Content-Length of an answer to HEAD is that of the representation a GET would send:
+    // no body follows, so there is nothing over maxResponseBytes to refuse
+    const head = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(64 * 1024 * 1024) });
+      res.end();
+    });
+    await new Promise<void>((resolve) => head.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(head.address() as AddressInfo).port}`;
+    const dispatcher = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
+    const t = createTransport({ baseUrl: url, keyId: 'gate-7', privateKey: deviceJwk, dispatcher });
+    try {
+      await expect(t.request({ method: 'HEAD', path: '/v1/material' })).resolves.toMatchObject({
+        status: 200,
+        body: undefined,
+      });
+    } finally {
+      await dispatcher.close();
+      head.closeAllConnections();
+      await new Promise<void>((resolve) => head.close(() => resolve()));
+    }
+  });
+});
