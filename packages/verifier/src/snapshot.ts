@@ -4,11 +4,15 @@
  *
  * @module
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { VerifierError } from './errors.js';
 import type { HeldVersions } from './trust-store.js';
 
 const MAGIC = [0x43, 0x43, 0x56, 0x53]; // "CCVS"
-const FORMAT_VERSION = 1;
+/** The format written: 2 ends with a checksum; 1 (verifier 0.1) had none and is still read. */
+const FORMAT_VERSION = 2;
+/** Bytes of the format 2 checksum: SHA-256 of every byte before it, truncated. */
+const CHECKSUM_BYTES = 16;
 
 /** The decoded content of a verifier snapshot. */
 export interface VerifierState {
@@ -29,7 +33,11 @@ export interface VerifierState {
   readonly replay: Uint8Array | undefined;
 }
 
-/** Encodes a {@link VerifierState}: `"CCVS" ‖ 1 ‖ u32 len ‖ JSON ‖ u32 len ‖ replay snapshot`. */
+/**
+ * Encodes a {@link VerifierState}: `"CCVS" ‖ 2 ‖ u32 len ‖ JSON ‖ u32 len ‖ replay snapshot ‖
+ * checksum` (the first 16 bytes of the SHA-256 of everything before it), so that a damaged digit of
+ * the floor or of a held version is refused instead of restored.
+ */
 export function encodeVerifierState(state: VerifierState): Uint8Array {
   const json = new TextEncoder().encode(
     JSON.stringify({
@@ -41,7 +49,8 @@ export function encodeVerifierState(state: VerifierState): Uint8Array {
     }),
   );
   const replay = state.replay ?? new Uint8Array(0);
-  const out = new Uint8Array(5 + 4 + json.length + 4 + replay.length);
+  const body = 5 + 4 + json.length + 4 + replay.length;
+  const out = new Uint8Array(body + CHECKSUM_BYTES);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   out[4] = FORMAT_VERSION;
@@ -49,6 +58,7 @@ export function encodeVerifierState(state: VerifierState): Uint8Array {
   out.set(json, 9);
   view.setUint32(9 + json.length, replay.length);
   out.set(replay, 13 + json.length);
+  out.set(sha256(out.subarray(0, body)).subarray(0, CHECKSUM_BYTES), body);
   return out;
 }
 
@@ -77,12 +87,20 @@ function isMarks(v: unknown): v is Record<string, never> {
 export function decodeVerifierState(bytes: Uint8Array): VerifierState {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('snapshot must be a Uint8Array');
   if (bytes.length < 13 || MAGIC.some((b, i) => bytes[i] !== b)) throw corrupt('bad magic or too short');
-  if (bytes[4] !== FORMAT_VERSION) throw corrupt(`unknown format version ${String(bytes[4])}`);
+  const format = bytes[4];
+  if (format !== 1 && format !== FORMAT_VERSION) throw corrupt(`unknown format version ${String(format)}`);
+  const end = format === 1 ? bytes.length : bytes.length - CHECKSUM_BYTES;
+  if (end < 13) throw corrupt('truncated');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLen = view.getUint32(5);
-  if (13 + jsonLen > bytes.length) throw corrupt('truncated');
+  if (13 + jsonLen > end) throw corrupt('truncated');
   const replayLen = view.getUint32(9 + jsonLen);
-  if (13 + jsonLen + replayLen !== bytes.length) throw corrupt('length mismatch');
+  if (13 + jsonLen + replayLen !== end) throw corrupt('length mismatch');
+  if (format !== 1) {
+    const sum = sha256(bytes.subarray(0, end));
+    for (let i = 0; i < CHECKSUM_BYTES; i++)
+      if (bytes[end + i] !== sum[i]) throw corrupt('checksum mismatch');
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(9, 9 + jsonLen)));
@@ -116,6 +134,6 @@ export function decodeVerifierState(bytes: Uint8Array): VerifierState {
       rosters: v.rosters as HeldVersions['rosters'],
     },
     passback: p.passback ?? undefined,
-    replay: replayLen > 0 ? bytes.slice(13 + jsonLen) : undefined,
+    replay: replayLen > 0 ? bytes.slice(13 + jsonLen, end) : undefined,
   };
 }

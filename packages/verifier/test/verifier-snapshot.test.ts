@@ -42,3 +42,27 @@ describe('verifier snapshot (CCVS)', () => {
     expect(decodeVerifierState(encodeVerifierState(STATE))).toEqual(STATE);
   });
 });
+
+describe('verifier snapshot integrity', () => {
+  it('a flipped digit in the JSON part (a floor or version pushed years ahead) is refused as corrupt', () => {
+    const bytes = encodeVerifierState(STATE);
+    const text = new TextDecoder().decode(bytes);
+    // "floor":1767225600 → "floor":9767225600: restored, it would deny every scan until 2279
+    const at = text.indexOf('"floor":1') + '"floor":'.length;
+    const damaged = bytes.slice();
+    damaged[at] = 0x39; // '9'
+    expect(corruptCode(() => decodeVerifierState(damaged))).toBe('ERR_REPLAY_SNAPSHOT_CORRUPT');
+  });
+
+  it('still reads a format 1 snapshot (written before the checksum)', () => {
+    const { replay: _, ...rest } = STATE;
+    const json = JSON.stringify({ ...rest, passback: STATE.passback });
+    expect(decodeVerifierState(withJson(json))).toEqual(STATE);
+  });
+
+  it('an unknown (newer) format version is refused as corrupt', () => {
+    const bytes = encodeVerifierState(STATE);
+    bytes[4] = 9;
+    expect(corruptCode(() => decodeVerifierState(bytes))).toBe('ERR_REPLAY_SNAPSHOT_CORRUPT');
+  });
+});
