@@ -15,7 +15,8 @@ import type { Handlers, PlatformState } from '../context.js';
 export const walletAccount = (personId: string): string => `wallet:${personId}`;
 
 /**
- * Posts a balanced journal entry. Must run inside a transaction.
+ * Posts a balanced journal entry, dated `at` (unix ms; default now: when the money moved). Must
+ * run inside a transaction.
  *
  * @throws RangeError when the postings do not sum to zero or an amount is not an integer.
  */
@@ -24,6 +25,7 @@ export function postJournal(
   ref: string,
   kind: string,
   postings: readonly (readonly [string, number])[],
+  at: number = state.clock.now(),
 ): void {
   let sum = 0;
   for (const [, amount] of postings) {
@@ -31,23 +33,22 @@ export function postJournal(
     sum += amount;
   }
   if (sum !== 0) throw new RangeError(`journal ${ref} does not balance (${sum})`);
-  const now = state.clock.now();
   const j = state.db
     .prepare('INSERT INTO journal (ref, kind, created_at) VALUES (?, ?, ?)')
-    .run(ref, kind, now);
+    .run(ref, kind, at);
   // One statement for all postings and one for all balances (not one each per posting).
   const n = postings.length;
   const ins = state.db.prepare(
     `INSERT INTO postings (journal_id, account, amount) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')}`,
   );
   const upd = state.db.prepare(
-    `INSERT INTO accounts (account, balance, updated_at) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')} ON CONFLICT(account) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at`,
+    `INSERT INTO accounts (account, balance, updated_at) VALUES ${Array(n).fill('(?, ?, ?)').join(', ')} ON CONFLICT(account) DO UPDATE SET balance = balance + excluded.balance, updated_at = MAX(updated_at, excluded.updated_at)`,
   );
   const pArgs: (string | number | bigint)[] = [];
   const aArgs: (string | number)[] = [];
   for (const [account, amount] of postings) {
     pArgs.push(j.lastInsertRowid, account, amount);
-    aArgs.push(account, amount, now);
+    aArgs.push(account, amount, at);
   }
   ins.run(...pArgs);
   upd.run(...aArgs);

@@ -149,12 +149,13 @@ function setStatus(
   id: string,
   status: Order['status'],
   failure: string | null = null,
+  at: number = state.clock.now(),
 ): void {
   state.db
     .prepare(
       'UPDATE orders SET status = ?, failure_code = COALESCE(?, failure_code), updated_at = ? WHERE order_id = ?',
     )
-    .run(status, failure, state.clock.now(), id);
+    .run(status, failure, at, id);
 }
 
 /** The ledger account credited by a captured order. */
@@ -166,13 +167,22 @@ function canPay(state: PlatformState, personId: string, amount: number, allowNeg
   return allowNegative || balanceOf(state, walletAccount(personId)) >= amount;
 }
 
-/** Posts a captured order to the ledger and queues its push. `o` is in its final state. */
-function settled(state: PlatformState, o: OrderRow): OrderRow {
+/**
+ * Posts a captured order to the ledger, dated `at` (default now), and queues its push. `o` is in
+ * its final state.
+ */
+function settled(state: PlatformState, o: OrderRow, at?: number): OrderRow {
   if (o.status === 'success') {
-    postJournal(state, o.order_id, o.kind, [
-      [walletAccount(o.person_id), -o.amount],
-      [creditAccount(o), o.amount],
-    ]);
+    postJournal(
+      state,
+      o.order_id,
+      o.kind,
+      [
+        [walletAccount(o.person_id), -o.amount],
+        [creditAccount(o), o.amount],
+      ],
+      at,
+    );
   }
   const type = o.status === 'success' ? 'payment.succeeded' : 'payment.failed';
   enqueueEvent(state, type, () => orderOut(state, o), {
@@ -182,12 +192,17 @@ function settled(state: PlatformState, o: OrderRow): OrderRow {
   return o;
 }
 
-/** Debits the wallet for a processing payment (success) or marks it failed. Inside a transaction. */
-function capture(state: PlatformState, o: OrderRow, allowNegative = false): OrderRow {
-  const ok = canPay(state, o.person_id, o.amount, allowNegative);
-  if (ok) setStatus(state, o.order_id, 'success');
-  else setStatus(state, o.order_id, 'failed', 'ERR_INSUFFICIENT_FUNDS');
-  return settled(state, orderById(state, o.order_id));
+/**
+ * Debits the wallet for a processing payment (success) or marks it failed, as of its confirmation
+ * time (`confirm_at`): the money moved when the holder confirmed, not when a read or the timer
+ * got to it. Inside a transaction.
+ */
+function capture(state: PlatformState, o: OrderRow): OrderRow {
+  const at = Math.min(o.confirm_at ?? state.clock.now(), state.clock.now());
+  const ok = canPay(state, o.person_id, o.amount);
+  if (ok) setStatus(state, o.order_id, 'success', null, at);
+  else setStatus(state, o.order_id, 'failed', 'ERR_INSUFFICIENT_FUNDS', at);
+  return settled(state, orderById(state, o.order_id), at);
 }
 
 /**
@@ -211,17 +226,22 @@ function insertCaptured(
   return row;
 }
 
-/** Confirms processing payments whose confirmation time has come. Inside or outside a transaction. */
+/**
+ * Confirms processing payments whose confirmation time has come, in the order they were confirmed
+ * (each against the balance the earlier ones left). With `only`, nothing when that order is not
+ * due; else every due order, not only it: a poll of a later one must not capture it before an
+ * earlier one. Inside or outside a transaction.
+ */
 export function settleDue(state: PlatformState, only?: OrderRow): void {
   const now = state.clock.now();
-  const rows =
-    only === undefined
-      ? (state.db
-          .prepare("SELECT * FROM orders WHERE status = 'processing' AND confirm_at <= ?")
-          .all(now) as OrderRow[])
-      : only.status === 'processing' && only.confirm_at !== null && only.confirm_at <= now
-        ? [only]
-        : [];
+  if (
+    only !== undefined &&
+    !(only.status === 'processing' && only.confirm_at !== null && only.confirm_at <= now)
+  )
+    return;
+  const rows = state.db
+    .prepare("SELECT * FROM orders WHERE status = 'processing' AND confirm_at <= ? ORDER BY confirm_at")
+    .all(now) as OrderRow[];
   if (rows.length === 0) return;
   state.tx(() => {
     for (const r of rows) {
@@ -341,6 +361,8 @@ export const paymentHandlers: Handlers = {
         : resolveCredentialInput(state, p, b));
       return ctx.commit(() => {
         const processing = b.amount > state.settings.confirmThreshold;
+        // a payment the holder confirmed before this one is paid first
+        if (!processing) settleDue(state);
         const fields = {
           scope,
           out_trade_no: b.out_trade_no,
@@ -604,6 +626,7 @@ export const paymentHandlers: Handlers = {
       const requestHash = hash(['fee', b.payer_person_id, b.student_person_id, b.fee_type, b.amount]);
       const existing = findOrder(state, p.id, b.out_trade_no);
       if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
+      settleDue(state); // a payment the holder confirmed before this fee is paid first
       const o = insertCaptured(
         state,
         {

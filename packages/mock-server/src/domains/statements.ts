@@ -11,6 +11,7 @@ import type { HandlerContext, Handlers } from '../context.js';
 import { requirePrincipal } from '../context.js';
 import { iso } from '../lib/clock.js';
 import { ApiError, notFound } from '../lib/problem.js';
+import { settleDue } from './payments.js';
 
 const HEADER = 'journal_id,kind,out_trade_no,ref,amount,created_at';
 
@@ -30,6 +31,9 @@ function build(ctx: HandlerContext, date: string): Built {
     throw new ApiError(400, 'ERR_VALIDATION', `invalid date ${date}`);
   const end = start + 86_400_000;
   if (end > ctx.state.clock.now()) throw notFound(`statement ${date} (the day is not over)`);
+  // A payment confirmed during the day is captured as of its confirmation: capture every due one
+  // first, so that none lands in a day already served.
+  settleDue(ctx.state);
   const rows = ctx.state.db
     .prepare(
       `SELECT j.journal_id, j.kind, j.ref, j.created_at, p.amount, o.out_trade_no

@@ -806,3 +806,64 @@ describe("another school's wallets", () => {
     ).toBe(await balance(p, 's-001'));
   });
 });
+
+describe('payments awaiting confirmation are captured in the order they were confirmed, as of then', () => {
+  const get = async (p: MockPlatform, no: string) =>
+    json<Order & { updated_at: string }>(
+      await p.app.inject(signed(p, deviceSigner(p, 'pos-01'), 'GET', `/v1/payments/${no}`)),
+    );
+
+  it('polling the later one first does not let it take the money of the one confirmed before', async () => {
+    p = await demoPlatform();
+    // 400 000 confirmed at +5 s, then 150 000 confirmed at +6 s, from 500 000: the first is paid
+    expect(json<Order>(await pay(p, 'C-FIRST', 400_000, 'p-001')).status).toBe('processing');
+    p.clock.advance(1);
+    expect(json<Order>(await pay(p, 'C-SECOND', 150_000, 'p-001')).status).toBe('processing');
+    p.clock.advance(10);
+    const second = await get(p, 'C-SECOND');
+    const first = await get(p, 'C-FIRST');
+    expect([first.status, second.status, second.failure_code]).toEqual([
+      'success',
+      'failed',
+      'ERR_INSUFFICIENT_FUNDS',
+    ]);
+    expect(await balance(p, 'p-001')).toBe(100_000);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
+  it('a payment confirmed before an immediate one is paid before it', async () => {
+    p = await demoPlatform();
+    expect(json<Order>(await pay(p, 'C-BIG', 490_000, 'p-001')).status).toBe('processing');
+    p.clock.advance(10); // confirmed at +5 s; nobody has looked yet
+    const now = json<Order>(await pay(p, 'C-NOW', 20_000, 'p-001'));
+    expect([now.status, now.failure_code]).toEqual(['failed', 'ERR_INSUFFICIENT_FUNDS']);
+    expect((await get(p, 'C-BIG')).status).toBe('success');
+    expect(await balance(p, 'p-001')).toBe(10_000);
+  });
+
+  it('the capture is dated at the confirmation, whenever it is read: a range across the delay counts it once', async () => {
+    p = await demoPlatform();
+    const t0 = p.clock.now();
+    expect(json<Order>(await pay(p, 'C-LATE', 60_000, 'p-001')).status).toBe('processing');
+    p.clock.advance(100); // confirmed at t0 + 5 s, first read at t0 + 100 s
+    const range = async (from: number, to: number) =>
+      json<{ spent: number; payment_count: number }>(
+        await p.app.inject(
+          signed(
+            p,
+            operator(p),
+            'GET',
+            `/v1/wallets/p-001/summary?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`,
+          ),
+        ),
+      );
+    expect(await range(t0, t0 + 5_000)).toMatchObject({ spent: 0, payment_count: 0 });
+    expect(await range(t0 + 5_000, t0 + 50_000)).toMatchObject({ spent: 60_000, payment_count: 1 });
+    expect(await range(t0 + 50_000, t0 + 200_000)).toMatchObject({ spent: 0, payment_count: 0 });
+    const o = await get(p, 'C-LATE');
+    expect([o.status, o.updated_at]).toEqual([
+      'success',
+      new Date(t0 + 5_000).toISOString().replace('.000Z', 'Z'),
+    ]);
+  });
+});

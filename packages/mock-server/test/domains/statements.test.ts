@@ -54,3 +54,31 @@ describe('GET /v1/statements/{date}', () => {
     expect(createHash('sha256').update(file.rawPayload).digest('hex')).toBe(json(info).hash_value);
   });
 });
+
+describe('a statement never changes once served', () => {
+  it('a payment confirmed before midnight and first read after it is on that day’s statement, before and after the read', async () => {
+    p = await demoPlatform();
+    const pos = deviceSigner(p, 'pos-01');
+    p.clock.set(Date.UTC(2026, 0, 5, 23, 59, 50));
+    const r = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments', {
+        out_trade_no: 'MID-1',
+        amount: 60_000,
+        qr_text: await qrOf(p, 'p-001', 2),
+      }),
+    );
+    expect([r.statusCode, json(r).status]).toEqual([201, 'processing']);
+    p.clock.set(Date.UTC(2026, 0, 6, 0, 1, 0)); // confirmed at 23:59:55; nobody has looked yet
+    const info = async (date: string) => {
+      const res = await p.app.inject(signed(p, pos, 'GET', `/v1/statements/${date}`));
+      expect(res.statusCode, res.body).toBe(200);
+      return json<{ credits: number; line_count: number; hash_value: string }>(res);
+    };
+    const first = await info('2026-01-05');
+    expect(first).toMatchObject({ credits: 60_000, line_count: 1 });
+    expect(json(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/MID-1'))).status).toBe('success');
+    expect(await info('2026-01-05')).toEqual(expect.objectContaining({ hash_value: first.hash_value }));
+    p.clock.advance(86_400);
+    expect(await info('2026-01-06')).toMatchObject({ credits: 0, line_count: 0 });
+  });
+});
