@@ -222,9 +222,13 @@ export interface Verifier {
   replayJournal(bytes: Uint8Array, options: { now: number }): ReplayJournalResult;
   /**
    * Restores a {@link snapshot} (at boot, before serving). The floor and held versions only move
-   * forward; the memory replay store is replaced by the snapshot's entries.
+   * forward; the memory replay store is replaced by the snapshot's entries. On any throw the
+   * verifier is unchanged.
    *
-   * @throws `VerifierError` `ERR_REPLAY_SNAPSHOT_CORRUPT` for a corrupt snapshot.
+   * @throws `VerifierError` `ERR_REPLAY_SNAPSHOT_CORRUPT` for a corrupt or damaged snapshot (its
+   *   checksum fails) or one of an unknown format; `VerifierError` `ERR_PASSBACK_SNAPSHOT_INVALID`
+   *   for a malformed anti-passback part; `RangeError` when the snapshot holds more live replay
+   *   entries than `replayCapacity` (raise it: live entries are never dropped).
    */
   restore(bytes: Uint8Array, options: { now: number }): void;
   /** The staleness of each material, the floor and the last sync, for a device dashboard. */
