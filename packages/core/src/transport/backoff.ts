@@ -41,8 +41,47 @@ export function computeBackoff(attempt: number, opts: BackoffOptions, random: ()
   return Math.floor(Math.min(delay, opts.maxMs));
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const DAY_L = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
+const MONTH = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+/** RFC 9110 §5.6.7 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`. */
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+/** RFC 9110 §5.6.7 obsolete rfc850-date: `Sunday, 06-Nov-94 08:49:37 GMT`. */
+const RFC850_DATE = new RegExp(`^${DAY_L}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+/** RFC 9110 §5.6.7 obsolete asctime-date: `Sun Nov  6 08:49:37 1994` (in GMT). */
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} (\\d{2}| \\d) ${TIME} (\\d{4})$`);
+
 /**
- * Parses a `Retry-After` header value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+ * Parses an HTTP-date in any of the three formats a recipient must accept (RFC 9110 §5.6.7),
+ * all in GMT; a two-digit rfc850 year is the one within 50 years of `nowMs`. `undefined` for
+ * anything else, including a date that names no real instant (`31 Feb`, `24:00:00`).
+ */
+function parseHttpDate(v: string, nowMs: number): number | undefined {
+  // [day, month, year, hour, minute, second] as matched
+  const asctime = ASCTIME_DATE.exec(v);
+  const f =
+    (IMF_FIXDATE.exec(v) ?? RFC850_DATE.exec(v))?.slice(1) ??
+    (asctime === null ? undefined : [asctime[2], asctime[1], asctime[6], asctime[3], asctime[4], asctime[5]]);
+  if (f === undefined) return undefined;
+  const [day, h, min, sec] = [f[0], f[3], f[4], f[5]].map(Number) as [number, number, number, number];
+  let year = Number(f[2]);
+  if ((f[2] as string).length === 2) {
+    const nowYear = new Date(nowMs).getUTCFullYear();
+    year += Math.floor(nowYear / 100) * 100;
+    if (year > nowYear + 50) year -= 100;
+    else if (year <= nowYear - 50) year += 100;
+  }
+  if (day < 1 || h > 23 || min > 59 || sec > 60) return undefined; // 60: a leap second
+  const at = Date.UTC(year, MONTHS.indexOf(f[1] as string), day, h, min, Math.min(sec, 59));
+  if (new Date(at).getUTCDate() !== day) return undefined; // 31 Feb
+  return at;
+}
+
+/**
+ * Parses a `Retry-After` header value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date in any of
+ * the formats of RFC 9110 §5.6.7 (IMF-fixdate, and the obsolete rfc850 and asctime ones).
  *
  * @param value - the header value.
  * @param nowMs - the current time in epoch milliseconds (for HTTP-dates).
@@ -52,7 +91,6 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (value === undefined) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
-  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+  const at = parseHttpDate(v, nowMs);
+  return at === undefined ? undefined : Math.max(0, at - nowMs);
 }

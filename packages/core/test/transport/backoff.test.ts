@@ -41,6 +41,19 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
   });
+  it('accepts the obsolete rfc850 and asctime HTTP-dates too, as GMT (RFC 9110 §5.6.7 "MUST accept all three")', () => {
+    expect(parseRetryAfter('Wednesday, 01-Jan-25 00:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfter('Wed Jan  1 00:00:05 2025', now)).toBe(5000); // asctime is UTC, not local
+    expect(parseRetryAfter('Wed Jan 11 00:00:00 2025', now)).toBe(10 * 86_400_000);
+    // a two-digit year more than 50 years ahead is in the past century (§5.6.7): long gone
+    expect(parseRetryAfter('Sunday, 06-Nov-94 08:49:37 GMT', now)).toBe(0);
+  });
+  it('refuses an HTTP-date that names no real instant (RFC 9110 §5.6.7)', () => {
+    expect(parseRetryAfter('Fri, 31 Feb 2025 00:00:05 GMT', now)).toBeUndefined();
+    expect(parseRetryAfter('Wed, 01 Jan 2025 24:00:05 GMT', now)).toBeUndefined();
+    expect(parseRetryAfter('Wed, 01 Foo 2025 00:00:05 GMT', now)).toBeUndefined();
+    expect(parseRetryAfter('Wed Jan 1 00:00:05 2025', now)).toBeUndefined(); // asctime pads the day with SP
+  });
 });
 
 describe('errorFromResponse', () => {
