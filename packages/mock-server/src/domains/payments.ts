@@ -542,6 +542,7 @@ export const paymentHandlers: Handlers = {
     const person = getPersonRow(ctx.state, ctx.params.person_id);
     if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
     requireOwnSchool(requirePrincipal(ctx), person.school_id, `person ${ctx.params.person_id}`);
+    settleDue(ctx.state); // a payment confirmed by now has moved its money
     const acc = walletAccount(person.person_id);
     const row = ctx.state.db.prepare('SELECT balance, updated_at FROM accounts WHERE account = ?').get(acc) as
       | { balance: number; updated_at: number }

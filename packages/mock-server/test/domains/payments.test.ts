@@ -841,6 +841,15 @@ describe('payments awaiting confirmation are captured in the order they were con
     expect(await balance(p, 'p-001')).toBe(10_000);
   });
 
+  it('the balance read after the confirmation includes the capture, before anyone polls the order', async () => {
+    p = await demoPlatform();
+    expect(json<Order>(await pay(p, 'C-BAL', 60_000, 'p-001')).status).toBe('processing');
+    expect(await balance(p, 'p-001')).toBe(500_000);
+    p.clock.advance(10);
+    expect(await balance(p, 'p-001')).toBe(440_000);
+    expect((await get(p, 'C-BAL')).status).toBe('success');
+  });
+
   it('the capture is dated at the confirmation, whenever it is read: a range across the delay counts it once', async () => {
     p = await demoPlatform();
     const t0 = p.clock.now();
