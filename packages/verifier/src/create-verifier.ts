@@ -221,9 +221,10 @@ export interface Verifier {
    */
   replayJournal(bytes: Uint8Array, options: { now: number }): ReplayJournalResult;
   /**
-   * Restores a {@link snapshot} (at boot, before serving). The floor and held versions only move
-   * forward; the memory replay store is replaced by the snapshot's entries. On any throw the
-   * verifier is unchanged.
+   * Restores a {@link snapshot} (at boot, before serving and before loading material). The floor
+   * and held versions only move forward; material already loaded that the restored versions refuse
+   * as a rollback (an older copy) is dropped. The memory replay store is replaced by the snapshot's
+   * entries. On any throw the verifier is unchanged.
    *
    * @throws `VerifierError` `ERR_REPLAY_SNAPSHOT_CORRUPT` for a corrupt or damaged snapshot (its
    *   checksum fails) or one of an unknown format; `VerifierError` `ERR_PASSBACK_SNAPSHOT_INVALID`

@@ -87,7 +87,10 @@ export interface TrustStore {
   loadTrustList(bytes: Uint8Array): LoadResult;
   loadStatusList(bytes: Uint8Array): LoadResult;
   loadRoster(bytes: Uint8Array): LoadResult;
-  /** Raises the held versions to at least those given (restore from a snapshot). */
+  /**
+   * Raises the held versions to at least those given (restore from a snapshot), and drops any
+   * material held that the raised versions refuse as a rollback.
+   */
   raiseVersions(v: HeldVersions): void;
 }
 
@@ -122,6 +125,12 @@ function rollback(material: Material, version: number, held: number): LoadResult
     coreCode: 'ERR_ROLLBACK',
     detail: `${material} version ${version} is not newer than the version ${held} held`,
   };
+}
+
+/** Whether `mark` refuses the `held` material as a rollback: a lower version, or the same with other bytes. */
+function refused(mark: VersionMark | undefined, held: Held<unknown>): boolean {
+  if (mark === undefined || held.stamp.version > mark.version) return false;
+  return held.stamp.version < mark.version || digestOf(held.bytes) !== mark.digest;
 }
 
 /** Creates an empty trust store anchored on `rootKeys`. */
@@ -276,6 +285,20 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
       }
       for (const [k, m] of Object.entries(v.rosters)) {
         if (!(m.version <= (versions.rosters[k]?.version ?? -1))) versions.rosters[k] = m;
+      }
+      // material loaded before the marks were raised that they now refuse as a rollback (an older
+      // copy, loaded before a restore) is dropped: it must not stay in use (fail closed)
+      if (trustList !== undefined && refused(versions.trustList, trustList)) trustList = undefined;
+      let changed = false;
+      for (const [school, held] of statusLists) {
+        if (refused(versions.statusLists[school], held)) {
+          statusLists.delete(school);
+          changed = true;
+        }
+      }
+      if (changed) refreshArray();
+      if (roster !== undefined && refused(versions.rosters[roster.value.roster.school], roster)) {
+        roster = undefined;
       }
     },
   };

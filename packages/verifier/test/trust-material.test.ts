@@ -382,4 +382,29 @@ describe('rollback', () => {
       version: 3,
     });
   });
+
+  it('material loaded before a restore that the snapshot has seen a newer version of is dropped, not kept in use', async () => {
+    const v = await loaded();
+    const sign = campus.issuer.privateKey;
+    expect(v.loadStatusList(await statusList(sign, 2, { revoked: { 1: 1 } }), { now: T0 }).ok).toBe(true);
+    expect(v.loadRoster(await roster(sign, 2, { without: [VICTIM] }), { now: T0 }).ok).toBe(true);
+    const snap = v.snapshot({ now: T0 + 10 });
+
+    // boot in the wrong order: the old copies from disk first (the victim not yet revoked), then the state
+    const rebooted = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend });
+    expect(rebooted.loadTrustList(tl1, { now: T0 + 20 }).ok).toBe(true);
+    expect(rebooted.loadStatusList(await statusList(sign, 1), { now: T0 + 20 }).ok).toBe(true);
+    expect(rebooted.loadRoster(await roster(sign, 1), { now: T0 + 20 }).ok).toBe(true);
+    rebooted.restore(snap, { now: T0 + 20 });
+    // a rollback the restore would otherwise have let in: the revoked card admitted
+    expect(rebooted.status(T0 + 20)).toMatchObject({ statusLists: {}, roster: null });
+    expect(
+      await rebooted.verify(await campus.code(VICTIM, T0 + 20), { now: T0 + 20, reader: gate }),
+    ).toMatchObject({
+      accepted: false,
+      reason: 'NO_STATUS_LIST',
+    });
+    // the trust list of the same version and bytes stays
+    expect(rebooted.status(T0 + 20).trustList).toMatchObject({ version: 1 });
+  });
 });
