@@ -4,7 +4,7 @@
  * @module
  */
 import { type CreatePaymentBody, type CreateRefundBody, Order, Refund } from '@campus-card/core/api';
-import type { Transport } from '@campus-card/core/transport';
+import { CampusCardApiError, type Transport, type TransportResponse } from '@campus-card/core/transport';
 import { assertBusinessKey, assertFen, paymentKey, refundKey } from './lib/ids.js';
 import { passOptions, type RequestOptions } from './request-options.js';
 
@@ -40,7 +40,9 @@ export interface ReverseOptions extends RequestOptions {
 
 /**
  * `pos.payments`: one method per payment endpoint. Every answer is checked against the contract
- * (`Order`, `Refund`): a success answer that is not one rejects with `ERR_RESPONSE_INVALID` (or
+ * (`Order`, `Refund`) and against the request: an order must carry the `out_trade_no` asked for
+ * (and, for `create`, the amount), a refund its `out_trade_no`, `out_refund_no` and amount. A
+ * success answer that is not one rejects with `ERR_RESPONSE_INVALID` (or
  * `ERR_RESPONSE_INVALID_JSON`), carrying the status; for `create`, `reverse`, `close` and `refund`
  * that means the outcome is unknown, so query the order before acting on it.
  */
@@ -66,6 +68,26 @@ export interface PaymentsResource {
    * first refund and moves no money.
    */
   refund(outTradeNo: string, input: RefundInput, options?: RequestOptions): Promise<Refund>;
+}
+
+/** A success answer about something else than what was asked: the outcome of the request is unknown. */
+function notAsked(res: TransportResponse<unknown>, what: string): CampusCardApiError {
+  return new CampusCardApiError({
+    code: 'ERR_RESPONSE_INVALID',
+    message: `HTTP ${res.status} answered ${what}`,
+    status: res.status,
+    requestId: res.requestId,
+    headers: res.headers,
+  });
+}
+
+/** Returns the order of `res` if it is the order `outTradeNo` (of `amountFen` when given). */
+function orderOf(res: TransportResponse<Order>, outTradeNo: string, amountFen?: number): Order {
+  const o = res.body;
+  if (o.out_trade_no !== outTradeNo) throw notAsked(res, `the order ${o.out_trade_no}, not ${outTradeNo}`);
+  if (amountFen !== undefined && o.amount !== amountFen)
+    throw notAsked(res, `order ${outTradeNo} of ${o.amount} fen, not ${amountFen}`);
+  return o;
 }
 
 const tradePath = (outTradeNo: string, suffix = ''): string =>
@@ -94,7 +116,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
         idempotencyKey: paymentKey(input.outTradeNo),
         ...passOptions(options),
       });
-      return res.body;
+      return orderOf(res, input.outTradeNo, input.amountFen);
     },
     async query(outTradeNo, options) {
       assertBusinessKey('outTradeNo', outTradeNo);
@@ -104,7 +126,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
         schema: Order,
         ...passOptions(options),
       });
-      return res.body;
+      return orderOf(res, outTradeNo);
     },
     async reverse(outTradeNo, options) {
       assertBusinessKey('outTradeNo', outTradeNo);
@@ -115,7 +137,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
         body: options?.reason === undefined ? {} : { reason: options.reason },
         ...passOptions(options),
       });
-      return res.body;
+      return orderOf(res, outTradeNo);
     },
     async close(outTradeNo, options) {
       assertBusinessKey('outTradeNo', outTradeNo);
@@ -126,7 +148,7 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
         body: options?.reason === undefined ? {} : { reason: options.reason },
         ...passOptions(options),
       });
-      return res.body;
+      return orderOf(res, outTradeNo);
     },
     async refund(outTradeNo, input, options) {
       assertBusinessKey('outTradeNo', outTradeNo);
@@ -145,7 +167,17 @@ export function createPaymentsResource(transport: Transport): PaymentsResource {
         idempotencyKey: refundKey(outTradeNo, input.outRefundNo),
         ...passOptions(options),
       });
-      return res.body;
+      const r = res.body;
+      if (
+        r.out_trade_no !== outTradeNo ||
+        r.out_refund_no !== input.outRefundNo ||
+        r.amount !== input.amountFen
+      )
+        throw notAsked(
+          res,
+          `refund ${r.out_trade_no}/${r.out_refund_no} of ${r.amount} fen, not ${outTradeNo}/${input.outRefundNo} of ${input.amountFen}`,
+        );
+      return r;
     },
   };
 }

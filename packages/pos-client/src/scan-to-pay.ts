@@ -73,8 +73,12 @@ export type ScanToPayResult = ScanToPayFinal | ScanToPayOffline | ScanToPayDenie
 
 const FINAL = new Set<Order['status']>(['success', 'failed', 'reversed', 'closed']);
 
-function final(order: Order, outTradeNo: string): ScanToPayFinal | undefined {
-  return FINAL.has(order.status)
+/**
+ * The sale's outcome when `order` is final and is this sale (its out_trade_no and amount): an
+ * answer about another order or amount says nothing about this one.
+ */
+function final(order: Order, outTradeNo: string, amountFen: number): ScanToPayFinal | undefined {
+  return FINAL.has(order.status) && order.out_trade_no === outTradeNo && order.amount === amountFen
     ? { status: order.status as ScanToPayFinal['status'], outTradeNo, order }
     : undefined;
 }
@@ -196,7 +200,7 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
       sent = true;
       const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: ctx.createMaxRetries });
       reached = true;
-      const done = final(order, outTradeNo);
+      const done = final(order, outTradeNo, input.amountFen);
       if (done !== undefined) return done;
     } catch (e) {
       if (isAbort(e, signal) || isDefinitive(e) || !(isNoResponse(e) || answered(e))) throw e;
@@ -221,7 +225,7 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
       try {
         const order = await ctx.payments.query(outTradeNo, { ...sigOpt, maxRetries: 0 });
         reached = true;
-        const done = final(order, outTradeNo);
+        const done = final(order, outTradeNo, input.amountFen);
         if (done !== undefined) return done;
       } catch (e) {
         if (isAbort(e, signal)) throw e;
@@ -232,7 +236,7 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
         // the platform either performs it now or answers the first outcome.
         try {
           const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 0 });
-          const done = final(order, outTradeNo);
+          const done = final(order, outTradeNo, input.amountFen);
           if (done !== undefined) return done;
         } catch (e2) {
           if (isAbort(e2, signal) || isDefinitive(e2)) throw e2;
@@ -287,7 +291,7 @@ async function reverseUnconfirmed(
         // It became final meanwhile (failed or closed): report that.
         let cause: unknown = e;
         try {
-          const done = final(await ctx.payments.query(outTradeNo, sigOpt), outTradeNo);
+          const done = final(await ctx.payments.query(outTradeNo, sigOpt), outTradeNo, createInput.amountFen);
           if (done !== undefined) return done;
         } catch (q) {
           if (isAbort(q, signal)) throw q;
@@ -300,7 +304,7 @@ async function reverseUnconfirmed(
         // for good (nothing can be charged under this key any more) or it lands and is reversed.
         try {
           const created = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 1 });
-          const done = final(created, outTradeNo);
+          const done = final(created, outTradeNo, createInput.amountFen);
           if (done !== undefined && done.status !== 'success') return done;
           continue;
         } catch (e2) {
@@ -310,14 +314,14 @@ async function reverseUnconfirmed(
       }
       throw await unresolved(ctx, outTradeNo, capturedAt, e);
     }
-    const done = final(order, outTradeNo);
+    const done = final(order, outTradeNo, createInput.amountFen);
     if (done !== undefined) return done;
-    // a reverse answered with an order that is not final: the outcome is still unknown
+    // a reverse answered with an order that is not final (or not of this amount): the outcome is still unknown
     throw await unresolved(
       ctx,
       outTradeNo,
       capturedAt,
-      new Error(`the reversal of ${outTradeNo} answered a ${order.status} order`),
+      new Error(`the reversal of ${outTradeNo} answered a ${order.status} order of ${order.amount} fen`),
     );
   }
   throw await unresolved(ctx, outTradeNo, capturedAt, undefined);

@@ -46,6 +46,9 @@ export type SyncOptions = Pick<RequestOptions, 'signal'>;
 
 type Item = OfflineBatchBody['items'][number];
 
+/** Order states after which nothing more can happen to a payment's money but refunds. */
+const FINAL = new Set(['success', 'failed', 'reversed', 'closed']);
+
 function itemOf(e: OutboxPayment): Item {
   return {
     seq: e.seq,
@@ -203,7 +206,12 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
 
     for (const r of owed) {
       try {
-        await ctx.payments.reverse(r.outTradeNo, { ...sigOpt, reason: 'not confirmed in time' });
+        const order = await ctx.payments.reverse(r.outTradeNo, {
+          ...sigOpt,
+          reason: 'not confirmed in time',
+        });
+        // an answer that is not a final order leaves the reversal owed (the next sync asks again)
+        if (!FINAL.has(order.status)) continue;
         reversals += 1;
         await outbox.ack([r.seq]);
       } catch (e) {

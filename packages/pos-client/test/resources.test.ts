@@ -54,7 +54,7 @@ describe('payments', () => {
       .reply(200, order({ status: 'reversed' }), { headers: JSON_HEADERS });
     pool
       .intercept({ path: '/v1/payments/T2/close', method: 'POST' })
-      .reply(200, order({ status: 'closed' }), { headers: JSON_HEADERS });
+      .reply(200, order({ out_trade_no: 'T2', status: 'closed' }), { headers: JSON_HEADERS });
     const { pos } = unitClient(agent);
     expect((await pos.payments.query('T1')).status).toBe('success');
     expect((await pos.payments.reverse('T1', { reason: 'customer left' })).status).toBe('reversed');

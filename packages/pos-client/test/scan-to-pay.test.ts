@@ -60,7 +60,15 @@ describe('scanToPay', () => {
     agent
       .get(ORIGIN)
       .intercept({ path: '/v1/payments', method: 'POST' })
-      .reply(201, order(), { headers: JSON_HEADERS });
+      .reply(
+        201,
+        (opts) => {
+          const text =
+            typeof opts.body === 'string' ? opts.body : new TextDecoder().decode(opts.body as Uint8Array);
+          return order({ out_trade_no: (JSON.parse(text) as { out_trade_no: string }).out_trade_no });
+        },
+        { headers: JSON_HEADERS },
+      );
     const { pos } = unitClient(agent);
     const r = await pos.scanToPay({ qr: QR, amountFen: 1200 });
     expect(r.outTradeNo).toMatch(/^pos-01-[0-9a-z]+-[0-9a-f]{12}$/);
@@ -90,11 +98,11 @@ describe('scanToPay', () => {
       .reply(201, order({ status: 'processing', amount: 60_000 }), { headers: JSON_HEADERS });
     pool
       .intercept({ path: '/v1/payments/T1', method: 'GET' })
-      .reply(200, order({ status: 'processing' }), { headers: JSON_HEADERS })
+      .reply(200, order({ status: 'processing', amount: 60_000 }), { headers: JSON_HEADERS })
       .times(DEFAULT_POLL_SCHEDULE.length);
     pool
       .intercept({ path: '/v1/payments/T1/reverse', method: 'POST' })
-      .reply(200, order({ status: 'reversed' }), { headers: JSON_HEADERS });
+      .reply(200, order({ status: 'reversed', amount: 60_000 }), { headers: JSON_HEADERS });
     const { pos, sleeps } = unitClient(agent);
     const r = await pos.scanToPay({ qr: QR, amountFen: 60_000, outTradeNo: 'T1' });
     expect(r.status).toBe('reversed');
