@@ -46,7 +46,8 @@ function arrayOf<T>(
 ): T[] {
   if (!Array.isArray(value)) fail(path, 'must be an array');
   if (nonEmpty && value.length === 0) fail(path, 'must not be empty');
-  return value.map((v, i) => item(v, `${path}[${i}]`));
+  // every index, holes of a sparse array too (map would skip them and keep the holes)
+  return Array.from(value, (v: unknown, i) => item(v, `${path}[${i}]`));
 }
 
 function integerIn(value: unknown, path: string, min: number, max: number): number {

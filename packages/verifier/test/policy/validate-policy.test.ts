@@ -87,6 +87,15 @@ describe('validatePolicy', () => {
     expect(pathOf(withRule({ kind: 'scene', id: 'x', require: [1.5] }))).toBe('rules[1].require[0]');
   });
 
+  it('rejects a sparse array (a hole evaluation would read as undefined and crash on)', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the test
+    expect(pathOf({ id: 'p', rules: [, { kind: 'roles', id: 'r', allow: ['teacher'] }] })).toBe('rules[0]');
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the test
+    expect(pathOf(withRule({ kind: 'roles', id: 'x', allow: ['teacher', , 'student'] }))).toBe(
+      'rules[1].allow[1]',
+    );
+  });
+
   it('names the path in the message', () => {
     expect(() => validatePolicy(withRule({ kind: 'scene', id: 'x', require: [-1] }))).toThrow(
       /rules\[1\]\.require\[0\]/,
