@@ -90,21 +90,40 @@ export function checkLedger(state: PlatformState): LedgerCheck {
     )
     .get() as { n: number; d: number; c: number };
   if (totals.d !== totals.c) problems.push(`debits ${totals.d} ≠ credits ${totals.c}`);
-  // Orders and the ledger agree: every successful payment's net amount is in its wallet.
-  const orderNet = db
+  // Orders and the ledger agree, wallet by wallet: each person's successful orders net to what
+  // their wallet holds (a total alone misses a debit booked to another person's wallet).
+  const orderNets = db
     .prepare(
       `SELECT COALESCE(SUM(CASE
          WHEN kind = 'top_up' AND status = 'success' THEN amount
          WHEN kind IN ('payment', 'offline_payment', 'fee') AND status = 'success' THEN -(amount - refunded_amount)
-         ELSE 0 END), 0) AS s FROM orders`,
+         ELSE 0 END), 0) AS s, person_id FROM orders GROUP BY person_id`,
     )
-    .get() as { s: number };
-  const walletTotal = (
-    db.prepare("SELECT COALESCE(SUM(balance), 0) AS s FROM accounts WHERE account LIKE 'wallet:%'").get() as {
-      s: number;
-    }
-  ).s;
-  if (orderNet.s !== walletTotal) problems.push(`orders net ${orderNet.s} ≠ wallet total ${walletTotal}`);
+    .all() as { s: number; person_id: string }[];
+  const wallets = db.prepare("SELECT account, balance FROM accounts WHERE account LIKE 'wallet:%'").all() as {
+    account: string;
+    balance: number;
+  }[];
+  const byWallet = new Map<string, { orders: number; balance: number }>();
+  let orderNet = 0;
+  let walletTotal = 0;
+  for (const o of orderNets) {
+    orderNet += o.s;
+    byWallet.set(`wallet:${o.person_id}`, { orders: o.s, balance: 0 });
+  }
+  for (const w of wallets) {
+    walletTotal += w.balance;
+    const e = byWallet.get(w.account);
+    if (e === undefined) byWallet.set(w.account, { orders: 0, balance: w.balance });
+    else e.balance = w.balance;
+  }
+  let reported = 0;
+  for (const [account, e] of [...byWallet].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (e.orders === e.balance) continue;
+    if (++reported > 20) break;
+    problems.push(`${account} holds ${e.balance} but its orders net ${e.orders}`);
+  }
+  if (orderNet !== walletTotal) problems.push(`orders net ${orderNet} ≠ wallet total ${walletTotal}`);
   const entries = (db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
   return {
     balanced: problems.length === 0,

@@ -162,6 +162,7 @@ describe('ledger check', () => {
       wallet_total: DEMO_TOTAL - 1_500 + 7,
       problems: [
         'account wallet:s-001 caches 8507 but postings sum to 8500',
+        'wallet:s-001 holds 8507 but its orders net 8500',
         'orders net 1033500 ≠ wallet total 1033507',
       ],
     });
@@ -200,6 +201,7 @@ describe('ledger check', () => {
       problems: [
         'account channel:simulated has no cached balance but postings sum to -1035000',
         'account wallet:s-001 has no cached balance but postings sum to 8500',
+        'wallet:s-001 holds 0 but its orders net 8500',
         'orders net 1033500 ≠ wallet total 1025000',
       ],
     });
@@ -258,14 +260,44 @@ describe('ledger check', () => {
     expect(await check(p)).toEqual({
       ...ok,
       balanced: false,
-      problems: ['orders net 1033400 ≠ wallet total 1033500'],
+      problems: [
+        'wallet:s-001 holds 8500 but its orders net 8400',
+        'orders net 1033400 ≠ wallet total 1033500',
+      ],
     });
     // a successful payment marked failed: the money left the wallet without an order
     p.state.db.prepare("UPDATE orders SET amount = 1500, status = 'failed' WHERE out_trade_no = 'C-C'").run();
     expect(await check(p)).toEqual({
       ...ok,
       balanced: false,
-      problems: ['orders net 1035000 ≠ wallet total 1033500'],
+      problems: [
+        'wallet:s-001 holds 8500 but its orders net 10000',
+        'orders net 1035000 ≠ wallet total 1033500',
+      ],
+    });
+  });
+
+  it("reports a payment debited from another person's wallet, though the totals agree", async () => {
+    p = await demoPlatform();
+    const order = json<{ order_id: string }>(await pay(p, 'C-W', 1_500, 's-001'));
+    const ok = await check(p);
+    expect(ok.balanced).toBe(true);
+    // the debit moved to s-002's wallet, the cached balances kept in step: every journal entry
+    // sums to zero, every balance matches its postings, and all wallets together match all orders
+    p.state.db
+      .prepare(
+        "UPDATE postings SET account = 'wallet:s-002' WHERE journal_id = ? AND account = 'wallet:s-001'",
+      )
+      .run(journalOf(p, order.order_id));
+    p.state.db.prepare("UPDATE accounts SET balance = balance + 1500 WHERE account = 'wallet:s-001'").run();
+    p.state.db.prepare("UPDATE accounts SET balance = balance - 1500 WHERE account = 'wallet:s-002'").run();
+    expect(await check(p)).toEqual({
+      ...ok,
+      balanced: false,
+      problems: [
+        'wallet:s-001 holds 10000 but its orders net 8500',
+        'wallet:s-002 holds 3500 but its orders net 5000',
+      ],
     });
   });
 });
