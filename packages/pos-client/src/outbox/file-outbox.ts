@@ -7,6 +7,8 @@
  * (a power cut during a write) is ignored and cut off; an unreadable line before it is corruption.
  * When most lines are acknowledged history, open rewrites the journal (temp file, fsync, rename,
  * fsync of the directory), keeping the pending and quarantined entries and the last sequence number.
+ * A write or fsync that fails (a full disk, an I/O error) rejects and is undone: the file is cut
+ * back to its last whole line; if even that fails, every later write rejects with the same error.
  *
  * @module
  */
@@ -189,14 +191,40 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
     await handle.truncate(tornBytesAt);
     await handle.sync();
   }
+  /** Bytes of the journal that are whole, durable lines. */
+  let size = (await handle.stat()).size;
+  /** Set when a failed write could not be undone: the journal's end is unknown, nothing more is written. */
+  let broken: unknown;
   let closed = false;
   let chain: Promise<unknown> = Promise.resolve();
 
-  /** Appends one line and fsyncs, serialised with every other write. */
+  /**
+   * Appends one line and fsyncs, serialised with every other write. A short write is completed. A
+   * failed write or fsync is undone (the file cut back to its last whole line), so that the entry
+   * does not come back after a restart although its caller was told it failed, and the next line
+   * does not land after a torn one (which would make the journal unreadable).
+   */
   function write(line: Line): Promise<void> {
     const run = chain.then(async () => {
-      await handle.write(`${JSON.stringify(line)}\n`);
-      await handle.sync();
+      if (broken !== undefined) throw broken;
+      const buf = Buffer.from(`${JSON.stringify(line)}\n`, 'utf8');
+      try {
+        for (let off = 0; off < buf.length; ) {
+          const { bytesWritten } = await handle.write(buf, off, buf.length - off);
+          if (!(bytesWritten > 0)) throw new Error(`outbox ${path}: a write made no progress`);
+          off += bytesWritten;
+        }
+        await handle.sync();
+      } catch (e) {
+        try {
+          await handle.truncate(size);
+          await handle.sync();
+        } catch {
+          broken = e;
+        }
+        throw e;
+      }
+      size += buf.length;
     });
     chain = run.catch(() => undefined);
     return run;
