@@ -20,9 +20,13 @@ import type { RequestOptions } from './request-options.js';
 export interface SyncResult {
   /** Offline sales the platform accepted (charged) in this sync. */
   readonly accepted: number;
-  /** Offline sales the platform already had (an earlier upload whose answer was lost, or the online order of the same out_trade_no). */
+  /** Offline sales the platform already had booked (an earlier upload whose answer was lost, or the online order of the same out_trade_no). */
   readonly duplicates: number;
-  /** Offline sales the platform refused (e.g. `ERR_OFFLINE_CAP`, `ERR_CODE_ALREADY_USED`): lost revenue to follow up. */
+  /**
+   * Offline sales the platform refused (e.g. `ERR_OFFLINE_CAP`, `ERR_CODE_ALREADY_USED`,
+   * `ERR_REVOKED`): lost revenue to follow up. This includes a sale answered `duplicate` with a
+   * `code`: an earlier upload of it was refused and that answer was lost.
+   */
   readonly rejected: readonly OfflineItemResult[];
   /**
    * Offline sales set aside in this sync because the platform refuses them as malformed (400 or
@@ -194,7 +198,8 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
           capturedAt: entry.capturedAt,
         });
       } else if (r.outcome === 'accepted') accepted += 1;
-      else if (r.outcome === 'duplicate') duplicates += 1;
+      // a duplicate carries its first answer's code: set, the first upload was refused (its answer lost)
+      else if (r.outcome === 'duplicate' && r.code === null) duplicates += 1;
       else rejected.push(r);
       done.push(entry.seq);
     }

@@ -106,6 +106,43 @@ describe('sync', () => {
     expect(await outbox.pending()).toEqual([]);
   });
 
+  it('a resent sale the platform had refused (its first answer lost) is reported rejected, not duplicate', async () => {
+    const { pos, outbox } = await offlinePos(2);
+    const pool = agent.get(ORIGIN);
+    // the platform refused T0 (the card was revoked when it was sold) and booked T1; the answer is lost
+    pool
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .replyWithError(socketDropped())
+      .times(5);
+    expect(await pos.sync()).toMatchObject({ complete: false, remaining: 2 });
+    // the resend: both are duplicates of their (device, seq), each with its first answer's code
+    const results = [
+      {
+        seq: NOW,
+        out_trade_no: 'T0',
+        outcome: 'duplicate',
+        code: 'ERR_REVOKED',
+        order_id: null,
+        conflict_device_id: null,
+      },
+      {
+        seq: NOW + 1,
+        out_trade_no: 'T1',
+        outcome: 'duplicate',
+        code: null,
+        order_id: 'ord_1',
+        conflict_device_id: null,
+      },
+    ];
+    pool
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply(200, { results, accepted: 0, duplicates: 2, rejected: 0 }, { headers: JSON_HEADERS });
+    const s = await pos.sync();
+    expect(s).toMatchObject({ duplicates: 1, remaining: 0, complete: true });
+    expect(s.rejected).toMatchObject([{ seq: NOW, out_trade_no: 'T0', code: 'ERR_REVOKED' }]);
+    expect(await outbox.pending()).toEqual([]);
+  });
+
   it('re-queues a sale whose seq the platform already holds for another order', async () => {
     const { pos, outbox } = await offlinePos(1);
     agent
