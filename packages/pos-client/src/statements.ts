@@ -52,14 +52,16 @@ export interface StatementsResource {
    *
    * @param date - the UTC day, `YYYY-MM-DD`, or a `Date` (its UTC day).
    * @throws {@link PosClientError} `ERR_POS_STATEMENT_HASH_MISMATCH` when the file does not match
-   *   its hash or size, `ERR_POS_STATEMENT_INVALID` when it is malformed, not UTF-8, over
-   *   {@link MAX_STATEMENT_BYTES} or its totals disagree; `InvalidRequestError` 404 when the day is
+   *   its hash or size, `ERR_POS_STATEMENT_INVALID` when it is malformed (an amount or journal id
+   *   that is not an integer numeral), not UTF-8, over {@link MAX_STATEMENT_BYTES} or its totals
+   *   disagree (line count, credits, debits, net); `InvalidRequestError` 404 when the day is
    *   not over yet; `ERR_RESPONSE_INVALID` when the metadata is not a statement.
    */
   download(date: string | Date, options?: RequestOptions): Promise<Statement>;
 }
 
 const HEADER = 'journal_id,kind,out_trade_no,ref,amount,created_at';
+const INTEGER = /^-?[0-9]+$/;
 
 function parse(text: string): StatementLine[] {
   const rows = text.split('\n');
@@ -67,8 +69,14 @@ function parse(text: string): StatementLine[] {
     throw new PosClientError('ERR_POS_STATEMENT_INVALID', 'unexpected statement header or ending');
   return rows.slice(1, -1).map((row, i) => {
     const f = row.split(',');
-    const amount = Number(f[4]);
-    if (f.length !== 6 || !Number.isSafeInteger(amount) || !Number.isSafeInteger(Number(f[0])))
+    // integer numerals only: Number() reads '' and ' ' as 0 and '0x10' as 16
+    const amount = INTEGER.test(f[4] ?? '') ? Number(f[4]) : Number.NaN;
+    if (
+      f.length !== 6 ||
+      !Number.isSafeInteger(amount) ||
+      !INTEGER.test(f[0] ?? '') ||
+      !Number.isSafeInteger(Number(f[0]))
+    )
       throw new PosClientError('ERR_POS_STATEMENT_INVALID', `statement line ${i + 2} is malformed`);
     return {
       journalId: Number(f[0]),
@@ -149,7 +157,12 @@ export function createStatementsResource(transport: Transport, merchantId?: stri
         if (l.amountFen >= 0) credits += l.amountFen;
         else debits -= l.amountFen;
       }
-      if (lines.length !== info.line_count || credits !== info.credits || debits !== info.debits) {
+      if (
+        lines.length !== info.line_count ||
+        credits !== info.credits ||
+        debits !== info.debits ||
+        info.net !== credits - debits
+      ) {
         throw new PosClientError(
           'ERR_POS_STATEMENT_INVALID',
           `statement ${day}: lines or totals disagree with its metadata`,

@@ -161,6 +161,35 @@ describe('statements', () => {
     });
   });
 
+  it('refuses a line whose amount or journal id is not an integer numeral, and a net that is not credits − debits', async () => {
+    const { pos } = unitClient(agent);
+    for (const [row, credits] of [
+      ['9,payment,T2,ord_2,,2026-01-04T11:00:00Z', 1200],
+      ['9,payment,T2,ord_2, 5,2026-01-04T11:00:00Z', 1205],
+      ['9,payment,T2,ord_2,0x10,2026-01-04T11:00:00Z', 1216],
+      [',payment,T2,ord_2,5,2026-01-04T11:00:00Z', 1205],
+    ] as const) {
+      const file = `${csv}${row}\n`;
+      serve(
+        info({
+          hash_value: createHash('sha256').update(file).digest('hex'),
+          size_bytes: Buffer.byteLength(file),
+          line_count: 3,
+          credits,
+          net: credits - 300,
+        }),
+        file,
+      );
+      await expect(pos.statements.download('2026-01-04')).rejects.toMatchObject({
+        code: 'ERR_POS_STATEMENT_INVALID',
+      });
+    }
+    serve(info({ net: 900_000 }), csv);
+    await expect(pos.statements.download('2026-01-04')).rejects.toMatchObject({
+      code: 'ERR_POS_STATEMENT_INVALID',
+    });
+  });
+
   it('refuses totals that disagree with the lines, and another merchant', async () => {
     serve(info({ credits: 1 }), csv);
     const { pos } = unitClient(agent, { merchantId: 'm-canteen-s' });
