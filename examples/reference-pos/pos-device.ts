@@ -23,6 +23,19 @@ function env(name: string): string {
   return v;
 }
 
+/**
+ * The device's private JWK from `DEVICE_KEY`. A parse error is not passed on: its message quotes
+ * the text around the error, which is the private key.
+ */
+function deviceKey(): Jwk {
+  try {
+    return JSON.parse(env('DEVICE_KEY')) as Jwk;
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw new Error('DEVICE_KEY is not valid JSON (a private JWK)');
+  }
+}
+
 /** Runs the scenario of the environment; resolves to the process exit code. */
 export async function runPosDevice(options: { dispatcher?: Dispatcher } = {}): Promise<number> {
   if (process.env.SCENARIO === 'offline-batch') return runOfflineBatch(options);
@@ -30,7 +43,7 @@ export async function runPosDevice(options: { dispatcher?: Dispatcher } = {}): P
     baseUrl: env('PLATFORM_URL'),
     deviceId: env('DEVICE_ID'),
     merchantId: env('MERCHANT_ID'),
-    privateKey: JSON.parse(env('DEVICE_KEY')) as Jwk,
+    privateKey: deviceKey(),
     pollSchedule: [0.2, 0.4, 0.8, 1.6],
     retryBaseMs: 50,
     retryMaxMs: 200,
@@ -69,7 +82,7 @@ async function runOfflineBatch(options: { dispatcher?: Dispatcher }): Promise<nu
     baseUrl: env('PLATFORM_URL'),
     deviceId: env('DEVICE_ID'),
     merchantId: env('MERCHANT_ID'),
-    privateKey: JSON.parse(env('DEVICE_KEY')) as Jwk,
+    privateKey: deviceKey(),
     pollSchedule: [0.2, 0.4, 0.8, 1.6],
     retryBaseMs: 50,
     retryMaxMs: 200,
