@@ -72,10 +72,22 @@ function trimOws(v: string): string {
   return start === 0 && end === v.length ? v : v.slice(start, end);
 }
 
+/** An obsolete line folding (RFC 9112 §5.2: `obs-fold = OWS CRLF RWS`). */
+const OBS_FOLD = /[ \t]*\r\n[ \t]+/g;
+
 /**
- * Returns a header's canonical value for a signature base (RFC 9421 §2.1): each field line
- * stripped of leading and trailing spaces and tabs (only those) and lines joined with `", "`;
- * `undefined` when absent.
+ * One field line's canonical value (RFC 9421 §2.1): each obs-fold replaced by a single SP, then
+ * leading and trailing SP and HTAB stripped. A CR or LF that is not part of a fold stays (and
+ * makes the signature base fail).
+ */
+function canonicalLine(v: string): string {
+  return trimOws(v.includes('\n') ? v.replace(OBS_FOLD, ' ') : v);
+}
+
+/**
+ * Returns a header's canonical value for a signature base (RFC 9421 §2.1): each field line with
+ * any obsolete line folding replaced by a single space, stripped of leading and trailing spaces
+ * and tabs (only those), and lines joined with `", "`; `undefined` when absent.
  *
  * @param headers - the header input.
  * @param name - the field name (any case).
@@ -84,7 +96,7 @@ export function getHeader(headers: HeaderInput, name: string): string | undefine
   const lower = name.toLowerCase();
   if (typeof Headers !== 'undefined' && headers instanceof Headers) {
     const v = headers.get(lower);
-    return v === null ? undefined : trimOws(v);
+    return v === null ? undefined : canonicalLine(v);
   }
   const rec = headers as Readonly<Record<string, HeaderValue>>;
   // Every own key that matches in any case, in key order, without making an array of keys.
@@ -93,10 +105,10 @@ export function getHeader(headers: HeaderInput, name: string): string | undefine
     if (key !== lower && key.toLowerCase() !== lower) continue;
     if (!Object.hasOwn(rec, key)) continue;
     const v = rec[key];
-    if (typeof v === 'string') out = out === undefined ? trimOws(v) : `${out}, ${trimOws(v)}`;
+    if (typeof v === 'string') out = out === undefined ? canonicalLine(v) : `${out}, ${canonicalLine(v)}`;
     else if (Array.isArray(v)) {
       for (const line of v as readonly unknown[]) {
-        const t = trimOws(String(line));
+        const t = canonicalLine(String(line));
         out = out === undefined ? t : `${out}, ${t}`;
       }
     }
@@ -114,7 +126,7 @@ export function headersToRecord(headers: HeaderInput): Record<string, string> {
   const out: Record<string, string> = {};
   if (typeof Headers !== 'undefined' && headers instanceof Headers) {
     headers.forEach((value, name) => {
-      out[name.toLowerCase()] = trimOws(value);
+      out[name.toLowerCase()] = canonicalLine(value);
     });
     return out;
   }

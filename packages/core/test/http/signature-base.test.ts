@@ -242,3 +242,37 @@ describe('targets that give no request-target components', () => {
     expect(r).toMatchObject({ ok: false, code: 'ERR_SIG_INVALID' });
   });
 });
+
+describe('HTTP field canonicalisation (RFC 9421 §2.1)', () => {
+  it('gives the §2.1 example values: obs-fold replaced by one SP, OWS trimmed, lines joined', () => {
+    // RFC 9421 §2.1: "Remove any obsolete line folding within the line, and replace it with a
+    // single space"; a raw HTTP/1.1 parser may hand such a value over (RFC 9112 §5.2)
+    const req: HttpRequestLike = {
+      method: 'GET',
+      url: '/',
+      headers: {
+        'X-OWS-Header': '   Leading and trailing whitespace.   ',
+        'X-Obs-Fold-Header': 'Obsolete\r\n    line folding.',
+        'Cache-Control': ['max-age=60', '   must-revalidate'],
+        'X-Empty-Header': '',
+      },
+    };
+    const names = ['x-ows-header', 'x-obs-fold-header', 'cache-control', 'x-empty-header'];
+    expect(createSignatureBase(req, names, {}).base.split('\n').slice(0, 4)).toEqual([
+      '"x-ows-header": Leading and trailing whitespace.',
+      '"x-obs-fold-header": Obsolete line folding.',
+      '"cache-control": max-age=60, must-revalidate',
+      '"x-empty-header": ',
+    ]);
+  });
+
+  it('still refuses a bare CR or LF that is no fold (it would forge a line of the base)', () => {
+    for (const v of ['a\r\n"@method": GET', 'a\nb', 'a\rb', 'a\r\n']) {
+      const r = buildSignatureBase(
+        { method: 'GET', url: '/', headers: { 'x-h': v } },
+        { items: [{ value: 'x-h', params: [] }], params: [] },
+      );
+      expect(r, JSON.stringify(v)).toMatchObject({ ok: false, reason: 'malformed' });
+    }
+  });
+});
