@@ -674,18 +674,36 @@ export const paymentHandlers: Handlers = {
     const p = requirePrincipal(ctx);
     const scope = scopeOf(p);
     const device = state.db
-      .prepare('SELECT offline_tx_cap, offline_device_cap FROM devices WHERE device_id = ?')
+      .prepare('SELECT offline_tx_cap, offline_device_cap, created_at FROM devices WHERE device_id = ?')
       .get(p.id) as {
       offline_tx_cap: number;
       offline_device_cap: number;
+      created_at: number;
     };
     // Every capture time is checked before any work: a bad one refuses the whole batch.
     const capturedAt = b.items.map((item, i) => parseIso(item.captured_at, `body/items/${i}/captured_at`));
+    // A sale cannot have been captured after now, nor before the POS was registered (give or take
+    // the clock tolerance of signatures): such a time would draw on a day budget of its own (a tap
+    // carries no time of its own to contradict it), and judge the card at a time it never had.
+    const tolerance = state.settings.signatureToleranceS * 1000;
+    const latest = state.clock.now() + tolerance;
+    const earliest = device.created_at - tolerance;
     // Verify every code first (async), as of its capture time: its time window, and the card's
     // status and phone key as they were then (a sale made before the card was reported lost is
     // booked); then commit all at once.
     const checked: (Resolution | ApiError)[] = [];
     for (const [i, item] of b.items.entries()) {
+      const at = capturedAt[i] as number;
+      if (at > latest || at < earliest) {
+        checked.push(
+          new ApiError(
+            422,
+            'ERR_CAPTURED_AT',
+            `captured_at ${item.captured_at} is after now or before the POS was registered`,
+          ),
+        );
+        continue;
+      }
       try {
         checked.push(
           await resolveCredentialInput(state, p, item, {

@@ -237,4 +237,54 @@ describe('offline caps', () => {
     expect(outcomes(o)).toEqual([[1, 'accepted', null]]);
     expect(balance(p, 'p-001')).toBe(445_000);
   });
+
+  it('a capture time the POS cannot have had (after now, before the POS was registered) is refused: no day budget is made up', async () => {
+    p = await platform();
+    const a = await registerPos(p, 'pos-clock', 1_000, 1_500);
+    const now = p.clock.now();
+    const uid = '04a1b2c3d4e5f6'; // s-001's physical card: a tap carries no time of its own
+    const tap = (seq: number, at: number, amount = 1_000) => ({
+      seq,
+      out_trade_no: `CK${seq}`,
+      amount,
+      uid_hex: uid,
+      captured_at: new Date(at).toISOString(),
+    });
+    const day = 86_400_000;
+    const r = await upload(p, a, [
+      tap(1, now - 10_000),
+      tap(2, now + day), // each made-up day would have had its own budget
+      tap(3, now + 2 * day),
+      tap(4, now - day), // before the POS existed
+      tap(5, now - 365 * day),
+      tap(6, now + 2 * day + 60_000),
+    ]);
+    expect(outcomes(r)).toEqual([
+      [1, 'accepted', null],
+      [2, 'rejected', 'ERR_CAPTURED_AT'],
+      [3, 'rejected', 'ERR_CAPTURED_AT'],
+      [4, 'rejected', 'ERR_CAPTURED_AT'],
+      [5, 'rejected', 'ERR_CAPTURED_AT'],
+      [6, 'rejected', 'ERR_CAPTURED_AT'],
+    ]);
+    expect(ordersOf(p, 'pos-clock').map((o) => o.out_trade_no)).toEqual(['CK1']);
+    expect(balance(p, 's-001')).toBe(9_000);
+    const incidents = json<{ data: { seq: number; code: string; kind: string }[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents?kind=offline_payment_refused')),
+    ).data;
+    expect(incidents.map((i) => [i.seq, i.code]).sort()).toEqual([
+      [2, 'ERR_CAPTURED_AT'],
+      [3, 'ERR_CAPTURED_AT'],
+      [4, 'ERR_CAPTURED_AT'],
+      [5, 'ERR_CAPTURED_AT'],
+      [6, 'ERR_CAPTURED_AT'],
+    ]);
+    // a clock a little ahead or behind (within the signature tolerance) is no reason to refuse
+    const skewed = await upload(p, a, [tap(7, now + 250_000, 250), tap(8, now - 250_000, 250)]);
+    expect(outcomes(skewed)).toEqual([
+      [7, 'accepted', null],
+      [8, 'accepted', null],
+    ]);
+    expect(balance(p, 's-001')).toBe(8_500);
+  });
 });
