@@ -61,7 +61,7 @@ export interface TransportOptions {
   readonly random?: () => number;
   /** Sleep between retries (inject a fake in tests); default: an abortable `setTimeout`. */
   readonly sleep?: SleepFn;
-  /** Extra headers sent with every request (e.g. `user-agent`). */
+  /** Extra headers sent with every request (e.g. `user-agent`), any name case; never an `Idempotency-Key`. */
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * Largest response body read, in bytes; default 4 MiB (4 194 304). A
@@ -86,15 +86,16 @@ export interface TransportRequest {
   /** JSON body; serialised with `JSON.stringify`. */
   readonly body?: unknown;
   /**
-   * Idempotency key. Default: a random UUID for POST/PUT/PATCH/DELETE, reused across retries.
-   * `null` opts out (the request is then not retried after a lost response).
+   * Idempotency key. Default: an `Idempotency-Key` in {@link TransportRequest.headers}, else a
+   * random UUID for POST/PUT/PATCH/DELETE, reused across retries. `null` opts out (no key is sent,
+   * and the request is then not retried after a lost response).
    */
   readonly idempotencyKey?: string | null;
   /** Abort signal; aborting rejects with `signal.reason`, also during a backoff sleep. */
   readonly signal?: AbortSignal;
   /** Per-request override of {@link TransportOptions.maxRetries}. */
   readonly maxRetries?: number;
-  /** Extra headers for this request. */
+  /** Extra headers for this request; they replace those of {@link TransportOptions.headers} (any name case). */
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * How a 2xx/3xx body is returned:
@@ -438,15 +439,19 @@ export function createTransport(options: TransportOptions): Transport {
       req.maxResponseBytes === undefined
         ? defaultMaxResponseBytes
         : assertBytes('maxResponseBytes', req.maxResponseBytes);
+    // field names are case-insensitive (RFC 9110 §5.1): a caller's `Accept` or `Idempotency-Key`
+    // replaces the default instead of going out as a second field line beside it
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    delete headers['idempotency-key']; // one key for every request would replay the first answer
+    for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
     const idempotencyKey =
       req.idempotencyKey === null
         ? undefined
-        : (req.idempotencyKey ?? (KEYED_METHODS.has(method) ? globalThis.crypto.randomUUID() : undefined));
-    const headers: Record<string, string> = {
-      accept: 'application/json, application/problem+json',
-      ...options.headers,
-      ...req.headers,
-    };
+        : (req.idempotencyKey ??
+          headers['idempotency-key'] ??
+          (KEYED_METHODS.has(method) ? globalThis.crypto.randomUUID() : undefined));
+    delete headers['idempotency-key'];
     let body: Uint8Array | undefined;
     if (req.body !== undefined) {
       body = new TextEncoder().encode(JSON.stringify(req.body));

@@ -263,3 +263,46 @@ describe('bodiless answers against a real server', () => {
     }
   });
 });
+
+describe('caller headers against a real server', () => {
+  it('a caller header in any case replaces the transport default, and its Idempotency-Key is the key (RFC 9110 §5.1)', async () => {
+    // field names are case-insensitive (RFC 9110 §5.1): `Idempotency-Key` and `idempotency-key`
+    // are one field, so the server must not receive the caller's key joined with a random one
+    const received: Array<Record<string, string | string[] | undefined>> = [];
+    const echo = createServer((req, res) => {
+      received.push(req.headers);
+      if (received.length === 1) res.writeHead(503, { 'content-type': 'application/json' }).end('{}');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    const dispatcher = new Agent({ keepAliveTimeout: 10, keepAliveMaxTimeout: 10 });
+    const t = createTransport({
+      baseUrl: url,
+      keyId: 'gate-7',
+      privateKey: deviceJwk,
+      dispatcher,
+      retryBaseMs: 1,
+      headers: { 'User-Agent': 'campus-gate/1.0', Accept: 'application/json' },
+    });
+    try {
+      await t.request({
+        method: 'POST',
+        path: '/v1/orders',
+        body: { amount: 1 },
+        headers: { 'Idempotency-Key': 'order-42', 'Content-Type': 'application/merge-patch+json' },
+      });
+      expect(received).toHaveLength(2); // the 503 was retried: the request carried a key
+      for (const h of received) {
+        expect(h['idempotency-key']).toBe('order-42');
+        expect(h['user-agent']).toBe('campus-gate/1.0');
+        expect(h.accept).toBe('application/json');
+        expect(h['content-type']).toBe('application/json'); // the body is JSON
+      }
+    } finally {
+      await dispatcher.close();
+      echo.closeAllConnections();
+      await new Promise<void>((resolve) => echo.close(() => resolve()));
+    }
+  });
+});
