@@ -87,8 +87,9 @@ export interface TransportRequest {
   readonly body?: unknown;
   /**
    * Idempotency key. Default: an `Idempotency-Key` in {@link TransportRequest.headers}, else a
-   * random UUID for POST/PUT/PATCH/DELETE, reused across retries. `null` opts out (no key is sent,
-   * and the request is then not retried after a lost response).
+   * random UUID for POST/PUT/PATCH/DELETE, reused across retries. `null` opts out: no key is sent,
+   * and a request other than GET/HEAD/OPTIONS is then never retried (not after a lost response, a
+   * 429 or a 5xx).
    */
   readonly idempotencyKey?: string | null;
   /** Abort signal; aborting rejects with `signal.reason`, also during a backoff sleep. */
@@ -240,10 +241,10 @@ function validatorOf(schema: TSchema): (value: unknown) => ValidationResult {
  *
  * Every attempt is signed (RFC 9421, default components `@method @path @query` plus
  * `content-digest` with a body) with a fresh `nonce` and `created`. POST/PUT/PATCH/DELETE carry
- * an `Idempotency-Key`, the same on every retry. Retried: lost responses and timeouts (safe
- * methods or keyed requests only), 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 429 (honouring
- * `Retry-After`) and 5xx (safe or keyed only); a problem body with `retryable: false` vetoes.
- * Other 4xx are never retried.
+ * an `Idempotency-Key`, the same on every retry. Only safe methods (GET/HEAD/OPTIONS) and keyed
+ * requests are ever retried, never a POST without a key: after lost responses and timeouts,
+ * 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 429 and 5xx (honouring `Retry-After`); a problem body with
+ * `retryable: false` vetoes. Other 4xx are never retried.
  *
  * Responses are checked before they are returned: a body over `maxResponseBytes` (default 4 MiB)
  * rejects with `ERR_RESPONSE_TOO_LARGE`, and with the default `responseType: 'json'` a success
@@ -495,7 +496,8 @@ export function createTransport(options: TransportOptions): Transport {
         const vetoed = isProblem(parsed) && !parsed.retryable;
         canRetry =
           !vetoed &&
-          (result.status === 429 || inProgress || (result.status >= 500 && replaySafe)) &&
+          replaySafe &&
+          (result.status === 429 || inProgress || result.status >= 500) &&
           (retryAfterMs === undefined || retryAfterMs <= maxRetryAfterMs);
       }
       if (!canRetry || retry >= maxRetries) throw error;

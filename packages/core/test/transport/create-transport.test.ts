@@ -157,6 +157,23 @@ describe('createTransport', () => {
     expect(delays).toEqual([3000, 7000]);
   });
 
+  it('never replays a POST without an Idempotency-Key, not even on a 429 (RFC 9110 §9.2.2: POST is not idempotent)', async () => {
+    // a 429 does not promise the request was not acted on (RFC 6585 §4 leaves that open); only a
+    // key lets the platform tell a replay from a second payment
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(429, problem(429, 'ERR_RATE_LIMITED', true), {
+        headers: { ...PROBLEM_HEADERS, 'retry-after': '1' },
+      });
+    const err = await transport()
+      .request({ method: 'POST', path: '/v1/payments', body: { amount: 250 }, idempotencyKey: null })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(err).toMatchObject({ status: 429, retryable: true, retryAfterMs: 1000 });
+    expect(delays).toEqual([]);
+  });
+
   it('gives up with RateLimitError when Retry-After exceeds maxRetryAfterMs', async () => {
     agent
       .get(ORIGIN)
