@@ -53,7 +53,8 @@ function lookupFrom(options: PushReceiverOptions): KeyLookup {
 }
 
 /**
- * Verifies a push given its raw parts (fastify `rawBody`, express `express.raw()`).
+ * Verifies a push given its raw parts (fastify `rawBody`, express `express.raw()`). Misuse (a
+ * body that is not bytes, no keys) rejects the returned promise with a `TypeError`.
  *
  * @param push - method, URL, headers and exact body bytes.
  * @param options - platform keys, clock (ms), tolerance (s, default 300), nonce store.
@@ -64,7 +65,7 @@ function lookupFrom(options: PushReceiverOptions): KeyLookup {
  * if (!r.ok) return res.status(401).json({ code: r.code });
  * ```
  */
-export function verifyPushFromRawBody(
+export async function verifyPushFromRawBody(
   push: RawPush,
   options: PushReceiverOptions,
 ): Promise<VerifyPushResult> {

@@ -306,3 +306,26 @@ describe('caller headers against a real server', () => {
     }
   });
 });
+
+describe('push receiver misuse', () => {
+  it('a parsed body or missing keys reject the returned promise instead of throwing synchronously', async () => {
+    // express.json() in place of express.raw() hands over an object: a `.catch()` on the promise
+    // the helper returns must see that mistake
+    const calls = [
+      () =>
+        verifyPushFromRawBody(
+          { method: 'POST', url: '/hooks', headers: {}, rawBody: {} as Uint8Array },
+          { platformKeys },
+        ),
+      () =>
+        verifyPushFromRawBody({ method: 'POST', url: '/hooks', headers: {}, rawBody: new Uint8Array(1) }, {}),
+    ];
+    for (const call of calls) {
+      let returned: Promise<unknown> | undefined;
+      expect(() => {
+        returned = call();
+      }).not.toThrow();
+      await expect(returned).rejects.toThrow(TypeError);
+    }
+  });
+});
