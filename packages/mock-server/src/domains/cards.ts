@@ -482,7 +482,9 @@ export interface ResolveOptions {
  * are judged; `statusAt`, when its status and phone key are. Without `statusAt` the card's status
  * is the current one: a code of a card suspended or revoked now is refused by the current status
  * list (`ERR_REVOKED`), a UID with `ERR_CARD_NOT_ACTIVE`; unless `anyStatus` (events, not money),
- * where it resolves. A UID resolves to the card it is linked to now.
+ * where it resolves. A UID resolves to the card it is linked to now; with `statusAt` more than the
+ * signature clock tolerance before that card was issued, it is 422 `ERR_UNKNOWN_CARD` (the UID
+ * then named another card, unlinked since).
  */
 export async function resolveCredentialInput(
   state: PlatformState,
@@ -549,7 +551,20 @@ export async function resolveCredentialInput(
       .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE physical_uid_hash = ? AND school_id = ?`)
       .get(hash, schoolId) as ResolvedCard | undefined;
     if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card is linked to this UID');
-    if (options.statusAt !== undefined) card = asOf(state, card, options.statusAt);
+    if (options.statusAt !== undefined) {
+      // A UID is linked to the card it names now; a tap well before that card was issued was of
+      // another card (the UID's earlier card, unlinked since), never of this one's wallet.
+      const first = state.db
+        .prepare('SELECT MIN(since) AS since FROM card_history WHERE card_id = ?')
+        .get(card.card_id) as { since: number | null };
+      if (
+        first.since !== null &&
+        options.statusAt < first.since - state.settings.signatureToleranceS * 1000
+      ) {
+        throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card was linked to this UID at its capture time');
+      }
+      card = asOf(state, card, options.statusAt);
+    }
     resolution = {
       source: 'physical_card',
       replayKey: undefined,

@@ -739,6 +739,46 @@ describe('offline items are judged by the card as it was at their capture time',
     ]);
     expect(await balance(p, 's-001')).toBe(9_700);
   });
+  it('a tap of a physical card relinked since: the card it is linked to now did not hold the UID before it was issued', async () => {
+    p = await demoPlatform();
+    p.clock.advance(600);
+    const uid = '04a1b2c3d4e5f6';
+    const old = cardOf(p, 's-001');
+    const beforeUnlink = p.clock.now();
+    p.clock.advance(600);
+    await post(p, `/v1/cards/${old}/unlink`);
+    p.clock.advance(600);
+    const whileRevoked = p.clock.now(); // the UID named a revoked card
+    p.clock.advance(600);
+    const issued = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/cards', {
+        person_id: 's-001',
+        role: 'student',
+        holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+      }),
+    );
+    expect(issued.statusCode, issued.body).toBe(201);
+    const next = json<{ card_id: string }>(issued).card_id;
+    await post(p, `/v1/cards/${next}/physical-card`, { uid_hex: uid, card_number: 'PC-s-001' });
+    p.clock.advance(60);
+    const afterRelink = p.clock.now();
+    expect(
+      await upload(p, [
+        { seq: 1, out_trade_no: 'RL1', amount: 300, uid_hex: uid, captured_at: at(beforeUnlink / 1000) },
+        { seq: 2, out_trade_no: 'RL2', amount: 300, uid_hex: uid, captured_at: at(whileRevoked / 1000) },
+        { seq: 3, out_trade_no: 'RL3', amount: 300, uid_hex: uid, captured_at: at(afterRelink / 1000) },
+      ]),
+    ).toEqual([
+      ['rejected', 'ERR_UNKNOWN_CARD'],
+      ['rejected', 'ERR_UNKNOWN_CARD'],
+      ['accepted', null],
+    ]);
+    expect(await balance(p, 's-001')).toBe(9_700);
+    expect((await incidents(p)).map((i) => [i[2], i[4]])).toEqual([
+      [1, 'ERR_UNKNOWN_CARD'],
+      [2, 'ERR_UNKNOWN_CARD'],
+    ]);
+  });
 });
 
 describe("another school's wallets", () => {
