@@ -56,7 +56,7 @@ export const Incident = strictObject({
   }),
   code: Type.Union([Type.String(), Type.Null()], {
     description:
-      'offline_payment_refused: why, as the item result says (`ERR_CARD_NOT_ACTIVE`, `ERR_UNKNOWN_CARD`, `ERR_CODE_INVALID`, a token-format code such as `ERR_SIGNATURE`).',
+      'offline_payment_refused: why, as the item result says (`ERR_CARD_NOT_ACTIVE`, `ERR_UNKNOWN_CARD`, `ERR_CODE_INVALID`, `ERR_CAPTURED_AT`, a token-format code such as `ERR_SIGNATURE_INVALID`).',
   }),
   source: Type.Union([Type.Literal('offline_payment'), Type.Literal('attendance')]),
 });

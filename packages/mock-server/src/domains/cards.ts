@@ -482,9 +482,10 @@ export interface ResolveOptions {
  * are judged; `statusAt`, when its status and phone key are. Without `statusAt` the card's status
  * is the current one: a code of a card suspended or revoked now is refused by the current status
  * list (`ERR_REVOKED`), a UID with `ERR_CARD_NOT_ACTIVE`; unless `anyStatus` (events, not money),
- * where it resolves. A UID resolves to the card it is linked to now; with `statusAt` more than the
- * signature clock tolerance before that card was issued, it is 422 `ERR_UNKNOWN_CARD` (the UID
- * then named another card, unlinked since).
+ * where it resolves. A UID resolves to the card it is linked to now; with `statusAt`, to the card
+ * it was linked to then (`card_history`), as that card was then (status, expiry), or 422
+ * `ERR_UNKNOWN_CARD` when none was (a tap more than the signature clock tolerance before the card
+ * was issued and linked).
  */
 export async function resolveCredentialInput(
   state: PlatformState,
@@ -547,23 +548,18 @@ export async function resolveCredentialInput(
   } else {
     const hash = toHex(computeUidHash(schoolId, hexBytes(input.uid_hex as string)));
     // the hash is salted with the school; the school_id test keeps the lookup in it regardless
-    card = state.db
-      .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE physical_uid_hash = ? AND school_id = ?`)
-      .get(hash, schoolId) as ResolvedCard | undefined;
-    if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card is linked to this UID');
-    if (options.statusAt !== undefined) {
-      // A UID is linked to the card it names now; a tap well before that card was issued was of
-      // another card (the UID's earlier card, unlinked since), never of this one's wallet.
-      const first = state.db
-        .prepare('SELECT MIN(since) AS since FROM card_history WHERE card_id = ?')
-        .get(card.card_id) as { since: number | null };
-      if (
-        first.since !== null &&
-        options.statusAt < first.since - state.settings.signatureToleranceS * 1000
-      ) {
+    if (options.statusAt === undefined) {
+      card = state.db
+        .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE physical_uid_hash = ? AND school_id = ?`)
+        .get(hash, schoolId) as ResolvedCard | undefined;
+      if (card === undefined) throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card is linked to this UID');
+    } else {
+      // the card the UID named at the capture (unlinked and relinked since, it names another now),
+      // as it was then: its status and expiry
+      card = cardOfUidAt(state, schoolId, hash, options.statusAt);
+      if (card === undefined) {
         throw new ApiError(422, 'ERR_UNKNOWN_CARD', 'no card was linked to this UID at its capture time');
       }
-      card = asOf(state, card, options.statusAt);
     }
     resolution = {
       source: 'physical_card',
@@ -584,7 +580,7 @@ function asOf(state: PlatformState, card: ResolvedCard, at: number): ResolvedCar
   const then = cardAt(state, card.card_id, at);
   if (then === undefined)
     throw new CardRefusedError(403, 'ERR_CARD_NOT_ACTIVE', 'the card has no history', card);
-  return { ...card, status: then.status, holder_kid: then.holder_kid };
+  return withThen(card, then);
 }
 
 /** Records a code as used, platform-wide; throws 409 when another read came first. */
@@ -676,32 +672,86 @@ function holderKeyOf(jwk: PublicJwk): PublicKey {
 function recordCardHistory(state: PlatformState, cardId: string): void {
   state.db
     .prepare(
-      'INSERT INTO card_history (card_id, since, status, holder_kid) SELECT card_id, ?, status, holder_kid FROM cards WHERE card_id = ?',
+      'INSERT INTO card_history (card_id, since, status, holder_kid, uid_hash, expires_at) SELECT card_id, ?, status, holder_kid, physical_uid_hash, expires_at FROM cards WHERE card_id = ?',
     )
     .run(state.clock.now(), cardId);
 }
 
+/** What `card_history` says of a card from a time on. */
+interface CardThen {
+  readonly status: Card['status'];
+  readonly holder_kid: string;
+  readonly uid_hash: string | null;
+  readonly expires_at: number | null;
+}
+
 /**
- * The card's status and phone key at `at` (unix ms). Before the card was issued (a capture clock
- * behind the platform's), the card as issued: the code's own signatures and time window are
- * checked apart. Undefined only for a card without history.
+ * The card's status, phone key, physical card and expiry at `at` (unix ms). Before the card was
+ * issued, by no more than `before` ms (a capture clock behind the platform's), the card as issued;
+ * earlier, undefined. Undefined too for a card without history.
  */
 function cardAt(
   state: PlatformState,
   cardId: string,
   at: number,
-): { status: Card['status']; holder_kid: string } | undefined {
-  type Row = { status: Card['status']; holder_kid: string };
-  return (
-    (state.db
-      .prepare(
-        'SELECT status, holder_kid FROM card_history WHERE card_id = ? AND since <= ? ORDER BY since DESC, rowid DESC LIMIT 1',
-      )
-      .get(cardId, at) as Row | undefined) ??
-    (state.db
-      .prepare('SELECT status, holder_kid FROM card_history WHERE card_id = ? ORDER BY since, rowid LIMIT 1')
-      .get(cardId) as Row | undefined)
-  );
+  before = Number.POSITIVE_INFINITY,
+): CardThen | undefined {
+  const cols = 'status, holder_kid, uid_hash, expires_at, since';
+  const then = state.db
+    .prepare(
+      `SELECT ${cols} FROM card_history WHERE card_id = ? AND since <= ? ORDER BY since DESC, rowid DESC LIMIT 1`,
+    )
+    .get(cardId, at) as (CardThen & { since: number }) | undefined;
+  if (then !== undefined) return then;
+  const first = state.db
+    .prepare(`SELECT ${cols} FROM card_history WHERE card_id = ? ORDER BY since, rowid LIMIT 1`)
+    .get(cardId) as (CardThen & { since: number }) | undefined;
+  return first !== undefined && at >= first.since - before ? first : undefined;
+}
+
+/**
+ * The card a physical card's UID hash named at `at` (unix ms), in `schoolId`, as it was then:
+ * the card whose history links that UID then (within the signature clock tolerance before its
+ * issue). Undefined when none did.
+ */
+function cardOfUidAt(
+  state: PlatformState,
+  schoolId: string,
+  hash: string,
+  at: number,
+): ResolvedCard | undefined {
+  const tolerance = state.settings.signatureToleranceS * 1000;
+  const candidates = state.db
+    .prepare('SELECT DISTINCT card_id FROM card_history WHERE uid_hash = ?')
+    .all(hash) as { card_id: string }[];
+  for (const { card_id } of candidates) {
+    let then = cardAt(state, card_id, at, tolerance);
+    if (then?.uid_hash !== hash) {
+      // linked within the tolerance after the capture (a capture clock behind the platform's):
+      // the card as it was once linked
+      then = state.db
+        .prepare(
+          'SELECT status, holder_kid, uid_hash, expires_at FROM card_history WHERE card_id = ? AND since > ? AND since <= ? ORDER BY since DESC, rowid DESC LIMIT 1',
+        )
+        .get(card_id, at, at + tolerance) as CardThen | undefined;
+      if (then?.uid_hash !== hash) continue;
+    }
+    const card = state.db
+      .prepare(`SELECT ${RESOLVED_CARD_COLUMNS} FROM cards WHERE card_id = ? AND school_id = ?`)
+      .get(card_id, schoolId) as ResolvedCard | undefined;
+    if (card !== undefined) return withThen(card, then);
+  }
+  return undefined;
+}
+
+/** `card` with what its history says of it then. */
+function withThen(card: ResolvedCard, then: CardThen): ResolvedCard {
+  return {
+    ...card,
+    status: then.status,
+    holder_kid: then.holder_kid,
+    expires_at: then.expires_at ?? card.expires_at,
+  };
 }
 
 function statusChange(
@@ -841,6 +891,7 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
         state.clock.now(),
         r.card.card_id,
       );
+      recordCardHistory(state, r.card.card_id);
     }
     state.db
       .prepare(
@@ -1010,6 +1061,7 @@ export const cardHandlers: Handlers = {
           'UPDATE cards SET physical_uid_hash = ?, physical_card_number = ?, updated_at = ? WHERE card_id = ?',
         )
         .run(hash, ctx.body.card_number, state.clock.now(), card.card_id);
+      recordCardHistory(state, card.card_id);
       touchTrustMaterial(state, card.school_id, ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
     }),

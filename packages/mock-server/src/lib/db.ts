@@ -187,6 +187,22 @@ CREATE INDEX card_history_since ON card_history(card_id, since);
 INSERT INTO card_history (card_id, since, status, holder_kid) SELECT card_id, 0, status, holder_kid FROM cards;
 `,
   },
+  {
+    version: 12,
+    name: "each card's physical card and expiry over time",
+    // An offline tap is of the card its UID was linked to at the capture, judged by that card's
+    // expiry then: a physical card unlinked and relinked to another card since must not charge the
+    // new one, nor a card renewed since pass a tap made while it had expired. The history written
+    // before takes what each card has now.
+    sql: `
+ALTER TABLE card_history ADD COLUMN uid_hash TEXT;
+ALTER TABLE card_history ADD COLUMN expires_at INTEGER;
+UPDATE card_history SET
+  uid_hash = (SELECT c.physical_uid_hash FROM cards c WHERE c.card_id = card_history.card_id),
+  expires_at = (SELECT c.expires_at FROM cards c WHERE c.card_id = card_history.card_id);
+CREATE INDEX card_history_uid ON card_history(uid_hash) WHERE uid_hash IS NOT NULL;
+`,
+  },
 ];
 
 /**

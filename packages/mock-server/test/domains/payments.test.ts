@@ -739,7 +739,7 @@ describe('offline items are judged by the card as it was at their capture time',
     ]);
     expect(await balance(p, 's-001')).toBe(9_700);
   });
-  it('a tap of a physical card relinked since: the card it is linked to now did not hold the UID before it was issued', async () => {
+  it('a tap of a physical card relinked since is of the card the UID named then: the old card while it was active, none while unlinked, the new one after', async () => {
     p = await demoPlatform();
     p.clock.advance(600);
     const uid = '04a1b2c3d4e5f6';
@@ -769,14 +769,72 @@ describe('offline items are judged by the card as it was at their capture time',
         { seq: 3, out_trade_no: 'RL3', amount: 300, uid_hex: uid, captured_at: at(afterRelink / 1000) },
       ]),
     ).toEqual([
-      ['rejected', 'ERR_UNKNOWN_CARD'],
+      ['accepted', null],
       ['rejected', 'ERR_UNKNOWN_CARD'],
       ['accepted', null],
     ]);
-    expect(await balance(p, 's-001')).toBe(9_700);
-    expect((await incidents(p)).map((i) => [i[2], i[4]])).toEqual([
-      [1, 'ERR_UNKNOWN_CARD'],
-      [2, 'ERR_UNKNOWN_CARD'],
+    const booked = p.state.db
+      .prepare(
+        "SELECT out_trade_no, card_id FROM orders WHERE out_trade_no IN ('RL1', 'RL3') ORDER BY out_trade_no",
+      )
+      .all();
+    expect(booked).toEqual([
+      { out_trade_no: 'RL1', card_id: old },
+      { out_trade_no: 'RL3', card_id: next },
+    ]);
+    expect(await balance(p, 's-001')).toBe(9_400);
+    expect((await incidents(p)).map((i) => [i[2], i[4]])).toEqual([[2, 'ERR_UNKNOWN_CARD']]);
+  });
+
+  it("a physical card relinked to another person's card: a tap made before charges its first holder, not the new one", async () => {
+    p = await demoPlatform();
+    p.clock.advance(600);
+    const uid = '04a1b2c3d4e5f6'; // s-001's physical card
+    const first = cardOf(p, 's-001');
+    const tapped = p.clock.now();
+    p.clock.advance(600);
+    await post(p, `/v1/cards/${first}/unlink`);
+    await post(p, `/v1/cards/${cardOf(p, 's-002')}/physical-card`, { uid_hex: uid, card_number: 'PC-x' });
+    p.clock.advance(600);
+    const later = p.clock.now();
+    const before = { s001: await balance(p, 's-001'), s002: await balance(p, 's-002') };
+    expect(
+      await upload(p, [
+        { seq: 1, out_trade_no: 'X1', amount: 300, uid_hex: uid, captured_at: at(tapped / 1000) },
+        { seq: 2, out_trade_no: 'X2', amount: 200, uid_hex: uid, captured_at: at(later / 1000) },
+      ]),
+    ).toEqual([
+      // the first holder's card was active when it was tapped; it is unlinked (revoked) now
+      ['accepted', null],
+      ['accepted', null],
+    ]);
+    expect([await balance(p, 's-001'), await balance(p, 's-002')]).toEqual([
+      before.s001 - 300,
+      before.s002 - 200,
+    ]);
+  });
+
+  it('a physical card tapped while its card had expired is refused, though the card was renewed before the upload', async () => {
+    p = await demoPlatform();
+    const uid = '04a1b2c3d4e5f6';
+    const card = cardOf(p, 's-001');
+    const { expires_at } = p.state.db.prepare('SELECT expires_at FROM cards WHERE card_id = ?').get(card) as {
+      expires_at: number;
+    };
+    p.clock.set(expires_at + 3_600_000);
+    const whileExpired = p.clock.now();
+    p.clock.advance(600);
+    await post(p, `/v1/cards/${card}/renew`, {});
+    p.clock.advance(600);
+    const renewed = p.clock.now();
+    expect(
+      await upload(p, [
+        { seq: 1, out_trade_no: 'E1', amount: 300, uid_hex: uid, captured_at: at(whileExpired / 1000) },
+        { seq: 2, out_trade_no: 'E2', amount: 300, uid_hex: uid, captured_at: at(renewed / 1000) },
+      ]),
+    ).toEqual([
+      ['rejected', 'ERR_CARD_NOT_ACTIVE'],
+      ['accepted', null],
     ]);
   });
 });

@@ -112,4 +112,34 @@ describe('migrations', () => {
     ]);
     db.close();
   });
+
+  it("12 adds each card's physical card and expiry to its history, from what the card has now", () => {
+    const db = databaseAt(11);
+    db.exec("INSERT INTO schools VALUES ('10001', 'S', '[]', 0)");
+    db.exec(
+      "INSERT INTO people (person_id, school_id, kind, name, student_ids, class_ids, created_at) VALUES ('s-1', '10001', 'student', 'a', '[]', '[]', 0), ('s-2', '10001', 'student', 'b', '[]', '[]', 0)",
+    );
+    const card = db.prepare(
+      "INSERT INTO cards (card_id, school_id, person_id, role, status, status_index, holder_jwk, holder_kid, physical_uid_hash, issued_at, expires_at, credential, updated_at) VALUES (?, '10001', ?, 'student', 'active', ?, '{}', 'k', ?, 5, ?, x'00', 7)",
+    );
+    card.run('c-tap', 's-1', 0, 'aa', 900);
+    card.run('c-bare', 's-2', 1, null, 800);
+    const history = db.prepare(
+      "INSERT INTO card_history (card_id, since, status, holder_kid) VALUES (?, ?, 'active', 'k')",
+    );
+    history.run('c-tap', 0);
+    history.run('c-tap', 50);
+    history.run('c-bare', 0);
+    expect(migrate(db)).toEqual(MIGRATIONS.filter((m) => m.version >= 12).map((m) => m.version));
+    expect(
+      db
+        .prepare('SELECT card_id, since, uid_hash, expires_at FROM card_history ORDER BY card_id, since')
+        .all(),
+    ).toEqual([
+      { card_id: 'c-bare', since: 0, uid_hash: null, expires_at: 800 },
+      { card_id: 'c-tap', since: 0, uid_hash: 'aa', expires_at: 900 },
+      { card_id: 'c-tap', since: 50, uid_hash: 'aa', expires_at: 900 },
+    ]);
+    db.close();
+  });
 });
