@@ -1,6 +1,7 @@
 import { exportJwk, generateKeyPair, type Jwk } from '@campus-card/core';
 import type { Order } from '@campus-card/core/api';
-import type { MockAgent } from 'undici';
+import { MockAgent } from 'undici';
+import { afterEach, beforeEach } from 'vitest';
 import { createPosClient, type PosClientOptions } from '../src/index.js';
 
 export const ORIGIN = 'https://api.campus.test';
@@ -77,4 +78,21 @@ function bodyOf(b: unknown): Record<string, unknown> | undefined {
   if (b === undefined || b === null) return undefined;
   const text = typeof b === 'string' ? b : new TextDecoder().decode(b as Uint8Array);
   return JSON.parse(text) as Record<string, unknown>;
+}
+
+/**
+ * A fresh MockAgent for every test of the file (network refused, call history kept), handed to
+ * `set`; after each test, every interceptor must have been used, and the agent is closed.
+ */
+export function useMockAgent(set: (agent: MockAgent) => void): void {
+  let current: MockAgent | undefined;
+  beforeEach(() => {
+    current = new MockAgent({ enableCallHistory: true });
+    current.disableNetConnect();
+    set(current);
+  });
+  afterEach(async () => {
+    current?.assertNoPendingInterceptors();
+    await current?.close();
+  });
 }

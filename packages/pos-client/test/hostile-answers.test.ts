@@ -1,19 +1,14 @@
-import { MockAgent } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MockAgent } from 'undici';
+import { describe, expect, it } from 'vitest';
 import { CampusCardApiError, createMemoryOutbox, isPosClientError } from '../src/index.js';
-import { JSON_HEADERS, NOW, ORIGIN, order, QR, unitClient } from './helpers.js';
+import { JSON_HEADERS, NOW, ORIGIN, order, QR, unitClient, useMockAgent } from './helpers.js';
 
 // Answers that fit the contract but are not about what was asked: another order, another amount,
 // another refund. None may end a sale (or a queued reversal) as if it were its own.
 
 let agent: MockAgent;
-beforeEach(() => {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-});
-afterEach(async () => {
-  agent.assertNoPendingInterceptors();
-  await agent.close();
+useMockAgent((a) => {
+  agent = a;
 });
 
 const caps = { perTransactionFen: 5_000, totalFen: 10_000, maxAgeSeconds: 3_600 };

@@ -1,16 +1,11 @@
 import { createHash } from 'node:crypto';
-import { MockAgent } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { calls, JSON_HEADERS, ORIGIN, order, unitClient } from './helpers.js';
+import type { MockAgent } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { calls, JSON_HEADERS, ORIGIN, order, unitClient, useMockAgent } from './helpers.js';
 
 let agent: MockAgent;
-beforeEach(() => {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-});
-afterEach(async () => {
-  agent.assertNoPendingInterceptors();
-  await agent.close();
+useMockAgent((a) => {
+  agent = a;
 });
 
 const refund = {

@@ -1,5 +1,5 @@
-import { MockAgent } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MockAgent } from 'undici';
+import { describe, expect, it } from 'vitest';
 import {
   CampusCardApiError,
   createMemoryOutbox,
@@ -20,18 +20,12 @@ import {
   QR,
   socketDropped,
   unitClient,
+  useMockAgent,
 } from './helpers.js';
 
 let agent: MockAgent;
-
-beforeEach(() => {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-});
-
-afterEach(async () => {
-  agent.assertNoPendingInterceptors();
-  await agent.close();
+useMockAgent((a) => {
+  agent = a;
 });
 
 const caps = { perTransactionFen: 5_000, totalFen: 10_000, maxAgeSeconds: 3_600 };

@@ -1,6 +1,6 @@
 import type { OfflineBatchBody } from '@campus-card/core/api';
-import { MockAgent } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MockAgent } from 'undici';
+import { describe, expect, it } from 'vitest';
 import { createMemoryOutbox } from '../src/index.js';
 import {
   calls,
@@ -12,16 +12,12 @@ import {
   QR,
   socketDropped,
   unitClient,
+  useMockAgent,
 } from './helpers.js';
 
 let agent: MockAgent;
-beforeEach(() => {
-  agent = new MockAgent({ enableCallHistory: true });
-  agent.disableNetConnect();
-});
-afterEach(async () => {
-  agent.assertNoPendingInterceptors();
-  await agent.close();
+useMockAgent((a) => {
+  agent = a;
 });
 
 const caps = { perTransactionFen: 5_000, totalFen: 100_000, maxAgeSeconds: 86_400 };
