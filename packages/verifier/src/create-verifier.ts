@@ -146,7 +146,10 @@ export interface VerifyContext {
 
 /** Staleness of one piece of material, as {@link Verifier.status} reports it. */
 export interface MaterialStatus extends MaterialStamp {
-  /** `now − iat`, seconds (negative if signed in the future). */
+  /**
+   * Seconds: `now − iat`, or `now −` the time it was loaded when that is earlier than its iat
+   * (material signed ahead of this reader's clock ages from when it was loaded).
+   */
   readonly age: number;
   /** The configured maximum age, seconds. */
   readonly maxAge: number;
@@ -350,8 +353,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
   let replayClock = 0;
   const digestScratch = new Uint8Array(16);
 
+  /** When each held document was first loaded (the `now` of its load), by its stamp. */
+  const loadedAt = new WeakMap<MaterialStamp, number>();
+  /**
+   * The time a document's age counts from: its iat, or when it was loaded if that is earlier. A
+   * document signed ahead of this reader's clock (a signer whose clock runs fast) is not young for
+   * longer than it has been held.
+   */
+  function ageFrom(stamp: MaterialStamp): number {
+    const loaded = loadedAt.get(stamp);
+    return loaded === undefined || loaded >= stamp.iat ? stamp.iat : loaded;
+  }
+
   function staleness(material: Material, stamp: MaterialStamp, now: number): 'fresh' | 'grace' | 'stale' {
-    const age = now - stamp.iat;
+    const age = now - ageFrom(stamp);
     if (age <= maxStale[material]) return 'fresh';
     return age <= maxStale[material] + grace[material] ? 'grace' : 'stale';
   }
@@ -398,7 +413,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     throw new Denial(
       code,
-      `${material} v${stamp.version} is ${now - stamp.iat} s old (max ${maxStale[material]} s)`,
+      `${material} v${stamp.version} is ${now - ageFrom(stamp)} s old (max ${maxStale[material]} s)`,
     );
   }
 
@@ -406,6 +421,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (result.ok) {
       lastSyncAt = lastSyncAt === null ? now : Math.max(lastSyncAt, now);
       floor.observe(result.iat, now);
+      const held =
+        result.material === 'trustList'
+          ? trust.trustList?.stamp
+          : result.material === 'roster'
+            ? trust.roster?.stamp
+            : result.school === undefined
+              ? undefined
+              : trust.statusLists.get(result.school)?.stamp;
+      // the first load of these bytes counts (loading them again changes nothing)
+      if (held !== undefined && !loadedAt.has(held)) loadedAt.set(held, now);
     }
     return result;
   }
@@ -795,7 +820,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const ms = <T extends MaterialStamp>(material: Material, stamp: T): MaterialStatus => ({
         version: stamp.version,
         iat: stamp.iat,
-        age: now - stamp.iat,
+        age: now - ageFrom(stamp),
         maxAge: maxStale[material],
         state: staleness(material, stamp, now),
       });

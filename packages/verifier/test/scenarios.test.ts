@@ -487,6 +487,22 @@ describe('issue 7: field hardening', () => {
     expect(tap).toMatchObject({ accepted: false, reason: 'STATUS_LIST_STALE' });
   });
 
+  it('a status list signed days ahead of the reader (a signer clock running fast) ages from when it was loaded', async () => {
+    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend });
+    expect(v.loadTrustList(await campus.trustList(1, T0 - 3600), { now: T0 }).ok).toBe(true);
+    // signed 10 days "later" than the reader's clock; the floor does not move for it
+    expect(v.loadStatusList(await campus.statusList(1, T0 + 10 * DAY), { now: T0 }).ok).toBe(true);
+    expect(v.status(T0 + 3600).statusLists['10001']).toMatchObject({ age: 3600, state: 'fresh' });
+    // the reader stops syncing: after the default day its list is stale, not after eleven
+    const later = T0 + 2 * DAY;
+    const d = await v.verify(await campus.code('2024010001', later), { now: later, reader: gate });
+    expect(d).toMatchObject({ accepted: false, reason: 'STATUS_LIST_STALE' });
+    expect(v.status(later).statusLists['10001']).toMatchObject({ age: 2 * DAY, state: 'stale' });
+    // loading the same bytes again later does not make it young
+    expect(v.loadStatusList(await campus.statusList(1, T0 + 10 * DAY), { now: later }).ok).toBe(true);
+    expect(v.status(later).statusLists['10001']?.age).toBe(2 * DAY);
+  });
+
   it('clock set back a day after a reboot: CLOCK_BEFORE_FLOOR for every decision', async () => {
     const v = await loaded();
     expect((await v.verify(await campus.code('2024010001', T0), { now: T0, reader: gate })).accepted).toBe(

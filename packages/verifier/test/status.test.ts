@@ -195,10 +195,16 @@ describe('verifier.status', () => {
     expect(await scan(7801)).toMatchObject({ accepted: false, reason: 'ROSTER_STALE' });
   });
 
-  it('a list signed ahead of the clock has a negative age and is fresh', async () => {
+  it('a list signed ahead of the clock ages from when it was loaded (spec §7.1), and is fresh', async () => {
     const v = loaded();
     expect(v.loadStatusList(await statusListOf(OTHER, 4, T0 + 100), { now: T0 }).ok).toBe(true);
-    expect(v.status(T0).statusLists[OTHER]).toMatchObject({ version: 4, age: -100, state: 'fresh' });
+    expect(v.status(T0).statusLists[OTHER]).toMatchObject({
+      version: 4,
+      iat: T0 + 100,
+      age: 0,
+      state: 'fresh',
+    });
+    expect(v.status(T0 + 50).statusLists[OTHER]).toMatchObject({ age: 50, state: 'fresh' });
   });
 
   it('replay: size counts accepted codes only, up to the configured capacity', async () => {
