@@ -144,6 +144,22 @@ export interface VerifyContext {
   readonly reader: ReaderContext;
 }
 
+/**
+ * Whether `now` can be a reading of a clock in unix seconds: a finite number below 10^11 (the
+ * year 5138). A reading in milliseconds (`Date.now()`, about 1.7 × 10^12) is the usual mistake: it
+ * would be recorded as the last sync and make every code look too old.
+ */
+function isUnixSeconds(now: unknown): now is number {
+  return typeof now === 'number' && Number.isFinite(now) && Math.abs(now) < 1e11;
+}
+
+/** The message for a `now` that {@link isUnixSeconds} refuses. */
+function nowProblem(what: string, now: unknown): string {
+  return typeof now === 'number' && Number.isFinite(now)
+    ? `${what} must be unix seconds, not milliseconds (${now} is after the year 5000)`
+    : `${what} (unix seconds) is required`;
+}
+
 /** Staleness of one piece of material, as {@link Verifier.status} reports it. */
 export interface MaterialStatus extends MaterialStamp {
   /**
@@ -235,7 +251,12 @@ export interface Verifier {
    *   entries than `replayCapacity` (raise it: live entries are never dropped).
    */
   restore(bytes: Uint8Array, options: { now: number }): void;
-  /** The staleness of each material, the floor and the last sync, for a device dashboard. */
+  /**
+   * The staleness of each material, the floor and the last sync, for a device dashboard.
+   *
+   * @param now - unix seconds.
+   * @throws `TypeError` for a `now` that is not unix seconds (not finite, or milliseconds).
+   */
   status(now: number): VerifierStatus;
 }
 
@@ -437,12 +458,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   function checkLoadNow(options: { now: number } | undefined, material: Material): LoadResult | undefined {
     const now = options?.now;
-    if (typeof now === 'number' && Number.isFinite(now)) return undefined;
+    if (isUnixSeconds(now)) return undefined;
     return {
       ok: false,
       material,
       reason: 'INTERNAL_ERROR',
-      detail: 'options.now (unix seconds) is required',
+      detail: nowProblem('options.now', now),
     };
   }
 
@@ -742,8 +763,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       let now = Number.NaN;
       try {
         now = context?.now;
-        if (typeof now !== 'number' || !Number.isFinite(now)) {
-          throw new Denial('INTERNAL_ERROR', 'context.now (unix seconds) is required');
+        if (!isUnixSeconds(now)) {
+          const problem = nowProblem('context.now', now);
+          now = Number.NaN;
+          throw new Denial('INTERNAL_ERROR', problem);
         }
         if (typeof context.reader !== 'object' || context.reader === null) {
           throw new Denial('INTERNAL_ERROR', 'context.reader is required');
@@ -760,8 +783,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     checkPolicy(subject, context) {
       const now = context?.now;
-      if (typeof now !== 'number' || !Number.isFinite(now)) {
-        throw new TypeError('checkPolicy: context.now (unix seconds) is required');
+      if (!isUnixSeconds(now)) {
+        throw new TypeError(`checkPolicy: ${nowProblem('context.now', now)}`);
       }
       if (typeof context.reader !== 'object' || context.reader === null) {
         throw new TypeError('checkPolicy: context.reader is required');
@@ -770,8 +793,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     snapshot(opts) {
       const now = opts?.now;
-      if (typeof now !== 'number' || !Number.isFinite(now))
-        throw new TypeError('snapshot: options.now required');
+      if (!isUnixSeconds(now)) throw new TypeError(`snapshot: ${nowProblem('options.now', now)}`);
       return encodeVerifierState({
         floor: floor.value,
         replayClock,
@@ -784,8 +806,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     restore(bytes, opts) {
       const now = opts?.now;
-      if (typeof now !== 'number' || !Number.isFinite(now))
-        throw new TypeError('restore: options.now required');
+      if (!isUnixSeconds(now)) throw new TypeError(`restore: ${nowProblem('options.now', now)}`);
       const state = decodeVerifierState(bytes);
       if (state.passback !== undefined) createPassbackState().restore(state.passback); // validate first
       const clock = Math.min(now, Math.max(replayClock, state.replayClock));
@@ -808,8 +829,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     replayJournal(bytes, opts) {
       if (!ownStore) throw new TypeError('replayJournal: the verifier uses a custom replay store');
       const now = opts?.now;
-      if (typeof now !== 'number' || !Number.isFinite(now))
-        throw new TypeError('replayJournal: options.now required');
+      if (!isUnixSeconds(now)) throw new TypeError(`replayJournal: ${nowProblem('options.now', now)}`);
       const result = readReplayJournal(bytes, replay as MemoryReplayStore, now);
       // records skipped as expired at `now` are forgotten: should the clock later read earlier (a
       // fast boot clock corrected backwards), their codes must be refused as too old, not accepted
@@ -817,6 +837,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return result;
     },
     status(now) {
+      if (!isUnixSeconds(now)) throw new TypeError(`status: ${nowProblem('now', now)}`);
       const ms = <T extends MaterialStamp>(material: Material, stamp: T): MaterialStatus => ({
         version: stamp.version,
         iat: stamp.iat,

@@ -268,3 +268,37 @@ describe('verifier.status', () => {
     expect(v.status(T0)).not.toHaveProperty('replay');
   });
 });
+
+describe('a clock read in milliseconds (Date.now()) instead of unix seconds', () => {
+  it('is refused everywhere a time is taken, naming the mistake, and changes nothing', async () => {
+    const v = loaded();
+    const ms = T0 * 1000;
+    const load = v.loadStatusList(await statusListOf(OTHER, 4, T0), { now: ms });
+    expect(load).toMatchObject({
+      ok: false,
+      reason: 'INTERNAL_ERROR',
+      detail: expect.stringContaining('not milliseconds'),
+    });
+    // the last sync did not become a date in the year 57 000
+    expect(v.status(T0).lastSyncAt).toBe(T0);
+    const d = await v.verify(await campus.code('2024010001', T0), { now: ms, reader: gate });
+    expect(d).toMatchObject({
+      accepted: false,
+      reason: 'INTERNAL_ERROR',
+      detail: expect.stringContaining('not milliseconds'),
+    });
+    // the code was not used up: with the right clock it is accepted
+    expect((await v.verify(await campus.code('2024010001', T0), { now: T0, reader: gate })).accepted).toBe(
+      true,
+    );
+    expect(() => v.status(ms)).toThrow(/not milliseconds/);
+    expect(() => v.snapshot({ now: ms })).toThrow(/not milliseconds/);
+    expect(() => v.restore(v.snapshot({ now: T0 }), { now: ms })).toThrow(/not milliseconds/);
+    expect(() =>
+      v.checkPolicy(
+        { school: '10001', cardId: '1', role: 'student', groups: [], mode: 'full', scene: undefined },
+        { now: ms, reader: gate },
+      ),
+    ).toThrow(/not milliseconds/);
+  });
+});
