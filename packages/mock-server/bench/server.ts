@@ -45,6 +45,7 @@ import {
 import { importSigningKey, type SigningKey, signRequest } from '@campus-card/core/http';
 import { Pool } from 'undici';
 import type { DemoCredentials } from '../src/demo.js';
+import { verifyPool } from '../src/lib/verify-worker.js';
 import { startMockPlatform } from '../src/server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -82,7 +83,16 @@ async function serve(): Promise<void> {
       };
       const gc = server.platform.state.groupCommit.stats();
       const elu = perfHooks.eventLoopUtilization();
-      send({ type: 'stats', wal: size(`${dbPath}-wal`), db: size(dbPath), cpu: process.cpuUsage(), gc, elu });
+      const checks = verifyPool().stats();
+      send({
+        type: 'stats',
+        wal: size(`${dbPath}-wal`),
+        db: size(dbPath),
+        cpu: process.cpuUsage(),
+        gc,
+        elu,
+        checks,
+      });
     } else if (m.type === 'stop') {
       void server.close().then(() => {
         rmSync(dir, { recursive: true, force: true });
@@ -336,6 +346,7 @@ async function load(): Promise<void> {
     db: number;
     cpu: NodeJS.CpuUsage;
     elu: { idle: number; active: number };
+    checks: { worker: number; lent: number; fallback: number };
     gc: {
       batches: number;
       joins: number;
@@ -453,6 +464,10 @@ async function load(): Promise<void> {
     const idle = to.elu.idle - from.elu.idle;
     emit(`server.${name}_event_loop_utilization`, active / (active + idle), 'ratio');
     emit(`server.${name}_event_loop_us_per_payment`, (active * 1000) / ok, 'us');
+    // signature checks the event loop took from the worker's batches (lib/verify-worker.ts)
+    const lent = to.checks.lent - from.checks.lent;
+    const checks = lent + to.checks.worker - from.checks.worker + to.checks.fallback - from.checks.fallback;
+    if (checks > 0) emit(`server.${name}_checks_on_event_loop_pct`, (lent / checks) * 100, '%');
     const batches = to.gc.batches - from.gc.batches;
     if (batches === 0) return;
     emit(`server.${name}_joins_per_batch`, (to.gc.joins - from.gc.joins) / batches, 'joins');

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type JsonWebKey, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyPool } from '../../src/lib/verify-worker.js';
+import { createVerifyPool, verifyPool } from '../../src/lib/verify-worker.js';
 
 function keyPair(kind: 'p256' | 'ed25519') {
   const { privateKey, publicKey } =
@@ -91,5 +91,68 @@ describe('verifyPool', () => {
       const results = await Promise.all(checks);
       expect(results.map((ok, i) => ok === (i !== round))).toEqual(Array(13).fill(true));
     }
+  });
+});
+
+describe('createVerifyPool: the event loop lends a hand', () => {
+  function checks(n: number, k: ReturnType<typeof keyPair>, tag: string) {
+    return Array.from({ length: n }, (_, i) => {
+      const data = new TextEncoder().encode(`${tag} ${i}`);
+      const sig = k.signBytes(data);
+      // every seventh check is tampered with, so wrong answers cannot hide among valid ones
+      if (i % 7 === 3) sig[20] = (sig[20] as number) ^ 0x01;
+      return { data, sig, valid: i % 7 !== 3 };
+    });
+  }
+
+  it('shares a large batch between the worker and the event loop, and every check keeps its own answer', async () => {
+    const k = keyPair('p256');
+    const pool = createVerifyPool();
+    // the first batch starts the worker thread
+    await Promise.all(
+      checks(4, k, 'warm-up').map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
+    );
+    const before = pool.stats();
+    const batch = checks(1000, k, 'batch');
+    const results = await Promise.all(batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)));
+    expect(results).toEqual(batch.map((c) => c.valid));
+    const after = pool.stats();
+    expect(after.batches - before.batches).toBe(1);
+    expect(after.fallback).toBe(0);
+    const lent = after.lent - before.lent;
+    const byWorker = after.worker - before.worker;
+    expect(lent + byWorker).toBe(1000);
+    expect(lent).toBeGreaterThan(0);
+    expect(byWorker).toBeGreaterThan(0);
+  });
+
+  it('leaves every check to the worker with lend: false', async () => {
+    const k = keyPair('ed25519');
+    const pool = createVerifyPool({ lend: false });
+    const batch = checks(50, k, 'alone');
+    const results = await Promise.all(
+      batch.map((c) => pool.verify(k.ref, () => k.jwk, false, c.data, c.sig)),
+    );
+    expect(results).toEqual(batch.map((c) => c.valid));
+    expect(pool.stats()).toEqual({ batches: 1, worker: 50, lent: 0, fallback: 0 });
+  });
+
+  it('answers checks of several batches in flight at once', async () => {
+    const k = keyPair('p256');
+    const pool = createVerifyPool();
+    const rounds = await Promise.all(
+      [0, 1, 2, 3].map(async (round) => {
+        // each round queues its checks in its own event-loop turn: four batches in flight
+        await new Promise((r) => setImmediate(r));
+        for (let t = 0; t < round; t++) await new Promise((r) => setImmediate(r));
+        const batch = checks(40, k, `round ${round}`);
+        const got = await Promise.all(batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)));
+        return got.every((ok, i) => ok === batch[i]?.valid);
+      }),
+    );
+    expect(rounds).toEqual([true, true, true, true]);
+    const s = pool.stats();
+    expect(s.batches).toBeGreaterThanOrEqual(2);
+    expect(s.worker + s.lent).toBe(160);
   });
 });
