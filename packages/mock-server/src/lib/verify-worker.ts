@@ -171,6 +171,9 @@ export function createVerifyPool(options: VerifyPoolOptions = {}): VerifyPool {
     const b = inflight.get(id);
     if (b === undefined) return;
     inflight.delete(id);
+    // Idle again: the worker no longer keeps the process up. (Here, not as jobs settle: the
+    // event loop may have settled every job of the batch itself before the worker reported it.)
+    if (inflight.size === 0) worker?.unref();
     const { jobs, results } = b;
     for (let i = 0; i < jobs.length; i++) {
       const j = jobs[i] as Job;
@@ -293,7 +296,6 @@ export function createVerifyPool(options: VerifyPoolOptions = {}): VerifyPool {
           resolve: (ok) => {
             job.settled = true;
             resolve(ok);
-            if (inflight.size === 0) worker?.unref();
           },
         };
         queue.push(job);

@@ -1,5 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, type JsonWebKey, sign } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { bundleForNode } from '../../../../.scripts/lib/bundle.mjs';
 import { createVerifyPool, verifyPool } from '../../src/lib/verify-worker.js';
 
 function keyPair(kind: 'p256' | 'ed25519') {
@@ -155,4 +161,22 @@ describe('createVerifyPool: the event loop lends a hand', () => {
     expect(s.batches).toBeGreaterThanOrEqual(2);
     expect(s.worker + s.lent).toBe(160);
   });
+});
+
+describe('createVerifyPool in a process of its own', () => {
+  it('lets the process exit once idle, also after a batch the event loop checked alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verify-pool-exit-'));
+    try {
+      const bundle = join(dir, 'exit.mjs');
+      await bundleForNode(fileURLToPath(new URL('./fixtures/verify-pool-exit.ts', import.meta.url)), bundle);
+      const r = spawnSync(process.execPath, [bundle], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.signal, 'the process was still up after 20 s').toBeNull();
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { valid: boolean; checks: number; lent: number };
+      expect(out).toMatchObject({ valid: true, checks: 203 });
+      expect(out.lent).toBeGreaterThanOrEqual(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
