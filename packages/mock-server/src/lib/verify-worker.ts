@@ -12,7 +12,7 @@
  * checks, and until then the event loop often has nothing else to do (every request is waiting
  * for its check). So the batch lives in a `SharedArrayBuffer`, and both threads take its checks
  * one at a time from a shared counter (`Atomics.add`). The worker runs through the batch; the
- * event loop takes one check per turn (`setImmediate`), after the I/O of that turn, so network
+ * event loop takes a few checks per turn (`setImmediate`), after the I/O of that turn, so network
  * work always goes first and the worker does whatever the event loop has no time for. Checks the
  * event loop made are answered at once; the others when the worker reports the batch done.
  *
@@ -22,6 +22,13 @@
  */
 import { createPublicKey, type JsonWebKey, type KeyObject, verify } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+
+/**
+ * Checks the event loop takes in one turn (about 0.35 ms). One a turn let each request finish in
+ * a turn of its own, and so in a COMMIT of its own (72 concurrent payments took 38 – 42 group
+ * commits instead of under 36); four keep the requests they finish together in one batch.
+ */
+const LEND_PER_TURN = 4;
 
 // One batch is one SharedArrayBuffer:
 //   Int32 at 0: the next unclaimed check (both threads Atomics.add it);
@@ -191,22 +198,27 @@ export function createVerifyPool(options: VerifyPoolOptions = {}): VerifyPool {
     }
   }
 
-  /** One check of the oldest batch that still has unclaimed ones, on the event loop. */
+  /** Up to LEND_PER_TURN checks of the oldest batches that still have unclaimed ones, on the event loop. */
   function lendOne(): void {
     lending = false;
+    let taken = 0;
     for (const b of inflight.values()) {
       const n = b.jobs.length;
-      if (Atomics.load(b.ctl, 0) >= n) continue;
-      const i = Atomics.add(b.ctl, 0, 1);
-      if (i >= n) continue; // the worker took the last one meanwhile
-      const j = b.jobs[i] as Job;
-      const ok = verifyHere(j);
-      Atomics.store(b.results, i, ok ? 1 : 2);
-      lent++;
-      j.resolve(ok);
+      while (taken < LEND_PER_TURN && Atomics.load(b.ctl, 0) < n) {
+        const i = Atomics.add(b.ctl, 0, 1);
+        if (i >= n) break; // the worker took the last one meanwhile
+        const j = b.jobs[i] as Job;
+        const ok = verifyHere(j);
+        Atomics.store(b.results, i, ok ? 1 : 2);
+        lent++;
+        taken++;
+        j.resolve(ok);
+      }
+      if (taken === LEND_PER_TURN) break;
+    }
+    if (taken > 0) {
       lending = true;
       setImmediate(lendOne);
-      return;
     }
   }
 
