@@ -104,7 +104,12 @@ export type DeviceEvent = Static<typeof DeviceEvent>;
 
 /** Request body: a batch of events. */
 export const EventBatchBody = strictObject({
-  events: Type.Array(DeviceEvent, { minItems: 1, maxItems: 1000 }),
+  events: Type.Array(DeviceEvent, {
+    minItems: 1,
+    maxItems: 1000,
+    description:
+      'The whole batch is refused (422 `ERR_OCCURRED_AT`, naming the event) when an `occurred_at` is after now, or before the device was registered and more than 30 days ago, beyond the signature clock tolerance (300 s): a device clock gone wrong.',
+  }),
 });
 /** Event-batch body. */
 export type EventBatchBody = Static<typeof EventBatchBody>;

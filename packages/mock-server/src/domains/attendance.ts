@@ -67,6 +67,9 @@ async function resolveEventCredential(
   }
 }
 
+/** How old an event from before its device was registered may be, days (see uploadEvents). */
+const BACKLOG_DAYS = 30;
+
 /** Attendance handlers. */
 export const attendanceHandlers: Handlers = {
   uploadEvents: async (ctx) => {
@@ -81,6 +84,29 @@ export const attendanceHandlers: Handlers = {
     const codes: (Resolution | undefined)[] = [];
     // Every event time is checked before any work: a bad one refuses the whole batch.
     const occurredAt = b.events.map((e, i) => parseIso(e.occurred_at, `body/events/${i}/occurred_at`));
+    // Nor can an event have happened after now (give or take the signature clock tolerance): that
+    // is a device clock gone wrong. So is a time before the device was registered, when it is
+    // also more than 30 days old, as after a reader's clock battery died (1970, 2000): a
+    // device registered today, e.g. in a freshly seeded mock, may still upload the backlog it
+    // recorded this morning. Stored as reported, such an event would head (or trail) every query
+    // by time for good, and push a check-in dated years away to parents. The whole batch is
+    // refused, as for a time that does not parse; a gate client bisects the batch and sets the
+    // one event aside for an operator (the rest is stored).
+    const tolerance = state.settings.signatureToleranceS * 1000;
+    const registered = (
+      state.db.prepare('SELECT created_at FROM devices WHERE device_id = ?').get(p.id) as {
+        created_at: number;
+      }
+    ).created_at;
+    const now = state.clock.now();
+    const latest = now + tolerance;
+    const earliest = Math.min(registered, now - BACKLOG_DAYS * 86_400_000) - tolerance;
+    occurredAt.forEach((at, i) => {
+      if (at <= latest && at >= earliest) return;
+      const path = `body/events/${i}/occurred_at`;
+      const message = `${b.events[i]?.occurred_at} is ${at > latest ? 'after now' : 'before the device was registered and more than 30 days ago'}, beyond the ${state.settings.signatureToleranceS} s clock tolerance`;
+      throw new ApiError(422, 'ERR_OCCURRED_AT', `${path}: ${message}`, { errors: [{ path, message }] });
+    });
     for (const [i, e] of b.events.entries()) {
       const at = Math.floor((occurredAt[i] as number) / 1000);
       let code: Resolution | undefined;

@@ -34,6 +34,8 @@ const cardOf = (person: string) => p.demo!.cards.find((c) => c.personId === pers
 
 beforeAll(async () => {
   p = await demoPlatform();
+  // the day's events are uploaded in the afternoon (a time after now is refused: ERR_OCCURRED_AT)
+  p.clock.set(Date.parse('2026-01-05T15:00:00Z'));
   const ev = (seq: number, person: string, at: string) => ({
     seq,
     kind: 'attendance',
@@ -223,6 +225,7 @@ describe('paging while events arrive', () => {
   it('neither repeats nor skips an event that was there, when late events land before and after the cursor', async () => {
     const q = await demoPlatform();
     try {
+      q.clock.set(Date.parse('2026-01-05T15:00:00Z')); // after every event of the day
       const card = q.demo!.cards.find((c) => c.personId === 's-001')!.cardId;
       const at = (hh: string) => `2026-01-05T${hh}:00:00Z`;
       const ev = (seq: number, time: string) => ({

@@ -419,3 +419,58 @@ describe('an event that names its card twice', () => {
     expect(p.state.db.prepare('SELECT COUNT(*) AS n FROM used_codes').get()).toEqual({ n: 1 });
   });
 });
+
+describe('event times a device cannot have had', () => {
+  let p: MockPlatform | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+
+  it('after now, or before the device was registered and over 30 days ago (beyond the 300 s tolerance): 422 ERR_OCCURRED_AT naming the event, nothing stored', async () => {
+    p = await demoPlatform();
+    const platform = p;
+    const gate = deviceSigner(platform, 'gate-01');
+    const registered = (
+      platform.state.db.prepare("SELECT created_at FROM devices WHERE device_id = 'gate-01'").get() as {
+        created_at: number;
+      }
+    ).created_at;
+    const now = platform.clock.now();
+    const event = (seq: number, at: number) => ({
+      seq,
+      kind: 'access',
+      direction: 'in',
+      occurred_at: new Date(at).toISOString(),
+      uid_hex: '04a1b2c3d4e5f6',
+      decision: 'allowed',
+    });
+    const upload = (events: unknown[]) =>
+      platform.app.inject(signed(platform, gate, 'POST', '/v1/events/batches', { events }));
+    const skip = new Set(['nonces', 'idempotency', 'trust_material']);
+    const before = tableDigests(platform, skip);
+    const day = 86_400_000;
+    expect(registered).toBe(now); // the demo's devices are registered as the platform starts
+    for (const [bad, where] of [
+      [now + 365 * day, 'after now'],
+      [now + 301_000, 'after now'],
+      [now - 30 * day - 301_000, 'before the device was registered and more than 30 days ago'],
+      [Date.UTC(1970, 0, 1), 'before the device was registered and more than 30 days ago'], // a dead clock battery
+    ] as const) {
+      const r = await upload([event(1, now - 1_000), event(2, bad), event(3, now)]);
+      expect(r.statusCode).toBe(422);
+      const problem = json<{ code: string; detail: string; errors: { path: string; message: string }[] }>(r);
+      expect(problem.code).toBe('ERR_OCCURRED_AT');
+      expect(problem.errors).toEqual([
+        { path: 'body/events/1/occurred_at', message: expect.stringContaining(where) },
+      ]);
+    }
+    // the whole batch is refused: the good events too (the device uploads them again, without the bad one)
+    expect(changedTables(before, tableDigests(platform, skip))).toEqual([]);
+    // a device clock a little ahead (within the tolerance) is no reason to refuse, nor is the
+    // backlog of a device registered today, recorded before (a freshly seeded mock)
+    const ok = await upload([event(1, now + 299_000), event(2, now - 30 * day), event(3, now - 3_600_000)]);
+    expect(ok.statusCode).toBe(200);
+    expect(json(ok)).toMatchObject({ accepted: 3, acked_seqs: [1, 2, 3] });
+  });
+});
