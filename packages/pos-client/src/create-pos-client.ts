@@ -116,6 +116,12 @@ export interface PosClient {
    * body) never end the sale as a refusal: the payment is polled, then reversed, else it ends as
    * `ERR_POS_PAYMENT_UNKNOWN` with a reversal queued.
    *
+   * With an outbox, a reversal is queued before the create is sent (write-ahead) and acknowledged
+   * once the sale has an outcome. So a device that dies mid-sale (power, crash) reverses it at the
+   * first `sync()` after the restart, and an outcome is returned only once the outbox has recorded
+   * it: if that write fails, the sale rejects with the outbox's error and is reversed at the next
+   * `sync()`. An outbox that cannot take the write refuses the sale before anything is sent.
+   *
    * @throws `TypeError`/`RangeError` for malformed input, checked like the platform does before
    *   anything is sent or queued: `qr` not campus card QR text (`CC1:` + Base45, 4–1024
    *   characters), `outTradeNo` not 1–64 of `[A-Za-z0-9_.:-]` or `.`/`..`, `amountFen` not a
@@ -123,7 +129,8 @@ export interface PosClient {
    * @throws `CampusCardApiError` subclasses when the platform refuses the payment for good (a 4xx
    *   problem given after its idempotency check, e.g. `ERR_CODE_INVALID`, `ERR_CODE_ALREADY_USED`);
    *   {@link PosClientError} `ERR_POS_OFFLINE_CAP`, `ERR_POS_OFFLINE_DISABLED` or
-   *   `ERR_POS_PAYMENT_UNKNOWN` (a reversal is then queued).
+   *   `ERR_POS_PAYMENT_UNKNOWN` (a reversal is then queued); the outbox's own error when it cannot
+   *   record the sale (see above).
    *
    * @example
    * ```ts

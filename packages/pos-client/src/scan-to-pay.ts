@@ -19,7 +19,7 @@ import {
 import type { PosContext } from './lib/context.js';
 import { assertBusinessKey, assertFen, assertQrText, newOutTradeNo } from './lib/ids.js';
 import { brokenCap } from './offline-caps.js';
-import type { OutboxPayment } from './outbox/outbox-store.js';
+import type { OutboxPayment, OutboxReversal } from './outbox/outbox-store.js';
 
 /** Input of {@link PosClient.scanToPay}. */
 export interface ScanToPayInput {
@@ -133,10 +133,19 @@ export async function sellOffline(
   });
 }
 
-/** Queues a reversal (best effort) and returns the error to throw for an unresolved payment. */
-async function unresolved(ctx: PosContext, outTradeNo: string, capturedAt: number, cause: unknown) {
-  let queued = false;
-  if (ctx.outbox !== undefined) {
+/**
+ * Queues a reversal (best effort) and returns the error to throw for an unresolved payment. With
+ * a write-ahead reversal (`intent`) already in the outbox, that one stays owed instead.
+ */
+async function unresolved(
+  ctx: PosContext,
+  outTradeNo: string,
+  capturedAt: number,
+  cause: unknown,
+  intent?: OutboxReversal,
+) {
+  let queued = intent !== undefined;
+  if (ctx.outbox !== undefined && intent === undefined) {
     try {
       await ctx.outbox.append({ kind: 'reversal', outTradeNo, capturedAt });
       queued = true;
@@ -167,7 +176,6 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
     (typeof input.description !== 'string' || input.description.length > 128)
   )
     throw new TypeError('description must be a string of at most 128 characters');
-  const { signal } = input;
   const outTradeNo = input.outTradeNo ?? newOutTradeNo(ctx.deviceId, ctx.now());
   const capturedAt = ctx.now();
 
@@ -183,6 +191,40 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
   }
   if (ctx.offline()) return sellOffline(ctx, outTradeNo, input.amountFen, input.qr);
 
+  // 2. A write-ahead reversal, before anything is sent: should the device die (power, crash)
+  // before the sale has an outcome, sync() after the restart reverses whatever the create did, and
+  // the customer pays nothing for a sale the cashier never saw confirmed. It is acknowledged once
+  // the sale has an outcome; it stays owed while the outcome is unknown.
+  const outbox = ctx.outbox;
+  const intent =
+    outbox === undefined
+      ? undefined
+      : ((await outbox.append({ kind: 'reversal', outTradeNo, capturedAt })) as OutboxReversal);
+  let result: ScanToPayResult;
+  try {
+    result = await payOnline(ctx, input, outTradeNo, capturedAt, intent);
+  } catch (e) {
+    // A definitive refusal charged nothing under this key (a refused code, an out_trade_no that
+    // names another sale: reversing that one would be wrong). Anything else may have charged.
+    if (outbox !== undefined && intent !== undefined && isDefinitive(e))
+      await outbox.ack([intent.seq]).catch(() => undefined);
+    throw e;
+  }
+  // The outcome is reported only once the device will remember it: if this write fails, the sale
+  // is not confirmed to the cashier, and sync() reverses it.
+  if (outbox !== undefined && intent !== undefined) await outbox.ack([intent.seq]);
+  return result;
+}
+
+/** Steps 3 to 5 of {@link scanToPay}: create, poll, reverse (or sell offline). */
+async function payOnline(
+  ctx: PosContext,
+  input: ScanToPayInput,
+  outTradeNo: string,
+  capturedAt: number,
+  intent: OutboxReversal | undefined,
+): Promise<ScanToPayResult> {
+  const { signal } = input;
   const createInput = {
     outTradeNo,
     amountFen: input.amountFen,
@@ -195,7 +237,7 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
   let sent = false; // whether a create may have left the device
 
   try {
-    // 2. Create. The key is pay:<outTradeNo>, reused by every retry and every re-send below.
+    // 3. Create. The key is pay:<outTradeNo>, reused by every retry and every re-send below.
     try {
       sent = true;
       const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: ctx.createMaxRetries });
@@ -219,7 +261,7 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
       }
     }
 
-    // 3. Pending or unknown: poll on the published schedule.
+    // 4. Pending or unknown: poll on the published schedule.
     for (const delayS of ctx.pollSchedule) {
       await ctx.sleep(delayS * 1000, signal);
       try {
@@ -255,12 +297,12 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
       }
     }
 
-    // 4. Not confirmed in time: reverse it, so the order ends final and nobody pays for nothing.
-    return await reverseUnconfirmed(ctx, outTradeNo, createInput, sigOpt, capturedAt);
+    // 5. Not confirmed in time: reverse it, so the order ends final and nobody pays for nothing.
+    return await reverseUnconfirmed(ctx, outTradeNo, createInput, sigOpt, capturedAt, intent);
   } catch (e) {
     if (sent && isAbort(e, signal) && ctx.outbox !== undefined) {
       // The payment may have been sent: make sure it ends reversed unless it is final already.
-      await unresolved(ctx, outTradeNo, capturedAt, e).catch(() => undefined);
+      await unresolved(ctx, outTradeNo, capturedAt, e, intent).catch(() => undefined);
     }
     throw e;
   }
@@ -279,6 +321,7 @@ async function reverseUnconfirmed(
   createInput: Parameters<PosContext['payments']['create']>[0],
   sigOpt: { signal?: AbortSignal },
   capturedAt: number,
+  intent: OutboxReversal | undefined,
 ): Promise<ScanToPayResult> {
   const signal = sigOpt.signal;
   for (let round = 0; round < 2; round++) {
@@ -297,7 +340,7 @@ async function reverseUnconfirmed(
           if (isAbort(q, signal)) throw q;
           cause = q;
         }
-        throw await unresolved(ctx, outTradeNo, capturedAt, cause);
+        throw await unresolved(ctx, outTradeNo, capturedAt, cause, intent);
       }
       if (isNotFound(e) && round === 0) {
         // The create never landed. Pin the outcome of its key by re-sending it: either it is refused
@@ -309,10 +352,10 @@ async function reverseUnconfirmed(
           continue;
         } catch (e2) {
           if (isAbort(e2, signal) || isDefinitive(e2)) throw e2;
-          throw await unresolved(ctx, outTradeNo, capturedAt, e2);
+          throw await unresolved(ctx, outTradeNo, capturedAt, e2, intent);
         }
       }
-      throw await unresolved(ctx, outTradeNo, capturedAt, e);
+      throw await unresolved(ctx, outTradeNo, capturedAt, e, intent);
     }
     const done = final(order, outTradeNo, createInput.amountFen);
     if (done !== undefined) return done;
@@ -322,7 +365,8 @@ async function reverseUnconfirmed(
       outTradeNo,
       capturedAt,
       new Error(`the reversal of ${outTradeNo} answered a ${order.status} order of ${order.amount} fen`),
+      intent,
     );
   }
-  throw await unresolved(ctx, outTradeNo, capturedAt, undefined);
+  throw await unresolved(ctx, outTradeNo, capturedAt, undefined, intent);
 }

@@ -1,5 +1,5 @@
 import type { MockAgent } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   CampusCardApiError,
   createMemoryOutbox,
@@ -287,8 +287,9 @@ describe('scanToPay offline', () => {
     const { pos } = unitClient(agent, { offline: { outbox, caps } });
     const r = await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' });
     expect(r).toMatchObject({ status: 'offline_accepted', order: null, outTradeNo: 'T1' });
+    // the sale alone: the write-ahead reversal queued before the create (seq NOW) is acknowledged
     expect(await outbox.pending()).toEqual([
-      { kind: 'payment', seq: NOW, outTradeNo: 'T1', amountFen: 1200, qrText: QR, capturedAt: NOW },
+      { kind: 'payment', seq: NOW + 1, outTradeNo: 'T1', amountFen: 1200, qrText: QR, capturedAt: NOW },
     ]);
   });
 
@@ -529,5 +530,111 @@ describe('errors', () => {
     const e = await pos.payments.query('NOPE').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InvalidRequestError);
     expect(e).toMatchObject({ code: 'ERR_NOT_FOUND', status: 404, requestId: 'req_p', retryable: false });
+  });
+});
+
+describe('scanToPay: a write-ahead reversal for a device that dies mid-sale', () => {
+  it('dies while the create is in flight: after the restart, sync() reverses whatever it did', async () => {
+    const pool = agent.get(ORIGIN);
+    // the create reaches the platform, and the device dies before any answer
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(201, order({ out_trade_no: 'T1' }), { headers: JSON_HEADERS })
+      .delay(600_000);
+    const outbox = createMemoryOutbox({ now: () => NOW }); // durable: it outlives the process
+    const before = unitClient(agent, { offline: { outbox, caps } });
+    const dying = new AbortController();
+    const sale = before.pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1', signal: dying.signal });
+    const lost = sale.catch((e: unknown) => e);
+    await vi.waitFor(() => expect(calls(agent)).toHaveLength(1));
+    expect(await outbox.pending()).toEqual([
+      { kind: 'reversal', seq: NOW, outTradeNo: 'T1', capturedAt: NOW },
+    ]);
+
+    // the restart: a new client on the same outbox
+    pool
+      .intercept({ path: '/v1/payments/T1/reverse', method: 'POST' })
+      .reply(200, order({ out_trade_no: 'T1', status: 'reversed' }), { headers: JSON_HEADERS });
+    const after = unitClient(agent, { offline: { outbox, caps } });
+    expect(await after.pos.sync()).toMatchObject({ reversals: 1, remaining: 0, complete: true });
+    expect(calls(agent).map((c) => `${c.method} ${c.path}`)).toEqual([
+      'POST /v1/payments',
+      'POST /v1/payments/T1/reverse',
+    ]);
+    dying.abort(); // (the first process is gone; only its promise is left to settle)
+    await lost;
+  });
+
+  it('a sale with an outcome leaves nothing owed: success, a final failure, a definitive refusal', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(201, order({ out_trade_no: 'T1' }), {
+      headers: JSON_HEADERS,
+    });
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(201, order({ out_trade_no: 'T2', status: 'failed', failure_code: 'ERR_INSUFFICIENT_FUNDS' }), {
+        headers: JSON_HEADERS,
+      });
+    // the out_trade_no names another sale: reversing that one would be wrong
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(409, problem(409, 'ERR_OUT_TRADE_NO_CONFLICT', false), { headers: PROBLEM_HEADERS });
+    const outbox = createMemoryOutbox({ now: () => NOW });
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    expect(await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' })).toMatchObject({
+      status: 'success',
+    });
+    expect(await pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T2' })).toMatchObject({
+      status: 'failed',
+    });
+    await expect(pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T3' })).rejects.toMatchObject({
+      code: 'ERR_OUT_TRADE_NO_CONFLICT',
+    });
+    expect(await outbox.pending()).toEqual([]);
+    expect(await pos.sync()).toMatchObject({ reversals: 0, remaining: 0 });
+    expect(calls(agent)).toHaveLength(3); // the three creates; sync had nothing to do
+  });
+
+  it('reports the outcome only once the outbox remembers it: a failed write rejects the sale, and sync() reverses it', async () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/v1/payments', method: 'POST' }).reply(201, order({ out_trade_no: 'T1' }), {
+      headers: JSON_HEADERS,
+    });
+    const inner = createMemoryOutbox({ now: () => NOW });
+    let failAck = true;
+    const outbox: typeof inner = {
+      ...inner,
+      ack: async (seqs) => {
+        if (failAck) {
+          failAck = false;
+          throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+        }
+        return inner.ack(seqs);
+      },
+    };
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    await expect(pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' })).rejects.toMatchObject({
+      code: 'EIO',
+    });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'reversal', outTradeNo: 'T1' }]);
+    pool
+      .intercept({ path: '/v1/payments/T1/reverse', method: 'POST' })
+      .reply(200, order({ out_trade_no: 'T1', status: 'reversed' }), { headers: JSON_HEADERS });
+    expect(await pos.sync()).toMatchObject({ reversals: 1, remaining: 0 });
+  });
+
+  it('an outbox that cannot take the write-ahead reversal refuses the sale before anything is sent', async () => {
+    const inner = createMemoryOutbox({ now: () => NOW });
+    const outbox: typeof inner = {
+      ...inner,
+      append: async () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      },
+    };
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    await expect(pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' })).rejects.toMatchObject({
+      code: 'ENOSPC',
+    });
+    expect(calls(agent)).toEqual([]);
   });
 });

@@ -234,6 +234,12 @@ export async function runPosFleet(options: PosFleetOptions): Promise<PosFleetRep
         count(`pos.refused_${e.code}`);
         expected.set(outTradeNo, e.retryable ? { kind: 'unknown' } : { kind: 'not_charged' });
         if (e.retryable) await t.outbox.append({ kind: 'reversal', outTradeNo, capturedAt: Date.now() });
+      } else if (e instanceof Error && e.message === 'power cut before the ack') {
+        // The sale's outcome was never recorded (nor shown to the cashier): the write-ahead
+        // reversal is still in the outbox, and the sync after the restart reverses the sale.
+        count('pos.crash_in_sale');
+        expected.set(outTradeNo, { kind: 'unknown' });
+        await restart(t);
       } else throw e;
     } finally {
       t.pos.setOffline(false);
