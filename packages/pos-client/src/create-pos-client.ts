@@ -120,7 +120,9 @@ export interface PosClient {
    * once the sale has an outcome. So a device that dies mid-sale (power, crash) reverses it at the
    * first `sync()` after the restart, and an outcome is returned only once the outbox has recorded
    * it: if that write fails, the sale rejects with the outbox's error and is reversed at the next
-   * `sync()`. An outbox that cannot take the write refuses the sale before anything is sent.
+   * `sync()`. An outbox that cannot take the write refuses the sale before anything is sent. A
+   * `sync()` of this client while the sale runs leaves its reversal alone (so give each outbox to
+   * one client only).
    *
    * @throws `TypeError`/`RangeError` for malformed input, checked like the platform does before
    *   anything is sent or queued: `qr` not campus card QR text (`CC1:` + Base45, 4–1024
@@ -231,6 +233,7 @@ export function createPosClient(options: PosClientOptions): PosClient {
     maxBatchBytes,
     now,
     sleep: options.sleep ?? defaultSleep,
+    salesInProgress: new Set<number>(),
     offline: () => offline,
     exclusive<T>(fn: () => Promise<T>): Promise<T> {
       const run = queue.then(fn);

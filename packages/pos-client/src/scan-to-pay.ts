@@ -200,20 +200,26 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
     outbox === undefined
       ? undefined
       : ((await outbox.append({ kind: 'reversal', outTradeNo, capturedAt })) as OutboxReversal);
-  let result: ScanToPayResult;
+  if (intent !== undefined) ctx.salesInProgress.add(intent.seq);
   try {
-    result = await payOnline(ctx, input, outTradeNo, capturedAt, intent);
-  } catch (e) {
-    // A definitive refusal charged nothing under this key (a refused code, an out_trade_no that
-    // names another sale: reversing that one would be wrong). Anything else may have charged.
-    if (outbox !== undefined && intent !== undefined && isDefinitive(e))
-      await outbox.ack([intent.seq]).catch(() => undefined);
-    throw e;
+    let result: ScanToPayResult;
+    try {
+      result = await payOnline(ctx, input, outTradeNo, capturedAt, intent);
+    } catch (e) {
+      // A definitive refusal charged nothing under this key (a refused code, an out_trade_no that
+      // names another sale: reversing that one would be wrong). Anything else may have charged.
+      if (outbox !== undefined && intent !== undefined && isDefinitive(e))
+        await outbox.ack([intent.seq]).catch(() => undefined);
+      throw e;
+    }
+    // The outcome is reported only once the device will remember it: if this write fails, the
+    // sale is not confirmed to the cashier, and sync() reverses it.
+    if (outbox !== undefined && intent !== undefined) await outbox.ack([intent.seq]);
+    return result;
+  } finally {
+    // from now on, a reversal still owed is sync()'s to make
+    if (intent !== undefined) ctx.salesInProgress.delete(intent.seq);
   }
-  // The outcome is reported only once the device will remember it: if this write fails, the sale
-  // is not confirmed to the cashier, and sync() reverses it.
-  if (outbox !== undefined && intent !== undefined) await outbox.ack([intent.seq]);
-  return result;
 }
 
 /** Steps 3 to 5 of {@link scanToPay}: create, poll, reverse (or sell offline). */

@@ -37,9 +37,12 @@ export interface SyncResult {
   readonly quarantined: readonly QuarantinedEntry[];
   /** Queued reversals completed (the order is final now). */
   readonly reversals: number;
-  /** Entries still pending after this sync. */
+  /** Entries still pending after this sync (a sale in progress counts: its write-ahead reversal). */
   readonly remaining: number;
-  /** Whether every pending entry was handled; `false` when the platform stopped answering. */
+  /**
+   * Whether every pending entry was handled; `false` when the platform stopped answering, or a
+   * sale was in progress.
+   */
   readonly complete: boolean;
   /** The error that stopped the sync early, if any. */
   readonly error?: unknown;
@@ -144,7 +147,10 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
 
   const pending = await outbox.pending();
   const sales = pending.filter((e): e is OutboxPayment => e.kind === 'payment');
-  const owed = pending.filter((e): e is OutboxReversal => e.kind === 'reversal');
+  // (a sale this client is still running owes its write-ahead reversal only if it ends unknown)
+  const owed = pending.filter(
+    (e): e is OutboxReversal => e.kind === 'reversal' && !ctx.salesInProgress.has(e.seq),
+  );
 
   const store = outbox; // (narrowed for the function below)
   /** Uploads one batch, splitting it on 413 and bisecting it on 400/422. */

@@ -638,3 +638,23 @@ describe('scanToPay: a write-ahead reversal for a device that dies mid-sale', ()
     expect(calls(agent)).toEqual([]);
   });
 });
+
+describe('scanToPay and a sync() running meanwhile', () => {
+  it('a sync during a sale leaves its write-ahead reversal alone: the sale ends success, not reversed', async () => {
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/payments', method: 'POST' })
+      .reply(201, order({ out_trade_no: 'T1' }), { headers: JSON_HEADERS })
+      .delay(300);
+    const outbox = createMemoryOutbox({ now: () => NOW });
+    const { pos } = unitClient(agent, { offline: { outbox, caps } });
+    const sale = pos.scanToPay({ qr: QR, amountFen: 1200, outTradeNo: 'T1' });
+    await vi.waitFor(() => expect(calls(agent)).toHaveLength(1));
+    // e.g. the POS app's background sync, while the create is in flight
+    expect(await pos.sync()).toMatchObject({ reversals: 0, remaining: 1, complete: false });
+    expect(await sale).toMatchObject({ status: 'success' });
+    expect(calls(agent).map((c) => `${c.method} ${c.path}`)).toEqual(['POST /v1/payments']);
+    expect(await outbox.pending()).toEqual([]);
+    expect(await pos.sync()).toMatchObject({ reversals: 0, remaining: 0, complete: true });
+  });
+});

@@ -30,6 +30,12 @@ export interface PosContext {
   readonly maxBatchBytes: number;
   readonly now: () => number;
   readonly sleep: SleepFn;
+  /**
+   * The outbox seqs of the write-ahead reversals of sales this client is running: `sync()` leaves
+   * them owed (reversing a sale still in progress would undo one the cashier may yet see
+   * confirmed). A restarted process starts with none, so its `sync()` reverses them.
+   */
+  readonly salesInProgress: Set<number>;
   /** Whether the explicit offline flag is set. */
   offline(): boolean;
   /** Serialises offline-cap checks with their append. */
