@@ -132,6 +132,35 @@ describe('createVerifyPool: the event loop lends a hand', () => {
     expect(byWorker).toBeGreaterThan(0);
   });
 
+  it('leaves a batch no larger than lendBacklog to the worker once it is up', async () => {
+    const k = keyPair('p256');
+    const pool = createVerifyPool({ lendBacklog: 8 });
+    // the first batch starts the worker thread (the event loop helps while it starts); it is up
+    // once it has answered a check
+    for (let round = 0; round < 100 && pool.stats().worker === 0; round++) {
+      await Promise.all(
+        checks(50, k, `warm-up ${round}`).map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
+      );
+    }
+    const before = pool.stats();
+    expect(before.worker).toBeGreaterThan(0);
+    for (let round = 0; round < 3; round++) {
+      const batch = checks(8, k, `small ${round}`);
+      const results = await Promise.all(
+        batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
+      );
+      expect(results).toEqual(batch.map((c) => c.valid));
+    }
+    const after = pool.stats();
+    expect(after.lent - before.lent).toBe(0);
+    expect(after.worker - before.worker).toBe(24);
+    // a larger batch: the event loop helps while more than 8 checks are unclaimed
+    const large = checks(400, k, 'large');
+    const results = await Promise.all(large.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)));
+    expect(results).toEqual(large.map((c) => c.valid));
+    expect(pool.stats().lent - after.lent).toBeGreaterThan(0);
+  });
+
   it('leaves every check to the worker with lend: false', async () => {
     const k = keyPair('ed25519');
     const pool = createVerifyPool({ lend: false });
