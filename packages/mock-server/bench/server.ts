@@ -5,8 +5,10 @@
  *
  * The server runs in a child process (this same bundle started with `--server`), so the load
  * generator never shares its event loop: `startMockPlatform` on port 0, a fresh SQLite file (WAL)
- * with the demo data. The load generator, in this process, uses one undici `Pool` of 50 keep-alive
- * connections and signs every request live with core's `signRequest` (the demo POS `pos-01` key;
+ * with the demo data. The load generator, in this process, keeps 50 keep-alive connections with
+ * a lean HTTP/1.1 client (bench/lib/lean-http.ts; `BENCH_CLIENT=undici` uses an undici `Pool`
+ * instead, which costs the shared cores more per request) and signs every request live with
+ * core's `signRequest` (the demo POS `pos-01` key;
  * node:crypto does the ECDSA through the `signer` hook). Each payment is distinct: its own
  * `out_trade_no`, `Idempotency-Key`, signature nonce and QR code. Codes are made before each timed
  * phase (one use per code), from every demo card, 1 fen each, after a top-up of every wallet.
@@ -18,7 +20,7 @@
  *   after a 1-s lead-in at the same rate that is not measured; latency runs from each request's
  *   scheduled send time (no coordinated omission).
  *
- * Environment: `BENCH_SECONDS` (default 10), `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS`
+ * Environment: `BENCH_CLIENT` (`lean` default, or `undici`), `BENCH_SECONDS` (default 10), `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS`
  * (`NORMAL` default, or `FULL`), `BENCH_LEAD_SECONDS` (default 1; 0 measures from the first request), `BENCH_SERVER_ARGS` (extra node flags for the server, e.g.
  * `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per request, for comparison), `BENCH_DUMP`
  * (a file: each open-loop request's scheduled time, latency and how late it was sent, ms, one
@@ -48,12 +50,14 @@ import { Pool } from 'undici';
 import type { DemoCredentials } from '../src/demo.js';
 import { verifyPool } from '../src/lib/verify-worker.js';
 import { startMockPlatform } from '../src/server.js';
+import { createLeanPool } from './lib/lean-http.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const CONNECTIONS = 50;
 const WARMUP_S = 3;
 const LEAD_S = Number(process.env.BENCH_LEAD_SECONDS ?? 1);
+const CLIENT = process.env.BENCH_CLIENT === 'undici' ? 'undici' : 'lean';
 
 function emit(name: string, value: number, unit: string): void {
   console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit }));
@@ -159,7 +163,7 @@ interface Outcome {
  * the load generator shares the two cores with the server, so it skips `pool.request`'s
  * response stream.
  */
-function send(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcome> {
+function sendUndici(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcome> {
   return new Promise((resolve) => {
     let status = 0;
     const chunks: Buffer[] = [];
@@ -182,22 +186,7 @@ function send(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcom
           return true;
         },
         onComplete() {
-          const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString();
-          if (status === 201) {
-            resolve(
-              text.includes('"status":"success"')
-                ? { ok: true, status }
-                : { ok: false, status, code: 'not success' },
-            );
-            return;
-          }
-          let code: string | undefined;
-          try {
-            code = (JSON.parse(text) as { code?: string }).code;
-          } catch {
-            code = undefined;
-          }
-          resolve(code === undefined ? { ok: false, status } : { ok: false, status, code });
+          resolve(outcome(status, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
         },
         onError(error) {
           resolve({ ok: false, status: 0, code: error.message });
@@ -205,6 +194,50 @@ function send(pool: Pool, req: ReturnType<typeof signedRequest>): Promise<Outcom
       },
     );
   });
+}
+
+/** A payment is ok when it is created in state success; otherwise the problem's `code`. */
+function outcome(status: number, body: Buffer): Outcome {
+  const text = body.toString();
+  if (status === 201) {
+    return text.includes('"status":"success"')
+      ? { ok: true, status }
+      : { ok: false, status, code: 'not success' };
+  }
+  let code: string | undefined;
+  try {
+    code = (JSON.parse(text) as { code?: string }).code;
+  } catch {
+    code = undefined;
+  }
+  return code === undefined ? { ok: false, status } : { ok: false, status, code };
+}
+
+/** The load generator's HTTP client: `lean` (default, bench/lib/lean-http.ts) or `undici`. */
+interface LoadClient {
+  send(req: ReturnType<typeof signedRequest>): Promise<Outcome>;
+  close(): Promise<void>;
+}
+
+function loadClient(url: string): LoadClient {
+  if (CLIENT === 'undici') {
+    const pool = new Pool(url, {
+      connections: CONNECTIONS,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      keepAliveMaxTimeout: 60_000,
+    });
+    return { send: (req) => sendUndici(pool, req), close: () => pool.close() };
+  }
+  const pool = createLeanPool(url, CONNECTIONS);
+  return {
+    send: (req) =>
+      pool.request(req).then(
+        (r) => outcome(r.status, r.body),
+        (error: Error) => ({ ok: false, status: 0, code: error.message }),
+      ),
+    close: () => pool.close(),
+  };
 }
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -242,17 +275,11 @@ async function load(): Promise<void> {
   const device = principal(pos.id, pos.privateJwk);
   const operator = principal(demo.operator.id, demo.operator.privateJwk);
 
-  const pool = new Pool(url, {
-    connections: CONNECTIONS,
-    pipelining: 1,
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 60_000,
-  });
+  const pool = loadClient(url);
 
   // Top up every demo wallet, so 1-fen payments never run dry.
   for (const c of demo.cards) {
-    const r = await send(
-      pool,
+    const r = await pool.send(
       signedRequest(
         operator,
         'POST',
@@ -322,7 +349,7 @@ async function load(): Promise<void> {
           const req = next();
           if (req === undefined) return;
           const t0 = performance.now();
-          const o = await send(pool, req);
+          const o = await pool.send(req);
           lat.push(performance.now() - t0);
           if (o.ok || o.status === 200) ok++;
           else {
@@ -420,7 +447,7 @@ async function load(): Promise<void> {
         const req = payment(codes3) as ReturnType<typeof signedRequest>;
         outstanding++;
         const late = performance.now() - scheduled;
-        void send(pool, req).then(
+        void pool.send(req).then(
           (o) => {
             if (measured) {
               lat.push(performance.now() - scheduled);
