@@ -375,7 +375,7 @@ async function load(): Promise<void> {
     db: number;
     cpu: NodeJS.CpuUsage;
     elu: { idle: number; active: number };
-    checks: { worker: number; lent: number; fallback: number };
+    checks: { batches: number; worker: number; lent: number; fallback: number };
     gc: {
       batches: number;
       joins: number;
@@ -513,6 +513,8 @@ async function load(): Promise<void> {
     const lent = to.checks.lent - from.checks.lent;
     const checks = lent + to.checks.worker - from.checks.worker + to.checks.fallback - from.checks.fallback;
     if (checks > 0) emit(`server.${name}_checks_on_event_loop_pct`, (lent / checks) * 100, '%');
+    const handed = to.checks.batches - from.checks.batches;
+    if (handed > 0) emit(`server.${name}_checks_per_worker_batch`, checks / handed, 'checks');
     const batches = to.gc.batches - from.gc.batches;
     if (batches === 0) return;
     emit(`server.${name}_joins_per_batch`, (to.gc.joins - from.gc.joins) / batches, 'joins');
