@@ -10,6 +10,7 @@
 export {
   type ContentDigestAlgorithm,
   createContentDigest,
+  type DigestFunction,
   type VerifyContentDigestOptions,
   verifyContentDigest,
 } from './http/content-digest.js';

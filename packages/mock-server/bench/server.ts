@@ -8,8 +8,8 @@
  * with the demo data. The load generator, in this process, keeps 50 keep-alive connections with
  * a lean HTTP/1.1 client (bench/lib/lean-http.ts; `BENCH_CLIENT=undici` uses an undici `Pool`
  * instead, which costs the shared cores more per request) and signs every request live with
- * core's `signRequest` (the demo POS `pos-01` key;
- * node:crypto does the ECDSA through the `signer` hook). Each payment is distinct: its own
+ * core's `signRequest` (the demo POS `pos-01` key; node:crypto does the ECDSA and the
+ * `Content-Digest` through the `signer` and `digest` hooks). Each payment is distinct: its own
  * `out_trade_no`, `Idempotency-Key`, signature nonce and QR code. Codes are made before each timed
  * phase (one use per code), from every demo card, 1 fen each, after a top-up of every wallet.
  *
@@ -48,6 +48,7 @@ import {
 import { importSigningKey, type SigningKey, signRequest } from '@campus-card/core/http';
 import { Pool } from 'undici';
 import type { DemoCredentials } from '../src/demo.js';
+import { nodeDigest } from '../src/lib/node-verify.js';
 import { verifyPool } from '../src/lib/verify-worker.js';
 import { startMockPlatform } from '../src/server.js';
 import { createLeanPool } from './lib/lean-http.js';
@@ -146,6 +147,7 @@ function signedRequest(
       nonce: `${nonceBase}${(nonceCounter++).toString(36)}`,
       components: bytes === undefined ? ['@method', '@path'] : ['@method', '@path', 'content-digest'],
       signer: (base) => signP256(p.nodeKey, base),
+      digest: nodeDigest,
     },
   );
   Object.assign(headers, sig);

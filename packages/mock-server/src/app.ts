@@ -26,7 +26,7 @@ import type {
   Principal,
 } from './context.js';
 import { iso } from './lib/clock.js';
-import { createNodeRequestVerifier } from './lib/node-verify.js';
+import { createNodeRequestVerifier, nodeDigest } from './lib/node-verify.js';
 import { ApiError, toProblem } from './lib/problem.js';
 
 /** The query schema of a route that declares none: no parameter at all. */
@@ -289,6 +289,7 @@ export function buildApp(
           return nonceStmt.run(keyId, nonce, expiresAt).changes === 1;
         },
         verifier,
+        digest: nodeDigest,
       },
     );
     if (!result.ok) throw new ApiError(401, result.code, result.message);

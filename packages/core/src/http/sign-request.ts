@@ -4,7 +4,7 @@
  * @module
  */
 import { toBase64, utf8 } from './bytes.js';
-import { type ContentDigestAlgorithm, createContentDigest } from './content-digest.js';
+import { type ContentDigestAlgorithm, createContentDigest, type DigestFunction } from './content-digest.js';
 import { type SignatureAlgorithm, type SigningKey, signBytes } from './keys.js';
 import { type HttpRequestLike, headersToRecord } from './message.js';
 import { createSignatureBase } from './signature-base.js';
@@ -51,6 +51,8 @@ export interface SignRequestOptions {
   readonly includeAlg?: boolean;
   /** Digest algorithm for the `Content-Digest` header; defaults to `'sha-256'`. */
   readonly digestAlgorithm?: ContentDigestAlgorithm;
+  /** Computes the `Content-Digest` in place of the built-in pure-JS hashes, e.g. with `node:crypto`. */
+  readonly digest?: DigestFunction;
   /**
    * Signs the UTF-8 signature base in place of the built-in pure-JS signer (`signBytes`), e.g.
    * with `node:crypto` or WebCrypto for speed, or with secure hardware. It must return the raw
@@ -108,7 +110,7 @@ export function signRequest(request: HttpRequestLike, options: SignRequestOption
   const headers = headersToRecord(request.headers);
   let contentDigest: string | undefined;
   if (request.body !== undefined && request.body.length > 0) {
-    contentDigest = createContentDigest(request.body, options.digestAlgorithm);
+    contentDigest = createContentDigest(request.body, options.digestAlgorithm, options.digest);
     headers['content-digest'] = contentDigest;
   }
   const components = options.components ?? defaultCoveredComponents(request.body);

@@ -4,7 +4,7 @@
  * @module
  */
 import { utf8 } from './bytes.js';
-import { verifyContentDigest } from './content-digest.js';
+import { type DigestFunction, verifyContentDigest } from './content-digest.js';
 import { type VerifyKey, verifyBytes } from './keys.js';
 import { getHeader, type HttpRequestLike } from './message.js';
 import { DEFAULT_COVERED_COMPONENTS } from './sign-request.js';
@@ -83,6 +83,12 @@ export interface VerifyRequestOptions {
    * throw or rejection counts as `false`.
    */
   readonly verifier?: (key: VerifyKey, base: Uint8Array, signature: Uint8Array) => boolean | Promise<boolean>;
+  /**
+   * Computes the `Content-Digest` check's digest in place of the built-in pure-JS hashes, e.g.
+   * with `node:crypto`'s `createHash`; it must return the raw digest (32 bytes for `sha-256`, 64
+   * for `sha-512`). A throw fails the request with `ERR_DIGEST_MISMATCH`.
+   */
+  readonly digest?: DigestFunction;
 }
 
 /** A successful verification. */
@@ -268,9 +274,17 @@ export async function verifyRequest(
 
   const digestHeader = getHeader(request.headers, 'content-digest');
   if (digestHeader !== undefined || components.includes('content-digest')) {
-    if (!verifyContentDigest(digestHeader, body)) {
-      return fail('ERR_DIGEST_MISMATCH', 'Content-Digest does not match the body');
+    let matches: boolean;
+    try {
+      matches = verifyContentDigest(
+        digestHeader,
+        body,
+        options.digest === undefined ? {} : { digest: options.digest },
+      );
+    } catch {
+      matches = false;
     }
+    if (!matches) return fail('ERR_DIGEST_MISMATCH', 'Content-Digest does not match the body');
   }
 
   if (options.nonceStore !== undefined && params.nonce !== undefined) {

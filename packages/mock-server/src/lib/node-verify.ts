@@ -2,7 +2,8 @@
  * node:crypto (OpenSSL) signature checks for the request path, off the event loop (batched in
  * a worker thread, see lib/verify-worker.ts):
  *
- * - RFC 9421 request signatures, through core/http's `verifyRequest({ verifier })` hook;
+ * - RFC 9421 request signatures, through core/http's `verifyRequest({ verifier })` hook (and
+ *   the `Content-Digest` hashes through its `digest` hook, on the event loop);
  * - presentations (issuer and holder COSE signatures), as a core `SignatureBackend` for
  *   `verifyPresentation({ backend })`.
  *
@@ -10,10 +11,21 @@
  *
  * @module
  */
-import type { JsonWebKey } from 'node:crypto';
+import { createHash, type JsonWebKey } from 'node:crypto';
 import { exportJwk, type PublicKey, type SignatureBackend } from '@campus-card/core';
-import { exportPublicJwk, type VerifyKey } from '@campus-card/core/http';
+import { type DigestFunction, exportPublicJwk, type VerifyKey } from '@campus-card/core/http';
 import { verifyPool } from './verify-worker.js';
+
+/**
+ * `Content-Digest` hashes on node:crypto, for `verifyRequest({ digest })`: a request body's
+ * SHA-256 in about a fifth of the time of core's pure-JS default.
+ */
+export const nodeDigest: DigestFunction = (alg, body) =>
+  new Uint8Array(
+    createHash(alg === 'sha-256' ? 'sha256' : 'sha512')
+      .update(body)
+      .digest(),
+  );
 
 /** A request-signature verifier for `verifyRequest({ verifier })`. */
 export type RequestSignatureVerifier = (
