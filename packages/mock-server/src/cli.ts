@@ -277,12 +277,34 @@ async function main(): Promise<void> {
       );
     }
   }
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     await server.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  watchLauncher(process.env, () => void stop());
+}
+
+/**
+ * Under `npm start` or `npx`, npm runs the command through a shell, and stopping npm (a CI job's
+ * `kill $PID`) signals that shell, not this process: the platform went on holding its port after
+ * its launcher was gone. So, when npm launched it (`npm_lifecycle_event` or `npm_command` in the
+ * environment), it stops once its parent process has exited (checked every 500 ms). Run directly,
+ * e.g. under `nohup`, it outlives its shell as any server does.
+ */
+export function watchLauncher(environment: NodeJS.ProcessEnv, onGone: () => void): void {
+  if (environment.npm_lifecycle_event === undefined && environment.npm_command === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone();
+  }, 500);
+  timer.unref();
 }
 
 if (isMainModule(import.meta.url)) {

@@ -54,8 +54,9 @@ afterAll(() => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-function start(args: string[], environment: NodeJS.ProcessEnv, script = cli): Run {
-  const child = spawn(process.execPath, [script, ...args], {
+function start(args: string[], environment: NodeJS.ProcessEnv, script: string | null = cli): Run {
+  // script null: `args` are a shell's (sh -c '…'), as npm runs a script
+  const child = spawn(script === null ? 'sh' : process.execPath, script === null ? args : [script, ...args], {
     cwd: work,
     env: environment,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -436,6 +437,54 @@ describe('npm start', () => {
     const out = await ready(run, port, 60_000);
     await checkPrinted(out, port);
     await stopsCleanly(run, port);
+  }, 60_000);
+});
+
+describe('launched by npm', () => {
+  /** The platform started in the background of `sh -c`, as `npm start` runs it; its pid is printed. */
+  function throughShell(port: number, environment: NodeJS.ProcessEnv): Run {
+    const line = `"${process.execPath}" "${cli}" --db :memory: --port ${port} & echo "platform pid $!"; wait`;
+    return start(['-c', line], environment, null);
+  }
+  const pidOf = (run: Run) => Number(/platform pid (\d+)/.exec(run.out())?.[1]);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('stops, freeing its port, once the shell npm ran it through is gone (npm signals only that shell)', async () => {
+    const port = await freePort();
+    const run = throughShell(port, env({ npm_lifecycle_event: 'start', npm_command: 'run-script' }));
+    await ready(run, port, 60_000);
+    const pid = pidOf(run);
+    expect(alive(pid)).toBe(true);
+    run.child.kill('SIGKILL'); // the shell dies; the platform is orphaned
+    await run.exited;
+    const end = Date.now() + 10_000;
+    while (alive(pid) && Date.now() < end) await sleep(100);
+    expect(alive(pid)).toBe(false);
+    expect(await canBind(port)).toBe(true);
+  }, 60_000);
+
+  it('without npm in the environment, it outlives the shell that started it', async () => {
+    const port = await freePort();
+    const { npm_lifecycle_event: _e, npm_command: _c, ...rest } = env();
+    const run = throughShell(port, rest);
+    await ready(run, port, 60_000);
+    const pid = pidOf(run);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    await sleep(1500);
+    expect(alive(pid)).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).ok).toBe(true);
+    process.kill(pid, 'SIGTERM');
+    const end = Date.now() + 10_000;
+    while (alive(pid) && Date.now() < end) await sleep(100);
+    expect(alive(pid)).toBe(false);
   }, 60_000);
 });
 
