@@ -20,9 +20,11 @@
  *   after a 1-s lead-in at the same rate that is not measured; latency runs from each request's
  *   scheduled send time (no coordinated omission).
  *
- * Environment: `BENCH_CLIENT` (`lean` default, or `undici`), `BENCH_SECONDS` (default 10), `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS`
- * (`NORMAL` default, or `FULL`), `BENCH_LEAD_SECONDS` (default 1; 0 measures from the first request), `BENCH_SERVER_ARGS` (extra node flags for the server, e.g.
- * `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per request, for comparison), `BENCH_DUMP`
+ * Environment: `BENCH_CLIENT` (`lean` default, or `undici`), `BENCH_SECONDS` (default 10),
+ * `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS` (`NORMAL` default, or `FULL`),
+ * `BENCH_LEAD_SECONDS` (default 1; 0 measures from the first request), `BENCH_SERVER_ARGS` (extra
+ * node flags for the server, e.g. `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per
+ * request, for comparison), `BENCH_DUMP`
  * (a file: each open-loop request's scheduled time, latency and how late it was sent, ms, one
  * line each).
  *

@@ -296,7 +296,7 @@ async function main(): Promise<void> {
  * environment), it stops once its parent process has exited (checked every 500 ms). Run directly,
  * e.g. under `nohup`, it outlives its shell as any server does.
  */
-export function watchLauncher(environment: NodeJS.ProcessEnv, onGone: () => void): void {
+function watchLauncher(environment: NodeJS.ProcessEnv, onGone: () => void): void {
   if (environment.npm_lifecycle_event === undefined && environment.npm_command === undefined) return;
   const parent = process.ppid;
   const timer = setInterval(() => {
