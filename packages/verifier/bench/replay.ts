@@ -11,7 +11,8 @@
  * On Linux it then runs itself again with glibc's malloc asked for transparent huge pages
  * (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, honoured when THP is `madvise` or `always`) and prints
  * that run's figure as `verifier.replay_ops_per_s_huge_pages`, with the bytes that actually sat in
- * huge pages (`verifier.replay_huge_page_bytes`, 0 when the system refused). The table is one 23.5 MB
+ * huge pages (`verifier.replay_huge_page_bytes`: 0 when the system refused, left out where the
+ * kernel does not report it). The table is one 23.5 MB
  * allocation and each scan lands on a random slot of it, so with 4 KiB pages most scans also miss
  * the TLB; this shows what a device gains from the setting.
  *
