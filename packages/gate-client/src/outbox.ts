@@ -13,7 +13,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeviceEvent } from '@campus-card/core/api';
 import { GateClientError } from './errors.js';
-import { fsyncDir, readFileIfExists, writeFileAtomic } from './lib/fs-atomic.js';
+import { fsyncDir, readFileIfExists, writeAll, writeFileAtomic } from './lib/fs-atomic.js';
 
 /** An event before the outbox numbers it. */
 export type UnnumberedEvent = Omit<DeviceEvent, 'seq'>;
@@ -138,13 +138,11 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     quarantineRaw.length > 0 &&
     quarantineRaw[quarantineRaw.length - 1] !== 0x0a;
 
-  const fresh =
-    cursorRaw === undefined && quarantineRaw === undefined && (journal === undefined || journal.length === 0);
   const firstSeq = options.firstSeq ?? Date.now();
   if (!Number.isSafeInteger(firstSeq) || firstSeq < 1)
     throw new RangeError('firstSeq must be a positive integer');
 
-  let ackedSeq = fresh ? firstSeq - 1 : 0;
+  let ackedSeq = 0;
   if (cursorRaw !== undefined) {
     let parsed: unknown;
     try {
@@ -191,6 +189,12 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     }
     pendingEvents.sort((a, b) => a.seq - b.seq);
   }
+  // Nothing was ever acknowledged, set aside or stored whole (no file yet, or only the torn line
+  // of a first append cut by a power cut): numbering starts at firstSeq.
+  if (cursorRaw === undefined && quarantineRaw === undefined && inFile === 0 && corrupt === 0) {
+    ackedSeq = firstSeq - 1;
+    lastSeq = firstSeq - 1;
+  }
   let fh = await open(eventsPath, 'a+', 0o600);
   if (torn) {
     await fh.truncate(fileSize);
@@ -222,7 +226,7 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     }
     const data = batch.map((b) => b.line).join('');
     try {
-      await fh.write(data, null, 'utf8');
+      await writeAll(fh, data);
       await fh.datasync();
       fileSize += Buffer.byteLength(data);
     } catch (err) {
@@ -317,7 +321,7 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
         try {
           const qh = await open(quarantinePath, 'a', 0o600);
           try {
-            await qh.write(line, null, 'utf8');
+            await writeAll(qh, line);
             await qh.datasync();
           } finally {
             await qh.close();

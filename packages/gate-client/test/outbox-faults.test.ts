@@ -3,6 +3,7 @@
  * before replacing the journal, so on a nearly full disk it is the first write to fail.
  */
 import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openEventOutbox, type UnnumberedEvent } from '../src/index.js';
@@ -52,5 +53,45 @@ describe('outbox on a failing disk', () => {
     await again.ack([3, 4]); // compaction works again once there is space
     await again.close();
     expect(readFileSync(join(data.dir, 'events.jsonl'), 'utf8')).toBe('');
+  });
+});
+
+describe('outbox on a short write', () => {
+  it('writes the rest of a line a write cut short: no append is taken for stored when it is not', async () => {
+    const o = await openEventOutbox({ dir: data.dir, firstSeq: 1 });
+    await o.append(ev(1));
+    // FileHandle's prototype is shared by every handle: make the next write of event 2 short (as a
+    // disk filling up part-way does), honestly reporting the bytes it wrote
+    const probe = await open(join(data.dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as {
+      write: (...a: unknown[]) => Promise<{ bytesWritten: number }>;
+    };
+    await probe.close();
+    const realWrite = proto.write;
+    let cut = 0;
+    proto.write = async function (this: unknown, d: unknown, ...rest: unknown[]) {
+      if (cut === 0 && d instanceof Uint8Array && Buffer.from(d).toString('utf8').includes('"c-2"')) {
+        cut++;
+        const [off, len, pos] = rest as [number, number, number | null];
+        return realWrite.call(this, d, off, Math.min(len, 20), pos);
+      }
+      return realWrite.call(this, d, ...rest);
+    };
+    try {
+      expect((await o.append(ev(2))).seq).toBe(2);
+      expect((await o.append(ev(3))).seq).toBe(3);
+    } finally {
+      proto.write = realWrite;
+    }
+    expect(cut).toBe(1);
+    await o.close();
+    const reopened = await openEventOutbox({ dir: data.dir, firstSeq: 1 });
+    expect(reopened.recovered).toEqual({ torn: false, corrupt: 0 });
+    expect(reopened.pending().map((e) => [e.seq, e.card_id])).toEqual([
+      [1, 'c-1'],
+      [2, 'c-2'],
+      [3, 'c-3'],
+    ]);
+    await reopened.close();
   });
 });

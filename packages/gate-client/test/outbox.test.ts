@@ -34,6 +34,18 @@ describe('openEventOutbox', () => {
     await b.close();
   });
 
+  it('numbers from firstSeq when a power cut tore the very first append (nothing stored whole)', async () => {
+    writeFileSync(join(data.dir, 'events.jsonl'), '{"seq":5000,"kind":"acc');
+    const o = await openEventOutbox({ dir: data.dir, firstSeq: 5000 });
+    expect(o.recovered.torn).toBe(true);
+    expect(o.lastSeq).toBe(4999);
+    expect((await o.append(ev(1))).seq).toBe(5000);
+    await o.close();
+    const again = await openEventOutbox({ dir: data.dir, firstSeq: 1 });
+    expect(again.pending().map((e) => e.seq)).toEqual([5000]);
+    await again.close();
+  });
+
   it('defaults firstSeq to epoch ms, so a wiped device does not reuse seqs', async () => {
     const before = Date.now();
     const o = await openEventOutbox({ dir: data.dir });

@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** fsyncs a directory so that a rename or a new file in it survives a power cut (no-op where unsupported). */
@@ -40,6 +40,20 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await fh.close();
   await rename(tmp, path);
   await fsyncDir(dir);
+}
+
+/**
+ * Appends all of `data` at the handle's position (the end, for a file opened to append). A single
+ * `write` may write less than asked (a disk filling up part-way): this writes the rest, and throws
+ * when a write makes no progress, so a short write is never taken for a whole one.
+ */
+export async function writeAll(fh: FileHandle, data: string): Promise<void> {
+  const buf = Buffer.from(data, 'utf8');
+  for (let off = 0; off < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, null);
+    if (!(bytesWritten > 0)) throw new Error('a write made no progress');
+    off += bytesWritten;
+  }
 }
 
 /** Reads a file, or `undefined` when it does not exist. */
