@@ -36,4 +36,5 @@ export {
   verifyPushFromRawBody,
   verifyPushFromWebRequest,
 } from './transport/push-receiver.js';
+export { createSharedRun, type SharedRun, type SharedRunStart } from './transport/shared-run.js';
 export { type SleepFn, sleep } from './transport/sleep.js';

@@ -23,6 +23,7 @@ import {
 import type { Jwk } from '@campus-card/core/http';
 import {
   CampusCardApiError,
+  createSharedRun,
   createTransport,
   type Transport,
   type TransportOptions,
@@ -250,7 +251,8 @@ export interface GateClient {
   /**
    * Fetches trust list, status list and roster (If-None-Match), feeds the verifier, persists good
    * copies. Never rejects for platform errors: see the report. Joins a sync already running; rejects
-   * with `signal.reason` when `signal` aborts (the sync itself may go on for other callers).
+   * with `signal.reason` when `signal` aborts (the sync goes on for the other callers, and stops
+   * only when every caller waiting for it has aborted).
    */
   syncNow(options?: { signal?: AbortSignal }): Promise<SyncReport>;
   /** Verifies a scan offline, with the online fallback when it applies, and records the decision. */
@@ -269,7 +271,8 @@ export interface GateClient {
    * {@link FlushReport.quarantined}). Rejects with the
    * transport's error, e.g. `ERR_RESPONSE_INVALID` for an answer that is not an `EventBatchResult`
    * (nothing is acknowledged then; the next flush re-sends and the platform dedupes by seq). Joins
-   * a flush already running; rejects with `signal.reason` when `signal` aborts.
+   * a flush already running; rejects with `signal.reason` when `signal` aborts (the flush goes on
+   * for the other callers, and stops only when every caller waiting for it has aborted).
    */
   flush(options?: { signal?: AbortSignal }): Promise<FlushReport>;
   /** Posts the device status to the platform. */
@@ -320,30 +323,6 @@ function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
     !e.retryable &&
     !e.code.startsWith('ERR_IDEMPOTENCY')
   );
-}
-
-/**
- * `work`, or its caller's abort: a caller that joins work already running (a sync or a flush
- * started by the background loop or another caller) stops waiting when its own signal aborts,
- * rejecting with `signal.reason`; the shared work goes on for the others.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** A path segment that the URL parser would not resolve away (`.` and `..` are dot segments). */
@@ -556,8 +535,10 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   let closed = false;
   let lastFlushAt: number | null = null;
   let lastFlushError: { code: string; message: string } | null = null;
-  let syncing: Promise<SyncReport> | undefined;
-  let flushing: Promise<FlushReport> | undefined;
+  // One sync and one flush at a time, joined by every caller; a caller's abort stops only its wait
+  // (the work stops once no caller waits for it).
+  const syncing = createSharedRun((signal) => track(doSync(signal)));
+  const flushing = createSharedRun((signal) => track(doFlush(signal)));
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const running = new Set<Promise<unknown>>();
   let started = false;
@@ -1034,19 +1015,13 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     outbox,
     syncNow(opts = {}) {
       assertOpen();
-      syncing ??= track(doSync(opts.signal)).finally(() => {
-        syncing = undefined;
-      });
-      return untilAborted(syncing, opts.signal);
+      return syncing.run(opts.signal);
     },
     scan,
     recordDecision,
     flush(opts = {}) {
       assertOpen();
-      flushing ??= track(doFlush(opts.signal)).finally(() => {
-        flushing = undefined;
-      });
-      return untilAborted(flushing, opts.signal);
+      return flushing.run(opts.signal);
     },
     heartbeat,
     status,

@@ -629,6 +629,45 @@ describe('abort signals', () => {
     await g.close();
   });
 
+  it("the first caller's abort does not fail a flush another caller joined; it goes on to the end", async () => {
+    const { verifier } = stubVerifier(denied);
+    const g = await createGateClient(options(verifier));
+    await g.recordDecision(denied, { kind: 'access' });
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/events/batches', method: 'POST' })
+      .reply(200, { accepted: 1, duplicates: 0, acked_seqs: [1], max_seq: null }, { headers: JSON_H })
+      .delay(300);
+    const operator = new AbortController();
+    const first = g.flush({ signal: operator.signal }); // an operator's "upload now"
+    const background = g.flush(); // the background loop joins it
+    setTimeout(() => operator.abort(new Error('operator cancelled')), 30);
+    await expect(first).rejects.toThrow('operator cancelled');
+    expect(await background).toMatchObject({ accepted: 1, remaining: 0 });
+    await g.close();
+  });
+
+  it("the first caller's abort does not fail a sync another caller joined", async () => {
+    const { verifier } = stubVerifier();
+    const g = await createGateClient(options(verifier));
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/schools/sch-1/trust-list', method: 'GET' })
+      .reply(200, Buffer.from([3, 0xaa]), { headers: { ...CBOR, etag: '"tl-3"' } })
+      .delay(300);
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    const operator = new AbortController();
+    const first = g.syncNow({ signal: operator.signal });
+    const background = g.syncNow();
+    setTimeout(() => operator.abort(new Error('operator cancelled')), 30);
+    await expect(first).rejects.toThrow('operator cancelled');
+    const report = await background;
+    expect(report.ok).toBe(true);
+    expect(report.trustList.outcome).toBe('updated');
+    await g.close();
+  });
+
   it("a caller's signal ends its wait even when it joins a sync already running", async () => {
     const { verifier } = stubVerifier();
     const g = await createGateClient(options(verifier));

@@ -4,7 +4,12 @@
  * @module
  */
 import type { Jwk } from '@campus-card/core/http';
-import { createTransport, sleep as defaultSleep, type SleepFn } from '@campus-card/core/transport';
+import {
+  createSharedRun,
+  createTransport,
+  sleep as defaultSleep,
+  type SleepFn,
+} from '@campus-card/core/transport';
 import type { ReaderContext } from '@campus-card/verifier';
 import type { Dispatcher } from 'undici';
 import type { OfflineVerifier, PosContext } from './lib/context.js';
@@ -152,7 +157,9 @@ export interface PosClient {
    * `maxBatchBytes` bytes, halved after a 413), then owed reversals; acknowledges what the platform
    * answered. A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
    * (see {@link SyncResult.quarantined}) so that it does not block the others. Safe to call at any
-   * time, also concurrently (calls share one run).
+   * time, also concurrently: calls share one run. When `options.signal` aborts, this call rejects
+   * with its reason at once; the run goes on for the other callers, and stops only when every
+   * caller waiting for it has aborted.
    */
   sync(options?: SyncOptions): Promise<SyncResult>;
   /** Sets the explicit offline flag: while set, scan-to-pay sells offline without trying the network. */
@@ -241,7 +248,9 @@ export function createPosClient(options: PosClientOptions): PosClient {
       return run;
     },
   };
-  let syncing: Promise<SyncResult> | undefined;
+  // One sync at a time, joined by every caller; a caller's abort stops only its own wait (the
+  // sync stops once no caller waits for it).
+  const syncing = createSharedRun((signal) => runSync(ctx, { signal }));
 
   return {
     deviceId: options.deviceId,
@@ -250,10 +259,7 @@ export function createPosClient(options: PosClientOptions): PosClient {
     wallets: createWalletsResource(transport),
     statements: createStatementsResource(transport, options.merchantId),
     sync(syncOptions) {
-      syncing ??= runSync(ctx, syncOptions).finally(() => {
-        syncing = undefined;
-      });
-      return syncing;
+      return syncing.run(syncOptions?.signal);
     },
     setOffline(value) {
       offline = value;

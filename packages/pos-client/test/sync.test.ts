@@ -160,6 +160,37 @@ describe('sync', () => {
     expect(a).toBe(b);
   });
 
+  it("the first caller's abort does not fail a sync another caller joined", async () => {
+    const { pos } = await offlinePos(1);
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply(200, answer({}) as never, { headers: JSON_HEADERS })
+      .delay(300);
+    const operator = new AbortController();
+    const first = pos.sync({ signal: operator.signal });
+    const joined = pos.sync();
+    setTimeout(() => operator.abort(new Error('first caller gave up')), 30);
+    await expect(first).rejects.toThrow('first caller gave up');
+    expect(await joined).toMatchObject({ accepted: 1, remaining: 0, complete: true });
+  });
+
+  it("a joining caller's signal ends its own wait at once", async () => {
+    const { pos } = await offlinePos(1);
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply(200, answer({}) as never, { headers: JSON_HEADERS })
+      .delay(300);
+    const first = pos.sync();
+    const started = Date.now();
+    await expect(pos.sync({ signal: AbortSignal.timeout(30) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(await first).toMatchObject({ accepted: 1, complete: true });
+  });
+
   it('finishes owed reversals: 409 final state acks, 404 acks only past the horizon', async () => {
     let now = NOW;
     const outbox = createMemoryOutbox({ now: () => now });
