@@ -830,7 +830,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (!ownStore) throw new TypeError('replayJournal: the verifier uses a custom replay store');
       const now = opts?.now;
       if (!isUnixSeconds(now)) throw new TypeError(`replayJournal: ${nowProblem('options.now', now)}`);
-      const result = readReplayJournal(bytes, replay as MemoryReplayStore, now);
+      // The store reclaims entries only at a clock the window has vouched for (as restore does),
+      // never at a boot clock that may read fast: an entry of the snapshot dropped at such a `now`
+      // would be forgotten, and its code accepted again once the clock is set back.
+      let result: ReplayJournalResult;
+      try {
+        result = readReplayJournal(bytes, replay as MemoryReplayStore, now, Math.min(now, replayClock));
+      } catch (err) {
+        // part of the journal went in: whatever expired by `now` is refused as too old from here
+        if (now > replayClock) replayClock = now;
+        throw err;
+      }
       // records skipped as expired at `now` are forgotten: should the clock later read earlier (a
       // fast boot clock corrected backwards), their codes must be refused as too old, not accepted
       if (result.expiredUntil > replayClock) replayClock = result.expiredUntil;

@@ -14,10 +14,11 @@ beforeAll(async () => {
 
 const gate = { id: 'gate-1' };
 
-async function reader(journal: Uint8Array[], failWrites = false) {
+async function reader(journal: Uint8Array[], failWrites = false, replayCapacity?: number) {
   const v = createVerifier({
     rootKeys: [campus.root.publicKey],
     backend: nodeBackend,
+    ...(replayCapacity === undefined ? {} : { replayCapacity }),
     onReplayRecord: (digest, expiresAt) => {
       if (failWrites) throw new Error('disk full');
       journal.push(encodeJournalRecord(digest, expiresAt));
@@ -86,6 +87,50 @@ describe('replay journal', () => {
     const again = await reader([]);
     again.restore(after.snapshot({ now: T0 + 12 }), { now: T0 + 12 });
     expect(await again.verify(code, { now: T0 + 12, reader: { id: 'g' } })).toMatchObject({
+      reason: 'CODE_TOO_OLD',
+    });
+  });
+
+  it("a journal read at a fast boot clock does not drop the snapshot's entries at that clock", async () => {
+    const n = (x: number) => new Uint8Array([0, 0, 0, x]);
+    const c = await campus.code('2024010001', T0, { nonce: n(1) });
+    const e = await campus.code('2024010002', T0, { nonce: n(2) });
+    const d = await campus.code('T-0042', T0 + 40, { nonce: n(11) }); // a phone 30 s ahead: allowed
+    const journal: Uint8Array[] = [];
+    const before = await reader(journal, false, 3);
+    expect((await before.verify(c, { now: T0, reader: gate })).accepted).toBe(true);
+    expect((await before.verify(e, { now: T0, reader: gate })).accepted).toBe(true);
+    const snap = before.snapshot({ now: T0 });
+    journal.length = 0; // the snapshot is stored: the journal starts over
+    expect((await before.verify(d, { now: T0 + 10, reader: gate })).accepted).toBe(true);
+    // reboot with the real-time clock 80 s fast; the journal's record fills the table, whose
+    // entries (c and e) have expired at that clock but not at any clock a scan vouched for
+    const after = await reader([], false, 3);
+    after.restore(snap, { now: T0 + 100 });
+    after.replayJournal(Uint8Array.from(journal.flatMap((x) => [...x])), { now: T0 + 100 });
+    // the clock is set back: the codes used before the reboot stay used
+    for (const code of [c, e, d]) {
+      expect(await after.verify(code, { now: T0 + 20, reader: gate })).toMatchObject({ accepted: false });
+    }
+  });
+
+  it('a journal that fails part-way still refuses, as too old, what expired by the boot clock', async () => {
+    const journal: Uint8Array[] = [];
+    const before = await reader(journal);
+    const snap = before.snapshot({ now: T0 - 1 });
+    const code = await campus.code('2024010001', T0);
+    expect((await before.verify(code, { now: T0, reader: gate })).accepted).toBe(true);
+    const bad = encodeJournalRecord(new Uint8Array(16).fill(7), T0 + 300);
+    bad[10] = (bad[10] as number) ^ 0xff; // damaged, and not the last record
+    const bytes = Uint8Array.from([...journal.flatMap((x) => [...x]), ...bad, ...(journal[0] as Uint8Array)]);
+    const after = await reader([]);
+    after.restore(snap, { now: T0 + 200 }); // RTC 200 s fast
+    expect(() => after.replayJournal(bytes, { now: T0 + 200 })).toThrow(
+      expect.objectContaining({ code: 'ERR_REPLAY_JOURNAL_CORRUPT' }),
+    );
+    // an integrator that logs the error and serves on: the clock set back does not reopen the code
+    expect(await after.verify(code, { now: T0 + 10, reader: gate })).toMatchObject({
+      accepted: false,
       reason: 'CODE_TOO_OLD',
     });
   });

@@ -107,15 +107,27 @@ export interface ReplayJournalResult {
  * @param now - unix seconds: records with `expiresAt <= now` are skipped; the latest such expiry is
  *   reported as `expiredUntil`, and a caller whose clock may later read earlier than `now` must refuse
  *   codes expiring by then (see {@link ReplayJournalResult.expiredUntil}).
+ * @param storeClock - unix seconds, at most `now` (default `now`): the clock the store is told while
+ *   the records go in, at which it may reclaim the entries it already holds (a restored snapshot's).
+ *   Give a clock the window has vouched for (the latest `now` of an accepted scan) when `now` is a
+ *   boot clock that may read fast: an entry the store dropped at a fast `now` would be forgotten for
+ *   good, and its code accepted again once the clock is set back.
  * @throws `VerifierError` `ERR_REPLAY_JOURNAL_CORRUPT` for a bad record before the last one;
  *   `RangeError` when the store's capacity is too small.
  */
-export function replayJournal(bytes: Uint8Array, store: MemoryReplayStore, now: number): ReplayJournalResult {
+export function replayJournal(
+  bytes: Uint8Array,
+  store: MemoryReplayStore,
+  now: number,
+  storeClock: number = now,
+): ReplayJournalResult {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('"bytes" must be a Uint8Array');
   if (typeof store !== 'object' || store === null || typeof store.restoreEntry !== 'function') {
     throw new TypeError('"store" must be a MemoryReplayStore');
   }
   checkNow(now);
+  checkNow(storeClock);
+  if (storeClock > now) throw new RangeError('"storeClock" must not be after "now"');
   const complete = Math.floor(bytes.length / JOURNAL_RECORD_BYTES);
   const partial = bytes.length % JOURNAL_RECORD_BYTES;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -140,7 +152,7 @@ export function replayJournal(bytes: Uint8Array, store: MemoryReplayStore, now: 
       continue;
     }
     checkExpiresAt(expiresAt, now);
-    store.restoreEntry(bytes.subarray(o + 4, o + 20), expiresAt, now);
+    store.restoreEntry(bytes.subarray(o + 4, o + 20), expiresAt, storeClock);
     applied++;
   }
   return {
