@@ -49,6 +49,15 @@ export interface RedisReplayStoreOptions {
    */
   expiry?: 'relative' | 'absolute';
   /**
+   * Seconds each entry is kept beyond the expiry the accepting reader computed (default 60). An
+   * entry's lifetime comes from one reader's clock; another reader whose clock is behind by δ still
+   * holds the code inside its time window for δ seconds after the entry would have gone, and would
+   * accept it again. The margin covers readers (and, with `'absolute'`, Redis) that disagree on time
+   * by up to this much; keep the readers' clocks within it. `0` keeps entries exactly as long as
+   * the reader's window.
+   */
+  skewMarginS?: number;
+  /**
    * Milliseconds to wait for Redis before failing closed with `ERR_REPLAY_STORE_UNAVAILABLE`.
    * Default 1000. `0` disables the timer (rely on the client's own timeouts).
    */
@@ -57,6 +66,7 @@ export interface RedisReplayStoreOptions {
 
 const DEFAULT_PREFIX = 'campus-card:replay:';
 const DEFAULT_TIMEOUT_MS = 1000;
+const DEFAULT_SKEW_MARGIN_S = 60;
 
 /**
  * KEYS: entry, index. ARGV: now ms, ttl ms, capacity, absolute expiry ms (0: relative expiry).
@@ -97,7 +107,8 @@ function unavailable(message: string, cause?: unknown): VerifierError {
 /**
  * Creates a {@link ReplayStore} backed by Redis `SET NX` with an expiry: the first reader to set the key
  * gets `'fresh'`, every other reader (or the same one) gets `'replayed'` until the key expires. Several
- * readers sharing one Redis thus accept a code exactly once.
+ * readers sharing one Redis thus accept a code exactly once, as long as their clocks agree within
+ * `skewMarginS` (default 60 s).
  *
  * Fails closed: a client error, an unexpected reply or a timeout rejects with a `VerifierError` of code
  * `ERR_REPLAY_STORE_UNAVAILABLE`, which the verifier turns into a denial.
@@ -118,6 +129,7 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): Replay
     capacity,
     expiry = 'relative',
     timeoutMs = DEFAULT_TIMEOUT_MS,
+    skewMarginS = DEFAULT_SKEW_MARGIN_S,
   } = options;
   if (typeof client !== 'object' || client === null || typeof client.set !== 'function') {
     throw new TypeError('"client" must be a Redis client with a set() method');
@@ -135,6 +147,9 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): Replay
   }
   if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs < Number.POSITIVE_INFINITY)) {
     throw new RangeError('"timeoutMs" must be a finite, non-negative number of milliseconds');
+  }
+  if (typeof skewMarginS !== 'number' || !(skewMarginS >= 0 && skewMarginS <= 86_400)) {
+    throw new RangeError('"skewMarginS" must be a number of seconds from 0 to 86400');
   }
   const indexKey = `${prefix}index`;
 
@@ -157,8 +172,8 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): Replay
 
   async function send(digest: Uint8Array, expiresAt: number, now: number): Promise<ReplayOutcome> {
     const key = prefix + toHex(digest);
-    const ttlMs = Math.ceil((expiresAt - now) * 1000);
-    const atMs = Math.ceil(expiresAt * 1000);
+    const ttlMs = Math.ceil((expiresAt + skewMarginS - now) * 1000);
+    const atMs = Math.ceil((expiresAt + skewMarginS) * 1000);
     let reply: unknown;
     try {
       if (capacity !== undefined && client.eval !== undefined) {

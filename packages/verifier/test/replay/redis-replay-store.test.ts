@@ -64,9 +64,45 @@ describe('createRedisReplayStore (fake clients)', () => {
       'replayed',
     );
     expect(calls).toEqual([
-      ['p:0403020100000000eeffc00000000000', '1', 'PX', 10_500, 'NX'],
-      ['campus-card:replay:0403020100000000eeffc00000000000', '1', 'PXAT', 1_000_000, 'NX'],
+      // the reader's expiry plus the default skew margin of 60 s
+      ['p:0403020100000000eeffc00000000000', '1', 'PX', 70_500, 'NX'],
+      ['campus-card:replay:0403020100000000eeffc00000000000', '1', 'PXAT', 1_060_000, 'NX'],
     ]);
+  });
+
+  it('keeps an entry long enough for a reader whose clock is behind the one that accepted the code', async () => {
+    // a stand-in for Redis, its clock the true time
+    let trueNow = 1_000_000;
+    const keys = new Map<string, number>();
+    const client: RedisReplayClient = {
+      set: (key: string, _v: string, mode: 'PX' | 'PXAT', ms: number) => {
+        const at = keys.get(key);
+        if (at !== undefined && at > trueNow * 1000) return Promise.resolve(null);
+        keys.set(key, mode === 'PX' ? trueNow * 1000 + ms : ms);
+        return Promise.resolve('OK');
+      },
+    };
+    const d = digestOf(7, 7);
+    const t = 1_000_000; // the code's time; the window admits it until t + 90
+    for (const expiry of ['relative', 'absolute'] as const) {
+      keys.clear();
+      const laneA = createRedisReplayStore({ client, expiry }); // its clock 10 s fast
+      const laneB = createRedisReplayStore({ client, expiry }); // its clock right
+      trueNow = t + 75;
+      expect(await laneA.checkAndInsert(d, t + 91, trueNow + 10)).toBe('fresh');
+      trueNow = t + 82; // lane A's entry would be gone by now without the margin; B still admits the code
+      expect(await laneB.checkAndInsert(d, t + 91, trueNow)).toBe('replayed');
+      // with no margin, the same skew lets the code in twice (what the default margin is for)
+      keys.clear();
+      const bare = createRedisReplayStore({ client, expiry, skewMarginS: 0 });
+      trueNow = t + 75;
+      expect(await bare.checkAndInsert(d, t + 91, trueNow + 10)).toBe('fresh');
+      trueNow = t + 82;
+      expect(await bare.checkAndInsert(d, t + 91, trueNow)).toBe(
+        expiry === 'relative' ? 'fresh' : 'replayed',
+      );
+    }
+    expect(() => createRedisReplayStore({ client, skewMarginS: -1 })).toThrow(RangeError);
   });
 
   it("with capacity, the Lua script gets the absolute expiry under expiry: 'absolute' (0 otherwise)", async () => {
@@ -92,8 +128,8 @@ describe('createRedisReplayStore (fake clients)', () => {
     const key = 'campus-card:replay:0403020100000000eeffc00000000000';
     const index = 'campus-card:replay:index';
     expect(calls.map((c) => c.slice(1))).toEqual([
-      [2, key, index, 990_000, 10_500, 9, 0],
-      [2, key, index, 990_000, 10_500, 9, 1_000_500],
+      [2, key, index, 990_000, 70_500, 9, 0],
+      [2, key, index, 990_000, 70_500, 9, 1_060_500],
     ]);
     expect(calls[1]?.[0]).toMatch(/'PXAT'/);
   });
@@ -174,7 +210,7 @@ describeRedis('createRedisReplayStore (real Redis)', () => {
   });
 
   it('accepts a digest again after its expiry', async () => {
-    const store = createRedisReplayStore({ client: a, prefix });
+    const store = createRedisReplayStore({ client: a, prefix, skewMarginS: 0 });
     const d = digestOf(1, 3);
     const now = Date.now() / 1000;
     expect(await store.checkAndInsert(d, now + 0.3, now)).toBe('fresh');
@@ -202,10 +238,11 @@ describeRedis('createRedisReplayStore (real Redis)', () => {
     expect(await absolute.checkAndInsert(d, now + 91, now)).toBe('fresh');
     expect(await absolute.checkAndInsert(d, now + 91, now)).toBe('replayed');
     const key = `${capPrefix}${Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('')}`;
-    expect(await a.call('PEXPIRETIME', key)).toBe((now + 91) * 1000);
-    expect(Number(await a.zscore(`${capPrefix}index`, key))).toBe((now + 91) * 1000);
+    // kept the skew margin (60 s by default) beyond the reader's expiry
+    expect(await a.call('PEXPIRETIME', key)).toBe((now + 151) * 1000);
+    expect(Number(await a.zscore(`${capPrefix}index`, key))).toBe((now + 151) * 1000);
     expect(Number(await a.call('PEXPIRETIME', `${capPrefix}index`))).toBeGreaterThanOrEqual(
-      (now + 91) * 1000,
+      (now + 151) * 1000,
     );
     // relative (the default): a TTL of expiresAt − the reader's now, whatever Redis's clock reads
     const relative = createRedisReplayStore({ client: b, prefix: capPrefix, capacity: 5 });
@@ -214,14 +251,14 @@ describeRedis('createRedisReplayStore (real Redis)', () => {
     const ttl = Number(
       await b.pttl(`${capPrefix}${Array.from(e, (x) => x.toString(16).padStart(2, '0')).join('')}`),
     );
-    expect(ttl).toBeGreaterThan(89_000);
-    expect(ttl).toBeLessThanOrEqual(91_000);
+    expect(ttl).toBeGreaterThan(149_000);
+    expect(ttl).toBeLessThanOrEqual(151_000);
   });
 
   it("with capacity: 'full' at the bound, exactly-once under concurrency, recovers after expiry", async () => {
     const capPrefix = `${prefix}cap:`;
-    const s1 = createRedisReplayStore({ client: a, prefix: capPrefix, capacity: 3 });
-    const s2 = createRedisReplayStore({ client: b, prefix: capPrefix, capacity: 3 });
+    const s1 = createRedisReplayStore({ client: a, prefix: capPrefix, capacity: 3, skewMarginS: 0 });
+    const s2 = createRedisReplayStore({ client: b, prefix: capPrefix, capacity: 3, skewMarginS: 0 });
     const now = Date.now() / 1000;
     const outcomes = await Promise.all(
       Array.from({ length: 10 }, (_, k) => (k % 2 ? s1 : s2).checkAndInsert(digestOf(1, 5), now + 0.4, now)),
