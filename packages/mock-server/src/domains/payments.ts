@@ -416,6 +416,7 @@ export const paymentHandlers: Handlers = {
     const o = lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no);
     return ctx.commit(() => {
       const { state } = ctx;
+      settleDue(state); // payments the holders confirmed by now are captured against what they had then
       const cur = orderById(state, o.order_id);
       requirePayment(cur, 'reversed');
       if (cur.status === 'reversed') return { status: 200, body: orderOut(state, cur) };
@@ -460,6 +461,7 @@ export const paymentHandlers: Handlers = {
     const o = lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no);
     return ctx.commit(() => {
       const { state, body: b } = ctx;
+      settleDue(state); // payments the holders confirmed by now are captured against what they had then
       const prior = state.db
         .prepare('SELECT * FROM refunds WHERE scope = ? AND out_refund_no = ?')
         .get(o.scope, b.out_refund_no) as { order_id: string; amount: number } | undefined;
@@ -510,6 +512,7 @@ export const paymentHandlers: Handlers = {
       const person = getPersonRow(state, ctx.params.person_id);
       if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
       requireOwnSchool(p, person.school_id, `person ${ctx.params.person_id}`);
+      settleDue(state); // a payment the holder confirmed before this top-up is judged without it
       const requestHash = hash(['top_up', person.person_id, b.amount, b.channel]);
       const existing = findOrder(state, p.id, b.out_trade_no);
       if (existing !== undefined) return existingOrConflict(state, existing, requestHash);
@@ -680,7 +683,15 @@ export const paymentHandlers: Handlers = {
       offline_device_cap: number;
       created_at: number;
     };
-    // Every capture time is checked before any work: a bad one refuses the whole batch.
+    // Every item's form is checked before any work: a bad one refuses the whole batch (a 400 that
+    // stores nothing, so the POS can fix the item and send its seq again).
+    for (const [i, item] of b.items.entries()) {
+      if ((item.qr_text === undefined) === (item.uid_hex === undefined)) {
+        throw new ApiError(400, 'ERR_VALIDATION', `body/items/${i}: give exactly one of qr_text and uid_hex`, {
+          errors: [{ path: `body/items/${i}`, message: 'exactly one of qr_text, uid_hex' }],
+        });
+      }
+    }
     const capturedAt = b.items.map((item, i) => parseIso(item.captured_at, `body/items/${i}/captured_at`));
     // A sale cannot have been captured after now, nor before the POS was registered (give or take
     // the clock tolerance of signatures): such a time would draw on a day budget of its own (a tap
@@ -716,6 +727,7 @@ export const paymentHandlers: Handlers = {
       }
     }
     return ctx.commit(() => {
+      settleDue(state); // a payment the holder confirmed before these sales were booked is paid first
       const results: OfflineItemResult[] = [];
       const seqRow = state.db.prepare('SELECT * FROM offline_items WHERE device_id = ? AND seq = ?');
       const insSeq = state.db.prepare(
@@ -767,18 +779,41 @@ export const paymentHandlers: Handlers = {
           const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
           const r = checked[i];
           const existing = findOrder(state, scope, item.out_trade_no);
-          if (existing !== undefined) {
-            if (existing.request_hash === requestHash) {
-              record('duplicate', null, existing.order_id, null);
+          if (existing !== undefined && existing.request_hash === requestHash) {
+            record('duplicate', null, existing.order_id, null);
+            return;
+          }
+          const valid = r !== undefined && !(r instanceof ApiError);
+          const cardId = valid ? r.card.card_id : undefined;
+          // The code first: a second use of it is reported whatever else refuses this sale, and a
+          // sale refused below (a cap, a number conflict) still used its code, at the counter.
+          if (valid && r.replayKey !== undefined) {
+            const used = state.db
+              .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
+              .get(r.replayKey) as { principal_id: string } | undefined;
+            if (used !== undefined) {
+              recordIncident(state, {
+                kind: 'code_used_twice',
+                source: 'offline_payment',
+                cardId,
+                deviceId: p.id,
+                firstDeviceId: used.principal_id,
+                seq: item.seq,
+                amount: item.amount,
+              });
+              record('rejected', 'ERR_CODE_ALREADY_USED', null, used.principal_id);
               return;
             }
+            consumeCode(state, r, p.id);
+          }
+          if (existing !== undefined) {
             // Another sale holds this out_trade_no (the POS numbered two sales alike). This one
             // happened but cannot be booked under that number: the operator reconciles it from
             // the incident, as for a cap.
             recordIncident(state, {
               kind: 'out_trade_no_conflict',
               source: 'offline_payment',
-              cardId: r === undefined || r instanceof ApiError ? undefined : r.card.card_id,
+              cardId,
               deviceId: p.id,
               seq: item.seq,
               amount: item.amount,
@@ -794,7 +829,7 @@ export const paymentHandlers: Handlers = {
             recordIncident(state, {
               kind: 'offline_cap_exceeded',
               source: 'offline_payment',
-              cardId: r === undefined || r instanceof ApiError ? undefined : r.card.card_id,
+              cardId,
               deviceId: p.id,
               seq: item.seq,
               amount: item.amount,
@@ -802,7 +837,7 @@ export const paymentHandlers: Handlers = {
             record('rejected', 'ERR_OFFLINE_CAP', null, null);
             return;
           }
-          if (r === undefined || r instanceof ApiError) {
+          if (!valid) {
             // the POS handed the goods over: the operator follows the refused sale up from here
             const code = r?.code ?? 'ERR_CODE_INVALID';
             recordIncident(state, {
@@ -816,25 +851,6 @@ export const paymentHandlers: Handlers = {
             });
             record('rejected', code, null, null);
             return;
-          }
-          if (r.replayKey !== undefined) {
-            const used = state.db
-              .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
-              .get(r.replayKey) as { principal_id: string } | undefined;
-            if (used !== undefined) {
-              recordIncident(state, {
-                kind: 'code_used_twice',
-                source: 'offline_payment',
-                cardId: r.card.card_id,
-                deviceId: p.id,
-                firstDeviceId: used.principal_id,
-                seq: item.seq,
-                amount: item.amount,
-              });
-              record('rejected', 'ERR_CODE_ALREADY_USED', null, used.principal_id);
-              return;
-            }
-            consumeCode(state, r, p.id);
           }
           const o = insertCaptured(
             state,

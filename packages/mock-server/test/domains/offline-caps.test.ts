@@ -288,3 +288,60 @@ describe('offline caps', () => {
     expect(balance(p, 's-001')).toBe(8_500);
   });
 });
+
+describe('offline batches: what the platform refuses before it stores anything', () => {
+  it('an item with neither or both of qr_text and uid_hex refuses the batch (400): nothing stored, its seq still free', async () => {
+    p = await platform();
+    const pos = deviceSigner(p, 'pos-01');
+    const t = p.clock.nowSeconds() - 5;
+    const at = new Date(t * 1000).toISOString();
+    const qr = await qrOf(p, 's-001', 2, t);
+    for (const bad of [
+      { seq: 7, out_trade_no: 'OFF7', amount: 100, captured_at: at },
+      { seq: 7, out_trade_no: 'OFF7', amount: 100, captured_at: at, qr_text: qr, uid_hex: '04a1b2c3d4e5f6' },
+    ]) {
+      const res = await p.app.inject(
+        signed(p, pos, 'POST', '/v1/payments/offline-batches', { items: [bad] }),
+      );
+      expect(res.statusCode, res.body).toBe(400);
+      expect(json(res)).toMatchObject({ code: 'ERR_VALIDATION' });
+    }
+    const incidents = json<{ data: unknown[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents')),
+    );
+    expect(incidents.data).toEqual([]);
+    const r = await upload(p, pos, [
+      { seq: 7, out_trade_no: 'OFF7', amount: 100, qr_text: qr, captured_at: at },
+    ]);
+    expect(outcomes(r)).toEqual([[7, 'accepted', null]]);
+  });
+
+  it('a code whose first use was refused (a cap) is still used: its use on a second device is reported', async () => {
+    p = await platform();
+    const a = await registerPos(p, 'pos-a', 1_000, 100_000);
+    const b = await registerPos(p, 'pos-b', 5_000, 100_000);
+    const t = p.clock.nowSeconds() - 20;
+    const qr = await qrOf(p, 's-001', 2, t);
+    const at = new Date(t * 1000).toISOString();
+    const before = balance(p, 's-001');
+    const first = await upload(p, a, [
+      { seq: 1, out_trade_no: 'A-1', amount: 2_000, qr_text: qr, captured_at: at },
+    ]);
+    expect(outcomes(first)).toEqual([[1, 'rejected', 'ERR_OFFLINE_CAP']]);
+    const second = await upload(p, b, [
+      { seq: 1, out_trade_no: 'B-1', amount: 2_000, qr_text: qr, captured_at: at },
+    ]);
+    expect(outcomes(second)).toEqual([[1, 'rejected', 'ERR_CODE_ALREADY_USED']]);
+    expect(second.results[0]?.conflict_device_id).toBe('pos-a');
+    expect(balance(p, 's-001')).toBe(before); // charged neither time: the operator reconciles
+    const kinds = json<{ data: { kind: string }[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents')),
+    ).data.map((i) => i.kind);
+    expect(kinds.sort()).toEqual(['code_used_twice', 'offline_cap_exceeded']);
+    // the same sale sent again under its seq is a duplicate, not a second use
+    const again = await upload(p, a, [
+      { seq: 1, out_trade_no: 'A-1', amount: 2_000, qr_text: qr, captured_at: at },
+    ]);
+    expect(outcomes(again)).toEqual([[1, 'duplicate', 'ERR_OFFLINE_CAP']]);
+  });
+});

@@ -104,6 +104,40 @@ describe('payments', () => {
     expect((await ledgerOk(p)).balanced).toBe(true);
   });
 
+  it('a payment confirmed before money came in is judged without it, whatever first touches the wallet', async () => {
+    // s-001 holds 10 000; 60 000 waits for the holder's confirmation (at +5 s) and is due later
+    p = await demoPlatform();
+    const pos = deviceSigner(p, 'pos-01');
+    expect(json<Order>(await pay(p, 'BIG-TU', 60_000)).status).toBe('processing');
+    p.clock.advance(10);
+    // a top-up after the confirmation time must not pay for it
+    const tu = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/wallets/s-001/top-ups', {
+        out_trade_no: 'TU-late',
+        amount: 100_000,
+        channel: 'simulated',
+      }),
+    );
+    expect(tu.statusCode, tu.body).toBe(201);
+    const big = json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/BIG-TU')));
+    expect([big.status, big.failure_code]).toEqual(['failed', 'ERR_INSUFFICIENT_FUNDS']);
+    expect(await balance(p, 's-001')).toBe(110_000);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+
+    // the same for a refund or a reversal of another order, which give money back
+    expect(json<Order>(await pay(p, 'SMALL', 9_000)).status).toBe('success'); // 101 000 left
+    expect(json<Order>(await pay(p, 'BIG-RF', 105_000)).status).toBe('processing');
+    p.clock.advance(10);
+    const rf = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments/SMALL/refunds', { out_refund_no: 'RF-late', amount: 9_000 }),
+    );
+    expect(rf.statusCode, rf.body).toBe(201);
+    const big2 = json<Order>(await p.app.inject(signed(p, pos, 'GET', '/v1/payments/BIG-RF')));
+    expect([big2.status, big2.failure_code]).toEqual(['failed', 'ERR_INSUFFICIENT_FUNDS']);
+    expect(await balance(p, 's-001')).toBe(110_000);
+    expect((await ledgerOk(p)).balanced).toBe(true);
+  });
+
   it('processing → failed at confirmation when the money went meanwhile; a failed order cannot be reversed or closed', async () => {
     p = await demoPlatform();
     const pos = deviceSigner(p, 'pos-01');
