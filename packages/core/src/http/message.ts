@@ -85,6 +85,17 @@ function canonicalLine(v: string): string {
 }
 
 /**
+ * Whether `headers` is a Fetch `Headers` object, by its shape rather than its class: the `Headers` of
+ * the npm `undici` package, of a polyfill or of another realm is not an `instanceof` this runtime's
+ * global `Headers`, and read as a record it would look empty. A record's values are strings or
+ * arrays, never functions.
+ */
+function isHeadersObject(headers: HeaderInput): headers is Headers {
+  const h = headers as { get?: unknown; forEach?: unknown };
+  return typeof h.get === 'function' && typeof h.forEach === 'function';
+}
+
+/**
  * Returns a header's canonical value for a signature base (RFC 9421 §2.1): each field line with
  * any obsolete line folding replaced by a single space, stripped of leading and trailing spaces
  * and tabs (only those), and lines joined with `", "`; `undefined` when absent.
@@ -94,7 +105,7 @@ function canonicalLine(v: string): string {
  */
 export function getHeader(headers: HeaderInput, name: string): string | undefined {
   const lower = name.toLowerCase();
-  if (typeof Headers !== 'undefined' && headers instanceof Headers) {
+  if (isHeadersObject(headers)) {
     const v = headers.get(lower);
     return v === null ? undefined : canonicalLine(v);
   }
@@ -124,7 +135,7 @@ export function getHeader(headers: HeaderInput, name: string): string | undefine
  */
 export function headersToRecord(headers: HeaderInput): Record<string, string> {
   const out: Record<string, string> = {};
-  if (typeof Headers !== 'undefined' && headers instanceof Headers) {
+  if (isHeadersObject(headers)) {
     headers.forEach((value, name) => {
       out[name.toLowerCase()] = canonicalLine(value);
     });

@@ -300,3 +300,37 @@ describe('getHeader', () => {
     expect(headersToRecord({ 'X-A': '\t\u00a0v ' })).toEqual({ 'x-a': '\u00a0v' });
   });
 });
+
+describe('header input: a Headers object from any implementation', () => {
+  it("reads undici's own Headers class (not this runtime's global) for signing and verifying", async () => {
+    const { Headers: UndiciHeaders } = await import('undici');
+    const ED = {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: 'JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs',
+      d: 'n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU',
+    } as const;
+    const body = new TextEncoder().encode('{"a":1}');
+    const base = { method: 'POST', url: '/v1/x?y=1', body };
+    const signed = signRequest(
+      {
+        ...base,
+        headers: new UndiciHeaders({ host: 'api.example', 'content-type': 'application/json' }) as never,
+      },
+      {
+        keyId: 'k',
+        key: importSigningKey(ED),
+        created: 1000,
+        nonce: 'n1',
+        components: ['@method', '@path', '@query', 'content-type', 'content-digest'],
+      },
+    );
+    const all = { host: 'api.example', 'content-type': 'application/json', ...signed };
+    expect(UndiciHeaders).not.toBe(globalThis.Headers);
+    const opts = { keyLookup: () => importVerifyKey(ED), now: 1000_000 };
+    for (const headers of [all, new Headers(all), new UndiciHeaders(all) as unknown as Headers]) {
+      const r = await verifyRequest({ ...base, headers }, opts);
+      expect([headers.constructor.name, r]).toMatchObject([expect.any(String), { ok: true, keyId: 'k' }]);
+    }
+  });
+});
