@@ -740,6 +740,9 @@ export function verifyStatusList(bytes: Uint8Array, trustList: TrustList): Statu
     statusList.iat,
   );
   if (keys.length === 0) fail('ERR_UNKNOWN_ISSUER', 'status list: no trusted key may sign it', '6.1');
+  if (!keys.some((k) => k.alg === sign1.alg)) {
+    fail('ERR_ALG_NOT_ALLOWED', `status list: alg ${sign1.alg} is not the signing key's algorithm`, '2.2');
+  }
   const tbs = sign1ToBeSigned(sign1.protectedBytes, sign1.payload);
   if (!keys.some((k) => k.alg === sign1.alg && verifyBytes(k, tbs, sign1.signature))) {
     fail('ERR_SIGNATURE_INVALID', 'status list: signature does not verify', '6.1');
@@ -758,6 +761,9 @@ export function verifyRoster(bytes: Uint8Array, trustList: TrustList): Roster {
     roster.iat,
   );
   if (keys.length === 0) fail('ERR_UNKNOWN_ISSUER', 'roster: no trusted key may sign it', '6.2');
+  if (!keys.some((k) => k.alg === sign1.alg)) {
+    fail('ERR_ALG_NOT_ALLOWED', `roster: alg ${sign1.alg} is not the signing key's algorithm`, '2.2');
+  }
   const tbs = sign1ToBeSigned(sign1.protectedBytes, sign1.payload);
   if (!keys.some((k) => k.alg === sign1.alg && verifyBytes(k, tbs, sign1.signature))) {
     fail('ERR_SIGNATURE_INVALID', 'roster: signature does not verify', '6.2');

@@ -194,6 +194,33 @@ describe('one issuer key in several trust-list entries', () => {
   });
 });
 
+describe("status lists and rosters whose header alg is not their key's", () => {
+  it('are ERR_ALG_NOT_ALLOWED, as trust lists and credentials are (spec §2.2)', async () => {
+    const tl = await trustList('10001', [entry(['teacher'], [])]);
+    // the issuer's kid and public key, but an EdDSA header over an ES256 key
+    const liar = {
+      alg: 'EdDSA' as const,
+      kid: issuer.kid,
+      publicKey: issuer.publicKey,
+      sign: () => new Uint8Array(64),
+    };
+    const sl = await signStatusList(
+      { school: '10001', version: 1, iat: NOW - 60, statuses: [0] },
+      liar as never,
+    );
+    const ro = await signRoster({ school: '10001', version: 1, iat: NOW - 60, cards: [] }, liar as never);
+    expect(await refusal(() => verifyStatusList(sl, tl))).toBe('ERR_ALG_NOT_ALLOWED');
+    expect(await refusal(() => verifyRoster(ro, tl))).toBe('ERR_ALG_NOT_ALLOWED');
+    // the right alg with a bad signature stays ERR_SIGNATURE_INVALID
+    const forged = { ...liar, alg: 'ES256' as const };
+    const sl2 = await signStatusList(
+      { school: '10001', version: 1, iat: NOW - 60, statuses: [0] },
+      forged as never,
+    );
+    expect(await refusal(() => verifyStatusList(sl2, tl))).toBe('ERR_SIGNATURE_INVALID');
+  });
+});
+
 describe('empty `schools`: every school the authority covers', () => {
   it('in a school’s own list the entry covers that school only, for credentials', async () => {
     const own = await trustList('10001', [entry(['teacher'], [])]);
