@@ -122,8 +122,13 @@ function readArg(b: Uint8Array, pos: number, what: string): number {
       headLen = 9;
       return v;
     }
-    case 31:
+    case 31: {
+      // only strings, arrays and maps have an indefinite-length form (RFC 8949 §3.2)
+      const major = (b[pos] as number) >> 5;
+      if (major < 2 || major === 6)
+        throw malformed(what, `additional information 31 with major type ${major} at ${pos}`);
       throw unsupported(what, `indefinite length at ${pos}`);
+    }
     default:
       throw malformed(what, `reserved additional information ${ai} at ${pos}`);
   }
@@ -257,12 +262,23 @@ function scanItem(
       }
       return p;
     }
-    case 6:
+    case 6: {
+      // a well-formed tag is unsupported; a head no tag can have is malformed (RFC 8949 §3)
+      const ai = ib & 0x1f;
+      if (ai >= 28) throw malformed(what, `reserved additional information ${ai} in a tag at ${pos}`);
       throw unsupported(what, `tag at ${pos}`);
+    }
     default: {
       const ai = ib & 0x1f;
       if (ai === 20 || ai === 21) return pos + 1;
       if (ai === 31) throw malformed(what, `unexpected break at ${pos}`);
+      if (ai >= 28) throw malformed(what, `reserved additional information ${ai} at ${pos}`);
+      if (ai === 24) {
+        // a simple value below 32 takes the one-byte head; the two-byte form of one is not CBOR (§3.3)
+        const v = b[pos + 1];
+        if (v === undefined) throw malformed(what, 'truncated');
+        if (v < 32) throw malformed(what, `two-byte simple value ${v} below 32 at ${pos}`);
+      }
       throw unsupported(what, `simple value or float (0x${ib.toString(16)}) at ${pos}`);
     }
   }

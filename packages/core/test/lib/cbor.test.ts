@@ -226,3 +226,43 @@ describe('decodeCbor text strings are UTF-8 (spec §2.1)', () => {
     );
   });
 });
+
+describe('decodeCbor: not CBOR at all (malformed) versus CBOR this format does not take (unsupported)', () => {
+  const decode = (bytes: number[]) => decodeCbor(Uint8Array.from(bytes), { maxBytes: 64 }, 'x');
+
+  it('heads RFC 8949 reserves or forbids are ERR_CBOR_MALFORMED', () => {
+    const malformed = [
+      [0xfc], // simple values 28 – 30: reserved additional information
+      [0xfd],
+      [0xfe],
+      [0xf8, 0x00], // the two-byte form of a simple value below 32
+      [0xf8, 0x1f],
+      [0xf8], // truncated
+      [0xdc], // tags with reserved additional information
+      [0xdd],
+      [0xde],
+      [0xdf], // additional information 31 has no meaning for a tag
+      [0x1f], // … nor for an integer (there is no indefinite-length integer)
+      [0x3f],
+      [0x1c], // reserved additional information for an integer, as before
+      [0x5c],
+    ];
+    for (const bytes of malformed) {
+      expect([bytes, codeOf(() => decode(bytes))]).toEqual([bytes, 'ERR_CBOR_MALFORMED']);
+    }
+  });
+
+  it('well-formed items outside the format stay ERR_CBOR_UNSUPPORTED_TYPE', () => {
+    const unsupported = [
+      [0xf6], // null
+      [0xf8, 0x20], // simple value 32, two-byte form
+      [0xf9, 0x3c, 0x00], // a half float
+      [0xc1, 0x00], // a tag
+      [0x5f, 0xff], // an indefinite-length byte string
+      [0x9f, 0xff], // an indefinite-length array
+    ];
+    for (const bytes of unsupported) {
+      expect([bytes, codeOf(() => decode(bytes))]).toEqual([bytes, 'ERR_CBOR_UNSUPPORTED_TYPE']);
+    }
+  });
+});
