@@ -855,7 +855,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         maxAge: maxStale[material],
         state: staleness(material, stamp, now),
       });
-      const statusLists: Record<string, MaterialStatus> = {};
+      const statusLists: Record<string, MaterialStatus> = Object.create(null); // keyed by school id (data)
       for (const [school, h] of trust.statusLists) statusLists[school] = ms('statusList', h.stamp);
       const r = trust.roster;
       const base = {

@@ -139,7 +139,13 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
   const statusLists = new Map<string, Held<StatusList>>();
   let statusListArray: readonly StatusList[] = [];
   let roster: Held<RosterIndex> | undefined;
-  const versions: HeldVersions = { trustList: undefined, statusLists: {}, rosters: {} };
+  // keyed by school id, which is signed data: no prototype, so a school named `constructor` or
+  // `__proto__` is a key like any other
+  const versions: HeldVersions = {
+    trustList: undefined,
+    statusLists: Object.create(null) as HeldVersions['statusLists'],
+    rosters: Object.create(null) as HeldVersions['rosters'],
+  };
 
   const refreshArray = () => {
     statusListArray = Object.freeze([...statusLists.values()].map((h) => h.value));

@@ -408,3 +408,62 @@ describe('rollback', () => {
     expect(rebooted.status(T0 + 20).trustList).toMatchObject({ version: 1 });
   });
 });
+
+describe('school ids are data, not property names', () => {
+  it('status lists and rosters of schools named like Object.prototype members load, refuse rollbacks and survive a snapshot', async () => {
+    const schools = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const tl = await signTrustList(
+      {
+        version: 1,
+        iat: T0 - 3600,
+        authority: 'platform',
+        keys: [
+          {
+            key: campus.issuer.publicKey,
+            roles: ['teacher', 'student', 'parent'],
+            nbf: T0 - 86_400,
+            exp: T0 + 86_400,
+            schools,
+          },
+        ],
+      },
+      campus.root.privateKey,
+    );
+    const list = (school: string, version: number) =>
+      signStatusList(
+        { school, version, iat: T0 - 600 + version, statuses: [0, 0] },
+        campus.issuer.privateKey,
+      );
+    const roster = (school: string, version: number) =>
+      signRoster({ school, version, iat: T0 - 600 + version, cards: [] }, campus.issuer.privateKey);
+    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend });
+    expect(v.loadTrustList(tl, { now: T0 }).ok).toBe(true);
+    for (const school of schools) {
+      expect([school, v.loadStatusList(await list(school, 2), { now: T0 })]).toMatchObject([
+        school,
+        { ok: true, version: 2 },
+      ]);
+      expect([school, v.loadStatusList(await list(school, 1), { now: T0 })]).toMatchObject([
+        school,
+        { ok: false, reason: 'ROLLBACK' },
+      ]);
+    }
+    expect(v.loadRoster(await roster('__proto__', 3), { now: T0 })).toMatchObject({ ok: true, version: 3 });
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype); // nothing leaked onto Object.prototype
+    expect(Object.keys(v.status(T0).statusLists).sort()).toEqual([...schools].sort());
+    // the marks cross a reboot
+    const after = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend });
+    after.restore(v.snapshot({ now: T0 }), { now: T0 });
+    expect(after.loadTrustList(tl, { now: T0 }).ok).toBe(true);
+    for (const school of schools) {
+      expect([school, after.loadStatusList(await list(school, 1), { now: T0 })]).toMatchObject([
+        school,
+        { ok: false, reason: 'ROLLBACK' },
+      ]);
+    }
+    expect(after.loadRoster(await roster('__proto__', 2), { now: T0 })).toMatchObject({
+      ok: false,
+      reason: 'ROLLBACK',
+    });
+  });
+});
