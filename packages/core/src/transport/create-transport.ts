@@ -160,8 +160,20 @@ function assertMs(name: string, v: number, allowZero = true): number {
   return v;
 }
 
+/** `.` and `..`, also percent-encoded: segments the URL parser resolves away (WHATWG URL §4.2). */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
 function buildUrl(baseUrl: string, path: string, query: TransportRequest['query']): string {
   if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError('path must start with "/"');
+  // An id of "." or ".." (encodeURIComponent leaves dots) would send the request, signed, to
+  // another endpoint: "/v1/payments/.." is "/v1/".
+  for (const segment of path.split('?', 1)[0]?.split('/') ?? []) {
+    if (DOT_SEGMENT.test(segment)) {
+      throw new TypeError(
+        `path ${JSON.stringify(path)} has a dot segment ("." or ".."), which URL resolution would remove`,
+      );
+    }
+  }
   const url = new URL(baseUrl.replace(/\/+$/, '') + path);
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v === undefined) continue;

@@ -80,6 +80,28 @@ afterEach(async () => {
 });
 
 describe('createTransport', () => {
+  it('refuses a path with a dot segment instead of sending it to another endpoint', async () => {
+    const t = transport();
+    for (const id of ['..', '.', '%2e%2E', '.%2e']) {
+      await expect(t.request({ method: 'GET', path: `/v1/payments/${id}` })).rejects.toThrow(/dot segment/);
+      await expect(t.request({ method: 'GET', path: `/v1/payments/${id}/refunds` })).rejects.toThrow(
+        /dot segment/,
+      );
+    }
+    // three dots, or dots inside a segment, are ordinary characters
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/...', method: 'GET' })
+      .reply(200, { ok: 1 }, { headers: JSON_HEADERS });
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/payments/a..b', method: 'GET' })
+      .reply(200, { ok: 2 }, { headers: JSON_HEADERS });
+    expect((await t.request({ method: 'GET', path: '/v1/payments/...' })).status).toBe(200);
+    expect((await t.request({ method: 'GET', path: '/v1/payments/a..b' })).status).toBe(200);
+    await t.close();
+  });
+
   it('signs requests verifiably and returns the parsed body and request id', async () => {
     agent
       .get(ORIGIN)
