@@ -154,8 +154,9 @@ export interface PosClient {
   readonly statements: StatementsResource;
   /**
    * Uploads the outbox: offline sales in idempotent batches (at most `batchSize` sales and
-   * `maxBatchBytes` bytes, halved after a 413), then owed reversals; acknowledges what the platform
-   * answered. A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
+   * `maxBatchBytes` bytes, halved after a 413), then owed reversals (also when the platform refused
+   * the upload: only an unreachable platform leaves them to the next sync); acknowledges what the
+   * platform answered. A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
    * (see {@link SyncResult.quarantined}) so that it does not block the others. Safe to call at any
    * time, also concurrently: calls share one run. When `options.signal` aborts, this call rejects
    * with its reason at once; the run goes on for the other callers, and stops only when every

@@ -212,9 +212,8 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
     await store.ack(done);
   }
 
-  try {
-    for (const chunk of chunksOf(sales, ctx.batchSize, ctx.maxBatchBytes)) await upload(chunk);
-
+  /** Reverses the owed online charges whose sale never completed (write-ahead reversals). */
+  async function reverseOwed(): Promise<void> {
     for (const r of owed) {
       try {
         const order = await ctx.payments.reverse(r.outTradeNo, {
@@ -224,25 +223,41 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
         // an answer that is not a final order leaves the reversal owed (the next sync asks again)
         if (!FINAL.has(order.status)) continue;
         reversals += 1;
-        await outbox.ack([r.seq]);
+        await store.ack([r.seq]);
       } catch (e) {
         if (isAbort(e, signal)) throw e;
         if (answered(e) && e.status === 409 && e.code === 'ERR_ORDER_STATE') {
           // failed or closed already: final
           reversals += 1;
-          await outbox.ack([r.seq]);
+          await store.ack([r.seq]);
         } else if (isNotFound(e)) {
           // Never created. Once its code is too old to be accepted, it never will be.
-          if (ctx.now() - r.capturedAt > ctx.unknownOrderHorizonMs) await outbox.ack([r.seq]);
+          if (ctx.now() - r.capturedAt > ctx.unknownOrderHorizonMs) await store.ack([r.seq]);
         } else {
           throw e;
         }
       }
     }
+  }
+
+  try {
+    for (const chunk of chunksOf(sales, ctx.batchSize, ctx.maxBatchBytes)) await upload(chunk);
   } catch (e) {
     if (isAbort(e, signal)) throw e;
     error = e;
   }
+  // Owed reversals give holders their money back: a sale the platform refuses to take (a 403, a
+  // lasting 5xx) must not hold them up. Only when the platform could not be reached at all are
+  // they left to the next sync, rather than each waiting out its own retries now.
+  if (error === undefined || answered(error)) {
+    try {
+      await reverseOwed();
+    } catch (e) {
+      if (isAbort(e, signal)) throw e;
+      error ??= e;
+    }
+  }
+
   const remaining = (await outbox.pending()).length;
   return {
     accepted,

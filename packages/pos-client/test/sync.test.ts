@@ -191,6 +191,25 @@ describe('sync', () => {
     expect(await first).toMatchObject({ accepted: 1, complete: true });
   });
 
+  it('owed reversals go ahead when the platform refuses the sales upload, and the error is reported', async () => {
+    const outbox = createMemoryOutbox({ now: () => NOW });
+    const { pos } = unitClient(agent, { offline: { outbox, caps, startOffline: true } });
+    await pos.scanToPay({ qr: QR, amountFen: 100, outTradeNo: 'S1' });
+    pos.setOffline(false);
+    await outbox.append({ kind: 'reversal', outTradeNo: 'A', capturedAt: NOW });
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/payments/offline-batches', method: 'POST' })
+      .reply(403, problem(403, 'ERR_FORBIDDEN'), { headers: PROBLEM_HEADERS });
+    pool
+      .intercept({ path: '/v1/payments/A/reverse', method: 'POST' })
+      .reply(409, problem(409, 'ERR_ORDER_STATE'), { headers: PROBLEM_HEADERS });
+    const s = await pos.sync();
+    expect(s).toMatchObject({ accepted: 0, reversals: 1, remaining: 1, complete: false });
+    expect(s.error).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+    expect(await outbox.pending()).toMatchObject([{ kind: 'payment', outTradeNo: 'S1' }]);
+  });
+
   it('finishes owed reversals: 409 final state acks, 404 acks only past the horizon', async () => {
     let now = NOW;
     const outbox = createMemoryOutbox({ now: () => now });
