@@ -11,7 +11,7 @@
  * hold the signed bytes, raw or as hex text (whitespace and line breaks ignored, as `xxd -p`
  * writes it), or are a gate client's stored copy (`material/*.json`); `--root` takes a JWK or the
  * platform's `{ "jwk": … }` answer. Exit codes ({@link EXIT_CODES}): 0 accepted, or (dump only) the QR text decodes;
- * 1 denied, or (dump only) the QR text does not decode; 2 usage error or unreadable material.
+ * 1 denied, or (dump only) the QR text does not decode; 2 usage error, or material unreadable or refused.
  *
  * @module
  */
@@ -45,7 +45,7 @@ export const EXIT_CODES = Object.freeze({
   ok: 0,
   /** Denied; without trust material: the QR text does not decode (the dump has an `error`). */
   denied: 1,
-  /** A usage error, or trust material that cannot be read. */
+  /** A usage error, or trust material that cannot be read or that the verifier refuses. */
   usage: 2,
 });
 
@@ -68,7 +68,7 @@ Without --root and --trust-list it prints only the dump of the QR text, decoded,
 Exit codes:
   0  accepted; without trust material: the QR text decodes
   1  denied; without trust material: the QR text does not decode
-  2  usage error, or trust material that cannot be read`;
+  2  usage error, or trust material that cannot be read or is refused (named on stderr)`;
 
 /** The options that take a value. */
 const OPTIONS = ['root', 'trust-list', 'status-list', 'roster', 'now'] as const;
@@ -222,8 +222,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       );
     }
     const nowText = args.opts.now;
-    if (nowText !== undefined && !(/^\d{1,16}$/.test(nowText) && Number.isSafeInteger(Number(nowText)))) {
-      throw new UsageError(`invalid --now ${nowText}: unix seconds, decimal digits only (at most 2^53 - 1)`);
+    // the verifier's own bound: a time of 10^11 or more is in milliseconds, not seconds
+    if (nowText !== undefined && !(/^\d{1,11}$/.test(nowText) && Number(nowText) < 1e11)) {
+      throw new UsageError(
+        `invalid --now ${nowText}: unix seconds, decimal digits only, below 10^11 (a time in milliseconds is refused)`,
+      );
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -266,12 +269,26 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const verifier = createVerifier({ rootKeys: [root], backend: nodeBackend });
     const read = (option: OptionName, path: string) => material(file(option, path), `--${option} ${path}`);
     const loads = [verifier.loadTrustList(read('trust-list', opts['trust-list']), { now })];
+    const MATERIAL_OPTIONS: OptionName[] = ['trust-list'];
     if (opts['status-list'] !== undefined) {
       loads.push(verifier.loadStatusList(read('status-list', opts['status-list']), { now }));
+      MATERIAL_OPTIONS.push('status-list');
     }
-    if (opts.roster !== undefined) loads.push(verifier.loadRoster(read('roster', opts.roster), { now }));
+    if (opts.roster !== undefined) {
+      loads.push(verifier.loadRoster(read('roster', opts.roster), { now }));
+      MATERIAL_OPTIONS.push('roster');
+    }
     const decision = await verifier.verify(qr, { now, reader: { id: 'campus-card-verify' } });
     io.out(JSON.stringify({ loads, decision }, null, 2));
+    // material the verifier refused (not its format, a bad signature, stale): the decision was not
+    // made with what was given, so it is no answer about the card
+    const refused = loads.flatMap((l, i) =>
+      l.ok ? [] : [`${MATERIAL_OPTIONS[i] ?? 'material'}: ${l.reason}${l.detail ? ` (${l.detail})` : ''}`],
+    );
+    if (refused.length > 0) {
+      for (const r of refused) io.err(`campus-card-verify: --${r}`);
+      return EXIT_CODES.usage;
+    }
     return decision.accepted ? EXIT_CODES.ok : EXIT_CODES.denied;
   } catch (error) {
     io.err(`campus-card-verify: ${error instanceof Error ? error.message : String(error)}`);

@@ -28,7 +28,9 @@ export interface ReaderContext {
   /**
    * The reader's policy: plain JSON data (`ReaderPolicy`), checked with `validatePolicy` the first
    * time this object is seen (an invalid policy denies every scan with `INTERNAL_ERROR`). No policy
-   * admits every valid card.
+   * admits every valid card. A valid policy is frozen, deeply, once checked: what was checked is what
+   * applies, so change a reader's policy by passing a new object (an edit in place throws in strict
+   * mode instead of being silently ignored).
    */
   readonly policy?: ReaderPolicy | undefined;
   /** Direction of passage, required by `antiPassback` rules. */
@@ -51,25 +53,34 @@ export type PolicyEvaluator = (
 
 const ADMIT: PolicyStepOutcome = { ok: true, commit() {} };
 
+/** Freezes `value` and everything it holds (plain JSON data). */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+}
+
 /**
- * The default evaluator: `validatePolicy` once per policy object (cached in a `WeakMap`), then
- * `evaluatePolicy` with the reader's direction and the verifier's `passback` state.
+ * The default evaluator: `validatePolicy` once per policy object (cached in a `WeakMap`, the object
+ * then frozen so that the checked copy stays what it holds), then `evaluatePolicy` with the reader's
+ * direction and the verifier's `passback` state. An invalid policy is checked again at every scan
+ * (it may be fixed in place), and denies each one.
  */
 export function createPolicyEvaluator(passback: PassbackState): PolicyEvaluator {
-  const validated = new WeakMap<object, ReaderPolicy | Error>();
+  const validated = new WeakMap<object, ReaderPolicy>();
   return (subject, reader, now) => {
-    const raw = reader.policy;
+    const raw: unknown = reader.policy;
     if (raw === undefined) return ADMIT;
-    let policy = validated.get(raw);
+    let policy = typeof raw === 'object' && raw !== null ? validated.get(raw) : undefined;
     if (policy === undefined) {
       try {
         policy = validatePolicy(raw);
       } catch (error) {
-        policy = error instanceof Error ? error : new Error(String(error));
+        throw new Error(`invalid reader policy: ${error instanceof Error ? error.message : String(error)}`);
       }
-      validated.set(raw, policy);
+      deepFreeze(raw);
+      validated.set(raw as object, policy);
     }
-    if (policy instanceof Error) throw new Error(`invalid reader policy: ${policy.message}`);
     return evaluatePolicy(
       policy,
       {

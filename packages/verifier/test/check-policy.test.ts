@@ -87,3 +87,58 @@ describe('checkPolicy', () => {
     expect(() => v.checkPolicy(subject('1'), { now: T0 } as never)).toThrow(TypeError);
   });
 });
+
+describe('the policy object a reader passes', () => {
+  it('is frozen once checked: what was checked is what applies, and an edit in place throws', async () => {
+    const v = await loaded();
+    const policy = {
+      id: 'canteen',
+      rules: [{ kind: 'roles', id: 'who', allow: ['student'] }],
+    } as ReaderPolicy;
+    const reader = { id: 'canteen-1', policy };
+    expect((await v.verify(await campus.code('2024010001', T0), { now: T0, reader })).accepted).toBe(true);
+    expect(Object.isFrozen(policy) && Object.isFrozen(policy.rules[0])).toBe(true);
+    expect(() => {
+      (policy.rules[0] as { allow: string[] }).allow = ['teacher'];
+    }).toThrow(TypeError);
+    expect(() => (policy.rules as unknown[]).push({ kind: 'bogus', id: 'x' })).toThrow(TypeError);
+    // a new object is how a reader's policy changes
+    const teachers = {
+      id: 'canteen',
+      rules: [{ kind: 'roles', id: 'who', allow: ['teacher'] }],
+    } as ReaderPolicy;
+    const d = await v.verify(await campus.code('2024010001', T0 + 1), {
+      now: T0 + 1,
+      reader: { ...reader, policy: teachers },
+    });
+    expect(d).toMatchObject({ accepted: false, reason: 'POLICY_DENIED', rule: 'who' });
+  });
+
+  it('an invalid policy is checked again at every scan, so one fixed in place applies; it is never frozen', async () => {
+    const v = await loaded();
+    const policy = { id: 'p', rules: [{ kind: 'bogus', id: 'x' }] } as unknown as ReaderPolicy;
+    const reader = { id: 'r', policy };
+    const d1 = await v.verify(await campus.code('2024010001', T0), { now: T0, reader });
+    expect(d1).toMatchObject({ accepted: false, reason: 'INTERNAL_ERROR' });
+    expect(Object.isFrozen(policy)).toBe(false);
+    (policy.rules as unknown[])[0] = { kind: 'roles', id: 'who', allow: ['student'] };
+    expect((await v.verify(await campus.code('2024010001', T0 + 1), { now: T0 + 1, reader })).accepted).toBe(
+      true,
+    );
+  });
+
+  it('a policy that is not an object (null from a JSON config, a string) is an invalid policy, named as such', async () => {
+    const v = await loaded();
+    for (const policy of [null, 'x', 7]) {
+      const d = await v.verify(await campus.code('2024010001', T0), {
+        now: T0,
+        reader: { id: 'r', policy: policy as never },
+      });
+      expect(d).toMatchObject({ accepted: false, reason: 'INTERNAL_ERROR' });
+      expect((d as { detail?: string }).detail).toMatch(/invalid reader policy/);
+      expect(() =>
+        v.checkPolicy(subject('1'), { now: T0, reader: { id: 'r', policy: policy as never } }),
+      ).toThrow(/invalid reader policy/);
+    }
+  });
+});

@@ -195,15 +195,47 @@ describe('usage errors name what is wrong, exit 2', () => {
       '+1',
       '12345678901234567',
       '9999999999999999',
+      String(T0 * 1000), // milliseconds, the verifier's own bound: refused as usage, not as a denial
+      '100000000000',
     ]) {
       expect(await usage([qr, ...material, `--now=${bad}`]), bad).toBe(
-        `campus-card-verify: invalid --now ${bad}: unix seconds, decimal digits only (at most 2^53 - 1)`,
+        `campus-card-verify: invalid --now ${bad}: unix seconds, decimal digits only, below 10^11 (a time in milliseconds is refused)`,
       );
     }
+    expect(await main([qr, ...material, '--now', '99999999999'], io().io)).toBe(1); // the largest: valid
     expect(await usage([qr, ...material, '--now', ''])).toContain('--now needs a value');
     expect(await usage([qr, ...material, '--now='])).toContain('--now needs a value');
     const x = io();
     expect(await main([qr, ...material, '--now', '0'], x.io)).toBe(1); // valid, and long before the code
+  });
+
+  it('trust material the verifier refuses (empty, junk, a bad signature) exits 2, naming it, not 1 as a denied card', async () => {
+    const qr = await campus.code('2024010001', T0);
+    files.set('empty', new Uint8Array(0));
+    files.set('junk', Uint8Array.of(0xff, 0, 1));
+    for (const [option, f] of [
+      ['--trust-list', 'empty'],
+      ['--trust-list', 'junk'],
+    ] as const) {
+      const x = io();
+      expect(await main([qr, '--root', 'root.jwk', option, f, '--now', String(T0)], x.io), f).toBe(2);
+      expect(x.err.join('\n')).toMatch(/^campus-card-verify: --trust-list: BAD_FORMAT/);
+      expect(JSON.parse(x.out[1] as string).decision).toMatchObject({ accepted: false }); // still printed
+    }
+    const y = io();
+    const args = [
+      qr,
+      '--root',
+      'root.jwk',
+      '--trust-list',
+      'tl.bin',
+      '--status-list',
+      'junk',
+      '--now',
+      String(T0),
+    ];
+    expect(await main(args, y.io)).toBe(2);
+    expect(y.err.join('\n')).toMatch(/^campus-card-verify: --status-list: /);
   });
 
   it('names the bad argument; an unquoted QR text gets a hint', async () => {
