@@ -918,6 +918,24 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
   };
 }
 
+/**
+ * Takes the school's next status index (committed at once: an index reserved by a request that then
+ * fails stays unused, and unused indexes are published revoked).
+ */
+function reserveStatusIndex(state: PlatformState, schoolId: string): number {
+  return state.tx(() => {
+    const r = state.db
+      .prepare('SELECT next_status_index FROM school_keys WHERE school_id = ?')
+      .get(schoolId) as {
+      next_status_index: number;
+    };
+    state.db
+      .prepare('UPDATE school_keys SET next_status_index = next_status_index + 1 WHERE school_id = ?')
+      .run(schoolId);
+    return r.next_status_index;
+  });
+}
+
 /** Card handlers. */
 export const cardHandlers: Handlers = {
   issueCard: async (ctx) => {
@@ -937,17 +955,7 @@ export const cardHandlers: Handlers = {
     const holder = holderKeyOf(b.holder_jwk);
     ensureSchoolKeys(state, person.school_id);
     // Reserve a status index before the (async) signing.
-    const index = state.tx(() => {
-      const r = state.db
-        .prepare('SELECT next_status_index FROM school_keys WHERE school_id = ?')
-        .get(person.school_id) as {
-        next_status_index: number;
-      };
-      state.db
-        .prepare('UPDATE school_keys SET next_status_index = next_status_index + 1 WHERE school_id = ?')
-        .run(person.school_id);
-      return r.next_status_index;
-    });
+    const index = reserveStatusIndex(state, person.school_id);
     const cardId = `${person.school_id}-${String(index).padStart(6, '0')}`;
     const days = b.validity_days ?? 30;
     const { credential, iat } = await buildCredential(
@@ -1008,23 +1016,43 @@ export const cardHandlers: Handlers = {
         : holderKeyOf(ctx.body.holder_jwk);
     const days =
       ctx.body.validity_days ?? Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
-    const { credential, iat } = await buildCredential(state, card, holder, days);
+    // A new phone key gets a new status index. A reader checks a full code against the key inside
+    // its credential, not the roster's: the old phone's credential would verify offline until it
+    // expired. Its index, no longer any card's, is published revoked from the next status list.
+    const newKey = toBase64Url(holder.kid) !== card.holder_kid;
+    const statusIndex = newKey ? reserveStatusIndex(state, card.school_id) : card.status_index;
+    const { credential, iat } = await buildCredential(
+      state,
+      { ...card, status_index: statusIndex },
+      holder,
+      days,
+    );
     return ctx.commit(() => {
       // the card may have changed while the credential was signed: never write over that
       const now = getCardRow(state, card.card_id) as CardRow;
       if (now.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');
-      if (now.updated_at !== card.updated_at) {
+      // (by content, not only its time: two changes in one millisecond, or on a frozen clock,
+      // would look like none)
+      if (
+        now.updated_at !== card.updated_at ||
+        now.status !== card.status ||
+        now.status_index !== card.status_index ||
+        now.holder_kid !== card.holder_kid ||
+        now.physical_uid_hash !== card.physical_uid_hash ||
+        !Buffer.from(now.credential).equals(Buffer.from(card.credential))
+      ) {
         throw new ApiError(409, 'ERR_CONFLICT', 'the card changed during the renewal; retry', {
           retryable: true,
         });
       }
       state.db
         .prepare(
-          'UPDATE cards SET holder_jwk = ?, holder_kid = ?, issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',
+          'UPDATE cards SET holder_jwk = ?, holder_kid = ?, status_index = ?, issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',
         )
         .run(
           JSON.stringify(exportJwk(holder)),
           toBase64Url(holder.kid),
+          statusIndex,
           iat * 1000,
           (iat + days * DAY) * 1000,
           Buffer.from(credential),
@@ -1032,8 +1060,8 @@ export const cardHandlers: Handlers = {
           card.card_id,
         );
       recordCardHistory(state, card.card_id);
-      // same card, status and status index: only the roster (keys, expiry) changes
-      touchTrustMaterial(state, card.school_id, ['roster']);
+      // the roster always (keys, expiry); the status list when the old key's index was let go
+      touchTrustMaterial(state, card.school_id, newKey ? ['status-list', 'roster'] : ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
     });
   },

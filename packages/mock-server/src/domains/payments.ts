@@ -687,9 +687,14 @@ export const paymentHandlers: Handlers = {
     // stores nothing, so the POS can fix the item and send its seq again).
     for (const [i, item] of b.items.entries()) {
       if ((item.qr_text === undefined) === (item.uid_hex === undefined)) {
-        throw new ApiError(400, 'ERR_VALIDATION', `body/items/${i}: give exactly one of qr_text and uid_hex`, {
-          errors: [{ path: `body/items/${i}`, message: 'exactly one of qr_text, uid_hex' }],
-        });
+        throw new ApiError(
+          400,
+          'ERR_VALIDATION',
+          `body/items/${i}: give exactly one of qr_text and uid_hex`,
+          {
+            errors: [{ path: `body/items/${i}`, message: 'exactly one of qr_text, uid_hex' }],
+          },
+        );
       }
     }
     const capturedAt = b.items.map((item, i) => parseIso(item.captured_at, `body/items/${i}/captured_at`));

@@ -97,6 +97,61 @@ const pay = (p: MockPlatform, no: string, input: { qr_text: string } | { uid_hex
   );
 
 describe('card renewal', () => {
+  it("to a new phone key: the old phone's credential is refused offline too (a new status index, the old one revoked)", async () => {
+    p = await demoPlatform();
+    const g = deviceSigner(p, 'gate-01');
+    const card = cardOf(p, 's-001');
+    const before = await getCard(p, card.cardId);
+    const oldQr = await qrOf(p, 's-001', 1); // the old phone, kept by whoever found it
+    expect((await cardPost(p, card.cardId, 'report-lost')).statusCode).toBe(200);
+    const phone = generateKeyPair('ES256').privateKey;
+    const renewed = await cardPost(p, card.cardId, 'renew', { holder_jwk: exportJwk(phone.publicKey) });
+    expect(renewed.statusCode, renewed.body).toBe(200);
+    expect((await cardPost(p, card.cardId, 'restore')).statusCode).toBe(200);
+    const after = await getCard(p, card.cardId);
+    expect(after.status_index).not.toBe(before.status_index);
+    expect(after.card_id).toBe(before.card_id);
+    // a reader that synced after the change
+    const material = async (k: string) =>
+      new Uint8Array((await p.app.inject(signed(p, g, 'GET', `/v1/schools/sch-demo/${k}`))).rawPayload);
+    const root = json<{ jwk: Jwk }>(
+      await p.app.inject(signed(p, g, 'GET', '/v1/schools/sch-demo/root-key')),
+    ).jwk;
+    const now = p.clock.nowSeconds();
+    const v = createVerifier({ rootKeys: [importPublicJwk(root)] });
+    expect(v.loadTrustList(await material('trust-list'), { now }).ok).toBe(true);
+    expect(v.loadStatusList(await material('status-list'), { now }).ok).toBe(true);
+    expect(v.loadRoster(await material('roster'), { now }).ok).toBe(true);
+    expect(await v.verify(oldQr, { now, reader: { id: 'gate-01' } })).toMatchObject({
+      accepted: false,
+      reason: 'REVOKED',
+    });
+    // the new phone's code passes, offline and online
+    const newQr = await qrFrom(p, after.credential, phone, 1);
+    expect(await v.verify(newQr, { now, reader: { id: 'gate-01' } })).toMatchObject({
+      accepted: true,
+      cardId: card.cardId,
+    });
+    const online = await p.app.inject(
+      signed(p, g, 'POST', '/v1/identity/resolve', { qr_text: newQr, scene: 'access' }),
+    );
+    expect(online.statusCode, online.body).toBe(200);
+  });
+
+  it('two renewals at once (one millisecond, a frozen clock): one wins, the other is a 409, never two 200s', async () => {
+    p = await demoPlatform();
+    const card = cardOf(p, 's-002');
+    const k1 = generateKeyPair('ES256').privateKey;
+    const k2 = generateKeyPair('ES256').privateKey;
+    const [r1, r2] = await Promise.all(
+      [k1, k2].map((k) => cardPost(p, card.cardId, 'renew', { holder_jwk: exportJwk(k.publicKey) })),
+    );
+    expect([r1?.statusCode, r2?.statusCode].sort()).toEqual([200, 409]);
+    const won = r1?.statusCode === 200 ? k1 : k2;
+    const now = await getCard(p, card.cardId);
+    expect(now.holder_kid).toBe(toBase64Url(won.kid));
+  });
+
   it('gives a new credential, issued now, as long as before, for the same card, index and phone key', async () => {
     p = await demoPlatform();
     const demo = cardOf(p, 's-002');
@@ -182,10 +237,10 @@ describe('card renewal', () => {
     expect([claims.validityDays, claims.physicalCard]).toEqual([7, 'PC-s-001']);
     expect(claims.holderKey.kid).toEqual(phone.publicKey.kid);
 
-    // a code of the old credential and old phone key: the card has moved on
+    // a code of the old credential and old phone key: the card has moved on, to a new status index,
+    // and the old credential's index is revoked (so readers offline refuse it too)
     const stale = await pay(p, 'RK1', { qr_text: await qrOf(p, 's-001', 2) });
-    expect([stale.statusCode, json(stale).code]).toEqual([422, 'ERR_CODE_INVALID']);
-    expect(json(stale).detail).toBe('the code was made with a superseded phone key');
+    expect([stale.statusCode, json(stale).code]).toEqual([422, 'ERR_REVOKED']);
     const fresh = await pay(p, 'RK2', { qr_text: await qrFrom(p, renewed.credential, phone) });
     expect(fresh.statusCode, fresh.body).toBe(201);
     expect(await balance(p, 's-001')).toBe(9_900);
