@@ -549,9 +549,10 @@ export function buildApp(
   function finish(request: FastifyRequest, reply: FastifyReply, m: RequestMeta, out: unknown): unknown {
     settle(m);
     if (closing) reply.header('connection', 'close');
-    // drop_after_commit: the answer was produced after the COMMIT; the device never gets it
+    // drop_after_commit: the answer was produced after the COMMIT; the device never gets it (as the
+    // other faults, never on the admin routes that set them)
     const drop =
-      m.def !== undefined && reply.statusCode < 400
+      m.def !== undefined && m.def.auth !== 'admin' && reply.statusCode < 400
         ? state.faults.fire('drop_after_commit', {
             principalId: m.principal?.id,
             operationId: m.def.operationId,

@@ -146,6 +146,39 @@ describe('real server on port 0', () => {
     ]);
   });
 
+  it('an unscoped drop_after_commit is not spent on the admin call that sets it: the device request gets it', async () => {
+    await using server = await startMockPlatform({
+      demo: true,
+      clock: createClock({ start: T0, frozen: true }),
+    });
+    const p = server.platform;
+    const set = await fetch(`${server.url}/admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ seed: 1, rules: [{ kind: 'drop_after_commit', count: 1 }] }),
+    });
+    expect(set.status).toBe(200);
+    const req = signed(
+      p,
+      operator(p),
+      'POST',
+      '/v1/wallets/s-002/top-ups',
+      { out_trade_no: 'DR-A', amount: 100, channel: 'bank' },
+      { idempotencyKey: 'drop-admin' },
+    );
+    await expect(
+      fetch(`${server.url}${req.url}`, {
+        method: 'POST',
+        headers: req.headers as Record<string, string>,
+        body: req.payload as string,
+      }),
+    ).rejects.toThrow();
+    expect(p.recorder.entries.map((e) => [e.operation_id, e.response_dropped])).toEqual([
+      ['setFaults', false],
+      ['topUpWallet', true],
+    ]);
+  });
+
   it('injects 429 with Retry-After and 5xx, scoped to a device', async () => {
     await using server = await startMockPlatform({
       demo: true,

@@ -17,7 +17,7 @@ import {
 import { importSigningKey, type SigningKey, signPush } from '@campus-card/core/http';
 import type { Handlers, PlatformState } from '../context.js';
 import { iso } from '../lib/clock.js';
-import { ApiError } from '../lib/problem.js';
+import { ApiError, notFound } from '../lib/problem.js';
 
 interface PlatformKey {
   kid: string;
@@ -203,21 +203,26 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   ): Promise<number> {
     const key = platformKey(state);
     const body = new TextEncoder().encode(row.body);
-    const headers = signPush({
-      url: row.url,
-      body,
-      pushId: row.push_id,
-      keyId: key.kid,
-      key: key.signing,
-      created: state.clock.nowSeconds(),
-      nonce: randomBytes(12).toString('base64url'),
-    });
     let status = 0;
     try {
+      // inside the try: a URL that cannot be signed for (stored before URLs were checked) is a failed
+      // attempt of its own push, retried on the schedule, never an error that stops every push
+      const headers = signPush({
+        url: row.url,
+        body,
+        pushId: row.push_id,
+        keyId: key.kid,
+        key: key.signing,
+        created: state.clock.nowSeconds(),
+        nonce: randomBytes(12).toString('base64url'),
+      });
       const res = await fetch(row.url, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json', 'push-event-type': row.event_type },
         body,
+        // a 3xx is the subscriber's answer, and not a 2xx: retried, never followed (a redirect would
+        // re-send the push, signed for this URL's path, elsewhere, or as a GET without it)
+        redirect: 'manual',
         signal: AbortSignal.timeout(5000),
       });
       status = res.status;
@@ -338,6 +343,31 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   };
 }
 
+/**
+ * A push URL the platform can deliver to: one the URL parser takes (the contract's pattern only asks
+ * for `http(s)://`), without credentials (fetch refuses a URL with a user name or password).
+ */
+function checkPushUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ApiError(400, 'ERR_VALIDATION', 'url is not a valid URL', {
+      errors: [{ path: 'body/url', message: 'must be an absolute http or https URL' }],
+    });
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === '') {
+    throw new ApiError(400, 'ERR_VALIDATION', 'url must be an absolute http or https URL', {
+      errors: [{ path: 'body/url', message: 'must be an absolute http or https URL' }],
+    });
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new ApiError(400, 'ERR_VALIDATION', 'url must not carry a user name or password', {
+      errors: [{ path: 'body/url', message: 'no credentials in the URL' }],
+    });
+  }
+}
+
 /** Webhook handlers. */
 export const webhookHandlers: Handlers = {
   createSubscription: (ctx) => {
@@ -357,6 +387,20 @@ export const webhookHandlers: Handlers = {
         const merchantId = principal?.kind === 'merchant' ? principal.id : (b.merchant_id ?? null);
         if (b.recipient_person_id === undefined && merchantId === null) {
           throw new ApiError(400, 'ERR_VALIDATION', 'give recipient_person_id or merchant_id');
+        }
+        checkPushUrl(b.url);
+        if (
+          b.recipient_person_id !== undefined &&
+          state.db.prepare('SELECT 1 FROM people WHERE person_id = ?').get(b.recipient_person_id) ===
+            undefined
+        ) {
+          throw notFound(`person ${b.recipient_person_id}`);
+        }
+        if (
+          merchantId !== null &&
+          state.db.prepare('SELECT 1 FROM merchants WHERE merchant_id = ?').get(merchantId) === undefined
+        ) {
+          throw notFound(`merchant ${merchantId}`);
         }
         const subId = id(state, 'sub');
         const now = state.clock.now();

@@ -544,3 +544,79 @@ describe('reorder_push fault', () => {
     for (const r of hook.received) expect((await verify(pf, hook.base, r)).ok).toBe(true);
   });
 });
+
+describe('subscriptions the platform could not deliver to, and answers that are not a 2xx', () => {
+  it('a URL the URL parser refuses, or with credentials, is a 400 naming body/url; nothing stored', async () => {
+    const pf = await platform();
+    for (const url of [
+      'http://exa mple.com/x',
+      'http://h:99999/',
+      'http://u:p@example.com/hook',
+      'http://[::1/x',
+    ]) {
+      const r = await pf.app.inject(
+        signed(pf, operator(pf), 'POST', '/v1/webhook-subscriptions', {
+          url,
+          event_types: ['attendance.recorded'],
+          recipient_person_id: 'p-001',
+        }),
+      );
+      expect([url, r.statusCode, json(r).code]).toEqual([url, 400, 'ERR_VALIDATION']);
+      expect(json<{ errors: { path: string }[] }>(r).errors[0]?.path).toBe('body/url');
+    }
+    expect(pf.state.db.prepare('SELECT COUNT(*) AS n FROM subscriptions').get()).toEqual({ n: 0 });
+  });
+
+  it('a subscription for a person or merchant that does not exist is a 404; nothing stored', async () => {
+    const pf = await platform();
+    for (const body of [
+      { url: 'http://127.0.0.1:9/x', event_types: ['attendance.recorded'], recipient_person_id: 'nobody' },
+      { url: 'http://127.0.0.1:9/x', event_types: ['payment.succeeded'], merchant_id: 'no-such-merchant' },
+    ]) {
+      const r = await pf.app.inject(signed(pf, operator(pf), 'POST', '/v1/webhook-subscriptions', body));
+      expect([r.statusCode, json(r).code]).toEqual([404, 'ERR_NOT_FOUND']);
+    }
+    expect(pf.state.db.prepare('SELECT COUNT(*) AS n FROM subscriptions').get()).toEqual({ n: 0 });
+  });
+
+  it('a stored URL that cannot be signed for fails its own push, on the schedule, and holds up no other', async () => {
+    const pf = await platform();
+    const good = await receiver(pf);
+    await subscribe(pf, {
+      url: `${good.base}/good`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    // a row stored before URLs were checked (an older database)
+    const bad = await subscribe(pf, {
+      url: `${good.base}/later-broken`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    pf.state.db
+      .prepare('UPDATE subscriptions SET url = ? WHERE subscription_id = ?')
+      .run('http://exa mple.com/x', bad);
+    await attend(pf, 1);
+    expect(good.on('/good')).toHaveLength(1);
+    const rows = pf.state.db
+      .prepare("SELECT state, attempts, last_status FROM pushes WHERE url LIKE 'http://exa mple%'")
+      .all();
+    expect(rows).toEqual([{ state: 'pending', attempts: 1, last_status: 0 }]);
+  });
+
+  it('a redirect is not followed: the 3xx is recorded and the push tried again', async () => {
+    const pf = await platform();
+    const r = await receiver(pf, (req) => (req.path === '/hook' ? 302 : 200));
+    await subscribe(pf, {
+      url: `${r.base}/hook`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    await attend(pf, 1);
+    expect(r.on('/hook')).toHaveLength(1);
+    expect(pf.state.db.prepare('SELECT state, last_status FROM pushes').get()).toEqual({
+      state: 'pending',
+      last_status: 302,
+    });
+  });
+});
