@@ -11,6 +11,8 @@
  * Every push received is checked with core's `verifyPush` against the published platform key.
  */
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { PlatformKeys } from '@campus-card/core/api';
 import { importVerifyKey, type VerifyPushResult, verifyPush } from '@campus-card/core/http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -606,17 +608,29 @@ describe('subscriptions the platform could not deliver to, and answers that are 
 
   it('a redirect is not followed: the 3xx is recorded and the push tried again', async () => {
     const pf = await platform();
-    const r = await receiver(pf, (req) => (req.path === '/hook' ? 302 : 200));
-    await subscribe(pf, {
-      url: `${r.base}/hook`,
-      event_types: ['attendance.recorded'],
-      recipient_person_id: 'p-001',
+    const hits: string[] = [];
+    const srv = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`);
+      if (req.url === '/hook') res.writeHead(302, { location: '/elsewhere' }).end();
+      else res.writeHead(200).end('ok');
     });
-    await attend(pf, 1);
-    expect(r.on('/hook')).toHaveLength(1);
-    expect(pf.state.db.prepare('SELECT state, last_status FROM pushes').get()).toEqual({
-      state: 'pending',
-      last_status: 302,
-    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (srv.address() as AddressInfo).port;
+      await subscribe(pf, {
+        url: `http://127.0.0.1:${port}/hook`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: 'p-001',
+      });
+      await attend(pf, 1);
+      expect(hits).toEqual(['POST /hook']);
+      expect(pf.state.db.prepare('SELECT state, last_status FROM pushes').get()).toEqual({
+        state: 'pending',
+        last_status: 302,
+      });
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((resolve) => srv.close(resolve));
+    }
   });
 });
