@@ -50,6 +50,19 @@ export function identityOf(state: PlatformState, card: ResolvedCard): Identity {
   };
 }
 
+/** The building a `dorm:` zone is in: the longest building of the school whose name it starts with. */
+function buildingOf(state: PlatformState, schoolId: string, zone: string): string | undefined {
+  const rows = state.db
+    .prepare('SELECT DISTINCT dorm FROM people WHERE school_id = ? AND dorm IS NOT NULL')
+    .all(schoolId) as { dorm: string }[];
+  let best: string | undefined;
+  for (const { dorm } of rows) {
+    if (zone !== `dorm:${dorm}` && !zone.startsWith(`dorm:${dorm}-`)) continue;
+    if (best === undefined || dorm.length > best.length) best = dorm;
+  }
+  return best;
+}
+
 /** Decides a permission at a zone for a scene (C4 policies, simplified). */
 export function decide(
   state: PlatformState,
@@ -63,9 +76,11 @@ export function decide(
   const p = getPersonRow(state, card.person_id);
   if (zone.startsWith('dorm:')) {
     // `dorm:<building>` or a door inside it, `dorm:<building>-<room or wing>`; the building's own
-    // name may hold a hyphen (`dorm:N-1`), as its `dorm:` group does at an offline reader
+    // name may hold a hyphen (`dorm:N-1`), as its `dorm:` group does at an offline reader. So the
+    // zone's building is the longest building of the school that names it: with buildings `N` and
+    // `N-1`, `dorm:N-1-101` is in `N-1`, and a resident of `N` is not admitted there.
     const dorm = p?.dorm ?? null;
-    if (dorm === null || (zone !== `dorm:${dorm}` && !zone.startsWith(`dorm:${dorm}-`)))
+    if (dorm === null || buildingOf(state, card.school_id, zone) !== dorm)
       return { ...base, allowed: false, reason: 'NOT_RESIDENT' };
   }
   if (zone === 'canteen:teacher' && card.role !== 'teacher')

@@ -142,6 +142,41 @@ describe('permission check at a dorm door', () => {
     expect(await check('dorm:N-2')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
     expect(await check('dorm:N')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
     expect(await check('dorm:B3')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
+    // a resident of a building named `N`, beside `N-1`: N-1's doors are not N's rooms
+    const n = await p.app.inject(
+      signed(p, op, 'POST', '/v1/people', {
+        person_id: 's-n',
+        school_id: 'sch-demo',
+        kind: 'student',
+        name: 'M',
+        dorm: 'N',
+        room: '101',
+      }),
+    );
+    expect(n.statusCode, n.body).toBe(201);
+    const nCard = await p.app.inject(
+      signed(p, op, 'POST', '/v1/cards', {
+        person_id: 's-n',
+        role: 'student',
+        holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+      }),
+    );
+    const nCardId = json<{ card_id: string }>(nCard).card_id;
+    const checkN = async (zone: string) =>
+      json<{ allowed: boolean; reason: string }>(
+        await p!.app.inject(
+          signed(p!, lock, 'POST', '/v1/identity/permissions/check', {
+            card_id: nCardId,
+            scene: 'access',
+            zone,
+          }),
+        ),
+      );
+    expect(await checkN('dorm:N')).toMatchObject({ allowed: true, reason: 'OK' });
+    expect(await checkN('dorm:N-2')).toMatchObject({ allowed: true, reason: 'OK' }); // no building N-2: N's wing 2
+    expect(await checkN('dorm:N-1')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
+    expect(await checkN('dorm:N-1-101')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
+    expect(await check('dorm:N-1-101')).toMatchObject({ allowed: true, reason: 'OK' });
     // the demo's B3 residents as before
     const s001 = p.demo!.cards.find((c) => c.personId === 's-001')!.cardId;
     const r = await p.app.inject(
