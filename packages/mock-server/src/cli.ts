@@ -14,6 +14,7 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DemoSeedMismatchError } from './demo.js';
+import { SchemaTooNewError } from './lib/db.js';
 import { ensureDir } from './lib/ensure-dir.js';
 import { isMainModule } from './lib/is-main.js';
 import { DEFAULT_DB_PATH } from './platform.js';
@@ -170,6 +171,8 @@ function openRecordFile(file: string): void {
 export function startupFailure(error: unknown, options: CliOptions): StartupFailure {
   const { port, host, dbPath } = options;
   if (error instanceof RecordFileError) return { exitCode: 1, message: error.message };
+  if (error instanceof SchemaTooNewError)
+    return { exitCode: 1, message: `cannot open database ${dbPath}: ${error.message}` };
   if (error instanceof DemoSeedMismatchError) {
     const fix = `or use a fresh --db (another file, or :memory:)`;
     return {

@@ -25,7 +25,7 @@ export { DEMO_OPERATOR, type DemoCredentials, DemoSeedMismatchError } from './de
 export { checkLedger } from './domains/ledger.js';
 export type { PushDispatcher } from './domains/webhooks.js';
 export { type CreateClockOptions, createClock, type VirtualClock } from './lib/clock.js';
-export { MIGRATIONS } from './lib/db.js';
+export { MIGRATIONS, type Migration, SchemaTooNewError } from './lib/db.js';
 export type { FaultInjector, FaultSite } from './lib/faults.js';
 export type { Batch, GroupCommit, GroupCommitStats } from './lib/group-commit.js';
 export type { RandomTokens } from './lib/random-token.js';

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { CliUsageError, parseCliArgs, startupFailure } from '../src/cli.js';
 import { DemoSeedMismatchError } from '../src/demo.js';
+import { SchemaTooNewError } from '../src/lib/db.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 // The bundle lives under the repository's (ignored) .tmp so that it resolves better-sqlite3 from
@@ -374,6 +375,11 @@ describe('startup failures: one line on stderr, no stack trace', () => {
     );
     expect(failure(sys('EADDRNOTAVAIL')).message).toContain('not an address of this machine (--host)');
     expect(failure(sys('ENOTFOUND')).message).toContain('unknown host (--host)');
+    expect(failure(new SchemaTooNewError(99, 12))).toEqual({
+      exitCode: 1,
+      message:
+        'cannot open database data/p.db: the database schema is at version 99, newer than this version of the mock platform knows (12): use the newer version, or a fresh database',
+    });
     const sqlite = Object.assign(new Error('file is not a database'), {
       name: 'SqliteError',
       code: 'SQLITE_NOTADB',

@@ -10,12 +10,15 @@ import { ensureDir } from './ensure-dir.js';
 /** A database handle. */
 export type Db = Database.Database;
 
-/** The numbered migrations, applied in order, once each. Append only. */
-export const MIGRATIONS: readonly {
+/** One numbered schema migration. */
+export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
-}[] = [
+}
+
+/** The numbered migrations, applied in order, once each. Append only. */
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'directory, cards, platform',
@@ -212,36 +215,70 @@ CREATE INDEX card_history_uid ON card_history(uid_hash) WHERE uid_hash IS NOT NU
 export function openDatabase(path: string): Db {
   if (path !== ':memory:') ensureDir(dirname(path));
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (error) {
+    db.close(); // a corrupt file, a newer schema: the handle is not left open
+    throw error;
+  }
   return db;
 }
 
-/** Applies every migration not yet recorded in `schema_migrations`. Returns the versions applied. */
+/**
+ * The database was written by a newer version of the mock platform: its schema has migrations this
+ * version does not know, so it cannot say what the tables mean. Use that version, or a fresh file.
+ */
+export class SchemaTooNewError extends Error {
+  /** Stable error code. */
+  readonly code = 'ERR_SCHEMA_TOO_NEW';
+  /** The newest migration recorded in the database. */
+  readonly databaseVersion: number;
+  /** The newest migration this version knows. */
+  readonly knownVersion: number;
+  constructor(databaseVersion: number, knownVersion: number) {
+    super(
+      `the database schema is at version ${databaseVersion}, newer than this version of the mock platform knows (${knownVersion}): use the newer version, or a fresh database`,
+    );
+    this.name = 'SchemaTooNewError';
+    this.databaseVersion = databaseVersion;
+    this.knownVersion = knownVersion;
+  }
+}
+
+/**
+ * Applies every migration not yet recorded in `schema_migrations`. Returns the versions applied.
+ * Each runs in a write transaction (`BEGIN IMMEDIATE`) that checks again, inside it, whether it is
+ * recorded: a second process opening the same file meanwhile waits for the first, then finds the
+ * work done instead of running it twice.
+ *
+ * @throws {@link SchemaTooNewError} when the database records a migration newer than any known here.
+ */
 export function migrate(db: Db): number[] {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
-  const done = new Set(
-    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
-      (r) => r.version,
-    ),
-  );
+  const known = (MIGRATIONS.at(-1) as Migration).version;
+  const newest = (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null })
+    .v;
+  if (newest !== null && newest > known) throw new SchemaTooNewError(newest, known);
+  const recorded = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
-    if (done.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
-        m.version,
-        m.name,
-        Date.now(),
-      );
-    })();
-    applied.push(m.version);
+    if (recorded.get(m.version) !== undefined) continue;
+    const ran = db
+      .transaction(() => {
+        if (recorded.get(m.version) !== undefined) return false;
+        db.exec(m.sql);
+        record.run(m.version, m.name, Date.now());
+        return true;
+      })
+      .immediate();
+    if (ran) applied.push(m.version);
   }
   return applied;
 }

@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
-import { MIGRATIONS, migrate } from '../../src/lib/db.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS, migrate, openDatabase, SchemaTooNewError } from '../../src/lib/db.js';
 
 /** A database migrated up to (and including) `version`. */
 function databaseAt(version: number): Database.Database {
@@ -141,5 +146,72 @@ describe('migrations', () => {
       { card_id: 'c-tap', since: 50, uid_hash: 'aa', expires_at: 900 },
     ]);
     db.close();
+  });
+});
+
+describe('openDatabase', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const fresh = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-db-'));
+    dirs.push(dir);
+    return join(dir, 'platform.db');
+  };
+
+  it('refuses a database whose schema is newer than this version knows, naming both versions', () => {
+    const path = fresh();
+    openDatabase(path).close();
+    const raw = new Database(path);
+    raw.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)").run();
+    raw.close();
+    let error: unknown;
+    try {
+      openDatabase(path);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SchemaTooNewError);
+    expect(error).toMatchObject({
+      code: 'ERR_SCHEMA_TOO_NEW',
+      databaseVersion: 99,
+      knownVersion: (MIGRATIONS.at(-1) as { version: number }).version,
+    });
+  });
+
+  it('a second process opening the file while the first migrates waits, then finds the work done', async () => {
+    const path = fresh();
+    // another process (a thread here, with its own connection) in the middle of the migrations
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const Database = require(workerData.driver);
+      const db = new Database(workerData.path);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      db.exec('BEGIN IMMEDIATE');
+      for (const m of workerData.migrations) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+      }
+      parentPort.postMessage('locked');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); }, 300);
+      `,
+      {
+        eval: true,
+        workerData: {
+          driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+          path,
+          migrations: MIGRATIONS.map((m) => ({ ...m })),
+        },
+      },
+    );
+    await new Promise((resolve) => worker.once('message', resolve));
+    const db = openDatabase(path); // waits for the lock, then applies nothing twice
+    const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+    expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
+    db.close();
+    await worker.terminate();
   });
 });
