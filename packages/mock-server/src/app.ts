@@ -416,6 +416,8 @@ export function buildApp(
   // handler; injected delays end at once, each answer asks for its connection to be closed, and
   // after CLOSE_GRACE_MS the connections left are destroyed.
   let inFlight = 0;
+  /** Requests of each connection not yet answered (pipelined requests run side by side). */
+  const onSocket = new WeakMap<object, number>();
   let closing = false;
   let whenIdle: (() => void) | undefined;
   const closeSignal = new AbortController();
@@ -451,6 +453,8 @@ export function buildApp(
     const m = meta(request);
     m.counted = true;
     inFlight += 1;
+    const socket = request.raw.socket;
+    if (socket) onSocket.set(socket, (onSocket.get(socket) ?? 0) + 1);
     reply.header('x-request-id', request.id);
     done();
   });
@@ -548,7 +552,13 @@ export function buildApp(
 
   function finish(request: FastifyRequest, reply: FastifyReply, m: RequestMeta, out: unknown): unknown {
     settle(m);
-    if (closing) reply.header('connection', 'close');
+    // Closing: the last answer on a connection asks for it to be closed. Not an earlier one: node
+    // ends the socket after it, and the answers of requests pipelined behind it, already run and
+    // committed, would be lost.
+    const socket = request.raw.socket;
+    const left = socket ? (onSocket.get(socket) ?? 1) - 1 : 0;
+    if (socket) onSocket.set(socket, left);
+    if (closing && left === 0) reply.header('connection', 'close');
     // drop_after_commit: the answer was produced after the COMMIT; the device never gets it (as the
     // other faults, never on the admin routes that set them)
     const drop =

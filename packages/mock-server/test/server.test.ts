@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importVerifyKey, verifyPush } from '@campus-card/core/http';
@@ -144,6 +145,47 @@ describe('real server on port 0', () => {
       [201, true],
       [201, false],
     ]);
+  });
+
+  it('closing answers every request pipelined on a connection, committed or not, before it closes it', async () => {
+    const server = await startMockPlatform({ demo: true, clock: createClock({ start: T0, frozen: true }) });
+    const p = server.platform;
+    p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 500, count: 3 }], 1);
+    const raw = (i: number) => {
+      const r = signed(
+        p,
+        operator(p),
+        'POST',
+        '/v1/wallets/s-002/top-ups',
+        { out_trade_no: `KA-${i}`, amount: 100, channel: 'bank' },
+        { idempotencyKey: `ka-${i}` },
+      );
+      const body = r.payload as string;
+      const headers = {
+        ...(r.headers as Record<string, string>),
+        host: '127.0.0.1',
+        'content-length': String(Buffer.byteLength(body)),
+      };
+      return `POST ${r.url} HTTP/1.1\r\n${Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')}\r\n\r\n${body}`;
+    };
+    const socket = connect(server.port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => {
+      got += d.toString();
+    });
+    const ended = new Promise((resolve) => socket.on('close', resolve));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write([1, 2, 3].map(raw).join(''));
+    await new Promise((resolve) => setTimeout(resolve, 150)); // all three are running (delayed)
+    await server.close();
+    await ended;
+    const statuses = [...got.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    expect(statuses).toEqual(['201', '201', '201']);
+    const closes = [...got.matchAll(/\r\nconnection: (\w+)/gi)].map((m) => m[1]?.toLowerCase());
+    expect(closes.at(-1)).toBe('close');
+    expect(closes.slice(0, -1)).not.toContain('close');
   });
 
   it('an unscoped drop_after_commit is not spent on the admin call that sets it: the device request gets it', async () => {
