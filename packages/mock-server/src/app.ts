@@ -28,6 +28,7 @@ import type {
 import { iso } from './lib/clock.js';
 import { createNodeRequestVerifier, nodeDigest } from './lib/node-verify.js';
 import { ApiError, toProblem } from './lib/problem.js';
+import { noncesPrunedUntil } from './lib/prune.js';
 
 /** The query schema of a route that declares none: no parameter at all. */
 const NO_QUERY = strictObject({});
@@ -285,6 +286,8 @@ export function buildApp(
         requiredComponents: hasBody ? ['@method', '@path', 'content-digest'] : ['@method', '@path'],
         requiredParams: ['created', 'nonce', 'keyid'],
         nonceStore: (nonce, keyId, expiresAt) => {
+          // a signature whose nonce may have been pruned (the clock set back past a pruning): refused
+          if (expiresAt <= noncesPrunedUntil(state)) return false;
           gc.join();
           return nonceStmt.run(keyId, nonce, expiresAt).changes === 1;
         },

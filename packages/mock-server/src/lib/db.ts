@@ -206,6 +206,19 @@ UPDATE card_history SET
 CREATE INDEX card_history_uid ON card_history(uid_hash) WHERE uid_hash IS NOT NULL;
 `,
   },
+  {
+    version: 13,
+    name: 'how far nonces were pruned; the dorm buildings of a school',
+    // - A nonce pruned at a clock moved forward (admin) would let its signature in again once the
+    //   clock is set back: the platform remembers the latest expiry it pruned, and refuses
+    //   signatures up to it.
+    // - A dorm zone's building is the longest building of the school that names it: the buildings
+    //   of a school are read from this index, not by scanning every person.
+    sql: `
+CREATE TABLE prune_marks (what TEXT PRIMARY KEY, until_s INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX people_dorm ON people (school_id, dorm) WHERE dorm IS NOT NULL;
+`,
+  },
 ];
 
 /**

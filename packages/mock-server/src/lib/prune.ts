@@ -16,6 +16,26 @@ const MAX_BATCHES = 10;
  */
 export const NONCE_MARGIN_S = 86_400;
 
+const prunedUntil = new WeakMap<PlatformState, number>();
+
+/**
+ * The latest signature expiry (unix seconds) whose nonces were pruned: a signature expiring then or
+ * before may have had its nonce forgotten, so it is refused as a replay, whatever the clock reads
+ * now (the virtual clock can be set back past a pruning). 0 when nothing was pruned. Kept in the
+ * database, read once per platform.
+ */
+export function noncesPrunedUntil(state: PlatformState): number {
+  let v = prunedUntil.get(state);
+  if (v === undefined) {
+    const row = state.db.prepare("SELECT until_s FROM prune_marks WHERE what = 'nonces'").get() as
+      | { until_s: number }
+      | undefined;
+    v = row?.until_s ?? 0;
+    prunedUntil.set(state, v);
+  }
+  return v;
+}
+
 /** What {@link pruneExpired} deleted. */
 export interface PruneResult {
   /** Nonces whose signature expired more than {@link NONCE_MARGIN_S} ago. */
@@ -45,6 +65,13 @@ export function pruneExpired(state: PlatformState): PruneResult {
   let nonces = 0;
   let idempotency = 0;
   let more = false;
+  const latest = db.prepare(
+    'SELECT MAX(expires_at) AS m FROM (SELECT expires_at FROM nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)',
+  );
+  const mark = db.prepare(
+    "INSERT INTO prune_marks (what, until_s) VALUES ('nonces', ?) ON CONFLICT(what) DO UPDATE SET until_s = MAX(until_s, excluded.until_s)",
+  );
+  let until = noncesPrunedUntil(state);
   state.tx(() => {
     let batches = 0;
     for (const [stmt, cutoff, add] of [
@@ -57,11 +84,21 @@ export function pruneExpired(state: PlatformState): PruneResult {
           return;
         }
         batches++;
+        if (stmt === delNonces) {
+          // the watermark first, in the same transaction: a nonce is never gone unremembered
+          const m = (latest.get(cutoff, BATCH) as { m: number | null }).m;
+          if (m !== null && m > until) {
+            mark.run(m);
+            until = m;
+          }
+        }
         const n = stmt.run(cutoff, BATCH).changes;
         add(n);
         if (n < BATCH) break;
       }
     }
   });
+  // (after the transaction: a rolled-back one leaves the remembered mark as it was)
+  prunedUntil.set(state, until);
   return { nonces, idempotency, more };
 }

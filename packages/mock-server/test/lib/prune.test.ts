@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { NONCE_MARGIN_S, pruneExpired } from '../../src/lib/prune.js';
+import { NONCE_MARGIN_S, noncesPrunedUntil, pruneExpired } from '../../src/lib/prune.js';
 import { demoPlatform, json, operator, signed } from '../helpers.js';
 
 let p: MockPlatform | undefined;
@@ -89,5 +89,27 @@ describe('pruneExpired', () => {
     pruneExpired(p.state);
     const replay = await p.app.inject(req);
     expect([replay.statusCode, json(replay).code]).toEqual([401, 'ERR_SIG_NONCE_REPLAYED']);
+  });
+
+  it('a signature whose nonce was pruned at a clock moved forward stays refused once the clock is set back (the mark is kept in the database)', async () => {
+    p = await demoPlatform();
+    const req = signed(p, operator(p), 'GET', '/v1/wallets/s-001', undefined, { nonce: 'fixed-nonce-rv' });
+    expect((await p.app.inject(req)).statusCode).toBe(200);
+    const clock = (body: object) => p!.app.inject({ method: 'POST', url: '/admin/clock', payload: body });
+    const start = new Date(p.clock.now()).toISOString();
+    await clock({ advance_s: 3 * 86_400 });
+    expect(pruneExpired(p.state).nonces).toBeGreaterThan(0);
+    expect(noncesPrunedUntil(p.state)).toBeGreaterThan(0);
+    await clock({ set: start });
+    const replay = await p.app.inject(req);
+    expect([replay.statusCode, json(replay).code]).toEqual([401, 'ERR_SIG_NONCE_REPLAYED']);
+    // the mark is in the database: a platform reopened on it knows it too
+    const row = p.state.db.prepare("SELECT until_s FROM prune_marks WHERE what = 'nonces'").get() as {
+      until_s: number;
+    };
+    expect(row.until_s).toBe(noncesPrunedUntil(p.state));
+    // signatures made after the mark pass as usual
+    await clock({ advance_s: 3 * 86_400 });
+    expect((await p.app.inject(signed(p, operator(p), 'GET', '/v1/wallets/s-001'))).statusCode).toBe(200);
   });
 });
