@@ -8,7 +8,7 @@
  */
 
 import { join } from 'node:path';
-import { fromBase64Url, toBase64Url } from '@campus-card/core';
+import { decodeRoster, decodeStatusList, fromBase64Url, toBase64Url } from '@campus-card/core';
 import {
   compileValidator,
   DeviceEvent,
@@ -285,7 +285,11 @@ export interface GateClient {
   start(): void;
   /** Stops the loops and waits for running work. */
   stop(): Promise<void>;
-  /** Stops, saves the verifier state, closes the outbox and the transport. */
+  /**
+   * Refuses new scans and records (`ERR_GATE_CLOSED`), waits for the loops and for the scans and
+   * records in flight (a scan whose code the verifier used is recorded), saves the verifier state,
+   * closes the outbox and the transport, and lets the data-dir lock go, whichever of these fails.
+   */
   close(): Promise<void>;
   /** The outbox (read-only use: depth, pending). */
   readonly outbox: EventOutbox;
@@ -390,6 +394,20 @@ function errorSummary(err: unknown): { code: string; message: string } {
   };
 }
 
+/**
+ * The school a status list or roster names, read from its payload before anything is installed;
+ * `undefined` for a trust list, or bytes that do not decode (the verifier then refuses them).
+ */
+function schoolNamed(material: Material, bytes: Uint8Array): string | undefined {
+  try {
+    if (material === 'statusList') return decodeStatusList(bytes).statusList.school;
+    if (material === 'roster') return decodeRoster(bytes).roster.school;
+  } catch {
+    // not decodable: the verifier's load says why
+  }
+  return undefined;
+}
+
 function load(verifier: Verifier, material: Material, bytes: Uint8Array, now: number): LoadResult {
   if (material === 'trustList') return verifier.loadTrustList(bytes, { now });
   if (material === 'statusList') return verifier.loadStatusList(bytes, { now });
@@ -492,6 +510,13 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       const bytes = typeof doc.bytes === 'string' ? fromBase64Url(doc.bytes) : undefined;
       const fetchedAt = typeof doc.fetched_at === 'number' ? doc.fetched_at : 0;
       if (bytes === undefined) throw new GateClientError('ERR_GATE_OUTBOX_IO', `corrupt ${k.file}`);
+      const named = schoolNamed(k.material, bytes);
+      if (named !== undefined && named !== schoolId) {
+        throw new GateClientError(
+          'ERR_GATE_MATERIAL_REJECTED',
+          `stored ${k.material} is school ${named}'s, not ${schoolId}'s`,
+        );
+      }
       const r = load(verifier, k.material, bytes, Math.floor(fetchedAt / 1000));
       if (!r.ok) {
         throw new GateClientError('ERR_GATE_MATERIAL_REJECTED', `stored ${k.material} refused: ${r.reason}`, {
@@ -533,6 +558,8 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   );
 
   let closed = false;
+  /** `close()` has begun: no new work starts, and the scans in flight finish and are recorded. */
+  let closing = false;
   let lastFlushAt: number | null = null;
   let lastFlushError: { code: string; message: string } | null = null;
   // One sync and one flush at a time, joined by every caller; a caller's abort stops only its wait
@@ -544,7 +571,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   let started = false;
 
   function assertOpen(): void {
-    if (closed) throw new GateClientError('ERR_GATE_CLOSED', 'the gate client is closed');
+    if (closed || closing) throw new GateClientError('ERR_GATE_CLOSED', 'the gate client is closed');
   }
 
   // saves run one after the other: each deletes the journal generations its snapshot covers, so an
@@ -591,6 +618,14 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   ): Promise<MaterialSyncResult> {
     const state = sync.get(k.material) as SyncState;
     const h = held.get(k.material);
+    const foreign = (school: string): MaterialSyncResult => {
+      const err = new GateClientError(
+        'ERR_GATE_MATERIAL_REJECTED',
+        `${k.material} of school ${school}, not of this gate's school ${schoolId}`,
+      );
+      state.lastError = errorSummary(err);
+      return { outcome: 'rejected', version: versionOf(k.material), error: err };
+    };
     const etag = useEtag ? h?.etag : null;
     state.lastAttemptAt = nowS();
     let res: Awaited<ReturnType<typeof transport.request<Uint8Array>>>;
@@ -608,7 +643,8 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       return { outcome: 'failed', version: versionOf(k.material), error: err };
     }
     const now = nowS();
-    if (res.status === 304 && h !== undefined) {
+    // (a 304 answers only a request that sent If-None-Match; to one without, it is no answer)
+    if (res.status === 304 && h !== undefined && etag !== null && etag !== undefined) {
       // unchanged: re-present the held bytes so the verifier records the sync (a no-op otherwise)
       const r = load(verifier, k.material, h.bytes, now);
       if (!r.ok) return fetchMaterial(k, false, signal); // the held copy was dropped: fetch in full
@@ -625,7 +661,17 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       state.lastError = errorSummary(err);
       return { outcome: 'failed', version: versionOf(k.material), error: err };
     }
+    // Another school's list or roster (a trust list whose key signs for several schools lets one
+    // in) is refused before the verifier holds it: it would replace this school's roster, or leave
+    // its status list to go stale, and overwrite the good copy on disk.
+    const named = schoolNamed(k.material, res.body);
+    if (named !== undefined && named !== schoolId) return foreign(named);
     const r = load(verifier, k.material, res.body, now);
+    if (r.ok && r.school !== undefined && r.school !== schoolId) {
+      // (a verifier that says so only once it loaded it: this school's copy goes back in)
+      if (h !== undefined) load(verifier, k.material, h.bytes, now);
+      return foreign(r.school);
+    }
     if (!r.ok) {
       const err = new GateClientError(
         'ERR_GATE_MATERIAL_REJECTED',
@@ -745,6 +791,11 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
 
   async function recordDecision(decision: Decision, opts: RecordOptions): Promise<number> {
     assertOpen();
+    return appendDecision(decision, opts);
+  }
+
+  /** Records a decision (a scan's own, already under way when `close()` began, too). */
+  async function appendDecision(decision: Decision, opts: RecordOptions): Promise<number> {
     const ev = eventFromDecision(decision, opts, nowMs());
     assertEventValid({ seq: 0, ...ev });
     return (await outbox.append(ev)).seq;
@@ -940,13 +991,13 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       const scene = sceneOpt ?? SCENE_OF_KIND[opts.kind];
       const r = await online(input, reader, scene, decision);
       if ('decision' in r) {
-        const seq = await recordDecision(r.decision, { ...record, online: true });
+        const seq = await appendDecision(r.decision, { ...record, online: true });
         return { decision: r.decision, source: 'online', offline: decision, identity: r.identity, seq };
       }
-      const seq = await recordDecision(decision, record);
+      const seq = await appendDecision(decision, record);
       return { decision, source: 'offline', offline: decision, onlineError: r.error, seq };
     }
-    const seq = await recordDecision(decision, record);
+    const seq = await appendDecision(decision, record);
     return { decision, source: 'offline', seq };
   }
 
@@ -1017,8 +1068,23 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       assertOpen();
       return syncing.run(opts.signal);
     },
-    scan,
-    recordDecision,
+    // a scan in flight holds close() back: the verifier has used its code, so its record must land
+    scan: (input, reader, opts) => {
+      try {
+        assertOpen();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return track(scan(input, reader, opts));
+    },
+    recordDecision: (decision, opts) => {
+      try {
+        assertOpen();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return track(recordDecision(decision, opts));
+    },
     flush(opts = {}) {
       assertOpen();
       return flushing.run(opts.signal);
@@ -1041,7 +1107,9 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       await Promise.allSettled([...running]);
     },
     async close() {
-      if (closed) return;
+      if (closed || closing) return;
+      closing = true;
+      // the loops, and the scans and records in flight, finish first
       await client.stop();
       closed = true;
       try {
@@ -1049,9 +1117,16 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       } catch (err) {
         onError(err, 'save');
       }
-      await outbox.close();
-      await transport.close();
-      await lock.release();
+      // each step runs whatever the one before did: the data-dir lock is always let go
+      try {
+        await outbox.close();
+      } finally {
+        try {
+          await transport.close();
+        } finally {
+          await lock.release();
+        }
+      }
     },
   };
   return client;

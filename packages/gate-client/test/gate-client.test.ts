@@ -1,5 +1,5 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { exportJwk, generateKeyPair } from '@campus-card/core';
 import type { Jwk } from '@campus-card/core/http';
 import type { Decision, LoadResult, Material, Verifier, VerifierStatus } from '@campus-card/verifier';
@@ -13,7 +13,7 @@ const NOW = Date.UTC(2026, 0, 5, 8, 0, 0);
 const jwk = exportJwk(generateKeyPair('ES256').privateKey, { includePrivate: true }) as Jwk;
 
 /** A verifier stand-in: byte 0 of the material is its version; a lower version is a rollback. */
-function stubVerifier(decision?: Decision) {
+function stubVerifier(decision?: Decision, schoolOf: (m: Material) => string = () => 'sch-1') {
   const held: Partial<Record<Material, { bytes: Uint8Array; version: number }>> = {};
   const loads: { material: Material; version: number; now: number }[] = [];
   const load =
@@ -30,7 +30,7 @@ function stubVerifier(decision?: Decision) {
         material,
         version,
         iat: Math.floor(NOW / 1000) - 60,
-        school: material === 'trustList' ? undefined : 'sch-1',
+        school: material === 'trustList' ? undefined : schoolOf(material),
         changed: prev?.version !== version,
       } as LoadResult;
     };
@@ -738,5 +738,110 @@ describe('online identity fallback', () => {
     expect(r.source).toBe('offline');
     expect(r.offline).toBeUndefined();
     await g.close();
+  });
+});
+
+describe('material of another school, and answers that answer nothing', () => {
+  it("another school's status list or roster is refused, and this school's stored copies stay", async () => {
+    const { verifier } = stubVerifier(undefined, () => 'sch-other');
+    const g = await createGateClient(options(verifier));
+    material('trust-list', 3, '"tl-3"');
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    const r = await g.syncNow();
+    expect({ ok: r.ok, sl: r.statusList.outcome, ro: r.roster.outcome }).toEqual({
+      ok: false,
+      sl: 'rejected',
+      ro: 'rejected',
+    });
+    expect(String(r.statusList.error)).toMatch(/school sch-other, not of this gate's school sch-1/);
+    expect(existsSync(join(data.dir, 'material', 'status-list.json'))).toBe(false);
+    expect(existsSync(join(data.dir, 'material', 'roster.json'))).toBe(false);
+    await g.close();
+  });
+
+  it('a 304 to a request sent without If-None-Match is a failed sync, not a loop', async () => {
+    const { verifier } = stubVerifier();
+    const g = await createGateClient(
+      options(verifier, { transport: { sleep: async () => {}, maxRetries: 0 } }),
+    );
+    material('trust-list', 3, '"tl-3"');
+    material('status-list', 7, '"sl-7"');
+    material('roster', 2, '"ro-2"');
+    expect((await g.syncNow()).ok).toBe(true);
+    // the held status list is dropped by the verifier; every answer is a 304, asked or not
+    verifier.loadStatusList = () =>
+      ({ ok: false, material: 'statusList', reason: 'ROLLBACK', detail: 'x' }) as LoadResult;
+    let calls = 0;
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/schools/sch-1/status-list', method: 'GET' })
+      .reply(() => {
+        calls++;
+        return { statusCode: 304, data: '', responseOptions: { headers: { etag: '"sl-7"' } } };
+      })
+      .persist();
+    notModified('trust-list', '"tl-3"');
+    notModified('roster', '"ro-2"');
+    const r = await g.syncNow();
+    expect(r.statusList.outcome).toBe('failed');
+    expect(calls).toBe(2);
+    await g.close();
+  });
+});
+
+describe('close', () => {
+  it('lets the data-dir lock go even when closing the outbox fails', async () => {
+    const g = await createGateClient(options(stubVerifier(denied).verifier));
+    (g.outbox as { close: () => Promise<void> }).close = async () => {
+      throw Object.assign(new Error('EIO: i/o error, close'), { code: 'EIO' });
+    };
+    await expect(g.close()).rejects.toThrow('EIO');
+    const h = await createGateClient(options(stubVerifier(denied).verifier));
+    await h.close();
+  });
+
+  it('waits for a scan in flight, whose code the verifier used, and records its decision', async () => {
+    const base = stubVerifier(denied).verifier;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: Verifier = {
+      ...base,
+      async verify(i, c) {
+        await gate;
+        return base.verify(i, c);
+      },
+    };
+    const g = await createGateClient(options(slow, { onlineFallbackReasons: [] }));
+    const scanned = g.scan('CC1:ABC', { id: 'gate-1' }, { kind: 'access' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const closing = g.close();
+    await expect(g.scan('CC1:DEF', { id: 'gate-1' }, { kind: 'access' })).rejects.toMatchObject({
+      code: 'ERR_GATE_CLOSED',
+    });
+    release();
+    await closing;
+    expect(await scanned).toMatchObject({ source: 'offline', seq: 1 });
+    const h = await createGateClient(options(stubVerifier(denied).verifier));
+    expect(h.outbox.depth).toBe(1);
+    await h.close();
+  });
+
+  it('the same data dir through a symlink is the same lock', async () => {
+    const link = join(data.dir, '..', `${basename(data.dir)}-link`);
+    symlinkSync(data.dir, link);
+    try {
+      const first = await createGateClient(options(stubVerifier(denied).verifier));
+      await expect(
+        createGateClient(options(stubVerifier(denied).verifier, { dataDir: link })),
+      ).rejects.toMatchObject({
+        code: 'ERR_GATE_DATA_DIR_LOCKED',
+      });
+      await first.close();
+    } finally {
+      rmSync(link, { force: true });
+    }
   });
 });

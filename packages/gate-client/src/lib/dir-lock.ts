@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, realpath, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GateClientError } from '../errors.js';
 import { fsyncDir } from './fs-atomic.js';
@@ -101,15 +101,18 @@ function parseHolder(text: string): Holder | undefined {
  * process or another) holds it; `ERR_GATE_OUTBOX_IO` when the file cannot be written.
  */
 export async function lockDir(dir: string): Promise<DirLock> {
-  const path = resolve(dir, 'lock');
+  // the directory's real path: the same directory reached through a symlink is the same lock
+  let real: string;
   try {
     await mkdir(dir, { recursive: true });
+    real = await realpath(dir);
   } catch (cause) {
     throw new GateClientError('ERR_GATE_OUTBOX_IO', `cannot create the data directory ${dir}`, { cause });
   }
+  const path = resolve(real, 'lock');
   // the holder is written to a file of its own first, then linked as the lock: the lock appears
   // whole or not at all (no reader ever sees it empty)
-  const tmp = resolve(dir, `.lock.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const tmp = resolve(real, `.lock.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
     const fh = await open(tmp, 'w', 0o600);
     try {
