@@ -105,8 +105,14 @@ export async function main(
     return 2;
   }
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    io.stderr.write('--timeout must be a positive number of milliseconds\n');
+  // at most 2^31 - 1: node's timers take a longer delay for 1 ms
+  if (
+    timeoutMs !== undefined &&
+    !(Number.isInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= 2_147_483_647)
+  ) {
+    io.stderr.write(
+      '--timeout must be a whole number of milliseconds from 1 to 2147483647 (about 24.8 days)\n',
+    );
     return 2;
   }
   let expected: ExpectedFailure[] = [];

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runDevicePlan } from '../src/conformance/devices/plan.js';
 import { main } from '../src/conformance-cli.js';
 import { captureIo } from './conformance/test-io.js';
 
@@ -89,6 +90,24 @@ describe('--out', () => {
 });
 
 describe('--timeout', () => {
+  it('a value node timers cannot take (over 2^31 - 1 ms), a fraction or zero is a usage error, exit 2', async () => {
+    for (const bad of ['3000000000', '2147483648', '1.5', '0', '-1', 'abc']) {
+      const s = captureIo();
+      const code = await main(['run', '--plan', 'verifier', '--target', 'true', `--timeout=${bad}`], s.io);
+      expect([bad, code]).toEqual([bad, 2]);
+      expect(s.out.stderr).toMatch(/--timeout must be a whole number of milliseconds from 1 to 2147483647/);
+    }
+  });
+
+  it('a long --timeout is no failure of a POS: the confirmation wait outlasts the sale whatever it is', async () => {
+    const plan = await runDevicePlan('pos', '/nonexistent/device', {
+      modules: ['timeout-poll-reverse'],
+      timeoutMs: 3_600_000,
+    });
+    const conditions = plan.modules[0]?.conditions.map((c) => c.id) ?? [];
+    expect(conditions).not.toContain('module-completed');
+  }, 120_000);
+
   it('bounds each command to a gate as well: a gate that never answers fails within it, not after 20 s', async () => {
     // reads its commands and never answers one
     const silent = `"${process.execPath}" -e "process.stdin.resume()"`;

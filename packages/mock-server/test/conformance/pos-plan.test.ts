@@ -1,7 +1,10 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDevicePlan } from '../../src/conformance/devices/plan.js';
 import type { PlanResult } from '../../src/conformance/model.js';
+import { alive } from './test-io.js';
 
 const root = join(import.meta.dirname, '../../../..');
 const runner = `"${process.execPath}" "${join(root, 'examples/reference-pos/run.mjs')}"`;
@@ -59,6 +62,7 @@ describe('POS device plan', () => {
     expect(withStatus(plan, 'PASSED')).toEqual([
       'timeout-poll-reverse/polled-before-reversing',
       'timeout-poll-reverse/holder-not-charged',
+      'timeout-poll-reverse/sale-completed', // it finished, on its own, the wrong way
       'timeout-poll-reverse/requests-signed',
     ]);
     expect(withStatus(plan, 'FAILED')).toEqual([
@@ -66,5 +70,28 @@ describe('POS device plan', () => {
       'timeout-poll-reverse/order-reversed',
     ]);
     expect(messages(plan).join('\n')).toContain('order left processing');
+  }, 60_000);
+
+  it('a POS that dies during a lost-answer sale fails sale-completed, though the platform committed the sale', async () => {
+    // it sends nothing and exits 3: whatever else the module judges, the device contract is broken
+    const plan = await runDevicePlan('pos', 'exit 3', { modules: ['timeout-poll'] });
+    const completed = plan.modules[0]?.conditions.find((c) => c.id === 'sale-completed');
+    expect(completed).toMatchObject({ status: 'FAILED' });
+    expect(completed?.message).toMatch(/exit 3/);
+  }, 60_000);
+
+  it('what a POS leaves running when its sale ends is stopped with it', async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'cc-pos-left-')), 'pid');
+    await runDevicePlan('pos', `sleep 300 & echo $! > "${pidFile}"; exit 0`, { modules: ['scan-to-pay'] });
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    try {
+      expect(alive(pid)).toBe(false);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    }
   }, 60_000);
 });

@@ -85,19 +85,17 @@ export async function runDevicePlan(
     ...(options.modules === undefined ? {} : { modules: options.modules }),
   };
   if (plan === 'pos') {
-    // A payment above the confirmation threshold waits an hour for the holder: far past the sale's
-    // time limit, so in timeout-poll-reverse the device must give up and reverse it.
+    // A payment above the confirmation threshold waits for the holder an hour, or twice the sale's
+    // time limit if that is longer: always past it, so in timeout-poll-reverse the device must give
+    // up and reverse it (a long --timeout is the suite's setting, never the device's fault).
+    const saleTimeoutMs = options.timeoutMs ?? DEVICE_TIMEOUT_MS;
     const platform = await startMockPlatform({
       demo: true,
       pushIntervalMs: 60_000,
-      settings: { confirmDelayS: 3600 },
+      settings: { confirmDelayS: Math.max(3600, 2 * Math.ceil(saleTimeoutMs / 1000)) },
     });
     try {
-      return await runPlan(
-        POS_PLAN,
-        { platform, command: target, saleTimeoutMs: options.timeoutMs ?? DEVICE_TIMEOUT_MS },
-        common,
-      );
+      return await runPlan(POS_PLAN, { platform, command: target, saleTimeoutMs }, common);
     } finally {
       await platform.close();
     }
