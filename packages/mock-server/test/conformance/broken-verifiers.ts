@@ -1,11 +1,42 @@
 /**
  * Deliberately broken verifiers, to prove the verifier plan catches each flaw (issue 6 §6).
  */
-import { createVerifier, type Decision, type Verifier, type VerifierOptions } from '@campus-card/verifier';
+import {
+  createMemoryReplayStore,
+  createVerifier,
+  type Decision,
+  type Verifier,
+  type VerifierOptions,
+} from '@campus-card/verifier';
+import type { HarnessHandler } from '../../src/conformance/verifier/connections.js';
+import { createReferenceHarness } from '../../src/conformance/verifier/reference-harness.js';
 
 /** A verifier whose replay window says every code is fresh. */
 export function acceptsReplays(options: VerifierOptions): Verifier {
   return createVerifier({ ...options, replayStore: { checkAndInsert: () => 'fresh' } });
+}
+
+/**
+ * A harness whose verifier's replay window is shared across reboots (one store, as a Redis one is)
+ * but forgets an entry 30 s after the code was used, instead of when the code's time window closes.
+ * The store starts over at each `reset` (a new reader), as the reference harness's does.
+ */
+export function shortReplayWindowHarness(): HarnessHandler {
+  let store = createMemoryReplayStore({ capacity: 10_000 });
+  const inner = createReferenceHarness({
+    createVerifier: (options: VerifierOptions) =>
+      createVerifier({
+        ...options,
+        replayStore: {
+          checkAndInsert: (digest, expiresAt, now) =>
+            store.checkAndInsert(digest, Math.min(expiresAt, now + 30), now),
+        },
+      }),
+  });
+  return (message) => {
+    if (message.op === 'reset') store = createMemoryReplayStore({ capacity: 10_000 });
+    return inner(message);
+  };
 }
 
 function admitting(options: VerifierOptions, ignored: ReadonlySet<string>): Verifier {

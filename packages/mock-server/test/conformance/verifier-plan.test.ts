@@ -12,7 +12,13 @@ import { runVerifierPlan } from '../../src/conformance/verifier/plan.js';
 import { createReferenceHarness } from '../../src/conformance/verifier/reference-harness.js';
 import { defaultVectorsDir, readVectors } from '../../src/conformance/verifier/vectors.js';
 import { main } from '../../src/conformance-cli.js';
-import { acceptsReplays, ignoresStatusList, ignoresTime, unboundedFloor } from './broken-verifiers.js';
+import {
+  acceptsReplays,
+  ignoresStatusList,
+  ignoresTime,
+  shortReplayWindowHarness,
+  unboundedFloor,
+} from './broken-verifiers.js';
 
 type Make = NonNullable<Parameters<typeof createReferenceHarness>[0]>['createVerifier'];
 
@@ -60,6 +66,14 @@ describe('broken verifiers are caught by the right condition', () => {
       ]),
     );
     expect(failedIds.every((id) => id.startsWith('replay/'))).toBe(true);
+  });
+
+  it("one whose replay window forgets a used code before the code's time window closes", async () => {
+    const failedIds = withStatus(
+      await runVerifierPlan(connectInProcessHarness(shortReplayWindowHarness())),
+      'FAILED',
+    );
+    expect(failedIds).toEqual(['replay/replay-held-for-the-whole-window']);
   });
 
   it('one that ignores the status list', async () => {

@@ -120,6 +120,36 @@ export function replayModule(vectors: readonly Vector[]): ModuleDef<HarnessClien
       );
       await ctx.check(
         m(
+          'replay-held-for-the-whole-window',
+          "A used code rescanned near the end of its validity (maxAge), before and after a reboot, is still denied REPLAYED: the replay window keeps an entry as long as the code's time window admits it, not a shorter time.",
+          'token-format §7.3',
+          'issue 7 §2',
+        ),
+        async () => {
+          // t = T0 + 40 is admitted until T0 + 130 (maxAge 90): rescans at T0 + 125 and, after a
+          // reboot, at T0 + 128 are inside its window; a store that forgets entries sooner reopens it
+          const late = await code(T0 + 40, { nonce: 4 });
+          const first = await h.verify(late, T0 + 45);
+          if (!first.accepted) return failed(`setup: a fresh code was ${describe(first)}`);
+          const before = expectDenied(
+            await h.verify(late, T0 + 125),
+            'REPLAYED',
+            'a code used 80 s earlier, 5 s before its time window closes',
+          );
+          if (before.status !== 'PASSED') return before;
+          const r = await reboot(h, T0 + 126, T0 + 127);
+          if (r !== undefined) return r;
+          await h.mustLoad('trustList', await trustList(1, T0 - 3600), T0 + 127);
+          await h.mustLoad('statusList', await statusList(1, T0 - 600), T0 + 127);
+          return expectDenied(
+            await h.verify(late, T0 + 128),
+            'REPLAYED',
+            'a code used before the reboot, 2 s before its time window closes',
+          );
+        },
+      );
+      await ctx.check(
+        m(
           'valid-vectors-replayed',
           'Every valid vector, scanned a second time, is denied REPLAYED.',
           'token-format §7.3',
