@@ -51,6 +51,15 @@ async function reboot(h: HarnessClient, then: number, now: number): Promise<Verd
   return undefined;
 }
 
+/** A reboot (snapshot at `then`, restore at `now`), then the standard reader's material loaded again. */
+async function rebootAndSync(h: HarnessClient, then: number, now: number): Promise<Verdict | undefined> {
+  const r = await reboot(h, then, now);
+  if (r !== undefined) return r;
+  await h.mustLoad('trustList', await trustList(1, T0 - 3600), now);
+  await h.mustLoad('statusList', await statusList(1, T0 - 600), now);
+  return undefined;
+}
+
 const m = (id: string, title: string, ...spec: string[]): ConditionMeta => ({ id, title, spec });
 
 /** Replay window (token-format §7.3). */
@@ -111,10 +120,8 @@ export function replayModule(vectors: readonly Vector[]): ModuleDef<HarnessClien
           const again = await code(T0 + 20, { nonce: 3 });
           const first = await h.verify(again, T0 + 25);
           if (!first.accepted) return failed(`setup: a fresh code was ${describe(first)}`);
-          const r = await reboot(h, T0 + 26, T0 + 27);
+          const r = await rebootAndSync(h, T0 + 26, T0 + 28);
           if (r !== undefined) return r;
-          await h.mustLoad('trustList', await trustList(1, T0 - 3600), T0 + 28);
-          await h.mustLoad('statusList', await statusList(1, T0 - 600), T0 + 28);
           return expectDenied(await h.verify(again, T0 + 30), 'REPLAYED', 'a code used before the reboot');
         },
       );
@@ -137,10 +144,8 @@ export function replayModule(vectors: readonly Vector[]): ModuleDef<HarnessClien
             'a code used 80 s earlier, 5 s before its time window closes',
           );
           if (before.status !== 'PASSED') return before;
-          const r = await reboot(h, T0 + 126, T0 + 127);
+          const r = await rebootAndSync(h, T0 + 126, T0 + 127);
           if (r !== undefined) return r;
-          await h.mustLoad('trustList', await trustList(1, T0 - 3600), T0 + 127);
-          await h.mustLoad('statusList', await statusList(1, T0 - 600), T0 + 127);
           return expectDenied(
             await h.verify(late, T0 + 128),
             'REPLAYED',
