@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { retryReusesSeqs } from '../../src/conformance/devices/gate.js';
 import { runDevicePlan } from '../../src/conformance/devices/plan.js';
 import type { PlanResult } from '../../src/conformance/model.js';
 
@@ -65,4 +66,15 @@ describe('gate device plan', () => {
     });
     expect(failedIds(plan)).toEqual(['trust-list-rotation/rollback-refused']);
   }, 60_000);
+});
+
+describe('retryReusesSeqs', () => {
+  it('compares sequence numbers as numbers, in order: a prefix as text is not a prefix', () => {
+    expect(retryReusesSeqs([1, 2, 3], [1, 2, 3])).toBe(true);
+    expect(retryReusesSeqs([1, 2, 3], [1, 2, 3, 4])).toBe(true);
+    expect(retryReusesSeqs([1, 2, 3], [1, 2, 30])).toBe(false);
+    expect(retryReusesSeqs([1, 2, 3], [4, 5, 6])).toBe(false);
+    expect(retryReusesSeqs([1, 2], [1])).toBe(false);
+    expect(retryReusesSeqs([], [1])).toBe(false);
+  });
 });

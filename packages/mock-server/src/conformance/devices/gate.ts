@@ -161,6 +161,14 @@ function judgeSigned(requests: readonly ProxiedRequest[]): Verdict {
 }
 
 /** A card reported lost stops at the next sync, and both decisions reach the platform. */
+/**
+ * Whether a re-sent batch begins with the first attempt's sequence numbers, number for number (as
+ * text, "1,2,30" would begin with "1,2,3").
+ */
+export function retryReusesSeqs(first: readonly number[], retry: readonly number[]): boolean {
+  return first.length > 0 && first.every((seq, i) => retry[i] === seq);
+}
+
 export const revokedCardModule: ModuleDef<GateTarget> = {
   id: 'revoked-card',
   title: 'A card reported lost is denied after the next sync; every decision is uploaded',
@@ -276,11 +284,12 @@ export const eventDedupeModule: ModuleDef<GateTarget> = {
         },
         () => {
           const seqs = uploads.map((u) =>
-            ((JSON.parse(u.body) as { events?: { seq: number }[] }).events ?? []).map((e) => e.seq).join(','),
+            ((JSON.parse(u.body) as { events?: { seq: number }[] }).events ?? []).map((e) => e.seq),
           );
-          return seqs.length >= 2 && seqs[0] !== '' && seqs[1]?.startsWith(seqs[0] ?? '?')
+          const [first, retry] = seqs;
+          return first !== undefined && retry !== undefined && retryReusesSeqs(first, retry)
             ? passed()
-            : failed(`batches by seq: ${JSON.stringify(seqs)}`);
+            : failed(`batches by seq: ${JSON.stringify(seqs.map((x) => x.join(',')))}`);
         },
       );
       await ctx.check(
