@@ -102,7 +102,8 @@ export interface GateClientOptions {
    * Offline denial reasons that the online fallback may overturn when the reader has
    * `onlineFallback: true`. Default: missing or stale data only (`UNKNOWN_CARD`,
    * `UNKNOWN_ISSUER`, `NO_TRUST_LIST`, `NO_STATUS_LIST`, `*_STALE`). Never add `REPLAYED`,
-   * `BAD_SIGNATURE` or `CLOCK_BEFORE_FLOOR`: the platform cannot see what the reader saw.
+   * `BAD_SIGNATURE` or `CLOCK_BEFORE_FLOOR`: the platform cannot see what the reader saw (a
+   * `RangeError` from {@link createGateClient}).
    */
   readonly onlineFallbackReasons?: readonly ReasonCode[];
   /** Also ask the platform's permission check for the device zone after an online resolve. Default true. */
@@ -335,6 +336,9 @@ function assertSegment(name: string, v: unknown): asserts v is string {
     throw new TypeError(`${name} must be a non-empty string other than "." and ".."`);
 }
 
+/** Denials the online fallback may never overturn (see {@link GateClientOptions.onlineFallbackReasons}). */
+const NEVER_ONLINE: readonly ReasonCode[] = ['REPLAYED', 'BAD_SIGNATURE', 'CLOCK_BEFORE_FLOOR'];
+
 /** Default {@link GateClientOptions.onlineFallbackReasons}. */
 export const DEFAULT_ONLINE_FALLBACK_REASONS: readonly ReasonCode[] = Object.freeze([
   'UNKNOWN_CARD',
@@ -462,6 +466,13 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   const fallbackReasons = new Set<ReasonCode>(
     options.onlineFallbackReasons ?? DEFAULT_ONLINE_FALLBACK_REASONS,
   );
+  // what the platform cannot judge, since it never saw the scan: refused, not silently overturned
+  for (const reason of NEVER_ONLINE) {
+    if (fallbackReasons.has(reason))
+      throw new RangeError(
+        `onlineFallbackReasons must not include ${reason}: the platform cannot see what the reader saw`,
+      );
+  }
   const onError = options.onError ?? (() => {});
   const materialDir = join(dataDir, 'material');
   const statePath = join(dataDir, 'verifier-state.bin');

@@ -845,3 +845,17 @@ describe('close', () => {
     }
   });
 });
+
+describe('onlineFallbackReasons', () => {
+  it('refuses a denial the platform cannot judge (it never saw the scan), before taking the data dir', async () => {
+    for (const reason of ['REPLAYED', 'BAD_SIGNATURE', 'CLOCK_BEFORE_FLOOR'] as const) {
+      await expect(
+        createGateClient(
+          options(stubVerifier(denied).verifier, { onlineFallbackReasons: ['UNKNOWN_CARD', reason] }),
+        ),
+      ).rejects.toThrow(RangeError);
+    }
+    const g = await createGateClient(options(stubVerifier(denied).verifier)); // the lock was never taken
+    await g.close();
+  });
+});
