@@ -45,6 +45,33 @@ describe('an HTTP harness', () => {
     }
   });
 
+  it('a reply naming another request (a cache or proxy answering an earlier one) is refused, not taken', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: '0', accepted: true, reason: null, warnings: [] }));
+    });
+    try {
+      await expect(connectHttpHarness(s.url).request(verify)).rejects.toThrow(
+        'reply id "0" does not match request id "1"',
+      );
+    } finally {
+      await s.close();
+    }
+    // an error reply to a request the harness could not read names none
+    const t = await serve((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: null, error: 'not JSON' }));
+    });
+    try {
+      await expect(connectHttpHarness(t.url).request(verify)).resolves.toEqual({
+        id: null,
+        error: 'not JSON',
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('a harness that does not answer in time is named with the request and the limit', async () => {
     const s = await serve(() => {}); // never answers
     try {

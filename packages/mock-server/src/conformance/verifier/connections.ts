@@ -176,6 +176,12 @@ export function connectHttpHarness(url: string, options: { timeoutMs?: number } 
           `harness answered HTTP ${res.status} to "${message.op}" at ${url}: ${text.slice(0, 200)}`,
         );
       }
+      // as over stdio: the reply names its request (a cache or a proxy could answer an earlier one),
+      // or is an error reply with "id": null to a request the harness could not read
+      const id = (reply as HarnessReply).id;
+      if (id !== message.id && !(id === null && typeof (reply as HarnessReply).error === 'string')) {
+        throw new Error(`reply id ${JSON.stringify(id)} does not match request id "${message.id}"`);
+      }
       return reply as HarnessReply;
     },
     async close() {},
