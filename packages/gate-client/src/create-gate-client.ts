@@ -1047,6 +1047,16 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     return res;
   }
 
+  /** Runs `fn` while the client is open, as work `close()` waits for (rejects once it is closing). */
+  function whileOpen<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return track(fn());
+  }
+
   function track<T>(p: Promise<T>): Promise<T> {
     running.add(p);
     const done = () => running.delete(p);
@@ -1080,22 +1090,8 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       return syncing.run(opts.signal);
     },
     // a scan in flight holds close() back: the verifier has used its code, so its record must land
-    scan: (input, reader, opts) => {
-      try {
-        assertOpen();
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return track(scan(input, reader, opts));
-    },
-    recordDecision: (decision, opts) => {
-      try {
-        assertOpen();
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return track(recordDecision(decision, opts));
-    },
+    scan: (input, reader, opts) => whileOpen(() => scan(input, reader, opts)),
+    recordDecision: (decision, opts) => whileOpen(() => recordDecision(decision, opts)),
     flush(opts = {}) {
       assertOpen();
       return flushing.run(opts.signal);

@@ -348,22 +348,23 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
  * for `http(s)://`), without credentials (fetch refuses a URL with a user name or password).
  */
 function checkPushUrl(url: string): void {
-  let parsed: URL;
+  let parsed: URL | undefined;
   try {
     parsed = new URL(url);
   } catch {
-    throw new ApiError(400, 'ERR_VALIDATION', 'url is not a valid URL', {
-      errors: [{ path: 'body/url', message: 'must be an absolute http or https URL' }],
-    });
+    // reported below
   }
-  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === '') {
-    throw new ApiError(400, 'ERR_VALIDATION', 'url must be an absolute http or https URL', {
-      errors: [{ path: 'body/url', message: 'must be an absolute http or https URL' }],
-    });
-  }
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new ApiError(400, 'ERR_VALIDATION', 'url must not carry a user name or password', {
-      errors: [{ path: 'body/url', message: 'no credentials in the URL' }],
+  const problem =
+    parsed === undefined
+      ? ['url is not a valid URL', 'must be an absolute http or https URL']
+      : (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === ''
+        ? ['url must be an absolute http or https URL', 'must be an absolute http or https URL']
+        : parsed.username !== '' || parsed.password !== ''
+          ? ['url must not carry a user name or password', 'no credentials in the URL']
+          : undefined;
+  if (problem !== undefined) {
+    throw new ApiError(400, 'ERR_VALIDATION', problem[0] as string, {
+      errors: [{ path: 'body/url', message: problem[1] as string }],
     });
   }
 }
