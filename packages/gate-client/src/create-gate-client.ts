@@ -491,17 +491,42 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
 
   // 1. the verifier state: floor, replay window, held versions (rollback protection), then the
   //    replay journal written since that snapshot (codes accepted just before a power cut)
+  /** Why the last run's replay window cannot be read back whole, if it cannot. */
+  let windowLost: string | undefined;
   try {
     const snap = await readFileIfExists(statePath);
     if (snap !== undefined) verifier.restore(new Uint8Array(snap), { now: nowS() });
+    // the snapshot is written before sync-state.json, and atomically: one without the other was
+    // deleted
+    else if ((await readFileIfExists(join(dataDir, 'sync-state.json'))) !== undefined) {
+      windowLost = 'the state file is missing';
+    }
   } catch (err) {
+    windowLost = 'the state file could not be restored';
     onError(err, 'restore');
   }
   if (options.replayJournal) {
     try {
       options.replayJournal.restoreInto(verifier, nowS());
     } catch (err) {
+      windowLost ??= 'the replay journal is damaged';
       onError(err, 'restore');
+    }
+  } else if (lock.tookOverStale) {
+    windowLost ??= 'the last run stopped without close() and no replay journal is configured';
+  }
+  if (windowLost !== undefined) {
+    // fail closed: every code the last run may have accepted is refused, until it expires
+    const refusedThrough = verifier.markReplayWindowLost({ now: nowS() });
+    if (refusedThrough !== null) {
+      onError(
+        new GateClientError(
+          'ERR_GATE_REPLAY_WINDOW_LOST',
+          `the replay window of the last run is lost (${windowLost}): codes made up to ${refusedThrough} are refused`,
+          { detail: { refusedThrough } },
+        ),
+        'restore',
+      );
     }
   }
 

@@ -15,13 +15,18 @@
  * - `ERR_GATE_OUTBOX_IO`: the outbox could not be read or written durably.
  * - `ERR_GATE_DATA_DIR_LOCKED`: another gate client (this process or another) uses the data
  *   directory; two would number events alike and interleave their journals.
+ * - `ERR_GATE_REPLAY_WINDOW_LOST` (reported to `onError` as `restore`, never thrown): the replay
+ *   window of the last run could not be read back whole (a damaged or missing state file, a
+ *   damaged journal, or a crash with no replay journal configured). Codes made up to
+ *   `detail.refusedThrough` (unix seconds) are refused `CODE_TOO_OLD`, so none is used twice.
  */
 export type GateClientErrorCode =
   | 'ERR_GATE_CLOSED'
   | 'ERR_GATE_MATERIAL_REJECTED'
   | 'ERR_GATE_EVENT_INVALID'
   | 'ERR_GATE_OUTBOX_IO'
-  | 'ERR_GATE_DATA_DIR_LOCKED';
+  | 'ERR_GATE_DATA_DIR_LOCKED'
+  | 'ERR_GATE_REPLAY_WINDOW_LOST';
 
 /**
  * The base error of the gate client. Switch on `code`.

@@ -53,6 +53,7 @@ function stubVerifier(decision?: Decision, schoolOf: (m: Material) => string = (
     snapshot: () => new Uint8Array([1, 2, 3]),
     restore() {},
     replayJournal: () => ({ records: 0, applied: 0, validByteLength: 0, tornBytes: 0, expiredUntil: 0 }),
+    markReplayWindowLost: () => null,
     status(now): VerifierStatus {
       const sl = ms('statusList', now);
       const ro = ms('roster', now);

@@ -3,7 +3,7 @@
  * verifier journals every accepted code before the door opens, and a restarted gate reads the
  * journal back on top of its last saved snapshot.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublicKey } from '@campus-card/core';
 import type { RunningMockPlatform } from '@campus-card/mock-server';
@@ -31,7 +31,7 @@ afterEach(async () => {
 
 const READER = { id: 'gate-01', zone: 'gate:main', direction: 'in' } as const;
 
-async function boot(opts: { journal: boolean; url?: string }) {
+async function boot(opts: { journal: boolean; url?: string; onError?: (e: unknown) => void }) {
   const device = server.platform.demo?.devices.find((d) => d.id === 'gate-01');
   if (device === undefined) throw new Error('no demo gate');
   const journal = opts.journal ? openReplayJournalFile(join(data.dir, 'replay.journal')) : undefined;
@@ -50,6 +50,7 @@ async function boot(opts: { journal: boolean; url?: string }) {
     outbox: { firstSeq: 1 },
     transport: { maxRetries: 0 },
     ...(journal ? { replayJournal: journal } : {}),
+    ...(opts.onError ? { onError: opts.onError } : {}),
   });
   return { client, journal };
 }
@@ -70,16 +71,69 @@ describe('replay journal across a power cut', () => {
     expect(again.decision).toMatchObject({ accepted: false, reason: 'REPLAYED' });
   });
 
-  it('without the journal the same cut would reopen the window (the journal is what closes it)', async () => {
+  it('without the journal, a cut (a lock left behind) marks the window lost: codes made before the restart are refused, later ones admitted', async () => {
     const first = await boot({ journal: false });
     expect((await first.client.syncNow()).ok).toBe(true);
     const qr = await qrOf(server, 's-001');
     expect((await first.client.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
     leaveLockOfDeadProcess(data.dir);
-    const second = await boot({ journal: false, url: 'http://127.0.0.1:9' });
+    const errors: unknown[] = [];
+    const second = await boot({ journal: false, url: 'http://127.0.0.1:9', onError: (e) => errors.push(e) });
     open.push(second.client);
-    expect((await second.client.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+    const bootS = server.platform.clock.nowSeconds();
+    expect((await second.client.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
+      accepted: false,
+      reason: 'CODE_TOO_OLD',
+    });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        code: 'ERR_GATE_REPLAY_WINDOW_LOST',
+        detail: { refusedThrough: bootS + 30 },
+      }),
+    ]);
+    // a code the phone makes after the mark is admitted once
+    server.platform.clock.advance(31);
+    const fresh = await qrOf(server, 's-001');
+    expect((await second.client.scan(fresh, READER, { kind: 'access' })).decision.accepted).toBe(true);
   });
+
+  it('a clean close leaves nothing lost: the next start admits a code at once', async () => {
+    const first = await boot({ journal: false });
+    expect((await first.client.syncNow()).ok).toBe(true);
+    await first.client.close();
+    const errors: unknown[] = [];
+    const second = await boot({ journal: false, url: 'http://127.0.0.1:9', onError: (e) => errors.push(e) });
+    open.push(second.client);
+    const qr = await qrOf(server, 's-002');
+    expect((await second.client.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  for (const damage of ['damaged', 'deleted'] as const) {
+    it(`a ${damage} state file with the journal: the codes of its snapshot are refused, not accepted again`, async () => {
+      const first = await boot({ journal: true });
+      expect((await first.client.syncNow()).ok).toBe(true);
+      const qr = await qrOf(server, 's-001');
+      expect((await first.client.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+      await first.client.close(); // the snapshot now holds the code; the journal generation before it is gone
+      first.journal?.close();
+      const state = join(data.dir, 'verifier-state.bin');
+      if (damage === 'deleted') rmSync(state);
+      else {
+        const bytes = readFileSync(state);
+        bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+        writeFileSync(state, bytes);
+      }
+      const errors: unknown[] = [];
+      const second = await boot({ journal: true, url: 'http://127.0.0.1:9', onError: (e) => errors.push(e) });
+      open.push(second.client);
+      expect((await second.client.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
+        accepted: false,
+        reason: 'CODE_TOO_OLD',
+      });
+      expect(errors.map((e) => (e as { code?: string }).code)).toContain('ERR_GATE_REPLAY_WINDOW_LOST');
+    });
+  }
 
   it('drops old generations once a later snapshot is saved', async () => {
     const g = await boot({ journal: true });

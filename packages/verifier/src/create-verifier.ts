@@ -252,6 +252,20 @@ export interface Verifier {
    */
   restore(bytes: Uint8Array, options: { now: number }): void;
   /**
+   * Declares the memory replay window lost: at boot, when the {@link snapshot} or the replay journal
+   * could not be read back (disk damage, a deleted state file). Every code that could have been
+   * accepted before, one whose time `t` is at most `now + maxFuture`, is then refused as
+   * `CODE_TOO_OLD`; codes made after that are admitted as usual. So for up to `maxFuture` seconds
+   * after the call the reader admits no code, and for `maxAge + maxFuture` seconds only codes made
+   * after the call: fail closed, never a second use. The mark is part of the next snapshot.
+   *
+   * @param options.now - The device clock at boot, unix seconds.
+   * @returns The newest code time refused from now on (`now + maxFuture`), or `null` with a custom
+   *   `replayStore`, whose window lives outside this verifier and was not lost.
+   * @throws `TypeError` for a `now` that is not unix seconds.
+   */
+  markReplayWindowLost(options: { now: number }): number | null;
+  /**
    * The staleness of each material, the floor and the last sync, for a device dashboard.
    *
    * @param now - unix seconds.
@@ -370,7 +384,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       trust.raiseVersions({ trustList: { version: minTl - 1, digest: '' }, statusLists: {}, rosters: {} });
   }
   let lastSyncAt: number | null = null;
-  /** Latest `now` the replay window has seen (see `VerifierState.replayClock`). */
+  /**
+   * Latest `now` the replay window has seen, or the mark of a lost window if later: a code expiring
+   * by it is refused as too old (see `VerifierState.replayClock`).
+   */
   let replayClock = 0;
   const digestScratch = new Uint8Array(16);
 
@@ -591,7 +608,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (expiresAt <= replayClock) {
       throw new Denial(
         'CODE_TOO_OLD',
-        `code expired at ${expiresAt}, the replay window has seen ${replayClock}`,
+        `code expired at ${expiresAt}, and the replay window holds no code expiring by ${replayClock}`,
       );
     }
     if (now > replayClock) replayClock = now;
@@ -825,6 +842,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (state.lastSyncAt !== null) lastSyncAt = Math.max(lastSyncAt ?? state.lastSyncAt, state.lastSyncAt);
       if (state.passback !== undefined) passback.restore(state.passback);
       if (restored !== undefined) replay = restored;
+    },
+    markReplayWindowLost(opts) {
+      const now = opts?.now;
+      if (!isUnixSeconds(now)) {
+        throw new TypeError(`markReplayWindowLost: ${nowProblem('options.now', now)}`);
+      }
+      if (!ownStore) return null;
+      // a code with t ≤ now + maxFuture expires by now + maxFuture + maxAge + 1: all are refused
+      const refusedThrough = now + maxFuture;
+      const until = refusedThrough + maxAge + 1;
+      if (until > replayClock) replayClock = until;
+      return refusedThrough;
     },
     replayJournal(bytes, opts) {
       if (!ownStore) throw new TypeError('replayJournal: the verifier uses a custom replay store');

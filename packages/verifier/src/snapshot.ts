@@ -20,7 +20,8 @@ export interface VerifierState {
   readonly floor: number;
   /**
    * The latest clock reading the replay window has seen, unix seconds: a code whose entry would
-   * have expired by then may have been forgotten, so it is refused as too old.
+   * have expired by then may have been forgotten, so it is refused as too old. After
+   * `markReplayWindowLost` it lies ahead of the clock, past the expiry of every code made by then.
    */
   readonly replayClock: number;
   /** The `now` of the last successful load, or `null`. */

@@ -454,6 +454,61 @@ describe('reboot in the middle of the window', () => {
     });
     expect(() => v3.restore(new Uint8Array([1, 2, 3]), { now: T0 })).toThrow(/snapshot/);
   });
+
+  it('a snapshot that cannot be read: markReplayWindowLost refuses every code that could have been used, and no other', async () => {
+    const v = await loaded();
+    const used = await campus.code('2024010001', T0);
+    expect((await v.verify(used, { now: T0, reader: gate })).accepted).toBe(true);
+    const damaged = v.snapshot({ now: T0 + 5 });
+    damaged.set([(damaged.at(-1) ?? 0) ^ 1], damaged.length - 1);
+    // the reboot: the snapshot is refused, so the new window is empty
+    const careless = await loaded(T0 + 10);
+    expect(() => careless.restore(damaged, { now: T0 + 10 })).toThrow(/snapshot/);
+    expect((await careless.verify(used, { now: T0 + 20, reader: gate })).accepted).toBe(true); // a second use
+    const v2 = await loaded(T0 + 10);
+    expect(() => v2.restore(damaged, { now: T0 + 10 })).toThrow(/snapshot/);
+    expect(v2.markReplayWindowLost({ now: T0 + 10 })).toBe(T0 + 40);
+    denied(await v2.verify(used, { now: T0 + 20, reader: gate }), 'CODE_TOO_OLD');
+    // a code the phone made up to maxFuture (30 s) past the boot could have been used before it
+    denied(
+      await v2.verify(await campus.code('2024010002', T0 + 40), { now: T0 + 41, reader: gate }),
+      'CODE_TOO_OLD',
+    );
+    const fresh = await campus.code('2024010002', T0 + 41);
+    expect((await v2.verify(fresh, { now: T0 + 41, reader: gate })).accepted).toBe(true);
+    denied(await v2.verify(fresh, { now: T0 + 42, reader: gate }), 'REPLAYED');
+    // the mark survives the next snapshot and reboot
+    const v3 = await loaded(T0 + 50);
+    v3.restore(v2.snapshot({ now: T0 + 45 }), { now: T0 + 50 });
+    denied(
+      await v3.verify(await campus.code('T-0042', T0 + 35), { now: T0 + 50, reader: gate }),
+      'CODE_TOO_OLD',
+    );
+    denied(await v3.verify(fresh, { now: T0 + 50, reader: gate }), 'REPLAYED');
+    // once every code made by the mark has expired, scans are as before
+    const later = T0 + 40 + 90 + 1;
+    expect(
+      (await v3.verify(await campus.code('T-0042', later - 60), { now: later, reader: gate })).accepted,
+    ).toBe(true);
+    expect(() => v3.markReplayWindowLost({ now: Date.now() })).toThrow(TypeError);
+  });
+
+  it('markReplayWindowLost with a custom replay store: the window lives there, nothing is marked', async () => {
+    const seen = new Set<string>();
+    const store: ReplayStore = {
+      checkAndInsert(digest) {
+        const k = Buffer.from(digest).toString('hex');
+        if (seen.has(k)) return 'replayed';
+        seen.add(k);
+        return 'fresh';
+      },
+    };
+    const v = await loaded(T0, { replayStore: store });
+    expect(v.markReplayWindowLost({ now: T0 })).toBeNull();
+    expect((await v.verify(await campus.code('2024010001', T0), { now: T0, reader: gate })).accepted).toBe(
+      true,
+    );
+  });
 });
 
 describe('issue 7: field hardening', () => {

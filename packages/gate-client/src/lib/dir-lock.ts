@@ -14,6 +14,11 @@ import { fsyncDir } from './fs-atomic.js';
 export interface DirLock {
   /** The lock file. */
   readonly path: string;
+  /**
+   * Whether a lock left by a holder that no longer runs was taken over: the last client of this
+   * directory did not close (a crash, a power cut), so whatever it kept only in memory is lost.
+   */
+  readonly tookOverStale: boolean;
   /** Removes the lock file. Idempotent. */
   release(): Promise<void>;
 }
@@ -112,6 +117,7 @@ export async function lockDir(dir: string): Promise<DirLock> {
   const path = resolve(real, 'lock');
   // the holder is written to a file of its own first, then linked as the lock: the lock appears
   // whole or not at all (no reader ever sees it empty)
+  let tookOverStale = false;
   const tmp = resolve(real, `.lock.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
     const fh = await open(tmp, 'w', 0o600);
@@ -138,6 +144,7 @@ export async function lockDir(dir: string): Promise<DirLock> {
       // stale: its holder is gone (a crash, a power cut). Remove it and try once more; a second
       // refusal means another process took it meanwhile
       await rm(path, { force: true });
+      tookOverStale = true;
     }
   } catch (e) {
     if (e instanceof GateClientError) throw e;
@@ -150,6 +157,7 @@ export async function lockDir(dir: string): Promise<DirLock> {
   let released = false;
   return {
     path,
+    tookOverStale,
     async release() {
       if (released) return;
       released = true;
