@@ -942,6 +942,20 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         reason = 'POLICY_DENIED';
         rule = `platform:${perm.reason}`;
       }
+      // a code the platform admitted enters this reader's replay window before the door opens: it
+      // must not pass here again offline (the same code, once the material is fresh again), and a
+      // code that already passed here offline is not let in twice. Before the policy, so nothing
+      // runs between the policy's check and its commit.
+      let refusedUse: string | undefined;
+      if (allowed && typeof input === 'string') {
+        const used = await verifier.recordUse(input, { now: nowS() });
+        if (!used.ok) {
+          allowed = false;
+          reason = used.reason;
+          rule = undefined;
+          refusedUse = used.detail;
+        }
+      }
       const mode = identity.source === 'physical_card' ? 'physical' : 'full';
       // the reader's own policy, on the groups the platform resolved, with the verifier's
       // anti-passback state: a card gets the same decision online as offline (C2, C4)
@@ -987,7 +1001,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       const denied: DeniedDecision = {
         accepted: false,
         reason,
-        detail: `online: card ${id.card_status}${rule === undefined ? '' : `, ${rule}`}`,
+        detail: `online: card ${id.card_status}${rule === undefined ? '' : `, ${rule}`}${refusedUse === undefined ? '' : `; here: ${refusedUse}`}`,
         cardId: id.card_id,
         school: id.school_id,
         audit,

@@ -54,6 +54,7 @@ function stubVerifier(decision?: Decision, schoolOf: (m: Material) => string = (
     restore() {},
     replayJournal: () => ({ records: 0, applied: 0, validByteLength: 0, tornBytes: 0, expiredUntil: 0 }),
     markReplayWindowLost: () => null,
+    recordUse: async () => ({ ok: true }),
     status(now): VerifierStatus {
       const sl = ms('statusList', now);
       const ro = ms('roster', now);

@@ -335,4 +335,34 @@ describe('gate client against the mock platform', () => {
     const again = await g.scan(tap, classroom, { kind: 'access' });
     expect(again.decision).toMatchObject({ accepted: false, reason: 'POLICY_DENIED', rule: 'room-apb' });
   });
+
+  it('a code admitted online enters the offline replay window: once the material is in, it is REPLAYED here', async () => {
+    const g = await gate();
+    const fallback = { ...READER, onlineFallback: true };
+    const qr = await qrOf(server, 's-001');
+    // no trust material yet: the platform decides, and uses the code up
+    const first = await g.scan(qr, fallback, { kind: 'access' });
+    expect(first).toMatchObject({ source: 'online', offline: { reason: 'NO_TRUST_LIST' } });
+    expect(first.decision.accepted).toBe(true);
+    // the material arrives (or the network goes away): the same code offline is a second use
+    expect((await g.syncNow()).ok).toBe(true);
+    const again = await g.scan(qr, READER, { kind: 'access' });
+    expect(again).toMatchObject({ source: 'offline', decision: { accepted: false, reason: 'REPLAYED' } });
+  });
+
+  it('a code that passed here offline is not let in again online (its upload still queued)', async () => {
+    const g = await gate({
+      verifier: createVerifier({ rootKeys: [rootKey], maxStaleness: { statusList: 60 } }),
+    });
+    expect((await g.syncNow()).ok).toBe(true);
+    const qr = await qrOf(server, 's-001');
+    expect((await g.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+    // the status list goes stale (no sync) before the accepted scan was uploaded; the platform
+    // has not seen the code, but this reader has
+    server.platform.clock.advance(61);
+    const fallback = { ...READER, onlineFallback: true };
+    const again = await g.scan(qr, fallback, { kind: 'access' });
+    expect(again.offline?.reason).toBe('STATUS_LIST_STALE');
+    expect(again).toMatchObject({ source: 'online', decision: { accepted: false, reason: 'REPLAYED' } });
+  });
 });

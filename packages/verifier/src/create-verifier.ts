@@ -36,6 +36,7 @@ import {
   type PolicySubject,
   type ReaderContext,
 } from './policy-step.js';
+import { readReplayFields } from './read-replay-fields.js';
 import { type ReplayJournalResult, replayJournal as readReplayJournal } from './replay/journal.js';
 import {
   createMemoryReplayStore,
@@ -188,6 +189,11 @@ export interface VerifierStatus {
   readonly replay?: { readonly size: number; readonly capacity: number };
 }
 
+/** What {@link Verifier.recordUse} answers. */
+export type RecordUseResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: ReasonCode; readonly detail: string };
+
 /** The verifier `createVerifier` returns. */
 export interface Verifier {
   /**
@@ -209,6 +215,19 @@ export interface Verifier {
    * bug, is a denial (fail closed).
    */
   verify(input: string | Uint8Array | PhysicalCardTap, context: VerifyContext): Promise<Decision>;
+  /**
+   * Records a QR code as used here without deciding on it: a code another authority admitted (the
+   * platform, asked online after an offline denial for missing or stale material), so that the
+   * same code cannot pass this reader offline afterwards. The entry is keyed on the code's signed
+   * fields, as a scan's is, and kept as long as a scan's would be. The code is decoded, not
+   * verified: call this only for a code that was verified elsewhere. Never throws, never rejects.
+   *
+   * @returns `{ ok: true }` when the code is now recorded (or too old for this reader to admit
+   *   anyway); else `{ ok: false, reason }`: `REPLAYED` (this reader saw the code before: deny),
+   *   `BAD_FORMAT`, `CODE_TOO_OLD` (older than what the window still holds), `REPLAY_STORE_FULL`,
+   *   `REPLAY_STORE_UNAVAILABLE` or `INTERNAL_ERROR`. Deny on any of them: fail closed.
+   */
+  recordUse(input: string | Uint8Array, options: { now: number }): Promise<RecordUseResult>;
   /**
    * Applies the reader's policy alone (step 6) to a card identified some other way: a gate that
    * asked the platform online about a card it could not decide offline. The same rules as an
@@ -765,6 +784,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   }
 
+  const RECORDED: RecordUseResult = Object.freeze({ ok: true });
+
+  /** A {@link Verifier.recordUse} failure: its reason, as a scan would be denied. */
+  function useRefused(error: unknown): RecordUseResult {
+    if (error instanceof Denial) return { ok: false, reason: error.reason, detail: error.detail };
+    if (isCampusCardError(error)) {
+      return { ok: false, reason: reasonForCoreCode(error.code), detail: error.message };
+    }
+    if (isVerifierError(error, 'ERR_REPLAY_STORE_UNAVAILABLE')) {
+      return { ok: false, reason: 'REPLAY_STORE_UNAVAILABLE', detail: error.message };
+    }
+    return { ok: false, reason: 'INTERNAL_ERROR', detail: 'unexpected failure' };
+  }
+
   return {
     loadTrustList(bytes, opts) {
       return checkLoadNow(opts, 'trustList') ?? afterLoad(trust.loadTrustList(bytes), opts.now);
@@ -796,6 +829,58 @@ export function createVerifier(options: VerifierOptions): Verifier {
         return Promise.resolve(decision);
       } catch (error) {
         return Promise.resolve(safeDeny(error, now, known));
+      }
+    },
+    recordUse(input, opts) {
+      const now = opts?.now;
+      if (!isUnixSeconds(now)) {
+        return Promise.resolve({
+          ok: false,
+          reason: 'INTERNAL_ERROR',
+          detail: `recordUse: ${nowProblem('options.now', now)}`,
+        });
+      }
+      try {
+        if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+          throw new Denial('BAD_FORMAT', 'input must be QR text or presentation bytes', 'ERR_INPUT_TYPE');
+        }
+        const f = readReplayFields(input);
+        const expiresAt = f.t + maxAge + 1;
+        // as in a scan: an entry the window may already have dropped is not recorded again
+        if (expiresAt <= replayClock) {
+          throw new Denial(
+            'CODE_TOO_OLD',
+            `code expired at ${expiresAt}, and the replay window holds no code expiring by ${replayClock}`,
+          );
+        }
+        if (expiresAt <= now) return Promise.resolve(RECORDED); // too old to pass here offline
+        if (now > replayClock) replayClock = now;
+        const digest = replayDigest(
+          f.holderKid,
+          f.cardId,
+          f.t,
+          f.nonce,
+          ownStore ? digestScratch : undefined,
+        );
+        let pending: ReturnType<ReplayStore['checkAndInsert']>;
+        try {
+          pending = replay.checkAndInsert(digest, expiresAt, now);
+        } catch (error) {
+          throw replayFailure(error);
+        }
+        return Promise.resolve(pending)
+          .then(
+            (outcome) => {
+              checkReplayOutcome(outcome);
+              return RECORDED;
+            },
+            (error: unknown) => {
+              throw replayFailure(error);
+            },
+          )
+          .catch(useRefused);
+      } catch (error) {
+        return Promise.resolve(useRefused(error));
       }
     },
     checkPolicy(subject, context) {

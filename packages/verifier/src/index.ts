@@ -15,6 +15,7 @@ export {
   DEFAULT_MAX_STALENESS,
   type MaterialStatus,
   type MaxStaleness,
+  type RecordUseResult,
   type Verifier,
   type VerifierOptions,
   type VerifierStatus,
