@@ -5,6 +5,7 @@ import {
   createMemoryReplayStore,
   createVerifier,
   type Decision,
+  type LoadResult,
   type Verifier,
   type VerifierOptions,
 } from '@campus-card/verifier';
@@ -76,4 +77,62 @@ export function ignoresTime(options: VerifierOptions): Verifier {
 /** A verifier whose floor is moved by any signed time, however far in the future (no bound). */
 export function unboundedFloor(options: VerifierOptions): Verifier {
   return createVerifier({ ...options, maxFutureSignedTime: Number.MAX_SAFE_INTEGER });
+}
+
+/**
+ * A verifier that installs a roster it refuses as a rollback, when `installs(rosterHeld)` says so
+ * (`rosterHeld`: it has installed a roster since it was made or restored). The roster goes into a
+ * new verifier given the trust list and status lists loaded so far, as a reader that keeps no
+ * version mark for its roster would install it.
+ */
+function installsRolledBackRosters(
+  options: VerifierOptions,
+  installs: (rosterHeld: boolean) => boolean,
+): Verifier {
+  let inner = createVerifier(options);
+  let rosterHeld = false;
+  const loaded: Array<(v: Verifier) => LoadResult> = [];
+  const logged = (load: (v: Verifier) => LoadResult): LoadResult => {
+    const r = load(inner);
+    if (r.ok) loaded.push(load);
+    return r;
+  };
+  return {
+    loadTrustList: (bytes, at) => logged((v) => v.loadTrustList(bytes, at)),
+    loadStatusList: (bytes, at) => logged((v) => v.loadStatusList(bytes, at)),
+    loadRoster(bytes, at) {
+      let r = inner.loadRoster(bytes, at);
+      if (!r.ok && r.reason === 'ROLLBACK' && installs(rosterHeld)) {
+        inner = createVerifier(options);
+        for (const load of loaded) load(inner);
+        r = inner.loadRoster(bytes, at);
+      }
+      if (r.ok) rosterHeld = true;
+      return r;
+    },
+    verify: (input, context) => inner.verify(input, context),
+    checkPolicy: (subject, context) => inner.checkPolicy(subject, context),
+    snapshot: (at) => inner.snapshot(at),
+    replayJournal: (bytes, at) => inner.replayJournal(bytes, at),
+    markReplayWindowLost: (at) => inner.markReplayWindowLost(at),
+    recordUse: (input, at) => inner.recordUse(input, at),
+    restore(bytes, at) {
+      inner.restore(bytes, at);
+      rosterHeld = false;
+    },
+    status: (now) => inner.status(now),
+  };
+}
+
+/** A verifier whose roster loading ignores versions: an older roster, or another of the version held, is installed. */
+export function ignoresRosterVersions(options: VerifierOptions): Verifier {
+  return installsRolledBackRosters(options, () => true);
+}
+
+/**
+ * A verifier that compares a roster's version with the roster it holds in memory only, not with a
+ * persisted mark: after a reboot, before its roster is loaded again, an older roster is installed.
+ */
+export function forgetsRosterVersionOnReboot(options: VerifierOptions): Verifier {
+  return installsRolledBackRosters(options, (rosterHeld) => !rosterHeld);
 }

@@ -14,6 +14,8 @@ import { defaultVectorsDir, readVectors } from '../../src/conformance/verifier/v
 import { main } from '../../src/conformance-cli.js';
 import {
   acceptsReplays,
+  forgetsRosterVersionOnReboot,
+  ignoresRosterVersions,
   ignoresStatusList,
   ignoresTime,
   shortReplayWindowHarness,
@@ -51,6 +53,17 @@ describe('verifier plan against the reference harness', () => {
     expect(vectorConditions.map((c) => c.id).sort()).toEqual(vectors.map((v) => v.name).sort());
     for (const c of plan.modules.flatMap((m) => m.conditions)) expect(c.spec.length).toBeGreaterThan(0);
     expect(plan.product).toMatchObject({ capabilities: ['snapshot', 'policies'] });
+    expect(plan.modules.find((m) => m.id === 'rollback')?.conditions.map((c) => c.id)).toEqual([
+      'older-trust-list-refused',
+      'same-version-other-bytes-refused',
+      'older-status-list-refused',
+      'older-roster-refused',
+      'same-version-roster-other-bytes-refused',
+      'last-good-copies-kept',
+      'removed-phone-key-stays-refused',
+      'rollback-refused-after-reboot',
+      'roster-rollback-refused-after-reboot',
+    ]);
   });
 });
 
@@ -106,6 +119,21 @@ describe('broken verifiers are caught by the right condition', () => {
       ]),
     );
     expect(failedIds.some((id) => id.startsWith('revocation/'))).toBe(false);
+  });
+
+  it('one whose roster loading ignores versions (an older roster re-admits a removed phone key)', async () => {
+    const failedIds = withStatus(await run(ignoresRosterVersions), 'FAILED');
+    expect(failedIds).toEqual([
+      'rollback/older-roster-refused',
+      'rollback/same-version-roster-other-bytes-refused',
+      'rollback/removed-phone-key-stays-refused',
+      'rollback/roster-rollback-refused-after-reboot',
+    ]);
+  });
+
+  it('one that compares a roster with the roster in memory, not a persisted version', async () => {
+    const failedIds = withStatus(await run(forgetsRosterVersionOnReboot), 'FAILED');
+    expect(failedIds).toEqual(['rollback/roster-rollback-refused-after-reboot']);
   });
 
   it('one whose floor is moved by a list signed a year ahead', async () => {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  createCompactPresentation,
   createPresentation,
   encodeQr,
   exportJwk,
@@ -14,6 +15,7 @@ import {
   type Jwk,
   KEY_USE,
   type PrivateKey,
+  signRoster,
   signStatusList,
   signTrustList,
 } from '@campus-card/core';
@@ -27,20 +29,33 @@ export const SCHOOL = '20002';
 /** The card of the scenarios and its status list index. */
 export const CARD_ID = '2026000077';
 export const STATUS_INDEX = 77;
+/**
+ * The roster card of the scenarios (compact mode) and its status list index, valid in every
+ * scenario status list.
+ */
+export const ROSTER_CARD_ID = '2026000078';
+export const ROSTER_STATUS_INDEX = 78;
 
 function seeded(name: string): PrivateKey {
   const seed = createHash('sha512').update(`campus-card/conformance/${name}`).digest().subarray(0, 48);
   return generateKeyPair('ES256', { seed: new Uint8Array(seed) }).privateKey;
 }
 
-/** The scenario keys: a root, two issuers (for rotation), a status list signer and a phone. */
+/**
+ * The scenario keys: a root, two issuers (for rotation), a status list and roster signer, a phone
+ * and a second phone (a phone key a later roster removes).
+ */
 export interface ScenarioKeys {
   readonly root: PrivateKey;
   readonly issuer: PrivateKey;
   readonly issuer2: PrivateKey;
   readonly status: PrivateKey;
   readonly holder: PrivateKey;
+  readonly holder2: PrivateKey;
 }
+
+/** A phone of the scenarios. */
+export type Phone = 'holder' | 'holder2';
 
 let cachedKeys: ScenarioKeys | undefined;
 
@@ -52,6 +67,7 @@ export function scenarioKeys(): ScenarioKeys {
     issuer2: seeded('issuer-2'),
     status: seeded('status'),
     holder: seeded('holder'),
+    holder2: seeded('holder-2'),
   };
   return cachedKeys;
 }
@@ -109,6 +125,37 @@ export async function statusList(version: number, iat: number, card = 0): Promis
   );
 }
 
+/**
+ * A roster of `version` signed at `iat` by the status key: the roster card with the phone keys of
+ * `phones` (default the first phone).
+ */
+export async function roster(
+  version: number,
+  iat: number,
+  phones: readonly Phone[] = ['holder'],
+): Promise<string> {
+  const k = scenarioKeys();
+  return hexOf(
+    await signRoster(
+      {
+        school: SCHOOL,
+        version,
+        iat,
+        cards: [
+          {
+            cardId: ROSTER_CARD_ID,
+            role: 'student',
+            statusIndex: ROSTER_STATUS_INDEX,
+            keys: phones.map((name) => k[name].publicKey),
+            exp: T0 + 60 * DAY,
+          },
+        ],
+      },
+      k.status,
+    ),
+  );
+}
+
 const credentials = new Map<string, Uint8Array>();
 
 /** The scenario card's credential, issued at `T0 − 10 days` for 60 days by `issuer`. */
@@ -152,6 +199,24 @@ export async function code(t: number, options: CodeOptions = {}): Promise<string
       ...(options.scene === undefined ? {} : { scene: options.scene }),
     },
     scenarioKeys().holder,
+  );
+  return encodeQr(bytes);
+}
+
+/** Options of {@link compactCode}. */
+export interface CompactCodeOptions {
+  /** The nonce's last byte (codes at the same `t` differ by nonce). Default 1. */
+  readonly nonce?: number;
+  /** The phone that makes the code. Default the first phone. */
+  readonly phone?: Phone;
+}
+
+/** A compact-mode QR code of the roster card made by a scenario phone at time `t` (token-format §5.2). */
+export async function compactCode(t: number, options: CompactCodeOptions = {}): Promise<string> {
+  const nonce = new Uint8Array([0xc0, 0xf1, (t >>> 8) & 0xff, options.nonce ?? 1]);
+  const bytes = await createCompactPresentation(
+    { cardId: ROSTER_CARD_ID, t, nonce },
+    scenarioKeys()[options.phone ?? 'holder'],
   );
   return encodeQr(bytes);
 }

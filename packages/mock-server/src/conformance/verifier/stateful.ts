@@ -7,7 +7,7 @@
  */
 import { type ConditionMeta, failed, passed, type Verdict, warning } from '../model.js';
 import type { ModuleContext, ModuleDef } from '../runner.js';
-import { code, DAY, highSTwin, rootJwk, statusList, T0, trustList } from './fixtures.js';
+import { code, compactCode, DAY, highSTwin, rootJwk, roster, statusList, T0, trustList } from './fixtures.js';
 import { describe, type HarnessClient, type VerifyOutcome } from './harness-client.js';
 import type { HarnessOptions, HarnessReader } from './protocol.js';
 import { type Vector, validVectorsReplayed } from './vectors.js';
@@ -236,6 +236,8 @@ export const rollbackModule: ModuleDef<HarnessClient> = {
     await h.reset([rootJwk()], SCENARIO_OPTIONS);
     await h.mustLoad('trustList', await trustList(5, now - 3600, ['issuer', 'issuer2']), now);
     await h.mustLoad('statusList', await statusList(3, now - 600, 1), now);
+    // roster v2 listed the card's second phone; v3 removed it (a lost phone)
+    await h.mustLoad('roster', await roster(3, now - 300), now);
     await ctx.check(
       m(
         'older-trust-list-refused',
@@ -279,6 +281,34 @@ export const rollbackModule: ModuleDef<HarnessClient> = {
     );
     await ctx.check(
       m(
+        'older-roster-refused',
+        'A roster older than the one held (v2 after v3) is refused ROLLBACK: the phone key v3 removed does not come back.',
+        'token-format §7.1',
+        'token-format §6.2',
+      ),
+      async () =>
+        expectRefused(
+          await h.load('roster', await roster(2, now - 900, ['holder', 'holder2']), now + 4),
+          'ROLLBACK',
+          'roster v2',
+        ),
+    );
+    await ctx.check(
+      m(
+        'same-version-roster-other-bytes-refused',
+        'A roster of the same version with other bytes (v3 listing the removed phone key again) is refused ROLLBACK.',
+        'token-format §7.1',
+        'token-format §6.2',
+      ),
+      async () =>
+        expectRefused(
+          await h.load('roster', await roster(3, now - 200, ['holder', 'holder2']), now + 4),
+          'ROLLBACK',
+          'another roster v3',
+        ),
+    );
+    await ctx.check(
+      m(
         'last-good-copies-kept',
         'After refused rollbacks the reader still uses the last good copies: a card revoked in status list v3 stays REVOKED.',
         'token-format §7.1',
@@ -289,6 +319,27 @@ export const rollbackModule: ModuleDef<HarnessClient> = {
           'REVOKED',
           'status list v3 revokes the card; v2 was refused',
         ),
+    );
+    await ctx.check(
+      m(
+        'removed-phone-key-stays-refused',
+        'After the refused roster rollbacks the reader still uses roster v3: a compact code of the phone key it lists is accepted, one of the phone key it removed is denied UNKNOWN_CARD.',
+        'token-format §7.1',
+        'token-format §5.2',
+      ),
+      async () => {
+        const kept = await h.verify(await compactCode(now), now + 5);
+        if (!kept.accepted) {
+          return failed(
+            `a compact code of the phone key roster v3 lists was ${describe(kept)}: the last good roster must stay in use`,
+          );
+        }
+        return expectDenied(
+          await h.verify(await compactCode(now, { phone: 'holder2' }), now + 5),
+          'UNKNOWN_CARD',
+          'roster v3 removed the phone key; v2 and another v3 listing it were refused',
+        );
+      },
     );
     await ctx.check(
       m(
@@ -304,6 +355,25 @@ export const rollbackModule: ModuleDef<HarnessClient> = {
           await h.load('trustList', await trustList(4, now - 7200), now + 8),
           'ROLLBACK',
           'trust list v4 after a reboot',
+        );
+      },
+    );
+    await ctx.check(
+      m(
+        'roster-rollback-refused-after-reboot',
+        'After a reboot, with the trust list reloaded but not the roster, roster v2 is still refused ROLLBACK (the roster version held is persisted, not read from the roster in memory).',
+        'token-format §7.1',
+        'issue 7 §2',
+      ),
+      async () => {
+        const r = await reboot(h, now + 9, now + 10);
+        if (r !== undefined) return r;
+        await h.mustLoad('trustList', await trustList(5, now - 3600, ['issuer', 'issuer2']), now + 11);
+        await h.mustLoad('statusList', await statusList(3, now - 600, 1), now + 11);
+        return expectRefused(
+          await h.load('roster', await roster(2, now - 900, ['holder', 'holder2']), now + 12),
+          'ROLLBACK',
+          'roster v2 after a reboot',
         );
       },
     );
