@@ -26,6 +26,7 @@ import type {
   Principal,
 } from './context.js';
 import { iso } from './lib/clock.js';
+import type { Batch } from './lib/group-commit.js';
 import { createNodeRequestVerifier, nodeDigest } from './lib/node-verify.js';
 import { ApiError, toProblem } from './lib/problem.js';
 import { noncesPrunedUntil } from './lib/prune.js';
@@ -62,6 +63,12 @@ interface RequestMeta {
   idem: IdemState | undefined;
   def: RouteDef | undefined;
   prefetched: unknown;
+  /**
+   * The group-commit batch of this request's latest write (its nonce, its state change, its
+   * idempotency outcome). Batches commit one after the other, so when a later write finds it
+   * failed, the request's earlier writes are rolled back: it must write nothing more, and answers 503.
+   */
+  batch: Batch | undefined;
   started: number;
   /** Whether this request still counts as in flight (see `inFlight`). */
   counted: boolean;
@@ -85,6 +92,7 @@ function meta(req: FastifyRequest): RequestMeta {
       idem: undefined,
       def: undefined,
       prefetched: undefined,
+      batch: undefined,
       started: performance.now(),
       counted: false,
     };
@@ -130,6 +138,14 @@ function sendProblem(reply: FastifyReply, request: FastifyRequest, err: ApiError
     .send(toProblem(err, request.id, request.url.split('?')[0]));
 }
 
+/** The answer to a request whose writes were rolled back with a failed group-commit batch. */
+function rolledBack(): ApiError {
+  return new ApiError(503, 'ERR_INTERNAL', 'the transaction could not be committed; retry', {
+    retryable: true,
+    headers: { 'retry-after': '1' },
+  });
+}
+
 function headerOf(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -150,6 +166,15 @@ export function buildApp(
     if (f !== undefined) prefetchers.set(op, f);
   }
   const gc = state.groupCommit;
+  /**
+   * Joins the group-commit batch for a write of the request (see `RequestMeta.batch`); a retryable
+   * 503 when a batch it wrote in earlier has failed since.
+   */
+  function join(m: RequestMeta): void {
+    if (m.batch?.failed === true) throw rolledBack();
+    gc.join();
+    m.batch = gc.current();
+  }
   let reqCounter = 0;
   const app = Fastify({
     logger: false,
@@ -215,7 +240,10 @@ export function buildApp(
   });
 
   // ---- authentication -------------------------------------------------------------------
+  // Principals' keys, by key id. A lookup may read a row that a batch not yet committed wrote: a
+  // failed batch empties the cache, so no key of a rolled-back registration stays usable.
   const keyCache = new Map<string, { key: VerifyKey; principal: Principal }>();
+  gc.onRollback(() => keyCache.clear());
   const verifier = createNodeRequestVerifier();
   const principalStmt = db.prepare(
     `SELECT p.principal_id AS id, p.kind, p.school_id, p.jwk, d.merchant_id AS d_merchant, d.zone, d.type AS device_type
@@ -288,7 +316,10 @@ export function buildApp(
         nonceStore: (nonce, keyId, expiresAt) => {
           // a signature whose nonce may have been pruned (the clock set back past a pruning): refused
           if (expiresAt <= noncesPrunedUntil(state)) return false;
-          gc.join();
+          // The database is the only record of nonces. The request is answered only once the
+          // batch holding its nonce committed (see `join`): a nonce of a failed batch is free again,
+          // as the database says, and its request had no effect (it was answered 503).
+          join(meta(request));
           return nonceStmt.run(keyId, nonce, expiresAt).changes === 1;
         },
         verifier,
@@ -323,8 +354,8 @@ export function buildApp(
   const inflight = new Map<string, IdemState>();
   const inflightKey = (principalId: string, key: string) => `${principalId}\n${key}`;
 
-  function storeOutcome(idem: IdemState, result: HandlerResult): void {
-    gc.join();
+  function storeOutcome(m: RequestMeta, idem: IdemState, result: HandlerResult): void {
+    join(m);
     idemDone.run(
       idem.principalId,
       idem.key,
@@ -406,11 +437,15 @@ export function buildApp(
   }
 
   function settleOnError(request: FastifyRequest, err: ApiError): void {
-    const idem = meta(request).idem;
+    const m = meta(request);
+    const idem = m.idem;
     if (idem === undefined || idem.done) return;
     if (err.status >= 500 || err.retryable) release(idem);
     else
-      storeOutcome(idem, { status: err.status, body: toProblem(err, request.id, request.url.split('?')[0]) });
+      storeOutcome(m, idem, {
+        status: err.status,
+        body: toProblem(err, request.id, request.url.split('?')[0]),
+      });
   }
 
   // ---- closing ---------------------------------------------------------------------------
@@ -594,6 +629,18 @@ export function buildApp(
 
   app.addHook('onSend', (request, reply, payload, done) => {
     const m = meta(request);
+    const failed = () => {
+      reply.code(503).header('content-type', 'application/problem+json').header('retry-after', '1');
+      reply.removeHeader('idempotent-replayed');
+      reply.removeHeader('location');
+      const problem = toProblem(rolledBack(), request.id, request.url.split('?')[0]);
+      done(null, finish(request, reply, m, JSON.stringify(problem)));
+    };
+    // A batch this request wrote in (its nonce, at least) failed already: nothing of it is committed.
+    if (m.batch?.failed === true) {
+      failed();
+      return;
+    }
     // Never acknowledge before COMMIT: wait for the group-commit batch that holds this request's
     // writes, or rows it read from other requests (see lib/group-commit.ts).
     const batch = m.def === undefined ? undefined : gc.current();
@@ -601,21 +648,7 @@ export function buildApp(
       done(null, finish(request, reply, m, payload));
       return;
     }
-    batch.committed.then(
-      () => done(null, finish(request, reply, m, payload)),
-      () => {
-        const err = new ApiError(503, 'ERR_INTERNAL', 'the transaction could not be committed; retry', {
-          retryable: true,
-        });
-        reply.code(503).header('content-type', 'application/problem+json').header('retry-after', '1');
-        reply.removeHeader('idempotent-replayed');
-        reply.removeHeader('location');
-        done(
-          null,
-          finish(request, reply, m, JSON.stringify(toProblem(err, request.id, request.url.split('?')[0]))),
-        );
-      },
-    );
+    batch.committed.then(() => done(null, finish(request, reply, m, payload)), failed);
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -673,10 +706,10 @@ export function buildApp(
           prefetched: m.prefetched,
           commit(fn) {
             // A savepoint inside the group-commit batch: a failure rolls back only this request.
-            gc.join();
+            join(m);
             const result = state.tx(() => {
               const r = fn();
-              if (m.idem !== undefined) storeOutcome(m.idem, r);
+              if (m.idem !== undefined) storeOutcome(m, m.idem, r);
               return r;
             });
             for (const hook of state.afterCommit.splice(0)) gc.afterCommit(hook);
@@ -684,7 +717,7 @@ export function buildApp(
           },
         };
         const result = await handler(ctx);
-        if (m.idem !== undefined && !m.idem.done) storeOutcome(m.idem, result);
+        if (m.idem !== undefined && !m.idem.done) storeOutcome(m, m.idem, result);
         reply.code(result.status);
         if (result.headers !== undefined) reply.headers(result.headers);
         if (result.binary !== undefined) {

@@ -21,7 +21,7 @@ import type {
 import { type DemoCredentials, loadDemo } from './demo.js';
 import { adminHandlers } from './domains/admin.js';
 import { attendanceHandlers } from './domains/attendance.js';
-import { cardHandlers } from './domains/cards.js';
+import { cardHandlers, forgetTrustCaches } from './domains/cards.js';
 import { directoryHandlers } from './domains/directory.js';
 import { identityHandlers } from './domains/identity.js';
 import { incidentHandlers } from './domains/incidents.js';
@@ -30,6 +30,7 @@ import { paymentHandlers, settleDue } from './domains/payments.js';
 import { statementHandlers } from './domains/statements.js';
 import {
   createPushDispatcher,
+  forgetSubscriptions,
   type PushDispatcher,
   platformKey,
   webhookHandlers,
@@ -39,7 +40,7 @@ import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
 import { createFaultInjector } from './lib/faults.js';
 import { createGroupCommit } from './lib/group-commit.js';
-import { pruneExpired } from './lib/prune.js';
+import { forgetNoncesPrunedUntil, pruneExpired } from './lib/prune.js';
 import { createRandomTokens } from './lib/random-token.js';
 import { createRecorder, type Recorder } from './lib/recorder.js';
 import { createRng } from './lib/rng.js';
@@ -240,6 +241,15 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     },
     afterCommit: [],
   };
+  // What memory keeps of rows that requests write may hold rows of a batch whose COMMIT failed:
+  // dropped then, before any waiter hears of it, and read from the database again on next use.
+  // (The principals' keys of the app too: see app.ts. The rest kept in memory is not rows a
+  // request writes: the platform's push key, made at startup; verified credentials, by hash.)
+  groupCommit.onRollback(() => {
+    forgetSubscriptions(state);
+    forgetTrustCaches(state);
+    forgetNoncesPrunedUntil(state);
+  });
   // The platform's push-signing key exists from the start, so no read (GET /v1/platform/keys)
   // ever writes it.
   state.tx(() => platformKey(state));

@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CARD_STATUS, decodeStatusList, exportJwk, generateKeyPair, getStatus } from '@campus-card/core';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEMO_OPERATOR } from '../src/demo.js';
+import { getTrustMaterial } from '../src/domains/cards.js';
 import { checkLedger, createClock, createMockPlatform, type MockPlatform } from '../src/index.js';
-import { deviceSigner, json, qrOf, signed, T0 } from './helpers.js';
+import { pruneExpired } from '../src/lib/prune.js';
+import { deviceSigner, json, operator, qrOf, signed, startReceiver, T0, whenDelayed } from './helpers.js';
 
 const dirs: string[] = [];
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const c of closers.splice(0).reverse()) await c();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
@@ -174,5 +179,193 @@ describe('group commit over HTTP', () => {
     expect([retry.statusCode, json(retry).status]).toEqual([201, 'success']);
     expect(balanceOf(p, 'p-001')).toBe(before - (101 + 102 + 103 + 104 + 777));
     expect(checkLedger(p.state).balanced).toBe(true);
+  });
+});
+
+/**
+ * Makes the next COMMIT of a group-commit batch fail, once, as a full disk does: the batch is
+ * rolled back. (Its error is logged: the log is silenced.)
+ */
+function failNextCommit(p: MockPlatform): void {
+  const { db } = p.state;
+  const exec = db.exec;
+  db.exec = ((sql: string) => {
+    if (sql === 'COMMIT') {
+      db.exec = exec;
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    }
+    return exec.call(db, sql);
+  }) as typeof db.exec;
+  vi.spyOn(console, 'error').mockImplementation(() => undefined);
+}
+
+describe('a failed COMMIT', () => {
+  // Several requests in one batch: the test opens the batch (as the first request's write does)
+  // and runs them in the same event-loop turn, before its COMMIT.
+  it('leaves no principal key in memory: a request signed with a key whose registration was rolled back is refused', async () => {
+    const { p } = await filePlatform();
+    const k = generateKeyPair('ES256').privateKey;
+    const gate = { id: 'gate-rb', jwk: exportJwk(k, { includePrivate: true }) };
+    const body = {
+      school_id: 'sch-demo',
+      device_id: gate.id,
+      type: 'gate',
+      zone: 'gate:main',
+      public_jwk: exportJwk(k.publicKey),
+    };
+    failNextCommit(p);
+    p.state.groupCommit.join();
+    expect((await p.invoke('createDevice', { body }, DEMO_OPERATOR)).status).toBe(201);
+    // the device's first request reads its key while the registration is not committed yet
+    const first = p.app.inject(signed(p, gate, 'GET', '/v1/schools/sch-demo/root-key'));
+    await expect(p.state.groupCommit.settled()).rejects.toThrow(/disk is full/);
+    expect(
+      p.state.db.prepare('SELECT 1 FROM principals WHERE principal_id = ?').get(gate.id),
+    ).toBeUndefined();
+    for (const res of [
+      await first,
+      await p.app.inject(signed(p, gate, 'GET', '/v1/schools/sch-demo/root-key')),
+    ]) {
+      expect([res.statusCode, json(res).code]).toEqual([401, 'ERR_SIG_UNKNOWN_KEY']);
+    }
+    // registered again (and committed), the key works
+    const again = await p.app.inject(signed(p, operator(p), 'POST', '/v1/devices', body));
+    expect(again.statusCode, again.body).toBe(201);
+    expect((await p.app.inject(signed(p, gate, 'GET', '/v1/schools/sch-demo/root-key'))).statusCode).toBe(
+      200,
+    );
+  });
+
+  it('leaves no subscription in memory: nothing is pushed to a subscription that was rolled back', async () => {
+    const { p, reader } = await filePlatform();
+    const receiver = await startReceiver();
+    closers.push(() => receiver.close());
+    const card = p.demo?.cards.find((c) => c.personId === 's-001')?.cardId as string;
+    failNextCommit(p);
+    p.state.groupCommit.join();
+    const sub = await p.invoke(
+      'createSubscription',
+      {
+        body: {
+          url: `${receiver.base}/rolled-back`,
+          event_types: ['card.status_changed'],
+          recipient_person_id: 's-001',
+        },
+      },
+      DEMO_OPERATOR,
+    );
+    expect(sub.status).toBe(201);
+    // a request of the same batch reads the subscriptions (and queues a push)
+    expect((await p.invoke('reportCardLost', { params: { card_id: card } }, DEMO_OPERATOR)).status).toBe(200);
+    await expect(p.state.groupCommit.settled()).rejects.toThrow(/disk is full/);
+    const count = (sql: string) => (reader.prepare(sql).get() as { n: number }).n;
+    expect(count('SELECT COUNT(*) AS n FROM subscriptions')).toBe(0);
+
+    // the card's status changes again, for good: no subscription wants it
+    const lost = await p.app.inject(signed(p, operator(p), 'POST', `/v1/cards/${card}/report-lost`, {}));
+    expect(lost.statusCode, lost.body).toBe(200);
+    await p.pushes.pump();
+    expect(count('SELECT COUNT(*) AS n FROM pushes')).toBe(0);
+    expect(receiver.on('/rolled-back')).toEqual([]);
+  });
+
+  it('fails a request whose nonce was recorded in the failed batch; its retry applies once, and no committed nonce is accepted again', async () => {
+    const { p, reader } = await filePlatform();
+    const op = operator(p);
+    const body = { out_trade_no: 'TU-RB', amount: 250, channel: 'simulated' };
+    const before = balanceOf(p, 's-002');
+    // the nonce is recorded in one batch; the request's work runs after its delay, in a later one
+    p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 50, count: 1 }]);
+    const sleeping = whenDelayed(p);
+    failNextCommit(p);
+    const original = signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', body, { idempotencyKey: 'k-rb' });
+    const first = p.app.inject(original);
+    await sleeping;
+    await expect(p.state.groupCommit.settled()).rejects.toThrow(/disk is full/);
+    const a = await first;
+    expect([a.statusCode, json(a).code, json(a).retryable]).toEqual([503, 'ERR_INTERNAL', true]);
+    expect(balanceOf(p, 's-002')).toBe(before);
+    expect(reader.prepare("SELECT 1 FROM orders WHERE out_trade_no = 'TU-RB'").get()).toBeUndefined();
+
+    // the retry (same key, fresh signature) applies once
+    const retryReq = signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', body, { idempotencyKey: 'k-rb' });
+    const retry = await p.app.inject(retryReq);
+    expect([retry.statusCode, retry.headers['idempotent-replayed']]).toEqual([201, undefined]);
+    expect(balanceOf(p, 's-002')).toBe(before + 250);
+    // its nonce is committed: never accepted again
+    const replay = await p.app.inject(retryReq);
+    expect([replay.statusCode, json(replay).code]).toEqual([401, 'ERR_SIG_NONCE_REPLAYED']);
+    // the first nonce was rolled back with its request, which did nothing: the database holds it
+    // free, so that signed request may come again, and is answered as its retry was
+    const nonceOf = (r: typeof original) =>
+      /nonce="([^"]*)"/.exec(String((r.headers as Record<string, string>)['signature-input']))?.[1];
+    const nonces = reader.prepare('SELECT nonce FROM nonces WHERE key_id = ?').pluck().all(op.id);
+    expect(nonces).not.toContain(nonceOf(original));
+    expect(nonces).toContain(nonceOf(retryReq));
+    const again = await p.app.inject(original);
+    expect([again.statusCode, again.headers['idempotent-replayed'], again.body]).toEqual([
+      201,
+      'true',
+      retry.body,
+    ]);
+    expect(balanceOf(p, 's-002')).toBe(before + 250);
+    expect(checkLedger(p.state).balanced).toBe(true);
+  });
+
+  it('keeps the database’s nonce pruning mark: a pruned nonce stays refused after a restart', async () => {
+    const { p, dbPath, reader } = await filePlatform();
+    const op = operator(p);
+    const request = signed(p, op, 'GET', '/v1/schools/sch-demo/root-key');
+    expect((await p.app.inject(request)).statusCode).toBe(200);
+    p.clock.advance(2 * 86_400); // its nonce may be pruned now
+    failNextCommit(p);
+    p.state.groupCommit.join(); // pruning runs inside a batch that fails
+    expect(pruneExpired(p.state).nonces).toBeGreaterThan(0);
+    await expect(p.state.groupCommit.settled()).rejects.toThrow(/disk is full/);
+    expect(pruneExpired(p.state).nonces).toBeGreaterThan(0); // again, committed
+    const mark = reader.prepare("SELECT until_s FROM prune_marks WHERE what = 'nonces'").pluck().get();
+    expect(mark).toBeGreaterThanOrEqual(T0 / 1000);
+
+    // restarted, and the clock set back: the replay is refused, although its nonce is gone
+    await p.close();
+    const again = await createMockPlatform({
+      dbPath,
+      demo: true,
+      clock: createClock({ start: T0, frozen: true }),
+    });
+    closers.push(() => again.close());
+    const replay = await again.app.inject(request);
+    expect([replay.statusCode, json(replay).code]).toEqual([401, 'ERR_SIG_NONCE_REPLAYED']);
+  });
+
+  it('never publishes a status list signed from rows of the failed batch', async () => {
+    const { p } = await filePlatform();
+    const cardOf = (person: string) => p.demo?.cards.find((c) => c.personId === person)?.cardId as string;
+    const [c, d] = [cardOf('s-001'), cardOf('t-001')];
+    const gc = p.state.groupCommit;
+    failNextCommit(p);
+    gc.join();
+    void p.invoke('reportCardLost', { params: { card_id: c } }, DEMO_OPERATOR);
+    // a status list fetch of the same batch starts signing the list with card c suspended
+    const stale = getTrustMaterial(p.state, 'sch-demo', 'status-list');
+    gc.flush(); // fails: c is active again, and the list's version is given again...
+    expect(gc.stats().failed).toBe(1);
+    gc.join();
+    void p.invoke('reportCardLost', { params: { card_id: d } }, DEMO_OPERATOR);
+    gc.flush(); // ...to this change, committed: d is suspended
+    await stale;
+    const res = await p.app.inject(signed(p, operator(p), 'GET', '/v1/schools/sch-demo/status-list'));
+    expect(res.statusCode).toBe(200);
+    const list = decodeStatusList(new Uint8Array(res.rawPayload)).statusList;
+    const index = (card: string) =>
+      (
+        p.state.db.prepare('SELECT status_index FROM cards WHERE card_id = ?').get(card) as {
+          status_index: number;
+        }
+      ).status_index;
+    expect([getStatus(list, index(c)), getStatus(list, index(d))]).toEqual([
+      CARD_STATUS.valid,
+      CARD_STATUS.suspended,
+    ]);
   });
 });

@@ -288,6 +288,9 @@ function signVersion(
   const doc = (async (): Promise<TrustDocument | undefined> => {
     const iat = state.clock.nowSeconds();
     const bytes = await sign(kind, state, schoolId, version, iat);
+    // A failed batch dropped the flights meanwhile (forgetTrustCaches): the rows signed may have been
+    // rolled back, and this version number given to other content since. Not stored: signed again.
+    if (signings.get(state) !== flights) return undefined;
     const etag = `"${kind}-v${version}-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}"`;
     // Only the version still waiting for its bytes: never over bytes already served.
     const stored = state.db
@@ -400,6 +403,19 @@ async function statusListOf(state: PlatformState, schoolId: string): Promise<Sta
   const list = decodeStatusList(doc.bytes).statusList;
   if ((statusGeneration.get(state) ?? 0) === generation) m.set(schoolId, { etag: doc.etag, list });
   return list;
+}
+
+/**
+ * Drops what is kept in memory of every school's keys and trust material (and the signings in
+ * flight): a failed group-commit batch may have rolled back rows it was read from (keys made, an
+ * issuer rotated, a card's status changed). The next use reads the database again.
+ */
+export function forgetTrustCaches(state: PlatformState): void {
+  keyCache.delete(state);
+  trustListCache.delete(state);
+  statusCache.delete(state);
+  statusGeneration.set(state, (statusGeneration.get(state) ?? 0) + 1);
+  signings.delete(state);
 }
 
 /** Whether resolving a code of this school reads only cached trust material (writes nothing). */

@@ -95,7 +95,8 @@ interface SubscriptionRow {
 
 /**
  * The subscriptions, read once and kept until one is created (every payment asks; they rarely
- * change). {@link forgetSubscriptions} drops the copy.
+ * change). {@link forgetSubscriptions} drops the copy; so does a failed group-commit batch (the
+ * copy may hold a subscription it rolled back; see `platform.ts`).
  */
 const subscriptionCache = new WeakMap<PlatformState, readonly SubscriptionRow[]>();
 function subscriptionsOf(state: PlatformState): readonly SubscriptionRow[] {
@@ -111,7 +112,7 @@ function subscriptionsOf(state: PlatformState): readonly SubscriptionRow[] {
   subscriptionCache.set(state, rows);
   return rows;
 }
-/** Drops the cached subscriptions (after a write to the table, committed or rolled back). */
+/** Drops the cached subscriptions (after a write to the table, committed or rolled back, and after a failed batch). */
 export function forgetSubscriptions(state: PlatformState): void {
   subscriptionCache.delete(state);
 }

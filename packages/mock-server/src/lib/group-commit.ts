@@ -11,7 +11,8 @@
  * its last database work ended (`current()`), and its response waits for that batch's `COMMIT`.
  * The same wait covers requests that only read rows another request has not committed yet. When
  * a `COMMIT` fails, the whole batch rolls back and every response that waits on it fails with a
- * retryable 503.
+ * retryable 503. What is kept in memory of rows (caches) may hold rows of that batch: the
+ * listeners given to `onRollback()` drop it, before anything else runs.
  *
  * With `enabled: false` (`:memory:` databases and the `groupCommit: false` option), `join()`
  * opens nothing. Each `db.transaction()` then commits on its own, as before.
@@ -24,6 +25,8 @@ import type { Db } from './db.js';
 export interface Batch {
   /** Resolves after the batch's COMMIT, rejects when it failed (the batch was rolled back). */
   readonly committed: Promise<void>;
+  /** Whether its COMMIT failed (the batch was rolled back): set before any waiter hears of it. */
+  readonly failed: boolean;
 }
 
 /** The group-commit coordinator of one database connection. */
@@ -38,6 +41,11 @@ export interface GroupCommit {
   settled(): Promise<void>;
   /** Runs `fn` after the open batch commits, or now when none is open. It is skipped when the batch fails. */
   afterCommit(fn: () => void): void;
+  /**
+   * Runs `fn` after every failed batch's ROLLBACK, before its waiters hear of it and before
+   * anything else runs: drop there what memory keeps of rows the batch may have written.
+   */
+  onRollback(fn: () => void): void;
   /** Commits the open batch now. */
   flush(): void;
   /** Counters: batches committed and failed, joins, largest batch, time spent in COMMIT (ms). */
@@ -63,6 +71,7 @@ export interface GroupCommitStats {
 }
 
 interface OpenBatch extends Batch {
+  failed: boolean;
   resolve(): void;
   reject(err: unknown): void;
   hooks: (() => void)[];
@@ -93,6 +102,7 @@ const RESOLVED = Promise.resolve();
 export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): GroupCommit {
   const enabled = options.enabled ?? true;
   let open: OpenBatch | undefined;
+  const rollbackListeners: (() => void)[] = [];
   let batches = 0;
   let failed = 0;
   let joins = 0;
@@ -118,6 +128,14 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
         if (db.inTransaction) db.exec('ROLLBACK');
       } catch {
         // the connection may be closing
+      }
+      b.failed = true;
+      for (const listener of rollbackListeners) {
+        try {
+          listener();
+        } catch {
+          // a listener must not break the others
+        }
       }
       options.onError?.(err);
       b.reject(err);
@@ -159,7 +177,7 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
         reject = rej;
       });
       committed.catch(() => undefined); // waiters see the failure; nobody waiting is fine too
-      open = { committed, resolve, reject, hooks: [], joins: 1 };
+      open = { committed, failed: false, resolve, reject, hooks: [], joins: 1 };
       setImmediate(flush);
     },
     current: () => open,
@@ -167,6 +185,9 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
     afterCommit(fn) {
       if (open === undefined) fn();
       else open.hooks.push(fn);
+    },
+    onRollback(fn) {
+      rollbackListeners.push(fn);
     },
     flush,
     stats: () => ({ batches, failed, joins, maxJoins, commitMs, maxCommitMs, beginMs, maxBeginMs }),

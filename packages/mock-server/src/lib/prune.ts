@@ -36,6 +36,16 @@ export function noncesPrunedUntil(state: PlatformState): number {
   return v;
 }
 
+/**
+ * Forgets the remembered mark of {@link noncesPrunedUntil}: it is read from the database again.
+ * For a failed group-commit batch, which may have rolled back a pruning (its deletions and its mark)
+ * after the mark was remembered: a mark ahead of the database's would keep the next pruning from
+ * storing its own, and a restart would forget how far nonces were pruned.
+ */
+export function forgetNoncesPrunedUntil(state: PlatformState): void {
+  prunedUntil.delete(state);
+}
+
 /** What {@link pruneExpired} deleted. */
 export interface PruneResult {
   /** Nonces whose signature expired more than {@link NONCE_MARGIN_S} ago. */

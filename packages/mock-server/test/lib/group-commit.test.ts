@@ -97,6 +97,38 @@ describe('group commit', () => {
     expect(gc.stats()).toMatchObject({ batches: 0, failed: 1 });
   });
 
+  it('marks a failed batch and runs the rollback listeners before its waiters resume, never after a COMMIT', async () => {
+    const { db } = fileDb();
+    db.exec(
+      'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)',
+    );
+    const gc = createGroupCommit(db);
+    const events: string[] = [];
+    gc.onRollback(() => events.push(`rollback (in transaction: ${db.inTransaction})`));
+    gc.onRollback(() => {
+      throw new Error('a failing listener');
+    });
+    gc.onRollback(() => events.push('second listener'));
+
+    gc.join();
+    db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run('ok', 1);
+    const committed = gc.current();
+    await gc.settled();
+    expect(committed?.failed).toBe(false);
+    expect(events).toEqual([]);
+
+    gc.join();
+    db.prepare('INSERT INTO child (p) VALUES (42)').run(); // violates the deferred FK at COMMIT
+    const batch = gc.current();
+    expect(batch?.failed).toBe(false);
+    const waiter = batch?.committed.catch(() => events.push(`waiter (failed: ${batch.failed})`));
+    gc.flush();
+    expect(batch?.failed).toBe(true);
+    expect(events).toEqual(['rollback (in transaction: false)', 'second listener']);
+    await waiter;
+    expect(events).toEqual(['rollback (in transaction: false)', 'second listener', 'waiter (failed: true)']);
+  });
+
   it('when disabled, join() opens nothing and transactions commit on their own', async () => {
     const { db, seen } = fileDb();
     const gc = createGroupCommit(db, { enabled: false });
