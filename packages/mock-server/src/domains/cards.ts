@@ -11,6 +11,7 @@ import {
   type CampusCardError,
   type CredentialCache,
   computeUidHash,
+  decodeCredential,
   decodeStatusList,
   decodeTrustList,
   exportJwk,
@@ -626,16 +627,40 @@ export function consumeCode(state: PlatformState, r: Resolution, principalId: st
 
 /**
  * A parent's linked cards: the live (not revoked) card of each linked student, in the order of
- * `student_ids`, as a credential's `linkedCards` and the online identity list them.
+ * `student_ids`, as a credential's `linkedCards` and the online identity list them. With `after`,
+ * as they will be once that student's live card is `after.cardId` (undefined: none).
  */
-export function linkedCardIds(state: PlatformState, person: { student_ids: string }): string[] {
+export function linkedCardIds(
+  state: PlatformState,
+  person: { student_ids: string },
+  after?: { readonly studentId: string; readonly cardId: string | undefined },
+): string[] {
   const linked: string[] = [];
   const live = state.db.prepare("SELECT card_id FROM cards WHERE person_id = ? AND status <> 'revoked'");
   for (const sid of JSON.parse(person.student_ids) as string[]) {
-    const c = live.get(sid) as { card_id: string } | undefined;
-    if (c !== undefined) linked.push(c.card_id);
+    const id =
+      sid === after?.studentId ? after.cardId : (live.get(sid) as { card_id: string } | undefined)?.card_id;
+    if (id !== undefined) linked.push(id);
   }
   return linked;
+}
+
+/** The `linkedCards` of a card's stored credential. */
+function credentialLinks(card: Pick<CardRow, 'credential'>): readonly string[] {
+  return decodeCredential(new Uint8Array(card.credential)).claims.linkedCards;
+}
+
+const sameIds = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((id, i) => id === b[i]);
+
+/** Options of {@link buildCredential}. */
+interface BuildOptions {
+  /** Default: the school's issuer key. */
+  readonly issuer?: PrivateKey;
+  /** Issued at, unix seconds. Default: now. */
+  readonly iat?: number;
+  /** The linked cards. Default: the person's, now ({@link linkedCardIds}). */
+  readonly linked?: readonly string[];
 }
 
 async function buildCredential(
@@ -646,12 +671,13 @@ async function buildCredential(
   >,
   holder: PublicKey,
   validityDays: number,
-  issuer: PrivateKey = ensureSchoolKeys(state, card.school_id).issuer,
-): Promise<{ credential: Uint8Array; iat: number }> {
+  options: BuildOptions = {},
+): Promise<{ credential: Uint8Array; iat: number; linked: readonly string[] }> {
   const person = getPersonRow(state, card.person_id);
   if (person === undefined) throw notFound(`person ${card.person_id}`);
-  const iat = state.clock.nowSeconds();
-  const linked = linkedCardIds(state, person);
+  const issuer = options.issuer ?? ensureSchoolKeys(state, card.school_id).issuer;
+  const iat = options.iat ?? state.clock.nowSeconds();
+  const linked = options.linked ?? linkedCardIds(state, person);
   const groups = personGroups(person);
   const credential = await issueCredential(
     {
@@ -668,7 +694,112 @@ async function buildCredential(
     },
     issuer,
   );
-  return { credential, iat };
+  return { credential, iat, linked };
+}
+
+/** The days a card's credential is valid for (its expiry minus its issue). */
+const validityDaysOf = (card: Pick<CardRow, 'issued_at' | 'expires_at'>): number =>
+  Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
+
+/** Whether a card row changed since `before` was read (by content: a frozen clock hides times). */
+function cardChanged(before: CardRow, now: CardRow): boolean {
+  return (
+    now.updated_at !== before.updated_at ||
+    now.status !== before.status ||
+    now.status_index !== before.status_index ||
+    now.holder_kid !== before.holder_kid ||
+    now.physical_uid_hash !== before.physical_uid_hash ||
+    !Buffer.from(now.credential).equals(Buffer.from(before.credential))
+  );
+}
+
+/** The live parent cards linked to a student. */
+function parentCardsOf(state: PlatformState, studentId: string): CardRow[] {
+  return state.db
+    .prepare(
+      "SELECT c.* FROM guardians g JOIN cards c ON c.person_id = g.parent_id WHERE g.student_id = ? AND c.role = 'parent' AND c.status <> 'revoked' ORDER BY c.card_id",
+    )
+    .all(studentId) as CardRow[];
+}
+
+/** A parent's credential signed again for a change of its linked cards (see {@link signLinkRefreshes}). */
+interface LinkRefresh {
+  /** The parent's card as read before the signing. */
+  readonly card: CardRow;
+  readonly linked: readonly string[];
+  readonly statusIndex: number;
+  readonly credential: Uint8Array;
+}
+
+/**
+ * Signs again the credential of each parent of `studentId` whose `linkedCards` change once the
+ * student's live card is `cardId` (undefined: none), before the change is committed. A parent
+ * whose credential names a card it will no longer be linked to gets a new status index: its
+ * current credential (and any earlier one under that index) is published revoked, so readers
+ * stop taking its linked cards at once. A credential that only gains a card keeps its index: the
+ * one it replaces names fewer cards, which grants no more than the parent has. The card's phone
+ * key and validity (`iat`, expiry) stay: only the linked cards (and the index) change.
+ */
+async function signLinkRefreshes(
+  state: PlatformState,
+  studentId: string,
+  cardId: string | undefined,
+): Promise<LinkRefresh[]> {
+  const refreshes: LinkRefresh[] = [];
+  for (const card of parentCardsOf(state, studentId)) {
+    const person = getPersonRow(state, card.person_id);
+    if (person === undefined) throw notFound(`person ${card.person_id}`);
+    const linked = linkedCardIds(state, person, { studentId, cardId });
+    const held = credentialLinks(card);
+    if (sameIds(held, linked)) continue;
+    const narrowed = held.some((id) => !linked.includes(id));
+    const statusIndex = narrowed ? reserveStatusIndex(state, card.school_id) : card.status_index;
+    const { credential } = await buildCredential(
+      state,
+      { ...card, status_index: statusIndex },
+      importPublicJwk(JSON.parse(card.holder_jwk)),
+      validityDaysOf(card),
+      { iat: Math.floor(card.issued_at / 1000), linked },
+    );
+    refreshes.push({ card, linked, statusIndex, credential });
+  }
+  return refreshes;
+}
+
+/**
+ * Writes the parents' credentials signed by {@link signLinkRefreshes}, in the caller's
+ * transaction and after the student's change they were signed for. Throws a retryable 409 when a
+ * parent's card or linked cards moved since (a concurrent change: the retry signs again).
+ * Returns the documents to give a new version: the status list and roster when an index changed.
+ */
+function writeLinkRefreshes(
+  state: PlatformState,
+  studentId: string,
+  refreshes: readonly LinkRefresh[],
+): CardMaterial[] {
+  const planned = new Map(refreshes.map((r) => [r.card.card_id, r]));
+  const update = state.db.prepare(
+    'UPDATE cards SET status_index = ?, credential = ?, updated_at = ? WHERE card_id = ?',
+  );
+  let moved = false;
+  for (const now of parentCardsOf(state, studentId)) {
+    const person = getPersonRow(state, now.person_id);
+    const want = person === undefined ? [] : linkedCardIds(state, person);
+    const r = planned.get(now.card_id);
+    if (
+      r === undefined
+        ? !sameIds(credentialLinks(now), want)
+        : cardChanged(r.card, now) || !sameIds(r.linked, want)
+    ) {
+      throw new ApiError(409, 'ERR_CONFLICT', "a parent's card changed during the change; retry", {
+        retryable: true,
+      });
+    }
+    if (r === undefined) continue;
+    update.run(r.statusIndex, Buffer.from(r.credential), state.clock.now(), now.card_id);
+    if (r.statusIndex !== now.status_index) moved = true;
+  }
+  return moved ? ['status-list', 'roster'] : [];
 }
 
 function holderKeyOf(jwk: PublicJwk): PublicKey {
@@ -770,11 +901,16 @@ function withThen(card: ResolvedCard, then: CardThen): ResolvedCard {
   };
 }
 
+/**
+ * Changes a card's status. `refreshes`: for a student's card being revoked, its parents'
+ * credentials signed again without it ({@link signLinkRefreshes}), written in the same commit.
+ */
 function statusChange(
   ctx: HandlerContext,
   cardId: string,
   allowed: readonly Card['status'][],
   next: Card['status'],
+  refreshes?: readonly LinkRefresh[],
 ): HandlerResult {
   return ctx.commit(() => {
     const card = getCardRow(ctx.state, cardId);
@@ -796,12 +932,14 @@ function statusChange(
         .run(next, ctx.state.clock.now(), cardId);
     }
     recordCardHistory(ctx.state, cardId);
-    // the roster holds no statuses, only the cards not revoked: it changes when a card leaves it
-    touchTrustMaterial(
-      ctx.state,
-      card.school_id,
+    const kinds = new Set<CardMaterial>(
+      // the roster holds no statuses, only the cards not revoked: it changes when a card leaves it
       next === 'revoked' ? ['status-list', 'roster'] : ['status-list'],
     );
+    if (refreshes !== undefined) {
+      for (const k of writeLinkRefreshes(ctx.state, card.person_id, refreshes)) kinds.add(k);
+    }
+    touchTrustMaterial(ctx.state, card.school_id, [...kinds]);
     const out = cardOut(getCardRow(ctx.state, cardId) as CardRow);
     enqueueEvent(ctx.state, 'card.status_changed', out, { personIds: [card.person_id] });
     return { status: 200, body: out };
@@ -888,9 +1026,13 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
   // Sign every credential first (async), then install the key and commit at once.
   const reissued: { card: CardRow; credential: Uint8Array; iat: number; days: number }[] = [];
   for (const card of cards) {
-    const days = Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
+    const days = validityDaysOf(card);
     const holder = importPublicJwk(JSON.parse(card.holder_jwk));
-    reissued.push({ card, days, ...(await buildCredential(state, card, holder, days, keys.issuer)) });
+    reissued.push({
+      card,
+      days,
+      ...(await buildCredential(state, card, holder, days, { issuer: keys.issuer })),
+    });
   }
   const version = state.tx(() => {
     state.db
@@ -974,7 +1116,7 @@ export const cardHandlers: Handlers = {
     const index = reserveStatusIndex(state, person.school_id);
     const cardId = `${person.school_id}-${String(index).padStart(6, '0')}`;
     const days = b.validity_days ?? 30;
-    const { credential, iat } = await buildCredential(
+    const { credential, iat, linked } = await buildCredential(
       state,
       {
         card_id: cardId,
@@ -987,9 +1129,18 @@ export const cardHandlers: Handlers = {
       holder,
       days,
     );
+    // a student's new card is linked to their parents: their credentials gain it
+    const refreshes =
+      b.role === 'student' ? await signLinkRefreshes(state, person.person_id, cardId) : undefined;
     return ctx.commit(() => {
       if (live() !== undefined)
         throw new ApiError(409, 'ERR_CARD_EXISTS', 'this person already has a live card of this role (C1)');
+      // a linked student's card issued or unlinked while this credential was signed
+      if (!sameIds(linkedCardIds(state, person), linked)) {
+        throw new ApiError(409, 'ERR_CONFLICT', 'the linked cards changed during the issue; retry', {
+          retryable: true,
+        });
+      }
       state.db
         .prepare(
           `INSERT INTO cards (card_id, school_id, person_id, role, status, status_index, holder_jwk, holder_kid, issued_at, expires_at, credential, updated_at)
@@ -1009,6 +1160,8 @@ export const cardHandlers: Handlers = {
           state.clock.now(),
         );
       recordCardHistory(state, cardId);
+      // a parent's new index is in both documents, as the new card is
+      if (refreshes !== undefined) writeLinkRefreshes(state, person.person_id, refreshes);
       touchTrustMaterial(state, person.school_id, ['status-list', 'roster']);
       return { status: 201, body: cardOut(getCardRow(state, cardId) as CardRow) };
     });
@@ -1030,33 +1183,32 @@ export const cardHandlers: Handlers = {
       ctx.body.holder_jwk === undefined
         ? importPublicJwk(JSON.parse(card.holder_jwk))
         : holderKeyOf(ctx.body.holder_jwk);
-    const days =
-      ctx.body.validity_days ?? Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
+    const days = ctx.body.validity_days ?? validityDaysOf(card);
+    const person = getPersonRow(state, card.person_id);
+    if (person === undefined) throw notFound(`person ${card.person_id}`);
+    const linked = linkedCardIds(state, person);
     // A new phone key gets a new status index. A reader checks a full code against the key inside
     // its credential, not the roster's: the old phone's credential would verify offline until it
     // expired. Its index, no longer any card's, is published revoked from the next status list.
+    // So does a parent's credential naming a card the parent is no longer linked to (one kept
+    // from before the platform signed parents' credentials again on such a change).
     const newKey = toBase64Url(holder.kid) !== card.holder_kid;
-    const statusIndex = newKey ? reserveStatusIndex(state, card.school_id) : card.status_index;
+    const newIndex = newKey || credentialLinks(card).some((id) => !linked.includes(id));
+    const statusIndex = newIndex ? reserveStatusIndex(state, card.school_id) : card.status_index;
     const { credential, iat } = await buildCredential(
       state,
       { ...card, status_index: statusIndex },
       holder,
       days,
+      { linked },
     );
     return ctx.commit(() => {
       // the card may have changed while the credential was signed: never write over that
       const now = getCardRow(state, card.card_id) as CardRow;
       if (now.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');
       // (by content, not only its time: two changes in one millisecond, or on a frozen clock,
-      // would look like none)
-      if (
-        now.updated_at !== card.updated_at ||
-        now.status !== card.status ||
-        now.status_index !== card.status_index ||
-        now.holder_kid !== card.holder_kid ||
-        now.physical_uid_hash !== card.physical_uid_hash ||
-        !Buffer.from(now.credential).equals(Buffer.from(card.credential))
-      ) {
+      // would look like none; a change of a parent's linked cards signs its credential again)
+      if (cardChanged(card, now)) {
         throw new ApiError(409, 'ERR_CONFLICT', 'the card changed during the renewal; retry', {
           retryable: true,
         });
@@ -1076,16 +1228,30 @@ export const cardHandlers: Handlers = {
           card.card_id,
         );
       recordCardHistory(state, card.card_id);
-      // the roster always (keys, expiry); the status list when the old key's index was let go
-      touchTrustMaterial(state, card.school_id, newKey ? ['status-list', 'roster'] : ['roster']);
+      // the roster always (keys, expiry); the status list when the old index was let go
+      touchTrustMaterial(state, card.school_id, newIndex ? ['status-list', 'roster'] : ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
     });
   },
 
   reportCardLost: (ctx) => statusChange(ctx as HandlerContext, ctx.params.card_id, ['active'], 'suspended'),
   restoreCard: (ctx) => statusChange(ctx as HandlerContext, ctx.params.card_id, ['suspended'], 'active'),
-  unlinkCard: (ctx) =>
-    statusChange(ctx as HandlerContext, ctx.params.card_id, ['active', 'suspended'], 'revoked'),
+  unlinkCard: async (ctx) => {
+    const card = getCardRow(ctx.state, ctx.params.card_id);
+    // a student's card leaves their parents' credentials: signed again without it, each under a
+    // new status index (the credential naming it is revoked with the card)
+    const refreshes =
+      card?.role === 'student' && card.status !== 'revoked'
+        ? await signLinkRefreshes(ctx.state, card.person_id, undefined)
+        : undefined;
+    return statusChange(
+      ctx as HandlerContext,
+      ctx.params.card_id,
+      ['active', 'suspended'],
+      'revoked',
+      refreshes,
+    );
+  },
 
   linkPhysicalCard: (ctx) =>
     ctx.commit(() => {

@@ -10,7 +10,12 @@
  * (422 ERR_REVOKED, from the status list), the card lets go of its physical card (its UID names no
  * card: 422 ERR_UNKNOWN_CARD, until it is linked to the holder's next card), and no later status
  * change or renewal is possible (409); the person may be issued a new card.
+ *
+ * A parent's credential follows its linked students' cards: an unlink of one signs it again
+ * without the card, under a new status index (the old one revoked); an issue signs it again with
+ * the new card, under the same index.
  */
+import { randomUUID } from 'node:crypto';
 import {
   CARD_STATUS,
   createPresentation,
@@ -381,6 +386,284 @@ describe('card unlink', () => {
     expect(json(ok)).toMatchObject({ card_id: card.card_id, person_id: 's-001', status: 'success' });
     // the same wallet
     expect(await balance(p, 's-001')).toBe(9_800);
+  });
+});
+
+describe("a parent's linked cards", () => {
+  /** A gate's verifier, synced now with the school's trust list, status list and roster. */
+  async function syncedVerifier(p: MockPlatform) {
+    const g = deviceSigner(p, 'gate-01');
+    const material = async (k: string) =>
+      new Uint8Array((await p.app.inject(signed(p, g, 'GET', `/v1/schools/sch-demo/${k}`))).rawPayload);
+    const root = json<{ jwk: Jwk }>(await p.app.inject(signed(p, g, 'GET', '/v1/schools/sch-demo/root-key')));
+    const now = p.clock.nowSeconds();
+    const v = createVerifier({ rootKeys: [importPublicJwk(root.jwk)] });
+    expect(v.loadTrustList(await material('trust-list'), { now }).ok).toBe(true);
+    expect(v.loadStatusList(await material('status-list'), { now }).ok).toBe(true);
+    expect(v.loadRoster(await material('roster'), { now }).ok).toBe(true);
+    return (qr: string) => v.verify(qr, { now, reader: { id: 'gate-01' } });
+  }
+  const linksOf = (c: Card) => decodeCredential(fromBase64Url(c.credential)!).claims.linkedCards;
+  const phoneOf = (p: MockPlatform, person: string) => importPrivateJwk(cardOf(p, person).holderPrivateJwk);
+  /** Issues a student's card, with a new phone key. */
+  const issue = async (p: MockPlatform, person: string) => {
+    const res = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/cards', {
+        person_id: person,
+        role: 'student',
+        holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+      }),
+    );
+    expect(res.statusCode, res.body).toBe(201);
+    return json<Card>(res);
+  };
+
+  it("a linked student's card unlinked: the parent's credential naming it is revoked; the one fetched next names the others", async () => {
+    p = await demoPlatform();
+    const parent = cardOf(p, 'p-002'); // linked to s-002 and s-003
+    const [s2, s3] = [cardOf(p, 's-002').cardId, cardOf(p, 's-003').cardId];
+    const before = await getCard(p, parent.cardId);
+    expect(linksOf(before)).toEqual([s2, s3]);
+    const oldQr = await qrOf(p, 'p-002', 1); // the parent's phone, before it fetches again
+    const tl = await trustList(p);
+    const s0 = await fetchMaterial(p, 'status-list');
+    const r0 = await fetchMaterial(p, 'roster');
+    const list0 = verifyStatusList(new Uint8Array(s0.rawPayload), tl);
+
+    const key = 'unlink-s-002';
+    const unlink = () =>
+      p.app.inject(signed(p, operator(p), 'POST', `/v1/cards/${s2}/unlink`, {}, { idempotencyKey: key }));
+    const res = await unlink();
+    expect(res.statusCode, res.body).toBe(200);
+
+    // the card's credential: the remaining link, a new status index; same card, phone key, validity
+    const after = await getCard(p, parent.cardId);
+    expect(linksOf(after)).toEqual([s3]);
+    expect(after.status_index).not.toBe(before.status_index);
+    expect(after).toMatchObject({
+      card_id: before.card_id,
+      status: 'active',
+      holder_kid: before.holder_kid,
+      issued_at: before.issued_at,
+      expires_at: before.expires_at,
+    });
+
+    // one new version of each document (new ETags): the old index revoked, the new one valid
+    const s1 = await fetchMaterial(p, 'status-list', s0.headers.etag as string);
+    expect(s1.statusCode).toBe(200);
+    const list1 = verifyStatusList(new Uint8Array(s1.rawPayload), tl);
+    expect(list1.version).toBe(list0.version + 1);
+    expect([getStatus(list1, before.status_index), getStatus(list1, after.status_index)]).toEqual([
+      CARD_STATUS.revoked,
+      CARD_STATUS.valid,
+    ]);
+    expect((await fetchMaterial(p, 'status-list', s1.headers.etag as string)).statusCode).toBe(304);
+    const r1 = await fetchMaterial(p, 'roster', r0.headers.etag as string);
+    expect(r1.statusCode).toBe(200);
+    const entry = verifyRoster(new Uint8Array(r1.rawPayload), tl).cards.find(
+      (c) => c.cardId === parent.cardId,
+    );
+    expect(entry?.statusIndex).toBe(after.status_index);
+
+    // a reader synced since refuses the old credential; the new one passes with the new linkedCards
+    const verify = await syncedVerifier(p);
+    expect(await verify(oldQr)).toMatchObject({ accepted: false, reason: 'REVOKED' });
+    const newQr = await qrFrom(p, after.credential, phoneOf(p, 'p-002'), 1);
+    expect(await verify(newQr)).toMatchObject({ accepted: true, cardId: parent.cardId, linkedCards: [s3] });
+    // online alike
+    const resolve = async (qr_text: string) =>
+      p.app.inject(
+        signed(p, deviceSigner(p, 'gate-01'), 'POST', '/v1/identity/resolve', { qr_text, scene: 'access' }),
+      );
+    const old = await resolve(await qrOf(p, 'p-002', 1));
+    expect([old.statusCode, json(old).code]).toEqual([422, 'ERR_REVOKED']);
+    const fresh = await resolve(await qrFrom(p, after.credential, phoneOf(p, 'p-002'), 1));
+    expect(fresh.statusCode, fresh.body).toBe(200);
+    expect(json<{ identity: { linked_card_ids: string[] } }>(fresh).identity.linked_card_ids).toEqual([s3]);
+
+    // the same request again: replayed, nothing signed again
+    const again = await unlink();
+    expect([again.statusCode, again.headers['idempotent-replayed']]).toEqual([200, 'true']);
+    expect(await getCard(p, parent.cardId)).toEqual(after);
+    expect((await fetchMaterial(p, 'status-list', s1.headers.etag as string)).statusCode).toBe(304);
+
+    // the phone and its wallet are the parent's: a sale captured offline with the superseded
+    // credential is still booked (only what it says of the linked cards is withdrawn)
+    const offline = await p.app.inject(
+      signed(p, deviceSigner(p, 'pos-01'), 'POST', '/v1/payments/offline-batches', {
+        items: [
+          {
+            seq: 1,
+            out_trade_no: 'LINK-OFF-1',
+            amount: 100,
+            qr_text: await qrOf(p, 'p-002', 2),
+            captured_at: new Date(p.clock.now()).toISOString(),
+          },
+        ],
+      }),
+    );
+    expect(offline.statusCode, offline.body).toBe(200);
+    expect(json<{ results: { outcome: string }[] }>(offline).results[0]?.outcome).toBe('accepted');
+
+    // the student gets a new card: the credential gains it, under the same index (the one before,
+    // naming fewer cards, may stay valid: it grants less)
+    const card = await issue(p, 's-002');
+    const widened = await getCard(p, parent.cardId);
+    expect(linksOf(widened)).toEqual([card.card_id, s3]);
+    expect(widened.status_index).toBe(after.status_index);
+    const verify2 = await syncedVerifier(p);
+    expect(await verify2(await qrFrom(p, widened.credential, phoneOf(p, 'p-002'), 1))).toMatchObject({
+      accepted: true,
+      linkedCards: [card.card_id, s3],
+    });
+    expect(await verify2(await qrFrom(p, after.credential, phoneOf(p, 'p-002'), 1))).toMatchObject({
+      accepted: true,
+      linkedCards: [s3],
+    });
+    expect(await verify2(await qrOf(p, 'p-002', 1))).toMatchObject({ accepted: false, reason: 'REVOKED' });
+  });
+
+  it("a linked student's card replaced (lost, unlinked, issued again): the credential naming the old card is refused, the new one names the new card", async () => {
+    p = await demoPlatform();
+    const parent = cardOf(p, 'p-001'); // linked to s-001
+    const student = cardOf(p, 's-001').cardId;
+    const before = await getCard(p, parent.cardId);
+    expect(linksOf(before)).toEqual([student]);
+
+    // reported lost: still the student's card (it may be restored), the credential stays
+    expect((await cardPost(p, student, 'report-lost')).statusCode).toBe(200);
+    expect(await getCard(p, parent.cardId)).toEqual(before);
+    expect((await cardPost(p, student, 'unlink')).statusCode).toBe(200);
+    const card = await issue(p, 's-001');
+    expect(card.card_id).not.toBe(student);
+
+    const after = await getCard(p, parent.cardId);
+    expect(linksOf(after)).toEqual([card.card_id]);
+    expect(after.status_index).not.toBe(before.status_index);
+    const verify = await syncedVerifier(p);
+    expect(await verify(await qrOf(p, 'p-001', 1))).toMatchObject({ accepted: false, reason: 'REVOKED' });
+    expect(await verify(await qrFrom(p, after.credential, phoneOf(p, 'p-001'), 1))).toMatchObject({
+      accepted: true,
+      cardId: parent.cardId,
+      linkedCards: [card.card_id],
+    });
+
+    // the student's card renewed to a new phone: the same card id, nothing changes for the parent
+    const renewed = await cardPost(p, card.card_id, 'renew', {
+      holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+    });
+    expect(renewed.statusCode, renewed.body).toBe(200);
+    expect(await getCard(p, parent.cardId)).toEqual(after);
+    // a renewal of the parent's card keeps the links and the index
+    expect(json<Card>(await cardPost(p, parent.cardId, 'renew'))).toMatchObject({
+      status_index: after.status_index,
+    });
+    expect(linksOf(await getCard(p, parent.cardId))).toEqual([card.card_id]);
+  });
+
+  it("two of a parent's students' cards unlinked at once: a retry at most, never a credential naming an unlinked card", async () => {
+    p = await demoPlatform();
+    const parent = cardOf(p, 'p-002');
+    const before = await getCard(p, parent.cardId);
+    const students = [cardOf(p, 's-002').cardId, cardOf(p, 's-003').cardId];
+    const unlink = (i: number) =>
+      p.app.inject(
+        signed(
+          p,
+          operator(p),
+          'POST',
+          `/v1/cards/${students[i]}/unlink`,
+          {},
+          { idempotencyKey: `unlink-${i}` },
+        ),
+      );
+    const first = await Promise.all([unlink(0), unlink(1)]);
+    for (const [i, r] of first.entries()) {
+      if (r.statusCode === 200) continue;
+      expect([r.statusCode, json(r).code, json(r).retryable]).toEqual([409, 'ERR_CONFLICT', true]);
+      expect((await unlink(i)).statusCode).toBe(200); // the same key: the 409 was not stored
+    }
+    const after = await getCard(p, parent.cardId);
+    expect(linksOf(after)).toEqual([]);
+    const verify = await syncedVerifier(p);
+    expect(await verify(await qrOf(p, 'p-002', 1))).toMatchObject({ accepted: false, reason: 'REVOKED' });
+    expect(await verify(await qrFrom(p, after.credential, phoneOf(p, 'p-002'), 1))).toMatchObject({
+      accepted: true,
+      linkedCards: [],
+    });
+    expect(after.status_index).not.toBe(before.status_index);
+  });
+
+  it.each([
+    ['s-001', 'a student with another parent, whose credential the unlink signs again'],
+    ['s-009', 'a student whose only parent has no card yet'],
+  ])(
+    "a parent's card issued while a linked student's card is unlinked never names the unlinked card (%s: %s)",
+    async (sid) => {
+      p = await demoPlatform();
+      const post = (url: string, body: object, idempotencyKey: string) =>
+        p.app.inject(signed(p, operator(p), 'POST', url, body, { idempotencyKey }));
+      const person = (body: object) => post('/v1/people', { school_id: 'sch-demo', ...body }, randomUUID());
+      if (sid === 's-009') {
+        expect((await person({ person_id: sid, kind: 'student', name: 'Pupil' })).statusCode).toBe(201);
+        await issue(p, sid);
+      }
+      const studentCard = p.state.db
+        .prepare("SELECT card_id FROM cards WHERE person_id = ? AND status <> 'revoked'")
+        .get(sid) as { card_id: string };
+      const created = await person({
+        person_id: 'p-009',
+        kind: 'parent',
+        name: 'Guardian',
+        student_ids: [sid],
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      const phone = generateKeyPair('ES256').privateKey;
+      const body = { person_id: 'p-009', role: 'parent', holder_jwk: exportJwk(phone.publicKey) };
+      const requests = [
+        () => post('/v1/cards', body, 'issue-p-009'),
+        () => post(`/v1/cards/${studentCard.card_id}/unlink`, {}, `unlink-${sid}`),
+      ];
+      const first = await Promise.all(requests.map((r) => r()));
+      console.log(
+        'CONC2',
+        sid,
+        first.map((r) => r.statusCode),
+      );
+      for (const [i, r] of first.entries()) {
+        if (r.statusCode < 300) continue;
+        expect([r.statusCode, json(r).code, json(r).retryable]).toEqual([409, 'ERR_CONFLICT', true]);
+        expect((await requests[i]!()).statusCode).toBeLessThan(300); // the 409 was not stored
+      }
+      const card = await getCard(p, json<Card>(await requests[0]!()).card_id);
+      expect(linksOf(card)).toEqual([]);
+      const verify = await syncedVerifier(p);
+      expect(await verify(await qrFrom(p, card.credential, phone, 1))).toMatchObject({
+        accepted: true,
+        linkedCards: [],
+      });
+    },
+  );
+
+  it("a renewal of a parent's credential that names a card no longer linked gives it a new status index", async () => {
+    p = await demoPlatform();
+    const parent = cardOf(p, 'p-001');
+    const before = await getCard(p, parent.cardId);
+    // as a database of an earlier version left it: the student's card revoked, the credential kept
+    p.state.db
+      .prepare("UPDATE cards SET status = 'revoked' WHERE card_id = ?")
+      .run(cardOf(p, 's-001').cardId);
+    const res = await cardPost(p, parent.cardId, 'renew');
+    expect(res.statusCode, res.body).toBe(200);
+    const after = json<Card>(res);
+    expect(linksOf(after)).toEqual([]);
+    expect(after.status_index).not.toBe(before.status_index);
+    const verify = await syncedVerifier(p);
+    expect(await verify(await qrOf(p, 'p-001', 1))).toMatchObject({ accepted: false, reason: 'REVOKED' });
+    expect(await verify(await qrFrom(p, after.credential, phoneOf(p, 'p-001'), 1))).toMatchObject({
+      accepted: true,
+      linkedCards: [],
+    });
   });
 });
 
