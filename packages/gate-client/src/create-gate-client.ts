@@ -8,7 +8,14 @@
  */
 
 import { join } from 'node:path';
-import { decodeRoster, decodeStatusList, fromBase64Url, toBase64Url } from '@campus-card/core';
+import {
+  decodePresentation,
+  decodeQr,
+  decodeRoster,
+  decodeStatusList,
+  fromBase64Url,
+  toBase64Url,
+} from '@campus-card/core';
 import {
   compileValidator,
   DeviceEvent,
@@ -334,6 +341,15 @@ function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
 function assertSegment(name: string, v: unknown): asserts v is string {
   if (typeof v !== 'string' || v === '' || v === '.' || v === '..')
     throw new TypeError(`${name} must be a non-empty string other than "." and ".."`);
+}
+
+/** The scene hint a QR text carries; undefined for none, or a text that does not decode. */
+function sceneOf(qrText: string): number | undefined {
+  try {
+    return decodePresentation(decodeQr(qrText)).scene;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Denials the online fallback may never overturn (see {@link GateClientOptions.onlineFallbackReasons}). */
@@ -957,6 +973,8 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         }
       }
       const mode = identity.source === 'physical_card' ? 'physical' : 'full';
+      // the scene the code itself carries, for the reader's scene rules (a tap has none)
+      const shownScene = typeof input === 'string' ? sceneOf(input) : undefined;
       // the reader's own policy, on the groups the platform resolved, with the verifier's
       // anti-passback state: a card gets the same decision online as offline (C2, C4)
       let passage: { commit(): void } | undefined;
@@ -968,7 +986,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
             role: id.role,
             groups: id.groups,
             mode,
-            scene: undefined,
+            scene: shownScene,
           },
           { now: nowS(), reader },
         );
@@ -991,7 +1009,7 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
           linkedCards: id.linked_card_ids,
           physicalCard: id.physical_card_number ?? undefined,
           mode,
-          scene: undefined,
+          scene: shownScene,
           t: undefined,
           warnings: [],
           audit,

@@ -37,13 +37,18 @@ export async function rootKeyOf(server: RunningMockPlatform): Promise<PublicKey>
 }
 
 /** A fresh QR code of a demo person's card, made at `t` (default: the platform clock). */
-export async function qrOf(server: RunningMockPlatform, personId: string, t?: number): Promise<string> {
+export async function qrOf(
+  server: RunningMockPlatform,
+  personId: string,
+  t?: number,
+  scene?: number,
+): Promise<string> {
   const c = server.platform.demo?.cards.find((x) => x.personId === personId);
   if (c === undefined) throw new Error(`no card for ${personId}`);
   const credential = fromBase64Url(c.credential);
   if (credential === undefined) throw new Error('bad credential');
   const bytes = await createPresentation(
-    { credential, t: t ?? server.platform.clock.nowSeconds() },
+    { credential, t: t ?? server.platform.clock.nowSeconds(), ...(scene === undefined ? {} : { scene }) },
     importPrivateJwk(c.holderPrivateJwk),
   );
   return encodeQr(bytes);

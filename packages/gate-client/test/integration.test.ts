@@ -350,6 +350,22 @@ describe('gate client against the mock platform', () => {
     expect(again).toMatchObject({ source: 'offline', decision: { accepted: false, reason: 'REPLAYED' } });
   });
 
+  it("an online fallback applies the reader's scene rule to the scene the code carries", async () => {
+    const g = await gate();
+    const door = {
+      ...READER,
+      onlineFallback: true,
+      policy: { id: 'door', rules: [{ kind: 'scene' as const, id: 'access-codes', require: [1] }] },
+    };
+    const access = await g.scan(await qrOf(server, 's-001', undefined, 1), door, { kind: 'access' });
+    expect(access).toMatchObject({ source: 'online', decision: { accepted: true, scene: 1 } });
+    const none = await g.scan(await qrOf(server, 's-002'), door, { kind: 'access' });
+    expect(none).toMatchObject({
+      source: 'online',
+      decision: { accepted: false, reason: 'POLICY_DENIED', rule: 'access-codes' },
+    });
+  });
+
   it('a code that passed here offline is not let in again online (its upload still queued)', async () => {
     const g = await gate({
       verifier: createVerifier({ rootKeys: [rootKey], maxStaleness: { statusList: 60 } }),

@@ -89,6 +89,7 @@ export function createPolicyEvaluator(passback: PassbackState): PolicyEvaluator 
         cardId: subject.cardId,
         groups: subject.groups,
         scene: subject.scene,
+        mode: subject.mode,
       },
       reader.direction === undefined ? { now, passback } : { now, direction: reader.direction, passback },
     );

@@ -379,6 +379,32 @@ describe('S7 teacher canteen', () => {
     const broken = { id: 'x', policy: { id: 'b', rules: [{ kind: 'nope' }] } as unknown as ReaderPolicy };
     denied(await v.verify(await campus.code('T-0042', T0), { now: T0, reader: broken }), 'INTERNAL_ERROR');
   });
+
+  it('a POS that takes payment codes only: a code with another scene or none is denied, a card tap passes', async () => {
+    const v = await loaded();
+    const pos = {
+      id: 'pos-1',
+      policy: { id: 'pay', rules: [{ kind: 'scene', id: 'payment-codes', require: [2] }] } as ReaderPolicy,
+    };
+    const t = T0;
+    expect(
+      (await v.verify(await campus.code('T-0042', t, { scene: 2 }), { now: t, reader: pos })).accepted,
+    ).toBe(true);
+    for (const code of [
+      await campus.code('T-0042', t, { scene: 1 }),
+      await campus.code('T-0042', t),
+      await campus.compact('T-0042', t),
+    ]) {
+      expect(await v.verify(code, { now: t, reader: pos })).toMatchObject({
+        accepted: false,
+        reason: 'POLICY_DENIED',
+        rule: 'payment-codes',
+      });
+    }
+    expect((await v.verify({ uid: new Uint8Array([4, 1, 2, 3]) }, { now: t, reader: pos })).accepted).toBe(
+      true,
+    );
+  });
 });
 
 describe('C5 card revoked after a sync', () => {

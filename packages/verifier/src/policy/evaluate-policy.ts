@@ -119,7 +119,12 @@ function check(
       return undefined;
     }
     case 'scene':
-      return subject.scene === undefined || rule.require.includes(subject.scene)
+      if (subject.scene === undefined) {
+        return subject.mode === 'physical' || rule.allowMissing === true
+          ? undefined
+          : `the code carries no scene; one of ${rule.require.join(', ')} is required`;
+      }
+      return rule.require.includes(subject.scene)
         ? undefined
         : `scene ${subject.scene} is not one of ${rule.require.join(', ')}`;
   }

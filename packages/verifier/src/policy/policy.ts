@@ -92,7 +92,9 @@ export interface AntiPassbackRule {
 
 /**
  * The QR's scene hint (0 other, 1 access, 2 payment, 3 check-in, 4 library, 5 dorm) must be one of
- * `require`. A subject without a scene (a physical card) passes.
+ * `require` (spec §5: a reader that requires a scene denies a code whose scene differs). A QR code
+ * that carries no scene is denied too, unless `allowMissing`: a code shown for no stated purpose
+ * must not pay at a POS that asks for payment codes. A physical card tap has no scene and passes.
  */
 export interface SceneRule {
   kind: 'scene';
@@ -100,6 +102,8 @@ export interface SceneRule {
   id: string;
   /** Accepted scene numbers; not empty. */
   require: number[];
+  /** When `true`, a QR code without a scene passes (phone apps that set none). Default `false`: denied. */
+  allowMissing?: boolean;
 }
 
 /** One rule of a {@link ReaderPolicy}. */
@@ -137,4 +141,10 @@ export interface PolicySubject {
   groups: readonly string[];
   /** The QR's scene hint; absent for physical cards and codes without one. */
   scene?: number | undefined;
+  /**
+   * How the card was presented: `full` or `compact` QR code, or a `physical` card tap. A tap has
+   * no scene and passes `scene` rules; any other subject without a scene (this field absent
+   * included) is a code without one.
+   */
+  mode?: 'full' | 'compact' | 'physical' | undefined;
 }

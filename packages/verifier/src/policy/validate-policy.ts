@@ -15,7 +15,7 @@ const KEYS: Record<PolicyRule['kind'], { required: string[]; optional: string[] 
   groups: { required: [], optional: ['anyOf', 'allOf', 'prefix'] },
   timeWindows: { required: ['utcOffsetMinutes', 'windows'], optional: [] },
   antiPassback: { required: ['zone', 'minReentrySeconds'], optional: ['strictExit'] },
-  scene: { required: ['require'], optional: [] },
+  scene: { required: ['require'], optional: ['allowMissing'] },
 };
 
 function fail(path: string, message: string): never {
@@ -144,6 +144,9 @@ function ruleAt(value: unknown, path: string): PolicyRule {
       };
     }
     case 'scene':
+      if (r.allowMissing !== undefined && typeof r.allowMissing !== 'boolean') {
+        fail(`${path}.allowMissing`, 'must be a boolean');
+      }
       return {
         kind: k,
         id,
@@ -153,6 +156,7 @@ function ruleAt(value: unknown, path: string): PolicyRule {
           (v, p) => integerIn(v, p, 0, Number.MAX_SAFE_INTEGER),
           true,
         ),
+        ...(r.allowMissing !== undefined && { allowMissing: r.allowMissing as boolean }),
       };
   }
 }

@@ -164,8 +164,26 @@ describe('teacher canteen', () => {
       rule: 'payment-codes',
       kind: 'scene',
     });
-    // a physical card carries no scene
-    expect(evaluatePolicy(policy, subject({ role: 'teacher' }), { now: NOW }).ok).toBe(true);
+    // a physical card carries no scene, and passes
+    expect(evaluatePolicy(policy, subject({ role: 'teacher', mode: 'physical' }), { now: NOW }).ok).toBe(
+      true,
+    );
+    // a QR code without a scene (shown for no stated purpose) does not pay here
+    for (const mode of ['full', 'compact', undefined] as const) {
+      expect(evaluatePolicy(policy, subject({ role: 'teacher', mode }), { now: NOW })).toMatchObject({
+        ok: false,
+        rule: 'payment-codes',
+        kind: 'scene',
+        detail: 'the code carries no scene; one of 2 is required',
+      });
+    }
+    // …unless the rule allows codes without one
+    const lenient = validatePolicy({
+      id: 'old-apps-pos',
+      rules: [{ kind: 'scene', id: 'payment-codes', require: [2], allowMissing: true }],
+    });
+    expect(evaluatePolicy(lenient, subject({ mode: 'full' }), { now: NOW }).ok).toBe(true);
+    expect(evaluatePolicy(lenient, subject({ mode: 'full', scene: 1 }), { now: NOW }).ok).toBe(false);
   });
 });
 

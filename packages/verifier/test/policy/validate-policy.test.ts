@@ -85,6 +85,12 @@ describe('validatePolicy', () => {
     );
     expect(pathOf(withRule({ kind: 'antiPassback', id: 'x', minReentrySeconds: 1 }))).toBe('rules[1].zone');
     expect(pathOf(withRule({ kind: 'scene', id: 'x', require: [1.5] }))).toBe('rules[1].require[0]');
+    expect(pathOf(withRule({ kind: 'scene', id: 'x', require: [2], allowMissing: 'yes' }))).toBe(
+      'rules[1].allowMissing',
+    );
+    expect(pathOf(withRule({ kind: 'scene', id: 'x', require: [2], allowMising: true }))).toBe(
+      'rules[1].allowMising',
+    );
   });
 
   it('rejects a sparse array (a hole evaluation would read as undefined and crash on)', () => {
