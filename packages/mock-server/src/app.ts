@@ -69,6 +69,11 @@ interface RequestMeta {
    * failed, the request's earlier writes are rolled back: it must write nothing more, and answers 503.
    */
   batch: Batch | undefined;
+  /**
+   * Failed batches before this request began. A request in flight when a batch fails may have read
+   * that batch's rows (an order that no longer exists, a balance rolled back): it answers 503.
+   */
+  rollbacksAtStart: number;
   started: number;
   /** Whether this request still counts as in flight (see `inFlight`). */
   counted: boolean;
@@ -93,6 +98,7 @@ function meta(req: FastifyRequest): RequestMeta {
       def: undefined,
       prefetched: undefined,
       batch: undefined,
+      rollbacksAtStart: 0,
       started: performance.now(),
       counted: false,
     };
@@ -243,7 +249,12 @@ export function buildApp(
   // Principals' keys, by key id. A lookup may read a row that a batch not yet committed wrote: a
   // failed batch empties the cache, so no key of a rolled-back registration stays usable.
   const keyCache = new Map<string, { key: VerifyKey; principal: Principal }>();
-  gc.onRollback(() => keyCache.clear());
+  /** Failed group-commit batches so far (see `RequestMeta.rollbacksAtStart`). */
+  let rollbacks = 0;
+  gc.onRollback(() => {
+    rollbacks++;
+    keyCache.clear();
+  });
   const verifier = createNodeRequestVerifier();
   const principalStmt = db.prepare(
     `SELECT p.principal_id AS id, p.kind, p.school_id, p.jwk, d.merchant_id AS d_merchant, d.zone, d.type AS device_type
@@ -490,6 +501,7 @@ export function buildApp(
   app.addHook('onRequest', (request, reply, done) => {
     const m = meta(request);
     m.counted = true;
+    m.rollbacksAtStart = rollbacks;
     inFlight += 1;
     const socket = request.raw.socket;
     if (socket) onSocket.set(socket, (onSocket.get(socket) ?? 0) + 1);
@@ -637,7 +649,11 @@ export function buildApp(
       done(null, finish(request, reply, m, JSON.stringify(problem)));
     };
     // A batch this request wrote in (its nonce, at least) failed already: nothing of it is committed.
-    if (m.batch?.failed === true) {
+    // A batch failed while it ran: what it read may be rows rolled back since. Either way it is
+    // answered a retryable 503 (a write of its own that did commit is answered to the retry, by its
+    // Idempotency-Key; a read is read again).
+    const rolledBackSince = () => m.def !== undefined && rollbacks !== m.rollbacksAtStart;
+    if (m.batch?.failed === true || rolledBackSince()) {
       failed();
       return;
     }
@@ -648,7 +664,10 @@ export function buildApp(
       done(null, finish(request, reply, m, payload));
       return;
     }
-    batch.committed.then(() => done(null, finish(request, reply, m, payload)), failed);
+    batch.committed.then(
+      () => (rolledBackSince() ? failed() : done(null, finish(request, reply, m, payload))),
+      failed,
+    );
   });
 
   app.setErrorHandler((error, request, reply) => {

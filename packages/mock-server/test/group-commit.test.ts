@@ -222,12 +222,11 @@ describe('a failed COMMIT', () => {
     expect(
       p.state.db.prepare('SELECT 1 FROM principals WHERE principal_id = ?').get(gate.id),
     ).toBeUndefined();
-    for (const res of [
-      await first,
-      await p.app.inject(signed(p, gate, 'GET', '/v1/schools/sch-demo/root-key')),
-    ]) {
-      expect([res.statusCode, json(res).code]).toEqual([401, 'ERR_SIG_UNKNOWN_KEY']);
-    }
+    // in flight while the batch failed: it may have read its rows, so it is answered 503 (retryable)
+    const a = await first;
+    expect([a.statusCode, json(a).code, json(a).retryable]).toEqual([503, 'ERR_INTERNAL', true]);
+    const later = await p.app.inject(signed(p, gate, 'GET', '/v1/schools/sch-demo/root-key'));
+    expect([later.statusCode, json(later).code]).toEqual([401, 'ERR_SIG_UNKNOWN_KEY']);
     // registered again (and committed), the key works
     const again = await p.app.inject(signed(p, operator(p), 'POST', '/v1/devices', body));
     expect(again.statusCode, again.body).toBe(201);
@@ -310,6 +309,35 @@ describe('a failed COMMIT', () => {
     ]);
     expect(balanceOf(p, 's-002')).toBe(before + 250);
     expect(checkLedger(p.state).balanced).toBe(true);
+  });
+
+  it('answers 503 to a request in flight while a batch failed (it may have read rows rolled back since); read again, it answers', async () => {
+    const { p } = await filePlatform();
+    const op = operator(p);
+    const before = balanceOf(p, 's-002');
+    // the read is held up after its authentication (its nonce commits in a batch of its own)
+    p.state.faults.set([{ kind: 'delay', route: 'getWallet', delay_ms: 50, count: 1 }]);
+    const sleeping = whenDelayed(p);
+    const read = p.app.inject(signed(p, op, 'GET', '/v1/wallets/s-002'));
+    await sleeping;
+    await p.state.groupCommit.settled();
+    // meanwhile another request's top-up is written and rolled back
+    failNextCommit(p);
+    p.state.groupCommit.join();
+    const topUp = await p.invoke(
+      'topUpWallet',
+      {
+        params: { person_id: 's-002' },
+        body: { out_trade_no: 'TU-RB-2', amount: 900, channel: 'simulated' },
+      },
+      DEMO_OPERATOR,
+    );
+    expect(topUp.status).toBe(201);
+    await expect(p.state.groupCommit.settled()).rejects.toThrow(/disk is full/);
+    const r = await read;
+    expect([r.statusCode, json(r).code, json(r).retryable]).toEqual([503, 'ERR_INTERNAL', true]);
+    const again = await p.app.inject(signed(p, op, 'GET', '/v1/wallets/s-002'));
+    expect([again.statusCode, json(again).balance]).toEqual([200, before]);
   });
 
   it('keeps the database’s nonce pruning mark: a pruned nonce stays refused after a restart', async () => {
