@@ -650,9 +650,13 @@ export function buildApp(
     };
     // A batch this request wrote in (its nonce, at least) failed already: nothing of it is committed.
     // A batch failed while it ran: what it read may be rows rolled back since. Either way it is
-    // answered a retryable 503 (a write of its own that did commit is answered to the retry, by its
-    // Idempotency-Key; a read is read again).
-    const rolledBackSince = () => m.def !== undefined && rollbacks !== m.rollbacksAtStart;
+    // answered a retryable 503: a read is read again, and a write of its own that did commit is
+    // answered to the retry by its Idempotency-Key. (A write without one, an admin route committing
+    // on its own, keeps its answer: a 503 would have it applied twice.)
+    const rolledBackSince = () =>
+      m.def !== undefined &&
+      rollbacks !== m.rollbacksAtStart &&
+      (m.idem !== undefined || request.method === 'GET' || request.method === 'HEAD');
     if (m.batch?.failed === true || rolledBackSince()) {
       failed();
       return;

@@ -340,6 +340,32 @@ describe('a failed COMMIT', () => {
     expect([again.statusCode, json(again).balance]).toEqual([200, before]);
   });
 
+  it('an admin write (no Idempotency-Key) that committed keeps its answer when another batch fails meanwhile', async () => {
+    const { p, reader } = await filePlatform();
+    const keyOf = () =>
+      reader.prepare("SELECT issuer_jwk FROM school_keys WHERE school_id = 'sch-demo'").pluck().get();
+    const before = keyOf();
+    const tx = p.state.tx;
+    let armed = true;
+    p.state.tx = ((fn) => {
+      if (armed) {
+        // another request's batch fails while the rotation runs (before its own transaction)
+        armed = false;
+        failNextCommit(p);
+        p.state.groupCommit.join();
+        p.state.groupCommit.flush();
+      }
+      return tx(fn);
+    }) as typeof tx;
+    const res = await p.app.inject({
+      method: 'POST',
+      url: '/admin/rotate-issuer',
+      payload: { school_id: 'sch-demo' },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(keyOf()).not.toBe(before);
+  });
+
   it('keeps the database’s nonce pruning mark: a pruned nonce stays refused after a restart', async () => {
     const { p, dbPath, reader } = await filePlatform();
     const op = operator(p);
