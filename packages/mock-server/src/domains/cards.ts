@@ -653,6 +653,9 @@ function credentialLinks(card: Pick<CardRow, 'credential'>): readonly string[] {
 const sameIds = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((id, i) => id === b[i]);
 
+const sameKid = (a: PrivateKey, b: PrivateKey): boolean =>
+  Buffer.from(a.publicKey.kid).equals(Buffer.from(b.publicKey.kid));
+
 /** Options of {@link buildCredential}. */
 interface BuildOptions {
   /** Default: the school's issuer key. */
@@ -709,6 +712,7 @@ function cardChanged(before: CardRow, now: CardRow): boolean {
     now.status_index !== before.status_index ||
     now.holder_kid !== before.holder_kid ||
     now.physical_uid_hash !== before.physical_uid_hash ||
+    now.physical_card_number !== before.physical_card_number ||
     !Buffer.from(now.credential).equals(Buffer.from(before.credential))
   );
 }
@@ -1009,10 +1013,28 @@ export interface IssuerRotation {
 }
 
 /**
+ * Rounds of signing {@link rotateIssuerKey} makes before it gives up on a school whose cards keep
+ * changing while it signs.
+ */
+const ROTATION_ROUNDS = 4;
+
+/**
  * Rotates a school's issuer key: a new key pair; the next trust list version lists it alone (the
  * old key is retired: credentials it signed stop verifying); every card that is not revoked gets
  * a new credential under it (same card, status index, holder key and validity length); the status
  * list and roster are re-signed with it at their next version.
+ *
+ * The credentials are signed first (async), then the key is installed and they are written in one
+ * transaction. A card that changed while they were signed (renewed, its status changed, its
+ * physical card linked, a parent's linked cards refreshed) or was issued meanwhile is signed again
+ * from its row as it is now, until a round finds none changed: nothing a concurrent request
+ * committed is written over, and the callers (the admin route, the conformance suite) get the
+ * rotation done without a retry. A card revoked meanwhile is left as it is. A request that signed
+ * under the old key and commits after the rotation finds the card changed (or, an issue, the key
+ * changed) and answers a retryable 409.
+ *
+ * @throws {@link ApiError} 404 for an unknown school; 503 `ERR_INTERNAL` (`retryable`) when the
+ *   cards still change after a few rounds (nothing is rotated).
  */
 export async function rotateIssuerKey(state: PlatformState, schoolId: string): Promise<IssuerRotation> {
   if (state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(schoolId) === undefined) {
@@ -1020,60 +1042,82 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
   }
   const old = ensureSchoolKeys(state, schoolId);
   const keys: SchoolKeys = { root: old.root, issuer: generateKeyPair('ES256').privateKey };
-  const cards = state.db
-    .prepare("SELECT * FROM cards WHERE school_id = ? AND status <> 'revoked' ORDER BY status_index")
-    .all(schoolId) as CardRow[];
-  // Sign every credential first (async), then install the key and commit at once.
-  const reissued: { card: CardRow; credential: Uint8Array; iat: number; days: number }[] = [];
-  for (const card of cards) {
-    const days = validityDaysOf(card);
-    const holder = importPublicJwk(JSON.parse(card.holder_jwk));
-    reissued.push({
-      card,
-      days,
-      ...(await buildCredential(state, card, holder, days, { issuer: keys.issuer })),
-    });
-  }
-  const version = state.tx(() => {
+  const liveCards = () =>
     state.db
-      .prepare('UPDATE school_keys SET issuer_jwk = ? WHERE school_id = ?')
-      .run(JSON.stringify(exportJwk(keys.issuer, { includePrivate: true })), schoolId);
-    const upd = state.db.prepare(
-      'UPDATE cards SET issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',
-    );
-    for (const r of reissued) {
-      upd.run(
-        r.iat * 1000,
-        (r.iat + r.days * DAY) * 1000,
-        Buffer.from(r.credential),
-        state.clock.now(),
-        r.card.card_id,
-      );
-      recordCardHistory(state, r.card.card_id);
+      .prepare("SELECT * FROM cards WHERE school_id = ? AND status <> 'revoked' ORDER BY status_index")
+      .all(schoolId) as CardRow[];
+  /** The credentials signed so far, by card, with the row each was signed from. */
+  const signed = new Map<string, { card: CardRow; credential: Uint8Array; iat: number; days: number }>();
+  let stale = liveCards();
+  for (let round = 1; ; round++) {
+    for (const card of stale) {
+      const days = validityDaysOf(card);
+      const holder = importPublicJwk(JSON.parse(card.holder_jwk));
+      signed.set(card.card_id, {
+        card,
+        days,
+        ...(await buildCredential(state, card, holder, days, { issuer: keys.issuer })),
+      });
     }
-    state.db
-      .prepare(
-        "UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind = 'trust-list'",
-      )
-      .run(schoolId);
-    // both are signed by the issuer key: both need a version signed by the new one
-    touchTrustMaterial(state, schoolId, ['status-list', 'roster']);
-    return (
+    const done = state.tx((): { changed: CardRow[] } | { version: number; reissued: number } => {
+      // by content, as a renewal checks: a card changed or issued since its row was read is signed again
+      const cards = liveCards();
+      const changed = cards.filter((c) => {
+        const s = signed.get(c.card_id);
+        return s === undefined || cardChanged(s.card, c);
+      });
+      if (changed.length > 0) return { changed };
       state.db
-        .prepare("SELECT version FROM trust_material WHERE school_id = ? AND kind = 'trust-list'")
-        .get(schoolId) as { version: number }
-    ).version;
-  });
-  keyCache.get(state)?.set(schoolId, keys);
-  trustListCache.get(state)?.delete(schoolId);
-  forgetStatusList(state, schoolId);
-  return {
-    schoolId,
-    trustListVersion: version,
-    issuerKid: toBase64Url(keys.issuer.publicKey.kid),
-    retiredKid: toBase64Url(old.issuer.publicKey.kid),
-    reissued: reissued.length,
-  };
+        .prepare('UPDATE school_keys SET issuer_jwk = ? WHERE school_id = ?')
+        .run(JSON.stringify(exportJwk(keys.issuer, { includePrivate: true })), schoolId);
+      const upd = state.db.prepare(
+        'UPDATE cards SET issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',
+      );
+      for (const c of cards) {
+        const r = signed.get(c.card_id) as { credential: Uint8Array; iat: number; days: number };
+        upd.run(
+          r.iat * 1000,
+          (r.iat + r.days * DAY) * 1000,
+          Buffer.from(r.credential),
+          state.clock.now(),
+          c.card_id,
+        );
+        recordCardHistory(state, c.card_id);
+      }
+      state.db
+        .prepare(
+          "UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind = 'trust-list'",
+        )
+        .run(schoolId);
+      // both are signed by the issuer key: both need a version signed by the new one
+      touchTrustMaterial(state, schoolId, ['status-list', 'roster']);
+      const version = (
+        state.db
+          .prepare("SELECT version FROM trust_material WHERE school_id = ? AND kind = 'trust-list'")
+          .get(schoolId) as { version: number }
+      ).version;
+      return { version, reissued: cards.length };
+    });
+    if ('version' in done) {
+      keyCache.get(state)?.set(schoolId, keys);
+      trustListCache.get(state)?.delete(schoolId);
+      forgetStatusList(state, schoolId);
+      return {
+        schoolId,
+        trustListVersion: done.version,
+        issuerKid: toBase64Url(keys.issuer.publicKey.kid),
+        retiredKid: toBase64Url(old.issuer.publicKey.kid),
+        reissued: done.reissued,
+      };
+    }
+    if (round >= ROTATION_ROUNDS) {
+      throw new ApiError(503, 'ERR_INTERNAL', `the cards of school ${schoolId} keep changing; retry`, {
+        retryable: true,
+        headers: { 'retry-after': '1' },
+      });
+    }
+    stale = done.changed;
+  }
 }
 
 /**
@@ -1094,6 +1138,17 @@ function reserveStatusIndex(state: PlatformState, schoolId: string): number {
   });
 }
 
+/** Throws unless the physical card whose UID hashes to `hash` may be linked to `card` (C5, G1). */
+function checkLinkable(state: PlatformState, card: CardRow, hash: string): void {
+  if (card.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');
+  const other = state.db.prepare('SELECT card_id FROM cards WHERE physical_uid_hash = ?').get(hash) as
+    | { card_id: string }
+    | undefined;
+  if (other !== undefined && other.card_id !== card.card_id) {
+    throw new ApiError(409, 'ERR_CONFLICT', 'this physical card is linked to another card');
+  }
+}
+
 /** Card handlers. */
 export const cardHandlers: Handlers = {
   issueCard: async (ctx) => {
@@ -1111,7 +1166,7 @@ export const cardHandlers: Handlers = {
     if (live() !== undefined)
       throw new ApiError(409, 'ERR_CARD_EXISTS', 'this person already has a live card of this role (C1)');
     const holder = holderKeyOf(b.holder_jwk);
-    ensureSchoolKeys(state, person.school_id);
+    const { issuer } = ensureSchoolKeys(state, person.school_id);
     // Reserve a status index before the (async) signing.
     const index = reserveStatusIndex(state, person.school_id);
     const cardId = `${person.school_id}-${String(index).padStart(6, '0')}`;
@@ -1128,6 +1183,7 @@ export const cardHandlers: Handlers = {
       },
       holder,
       days,
+      { issuer },
     );
     // a student's new card is linked to their parents: their credentials gain it
     const refreshes =
@@ -1138,6 +1194,13 @@ export const cardHandlers: Handlers = {
       // a linked student's card issued or unlinked while this credential was signed
       if (!sameIds(linkedCardIds(state, person), linked)) {
         throw new ApiError(409, 'ERR_CONFLICT', 'the linked cards changed during the issue; retry', {
+          retryable: true,
+        });
+      }
+      // the issuer key rotated while this credential was signed: under the retired key, it would
+      // not verify (a card already in the school is signed again by the rotation instead)
+      if (!sameKid(ensureSchoolKeys(state, person.school_id).issuer, issuer)) {
+        throw new ApiError(409, 'ERR_CONFLICT', "the school's issuer key changed during the issue; retry", {
           retryable: true,
         });
       }
@@ -1253,28 +1316,45 @@ export const cardHandlers: Handlers = {
     );
   },
 
-  linkPhysicalCard: (ctx) =>
-    ctx.commit(() => {
-      const { state } = ctx;
-      const card = getCardRow(state, ctx.params.card_id);
-      if (card === undefined) throw notFound(`card ${ctx.params.card_id}`);
-      if (card.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');
-      const hash = toHex(computeUidHash(card.school_id, hexBytes(ctx.body.uid_hex)));
-      const other = state.db.prepare('SELECT card_id FROM cards WHERE physical_uid_hash = ?').get(hash) as
-        | { card_id: string }
-        | undefined;
-      if (other !== undefined && other.card_id !== card.card_id) {
-        throw new ApiError(409, 'ERR_CONFLICT', 'this physical card is linked to another card');
+  linkPhysicalCard: async (ctx) => {
+    const { state } = ctx;
+    const card = getCardRow(state, ctx.params.card_id);
+    if (card === undefined) throw notFound(`card ${ctx.params.card_id}`);
+    const hash = toHex(computeUidHash(card.school_id, hexBytes(ctx.body.uid_hex)));
+    const number = ctx.body.card_number;
+    checkLinkable(state, card, hash);
+    // The credential names the physical card (`physicalCard`): signed again with the new number,
+    // with the same phone key, status index, linked cards, `iat` and expiry. The index stays even
+    // when the card replaces another physical card: the previous credential's `physicalCard` is a
+    // label a reader shows (a decision's `physicalCard`), never what admits a tap (the roster's UID
+    // hashes, which drop the old card's now) nor what a payment books to (the card and wallet);
+    // revoking it would refuse the phone offline until it fetches the new one, for no gain.
+    const { credential } = await buildCredential(
+      state,
+      { ...card, physical_card_number: number },
+      importPublicJwk(JSON.parse(card.holder_jwk)),
+      validityDaysOf(card),
+      { iat: Math.floor(card.issued_at / 1000), linked: credentialLinks(card) },
+    );
+    return ctx.commit(() => {
+      const now = getCardRow(state, card.card_id) as CardRow;
+      checkLinkable(state, now, hash);
+      // the card may have changed while the credential was signed: never write over that
+      if (cardChanged(card, now)) {
+        throw new ApiError(409, 'ERR_CONFLICT', 'the card changed during the link; retry', {
+          retryable: true,
+        });
       }
       state.db
         .prepare(
-          'UPDATE cards SET physical_uid_hash = ?, physical_card_number = ?, updated_at = ? WHERE card_id = ?',
+          'UPDATE cards SET physical_uid_hash = ?, physical_card_number = ?, credential = ?, updated_at = ? WHERE card_id = ?',
         )
-        .run(hash, ctx.body.card_number, state.clock.now(), card.card_id);
+        .run(hash, number, Buffer.from(credential), state.clock.now(), card.card_id);
       recordCardHistory(state, card.card_id);
       touchTrustMaterial(state, card.school_id, ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
-    }),
+    });
+  },
 
   getTrustList: (ctx) => trustHandler(ctx as HandlerContext, ctx.params.school_id, 'trust-list'),
   getStatusList: (ctx) => trustHandler(ctx as HandlerContext, ctx.params.school_id, 'status-list'),

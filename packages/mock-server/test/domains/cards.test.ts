@@ -14,6 +14,10 @@
  * A parent's credential follows its linked students' cards: an unlink of one signs it again
  * without the card, under a new status index (the old one revoked); an issue signs it again with
  * the new card, under the same index.
+ *
+ * A physical card link signs the card's credential again with the card number (`physicalCard`),
+ * under the same index. An issuer key rotation keeps what card changes commit while it signs: it
+ * signs those cards again from their new rows, under the new key.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -38,6 +42,8 @@ import {
 } from '@campus-card/core';
 import { createVerifier, DEFAULT_MAX_STALENESS } from '@campus-card/verifier';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_OPERATOR } from '../../src/demo.js';
+import { rotateIssuerKey } from '../../src/domains/cards.js';
 import { createClock, type MockPlatform, type VirtualClock } from '../../src/index.js';
 import { demoPlatform, deviceSigner, json, operator, qrOf, schoolB, signed, T0 } from '../helpers.js';
 
@@ -993,5 +999,261 @@ describe('trust material is re-signed before readers find it stale', () => {
       await expect(demoPlatform({ settings: { rosterResignAfterS: bad } })).rejects.toThrow(RangeError);
     }
     p = undefined as unknown as MockPlatform;
+  });
+});
+
+/** A gate's verifier, synced now with the school's trust list, status list and roster. */
+async function syncedGate(p: MockPlatform) {
+  const g = deviceSigner(p, 'gate-01');
+  const material = async (k: string) =>
+    new Uint8Array((await p.app.inject(signed(p, g, 'GET', `/v1/schools/sch-demo/${k}`))).rawPayload);
+  const root = json<{ jwk: Jwk }>(await p.app.inject(signed(p, g, 'GET', '/v1/schools/sch-demo/root-key')));
+  const now = p.clock.nowSeconds();
+  const v = createVerifier({ rootKeys: [importPublicJwk(root.jwk)] });
+  expect(v.loadTrustList(await material('trust-list'), { now }).ok).toBe(true);
+  expect(v.loadStatusList(await material('status-list'), { now }).ok).toBe(true);
+  expect(v.loadRoster(await material('roster'), { now }).ok).toBe(true);
+  return (input: string | { uid: Uint8Array }) => v.verify(input, { now, reader: { id: 'gate-01' } });
+}
+
+const claimsOf = (c: { credential: string }) => decodeCredential(fromBase64Url(c.credential)!).claims;
+const uidOf = (hex: string) => ({ uid: new Uint8Array(Buffer.from(hex, 'hex')) });
+
+describe("the credential names the card's physical card", () => {
+  it('a link signs it again with the number (same phone key, index, validity); a replacement names the new card', async () => {
+    p = await demoPlatform();
+    // the demo links s-001's physical card once its card is issued: the credential names it
+    expect(claimsOf(cardOf(p, 's-001')).physicalCard).toBe('PC-s-001');
+    const demo = cardOf(p, 's-002');
+    const phone = importPrivateJwk(demo.holderPrivateJwk);
+    const before = await getCard(p, demo.cardId);
+    expect(claimsOf(before).physicalCard).toBeUndefined();
+    p.clock.advance(3_600);
+
+    const res = await cardPost(p, demo.cardId, 'physical-card', { uid_hex: 'a1b2c3d4', card_number: 'PC-9' });
+    expect(res.statusCode, res.body).toBe(200);
+    const linked = json<Card>(res);
+    expect(linked).toEqual({ ...before, physical_card_number: 'PC-9', credential: linked.credential });
+    expect(await getCard(p, demo.cardId)).toEqual(linked);
+    const { claims } = await verifyCredentialIssuer(fromBase64Url(linked.credential)!, await trustList(p));
+    expect(claims).toEqual({ ...claimsOf(before), physicalCard: 'PC-9' });
+
+    // a reader synced since: the phone's code carries the number, the physical card is admitted
+    let verify = await syncedGate(p);
+    expect(await verify(await qrFrom(p, linked.credential, phone, 1))).toMatchObject({
+      accepted: true,
+      cardId: demo.cardId,
+      physicalCard: 'PC-9',
+    });
+    expect(await verify(uidOf('a1b2c3d4'))).toMatchObject({ accepted: true, cardId: demo.cardId });
+
+    // replaced by another physical card: the credential names the new one, under the same index
+    const res2 = await cardPost(p, demo.cardId, 'physical-card', {
+      uid_hex: 'b2c3d4e5',
+      card_number: 'PC-10',
+    });
+    expect(res2.statusCode, res2.body).toBe(200);
+    const replaced = json<Card>(res2);
+    expect(replaced.status_index).toBe(before.status_index);
+    expect(claimsOf(replaced)).toMatchObject({ physicalCard: 'PC-10', statusIndex: before.status_index });
+    verify = await syncedGate(p);
+    expect(await verify(await qrFrom(p, replaced.credential, phone, 1))).toMatchObject({
+      accepted: true,
+      physicalCard: 'PC-10',
+    });
+    // the old physical card admits and pays no more (roster, online); the previous credential is
+    // not revoked: its `physicalCard` is a label, it admits nothing the card does not
+    expect(await verify(uidOf('a1b2c3d4'))).toMatchObject({ accepted: false, reason: 'UNKNOWN_CARD' });
+    const tap = await pay(p, 'PC-OLD', { uid_hex: 'a1b2c3d4' });
+    expect([tap.statusCode, json(tap).code]).toEqual([422, 'ERR_UNKNOWN_CARD']);
+    expect(await verify(await qrFrom(p, linked.credential, phone, 1))).toMatchObject({
+      accepted: true,
+      physicalCard: 'PC-9',
+    });
+  });
+
+  it('a link and a renewal to a new phone at once: a retry at most; the credential names both', async () => {
+    p = await demoPlatform();
+    const demo = cardOf(p, 's-002');
+    const phone = generateKeyPair('ES256').privateKey;
+    const requests = [
+      () => cardPost(p, demo.cardId, 'renew', { holder_jwk: exportJwk(phone.publicKey) }),
+      () => cardPost(p, demo.cardId, 'physical-card', { uid_hex: 'a1b2c3d4', card_number: 'PC-9' }),
+    ];
+    const first = await Promise.all(requests.map((r) => r()));
+    for (const [i, r] of first.entries()) {
+      if (r.statusCode === 200) continue;
+      expect([r.statusCode, json(r).code, json(r).retryable]).toEqual([409, 'ERR_CONFLICT', true]);
+      const again = await requests[i]!();
+      expect(again.statusCode, again.body).toBe(200);
+    }
+    const card = await getCard(p, demo.cardId);
+    expect(card).toMatchObject({
+      physical_card_number: 'PC-9',
+      holder_kid: toBase64Url(phone.publicKey.kid),
+    });
+    expect(claimsOf(card)).toMatchObject({ physicalCard: 'PC-9', statusIndex: card.status_index });
+    expect(claimsOf(card).holderKey.kid).toEqual(phone.publicKey.kid);
+    const verify = await syncedGate(p);
+    expect(await verify(await qrFrom(p, card.credential, phone, 1))).toMatchObject({
+      accepted: true,
+      physicalCard: 'PC-9',
+    });
+  });
+});
+
+describe('an issuer key rotation while cards change', () => {
+  /** Runs `rotateIssuerKey` without awaiting it; `pending()` tells whether it is still signing. */
+  const startRotation = (p: MockPlatform, school = 'sch-demo') => {
+    let settled = false;
+    const rotation = rotateIssuerKey(p.state, school);
+    rotation.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    return { rotation, pending: () => !settled };
+  };
+
+  it('a renewal, a report of loss and a link committed while it signs are kept, under the new key', async () => {
+    p = await demoPlatform();
+    const [s1, s2, t2] = [cardOf(p, 's-001'), cardOf(p, 's-002'), cardOf(p, 't-002')];
+    const before = await getCard(p, s1.cardId);
+    const phone = generateKeyPair('ES256').privateKey;
+    const { rotation, pending } = startRotation(p);
+    const renewed = await p.invoke(
+      'renewCard',
+      { params: { card_id: s1.cardId }, body: { holder_jwk: exportJwk(phone.publicKey) } },
+      DEMO_OPERATOR,
+    );
+    expect(renewed.status).toBe(200);
+    expect(
+      (await p.invoke('reportCardLost', { params: { card_id: s2.cardId }, body: {} }, DEMO_OPERATOR)).status,
+    ).toBe(200);
+    const link = await p.invoke(
+      'linkPhysicalCard',
+      { params: { card_id: t2.cardId }, body: { uid_hex: 'a1b2c3d4', card_number: 'PC-t-002' } },
+      DEMO_OPERATOR,
+    );
+    expect(link.status).toBe(200);
+    expect(pending()).toBe(true); // all three committed while the rotation was signing
+    const r = await rotation;
+    expect(r.reissued).toBe(p.demo!.cards.length);
+
+    // every card: its row as the change left it, its credential signed by the new key from that row
+    const tl = await trustList(p);
+    expect(tl.keys.map((k) => toBase64Url(k.key.kid))).toEqual([r.issuerKid]);
+    const list = verifyStatusList(new Uint8Array((await fetchMaterial(p, 'status-list')).rawPayload), tl);
+    const renewedCard = await getCard(p, s1.cardId);
+    expect(renewedCard.holder_kid).toBe(toBase64Url(phone.publicKey.kid));
+    expect(renewedCard.status_index).not.toBe(before.status_index);
+    for (const [id, status, physical] of [
+      [s1.cardId, CARD_STATUS.valid, 'PC-s-001'],
+      [s2.cardId, CARD_STATUS.suspended, undefined],
+      [t2.cardId, CARD_STATUS.valid, 'PC-t-002'],
+    ] as const) {
+      const card = await getCard(p, id);
+      const { claims } = await verifyCredentialIssuer(fromBase64Url(card.credential)!, tl);
+      expect([claims.statusIndex, toBase64Url(claims.holderKey.kid), claims.physicalCard]).toEqual([
+        card.status_index,
+        card.holder_kid,
+        physical,
+      ]);
+      expect(getStatus(list, card.status_index)).toBe(status);
+    }
+    expect(getStatus(list, before.status_index)).toBe(CARD_STATUS.revoked);
+
+    // readers synced since: the new phone passes, the old phone and the lost card do not
+    const verify = await syncedGate(p);
+    expect(await verify(await qrFrom(p, renewedCard.credential, phone, 1))).toMatchObject({
+      accepted: true,
+      cardId: s1.cardId,
+    });
+    expect(await verify(await qrOf(p, 's-001', 1))).toMatchObject({ accepted: false });
+    const lost = await getCard(p, s2.cardId);
+    expect(lost.status).toBe('suspended');
+    expect(
+      await verify(await qrFrom(p, lost.credential, importPrivateJwk(s2.holderPrivateJwk), 1)),
+    ).toMatchObject({ accepted: false, reason: 'REVOKED' });
+  });
+
+  it('a card issued while it signs gets a credential under the new key', async () => {
+    p = await demoPlatform();
+    const person = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/people', {
+        school_id: 'sch-demo',
+        person_id: 't-009',
+        kind: 'teacher',
+        name: 'New',
+      }),
+    );
+    expect(person.statusCode, person.body).toBe(201);
+    const phone = generateKeyPair('ES256').privateKey;
+    const { rotation, pending } = startRotation(p);
+    const issued = await p.invoke(
+      'issueCard',
+      { body: { person_id: 't-009', role: 'teacher', holder_jwk: exportJwk(phone.publicKey) } },
+      DEMO_OPERATOR,
+    );
+    expect(issued.status).toBe(201);
+    expect(pending()).toBe(true);
+    const r = await rotation;
+    expect(r.reissued).toBe(p.demo!.cards.length + 1);
+    const card = await getCard(p, (issued.body as Card).card_id);
+    const { claims } = await verifyCredentialIssuer(fromBase64Url(card.credential)!, await trustList(p));
+    expect(claims.cardId).toBe(card.card_id);
+    const verify = await syncedGate(p);
+    expect(await verify(await qrFrom(p, card.credential, phone, 1))).toMatchObject({ accepted: true });
+  });
+
+  it('an issue signed under the key it retired is a retryable 409; the retry is signed by the new key', async () => {
+    p = await demoPlatform();
+    await schoolB(p);
+    const person = await p.invoke(
+      'createPerson',
+      { body: { school_id: 'sch-b', person_id: 't-b01', kind: 'teacher', name: 'B' } },
+      DEMO_OPERATOR,
+    );
+    expect(person.status).toBe(201);
+    const body = {
+      person_id: 't-b01',
+      role: 'teacher',
+      holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+    };
+    // the issue signs (under the school's first key) before it commits; the school has no card
+    // yet, so the rotation commits at once, in between
+    const issuing = p.invoke('issueCard', { body }, DEMO_OPERATOR);
+    const r = await rotateIssuerKey(p.state, 'sch-b');
+    expect(r.reissued).toBe(0);
+    await expect(issuing).rejects.toMatchObject({ status: 409, code: 'ERR_CONFLICT', retryable: true });
+    const retry = await p.invoke('issueCard', { body }, DEMO_OPERATOR);
+    expect(retry.status).toBe(201);
+    const credential = fromBase64Url((retry.body as Card).credential)!;
+    expect(toBase64Url(decodeCredential(credential).sign1.kid!)).toBe(r.issuerKid);
+  });
+
+  it('gives up, rotating nothing, when cards keep changing (503, retryable); a retry rotates', async () => {
+    p = await demoPlatform();
+    const card = cardOf(p, 's-001');
+    const trust0 = await trustList(p);
+    const tx = p.state.tx.bind(p.state);
+    // each time the rotation comes to write, a card has changed since it was signed
+    p.state.tx = <T>(fn: () => T): T => {
+      p.state.db.prepare('UPDATE cards SET updated_at = updated_at + 1 WHERE card_id = ?').run(card.cardId);
+      return tx(fn);
+    };
+    await expect(rotateIssuerKey(p.state, 'sch-demo')).rejects.toMatchObject({
+      status: 503,
+      code: 'ERR_INTERNAL',
+      retryable: true,
+    });
+    p.state.tx = tx;
+    expect((await getCard(p, card.cardId)).credential).toBe(card.credential);
+    expect((await trustList(p)).version).toBe(trust0.version);
+    const r = await rotateIssuerKey(p.state, 'sch-demo');
+    expect(r.trustListVersion).toBe(trust0.version + 1);
   });
 });
