@@ -7,6 +7,7 @@
  * @module
  */
 
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   decodePresentation,
@@ -512,9 +513,12 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   try {
     const snap = await readFileIfExists(statePath);
     if (snap !== undefined) verifier.restore(new Uint8Array(snap), { now: nowS() });
-    // the snapshot is written before sync-state.json, and atomically: one without the other was
-    // deleted
-    else if ((await readFileIfExists(join(dataDir, 'sync-state.json'))) !== undefined) {
+    // the snapshot is written before sync-state.json, and atomically, and a client with material
+    // has synced: without the snapshot, it was deleted
+    else if (
+      (await readFileIfExists(join(dataDir, 'sync-state.json'))) !== undefined ||
+      (await readdir(materialDir).catch(() => [])).length > 0
+    ) {
       windowLost = 'the state file is missing';
     }
   } catch (err) {
@@ -531,21 +535,6 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   } else if (lock.tookOverStale) {
     windowLost ??= 'the last run stopped without close() and no replay journal is configured';
   }
-  if (windowLost !== undefined) {
-    // fail closed: every code the last run may have accepted is refused, until it expires
-    const refusedThrough = verifier.markReplayWindowLost({ now: nowS() });
-    if (refusedThrough !== null) {
-      onError(
-        new GateClientError(
-          'ERR_GATE_REPLAY_WINDOW_LOST',
-          `the replay window of the last run is lost (${windowLost}): codes made up to ${refusedThrough} are refused`,
-          { detail: { refusedThrough } },
-        ),
-        'restore',
-      );
-    }
-  }
-
   // 2. the last good trust material, loaded as of when it was fetched (a restore is not a sync)
   const held = new Map<Material, Held>();
   const sync = new Map<Material, SyncState>();
@@ -608,6 +597,37 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       throw err;
     },
   );
+
+  // 4. a replay window that cannot be read back whole: fail closed, every code the last run may
+  //    have accepted is refused until it expires. The boot clock may read slow: the mark starts at
+  //    the latest clock reading this directory recorded, if later (events, syncs, fetches).
+  if (windowLost !== undefined) {
+    let seen = nowS();
+    for (const s of sync.values())
+      if (s.lastAttemptAt !== null && s.lastAttemptAt > seen) seen = s.lastAttemptAt;
+    for (const h of held.values()) seen = Math.max(seen, Math.floor(h.fetchedAt / 1000));
+    for (const ev of outbox.pending()) {
+      const at = Math.floor(Date.parse(ev.occurred_at) / 1000);
+      if (at > seen) seen = at;
+    }
+    try {
+      const refusedThrough = verifier.markReplayWindowLost({ now: seen });
+      if (refusedThrough !== null) {
+        onError(
+          new GateClientError(
+            'ERR_GATE_REPLAY_WINDOW_LOST',
+            `the replay window of the last run is lost (${windowLost}): codes made up to ${refusedThrough} are refused`,
+            { detail: { refusedThrough } },
+          ),
+          'restore',
+        );
+      }
+    } catch (err) {
+      await Promise.allSettled([outbox.close()]);
+      await lock.release();
+      throw err;
+    }
+  }
 
   let closed = false;
   /** `close()` has begun: no new work starts, and the scans in flight finish and are recorded. */
@@ -1176,19 +1196,24 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       // the loops, and the scans and records in flight, finish first
       await client.stop();
       closed = true;
+      let saved = true;
       try {
         await saveState();
       } catch (err) {
+        saved = false;
         onError(err, 'save');
       }
-      // each step runs whatever the one before did: the data-dir lock is always let go
+      // each step runs whatever the one before did: the data-dir lock is always let go. Unsaved
+      // state is lost state: the lock is then left on disk, as a crash leaves it, so the next start
+      // knows (and marks the replay window lost unless a journal holds it)
       try {
         await outbox.close();
       } finally {
         try {
           await transport.close();
         } finally {
-          await lock.release();
+          if (saved) await lock.release();
+          else lock.abandon();
         }
       }
     },

@@ -6,6 +6,7 @@
  */
 import {
   closeSync,
+  existsSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
@@ -53,6 +54,19 @@ export interface ReplayJournalFile {
   close(): void;
 }
 
+/** fsyncs a directory, so that a file created in it survives a power cut (no-op where unsupported). */
+function fsyncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // some platforms (Windows) cannot fsync a directory
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
  * Applies the intact records of a damaged journal one by one, resynchronising byte by byte after
  * damage (a record cut short by an older writer shifts the ones after it). Returns the count.
@@ -96,9 +110,14 @@ export function openReplayJournalFile(path: string): ReplayJournalFile {
   /** The current file could not be cut back after a failed write: the next record starts a new one. */
   let damaged = false;
   const openGeneration = (g: number): void => {
-    fd = openSync(`${path}.${g}`, 'a+', 0o600);
+    const file = `${path}.${g}`;
+    const created = !existsSync(file);
+    fd = openSync(file, 'a+', 0o600);
     size = fstatSync(fd).size;
     damaged = false;
+    // the new file's name must survive a power cut as its records do: a journal generation lost
+    // whole would go unnoticed at the next start
+    if (created) fsyncDirSync(dir);
   };
   openGeneration(gen);
   return {

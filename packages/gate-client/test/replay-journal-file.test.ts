@@ -12,10 +12,21 @@ import { tempDir } from './helpers.js';
 
 // a disk that fills up: the next write stores `fault.partial` bytes, then fails with ENOSPC
 const fault = vi.hoisted(() => ({ partial: -1 }));
+// the paths fsync'd, by the path each descriptor was opened with
+const synced = vi.hoisted(() => ({ paths: [] as string[], byFd: new Map<number, string>() }));
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   return {
     ...real,
+    openSync: ((path: string, ...rest: unknown[]) => {
+      const fd = (real.openSync as (...a: unknown[]) => number)(path, ...rest);
+      synced.byFd.set(fd, String(path));
+      return fd;
+    }) as typeof real.openSync,
+    fsyncSync: ((fd: number) => {
+      synced.paths.push(synced.byFd.get(fd) ?? `fd ${fd}`);
+      real.fsyncSync(fd);
+    }) as typeof real.fsyncSync,
     writeSync: ((fd: number, buf: Uint8Array, ...rest: unknown[]) => {
       if (fault.partial >= 0) {
         const n = fault.partial;
@@ -36,6 +47,7 @@ let data: ReturnType<typeof tempDir>;
 beforeEach(() => {
   data = tempDir();
   fault.partial = -1;
+  synced.paths.length = 0;
 });
 afterEach(() => data.cleanup());
 
@@ -83,5 +95,21 @@ describe('openReplayJournalFile', () => {
     clean.replayJournal(Buffer.concat([rec(1), rec(2), rec(3), rec(4)]), { now: NOW });
     expect(verifier.snapshot({ now: NOW })).toEqual(clean.snapshot({ now: NOW }));
     j.close();
+  });
+});
+
+describe('new generations', () => {
+  it('fsync the directory when a generation file is created, so its name survives a power cut', () => {
+    const dir = join(data.dir, 'journal');
+    const journal = openReplayJournalFile(join(dir, 'replay.journal'));
+    expect(synced.paths).toEqual([dir]); // generation 0 created
+    journal.onReplayRecord(digest(1), NOW + 90);
+    expect(synced.paths).toEqual([dir, join(dir, 'replay.journal.0')]);
+    journal.rotate();
+    expect(synced.paths.at(-1)).toBe(dir); // generation 1 created
+    journal.close();
+    synced.paths.length = 0;
+    openReplayJournalFile(join(dir, 'replay.journal')).close(); // reopened, nothing created
+    expect(synced.paths).toEqual([]);
   });
 });

@@ -272,15 +272,19 @@ export interface Verifier {
   restore(bytes: Uint8Array, options: { now: number }): void;
   /**
    * Declares the memory replay window lost: at boot, when the {@link snapshot} or the replay journal
-   * could not be read back (disk damage, a deleted state file). Every code that could have been
-   * accepted before, one whose time `t` is at most `now + maxFuture`, is then refused as
-   * `CODE_TOO_OLD`; codes made after that are admitted as usual. So for up to `maxFuture` seconds
-   * after the call the reader admits no code, and for `maxAge + maxFuture` seconds only codes made
-   * after the call: fail closed, never a second use. The mark is part of the next snapshot.
+   * could not be read back (disk damage, a deleted state file, a crash with no journal). Every code
+   * that could have been accepted before, one whose time `t` is at most `now + maxFuture`, is then
+   * refused as `CODE_TOO_OLD`; codes made after that are admitted as usual. So for up to
+   * `maxFuture` seconds after the call the reader admits no code, and for `maxAge + maxFuture`
+   * seconds only codes made after the call: fail closed, never a second use. The mark is part of
+   * the next snapshot. Call it after loading the stored material: `now` is raised to the
+   * trusted-time floor, the newest signed time seen, when that is later (a boot clock reading slow).
    *
-   * @param options.now - The device clock at boot, unix seconds.
-   * @returns The newest code time refused from now on (`now + maxFuture`), or `null` with a custom
-   *   `replayStore`, whose window lives outside this verifier and was not lost.
+   * @param options.now - The latest clock reading known before the restart, or the device clock at
+   *   boot if later, unix seconds. A reading that is too early lets codes of the lost window in; one
+   *   too late refuses fresh codes until the clock passes it.
+   * @returns The newest code time refused from now on (`max(now, floor) + maxFuture`), or `null`
+   *   with a custom `replayStore`, whose window lives outside this verifier and was not lost.
    * @throws `TypeError` for a `now` that is not unix seconds.
    */
   markReplayWindowLost(options: { now: number }): number | null;
@@ -853,8 +857,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
             `code expired at ${expiresAt}, and the replay window holds no code expiring by ${replayClock}`,
           );
         }
-        if (expiresAt <= now) return Promise.resolve(RECORDED); // too old to pass here offline
         if (now > replayClock) replayClock = now;
+        // too old to pass here offline: nothing to record, and the replay clock (raised above)
+        // refuses it should the clock be set back
+        if (expiresAt <= now) return Promise.resolve(RECORDED);
         const digest = replayDigest(
           f.holderKid,
           f.cardId,
@@ -934,8 +940,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw new TypeError(`markReplayWindowLost: ${nowProblem('options.now', now)}`);
       }
       if (!ownStore) return null;
-      // a code with t ≤ now + maxFuture expires by now + maxFuture + maxAge + 1: all are refused
-      const refusedThrough = now + maxFuture;
+      // a code with t ≤ now + maxFuture expires by now + maxFuture + maxAge + 1: all are refused.
+      // The trusted-time floor (the newest signed time seen: material, accepted codes) stands in
+      // for a boot clock that reads slow.
+      const refusedThrough = Math.max(now, floor.value) + maxFuture;
       const until = refusedThrough + maxAge + 1;
       if (until > replayClock) replayClock = until;
       return refusedThrough;

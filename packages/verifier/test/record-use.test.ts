@@ -100,6 +100,15 @@ describe('recordUse', () => {
     });
     // older than maxAge: it cannot pass here offline anyway, nothing is recorded
     expect(await v.recordUse(await campus.code('2024010001', T0 - 200), { now: T0 })).toEqual({ ok: true });
+    // …and should the clock be set back (it ran fast when the platform admitted the code), the
+    // code is refused as too old, not accepted
+    const fast = await loaded();
+    const early = await campus.code('T-0042', T0);
+    expect(await fast.recordUse(early, { now: T0 + 100 })).toEqual({ ok: true });
+    expect(await fast.verify(early, { now: T0 + 5, reader: gate })).toMatchObject({
+      accepted: false,
+      reason: 'CODE_TOO_OLD',
+    });
     expect(await v.recordUse(await campus.code('2024010001', T0), { now: T0 })).toEqual({ ok: true });
     expect(await v.recordUse(await campus.code('2024010002', T0), { now: T0 })).toMatchObject({
       ok: false,

@@ -519,6 +519,19 @@ describe('reboot in the middle of the window', () => {
     expect(() => v3.markReplayWindowLost({ now: Date.now() })).toThrow(TypeError);
   });
 
+  it('markReplayWindowLost with a boot clock reading slow: the trusted-time floor raises the mark', async () => {
+    const v = await loaded();
+    const used = await campus.code('2024010001', T0);
+    expect((await v.verify(used, { now: T0, reader: gate })).accepted).toBe(true);
+    // the floor comes back (snapshot, or material signed at T0): the boot clock reads 100 s behind
+    const v2 = createVerifier({ rootKeys: [campus.root.publicKey], backend: nodeBackend });
+    expect(v2.loadTrustList(await campus.trustList(1, T0), { now: T0 - 100 }).ok).toBe(true);
+    expect(v2.loadStatusList(await campus.statusList(1, T0), { now: T0 - 100 }).ok).toBe(true);
+    expect(v2.status(T0 - 100).floor).toBe(T0);
+    expect(v2.markReplayWindowLost({ now: T0 - 100 })).toBe(T0 + 30);
+    denied(await v2.verify(used, { now: T0 - 20, reader: gate }), 'CODE_TOO_OLD');
+  });
+
   it('markReplayWindowLost with a custom replay store: the window lives there, nothing is marked', async () => {
     const seen = new Set<string>();
     const store: ReplayStore = {

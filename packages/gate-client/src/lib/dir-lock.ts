@@ -21,6 +21,12 @@ export interface DirLock {
   readonly tookOverStale: boolean;
   /** Removes the lock file. Idempotent. */
   release(): Promise<void>;
+  /**
+   * Lets the lock go but leaves its file, as a crash would: the next client of the directory (in
+   * this process or another) takes it over as stale ({@link DirLock.tookOverStale}). For a close
+   * that could not save what it kept in memory.
+   */
+  abandon(): void;
 }
 
 /** What a lock file records of its holder. */
@@ -163,6 +169,10 @@ export async function lockDir(dir: string): Promise<DirLock> {
       released = true;
       heldHere.delete(path);
       await rm(path, { force: true });
+    },
+    abandon() {
+      released = true;
+      heldHere.delete(path);
     },
   };
 }

@@ -1,0 +1,126 @@
+/**
+ * A replay window the gate cannot read back whole is marked lost (issue 3 §2: a power cut must not
+ * reopen the window): after a close whose save failed, with a boot clock reading slow, and without
+ * holding the data directory when the verifier cannot be marked.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PublicKey } from '@campus-card/core';
+import type { RunningMockPlatform } from '@campus-card/mock-server';
+import { createVerifier, type Verifier } from '@campus-card/verifier';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { createGateClient, type GateClient } from '../src/index.js';
+import { leaveLockOfDeadProcess, qrOf, rootKeyOf, startDemo, tempDir } from './helpers.js';
+
+const fail = vi.hoisted(() => ({ stateWrite: false }));
+vi.mock('../src/lib/fs-atomic.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/lib/fs-atomic.js')>();
+  return {
+    ...real,
+    writeFileAtomic: async (path: string, data: Uint8Array | string) => {
+      if (fail.stateWrite && path.endsWith('verifier-state.bin')) {
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      }
+      return real.writeFileAtomic(path, data);
+    },
+  };
+});
+
+let server: RunningMockPlatform;
+let rootKey: PublicKey;
+let data: ReturnType<typeof tempDir>;
+const open: GateClient[] = [];
+
+beforeEach(async () => {
+  server = await startDemo();
+  rootKey = await rootKeyOf(server);
+  data = tempDir();
+  fail.stateWrite = false;
+});
+
+afterEach(async () => {
+  fail.stateWrite = false;
+  for (const c of open.splice(0)) await c.close();
+  await server.close();
+  data.cleanup();
+});
+
+const READER = { id: 'gate-01', zone: 'gate:main', direction: 'in' } as const;
+const codeOf = (e: unknown) => (e as { code?: string }).code;
+
+async function boot(
+  opts: { url?: string; onError?: (e: unknown) => void; now?: () => number; verifier?: Verifier } = {},
+) {
+  const device = server.platform.demo?.devices.find((d) => d.id === 'gate-01');
+  if (device === undefined) throw new Error('no demo gate');
+  return createGateClient({
+    baseUrl: opts.url ?? server.url,
+    deviceId: 'gate-01',
+    schoolId: 'sch-demo',
+    privateKey: device.privateJwk,
+    verifier: opts.verifier ?? createVerifier({ rootKeys: [rootKey] }),
+    dataDir: data.dir,
+    now: opts.now ?? (() => server.platform.clock.now()),
+    outbox: { firstSeq: 1 },
+    transport: { maxRetries: 0 },
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+}
+
+it('a close whose save failed leaves the lock behind: the next start marks the window lost, and the code is not used twice', async () => {
+  const first = await boot();
+  expect((await first.syncNow()).ok).toBe(true);
+  const qr = await qrOf(server, 's-001');
+  expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+  fail.stateWrite = true; // the disk is full at close
+  await first.close();
+  fail.stateWrite = false;
+  const errors: unknown[] = [];
+  const second = await boot({ url: 'http://127.0.0.1:9', onError: (e) => errors.push(e) });
+  open.push(second);
+  expect(errors.map(codeOf)).toContain('ERR_GATE_REPLAY_WINDOW_LOST');
+  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
+    accepted: false,
+    reason: 'CODE_TOO_OLD',
+  });
+});
+
+it('a boot clock reading slow: the mark starts at the latest clock reading the directory recorded (the accepted scan)', async () => {
+  const first = await boot();
+  expect((await first.syncNow()).ok).toBe(true);
+  const qr = await qrOf(server, 's-001');
+  expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+  leaveLockOfDeadProcess(data.dir); // a crash, and no replay journal
+  let skewMs = -100_000; // the clock reads 100 s behind at boot (within the floor's tolerance)
+  const errors: unknown[] = [];
+  const second = await boot({
+    url: 'http://127.0.0.1:9',
+    onError: (e) => errors.push(e),
+    now: () => server.platform.clock.now() + skewMs,
+  });
+  open.push(second);
+  const lost = errors.find((e) => codeOf(e) === 'ERR_GATE_REPLAY_WINDOW_LOST') as {
+    detail: { refusedThrough: number };
+  };
+  expect(lost.detail.refusedThrough).toBeGreaterThanOrEqual(server.platform.clock.nowSeconds() + 30);
+  skewMs = -20_000; // 80 s later on the device clock: the code is within its window again
+  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
+    accepted: false,
+    reason: 'CODE_TOO_OLD',
+  });
+});
+
+it('a verifier that cannot be marked (an older @campus-card/verifier): the start fails and lets the data directory go', async () => {
+  const first = await boot();
+  expect((await first.syncNow()).ok).toBe(true);
+  await first.close();
+  rmSync(join(data.dir, 'verifier-state.bin')); // the state file is lost: the window must be marked
+  const older = { ...createVerifier({ rootKeys: [rootKey] }), markReplayWindowLost: undefined };
+  const refused = await boot({ url: 'http://127.0.0.1:9', verifier: older as unknown as Verifier }).catch(
+    (e: unknown) => e,
+  );
+  expect(refused).toBeInstanceOf(TypeError);
+  const second = await boot({ url: 'http://127.0.0.1:9' });
+  open.push(second);
+  expect(second.status()).toBeDefined();
+});
