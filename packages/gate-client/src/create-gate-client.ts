@@ -344,6 +344,13 @@ function assertSegment(name: string, v: unknown): asserts v is string {
     throw new TypeError(`${name} must be a non-empty string other than "." and ".."`);
 }
 
+/**
+ * How far past the boot clock (or the trusted-time floor, if later) a clock reading recorded before
+ * a restart is believed, when a lost replay window is marked: 300 s, the verifier's default
+ * `floorTolerance` (a clock further behind is refused `CLOCK_BEFORE_FLOOR` anyway).
+ */
+const RECORDED_CLOCK_SLACK_S = 300;
+
 /** The scene hint a QR text carries; undefined for none, or a text that does not decode. */
 function sceneOf(qrText: string): number | undefined {
   try {
@@ -593,7 +600,9 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   // 3. the outbox
   const outbox = await openEventOutbox({ dir: join(dataDir, 'outbox'), ...options.outbox }).catch(
     async (err: unknown) => {
-      await lock.release();
+      await Promise.allSettled([transport.close()]);
+      if (windowLost === undefined) await lock.release();
+      else lock.abandon(); // the next start must still mark the lost window
       throw err;
     },
   );
@@ -601,16 +610,19 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
   // 4. a replay window that cannot be read back whole: fail closed, every code the last run may
   //    have accepted is refused until it expires. The boot clock may read slow: the mark starts at
   //    the latest clock reading this directory recorded, if later (events, syncs, fetches).
+  //    A reading is believed up to RECORDED_CLOCK_SLACK_S past the boot clock or the trusted-time
+  //    floor: one from a clock that once ran far ahead must not lock the reader out for as long.
   if (windowLost !== undefined) {
-    let seen = nowS();
-    for (const s of sync.values())
-      if (s.lastAttemptAt !== null && s.lastAttemptAt > seen) seen = s.lastAttemptAt;
-    for (const h of held.values()) seen = Math.max(seen, Math.floor(h.fetchedAt / 1000));
-    for (const ev of outbox.pending()) {
-      const at = Math.floor(Date.parse(ev.occurred_at) / 1000);
-      if (at > seen) seen = at;
-    }
     try {
+      const bootS = nowS();
+      const limit = Math.max(bootS, verifier.status(bootS).floor) + RECORDED_CLOCK_SLACK_S;
+      let seen = bootS;
+      const see = (at: unknown): void => {
+        if (typeof at === 'number' && Number.isFinite(at) && at > seen) seen = Math.min(at, limit);
+      };
+      for (const st of sync.values()) see(st.lastAttemptAt);
+      for (const h of held.values()) see(Math.floor(h.fetchedAt / 1000));
+      for (const ev of outbox.pending()) see(Math.floor(Date.parse(ev.occurred_at) / 1000));
       const refusedThrough = verifier.markReplayWindowLost({ now: seen });
       if (refusedThrough !== null) {
         onError(
@@ -623,8 +635,9 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         );
       }
     } catch (err) {
-      await Promise.allSettled([outbox.close()]);
-      await lock.release();
+      // the lock stays behind, as a crash leaves it: the next start must mark the window too
+      await Promise.allSettled([outbox.close(), transport.close()]);
+      lock.abandon();
       throw err;
     }
   }
@@ -1190,33 +1203,38 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       timers.clear();
       await Promise.allSettled([...running]);
     },
-    async close() {
-      if (closed || closing) return;
-      closing = true;
-      // the loops, and the scans and records in flight, finish first
-      await client.stop();
-      closed = true;
-      let saved = true;
-      try {
-        await saveState();
-      } catch (err) {
-        saved = false;
-        onError(err, 'save');
-      }
-      // each step runs whatever the one before did: the data-dir lock is always let go. Unsaved
-      // state is lost state: the lock is then left on disk, as a crash leaves it, so the next start
-      // knows (and marks the replay window lost unless a journal holds it)
-      try {
-        await outbox.close();
-      } finally {
-        try {
-          await transport.close();
-        } finally {
-          if (saved) await lock.release();
-          else lock.abandon();
-        }
-      }
+    close() {
+      closingRun ??= closeNow();
+      return closingRun;
     },
   };
+  /** The one run of `close()`: a second call waits for the first. */
+  let closingRun: Promise<void> | undefined;
+  async function closeNow(): Promise<void> {
+    closing = true;
+    // the loops, and the scans and records in flight, finish first
+    await client.stop();
+    closed = true;
+    let saved = true;
+    try {
+      await saveState();
+    } catch (err) {
+      saved = false;
+      onError(err, 'save');
+    }
+    // each step runs whatever the one before did: the data-dir lock is always let go. Unsaved
+    // state is lost state: the lock is then left on disk, as a crash leaves it, so the next start
+    // knows (and marks the replay window lost unless a journal holds it)
+    try {
+      await outbox.close();
+    } finally {
+      try {
+        await transport.close();
+      } finally {
+        if (saved) await lock.release();
+        else lock.abandon();
+      }
+    }
+  }
   return client;
 }

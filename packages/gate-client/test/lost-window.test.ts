@@ -3,7 +3,7 @@
  * reopen the window): after a close whose save failed, with a boot clock reading slow, and without
  * holding the data directory when the verifier cannot be marked.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublicKey } from '@campus-card/core';
 import type { RunningMockPlatform } from '@campus-card/mock-server';
@@ -110,17 +110,57 @@ it('a boot clock reading slow: the mark starts at the latest clock reading the d
   });
 });
 
-it('a verifier that cannot be marked (an older @campus-card/verifier): the start fails and lets the data directory go', async () => {
+it('a start that cannot mark the window (an older @campus-card/verifier) fails and leaves the lock behind: the next start marks it', async () => {
   const first = await boot();
   expect((await first.syncNow()).ok).toBe(true);
-  await first.close();
-  rmSync(join(data.dir, 'verifier-state.bin')); // the state file is lost: the window must be marked
+  const qr = await qrOf(server, 's-001');
+  expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+  leaveLockOfDeadProcess(data.dir); // a crash, and no replay journal
   const older = { ...createVerifier({ rootKeys: [rootKey] }), markReplayWindowLost: undefined };
   const refused = await boot({ url: 'http://127.0.0.1:9', verifier: older as unknown as Verifier }).catch(
     (e: unknown) => e,
   );
   expect(refused).toBeInstanceOf(TypeError);
-  const second = await boot({ url: 'http://127.0.0.1:9' });
+  const errors: unknown[] = [];
+  const second = await boot({ url: 'http://127.0.0.1:9', onError: (e) => errors.push(e) });
   open.push(second);
-  expect(second.status()).toBeDefined();
+  expect(errors.map(codeOf)).toContain('ERR_GATE_REPLAY_WINDOW_LOST');
+  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
+    accepted: false,
+    reason: 'CODE_TOO_OLD',
+  });
+});
+
+it('recorded clock readings far ahead (a clock that once ran a year fast, a corrupt file) move the mark 300 s at most', async () => {
+  const first = await boot();
+  expect((await first.syncNow()).ok).toBe(true);
+  await first.close();
+  const yearAheadMs = server.platform.clock.now() + 365 * 86_400_000;
+  const tl = join(data.dir, 'material', 'trust-list.json');
+  writeFileSync(tl, JSON.stringify({ ...JSON.parse(readFileSync(tl, 'utf8')), fetched_at: yearAheadMs }));
+  const ss = join(data.dir, 'sync-state.json');
+  const saved = JSON.parse(readFileSync(ss, 'utf8'));
+  saved.trustList.lastAttemptAt = 1e11; // not even unix seconds
+  writeFileSync(ss, JSON.stringify(saved));
+  leaveLockOfDeadProcess(data.dir);
+  const errors: unknown[] = [];
+  const second = await boot({ onError: (e) => errors.push(e) });
+  open.push(second);
+  const lost = errors.find((e) => codeOf(e) === 'ERR_GATE_REPLAY_WINDOW_LOST') as {
+    detail: { refusedThrough: number };
+  };
+  const bootS = server.platform.clock.nowSeconds();
+  expect(lost.detail.refusedThrough).toBeLessThanOrEqual(bootS + 300 + 30);
+  server.platform.clock.advance(331);
+  const fresh = await qrOf(server, 's-002');
+  expect((await second.scan(fresh, READER, { kind: 'access' })).decision.accepted).toBe(true);
+});
+
+it('a second close() waits for the first: the directory is free once either resolves', async () => {
+  const g = await boot();
+  const a = g.close();
+  await g.close();
+  const next = await boot({ url: 'http://127.0.0.1:9' });
+  open.push(next);
+  await a;
 });

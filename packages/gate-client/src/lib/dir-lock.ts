@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { link, mkdir, open, readFile, realpath, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GateClientError } from '../errors.js';
@@ -22,9 +22,9 @@ export interface DirLock {
   /** Removes the lock file. Idempotent. */
   release(): Promise<void>;
   /**
-   * Lets the lock go but leaves its file, as a crash would: the next client of the directory (in
-   * this process or another) takes it over as stale ({@link DirLock.tookOverStale}). For a close
-   * that could not save what it kept in memory.
+   * Lets the lock go but leaves its file, as a crash would, naming no holder: the next client of
+   * the directory (in this process or another) takes it over as stale ({@link DirLock.tookOverStale}).
+   * For a close that could not save what it kept in memory. Idempotent; does nothing once released.
    */
   abandon(): void;
 }
@@ -171,8 +171,15 @@ export async function lockDir(dir: string): Promise<DirLock> {
       await rm(path, { force: true });
     },
     abandon() {
+      if (released) return;
       released = true;
       heldHere.delete(path);
+      // names no holder: any process takes it over as stale, this one still running included
+      try {
+        writeFileSync(path, '{"abandoned":true}');
+      } catch {
+        // (a full disk) left naming this process: stale for this process, and for others once it exits
+      }
     },
   };
 }

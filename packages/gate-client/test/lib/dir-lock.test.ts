@@ -40,6 +40,23 @@ const startOf = (pid: number) => {
 const write = (d: string, holder: object | string) =>
   writeFileSync(join(d, 'lock'), typeof holder === 'string' ? holder : JSON.stringify(holder));
 
+describe('lockDir: abandon', () => {
+  it('leaves the file naming no holder: the next lock (this process or any other) takes it over as stale', async () => {
+    const d = dir();
+    const first = await lockDir(d);
+    expect(first.tookOverStale).toBe(false);
+    first.abandon();
+    first.abandon(); // idempotent
+    expect(existsSync(first.path)).toBe(true);
+    expect(JSON.parse(readFileSync(first.path, 'utf8'))).toEqual({ abandoned: true }); // no pid: nobody runs it
+    const next = await take(d);
+    expect(next.tookOverStale).toBe(true);
+    await next.release();
+    const clean = await take(d);
+    expect(clean.tookOverStale).toBe(false);
+  });
+});
+
 describe('lockDir: one gate client per data directory', () => {
   it('a second lock of the same directory in this process is refused until the first is released', async () => {
     const d = dir();
