@@ -392,6 +392,87 @@ describe('a failed COMMIT', () => {
     expect([replay.statusCode, json(replay).code]).toEqual([401, 'ERR_SIG_NONCE_REPLAYED']);
   });
 
+  describe('a status index reserved in it (before a credential is signed) is never given twice', () => {
+    /** Starts `run` in a batch that fails once `run` has reserved (its signing is async). */
+    const inFailedBatch = <T>(p: MockPlatform, run: () => Promise<T>): Promise<T> => {
+      failNextCommit(p);
+      p.state.groupCommit.join();
+      const running = run();
+      p.state.groupCommit.flush(); // fails: the counter goes back, the index is free again
+      expect(p.state.groupCommit.stats().failed).toBe(1);
+      return running;
+    };
+    const rolledBack = { status: 503, code: 'ERR_INTERNAL', retryable: true };
+    const newKey = () => exportJwk(generateKeyPair('ES256').privateKey.publicKey);
+    /** Indexes held by more than one card (revoked cards keep theirs): none, ever. */
+    const shared = (p: MockPlatform) =>
+      p.state.db
+        .prepare('SELECT status_index FROM cards GROUP BY school_id, status_index HAVING COUNT(*) > 1')
+        .pluck()
+        .all();
+    const statusOf = async (p: MockPlatform, index: number) =>
+      getStatus(
+        decodeStatusList((await getTrustMaterial(p.state, 'sch-demo', 'status-list')).bytes).statusList,
+        index,
+      );
+    const cardOf = (p: MockPlatform, person: string) =>
+      p.demo?.cards.find((c) => c.personId === person)?.cardId as string;
+
+    it("renewal to a new phone: not answered (retryable); the old phone's credential stays revoked", async () => {
+      const { p } = await filePlatform();
+      const card = cardOf(p, 's-001');
+      const renew = () =>
+        p.invoke('renewCard', { params: { card_id: card }, body: { holder_jwk: newKey() } }, DEMO_OPERATOR);
+      await expect(inFailedBatch(p, renew)).rejects.toMatchObject(rolledBack);
+      // its retry, then another phone: each phone's credential under an index of its own
+      const first = (await renew()).body as { status_index: number };
+      const second = (await renew()).body as { status_index: number };
+      expect(second.status_index).not.toBe(first.status_index);
+      expect([await statusOf(p, first.status_index), await statusOf(p, second.status_index)]).toEqual([
+        CARD_STATUS.revoked,
+        CARD_STATUS.valid,
+      ]);
+      expect(shared(p)).toEqual([]);
+    });
+
+    it('issue: not answered (retryable); the next issues get cards of their own, never a 500', async () => {
+      const { p } = await filePlatform();
+      for (const id of ['t-008', 't-009']) {
+        const body = { school_id: 'sch-demo', person_id: id, kind: 'teacher', name: id };
+        expect((await p.invoke('createPerson', { body }, DEMO_OPERATOR)).status).toBe(201);
+      }
+      const body = (person: string) => ({ person_id: person, role: 'teacher', holder_jwk: newKey() });
+      await expect(
+        inFailedBatch(p, () => p.invoke('issueCard', { body: body('t-008') }, DEMO_OPERATOR)),
+      ).rejects.toMatchObject(rolledBack);
+      const issued = [];
+      for (const person of ['t-009', 't-008']) {
+        const res = await p.app.inject(signed(p, operator(p), 'POST', '/v1/cards', body(person)));
+        expect(res.statusCode, res.body).toBe(201);
+        issued.push(json<{ card_id: string; status_index: number }>(res));
+      }
+      expect(new Set(issued.map((c) => c.card_id)).size).toBe(2);
+      expect(shared(p)).toEqual([]);
+    });
+
+    it("a parent's credential refreshed by an unlink: not answered (retryable); no other card gets its index", async () => {
+      const { p } = await filePlatform();
+      const [student, parent, teacher] = [cardOf(p, 's-001'), cardOf(p, 'p-001'), cardOf(p, 't-001')];
+      const unlink = () => p.invoke('unlinkCard', { params: { card_id: student } }, DEMO_OPERATOR);
+      await expect(inFailedBatch(p, unlink)).rejects.toMatchObject(rolledBack);
+      expect((await unlink()).status).toBe(200);
+      const renewed = await p.invoke(
+        'renewCard',
+        { params: { card_id: teacher }, body: { holder_jwk: newKey() } },
+        DEMO_OPERATOR,
+      );
+      const index = (id: string) =>
+        p.state.db.prepare('SELECT status_index FROM cards WHERE card_id = ?').pluck().get(id);
+      expect((renewed.body as { status_index: number }).status_index).not.toBe(index(parent));
+      expect(shared(p)).toEqual([]);
+    });
+  });
+
   it('never publishes a status list signed from rows of the failed batch', async () => {
     const { p } = await filePlatform();
     const cardOf = (person: string) => p.demo?.cards.find((c) => c.personId === person)?.cardId as string;

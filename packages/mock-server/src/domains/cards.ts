@@ -43,6 +43,7 @@ import {
   requirePrincipal,
 } from '../context.js';
 import { iso } from '../lib/clock.js';
+import type { Batch } from '../lib/group-commit.js';
 import { createNodeSignatureBackend } from '../lib/node-verify.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import { getPersonRow, personGroups, requireOwnSchool } from './directory.js';
@@ -369,6 +370,12 @@ export async function getTrustMaterial(
 }
 
 const trustListCache = new WeakMap<PlatformState, Map<string, TrustList>>();
+/** Bumped on every change of a trust list (an issuer rotation), so a fetch that raced it is not kept. */
+const trustGeneration = new WeakMap<PlatformState, number>();
+function forgetTrustList(state: PlatformState, schoolId: string): void {
+  trustGeneration.set(state, (trustGeneration.get(state) ?? 0) + 1);
+  trustListCache.get(state)?.delete(schoolId);
+}
 async function trustListOf(state: PlatformState, schoolId: string): Promise<TrustList> {
   let m = trustListCache.get(state);
   if (m === undefined) {
@@ -377,9 +384,10 @@ async function trustListOf(state: PlatformState, schoolId: string): Promise<Trus
   }
   const hit = m.get(schoolId);
   if (hit !== undefined) return hit;
+  const generation = trustGeneration.get(state) ?? 0;
   const { bytes } = await getTrustMaterial(state, schoolId, 'trust-list');
   const tl = decodeTrustList(bytes).trustList;
-  m.set(schoolId, tl);
+  if ((trustGeneration.get(state) ?? 0) === generation) m.set(schoolId, tl);
   return tl;
 }
 
@@ -414,6 +422,7 @@ async function statusListOf(state: PlatformState, schoolId: string): Promise<Sta
 export function forgetTrustCaches(state: PlatformState): void {
   keyCache.delete(state);
   trustListCache.delete(state);
+  trustGeneration.set(state, (trustGeneration.get(state) ?? 0) + 1);
   statusCache.delete(state);
   statusGeneration.set(state, (statusGeneration.get(state) ?? 0) + 1);
   signings.delete(state);
@@ -732,6 +741,8 @@ interface LinkRefresh {
   readonly card: CardRow;
   readonly linked: readonly string[];
   readonly statusIndex: number;
+  /** The new index's reservation; undefined when the index stays. */
+  readonly reserved: StatusIndex | undefined;
   readonly credential: Uint8Array;
 }
 
@@ -757,7 +768,8 @@ async function signLinkRefreshes(
     const held = credentialLinks(card);
     if (sameIds(held, linked)) continue;
     const narrowed = held.some((id) => !linked.includes(id));
-    const statusIndex = narrowed ? reserveStatusIndex(state, card.school_id) : card.status_index;
+    const reserved = narrowed ? reserveStatusIndex(state, card.school_id) : undefined;
+    const statusIndex = reserved?.index ?? card.status_index;
     const { credential } = await buildCredential(
       state,
       { ...card, status_index: statusIndex },
@@ -765,7 +777,7 @@ async function signLinkRefreshes(
       validityDaysOf(card),
       { iat: Math.floor(card.issued_at / 1000), linked },
     );
-    refreshes.push({ card, linked, statusIndex, credential });
+    refreshes.push({ card, linked, statusIndex, reserved, credential });
   }
   return refreshes;
 }
@@ -800,6 +812,7 @@ function writeLinkRefreshes(
       });
     }
     if (r === undefined) continue;
+    checkReserved(r.reserved);
     update.run(r.statusIndex, Buffer.from(r.credential), state.clock.now(), now.card_id);
     if (r.statusIndex !== now.status_index) moved = true;
   }
@@ -1100,7 +1113,7 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
     });
     if ('version' in done) {
       keyCache.get(state)?.set(schoolId, keys);
-      trustListCache.get(state)?.delete(schoolId);
+      forgetTrustList(state, schoolId);
       forgetStatusList(state, schoolId);
       return {
         schoolId,
@@ -1120,12 +1133,22 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
   }
 }
 
+/** A status index taken by {@link reserveStatusIndex}. */
+interface StatusIndex {
+  readonly index: number;
+  /** The group-commit batch the reservation was written in; undefined when it committed at once. */
+  readonly batch: Batch | undefined;
+}
+
 /**
- * Takes the school's next status index (committed at once: an index reserved by a request that then
- * fails stays unused, and unused indexes are published revoked).
+ * Takes the school's next status index, before the (async) signing of a credential that names it:
+ * committed at once, or with the group-commit batch open then (another request's, maybe). An index
+ * reserved by a request that then fails stays unused, and unused indexes are published revoked.
+ * When that batch fails, the index is free again and may be given to another card: the request
+ * must not write it ({@link checkReserved}).
  */
-function reserveStatusIndex(state: PlatformState, schoolId: string): number {
-  return state.tx(() => {
+function reserveStatusIndex(state: PlatformState, schoolId: string): StatusIndex {
+  const index = state.tx(() => {
     const r = state.db
       .prepare('SELECT next_status_index FROM school_keys WHERE school_id = ?')
       .get(schoolId) as {
@@ -1136,6 +1159,23 @@ function reserveStatusIndex(state: PlatformState, schoolId: string): number {
       .run(schoolId);
     return r.next_status_index;
   });
+  return { index, batch: state.groupCommit.current() };
+}
+
+/**
+ * Throws a retryable 503, in the transaction that writes a reserved status index, when the batch
+ * the reservation was written in failed: the counter went back, so the index may be (or have been)
+ * given to another credential. Written anyway, two cards would share it, and a credential published
+ * revoked under it (an old phone's) would verify again. A batch still open is the one this
+ * transaction writes in: they commit or fail together.
+ */
+function checkReserved(reserved: StatusIndex | undefined): void {
+  if (reserved?.batch?.failed === true) {
+    throw new ApiError(503, 'ERR_INTERNAL', 'the status index reservation was rolled back; retry', {
+      retryable: true,
+      headers: { 'retry-after': '1' },
+    });
+  }
 }
 
 /** Throws unless the physical card whose UID hashes to `hash` may be linked to `card` (C5, G1). */
@@ -1168,7 +1208,8 @@ export const cardHandlers: Handlers = {
     const holder = holderKeyOf(b.holder_jwk);
     const { issuer } = ensureSchoolKeys(state, person.school_id);
     // Reserve a status index before the (async) signing.
-    const index = reserveStatusIndex(state, person.school_id);
+    const reserved = reserveStatusIndex(state, person.school_id);
+    const { index } = reserved;
     const cardId = `${person.school_id}-${String(index).padStart(6, '0')}`;
     const days = b.validity_days ?? 30;
     const { credential, iat, linked } = await buildCredential(
@@ -1189,6 +1230,7 @@ export const cardHandlers: Handlers = {
     const refreshes =
       b.role === 'student' ? await signLinkRefreshes(state, person.person_id, cardId) : undefined;
     return ctx.commit(() => {
+      checkReserved(reserved);
       if (live() !== undefined)
         throw new ApiError(409, 'ERR_CARD_EXISTS', 'this person already has a live card of this role (C1)');
       // a linked student's card issued or unlinked while this credential was signed
@@ -1257,7 +1299,8 @@ export const cardHandlers: Handlers = {
     // from before the platform signed parents' credentials again on such a change).
     const newKey = toBase64Url(holder.kid) !== card.holder_kid;
     const newIndex = newKey || credentialLinks(card).some((id) => !linked.includes(id));
-    const statusIndex = newIndex ? reserveStatusIndex(state, card.school_id) : card.status_index;
+    const reserved = newIndex ? reserveStatusIndex(state, card.school_id) : undefined;
+    const statusIndex = reserved?.index ?? card.status_index;
     const { credential, iat } = await buildCredential(
       state,
       { ...card, status_index: statusIndex },
@@ -1266,6 +1309,7 @@ export const cardHandlers: Handlers = {
       { linked },
     );
     return ctx.commit(() => {
+      checkReserved(reserved);
       // the card may have changed while the credential was signed: never write over that
       const now = getCardRow(state, card.card_id) as CardRow;
       if (now.status === 'revoked') throw new ApiError(409, 'ERR_CARD_NOT_ACTIVE', 'card is revoked');

@@ -31,6 +31,7 @@ import {
   getStatus,
   importPrivateJwk,
   importPublicJwk,
+  issueCredential,
   type Jwk,
   type PrivateKey,
   type TrustList,
@@ -43,7 +44,7 @@ import {
 import { createVerifier, DEFAULT_MAX_STALENESS } from '@campus-card/verifier';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_OPERATOR } from '../../src/demo.js';
-import { rotateIssuerKey } from '../../src/domains/cards.js';
+import { resolveCredentialInput, rotateIssuerKey } from '../../src/domains/cards.js';
 import { createClock, type MockPlatform, type VirtualClock } from '../../src/index.js';
 import { demoPlatform, deviceSigner, json, operator, qrOf, schoolB, signed, T0 } from '../helpers.js';
 
@@ -1233,6 +1234,66 @@ describe('an issuer key rotation while cards change', () => {
     expect(retry.status).toBe(201);
     const credential = fromBase64Url((retry.body as Card).credential)!;
     expect(toBase64Url(decodeCredential(credential).sign1.kid!)).toBe(r.issuerKid);
+  });
+
+  it('a trust list read while it commits is not kept: the new key is trusted at once, the retired one no longer', async () => {
+    p = await demoPlatform();
+    const gate = await schoolB(p);
+    expect((await p.app.inject(signed(p, gate, 'GET', '/v1/schools/sch-b/trust-list'))).statusCode).toBe(200);
+    const retired = importPrivateJwk(
+      JSON.parse(
+        p.state.db
+          .prepare("SELECT issuer_jwk FROM school_keys WHERE school_id = 'sch-b'")
+          .pluck()
+          .get() as string,
+      ),
+    );
+    // a scan reads the school's trust list (signed, under the key about to retire) and awaits; the
+    // rotation (no card to sign: it commits at once) runs before the scan resumes
+    const principal = {
+      id: 'gate-b',
+      kind: 'device',
+      schoolId: 'sch-b',
+      merchantId: null,
+      zone: 'gate:main',
+      deviceType: 'gate',
+    } as const;
+    const scan = resolveCredentialInput(p.state, principal, { qr_text: 'not a code' });
+    await rotateIssuerKey(p.state, 'sch-b');
+    await expect(scan).rejects.toMatchObject({ status: 422 });
+    const person = { school_id: 'sch-b', person_id: 't-b01', kind: 'teacher', name: 'B' };
+    expect((await p.invoke('createPerson', { body: person }, DEMO_OPERATOR)).status).toBe(201);
+    const phone = generateKeyPair('ES256').privateKey;
+    const issued = await p.invoke(
+      'issueCard',
+      { body: { person_id: 't-b01', role: 'teacher', holder_jwk: exportJwk(phone.publicKey) } },
+      DEMO_OPERATOR,
+    );
+    const card = issued.body as Card;
+    const resolve = async (credential: Uint8Array) =>
+      p.app.inject(
+        signed(p, gate, 'POST', '/v1/identity/resolve', {
+          qr_text: await qrFrom(p, toBase64Url(credential), phone, 1),
+          scene: 'access',
+        }),
+      );
+    const current = await resolve(fromBase64Url(card.credential)!);
+    expect(current.statusCode, current.body).toBe(200);
+    // the same card's credential, signed by the retired key
+    const forged = await issueCredential(
+      {
+        school: 'sch-b',
+        cardId: card.card_id,
+        role: 'teacher',
+        iat: p.clock.nowSeconds(),
+        validityDays: 30,
+        holderKey: phone.publicKey,
+        statusIndex: card.status_index,
+      },
+      retired,
+    );
+    const old = await resolve(forged);
+    expect([old.statusCode, json(old).code]).toEqual([422, 'ERR_UNKNOWN_ISSUER']);
   });
 
   it('gives up, rotating nothing, when cards keep changing (503, retryable); a retry rotates', async () => {
