@@ -36,7 +36,7 @@ import {
   type PolicySubject,
   type ReaderContext,
 } from './policy-step.js';
-import { readReplayFields } from './read-replay-fields.js';
+import { type ReplayFields, readReplayFields } from './read-replay-fields.js';
 import { type ReplayJournalResult, replayJournal as readReplayJournal } from './replay/journal.js';
 import {
   createMemoryReplayStore,
@@ -625,31 +625,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (verified === undefined) return accept(admitted, policy, now, scan);
 
     // 7. replay window: only now is the code recorded as used
-    const expiresAt = verified.t + maxAge + 1;
-    // the store may already have dropped this entry at a later clock reading (clock moved back
-    // after a snapshot or within the floor tolerance): refuse rather than reopen the window
-    if (expiresAt <= replayClock) {
-      throw new Denial(
-        'CODE_TOO_OLD',
-        `code expired at ${expiresAt}, and the replay window holds no code expiring by ${replayClock}`,
-      );
-    }
-    if (now > replayClock) replayClock = now;
-    // the in-memory store reads the digest before it returns (its journal hook may not keep it):
-    // one scratch buffer serves every scan; another store gets a digest of its own
-    const digest = replayDigest(
-      verified.holderKid,
-      verified.cardId,
-      verified.t,
-      verified.nonce,
-      ownStore ? digestScratch : undefined,
-    );
-    let pending: ReturnType<ReplayStore['checkAndInsert']>;
-    try {
-      pending = replay.checkAndInsert(digest, expiresAt, now);
-    } catch (error) {
-      throw replayFailure(error);
-    }
+    const pending = checkAndInsertCode(verified, now);
     if (typeof pending === 'string') return replayed(pending, admitted, verified, policy, now, scan);
     return Promise.resolve(pending).then(
       (outcome) => {
@@ -671,6 +647,35 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw replayFailure(error);
       },
     );
+  }
+
+  /**
+   * Checks a code's signed fields against the replay window and records them (step 7, and
+   * {@link Verifier.recordUse}). Throws `CODE_TOO_OLD` for a code whose entry the window may
+   * already have dropped at a later clock reading (the clock moved back after a snapshot, within
+   * the floor tolerance, or a lost window's mark): refused rather than the window reopened. A code
+   * already expired at `now` (only `recordUse` meets one: a scan's time window refuses it first)
+   * has nothing to hold: `'fresh'`, the replay clock raised so that it is refused should the
+   * clock be set back.
+   */
+  function checkAndInsertCode(f: ReplayFields, now: number): ReturnType<ReplayStore['checkAndInsert']> {
+    const expiresAt = f.t + maxAge + 1;
+    if (expiresAt <= replayClock) {
+      throw new Denial(
+        'CODE_TOO_OLD',
+        `code expired at ${expiresAt}, and the replay window holds no code expiring by ${replayClock}`,
+      );
+    }
+    if (now > replayClock) replayClock = now;
+    if (expiresAt <= now) return 'fresh';
+    // the in-memory store reads the digest before it returns (its journal hook may not keep it):
+    // one scratch buffer serves every scan; another store gets a digest of its own
+    const digest = replayDigest(f.holderKid, f.cardId, f.t, f.nonce, ownStore ? digestScratch : undefined);
+    try {
+      return replay.checkAndInsert(digest, expiresAt, now);
+    } catch (error) {
+      throw replayFailure(error);
+    }
   }
 
   /** The policy step's outcome if it admitted the subject; else throws its `POLICY_DENIED`. */
@@ -848,32 +853,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
           throw new Denial('BAD_FORMAT', 'input must be QR text or presentation bytes', 'ERR_INPUT_TYPE');
         }
-        const f = readReplayFields(input);
-        const expiresAt = f.t + maxAge + 1;
-        // as in a scan: an entry the window may already have dropped is not recorded again
-        if (expiresAt <= replayClock) {
-          throw new Denial(
-            'CODE_TOO_OLD',
-            `code expired at ${expiresAt}, and the replay window holds no code expiring by ${replayClock}`,
-          );
-        }
-        if (now > replayClock) replayClock = now;
-        // too old to pass here offline: nothing to record, and the replay clock (raised above)
-        // refuses it should the clock be set back
-        if (expiresAt <= now) return Promise.resolve(RECORDED);
-        const digest = replayDigest(
-          f.holderKid,
-          f.cardId,
-          f.t,
-          f.nonce,
-          ownStore ? digestScratch : undefined,
-        );
-        let pending: ReturnType<ReplayStore['checkAndInsert']>;
-        try {
-          pending = replay.checkAndInsert(digest, expiresAt, now);
-        } catch (error) {
-          throw replayFailure(error);
-        }
+        const pending = checkAndInsertCode(readReplayFields(input), now);
         return Promise.resolve(pending)
           .then(
             (outcome) => {
