@@ -128,7 +128,10 @@ export interface GateClientOptions {
   >;
   /** Outbox: seq of the first event of a brand-new outbox (default: epoch ms) and compaction threshold. */
   readonly outbox?: { readonly firstSeq?: number; readonly compactAfter?: number };
-  /** Errors of background work (sync, flush, heartbeat, state saving) after {@link GateClient.start}. */
+  /**
+   * Errors of background work (sync, flush, heartbeat, state saving) after {@link GateClient.start},
+   * and of the restore at creation. A handler that throws stops nothing: its error is dropped.
+   */
   readonly onError?: (error: unknown, task: 'sync' | 'flush' | 'heartbeat' | 'restore' | 'save') => void;
   /**
    * The replay journal the verifier writes through its `onReplayRecord` option
@@ -346,10 +349,13 @@ function assertSegment(name: string, v: unknown): asserts v is string {
 
 /**
  * How far past the boot clock (or the trusted-time floor, if later) a clock reading recorded before
- * a restart is believed, when a lost replay window is marked: 300 s, the verifier's default
- * `floorTolerance` (a clock further behind is refused `CLOCK_BEFORE_FLOOR` anyway).
+ * a restart is believed, when a lost replay window is marked: one day. A boot clock reading up to a
+ * day slow (a real-time clock that lost power, and a floor older than the readings) still gets a
+ * mark covering every code the last run may have accepted; a reading from a clock that once ran
+ * further ahead costs at most a day of refused codes after such a restart, not as long as it ran
+ * ahead.
  */
-const RECORDED_CLOCK_SLACK_S = 300;
+const RECORDED_CLOCK_SLACK_S = 86_400;
 
 /** The scene hint a QR text carries; undefined for none, or a text that does not decode. */
 function sceneOf(qrText: string): number | undefined {
@@ -497,7 +503,15 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
         `onlineFallbackReasons must not include ${reason}: the platform cannot see what the reader saw`,
       );
   }
-  const onError = options.onError ?? (() => {});
+  const reportTo = options.onError;
+  /** Reports to `onError`; a handler that throws stops nothing (not a start, a sync or a close). */
+  const onError: NonNullable<GateClientOptions['onError']> = (error, task) => {
+    try {
+      reportTo?.(error, task);
+    } catch {
+      // the integrator's handler failed: the client goes on
+    }
+  };
   const materialDir = join(dataDir, 'material');
   const statePath = join(dataDir, 'verifier-state.bin');
 

@@ -3,7 +3,7 @@
  * reopen the window): after a close whose save failed, with a boot clock reading slow, and without
  * holding the data directory when the verifier cannot be marked.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublicKey } from '@campus-card/core';
 import type { RunningMockPlatform } from '@campus-card/mock-server';
@@ -131,7 +131,24 @@ it('a start that cannot mark the window (an older @campus-card/verifier) fails a
   });
 });
 
-it('recorded clock readings far ahead (a clock that once ran a year fast, a corrupt file) move the mark 300 s at most', async () => {
+it('a boot clock 900 s slow, with a floor older than the scan: the mark still covers the code', async () => {
+  const first = await boot();
+  expect((await first.syncNow()).ok).toBe(true);
+  server.platform.clock.advance(1200);
+  const qr = await qrOf(server, 's-001');
+  expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+  leaveLockOfDeadProcess(data.dir); // a crash, and no replay journal
+  let skewMs = -900_000;
+  const second = await boot({ url: 'http://127.0.0.1:9', now: () => server.platform.clock.now() + skewMs });
+  open.push(second);
+  skewMs = -20_000; // the slow clock has reached the code's time
+  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
+    accepted: false,
+    reason: 'CODE_TOO_OLD',
+  });
+});
+
+it('recorded clock readings far ahead (a clock that once ran a year fast, a corrupt file) move the mark a day at most', async () => {
   const first = await boot();
   expect((await first.syncNow()).ok).toBe(true);
   await first.close();
@@ -150,8 +167,9 @@ it('recorded clock readings far ahead (a clock that once ran a year fast, a corr
     detail: { refusedThrough: number };
   };
   const bootS = server.platform.clock.nowSeconds();
-  expect(lost.detail.refusedThrough).toBeLessThanOrEqual(bootS + 300 + 30);
-  server.platform.clock.advance(331);
+  expect(lost.detail.refusedThrough).toBeLessThanOrEqual(bootS + 86_400 + 30);
+  server.platform.clock.advance(86_431);
+  expect((await second.syncNow()).ok).toBe(true);
   const fresh = await qrOf(server, 's-002');
   expect((await second.scan(fresh, READER, { kind: 'access' })).decision.accepted).toBe(true);
 });
@@ -163,4 +181,23 @@ it('a second close() waits for the first: the directory is free once either reso
   const next = await boot({ url: 'http://127.0.0.1:9' });
   open.push(next);
   await a;
+});
+
+it('an onError that throws stops nothing: the start goes on, the lock is released at close', async () => {
+  const first = await boot();
+  expect((await first.syncNow()).ok).toBe(true);
+  await first.close();
+  rmSync(join(data.dir, 'verifier-state.bin')); // reported at start: ERR_GATE_REPLAY_WINDOW_LOST
+  const seen: unknown[] = [];
+  const second = await boot({
+    url: 'http://127.0.0.1:9',
+    onError: (e) => {
+      seen.push(e);
+      throw new Error('the handler failed');
+    },
+  });
+  expect(seen.map(codeOf)).toContain('ERR_GATE_REPLAY_WINDOW_LOST');
+  await second.close();
+  const third = await boot({ url: 'http://127.0.0.1:9' });
+  open.push(third);
 });

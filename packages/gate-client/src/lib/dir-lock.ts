@@ -31,6 +31,8 @@ export interface DirLock {
 
 /** What a lock file records of its holder. */
 interface Holder {
+  /** This lock's own random token: which lock a file is, whoever holds it (two in one process too). */
+  readonly token?: string | undefined;
   readonly pid: number;
   /** Linux: the kernel's boot id; a lock from an earlier boot is stale. */
   readonly boot: string | null;
@@ -38,8 +40,11 @@ interface Holder {
   readonly start: string | null;
 }
 
-/** The lock files this process holds (two clients of one process on one directory are refused too). */
-const heldHere = new Set<string>();
+/**
+ * The lock files this process holds, with each one's token (two clients of one process on one
+ * directory are refused too).
+ */
+const heldHere = new Map<string, string>();
 
 function readProc(path: string): string | null {
   try {
@@ -80,7 +85,8 @@ function holderRuns(h: Holder | undefined, path: string): boolean {
   if (h === undefined) return false;
   const now = me();
   if (h.boot !== null && now.boot !== null && h.boot !== now.boot) return false;
-  if (h.pid === process.pid) return heldHere.has(path);
+  if (h.pid === process.pid)
+    return h.token === undefined ? heldHere.has(path) : heldHere.get(path) === h.token;
   if (!alive(h.pid)) return false;
   if (h.start !== null) {
     const start = startOf(h.pid);
@@ -94,6 +100,7 @@ function parseHolder(text: string): Holder | undefined {
     const v = JSON.parse(text) as Partial<Holder>;
     return Number.isSafeInteger(v.pid) && (v.pid as number) > 0
       ? {
+          token: typeof v.token === 'string' ? v.token : undefined,
           pid: v.pid as number,
           boot: typeof v.boot === 'string' ? v.boot : null,
           start: typeof v.start === 'string' ? v.start : null,
@@ -124,11 +131,12 @@ export async function lockDir(dir: string): Promise<DirLock> {
   // the holder is written to a file of its own first, then linked as the lock: the lock appears
   // whole or not at all (no reader ever sees it empty)
   let tookOverStale = false;
+  const token = randomBytes(8).toString('hex');
   const tmp = resolve(real, `.lock.${process.pid}.${randomBytes(4).toString('hex')}`);
   try {
     const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(me()));
+      await fh.writeFile(JSON.stringify({ ...me(), token }));
       await fh.sync();
     } finally {
       await fh.close();
@@ -159,21 +167,36 @@ export async function lockDir(dir: string): Promise<DirLock> {
     await rm(tmp, { force: true });
   }
   await fsyncDir(dir);
-  heldHere.add(path);
+  heldHere.set(path, token);
   let released = false;
+  /** Whether the lock file is still this lock (not removed, not another client's since). */
+  const stillMine = (): boolean => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return false;
+    }
+    return parseHolder(text)?.token === token;
+  };
+  const forget = (): void => {
+    if (heldHere.get(path) === token) heldHere.delete(path);
+  };
   return {
     path,
     tookOverStale,
     async release() {
       if (released) return;
       released = true;
-      heldHere.delete(path);
-      await rm(path, { force: true });
+      forget();
+      // another client's lock (ours was removed, and it took the directory) is left alone
+      if (stillMine()) await rm(path, { force: true });
     },
     abandon() {
       if (released) return;
       released = true;
-      heldHere.delete(path);
+      forget();
+      if (!stillMine()) return; // removed, or another client's now: nothing of ours to leave
       // names no holder: any process takes it over as stale, this one still running included
       try {
         writeFileSync(path, '{"abandoned":true}');

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DirLock, lockDir } from '../../src/lib/dir-lock.js';
@@ -54,6 +54,35 @@ describe('lockDir: abandon', () => {
     await next.release();
     const clean = await take(d);
     expect(clean.tookOverStale).toBe(false);
+  });
+});
+
+describe('lockDir: a lock whose file another client took since', () => {
+  it("release and abandon leave another holder's lock alone (this process)", async () => {
+    const d = dir();
+    const a = await lockDir(d);
+    rmSync(a.path); // removed by hand: another client takes the directory
+    const b = await take(d);
+    a.abandon();
+    await a.release();
+    expect(JSON.parse(readFileSync(b.path, 'utf8'))).toMatchObject({ pid: process.pid });
+    expect(await codeOf(lockDir(d))).toBe('ERR_GATE_DATA_DIR_LOCKED');
+  });
+
+  it("abandon leaves another running process's lock alone", async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const d = dir();
+      const a = await lockDir(d);
+      rmSync(a.path);
+      write(d, { pid: child.pid as number, boot: bootId, start: startOf(child.pid as number) });
+      a.abandon();
+      expect(JSON.parse(readFileSync(a.path, 'utf8'))).toMatchObject({ pid: child.pid });
+      expect(await codeOf(lockDir(d))).toBe('ERR_GATE_DATA_DIR_LOCKED');
+    } finally {
+      child.kill();
+    }
   });
 });
 
