@@ -121,7 +121,11 @@ export interface MockPlatform {
   readonly pushes: PushDispatcher;
   /** Demo credentials when `demo` was set. */
   readonly demo: DemoCredentials | undefined;
-  /** Calls an operation directly, without HTTP or signatures (setup code and tests). */
+  /**
+   * Calls an operation directly, without HTTP or signatures (setup code and tests). Its writes join
+   * the open group-commit batch, if any, and it answers without waiting for that batch's COMMIT
+   * (unlike an HTTP answer): await `state.groupCommit.settled()` when a failed COMMIT matters.
+   */
   invoke(
     operationId: OperationId,
     input: { params?: object; query?: object; body?: object },
