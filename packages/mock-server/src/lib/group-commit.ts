@@ -161,8 +161,14 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
       if (!enabled) return;
       joins++;
       if (open !== undefined) {
-        open.joins++;
-        return;
+        if (db.inTransaction) {
+          open.joins++;
+          return;
+        }
+        // SQLite rolled the whole transaction back (a statement's SQLITE_FULL or IOERR): the batch
+        // is lost now, not at its COMMIT, and this write must not commit on its own in the
+        // meantime while its answer waits on the lost batch. It fails, and a new batch opens.
+        flush();
       }
       if (db.inTransaction) return; // a plain transaction (setup code) is running: it commits itself
       const t0 = performance.now();

@@ -139,3 +139,26 @@ describe('group commit', () => {
     await gc.settled();
   });
 });
+
+describe('group commit after SQLite rolled the transaction back itself', () => {
+  it('fails the lost batch at the next write, which goes into a new batch and commits', async () => {
+    const { db, seen } = fileDb();
+    const gc = createGroupCommit(db);
+    const ins = db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    gc.join();
+    ins.run('lost', 1);
+    const lost = gc.current();
+    db.exec('ROLLBACK'); // as SQLite does on SQLITE_FULL in a statement
+    gc.join();
+    ins.run('kept', 2);
+    const next = gc.current();
+    expect(lost?.failed).toBe(true);
+    await expect(lost?.committed).rejects.toThrow(/rolled back/);
+    expect(next).toBeDefined();
+    expect(next).not.toBe(lost);
+    expect(db.inTransaction).toBe(true); // the write is in the new batch, not committed on its own
+    await next?.committed;
+    expect([seen('lost'), seen('kept')]).toEqual([false, true]);
+    expect(gc.stats()).toMatchObject({ failed: 1, batches: 1 });
+  });
+});
