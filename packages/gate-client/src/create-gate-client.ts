@@ -60,7 +60,8 @@ import type { ReplayJournalFile } from './replay-journal-file.js';
 export interface GateReader extends ReaderContext {
   /**
    * Ask the platform when the offline verifier cannot decide for lack of data (see
-   * {@link GateClientOptions.onlineFallbackReasons}). `UNKNOWN_CARD` is always asked. Default false.
+   * {@link GateClientOptions.onlineFallbackReasons}). `UNKNOWN_CARD` is asked even without this flag,
+   * when it is in `onlineFallbackReasons` (as by default). Default false.
    */
   readonly onlineFallback?: boolean;
 }
@@ -137,7 +138,9 @@ export interface GateClientOptions {
    * The replay journal the verifier writes through its `onReplayRecord` option
    * ({@link openReplayJournalFile}). With it, codes accepted after the last saved snapshot survive a
    * power cut: they are read back at startup, and older generations are dropped after each save.
-   * Without it, such codes are forgotten at a power cut and could be accepted once more.
+   * Without it, a power cut or a crash loses them: the next start marks the replay window lost
+   * (`ERR_GATE_REPLAY_WINDOW_LOST`) and refuses every code made up to the mark, so none is accepted
+   * twice, but for about `maxFuture` seconds no code passes.
    */
   readonly replayJournal?: ReplayJournalFile;
   /**
@@ -301,6 +304,8 @@ export interface GateClient {
    * Refuses new scans and records (`ERR_GATE_CLOSED`), waits for the loops and for the scans and
    * records in flight (a scan whose code the verifier used is recorded), saves the verifier state,
    * closes the outbox and the transport, and lets the data-dir lock go, whichever of these fails.
+   * If the save fails, the lock file is left behind (as after a crash), so the next start marks the
+   * replay window lost unless a replay journal holds it. A second `close()` waits for the first.
    */
   close(): Promise<void>;
   /** The outbox (read-only use: depth, pending). */
@@ -457,13 +462,15 @@ function positive(name: string, v: number | undefined, fallback: number): number
 /**
  * Creates a gate client and reloads its state from `dataDir`: the verifier snapshot (floor,
  * replay window, versions), then the last good trust material, then the outbox. A reader
- * restarted without network therefore decides exactly as before the restart. The client holds
+ * restarted without network therefore decides exactly as before the restart (except after a lost
+ * replay window, `ERR_GATE_REPLAY_WINDOW_LOST`). The client holds
  * `dataDir` (its file `lock`) until {@link GateClient.close}: a lock left by a process that no
  * longer runs (a crash, a power cut) is taken over.
  *
  * @throws `TypeError`/`RangeError` for bad options; {@link GateClientError} `ERR_GATE_DATA_DIR_LOCKED`
  * while another gate client (of this process or another) uses `dataDir`; `ERR_GATE_OUTBOX_IO` when
- * the outbox cannot be opened.
+ * the outbox cannot be opened; whatever marking a lost replay window throws (a verifier without
+ * `markReplayWindowLost`), the lock then left behind so that the next start marks it.
  * @example
  * ```ts
  * const verifier = createVerifier({ rootKeys: [schoolRootKey] });

@@ -17,7 +17,8 @@
  *   directory; two would number events alike and interleave their journals.
  * - `ERR_GATE_REPLAY_WINDOW_LOST` (reported to `onError` as `restore`, never thrown): the replay
  *   window of the last run could not be read back whole (a damaged or missing state file, a
- *   damaged journal, or a crash with no replay journal configured). Codes made up to
+ *   damaged journal, or, with no replay journal configured, a crash or a `close()` whose save
+ *   failed). Codes made up to
  *   `detail.refusedThrough` (unix seconds) are refused `CODE_TOO_OLD`, so none is used twice.
  */
 export type GateClientErrorCode =

@@ -15,6 +15,9 @@ import type { CampusCardErrorCode, Role } from '@campus-card/core';
  *   issuer key's limits in the trust list.
  * - `EXPIRED` / `NOT_YET_VALID`: the card's validity.
  * - `CODE_TOO_OLD` / `CODE_FROM_FUTURE`: the code's time `t` outside `[now − maxAge, now + maxFuture]`.
+ *   `CODE_TOO_OLD` also for a code made no later than a lost replay window's mark
+ *   (`markReplayWindowLost`), or whose replay entry the window may already have dropped (the clock
+ *   set back).
  * - `REVOKED`: the status list says revoked or suspended (lost), or the index is outside it.
  * - `NO_STATUS_LIST`: the reader holds no status list for the card's school (fail closed).
  * - `REPLAYED`: the code was already used. `REPLAY_STORE_FULL`: the replay window is full (fail closed).

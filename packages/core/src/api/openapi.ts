@@ -242,7 +242,8 @@ const PROBLEM_CODES: Partial<
   },
   ERR_CONFLICT: {
     status: [409],
-    description: 'The id is taken, or a business key (`out_refund_no`, a physical card) is bound elsewhere.',
+    description:
+      "The id is taken, or a business key (`out_refund_no`, a physical card) is bound elsewhere (not retryable); or the card, its linked cards or the school's issuer key changed while its credential was signed (the problem says `retryable: true`: send it again).",
   },
   ERR_CARD_EXISTS: { status: [409], description: 'The person already has a live card of this role (C1).' },
   ERR_CARD_NOT_ACTIVE: {
@@ -287,7 +288,8 @@ const PROBLEM_CODES: Partial<
   ERR_ADMIN_DISABLED: { status: [404], description: 'The `/admin` routes are disabled on this platform.' },
   ERR_INTERNAL: {
     status: [500, 503],
-    description: 'An unexpected server error (500), or a transaction that could not be committed (503).',
+    description:
+      'An unexpected server error (500); or a transaction that could not be committed, or a change that kept racing concurrent ones such as an issuer rotation (503).',
     retryable: true,
   },
 };

@@ -14,7 +14,7 @@
  * retryable 503. What is kept in memory of rows (caches) may hold rows of that batch: the
  * listeners given to `onRollback()` drop it, before anything else runs.
  *
- * With `enabled: false` (`:memory:` databases and the `groupCommit: false` option), `join()`
+ * With `enabled: false` (the platform's `groupCommit: false` option), `join()`
  * opens nothing. Each `db.transaction()` then commits on its own, as before.
  *
  * @module
