@@ -144,6 +144,9 @@ function sendProblem(reply: FastifyReply, request: FastifyRequest, err: ApiError
     .send(toProblem(err, request.id, request.url.split('?')[0]));
 }
 
+/** Whether `batch` failed (read through a call: `join()` may fail it between two reads). */
+const lost = (batch: Batch | undefined): boolean => batch?.failed === true;
+
 /** The answer to a request whose writes were rolled back with a failed group-commit batch. */
 function rolledBack(): ApiError {
   return new ApiError(503, 'ERR_INTERNAL', 'the transaction could not be committed; retry', {
@@ -177,8 +180,10 @@ export function buildApp(
    * 503 when a batch it wrote in earlier has failed since.
    */
   function join(m: RequestMeta): void {
-    if (m.batch?.failed === true) throw rolledBack();
+    if (lost(m.batch)) throw rolledBack();
     gc.join();
+    // the join itself may have found that batch lost (SQLite rolled it back): nothing more is written
+    if (lost(m.batch)) throw rolledBack();
     m.batch = gc.current();
   }
   let reqCounter = 0;

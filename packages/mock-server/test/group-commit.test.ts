@@ -366,6 +366,35 @@ describe('a failed COMMIT', () => {
     expect(keyOf()).not.toBe(before);
   });
 
+  it('a request whose batch SQLite rolled back itself writes nothing more: its retry applies once, not replayed', async () => {
+    const { p, reader } = await filePlatform();
+    const op = operator(p);
+    const before = balanceOf(p, 's-002');
+    const fire = p.state.faults.fire.bind(p.state.faults);
+    let armed = true;
+    vi.spyOn(p.state.faults, 'fire').mockImplementation(((kind, site) => {
+      // after authentication wrote the nonce in the open batch: SQLite rolls it back (SQLITE_FULL)
+      if (armed && kind === 'rate_limit' && p.state.db.inTransaction) {
+        armed = false;
+        p.state.db.exec('ROLLBACK');
+      }
+      return fire(kind, site);
+    }) as typeof p.state.faults.fire);
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const body = { out_trade_no: 'TU-AUTO-RB', amount: 300, channel: 'simulated' };
+    const first = await p.app.inject(
+      signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', body, { idempotencyKey: 'k-auto-rb' }),
+    );
+    expect([first.statusCode, json(first).retryable]).toEqual([503, true]);
+    await p.state.groupCommit.settled();
+    expect(reader.prepare("SELECT 1 FROM orders WHERE out_trade_no = 'TU-AUTO-RB'").get()).toBeUndefined();
+    const retry = await p.app.inject(
+      signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', body, { idempotencyKey: 'k-auto-rb' }),
+    );
+    expect([retry.statusCode, retry.headers['idempotent-replayed']]).toEqual([201, undefined]);
+    expect(balanceOf(p, 's-002')).toBe(before + 300);
+  });
+
   it('keeps the database’s nonce pruning mark: a pruned nonce stays refused after a restart', async () => {
     const { p, dbPath, reader } = await filePlatform();
     const op = operator(p);
