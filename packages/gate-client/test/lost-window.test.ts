@@ -67,11 +67,17 @@ async function boot(
   });
 }
 
-it('a close whose save failed leaves the lock behind: the next start marks the window lost, and the code is not used twice', async () => {
+/** A first run: synced, and one code accepted. */
+async function acceptOne(): Promise<{ first: GateClient; qr: string }> {
   const first = await boot();
   expect((await first.syncNow()).ok).toBe(true);
   const qr = await qrOf(server, 's-001');
   expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+  return { first, qr };
+}
+
+it('a close whose save failed leaves the lock behind: the next start marks the window lost, and the code is not used twice', async () => {
+  const { first, qr } = await acceptOne();
   fail.stateWrite = true; // the disk is full at close
   await first.close();
   fail.stateWrite = false;
@@ -86,10 +92,7 @@ it('a close whose save failed leaves the lock behind: the next start marks the w
 });
 
 it('a boot clock reading slow: the mark starts at the latest clock reading the directory recorded (the accepted scan)', async () => {
-  const first = await boot();
-  expect((await first.syncNow()).ok).toBe(true);
-  const qr = await qrOf(server, 's-001');
-  expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+  const { qr } = await acceptOne();
   leaveLockOfDeadProcess(data.dir); // a crash, and no replay journal
   let skewMs = -100_000; // the clock reads 100 s behind at boot (within the floor's tolerance)
   const errors: unknown[] = [];
@@ -111,10 +114,7 @@ it('a boot clock reading slow: the mark starts at the latest clock reading the d
 });
 
 it('a start that cannot mark the window (an older @campus-card/verifier) fails and leaves the lock behind: the next start marks it', async () => {
-  const first = await boot();
-  expect((await first.syncNow()).ok).toBe(true);
-  const qr = await qrOf(server, 's-001');
-  expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
+  const { qr } = await acceptOne();
   leaveLockOfDeadProcess(data.dir); // a crash, and no replay journal
   const older = { ...createVerifier({ rootKeys: [rootKey] }), markReplayWindowLost: undefined };
   const refused = await boot({ url: 'http://127.0.0.1:9', verifier: older as unknown as Verifier }).catch(

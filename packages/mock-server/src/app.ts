@@ -28,7 +28,7 @@ import type {
 import { iso } from './lib/clock.js';
 import type { Batch } from './lib/group-commit.js';
 import { createNodeRequestVerifier, nodeDigest } from './lib/node-verify.js';
-import { ApiError, toProblem } from './lib/problem.js';
+import { ApiError, rolledBack, toProblem } from './lib/problem.js';
 import { noncesPrunedUntil } from './lib/prune.js';
 
 /** The query schema of a route that declares none: no parameter at all. */
@@ -146,14 +146,6 @@ function sendProblem(reply: FastifyReply, request: FastifyRequest, err: ApiError
 
 /** Whether `batch` failed (read through a call: `join()` may fail it between two reads). */
 const lost = (batch: Batch | undefined): boolean => batch?.failed === true;
-
-/** The answer to a request whose writes were rolled back with a failed group-commit batch. */
-function rolledBack(): ApiError {
-  return new ApiError(503, 'ERR_INTERNAL', 'the transaction could not be committed; retry', {
-    retryable: true,
-    headers: { 'retry-after': '1' },
-  });
-}
 
 function headerOf(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
@@ -662,7 +654,7 @@ export function buildApp(
       m.def !== undefined &&
       rollbacks !== m.rollbacksAtStart &&
       (m.idem !== undefined || request.method === 'GET' || request.method === 'HEAD');
-    if (m.batch?.failed === true || rolledBackSince()) {
+    if (lost(m.batch) || rolledBackSince()) {
       failed();
       return;
     }

@@ -332,6 +332,19 @@ class Denial {
   ) {}
 }
 
+/** What a failure means for a scan (or a `recordUse`): a {@link Denial}, whatever was thrown. */
+function denialOf(error: unknown): Denial {
+  if (error instanceof Denial) return error;
+  if (isCampusCardError(error)) return new Denial(reasonForCoreCode(error.code), error.message, error.code);
+  if (isVerifierError(error, 'ERR_REPLAY_STORE_UNAVAILABLE')) {
+    return new Denial('REPLAY_STORE_UNAVAILABLE', error.message);
+  }
+  return new Denial(
+    'INTERNAL_ERROR',
+    error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+  );
+}
+
 /**
  * Creates an offline verifier. It does no I/O: feed it trust material with the `load*` methods
  * and scans with {@link Verifier.verify}.
@@ -733,27 +746,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function deny(error: unknown, now: number, known: Scan): DeniedDecision {
-    let reason: ReasonCode;
-    let detail: string;
-    let coreCode: CampusCardErrorCode | undefined;
-    let rule: string | undefined;
-    if (error instanceof Denial) {
-      ({ reason, detail, coreCode, rule } = error);
-    } else if (isCampusCardError(error)) {
-      reason = reasonForCoreCode(error.code);
-      detail = error.message;
-      coreCode = error.code;
-      // a check after both signatures (time window, status) names the card it was about
-      if (error.subject !== undefined && known.cardId === undefined) {
-        known.school = error.subject.school;
-        known.cardId = error.subject.cardId;
-      }
-    } else if (isVerifierError(error, 'ERR_REPLAY_STORE_UNAVAILABLE')) {
-      reason = 'REPLAY_STORE_UNAVAILABLE';
-      detail = error.message;
-    } else {
-      reason = 'INTERNAL_ERROR';
-      detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const { reason, detail, coreCode, rule } = denialOf(error);
+    // a check after both signatures (time window, status) names the card it was about
+    if (isCampusCardError(error) && error.subject !== undefined && known.cardId === undefined) {
+      known.school = error.subject.school;
+      known.cardId = error.subject.cardId;
     }
     const d: {
       accepted: false;
@@ -797,14 +794,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   /** A {@link Verifier.recordUse} failure: its reason, as a scan would be denied. */
   function useRefused(error: unknown): RecordUseResult {
-    if (error instanceof Denial) return { ok: false, reason: error.reason, detail: error.detail };
-    if (isCampusCardError(error)) {
-      return { ok: false, reason: reasonForCoreCode(error.code), detail: error.message };
-    }
-    if (isVerifierError(error, 'ERR_REPLAY_STORE_UNAVAILABLE')) {
-      return { ok: false, reason: 'REPLAY_STORE_UNAVAILABLE', detail: error.message };
-    }
-    return { ok: false, reason: 'INTERNAL_ERROR', detail: 'unexpected failure' };
+    const { reason, detail } = denialOf(error);
+    return { ok: false, reason, detail };
   }
 
   return {

@@ -45,7 +45,7 @@ import {
 import { iso } from '../lib/clock.js';
 import type { Batch } from '../lib/group-commit.js';
 import { createNodeSignatureBackend } from '../lib/node-verify.js';
-import { ApiError, notFound } from '../lib/problem.js';
+import { ApiError, notFound, rolledBack } from '../lib/problem.js';
 import { getPersonRow, personGroups, requireOwnSchool } from './directory.js';
 import { enqueueEvent } from './webhooks.js';
 
@@ -1170,12 +1170,8 @@ function reserveStatusIndex(state: PlatformState, schoolId: string): StatusIndex
  * transaction writes in: they commit or fail together.
  */
 function checkReserved(reserved: StatusIndex | undefined): void {
-  if (reserved?.batch?.failed === true) {
-    throw new ApiError(503, 'ERR_INTERNAL', 'the status index reservation was rolled back; retry', {
-      retryable: true,
-      headers: { 'retry-after': '1' },
-    });
-  }
+  if (reserved?.batch?.failed === true)
+    throw rolledBack('the status index reservation was rolled back; retry');
 }
 
 /** Throws unless the physical card whose UID hashes to `hash` may be linked to `card` (C5, G1). */

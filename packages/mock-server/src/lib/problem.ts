@@ -75,6 +75,14 @@ export function notFound(what: string): ApiError {
   return new ApiError(404, 'ERR_NOT_FOUND', `${what} not found`);
 }
 
+/**
+ * Shorthand: the retryable 503 of a request whose writes were rolled back with a failed
+ * group-commit batch (or may have been: its retry runs again).
+ */
+export function rolledBack(message = 'the transaction could not be committed; retry'): ApiError {
+  return new ApiError(503, 'ERR_INTERNAL', message, { retryable: true, headers: { 'retry-after': '1' } });
+}
+
 /** Shorthand: 409 conflict. */
 export function conflict(code: ErrorCode, message: string): ApiError {
   return new ApiError(409, code, message);
