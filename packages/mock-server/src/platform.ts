@@ -35,7 +35,7 @@ import {
   platformKey,
   webhookHandlers,
 } from './domains/webhooks.js';
-import { type Checkpointer, startCheckpointer } from './lib/checkpointer.js';
+import { type Checkpointer, startCheckpointer, walSizeLimitBytes } from './lib/checkpointer.js';
 import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
 import { createFaultInjector } from './lib/faults.js';
@@ -209,7 +209,7 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   if (dbPath !== ':memory:' && dbPath !== '') {
     // Checkpoints fsync: keep them off the event loop (see lib/checkpointer.ts).
     db.pragma('wal_autocheckpoint = 0');
-    db.pragma('journal_size_limit = 67108864');
+    db.pragma(`journal_size_limit = ${walSizeLimitBytes(Number(db.pragma('page_size', { simple: true })))}`);
     checkpointer = startCheckpointer(dbPath, {
       ...(options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs }),
       onFailure: (error) => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCheckpointer } from '../../src/lib/checkpointer.js';
+import { createMockPlatform } from '../../src/index.js';
+import { DEFAULT_RESTART_FRAMES, startCheckpointer, walSizeLimitBytes } from '../../src/lib/checkpointer.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -78,5 +79,26 @@ describe('startCheckpointer', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(failures).toEqual([]);
     db.close();
+  });
+
+  it("the platform's journal_size_limit lets the WAL keep its size over a restart", async () => {
+    // A limit under the WAL's size at a restart truncated the file at every restart, and the first
+    // COMMIT after it grew the file again (6 – 13 ms on the event loop).
+    const walAtRestart = 32 + DEFAULT_RESTART_FRAMES * (4096 + 24);
+    expect(walSizeLimitBytes(4096)).toBe(2 * walAtRestart);
+    expect(walSizeLimitBytes(1024, 100)).toBe(2 * (32 + 100 * 1048));
+    const dir = mkdtempSync(join(tmpdir(), 'campus-card-cp-'));
+    dirs.push(dir);
+    const platform = await createMockPlatform({ dbPath: join(dir, 'platform.db') });
+    try {
+      const db = platform.state.db;
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      expect(db.pragma('journal_size_limit', { simple: true })).toBe(walSizeLimitBytes(pageSize));
+      expect(db.pragma('journal_size_limit', { simple: true })).toBeGreaterThan(
+        32 + DEFAULT_RESTART_FRAMES * (pageSize + 24),
+      );
+    } finally {
+      await platform.close();
+    }
   });
 });

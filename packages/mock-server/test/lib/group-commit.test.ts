@@ -1,6 +1,9 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/lib/db.js';
@@ -22,7 +25,7 @@ function fileDb() {
   const reader = new Database(path, { readonly: true });
   dbs.push(db, reader);
   const seen = (k: string) => reader.prepare('SELECT v FROM t WHERE k = ?').get(k) !== undefined;
-  return { db, seen };
+  return { db, seen, path };
 }
 
 describe('group commit', () => {
@@ -160,5 +163,72 @@ describe('group commit after SQLite rolled the transaction back itself', () => {
     await next?.committed;
     expect([seen('lost'), seen('kept')]).toEqual([false, true]);
     expect(gc.stats()).toMatchObject({ failed: 1, batches: 1 });
+  });
+});
+
+/**
+ * Another thread's connection holds the write lock (as the checkpointer's RESTART does) from when
+ * `held` resolves until `holdMs` later. `releasedAt()` is when it let go, on `performance.timeOrigin`'s
+ * absolute scale (milliseconds since the epoch, fractional).
+ */
+async function holdWriteLock(path: string, holdMs: number) {
+  const shared = new SharedArrayBuffer(16);
+  const released = new Float64Array(shared, 8, 1);
+  const worker = new Worker(
+    `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path);
+db.exec('BEGIN IMMEDIATE');
+parentPort.postMessage('held');
+Atomics.wait(new Int32Array(workerData.shared, 0, 1), 0, 0, workerData.holdMs);
+db.exec('COMMIT');
+new Float64Array(workerData.shared, 8, 1)[0] = performance.timeOrigin + performance.now();
+db.close();
+`,
+    {
+      eval: true,
+      workerData: { path, driver: createRequire(import.meta.url).resolve('better-sqlite3'), shared, holdMs },
+    },
+  );
+  await once(worker, 'message');
+  return {
+    releasedAt: () => released[0] as number,
+    done: once(worker, 'exit'),
+  };
+}
+
+describe('group commit waiting for the write lock', () => {
+  it("takes the lock within a poll step of its release, not at SQLite's next back-off step", async () => {
+    const { db, path } = fileDb();
+    const gc = createGroupCommit(db);
+    const holder = await holdWriteLock(path, 19);
+    gc.join(); // blocks until the other connection commits
+    const acquiredAt = performance.timeOrigin + performance.now();
+    expect(db.inTransaction).toBe(true);
+    await holder.done;
+    // SQLite's busy handler tries at 1, 3, 8, 18 and 33 ms: a lock let go at 19 ms was taken at 33.
+    // (The holder notes its release after its COMMIT returns, so the lock may be taken just before.)
+    expect(acquiredAt - holder.releasedAt()).toBeLessThan(6);
+    expect(gc.stats().maxBeginMs).toBeGreaterThanOrEqual(15);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it("gives up after the connection's busy timeout with SQLITE_BUSY, and puts the timeout back", async () => {
+    const { db, path } = fileDb();
+    db.pragma('busy_timeout = 80');
+    const gc = createGroupCommit(db);
+    const holder = await holdWriteLock(path, 600);
+    const t0 = performance.now();
+    expect(() => gc.join()).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(79);
+    expect(waited).toBeLessThan(500);
+    expect(gc.current()).toBeUndefined();
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(80);
+    await holder.done;
+    gc.join(); // free again: the next write opens a batch
+    expect(gc.current()).toBeDefined();
+    gc.flush();
   });
 });
