@@ -119,11 +119,11 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
 
   /**
    * `BEGIN IMMEDIATE`, waiting for the write lock in steps of {@link BUSY_POLL_MS}. Another
-   * connection holds it only for a `wal_checkpoint(RESTART)` (lib/checkpointer.ts), for 8 – 16 ms.
+   * connection holds it only for a `wal_checkpoint(RESTART)` (lib/checkpointer.ts), for 5 – 15 ms.
    * SQLite's own busy handler sleeps 1, 2, 5, 10 ms … between tries, so the event loop waited
    * 18 ms for a lock let go after 9: here the wait ends within 0.2 ms of the release. The
-   * connection's busy timeout is set to 0 for the tries and put back after; it still bounds the
-   * whole wait.
+   * connection's busy timeout, as it was when the group commit was created, is set to 0 for the
+   * tries and put back after; it still bounds the whole wait (then `SQLITE_BUSY` is thrown).
    */
   function beginImmediate(): void {
     if (busyTimeoutMs <= 0) {
