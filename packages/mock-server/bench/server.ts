@@ -19,6 +19,9 @@
  * - `server.p50_ms` / `server.p99_ms` (target p99 ≤ 50): open loop at 2 000 payments/s for 10 s,
  *   after a 1-s lead-in at the same rate that is not measured; latency runs from each request's
  *   scheduled send time (no coordinated omission).
+ * - Diagnostics, per loop: the server's and the load generator's CPU, event-loop use and time a
+ *   payment, signature checks, group-commit batches, COMMIT and lock-wait time, and V8's GC pauses
+ *   on the server's main thread (scavenges, the rest, the longest pause).
  *
  * Environment: `BENCH_CLIENT` (`lean` default, or `undici`), `BENCH_SECONDS` (default 10),
  * `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS` (`NORMAL` default, or `FULL`),
@@ -37,7 +40,7 @@ import { createPrivateKey, type KeyObject, sign as nodeSign, randomBytes } from 
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance as perfHooks } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perfConstants, performance as perfHooks } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createPresentation,
@@ -80,6 +83,23 @@ async function serve(): Promise<void> {
     groupCommit: process.env.BENCH_GROUP_COMMIT !== '0',
   });
   const send = (m: unknown) => process.send?.(m);
+  // V8's GC pauses on this process's main thread: scavenges (minor) and the rest (mark-compact and
+  // its finalisation); the longest is the longest since the previous stats message
+  const v8gc = { minorN: 0, minorMs: 0, majorN: 0, majorMs: 0, maxMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const minor =
+        (e as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR;
+      if (minor) {
+        v8gc.minorN++;
+        v8gc.minorMs += e.duration;
+      } else {
+        v8gc.majorN++;
+        v8gc.majorMs += e.duration;
+      }
+      if (e.duration > v8gc.maxMs) v8gc.maxMs = e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   send({ type: 'ready', url: server.url, demo: server.platform.demo });
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stats') {
@@ -101,7 +121,9 @@ async function serve(): Promise<void> {
         gc,
         elu,
         checks,
+        v8gc: { ...v8gc },
       });
+      v8gc.maxMs = 0;
     } else if (m.type === 'stop') {
       void server.close().then(() => {
         rmSync(dir, { recursive: true, force: true });
@@ -380,6 +402,7 @@ async function load(): Promise<void> {
     cpu: NodeJS.CpuUsage;
     elu: { idle: number; active: number };
     checks: { batches: number; worker: number; lent: number; fallback: number };
+    v8gc: { minorN: number; minorMs: number; majorN: number; majorMs: number; maxMs: number };
     gc: {
       batches: number;
       joins: number;
@@ -519,6 +542,11 @@ async function load(): Promise<void> {
     if (checks > 0) emit(`server.${name}_checks_on_event_loop_pct`, (lent / checks) * 100, '%');
     const handed = to.checks.batches - from.checks.batches;
     if (handed > 0) emit(`server.${name}_checks_per_worker_batch`, checks / handed, 'checks');
+    emit(`server.${name}_scavenge_ms_per_s`, perS(to.v8gc.minorMs - from.v8gc.minorMs), 'ms');
+    emit(`server.${name}_scavenges_per_s`, perS(to.v8gc.minorN - from.v8gc.minorN), 'count');
+    emit(`server.${name}_major_gc_ms_per_s`, perS(to.v8gc.majorMs - from.v8gc.majorMs), 'ms');
+    // the longest pause since the stats message before `to`, which opened this phase
+    emit(`server.${name}_max_gc_pause_ms`, to.v8gc.maxMs, 'ms');
     const batches = to.gc.batches - from.gc.batches;
     if (batches === 0) return;
     emit(`server.${name}_joins_per_batch`, (to.gc.joins - from.gc.joins) / batches, 'joins');
