@@ -67,6 +67,22 @@ async function boot(
   });
 }
 
+/** The next start, offline unless `opts.url` says otherwise, with the errors it reported. */
+async function reboot(opts: Parameters<typeof boot>[0] = {}): Promise<{ g: GateClient; errors: unknown[] }> {
+  const errors: unknown[] = [];
+  const g = await boot({ url: 'http://127.0.0.1:9', onError: (e) => errors.push(e), ...opts });
+  open.push(g);
+  return { g, errors };
+}
+
+/** The window is lost: the code accepted before is refused, never let in a second time. */
+async function expectTooOld(g: GateClient, qr: string): Promise<void> {
+  expect((await g.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
+    accepted: false,
+    reason: 'CODE_TOO_OLD',
+  });
+}
+
 /** A first run: synced, and one code accepted. */
 async function acceptOne(): Promise<{ first: GateClient; qr: string }> {
   const first = await boot();
@@ -81,36 +97,22 @@ it('a close whose save failed leaves the lock behind: the next start marks the w
   fail.stateWrite = true; // the disk is full at close
   await first.close();
   fail.stateWrite = false;
-  const errors: unknown[] = [];
-  const second = await boot({ url: 'http://127.0.0.1:9', onError: (e) => errors.push(e) });
-  open.push(second);
+  const { g: second, errors } = await reboot();
   expect(errors.map(codeOf)).toContain('ERR_GATE_REPLAY_WINDOW_LOST');
-  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
-    accepted: false,
-    reason: 'CODE_TOO_OLD',
-  });
+  await expectTooOld(second, qr);
 });
 
 it('a boot clock reading slow: the mark starts at the latest clock reading the directory recorded (the accepted scan)', async () => {
   const { qr } = await acceptOne();
   leaveLockOfDeadProcess(data.dir); // a crash, and no replay journal
   let skewMs = -100_000; // the clock reads 100 s behind at boot (within the floor's tolerance)
-  const errors: unknown[] = [];
-  const second = await boot({
-    url: 'http://127.0.0.1:9',
-    onError: (e) => errors.push(e),
-    now: () => server.platform.clock.now() + skewMs,
-  });
-  open.push(second);
+  const { g: second, errors } = await reboot({ now: () => server.platform.clock.now() + skewMs });
   const lost = errors.find((e) => codeOf(e) === 'ERR_GATE_REPLAY_WINDOW_LOST') as {
     detail: { refusedThrough: number };
   };
   expect(lost.detail.refusedThrough).toBeGreaterThanOrEqual(server.platform.clock.nowSeconds() + 30);
   skewMs = -20_000; // 80 s later on the device clock: the code is within its window again
-  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
-    accepted: false,
-    reason: 'CODE_TOO_OLD',
-  });
+  await expectTooOld(second, qr);
 });
 
 it('a start that cannot mark the window (an older @campus-card/verifier) fails and leaves the lock behind: the next start marks it', async () => {
@@ -121,14 +123,9 @@ it('a start that cannot mark the window (an older @campus-card/verifier) fails a
     (e: unknown) => e,
   );
   expect(refused).toBeInstanceOf(TypeError);
-  const errors: unknown[] = [];
-  const second = await boot({ url: 'http://127.0.0.1:9', onError: (e) => errors.push(e) });
-  open.push(second);
+  const { g: second, errors } = await reboot();
   expect(errors.map(codeOf)).toContain('ERR_GATE_REPLAY_WINDOW_LOST');
-  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
-    accepted: false,
-    reason: 'CODE_TOO_OLD',
-  });
+  await expectTooOld(second, qr);
 });
 
 it('a boot clock 900 s slow, with a floor older than the scan: the mark still covers the code', async () => {
@@ -139,13 +136,9 @@ it('a boot clock 900 s slow, with a floor older than the scan: the mark still co
   expect((await first.scan(qr, READER, { kind: 'access' })).decision.accepted).toBe(true);
   leaveLockOfDeadProcess(data.dir); // a crash, and no replay journal
   let skewMs = -900_000;
-  const second = await boot({ url: 'http://127.0.0.1:9', now: () => server.platform.clock.now() + skewMs });
-  open.push(second);
+  const { g: second } = await reboot({ now: () => server.platform.clock.now() + skewMs });
   skewMs = -20_000; // the slow clock has reached the code's time
-  expect((await second.scan(qr, READER, { kind: 'access' })).decision).toMatchObject({
-    accepted: false,
-    reason: 'CODE_TOO_OLD',
-  });
+  await expectTooOld(second, qr);
 });
 
 it('recorded clock readings far ahead (a clock that once ran a year fast, a corrupt file) move the mark a day at most', async () => {
@@ -160,9 +153,7 @@ it('recorded clock readings far ahead (a clock that once ran a year fast, a corr
   saved.trustList.lastAttemptAt = 1e11; // not even unix seconds
   writeFileSync(ss, JSON.stringify(saved));
   leaveLockOfDeadProcess(data.dir);
-  const errors: unknown[] = [];
-  const second = await boot({ onError: (e) => errors.push(e) });
-  open.push(second);
+  const { g: second, errors } = await reboot({ url: server.url });
   const lost = errors.find((e) => codeOf(e) === 'ERR_GATE_REPLAY_WINDOW_LOST') as {
     detail: { refusedThrough: number };
   };

@@ -19,12 +19,18 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** The demo platform on the database file at `dbPath` (made, or opened again after a restart), closed after the test. */
+async function platformOn(dbPath: string): Promise<MockPlatform> {
+  const p = await createMockPlatform({ dbPath, demo: true, clock: createClock({ start: T0, frozen: true }) });
+  closers.push(() => p.close());
+  return p;
+}
+
 async function filePlatform(): Promise<{ p: MockPlatform; dbPath: string; reader: Database.Database }> {
   const dir = mkdtempSync(join(tmpdir(), 'cc-gc-http-'));
   dirs.push(dir);
   const dbPath = join(dir, 'platform.db');
-  const p = await createMockPlatform({ dbPath, demo: true, clock: createClock({ start: T0, frozen: true }) });
-  closers.push(() => p.close());
+  const p = await platformOn(dbPath);
   // A second connection sees only what is committed.
   const reader = new Database(dbPath, { readonly: true });
   closers.push(() => reader.close());
@@ -110,12 +116,7 @@ describe('group commit over HTTP', () => {
 
     // Durable: after a restart the same orders are there.
     await p.close();
-    const again = await createMockPlatform({
-      dbPath,
-      demo: true,
-      clock: createClock({ start: T0, frozen: true }),
-    });
-    closers.push(() => again.close());
+    const again = await platformOn(dbPath);
     expect(
       (
         again.state.db.prepare("SELECT COUNT(*) AS n FROM orders WHERE out_trade_no LIKE 'GC-%'").get() as {
@@ -411,12 +412,7 @@ describe('a failed COMMIT', () => {
 
     // restarted, and the clock set back: the replay is refused, although its nonce is gone
     await p.close();
-    const again = await createMockPlatform({
-      dbPath,
-      demo: true,
-      clock: createClock({ start: T0, frozen: true }),
-    });
-    closers.push(() => again.close());
+    const again = await platformOn(dbPath);
     const replay = await again.app.inject(request);
     expect([replay.statusCode, json(replay).code]).toEqual([401, 'ERR_SIG_NONCE_REPLAYED']);
   });

@@ -397,19 +397,6 @@ describe('card unlink', () => {
 });
 
 describe("a parent's linked cards", () => {
-  /** A gate's verifier, synced now with the school's trust list, status list and roster. */
-  async function syncedVerifier(p: MockPlatform) {
-    const g = deviceSigner(p, 'gate-01');
-    const material = async (k: string) =>
-      new Uint8Array((await p.app.inject(signed(p, g, 'GET', `/v1/schools/sch-demo/${k}`))).rawPayload);
-    const root = json<{ jwk: Jwk }>(await p.app.inject(signed(p, g, 'GET', '/v1/schools/sch-demo/root-key')));
-    const now = p.clock.nowSeconds();
-    const v = createVerifier({ rootKeys: [importPublicJwk(root.jwk)] });
-    expect(v.loadTrustList(await material('trust-list'), { now }).ok).toBe(true);
-    expect(v.loadStatusList(await material('status-list'), { now }).ok).toBe(true);
-    expect(v.loadRoster(await material('roster'), { now }).ok).toBe(true);
-    return (qr: string) => v.verify(qr, { now, reader: { id: 'gate-01' } });
-  }
   const linksOf = (c: Card) => decodeCredential(fromBase64Url(c.credential)!).claims.linkedCards;
   const phoneOf = (p: MockPlatform, person: string) => importPrivateJwk(cardOf(p, person).holderPrivateJwk);
   /** Issues a student's card, with a new phone key. */
@@ -473,7 +460,7 @@ describe("a parent's linked cards", () => {
     expect(entry?.statusIndex).toBe(after.status_index);
 
     // a reader synced since refuses the old credential; the new one passes with the new linkedCards
-    const verify = await syncedVerifier(p);
+    const verify = await syncedGate(p);
     expect(await verify(oldQr)).toMatchObject({ accepted: false, reason: 'REVOKED' });
     const newQr = await qrFrom(p, after.credential, phoneOf(p, 'p-002'), 1);
     expect(await verify(newQr)).toMatchObject({ accepted: true, cardId: parent.cardId, linkedCards: [s3] });
@@ -518,7 +505,7 @@ describe("a parent's linked cards", () => {
     const widened = await getCard(p, parent.cardId);
     expect(linksOf(widened)).toEqual([card.card_id, s3]);
     expect(widened.status_index).toBe(after.status_index);
-    const verify2 = await syncedVerifier(p);
+    const verify2 = await syncedGate(p);
     expect(await verify2(await qrFrom(p, widened.credential, phoneOf(p, 'p-002'), 1))).toMatchObject({
       accepted: true,
       linkedCards: [card.card_id, s3],
@@ -547,7 +534,7 @@ describe("a parent's linked cards", () => {
     const after = await getCard(p, parent.cardId);
     expect(linksOf(after)).toEqual([card.card_id]);
     expect(after.status_index).not.toBe(before.status_index);
-    const verify = await syncedVerifier(p);
+    const verify = await syncedGate(p);
     expect(await verify(await qrOf(p, 'p-001', 1))).toMatchObject({ accepted: false, reason: 'REVOKED' });
     expect(await verify(await qrFrom(p, after.credential, phoneOf(p, 'p-001'), 1))).toMatchObject({
       accepted: true,
@@ -592,7 +579,7 @@ describe("a parent's linked cards", () => {
     }
     const after = await getCard(p, parent.cardId);
     expect(linksOf(after)).toEqual([]);
-    const verify = await syncedVerifier(p);
+    const verify = await syncedGate(p);
     expect(await verify(await qrOf(p, 'p-002', 1))).toMatchObject({ accepted: false, reason: 'REVOKED' });
     expect(await verify(await qrFrom(p, after.credential, phoneOf(p, 'p-002'), 1))).toMatchObject({
       accepted: true,
@@ -644,7 +631,7 @@ describe("a parent's linked cards", () => {
       }
       const card = await getCard(p, json<Card>(await requests[0]!()).card_id);
       expect(linksOf(card)).toEqual([]);
-      const verify = await syncedVerifier(p);
+      const verify = await syncedGate(p);
       expect(await verify(await qrFrom(p, card.credential, phone, 1))).toMatchObject({
         accepted: true,
         linkedCards: [],
@@ -665,7 +652,7 @@ describe("a parent's linked cards", () => {
     const after = json<Card>(res);
     expect(linksOf(after)).toEqual([]);
     expect(after.status_index).not.toBe(before.status_index);
-    const verify = await syncedVerifier(p);
+    const verify = await syncedGate(p);
     expect(await verify(await qrOf(p, 'p-001', 1))).toMatchObject({ accepted: false, reason: 'REVOKED' });
     expect(await verify(await qrFrom(p, after.credential, phoneOf(p, 'p-001'), 1))).toMatchObject({
       accepted: true,
