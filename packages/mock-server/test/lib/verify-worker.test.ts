@@ -118,18 +118,26 @@ describe('createVerifyPool: the event loop lends a hand', () => {
     await Promise.all(
       checks(4, k, 'warm-up').map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
     );
-    const before = pool.stats();
-    const batch = checks(1000, k, 'batch');
-    const results = await Promise.all(batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)));
-    expect(results).toEqual(batch.map((c) => c.valid));
-    const after = pool.stats();
-    expect(after.batches - before.batches).toBe(1);
-    expect(after.fallback).toBe(0);
-    const lent = after.lent - before.lent;
-    const byWorker = after.worker - before.worker;
-    expect(lent + byWorker).toBe(1000);
-    expect(lent).toBeGreaterThan(0);
-    expect(byWorker).toBeGreaterThan(0);
+    // Who claims which check is up to the scheduler: on a loaded machine (the whole suite running on
+    // two cores) the event loop's thread can be off its core until the worker has claimed all 1 000.
+    // So up to five batches, each checked in full; one of them must have been shared.
+    let shared = false;
+    for (let round = 0; round < 5 && !shared; round++) {
+      const before = pool.stats();
+      const batch = checks(1000, k, `batch ${round}`);
+      const results = await Promise.all(
+        batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
+      );
+      expect(results).toEqual(batch.map((c) => c.valid));
+      const after = pool.stats();
+      expect(after.batches - before.batches).toBe(1);
+      expect(after.fallback).toBe(0);
+      const lent = after.lent - before.lent;
+      const byWorker = after.worker - before.worker;
+      expect(lent + byWorker).toBe(1000);
+      shared = lent > 0 && byWorker > 0;
+    }
+    expect(shared).toBe(true);
   });
 
   it('leaves a batch no larger than lendBacklog to the worker once it is up', async () => {
