@@ -1,5 +1,6 @@
 /**
- * An in-process replay window: a fixed-capacity open-addressing hash table in one `Int32Array`.
+ * An in-process replay window: a fixed-capacity open-addressing hash table in one `Int32Array`,
+ * with a one-byte tag per slot beside it.
  *
  * @module
  */
@@ -7,11 +8,14 @@ import { checkDigest, checkExpiresAt, checkNow } from './check-args.js';
 import type { ReplayOutcome, ReplayStore } from './replay-store.js';
 import { encodeReplaySnapshot, SNAPSHOT_ENTRY_BYTES } from './snapshot-format.js';
 
-/** Largest `capacity` accepted: 2^26 entries (about 1.6 GB of table). */
+/** Largest `capacity` accepted: 2^26 entries (about 1.57 GB of table). */
 export const MAX_MEMORY_REPLAY_CAPACITY = 2 ** 26;
 
-/** Table slots per entry of capacity: slot count = `ceil(capacity / 0.85)` (load factor at most 0.85). */
-const LOAD_FACTOR = 0.85;
+/**
+ * Table slots per entry of capacity: slot count = `ceil(capacity / 0.9)` (load factor at most 0.9). A
+ * probe reads tags, 64 to a cache line, so the long runs of a full table cost little.
+ */
+const LOAD_FACTOR = 0.9;
 /** Slots the background sweep examines on each `checkAndInsert`, reclaiming the expired ones. */
 const SWEEP_STEP = 8;
 
@@ -32,7 +36,7 @@ export interface MemoryReplayStoreOptions {
   /**
    * Most entries held at once, live or expired-but-not-yet-reclaimed. Integer, 1 to
    * {@link MAX_MEMORY_REPLAY_CAPACITY}. Size it as peak scans per second × window seconds, with margin.
-   * The table is allocated up front: about 23.5 bytes per entry of capacity.
+   * The table is allocated up front: about 23.3 bytes per entry of capacity.
    */
   capacity: number;
   /** Journal hook, see {@link ReplayInsertHook}. Default: none. */
@@ -74,11 +78,15 @@ export interface MemoryReplayStore extends ReplayStore {
  *
  * - **Never forgets a live entry.** When every slot holds a live entry, `checkAndInsert` answers
  *   `'full'` (deny) instead of evicting.
- * - **Bounded memory.** One `Int32Array` of `ceil(capacity / 0.85)` slots × 20 bytes (23.5 bytes per
- *   entry of capacity) allocated at creation. Linear probing; an expired entry is reclaimed lazily when
- *   a probe meets it, by a sweep of 8 slots per call, or by a full sweep when the table reaches
- *   capacity (so steady-state occupancy follows scan rate × window, not history).
- * - **Fast.** Several million `checkAndInsert` per second on one core (see `bench/replay.ts`).
+ * - **Bounded memory.** `ceil(capacity / 0.9)` slots of 21 bytes (23.3 bytes per entry of capacity),
+ *   allocated at creation: an `Int32Array` of 20-byte slots and a `Uint8Array` of one-byte tags.
+ *   Linear probing over the tags; an expired entry is reclaimed by a sweep of 8 slots per call, or by
+ *   a full sweep when the table reaches capacity (so steady-state occupancy follows scan rate ×
+ *   window, not history), or reused when the same digest comes back.
+ * - **Fast.** Several million `checkAndInsert` per second on one core (see `bench/replay.ts`). A probe
+ *   reads only the tags (1.1 MB at a capacity of 1 000 000, mostly in cache) and reads a 20-byte slot
+ *   only when its tag matches (one in 255 for another digest), so a fresh code costs a few cached
+ *   reads and the stores of its slot.
  * - **Persistent** if you want: `snapshot(now)` / `restoreMemoryReplayStore`, plus a journal written
  *   through `onInsert` and read back with `replayJournal`.
  * - **No clock of its own:** time is the `now` argument. If `now` jumps forward, entries that expire
@@ -130,6 +138,14 @@ function wordZero(k: number, w1: number, w2: number, w3: number): number {
 }
 
 /**
+ * A slot's tag: the key word's low 8 bits (the home slot comes from the high bits), with 0 kept for
+ * an empty slot.
+ */
+function tagOf(k: number): number {
+  return k & 0xff || 1;
+}
+
+/**
  * Maps a key word to a home slot in `[0, slots)`; `scale` is `slots / 2^32`, and `floor(k * scale)`
  * never reaches `slots` (the rounding error of the product is far below one slot).
  */
@@ -150,12 +166,15 @@ const FULL = 'full';
 /**
  * Linear probing over one `Int32Array` of 5-word (20-byte) slots: `[k, expiresAt, w1, w2, w3]`, where
  * `k` is the {@link keyWord} (it alone gives the home slot, so a backward shift recomputes homes
- * with one multiplication) and `expiresAt` is a u32 stored in an int32, 0 for an empty slot.
+ * with one multiplication) and `expiresAt` is a u32 stored in an int32, 0 for an empty slot. Beside
+ * it, `tags[i]` is {@link tagOf} slot i's key word, 0 exactly when the slot is empty: a probe walks
+ * the tags and opens a slot only on a matching tag.
  */
 class HashTableReplayStore implements MemoryReplayStore {
   readonly capacity: number;
   private readonly slots: number;
   private readonly table: Int32Array;
+  private readonly tags: Uint8Array;
   /** `slots / 2^32`, see {@link homeSlot}. */
   private readonly scale: number;
   private readonly onInsert: ReplayInsertHook | undefined;
@@ -169,6 +188,7 @@ class HashTableReplayStore implements MemoryReplayStore {
     // slots > capacity always holds, so a probe always ends at an empty slot.
     this.slots = Math.ceil(capacity / LOAD_FACTOR);
     this.table = new Int32Array(this.slots * 5);
+    this.tags = new Uint8Array(this.slots);
     this.scale = this.slots / 2 ** 32;
     this.onInsert = onInsert;
   }
@@ -178,7 +198,7 @@ class HashTableReplayStore implements MemoryReplayStore {
   }
 
   get byteLength(): number {
-    return this.table.byteLength;
+    return this.table.byteLength + this.tags.byteLength;
   }
 
   checkAndInsert(digest: Uint8Array, expiresAt: number, now: number): ReplayOutcome {
@@ -240,8 +260,10 @@ class HashTableReplayStore implements MemoryReplayStore {
   }
 
   /**
-   * Linear-probing insert. Expired entries met on the way are deleted (backward shift), so the table
-   * has no tombstones. `upsert` (restore): a live match keeps the later expiry and counts as fresh.
+   * Linear-probing insert over the tags. An expired entry stays where it is until a sweep reclaims it
+   * (reading its expiry would cost a cache miss per slot probed), except that the same digest, come
+   * back after its entry expired, takes that entry over. `upsert` (restore): a live match keeps the
+   * later expiry and counts as fresh.
    */
   private insert(
     k: number,
@@ -252,17 +274,19 @@ class HashTableReplayStore implements MemoryReplayStore {
     now: number,
     upsert: boolean,
   ): ReplayOutcome {
-    const { table: t, slots } = this;
+    const { table: t, tags, slots } = this;
+    const tag = tagOf(k);
     const home = homeSlot(k, this.scale);
     let i = home;
     for (;;) {
-      const x = (t[5 * i + 1] as number) >>> 0;
-      if (x === 0) {
+      const g = tags[i] as number;
+      if (g === 0) {
         if (this.count >= this.capacity) {
           if (now < this.fullUntil || !this.reclaimAll(now)) return FULL;
           i = home; // the sweep moved entries: probe again
           continue;
         }
+        tags[i] = tag;
         t[5 * i] = k;
         t[5 * i + 1] = e | 0;
         t[5 * i + 2] = w1;
@@ -271,11 +295,12 @@ class HashTableReplayStore implements MemoryReplayStore {
         this.count++;
         return FRESH;
       }
-      if (x <= now) {
-        this.deleteAt(i); // expired (ours or not): slot i now holds a later entry of the run, or is empty
-        continue;
-      }
-      if (t[5 * i] === k && t[5 * i + 2] === w1 && t[5 * i + 3] === w2 && t[5 * i + 4] === w3) {
+      if (g === tag && t[5 * i] === k && t[5 * i + 2] === w1 && t[5 * i + 3] === w2 && t[5 * i + 4] === w3) {
+        const x = (t[5 * i + 1] as number) >>> 0;
+        if (x <= now) {
+          t[5 * i + 1] = e | 0; // our own expired entry: live again
+          return FRESH;
+        }
         if (!upsert) return REPLAYED;
         if (e > x) t[5 * i + 1] = e | 0;
         return FRESH;
@@ -286,15 +311,16 @@ class HashTableReplayStore implements MemoryReplayStore {
 
   /** Deletes slot `hole` by backward shift (Knuth's algorithm R), keeping every probe run intact. */
   private deleteAt(hole: number): void {
-    const { table: t, slots, scale } = this;
+    const { table: t, tags, slots, scale } = this;
     let j = hole;
     let i = hole;
     for (;;) {
       i = i + 1 === slots ? 0 : i + 1;
-      if (t[5 * i + 1] === 0) break;
+      if (tags[i] === 0) break;
       const h = homeSlot(t[5 * i] as number, scale);
       // The entry at i may stay when its home lies cyclically in (j, i].
       if (j < i ? j < h && h <= i : j < h || h <= i) continue;
+      tags[j] = tags[i] as number;
       t[5 * j] = t[5 * i] as number;
       t[5 * j + 1] = t[5 * i + 1] as number;
       t[5 * j + 2] = t[5 * i + 2] as number;
@@ -302,6 +328,7 @@ class HashTableReplayStore implements MemoryReplayStore {
       t[5 * j + 4] = t[5 * i + 4] as number;
       j = i;
     }
+    tags[j] = 0;
     t[5 * j + 1] = 0;
     this.count--;
   }
@@ -326,7 +353,7 @@ class HashTableReplayStore implements MemoryReplayStore {
     const before = this.count;
     // Start after an empty slot: no probe run crosses it, and deletions never fill it.
     let start = 0;
-    while (t[5 * start + 1] !== 0) start++;
+    while (this.tags[start] !== 0) start++;
     let min = Number.POSITIVE_INFINITY;
     let i = start + 1 === slots ? 0 : start + 1;
     for (let n = 1; n < slots; ) {

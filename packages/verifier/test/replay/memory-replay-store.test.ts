@@ -48,8 +48,54 @@ describe('createMemoryReplayStore', () => {
   it('reports its size and memory', () => {
     const store = createMemoryReplayStore({ capacity: 1_000_000 });
     expect(store.capacity).toBe(1_000_000);
+    // ceil(1 000 000 / 0.9) slots of 20 bytes, plus a one-byte tag each
+    expect(store.byteLength).toBe(1_111_112 * 21);
     expect(store.byteLength / store.capacity).toBeLessThanOrEqual(24);
     expect(store.size).toBe(0);
+  });
+
+  it('takes over its own expired entry when a digest comes back, without growing', () => {
+    const store = createMemoryReplayStore({ capacity: 1 });
+    const d = digestOf(3);
+    expect(store.checkAndInsert(d, NOW + 5, NOW)).toBe('fresh');
+    expect(store.checkAndInsert(d, NOW + 10, NOW + 5)).toBe('fresh');
+    expect(store.size).toBe(1);
+    // the entry is live again, until NOW + 10: the one slot is taken
+    expect(store.checkAndInsert(digestOf(4), NOW + 20, NOW + 9)).toBe('full');
+    expect(store.checkAndInsert(d, NOW + 20, NOW + 9)).toBe('replayed');
+    expect(store.checkAndInsert(digestOf(4), NOW + 20, NOW + 10)).toBe('fresh');
+  });
+
+  it('tells apart thousands of digests that share the 255 one-byte tags', () => {
+    // 3 000 random digests: about 12 per tag, many in the same probe runs
+    let seed = 0x9e3779b9;
+    const random = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return seed >>> 0;
+    };
+    const digests = Array.from({ length: 6000 }, () => {
+      const d = new Uint8Array(16);
+      const v = new DataView(d.buffer);
+      for (let o = 0; o < 16; o += 4) v.setUint32(o, random(), true);
+      return d;
+    });
+    const live = digests.slice(0, 3000);
+    const others = digests.slice(3000);
+    const store = createMemoryReplayStore({ capacity: 3000 });
+    for (const d of live) expect(store.checkAndInsert(d, NOW + 91, NOW)).toBe('fresh');
+    for (const d of live) expect(store.checkAndInsert(d, NOW + 91, NOW + 1)).toBe('replayed');
+    // full of live entries: every other digest is refused as full, none is taken for a replay
+    for (const d of others) expect(store.checkAndInsert(d, NOW + 91, NOW + 2)).toBe('full');
+    // a digest differing from a live one in a single bit is another digest
+    const near = new Uint8Array(live[0] as Uint8Array);
+    near[15] = (near[15] as number) ^ 1;
+    expect(store.checkAndInsert(near, NOW + 91, NOW + 2)).toBe('full');
+    // once they expire, the others all go in
+    for (const d of others) expect(store.checkAndInsert(d, NOW + 200, NOW + 91)).toBe('fresh');
+    expect(store.size).toBe(3000);
+    for (const d of others) expect(store.checkAndInsert(d, NOW + 200, NOW + 92)).toBe('replayed');
   });
 
   it('calls onInsert synchronously for fresh digests only, and keeps the entry if the hook throws', () => {
