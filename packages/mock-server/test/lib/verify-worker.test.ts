@@ -110,14 +110,21 @@ describe('createVerifyPool: the event loop lends a hand', () => {
       return { data, sig, valid: i % 7 !== 3 };
     });
   }
+  type Check = ReturnType<typeof checks>[number];
+  /** Submits every check of `batch` to `pool` at once (as one event-loop turn would) and awaits the answers. */
+  function verifyAll(
+    pool: ReturnType<typeof createVerifyPool>,
+    k: ReturnType<typeof keyPair>,
+    batch: Check[],
+  ) {
+    return Promise.all(batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)));
+  }
 
   it('shares a large batch between the worker and the event loop, and every check keeps its own answer', async () => {
     const k = keyPair('p256');
     const pool = createVerifyPool();
     // the first batch starts the worker thread
-    await Promise.all(
-      checks(4, k, 'warm-up').map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
-    );
+    await verifyAll(pool, k, checks(4, k, 'warm-up'));
     // Who claims which check is up to the scheduler: on a loaded machine (the whole suite running on
     // two cores) the event loop's thread can be off its core until the worker has claimed all 1 000.
     // So up to five batches, each checked in full; one of them must have been shared.
@@ -125,9 +132,7 @@ describe('createVerifyPool: the event loop lends a hand', () => {
     for (let round = 0; round < 5 && !shared; round++) {
       const before = pool.stats();
       const batch = checks(1000, k, `batch ${round}`);
-      const results = await Promise.all(
-        batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
-      );
+      const results = await verifyAll(pool, k, batch);
       expect(results).toEqual(batch.map((c) => c.valid));
       const after = pool.stats();
       expect(after.batches - before.batches).toBe(1);
@@ -146,17 +151,13 @@ describe('createVerifyPool: the event loop lends a hand', () => {
     // the first batch starts the worker thread (the event loop helps while it starts); it is up
     // once it has answered a check
     for (let round = 0; round < 100 && pool.stats().worker === 0; round++) {
-      await Promise.all(
-        checks(50, k, `warm-up ${round}`).map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
-      );
+      await verifyAll(pool, k, checks(50, k, `warm-up ${round}`));
     }
     const before = pool.stats();
     expect(before.worker).toBeGreaterThan(0);
     for (let round = 0; round < 3; round++) {
       const batch = checks(8, k, `small ${round}`);
-      const results = await Promise.all(
-        batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)),
-      );
+      const results = await verifyAll(pool, k, batch);
       expect(results).toEqual(batch.map((c) => c.valid));
     }
     const after = pool.stats();
@@ -164,7 +165,7 @@ describe('createVerifyPool: the event loop lends a hand', () => {
     expect(after.worker - before.worker).toBe(24);
     // a larger batch: the event loop helps while more than 8 checks are unclaimed
     const large = checks(400, k, 'large');
-    const results = await Promise.all(large.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)));
+    const results = await verifyAll(pool, k, large);
     expect(results).toEqual(large.map((c) => c.valid));
     expect(pool.stats().lent - after.lent).toBeGreaterThan(0);
   });
@@ -189,7 +190,7 @@ describe('createVerifyPool: the event loop lends a hand', () => {
         await new Promise((r) => setImmediate(r));
         for (let t = 0; t < round; t++) await new Promise((r) => setImmediate(r));
         const batch = checks(40, k, `round ${round}`);
-        const got = await Promise.all(batch.map((c) => pool.verify(k.ref, () => k.jwk, true, c.data, c.sig)));
+        const got = await verifyAll(pool, k, batch);
         return got.every((ok, i) => ok === batch[i]?.valid);
       }),
     );
