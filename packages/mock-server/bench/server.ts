@@ -19,6 +19,8 @@
  * - `server.p50_ms` / `server.p99_ms` (target p99 ≤ 50): open loop at 2 000 payments/s for 10 s,
  *   after a 1-s lead-in at the same rate that is not measured; latency runs from each request's
  *   scheduled send time (no coordinated omission).
+ * - `server.open_loop_send_late_p99_ms`: how late the load generator sent the open loop's requests
+ *   (p99, ms), which is part of their latency: the instrument's own share of the tail.
  * - Diagnostics, per loop: the server's and the load generator's CPU, event-loop use and time a
  *   payment, signature checks, group-commit batches, COMMIT and lock-wait time, and V8's GC pauses
  *   on the server's main thread (scavenges, the rest, the longest pause).
@@ -444,6 +446,8 @@ async function load(): Promise<void> {
   const lead = Math.round(RATE * LEAD_S);
   const codes3 = await makeCodes(lead + n);
   const lat: number[] = [];
+  /** How late the load generator sent each measured request, ms (part of its latency). */
+  const lateness: number[] = [];
   const dump: string[] = [];
   let openFailed = 0;
   let openPerS = 0;
@@ -474,6 +478,7 @@ async function load(): Promise<void> {
         const req = payment(codes3) as ReturnType<typeof signedRequest>;
         outstanding++;
         const late = performance.now() - scheduled;
+        if (measured) lateness.push(late);
         void pool.send(req).then(
           (o) => {
             if (measured) {
@@ -507,6 +512,7 @@ async function load(): Promise<void> {
   if (process.env.BENCH_DUMP)
     (await import('node:fs')).writeFileSync(process.env.BENCH_DUMP, dump.join('\n'));
   lat.sort((a, b) => a - b);
+  lateness.sort((a, b) => a - b);
   const openWall = performance.now() - openT0;
   const openCpu = process.cpuUsage(openCpu0);
 
@@ -518,6 +524,9 @@ async function load(): Promise<void> {
   emit('server.p99_ms', percentile(lat, 0.99), 'ms');
   emit('server.closed_loop_p99_ms', percentile(pay.lat, 0.99), 'ms');
   emit('server.open_loop_completed_per_s', openPerS, 'req/s');
+  // the load generator's own share of the open loop's latency: how late it sent (its event loop
+  // busy or preempted); a tail here is the instrument's, not the server's
+  emit('server.open_loop_send_late_p99_ms', percentile(lateness, 0.99), 'ms');
   emit('server.failed_requests', pay.failed + openFailed, 'count');
   emit('server.wal_bytes_at_end', end.wal, 'bytes');
   // Where the CPU went in each loop (100 = one core), and how big the batches were.
