@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   buildOpenApiDocument,
@@ -396,7 +396,12 @@ export function buildApp(
       );
     }
     const raw = meta(request).rawBody ?? Buffer.alloc(0);
-    const hash = createHash('sha256').update(`${request.method} ${request.url}\n`).update(raw).digest('hex');
+    // one-shot: a `Hash` object per request is a weak handle for every scavenge to finalise
+    const hash = digestOf(
+      'sha256',
+      Buffer.concat([Buffer.from(`${request.method} ${request.url}\n`), raw]),
+      'hex',
+    );
     const now = clock.now();
     const k = inflightKey(principal.id, key);
     const running = inflight.get(k);

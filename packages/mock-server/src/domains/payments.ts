@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/core/api';
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
@@ -46,7 +46,7 @@ interface OrderRow {
   confirm_at: number | null;
 }
 
-const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
+const hash = (v: unknown) => digestOf('sha256', JSON.stringify(v), 'hex');
 /**
  * Order ids lead with the time (fixed-width base 36 ms), so new rows go to the right edge of
  * the primary-key index. A random key would dirty a random index page per payment.
