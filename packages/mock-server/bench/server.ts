@@ -31,7 +31,10 @@
  * node flags for the server, e.g. `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per
  * request, for comparison), `BENCH_DUMP`
  * (a file: each open-loop request's scheduled time, latency and how late it was sent, ms, one
- * line each).
+ * line each), `BENCH_CONTROL_US` (calibration: the same load against a synthetic server that
+ * spends this many µs of its event loop a payment and does nothing else, bench/lib/control-server.ts;
+ * its lines are named `server_control.…`, and the platform's own diagnostics read zero) with
+ * `BENCH_CONTROL_HOG_US` (µs a payment that it also hands a worker thread, not waited for).
  *
  * Run alone: `node .scripts/run-bench.mjs mock-server server`
  *
@@ -58,6 +61,7 @@ import type { DemoCredentials } from '../src/demo.js';
 import { nodeDigest } from '../src/lib/node-verify.js';
 import { verifyPool } from '../src/lib/verify-worker.js';
 import { startMockPlatform } from '../src/server.js';
+import { startControlServer } from './lib/control-server.js';
 import { createLeanPool } from './lib/lean-http.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -66,9 +70,14 @@ const CONNECTIONS = 50;
 const WARMUP_S = 3;
 const LEAD_S = Number(process.env.BENCH_LEAD_SECONDS ?? 1);
 const CLIENT = process.env.BENCH_CLIENT === 'undici' ? 'undici' : 'lean';
+/** Calibration: drive a synthetic server instead of the platform (bench/lib/control-server.ts). */
+const CONTROL_US = Number(process.env.BENCH_CONTROL_US ?? 0);
+const CONTROL_HOG_US = Number(process.env.BENCH_CONTROL_HOG_US ?? 0);
 
 function emit(name: string, value: number, unit: string): void {
-  console.log(JSON.stringify({ name, value: Math.round(value * 100) / 100, unit }));
+  // a calibration run must not pass for the platform's figures
+  const shown = CONTROL_US > 0 ? name.replace(/^server\./, 'server_control.') : name;
+  console.log(JSON.stringify({ name: shown, value: Math.round(value * 100) / 100, unit }));
 }
 
 // ---- server role ---------------------------------------------------------------------------
@@ -102,7 +111,10 @@ async function serve(): Promise<void> {
       if (e.duration > v8gc.maxMs) v8gc.maxMs = e.duration;
     }
   }).observe({ entryTypes: ['gc'] });
-  send({ type: 'ready', url: server.url, demo: server.platform.demo });
+  // the platform still runs (the demo credentials, the stats messages), idle, beside the control
+  const control =
+    CONTROL_US > 0 ? await startControlServer({ burnUs: CONTROL_US, hogUs: CONTROL_HOG_US }) : undefined;
+  send({ type: 'ready', url: control?.url ?? server.url, demo: server.platform.demo });
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stats') {
       const size = (f: string) => {
@@ -127,7 +139,7 @@ async function serve(): Promise<void> {
       });
       v8gc.maxMs = 0;
     } else if (m.type === 'stop') {
-      void server.close().then(() => {
+      void Promise.all([server.close(), control?.close()]).then(() => {
         rmSync(dir, { recursive: true, force: true });
         process.exit(0);
       });
