@@ -5,13 +5,17 @@
  *
  * The server runs in a child process (this same bundle started with `--server`), so the load
  * generator never shares its event loop: `startMockPlatform` on port 0, a fresh SQLite file (WAL)
- * with the demo data. The load generator, in this process, keeps 50 keep-alive connections with
- * a lean HTTP/1.1 client (bench/lib/lean-http.ts; `BENCH_CLIENT=undici` uses an undici `Pool`
- * instead, which costs the shared cores more per request) and signs every request live with
- * core's `signRequest` (the demo POS `pos-01` key; node:crypto does the ECDSA and the
- * `Content-Digest` through the `signer` and `digest` hooks). Each payment is distinct: its own
- * `out_trade_no`, `Idempotency-Key`, signature nonce and QR code. Codes are made before each timed
- * phase (one use per code), from every demo card, 1 fen each, after a top-up of every wallet.
+ * with the demo data. The load generator keeps 50 keep-alive connections. By default it is the
+ * native one (bench/loadgen/loadgen.c, built here with `cc` and OpenSSL, run once per phase,
+ * bench/lib/native-loadgen.ts): the load generator shares the two cores with the server, and the
+ * native one costs them half what node does. It signs every payment live (RFC 9421, ES256 with the
+ * demo POS `pos-01` key, `Content-Digest`). Where it does not build, or with `BENCH_CLIENT=lean`,
+ * this process does the load itself with a lean HTTP/1.1 client (bench/lib/lean-http.ts) and
+ * core's `signRequest` (node:crypto for the ECDSA and the digest, through the `signer` and
+ * `digest` hooks); `BENCH_CLIENT=undici` uses an undici `Pool` instead, which costs the shared
+ * cores more per request. Each payment is distinct: its own `out_trade_no`, `Idempotency-Key`,
+ * signature nonce and QR code. Codes are made before each timed phase (one use per code), from
+ * every demo card, 1 fen each, after a top-up of every wallet.
  *
  * - `server.signed_payments_per_s` (target ≥ 2 000): closed loop, 50 in flight, 10 s.
  * - `server.health_per_s`: unsigned `GET /health`, closed loop, same pool, same run.
@@ -25,7 +29,7 @@
  *   payment, signature checks, group-commit batches, COMMIT and lock-wait time, and V8's GC pauses
  *   on the server's main thread (scavenges, the rest, the longest pause).
  *
- * Environment: `BENCH_CLIENT` (`lean` default, or `undici`), `BENCH_SECONDS` (default 10),
+ * Environment: `BENCH_CLIENT` (`native` default, `lean` or `undici`), `BENCH_SECONDS` (default 10),
  * `BENCH_RATE` (default 2000), `BENCH_SYNCHRONOUS` (`NORMAL` default, or `FULL`),
  * `BENCH_LEAD_SECONDS` (default 1; 0 measures from the first request), `BENCH_SERVER_ARGS` (extra
  * node flags for the server, e.g. `--cpu-prof`), `BENCH_GROUP_COMMIT=0` (one transaction per
@@ -42,11 +46,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createPrivateKey, type KeyObject, sign as nodeSign, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, constants as perfConstants, performance as perfHooks } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import {
   createPresentation,
   encodeQr,
@@ -63,13 +68,15 @@ import { verifyPool } from '../src/lib/verify-worker.js';
 import { startMockPlatform } from '../src/server.js';
 import { startControlServer } from './lib/control-server.js';
 import { createLeanPool } from './lib/lean-http.js';
+import { buildNativeLoadgen, type NativeRun, runNativeLoadgen } from './lib/native-loadgen.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const CONNECTIONS = 50;
 const WARMUP_S = 3;
 const LEAD_S = Number(process.env.BENCH_LEAD_SECONDS ?? 1);
-const CLIENT = process.env.BENCH_CLIENT === 'undici' ? 'undici' : 'lean';
+const CLIENT_ASKED = process.env.BENCH_CLIENT ?? 'native';
+if (!['native', 'lean', 'undici'].includes(CLIENT_ASKED)) throw new Error(`BENCH_CLIENT: ${CLIENT_ASKED}?`);
 /** Calibration: drive a synthetic server instead of the platform (bench/lib/control-server.ts). */
 const CONTROL_US = Number(process.env.BENCH_CONTROL_US ?? 0);
 const CONTROL_HOG_US = Number(process.env.BENCH_CONTROL_HOG_US ?? 0);
@@ -253,14 +260,14 @@ function outcome(status: number, body: Buffer): Outcome {
   return code === undefined ? { ok: false, status } : { ok: false, status, code };
 }
 
-/** The load generator's HTTP client: `lean` (default, bench/lib/lean-http.ts) or `undici`. */
+/** The node load generator's HTTP client: `lean` (bench/lib/lean-http.ts) or `undici`. */
 interface LoadClient {
   send(req: ReturnType<typeof signedRequest>): Promise<Outcome>;
   close(): Promise<void>;
 }
 
-function loadClient(url: string): LoadClient {
-  if (CLIENT === 'undici') {
+function loadClient(url: string, kind: 'lean' | 'undici'): LoadClient {
+  if (kind === 'undici') {
     const pool = new Pool(url, {
       connections: CONNECTIONS,
       pipelining: 1,
@@ -315,7 +322,19 @@ async function load(): Promise<void> {
   const device = principal(pos.id, pos.privateJwk);
   const operator = principal(demo.operator.id, demo.operator.privateJwk);
 
-  const pool = loadClient(url);
+  // the native load generator, when it builds; top-ups and the node loops use a node client
+  let native: string | undefined;
+  if (CLIENT_ASKED === 'native') {
+    const built = buildNativeLoadgen(
+      fileURLToPath(new URL('../../bench/loadgen/loadgen.c', import.meta.url)),
+      fileURLToPath(new URL('./loadgen', import.meta.url)),
+    );
+    if (built instanceof Error)
+      console.error(`bench: the native load generator did not build (${built.message}); using the node one`);
+    else native = built;
+  }
+  const pool = loadClient(url, CLIENT_ASKED === 'undici' ? 'undici' : 'lean');
+  const nativeDir = native === undefined ? undefined : mkdtempSync(join(tmpdir(), 'campus-card-loadgen-'));
 
   // Top up every demo wallet, so 1-fen payments never run dry.
   for (const c of demo.cards) {
@@ -373,6 +392,57 @@ async function load(): Promise<void> {
     errors.set(k, (errors.get(k) ?? 0) + 1);
   }
 
+  /** One phase on the native load generator: its codes go to a file (and leave `codes`). */
+  let nativeRuns = 0;
+  const keyFile = nativeDir === undefined ? '' : join(nativeDir, 'device.pem');
+  if (nativeDir !== undefined)
+    writeFileSync(keyFile, device.nodeKey.export({ type: 'pkcs8', format: 'pem' }) as string, {
+      mode: 0o600,
+    });
+  async function nativePhase(
+    mode: 'open' | 'closed' | 'health',
+    seconds: number,
+    codes: string[] | undefined,
+    extra: { rate?: number; lead?: number; onMeasure?: () => void } = {},
+  ): Promise<NativeRun> {
+    if (native === undefined || nativeDir === undefined) throw new Error('no native load generator');
+    const run = nativeRuns++;
+    let codesFile: string | undefined;
+    if (codes !== undefined) {
+      codesFile = join(nativeDir, `codes-${run}.txt`);
+      writeFileSync(codesFile, codes.join('\n'));
+      codes.length = 0;
+    }
+    const r = await runNativeLoadgen(native, {
+      mode,
+      port: Number(new URL(url).port),
+      connections: CONNECTIONS,
+      seconds,
+      ...(codesFile === undefined
+        ? {}
+        : {
+            key: keyFile,
+            keyId: device.id,
+            codes: codesFile,
+            prefix: `bench-${nonceBase}-n${run}-`,
+            nonce: `${nonceBase}-n${run}-`,
+          }),
+      ...extra,
+    });
+    for (const x of r.results) if (!x.ok) count({ ok: false, status: x.status, code: x.code });
+    return r;
+  }
+  /** A closed loop's figures from a native run. */
+  const closedOf = (r: NativeRun) => {
+    const ok = r.results.filter((x) => x.ok).length;
+    return {
+      ok,
+      failed: r.results.length - ok,
+      perS: ok / (r.wallMs / 1000),
+      lat: r.results.map((x) => x.latency).sort((a, b) => a - b),
+    };
+  };
+
   /** Closed loop: `CONNECTIONS` workers, each sending the next request when the last answers. */
   async function closedLoop(
     seconds: number,
@@ -406,7 +476,8 @@ async function load(): Promise<void> {
   // Warm-up (JIT, caches, SQLite pages).
   {
     const codes = await makeCodes(WARMUP_S * 3000);
-    await closedLoop(WARMUP_S, () => payment(codes));
+    if (native !== undefined) await nativePhase('closed', WARMUP_S, codes);
+    else await closedLoop(WARMUP_S, () => payment(codes));
     errors.clear();
   }
 
@@ -435,19 +506,36 @@ async function load(): Promise<void> {
   const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
   // 1. Closed loop: payments/s.
-  const codes1 = await makeCodes(SECONDS * 4000);
+  const codes1 = await makeCodes(SECONDS * 5000);
   const before = await stats();
   const loadCpu0 = process.cpuUsage();
   const t1 = performance.now();
-  const pay = await closedLoop(SECONDS, () => payment(codes1));
-  const wall1 = performance.now() - t1;
-  const loadCpu1 = process.cpuUsage(loadCpu0);
+  let pay: { ok: number; failed: number; perS: number; lat: number[] };
+  let wall1: number;
+  let loadCpu1: NodeJS.CpuUsage;
+  let codesLeft: number;
+  if (native !== undefined) {
+    const r = await nativePhase('closed', SECONDS, codes1);
+    pay = closedOf(r);
+    wall1 = r.wallMs;
+    loadCpu1 = r.cpu;
+    codesLeft = r.codesLeft;
+  } else {
+    pay = await closedLoop(SECONDS, () => payment(codes1));
+    wall1 = performance.now() - t1;
+    loadCpu1 = process.cpuUsage(loadCpu0);
+    codesLeft = codes1.length;
+  }
   const after = await stats();
-  if (codes1.length === 0) console.error('bench: ran out of pre-made codes; raise the count');
+  if (codesLeft === 0) console.error('bench: ran out of pre-made codes; raise the count');
 
-  // 2. Same run, same pool: unsigned health/s.
+  // 2. Same run, same client: unsigned health/s.
   const healthReq = { method: 'GET' as const, path: '/health', headers: {} };
-  const health = await closedLoop(Math.max(3, SECONDS / 2), () => healthReq);
+  const healthSeconds = Math.max(3, SECONDS / 2);
+  const health =
+    native !== undefined
+      ? closedOf(await nativePhase('health', healthSeconds, undefined))
+      : await closedLoop(healthSeconds, () => healthReq);
 
   // 3. Open loop at RATE payments/s; latency from the scheduled send time. The first
   // LEAD_S seconds run at the same rate but are not measured: the server has just sat idle while
@@ -466,7 +554,24 @@ async function load(): Promise<void> {
   let openBefore: Promise<Stats> = stats();
   let openCpu0 = process.cpuUsage();
   let openT0 = performance.now();
-  {
+  let nativeOpen: NativeRun | undefined;
+  if (native !== undefined) {
+    nativeOpen = await nativePhase('open', SECONDS, codes3, {
+      rate: RATE,
+      lead: LEAD_S,
+      onMeasure: () => {
+        openBefore = stats();
+      },
+    });
+    for (const x of nativeOpen.results) {
+      lat.push(x.latency);
+      lateness.push(x.late);
+      if (process.env.BENCH_DUMP)
+        dump.push(`${x.at.toFixed(1)} ${x.latency.toFixed(2)} ${x.late.toFixed(2)}`);
+    }
+    openFailed = nativeOpen.failed;
+    openPerS = n / (nativeOpen.wallMs / 1000);
+  } else {
     // outstanding requests are counted, not kept: holding 20 000 promises would grow the load
     // generator's heap and its GC pauses would count as server latency
     let outstanding = 0;
@@ -525,8 +630,8 @@ async function load(): Promise<void> {
     (await import('node:fs')).writeFileSync(process.env.BENCH_DUMP, dump.join('\n'));
   lat.sort((a, b) => a - b);
   lateness.sort((a, b) => a - b);
-  const openWall = performance.now() - openT0;
-  const openCpu = process.cpuUsage(openCpu0);
+  const openWall = nativeOpen?.wallMs ?? performance.now() - openT0;
+  const openCpu = nativeOpen?.cpu ?? process.cpuUsage(openCpu0);
 
   const end = await stats();
   emit('server.signed_payments_per_s', pay.perS, 'req/s');
@@ -581,6 +686,7 @@ async function load(): Promise<void> {
   if (errors.size > 0) console.error('bench: failures by status/code:', Object.fromEntries(errors));
 
   await pool.close();
+  if (nativeDir !== undefined) rmSync(nativeDir, { recursive: true, force: true });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.send({ type: 'stop' });
   await exited;
