@@ -333,6 +333,29 @@ static void pool_put(Req *r);
 static int closed_loop, running = 1;
 static long outstanding;
 
+/* A connection is free: a closed loop sends its next request (while running), an open loop the
+ * oldest waiting one; otherwise it waits for the next one made. */
+static void next_on(Conn *c) {
+  if (closed_loop) {
+    if (!running) return;
+    Req *n = pool_get();
+    n->scheduled = now_ms();
+    n->late = 0;
+    n->measured = 1;
+    if (make(n)) {
+      outstanding++;
+      send_on(c, n);
+    } else {
+      pool_put(n);
+      running = 0;
+    }
+  } else if (qtail > qhead) {
+    send_on(c, queue[qhead++]);
+  } else {
+    idle[nidle++] = c;
+  }
+}
+
 /* Reads what the connection has; settles each complete response. Returns -1 if it broke. */
 static int on_readable(Conn *c) {
   for (;;) {
@@ -361,27 +384,7 @@ static int on_readable(Conn *c) {
         pool_put(r);
         outstanding--;
       }
-      /* the connection is free: the next request */
-      if (closed_loop) {
-        if (running) {
-          Req *n = pool_get();
-          n->scheduled = now_ms();
-          n->late = 0;
-          n->measured = 1;
-          if (make(n)) {
-            outstanding++;
-            send_on(c, n);
-          } else {
-            pool_put(n);
-            running = 0;
-          }
-        }
-      } else if (qtail > qhead) {
-        Req *n = queue[qhead++];
-        send_on(c, n);
-      } else {
-        idle[nidle++] = c;
-      }
+      next_on(c);
     }
     if (c->inlen == IN_MAX) return -1;
     /* a short read took all there was: epoll says when more comes (one read a response) */
@@ -412,7 +415,7 @@ static void broken(Conn *c) {
   epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   open_conn(c);
-  if (!closed_loop) idle[nidle++] = c;
+  next_on(c); /* the new connection carries on where the lost one was */
 }
 
 /* Waits for socket events until `until_ms` (or one batch of events when until_ms <= now). */
@@ -492,19 +495,7 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &u0);
     t0 = now_ms();
     double end = t0 + seconds * 1e3;
-    for (int i = 0; i < connections; i++) {
-      Req *r = pool_get();
-      r->scheduled = now_ms();
-      r->late = 0;
-      r->measured = 1;
-      if (!make(r)) {
-        pool_put(r);
-        running = 0;
-        break;
-      }
-      outstanding++;
-      send_on(&conns[i], r);
-    }
+    for (int i = 0; i < connections; i++) next_on(&conns[i]);
     while (outstanding > 0) {
       if (running && now_ms() >= end) running = 0;
       poll_until(running ? end : now_ms() + 1e3);

@@ -151,6 +151,40 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
     expect(paymentsBy(`${prefix}r-`)).toBe(5);
   }, 60_000);
 
+  it('a connection lost mid-request counts as a failure, and a new one carries on', async () => {
+    // the platform commits three payments and drops their answers (its own fault injection)
+    server.platform.state.faults.set([{ kind: 'drop_after_commit', route: 'createPayment', count: 3 }], 7);
+    try {
+      for (const mode of ['closed', 'open'] as const) {
+        const r = await runNativeLoadgen(binary as string, {
+          mode,
+          port: server.port,
+          connections: 2,
+          seconds: mode === 'open' ? 0.3 : 30,
+          rate: 100,
+          lead: 0,
+          key: keyFile,
+          keyId: 'pos-01',
+          codes: await codesFile(`lost-${mode}.txt`, 30),
+          prefix: `${prefix}l${mode}-`,
+          nonce: `${prefix}l${mode}-`,
+        });
+        expect(r.codesLeft).toBe(0);
+        const lost = r.results.filter((x) => x.code === 'connection_lost');
+        expect(lost).toHaveLength(3);
+        expect(r.ok).toBe(30 - lost.length);
+        // committed all the same: the answer was what got lost
+        expect(paymentsBy(`${prefix}l${mode}-`)).toBe(30);
+        server.platform.state.faults.set(
+          [{ kind: 'drop_after_commit', route: 'createPayment', count: 3 }],
+          7,
+        );
+      }
+    } finally {
+      server.platform.state.faults.set([], 1);
+    }
+  }, 60_000);
+
   it('health mode: unsigned GET /health in a closed loop', async () => {
     const r = await runNativeLoadgen(binary as string, {
       mode: 'health',
