@@ -94,8 +94,15 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* A failed system call: its errno is named. */
 static void die(const char *what) {
-  fprintf(stderr, "loadgen: %s%s%s\n", what, errno ? ": " : "", errno ? strerror(errno) : "");
+  fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
+  exit(2);
+}
+
+/* Anything else that stops the run. */
+static void fail(const char *what) {
+  fprintf(stderr, "loadgen: %s\n", what);
   exit(2);
 }
 
@@ -116,10 +123,10 @@ static void load_key(void) {
   if (!f) die("cannot open the key file");
   EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
   fclose(f);
-  if (!pkey) die("cannot read the private key (PKCS#8 PEM, P-256)");
+  if (!pkey) fail("cannot read the private key (PKCS#8 PEM, P-256)");
   signctx = EVP_PKEY_CTX_new(pkey, NULL);
   if (!signctx || EVP_PKEY_sign_init(signctx) <= 0 || EVP_PKEY_CTX_set_signature_md(signctx, EVP_sha256()) <= 0)
-    die("cannot set up ES256 signing");
+    fail("cannot set up ES256 signing");
 }
 
 static void load_codes(void) {
@@ -127,14 +134,15 @@ static void load_codes(void) {
   if (!f) die("cannot open the codes file");
   long cap = 1024;
   codes = malloc(cap * sizeof *codes);
+  if (!codes) fail("out of memory");
   char *line = NULL;
   size_t n = 0;
   ssize_t got;
   while ((got = getline(&line, &n, f)) > 0) {
     while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
     if (got == 0) continue;
-    if (ncodes == cap) codes = realloc(codes, (cap *= 2) * sizeof *codes);
-    codes[ncodes++] = strdup(line);
+    if (ncodes == cap && !(codes = realloc(codes, (cap *= 2) * sizeof *codes))) fail("out of memory");
+    if (!(codes[ncodes++] = strdup(line))) fail("out of memory");
   }
   free(line);
   fclose(f);
@@ -145,10 +153,10 @@ static void sign_b64(const unsigned char *data, size_t len, char *out) {
   unsigned char dgst[32], der[80], raw[64];
   size_t derlen = sizeof der;
   SHA256(data, len, dgst);
-  if (EVP_PKEY_sign(signctx, der, &derlen, dgst, sizeof dgst) <= 0) die("signing failed");
+  if (EVP_PKEY_sign(signctx, der, &derlen, dgst, sizeof dgst) <= 0) fail("signing failed");
   const unsigned char *p = der;
   ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
-  if (!sig) die("bad DER signature");
+  if (!sig) fail("bad DER signature");
   BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
   BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
   ECDSA_SIG_free(sig);
@@ -162,26 +170,28 @@ static int make_payment(Req *r) {
   char n36[32], no[160], body[2048], digest[64], params[512], base[1024], sig[100];
   unsigned char h[32];
   base36(counter++, n36);
-  snprintf(no, sizeof no, "%s%s", prefix, n36);
+  if (snprintf(no, sizeof no, "%s%s", prefix, n36) >= (int)sizeof no) fail("prefix= is too long");
   int blen = snprintf(body, sizeof body, "{\"out_trade_no\":\"%s\",\"amount\":1,\"qr_text\":\"%s\"}", no, qr);
-  if (blen >= (int)sizeof body) die("a code is too long");
+  if (blen >= (int)sizeof body) fail("a code is too long");
   SHA256((unsigned char *)body, blen, h);
   char d64[48];
   EVP_EncodeBlock((unsigned char *)d64, h, 32);
   snprintf(digest, sizeof digest, "sha-256=:%s:", d64);
-  snprintf(params, sizeof params,
-           "(\"@method\" \"@path\" \"content-digest\");created=%ld;keyid=\"%s\";alg=\"ecdsa-p256-sha256\";nonce=\"%s%s\"",
-           (long)time(NULL), keyid, noncebase, n36);
+  if (snprintf(params, sizeof params,
+               "(\"@method\" \"@path\" \"content-digest\");created=%ld;keyid=\"%s\";alg=\"ecdsa-p256-sha256\";nonce=\"%s%s\"",
+               (long)time(NULL), keyid, noncebase, n36) >= (int)sizeof params)
+    fail("keyid= or nonce= is too long");
   int baselen = snprintf(base, sizeof base,
                          "\"@method\": POST\n\"@path\": /v1/payments\n\"content-digest\": %s\n\"@signature-params\": %s",
                          digest, params);
+  if (baselen >= (int)sizeof base) fail("the signature base is too long");
   sign_b64((unsigned char *)base, baselen, sig);
   r->len = snprintf(r->bytes, REQ_MAX,
                     "POST /v1/payments HTTP/1.1\r\nhost: 127.0.0.1:%d\r\ncontent-type: application/json\r\n"
                     "idempotency-key: %s\r\ncontent-digest: %s\r\nsignature-input: sig1=%s\r\n"
                     "signature: sig1=:%s:\r\ncontent-length: %d\r\n\r\n%s",
                     port, no, digest, params, sig, blen, body);
-  if (r->len >= REQ_MAX) die("a request is too long");
+  if (r->len >= REQ_MAX) fail("a request is too long");
   return 1;
 }
 
@@ -214,7 +224,7 @@ static void record(Req *r, double at_end, int ok, int status, const char *code) 
   if (nresults == capresults) {
     capresults = capresults ? capresults * 2 : 65536;
     results = realloc(results, capresults * sizeof *results);
-    if (!results) die("out of memory");
+    if (!results) fail("out of memory");
   }
   Result *x = &results[nresults++];
   x->at = r->scheduled;
@@ -322,7 +332,7 @@ static void dispatch(Req *r) {
       qhead = 0;
     } else {
       queue = realloc(queue, (qcap = qcap ? qcap * 2 : 1024) * sizeof *queue);
-      if (!queue) die("out of memory");
+      if (!queue) fail("out of memory");
     }
   }
   queue[qtail++] = r;
@@ -397,11 +407,13 @@ static long nfree, capfree;
 static Req *pool_get(void) {
   if (nfree > 0) return freelist[--nfree];
   Req *r = malloc(sizeof *r);
-  if (!r) die("out of memory");
+  if (!r) fail("out of memory");
   return r;
 }
 static void pool_put(Req *r) {
-  if (nfree == capfree) freelist = realloc(freelist, (capfree = capfree ? capfree * 2 : 1024) * sizeof *freelist);
+  if (nfree == capfree &&
+      !(freelist = realloc(freelist, (capfree = capfree ? capfree * 2 : 1024) * sizeof *freelist)))
+    fail("out of memory");
   freelist[nfree++] = r;
 }
 
@@ -486,7 +498,7 @@ int main(int argc, char **argv) {
   if (epfd < 0) die("epoll_create1");
   conns = calloc(connections, sizeof *conns);
   idle = malloc(connections * sizeof *idle);
-  if (!conns || !idle) die("out of memory");
+  if (!conns || !idle) fail("out of memory");
   for (int i = 0; i < connections; i++) open_conn(&conns[i]);
 
   struct rusage u0, u1;
