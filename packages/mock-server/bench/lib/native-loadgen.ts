@@ -51,6 +51,8 @@ export interface NativeRunOptions {
   readonly seconds: number;
   readonly rate?: number;
   readonly lead?: number;
+  /** Open loop: wake every `tick` ms and send what is due (default 1); 0 wakes for each request. */
+  readonly tick?: number;
   /** PKCS#8 PEM file of the device's P-256 key, its key id, and a file of codes (one a line). */
   readonly key?: string;
   readonly keyId?: string;
@@ -87,6 +89,7 @@ export function runNativeLoadgen(binary: string, options: NativeRunOptions): Pro
   ];
   if (options.rate !== undefined) args.push(`rate=${options.rate}`);
   if (options.lead !== undefined) args.push(`lead=${options.lead}`);
+  if (options.tick !== undefined) args.push(`tick=${options.tick}`);
   if (options.key !== undefined) args.push(`key=${options.key}`);
   if (options.keyId !== undefined) args.push(`keyid=${options.keyId}`);
   if (options.codes !== undefined) args.push(`codes=${options.codes}`);

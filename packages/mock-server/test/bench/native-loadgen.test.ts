@@ -126,6 +126,33 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
     expect(paymentsBy(`${prefix}o-`)).toBe(120);
   }, 60_000);
 
+  it('open loop: sends what is due at each tick, or each request at its own time with tick 0', async () => {
+    const lateness = async (tick: number) => {
+      const r = await runNativeLoadgen(binary as string, {
+        mode: 'open',
+        port: server.port,
+        connections: 8,
+        seconds: 0.2,
+        rate: 250,
+        lead: 0,
+        tick,
+        key: keyFile,
+        keyId: 'pos-01',
+        codes: await codesFile(`tick-${tick}.txt`, 50),
+        prefix: `${prefix}t${tick}-`,
+        nonce: `${prefix}t${tick}-`,
+      });
+      expect(r.results.every((x) => x.ok)).toBe(true);
+      const late = r.results.map((x) => x.late).sort((a, b) => a - b);
+      return late[late.length >> 1] as number;
+    };
+    // every 4 ms a request is due; a 20-ms tick holds each for 10 ms on average
+    const coarse = await lateness(20);
+    const fine = await lateness(0);
+    expect(coarse).toBeGreaterThan(5);
+    expect(fine).toBeLessThan(coarse / 2);
+  }, 60_000);
+
   it('reports each refusal with its problem code', async () => {
     const run = (codes: string) =>
       runNativeLoadgen(binary as string, {
