@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildNativeLoadgen, runNativeLoadgen } from '../../bench/lib/native-loadgen.js';
+import {
+  buildNativeLoadgen,
+  type NativeRun,
+  type NativeRunOptions,
+  runNativeLoadgen,
+} from '../../bench/lib/native-loadgen.js';
 import { type RunningMockPlatform, startMockPlatform } from '../../src/server.js';
 import { json, operator, qrOf, signed } from '../helpers.js';
 
@@ -40,6 +45,23 @@ const paymentsBy = (pre: string) =>
       .get(pre) as { n: number }
   ).n;
 
+/** A run of payments signed by the demo POS, its trade numbers and nonces starting with `tag`. */
+async function pay(
+  tag: string,
+  codes: number,
+  options: Omit<NativeRunOptions, 'port' | 'key' | 'keyId' | 'codes' | 'prefix' | 'nonce'>,
+): Promise<NativeRun> {
+  return runNativeLoadgen(binary as string, {
+    port: server.port,
+    key: keyFile,
+    keyId: 'pos-01',
+    codes: await codesFile(`${tag}.txt`, codes),
+    prefix: `${prefix}${tag}-`,
+    nonce: `${prefix}${tag}-`,
+    ...options,
+  });
+}
+
 describe.skipIf(binary === undefined)('the native load generator', () => {
   beforeAll(async () => {
     server = await startMockPlatform({ demo: true, port: 0 });
@@ -74,18 +96,7 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
   });
 
   it('closed loop: every payment is signed as the platform requires, and persisted', async () => {
-    const codes = await codesFile('closed.txt', 60);
-    const r = await runNativeLoadgen(binary as string, {
-      mode: 'closed',
-      port: server.port,
-      connections: 4,
-      seconds: 30,
-      key: keyFile,
-      keyId: 'pos-01',
-      codes,
-      prefix: `${prefix}c-`,
-      nonce: `${prefix}c-`,
-    });
+    const r = await pay('c', 60, { mode: 'closed', connections: 4, seconds: 30 });
     // it stops when the codes run out, each used once
     expect(r.codesLeft).toBe(0);
     expect(r.ok).toBe(60);
@@ -98,20 +109,13 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
   }, 60_000);
 
   it('open loop: sends at the rate from the scheduled times, measures after the lead-in', async () => {
-    const codes = await codesFile('open.txt', 120);
     let measured = 0;
-    const r = await runNativeLoadgen(binary as string, {
+    const r = await pay('o', 120, {
       mode: 'open',
-      port: server.port,
       connections: 8,
       seconds: 1,
       rate: 100,
       lead: 0.2,
-      key: keyFile,
-      keyId: 'pos-01',
-      codes,
-      prefix: `${prefix}o-`,
-      nonce: `${prefix}o-`,
       onMeasure: () => measured++,
     });
     expect(measured).toBe(1);
@@ -128,19 +132,13 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
 
   it('open loop: sends what is due at each tick, or each request at its own time with tick 0', async () => {
     const lateness = async (tick: number) => {
-      const r = await runNativeLoadgen(binary as string, {
+      const r = await pay(`t${tick}`, 50, {
         mode: 'open',
-        port: server.port,
         connections: 8,
         seconds: 0.2,
         rate: 250,
         lead: 0,
         tick,
-        key: keyFile,
-        keyId: 'pos-01',
-        codes: await codesFile(`tick-${tick}.txt`, 50),
-        prefix: `${prefix}t${tick}-`,
-        nonce: `${prefix}t${tick}-`,
       });
       expect(r.results.every((x) => x.ok)).toBe(true);
       const late = r.results.map((x) => x.late).sort((a, b) => a - b);
@@ -154,22 +152,10 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
   }, 60_000);
 
   it('reports each refusal with its problem code', async () => {
-    const run = (codes: string) =>
-      runNativeLoadgen(binary as string, {
-        mode: 'closed',
-        port: server.port,
-        connections: 1,
-        seconds: 30,
-        key: keyFile,
-        keyId: 'pos-01',
-        codes,
-        prefix: `${prefix}r-`,
-        nonce: `${prefix}r-`,
-      });
-    const first = await run(await codesFile('first.txt', 5));
+    const first = await pay('r', 5, { mode: 'closed', connections: 1, seconds: 30 });
     expect(first.ok).toBe(5);
     // the same trade numbers and nonces again: the platform refuses every one
-    const again = await run(await codesFile('again.txt', 5));
+    const again = await pay('r', 5, { mode: 'closed', connections: 1, seconds: 30 });
     expect(again.ok).toBe(0);
     expect(again.failed).toBe(5);
     expect(new Set(again.results.map((x) => `${x.status} ${x.code}`))).toEqual(
@@ -183,18 +169,12 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
     server.platform.state.faults.set([{ kind: 'drop_after_commit', route: 'createPayment', count: 3 }], 7);
     try {
       for (const mode of ['closed', 'open'] as const) {
-        const r = await runNativeLoadgen(binary as string, {
+        const r = await pay(`l${mode}`, 30, {
           mode,
-          port: server.port,
           connections: 2,
           seconds: mode === 'open' ? 0.3 : 30,
           rate: 100,
           lead: 0,
-          key: keyFile,
-          keyId: 'pos-01',
-          codes: await codesFile(`lost-${mode}.txt`, 30),
-          prefix: `${prefix}l${mode}-`,
-          nonce: `${prefix}l${mode}-`,
         });
         expect(r.codesLeft).toBe(0);
         const lost = r.results.filter((x) => x.code === 'connection_lost');
