@@ -48,7 +48,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { createPrivateKey, type KeyObject, sign as nodeSign, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PerformanceObserver, constants as perfConstants, performance as perfHooks } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +68,7 @@ import { verifyPool } from '../src/lib/verify-worker.js';
 import { startMockPlatform } from '../src/server.js';
 import { startControlServer } from './lib/control-server.js';
 import { createLeanPool } from './lib/lean-http.js';
-import { buildNativeLoadgen, type NativeRun, runNativeLoadgen } from './lib/native-loadgen.js';
+import { buildNativeLoadgen, findUp, type NativeRun, runNativeLoadgen } from './lib/native-loadgen.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
@@ -326,7 +326,7 @@ async function load(): Promise<void> {
   let native: string | undefined;
   if (CLIENT_ASKED === 'native') {
     const built = buildNativeLoadgen(
-      fileURLToPath(new URL('../../bench/loadgen/loadgen.c', import.meta.url)),
+      findUp(dirname(fileURLToPath(import.meta.url)), join('bench', 'loadgen', 'loadgen.c')),
       fileURLToPath(new URL('./loadgen', import.meta.url)),
     );
     if (built instanceof Error)

@@ -13,6 +13,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** One measured request. */
@@ -62,6 +63,18 @@ export interface NativeRunOptions {
   readonly nonce?: string;
   /** Called when the measured part of an open loop begins. */
   readonly onMeasure?: () => void;
+}
+
+/**
+ * `relative` in `from` or the nearest folder above that has it (the bench runs from a bundle in
+ * `.tmp/bench/` of the package, or elsewhere under it); `relative` in `from` when none has it.
+ */
+export function findUp(from: string, relative: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return join(from, relative);
+  }
 }
 
 /**

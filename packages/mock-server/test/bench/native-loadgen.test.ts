@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildNativeLoadgen,
+  findUp,
   type NativeRun,
   type NativeRunOptions,
   runNativeLoadgen,
@@ -219,6 +220,17 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
     await expect(
       runNativeLoadgen(binary as string, { mode: 'closed', port: 0, connections: 1, seconds: 1 }),
     ).rejects.toThrow(/bad arguments/);
+  });
+});
+
+describe('findUp', () => {
+  it('finds the load generator from any folder below the package', () => {
+    const src = fileURLToPath(new URL('../../bench/loadgen/loadgen.c', import.meta.url));
+    const pkg = fileURLToPath(new URL('../..', import.meta.url));
+    for (const from of [join(pkg, '.tmp', 'bench'), join(pkg, '.tmp'), join(pkg, 'test', 'bench'), pkg])
+      expect(findUp(from, join('bench', 'loadgen', 'loadgen.c'))).toBe(src);
+    // nowhere: the path it would have had, which the build then reports missing
+    expect(findUp(dir, join('no', 'such.c'))).toBe(join(dir, 'no', 'such.c'));
   });
 });
 
