@@ -22,7 +22,8 @@
  * - `server.payments_vs_health_ratio`: the two above divided.
  * - `server.p50_ms` / `server.p99_ms` (target p99 ≤ 50): open loop at 2 000 payments/s for 10 s,
  *   after a 1-s lead-in at the same rate that is not measured; latency runs from each request's
- *   scheduled send time (no coordinated omission).
+ *   scheduled send time (no coordinated omission) to its answer (the native generator: the
+ *   kernel's receive timestamp of the answer's last bytes).
  * - `server.open_loop_send_late_p99_ms`: how late the load generator sent the open loop's requests
  *   (p99, ms), which is part of their latency: the instrument's own share of the tail.
  * - Diagnostics, per loop: the server's and the load generator's CPU, event-loop use and time a

@@ -7,7 +7,7 @@
  * of it node's own machinery around each request, and a node generator made 75 µs a request
  * dearer raised the server's p99 by 30 – 90 % (three pairs). The native one does the same work
  * (keep-alive connections, every payment signed live with ES256 and its own nonce, key and code)
- * for 13 – 19 % of a core. See loadgen.c for what it prints.
+ * for 11 – 19 % of a core. See loadgen.c for what it prints.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  * measures, so whatever the generator spends is taken from the server. The node generator
  * (bench/lib/lean-http.ts) costs 27 – 40 % of a core at 2 000 requests/s; most of that is node's
  * streams, promises and timers around each request, not its work. This one does the same work
- * for 13 – 19 %, as wrk does: keep-alive connections, one request in flight on each, and every
+ * for 11 – 19 %, as wrk does: keep-alive connections, one request in flight on each, and every
  * payment signed live (RFC 9421, ES256 with OpenSSL, RFC 9530 Content-Digest) with its own
  * out_trade_no, Idempotency-Key, nonce and QR code, at the moment it is made.
  *
