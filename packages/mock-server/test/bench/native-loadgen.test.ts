@@ -25,6 +25,7 @@ const built = buildNativeLoadgen(
 );
 const binary = typeof built === 'string' ? built : undefined;
 if (binary === undefined && process.env.CI) throw built;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let server: RunningMockPlatform;
 let keyFile: string;
@@ -93,7 +94,6 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
   }, 60_000);
   afterAll(async () => {
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('closed loop: every payment is signed as the platform requires, and persisted', async () => {
