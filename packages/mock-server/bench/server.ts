@@ -64,6 +64,7 @@ import {
 import { importSigningKey, type SigningKey, signRequest } from '@campus-card/core/http';
 import { Pool } from 'undici';
 import type { DemoCredentials } from '../src/demo.js';
+import type { CheckpointerStats } from '../src/lib/checkpointer.js';
 import { nodeDigest } from '../src/lib/node-verify.js';
 import { verifyPool } from '../src/lib/verify-worker.js';
 import { startMockPlatform } from '../src/server.js';
@@ -137,6 +138,7 @@ async function serve(): Promise<void> {
       const checks = verifyPool().stats();
       send({
         type: 'stats',
+        checkpoints: server.platform.checkpointStats(),
         wal: size(`${dbPath}-wal`),
         db: size(dbPath),
         cpu: process.cpuUsage(),
@@ -489,6 +491,7 @@ async function load(): Promise<void> {
     elu: { idle: number; active: number };
     checks: { batches: number; worker: number; lent: number; fallback: number };
     v8gc: { minorN: number; minorMs: number; majorN: number; majorMs: number; maxMs: number };
+    checkpoints: CheckpointerStats | undefined;
     gc: {
       batches: number;
       joins: number;
@@ -679,11 +682,17 @@ async function load(): Promise<void> {
     emit(`server.${name}_joins_per_batch`, (to.gc.joins - from.gc.joins) / batches, 'joins');
     emit(`server.${name}_commit_ms_per_s`, perS(to.gc.commitMs - from.gc.commitMs), 'ms');
     emit(`server.${name}_begin_wait_ms_per_s`, perS(to.gc.beginMs - from.gc.beginMs), 'ms');
+    if (to.checkpoints !== undefined && from.checkpoints !== undefined) {
+      // the WAL starting over: tails the event loop checkpointed, RESTARTs that held it back
+      emit(`server.${name}_wal_catch_ups`, to.checkpoints.catchUps - from.checkpoints.catchUps, 'count');
+      emit(`server.${name}_wal_restarts`, to.checkpoints.restarts - from.checkpoints.restarts, 'count');
+    }
   };
   phase('closed_loop', before, after, wall1, loadCpu1, pay.ok);
   phase('open_loop', await openBefore, end, openWall, openCpu, n - openFailed);
   emit('server.max_commit_ms', end.gc.maxCommitMs, 'ms');
   emit('server.max_begin_wait_ms', end.gc.maxBeginMs, 'ms');
+  if (end.checkpoints !== undefined) emit('server.max_wal_catch_up_ms', end.checkpoints.maxCatchUpMs, 'ms');
   if (errors.size > 0) console.error('bench: failures by status/code:', Object.fromEntries(errors));
 
   await pool.close();

@@ -24,6 +24,7 @@ export type {
 export { DEMO_OPERATOR, type DemoCredentials, DemoSeedMismatchError } from './demo.js';
 export { checkLedger } from './domains/ledger.js';
 export type { PushDispatcher } from './domains/webhooks.js';
+export type { CheckpointerStats } from './lib/checkpointer.js';
 export { type CreateClockOptions, createClock, type VirtualClock } from './lib/clock.js';
 export { MIGRATIONS, type Migration, SchemaTooNewError } from './lib/db.js';
 export type { FaultInjector, FaultSite } from './lib/faults.js';

@@ -35,7 +35,12 @@ import {
   platformKey,
   webhookHandlers,
 } from './domains/webhooks.js';
-import { type Checkpointer, startCheckpointer, walSizeLimitBytes } from './lib/checkpointer.js';
+import {
+  type Checkpointer,
+  type CheckpointerStats,
+  startCheckpointer,
+  walSizeLimitBytes,
+} from './lib/checkpointer.js';
 import { createClock, type VirtualClock } from './lib/clock.js';
 import { openDatabase } from './lib/db.js';
 import { createFaultInjector } from './lib/faults.js';
@@ -105,6 +110,12 @@ export interface MockPlatformOptions {
    * checkpoints on the main thread are off). Default 250.
    */
   readonly checkpointIntervalMs?: number;
+  /**
+   * WAL frames (pages) past which the WAL is made to start over from its beginning: the event loop
+   * checkpoints the last short tail right after a COMMIT (see `lib/checkpointer.ts`). Default
+   * 16 384 (64 MiB of 4 KiB pages).
+   */
+  readonly checkpointRestartFrames?: number;
 }
 
 /** A running (not listening) mock platform. */
@@ -131,6 +142,12 @@ export interface MockPlatform {
     input: { params?: object; query?: object; body?: object },
     principal?: Principal,
   ): Promise<HandlerResult>;
+  /**
+   * How the WAL was kept bounded so far: tails the event loop checkpointed itself, RESTART
+   * checkpoints the worker fell back to (see `lib/checkpointer.ts`). `undefined` for an in-memory
+   * database, which has no WAL.
+   */
+  checkpointStats(): CheckpointerStats | undefined;
   /** Stops pushes, closes the app and the database. */
   close(): Promise<void>;
 }
@@ -209,9 +226,14 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   if (dbPath !== ':memory:' && dbPath !== '') {
     // Checkpoints fsync: keep them off the event loop (see lib/checkpointer.ts).
     db.pragma('wal_autocheckpoint = 0');
-    db.pragma(`journal_size_limit = ${walSizeLimitBytes(Number(db.pragma('page_size', { simple: true })))}`);
+    db.pragma(
+      `journal_size_limit = ${walSizeLimitBytes(Number(db.pragma('page_size', { simple: true })), options.checkpointRestartFrames)}`,
+    );
     checkpointer = startCheckpointer(dbPath, {
       ...(options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs }),
+      ...(options.checkpointRestartFrames === undefined
+        ? {}
+        : { restartFrames: options.checkpointRestartFrames }),
       onFailure: (error) => {
         // no worker: SQLite checkpoints inside COMMIT again (slower, but the WAL stays bounded)
         console.warn('[campus-card-mock] checkpoint worker unavailable, SQLite checkpoints itself:', error);
@@ -221,10 +243,16 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   }
   // One transaction wrapper for every call: `db.transaction(fn)` builds four wrapped functions
   // each time. The wrapper opens a transaction, or a savepoint when one is open, at call time.
-  const runInTransaction: <T>(fn: () => T) => T = db.transaction((fn: () => unknown) => fn()) as never;
+  // IMMEDIATE: a deferred transaction that reads first and then writes gets SQLITE_BUSY at once,
+  // without the busy timeout, when the checkpoint worker holds the write lock (its fallback
+  // RESTART); one that takes the lock at BEGIN waits for it.
+  const runInTransaction: <T>(fn: () => T) => T = db.transaction((fn: () => unknown) => fn())
+    .immediate as never;
   const groupCommit = createGroupCommit(db, {
     enabled: options.groupCommit ?? true,
     onError: (err) => console.error('[campus-card-mock] group commit failed, batch rolled back:', err),
+    // the writer checkpoints the WAL's last tail itself, so that no RESTART holds it back
+    ...(checkpointer === undefined ? {} : { onCommitted: () => checkpointer.afterCommit(db) }),
   });
   const clock = options.clock ?? createClock();
   const seed = options.seed ?? 1;
@@ -323,6 +351,7 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     pushes: dispatcher,
     demo,
     invoke,
+    checkpointStats: () => checkpointer?.stats(),
     close,
   };
 }

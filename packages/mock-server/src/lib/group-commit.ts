@@ -84,6 +84,11 @@ export interface GroupCommitOptions {
   readonly enabled?: boolean;
   /** Called with the error of a failed COMMIT (the batch was rolled back). */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Called after each successful COMMIT, with no transaction open, before the batch's waiters
+   * resume (the platform lets its checkpointer catch the WAL up there). Errors it throws are ignored.
+   */
+  readonly onCommitted?: () => void;
 }
 
 const RESOLVED = Promise.resolve();
@@ -181,6 +186,11 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
     commitMs += ms;
     if (ms > maxCommitMs) maxCommitMs = ms;
     batches++;
+    try {
+      options.onCommitted?.();
+    } catch {
+      // it must not fail a committed batch
+    }
     b.resolve();
     for (const hook of b.hooks) {
       try {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMockPlatform } from '../../src/index.js';
+import { checkLedger, createMockPlatform, DEMO_OPERATOR } from '../../src/index.js';
 import { DEFAULT_RESTART_FRAMES, startCheckpointer, walSizeLimitBytes } from '../../src/lib/checkpointer.js';
 
 const dirs: string[] = [];
@@ -48,11 +48,71 @@ describe('startCheckpointer', () => {
     const walBefore = statSync(`${path}-wal`).size;
     expect(walBefore).toBeGreaterThan(1_000_000);
     await until(() => statSync(path).size > 3_000_000);
-    // RESTART rewound the WAL: the next write starts it over from the beginning
+    // this writer never calls afterCommit, and its one transaction took the WAL past twice
+    // restartFrames: the worker rewinds the WAL itself, with RESTART
+    await until(() => cp.stats().restarts > 0);
+    expect(cp.stats()).toMatchObject({ catchUps: 0 });
     const [r] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
     expect(r?.log).toBe(r?.checkpointed);
     await cp.close();
     expect(failures).toEqual([]);
+    db.close();
+  });
+
+  it('asks a writer that calls afterCommit to checkpoint the tail, and the WAL starts over without RESTART', async () => {
+    const { path, db } = tempDb();
+    const failures: unknown[] = [];
+    const cp = startCheckpointer(path, {
+      intervalMs: 10,
+      restartFrames: 100,
+      onFailure: (e) => failures.push(e),
+    });
+    const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const big = 'x'.repeat(3000); // a page a row: about three WAL frames a transaction
+    const N = 600;
+    let maxWal = 0;
+    for (let i = 0; i < N; i++) {
+      ins.run(big); // a transaction of its own
+      cp.afterCommit(db);
+      await new Promise((r) => setTimeout(r, 1)); // a writer under steady load, some 3 frames a ms
+      maxWal = Math.max(maxWal, statSync(`${path}-wal`).size);
+    }
+    const stats = cp.stats();
+    expect(stats.restarts).toBe(0);
+    expect(stats.catchUps).toBeGreaterThanOrEqual(3);
+    expect(stats.maxCatchUpMs).toBeGreaterThan(0);
+    expect(stats.catchUpMs).toBeGreaterThanOrEqual(stats.maxCatchUpMs);
+    // the WAL started over again and again: it never held twice restartFrames, against some 1 800
+    // frames written
+    expect(maxWal).toBeLessThan(32 + 2 * 150 * (4096 + 24));
+    await cp.close();
+    expect(failures).toEqual([]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: N });
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  });
+
+  it('afterCommit checkpoints only when asked, and never inside a transaction', async () => {
+    const { path, db } = tempDb();
+    const cp = startCheckpointer(path, { intervalMs: 10, restartFrames: 100 });
+    const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const big = 'x'.repeat(3000);
+    cp.afterCommit(db); // not asked: the WAL is short
+    db.transaction(() => {
+      for (let i = 0; i < 150; i++) ins.run(big); // some 150 frames: past restartFrames, under twice it
+    })();
+    await new Promise((r) => setTimeout(r, 150)); // several of the worker's turns: it has asked
+    db.exec('BEGIN');
+    cp.afterCommit(db);
+    expect(cp.stats().catchUps).toBe(0);
+    db.exec('ROLLBACK');
+    cp.afterCommit(db);
+    expect(cp.stats()).toMatchObject({ catchUps: 1, restarts: 0 });
+    // caught up: the next transaction starts the WAL over, so it holds only that transaction's frames
+    ins.run('y');
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+    expect(r?.log).toBeLessThanOrEqual(3);
+    await cp.close();
     db.close();
   });
 
@@ -91,6 +151,7 @@ describe('startCheckpointer', () => {
     dirs.push(dir);
     const platform = await createMockPlatform({ dbPath: join(dir, 'platform.db') });
     try {
+      expect(platform.checkpointStats()).toEqual({ catchUps: 0, catchUpMs: 0, maxCatchUpMs: 0, restarts: 0 });
       const db = platform.state.db;
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       expect(db.pragma('journal_size_limit', { simple: true })).toBe(walSizeLimitBytes(pageSize));
@@ -99,6 +160,56 @@ describe('startCheckpointer', () => {
       );
     } finally {
       await platform.close();
+    }
+  });
+
+  it("the platform's writer catches the WAL up after its group commits: no RESTART holds it back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'campus-card-cp-'));
+    dirs.push(dir);
+    const dbPath = join(dir, 'platform.db');
+    const platform = await createMockPlatform({
+      dbPath,
+      demo: true,
+      checkpointIntervalMs: 10,
+      // the demo's loading writes some 300 frames, with no group commit: under twice this
+      checkpointRestartFrames: 200,
+    });
+    try {
+      const N = 300;
+      for (let i = 0; i < N; i++) {
+        platform.state.groupCommit.join(); // as an HTTP request's write does
+        const r = await platform.invoke(
+          'topUpWallet',
+          {
+            params: { person_id: 's-002' },
+            body: { out_trade_no: `TU-CP-${i}`, amount: 100, channel: 'simulated' },
+          },
+          DEMO_OPERATOR,
+        );
+        expect(r.status).toBe(201);
+        await platform.state.groupCommit.settled();
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const stats = platform.checkpointStats();
+      expect(stats?.restarts).toBe(0);
+      expect(stats?.catchUps).toBeGreaterThanOrEqual(2);
+      // the WAL started over: it holds under twice restartFrames, of the thousands of frames written
+      const [r] = platform.state.db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+      expect(r?.log).toBeLessThan(2 * 200);
+      expect(checkLedger(platform.state)).toMatchObject({ balanced: true, problems: [] });
+      const n = platform.state.db
+        .prepare("SELECT COUNT(*) AS n FROM orders WHERE out_trade_no LIKE 'TU-CP-%'")
+        .get();
+      expect(n).toEqual({ n: N });
+    } finally {
+      await platform.close();
+    }
+    const again = await createMockPlatform({ dbPath });
+    try {
+      expect(again.state.db.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(checkLedger(again.state).balanced).toBe(true);
+    } finally {
+      await again.close();
     }
   });
 });

@@ -79,6 +79,46 @@ describe('group commit', () => {
     expect(saw).toEqual([true]);
   });
 
+  it('calls onCommitted after each COMMIT, with no transaction open, before the waiters resume', async () => {
+    const { db, seen } = fileDb();
+    const calls: { inTransaction: boolean; seen: boolean }[] = [];
+    const order: string[] = [];
+    const gc = createGroupCommit(db, {
+      onCommitted: () => {
+        calls.push({ inTransaction: db.inTransaction, seen: seen(`k${calls.length}`) });
+        order.push('committed');
+        throw new Error('a failing hook does not fail the batch');
+      },
+    });
+    for (const k of ['k0', 'k1']) {
+      gc.join();
+      db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(k, 1);
+      const batch = gc.current();
+      const waiter = batch?.committed.then(() => order.push('waiter'));
+      await waiter;
+      expect(batch?.failed).toBe(false);
+    }
+    expect(calls).toEqual([
+      { inTransaction: false, seen: true },
+      { inTransaction: false, seen: true },
+    ]);
+    expect(order).toEqual(['committed', 'waiter', 'committed', 'waiter']);
+    expect(gc.stats()).toMatchObject({ batches: 2, failed: 0 });
+  });
+
+  it('does not call onCommitted for a batch whose COMMIT failed', async () => {
+    const { db } = fileDb();
+    db.exec(
+      'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)',
+    );
+    let committed = 0;
+    const gc = createGroupCommit(db, { onCommitted: () => committed++ });
+    gc.join();
+    db.prepare('INSERT INTO child (p) VALUES (42)').run();
+    await expect(gc.current()?.committed).rejects.toThrow(/FOREIGN KEY/);
+    expect(committed).toBe(0);
+  });
+
   it('a failed COMMIT rolls the whole batch back and rejects its waiters', async () => {
     const { db, seen } = fileDb();
     db.exec(
