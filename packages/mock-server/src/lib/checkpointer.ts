@@ -56,8 +56,9 @@ export interface Checkpointer {
 export interface CheckpointerStats {
   /** Tails the writer checkpointed in {@link Checkpointer.afterCommit} (each lets the WAL start over). */
   readonly catchUps: number;
-  /** Total and longest time those took on the writer's thread, ms. */
+  /** Total time those took on the writer's thread, ms. */
   readonly catchUpMs: number;
+  /** The longest of them, ms. */
   readonly maxCatchUpMs: number;
   /** RESTART checkpoints the worker fell back to (each holds back writers while it runs). */
   readonly restarts: number;
