@@ -9,6 +9,8 @@
  */
 export {
   type ContentDigestAlgorithm,
+  type ContentDigestStatus,
+  checkContentDigest,
   createContentDigest,
   type DigestFunction,
   type VerifyContentDigestOptions,

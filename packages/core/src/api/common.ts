@@ -174,6 +174,7 @@ export type Problem = Static<typeof Problem>;
 /** Every stable error code the platform answers with. */
 export const ERROR_CODES = [
   'ERR_MALFORMED_JSON',
+  'ERR_MALFORMED_HTTP',
   'ERR_VALIDATION',
   'ERR_BODY_TOO_LARGE',
   'ERR_UNSUPPORTED_MEDIA_TYPE',

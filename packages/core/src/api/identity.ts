@@ -25,7 +25,11 @@ export const ResolveIdentityBody = strictObject({
   scene: Scene,
   location: Type.Optional(Type.String({ maxLength: 128 })),
   consume: Type.Optional(
-    Type.Boolean({ default: true, description: 'Record the code as used (one use, platform-wide).' }),
+    Type.Boolean({
+      default: true,
+      description:
+        'Record the code as used (one use, platform-wide). The device that resolved it may still pay with it once: that payment is the same use.',
+    }),
   ),
 });
 /** Resolve-identity body. */
@@ -109,7 +113,7 @@ export const identityRoutes = [
     operationId: 'resolveIdentity',
     summary: 'Resolve a scanned code or a physical card UID online to school, role and person',
     description:
-      "The code is verified (signatures, time window, status list) and, unless `consume` is false, recorded as used platform-wide. Only the caller's school's cards resolve: a code or UID of another school's card is a 422, as an unknown one is.",
+      "The code is verified (signatures, time window, status list) and, unless `consume` is false, recorded as used platform-wide (the same device may then pay with it once, as the same use). Only the caller's school's cards resolve: a code or UID of another school's card is a 422, as an unknown one is.",
     tag: 'identity',
     auth: ['device', 'merchant'],
     body: ResolveIdentityBody,

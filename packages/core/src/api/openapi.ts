@@ -202,7 +202,12 @@ const TAGS: readonly { name: string; description: string }[] = [
 const PROBLEM_CODES: Partial<
   Record<ErrorCode, { status: readonly number[]; description: string; retryable?: boolean }>
 > = {
-  ERR_MALFORMED_JSON: { status: [400], description: 'The body is not valid JSON.' },
+  ERR_MALFORMED_JSON: { status: [400], description: 'The body is not valid JSON (or not UTF-8).' },
+  ERR_MALFORMED_HTTP: {
+    status: [400, 408, 431],
+    description:
+      'The request is not valid HTTP/1.1 (400), did not arrive within 30 s (408, retryable), or its headers exceed 16 KiB (431). No route saw it; the connection is closed.',
+  },
   ERR_VALIDATION: {
     status: [400],
     description: 'A parameter or body field breaks its schema; `errors` lists each field.',
@@ -214,7 +219,8 @@ const PROBLEM_CODES: Partial<
   ERR_SIG_MISSING: { status: [401], description: 'No `Signature-Input`/`Signature` on a signed route.' },
   ERR_SIG_MALFORMED: {
     status: [401],
-    description: 'The signature headers do not parse, or `created`, `keyid` or `nonce` is missing.',
+    description:
+      'The signature headers do not parse; `created`, `keyid` or `nonce` is missing; or `Content-Digest` does not parse as a dictionary of byte sequences, or names neither `sha-256` nor `sha-512`.',
   },
   ERR_SIG_UNKNOWN_KEY: { status: [401], description: '`keyid` names no registered device or merchant key.' },
   ERR_SIG_ALG_MISMATCH: { status: [401], description: '`alg` does not match the key.' },
@@ -289,7 +295,7 @@ const PROBLEM_CODES: Partial<
   ERR_INTERNAL: {
     status: [500, 503],
     description:
-      'An unexpected server error (500); or a transaction that could not be committed, or a change that kept racing concurrent ones such as an issuer rotation (503).',
+      'An unexpected server error (500); or a transaction that could not be committed, a change that kept racing concurrent ones such as an issuer rotation, or a request that arrived while the platform was shutting down (503).',
     retryable: true,
   },
 };

@@ -5,7 +5,14 @@
  * @internal
  * @module
  */
-export { bytesEqual as equalBytes, fromBase64, fromBase64Url, toBase64, toBase64Url } from '../lib/bytes.js';
+export {
+  bytesEqual as equalBytes,
+  fromBase64,
+  fromBase64Lenient,
+  fromBase64Url,
+  toBase64,
+  toBase64Url,
+} from '../lib/bytes.js';
 
 const encoder = new TextEncoder();
 

@@ -75,11 +75,68 @@ export interface VerifyContentDigestOptions {
 }
 
 /**
+ * What {@link checkContentDigest} found, so that a bad header and a bad body can be told apart:
+ *
+ * - `'valid'`: every accepted algorithm present matches the body, and at least one is present.
+ * - `'mismatch'`: the header is well-formed, but an accepted algorithm's digest is not the body's.
+ * - `'unsupported'`: the header is well-formed but names none of the accepted algorithms.
+ * - `'malformed'`: the value is not an RFC 8941 dictionary whose members are all byte sequences
+ *   (this includes an empty value).
+ * - `'missing'`: there is no header (`undefined`).
+ */
+export type ContentDigestStatus = 'valid' | 'mismatch' | 'unsupported' | 'malformed' | 'missing';
+
+/**
+ * Checks an RFC 9530 `Content-Digest` header value against the body, telling a header that does
+ * not parse (or names no accepted algorithm) apart from a digest that does not match.
+ *
+ * The value must parse as an RFC 8941 dictionary whose members are byte sequences (`=` padding
+ * optional, RFC 8941 §4.2.7). Members with unknown algorithm names are ignored, but at least one
+ * accepted algorithm must be present and every accepted algorithm present must match. A header
+ * that is malformed is reported so even when another member would not match.
+ *
+ * @param header - the `Content-Digest` field value (multiple field lines joined with `", "`).
+ * @param body - the message content bytes.
+ * @returns `'valid'` only when the digest is well-formed and matches; see {@link ContentDigestStatus}.
+ * @throws TypeError when `body` is not a `Uint8Array`, or `options.digest` returns no digest of the right length.
+ *
+ * @example
+ * ```ts
+ * const status = checkContentDigest(req.headers['content-digest'], rawBody);
+ * if (status !== 'valid') reply.code(status === 'mismatch' ? 401 : 400);
+ * ```
+ */
+export function checkContentDigest(
+  header: string | undefined,
+  body: Uint8Array,
+  options: VerifyContentDigestOptions = {},
+): ContentDigestStatus {
+  assertBytes(body);
+  if (typeof header !== 'string') return 'missing';
+  const dict = parseDictionary(header);
+  if (dict === undefined || dict.size === 0) return 'malformed';
+  const accepted = options.algorithms ?? ['sha-256', 'sha-512'];
+  const expected: Array<readonly [ContentDigestAlgorithm, Uint8Array]> = [];
+  for (const [alg, member] of dict) {
+    if (isInnerList(member) || !(member.value instanceof Uint8Array)) return 'malformed';
+    if (accepted.includes(alg as ContentDigestAlgorithm) && Object.hasOwn(HASHES, alg)) {
+      expected.push([alg as ContentDigestAlgorithm, member.value]);
+    }
+  }
+  if (expected.length === 0) return 'unsupported';
+  for (const [alg, value] of expected) {
+    if (!equalBytes(digestWith(options.digest, alg, HASHES[alg], body), value)) return 'mismatch';
+  }
+  return 'valid';
+}
+
+/**
  * Verifies an RFC 9530 `Content-Digest` header value against the body, failing closed.
  *
- * The value must parse as an RFC 8941 dictionary whose members are byte sequences. Members with
- * unknown algorithm names are ignored, but at least one accepted algorithm must be present and
- * every accepted algorithm present must match.
+ * The value must parse as an RFC 8941 dictionary whose members are byte sequences (`=` padding
+ * optional, RFC 8941 §4.2.7). Members with unknown algorithm names are ignored, but at least one
+ * accepted algorithm must be present and every accepted algorithm present must match. Use
+ * {@link checkContentDigest} to tell a malformed header from a digest that does not match.
  *
  * @param header - the `Content-Digest` field value (multiple field lines joined with `", "`).
  * @param body - the message content bytes.
@@ -96,19 +153,5 @@ export function verifyContentDigest(
   body: Uint8Array,
   options: VerifyContentDigestOptions = {},
 ): boolean {
-  assertBytes(body);
-  if (typeof header !== 'string') return false;
-  const dict = parseDictionary(header);
-  if (dict === undefined || dict.size === 0) return false;
-  const accepted = options.algorithms ?? ['sha-256', 'sha-512'];
-  let checked = 0;
-  for (const [alg, member] of dict) {
-    if (isInnerList(member) || !(member.value instanceof Uint8Array)) return false;
-    if (!accepted.includes(alg as ContentDigestAlgorithm) || !Object.hasOwn(HASHES, alg)) continue;
-    const hash = HASHES[alg as ContentDigestAlgorithm];
-    if (!equalBytes(digestWith(options.digest, alg as ContentDigestAlgorithm, hash, body), member.value))
-      return false;
-    checked++;
-  }
-  return checked > 0;
+  return checkContentDigest(header, body, options) === 'valid';
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { fromBase64, toBase64 } from './bytes.js';
+import { fromBase64Lenient, toBase64 } from './bytes.js';
 
 /** An RFC 8941 token, kept apart from strings so serialisation round-trips. */
 export interface SfToken {
@@ -184,7 +184,9 @@ function parseByteSequence(p: Parser): Uint8Array | undefined {
   if (end < 0) return undefined;
   for (let i = start; i < end; i++) if (!is(s.charCodeAt(i), B64_CHAR)) return undefined;
   p.i = end + 1;
-  return fromBase64(s.slice(start, end));
+  // §4.2.7: parsers SHOULD NOT fail on missing `=` padding or non-zero pad bits. This decodes
+  // nothing else loosely, and RFC 9421 signs the field text as sent, not these bytes.
+  return fromBase64Lenient(s.slice(start, end));
 }
 
 function parseBareItem(p: Parser): SfBareItem | undefined {
@@ -254,7 +256,8 @@ function parseInnerList(p: Parser): SfInnerList | undefined {
 }
 
 /**
- * Parses an RFC 8941 dictionary strictly (§4.2.2).
+ * Parses an RFC 8941 dictionary strictly (§4.2.2), lenient only where §4.2.7 asks it to be: a byte
+ * sequence may lack its `=` padding or carry non-zero pad bits.
  *
  * @param input - the field value; multiple field lines must already be joined with `", "`.
  * @returns the dictionary, or `undefined` when the value is not a valid dictionary.

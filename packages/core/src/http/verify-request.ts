@@ -4,7 +4,7 @@
  * @module
  */
 import { utf8 } from './bytes.js';
-import { type DigestFunction, verifyContentDigest } from './content-digest.js';
+import { type ContentDigestStatus, checkContentDigest, type DigestFunction } from './content-digest.js';
 import { type VerifyKey, verifyBytes } from './keys.js';
 import { getHeader, type HttpRequestLike } from './message.js';
 import { DEFAULT_COVERED_COMPONENTS } from './sign-request.js';
@@ -157,8 +157,10 @@ function nowSeconds(now: Date | number): number {
  * components (`ERR_SIG_COMPONENT_MISSING`), key (`ERR_SIG_UNKNOWN_KEY`), `alg` against the key
  * (`ERR_SIG_ALG_MISMATCH`), `created` within ±tolerance and `expires` (`ERR_SIG_EXPIRED`), the
  * signature (`ERR_SIG_INVALID`), the covered `Content-Digest` against the body
- * (`ERR_DIGEST_MISMATCH`), and last the nonce (`ERR_SIG_NONCE_REPLAYED`), so that forged
- * requests cannot burn nonces. Throws only for invalid options, never for hostile input.
+ * (`ERR_DIGEST_MISMATCH`; `ERR_SIG_MALFORMED` when the header does not parse as a dictionary of
+ * byte sequences or names neither `sha-256` nor `sha-512`), and last the nonce
+ * (`ERR_SIG_NONCE_REPLAYED`), so that forged requests cannot burn nonces. Throws only for invalid
+ * options, never for hostile input.
  *
  * Pass the request target as received (Node's `req.url`, origin-form) with its `Host` header and,
  * behind a TLS-terminating proxy, `scheme: 'https'`: `@path` and `@query` are compared verbatim,
@@ -274,17 +276,23 @@ export async function verifyRequest(
 
   const digestHeader = getHeader(request.headers, 'content-digest');
   if (digestHeader !== undefined || components.includes('content-digest')) {
-    let matches: boolean;
+    let status: ContentDigestStatus;
     try {
-      matches = verifyContentDigest(
+      status = checkContentDigest(
         digestHeader,
         body,
         options.digest === undefined ? {} : { digest: options.digest },
       );
     } catch {
-      matches = false;
+      status = 'mismatch'; // a failing digest function: the body could not be shown to match
     }
-    if (!matches) return fail('ERR_DIGEST_MISMATCH', 'Content-Digest does not match the body');
+    if (status === 'unsupported') {
+      return fail('ERR_SIG_MALFORMED', 'Content-Digest names no supported algorithm (sha-256, sha-512)');
+    }
+    if (status === 'malformed' || status === 'missing') {
+      return fail('ERR_SIG_MALFORMED', 'Content-Digest is not a dictionary of byte sequences');
+    }
+    if (status !== 'valid') return fail('ERR_DIGEST_MISMATCH', 'Content-Digest does not match the body');
   }
 
   if (options.nonceStore !== undefined && params.nonce !== undefined) {

@@ -43,8 +43,12 @@ function encode64(bytes: Uint8Array, alphabet: string, pad: boolean): string {
   return out;
 }
 
-/** Decodes unpadded base64 text with an alphabet's `codes`; `undefined` on any invalid character or length. */
-function decode64(text: string, codes: Int8Array): Uint8Array | undefined {
+/**
+ * Decodes unpadded base64 text with an alphabet's `codes`; `undefined` on any invalid character or
+ * length. Non-zero pad bits (the unused low bits of the last character) are refused unless
+ * `ignorePadBits`.
+ */
+function decode64(text: string, codes: Int8Array, ignorePadBits = false): Uint8Array | undefined {
   if (text.length % 4 === 1) return undefined;
   const out = new Uint8Array(Math.floor((text.length * 3) / 4));
   let o = 0;
@@ -61,8 +65,8 @@ function decode64(text: string, codes: Int8Array): Uint8Array | undefined {
       out[o++] = (acc >> bits) & 0xff;
     }
   }
-  // non-canonical trailing bits are refused
-  if ((acc & ((1 << bits) - 1)) !== 0) return undefined;
+  // non-canonical trailing bits are refused, unless asked to ignore them
+  if (!ignorePadBits && (acc & ((1 << bits) - 1)) !== 0) return undefined;
   return out;
 }
 
@@ -84,9 +88,25 @@ export function toBase64(bytes: Uint8Array): string {
 
 /** Strictly decodes padded standard base64; returns `undefined` on any deviation. */
 export function fromBase64(input: string): Uint8Array | undefined {
-  if (input.length % 4 !== 0) return undefined;
-  const body = input.endsWith('==') ? input.slice(0, -2) : input.endsWith('=') ? input.slice(0, -1) : input;
-  return decode64(body, B64_STD_CODES);
+  if (typeof input !== 'string' || input.length % 4 !== 0) return undefined;
+  return decode64(stripPadding(input), B64_STD_CODES);
+}
+
+/**
+ * Decodes standard base64 as RFC 8941 §4.2.7 asks of byte sequences: `=` padding may be absent,
+ * and non-zero pad bits are ignored (`iZ==` is the byte `0x89`, like `iQ==`). This is WHATWG
+ * forgiving-base64 (`atob`) without its whitespace removal: padding is either complete or absent.
+ * Still `undefined` for a character outside `A–Z a–z 0–9 + /`, an `=` anywhere but as the complete
+ * padding (`YQ=`, `YQ===`, `Y=Q=`), or a length no base64 has (4n + 1 characters once unpadded).
+ */
+export function fromBase64Lenient(input: string): Uint8Array | undefined {
+  if (typeof input !== 'string') return undefined;
+  return decode64(input.length % 4 === 0 ? stripPadding(input) : input, B64_STD_CODES, true);
+}
+
+/** `input` without its trailing `==` or `=`; any other `=` is left for the decoder to refuse. */
+function stripPadding(input: string): string {
+  return input.endsWith('==') ? input.slice(0, -2) : input.endsWith('=') ? input.slice(0, -1) : input;
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  checkContentDigest,
   createContentDigest,
   createSignatureBase,
   importSigningKey,
@@ -91,7 +92,15 @@ describe('RFC 9530 Content-Digest known answers', () => {
     ).toBe(false);
     expect(verifyContentDigest('md5=:AAAA:', body)).toBe(false); // no known algorithm
     expect(verifyContentDigest('sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=', body)).toBe(false); // token
-    expect(verifyContentDigest('sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE:', body)).toBe(false); // bad b64
+    // not base64: a length no base64 has, a misplaced '=', a base64url character
+    expect(verifyContentDigest('sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=A:', body)).toBe(false);
+    expect(verifyContentDigest('sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBP=E:', body)).toBe(false);
+    expect(
+      verifyContentDigest(
+        'sha-512=:WZDPaVn_7XgHaAy8pmojAkGWoRx2UFChF41A2svX-TaPm-AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:',
+        body,
+      ),
+    ).toBe(false);
     expect(verifyContentDigest('sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:,', body)).toBe(false);
     expect(verifyContentDigest('', body)).toBe(false);
     expect(verifyContentDigest(undefined, body)).toBe(false);
@@ -100,6 +109,65 @@ describe('RFC 9530 Content-Digest known answers', () => {
         algorithms: ['sha-512'],
       }),
     ).toBe(false);
+  });
+});
+
+describe('RFC 9530 Content-Digest: RFC 8941 §4.2.7 padding, and why a check fails', () => {
+  const body = enc.encode('{"hello": "world"}');
+  const SHA256 = 'X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE='; // RFC 9530 §2
+  const SHA512 = 'WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew=='; // RFC 9530 §2
+
+  it('verifies the RFC 9530 digests without their = padding', () => {
+    for (const header of [
+      `sha-256=:${SHA256.replace(/=+$/, '')}:`,
+      `sha-512=:${SHA512.replace(/=+$/, '')}:`,
+      `sha-256=:${SHA256.replace(/=+$/, '')}:, sha-512=:${SHA512}:`,
+    ]) {
+      expect(checkContentDigest(header, body), header).toBe('valid');
+      expect(verifyContentDigest(header, body), header).toBe(true);
+    }
+    // RFC 9421 B.2.4's response digest, unpadded
+    expect(
+      verifyContentDigest(
+        'sha-512=:mEWXIS7MaLRuGgxOBdODa3xqM1XdEvxoYhvlCFJ41QJgJc4GTsPp29l5oGX69wWdXymyU0rjJuahq4l5aGgfLQ:',
+        enc.encode('{"message": "good dog"}'),
+      ),
+    ).toBe(true);
+  });
+
+  it('ignores non-zero pad bits (the same digest bytes)', () => {
+    // the sha-256 digest's last character E (000100) carries 2 pad bits: F (000101) sets one
+    expect(checkContentDigest(`sha-256=:${SHA256.replace('E=', 'F=')}:`, body)).toBe('valid');
+    expect(checkContentDigest(`sha-256=:${SHA256.replace('E=', 'H')}:`, body)).toBe('valid');
+    // ...but a character that changes a data bit is another digest
+    expect(checkContentDigest(`sha-256=:${SHA256.replace('E=', 'I=')}:`, body)).toBe('mismatch');
+  });
+
+  it('tells a malformed header, no supported algorithm and a wrong digest apart', () => {
+    const cases: Array<[string | undefined, string]> = [
+      [`sha-256=:${SHA256}:`, 'valid'],
+      [`sha-256=:${SHA256}:`.replace('X48', 'X49'), 'mismatch'],
+      [`sha-256=:${SHA256}:, sha-512=:${SHA256}:`, 'mismatch'], // every accepted one must match
+      ['sha-256=:YQ:', 'mismatch'], // a byte sequence of the wrong length is a digest that differs
+      ['md5=:AAAA:', 'unsupported'],
+      ['unixsum=:AAAA:, id-sha-256=:AAAA:', 'unsupported'],
+      [`sha-256=${SHA256}`, 'malformed'], // a token: not RFC 8941
+      [`sha-256=:${SHA256}`, 'malformed'], // no closing colon
+      [`sha-256=:${SHA256}:,`, 'malformed'], // trailing comma
+      [`sha-256=:${SHA256}=:`, 'malformed'], // extra padding
+      [`sha-256=:${SHA256.slice(0, -2)}=:`, 'malformed'], // = in place of a data character
+      [`sha-512=:${SHA512.slice(0, -1)}:`, 'malformed'], // partial padding: complete or absent
+      ['sha-256=:YWJjZ:', 'malformed'], // 4n + 1 characters: no base64 has that length
+      [`sha-256=:${SHA256}:, md5="abc"`, 'malformed'], // every member must be a byte sequence
+      [`sha-256=:${SHA256}:, sha-512=(:${SHA512}:)`, 'malformed'],
+      [`sha-256=:${SHA256}:;q`, 'valid'], // parameters are allowed and ignored
+      ['', 'malformed'],
+      [undefined, 'missing'],
+    ];
+    for (const [header, status] of cases)
+      expect(checkContentDigest(header, body), String(header)).toBe(status);
+    expect(checkContentDigest(`sha-256=:${SHA256}:`, body, { algorithms: ['sha-512'] })).toBe('unsupported');
+    expect(() => checkContentDigest(`sha-256=:${SHA256}:`, 'x' as unknown as Uint8Array)).toThrow(TypeError);
   });
 });
 
@@ -132,6 +200,25 @@ describe('RFC 9421 B.2.6 ed25519', () => {
       {
         ...TEST_REQUEST,
         headers: { ...TEST_REQUEST.headers, 'Signature-Input': B26_INPUT, Signature: B26_SIGNATURE },
+      },
+      {
+        keyLookup: (kid) => (kid === 'test-key-ed25519' ? key : undefined),
+        now: 1618884473_000,
+        requiredComponents: ['@method', '@path'],
+        requiredParams: ['created', 'keyid'],
+      },
+    );
+    expect(result).toMatchObject({ ok: true, keyId: 'test-key-ed25519', label: 'sig-b26' });
+  });
+
+  it('verifies the RFC signature sent without its = padding (RFC 8941 §4.2.7)', async () => {
+    const key = importVerifyKey(ED25519_JWK);
+    const unpadded = B26_SIGNATURE.replace('==:', ':');
+    expect(unpadded).not.toBe(B26_SIGNATURE);
+    const result = await verifyRequest(
+      {
+        ...TEST_REQUEST,
+        headers: { ...TEST_REQUEST.headers, 'Signature-Input': B26_INPUT, Signature: unpadded },
       },
       {
         keyLookup: (kid) => (kid === 'test-key-ed25519' ? key : undefined),

@@ -13,6 +13,8 @@ import {
 
 const member = (header: string, key: string): SfItem | SfInnerList | undefined =>
   parseDictionary(header)?.get(key);
+/** The bare item of dictionary member `x` (not an inner list). */
+const itemX = (header: string): SfBareItem | undefined => (member(header, 'x') as SfItem | undefined)?.value;
 
 describe('parseDictionary: bare items', () => {
   it('reads integers and decimals at their length limits', () => {
@@ -52,6 +54,66 @@ describe('parseDictionary: bare items', () => {
     expect(member('a=::', 'a')).toEqual({ value: new Uint8Array(0), params: [] });
     expect(member('a=?0;b=?1', 'a')).toEqual({ value: false, params: [['b', true]] });
     for (const bad of ['a=:AA-C:', 'a=:AAEC', 'a=:\u00e9A==:', 'a=?', 'a=?x', 'a=\u00e9', 'a=(1 \u00e9)']) {
+      expect(parseDictionary(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+describe('parseDictionary: byte sequences (RFC 8941 §4.2.7)', () => {
+  const bytes = itemX;
+  const hello = new TextEncoder().encode('hello');
+
+  it('reads missing = padding (httpwg structured-field-tests binary.json, RFC 8941 §3.3.5)', () => {
+    expect(bytes('x=:aGVsbG8=:')).toEqual(hello); // "basic binary"
+    expect(bytes('x=:aGVsbG8:')).toEqual(hello); // "bad padding": SHOULD NOT fail
+    expect(bytes('x=:YQ:')).toEqual(new Uint8Array([0x61]));
+    expect(bytes('x=:YQ==:')).toEqual(new Uint8Array([0x61]));
+    expect(bytes('x=:YWI:')).toEqual(new Uint8Array([0x61, 0x62]));
+    const example = new TextEncoder().encode('pretend this is binary content.'); // RFC 8941 §3.3.5
+    expect(bytes('x=:cHJldGVuZCB0aGlzIGlzIGJpbmFyeSBjb250ZW50Lg==:')).toEqual(example);
+    expect(bytes('x=:cHJldGVuZCB0aGlzIGlzIGJpbmFyeSBjb250ZW50Lg:')).toEqual(example);
+    // in inner lists and parameters too
+    expect(parseDictionary('x=(:YQ: :YWI:);p=:YQ:')?.get('x')).toEqual({
+      items: [
+        { value: new Uint8Array([0x61]), params: [] },
+        { value: new Uint8Array([0x61, 0x62]), params: [] },
+      ],
+      params: [['p', new Uint8Array([0x61])]],
+    });
+  });
+
+  it('ignores non-zero pad bits', () => {
+    expect(bytes('x=:iZ==:')).toEqual(new Uint8Array([0x89])); // "non-zero pad bits", canonical :iQ==:
+    expect(bytes('x=:iZ:')).toEqual(new Uint8Array([0x89]));
+    expect(bytes('x=:YR==:')).toEqual(new Uint8Array([0x61]));
+    expect(bytes('x=:YWJ=:')).toEqual(new Uint8Array([0x61, 0x62])); // J = 001001: 2 pad bits set
+    expect(bytes('x=:/+Ah:')).toEqual(new Uint8Array([0xff, 0xe0, 0x21])); // "non-ASCII binary"
+  });
+
+  it('still refuses what is not base64', () => {
+    for (const bad of [
+      'x=:_-Ah:', // "base64url binary"
+      'x=:aGVsbG!8=:', // "extra chars"
+      'x=:aGVsbG8=!:', // "suffix chars"
+      'x=:aGVsb G8=:', // "extra whitespace"
+      'x=:    :', // "all whitespace"
+      'x=:aGVsbG8.:', // "bad padding dot"
+      'x=:=aGVsbG8=:', // "padding at beginning"
+      'x=:a=GVsbG8=:', // "padding in middle"
+      'x=:aGVsbG8=', // "bad end delimiter"
+      'x=:Y:', // a length no base64 has (4n + 1)
+      'x=:YWJjZ:',
+      'x=:YWJjZ===:',
+      'x=:YQ=:', // partial padding: complete or absent
+      'x=:YQ===:', // extra padding
+      'x=:YWI==:',
+      'x=:YWJj=:',
+      'x=:=:',
+      'x=:==:',
+      'x=:====:',
+      'x=:Y===:',
+      'x=:\u00e9Q:',
+    ]) {
       expect(parseDictionary(bad), bad).toBeUndefined();
     }
   });
@@ -170,6 +232,29 @@ describe('RFC 8941 round trip', () => {
         },
       ),
       { numRuns: 2000, seed: 9421 },
+    );
+  });
+
+  it('reads any padded byte sequence with its = stripped, or pad bits set, to the same bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 1, max: 15 }), (value, bits) => {
+        const text = serializeBareItem(value); // :base64=:, padded
+        const stripped = text.replace(/=+:$/, ':');
+        expect(itemX(`x=${stripped}`), stripped).toEqual(value);
+        // set pad bits in the last data character: 4 of them after one byte, 2 after two
+        const pad = value.length % 3 === 1 ? 4 : value.length % 3 === 2 ? 2 : 0;
+        fc.pre(pad > 0);
+        const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+        const last = stripped.length - 2;
+        const noisy = B64[B64.indexOf(stripped[last] as string) | (bits & ((1 << pad) - 1))] as string;
+        for (const t of [
+          `${stripped.slice(0, last)}${noisy}:`,
+          `${text.slice(0, last)}${noisy}${text.slice(last + 1)}`,
+        ]) {
+          expect(itemX(`x=${t}`), t).toEqual(value);
+        }
+      }),
+      { numRuns: 1000, seed: 8941 },
     );
   });
 

@@ -3,6 +3,7 @@ import { p256 } from '@noble/curves/nist.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  createContentDigest,
   getHeader,
   type HttpRequestLike,
   headersToRecord,
@@ -144,6 +145,72 @@ for (const alg of ['ed25519', 'ecdsa-p256-sha256'] as const) {
       }
       await expect(verifyRequest(signed, { ...opts, now: NOW_MS + 300_000 })).resolves.toMatchObject({
         ok: true,
+      });
+    });
+
+    it('accepts a Signature byte sequence without its = padding (RFC 8941 §4.2.7)', async () => {
+      const signed = sign();
+      const sig = signed.headers.signature as string;
+      expect(sig).toMatch(/^sig1=:[A-Za-z0-9+/]{86}==:$/); // 64 bytes: always two = of padding
+      const unpadded = sig.replace('==:', ':');
+      await expect(
+        verifyRequest({ ...signed, headers: { ...signed.headers, signature: unpadded } }, opts),
+      ).resolves.toMatchObject({ ok: true, keyId: 'dev-1' });
+      // the last character's 4 pad bits are ignored: the same signature bytes
+      const last = unpadded.length - 2;
+      const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+      const noisy = `${unpadded.slice(0, last)}${B64[B64.indexOf(unpadded[last] as string) ^ 0b1111]}:`;
+      await expect(
+        verifyRequest({ ...signed, headers: { ...signed.headers, signature: noisy } }, opts),
+      ).resolves.toMatchObject({ ok: true });
+      // not base64 is still malformed, and other bytes still do not verify
+      for (const [signature, code] of [
+        [`${unpadded.slice(0, -2)}:`, 'ERR_SIG_MALFORMED'], // 85 characters: 4n + 1
+        [sig.replace('==:', '=:'), 'ERR_SIG_MALFORMED'], // partial padding
+        [sig.replace('==:', '===:'), 'ERR_SIG_MALFORMED'],
+        [`${sig.slice(0, 6)}=${sig.slice(7)}`, 'ERR_SIG_MALFORMED'], // a misplaced =
+        [sig.replace('==:', 'AA:'), 'ERR_SIG_INVALID'], // 66 bytes
+      ] as const) {
+        await expect(
+          verifyRequest({ ...signed, headers: { ...signed.headers, signature } }, opts),
+          signature,
+        ).resolves.toMatchObject({ ok: false, code });
+      }
+    });
+
+    it('reports a signed Content-Digest that does not parse as malformed, not as a mismatch', async () => {
+      // a client that signed a broken Content-Digest: the signature verifies, the digest cannot be checked
+      const body = base.body as Uint8Array;
+      const signedWith = (digest: string) => {
+        const { body: _b, ...noBody } = base;
+        const req = { ...noBody, headers: { ...base.headers, 'content-digest': digest } };
+        return { ...sign(req, { components: ['@method', '@path', '@query', 'content-digest'] }), body };
+      };
+      const right = createContentDigest(body);
+      const cases: Array<[string, string]> = [
+        [right, 'ok'],
+        [right.replace(/=+:$/, ':'), 'ok'], // unpadded
+        [createContentDigest(enc.encode('{"amount":999}')), 'ERR_DIGEST_MISMATCH'],
+        [right.slice(0, -1), 'ERR_SIG_MALFORMED'], // no closing colon
+        [right.replace(/:/g, ''), 'ERR_SIG_MALFORMED'], // a token
+        [right.replace('=:', '==:'), 'ERR_SIG_MALFORMED'], // not base64
+        [`${right}, sha-512="x"`, 'ERR_SIG_MALFORMED'],
+        ['md5=:AAAA:', 'ERR_SIG_MALFORMED'], // no supported algorithm
+        ['', 'ERR_SIG_MALFORMED'],
+      ];
+      for (const [digest, code] of cases) {
+        const req = signedWith(digest);
+        expect(req.headers['content-digest'], digest).toBe(digest);
+        const r = await verifyRequest(req, opts);
+        expect(r.ok ? 'ok' : r.code, digest).toBe(code);
+      }
+      // a digest function that throws still fails as a mismatch (documented)
+      const throwing = () => {
+        throw new Error('no digest');
+      };
+      await expect(verifyRequest(sign(), { ...opts, digest: throwing })).resolves.toMatchObject({
+        ok: false,
+        code: 'ERR_DIGEST_MISMATCH',
       });
     });
 
