@@ -166,7 +166,7 @@ export const attendanceHandlers: Handlers = {
         const code = codes[i];
         if (code !== undefined) {
           try {
-            consumeCode(state, code, p.id);
+            consumeCode(state, code, p.id, 'attendance');
           } catch (err) {
             // only the registry's 409 is a second use; any other failure fails the upload
             if (!(err instanceof ApiError) || err.code !== 'ERR_CODE_ALREADY_USED') throw err;

@@ -609,29 +609,65 @@ function asOf(state: PlatformState, card: ResolvedCard, at: number): ResolvedCar
   return withThen(card, then);
 }
 
-/** Records a code as used, platform-wide; throws 409 when another read came first. */
-export function consumeCode(state: PlatformState, r: Resolution, principalId: string): void {
-  if (r.replayKey === undefined) return;
-  const now = state.clock.now();
+/**
+ * What a code was used for (`used_codes.purpose`): an online identity resolve, a payment (online
+ * or offline) or an attendance event. Rows written before migration 14 have none (NULL), taken as
+ * not a resolve.
+ */
+export type CodePurpose = 'resolve' | 'payment' | 'attendance';
+
+/**
+ * Records a code as used, platform-wide. Returns `undefined` when the use is recorded, or the
+ * principal that used the code first when it is refused. A code is used once, except that a code
+ * a principal resolved (`'resolve'`) may then be used once by the same principal for a
+ * `'payment'`: the POS resolves the holder, then charges the same code, which is one use (the row
+ * becomes `'payment'`, so the code never pays twice). A first use costs one statement; only a
+ * second one reads the row it met.
+ */
+export function useCode(
+  state: PlatformState,
+  r: Resolution,
+  principalId: string,
+  purpose: CodePurpose,
+): string | undefined {
+  if (r.replayKey === undefined) return undefined;
   const ins = state.db
     .prepare(
-      'INSERT OR IGNORE INTO used_codes (replay_key, card_id, principal_id, used_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO used_codes (replay_key, card_id, principal_id, used_at, expires_at, purpose) VALUES (?, ?, ?, ?, ?, ?)',
     )
     .run(
       r.replayKey,
       r.card.card_id,
       principalId,
-      now,
+      state.clock.now(),
       ((r.codeTime ?? 0) + state.settings.codeMaxAgeS + 60) * 1000,
+      purpose,
     );
-  if (ins.changes === 0) {
-    const first = state.db
-      .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
-      .get(r.replayKey) as {
-      principal_id: string;
-    };
-    throw new ApiError(409, 'ERR_CODE_ALREADY_USED', `this code was already used (by ${first.principal_id})`);
+  if (ins.changes !== 0) return undefined;
+  const first = state.db
+    .prepare('SELECT principal_id, purpose FROM used_codes WHERE replay_key = ?')
+    .get(r.replayKey) as { principal_id: string; purpose: CodePurpose | null };
+  if (purpose === 'payment' && first.purpose === 'resolve' && first.principal_id === principalId) {
+    state.db.prepare("UPDATE used_codes SET purpose = 'payment' WHERE replay_key = ?").run(r.replayKey);
+    return undefined;
   }
+  return first.principal_id;
+}
+
+/**
+ * Records a code as used, platform-wide, as {@link useCode} does; throws 409
+ * `ERR_CODE_ALREADY_USED` when it is refused (another read came first, and was not this
+ * principal's resolve of a code it now pays with).
+ */
+export function consumeCode(
+  state: PlatformState,
+  r: Resolution,
+  principalId: string,
+  purpose: CodePurpose,
+): void {
+  const first = useCode(state, r, principalId, purpose);
+  if (first !== undefined)
+    throw new ApiError(409, 'ERR_CODE_ALREADY_USED', `this code was already used (by ${first})`);
 }
 
 /**

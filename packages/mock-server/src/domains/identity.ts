@@ -98,7 +98,7 @@ export const identityHandlers: Handlers = {
     const principal = requirePrincipal(ctx);
     const r = await resolveCredentialInput(ctx.state, principal, ctx.body);
     return ctx.commit(() => {
-      if (ctx.body.consume !== false) consumeCode(ctx.state, r, principal.id);
+      if (ctx.body.consume !== false) consumeCode(ctx.state, r, principal.id, 'resolve');
       return {
         status: 200,
         body: {

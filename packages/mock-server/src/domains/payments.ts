@@ -17,6 +17,7 @@ import {
   type Resolution,
   resolveCredentialInput,
   trustMaterialCached,
+  useCode,
 } from './cards.js';
 import { getPersonRow, requireOwnSchool } from './directory.js';
 import { recordIncident } from './incidents.js';
@@ -400,7 +401,7 @@ export const paymentHandlers: Handlers = {
           if (again === undefined) throw e;
           return existingOrConflict(state, again, requestHash);
         }
-        consumeCode(state, r, p.id);
+        consumeCode(state, r, p.id, 'payment'); // this POS's own resolve of the code before is one use
         return { status: 201, body: orderOut(state, o) };
       });
     },
@@ -784,32 +785,37 @@ export const paymentHandlers: Handlers = {
           const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
           const r = checked[i];
           const existing = findOrder(state, scope, item.out_trade_no);
-          if (existing !== undefined && existing.request_hash === requestHash) {
+          // The same sale sent again by the POS that made it (online, or offline under another
+          // seq). Another POS of the merchant that numbered its sale alike made a sale of its own:
+          // its code is checked below (a copied code used on both is reported), then its number.
+          if (
+            existing !== undefined &&
+            existing.request_hash === requestHash &&
+            existing.device_id === p.id
+          ) {
             record('duplicate', null, existing.order_id, null);
             return;
           }
           const valid = r !== undefined && !(r instanceof ApiError);
           const cardId = valid ? r.card.card_id : undefined;
           // The code first: a second use of it is reported whatever else refuses this sale, and a
-          // sale refused below (a cap, a number conflict) still used its code, at the counter.
-          if (valid && r.replayKey !== undefined) {
-            const used = state.db
-              .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
-              .get(r.replayKey) as { principal_id: string } | undefined;
-            if (used !== undefined) {
+          // sale refused below (a cap, a number conflict) still used its code, at the counter. A
+          // code this POS resolved online before is this sale's one use, as online.
+          if (valid) {
+            const first = useCode(state, r, p.id, 'payment');
+            if (first !== undefined) {
               recordIncident(state, {
                 kind: 'code_used_twice',
                 source: 'offline_payment',
                 cardId,
                 deviceId: p.id,
-                firstDeviceId: used.principal_id,
+                firstDeviceId: first,
                 seq: item.seq,
                 amount: item.amount,
               });
-              record('rejected', 'ERR_CODE_ALREADY_USED', null, used.principal_id);
+              record('rejected', 'ERR_CODE_ALREADY_USED', null, first);
               return;
             }
-            consumeCode(state, r, p.id);
           }
           if (existing !== undefined) {
             // Another sale holds this out_trade_no (the POS numbered two sales alike). This one

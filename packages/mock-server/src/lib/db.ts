@@ -219,6 +219,17 @@ CREATE TABLE prune_marks (what TEXT PRIMARY KEY, until_s INTEGER NOT NULL) WITHO
 CREATE INDEX people_dorm ON people (school_id, dorm) WHERE dorm IS NOT NULL;
 `,
   },
+  {
+    version: 14,
+    name: 'what each used code was used for',
+    // A POS that resolved a code online (`POST /v1/identity/resolve`) may then charge it, once:
+    // the use is 'resolve', 'payment' or 'attendance', and a 'resolve' becomes the same
+    // principal's 'payment'. Codes used before are unknown (NULL), taken as not a resolve: a
+    // second use of them is refused, as it was.
+    sql: `
+ALTER TABLE used_codes ADD COLUMN purpose TEXT;
+`,
+  },
 ];
 
 /**

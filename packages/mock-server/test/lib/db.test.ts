@@ -147,6 +147,18 @@ describe('migrations', () => {
     ]);
     db.close();
   });
+
+  it('14 adds what each used code was used for, unknown (NULL) for codes used before', () => {
+    const db = databaseAt(13);
+    db.exec(
+      "INSERT INTO used_codes (replay_key, card_id, principal_id, used_at, expires_at) VALUES ('k1', 'c-1', 'pos-01', 5, 9)",
+    );
+    expect(migrate(db)).toEqual(MIGRATIONS.filter((m) => m.version >= 14).map((m) => m.version));
+    expect(db.prepare('SELECT replay_key, principal_id, purpose FROM used_codes').all()).toEqual([
+      { replay_key: 'k1', principal_id: 'pos-01', purpose: null },
+    ]);
+    db.close();
+  });
 });
 
 describe('openDatabase', () => {
