@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { isUtf8 } from 'node:buffer';
 import { hash as digestOf } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   buildOpenApiDocument,
@@ -14,7 +16,12 @@ import {
   routes,
   strictObject,
 } from '@campus-card/core/api';
-import { importVerifyKey, type VerifyKey, verifyRequest } from '@campus-card/core/http';
+import {
+  importVerifyKey,
+  type VerifyKey,
+  type VerifyRequestOptions,
+  verifyRequest,
+} from '@campus-card/core/http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type {
   Handler,
@@ -25,11 +32,18 @@ import type {
   Prefetch,
   Principal,
 } from './context.js';
+import { canonicalJson } from './lib/canonical-json.js';
 import { iso } from './lib/clock.js';
 import type { Batch } from './lib/group-commit.js';
 import { createNodeRequestVerifier, nodeDigest } from './lib/node-verify.js';
 import { ApiError, rolledBack, toProblem } from './lib/problem.js';
 import { noncesPrunedUntil } from './lib/prune.js';
+
+/**
+ * How long a request may take to arrive, headers and body, ms: a client that stops sending gets a
+ * 408 problem and its connection closed (node checks every 30 s, so it comes 30 – 60 s after).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The query schema of a route that declares none: no parameter at all. */
 const NO_QUERY = strictObject({});
@@ -144,6 +158,60 @@ function sendProblem(reply: FastifyReply, request: FastifyRequest, err: ApiError
     .send(toProblem(err, request.id, request.url.split('?')[0]));
 }
 
+/**
+ * The problem of a request node's HTTP parser refused before any route saw it: bad HTTP syntax, an
+ * unknown method, conflicting lengths (400), headers over node's 16 KiB (431), or a request that
+ * did not arrive within {@link REQUEST_TIMEOUT_MS} (408).
+ */
+function clientErrorOf(err: { code?: string | undefined }): ApiError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ApiError(431, 'ERR_MALFORMED_HTTP', 'the request headers are too large (16 KiB at most)');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ApiError(408, 'ERR_MALFORMED_HTTP', 'the request did not arrive in time', {
+        retryable: true,
+      });
+    default:
+      return new ApiError(
+        400,
+        'ERR_MALFORMED_HTTP',
+        `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`,
+      );
+  }
+}
+
+/** A backslash escape of a UTF-16 surrogate in JSON text (`\ud800` … `\udfff`), any case. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** Whether `value` holds a string (or a key) with a lone surrogate, which is no Unicode text. */
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return !(value as string & { isWellFormed(): boolean }).isWellFormed();
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  for (const [k, v] of Object.entries(value)) if (hasLoneSurrogate(k) || hasLoneSurrogate(v)) return true;
+  return false;
+}
+
+/**
+ * The headers of a 401: RFC 9110 asks for a `WWW-Authenticate` challenge (HTTP Message Signatures
+ * register no scheme: `Signature`, as the signing drafts before RFC 9421 named it), and RFC 9421
+ * §5.1's `Accept-Signature` names what this route wants covered.
+ */
+const CHALLENGE_WITH_BODY = {
+  'www-authenticate': 'Signature realm="campus-card"',
+  'accept-signature': 'sig1=("@method" "@path" "content-digest");created;keyid;nonce',
+};
+const CHALLENGE_WITHOUT_BODY = {
+  'www-authenticate': 'Signature realm="campus-card"',
+  'accept-signature': 'sig1=("@method" "@path");created;keyid;nonce',
+};
+const challenge = (hasBody: boolean): Record<string, string> =>
+  hasBody ? CHALLENGE_WITH_BODY : CHALLENGE_WITHOUT_BODY;
+
+/** The contract route a request matched, if any. */
+const routeDefOf = (request: FastifyRequest): RouteDef | undefined =>
+  (request.routeOptions?.config as { def?: RouteDef } | undefined)?.def;
+
 /** Whether `batch` failed (read through a call: `join()` may fail it between two reads). */
 const lost = (batch: Batch | undefined): boolean => batch?.failed === true;
 
@@ -179,11 +247,57 @@ export function buildApp(
     m.batch = gc.current();
   }
   let reqCounter = 0;
+  const nextRequestId = () => `req_${Date.now().toString(36)}_${(++reqCounter).toString(36)}`;
+
+  /**
+   * A request node's HTTP parser refused (see {@link clientErrorOf}): no route saw it, so no hook
+   * records or answers it. It is answered as problem+json, recorded, and its connection closed:
+   * what follows a request that does not parse cannot be trusted to start a request.
+   */
+  function answerClientError(
+    err: Error & { code?: string | undefined; rawPacket?: unknown },
+    socket: Duplex,
+  ): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const problem = toProblem(clientErrorOf(err), nextRequestId());
+    const payload = JSON.stringify(problem);
+    const raw =
+      err.rawPacket instanceof Uint8Array ? Buffer.from(err.rawPacket.subarray(0, 2100)) : undefined;
+    const line = /^([A-Z]{1,20}) (\S{1,2048}) HTTP\//.exec(raw?.toString('latin1') ?? '');
+    state.recorder.record({
+      kind: 'request',
+      at: iso(clock.now()),
+      request_id: problem.request_id,
+      method: line?.[1] ?? null,
+      url: line?.[2] ?? null,
+      operation_id: null,
+      principal_id: null,
+      status: problem.status,
+      request_body: null,
+      response_body: payload,
+      response_dropped: false,
+      duration_ms: 0,
+    });
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 ${problem.status} ${problem.title}\r\ncontent-type: application/problem+json\r\n` +
+          `content-length: ${Buffer.byteLength(payload)}\r\nx-request-id: ${problem.request_id}\r\n` +
+          `${problem.retryable ? 'retry-after: 1\r\n' : ''}connection: close\r\n\r\n${payload}`,
+      );
+      // a client that never reads or closes does not keep the socket
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
+  }
+
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? 262_144,
-    genReqId: () => `req_${Date.now().toString(36)}_${(++reqCounter).toString(36)}`,
-    return503OnClosing: true,
+    genReqId: nextRequestId,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    clientErrorHandler: answerClientError,
+    // A request that arrives while closing is answered by the onRequest hook (a recorded 503
+    // problem), not by fastify's own JSON.
+    return503OnClosing: false,
     // Closing ends idle keep-alive connections only: a request in flight is answered (see the
     // preClose and onClose hooks below), never cut off with its work done and its answer lost.
     forceCloseConnections: 'idle',
@@ -216,11 +330,25 @@ export function buildApp(
       done(new ApiError(400, 'ERR_MALFORMED_JSON', 'empty JSON body'), undefined);
       return;
     }
+    // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not, and escaped lone surrogates, are refused
+    // rather than stored as U+FFFD.
+    if (!isUtf8(buf)) {
+      done(new ApiError(400, 'ERR_MALFORMED_JSON', 'the body is not valid UTF-8'), undefined);
+      return;
+    }
+    const text = buf.toString('utf8');
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(buf.toString('utf8')));
+      parsed = JSON.parse(text);
     } catch {
       done(new ApiError(400, 'ERR_MALFORMED_JSON', 'the body is not valid JSON'), undefined);
+      return;
     }
+    if (SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(parsed)) {
+      done(new ApiError(400, 'ERR_MALFORMED_JSON', 'the body holds a lone UTF-16 surrogate'), undefined);
+      return;
+    }
+    done(null, parsed);
   });
 
   app.setValidatorCompiler(({ schema, httpPart }) => {
@@ -258,6 +386,7 @@ export function buildApp(
        FROM principals p LEFT JOIN devices d ON d.device_id = p.principal_id WHERE p.principal_id = ?`,
   );
   const nonceStmt = db.prepare('INSERT OR IGNORE INTO nonces (key_id, nonce, expires_at) VALUES (?, ?, ?)');
+  const nonceSeenStmt = db.prepare('SELECT 1 FROM nonces WHERE key_id = ? AND nonce = ?');
   function lookup(id: string): { key: VerifyKey; principal: Principal } | undefined {
     const hit = keyCache.get(id);
     if (hit !== undefined) return hit;
@@ -300,43 +429,60 @@ export function buildApp(
   async function authenticate(request: FastifyRequest, def: RouteDef): Promise<Principal> {
     const input = headerOf(request, 'signature-input') ?? '';
     const claimedKeyId = /keyid="([^"]*)"/.exec(input)?.[1];
-    const skew = state.faults.fire('clock_skew', {
+    // Decided now, counted below only for a request that the claimed key really signed: a forged
+    // one naming a device's key must not use that device's rule up.
+    const skew = state.faults.decide('clock_skew', {
       principalId: claimedKeyId,
       operationId: def.operationId,
       path: request.url,
     });
-    const now = clock.now() + (skew?.skew_s ?? 0) * 1000;
+    const skewMs = (skew?.rule?.skew_s ?? 0) * 1000;
     const body = meta(request).rawBody;
     const hasBody = body !== undefined && body.length > 0;
-    const result = await verifyRequest(
-      {
-        method: request.method,
-        url: request.url,
-        headers: request.headers as Record<string, string | string[] | undefined>,
-        body: hasBody ? new Uint8Array(body.buffer, body.byteOffset, body.length) : undefined,
+    const req = {
+      method: request.method,
+      url: request.url,
+      headers: request.headers as Record<string, string | string[] | undefined>,
+      body: hasBody ? new Uint8Array(body.buffer, body.byteOffset, body.length) : undefined,
+    };
+    const options: VerifyRequestOptions = {
+      now: clock.now() + skewMs,
+      tolerance: state.settings.signatureToleranceS,
+      keyLookup: (id) => lookup(id)?.key,
+      requiredComponents: hasBody ? ['@method', '@path', 'content-digest'] : ['@method', '@path'],
+      requiredParams: ['created', 'nonce', 'keyid'],
+      nonceStore: (nonce, keyId, expiresAt) => {
+        // a signature whose nonce may have been pruned (the clock set back past a pruning): refused
+        if (expiresAt <= noncesPrunedUntil(state)) return false;
+        // The database is the only record of nonces. The request is answered only once the
+        // batch holding its nonce committed (see `join`): a nonce of a failed batch is free again,
+        // as the database says, and its request had no effect (it was answered 503).
+        join(meta(request));
+        return nonceStmt.run(keyId, nonce, expiresAt).changes === 1;
       },
-      {
-        now,
-        tolerance: state.settings.signatureToleranceS,
-        keyLookup: (id) => lookup(id)?.key,
-        requiredComponents: hasBody ? ['@method', '@path', 'content-digest'] : ['@method', '@path'],
-        requiredParams: ['created', 'nonce', 'keyid'],
-        nonceStore: (nonce, keyId, expiresAt) => {
-          // a signature whose nonce may have been pruned (the clock set back past a pruning): refused
-          if (expiresAt <= noncesPrunedUntil(state)) return false;
-          // The database is the only record of nonces. The request is answered only once the
-          // batch holding its nonce committed (see `join`): a nonce of a failed batch is free again,
-          // as the database says, and its request had no effect (it was answered 503).
-          join(meta(request));
-          return nonceStmt.run(keyId, nonce, expiresAt).changes === 1;
-        },
-        verifier,
-        digest: nodeDigest,
-      },
-    );
-    if (!result.ok) throw new ApiError(401, result.code, result.message);
+      verifier,
+      digest: nodeDigest,
+    };
+    const result = await verifyRequest(req, options);
+    if (skew !== undefined) {
+      // Signed by the claimed key? Refused for the skew, it is checked again on the true clock,
+      // with its nonce looked up, not stored.
+      const genuine = result.ok
+        ? result.keyId === claimedKeyId
+        : skewMs !== 0 &&
+          (
+            await verifyRequest(req, {
+              ...options,
+              now: clock.now(),
+              nonceStore: (nonce, keyId) => nonceSeenStmt.get(keyId, nonce) === undefined,
+            })
+          ).ok;
+      if (genuine) skew.commit();
+    }
+    if (!result.ok) throw new ApiError(401, result.code, result.message, { headers: challenge(hasBody) });
     const entry = lookup(result.keyId);
-    if (entry === undefined) throw new ApiError(401, 'ERR_SIG_UNKNOWN_KEY', 'unknown key');
+    if (entry === undefined)
+      throw new ApiError(401, 'ERR_SIG_UNKNOWN_KEY', 'unknown key', { headers: challenge(hasBody) });
     const allowed = def.auth as readonly string[];
     if (!allowed.includes(entry.principal.kind)) {
       throw new ApiError(403, 'ERR_FORBIDDEN', `a ${entry.principal.kind} may not call ${def.operationId}`);
@@ -395,13 +541,20 @@ export function buildApp(
         'every POST needs an Idempotency-Key header (1..255 chars)',
       );
     }
-    const raw = meta(request).rawBody ?? Buffer.alloc(0);
-    // one-shot: a `Hash` object per request is a weak handle for every scavenge to finalise
+    // The body as JSON, not as bytes: a retry that serialises the same request with its keys in
+    // another order, or other spacing, is the same request. (One-shot hashes: a `Hash` object per
+    // request is a weak handle for every scavenge to finalise.)
+    const m = meta(request);
+    const target = `${request.method} ${request.url}\n`;
     const hash = digestOf(
       'sha256',
-      Buffer.concat([Buffer.from(`${request.method} ${request.url}\n`), raw]),
+      target + (m.rawBody === undefined ? '' : canonicalJson(request.body)),
       'hex',
     );
+    /** The fingerprint earlier builds stored, of the body's bytes: a retry across an upgrade still matches. */
+    const sameBytes = (stored: string) =>
+      m.rawBody !== undefined &&
+      stored === digestOf('sha256', Buffer.concat([Buffer.from(target), m.rawBody]), 'hex');
     const now = clock.now();
     const k = inflightKey(principal.id, key);
     const running = inflight.get(k);
@@ -434,7 +587,7 @@ export function buildApp(
       | undefined;
     const expired = row !== undefined && now - row.created_at > state.settings.idempotencyTtlS * 1000;
     if (row !== undefined && !expired) {
-      if (row.request_hash !== hash) {
+      if (row.request_hash !== hash && !sameBytes(row.request_hash)) {
         throw new ApiError(
           422,
           'ERR_IDEMPOTENCY_KEY_REUSED',
@@ -508,6 +661,17 @@ export function buildApp(
     const socket = request.raw.socket;
     if (socket) onSocket.set(socket, (onSocket.get(socket) ?? 0) + 1);
     reply.header('x-request-id', request.id);
+    // A request that arrives on a kept-alive connection while closing: refused, and recorded
+    // (`finish`), and its connection closed with the answer. Requests already running are answered.
+    if (closing) {
+      done(
+        new ApiError(503, 'ERR_INTERNAL', 'the platform is shutting down; retry', {
+          retryable: true,
+          headers: { 'retry-after': '1' },
+        }),
+      );
+      return;
+    }
     done();
   });
 
@@ -523,9 +687,13 @@ export function buildApp(
   });
 
   app.addHook('preValidation', async (request) => {
-    const def = (request.routeOptions.config as { def?: RouteDef }).def;
+    const def = routeDefOf(request);
     if (def === undefined) return;
     meta(request).def = def;
+    // A route that takes no body (DELETE /admin/faults) refuses one rather than ignore it.
+    if (def.body === undefined && meta(request).rawBody !== undefined) {
+      throw new ApiError(400, 'ERR_VALIDATION', `${def.operationId} takes no request body`);
+    }
     if (def.auth === 'admin') {
       if (!state.adminEnabled) throw new ApiError(404, 'ERR_ADMIN_DISABLED', 'admin routes are disabled');
       return;
@@ -627,7 +795,8 @@ export function buildApp(
       request_id: request.id,
       method: request.method,
       url: request.url,
-      operation_id: m.def?.operationId ?? null,
+      // (a refusal while parsing the body, 413 or 415, comes before preValidation sets `m.def`)
+      operation_id: (m.def ?? routeDefOf(request))?.operationId ?? null,
       principal_id: m.principal?.id ?? null,
       status: reply.statusCode,
       request_body: m.rawBody !== undefined && m.rawBody.length <= 65_536 ? m.rawBody.toString('utf8') : null,
@@ -678,7 +847,8 @@ export function buildApp(
 
   app.setErrorHandler((error, request, reply) => {
     const err = toApiError(error);
-    if (err.status >= 500 && err.code === 'ERR_INTERNAL') {
+    // an unexpected error is logged; a 503 the platform meant (closing, a failed batch) is not
+    if (err.status >= 500 && err.code === 'ERR_INTERNAL' && !(error instanceof ApiError)) {
       console.error(`[campus-card-mock] ${request.method} ${request.url}:`, error);
     }
     try {
@@ -691,13 +861,41 @@ export function buildApp(
 
   if (options.checkResponses ?? process.env.CAMPUS_CARD_CHECK_RESPONSES === '1') checkResponses(app);
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
+  // A path the contract has, with another method: 405 and `Allow`, not 404.
+  const pathMethods = new Map<string, { re: RegExp; methods: Set<string> }>();
+  const addPath = (path: string, method: string) => {
+    let e = pathMethods.get(path);
+    if (e === undefined) {
+      e = {
+        re: new RegExp(`^${path.replace(/\./g, '\\.').replace(/\{[a-z_]+\}/g, '[^/]+')}$`),
+        methods: new Set(),
+      };
+      pathMethods.set(path, e);
+    }
+    e.methods.add(method);
+    if (method === 'GET') e.methods.add('HEAD');
+  };
+  addPath('/openapi.json', 'GET');
+  for (const def of routes as readonly RouteDef[]) addPath(def.path, def.method);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] as string;
+    for (const { re, methods } of pathMethods.values()) {
+      if (!re.test(path)) continue;
+      const allow = [...methods].join(', ');
+      return sendProblem(
+        reply,
+        request,
+        new ApiError(405, 'ERR_METHOD_NOT_ALLOWED', `${path} takes ${allow}, not ${request.method}`, {
+          headers: { allow },
+        }),
+      );
+    }
+    return sendProblem(
       reply,
       request,
-      new ApiError(404, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+      new ApiError(404, 'ERR_NOT_FOUND', `no route ${request.method} ${path}`),
+    );
+  });
 
   // ---- routes ----------------------------------------------------------------------------
   const openapi = buildOpenApiDocument({ servers: options.servers ?? [] });

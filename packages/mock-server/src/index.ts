@@ -27,7 +27,7 @@ export type { PushDispatcher } from './domains/webhooks.js';
 export type { CheckpointerStats } from './lib/checkpointer.js';
 export { type CreateClockOptions, createClock, type VirtualClock } from './lib/clock.js';
 export { MIGRATIONS, type Migration, SchemaTooNewError } from './lib/db.js';
-export type { FaultInjector, FaultSite } from './lib/faults.js';
+export type { FaultDecision, FaultInjector, FaultSite } from './lib/faults.js';
 export type { Batch, GroupCommit, GroupCommitStats } from './lib/group-commit.js';
 export type { RandomTokens } from './lib/random-token.js';
 export type { RecordEntry, Recorder } from './lib/recorder.js';

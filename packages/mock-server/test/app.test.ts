@@ -25,6 +25,42 @@ describe('idempotency', () => {
     expect(json(b)).toEqual(json(a));
   });
 
+  it('compares bodies as JSON: another key order or spacing replays; an old fingerprint of the bytes still matches', async () => {
+    p = await demoPlatform();
+    const op = operator(p);
+    const body = topUp(100) as Record<string, unknown>;
+    const text = JSON.stringify(body);
+    const reordered = JSON.stringify(Object.fromEntries(Object.entries(body).reverse()), null, 2);
+    expect(reordered).not.toBe(text);
+    const url = '/v1/wallets/s-002/top-ups';
+    const a = await p.app.inject(
+      signed(p, op, 'POST', url, undefined, { rawBody: text, idempotencyKey: 'kj' }),
+    );
+    const b = await p.app.inject(
+      signed(p, op, 'POST', url, undefined, { rawBody: reordered, idempotencyKey: 'kj' }),
+    );
+    expect(a.statusCode).toBe(201);
+    expect(b.statusCode).toBe(201);
+    expect(b.headers['idempotent-replayed']).toBe('true');
+    expect(json(b)).toEqual(json(a));
+    // a record stored by an earlier build, fingerprinted over the body's bytes, still matches them
+    const { createHash } = await import('node:crypto');
+    const old = createHash('sha256').update(`POST ${url}\n${text}`).digest('hex');
+    p.state.db.prepare('UPDATE idempotency SET request_hash = ? WHERE idem_key = ?').run(old, 'kj');
+    const c = await p.app.inject(
+      signed(p, op, 'POST', url, undefined, { rawBody: text, idempotencyKey: 'kj' }),
+    );
+    expect(c.statusCode).toBe(201);
+    expect(c.headers['idempotent-replayed']).toBe('true');
+    const d = await p.app.inject(
+      signed(p, op, 'POST', url, undefined, {
+        rawBody: JSON.stringify({ ...body, amount: 101 }),
+        idempotencyKey: 'kj',
+      }),
+    );
+    expect(d.statusCode).toBe(422);
+  });
+
   it('answers 422 when a key is reused with a different body, without a state change', async () => {
     p = await demoPlatform();
     const op = operator(p);

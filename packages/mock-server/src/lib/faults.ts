@@ -4,7 +4,6 @@
  * @module
  */
 import type { FaultRule } from '@campus-card/core/api';
-import { createRng, type Rng } from './rng.js';
 
 /** Where a fault may fire. */
 export interface FaultSite {
@@ -31,6 +30,31 @@ export interface FaultInjector {
   rules(): readonly FaultRule[];
   /** Returns the first matching rule of that kind that fires (consuming one of its `count`). */
   fire(kind: FaultRule['kind'], site: FaultSite): FaultRule | undefined;
+  /**
+   * What {@link FaultInjector.fire} would return, without counting it yet: `commit()` consumes the
+   * rule's `count` and moves the streams drawn on, as `fire` would have. For a fault decided before
+   * it is known whether the call counts (a `clock_skew` decided before the signature that names the
+   * device is checked: a forged request must not use the device's rule up). `undefined` when no
+   * rule of that kind matches the site.
+   */
+  decide(kind: FaultRule['kind'], site: FaultSite): FaultDecision | undefined;
+}
+
+/** A fault decision of {@link FaultInjector.decide}, not yet counted. */
+export interface FaultDecision {
+  /** The rule that fires, if any. */
+  readonly rule: FaultRule | undefined;
+  /** Counts the decision (once; later calls, or calls after the rules changed, do nothing). */
+  commit(): void;
+}
+
+/** One step of mulberry32 (lib/rng.ts) from `state`: the value in [0, 1) and the next state. */
+function draw(state: number): { value: number; next: number } {
+  const next = (state + 0x6d2b79f5) >>> 0;
+  let t = next;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return { value: ((t ^ (t >>> 14)) >>> 0) / 4294967296, next };
 }
 
 /**
@@ -81,7 +105,42 @@ export function ruleSeed(seed: number, index: number): number {
  */
 export function createFaultInjector(seed = 1): FaultInjector {
   let currentSeed = seed;
-  let rules: { rule: FaultRule; left: number; rng: Rng }[] = [];
+  // `stream`: the state of the rule's mulberry32 stream (seeded by ruleSeed)
+  let rules: { rule: FaultRule; left: number; stream: number }[] = [];
+  function decide(kind: FaultRule['kind'], site: FaultSite): FaultDecision | undefined {
+    if (rules.length === 0) return undefined;
+    const current = rules;
+    let matched = false;
+    let fired: (typeof rules)[number] | undefined;
+    const drawn: [(typeof rules)[number], number][] = [];
+    for (const r of current) {
+      if (r.rule.kind !== kind || r.left <= 0 || !matches(r.rule, site)) continue;
+      matched = true;
+      const probability = r.rule.probability ?? 1;
+      if (probability >= 1) {
+        fired = r;
+        break;
+      }
+      if (probability <= 0) continue;
+      const d = draw(r.stream);
+      drawn.push([r, d.next]);
+      if (d.value < probability) {
+        fired = r;
+        break;
+      }
+    }
+    if (!matched) return undefined;
+    let done = false;
+    return {
+      rule: fired?.rule,
+      commit() {
+        if (done || rules !== current) return;
+        done = true;
+        for (const [r, next] of drawn) r.stream = next;
+        if (fired !== undefined) fired.left -= 1;
+      },
+    };
+  }
   return {
     set(next, newSeed) {
       // without a new seed, rule i goes on with the stream it had (a fresh one if it is new)
@@ -90,7 +149,7 @@ export function createFaultInjector(seed = 1): FaultInjector {
       rules = next.map((rule, i) => ({
         rule,
         left: rule.count ?? Number.POSITIVE_INFINITY,
-        rng: kept[i]?.rng ?? createRng(ruleSeed(currentSeed, i)),
+        stream: kept[i]?.stream ?? ruleSeed(currentSeed, i),
       }));
     },
     clear() {
@@ -98,16 +157,10 @@ export function createFaultInjector(seed = 1): FaultInjector {
     },
     rules: () => rules.map((r) => r.rule),
     fire(kind, site) {
-      if (rules.length === 0) return undefined;
-      for (const r of rules) {
-        if (r.rule.kind !== kind || r.left <= 0 || !matches(r.rule, site)) continue;
-        const probability = r.rule.probability ?? 1;
-        if (probability >= 1 || (probability > 0 && r.rng() < probability)) {
-          r.left -= 1;
-          return r.rule;
-        }
-      }
-      return undefined;
+      const d = decide(kind, site);
+      d?.commit();
+      return d?.rule;
     },
+    decide,
   };
 }

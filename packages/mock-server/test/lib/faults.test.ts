@@ -257,6 +257,39 @@ describe('createFaultInjector: one stream per rule', () => {
     }
     expect(pos).toEqual(model(ruleSeed(11, 1), 40));
   });
+
+  it('decide() counts nothing until commit(): a decision dropped leaves the count and the streams as they were', () => {
+    const rules: FaultRule[] = [
+      { kind: 'clock_skew', device_id: 'pos-01', skew_s: 60, probability: 0.5 },
+      { kind: 'clock_skew', device_id: 'pos-01', skew_s: 90, count: 3 },
+    ];
+    const committed = createFaultInjector();
+    committed.set(rules, 5);
+    const fired = createFaultInjector();
+    fired.set(rules, 5);
+    const seen: (number | undefined)[] = [];
+    for (let i = 0; i < 12; i++) {
+      // dropped decisions in between change nothing: the committed ones match fire() one for one
+      for (let j = 0; j < 3; j++) committed.decide('clock_skew', site('pos-01'));
+      const d = committed.decide('clock_skew', site('pos-01'));
+      d?.commit();
+      d?.commit(); // a second commit counts nothing more
+      const f = fired.fire('clock_skew', site('pos-01'));
+      expect(d?.rule).toBe(f);
+      seen.push(f?.skew_s);
+    }
+    // the 0.5 rule follows its stream; the count-3 rule takes the draws it loses, three times only
+    const stream = model(ruleSeed(5, 0), 12);
+    let left = 3;
+    expect(seen).toEqual(stream.map((hit) => (hit ? 60 : left-- > 0 ? 90 : undefined)));
+    expect(committed.decide('clock_skew', site('gate-01'))).toBeUndefined();
+    // a decision made before the rules changed counts nothing after
+    const stale = committed.decide('clock_skew', site('pos-01'));
+    committed.set([{ kind: 'clock_skew', device_id: 'pos-01', skew_s: 7, count: 1 }]);
+    stale?.commit();
+    expect(committed.fire('clock_skew', site('pos-01'))?.skew_s).toBe(7);
+    expect(committed.fire('clock_skew', site('pos-01'))).toBeUndefined();
+  });
 });
 
 // ---- through the platform ----------------------------------------------------------------
@@ -441,5 +474,36 @@ describe('clock_skew fault', () => {
     // without the fault, the same future signature is refused
     p.state.faults.clear();
     expect(await codes(400)).toEqual([401, 401, 401]);
+  });
+
+  it("a forged request naming a device's key does not use that device's rule up", async () => {
+    p = await demoPlatform({ pushIntervalMs: 3_600_000 });
+    const pf = p;
+    pf.state.faults.set([{ kind: 'clock_skew', device_id: 'pos-01', skew_s: 1000, count: 1 }]);
+    const forge = (created: number) =>
+      pf.app.inject({
+        method: 'GET',
+        url: '/v1/wallets/s-001',
+        headers: {
+          'signature-input': `sig1=("@method" "@path");created=${created};keyid="pos-01";nonce="forged-${created}"`,
+          signature: `sig1=:${Buffer.alloc(64, 7).toString('base64')}:`,
+        },
+      });
+    // forged, both with the device's clock as the rule has it and without
+    for (const dt of [0, 1000]) {
+      const r = await forge(pf.clock.nowSeconds() + dt);
+      expect(r.statusCode).toBe(401);
+      expect(['ERR_SIG_EXPIRED', 'ERR_SIG_INVALID']).toContain(json(r).code);
+    }
+    // so the device, signing by the clock the rule gives it, still gets the rule's one firing
+    const genuine = signed(pf, deviceSigner(pf, 'pos-01'), 'GET', '/v1/wallets/s-001', undefined, {
+      created: pf.clock.nowSeconds() + 1000,
+    });
+    expect((await pf.app.inject(genuine)).statusCode).toBe(200); // the rule's one firing
+    expect(pf.state.faults.fire('clock_skew', { principalId: 'pos-01' })).toBeUndefined();
+    // a genuine request the skew refuses counts: it is the fault doing its work
+    pf.state.faults.set([{ kind: 'clock_skew', device_id: 'pos-01', skew_s: 1000, count: 1 }]);
+    expect((await get(pf, 'pos-01', '/v1/wallets/s-001')).statusCode).toBe(401);
+    expect((await get(pf, 'pos-01', '/v1/wallets/s-001')).statusCode).toBe(200);
   });
 });
