@@ -269,7 +269,8 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     tx: runInTransaction,
     groupCommit,
     kickPushes: () => {
-      void dispatcher?.pump().catch(() => undefined);
+      // a wake-up does not wait for the deliveries (pump() would hold on to every push under way)
+      dispatcher?.kick();
     },
     afterCommit: [],
   };

@@ -3,6 +3,13 @@
  * `signPush`, Ed25519 platform key), retries on the published schedule, fault injection
  * (duplicate and out-of-order deliveries) and recording.
  *
+ * Deliveries run concurrently across subscriptions and in order within one: each subscription has
+ * a lane that tries its pushes one at a time, in creation order (a `reorder_push` fault aside),
+ * while the lanes run side by side, at most {@link MAX_PUSHES_IN_FLIGHT} requests at once. A
+ * subscriber that never answers delays only its own pushes (5 s timeout each). A push being tried
+ * is claimed, and no delivery round picks it again until its attempt is over. Closing aborts the
+ * requests in flight; such an attempt is neither recorded nor counted, and the push stays pending.
+ *
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -174,22 +181,92 @@ export function enqueueEvent(
  */
 export const REORDER_HOLD_MS = 2000;
 
+/** Most push requests in flight at once, over every subscription (see {@link createPushDispatcher}). */
+export const MAX_PUSHES_IN_FLIGHT = 16;
+
+/**
+ * Most pushes of one subscription handed to its lane and not yet through their attempt: a round
+ * hands a lane this full nothing more until it drains, so a subscriber that never answers keeps at
+ * most this many pushes (and their bodies) in memory, however many it has pending.
+ */
+const LANE_BACKLOG = 100;
+
+/** How long a subscriber has to answer a push, ms of real time. */
+const PUSH_TIMEOUT_MS = 5000;
+
 /** The push dispatcher. */
 export interface PushDispatcher {
-  /** Delivers every due push once; resolves when done. */
+  /**
+   * Runs a delivery round: hands every due push (up to 100 a round) to its subscription's lane.
+   * Resolves, with how many of them were delivered (a 2xx), once their attempts, and every
+   * attempt already handed out before, are over.
+   */
   pump(): Promise<number>;
-  /** Stops the background loop and waits for the current pump. */
+  /**
+   * Starts a delivery round without waiting for its deliveries (what a new push does): wake-ups
+   * during a round share one follow-up round.
+   */
+  kick(): void;
+  /**
+   * Stops the background loop, aborts the requests in flight and waits until the dispatcher is
+   * idle: after it resolves, the dispatcher touches neither the database nor the recorder.
+   */
   stop(): Promise<void>;
 }
 
-/** Starts the dispatcher loop (every `intervalMs`, default 200, and when kicked). */
+/** A due push, as a round reads it. */
+interface DueRow {
+  push_id: string;
+  subscription_id: string;
+  url: string;
+  event_type: string;
+  body: string;
+  attempts: number;
+  created_at: number;
+  owner: string | null;
+}
+
+/** What a round handed out: each push's claim, which settles (true when delivered) when its attempt is over. */
+interface Round {
+  readonly handed: readonly Promise<boolean>[];
+}
+const NO_ROUND: Round = { handed: [] };
+
+/** The pushes of one subscription that a round handed out, tried one at a time in that order. */
+interface Lane {
+  readonly queue: { readonly row: DueRow; readonly finish: (delivered: boolean) => void }[];
+  /** Pushes handed to the lane whose attempt is not over (queued, or being tried). */
+  size: number;
+  /** Resolves when the lane has drained (it never rejects). */
+  idle: Promise<void>;
+}
+
+/**
+ * Starts the dispatcher loop (a round every `intervalMs`, default 200, and when kicked).
+ *
+ * A round reads the due pushes in creation order and hands each to its subscription's lane. A
+ * lane tries its pushes one after another, in the order it got them (a push waits for the
+ * attempt of the one before it, of the same subscription), and lanes run side by side, at most
+ * {@link MAX_PUSHES_IN_FLIGHT} requests at once over all of them. A subscriber that never answers
+ * thus holds back its own pushes only, each for the 5 s timeout, never another subscription's.
+ * A round does not wait for the deliveries: a push handed to a lane is claimed until its attempt
+ * is over and its outcome written, and no round picks a claimed push, so a push is never sent
+ * twice at once however the rounds overlap.
+ */
 export function createPushDispatcher(state: PlatformState, intervalMs = 200): PushDispatcher {
-  let running: Promise<number> | undefined;
   let stopped = false;
+  /** Aborts the requests in flight when the dispatcher stops. */
+  const closing = new AbortController();
   /** Pushes a `reorder_push` rule holds back, by push id (see {@link REORDER_HOLD_MS}). */
   const held = new Map<string, { since: number; createdAt: number; overtaken: boolean }>();
+  /** The lanes with pushes to try, by subscription id. */
+  const lanes = new Map<string, Lane>();
+  /** Pushes handed to a lane whose attempt is not over, by push id: settles with "delivered". */
+  const claimed = new Map<string, Promise<boolean>>();
+  // pending and due, and neither claimed (first JSON array: push ids) nor of a full lane (second:
+  // subscription ids)
   const due = state.db.prepare(
-    "SELECT p.*, s.owner AS owner FROM pushes p LEFT JOIN subscriptions s ON s.subscription_id = p.subscription_id WHERE p.state = 'pending' AND p.next_attempt_at <= ? ORDER BY p.created_at LIMIT 100",
+    "SELECT p.*, s.owner AS owner FROM pushes p LEFT JOIN subscriptions s ON s.subscription_id = p.subscription_id WHERE p.state = 'pending' AND p.next_attempt_at <= ? AND p.push_id NOT IN (SELECT value FROM json_each(?)) AND p.subscription_id NOT IN (SELECT value FROM json_each(?)) ORDER BY p.created_at LIMIT 100",
   );
   const done = state.db.prepare(
     "UPDATE pushes SET state = 'delivered', attempts = attempts + 1, last_status = ? WHERE push_id = ?",
@@ -197,11 +274,17 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   const retry = state.db.prepare(
     'UPDATE pushes SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ? WHERE push_id = ?',
   );
+  const site = (r: { subscription_id: string; owner: string | null }) => ({
+    principalId: r.owner ?? undefined,
+    subscriptionId: r.subscription_id,
+    operationId: 'push',
+  });
 
-  async function deliver(
-    row: { push_id: string; subscription_id: string; url: string; event_type: string; body: string },
-    attempt: number,
-  ): Promise<number> {
+  /**
+   * Sends a push once and records it; resolves with the status (0: no answer), or `undefined`
+   * when the dispatcher stopped while the request was in flight (nothing is recorded then).
+   */
+  async function deliver(row: DueRow, attempt: number): Promise<number | undefined> {
     const key = platformKey(state);
     const body = new TextEncoder().encode(row.body);
     let status = 0;
@@ -224,11 +307,13 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
         // a 3xx is the subscriber's answer, and not a 2xx: retried, never followed (a redirect would
         // re-send the push, signed for this URL's path, elsewhere, or as a GET without it)
         redirect: 'manual',
-        signal: AbortSignal.timeout(5000),
+        signal: AbortSignal.any([AbortSignal.timeout(PUSH_TIMEOUT_MS), closing.signal]),
       });
       status = res.status;
       await res.arrayBuffer().catch(() => undefined);
     } catch {
+      // cut short by close: not an attempt of the subscriber's failing (see `stop`)
+      if (closing.signal.aborted) return undefined;
       status = 0;
     }
     state.recorder.record({
@@ -244,38 +329,113 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     return status;
   }
 
-  async function pumpOnce(): Promise<number> {
-    if (stopped) return 0;
-    const rows = due.all(state.clock.now()) as {
-      push_id: string;
-      subscription_id: string;
-      url: string;
-      event_type: string;
-      body: string;
-      attempts: number;
-      created_at: number;
-      owner: string | null;
-    }[];
+  /**
+   * One attempt of a push (sent twice under a `duplicate_push` fault), its outcome written to the
+   * outbox: delivered, or due again on the retry schedule, or failed after the last attempt.
+   * Resolves true when delivered.
+   */
+  async function attempt(r: DueRow): Promise<boolean> {
+    const n = r.attempts + 1;
+    const status = await deliver(r, n);
+    // cut short by close: the push stays as it was, pending, and goes again after a restart
+    if (status === undefined) return false;
+    if (!stopped && state.faults.fire('duplicate_push', site(r)) !== undefined) await deliver(r, n);
+    if (status >= 200 && status < 300) {
+      done.run(status, r.push_id);
+      return true;
+    }
+    const wait = WEBHOOK_RETRY_SCHEDULE_S[n - 1];
+    if (wait === undefined) retry.run('failed', n, r.created_at, status, r.push_id);
+    else retry.run('pending', n, r.created_at + wait * 1000, status, r.push_id);
+    return false;
+  }
+
+  // the cap on requests in flight, over all lanes: a slot is taken per attempt, so a lane whose
+  // subscriber hangs holds one slot at a time, and waiting lanes get slots in turn
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+  function acquire(): Promise<void> {
+    if (inFlight < MAX_PUSHES_IN_FLIGHT) {
+      inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  }
+  function release(): void {
+    const next = waiting.shift();
+    if (next === undefined) inFlight--;
+    else next(); // the slot passes straight on
+  }
+
+  /** Hands a push to its subscription's lane (starting the lane if idle); claims it until its attempt is over. */
+  function hand(row: DueRow): Promise<boolean> {
+    let finish!: (delivered: boolean) => void;
+    const settled = new Promise<boolean>((resolve) => {
+      finish = resolve;
+    });
+    claimed.set(row.push_id, settled);
+    const lane = lanes.get(row.subscription_id);
+    if (lane !== undefined) {
+      lane.queue.push({ row, finish });
+      lane.size++;
+    } else {
+      const fresh: Lane = { queue: [{ row, finish }], size: 1, idle: Promise.resolve() };
+      lanes.set(row.subscription_id, fresh);
+      fresh.idle = drain(row.subscription_id, fresh);
+    }
+    return settled;
+  }
+
+  /** Tries a lane's pushes in order until it is empty (after a stop: lets the rest go untried). */
+  async function drain(subscriptionId: string, lane: Lane): Promise<void> {
+    for (let job = lane.queue.shift(); job !== undefined; job = lane.queue.shift()) {
+      let delivered = false;
+      try {
+        if (!stopped) {
+          await acquire();
+          try {
+            if (!stopped) delivered = await attempt(job.row);
+          } finally {
+            release();
+          }
+        }
+      } catch {
+        // the outcome could not be written: the push stays pending and a later round tries it again
+      } finally {
+        // written (or left as it was) before the claim goes: the next round reads the new state
+        claimed.delete(job.row.push_id);
+        lane.size--;
+        job.finish(delivered);
+      }
+    }
+    lanes.delete(subscriptionId);
+  }
+
+  /** Reads the due pushes and hands them out. */
+  async function handOut(): Promise<Round> {
+    if (stopped) return NO_ROUND;
+    const full = [...lanes].filter(([, lane]) => lane.size >= LANE_BACKLOG).map(([sub]) => sub);
+    const rows = due.all(
+      state.clock.now(),
+      JSON.stringify([...claimed.keys()]),
+      JSON.stringify(full),
+    ) as DueRow[];
     // Push nothing that is not committed yet: wait for the open group-commit batch, if any.
     if (rows.length > 0) {
       try {
         await state.groupCommit.settled();
       } catch {
-        return 0; // that batch rolled back: what was read may be gone
+        return NO_ROUND; // that batch rolled back: what was read may be gone
       }
     }
-    const site = (r: { subscription_id: string; owner: string | null }) => ({
-      principalId: r.owner ?? undefined,
-      subscriptionId: r.subscription_id,
-      operationId: 'push',
-    });
+    if (stopped) return NO_ROUND;
     // Out-of-order pushes: a push the rule picks is held back until a push created after it has
-    // been sent (it is overtaken), or for REORDER_HOLD_MS of platform time when none comes; then it
-    // goes at the end of a round. Several released together go in reverse, so a rule that fires on
-    // every push still reorders the ones due together.
+    // been handed out (it is overtaken), or for REORDER_HOLD_MS of platform time when none comes;
+    // then it goes at the end of a round. Several released together go in reverse, so a rule that
+    // fires on every push still reorders the ones of a subscription due together.
     const now = state.clock.now();
-    const sequence: typeof rows = [];
-    const released: typeof rows = [];
+    const sequence: DueRow[] = [];
+    const released: DueRow[] = [];
     for (const r of rows) {
       const h = held.get(r.push_id);
       if (h !== undefined) {
@@ -291,54 +451,57 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     }
     for (const r of released) held.delete(r.push_id);
     sequence.push(...released.reverse());
-    let delivered = 0;
-    for (const r of sequence) {
-      if (stopped) break;
-      const status = await deliver(r, r.attempts + 1);
-      if (state.faults.fire('duplicate_push', site(r)) !== undefined) await deliver(r, r.attempts + 1);
-      if (status >= 200 && status < 300) {
-        done.run(status, r.push_id);
-        delivered++;
-      } else {
-        const attempts = r.attempts + 1;
-        const wait = WEBHOOK_RETRY_SCHEDULE_S[attempts - 1];
-        if (wait === undefined) retry.run('failed', attempts, r.created_at, status, r.push_id);
-        else retry.run('pending', attempts, r.created_at + wait * 1000, status, r.push_id);
-      }
-    }
-    return delivered;
+    // each lane gets its pushes in this order
+    return { handed: sequence.map(hand) };
   }
 
-  // wake-ups that arrive during a round share ONE follow-up round (they used to queue a round
-  // each, which all re-read the same pending pushes and delivered them many times over)
-  let followUp: Promise<number> | undefined;
-  function pump(): Promise<number> {
-    if (running === undefined) {
-      running = pumpOnce().finally(() => {
-        running = undefined;
+  // A round only reads and hands out (the lanes deliver), so rounds are short; wake-ups that
+  // arrive during one share ONE follow-up round (they used to queue a round each, which all
+  // re-read the same pending pushes and delivered them many times over).
+  let reading: Promise<Round> | undefined;
+  let followUp: Promise<Round> | undefined;
+  function round(): Promise<Round> {
+    if (reading === undefined) {
+      const r = handOut().finally(() => {
+        reading = undefined;
       });
-      return running;
+      reading = r;
+      return r;
     }
-    followUp ??= running
-      .catch(() => 0)
+    followUp ??= reading
+      .catch(() => NO_ROUND)
       .then(() => {
         followUp = undefined;
-        return pump();
+        return round();
       });
     return followUp;
   }
 
+  const kick = (): void => {
+    void round().catch(() => undefined);
+  };
   const timer = setInterval(() => {
-    if (running === undefined) void pump().catch(() => undefined);
+    if (reading === undefined) kick();
   }, intervalMs);
   timer.unref();
 
   return {
-    pump,
+    // waits for the pushes the round handed out and for those handed out before, still under way
+    // (a wake-up's round may have taken the ones due just now); only a caller of `pump` pays for
+    // that wait: wake-ups (`kick`) and the timer hold on to nothing
+    pump: () =>
+      round()
+        .then((r) => Promise.all([Promise.all(r.handed), Promise.all(claimed.values())]))
+        .then(([delivered]) => delivered.filter(Boolean).length),
+    kick,
     async stop() {
       stopped = true;
       clearInterval(timer);
-      if (running !== undefined) await running.catch(() => undefined);
+      // An attempt cut short here is neither recorded nor counted: the push stays pending, with its
+      // attempts, and a platform started again on the same database sends it again.
+      closing.abort();
+      await reading?.catch(() => undefined);
+      await Promise.all([...lanes.values()].map((lane) => lane.idle));
       await sleep(0);
     },
   };

@@ -6,15 +6,22 @@
  *   `/openapi.json` and in the guide is the one followed;
  * - a POS payment pushed, signed, to its merchant's subscription;
  * - an attendance push to the class teacher (not only to parents);
- * - the `duplicate_push` and `reorder_push` faults, on, off and scoped.
+ * - the `duplicate_push` and `reorder_push` faults, on, off and scoped;
+ * - one subscriber that never answers holds up no other subscription's pushes; pushes to one
+ *   subscription still go one at a time, in order; overlapping rounds never send a push twice at
+ *   once; closing with a delivery in flight is prompt and clean.
  *
  * Every push received is checked with core's `verifyPush` against the published platform key.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PlatformKeys } from '@campus-card/core/api';
 import { importVerifyKey, type VerifyPushResult, verifyPush } from '@campus-card/core/http';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REORDER_HOLD_MS } from '../../src/domains/webhooks.js';
 import type { MockPlatform } from '../../src/index.js';
@@ -68,6 +75,12 @@ async function subscribe(
 
 /** Uploads one attendance event of `person` from `gate-01`, then runs a full delivery round. */
 async function attend(pf: MockPlatform, seq: number, person = 's-001'): Promise<void> {
+  await upload(pf, seq, person);
+  await pf.pushes.pump();
+}
+
+/** Uploads one attendance event of `person` from `gate-01` (its pushes go out when the dispatcher is woken). */
+async function upload(pf: MockPlatform, seq: number, person = 's-001'): Promise<void> {
   const r = await pf.app.inject(
     signed(pf, deviceSigner(pf, 'gate-01'), 'POST', '/v1/events/batches', {
       events: [
@@ -83,7 +96,6 @@ async function attend(pf: MockPlatform, seq: number, person = 's-001'): Promise<
     }),
   );
   expect(json(r), r.body).toMatchObject({ accepted: 1 });
-  await pf.pushes.pump();
 }
 
 async function platformKeys(pf: MockPlatform): Promise<PlatformKeys> {
@@ -631,6 +643,256 @@ describe('subscriptions the platform could not deliver to, and answers that are 
     } finally {
       srv.closeAllConnections();
       await new Promise((resolve) => srv.close(resolve));
+    }
+  });
+});
+
+// ---- 5. one slow subscriber holds up no other --------------------------------------------
+
+/** A receiver that answers 200 after `holdMs` of real time, or never; it counts the requests it holds open. */
+interface SlowReceiver extends Receiver {
+  /** Requests open now, by path. */
+  readonly open: Map<string, number>;
+  /** Most requests open at once, by path and (`*`) over all paths. */
+  readonly most: Map<string, number>;
+}
+async function slowReceiver(pf: MockPlatform, holdMs: number | 'never'): Promise<SlowReceiver> {
+  const received: Received[] = [];
+  const open = new Map<string, number>();
+  const most = new Map<string, number>();
+  const bump = (key: string, by: number) => {
+    const n = (open.get(key) ?? 0) + by;
+    open.set(key, n);
+    most.set(key, Math.max(most.get(key) ?? 0, n));
+  };
+  const server = createServer((req, res) => {
+    const path = req.url ?? '';
+    bump(path, 1);
+    bump('*', 1);
+    let closed = false;
+    // the request ends when answered, or when the platform gives up on it (timeout, close)
+    res.on('close', () => {
+      if (closed) return;
+      closed = true;
+      bump(path, -1);
+      bump('*', -1);
+    });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({
+        path,
+        method: req.method ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        at: pf.clock.now(),
+      });
+      if (holdMs !== 'never') setTimeout(() => res.end('ok'), holdMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const r: SlowReceiver = {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    open,
+    most,
+    on: (path) => received.filter((x) => x.path === path),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  receivers.push(r);
+  return r;
+}
+
+/** Polls `done` every 10 ms for up to `withinMs` of real time; true once it holds. */
+async function eventually(done: () => boolean, withinMs: number): Promise<boolean> {
+  const until = Date.now() + withinMs;
+  while (!done()) {
+    if (Date.now() > until) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+const seqOf = (r: Received): number => bodyOf<{ data: { seq: number } }>(r).data.seq;
+
+describe('one slow subscriber holds up no other', () => {
+  it("a subscriber that never answers does not delay another subscription's push", async () => {
+    const pf = await platform();
+    const hang = await slowReceiver(pf, 'never');
+    const good = await receiver(pf);
+    await subscribe(pf, {
+      url: `${hang.base}/hang`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 's-001',
+    });
+    await subscribe(pf, {
+      url: `${good.base}/good`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 's-002',
+    });
+    // two pushes to the subscriber that hangs, then one to the good one (each upload wakes the
+    // dispatcher; the pump below is one more round)
+    await upload(pf, 1, 's-001');
+    pf.clock.advance(1);
+    await upload(pf, 2, 's-001');
+    pf.clock.advance(1);
+    await upload(pf, 3, 's-002');
+    const since = Date.now();
+    const round = pf.pushes.pump();
+    // one after another, the good push would wait for the 5 s timeout of each hanging push (10 s)
+    expect(await eventually(() => good.on('/good').length === 1, 4000)).toBe(true);
+    expect(Date.now() - since).toBeLessThan(1000);
+    expect(seqOf(good.on('/good')[0]!)).toBe(3);
+    const hanging = () =>
+      pf.state.db
+        .prepare('SELECT state, attempts, last_status FROM pushes WHERE url = ? ORDER BY created_at')
+        .all(`${hang.base}/hang`);
+    // ... while both hanging pushes are still pending, their first attempt not over
+    expect(hanging()).toEqual([
+      { state: 'pending', attempts: 0, last_status: null },
+      { state: 'pending', attempts: 0, last_status: null },
+    ]);
+    expect(pushRow(pf, `${good.base}/good`)).toMatchObject({ state: 'delivered', attempts: 1 });
+    // the hanging subscription's pushes go one at a time: the second waits for the first
+    expect(await eventually(() => hang.received.length === 1, 4000)).toBe(true);
+    expect(seqOf(hang.received[0]!)).toBe(1);
+    expect(hang.most.get('/hang')).toBe(1);
+
+    // the subscriber goes away: both attempts fail (no answer), are recorded and retried on the schedule
+    await hang.close();
+    await round;
+    expect(hanging()).toEqual([
+      { state: 'pending', attempts: 1, last_status: 0 },
+      { state: 'pending', attempts: 1, last_status: 0 },
+    ]);
+    expect(pushLog(pf, `${hang.base}/hang`).map((e) => [e.attempt, e.status])).toEqual([
+      [1, 0],
+      [1, 0],
+    ]);
+    expect(pushLog(pf, `${good.base}/good`).map((e) => [e.attempt, e.status])).toEqual([[1, 200]]);
+  });
+
+  it('pushes to one subscription go one at a time, in creation order; subscriptions go side by side', async () => {
+    const pf = await platform();
+    const slow = await slowReceiver(pf, 200);
+    // s-001's pushes go to s-001, to its parent p-001 and to its class teacher t-001
+    const paths = ['/s-001', '/p-001', '/t-001'];
+    for (const path of paths) {
+      await subscribe(pf, {
+        url: `${slow.base}${path}`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: path.slice(1),
+      });
+    }
+    // five events a second apart, each waking the dispatcher: rounds overlap the deliveries
+    for (let seq = 1; seq <= 5; seq++) {
+      await upload(pf, seq);
+      pf.clock.advance(1);
+    }
+    await pf.pushes.pump();
+    for (const path of paths) {
+      expect(slow.on(path).map(seqOf), path).toEqual([1, 2, 3, 4, 5]);
+      expect(slow.most.get(path), path).toBe(1);
+      expect(pushLog(pf, `${slow.base}${path}`).map((e) => [e.attempt, e.status])).toEqual(
+        Array(5).fill([1, 200]),
+      );
+    }
+    // the three subscriptions' requests overlapped (each is held 200 ms)
+    expect(slow.most.get('*')).toBeGreaterThan(1);
+    const states = pf.state.db.prepare('SELECT state, attempts FROM pushes').all();
+    expect(states).toEqual(Array(15).fill({ state: 'delivered', attempts: 1 }));
+  });
+
+  it('overlapping rounds never send a push again while its attempt is under way', async () => {
+    // a round every 10 ms on its own, plus wake-ups and pumps
+    p = await demoPlatform({ pushIntervalMs: 10 });
+    const pf = p;
+    const slow = await slowReceiver(pf, 300);
+    const hang = await slowReceiver(pf, 'never');
+    await subscribe(pf, {
+      url: `${slow.base}/slow`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    await subscribe(pf, {
+      url: `${hang.base}/hang`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 's-001',
+    });
+    for (let seq = 1; seq <= 3; seq++) {
+      await upload(pf, seq);
+      pf.clock.advance(1);
+    }
+    const pumps: Promise<number>[] = [];
+    for (let i = 0; i < 20; i++) {
+      pumps.push(pf.pushes.pump());
+      await sleep(25);
+    }
+    // all three answered and recorded (each answer comes 300 ms after the request)
+    expect(await eventually(() => pushLog(pf, `${slow.base}/slow`).length >= 3, 4000)).toBe(true);
+    await sleep(100); // room for a second copy to show up
+    expect(slow.on('/slow').map(seqOf)).toEqual([1, 2, 3]);
+    expect(new Set(slow.received.map(pushIdOf)).size).toBe(3);
+    expect(slow.most.get('/slow')).toBe(1);
+    // the hanging push stays due (pending, its first attempt not over) through every round, and
+    // is sent once; the ones after it wait their turn
+    expect(hang.received.map(seqOf)).toEqual([1]);
+    expect(hang.most.get('/hang')).toBe(1);
+    expect(
+      pf.state.db
+        .prepare('SELECT state, attempts FROM pushes WHERE url = ? ORDER BY created_at')
+        .all(`${hang.base}/hang`),
+    ).toEqual(Array(3).fill({ state: 'pending', attempts: 0 }));
+    expect(pushLog(pf, `${slow.base}/slow`)).toHaveLength(3);
+    expect(pushLog(pf, `${hang.base}/hang`)).toHaveLength(0);
+    // closing cuts the hanging attempt short; every pump still running settles
+    await pf.close();
+    await Promise.all(pumps);
+  });
+
+  it('closing with a delivery in flight to a subscriber that never answers is prompt and clean', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'campus-card-push-close-'));
+    try {
+      const dbPath = join(dir, 'p.db');
+      p = await demoPlatform({ dbPath, pushIntervalMs: 3_600_000 });
+      const pf = p;
+      const hang = await slowReceiver(pf, 'never');
+      await subscribe(pf, {
+        url: `${hang.base}/hang`,
+        event_types: ['attendance.recorded'],
+        recipient_person_id: 's-001',
+      });
+      await upload(pf, 1);
+      const round = pf.pushes.pump();
+      expect(await eventually(() => hang.received.length === 1, 4000)).toBe(true);
+      const since = Date.now();
+      await pf.close();
+      // without aborting the request, close would wait out its 5 s timeout
+      expect(Date.now() - since).toBeLessThan(3000);
+      await expect(round).resolves.toBe(0);
+      // the request was given up (the subscriber sees the connection close)
+      expect(await eventually(() => hang.open.get('/hang') === 0, 2000)).toBe(true);
+      // a wake-up after close touches nothing (the database is closed)
+      await expect(pf.pushes.pump()).resolves.toBe(0);
+      pf.state.kickPushes();
+      await sleep(50);
+      // the cut attempt is neither recorded nor counted: the push is pending as before, and a
+      // platform started again on this database sends it again
+      expect(pushLog(pf, `${hang.base}/hang`)).toEqual([]);
+      const db = new Database(dbPath, { readonly: true });
+      try {
+        expect(db.prepare('SELECT state, attempts, last_status FROM pushes').all()).toEqual([
+          { state: 'pending', attempts: 0, last_status: null },
+        ]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
