@@ -208,6 +208,9 @@ const CHALLENGE_WITHOUT_BODY = {
 const challenge = (hasBody: boolean): Record<string, string> =>
   hasBody ? CHALLENGE_WITH_BODY : CHALLENGE_WITHOUT_BODY;
 
+/** A `keyid` parameter in `Signature-Input` (scanned before the field is parsed). */
+const KEYID = /keyid="([^"]*)"/g;
+
 /** The contract route a request matched, if any. */
 const routeDefOf = (request: FastifyRequest): RouteDef | undefined =>
   (request.routeOptions?.config as { def?: RouteDef } | undefined)?.def;
@@ -421,18 +424,35 @@ export function buildApp(
     return entry;
   }
 
+  /**
+   * The key id a request claims, before its signature is checked: the first `keyid` of
+   * `Signature-Input` whose key is known, as `verifyRequest` picks its label (a gateway's own
+   * signature may come first), else the first.
+   */
+  function claimedKeyId(request: FastifyRequest): string | undefined {
+    const input = headerOf(request, 'signature-input');
+    if (input === undefined) return undefined;
+    let first: string | undefined;
+    KEYID.lastIndex = 0;
+    for (let m = KEYID.exec(input); m !== null; m = KEYID.exec(input)) {
+      const id = m[1] as string;
+      first ??= id;
+      if (lookup(id) !== undefined) return id;
+    }
+    return first;
+  }
+
   function claimedPrincipal(request: FastifyRequest): Principal | undefined {
-    const id = /keyid="([^"]*)"/.exec(headerOf(request, 'signature-input') ?? '')?.[1];
+    const id = claimedKeyId(request);
     return id === undefined ? undefined : lookup(id)?.principal;
   }
 
   async function authenticate(request: FastifyRequest, def: RouteDef): Promise<Principal> {
-    const input = headerOf(request, 'signature-input') ?? '';
-    const claimedKeyId = /keyid="([^"]*)"/.exec(input)?.[1];
+    const claimed = claimedKeyId(request);
     // Decided now, counted below only for a request that the claimed key really signed: a forged
     // one naming a device's key must not use that device's rule up.
     const skew = state.faults.decide('clock_skew', {
-      principalId: claimedKeyId,
+      principalId: claimed,
       operationId: def.operationId,
       path: request.url,
     });
@@ -468,7 +488,7 @@ export function buildApp(
       // Signed by the claimed key? Refused for the skew, it is checked again on the true clock,
       // with its nonce looked up, not stored.
       const genuine = result.ok
-        ? result.keyId === claimedKeyId
+        ? result.keyId === claimed
         : skewMs !== 0 &&
           (
             await verifyRequest(req, {

@@ -183,3 +183,40 @@ describe('required signature components and parameters', () => {
     expect(orders()).toBe(before);
   });
 });
+
+describe('several signatures on one request', () => {
+  it("verifies the device's own when a gateway's signature comes first, and a clock_skew rule still finds the device", async () => {
+    const { generateKeyPair, exportJwk } = await import('@campus-card/core');
+    const { signRequest } = await import('@campus-card/core/http');
+    const gateway = exportJwk((await generateKeyPair('ES256')).privateKey, { includePrivate: true });
+    const url = '/v1/wallets/s-001';
+    const headersFor = (created: number) => {
+      const req = { method: 'GET', url: `http://localhost${url}`, headers: {} };
+      const dev = deviceSigner(p, 'pos-01');
+      const mine = signRequest(req, {
+        keyId: dev.id,
+        key: importSigningKey(dev.jwk as never),
+        created,
+        nonce: randomUUID(),
+        components: FULL_WITHOUT_BODY,
+      });
+      const theirs = signRequest(req, {
+        keyId: 'campus-gateway',
+        key: importSigningKey(gateway as never),
+        created,
+        nonce: randomUUID(),
+        components: FULL_WITHOUT_BODY,
+        label: 'proxy',
+      });
+      return {
+        'signature-input': `${theirs['signature-input']}, ${mine['signature-input']}`,
+        signature: `${theirs.signature}, ${mine.signature}`,
+      };
+    };
+    const get = (created: number) => p.app.inject({ method: 'GET', url, headers: headersFor(created) });
+    expect((await get(p.clock.nowSeconds())).statusCode).toBe(200);
+    p.state.faults.set([{ kind: 'clock_skew', device_id: 'pos-01', skew_s: 1000, count: 1 }]);
+    expect((await get(p.clock.nowSeconds() + 1000)).statusCode).toBe(200);
+    expect(p.state.faults.fire('clock_skew', { principalId: 'pos-01' })).toBeUndefined(); // used up
+  });
+});

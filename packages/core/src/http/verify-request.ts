@@ -9,7 +9,7 @@ import { type VerifyKey, verifyBytes } from './keys.js';
 import { getHeader, type HttpRequestLike } from './message.js';
 import { DEFAULT_COVERED_COMPONENTS } from './sign-request.js';
 import { buildSignatureBase, type SignatureParams } from './signature-base.js';
-import { isInnerList, parseDictionary, type SfInnerList } from './structured-fields.js';
+import { isInnerList, parseDictionary, type SfDictionary, type SfInnerList } from './structured-fields.js';
 
 /** Stable failure codes of {@link verifyRequest}. */
 export type SignatureErrorCode =
@@ -73,7 +73,11 @@ export interface VerifyRequestOptions {
    * or `expires` (without either a signature would verify forever, long after its nonce is forgotten).
    */
   readonly nonceStore?: NonceStore;
-  /** Label to verify; default: the first member of `Signature-Input`. */
+  /**
+   * Label to verify. Default: the first member of `Signature-Input` whose `keyid` the key lookup
+   * knows (so a signature a gateway put before the client's own is passed over), else the first
+   * member.
+   */
   readonly label?: string;
   /**
    * Verifies the raw signature over the UTF-8 signature base in place of the built-in pure-JS
@@ -143,6 +147,26 @@ function readParams(list: SfInnerList): SignatureParams | undefined {
   return out;
 }
 
+/**
+ * The default label: the first member of `Signature-Input` whose `keyid` resolves to a key, else
+ * the first member (whose failure is then reported). One member, the usual case, needs no lookup.
+ */
+async function pickLabel(inputs: SfDictionary, keyLookup: KeyLookup): Promise<string | undefined> {
+  const first = inputs.keys().next().value;
+  if (inputs.size < 2) return first;
+  for (const [label, input] of inputs) {
+    if (!isInnerList(input)) continue;
+    const keyId = input.params.find(([name]) => name === 'keyid')?.[1];
+    if (typeof keyId !== 'string') continue;
+    try {
+      if ((await keyLookup(keyId)) !== undefined) return label;
+    } catch {
+      // an unknown key, as far as choosing goes
+    }
+  }
+  return first;
+}
+
 function nowSeconds(now: Date | number): number {
   const ms = now instanceof Date ? now.getTime() : now;
   if (typeof ms !== 'number' || !Number.isFinite(ms))
@@ -201,7 +225,7 @@ export async function verifyRequest(
   const sigs = parseDictionary(sigHeader);
   if (inputs === undefined || sigs === undefined)
     return fail('ERR_SIG_MALFORMED', 'unparseable signature headers');
-  const label = options.label ?? inputs.keys().next().value;
+  const label = options.label ?? (await pickLabel(inputs, options.keyLookup));
   if (label === undefined) return fail('ERR_SIG_MISSING', 'empty Signature-Input');
   const input = inputs.get(label);
   const sig = sigs.get(label);

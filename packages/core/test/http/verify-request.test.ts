@@ -313,6 +313,63 @@ describe('default label', () => {
     );
     expect(r).toMatchObject({ ok: true, label: 'sig1' });
   });
+
+  it("passes over a signature whose key the lookup does not know (a gateway's, put first)", async () => {
+    const device = jwkFor('ed25519', 5);
+    const gateway = jwkFor('ecdsa-p256-sha256', 9);
+    const req: HttpRequestLike = { method: 'GET', url: 'https://a.test/x', headers: {} };
+    const mine = signRequest(req, {
+      keyId: 'dev',
+      key: importSigningKey(device),
+      created: CREATED,
+      nonce: 'n',
+    });
+    const theirs = signRequest(req, {
+      keyId: 'gw',
+      key: importSigningKey(gateway),
+      created: CREATED,
+      nonce: 'g',
+      label: 'proxy',
+    });
+    const headers = {
+      'signature-input': `${theirs['signature-input']}, ${mine['signature-input']}`,
+      signature: `${theirs.signature}, ${mine.signature}`,
+    };
+    const lookups: string[] = [];
+    const only = (known: Record<string, Jwk>) => (kid: string) => {
+      lookups.push(kid);
+      const j = known[kid];
+      return j === undefined ? undefined : importVerifyKey(j);
+    };
+    expect(
+      await verifyRequest({ ...req, headers }, { keyLookup: only({ dev: device }), now: NOW_MS }),
+    ).toMatchObject({
+      ok: true,
+      label: 'sig1',
+      keyId: 'dev',
+    });
+    // both known: the first; none known: the first, reported as unknown; an explicit label wins
+    expect(
+      await verifyRequest(
+        { ...req, headers },
+        { keyLookup: only({ dev: device, gw: gateway }), now: NOW_MS },
+      ),
+    ).toMatchObject({ ok: true, label: 'proxy', keyId: 'gw' });
+    expect(await verifyRequest({ ...req, headers }, { keyLookup: only({}), now: NOW_MS })).toMatchObject({
+      ok: false,
+      code: 'ERR_SIG_UNKNOWN_KEY',
+    });
+    expect(
+      await verifyRequest(
+        { ...req, headers },
+        { keyLookup: only({ dev: device, gw: gateway }), now: NOW_MS, label: 'sig1' },
+      ),
+    ).toMatchObject({ ok: true, label: 'sig1' });
+    // one signature: no lookup to choose it
+    lookups.length = 0;
+    await verifyRequest({ ...req, headers: { ...mine } }, { keyLookup: only({ dev: device }), now: NOW_MS });
+    expect(lookups).toEqual(['dev']);
+  });
 });
 
 describe('keys', () => {
