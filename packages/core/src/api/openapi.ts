@@ -209,8 +209,9 @@ const PROBLEM_CODES: Partial<
       'The request is not valid HTTP/1.1 (400), did not arrive within 30 s (408, retryable), or its headers exceed 16 KiB (431). No route saw it; the connection is closed.',
   },
   ERR_VALIDATION: {
-    status: [400],
-    description: 'A parameter or body field breaks its schema; `errors` lists each field.',
+    status: [400, 422],
+    description:
+      "A parameter or body field breaks its schema (400); or a card's credential would break the token format's limits (422: a group or linked card id over 64 characters, over 64 groups or linked cards, over 600 bytes), from the person's directory data or a parent's linked cards. `errors` lists each field.",
   },
   ERR_BODY_TOO_LARGE: { status: [413], description: 'The body is larger than the platform accepts.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: [415], description: 'The body is not `application/json`.' },

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import {
   CARD_STATUS,
-  type CampusCardError,
+  CampusCardError,
   type CredentialCache,
   computeUidHash,
   decodeCredential,
@@ -16,12 +16,14 @@ import {
   decodeTrustList,
   exportJwk,
   generateKeyPair,
+  type IssueCredentialInput,
   importPrivateJwk,
   importPublicJwk,
   issueCredential,
   KEY_USE,
   type PrivateKey,
   type PublicKey,
+  type Signer,
   type StatusList,
   signRoster,
   signStatusList,
@@ -177,6 +179,43 @@ export function touchTrustMaterial(
   }
 }
 
+/**
+ * The validity of the issuer keys the platform makes, in their trust-list entries: from 1970-01-01
+ * (the earliest time a token carries) to 9999-12-31T23:59:59Z (the latest the virtual clock can be
+ * set to). Credentials, status lists and rosters are signed at the virtual clock's time, which
+ * `/admin/clock` moves anywhere: a window tied to it (the school's creation, say) would refuse
+ * everything signed once the clock is set back before it. A rotation retires a key by leaving it
+ * out of the next trust list, not by its `exp`.
+ */
+const ISSUER_KEY_NBF = 0;
+const ISSUER_KEY_EXP = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
+
+/**
+ * Whether a stored trust list gives its keys the window of {@link ISSUER_KEY_NBF}: one signed by an
+ * earlier version (from the school's creation less a day, for ten years) is signed again. Kept by
+ * ETag, so a list is decoded once.
+ */
+function trustListWindowCurrent(
+  state: PlatformState,
+  schoolId: string,
+  etag: string,
+  bytes: Uint8Array,
+): boolean {
+  const key = `${schoolId}\n${etag}`;
+  let checked = windowChecked.get(state);
+  if (checked === undefined) {
+    checked = new Set();
+    windowChecked.set(state, checked);
+  }
+  if (checked.has(key)) return true;
+  const ok = decodeTrustList(bytes).trustList.keys.every(
+    (k) => k.nbf === ISSUER_KEY_NBF && k.exp === ISSUER_KEY_EXP,
+  );
+  if (ok) checked.add(key);
+  return ok;
+}
+const windowChecked = new WeakMap<PlatformState, Set<string>>();
+
 async function sign(
   kind: TrustKind,
   state: PlatformState,
@@ -186,12 +225,6 @@ async function sign(
 ): Promise<Uint8Array> {
   const keys = ensureSchoolKeys(state, schoolId);
   if (kind === 'trust-list') {
-    const created = (
-      state.db.prepare('SELECT created_at FROM schools WHERE school_id = ?').get(schoolId) as {
-        created_at: number;
-      }
-    ).created_at;
-    const nbf = Math.floor(created / 1000) - DAY;
     return signTrustList(
       {
         version,
@@ -201,8 +234,8 @@ async function sign(
           {
             key: keys.issuer.publicKey,
             roles: ['teacher', 'student', 'parent'],
-            nbf,
-            exp: nbf + 10 * 365 * DAY,
+            nbf: ISSUER_KEY_NBF,
+            exp: ISSUER_KEY_EXP,
             schools: [schoolId],
             uses: KEY_USE.credentials | KEY_USE.statusLists | KEY_USE.rosters,
           },
@@ -345,10 +378,15 @@ export async function getTrustMaterial(
     };
     if (row.dirty === 0 && row.bytes !== null && row.etag !== null) {
       const age = row.iat === null ? Number.POSITIVE_INFINITY : state.clock.nowSeconds() - row.iat;
-      if (age < state.settings[RESIGN_AFTER[kind]]) {
-        return { bytes: new Uint8Array(row.bytes), etag: row.etag, version: row.version };
+      const bytes = new Uint8Array(row.bytes);
+      if (
+        age < state.settings[RESIGN_AFTER[kind]] &&
+        (kind !== 'trust-list' || trustListWindowCurrent(state, schoolId, row.etag, bytes))
+      ) {
+        return { bytes, etag: row.etag, version: row.version };
       }
-      // Old (or stored before its iat was kept): the next version, signed now, same content.
+      // Old (or stored before its iat was kept), or a trust list of an earlier version whose key
+      // validity followed the school's creation: the next version, signed now.
       state.db
         .prepare(
           'UPDATE trust_material SET version = version + 1, dirty = 1 WHERE school_id = ? AND kind = ? AND version = ? AND dirty = 0',
@@ -701,6 +739,15 @@ const sameIds = (a: readonly string[], b: readonly string[]): boolean =>
 const sameKid = (a: PrivateKey, b: PrivateKey): boolean =>
   Buffer.from(a.publicKey.kid).equals(Buffer.from(b.publicKey.kid));
 
+/**
+ * Where a credential the token format cannot carry is blamed: the request field (`errors[].path`)
+ * and whose credential it is, for the message.
+ */
+interface Blame {
+  readonly path: string;
+  readonly whose: string;
+}
+
 /** Options of {@link buildCredential}. */
 interface BuildOptions {
   /** Default: the school's issuer key. */
@@ -709,40 +756,187 @@ interface BuildOptions {
   readonly iat?: number;
   /** The linked cards. Default: the person's, now ({@link linkedCardIds}). */
   readonly linked?: readonly string[];
+  /**
+   * A credential over the format's limits (spec §2.1) is a 422 `ERR_VALIDATION` naming this (see
+   * {@link overLimit}). Without it, core's error is thrown as it is.
+   */
+  readonly blame?: Blame;
+}
+
+/** The format's limits a platform credential can meet (spec §2.1), besides its 600 bytes. */
+const MAX_TEXT_CHARS = 64;
+const MAX_ITEMS = 64;
+const chars = (s: string): number => [...s].length;
+
+/** An ES256 public key for {@link credentialFits}' signer: its header has the size of every issuer key's. */
+let fitKey: PublicKey | undefined;
+
+/** The person's field a group of {@link personGroups} comes from, by its prefix. */
+function groupSource(group: string, teachesIndex: number): string {
+  if (group.startsWith('class:')) return 'class_id';
+  if (group.startsWith('dorm:')) return 'dorm';
+  if (group.startsWith('room:')) return 'dorm and room';
+  if (group.startsWith('campus:')) return 'campus';
+  if (group.startsWith('teaches:')) return `class_ids/${teachesIndex}`;
+  return 'groups';
+}
+
+/**
+ * The 422 `ERR_VALIDATION` for a credential core refused to sign because the token format cannot
+ * carry it (a text over 64 characters, over 64 groups or linked cards, over 600 bytes: spec §2.1),
+ * with one `errors[]` entry per cause, each naming the field it comes from; undefined for any other
+ * error. Directory data that makes such a card is valid input: the answer is a 4xx, never a 5xx that
+ * a client would retry.
+ */
+function overLimit(
+  e: unknown,
+  claims: {
+    readonly cardId: string;
+    readonly groups: readonly string[];
+    readonly linked: readonly string[];
+    readonly physicalCard: string | null;
+  },
+  blame: Blame,
+): ApiError | undefined {
+  if (!(e instanceof CampusCardError)) return undefined;
+  if (!['ERR_STRUCTURE', 'ERR_INPUT_TOO_LARGE', 'ERR_CBOR_TOO_DEEP'].includes(e.code)) return undefined;
+  const messages: string[] = [];
+  const limit = `the token format allows ${MAX_TEXT_CHARS}`;
+  if (chars(claims.cardId) > MAX_TEXT_CHARS)
+    messages.push(`the card id ${claims.cardId} is ${chars(claims.cardId)} characters; ${limit}`);
+  let teaches = 0;
+  for (const g of claims.groups) {
+    const source = groupSource(g, teaches);
+    if (g.startsWith('teaches:')) teaches++;
+    if (chars(g) > MAX_TEXT_CHARS)
+      messages.push(`${source} makes the group "${g}" ${chars(g)} characters; ${limit}`);
+  }
+  if (claims.groups.length > MAX_ITEMS) {
+    messages.push(
+      `${claims.groups.length} groups (class_id, dorm, room, campus and each of class_ids); a credential carries at most ${MAX_ITEMS}`,
+    );
+  }
+  for (const id of claims.linked) {
+    if (chars(id) > MAX_TEXT_CHARS)
+      messages.push(`the linked card id ${id} is ${chars(id)} characters; ${limit}`);
+  }
+  if (claims.linked.length > MAX_ITEMS) {
+    messages.push(
+      `${claims.linked.length} linked cards (one per student in student_ids); a credential carries at most ${MAX_ITEMS}`,
+    );
+  }
+  if (claims.physicalCard !== null && chars(claims.physicalCard) > MAX_TEXT_CHARS) {
+    messages.push(`the physical card number is ${chars(claims.physicalCard)} characters; ${limit}`);
+  }
+  if (messages.length === 0) {
+    // the credential as a whole: its groups and linked cards together are too long
+    messages.push(
+      `${e.message}: its groups (class_id, dorm, room, campus, class_ids) and linked cards (one per linked student with a card) take too much room`,
+    );
+  }
+  const detail = messages.map((m) => `${blame.whose}: ${m}`);
+  return new ApiError(
+    422,
+    'ERR_VALIDATION',
+    `the token format cannot carry a credential this needs (spec §2.1): ${detail.join('; ')}`,
+    { errors: detail.map((message) => ({ path: blame.path, message })) },
+  );
+}
+
+type CredentialCard = Pick<
+  CardRow,
+  'card_id' | 'school_id' | 'person_id' | 'role' | 'status_index' | 'physical_card_number'
+>;
+
+/** What a card's credential says ({@link buildCredential}, {@link credentialFits}). */
+function credentialInput(
+  state: PlatformState,
+  card: CredentialCard,
+  holder: PublicKey,
+  validityDays: number,
+  options: Pick<BuildOptions, 'iat' | 'linked'>,
+) {
+  const person = getPersonRow(state, card.person_id);
+  if (person === undefined) throw notFound(`person ${card.person_id}`);
+  const iat = options.iat ?? state.clock.nowSeconds();
+  const linked = options.linked ?? linkedCardIds(state, person);
+  const groups = personGroups(person);
+  const input: IssueCredentialInput = {
+    school: card.school_id,
+    cardId: card.card_id,
+    role: card.role,
+    iat,
+    validityDays,
+    holderKey: holder,
+    statusIndex: card.status_index,
+    ...(card.physical_card_number === null ? {} : { physicalCard: card.physical_card_number }),
+    ...(groups.length > 0 ? { groups } : {}),
+    ...(linked.length > 0 ? { linkedCards: linked } : {}),
+  };
+  /** The 422 for core's refusal of this credential, when it is a format limit ({@link overLimit}). */
+  const refusal = (e: unknown, blame: Blame | undefined): unknown =>
+    (blame === undefined
+      ? undefined
+      : overLimit(
+          e,
+          { cardId: card.card_id, groups, linked, physicalCard: card.physical_card_number },
+          blame,
+        )) ?? e;
+  return { input, iat, linked, refusal };
 }
 
 async function buildCredential(
   state: PlatformState,
-  card: Pick<
-    CardRow,
-    'card_id' | 'school_id' | 'person_id' | 'role' | 'status_index' | 'physical_card_number'
-  >,
+  card: CredentialCard,
   holder: PublicKey,
   validityDays: number,
   options: BuildOptions = {},
 ): Promise<{ credential: Uint8Array; iat: number; linked: readonly string[] }> {
-  const person = getPersonRow(state, card.person_id);
-  if (person === undefined) throw notFound(`person ${card.person_id}`);
+  const { input, iat, linked, refusal } = credentialInput(state, card, holder, validityDays, options);
   const issuer = options.issuer ?? ensureSchoolKeys(state, card.school_id).issuer;
-  const iat = options.iat ?? state.clock.nowSeconds();
-  const linked = options.linked ?? linkedCardIds(state, person);
-  const groups = personGroups(person);
-  const credential = await issueCredential(
-    {
-      school: card.school_id,
-      cardId: card.card_id,
-      role: card.role,
-      iat,
-      validityDays,
-      holderKey: holder,
-      statusIndex: card.status_index,
-      ...(card.physical_card_number === null ? {} : { physicalCard: card.physical_card_number }),
-      ...(groups.length > 0 ? { groups } : {}),
-      ...(linked.length > 0 ? { linkedCards: linked } : {}),
+  try {
+    return { credential: await issueCredential(input, issuer), iat, linked };
+  } catch (e) {
+    throw refusal(e, options.blame);
+  }
+}
+
+/**
+ * Checks, signing nothing and writing nothing, that the token format can carry a card's credential
+ * (spec §2.1), so that a request refuses it before it takes a status index. Undefined when it can;
+ * otherwise a promise that rejects with the 422 of {@link overLimit}. The check does not await:
+ * core checks every limit before it asks its signer to sign, so a signer that only notes the call
+ * tells at once (the header and signature sizes are those of any ES256 issuer key), and the caller
+ * goes on in the same turn, as it did before the check.
+ */
+function credentialFits(
+  state: PlatformState,
+  card: CredentialCard,
+  holder: PublicKey,
+  validityDays: number,
+  options: Pick<BuildOptions, 'iat' | 'linked'> & { readonly blame: Blame },
+): Promise<void> | undefined {
+  const { input, refusal } = credentialInput(state, card, holder, validityDays, options);
+  fitKey ??= generateKeyPair('ES256').publicKey;
+  let signed = false;
+  const signer: Signer = {
+    alg: 'ES256',
+    kid: fitKey.kid,
+    publicKey: fitKey,
+    sign: () => {
+      signed = true;
+      return new Uint8Array(64);
     },
-    issuer,
+  };
+  const done = issueCredential(input, signer).then(
+    () => undefined,
+    (e: unknown) => {
+      throw refusal(e, options.blame);
+    },
   );
-  return { credential, iat, linked };
+  if (!signed) return done; // refused (or checked later by another core): the caller awaits it
+  done.catch(() => undefined);
+  return undefined;
 }
 
 /** The days a card's credential is valid for (its expiry minus its issue). */
@@ -795,15 +989,10 @@ async function signLinkRefreshes(
   state: PlatformState,
   studentId: string,
   cardId: string | undefined,
+  blamePath: string,
 ): Promise<LinkRefresh[]> {
   const refreshes: LinkRefresh[] = [];
-  for (const card of parentCardsOf(state, studentId)) {
-    const person = getPersonRow(state, card.person_id);
-    if (person === undefined) throw notFound(`person ${card.person_id}`);
-    const linked = linkedCardIds(state, person, { studentId, cardId });
-    const held = credentialLinks(card);
-    if (sameIds(held, linked)) continue;
-    const narrowed = held.some((id) => !linked.includes(id));
+  for (const { card, linked, narrowed } of linkChanges(state, studentId, cardId)) {
     const reserved = narrowed ? reserveStatusIndex(state, card.school_id) : undefined;
     const statusIndex = reserved?.index ?? card.status_index;
     const { credential } = await buildCredential(
@@ -811,11 +1000,58 @@ async function signLinkRefreshes(
       { ...card, status_index: statusIndex },
       importPublicJwk(JSON.parse(card.holder_jwk)),
       validityDaysOf(card),
-      { iat: Math.floor(card.issued_at / 1000), linked },
+      { iat: Math.floor(card.issued_at / 1000), linked, blame: parentBlame(card, blamePath) },
     );
     refreshes.push({ card, linked, statusIndex, reserved, credential });
   }
   return refreshes;
+}
+
+/** The parents' cards whose `linkedCards` change once the student's live card is `cardId`. */
+function linkChanges(
+  state: PlatformState,
+  studentId: string,
+  cardId: string | undefined,
+): { card: CardRow; linked: string[]; narrowed: boolean }[] {
+  const changes: { card: CardRow; linked: string[]; narrowed: boolean }[] = [];
+  for (const card of parentCardsOf(state, studentId)) {
+    const person = getPersonRow(state, card.person_id);
+    if (person === undefined) throw notFound(`person ${card.person_id}`);
+    const linked = linkedCardIds(state, person, { studentId, cardId });
+    const held = credentialLinks(card);
+    if (sameIds(held, linked)) continue;
+    changes.push({ card, linked, narrowed: held.some((id) => !linked.includes(id)) });
+  }
+  return changes;
+}
+
+const parentBlame = (card: CardRow, path: string): Blame => ({
+  path,
+  whose: `parent card ${card.card_id} (person ${card.person_id}), whose credential names its students' cards`,
+});
+
+/**
+ * {@link credentialFits} for the credentials {@link signLinkRefreshes} would sign (with the index
+ * the school's next card would take, for one that needs a new index): undefined when the format
+ * can carry each; otherwise a promise that rejects with the 422 naming the first parent card.
+ */
+function linkRefreshesFit(
+  state: PlatformState,
+  studentId: string,
+  cardId: string | undefined,
+  blamePath: string,
+): Promise<void> | undefined {
+  for (const { card, linked, narrowed } of linkChanges(state, studentId, cardId)) {
+    const refused = credentialFits(
+      state,
+      { ...card, status_index: narrowed ? peekStatusIndex(state, card.school_id) : card.status_index },
+      importPublicJwk(JSON.parse(card.holder_jwk)),
+      validityDaysOf(card),
+      { iat: Math.floor(card.issued_at / 1000), linked, blame: parentBlame(card, blamePath) },
+    );
+    if (refused !== undefined) return refused;
+  }
+  return undefined;
 }
 
 /**
@@ -1070,8 +1306,9 @@ const ROTATION_ROUNDS = 4;
 /**
  * Rotates a school's issuer key: a new key pair; the next trust list version lists it alone (the
  * old key is retired: credentials it signed stop verifying); every card that is not revoked gets
- * a new credential under it (same card, status index, holder key and validity length); the status
- * list and roster are re-signed with it at their next version.
+ * a new credential under it (same card, status index, holder key, `iat` and expiry: a rotation
+ * neither extends a card nor brings an expired one back); the status list and roster are re-signed
+ * with it at their next version.
  *
  * The credentials are signed first (async), then the key is installed and they are written in one
  * transaction. A card that changed while they were signed (renewed, its status changed, its
@@ -1096,16 +1333,19 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
       .prepare("SELECT * FROM cards WHERE school_id = ? AND status <> 'revoked' ORDER BY status_index")
       .all(schoolId) as CardRow[];
   /** The credentials signed so far, by card, with the row each was signed from. */
-  const signed = new Map<string, { card: CardRow; credential: Uint8Array; iat: number; days: number }>();
+  const signed = new Map<string, { card: CardRow; credential: Uint8Array }>();
   let stale = liveCards();
   for (let round = 1; ; round++) {
     for (const card of stale) {
       const days = validityDaysOf(card);
       const holder = importPublicJwk(JSON.parse(card.holder_jwk));
+      // the card's own validity: issued when it was, expiring when it does (an expired card stays so)
       signed.set(card.card_id, {
         card,
-        days,
-        ...(await buildCredential(state, card, holder, days, { issuer: keys.issuer })),
+        ...(await buildCredential(state, card, holder, days, {
+          issuer: keys.issuer,
+          iat: Math.floor(card.issued_at / 1000),
+        })),
       });
     }
     const done = state.tx((): { changed: CardRow[] } | { version: number; reissued: number } => {
@@ -1119,19 +1359,11 @@ export async function rotateIssuerKey(state: PlatformState, schoolId: string): P
       state.db
         .prepare('UPDATE school_keys SET issuer_jwk = ? WHERE school_id = ?')
         .run(JSON.stringify(exportJwk(keys.issuer, { includePrivate: true })), schoolId);
-      const upd = state.db.prepare(
-        'UPDATE cards SET issued_at = ?, expires_at = ?, credential = ?, updated_at = ? WHERE card_id = ?',
-      );
+      // only the credential changes: issued_at, expires_at and what the history holds stay
+      const upd = state.db.prepare('UPDATE cards SET credential = ?, updated_at = ? WHERE card_id = ?');
       for (const c of cards) {
-        const r = signed.get(c.card_id) as { credential: Uint8Array; iat: number; days: number };
-        upd.run(
-          r.iat * 1000,
-          (r.iat + r.days * DAY) * 1000,
-          Buffer.from(r.credential),
-          state.clock.now(),
-          c.card_id,
-        );
-        recordCardHistory(state, c.card_id);
+        const r = signed.get(c.card_id) as { credential: Uint8Array };
+        upd.run(Buffer.from(r.credential), state.clock.now(), c.card_id);
       }
       state.db
         .prepare(
@@ -1174,6 +1406,33 @@ interface StatusIndex {
   readonly index: number;
   /** The group-commit batch the reservation was written in; undefined when it committed at once. */
   readonly batch: Batch | undefined;
+}
+
+/**
+ * The status index the school's next reservation would take, without taking it: for
+ * {@link credentialFits}. 0 for a school without keys yet.
+ */
+function peekStatusIndex(state: PlatformState, schoolId: string): number {
+  const r = state.db.prepare('SELECT next_status_index FROM school_keys WHERE school_id = ?').get(schoolId) as
+    | { next_status_index: number }
+    | undefined;
+  return r?.next_status_index ?? 0;
+}
+
+/**
+ * A new card's id, unique platform-wide: `<school>-<index, 6 digits or more>`
+ * (`sch-demo-000004`). When that would be over the token format's 64 characters (a school id of
+ * 58 characters or more), `<the school id's first characters>.<16 hex digits of its SHA-256>:<index>`,
+ * exactly 64 characters: the hash keeps two long school ids with one prefix apart, and the `:` keeps
+ * these ids apart from the first form's, whose index follows a `-`. Ids of the first form, the only
+ * ones a school id that fits ever had, stay as they are.
+ */
+export function newCardId(schoolId: string, index: number): string {
+  const n = String(index).padStart(6, '0');
+  const plain = `${schoolId}-${n}`;
+  if (plain.length <= MAX_TEXT_CHARS) return plain;
+  const hash = createHash('sha256').update(schoolId).digest('hex').slice(0, 16);
+  return `${schoolId.slice(0, MAX_TEXT_CHARS - 18 - n.length)}.${hash}:${n}`;
 }
 
 /**
@@ -1227,8 +1486,16 @@ export const cardHandlers: Handlers = {
     const { state, body: b } = ctx;
     const person = getPersonRow(state, b.person_id);
     if (person === undefined) throw notFound(`person ${b.person_id}`);
-    if (person.kind !== b.role)
-      throw new ApiError(400, 'ERR_VALIDATION', `a ${person.kind} cannot hold a ${b.role} card`);
+    if (person.kind !== b.role) {
+      throw new ApiError(400, 'ERR_VALIDATION', `a ${person.kind} cannot hold a ${b.role} card`, {
+        errors: [
+          {
+            path: 'body/role',
+            message: `person ${person.person_id} is a ${person.kind}: must be ${person.kind}`,
+          },
+        ],
+      });
+    }
     const live = () =>
       state.db
         .prepare(
@@ -1238,29 +1505,42 @@ export const cardHandlers: Handlers = {
     if (live() !== undefined)
       throw new ApiError(409, 'ERR_CARD_EXISTS', 'this person already has a live card of this role (C1)');
     const holder = holderKeyOf(b.holder_jwk);
+    const days = b.validity_days ?? 30;
+    const draft = (index: number) => ({
+      card_id: newCardId(person.school_id, index),
+      school_id: person.school_id,
+      person_id: person.person_id,
+      role: b.role,
+      status_index: index,
+      physical_card_number: null,
+    });
+    const blame = { path: 'body/person_id', whose: `person ${person.person_id}` };
+    // First a check that writes nothing: a card the token format cannot carry (its groups, its
+    // linked cards, or a parent's credential once it names this card) is a 422 that takes no status
+    // index and makes no key. It does not await when the card fits: the issuer key is then taken
+    // and the index reserved in the same turn (a rotation that retires the key before the commit
+    // makes the issue a retryable 409).
+    const next = draft(peekStatusIndex(state, person.school_id));
+    const refused =
+      credentialFits(state, next, holder, days, { blame }) ??
+      (b.role === 'student'
+        ? linkRefreshesFit(state, person.person_id, next.card_id, 'body/person_id')
+        : undefined);
+    if (refused !== undefined) await refused;
     const { issuer } = ensureSchoolKeys(state, person.school_id);
     // Reserve a status index before the (async) signing.
     const reserved = reserveStatusIndex(state, person.school_id);
     const { index } = reserved;
-    const cardId = `${person.school_id}-${String(index).padStart(6, '0')}`;
-    const days = b.validity_days ?? 30;
-    const { credential, iat, linked } = await buildCredential(
-      state,
-      {
-        card_id: cardId,
-        school_id: person.school_id,
-        person_id: person.person_id,
-        role: b.role,
-        status_index: index,
-        physical_card_number: null,
-      },
-      holder,
-      days,
-      { issuer },
-    );
+    const cardId = newCardId(person.school_id, index);
+    const { credential, iat, linked } = await buildCredential(state, draft(index), holder, days, {
+      issuer,
+      blame,
+    });
     // a student's new card is linked to their parents: their credentials gain it
     const refreshes =
-      b.role === 'student' ? await signLinkRefreshes(state, person.person_id, cardId) : undefined;
+      b.role === 'student'
+        ? await signLinkRefreshes(state, person.person_id, cardId, 'body/person_id')
+        : undefined;
     return ctx.commit(() => {
       checkReserved(reserved);
       if (live() !== undefined)
@@ -1331,6 +1611,21 @@ export const cardHandlers: Handlers = {
     // from before the platform signed parents' credentials again on such a change).
     const newKey = toBase64Url(holder.kid) !== card.holder_kid;
     const newIndex = newKey || credentialLinks(card).some((id) => !linked.includes(id));
+    const blame = { path: 'params/card_id', whose: `card ${card.card_id} (person ${card.person_id})` };
+    // a credential the format cannot carry is refused before an index is taken
+    const refused = newIndex
+      ? credentialFits(
+          state,
+          { ...card, status_index: peekStatusIndex(state, card.school_id) },
+          holder,
+          days,
+          {
+            linked,
+            blame,
+          },
+        )
+      : undefined;
+    if (refused !== undefined) await refused;
     const reserved = newIndex ? reserveStatusIndex(state, card.school_id) : undefined;
     const statusIndex = reserved?.index ?? card.status_index;
     const { credential, iat } = await buildCredential(
@@ -1338,7 +1633,7 @@ export const cardHandlers: Handlers = {
       { ...card, status_index: statusIndex },
       holder,
       days,
-      { linked },
+      { linked, blame },
     );
     return ctx.commit(() => {
       checkReserved(reserved);
@@ -1379,10 +1674,13 @@ export const cardHandlers: Handlers = {
     const card = getCardRow(ctx.state, ctx.params.card_id);
     // a student's card leaves their parents' credentials: signed again without it, each under a
     // new status index (the credential naming it is revoked with the card)
-    const refreshes =
-      card?.role === 'student' && card.status !== 'revoked'
-        ? await signLinkRefreshes(ctx.state, card.person_id, undefined)
-        : undefined;
+    let refreshes: LinkRefresh[] | undefined;
+    if (card?.role === 'student' && card.status !== 'revoked') {
+      // checked first, taking no status index: a parent's credential the format cannot carry
+      const refused = linkRefreshesFit(ctx.state, card.person_id, undefined, 'params/card_id');
+      if (refused !== undefined) await refused;
+      refreshes = await signLinkRefreshes(ctx.state, card.person_id, undefined, 'params/card_id');
+    }
     return statusChange(
       ctx as HandlerContext,
       ctx.params.card_id,
@@ -1410,7 +1708,11 @@ export const cardHandlers: Handlers = {
       { ...card, physical_card_number: number },
       importPublicJwk(JSON.parse(card.holder_jwk)),
       validityDaysOf(card),
-      { iat: Math.floor(card.issued_at / 1000), linked: credentialLinks(card) },
+      {
+        iat: Math.floor(card.issued_at / 1000),
+        linked: credentialLinks(card),
+        blame: { path: 'body/card_number', whose: `card ${card.card_id} (person ${card.person_id})` },
+      },
     );
     return ctx.commit(() => {
       const now = getCardRow(state, card.card_id) as CardRow;
