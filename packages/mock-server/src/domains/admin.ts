@@ -4,7 +4,8 @@
  * @module
  */
 import type { Handlers } from '../context.js';
-import { iso, parseIso } from '../lib/clock.js';
+import { CLOCK_RANGE_TEXT, inClockRange, iso, parseIso } from '../lib/clock.js';
+import { ApiError } from '../lib/problem.js';
 import { rotateIssuerKey } from './cards.js';
 
 /** Admin handlers. */
@@ -16,8 +17,17 @@ export const adminHandlers: Handlers = {
   }),
   setClock: (ctx) => {
     const { clock } = ctx.state;
-    if (ctx.body.set !== undefined) clock.set(parseIso(ctx.body.set, 'body/set'));
-    if (ctx.body.advance_s !== undefined) clock.advance(ctx.body.advance_s);
+    const { set, advance_s } = ctx.body;
+    // the time the clock would show, checked before it moves: a refused move leaves it as it was
+    const from = set === undefined ? clock.now() : parseIso(set, 'body/set');
+    const target = advance_s === undefined ? from : from + Math.round(advance_s * 1000);
+    if (!inClockRange(target)) {
+      const path = advance_s === undefined ? 'body/set' : 'body/advance_s';
+      const message = `would move the clock outside ${CLOCK_RANGE_TEXT}`;
+      throw new ApiError(400, 'ERR_VALIDATION', `${path}: ${message}`, { errors: [{ path, message }] });
+    }
+    if (set !== undefined) clock.set(target);
+    else if (advance_s !== undefined) clock.advance(advance_s);
     return { status: 200, body: { now: iso(clock.now()), offset_ms: clock.offsetMs() } };
   },
   setFaults: (ctx) => {

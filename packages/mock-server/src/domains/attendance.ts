@@ -44,23 +44,32 @@ function eventOut(r: EventRow): StoredEvent {
 }
 
 /**
- * The card of an event's code or card tap, as of the event's time (`nowSeconds`), **whatever the
- * card's current status** (`anyStatus`): an attendance or access event reports what the reader
- * did, so the person it admitted (or turned away) is named even when the card was reported lost or
- * revoked before the upload. Everything else is judged as for a payment: the code's signatures and
- * time window at `nowSeconds`, the card of the reader's school, the current phone key, the card's
- * validity at `nowSeconds`. Undefined when it does not resolve.
+ * The card of an event's code or card tap, as of the event's time (`occurredAt`, unix ms), **whatever
+ * the card's status** (`anyStatus`): an attendance or access event reports what the reader did, so
+ * the person it admitted (or turned away) is named even when the card was reported lost or revoked
+ * before the upload. Everything else is judged as for a payment: the code's signatures and time
+ * window at the event's time, the card of the reader's school, the current phone key (a code of a
+ * superseded phone key does not resolve), the card's validity at the event's time.
  *
- * Money is not judged so: an offline payment stays fail-closed on the current status.
+ * A card tap's UID names the card it was linked to **at the tap** (`statusAt`, which looks it up
+ * in `card_history`), as that card was then: a tap made before an unlink is the old card's
+ * person's, even once the physical card is linked to another card (another person's, say), and a
+ * tap made while the UID was linked to no card does not resolve. A code names its card whatever
+ * happened since, so it is judged without `statusAt`. Undefined when it does not resolve.
  */
 async function resolveEventCredential(
   state: PlatformState,
   principal: Principal,
   input: { qr_text?: string | undefined; uid_hex?: string | undefined },
-  nowSeconds: number,
+  occurredAt: number,
 ): Promise<Resolution | undefined> {
+  const nowSeconds = Math.floor(occurredAt / 1000);
   try {
-    return await resolveCredentialInput(state, principal, input, { nowSeconds, anyStatus: true });
+    return await resolveCredentialInput(state, principal, input, {
+      nowSeconds,
+      anyStatus: true,
+      ...(input.uid_hex !== undefined ? { statusAt: occurredAt } : {}),
+    });
   } catch (err) {
     if (err instanceof ApiError) return undefined;
     throw err;
@@ -76,8 +85,8 @@ export const attendanceHandlers: Handlers = {
     const { state, body: b } = ctx;
     const p = requirePrincipal(ctx);
     // Resolve codes and UIDs first (async), as of each event's time, whatever the card's status
-    // now (resolveEventCredential): a card unknown, or a code that does not verify, leaves the
-    // event unresolved.
+    // (resolveEventCredential; a UID names the card it was linked to at the tap): a card unknown,
+    // or a code that does not verify, leaves the event unresolved.
     const resolved: (Resolution | CardRow | undefined)[] = [];
     // the codes of allowed scans, for the platform-wide one-use registry (C3): a device that names
     // the card still sends the code it admitted, and that code must not have been used elsewhere
@@ -108,7 +117,7 @@ export const attendanceHandlers: Handlers = {
       throw new ApiError(422, 'ERR_OCCURRED_AT', `${path}: ${message}`, { errors: [{ path, message }] });
     });
     for (const [i, e] of b.events.entries()) {
-      const at = Math.floor((occurredAt[i] as number) / 1000);
+      const at = occurredAt[i] as number;
       let code: Resolution | undefined;
       if (e.qr_text !== undefined && e.decision === 'allowed') {
         code = await resolveEventCredential(state, p, { qr_text: e.qr_text }, at);

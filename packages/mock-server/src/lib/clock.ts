@@ -6,15 +6,50 @@
 import { isValidTimestamp } from '@campus-card/core/api';
 import { ApiError } from './problem.js';
 
-/** A clock tests can move. Times are epoch milliseconds. */
+/**
+ * The earliest time the virtual clock can show, epoch ms: `1970-01-01T00:00:00Z` (0). Unix times in
+ * signatures, tokens and the trust list's key validity are not negative.
+ */
+export const CLOCK_MIN_MS = 0;
+
+/** The latest time the virtual clock can show, epoch ms: `9999-12-31T23:59:59.999Z`. */
+export const CLOCK_MAX_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** The clock's range as text, for errors. */
+export const CLOCK_RANGE_TEXT = '1970-01-01T00:00:00Z … 9999-12-31T23:59:59.999Z';
+
+/** Whether `epochMs` is a time the virtual clock can show ({@link CLOCK_MIN_MS} … {@link CLOCK_MAX_MS}). */
+export function inClockRange(epochMs: number): boolean {
+  return epochMs >= CLOCK_MIN_MS && epochMs <= CLOCK_MAX_MS;
+}
+
+function checkInRange(epochMs: number, what: string): void {
+  if (!inClockRange(epochMs)) {
+    throw new RangeError(`${what} would move the clock to ${epochMs} ms, outside ${CLOCK_RANGE_TEXT}`);
+  }
+}
+
+/**
+ * A clock tests can move. Times are epoch milliseconds, always within {@link CLOCK_MIN_MS} …
+ * {@link CLOCK_MAX_MS} (the last the contract's `Timestamp`, a four-digit year, can write): `advance` and `set` refuse to
+ * leave it (RangeError, the clock unchanged), and a ticking clock stops at its end.
+ */
 export interface VirtualClock {
   /** Current virtual time, epoch milliseconds. */
   now(): number;
   /** Current virtual time, whole unix seconds. */
   nowSeconds(): number;
-  /** Moves the clock by `seconds` (may be negative). */
+  /**
+   * Moves the clock by `seconds` (may be negative).
+   *
+   * @throws RangeError when `seconds` is not finite or the time would leave the clock's range.
+   */
   advance(seconds: number): void;
-  /** Sets the clock to an absolute time (epoch ms). */
+  /**
+   * Sets the clock to an absolute time (epoch ms).
+   *
+   * @throws RangeError when `epochMs` is not finite or outside the clock's range.
+   */
   set(epochMs: number): void;
   /** Offset from the real clock, ms (for frozen clocks: from the start). */
   offsetMs(): number;
@@ -22,7 +57,7 @@ export interface VirtualClock {
 
 /** Options of {@link createClock}. */
 export interface CreateClockOptions {
-  /** Start time, epoch ms (default: the real time). */
+  /** Start time, epoch ms (default: the real time); within the clock's range, else RangeError. */
   readonly start?: number;
   /** When true the clock moves only through advance()/set() (default false: it ticks). */
   readonly frozen?: boolean;
@@ -39,23 +74,36 @@ export interface CreateClockOptions {
  */
 export function createClock(options: CreateClockOptions = {}): VirtualClock {
   const frozen = options.frozen === true;
+  if (options.start !== undefined) {
+    if (!Number.isFinite(options.start)) throw new RangeError('start must be finite');
+    checkInRange(options.start, 'start');
+  }
   let offset = options.start === undefined ? 0 : options.start - Date.now();
   let frozenAt = options.start ?? Date.now();
-  const now = () => (frozen ? frozenAt : Date.now() + offset);
+  // a ticking clock set near the end of the range stops there rather than leave it
+  const now = frozen ? () => frozenAt : () => Math.min(Date.now() + offset, CLOCK_MAX_MS);
   return {
     now,
     nowSeconds: () => Math.floor(now() / 1000),
     advance(seconds) {
       if (!Number.isFinite(seconds)) throw new RangeError('seconds must be finite');
-      if (frozen) frozenAt += Math.round(seconds * 1000);
-      else offset += Math.round(seconds * 1000);
+      const delta = Math.round(seconds * 1000);
+      const current = now();
+      checkInRange(current + delta, `advance(${seconds})`);
+      if (frozen) frozenAt += delta;
+      else {
+        // stopped at the end of the range: moved from where it stopped, not from where it would be
+        if (current === CLOCK_MAX_MS) offset = Math.min(offset, CLOCK_MAX_MS - Date.now());
+        offset += delta;
+      }
     },
     set(epochMs) {
       if (!Number.isFinite(epochMs)) throw new RangeError('epochMs must be finite');
+      checkInRange(epochMs, `set(${epochMs})`);
       if (frozen) frozenAt = epochMs;
       else offset = epochMs - Date.now();
     },
-    offsetMs: () => (frozen ? frozenAt - Date.now() : offset),
+    offsetMs: () => (frozen ? frozenAt - Date.now() : Math.min(offset, CLOCK_MAX_MS - Date.now())),
   };
 }
 

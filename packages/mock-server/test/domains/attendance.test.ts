@@ -2,7 +2,14 @@
  * The platform keeps the one-use registry of codes across all devices (issue 4, I3, C3): a code
  * admitted by two readers is reported, whether or not the readers also name the card.
  */
-import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
+import {
+  createPresentation,
+  encodeQr,
+  exportJwk,
+  fromBase64Url,
+  generateKeyPair,
+  importPrivateJwk,
+} from '@campus-card/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { createMockPlatform, MockPlatform } from '../../src/index.js';
 import {
@@ -207,7 +214,7 @@ describe('events of a card that is not active at upload: they report what the re
     });
   });
 
-  it('a code, a card tap before and a card tap after the report: all three name the person, and so does a code of the card once revoked', async () => {
+  it('a code, a card tap before and a card tap after the report: all three name the person, and so do a code of the card once revoked and a tap before the unlink', async () => {
     p = await demoPlatform();
     p.clock.advance(600);
     const t = p.clock.nowSeconds();
@@ -223,10 +230,10 @@ describe('events of a card that is not active at upload: they report what the re
       { seq: 3, kind: 'access', occurred_at: at(t + 20), uid_hex: card.physicalUidHex, decision: 'allowed' },
     ]);
     expect(json(up)).toMatchObject({ accepted: 3 });
-    expect((await cardPost(p, card.cardId, 'unlink')).statusCode).toBe(200);
+    expect((await cardPost(p, card.cardId, 'unlink')).statusCode).toBe(200); // at t + 30
+    p.clock.advance(10);
     const later = await upload(p, 'gate-01', [
-      // a synced gate turned the revoked (unlinked) card's code away: also the pupil's (its
-      // physical UID was let go at the unlink, so a tap now names no card)
+      // a synced gate turned the revoked (unlinked) card's code away: also the pupil's
       {
         seq: 4,
         kind: 'access',
@@ -235,9 +242,12 @@ describe('events of a card that is not active at upload: they report what the re
         decision: 'denied',
         reason: 'REVOKED',
       },
+      // a tap made before the unlink names the card the UID was linked to then: the pupil's
       { seq: 5, kind: 'access', occurred_at: at(t + 25), uid_hex: card.physicalUidHex, decision: 'denied' },
+      // the physical UID was let go at the unlink: a tap made since names no card
+      { seq: 6, kind: 'access', occurred_at: at(t + 35), uid_hex: card.physicalUidHex, decision: 'denied' },
     ]);
-    expect(json(later)).toMatchObject({ accepted: 2 });
+    expect(json(later)).toMatchObject({ accepted: 3 });
     const rows = p.state.db
       .prepare(
         "SELECT seq, person_id, card_id, decision, reason FROM events WHERE device_id = 'gate-01' ORDER BY seq",
@@ -248,9 +258,10 @@ describe('events of a card that is not active at upload: they report what the re
       { seq: 2, person_id: 's-001', card_id: card.cardId, decision: 'allowed', reason: null },
       { seq: 3, person_id: 's-001', card_id: card.cardId, decision: 'allowed', reason: null },
       { seq: 4, person_id: 's-001', card_id: card.cardId, decision: 'denied', reason: 'REVOKED' },
-      { seq: 5, person_id: null, card_id: null, decision: 'denied', reason: 'UNRESOLVED' },
+      { seq: 5, person_id: 's-001', card_id: card.cardId, decision: 'denied', reason: null },
+      { seq: 6, person_id: null, card_id: null, decision: 'denied', reason: 'UNRESOLVED' },
     ]);
-    expect(pushes(p).map((x) => x.data.seq)).toEqual([1, 2, 3, 4]);
+    expect(pushes(p).map((x) => x.data.seq)).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('a code first used by another reader before the report, uploaded after it: code_used_twice, naming both', async () => {
@@ -288,8 +299,12 @@ describe('events of a card that is not active at upload: they report what the re
       ),
     );
     expect((await cardPost(p, card.cardId, 'report-lost')).statusCode).toBe(200);
-    // the card expired (at 07:00) before the tap (at 08:00)
+    // the card expired (at 07:00) before the tap (at 08:00); a tap's UID is judged by the card's
+    // history (what it was linked to then, and its expiry then), so the history says so too
     p.state.db.prepare('UPDATE cards SET expires_at = ? WHERE card_id = ?').run(T0 - 3_600_000, card.cardId);
+    p.state.db
+      .prepare('UPDATE card_history SET expires_at = ? WHERE card_id = ?')
+      .run(T0 - 3_600_000, card.cardId);
     const up = await upload(p, 'gate-01', [
       { seq: 1, kind: 'access', occurred_at: at(t), uid_hex: 'deadbeefdeadbeef', decision: 'allowed' },
       { seq: 2, kind: 'access', occurred_at: at(t), qr_text: old, decision: 'allowed' },
@@ -385,6 +400,176 @@ describe('a code used twice by the same reader', () => {
     p.state.db.exec('DROP TRIGGER temp.used_codes_broken');
     expect(changedTables(before, tableDigests(p, skip))).toEqual([]);
     expect(await listed(p)).toEqual([]);
+  });
+});
+
+describe('a card tap names the card its UID was linked to at the tap, not at the upload', () => {
+  let p: MockPlatform | undefined;
+  afterEach(async () => {
+    await p?.close();
+    p = undefined;
+  });
+  const at = (ms: number) => new Date(ms).toISOString();
+  const upload = (pf: MockPlatform, events: unknown[]) =>
+    pf.app.inject(signed(pf, deviceSigner(pf, 'gate-01'), 'POST', '/v1/events/batches', { events }));
+  const people = ['s-001', 'p-001', 's-002', 'p-002', 't-001', 't-002'];
+  const subscribeAll = async (pf: MockPlatform) => {
+    for (const who of people) {
+      const r = await pf.app.inject(
+        signed(pf, operator(pf), 'POST', '/v1/webhook-subscriptions', {
+          url: `http://127.0.0.1:9/${who}`,
+          event_types: ['attendance.recorded'],
+          recipient_person_id: who,
+        }),
+      );
+      expect(r.statusCode, r.body).toBe(201);
+    }
+  };
+  const cardPost = (pf: MockPlatform, cardId: string, action: string, body: unknown = {}) =>
+    pf.app.inject(signed(pf, operator(pf), 'POST', `/v1/cards/${cardId}/${action}`, body));
+  /** Who got an `attendance.recorded` push, and the person it named. */
+  const pushed = (pf: MockPlatform) =>
+    (
+      pf.state.db
+        .prepare("SELECT url, body FROM pushes WHERE event_type = 'attendance.recorded' ORDER BY url")
+        .all() as { url: string; body: string }[]
+    ).map((r) => [
+      r.url.split('/').at(-1),
+      (JSON.parse(r.body) as { data: { person_id: string } }).data.person_id,
+    ]);
+  const stored = (pf: MockPlatform) =>
+    pf.state.db
+      .prepare(
+        "SELECT seq, person_id, card_id, class_id, reason FROM events WHERE device_id = 'gate-01' ORDER BY seq",
+      )
+      .all();
+
+  it("tapped at 08:00, unlinked and its UID linked to another pupil's card at 08:30, uploaded at 09:00: the first pupil's, pushed to them, their parent and teacher", async () => {
+    p = await demoPlatform();
+    const c1 = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const c2 = p.demo!.cards.find((c) => c.personId === 's-002')!;
+    const uid = c1.physicalUidHex!;
+    await subscribeAll(p);
+    const tap = T0; // 08:00, on the gate, offline
+    p.clock.advance(1800);
+    expect((await cardPost(p, c1.cardId, 'unlink')).statusCode).toBe(200);
+    const link = await cardPost(p, c2.cardId, 'physical-card', { uid_hex: uid, card_number: 'PC-s-001' });
+    expect(link.statusCode, link.body).toBe(200);
+    p.clock.advance(1800);
+    const up = await upload(p, [
+      {
+        seq: 1,
+        kind: 'attendance',
+        direction: 'in',
+        occurred_at: at(tap),
+        uid_hex: uid,
+        decision: 'allowed',
+      },
+      // a tap made since the relink is the other pupil's
+      {
+        seq: 2,
+        kind: 'attendance',
+        direction: 'in',
+        occurred_at: at(p.clock.now() - 60_000),
+        uid_hex: uid,
+        decision: 'allowed',
+      },
+    ]);
+    expect(json(up)).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(stored(p)).toEqual([
+      { seq: 1, person_id: 's-001', card_id: c1.cardId, class_id: '7-2', reason: null },
+      { seq: 2, person_id: 's-002', card_id: c2.cardId, class_id: '7-2', reason: null },
+    ]);
+    expect(pushed(p)).toEqual([
+      ['p-001', 's-001'],
+      ['p-002', 's-002'],
+      ['s-001', 's-001'],
+      ['s-002', 's-002'],
+      ['t-001', 's-001'],
+      ['t-001', 's-002'],
+    ]);
+    // and the operator's query tells the same
+    const listed = json<{ data: Record<string, unknown>[] }>(
+      await p.app.inject(signed(p, operator(p), 'GET', '/v1/events?person_id=s-001')),
+    ).data;
+    expect(listed).toMatchObject([{ seq: 1, person_id: 's-001', occurred_at: '2026-01-05T08:00:00Z' }]);
+  });
+
+  it("tapped at 08:00, unlinked at 08:30 (linked to no card since), uploaded at 09:00: the pupil's; a tap after the unlink is unresolved", async () => {
+    p = await demoPlatform();
+    const c1 = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const uid = c1.physicalUidHex!;
+    await subscribeAll(p);
+    p.clock.advance(1800);
+    expect((await cardPost(p, c1.cardId, 'unlink')).statusCode).toBe(200);
+    p.clock.advance(1800);
+    const up = await upload(p, [
+      { seq: 1, kind: 'attendance', direction: 'in', occurred_at: at(T0), uid_hex: uid, decision: 'allowed' },
+      { seq: 2, kind: 'access', occurred_at: at(T0 + 2_400_000), uid_hex: uid, decision: 'denied' },
+    ]);
+    expect(json(up)).toMatchObject({ accepted: 2 });
+    expect(stored(p)).toEqual([
+      { seq: 1, person_id: 's-001', card_id: c1.cardId, class_id: '7-2', reason: null },
+      { seq: 2, person_id: null, card_id: null, class_id: null, reason: 'UNRESOLVED' },
+    ]);
+    expect(pushed(p)).toEqual([
+      ['p-001', 's-001'],
+      ['s-001', 's-001'],
+      ['t-001', 's-001'],
+    ]);
+  });
+
+  it('a code is judged as before: it names its card after a relink of the physical card, and a code of a phone key replaced since stays unresolved', async () => {
+    p = await demoPlatform();
+    const c1 = p.demo!.cards.find((c) => c.personId === 's-001')!;
+    const c2 = p.demo!.cards.find((c) => c.personId === 's-002')!;
+    await subscribeAll(p);
+    const code = await qrOf(p, 's-001', 1); // 08:00
+    const other = await qrOf(p, 's-002', 1); // 08:00
+    p.clock.advance(1800);
+    // s-001's physical card goes to s-002's card; s-002's phone key is replaced
+    expect(
+      (await cardPost(p, c1.cardId, 'physical-card', { uid_hex: 'a1b2c3d4', card_number: 'PC-9' }))
+        .statusCode,
+    ).toBe(200);
+    expect((await cardPost(p, c1.cardId, 'unlink')).statusCode).toBe(200);
+    const link = await cardPost(p, c2.cardId, 'physical-card', { uid_hex: 'a1b2c3d4', card_number: 'PC-9' });
+    expect(link.statusCode, link.body).toBe(200);
+    const renew = await cardPost(p, c2.cardId, 'renew', {
+      holder_jwk: exportJwk(generateKeyPair('ES256').privateKey.publicKey),
+    });
+    expect(renew.statusCode, renew.body).toBe(200);
+    p.clock.advance(1800);
+    const up = await upload(p, [
+      {
+        seq: 1,
+        kind: 'attendance',
+        direction: 'in',
+        occurred_at: at(T0),
+        qr_text: code,
+        decision: 'allowed',
+      },
+      {
+        seq: 2,
+        kind: 'attendance',
+        direction: 'in',
+        occurred_at: at(T0),
+        qr_text: other,
+        decision: 'allowed',
+      },
+    ]);
+    expect(json(up)).toMatchObject({ accepted: 2 });
+    expect(stored(p)).toEqual([
+      { seq: 1, person_id: 's-001', card_id: c1.cardId, class_id: '7-2', reason: null },
+      { seq: 2, person_id: null, card_id: null, class_id: null, reason: 'UNRESOLVED' },
+    ]);
+    expect(pushed(p)).toEqual([
+      ['p-001', 's-001'],
+      ['s-001', 's-001'],
+      ['t-001', 's-001'],
+    ]);
+    // the admitted code is used; the one that did not resolve is not
+    expect(p.state.db.prepare('SELECT card_id FROM used_codes').all()).toEqual([{ card_id: c1.cardId }]);
   });
 });
 
