@@ -13,7 +13,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DemoSeedMismatchError } from './demo.js';
+import { DemoIncompleteError, DemoSeedMismatchError } from './demo.js';
 import { SchemaTooNewError } from './lib/db.js';
 import { ensureDir } from './lib/ensure-dir.js';
 import { isMainModule } from './lib/is-main.js';
@@ -173,6 +173,12 @@ export function startupFailure(error: unknown, options: CliOptions): StartupFail
   if (error instanceof RecordFileError) return { exitCode: 1, message: error.message };
   if (error instanceof SchemaTooNewError)
     return { exitCode: 1, message: `cannot open database ${dbPath}: ${error.message}` };
+  if (error instanceof DemoIncompleteError) {
+    return {
+      exitCode: 1,
+      message: `the demo data in ${dbPath} is incomplete (an earlier start was stopped while loading it) and could not be completed (${error.reason}): delete ${dbPath}, or use another --db`,
+    };
+  }
   if (error instanceof DemoSeedMismatchError) {
     const fix = `or use a fresh --db (another file, or :memory:)`;
     return {
@@ -228,7 +234,19 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  let server: Awaited<ReturnType<typeof startMockPlatform>>;
+  // Set before the platform starts: a signal while it opens the database or loads the demo exits
+  // at once, with code 0, and leaves the database as it was (the demo loads in one transaction).
+  let server: Awaited<ReturnType<typeof startMockPlatform>> | undefined;
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await server?.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  watchLauncher(process.env, () => void stop());
   try {
     if (options.recordFile !== undefined) openRecordFile(options.recordFile);
     server = await startMockPlatform({
@@ -241,6 +259,7 @@ async function main(): Promise<void> {
       ...(options.recordFile === undefined ? {} : { recordFile: options.recordFile }),
     });
   } catch (error) {
+    if (stopping) return; // a signal's exit is under way
     const failure = startupFailure(error, options);
     console.error(`campus-card-mock: ${failure.message}`);
     process.exit(failure.exitCode);
@@ -280,16 +299,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
-  watchLauncher(process.env, () => void stop());
 }
 
 /**

@@ -4,6 +4,8 @@
  * the same credentials across restarts; a database whose demo data was made with another seed is
  * refused ({@link DemoSeedMismatchError}), since the keys derived from this one would not work.
  *
+ * The demo loads in one write transaction, whole or not at all (see {@link loadDemo}).
+ *
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -11,6 +13,7 @@ import { exportJwk, generateKeyPair, type Jwk, toBase64Url } from '@campus-card/
 import type { OperationId, PublicJwk } from '@campus-card/core/api';
 import type { HandlerResult, PlatformState, Principal } from './context.js';
 import { createOperator } from './domains/directory.js';
+import { beginImmediateAsync } from './lib/db.js';
 
 /** Printed demo credentials: a vendor signs requests with these. */
 export interface DemoCredentials {
@@ -109,144 +112,272 @@ export const DEMO_OPERATOR: Principal = Object.freeze({
   deviceType: null,
 });
 
+/** The demo people, in the order they are created (and their cards issued). */
+const PEOPLE = [
+  {
+    person_id: 't-001',
+    kind: 'teacher',
+    name: '王老师',
+    college: 'Mathematics',
+    class_ids: ['7-2'],
+    campus: 'Main',
+  },
+  {
+    person_id: 't-002',
+    kind: 'teacher',
+    name: '李老师',
+    college: 'Chemistry',
+    class_ids: ['8-1'],
+    campus: 'Main',
+  },
+  {
+    person_id: 's-001',
+    kind: 'student',
+    name: '张三',
+    grade: '7',
+    class_id: '7-2',
+    campus: 'Main',
+    dorm: 'B3',
+    room: '204',
+  },
+  {
+    person_id: 's-002',
+    kind: 'student',
+    name: '李四',
+    grade: '7',
+    class_id: '7-2',
+    campus: 'Main',
+    dorm: 'B3',
+    room: '205',
+  },
+  {
+    person_id: 's-003',
+    kind: 'student',
+    name: '王五',
+    grade: '8',
+    class_id: '8-1',
+    campus: 'Main',
+    dorm: 'C1',
+    room: '101',
+  },
+  { person_id: 'p-001', kind: 'parent', name: '张父', student_ids: ['s-001'] },
+  { person_id: 'p-002', kind: 'parent', name: '李母', student_ids: ['s-002', 's-003'] },
+] as const;
+const MERCHANTS = [
+  { merchant_id: 'm-canteen-s', name: 'Student canteen', category: 'canteen_student' },
+  { merchant_id: 'm-canteen-t', name: 'Teacher canteen', category: 'canteen_teacher' },
+  { merchant_id: 'm-shop', name: 'Campus shop', category: 'shop' },
+  { merchant_id: 'm-clinic', name: 'School clinic', category: 'clinic' },
+  { merchant_id: 'm-bookshop', name: 'Bookshop', category: 'bookshop' },
+] as const;
+const DEVICES = [
+  { device_id: 'gate-01', type: 'gate', zone: 'gate:main' },
+  { device_id: 'pos-01', type: 'pos', zone: 'canteen:student', merchant_id: 'm-canteen-s' },
+  { device_id: 'pos-02', type: 'pos', zone: 'canteen:teacher', merchant_id: 'm-canteen-t' },
+  { device_id: 'lib-01', type: 'library_desk', zone: 'library' },
+  { device_id: 'lock-b3', type: 'lock_controller', zone: 'dorm:B3' },
+  { device_id: 'pos-03', type: 'pos', zone: 'clinic', merchant_id: 'm-clinic' },
+  { device_id: 'pos-04', type: 'pos', zone: 'bookshop', merchant_id: 'm-bookshop' },
+] as const;
+/** The physical cards linked to demo cards: UID by person. */
+const UIDS: Readonly<Record<string, string>> = { 's-001': '04a1b2c3d4e5f6', 't-001': '04f0e1d2c3b4a5' };
+/** The demo wallets' top-ups, in order. */
+const TOP_UPS = [
+  ['s-001', 10_000],
+  ['s-002', 5_000],
+  ['t-001', 20_000],
+  ['p-001', 500_000],
+  ['p-002', 500_000],
+] as const;
+
 /**
- * Loads (or, when already present, only re-derives the credentials of) the demo data.
- *
- * @throws {@link DemoSeedMismatchError} when the database holds demo data made with another seed.
+ * How long a start waits for the write lock that another connection holds (another process
+ * loading the demo into the same new file), ms; then it fails with `SQLITE_BUSY`.
  */
-export async function loadDemo(env: {
-  state: PlatformState;
-  invoke: (
+const DEMO_LOCK_TIMEOUT_MS = 60_000;
+
+/**
+ * The database holds demo data that an interrupted start left incomplete (a version before the
+ * demo loaded in one transaction, stopped while loading it), and completing it failed. Start on a
+ * fresh database: delete the file, or use another one.
+ */
+export class DemoIncompleteError extends Error {
+  /** Why completing it failed. */
+  readonly reason: string;
+  constructor(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      `the demo data in this database is incomplete (an earlier start was stopped while loading it) and could not be completed (${reason}): delete the database file, or use another database`,
+      { cause },
+    );
+    this.name = 'DemoIncompleteError';
+    this.reason = reason;
+  }
+}
+
+/** What loading the demo needs: the state, a way to call operations, the seed of the keys. */
+export interface DemoEnv {
+  readonly state: PlatformState;
+  readonly invoke: (
     op: OperationId,
     input: { params?: object; body?: object },
     principal?: Principal,
   ) => Promise<HandlerResult>;
-  seed: number;
-}): Promise<DemoCredentials> {
-  const { state, invoke, seed } = env;
-  const fresh = state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(SCHOOL) === undefined;
-  if (!fresh) checkDemoSeed(state, seed);
-  const opKey = keyFor(seed, 'operator');
-  const operator = DEMO_OPERATOR;
-  const pub = (k: ReturnType<typeof keyFor>) => exportJwk(k.publicKey) as PublicJwk;
-  const people = [
-    {
-      person_id: 't-001',
-      kind: 'teacher',
-      name: '王老师',
-      college: 'Mathematics',
-      class_ids: ['7-2'],
-      campus: 'Main',
-    },
-    {
-      person_id: 't-002',
-      kind: 'teacher',
-      name: '李老师',
-      college: 'Chemistry',
-      class_ids: ['8-1'],
-      campus: 'Main',
-    },
-    {
-      person_id: 's-001',
-      kind: 'student',
-      name: '张三',
-      grade: '7',
-      class_id: '7-2',
-      campus: 'Main',
-      dorm: 'B3',
-      room: '204',
-    },
-    {
-      person_id: 's-002',
-      kind: 'student',
-      name: '李四',
-      grade: '7',
-      class_id: '7-2',
-      campus: 'Main',
-      dorm: 'B3',
-      room: '205',
-    },
-    {
-      person_id: 's-003',
-      kind: 'student',
-      name: '王五',
-      grade: '8',
-      class_id: '8-1',
-      campus: 'Main',
-      dorm: 'C1',
-      room: '101',
-    },
-    { person_id: 'p-001', kind: 'parent', name: '张父', student_ids: ['s-001'] },
-    { person_id: 'p-002', kind: 'parent', name: '李母', student_ids: ['s-002', 's-003'] },
-  ] as const;
-  const merchants = [
-    { merchant_id: 'm-canteen-s', name: 'Student canteen', category: 'canteen_student' },
-    { merchant_id: 'm-canteen-t', name: 'Teacher canteen', category: 'canteen_teacher' },
-    { merchant_id: 'm-shop', name: 'Campus shop', category: 'shop' },
-    { merchant_id: 'm-clinic', name: 'School clinic', category: 'clinic' },
-    { merchant_id: 'm-bookshop', name: 'Bookshop', category: 'bookshop' },
-  ] as const;
-  const devices = [
-    { device_id: 'gate-01', type: 'gate', zone: 'gate:main' },
-    { device_id: 'pos-01', type: 'pos', zone: 'canteen:student', merchant_id: 'm-canteen-s' },
-    { device_id: 'pos-02', type: 'pos', zone: 'canteen:teacher', merchant_id: 'm-canteen-t' },
-    { device_id: 'lib-01', type: 'library_desk', zone: 'library' },
-    { device_id: 'lock-b3', type: 'lock_controller', zone: 'dorm:B3' },
-    { device_id: 'pos-03', type: 'pos', zone: 'clinic', merchant_id: 'm-clinic' },
-    { device_id: 'pos-04', type: 'pos', zone: 'bookshop', merchant_id: 'm-bookshop' },
-  ] as const;
-  const uids: Record<string, string> = { 's-001': '04a1b2c3d4e5f6', 't-001': '04f0e1d2c3b4a5' };
+  readonly seed: number;
+}
 
-  if (fresh) {
-    const ok = (r: HandlerResult) => {
-      if (r.status >= 300) throw new Error(`demo setup failed: ${JSON.stringify(r.body)}`);
-      return r;
-    };
-    ok(
-      await invoke(
-        'createSchool',
-        { body: { school_id: SCHOOL, name: 'Demo Experimental School', campuses: ['Main'] } },
-        operator,
-      ),
-    );
-    state.tx(() => createOperator(state, operator.id, pub(opKey), SCHOOL));
-    for (const p of people) ok(await invoke('createPerson', { body: { school_id: SCHOOL, ...p } }, operator));
-    for (const m of merchants) {
-      ok(
-        await invoke(
-          'createMerchant',
-          { body: { school_id: SCHOOL, ...m, public_jwk: pub(keyFor(seed, m.merchant_id)) } },
-          operator,
-        ),
-      );
+/**
+ * One step of loading the demo: whether the database has what it makes, and making it (in the
+ * transaction open, if any).
+ *
+ * @internal
+ */
+export interface DemoStep {
+  readonly name: string;
+  done(): boolean;
+  run(): Promise<void>;
+}
+
+/** The demo's private keys, derived from the seed once each. */
+function demoKeys(seed: number): (name: string) => ReturnType<typeof keyFor> {
+  const keys = new Map<string, ReturnType<typeof keyFor>>();
+  return (name) => {
+    let key = keys.get(name);
+    if (key === undefined) {
+      key = keyFor(seed, name);
+      keys.set(name, key);
     }
-    for (const d of devices) {
-      ok(
-        await invoke(
-          'createDevice',
-          { body: { school_id: SCHOOL, ...d, public_jwk: pub(keyFor(seed, d.device_id)) } },
-          operator,
+    return key;
+  };
+}
+
+/**
+ * The steps that load the demo, in order: each is done when the database has its rows. The steps of
+ * a demo whose load stopped part-way (before it loaded in one transaction) are a prefix of these;
+ * a step's rows stay once made (people, merchants, devices and orders are never deleted; a card
+ * revoked later is still a card; an unlinked card keeps its physical card number), so the demo a
+ * user went on to use is never made again.
+ *
+ * @internal
+ */
+export function demoSteps(
+  env: DemoEnv,
+  key: (name: string) => ReturnType<typeof keyFor> = demoKeys(env.seed),
+): DemoStep[] {
+  const { state, invoke } = env;
+  const operator = DEMO_OPERATOR;
+  const pub = (name: string) => exportJwk(key(name).publicKey) as PublicJwk;
+  const ok = (r: HandlerResult) => {
+    if (r.status >= 300) throw new Error(`demo setup failed: ${JSON.stringify(r.body)}`);
+    return r;
+  };
+  const exists = (sql: string, ...args: unknown[]) => state.db.prepare(sql).get(...args) !== undefined;
+  const steps: DemoStep[] = [
+    {
+      name: 'school',
+      done: () => exists('SELECT 1 FROM schools WHERE school_id = ?', SCHOOL),
+      run: async () => {
+        ok(
+          await invoke(
+            'createSchool',
+            { body: { school_id: SCHOOL, name: 'Demo Experimental School', campuses: ['Main'] } },
+            operator,
+          ),
+        );
+      },
+    },
+    {
+      name: 'operator',
+      done: () => exists('SELECT 1 FROM principals WHERE principal_id = ?', operator.id),
+      run: async () => {
+        state.tx(() => createOperator(state, operator.id, pub('operator'), SCHOOL));
+      },
+    },
+  ];
+  for (const p of PEOPLE) {
+    steps.push({
+      name: `person ${p.person_id}`,
+      done: () => exists('SELECT 1 FROM people WHERE person_id = ?', p.person_id),
+      run: async () => {
+        ok(await invoke('createPerson', { body: { school_id: SCHOOL, ...p } }, operator));
+      },
+    });
+  }
+  for (const m of MERCHANTS) {
+    steps.push({
+      name: `merchant ${m.merchant_id}`,
+      done: () => exists('SELECT 1 FROM merchants WHERE merchant_id = ?', m.merchant_id),
+      run: async () => {
+        ok(
+          await invoke(
+            'createMerchant',
+            { body: { school_id: SCHOOL, ...m, public_jwk: pub(m.merchant_id) } },
+            operator,
+          ),
+        );
+      },
+    });
+  }
+  for (const d of DEVICES) {
+    steps.push({
+      name: `device ${d.device_id}`,
+      done: () => exists('SELECT 1 FROM devices WHERE device_id = ?', d.device_id),
+      run: async () => {
+        ok(
+          await invoke(
+            'createDevice',
+            { body: { school_id: SCHOOL, ...d, public_jwk: pub(d.device_id) } },
+            operator,
+          ),
+        );
+      },
+    });
+  }
+  const liveCard = (personId: string) =>
+    state.db
+      .prepare("SELECT card_id FROM cards WHERE school_id = ? AND person_id = ? AND status <> 'revoked'")
+      .get(SCHOOL, personId) as { card_id: string } | undefined;
+  for (const p of PEOPLE) {
+    steps.push({
+      name: `card of ${p.person_id}`,
+      done: () =>
+        exists(
+          'SELECT 1 FROM cards WHERE school_id = ? AND person_id = ? AND role = ?',
+          SCHOOL,
+          p.person_id,
+          p.kind,
         ),
-      );
-    }
-    for (const p of people) {
-      const r = ok(
-        await invoke(
-          'issueCard',
-          {
-            body: {
-              person_id: p.person_id,
-              role: p.kind,
-              holder_jwk: pub(keyFor(seed, `phone:${p.person_id}`)),
-              validity_days: 365,
+      run: async () => {
+        ok(
+          await invoke(
+            'issueCard',
+            {
+              body: {
+                person_id: p.person_id,
+                role: p.kind,
+                holder_jwk: pub(`phone:${p.person_id}`),
+                validity_days: 365,
+              },
             },
-          },
-          operator,
-        ),
-      );
-      const card = r.body as { card_id: string };
-      const uid = uids[p.person_id];
-      if (uid !== undefined) {
+            operator,
+          ),
+        );
+      },
+    });
+    const uid = UIDS[p.person_id];
+    if (uid === undefined) continue;
+    steps.push({
+      name: `physical card of ${p.person_id}`,
+      // linked once (an unlinked card keeps its number), or no live card to link
+      done: () =>
+        exists(
+          'SELECT 1 FROM cards WHERE school_id = ? AND person_id = ? AND physical_card_number IS NOT NULL',
+          SCHOOL,
+          p.person_id,
+        ) || liveCard(p.person_id) === undefined,
+      run: async () => {
+        const card = liveCard(p.person_id);
+        if (card === undefined) return;
         ok(
           await invoke(
             'linkPhysicalCard',
@@ -254,29 +385,80 @@ export async function loadDemo(env: {
             operator,
           ),
         );
+      },
+    });
+  }
+  for (const [person, amount] of TOP_UPS) {
+    const outTradeNo = `demo-topup-${person}`;
+    steps.push({
+      name: `top-up of ${person}`,
+      done: () =>
+        exists('SELECT 1 FROM orders WHERE scope = ? AND out_trade_no = ?', operator.id, outTradeNo),
+      run: async () => {
+        ok(
+          await invoke(
+            'topUpWallet',
+            {
+              params: { person_id: person },
+              body: { out_trade_no: outTradeNo, amount, channel: 'simulated' },
+            },
+            operator,
+          ),
+        );
+      },
+    });
+  }
+  return steps;
+}
+
+/**
+ * Loads (or, when already present, only re-derives the credentials of) the demo data.
+ *
+ * The demo loads in one write transaction (`BEGIN IMMEDIATE`): a start stopped while it loads
+ * leaves none of it. Another process (or platform) starting on the same file meanwhile waits for
+ * the lock, looks again and finds the demo complete. A demo that an older version left part-way
+ * (it committed each step on its own) is completed, in the same way, with a warning; when that
+ * fails, {@link DemoIncompleteError}.
+ *
+ * @throws {@link DemoSeedMismatchError} when the database holds demo data made with another seed.
+ */
+export async function loadDemo(env: DemoEnv): Promise<DemoCredentials> {
+  const { state, seed } = env;
+  const { db } = state;
+  const key = demoKeys(seed);
+  const steps = demoSteps(env, key);
+  const started = () => steps[0]?.done() === true;
+  if (started()) checkDemoSeed(state, seed);
+  if (steps.some((s) => !s.done())) {
+    await beginImmediateAsync(db, DEMO_LOCK_TIMEOUT_MS);
+    // again, under the lock: another process may have loaded it meanwhile
+    let resumed = false;
+    let ran = 0;
+    try {
+      resumed = started();
+      if (resumed) checkDemoSeed(state, seed);
+      for (const step of steps) {
+        if (step.done()) continue;
+        await step.run();
+        ran++;
       }
+      db.exec('COMMIT');
+    } catch (error) {
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // the connection may be closing: nothing of the load is committed either way
+      }
+      throw resumed && !(error instanceof DemoSeedMismatchError) ? new DemoIncompleteError(error) : error;
     }
-    for (const [person, amount] of [
-      ['s-001', 10_000],
-      ['s-002', 5_000],
-      ['t-001', 20_000],
-      ['p-001', 500_000],
-      ['p-002', 500_000],
-    ] as const) {
-      ok(
-        await invoke(
-          'topUpWallet',
-          {
-            params: { person_id: person },
-            body: { out_trade_no: `demo-topup-${person}`, amount, channel: 'simulated' },
-          },
-          operator,
-        ),
+    if (resumed && ran > 0) {
+      console.warn(
+        `[campus-card-mock] the demo data in this database was incomplete (an earlier start was stopped while loading it): completed it (${ran} steps)`,
       );
     }
   }
 
-  const cardRows = state.db
+  const cardRows = db
     .prepare(
       "SELECT card_id, person_id, role, credential FROM cards WHERE school_id = ? AND status <> 'revoked'",
     )
@@ -288,24 +470,24 @@ export async function loadDemo(env: {
   }[];
   return {
     schoolId: SCHOOL,
-    operator: { id: operator.id, privateJwk: exportJwk(opKey, { includePrivate: true }) },
-    devices: devices.map((d) => ({
+    operator: { id: DEMO_OPERATOR.id, privateJwk: exportJwk(key('operator'), { includePrivate: true }) },
+    devices: DEVICES.map((d) => ({
       id: d.device_id,
       type: d.type,
       zone: d.zone,
-      privateJwk: exportJwk(keyFor(seed, d.device_id), { includePrivate: true }),
+      privateJwk: exportJwk(key(d.device_id), { includePrivate: true }),
     })),
-    merchants: merchants.map((m) => ({
+    merchants: MERCHANTS.map((m) => ({
       id: m.merchant_id,
-      privateJwk: exportJwk(keyFor(seed, m.merchant_id), { includePrivate: true }),
+      privateJwk: exportJwk(key(m.merchant_id), { includePrivate: true }),
     })),
     cards: cardRows.map((c) => ({
       cardId: c.card_id,
       personId: c.person_id,
       role: c.role,
-      holderPrivateJwk: exportJwk(keyFor(seed, `phone:${c.person_id}`), { includePrivate: true }),
+      holderPrivateJwk: exportJwk(key(`phone:${c.person_id}`), { includePrivate: true }),
       credential: toBase64Url(new Uint8Array(c.credential)),
-      physicalUidHex: uids[c.person_id] ?? null,
+      physicalUidHex: UIDS[c.person_id] ?? null,
     })),
   };
 }

@@ -21,7 +21,7 @@ export type {
   Prefetch,
   Principal,
 } from './context.js';
-export { DEMO_OPERATOR, type DemoCredentials, DemoSeedMismatchError } from './demo.js';
+export { DEMO_OPERATOR, type DemoCredentials, DemoIncompleteError, DemoSeedMismatchError } from './demo.js';
 export { checkLedger } from './domains/ledger.js';
 export type { PushDispatcher } from './domains/webhooks.js';
 export type { CheckpointerStats } from './lib/checkpointer.js';

@@ -1,21 +1,23 @@
 /**
  * `campus-card-mock` (src/cli.ts) and the root `npm start` (.scripts/start.mjs), as child
  * processes: the port (`--port`, `PORT`, default 8080), the printed URLs and demo credentials
- * (which must work), /health, persistence across a restart, and a clean stop on SIGTERM.
+ * (which must work), /health, persistence across a restart, and a clean stop on SIGTERM (also
+ * while it loads the demo, which it loads whole or not at all, as do two starts on one new file).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk } from '@campus-card/core';
 import { importSigningKey, signRequest } from '@campus-card/core/http';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { CliUsageError, parseCliArgs, startupFailure } from '../src/cli.js';
-import { DemoSeedMismatchError } from '../src/demo.js';
+import { DemoIncompleteError, DemoSeedMismatchError } from '../src/demo.js';
 import { SchemaTooNewError } from '../src/lib/db.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -396,6 +398,11 @@ describe('startup failures: one line on stderr, no stack trace', () => {
       message:
         'the demo data in data/p.db was made with --seed 5, not 3: start with --seed 5, or use a fresh --db (another file, or :memory:)',
     });
+    expect(failure(new DemoIncompleteError(new Error('demo setup failed: {}')))).toEqual({
+      exitCode: 1,
+      message:
+        'the demo data in data/p.db is incomplete (an earlier start was stopped while loading it) and could not be completed (demo setup failed: {}): delete data/p.db, or use another --db',
+    });
     expect(failure(new DemoSeedMismatchError(3, undefined)).message).toBe(
       'the demo data in data/p.db was made with another seed than 3 (its keys do not match): start with the --seed it was made with, or use a fresh --db (another file, or :memory:)',
     );
@@ -425,6 +432,101 @@ describe('a database made with another --seed', () => {
     expect(parse(out).credentials).toEqual(printed.credentials);
     await checkPrinted(out, port); // the printed credentials work
     await stopsCleanly(again, port);
+  }, 60_000);
+});
+
+/** The demo's rows in a database file (0 for a table not made yet). */
+function demoRows(path: string): Record<string, number> {
+  const db = new Database(path);
+  try {
+    const count = (table: string) =>
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) === undefined
+        ? 0
+        : (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return Object.fromEntries(
+      ['schools', 'people', 'merchants', 'devices', 'cards', 'accounts', 'orders'].map((t) => [t, count(t)]),
+    );
+  } finally {
+    db.close();
+  }
+}
+const FULL_DEMO = { schools: 1, people: 7, merchants: 5, devices: 7, cards: 7, accounts: 6, orders: 5 };
+const NO_DEMO = { schools: 0, people: 0, merchants: 0, devices: 0, cards: 0, accounts: 0, orders: 0 };
+
+describe('the demo data of a new database file', () => {
+  it('stopped while it starts (SIGTERM: exit 0; SIGKILL: a crash) it leaves all of the demo or none; the next start has all of it', async () => {
+    // A SIGTERM is handled once the start gives the event loop a turn, and exits 0 at once; a
+    // SIGKILL stops it anywhere, in the middle of the demo load too (a version that committed each
+    // step on its own left half a demo there). Timed from when the database file appears (the
+    // signal handlers are set by then), the signals land in the migrations, the demo load, or later.
+    const stops: [NodeJS.Signals, number][] = [
+      ['SIGTERM', 0],
+      ['SIGKILL', 100],
+      ['SIGKILL', 250],
+    ];
+    // at once, each on its own file
+    const dbs = await Promise.all(
+      stops.map(async ([signal, delay]) => {
+        const db = join(work, `stopped-${signal}-${delay}`, 'platform.db');
+        const first = start(['--db', db, '--port', '0'], env());
+        let gone = false;
+        void first.exited.then(() => {
+          gone = true;
+        });
+        const end = Date.now() + 30_000;
+        while (!existsSync(db)) {
+          if (gone || Date.now() > end) throw new Error(`no database file:\n${first.out()}\n${first.err()}`);
+          await sleep(2);
+        }
+        await sleep(delay);
+        first.child.kill(signal);
+        expect(await first.exited).toEqual(
+          signal === 'SIGTERM' ? { code: 0, signal: null } : { code: null, signal: 'SIGKILL' },
+        );
+        expect(first.err()).toBe('');
+        expect([NO_DEMO, FULL_DEMO], `${signal} ${delay} ms after the file appeared`).toContainEqual(
+          demoRows(db),
+        );
+        return db;
+      }),
+    );
+
+    // the next starts, at once (each on its own file)
+    const printed = await Promise.all(
+      dbs.map(async (db) => {
+        const port = await freePort();
+        const again = start(['--db', db, '--port', String(port)], env());
+        const out = await ready(again, port);
+        const p = await checkPrinted(out, port); // s-001's printed phone key and credential pay
+        expect(p.cards.map((c) => c.person_id).sort(), db).toEqual([
+          'p-001',
+          'p-002',
+          's-001',
+          's-002',
+          's-003',
+          't-001',
+          't-002',
+        ]);
+        await stopsCleanly(again, port);
+        // the whole demo, and checkPrinted's payment (its order, the merchant's account)
+        expect(demoRows(db), db).toEqual({ ...FULL_DEMO, orders: 6, accounts: 7 });
+        return p;
+      }),
+    );
+    for (const p of printed) expect(p.credentials).toEqual(printed[0]?.credentials);
+  }, 120_000);
+
+  it('two starts at once on a new file both print the whole demo, the same', async () => {
+    const db = join(work, 'shared', 'platform.db');
+    const ports = [await freePort(), await freePort()];
+    const runs = ports.map((port) => start(['--db', db, '--port', String(port)], env()));
+    const outs = await Promise.all(runs.map((run, i) => ready(run, ports[i] as number)));
+    const [a, b] = outs.map(parse) as [Printed, Printed];
+    expect(a.cards).toHaveLength(7);
+    expect(b.credentials).toEqual(a.credentials);
+    expect(b.cards).toEqual(a.cards);
+    for (const [i, run] of runs.entries()) await stopsCleanly(run, ports[i] as number);
+    expect(demoRows(db)).toEqual(FULL_DEMO);
   }, 60_000);
 });
 

@@ -232,6 +232,34 @@ ALTER TABLE used_codes ADD COLUMN purpose TEXT;
   },
 ];
 
+/** Poll period of {@link beginImmediateAsync} while another connection holds the write lock, ms. */
+const LOCK_POLL_MS = 20;
+
+/**
+ * `BEGIN IMMEDIATE` without blocking the event loop: while another connection holds the write lock
+ * (another process loading the demo into the same file, or another platform of this process),
+ * it tries again every {@link LOCK_POLL_MS} ms, letting timers and I/O run in between, for up to
+ * `timeoutMs`; then it throws the `SQLITE_BUSY` error. SQLite's own busy handler sleeps the thread
+ * instead, so a holder on the same event loop could never let go. The connection's busy timeout is
+ * 0 for each try and put back after it.
+ */
+export async function beginImmediateAsync(db: Db, timeoutMs: number): Promise<void> {
+  const busyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true }));
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    db.exec('PRAGMA busy_timeout = 0');
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw err;
+    } finally {
+      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+}
+
 /**
  * Opens (and migrates) the database. `:memory:` for tests; a file path otherwise, whose
  * directory is created. WAL mode, synchronous NORMAL, foreign keys on.

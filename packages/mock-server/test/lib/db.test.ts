@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS, migrate, openDatabase, SchemaTooNewError } from '../../src/lib/db.js';
+import {
+  beginImmediateAsync,
+  MIGRATIONS,
+  migrate,
+  openDatabase,
+  SchemaTooNewError,
+} from '../../src/lib/db.js';
 
 /** A database migrated up to (and including) `version`. */
 function databaseAt(version: number): Database.Database {
@@ -225,5 +231,47 @@ describe('openDatabase', () => {
     expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
     db.close();
     await worker.terminate();
+  });
+});
+
+describe('beginImmediateAsync', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const two = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-db-lock-'));
+    dirs.push(dir);
+    const path = join(dir, 'platform.db');
+    return [openDatabase(path), openDatabase(path)] as const;
+  };
+
+  it('waits for the write lock without blocking the event loop, and keeps the busy timeout', async () => {
+    const [holder, waiter] = two();
+    holder.exec('BEGIN IMMEDIATE');
+    // the holder lets go from a timer: on this event loop, which a sleeping busy handler would stop
+    let released = false;
+    setTimeout(() => {
+      holder.exec('COMMIT');
+      released = true;
+    }, 150);
+    await beginImmediateAsync(waiter, 30_000);
+    expect(released).toBe(true);
+    expect(waiter.inTransaction).toBe(true);
+    waiter.exec('COMMIT');
+    expect(waiter.pragma('busy_timeout', { simple: true })).toBe(5000);
+    holder.close();
+    waiter.close();
+  });
+
+  it('gives up with SQLITE_BUSY after its timeout', async () => {
+    const [holder, waiter] = two();
+    holder.exec('BEGIN IMMEDIATE');
+    await expect(beginImmediateAsync(waiter, 100)).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(waiter.inTransaction).toBe(false);
+    expect(waiter.pragma('busy_timeout', { simple: true })).toBe(5000);
+    holder.exec('COMMIT');
+    holder.close();
+    waiter.close();
   });
 });
