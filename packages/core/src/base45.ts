@@ -13,6 +13,13 @@ for (let i = 0; i < ALPHABET.length; i++) CODES[ALPHABET.charCodeAt(i)] = i;
 const CHAR_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 // every Base45 character is ASCII, so a byte-per-character decode builds the string in one go
 const latin1 = new TextDecoder('latin1');
+/**
+ * Where {@link encodeBase45} writes the characters before they become a string: one buffer for the
+ * module, since the string is made before the function returns (nothing else can run in between).
+ * A typed array of its own each call cost a backing-store allocation, a third of a QR encode.
+ * Grown when a longer input comes.
+ */
+let scratch = new Uint8Array(1536);
 
 /**
  * Encodes bytes as Base45 (RFC 9285 §4).
@@ -27,7 +34,9 @@ const latin1 = new TextDecoder('latin1');
 export function encodeBase45(bytes: Uint8Array): string {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('encodeBase45: expected a Uint8Array');
   const n = bytes.length;
-  const out = new Uint8Array(Math.floor(n / 2) * 3 + (n % 2 === 1 ? 2 : 0));
+  const length = Math.floor(n / 2) * 3 + (n % 2 === 1 ? 2 : 0);
+  if (scratch.length < length) scratch = new Uint8Array(length);
+  const out = scratch;
   let o = 0;
   let i = 0;
   for (; i + 1 < n; i += 2) {
@@ -45,7 +54,7 @@ export function encodeBase45(bytes: Uint8Array): string {
     out[o++] = CHAR_CODES[c] as number;
     out[o++] = CHAR_CODES[(x - c) / 45] as number;
   }
-  return latin1.decode(out);
+  return latin1.decode(out.subarray(0, length));
 }
 
 /**
