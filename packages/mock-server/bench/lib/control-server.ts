@@ -10,7 +10,7 @@
  *
  * Run against it, the bench measures the machine rather than the platform: how long the tail of
  * an open loop is for a server whose event loop is as busy as the platform's, with the second
- * core free or not. See docs/guides/benchmarks.md (seventeenth session).
+ * core free or not. See docs/guides/benchmarks-log.md (seventeenth session).
  *
  * @module
  */
