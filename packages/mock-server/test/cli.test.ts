@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk, type Jwk } from '@campus-card/core';
 import { importSigningKey, signRequest } from '@campus-card/core/http';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { CliUsageError, parseCliArgs, startupFailure } from '../src/cli.js';
 import { DemoIncompleteError, DemoSeedMismatchError } from '../src/demo.js';
 import { SchemaTooNewError } from '../src/lib/db.js';
+import { demoRows, FULL_DEMO, NO_DEMO } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 // The bundle lives under the repository's (ignored) .tmp so that it resolves better-sqlite3 from
@@ -434,24 +434,6 @@ describe('a database made with another --seed', () => {
     await stopsCleanly(again, port);
   }, 60_000);
 });
-
-/** The demo's rows in a database file (0 for a table not made yet). */
-function demoRows(path: string): Record<string, number> {
-  const db = new Database(path);
-  try {
-    const count = (table: string) =>
-      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) === undefined
-        ? 0
-        : (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return Object.fromEntries(
-      ['schools', 'people', 'merchants', 'devices', 'cards', 'accounts', 'orders'].map((t) => [t, count(t)]),
-    );
-  } finally {
-    db.close();
-  }
-}
-const FULL_DEMO = { schools: 1, people: 7, merchants: 5, devices: 7, cards: 7, accounts: 6, orders: 5 };
-const NO_DEMO = { schools: 0, people: 0, merchants: 0, devices: 0, cards: 0, accounts: 0, orders: 0 };
 
 describe('the demo data of a new database file', () => {
   it('stopped while it starts (SIGTERM: exit 0; SIGKILL: a crash) it leaves all of the demo or none; the next start has all of it', async () => {

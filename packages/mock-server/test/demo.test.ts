@@ -10,12 +10,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { Handler, HandlerContext } from '../src/context.js';
 import { type DemoCredentials, DemoIncompleteError, DemoSeedMismatchError, demoSteps } from '../src/demo.js';
 import { checkLedger } from '../src/domains/ledger.js';
 import { createMockPlatform, handlers } from '../src/platform.js';
+import { demoRows, FULL_DEMO, NO_DEMO } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cc-demo-seed-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -62,25 +62,9 @@ describe('demo data and the seed', () => {
   }, 30_000);
 });
 
-/** The rows of a database, by table (0 for a table not made yet). */
-function rows(path: string): Record<string, number> {
-  const db = new Database(path);
-  try {
-    const count = (table: string) =>
-      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) === undefined
-        ? 0
-        : (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    return Object.fromEntries(
-      ['schools', 'people', 'merchants', 'devices', 'cards', 'accounts', 'orders'].map((t) => [t, count(t)]),
-    );
-  } finally {
-    db.close();
-  }
-}
-
-/** The whole demo: 5 wallets and the top-up channel's account, 5 top-ups. */
-const FULL = { schools: 1, people: 7, merchants: 5, devices: 7, cards: 7, accounts: 6, orders: 5 };
-const NONE = { schools: 0, people: 0, merchants: 0, devices: 0, cards: 0, accounts: 0, orders: 0 };
+const rows = demoRows;
+const FULL = FULL_DEMO;
+const NONE = NO_DEMO;
 
 /** The credentials without the cards' credentials (their `iat` is the second they were signed). */
 const keysOf = (d: DemoCredentials | undefined) =>

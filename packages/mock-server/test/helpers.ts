@@ -10,6 +10,7 @@ import {
   type Jwk,
 } from '@campus-card/core';
 import { importSigningKey, signRequest } from '@campus-card/core/http';
+import Database from 'better-sqlite3';
 import type { InjectOptions } from 'fastify';
 import { expect } from 'vitest';
 import { createClock, createMockPlatform, type MockPlatform } from '../src/index.js';
@@ -231,3 +232,68 @@ export function whenDelayed(p: MockPlatform): Promise<void> {
   };
   return sleeping;
 }
+
+/**
+ * Registers another POS of the student canteen (`m-canteen-s`, pos-01's merchant) with its own
+ * ES256 key and offline caps (fen); returns its signer.
+ */
+export async function registerPos(
+  p: MockPlatform,
+  id: string,
+  txCap = 5_000,
+  deviceCap = 50_000,
+): Promise<Signer> {
+  const key = generateKeyPair('ES256').privateKey;
+  const res = await p.app.inject(
+    signed(p, operator(p), 'POST', '/v1/devices', {
+      device_id: id,
+      school_id: 'sch-demo',
+      type: 'pos',
+      zone: 'canteen:student',
+      merchant_id: 'm-canteen-s',
+      public_jwk: exportJwk(key.publicKey),
+      offline_tx_cap: txCap,
+      offline_device_cap: deviceCap,
+    }),
+  );
+  expect(res.statusCode, res.body).toBe(201);
+  expect(json(res)).toMatchObject({ offline_tx_cap: txCap, offline_device_cap: deviceCap });
+  return { id, jwk: exportJwk(key, { includePrivate: true }) };
+}
+
+/** A person's wallet balance (fen), read from the ledger's accounts. */
+export const walletBalance = (p: MockPlatform, person: string): number =>
+  (
+    p.state.db.prepare('SELECT balance FROM accounts WHERE account = ?').get(`wallet:${person}`) as {
+      balance: number;
+    }
+  ).balance;
+
+/** The demo's rows in a database file, by table (0 for a table not made yet). */
+export function demoRows(path: string): Record<string, number> {
+  const db = new Database(path);
+  try {
+    const count = (table: string) =>
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) === undefined
+        ? 0
+        : (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return Object.fromEntries(
+      ['schools', 'people', 'merchants', 'devices', 'cards', 'accounts', 'orders'].map((t) => [t, count(t)]),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/** {@link demoRows} of the whole demo: 5 wallets and the top-up channel's account, 5 top-ups. */
+export const FULL_DEMO = {
+  schools: 1,
+  people: 7,
+  merchants: 5,
+  devices: 7,
+  cards: 7,
+  accounts: 6,
+  orders: 5,
+};
+/** {@link demoRows} of a database without the demo. */
+export const NO_DEMO = { schools: 0, people: 0, merchants: 0, devices: 0, cards: 0, accounts: 0, orders: 0 };

@@ -1,17 +1,17 @@
-/**
- * One use of a code (src/domains/cards.ts `useCode`, `used_codes.purpose`, migration 14): a POS
- * that resolved a code online (`POST /v1/identity/resolve`) may then charge it once, online or in
- * an offline batch, as one use with no incident; any other second use is refused (online 409
- * `ERR_CODE_ALREADY_USED`; offline rejected with `conflict_device_id` and a `code_used_twice`
- * incident), so a code never pays twice, even on one POS. And an offline sale is a `duplicate` of
- * an order with its `out_trade_no` only when the same POS made that order: the same code used on
- * two POS of one merchant that numbered their sales alike is a code used twice.
- */
-import { exportJwk, generateKeyPair } from '@campus-card/core';
-import type { Incident } from '@campus-card/core/api';
+import type { Incident, OfflineBatchResult } from '@campus-card/core/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, type Signer, signed } from '../helpers.js';
+import {
+  demoPlatform,
+  deviceSigner,
+  json,
+  operator,
+  qrOf,
+  registerPos,
+  type Signer,
+  signed,
+  walletBalance,
+} from '../helpers.js';
 
 let p: MockPlatform | undefined;
 afterEach(async () => {
@@ -19,46 +19,7 @@ afterEach(async () => {
   p = undefined;
 });
 
-interface ItemResult {
-  seq: number;
-  out_trade_no: string;
-  outcome: 'accepted' | 'duplicate' | 'rejected';
-  code: string | null;
-  order_id: string | null;
-  conflict_device_id: string | null;
-}
-interface BatchResult {
-  results: ItemResult[];
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-}
-
-/** Registers a second POS of the student canteen (pos-01's merchant); returns its signer. */
-async function registerPos(p: MockPlatform, id: string): Promise<Signer> {
-  const key = generateKeyPair('ES256').privateKey;
-  const res = await p.app.inject(
-    signed(p, operator(p), 'POST', '/v1/devices', {
-      device_id: id,
-      school_id: 'sch-demo',
-      type: 'pos',
-      zone: 'canteen:student',
-      merchant_id: 'm-canteen-s',
-      public_jwk: exportJwk(key.publicKey),
-      offline_tx_cap: 5_000,
-      offline_device_cap: 50_000,
-    }),
-  );
-  expect(res.statusCode, res.body).toBe(201);
-  return { id, jwk: exportJwk(key, { includePrivate: true }) };
-}
-
-const balance = (p: MockPlatform, person: string): number =>
-  (
-    p.state.db.prepare('SELECT balance FROM accounts WHERE account = ?').get(`wallet:${person}`) as {
-      balance: number;
-    }
-  ).balance;
+const balance = walletBalance;
 const purposes = (p: MockPlatform) =>
   p.state.db.prepare('SELECT principal_id, purpose FROM used_codes ORDER BY rowid').all();
 const incidents = async (p: MockPlatform): Promise<Incident[]> =>
@@ -72,10 +33,10 @@ const resolve = (p: MockPlatform, dev: Signer, qr: string, extra: object = {}) =
   p.app.inject(signed(p, dev, 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'payment', ...extra }));
 const pay = (p: MockPlatform, dev: Signer, no: string, amount: number, qr: string) =>
   p.app.inject(signed(p, dev, 'POST', '/v1/payments', { out_trade_no: no, amount, qr_text: qr }));
-const upload = async (p: MockPlatform, dev: Signer, items: object[]): Promise<BatchResult> => {
+const upload = async (p: MockPlatform, dev: Signer, items: object[]): Promise<OfflineBatchResult> => {
   const res = await p.app.inject(signed(p, dev, 'POST', '/v1/payments/offline-batches', { items }));
   expect(res.statusCode, res.body).toBe(200);
-  return json<BatchResult>(res);
+  return json<OfflineBatchResult>(res);
 };
 /** An offline item of a code made at `t` (unix seconds), captured then. */
 const item = (seq: number, no: string, amount: number, qr: string, t: number) => ({

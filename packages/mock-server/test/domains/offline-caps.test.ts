@@ -1,14 +1,18 @@
-/**
- * Offline payment caps (issue 4 §2, src/domains/payments.ts `uploadOfflinePayments`): an item
- * above the device's `offline_tx_cap`, or one that would take the device's accepted offline total
- * for the UTC day of its `captured_at` above `offline_device_cap`, is rejected item by item
- * (`outcome: 'rejected'`, `code: 'ERR_OFFLINE_CAP'`, no order, no debit) inside a 200 answer.
- * The cap is per device and per day: another device, or another day, has its own budget.
- */
-import { exportJwk, generateKeyPair } from '@campus-card/core';
+import type { OfflineBatchResult } from '@campus-card/core/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, type Signer, signed, T0 } from '../helpers.js';
+import {
+  demoPlatform,
+  deviceSigner,
+  json,
+  operator,
+  qrOf,
+  registerPos,
+  type Signer,
+  signed,
+  T0,
+  walletBalance,
+} from '../helpers.js';
 
 let p: MockPlatform;
 afterEach(async () => p?.close());
@@ -20,47 +24,7 @@ async function platform(): Promise<MockPlatform> {
   return q;
 }
 
-interface ItemResult {
-  seq: number;
-  out_trade_no: string;
-  outcome: 'accepted' | 'duplicate' | 'rejected';
-  code: string | null;
-  order_id: string | null;
-  conflict_device_id: string | null;
-}
-interface BatchResult {
-  results: ItemResult[];
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-}
-
-/** Registers a POS of the student canteen with its own caps; returns its signer. */
-async function registerPos(p: MockPlatform, id: string, txCap: number, deviceCap: number): Promise<Signer> {
-  const key = generateKeyPair('ES256').privateKey;
-  const res = await p.app.inject(
-    signed(p, operator(p), 'POST', '/v1/devices', {
-      device_id: id,
-      school_id: 'sch-demo',
-      type: 'pos',
-      zone: 'canteen:student',
-      merchant_id: 'm-canteen-s',
-      public_jwk: exportJwk(key.publicKey),
-      offline_tx_cap: txCap,
-      offline_device_cap: deviceCap,
-    }),
-  );
-  expect(res.statusCode, res.body).toBe(201);
-  expect(json(res)).toMatchObject({ offline_tx_cap: txCap, offline_device_cap: deviceCap });
-  return { id, jwk: exportJwk(key, { includePrivate: true }) };
-}
-
-const balance = (p: MockPlatform, person: string): number =>
-  (
-    p.state.db.prepare('SELECT balance FROM accounts WHERE account = ?').get(`wallet:${person}`) as {
-      balance: number;
-    }
-  ).balance;
+const balance = walletBalance;
 const ordersOf = (p: MockPlatform, device: string): { out_trade_no: string; amount: number }[] =>
   p.state.db
     .prepare(
@@ -82,9 +46,9 @@ async function item(p: MockPlatform, who: string, seq: number, no: string, amoun
 const upload = async (p: MockPlatform, dev: Signer, items: object[]) => {
   const res = await p.app.inject(signed(p, dev, 'POST', '/v1/payments/offline-batches', { items }));
   expect(res.statusCode, res.body).toBe(200);
-  return json<BatchResult>(res);
+  return json<OfflineBatchResult>(res);
 };
-const outcomes = (r: BatchResult) => r.results.map((x) => [x.seq, x.outcome, x.code]);
+const outcomes = (r: OfflineBatchResult) => r.results.map((x) => [x.seq, x.outcome, x.code]);
 
 describe('offline caps', () => {
   it('per transaction: above offline_tx_cap is rejected, exactly the cap is accepted', async () => {
