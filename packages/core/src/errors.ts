@@ -4,33 +4,37 @@
  * @module
  */
 
+/** Every stable error code `@campus-card/core` can raise, in the order of §9 of the token format spec. */
+export const CAMPUS_CARD_ERROR_CODES = [
+  'ERR_INPUT_TYPE',
+  'ERR_INPUT_TOO_LARGE',
+  'ERR_QR_PREFIX',
+  'ERR_QR_BASE45',
+  'ERR_CBOR_MALFORMED',
+  'ERR_CBOR_TOO_DEEP',
+  'ERR_CBOR_NOT_DETERMINISTIC',
+  'ERR_CBOR_UNSUPPORTED_TYPE',
+  'ERR_STRUCTURE',
+  'ERR_ALG_NOT_ALLOWED',
+  'ERR_KEY_INVALID',
+  'ERR_UNKNOWN_ISSUER',
+  'ERR_SIGNATURE_INVALID',
+  'ERR_ISSUER_ROLE_NOT_ALLOWED',
+  'ERR_ISSUER_SCHOOL_NOT_ALLOWED',
+  'ERR_ISSUER_KEY_EXPIRED',
+  'ERR_CREDENTIAL_EXPIRED',
+  'ERR_CREDENTIAL_NOT_YET_VALID',
+  'ERR_PRESENTATION_TOO_OLD',
+  'ERR_PRESENTATION_FROM_FUTURE',
+  'ERR_REVOKED',
+  'ERR_STATUS_INDEX_OUT_OF_RANGE',
+  'ERR_STATUS_LIST_MISSING',
+  'ERR_UNKNOWN_CARD',
+  'ERR_ROLLBACK',
+] as const;
+
 /** Every stable error code `@campus-card/core` can raise; see §9 of the token format spec. */
-export type CampusCardErrorCode =
-  | 'ERR_INPUT_TYPE'
-  | 'ERR_INPUT_TOO_LARGE'
-  | 'ERR_QR_PREFIX'
-  | 'ERR_QR_BASE45'
-  | 'ERR_CBOR_MALFORMED'
-  | 'ERR_CBOR_TOO_DEEP'
-  | 'ERR_CBOR_NOT_DETERMINISTIC'
-  | 'ERR_CBOR_UNSUPPORTED_TYPE'
-  | 'ERR_STRUCTURE'
-  | 'ERR_ALG_NOT_ALLOWED'
-  | 'ERR_KEY_INVALID'
-  | 'ERR_UNKNOWN_ISSUER'
-  | 'ERR_SIGNATURE_INVALID'
-  | 'ERR_ISSUER_ROLE_NOT_ALLOWED'
-  | 'ERR_ISSUER_SCHOOL_NOT_ALLOWED'
-  | 'ERR_ISSUER_KEY_EXPIRED'
-  | 'ERR_CREDENTIAL_EXPIRED'
-  | 'ERR_CREDENTIAL_NOT_YET_VALID'
-  | 'ERR_PRESENTATION_TOO_OLD'
-  | 'ERR_PRESENTATION_FROM_FUTURE'
-  | 'ERR_REVOKED'
-  | 'ERR_STATUS_INDEX_OUT_OF_RANGE'
-  | 'ERR_STATUS_LIST_MISSING'
-  | 'ERR_UNKNOWN_CARD'
-  | 'ERR_ROLLBACK';
+export type CampusCardErrorCode = (typeof CAMPUS_CARD_ERROR_CODES)[number];
 
 /**
  * The base class of every error `@campus-card/core` throws for bad input or failed checks.

@@ -19,7 +19,12 @@ export {
   MAX_VALIDITY_DAYS,
   parseCredentialClaims,
 } from './credential.js';
-export { CampusCardError, type CampusCardErrorCode, isCampusCardError } from './errors.js';
+export {
+  CAMPUS_CARD_ERROR_CODES,
+  CampusCardError,
+  type CampusCardErrorCode,
+  isCampusCardError,
+} from './errors.js';
 export {
   type Alg,
   algFromCose,

@@ -1012,7 +1012,8 @@ function checkResponses(app: FastifyInstance): void {
       return payload;
     }
     const schema = def.responses[status];
-    // Any route may fail with a 5xx problem; every other status must be declared by the route.
+    // Any route may fail with a 5xx problem (the `5XX` response openapi.ts adds to every operation);
+    // every other status must be declared by the route.
     if (schema === undefined && !(problem && status >= 500)) {
       throw new Error(`contract: ${def.operationId} answered ${status}, which it does not declare`);
     }

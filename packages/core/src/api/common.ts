@@ -5,6 +5,7 @@
  * @module
  */
 import { type Static, type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox';
+import { CAMPUS_CARD_ERROR_CODES, type CampusCardErrorCode } from '../errors.js';
 
 /**
  * A JSON object schema that rejects unknown fields (`additionalProperties: false`).
@@ -171,7 +172,34 @@ export const Problem = Type.Object(
 /** An RFC 9457 problem body. */
 export type Problem = Static<typeof Problem>;
 
-/** Every stable error code the platform answers with. */
+/**
+ * Token-format codes (`@campus-card/core`, token format §9) that verifying a scanned code cannot
+ * produce: `ERR_INPUT_TYPE` (a `qr_text` is a JSON string by schema), `ERR_ROLLBACK` (loading
+ * trust material, not verifying a code) and `ERR_UNKNOWN_CARD` (compact roster mode, which the
+ * platform does not use; the platform's own `ERR_UNKNOWN_CARD` has the same name and status).
+ */
+const NOT_FROM_CODE_VERIFICATION: readonly CampusCardErrorCode[] = [
+  'ERR_INPUT_TYPE',
+  'ERR_ROLLBACK',
+  'ERR_UNKNOWN_CARD',
+];
+
+/** A token-format code a 422 of a scanned code can carry: see {@link TOKEN_FORMAT_PROBLEM_CODES}. */
+export type TokenFormatProblemCode = Exclude<
+  CampusCardErrorCode,
+  'ERR_INPUT_TYPE' | 'ERR_ROLLBACK' | 'ERR_UNKNOWN_CARD'
+>;
+
+/**
+ * The token format's own verification codes that the platform answers unchanged, with 422, when a
+ * scanned code (`qr_text` of a resolve, a payment, an event batch) does not verify: derived from
+ * {@link CAMPUS_CARD_ERROR_CODES}, less the codes verification cannot produce.
+ */
+export const TOKEN_FORMAT_PROBLEM_CODES = CAMPUS_CARD_ERROR_CODES.filter(
+  (c) => !NOT_FROM_CODE_VERIFICATION.includes(c),
+) as readonly TokenFormatProblemCode[];
+
+/** Every stable error code the platform answers with, the token format's own codes last. */
 export const ERROR_CODES = [
   'ERR_MALFORMED_JSON',
   'ERR_MALFORMED_HTTP',
@@ -204,11 +232,13 @@ export const ERROR_CODES = [
   'ERR_OUT_TRADE_NO_CONFLICT',
   'ERR_REFUND_EXCEEDS',
   'ERR_OFFLINE_CAP',
+  'ERR_OCCURRED_AT',
   'ERR_PERMISSION_DENIED',
   'ERR_RATE_LIMITED',
   'ERR_INJECTED_FAULT',
   'ERR_ADMIN_DISABLED',
   'ERR_INTERNAL',
+  ...TOKEN_FORMAT_PROBLEM_CODES,
 ] as const;
 /** A stable error code. */
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -4,7 +4,14 @@
  * @module
  */
 import type { TSchema } from '@sinclair/typebox';
-import { ERROR_CODES, type ErrorCode, Problem, type RouteDef } from './common.js';
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  Problem,
+  type RouteDef,
+  TOKEN_FORMAT_PROBLEM_CODES,
+  type TokenFormatProblemCode,
+} from './common.js';
 import { routes } from './routes.js';
 import { WEBHOOK_RETRY_SCHEDULE_S, WEBHOOK_TOLERANCE_S, WebhookEvents } from './webhooks.js';
 
@@ -38,6 +45,73 @@ const STATUS_TEXT: Record<number, string> = {
   422: 'Unprocessable: Idempotency-Key reused with a different body, or a scanned code or card that cannot be used',
   429: 'Rate limited (Retry-After)',
 };
+
+const SERVER_ERROR_TEXT =
+  'Server error: `ERR_INTERNAL` (500; 503 with `Retry-After` on a failed commit or while shutting down)';
+
+/** Response headers, declared once under `components.headers` and referred to by name. */
+const HEADERS: Record<string, { description: string; schema: JsonValue }> = {
+  'X-Request-Id': {
+    description: 'The id of this request, on every answer; the same as `request_id` of a problem.',
+    schema: { type: 'string' },
+  },
+  'Retry-After': {
+    description:
+      'Seconds to wait before sending the request again (RFC 9110 §10.2.3): on a 429, a 503, and a 409 `ERR_IDEMPOTENCY_IN_PROGRESS`.',
+    schema: { type: 'integer', minimum: 0 },
+  },
+  'WWW-Authenticate': {
+    description:
+      'The challenge of a 401 (RFC 9110 §11.6.1): `Signature realm="campus-card"`. HTTP Message Signatures register no scheme; `Signature` is the name the signing drafts before RFC 9421 used.',
+    schema: { type: 'string' },
+  },
+  'Accept-Signature': {
+    description:
+      'What a signature must cover (RFC 9421 §5.1): `sig1=("@method" "@path" "content-digest");created;keyid;nonce` for a request with a body, `sig1=("@method" "@path");created;keyid;nonce` without.',
+    schema: { type: 'string' },
+  },
+  Allow: {
+    description: 'On a 405: the methods the path takes (RFC 9110 §10.2.1), e.g. `GET, HEAD`.',
+    schema: { type: 'string' },
+  },
+  'Idempotent-Replayed': {
+    description:
+      '`true` when the answer is the replay of the first outcome of this `Idempotency-Key`, not a new execution; absent otherwise.',
+    schema: { type: 'string', enum: ['true'] },
+  },
+  ETag: {
+    description:
+      'On a 200 or 304 of a signed document (trust list, status list, roster): its entity-tag, for `If-None-Match`.',
+    schema: { type: 'string' },
+  },
+  'Cache-Control': {
+    description:
+      'On a 200 or 304 of a signed document: `no-cache`, a cache must revalidate (`If-None-Match`) before reusing its copy.',
+    schema: { type: 'string' },
+  },
+};
+
+function ref(header: keyof typeof HEADERS & string): JsonValue {
+  return { $ref: `#/components/headers/${header}` };
+}
+
+/** The headers a response of this status carries (see the hooks of the mock server's app.ts). */
+function responseHeaders(code: number, idempotent: boolean, etag: boolean): Record<string, JsonValue> {
+  const h: Record<string, JsonValue> = { 'X-Request-Id': ref('X-Request-Id') };
+  if (etag && (code === 200 || code === 304)) {
+    h.ETag = ref('ETag');
+    h['Cache-Control'] = ref('Cache-Control');
+  }
+  if (code === 401) {
+    h['WWW-Authenticate'] = ref('WWW-Authenticate');
+    h['Accept-Signature'] = ref('Accept-Signature');
+  }
+  // 409: `ERR_IDEMPOTENCY_IN_PROGRESS` asks to retry after a second
+  if (code === 429 || code === 503 || (idempotent && code === 409)) h['Retry-After'] = ref('Retry-After');
+  // a replay repeats the stored outcome, of any status the route answers but a 5xx
+  if (idempotent && code < 500) h['Idempotent-Replayed'] = ref('Idempotent-Replayed');
+  return h;
+}
 
 function paramList(where: 'path' | 'query', schema: TSchema | undefined): JsonValue[] {
   if (schema === undefined) return [];
@@ -74,27 +148,40 @@ function operation(r: RouteDef): JsonValue {
     });
   }
   const responses: Record<string, JsonValue> = {};
+  const idempotent = r.method === 'POST' && r.auth !== 'admin';
   for (const [status, schema] of Object.entries(r.responses)) {
     const code = Number(status);
     const description = STATUS_TEXT[code] ?? 'Response';
+    const headers = responseHeaders(code, idempotent, r.etag === true);
+    const media = (schema as { contentMediaType?: unknown }).contentMediaType;
     if (code === 304) {
-      responses[status] = { description };
+      responses[status] = { description, headers };
     } else if ((schema as { 'x-binary'?: boolean })['x-binary'] === true) {
       responses[status] = {
         description,
-        headers: { ETag: { schema: { type: 'string' } } },
+        headers,
         content: { 'application/cbor': { schema: { type: 'string', contentMediaType: 'application/cbor' } } },
       };
-    } else if ((schema as { contentMediaType?: string }).contentMediaType === 'application/x-ndjson') {
-      responses[status] = {
-        description,
-        content: { 'application/x-ndjson': { schema: { type: 'string' } } },
-      };
+    } else if (typeof media === 'string') {
+      // A body that is not JSON (NDJSON, CSV): served as that media type, as a string.
+      responses[status] = { description, headers, content: { [media]: { schema: { type: 'string' } } } };
     } else {
-      const media = code >= 400 ? 'application/problem+json' : 'application/json';
-      responses[status] = { description, content: { [media]: { schema: plain(schema) } } };
+      const json = code >= 400 ? 'application/problem+json' : 'application/json';
+      responses[status] = { description, headers, content: { [json]: { schema: plain(schema) } } };
     }
   }
+  // '5XX' rather than 'default': the server answers no undeclared 4xx on a route (a 405 comes from
+  // the not-found handler, for no route: see `components.responses.MethodNotAllowed`), only a 5xx
+  // problem (a failed commit or shutdown 503, an injected fault, an unexpected 500). 'default' would
+  // claim every undeclared status and hide a real contract break; '5XX' says exactly that.
+  responses['5XX'] = {
+    description:
+      r.auth === 'admin'
+        ? `${SERVER_ERROR_TEXT}.`
+        : `${SERVER_ERROR_TEXT}, or \`ERR_INJECTED_FAULT\` (a fault rule).`,
+    headers: { 'X-Request-Id': ref('X-Request-Id'), 'Retry-After': ref('Retry-After') },
+    content: { 'application/problem+json': { schema: plain(Problem) } },
+  };
   const op: Record<string, JsonValue> = {
     operationId: r.operationId,
     summary: r.summary,
@@ -216,7 +303,11 @@ const PROBLEM_CODES: Partial<
   ERR_BODY_TOO_LARGE: { status: [413], description: 'The body is larger than the platform accepts.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: [415], description: 'The body is not `application/json`.' },
   ERR_NOT_FOUND: { status: [404], description: 'No such route, or no such resource.' },
-  ERR_METHOD_NOT_ALLOWED: { status: [405], description: 'The path exists, but not with this method.' },
+  ERR_METHOD_NOT_ALLOWED: {
+    status: [405],
+    description:
+      'The path exists, but not with this method; `Allow` lists the methods it takes (`components.responses.MethodNotAllowed`).',
+  },
   ERR_SIG_MISSING: { status: [401], description: 'No `Signature-Input`/`Signature` on a signed route.' },
   ERR_SIG_MALFORMED: {
     status: [401],
@@ -260,7 +351,8 @@ const PROBLEM_CODES: Partial<
   },
   ERR_CODE_INVALID: {
     status: [422],
-    description: 'The scanned code does not verify, or was made with a superseded phone key.',
+    description:
+      'The scanned code does not verify and the failure has no more precise token-format code (those are answered as they are: see the token-format codes below), or it was made with a superseded phone key.',
   },
   ERR_CODE_ALREADY_USED: {
     status: [409],
@@ -277,6 +369,11 @@ const PROBLEM_CODES: Partial<
   ERR_OFFLINE_CAP: {
     status: [],
     description: 'Not an HTTP error: an offline batch item over the per-transaction or per-device cap.',
+  },
+  ERR_OCCURRED_AT: {
+    status: [422],
+    description:
+      'An event batch is refused whole, naming the event, when an `occurred_at` is after now, or before the device was registered and more than 30 days ago, beyond the signature clock tolerance (300 s): a device clock gone wrong.',
   },
   ERR_PERMISSION_DENIED: {
     status: [403],
@@ -299,7 +396,25 @@ const PROBLEM_CODES: Partial<
       'An unexpected server error (500); or a transaction that could not be committed, a change that kept racing concurrent ones such as an issuer rotation, or a request that arrived while the platform was shutting down (503).',
     retryable: true,
   },
+  ...tokenFormatProblems(),
 };
+
+/**
+ * The token format's own verification codes (token format §9, `CampusCardErrorCode` of
+ * `@campus-card/core`): a scanned code that does not verify is answered 422 with the code its
+ * verification stopped at, unchanged.
+ */
+function tokenFormatProblems(): Record<TokenFormatProblemCode, { status: number[]; description: string }> {
+  const out = {} as Record<TokenFormatProblemCode, { status: number[]; description: string }>;
+  for (const code of TOKEN_FORMAT_PROBLEM_CODES) {
+    out[code] = {
+      status: [422],
+      description:
+        "A scanned code that does not verify: the token format's own verification code (token format §9), answered unchanged; see docs/spec/token-format.md for its meaning. `ERR_CODE_INVALID` is used only when the failure has no such code.",
+    };
+  }
+  return out;
+}
 
 /**
  * Builds the OpenAPI 3.1 document of the platform from the route table, with the push events
@@ -376,6 +491,19 @@ export function buildOpenApiDocument(options: BuildOpenApiOptions = {}): { [k: s
         },
       },
       schemas: { Problem: plain(Problem) },
+      headers: Object.fromEntries(
+        Object.entries(HEADERS).map(([name, h]) => [name, { description: h.description, schema: h.schema }]),
+      ),
+      responses: {
+        // Documented once here, and on no operation: the not-found handler answers it, for a path
+        // of the document asked with a method the path does not have (no operation is involved).
+        MethodNotAllowed: {
+          description:
+            'Any path of this document asked with a method it does not have: 405 `ERR_METHOD_NOT_ALLOWED`, with `Allow` listing the methods it takes (a GET path takes HEAD too).',
+          headers: { Allow: ref('Allow'), 'X-Request-Id': ref('X-Request-Id') },
+          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        },
+      },
     },
     'x-push-signing': {
       scheme: 'RFC 9421 HTTP Message Signatures',

@@ -637,7 +637,17 @@ export function renderApiReference(doc: { readonly [k: string]: JsonValue }): st
   if (idem !== undefined && text(idem.description) !== undefined) {
     out.push(`- \`Idempotency-Key\` (where a route requires it): ${text(idem.description)}`);
   }
-  out.push(`- Errors: RFC 9457 problem+json; see [Problems](#${problemsAnchor}).`, '');
+  out.push(`- Errors: RFC 9457 problem+json; see [Problems](#${problemsAnchor}).`);
+  // Response headers and responses declared once (`components`), referred to by the routes.
+  for (const [name, h] of Object.entries(obj(obj(doc.components).headers))) {
+    const d = text(obj(h).description);
+    if (d !== undefined) out.push(`- Response header ${code(name)}: ${d}`);
+  }
+  for (const r of Object.values(obj(obj(doc.components).responses))) {
+    const d = text(obj(r).description);
+    if (d !== undefined) out.push(`- ${d}`);
+  }
+  out.push('');
 
   out.push('## Routes', '');
   for (const [tag, ops] of byTag) {

@@ -5,6 +5,7 @@ import {
   buildOpenApiDocument,
   CreatePaymentBody,
   compileValidator,
+  ERROR_CODES,
   fillPath,
   getRoute,
   Id,
@@ -12,9 +13,11 @@ import {
   MAX_AMOUNT_FEN,
   routes,
   StatementInfo,
+  TOKEN_FORMAT_PROBLEM_CODES,
   WalletSummary,
   WEBHOOK_EVENT_TYPES,
 } from '../../src/api.js';
+import { CAMPUS_CARD_ERROR_CODES } from '../../src/errors.js';
 
 describe('route table', () => {
   it('has unique operation ids and unique method+path pairs', () => {
@@ -141,6 +144,79 @@ describe('buildOpenApiDocument', () => {
     };
     expect(pay.parameters.map((p) => p.name)).toContain('Idempotency-Key');
     expect(Object.keys(pay.responses['422']?.content ?? {})).toEqual(['application/problem+json']);
+  });
+
+  type Response = { description: string; headers?: Record<string, { $ref: string }>; content?: object };
+  type Op = { operationId: string; responses: Record<string, Response> };
+  const ops = (): { method: string; path: string; op: Op }[] =>
+    Object.entries(doc.paths as Record<string, Record<string, Op>>).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ method, path, op })),
+    );
+  const headerNames = (r: Response | undefined) => Object.keys(r?.headers ?? {});
+
+  it('serves a non-JSON body as its own media type (CSV statement, NDJSON recording)', () => {
+    const paths = doc.paths as Record<string, Record<string, Op>>;
+    expect(paths['/v1/statements/{date}/file']?.get?.responses['200']?.content).toEqual({
+      'text/csv': { schema: { type: 'string' } },
+    });
+    expect(paths['/admin/recording']?.get?.responses['200']?.content).toEqual({
+      'application/x-ndjson': { schema: { type: 'string' } },
+    });
+  });
+
+  it('declares a 5XX problem and the headers the platform sends, on every operation', () => {
+    const headers = (doc.components as { headers: Record<string, { schema: object }> }).headers;
+    const wrong: string[] = [];
+    for (const { method, path, op } of ops()) {
+      const at = `${method} ${path}`;
+      const server = op.responses['5XX'];
+      if (server === undefined) wrong.push(`${at}: no 5XX`);
+      expect(Object.keys(server?.content ?? {}), at).toEqual(['application/problem+json']);
+      expect(headerNames(server), at).toEqual(['X-Request-Id', 'Retry-After']);
+      for (const [status, r] of Object.entries(op.responses)) {
+        const names = headerNames(r);
+        if (!names.includes('X-Request-Id')) wrong.push(`${at} ${status}: no X-Request-Id`);
+        if (status === '401' && !(names.includes('WWW-Authenticate') && names.includes('Accept-Signature')))
+          wrong.push(`${at} 401: no challenge`);
+        if (status === '429' && !names.includes('Retry-After')) wrong.push(`${at} 429: no Retry-After`);
+        const replayable = method === 'post' && !path.startsWith('/admin') && /^[234]/.test(status);
+        if (replayable !== names.includes('Idempotent-Replayed'))
+          wrong.push(`${at} ${status}: Idempotent-Replayed ${!replayable}`);
+        for (const h of Object.values(r.headers ?? {})) {
+          const name = h.$ref.replace('#/components/headers/', '');
+          if (headers[name]?.schema === undefined) wrong.push(`${at} ${status}: ${h.$ref} unresolved`);
+        }
+      }
+      if (op.responses['405'] !== undefined) wrong.push(`${at}: 405 on an operation`);
+    }
+    expect(wrong).toEqual([]);
+    // 405 comes from no operation: declared once, with Allow
+    const m = (doc.components as { responses: Record<string, Response> }).responses.MethodNotAllowed;
+    expect(headerNames(m)).toEqual(['Allow', 'X-Request-Id']);
+    expect(Object.keys(m?.content ?? {})).toEqual(['application/problem+json']);
+  });
+
+  it('lists the problem codes the platform answers, the token format ones included', () => {
+    const codes = doc['x-problem-codes'] as { code: string; status: number[]; description: string }[];
+    const byCode = new Map(codes.map((c) => [c.code, c]));
+    expect(byCode.size).toBe(codes.length);
+    expect(codes.map((c) => c.code)).toEqual([...ERROR_CODES]);
+    expect(byCode.get('ERR_OCCURRED_AT')?.status).toEqual([422]);
+    expect(byCode.get('ERR_METHOD_NOT_ALLOWED')?.status).toEqual([405]);
+    // every token-format code a scanned code's verification can stop at, with 422
+    const notFromVerification = ['ERR_INPUT_TYPE', 'ERR_ROLLBACK', 'ERR_UNKNOWN_CARD'];
+    expect([...TOKEN_FORMAT_PROBLEM_CODES]).toEqual(
+      CAMPUS_CARD_ERROR_CODES.filter((c) => !notFromVerification.includes(c)),
+    );
+    for (const c of ['ERR_PRESENTATION_TOO_OLD', 'ERR_SIGNATURE_INVALID', 'ERR_REVOKED', 'ERR_QR_PREFIX'])
+      expect(TOKEN_FORMAT_PROBLEM_CODES).toContain(c);
+    for (const c of TOKEN_FORMAT_PROBLEM_CODES) {
+      expect(byCode.get(c)?.status, c).toEqual([422]);
+      expect(byCode.get(c)?.description, c).toContain("token format's own verification code");
+    }
+    // ERR_UNKNOWN_CARD keeps the platform's meaning (no card matches)
+    expect(byCode.get('ERR_UNKNOWN_CARD')?.description).toMatch(/^No card matches/);
+    expect(byCode.get('ERR_CODE_INVALID')?.description).toContain('no more precise token-format code');
   });
 
   it('is plain JSON', () => {
