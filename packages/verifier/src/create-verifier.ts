@@ -48,7 +48,7 @@ import { restoreMemoryReplayStore } from './replay/restore-memory-replay-store.j
 import { replayDigest } from './replay-key.js';
 import { decodeVerifierState, encodeVerifierState } from './snapshot.js';
 import { createTimeFloor } from './time-floor.js';
-import { createTrustStore, type LoadResult } from './trust-store.js';
+import { createTrustStore, type HeldMaterial, type LoadResult } from './trust-store.js';
 
 /** Maximum age of each kind of trust material, seconds, counted from its signed `iat`. */
 export interface MaxStaleness {
@@ -74,7 +74,22 @@ interface Scan {
   cardId: string | undefined;
   /** Staleness warnings, allocated on the first one. */
   warnings: StaleWarning[] | undefined;
+  /**
+   * The trust material the scan checks with and its audit names: the store's, taken once when the
+   * scan starts (a reference), replaced only by {@link revalidate} when material loaded during an
+   * await is checked too.
+   */
+  material: HeldMaterial | undefined;
+  /** How many times material loaded during this scan was checked again (bounded). */
+  rechecks: number;
 }
+
+/**
+ * Most times one scan re-checks material loaded while it awaited (each re-check of a new trust list
+ * or roster may await again); past it the scan is denied rather than chase a reader being reloaded
+ * in a loop.
+ */
+const MAX_RECHECKS = 4;
 
 /** The `warnings` of a decision without any (shared, so frozen). */
 const NO_WARNINGS: readonly StaleWarning[] = Object.freeze([]);
@@ -356,6 +371,12 @@ function denialOf(error: unknown): Denial {
  * With an asynchronous replay store (Redis), the policies are evaluated once more when the store has
  * answered `'fresh'`, right before the anti-passback state moves, so two codes of one card scanned at
  * once cannot both pass anti-passback (the second is `POLICY_DENIED`; its code stays used).
+ * A scan checks with the trust material held when it starts, and its audit names that material;
+ * material loaded while it awaits (an asynchronous signature backend or replay store) is checked
+ * too before it is accepted (a card revoked, an issuer key dropped meanwhile is denied), and then
+ * the audit names the new material. Loaded during the signature check, it is checked before the
+ * code is recorded as used; loaded while the replay store answers, after: a code denied then stays
+ * used (fail closed).
  *
  * @throws `TypeError` / `RangeError` for bad options.
  * @example
@@ -445,20 +466,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return age <= maxStale[material] + grace[material] ? 'grace' : 'stale';
   }
 
-  function statusListStamp(school: string | undefined): MaterialStamp | null {
-    if (school !== undefined) return trust.statusLists.get(school)?.stamp ?? null;
-    if (trust.statusLists.size === 1) {
-      for (const h of trust.statusLists.values()) return h.stamp;
+  /** The status list of `school` in `m`. */
+  function statusListOf(m: HeldMaterial, school: string): MaterialStamp | undefined {
+    const held = m.statusLists;
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i] as HeldMaterial['statusLists'][number];
+      if (h.value.school === school) return h.stamp;
     }
-    return null;
+    return undefined;
+  }
+
+  function statusListStamp(m: HeldMaterial, school: string | undefined): MaterialStamp | null {
+    if (school !== undefined) return statusListOf(m, school) ?? null;
+    return m.statusLists.length === 1
+      ? (m.statusLists[0] as HeldMaterial['statusLists'][number]).stamp
+      : null;
   }
 
   /** The last audit handed out: decisions with the same inputs share it (it is frozen). */
   let lastAudit: DecisionAudit | undefined;
-  function audit(now: number, school: string | undefined): DecisionAudit {
-    const trustList = trust.trustList?.stamp ?? null;
-    const statusList = statusListStamp(school);
-    const roster = trust.roster?.stamp ?? null;
+  /** The audit of a decision at `now` taken with material `m` (the scan's; else what is held now). */
+  function audit(now: number, school: string | undefined, m: HeldMaterial = trust.material): DecisionAudit {
+    const trustList = m.trustList?.stamp ?? null;
+    const statusList = statusListStamp(m, school);
+    const roster = m.roster?.stamp ?? null;
     const a = lastAudit;
     if (
       a !== undefined &&
@@ -481,8 +512,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (s === 'fresh') return;
     const code = STALE[material];
     if (s === 'grace') {
+      // (a re-check after material changed may check the same material's age again: warned once)
       if (scan.warnings === undefined) scan.warnings = [code];
-      else scan.warnings.push(code);
+      else if (!scan.warnings.includes(code)) scan.warnings.push(code);
       return;
     }
     throw new Denial(
@@ -547,12 +579,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (floor.isClockBehind(now)) {
       throw new Denial('CLOCK_BEFORE_FLOOR', `clock ${now} is before the trusted-time floor ${floor.value}`);
     }
-    const tl = trust.trustList;
+    // one snapshot of the material for the whole scan (see Scan.material, revalidate)
+    const material = trust.material;
+    known.material = material;
+    const tl = material.trustList;
     if (tl === undefined) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
     checkStale('trustList', tl.stamp, now, known);
 
     if (isPhysicalCardTap(input)) {
-      const roster = trust.roster;
+      // (synchronous to the decision: no material can be loaded before it is made)
+      const roster = material.roster;
       if (roster === undefined) throw new Denial('UNKNOWN_CARD', 'physical card tap but no roster loaded');
       checkStale('roster', roster.stamp, now, known);
       const card = findPhysicalCard(roster.value, input.uid);
@@ -561,7 +597,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       known.school = school;
       known.cardId = card.cardId;
       if (now >= card.exp) throw new Denial('EXPIRED', 'the card has expired', 'ERR_CREDENTIAL_EXPIRED');
-      checkStatus(trust.statusListArray, school, card.statusIndex);
+      checkStatus(material.statusListArray, school, card.statusIndex);
       const admitted: Admitted = {
         school,
         cardId: card.cardId,
@@ -574,7 +610,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         t: undefined,
         statusIndex: card.statusIndex,
       };
-      return admit(admitted, undefined, ctx, now, known);
+      return admit(undefined, admitted, undefined, ctx, now, known);
     }
     if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
       throw new Denial(
@@ -584,10 +620,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
       );
     }
     // one object of one shape per scan, roster or not
-    const verified = verifyPresentationEager(input, {
-      trustList: tl.value,
-      statusLists: trust.statusListArray,
-      roster: trust.roster?.value,
+    const verified = checkPresentation(input, material, now);
+    return verified instanceof Promise
+      ? verified.then((v) => presented(input, v, ctx, now, known))
+      : presented(input, verified, ctx, now, known);
+  }
+
+  /** Steps 1 to 5 of a scanned code, with material `m`. */
+  function checkPresentation(
+    input: string | Uint8Array,
+    m: HeldMaterial,
+    now: number,
+  ): VerifiedPresentation | Promise<VerifiedPresentation> {
+    if (m.trustList === undefined) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
+    // one object of one shape per scan, roster or not
+    return verifyPresentationEager(input, {
+      trustList: m.trustList.value,
+      statusLists: m.statusListArray,
+      roster: m.roster?.value,
       now,
       maxAge,
       maxFuture,
@@ -595,13 +645,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       backend,
       credentialCache,
     });
-    return verified instanceof Promise
-      ? verified.then((v) => presented(v, ctx, now, known))
-      : presented(verified, ctx, now, known);
   }
 
   /** After steps 1 to 5 of a scanned code. */
   function presented(
+    input: string | Uint8Array,
     verified: VerifiedPresentation,
     ctx: VerifyContext,
     now: number,
@@ -609,21 +657,87 @@ export function createVerifier(options: VerifierOptions): Verifier {
   ): AcceptedDecision | Promise<AcceptedDecision> {
     known.school = verified.school;
     known.cardId = verified.cardId;
-    const roster = trust.roster;
+    // Material loaded while a signature check awaited is checked before the code is recorded as
+    // used (synchronously nothing can be loaded: one reference comparison).
+    if (known.material !== trust.material) {
+      const v = revalidate(input, verified, now, known);
+      return v instanceof Promise
+        ? v.then((w) => admit(input, w, w, ctx, now, known))
+        : admit(input, v, v, ctx, now, known);
+    }
+    const roster = (known.material as HeldMaterial).roster;
     if (verified.mode === 'compact' && roster !== undefined) checkStale('roster', roster.stamp, now, known);
-    return admit(verified, verified, ctx, now, known);
+    return admit(input, verified, verified, ctx, now, known);
+  }
+
+  /**
+   * `verified`, checked against the material held now if it is no longer the scan's
+   * (`scan.material`): a status list, trust list or roster was loaded (or dropped) while the scan
+   * awaited its signature backend or its replay store. The scan then checks with the new material
+   * and its audit names it: the material ages again, and the card's status in the current list;
+   * after a new trust list (issuer keys) or, for a compact code, a new roster, the whole code is
+   * verified again (which may await, and then the check repeats, at most {@link MAX_RECHECKS}
+   * times). Throws the denial when a check fails: a card revoked, an issuer key dropped, while the
+   * scan was in flight is never accepted. Returns `verified` itself when nothing changed.
+   */
+  function revalidate(
+    input: string | Uint8Array,
+    verified: VerifiedPresentation,
+    now: number,
+    scan: Scan,
+  ): VerifiedPresentation | Promise<VerifiedPresentation> {
+    const m = trust.material;
+    const before = scan.material;
+    if (m === before) return verified;
+    scan.rechecks++;
+    if (scan.rechecks > MAX_RECHECKS) {
+      throw new Denial('INTERNAL_ERROR', 'the trust material kept changing during the scan');
+    }
+    scan.material = m;
+    scan.warnings = undefined;
+    const tl = m.trustList;
+    if (tl === undefined) throw new Denial('NO_TRUST_LIST', 'the trust list was dropped during the scan');
+    checkStale('trustList', tl.stamp, now, scan);
+    if (
+      before !== undefined &&
+      tl === before.trustList &&
+      (verified.mode === 'full' || m.roster === before.roster)
+    ) {
+      // the signatures and what vouched for them stand: the status (and ages) are checked anew
+      checkStatus(m.statusListArray, verified.school, verified.statusIndex);
+      materialAges(verified, m, now, scan);
+      return verified;
+    }
+    const again = checkPresentation(input, m, now);
+    const next = (v: VerifiedPresentation) => {
+      scan.school = v.school;
+      scan.cardId = v.cardId;
+      materialAges(v, m, now, scan);
+      // loaded again while this awaited? (`scan.material` is `m`: a no-op unless it was)
+      return revalidate(input, v, now, scan);
+    };
+    return again instanceof Promise ? again.then(next) : next(again);
+  }
+
+  /** The roster's (compact code) and the status list's age, in `m`. */
+  function materialAges(verified: VerifiedPresentation, m: HeldMaterial, now: number, scan: Scan): void {
+    if (verified.mode === 'compact' && m.roster !== undefined)
+      checkStale('roster', m.roster.stamp, now, scan);
+    const sl = statusListOf(m, verified.school);
+    if (sl !== undefined) checkStale('statusList', sl, now, scan);
   }
 
   /** Status list age, policies (step 6) and the replay window (step 7). */
   function admit(
+    input: string | Uint8Array | undefined,
     admitted: Admitted,
     verified: VerifiedPresentation | undefined,
     ctx: VerifyContext,
     now: number,
     scan: Scan,
   ): AcceptedDecision | Promise<AcceptedDecision> {
-    const sl = trust.statusLists.get(admitted.school);
-    if (sl !== undefined) checkStale('statusList', sl.stamp, now, scan);
+    const sl = statusListOf(scan.material as HeldMaterial, admitted.school);
+    if (sl !== undefined) checkStale('statusList', sl, now, scan);
 
     // 6. policies
     const subject: PolicySubject = {
@@ -635,7 +749,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       scene: admitted.scene,
     };
     const policy = admittedBy(evaluatePolicy(subject, ctx.reader, now));
-    if (verified === undefined) return accept(admitted, policy, now, scan);
+    if (verified === undefined || input === undefined) return accept(admitted, policy, now, scan);
 
     // 7. replay window: only now is the code recorded as used
     const pending = checkAndInsertCode(verified, now);
@@ -643,22 +757,50 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return Promise.resolve(pending).then(
       (outcome) => {
         checkReplayOutcome(outcome);
-        // While the store answered, another scan of this card may have been accepted and committed
-        // (two codes of one card scanned at once, at two readers this verifier serves): the policy
-        // seen before the await may be stale. Evaluate it again, synchronously, right before commit.
-        // (The synchronous path needs no second look: nothing runs between evaluation and commit.)
-        return replayed(
-          outcome,
-          admitted,
-          verified,
-          admittedBy(evaluatePolicy(subject, ctx.reader, now)),
-          now,
-          scan,
-        );
+        // While the store answered, trust material may have been loaded (a status list revoking
+        // the card, a trust list dropping its issuer key): check the code against it. The store
+        // has recorded the code by now and cannot forget it: a code denied here stays used (fail
+        // closed; its holder shows a new code, which meets the same checks).
+        const v = revalidate(input, verified, now, scan);
+        return v instanceof Promise
+          ? v.then((w) => settled(outcome, w, ctx, now, scan))
+          : settled(outcome, v, ctx, now, scan);
       },
       (error: unknown) => {
         throw replayFailure(error);
       },
+    );
+  }
+
+  /**
+   * The end of a scan whose replay store answered asynchronously, its material checked again
+   * ({@link revalidate}). While the store answered, another scan of this card may have been accepted
+   * and committed (two codes of one card scanned at once, at two readers this verifier serves): the
+   * policy seen before the await may be stale. Evaluate it again, synchronously, right before commit.
+   * (The synchronous path needs no second look: nothing runs between evaluation and commit.)
+   */
+  function settled(
+    outcome: Awaited<ReturnType<ReplayStore['checkAndInsert']>>,
+    verified: VerifiedPresentation,
+    ctx: VerifyContext,
+    now: number,
+    scan: Scan,
+  ): AcceptedDecision {
+    const subject: PolicySubject = {
+      school: verified.school,
+      cardId: verified.cardId,
+      role: verified.role,
+      groups: verified.groups,
+      mode: verified.mode,
+      scene: verified.scene,
+    };
+    return replayed(
+      outcome,
+      verified,
+      verified,
+      admittedBy(evaluatePolicy(subject, ctx.reader, now)),
+      now,
+      scan,
     );
   }
 
@@ -741,7 +883,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       scene: admitted.scene,
       t: admitted.t,
       warnings: scan.warnings ?? NO_WARNINGS,
-      audit: audit(now, admitted.school),
+      audit: audit(now, admitted.school, scan.material),
     };
   }
 
@@ -761,7 +903,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       rule?: string;
       cardId?: string;
       school?: string;
-    } = { accepted: false, reason, detail, audit: audit(now, known.school) };
+    } = { accepted: false, reason, detail, audit: audit(now, known.school, known.material) };
     if (coreCode !== undefined) d.coreCode = coreCode;
     if (rule !== undefined) d.rule = rule;
     if (known.cardId !== undefined) d.cardId = known.cardId;
@@ -809,7 +951,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return checkLoadNow(opts, 'roster') ?? afterLoad(trust.loadRoster(bytes), opts.now);
     },
     verify(input, context) {
-      const known: Scan = { school: undefined, cardId: undefined, warnings: undefined };
+      const known: Scan = {
+        school: undefined,
+        cardId: undefined,
+        warnings: undefined,
+        material: undefined,
+        rechecks: 0,
+      };
       let now = Number.NaN;
       try {
         now = context?.now;

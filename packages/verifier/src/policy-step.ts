@@ -53,11 +53,16 @@ export type PolicyEvaluator = (
 
 const ADMIT: PolicyStepOutcome = { ok: true, commit() {} };
 
-/** Freezes `value` and everything it holds (plain JSON data). */
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+/**
+ * Freezes `value` and everything it holds (plain JSON data). An object found already frozen is
+ * walked into all the same: `Object.freeze({ id, rules })` freezes only the top, and its rules must
+ * not stay editable behind the cached checked copy. `seen` guards against cycles.
+ */
+function deepFreeze(value: unknown, seen: Set<object> = new Set()): void {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return;
+  seen.add(value);
   Object.freeze(value);
-  for (const v of Object.values(value)) deepFreeze(v);
+  for (const v of Object.values(value)) deepFreeze(v, seen);
 }
 
 /**

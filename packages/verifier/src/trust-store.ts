@@ -70,10 +70,27 @@ export interface HeldVersions {
   rosters: Record<string, VersionMark>;
 }
 
-interface Held<T> {
+/** One held document: its bytes, verified value and stamp. */
+export interface Held<T> {
   readonly bytes: Uint8Array;
   readonly value: T;
   readonly stamp: MaterialStamp;
+}
+
+/**
+ * Everything a store holds at one moment. Never mutated: the store replaces it (a new frozen
+ * object) whenever its trust list, any status list or its roster changes, and keeps it when a load
+ * fails or brings the same bytes again. A scan takes it once when it starts and checks with it,
+ * so what it checked is what its audit names; comparing it with the store's current one (a single
+ * reference) tells whether anything was loaded or dropped meanwhile.
+ */
+export interface HeldMaterial {
+  readonly trustList: Held<TrustList> | undefined;
+  /** One per school. */
+  readonly statusLists: readonly Held<StatusList>[];
+  /** The values of {@link statusLists}, for core's checks. */
+  readonly statusListArray: readonly StatusList[];
+  readonly roster: Held<RosterIndex> | undefined;
 }
 
 /** Internal: the material store used by `createVerifier`. */
@@ -83,6 +100,8 @@ export interface TrustStore {
   /** Every status list value, for core's `verifyPresentation`. */
   readonly statusListArray: readonly StatusList[];
   readonly roster: Held<RosterIndex> | undefined;
+  /** The material held now, as one immutable object (see {@link HeldMaterial}). */
+  readonly material: HeldMaterial;
   readonly versions: HeldVersions;
   loadTrustList(bytes: Uint8Array): LoadResult;
   loadStatusList(bytes: Uint8Array): LoadResult;
@@ -147,8 +166,24 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
     rosters: Object.create(null) as HeldVersions['rosters'],
   };
 
+  let heldStatusLists: readonly Held<StatusList>[] = Object.freeze([]);
+  let material: HeldMaterial = Object.freeze({
+    trustList,
+    statusLists: heldStatusLists,
+    statusListArray,
+    roster,
+  });
+
   const refreshArray = () => {
-    statusListArray = Object.freeze([...statusLists.values()].map((h) => h.value));
+    heldStatusLists = Object.freeze([...statusLists.values()]);
+    statusListArray = Object.freeze(heldStatusLists.map((h) => h.value));
+  };
+
+  /** Publishes a new {@link HeldMaterial} if anything held changed (runs after every load, even a failed one). */
+  const publish = () => {
+    const m = material;
+    if (m.trustList === trustList && m.statusListArray === statusListArray && m.roster === roster) return;
+    material = Object.freeze({ trustList, statusLists: heldStatusLists, statusListArray, roster });
   };
 
   /**
@@ -179,6 +214,9 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
     },
     get roster() {
       return roster;
+    },
+    get material() {
+      return material;
     },
     versions,
     loadTrustList(bytes) {
@@ -214,6 +252,8 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
         return { ...base, school: undefined, changed: true, dropped };
       } catch (error) {
         return failure('trustList', error);
+      } finally {
+        publish();
       }
     },
     loadStatusList(bytes) {
@@ -251,6 +291,8 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
         return { ...base, school: sl.school, changed: true, dropped: [] };
       } catch (error) {
         return failure('statusList', error);
+      } finally {
+        publish();
       }
     },
     loadRoster(bytes) {
@@ -280,6 +322,8 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
         return { ...base, school: r.school, changed: true, dropped: [] };
       } catch (error) {
         return failure('roster', error);
+      } finally {
+        publish();
       }
     },
     raiseVersions(v) {
@@ -306,6 +350,7 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
       if (roster !== undefined && refused(versions.rosters[roster.value.roster.school], roster)) {
         roster = undefined;
       }
+      publish();
     },
   };
   return store;
