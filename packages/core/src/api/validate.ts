@@ -11,6 +11,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
+import { codePointLength as countCodePoints } from '../lib/fields.js';
 import { isValidTimestamp, Timestamp } from './common.js';
 
 /** One validation failure. */
@@ -102,24 +103,12 @@ interface SchemaView {
 const HIGH_SURROGATE = /[\uD800-\uDBFF]/;
 
 /**
- * The number of Unicode code points of `s`: its UTF-16 length less one for each surrogate pair
- * (a lone surrogate counts one, as JSON Schema implementations in JavaScript count it).
+ * The number of Unicode code points of `s` (a lone surrogate counts one, as JSON Schema
+ * implementations in JavaScript count it).
  */
 function codePointLength(s: string): number {
   // no pair without a high surrogate (and V8 answers at once for a one-byte string)
-  if (!HIGH_SURROGATE.test(s)) return s.length;
-  let n = s.length;
-  for (let i = 0; i < s.length - 1; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
-    }
-  }
-  return n;
+  return HIGH_SURROGATE.test(s) ? countCodePoints(s) : s.length;
 }
 
 /** The length bounds of a string schema, or `undefined` for any other schema. */
