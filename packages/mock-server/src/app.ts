@@ -442,13 +442,12 @@ export function buildApp(
     return first;
   }
 
-  function claimedPrincipal(request: FastifyRequest): Principal | undefined {
-    const id = claimedKeyId(request);
-    return id === undefined ? undefined : lookup(id)?.principal;
-  }
-
-  async function authenticate(request: FastifyRequest, def: RouteDef): Promise<Principal> {
-    const claimed = claimedKeyId(request);
+  /** Verifies the request's signature; `claimed` is its {@link claimedKeyId}, read once by the caller. */
+  async function authenticate(
+    request: FastifyRequest,
+    def: RouteDef,
+    claimed: string | undefined,
+  ): Promise<Principal> {
     // Decided now, counted below only for a request that the claimed key really signed: a forged
     // one naming a device's key must not use that device's rule up.
     const skew = state.faults.decide('clock_skew', {
@@ -721,14 +720,15 @@ export function buildApp(
     if (!Array.isArray(def.auth)) return;
     const m = meta(request);
     const prefetch = prefetchers.get(def.operationId);
+    const claimedId = claimedKeyId(request);
     if (prefetch === undefined) {
-      m.principal = await authenticate(request, def);
+      m.principal = await authenticate(request, def, claimedId);
       return;
     }
-    const auth = authenticate(request, def);
+    const auth = authenticate(request, def, claimedId);
     // The claimed key's principal: the prefetch runs beside the signature check and is used
     // only if the check names the same principal.
-    const claimed = claimedPrincipal(request);
+    const claimed = claimedId === undefined ? undefined : lookup(claimedId)?.principal;
     let prefetched: unknown;
     if (claimed !== undefined && request.body !== undefined) {
       try {
