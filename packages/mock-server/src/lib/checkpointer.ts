@@ -62,6 +62,11 @@ export interface CheckpointerStats {
   readonly maxCatchUpMs: number;
   /** RESTART checkpoints the worker fell back to (each holds back writers while it runs). */
   readonly restarts: number;
+  /**
+   * Whether the worker is asking the writer to catch up right now (the WAL is past
+   * `restartFrames`): the next {@link Checkpointer.afterCommit} outside a transaction checkpoints.
+   */
+  readonly asking: boolean;
 }
 
 /** Options of {@link startCheckpointer}. */
@@ -181,6 +186,7 @@ export function startCheckpointer(path: string, options: CheckpointerOptions = {
     catchUpMs,
     maxCatchUpMs,
     restarts: Atomics.load(ctl, 1),
+    asking: Atomics.load(ctl, 0) === 1,
   });
   const inert: Checkpointer = { afterCommit: () => undefined, stats, close: () => Promise.resolve() };
   const driver = resolveDriver();
