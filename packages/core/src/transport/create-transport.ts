@@ -255,8 +255,9 @@ function validatorOf(schema: TSchema): (value: unknown) => ValidationResult {
  * `content-digest` with a body) with a fresh `nonce` and `created`. POST/PUT/PATCH/DELETE carry
  * an `Idempotency-Key`, the same on every retry. Only safe methods (GET/HEAD/OPTIONS) and keyed
  * requests are ever retried, never a POST without a key: after lost responses and timeouts,
- * 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 429 and 5xx (honouring `Retry-After`); a problem body with
- * `retryable: false` vetoes. Other 4xx are never retried.
+ * 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 429, 5xx, and any other 4xx whose problem body says
+ * `retryable: true` (e.g. a 409 `ERR_CONFLICT` when a concurrent change won a race), honouring
+ * `Retry-After`; a problem body with `retryable: false` vetoes. Other 4xx are never retried.
  *
  * Responses are checked before they are returned: a body over `maxResponseBytes` (default 4 MiB)
  * rejects with `ERR_RESPONSE_TOO_LARGE`, and with the default `responseType: 'json'` a success
@@ -506,10 +507,12 @@ export function createTransport(options: TransportOptions): Transport {
         const inProgress =
           result.status === 409 && isProblem(parsed) && parsed.code === 'ERR_IDEMPOTENCY_IN_PROGRESS';
         const vetoed = isProblem(parsed) && !parsed.retryable;
+        // the platform said so: it answers `retryable: true` only when it released the key
+        const saysRetry = isProblem(parsed) && parsed.retryable === true;
         canRetry =
           !vetoed &&
           replaySafe &&
-          (result.status === 429 || inProgress || result.status >= 500) &&
+          (result.status === 429 || inProgress || result.status >= 500 || saysRetry) &&
           (retryAfterMs === undefined || retryAfterMs <= maxRetryAfterMs);
       }
       if (!canRetry || retry >= maxRetries) throw error;

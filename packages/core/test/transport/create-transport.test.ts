@@ -259,6 +259,55 @@ describe('createTransport', () => {
     expect(delays).toHaveLength(1);
   });
 
+  it('retries a keyed request after any 4xx problem that says retryable: true (a 409 ERR_CONFLICT race), with the same key', async () => {
+    const pool = agent.get(ORIGIN);
+    const answer = (body: object) => (opts: unknown) => {
+      capture(opts as never);
+      return body;
+    };
+    pool
+      .intercept({ path: '/v1/cards', method: 'POST' })
+      .reply(409, answer(problem(409, 'ERR_CONFLICT', true)), { headers: PROBLEM_HEADERS });
+    pool
+      .intercept({ path: '/v1/cards', method: 'POST' })
+      .reply(408, answer(problem(408, 'ERR_MALFORMED_HTTP', true)), { headers: PROBLEM_HEADERS });
+    pool
+      .intercept({ path: '/v1/cards', method: 'POST' })
+      .reply(201, answer({ id: 'c-1' }), { headers: JSON_HEADERS });
+    const res = await transport().request<{ id: string }>({ method: 'POST', path: '/v1/cards', body: {} });
+    expect(res).toMatchObject({ status: 201, body: { id: 'c-1' } });
+    expect(delays).toHaveLength(2);
+    const keys = seen.map((r) => r.headers['idempotency-key']);
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+  });
+
+  it('does not retry a retryable 409 for a POST without a key, nor a 4xx problem without retryable: true', async () => {
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/v1/cards', method: 'POST' })
+      .reply(409, problem(409, 'ERR_CONFLICT', true), { headers: PROBLEM_HEADERS });
+    const unkeyed = await transport()
+      .request({ method: 'POST', path: '/v1/cards', body: {}, idempotencyKey: null })
+      .catch((e: unknown) => e);
+    expect(unkeyed).toMatchObject({ status: 409, code: 'ERR_CONFLICT', retryable: true });
+    pool
+      .intercept({ path: '/v1/cards', method: 'GET' })
+      .reply(409, problem(409, 'ERR_CONFLICT', false), { headers: PROBLEM_HEADERS });
+    const vetoed = await transport()
+      .request({ method: 'GET', path: '/v1/cards' })
+      .catch((e: unknown) => e);
+    expect(vetoed).toMatchObject({ status: 409, code: 'ERR_CONFLICT', retryable: false });
+    pool
+      .intercept({ path: '/v1/cards', method: 'GET' })
+      .reply(409, { nope: true }, { headers: JSON_HEADERS });
+    const bare = await transport()
+      .request({ method: 'GET', path: '/v1/cards' })
+      .catch((e: unknown) => e);
+    expect(bare).toMatchObject({ status: 409 });
+    expect(delays).toEqual([]);
+  });
+
   it('never retries a POST without idempotency key after a connection error', async () => {
     agent
       .get(ORIGIN)
