@@ -47,7 +47,12 @@ function decodeProtected(
     if (bytes[2] === 0x26) return { alg: 'ES256', kid: undefined };
     if (bytes[2] === 0x27) return { alg: 'EdDSA', kid: undefined };
   }
-  const header = decodeCbor(bytes, PROTECTED_HEADER_LIMITS, `${what} protected header`);
+  // a zero-length protected header is the empty header map (RFC 9052 §3): its alg is absent, as in
+  // `a0`, so it is ERR_ALG_NOT_ALLOWED like that one, not a malformed (empty) CBOR item
+  const header =
+    bytes.length === 0
+      ? new Map<number | string, CborValue>()
+      : decodeCbor(bytes, PROTECTED_HEADER_LIMITS, `${what} protected header`);
   if (!(header instanceof Map)) throw structure(what, 'protected header is not a map');
   for (const label of header.keys()) {
     if (label !== 1 && label !== 4)

@@ -47,6 +47,8 @@ export interface PrivateKey {
 /**
  * Anything that can sign: a {@link PrivateKey}, or a custom signer backed by secure hardware
  * (Secure Enclave, StrongBox, an HSM). `sign` returns a raw 64-byte signature (r ‖ s for ES256).
+ * A custom signer's `kid` is its `publicKey`'s key id ({@link computeKeyId}) and its `alg` that
+ * key's algorithm: signing refuses one that says otherwise ({@link toSigner}).
  */
 export interface Signer {
   readonly alg: Alg;
@@ -78,8 +80,25 @@ function assertAlg(alg: unknown): asserts alg is Alg {
 /**
  * Computes the key id of a public key: the first 8 bytes of its RFC 9679 COSE Key Thumbprint
  * (SHA-256 over the deterministic encoding of the required COSE_Key members).
+ *
+ * @param alg - The key's algorithm.
+ * @param raw - The key as {@link PublicKey.raw} holds it: the 65-byte uncompressed SEC1 point
+ *   (`04 ‖ x ‖ y`) for ES256, the 32-byte public key for EdDSA. (For a compressed point, take the
+ *   `kid` of {@link importRawPublicKey}.)
+ * @throws `RangeError` for `raw` of another form: a thumbprint of it would name no key.
  */
 export function computeKeyId(alg: Alg, raw: Uint8Array): Uint8Array {
+  assertAlg(alg);
+  if (
+    !(raw instanceof Uint8Array) ||
+    (alg === 'ES256' ? raw.length !== 65 || raw[0] !== 4 : raw.length !== 32)
+  ) {
+    throw new RangeError(
+      alg === 'ES256'
+        ? 'computeKeyId: an ES256 key is the 65-byte uncompressed point 04 ‖ x ‖ y'
+        : 'computeKeyId: an EdDSA key is 32 bytes',
+    );
+  }
   const members: CborMap =
     alg === 'ES256'
       ? cmap([
@@ -139,7 +158,12 @@ export function generateKeyPair(
   return { privateKey: makePrivate(alg, d, pub), publicKey: pub };
 }
 
-/** Builds a {@link PublicKey} from raw bytes: SEC1 (33 or 65 bytes) for ES256, 32 bytes for EdDSA. */
+/**
+ * Builds a {@link PublicKey} from raw bytes: SEC1 (33 or 65 bytes) for ES256, 32 bytes for EdDSA.
+ *
+ * @throws {@link CampusCardError} `ERR_KEY_INVALID` for a point not on the curve, or an Ed25519
+ *   point of small order (which signs nothing a strict verifier accepts, and anything a lax one does).
+ */
 export function importRawPublicKey(alg: Alg, raw: Uint8Array): PublicKey {
   assertAlg(alg);
   if (alg === 'ES256') {
@@ -152,11 +176,16 @@ export function importRawPublicKey(alg: Alg, raw: Uint8Array): PublicKey {
     return makePublic(alg, point);
   }
   if (raw.length !== 32) throw keyInvalid('an Ed25519 public key is 32 bytes');
+  let smallOrder: boolean;
   try {
-    ed25519.Point.fromBytes(raw);
+    smallOrder = ed25519.Point.fromBytes(raw).isSmallOrder();
   } catch (cause) {
     throw new CampusCardError('ERR_KEY_INVALID', 'not a valid Ed25519 point', { cause, section: '2.4' });
   }
+  // strict verification (spec §2.3) accepts no signature under a point of small order (the identity,
+  // 32 zero bytes, …), but a cofactorless backend (OpenSSL, so node:crypto) accepts a forged one for
+  // any message: such a key would let anyone make codes for its card, so it is never a key
+  if (smallOrder) throw keyInvalid('an Ed25519 public key of small order is not a key');
   return makePublic(alg, Uint8Array.from(raw));
 }
 
@@ -371,14 +400,37 @@ export function verifyBytes(key: PublicKey, data: Uint8Array, signature: Uint8Ar
   }
 }
 
+/** `signer`, once its `alg`, `publicKey` and `kid` agree (see {@link toSigner}). */
+function checkSigner(signer: Signer): Signer {
+  const { alg, kid, publicKey } = signer;
+  assertAlg(alg);
+  if (typeof publicKey !== 'object' || publicKey === null || publicKey.alg !== alg) {
+    throw new TypeError(`a signer's publicKey must be a public key of its alg ${alg}`);
+  }
+  const expected = computeKeyId(alg, publicKey.raw);
+  if (!(kid instanceof Uint8Array) || !bytesEqual(kid, expected)) {
+    throw new TypeError("a signer's kid must be its public key's key id (computeKeyId)");
+  }
+  return signer;
+}
+
 /** Whether `value` is a {@link PrivateKey} or a {@link Signer}. */
 function isSigner(value: unknown): value is Signer {
   return typeof value === 'object' && value !== null && typeof (value as Signer).sign === 'function';
 }
 
-/** Turns a private key or signer into a {@link Signer}. */
+/**
+ * Turns a private key or signer into a {@link Signer}. A custom signer (secure hardware, an HSM) is
+ * checked first, since what it names goes into the protected header unverified: its `alg` must be
+ * a supported one, its `publicKey` a key of that algorithm, and its `kid` that key's id
+ * ({@link computeKeyId}). Otherwise it would sign a header without an alg, with a kid that is not
+ * 8 bytes, or with a kid no trust list or roster has, all of which every reader refuses.
+ *
+ * @throws `TypeError` for anything else, or for a signer that breaks these rules (`RangeError` for
+ *   a `publicKey.raw` of the wrong form, as {@link computeKeyId}).
+ */
 export function toSigner(key: PrivateKey | Signer): Signer {
-  if (isSigner(key)) return key;
+  if (isSigner(key)) return checkSigner(key);
   if (typeof key !== 'object' || key === null || key.type !== 'private') {
     throw new TypeError('expected a PrivateKey or a Signer');
   }

@@ -67,7 +67,10 @@ export interface CreatePresentationOptions {
   credential: Uint8Array;
   /** The phone's clock, unix seconds. */
   t: number;
-  /** Scene hint (0–5), optional. */
+  /**
+   * Scene hint, optional: an integer 0 – 255 (spec §5: 0 other, 1 access, 2 payment, 3 check-in,
+   * 4 library, 5 dorm).
+   */
   scene?: number;
   /** 4 bytes of nonce; default fresh randomness (set it only for test vectors). */
   nonce?: Uint8Array;
@@ -79,7 +82,10 @@ export interface CreateCompactPresentationOptions {
   cardId: string;
   /** The phone's clock, unix seconds. */
   t: number;
-  /** Scene hint (0–5), optional. */
+  /**
+   * Scene hint, optional: an integer 0 – 255 (spec §5: 0 other, 1 access, 2 payment, 3 check-in,
+   * 4 library, 5 dorm).
+   */
   scene?: number;
   /** 4 bytes of nonce; default fresh randomness. */
   nonce?: Uint8Array;

@@ -29,7 +29,13 @@ import type { Role } from './roles.js';
 import { KEY_USE } from './roles.js';
 import { decodeRoster, indexRoster, type Roster, type RosterCard, type RosterIndex } from './roster.js';
 import { decodeStatusList, getStatus, type StatusList } from './status-list.js';
-import { entryCoversSchool, findKeys, type TrustList, type TrustListEntry } from './trust-list.js';
+import {
+  assertBytes,
+  entryCoversSchool,
+  findKeys,
+  type TrustList,
+  type TrustListEntry,
+} from './trust-list.js';
 
 /**
  * A signature verification backend: WebCrypto, node:crypto or @noble/curves. It must accept
@@ -203,11 +209,11 @@ export interface VerifyPresentationOptions {
   roster?: Roster | RosterIndex | undefined;
   /** The reader's clock, unix seconds. Required: there is no hidden clock. */
   now: number;
-  /** Oldest accepted code time: `t ≥ now − maxAge`. Seconds, default 90. */
+  /** Oldest accepted code time: `t ≥ now − maxAge`. Seconds, finite and ≥ 0, default 90. */
   maxAge?: number;
-  /** Newest accepted code time: `t ≤ now + maxFuture`. Seconds, default 30. */
+  /** Newest accepted code time: `t ≤ now + maxFuture`. Seconds, finite and ≥ 0, default 30. */
   maxFuture?: number;
-  /** Tolerance for a credential `iat` ahead of `now`, seconds. Default 30. */
+  /** Tolerance for a credential `iat` ahead of `now`, seconds, finite and ≥ 0. Default 30. */
   clockSkew?: number;
   /** Signature backend. Default {@link nobleBackend}. */
   backend?: SignatureBackend;
@@ -298,21 +304,28 @@ function promised<T>(f: () => MaybePromise<T>): Promise<T> {
   }
 }
 
-/** Checks the issuer signature of a credential and the issuer's limits (spec §3, §5.3 step 2). */
+/**
+ * Checks the issuer signature of a credential and the issuer's limits (spec §3, §5.3 step 2).
+ *
+ * @throws {@link CampusCardError} (as a rejection): `ERR_INPUT_TYPE` unless `credential` is a
+ *   `Uint8Array`, else the code of the first failed check.
+ */
 export function verifyCredentialIssuer(
   credential: Uint8Array,
   trustList: TrustList,
   backend: SignatureBackend = nobleBackend,
   cache?: CredentialCache,
 ): Promise<VerifiedCredential> {
-  return promised(() =>
-    verifyCredentialSign1(
+  return promised(() => {
+    // bytes only: decodeSign1 would take any other value for an already decoded COSE_Sign1
+    assertBytes(credential);
+    return verifyCredentialSign1(
       decodeSign1(credential, CREDENTIAL_LIMITS, 'credential', true),
       trustList,
       backend,
       cache,
-    ),
-  );
+    );
+  });
 }
 
 /** {@link verifyCredentialIssuer} on a credential's signed parts (as a full-mode code carries them). */
@@ -512,7 +525,9 @@ function issuerVerified(
 /**
  * Verifies a scanned code (QR text or presentation bytes) through steps 1–5 of spec §5.3.
  *
- * @throws {@link CampusCardError} with the code of the first failed check.
+ * @throws {@link CampusCardError} with the code of the first failed check; `TypeError` or
+ *   `RangeError` (as a rejection) without a finite `options.now`, or for a `maxAge`, `maxFuture` or
+ *   `clockSkew` that is not a finite number of seconds ≥ 0.
  * @example
  * ```ts
  * const trustList = verifyTrustList(tlBytes, [rootPublicKey]);
@@ -532,7 +547,8 @@ export function verifyPresentation(
  * node:crypto and @noble/curves do), and a Promise only once a check answered with one (WebCrypto).
  * For readers on a hot path, where each `await` costs; the checks and their order are the same.
  *
- * @throws {@link CampusCardError} with the code of the first failed check (or a rejected Promise).
+ * @throws {@link CampusCardError} with the code of the first failed check (or a rejected Promise);
+ *   `TypeError` or `RangeError` for bad options, as {@link verifyPresentation}.
  */
 export function verifyPresentationEager(
   input: string | Uint8Array,
@@ -541,6 +557,10 @@ export function verifyPresentationEager(
   const { now } = options;
   if (!Number.isFinite(now))
     throw new TypeError('verifyPresentation: options.now (unix seconds) is required');
+  // a NaN window would make every comparison false, and so accept any time: fail loudly instead
+  checkSeconds('maxAge', options.maxAge);
+  checkSeconds('maxFuture', options.maxFuture);
+  checkSeconds('clockSkew', options.clockSkew);
   const backend = options.backend ?? nobleBackend;
 
   // 1. decode, into a buffer of our own with room in front for the holder signature's
@@ -569,6 +589,18 @@ export function verifyPresentationEager(
       : holderStep(options, backend, p, buf, issuer);
   }
   return holderStep(options, backend, p, buf, undefined);
+}
+
+/**
+ * Throws unless a time-window option is absent or a finite number of seconds ≥ 0: the time checks
+ * compare with it, and a NaN (or an infinite window) would admit codes and cards of any time.
+ */
+function checkSeconds(name: string, value: number | undefined): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number') throw new TypeError(`verifyPresentation: options.${name} must be a number`);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`verifyPresentation: options.${name} must be a finite number of seconds ≥ 0`);
+  }
 }
 
 /** Steps 2 (compact mode) and 3 of {@link verifyPresentationEager}. */

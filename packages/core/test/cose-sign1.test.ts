@@ -180,6 +180,12 @@ describe('protected headers (spec §2.2)', () => {
       ).toBe('ERR_ALG_NOT_ALLOWED');
       expect(code([[4, kid]])).toBe('ERR_ALG_NOT_ALLOWED');
       expect(code([])).toBe('ERR_ALG_NOT_ALLOWED');
+      // the zero-length protected header is that same empty map (RFC 9052 §3): alg absent too
+      const empty = new Uint8Array(0);
+      const signature = signBytes(s.signer, sign1ToBeSigned(empty, s.payload));
+      expect(codeOf(() => s.decode(encodeCbor([empty, new Map(), s.payload, signature])))).toBe(
+        'ERR_ALG_NOT_ALLOWED',
+      );
       expect(code([[1, 'ES256']])).toBe('ERR_ALG_NOT_ALLOWED');
     });
 

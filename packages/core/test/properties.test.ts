@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { signSign1 } from '../src/cose-sign1.js';
 import {
   CampusCardError,
   createCompactPresentation,
@@ -17,6 +18,8 @@ import {
   encodeQr,
   generateKeyPair,
   getStatus,
+  importCoseKey,
+  importJwk,
   issueCredential,
   type PrivateKey,
   type Role,
@@ -25,10 +28,13 @@ import {
   signStatusList,
   signTrustList,
   type TrustList,
+  verifyCredentialIssuer,
   verifyPresentation,
+  verifyRoster,
   verifyStatusList,
   verifyTrustList,
 } from '../src/index.js';
+import { type CborValue, cmap, encodeCbor } from '../src/lib/cbor.js';
 
 const NOW = 1_767_225_600;
 let root: PrivateKey;
@@ -267,6 +273,101 @@ describe('hostile input', () => {
       );
     });
   }
+
+  it('random CBOR signed by the right key (so every reader reaches the claims) gives only typed errors', async () => {
+    // random bytes stop at the first byte; a well-formed, validly signed payload of any shape
+    // reaches the claim readers of every structure behind its signature
+    const ed = {
+      root: generateKeyPair('EdDSA').privateKey,
+      issuer: generateKeyPair('EdDSA').privateKey,
+      holder: generateKeyPair('EdDSA').privateKey,
+    };
+    const edTrust = verifyTrustList(
+      await signTrustList(
+        {
+          version: 1,
+          iat: NOW,
+          authority: 'platform',
+          keys: [{ key: ed.issuer.publicKey, roles: ['teacher', 'student', 'parent'], nbf: 0, exp: NOW * 2 }],
+        },
+        ed.root,
+      ),
+      [ed.root.publicKey],
+    );
+    const edStatus = verifyStatusList(
+      await signStatusList({ school: '10001', version: 1, iat: NOW, statuses: [0, 0] }, ed.issuer),
+      edTrust,
+    );
+    const scalar = fc.oneof(
+      fc.constantFrom(
+        0,
+        1,
+        -1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        8,
+        -7,
+        -8,
+        23,
+        24,
+        400,
+        401,
+        2 ** 32 - 1,
+        2 ** 32,
+        2 ** 53 - 1,
+      ),
+      fc.maxSafeInteger(),
+      fc.constantFrom('c', '', 'platform', '10001', 'x'.repeat(65), '\u{20000}'.repeat(64)),
+      fc.string({ maxLength: 8 }),
+      fc.boolean(),
+      fc.uint8Array({ maxLength: 66 }),
+    );
+    const { value } = fc.letrec<{ value: CborValue }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        scalar,
+        fc.array(tie('value'), { maxLength: 6 }),
+        fc
+          .uniqueArray(
+            fc.tuple(fc.oneof(fc.integer({ min: -8, max: 8 }), fc.constantFrom('c', 'x')), tie('value')),
+            {
+              maxLength: 6,
+              selector: ([k]) => k,
+            },
+          )
+          .map((entries) => cmap(entries)),
+      ),
+    }));
+    const typed = (e: unknown) => expect(e).toBeInstanceOf(CampusCardError);
+    await fc.assert(
+      fc.asyncProperty(value, async (v) => {
+        const payload = encodeCbor(v);
+        const byRoot = await signSign1(payload, ed.root, { header: 'alg+kid' });
+        const byIssuer = await signSign1(payload, ed.issuer, { header: 'alg+kid' });
+        const byHolder = await signSign1(payload, ed.holder, { header: 'alg' });
+        for (const f of [
+          () => verifyTrustList(byRoot, [ed.root.publicKey]),
+          () => verifyStatusList(byIssuer, edTrust),
+          () => verifyRoster(byIssuer, edTrust),
+          () => importCoseKey(v),
+          () => importJwk(v),
+        ]) {
+          try {
+            f();
+          } catch (e) {
+            typed(e);
+          }
+        }
+        await verifyCredentialIssuer(byIssuer, edTrust).catch(typed);
+        const options = { trustList: edTrust, statusLists: [edStatus], now: NOW };
+        await verifyPresentation(byHolder, options).catch(typed);
+      }),
+      { numRuns: 150, seed: 13 },
+    );
+  });
 
   it('random and near-valid QR strings give only typed errors', async () => {
     const valid = encodeQr(await createPresentation({ credential, t: NOW }, holder));

@@ -4,7 +4,9 @@
  * every school of the list's authority: any school for `"platform"`, its own for a school.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeProtected } from '../src/cose-sign1.js';
 import {
+  type Alg,
   type CampusCardError,
   type CredentialCache,
   createPresentation,
@@ -20,14 +22,17 @@ import {
   signTrustList,
   type TrustList,
   type TrustListInput,
+  toHex,
   type VerifiedCredential,
   verifyBytes,
   verifyCredentialIssuer,
+  verifyPresentation,
   verifyPresentationEager,
   verifyRoster,
   verifyStatusList,
   verifyTrustList,
 } from '../src/index.js';
+import { type CborValue, decodeCbor, encodeCbor } from '../src/lib/cbor.js';
 
 const NOW = 1_767_225_600;
 const DAY = 86_400;
@@ -195,29 +200,66 @@ describe('one issuer key in several trust-list entries', () => {
 });
 
 describe("status lists and rosters whose header alg is not their key's", () => {
+  /** `bytes` with its protected header replaced by `{1: alg, 4: kid}` and a zero signature. */
+  function withHeader(bytes: Uint8Array, alg: Alg, kid: Uint8Array): Uint8Array {
+    const parts = decodeCbor(bytes, { maxBytes: 4096 }, 'test') as CborValue[];
+    return encodeCbor([encodeProtected(alg, kid), new Map(), parts[2] as Uint8Array, new Uint8Array(64)]);
+  }
+
   it('are ERR_ALG_NOT_ALLOWED, as trust lists and credentials are (spec §2.2)', async () => {
     const tl = await trustList('10001', [entry(['teacher'], [])]);
-    // the issuer's kid and public key, but an EdDSA header over an ES256 key
-    const liar = {
-      alg: 'EdDSA' as const,
-      kid: issuer.kid,
-      publicKey: issuer.publicKey,
-      sign: () => new Uint8Array(64),
-    };
-    const sl = await signStatusList(
-      { school: '10001', version: 1, iat: NOW - 60, statuses: [0] },
-      liar as never,
-    );
-    const ro = await signRoster({ school: '10001', version: 1, iat: NOW - 60, cards: [] }, liar as never);
+    // the issuer's kid, but an EdDSA header over an ES256 key (a Signer can no longer say so: toSigner)
+    const good = await signStatusList({ school: '10001', version: 1, iat: NOW - 60, statuses: [0] }, issuer);
+    const goodRoster = await signRoster({ school: '10001', version: 1, iat: NOW - 60, cards: [] }, issuer);
+    const sl = withHeader(good, 'EdDSA', issuer.kid);
+    const ro = withHeader(goodRoster, 'EdDSA', issuer.kid);
     expect(await refusal(() => verifyStatusList(sl, tl))).toBe('ERR_ALG_NOT_ALLOWED');
     expect(await refusal(() => verifyRoster(ro, tl))).toBe('ERR_ALG_NOT_ALLOWED');
     // the right alg with a bad signature stays ERR_SIGNATURE_INVALID
-    const forged = { ...liar, alg: 'ES256' as const };
-    const sl2 = await signStatusList(
-      { school: '10001', version: 1, iat: NOW - 60, statuses: [0] },
-      forged as never,
-    );
+    const sl2 = withHeader(good, 'ES256', issuer.kid);
     expect(await refusal(() => verifyStatusList(sl2, tl))).toBe('ERR_SIGNATURE_INVALID');
+  });
+});
+
+describe('time-window options of verifyPresentation', () => {
+  it('a maxAge, maxFuture or clockSkew that is NaN, negative, infinite or not a number is refused, never an open window', async () => {
+    const tl = await trustList('platform', [entry(['teacher'], [])]);
+    const statusList = verifyStatusList(
+      await signStatusList({ school: '10001', version: 1, iat: NOW - 60, statuses: [0, 0, 0, 0] }, issuer),
+      tl,
+    );
+    const cred = await credential('10001', 'teacher');
+    // an hour old: refused with the defaults
+    const old = encodeQr(await createPresentation({ credential: cred, t: NOW - 3600 }, phone));
+    const base = { trustList: tl, statusLists: [statusList], now: NOW };
+    expect(await refusal(() => verifyPresentationEager(old, base))).toBe('ERR_PRESENTATION_TOO_OLD');
+    for (const name of ['maxAge', 'maxFuture', 'clockSkew'] as const) {
+      for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY, '90']) {
+        const options = { ...base, [name]: bad as number };
+        // before any check, in both entry points: a NaN window would have let the old code in
+        expect(() => verifyPresentationEager(old, options)).toThrow(
+          typeof bad === 'string' ? TypeError : RangeError,
+        );
+        await expect(verifyPresentation(old, options)).rejects.toThrow(/must be/);
+      }
+    }
+    // 0 is a window too, and a finite one wide enough admits the code
+    expect(await refusal(() => verifyPresentationEager(old, { ...base, maxAge: 0 }))).toBe(
+      'ERR_PRESENTATION_TOO_OLD',
+    );
+    expect(await refusal(() => verifyPresentationEager(old, { ...base, maxAge: 3600 }))).toBe('accepted');
+  });
+});
+
+describe('verifyCredentialIssuer input', () => {
+  it('anything but a Uint8Array is ERR_INPUT_TYPE, not read as an already decoded COSE_Sign1', async () => {
+    const tl = await trustList('platform', [entry(['teacher'], [])]);
+    const bytes = await credential('10001', 'teacher');
+    const decoded = decodeCbor(bytes, { maxBytes: 600 }, 'test');
+    for (const bad of [decoded, toHex(bytes), null, undefined, 42]) {
+      expect(await refusal(verifyCredentialIssuer(bad as Uint8Array, tl))).toBe('ERR_INPUT_TYPE');
+    }
+    expect((await verifyCredentialIssuer(bytes, tl)).claims.school).toBe('10001');
   });
 });
 
