@@ -19,6 +19,7 @@
  * - `ERR_POS_STATEMENT_INVALID`: the statement metadata or file is malformed.
  * - `ERR_POS_OUTBOX_CORRUPT`: a journal line other than the last one is unreadable.
  * - `ERR_POS_OUTBOX_CLOSED`: the outbox was used after `close()`.
+ * - `ERR_POS_OUTBOX_LOCKED`: another file outbox (this process or another) has the journal open.
  * - `ERR_POS_SEQ_CONFLICT`: the platform already holds another payment under an offline `seq`.
  */
 export type PosClientErrorCode =
@@ -29,6 +30,7 @@ export type PosClientErrorCode =
   | 'ERR_POS_STATEMENT_INVALID'
   | 'ERR_POS_OUTBOX_CORRUPT'
   | 'ERR_POS_OUTBOX_CLOSED'
+  | 'ERR_POS_OUTBOX_LOCKED'
   | 'ERR_POS_SEQ_CONFLICT';
 
 /** Which offline cap refused a sale. */

@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,7 +7,7 @@ import { createFileOutbox } from '../src/index.js';
 
 // Write faults of the journal's file handle (a full disk, an I/O error), injected into the
 // handles that `open` returns to the outbox.
-type Fault = 'short-then-enospc' | 'short' | 'eio-on-sync' | undefined;
+type Fault = 'short-then-enospc' | 'short' | 'eio-on-sync' | 'enospc-on-writeFile' | undefined;
 const fault: { next: Fault } = { next: undefined };
 
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -31,6 +31,16 @@ vi.mock('node:fs/promises', async (importOriginal) => {
               throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
             }
             return (target.write as (...a: unknown[]) => unknown)(data, ...rest);
+          };
+        if (prop === 'writeFile')
+          return async (data: string | Uint8Array) => {
+            // (the compaction's copy of the journal, not the lock file)
+            if (fault.next === 'enospc-on-writeFile' && String(args[0]).includes('.compact-')) {
+              fault.next = undefined;
+              await target.write(String(data).slice(0, 10));
+              throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+            }
+            return target.writeFile(data);
           };
         if (prop === 'sync')
           return async () => {
@@ -107,5 +117,25 @@ describe('createFileOutbox under write faults', () => {
     const again = await createFileOutbox(file, { now: () => t++ });
     expect((await again.pending()).map((e) => e.outTradeNo)).toEqual(['T1']);
     await again.close();
+  });
+
+  it('a compaction that fails on a full disk does not keep the outbox from opening', async () => {
+    let t = 10;
+    const o = await createFileOutbox(file, { now: () => t++ });
+    const seqs: number[] = [];
+    for (let i = 1; i <= 6; i++) seqs.push((await o.append(sale(i))).seq);
+    await o.ack(seqs.slice(0, 5));
+    await o.close();
+    // the disk is full: compacting (a second copy of the journal) fails, the journal is still good
+    fault.next = 'enospc-on-writeFile';
+    const again = await createFileOutbox(file, { now: () => t++, compactAfterLines: 2 });
+    expect((await again.pending()).map((e) => e.outTradeNo)).toEqual(['T6']);
+    expect(await readdir(dir)).toEqual(['outbox.jsonl', 'outbox.jsonl.lock']); // no half-written copy left
+    await again.append(sale(7));
+    await again.close();
+    const last = await createFileOutbox(file, { now: () => t++, compactAfterLines: 2 });
+    expect((await last.pending()).map((e) => e.outTradeNo)).toEqual(['T6', 'T7']);
+    await last.close();
+    expect((await readFile(file, 'utf8')).trim().split('\n')).toHaveLength(3); // compacted this time
   });
 });

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -147,5 +147,53 @@ describe('createFileOutbox', () => {
     expect(seqs).toHaveLength(50);
     expect(new Set(seqs).size).toBe(50);
     await again.close();
+  });
+});
+
+describe('createFileOutbox: one journal, one opener', () => {
+  it('refuses a second opener of the same journal while the first holds it (two processes would lose sales)', async () => {
+    const a = await createFileOutbox(file, { now: () => 100, compactAfterLines: 2 });
+    const seqs: number[] = [];
+    for (let i = 0; i < 6; i++) seqs.push((await a.append(sale(i))).seq);
+    await a.ack(seqs);
+    // a second process (a restarted POS app while the old one still runs) opens the same journal:
+    // it would compact it (rename over it), and the first one's next sales go to the old, unlinked file
+    await expect(createFileOutbox(file, { now: () => 100, compactAfterLines: 2 })).rejects.toMatchObject({
+      code: 'ERR_POS_OUTBOX_LOCKED',
+    });
+    const kept = await a.append(sale(7));
+    await a.close();
+    const again = await createFileOutbox(file, { now: () => 100 });
+    expect((await again.pending()).map((e) => e.seq)).toEqual([kept.seq]);
+    await again.close();
+  });
+
+  it('takes over the lock a crashed process left behind, and lets it go on close', async () => {
+    await mkdir(join(dir, 'sub'), { recursive: true });
+    // a holder that no longer runs (a crash, a power cut), then an empty one (torn while written)
+    for (const text of [JSON.stringify({ pid: 2 ** 22 + 12345, boot: null, start: null }), '']) {
+      await writeFile(`${file}.lock`, text);
+      const o = await createFileOutbox(file, { now: () => 100 });
+      await o.append(sale(1));
+      await o.close();
+      await expect(readFile(`${file}.lock`)).rejects.toMatchObject({ code: 'ENOENT' });
+    }
+  });
+
+  it('refuses a journal whose lock names another running process', async () => {
+    await mkdir(join(dir, 'sub'), { recursive: true });
+    await writeFile(
+      `${file}.lock`,
+      JSON.stringify({ pid: process.ppid, boot: null, start: null, token: 'x' }),
+    );
+    await expect(createFileOutbox(file)).rejects.toMatchObject({ code: 'ERR_POS_OUTBOX_LOCKED' });
+    expect(JSON.parse(await readFile(`${file}.lock`, 'utf8'))).toMatchObject({ pid: process.ppid }); // left alone
+  });
+
+  it('lets the lock go when the journal cannot be opened (corrupt)', async () => {
+    await mkdir(join(dir, 'sub'), { recursive: true });
+    await writeFile(file, 'garbage\n{"op":"ack","seqs":[10]}\n');
+    await expect(createFileOutbox(file)).rejects.toMatchObject({ code: 'ERR_POS_OUTBOX_CORRUPT' });
+    await expect(readFile(`${file}.lock`)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -32,7 +32,8 @@ const BEFORE_IDEMPOTENCY_CHECK = new Set([401, 403, 407, 408, 413, 415, 421, 425
  * Whether the platform refused this request for good: a 4xx problem (RFC 9457 body) that is not
  * retryable and was given after the idempotency check, so it is what the key holds and retrying
  * the same request gives the same answer. Not definitive: any 2xx (even one whose body could not
- * be read), 5xx, 401, 403, 413, 415, 429 (see `BEFORE_IDEMPOTENCY_CHECK`), and a 4xx without a
+ * be read), 5xx, a 4xx given before the idempotency check (`BEFORE_IDEMPOTENCY_CHECK`: 401, 403,
+ * 407, 408, 413, 415, 421, 425, 429, 431), and a 4xx without a
  * problem body (a proxy's or captive portal's page, not the platform).
  */
 export function isDefinitive(e: unknown): e is CampusCardApiError & { status: number } {

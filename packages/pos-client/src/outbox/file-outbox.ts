@@ -6,17 +6,23 @@
  * `{"op":"quarantine","seqs":[…],"reason":{…}}` and, after compaction, one `{"op":"seq","last":N}`. On open the journal is replayed: a torn or unreadable **last** line
  * (a power cut during a write) is ignored and cut off; an unreadable line before it is corruption.
  * When most lines are acknowledged history, open rewrites the journal (temp file, fsync, rename,
- * fsync of the directory), keeping the pending and quarantined entries and the last sequence number.
+ * fsync of the directory), keeping the pending and quarantined entries and the last sequence number;
+ * a rewrite that fails (a full disk) is given up, and the journal is used as it is.
  * A write or fsync that fails (a full disk, an I/O error) rejects and is undone: the file is cut
  * back to its last whole line; if even that fails, every later write rejects with the same error.
+ *
+ * One outbox per journal: the lock file `<path>.lock` is held from open to `close()`. A second
+ * opener (this process or another) is refused `ERR_POS_OUTBOX_LOCKED`; a lock whose process no
+ * longer runs (a crash, a power cut) is taken over.
  *
  * @module
  */
 
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PosClientError } from '../errors.js';
+import { type FileLock, lockFile } from '../lib/file-lock.js';
 import type {
   NewOutboxEntry,
   OutboxEntry,
@@ -95,7 +101,8 @@ async function fsyncDir(dir: string): Promise<void> {
  * Opens (or creates) a file outbox at `path`, replaying its journal.
  *
  * @param path - the journal file; its directory is created if missing.
- * @throws {@link PosClientError} `ERR_POS_OUTBOX_CORRUPT` when a line other than the last is unreadable.
+ * @throws {@link PosClientError} `ERR_POS_OUTBOX_CORRUPT` when a line other than the last is unreadable;
+ *   `ERR_POS_OUTBOX_LOCKED` while another outbox (of this process or another) has the journal open.
  *
  * @example
  * ```ts
@@ -104,10 +111,22 @@ async function fsyncDir(dir: string): Promise<void> {
  * ```
  */
 export async function createFileOutbox(path: string, options: FileOutboxOptions = {}): Promise<OutboxStore> {
+  await mkdir(dirname(path), { recursive: true });
+  // two openers of one journal would number sales alike, and one's compaction would move the
+  // journal from under the other (whose later sales would go to the replaced file, and be lost)
+  const lock = await lockFile(`${path}.lock`, `outbox ${path}`);
+  try {
+    return await openJournal(path, options, lock);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
+
+async function openJournal(path: string, options: FileOutboxOptions, lock: FileLock): Promise<OutboxStore> {
   const now = options.now ?? Date.now;
   const compactAfter = options.compactAfterLines ?? 1000;
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
 
   const entries = new Map<number, OutboxEntry>();
   const aside = new Map<number, QuarantinedEntry>();
@@ -164,25 +183,32 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
     tornBytesAt = keepBytes < Buffer.byteLength(text, 'utf8') ? keepBytes : undefined;
   }
 
-  const compact = existed && lineCount > entries.size + 2 * aside.size + compactAfter;
+  let compact = existed && lineCount > entries.size + 2 * aside.size + compactAfter;
   if (compact) {
+    // Housekeeping: when it fails (it needs room for a second copy, so a nearly full disk fails it
+    // first) the journal stays as it is, in use, and the next open tries again.
     const tmp = join(dir, `.${basename(path)}.compact-${process.pid}`);
-    const h = await open(tmp, 'w');
     try {
-      const lines = [JSON.stringify({ op: 'seq', last: lastSeq })];
-      for (const e of [...entries.values()].sort((a, b) => a.seq - b.seq))
-        lines.push(JSON.stringify({ op: 'add', entry: e }));
-      for (const q of [...aside.values()].sort((a, b) => a.entry.seq - b.entry.seq)) {
-        lines.push(JSON.stringify({ op: 'add', entry: q.entry }));
-        lines.push(JSON.stringify({ op: 'quarantine', seqs: [q.entry.seq], reason: q.reason }));
+      const h = await open(tmp, 'w');
+      try {
+        const lines = [JSON.stringify({ op: 'seq', last: lastSeq })];
+        for (const e of [...entries.values()].sort((a, b) => a.seq - b.seq))
+          lines.push(JSON.stringify({ op: 'add', entry: e }));
+        for (const q of [...aside.values()].sort((a, b) => a.entry.seq - b.entry.seq)) {
+          lines.push(JSON.stringify({ op: 'add', entry: q.entry }));
+          lines.push(JSON.stringify({ op: 'quarantine', seqs: [q.entry.seq], reason: q.reason }));
+        }
+        await h.writeFile(`${lines.join('\n')}\n`);
+        await h.sync();
+      } finally {
+        await h.close();
       }
-      await h.writeFile(`${lines.join('\n')}\n`);
-      await h.sync();
-    } finally {
-      await h.close();
+      await rename(tmp, path);
+      await fsyncDir(dir);
+    } catch {
+      compact = false;
+      await rm(tmp, { force: true }).catch(() => undefined);
     }
-    await rename(tmp, path);
-    await fsyncDir(dir);
   }
 
   const handle = await open(path, 'a');
@@ -277,7 +303,11 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
       if (closed) return;
       closed = true;
       await chain;
-      await handle.close();
+      try {
+        await handle.close();
+      } finally {
+        await lock.release();
+      }
     },
   };
 }
