@@ -294,7 +294,11 @@ export interface GateClient {
   heartbeat(options?: { signal?: AbortSignal }): Promise<DeviceHeartbeatResult>;
   /** Staleness of each material, the floor, and the outbox, for an operator dashboard. */
   status(): GateStatus;
-  /** Persists the verifier state (floor, replay window, versions); done after every sync and at close. */
+  /**
+   * Persists the verifier state (floor, replay window, versions); done after every sync and at
+   * close. Rejects with `ERR_GATE_CLOSED` once the client is closed (the data directory is no
+   * longer this client's).
+   */
   saveState(): Promise<void>;
   /** Starts the background sync, upload and heartbeat loops (the first sync, flush and heartbeat run at once). */
   start(): void;
@@ -1209,7 +1213,12 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
     },
     heartbeat,
     status,
-    saveState,
+    saveState() {
+      // once closed, the data directory may be another client's: an older snapshot written over
+      // its state would roll back its replay window and floor
+      if (closed) return Promise.reject(new GateClientError('ERR_GATE_CLOSED', 'the gate client is closed'));
+      return saveState();
+    },
     start() {
       assertOpen();
       if (started) return;

@@ -109,6 +109,7 @@ export function openReplayJournalFile(path: string): ReplayJournalFile {
   let size = 0;
   /** The current file could not be cut back after a failed write: the next record starts a new one. */
   let damaged = false;
+  let closed = false;
   const openGeneration = (g: number): void => {
     const file = `${path}.${g}`;
     const created = !existsSync(file);
@@ -124,11 +125,14 @@ export function openReplayJournalFile(path: string): ReplayJournalFile {
     path,
     onReplayRecord(digest, expiresAt) {
       const record = encodeJournalRecord(digest, expiresAt);
+      if (closed) throw new Error(`replay journal ${path} is closed`);
       if (damaged) {
         closeSync(fd);
+        fd = -1;
         gen += 1;
-        openGeneration(gen);
       }
+      // (no file after a rotation that could not create one: this record tries again)
+      if (fd < 0) openGeneration(gen);
       try {
         for (let done = 0; done < record.length; ) done += writeSync(fd, record, done);
         fsyncSync(fd);
@@ -160,7 +164,7 @@ export function openReplayJournalFile(path: string): ReplayJournalFile {
         }
         applied += r.applied;
         if (r.validByteLength !== bytes.length) {
-          const f = g === gen ? fd : openSync(file, 'r+');
+          const f = g === gen && fd >= 0 ? fd : openSync(file, 'r+');
           ftruncateSync(f, r.validByteLength);
           fsyncSync(f);
           if (f !== fd) closeSync(f);
@@ -171,8 +175,12 @@ export function openReplayJournalFile(path: string): ReplayJournalFile {
       return applied;
     },
     rotate() {
+      if (closed) throw new Error(`replay journal ${path} is closed`);
       const old = gen;
-      closeSync(fd);
+      if (fd >= 0) closeSync(fd);
+      // the closed descriptor is never used again, even when the next file cannot be created (a
+      // full disk): its number goes to the next file the process opens, which a record would corrupt
+      fd = -1;
       gen += 1;
       openGeneration(gen);
       return () => {
@@ -180,6 +188,7 @@ export function openReplayJournalFile(path: string): ReplayJournalFile {
       };
     },
     close() {
+      closed = true;
       if (fd >= 0) closeSync(fd);
       fd = -1;
     },

@@ -831,6 +831,20 @@ describe('close', () => {
     await h.close();
   });
 
+  it("saveState() after close() is refused: the directory may be another client's already", async () => {
+    const g = await createGateClient(options(stubVerifier(denied).verifier));
+    await g.close();
+    // the next client of the directory (a restarted app) holds it and saves its own state
+    const next = stubVerifier(denied).verifier;
+    next.snapshot = () => new Uint8Array([9, 9, 9]);
+    const h = await createGateClient(options(next));
+    await h.saveState();
+    // a timer of the old app still calls saveState: it must not put its older snapshot back
+    await expect(g.saveState()).rejects.toMatchObject({ code: 'ERR_GATE_CLOSED' });
+    expect([...readFileSync(join(data.dir, 'verifier-state.bin'))]).toEqual([9, 9, 9]);
+    await h.close();
+  });
+
   it('the same data dir through a symlink is the same lock', async () => {
     const link = join(data.dir, '..', `${basename(data.dir)}-link`);
     symlinkSync(data.dir, link);

@@ -2,7 +2,7 @@
  * The replay journal file on a device with flaky power and storage: a first boot with no data
  * directory yet, a write that fails part-way (disk full), and damage found at boot.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair } from '@campus-card/core';
 import { createVerifier, encodeJournalRecord, JOURNAL_RECORD_BYTES } from '@campus-card/verifier';
@@ -11,7 +11,7 @@ import { openReplayJournalFile } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
 // a disk that fills up: the next write stores `fault.partial` bytes, then fails with ENOSPC
-const fault = vi.hoisted(() => ({ partial: -1 }));
+const fault = vi.hoisted(() => ({ partial: -1, openFails: false }));
 // the paths fsync'd, by the path each descriptor was opened with
 const synced = vi.hoisted(() => ({ paths: [] as string[], byFd: new Map<number, string>() }));
 vi.mock('node:fs', async (importOriginal) => {
@@ -19,6 +19,10 @@ vi.mock('node:fs', async (importOriginal) => {
   return {
     ...real,
     openSync: ((path: string, ...rest: unknown[]) => {
+      if (fault.openFails && /\.\d+$/.test(String(path))) {
+        fault.openFails = false;
+        throw Object.assign(new Error(`ENOSPC: no space left on device, open '${path}'`), { code: 'ENOSPC' });
+      }
       const fd = (real.openSync as (...a: unknown[]) => number)(path, ...rest);
       synced.byFd.set(fd, String(path));
       return fd;
@@ -47,6 +51,7 @@ let data: ReturnType<typeof tempDir>;
 beforeEach(() => {
   data = tempDir();
   fault.partial = -1;
+  fault.openFails = false;
   synced.paths.length = 0;
 });
 afterEach(() => data.cleanup());
@@ -111,5 +116,26 @@ describe('new generations', () => {
     synced.paths.length = 0;
     openReplayJournalFile(join(dir, 'replay.journal')).close(); // reopened, nothing created
     expect(synced.paths).toEqual([]);
+  });
+
+  it('a rotation that cannot create the next generation (disk full) leaves no closed descriptor in use', () => {
+    const path = join(data.dir, 'replay.journal');
+    const j = openReplayJournalFile(path);
+    j.onReplayRecord(digest(1), NOW + 60);
+    fault.openFails = true;
+    expect(() => j.rotate()).toThrow(/ENOSPC/);
+    // the closed descriptor's number goes to the next file opened (here the event journal, say)
+    const other = join(data.dir, 'events.jsonl');
+    writeFileSync(other, '');
+    const fd = openSync(other, 'a');
+    try {
+      j.onReplayRecord(digest(2), NOW + 60);
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(other).length).toBe(0);
+    j.close();
+    const v = createVerifier({ rootKeys: [root] });
+    expect(openReplayJournalFile(path).restoreInto(v, NOW)).toBe(2);
   });
 });
