@@ -50,3 +50,22 @@ it("examples/verifier-harness/README.md shows the harness's real answer to hello
   expect(r.status, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout.trim().split('\n')[0] as string)).toEqual(JSON.parse(shown as string));
 }, 60_000);
+
+it('the API reference builds: `npm run docs` (typedoc, warnings as errors) has nothing to say', () => {
+  // a {@link} to a symbol that is not exported, or an export without docs, fails `npm run docs`;
+  // `--emit none` checks all of it without writing the HTML
+  const r = spawnSync(
+    process.execPath,
+    [join(repoRoot, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--emit', 'none'],
+    {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    },
+  );
+  const warnings = `${r.stdout}${r.stderr}`
+    .split('\n')
+    .filter((line) => /warning|error/i.test(line))
+    .join('\n');
+  expect(warnings).toBe('');
+  expect(r.status).toBe(0);
+}, 240_000);

@@ -25,7 +25,13 @@ export { DEMO_OPERATOR, type DemoCredentials, DemoIncompleteError, DemoSeedMisma
 export { checkLedger } from './domains/ledger.js';
 export type { PushDispatcher } from './domains/webhooks.js';
 export type { CheckpointerStats } from './lib/checkpointer.js';
-export { type CreateClockOptions, createClock, type VirtualClock } from './lib/clock.js';
+export {
+  CLOCK_MAX_MS,
+  CLOCK_MIN_MS,
+  type CreateClockOptions,
+  createClock,
+  type VirtualClock,
+} from './lib/clock.js';
 export { MIGRATIONS, type Migration, SchemaTooNewError } from './lib/db.js';
 export type { FaultDecision, FaultInjector, FaultSite } from './lib/faults.js';
 export type { Batch, GroupCommit, GroupCommitStats } from './lib/group-commit.js';

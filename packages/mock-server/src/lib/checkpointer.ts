@@ -52,9 +52,9 @@ export interface Checkpointer {
   close(): Promise<void>;
 }
 
-/** Counters of a {@link Checkpointer}. */
+/** Counters of the platform's WAL checkpointer (`MockPlatform.checkpointStats()`). */
 export interface CheckpointerStats {
-  /** Tails the writer checkpointed in {@link Checkpointer.afterCommit} (each lets the WAL start over). */
+  /** Tails the writer checkpointed right after a `COMMIT` (each lets the WAL start over). */
   readonly catchUps: number;
   /** Total time those took on the writer's thread, ms. */
   readonly catchUpMs: number;
@@ -64,7 +64,7 @@ export interface CheckpointerStats {
   readonly restarts: number;
   /**
    * Whether the worker is asking the writer to catch up right now (the WAL is past
-   * `restartFrames`): the next {@link Checkpointer.afterCommit} outside a transaction checkpoints.
+   * `restartFrames`): the writer checkpoints after its next `COMMIT`.
    */
   readonly asking: boolean;
 }
