@@ -143,21 +143,20 @@ describe.skipIf(binary === undefined)('the native load generator', () => {
       });
       expect(r.results.every((x) => x.ok)).toBe(true);
       const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1] as number;
-      return {
-        late: median(r.results.map((x) => x.late)),
-        // from the send to the kernel's receipt of the answer
-        answered: median(r.results.map((x) => x.latency - x.late)),
-      };
+      // from the send to the kernel's receipt of the answer
+      const answered = r.results.map((x) => x.latency - x.late);
+      return { late: median(r.results.map((x) => x.late)), fastest: Math.min(...answered) };
     };
     // every 10 ms a request is due; a 50-ms tick holds each for 20 ms on average
     const coarse = await lateness(50);
     const fine = await lateness(0);
     expect(coarse.late).toBeGreaterThan(10);
     expect(fine.late).toBeLessThan(coarse.late / 2);
-    // an answer's time is the kernel's, not the next tick's: that would make each answer take
-    // the whole tick, 50 ms, from its send (at a tick). The five sent together at each tick are
-    // answered one after the other, a few ms apart on a loaded machine: hence the margin.
-    expect(coarse.answered).toBeLessThan(fine.answered + 20);
+    // an answer's time is the kernel's, not the next tick's, which would make every answer take
+    // the whole tick (50 ms) from its send, at a tick. (Not the median: on a loaded machine the
+    // platform, in this process, took a median 43 ms to answer the five sent together.)
+    expect(fine.fastest).toBeLessThan(25);
+    expect(coarse.fastest).toBeLessThan(25);
   }, 60_000);
 
   it('reports each refusal with its problem code', async () => {
