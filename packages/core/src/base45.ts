@@ -17,9 +17,10 @@ const latin1 = new TextDecoder('latin1');
  * Where {@link encodeBase45} writes the characters before they become a string: one buffer for the
  * module, since the string is made before the function returns (nothing else can run in between).
  * A typed array of its own each call cost a backing-store allocation, a third of a QR encode.
- * Grown when a longer input comes.
+ * Fixed: 1 536 characters cover any QR code (inputs up to 1 024 bytes); a longer input gets a
+ * buffer of its own, so one large encode does not keep its size in memory for good.
  */
-let scratch = new Uint8Array(1536);
+const scratch = new Uint8Array(1536);
 
 /**
  * Encodes bytes as Base45 (RFC 9285 §4).
@@ -35,8 +36,7 @@ export function encodeBase45(bytes: Uint8Array): string {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('encodeBase45: expected a Uint8Array');
   const n = bytes.length;
   const length = Math.floor(n / 2) * 3 + (n % 2 === 1 ? 2 : 0);
-  if (scratch.length < length) scratch = new Uint8Array(length);
-  const out = scratch;
+  const out = length <= scratch.length ? scratch : new Uint8Array(length);
   let o = 0;
   let i = 0;
   for (; i + 1 < n; i += 2) {

@@ -25,6 +25,16 @@ describe('Base45 (RFC 9285)', () => {
     }
   });
 
+  it('encodes inputs longer than any QR code, around the encoder buffer, and short ones after them', () => {
+    const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7) & 0xff);
+    for (const n of [1023, 1024, 1025, 5000, 3, 1024, 0, 1]) {
+      const t = encodeBase45(bytes(n));
+      expect(t.length, String(n)).toBe(Math.floor(n / 2) * 3 + (n % 2) * 2);
+      expect(decodeBase45(t), String(n)).toEqual(bytes(n));
+    }
+    expect(encodeBase45(text('AB'))).toBe('BB8');
+  });
+
   it('round-trips any bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
