@@ -14,7 +14,7 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DemoIncompleteError, DemoSeedMismatchError } from './demo.js';
-import { SchemaTooNewError } from './lib/db.js';
+import { NotAPlatformDatabaseError, SchemaTooNewError } from './lib/db.js';
 import { ensureDir } from './lib/ensure-dir.js';
 import { isMainModule } from './lib/is-main.js';
 import { DEFAULT_DB_PATH } from './platform.js';
@@ -171,7 +171,7 @@ function openRecordFile(file: string): void {
 export function startupFailure(error: unknown, options: CliOptions): StartupFailure {
   const { port, host, dbPath } = options;
   if (error instanceof RecordFileError) return { exitCode: 1, message: error.message };
-  if (error instanceof SchemaTooNewError)
+  if (error instanceof SchemaTooNewError || error instanceof NotAPlatformDatabaseError)
     return { exitCode: 1, message: `cannot open database ${dbPath}: ${error.message}` };
   if (error instanceof DemoIncompleteError) {
     return {

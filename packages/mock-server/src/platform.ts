@@ -323,10 +323,14 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     return handler(ctx);
   };
 
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
+  // every call gets the same promise: a second call while the first is under way resolves once
+  // everything is closed too, not at once
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= closeOnce();
+    return closing;
+  };
+  const closeOnce = async (): Promise<void> => {
     clearInterval(settleTimer);
     await dispatcher?.stop();
     await app.close();

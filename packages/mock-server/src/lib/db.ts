@@ -269,6 +269,8 @@ export function openDatabase(path: string): Db {
   const db = new Database(path);
   try {
     db.pragma('busy_timeout = 5000');
+    // before anything writes to the file (the journal mode is stored in it)
+    refuseForeignDatabase(db);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
@@ -278,6 +280,34 @@ export function openDatabase(path: string): Db {
     throw error;
   }
   return db;
+}
+
+/**
+ * The file is a SQLite database of another program: it holds tables, and no `schema_migrations`
+ * (every database of the mock platform has it from its first start). It is left as it was: no
+ * table is added, its journal mode is not changed. Give the platform a new file (`--db`), or none.
+ */
+export class NotAPlatformDatabaseError extends Error {
+  /** Stable error code. */
+  readonly code = 'ERR_NOT_A_PLATFORM_DATABASE';
+  constructor() {
+    super(
+      'the file is a SQLite database of another program (it has tables, and no schema_migrations of the mock platform): it was left as it was; use another file, or :memory:',
+    );
+    this.name = 'NotAPlatformDatabaseError';
+  }
+}
+
+/**
+ * Throws {@link NotAPlatformDatabaseError} for a database that has tables but no
+ * `schema_migrations`. An empty file or a new one is the platform's to create.
+ */
+function refuseForeignDatabase(db: Db): void {
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+    .pluck()
+    .all() as string[];
+  if (tables.length > 0 && !tables.includes('schema_migrations')) throw new NotAPlatformDatabaseError();
 }
 
 /**

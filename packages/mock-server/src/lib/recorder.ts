@@ -3,8 +3,17 @@
  *
  * @module
  */
-import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  fstatSync,
+  openSync,
+  readSync,
+  type WriteStream,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
+import { ensureDir } from './ensure-dir.js';
 
 /** One recorded line. */
 export interface RecordEntry {
@@ -47,6 +56,31 @@ export interface RecorderOptions {
 }
 
 /**
+ * Opens `file` for appending. A file whose last line was cut short (a process killed in the middle of a write, a disk that
+ * filled up) gets a newline first: the entries appended after it are whole lines, and only the cut
+ * line is not JSON.
+ */
+function openAppending(file: string): number {
+  let fd: number;
+  try {
+    fd = openSync(file, 'a+');
+  } catch (error) {
+    // a file this process may write but not read: appended to as it is
+    if ((error as NodeJS.ErrnoException).code === 'EACCES') return openSync(file, 'a');
+    throw error;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) writeSync(fd, '\n');
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return fd;
+}
+
+/**
  * Creates a recorder. Entries kept in memory live in a ring of `maxEntries` slots, so recording
  * costs the same with the ring full as empty (no array shifting per request).
  */
@@ -61,9 +95,10 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
   let fileError: Error | undefined;
   if (options.file !== undefined) {
     const file = options.file;
-    mkdirSync(dirname(file), { recursive: true });
+    // (not mkdirSync's recursive mode: it spins for ever under a parent that refuses new entries)
+    ensureDir(dirname(file));
     // opened here, not in the background: an 'error' of the stream with no listener is uncaught
-    const fd = openSync(file, 'a');
+    const fd = openAppending(file);
     const s = createWriteStream(file, { fd, flags: 'a' });
     s.on('error', (error) => {
       // a failed write (disk full) stops the file, never the process
