@@ -8,7 +8,7 @@ import { hash as digestOf } from 'node:crypto';
 import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/core/api';
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
-import { iso, parseIso } from '../lib/clock.js';
+import { iso, parseIso, parseIsoBound } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import {
@@ -448,6 +448,8 @@ export const paymentHandlers: Handlers = {
   closePayment: (ctx) => {
     const o = lookupForCaller(ctx as HandlerContext, ctx.params.out_trade_no);
     return ctx.commit(() => {
+      // As for a reverse: a payment its holder confirmed by now is captured, and no longer closed.
+      settleDue(ctx.state);
       const cur = orderById(ctx.state, o.order_id);
       requirePayment(cur, 'closed');
       if (cur.status === 'closed') return { status: 200, body: orderOut(ctx.state, cur) };
@@ -567,9 +569,13 @@ export const paymentHandlers: Handlers = {
     const person = getPersonRow(state, ctx.params.person_id);
     if (person === undefined) throw notFound(`person ${ctx.params.person_id}`);
     requireOwnSchool(requirePrincipal(ctx), person.school_id, `person ${ctx.params.person_id}`);
-    const from = parseIso(ctx.query.from, 'querystring/from');
-    const to = parseIso(ctx.query.to, 'querystring/to');
-    if (to < from) throw new ApiError(400, 'ERR_VALIDATION', 'to is before from');
+    const from = parseIsoBound(ctx.query.from, 'querystring/from');
+    const to = parseIsoBound(ctx.query.to, 'querystring/to');
+    if (to < from) {
+      throw new ApiError(400, 'ERR_VALIDATION', 'querystring/to: before from', {
+        errors: [{ path: 'querystring/to', message: 'must not be before from' }],
+      });
+    }
     settleDue(state);
     // From the wallet's postings, by the kind of their journal entry and when it was posted: what
     // moved, when it moved. An order that moved no money (failed, closed, reversed before capture)

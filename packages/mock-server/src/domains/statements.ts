@@ -28,7 +28,9 @@ function build(ctx: HandlerContext, date: string): Built {
   if (p.merchantId === null) throw new ApiError(403, 'ERR_FORBIDDEN', 'this device belongs to no merchant');
   const start = Date.parse(`${date}T00:00:00Z`);
   if (Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== date)
-    throw new ApiError(400, 'ERR_VALIDATION', `invalid date ${date}`);
+    throw new ApiError(400, 'ERR_VALIDATION', `params/date: ${date} is not a day of the calendar`, {
+      errors: [{ path: 'params/date', message: 'must be a real UTC day, YYYY-MM-DD' }],
+    });
   const end = start + 86_400_000;
   if (end > ctx.state.clock.now()) throw notFound(`statement ${date} (the day is not over)`);
   // A payment confirmed during the day is captured as of its confirmation: capture every due one

@@ -136,3 +136,17 @@ export function parseIso(text: string, field = 'body'): number {
     errors: [{ path: field, message: 'must be a real RFC 3339 UTC time, e.g. 2026-01-01T08:00:00Z' }],
   });
 }
+
+/**
+ * Parses a bound of a `[from, to)` range over times the platform stores in whole milliseconds:
+ * {@link parseIso}, rounded **up** to the next millisecond when the text has a fraction below it.
+ * Truncated, a bound would move back past a stored time: `from` 08:00:01.0001 would take in one at
+ * 08:00:01.000, and `to` 08:00:01.0001 leave it out. With both bounds rounded up, `t >= from` and
+ * `t < to` hold for a whole-millisecond `t` exactly when they hold for the texts.
+ *
+ * @throws {@link ApiError} 400 `ERR_VALIDATION` naming `field`, as {@link parseIso}.
+ */
+export function parseIsoBound(text: string, field: string): number {
+  const ms = parseIso(text, field);
+  return /\.\d{3}\d*[1-9]\d*Z$/.test(text) ? ms + 1 : ms;
+}

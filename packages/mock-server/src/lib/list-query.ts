@@ -10,7 +10,7 @@
  * @module
  */
 
-import { parseIso } from './clock.js';
+import { parseIsoBound } from './clock.js';
 import type { Db } from './db.js';
 import { ApiError } from './problem.js';
 
@@ -100,8 +100,8 @@ export function createListQuery(q: PageParams): ListQuery {
       return value === undefined ? self : self.where(`${column} = ?`, value);
     },
     range(column) {
-      if (q.from !== undefined) self.where(`${column} >= ?`, parseIso(q.from, 'querystring/from'));
-      if (q.to !== undefined) self.where(`${column} < ?`, parseIso(q.to, 'querystring/to'));
+      if (q.from !== undefined) self.where(`${column} >= ?`, parseIsoBound(q.from, 'querystring/from'));
+      if (q.to !== undefined) self.where(`${column} < ?`, parseIsoBound(q.to, 'querystring/to'));
       return self;
     },
     page(db, table, sortKey, out) {

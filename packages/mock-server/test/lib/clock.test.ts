@@ -1,7 +1,7 @@
 import { Timestamp } from '@campus-card/core/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { iso, parseIso } from '../../src/lib/clock.js';
+import { iso, parseIso, parseIsoBound } from '../../src/lib/clock.js';
 import { ApiError } from '../../src/lib/problem.js';
 
 describe('iso', () => {
@@ -104,5 +104,20 @@ describe('parseIso', () => {
       ),
       { seed: 20261129, numRuns: 5000 },
     );
+  });
+});
+
+describe('parseIsoBound', () => {
+  it('rounds a fraction below the millisecond up, and leaves whole milliseconds alone', () => {
+    const s = Date.UTC(2026, 0, 1, 8, 0, 1);
+    expect(parseIsoBound('2026-01-01T08:00:01Z', 'q')).toBe(s);
+    expect(parseIsoBound('2026-01-01T08:00:01.5Z', 'q')).toBe(s + 500);
+    expect(parseIsoBound('2026-01-01T08:00:01.000Z', 'q')).toBe(s);
+    expect(parseIsoBound('2026-01-01T08:00:01.0000000Z', 'q')).toBe(s);
+    expect(parseIsoBound('2026-01-01T08:00:01.1230Z', 'q')).toBe(s + 123);
+    expect(parseIsoBound('2026-01-01T08:00:01.0001Z', 'q')).toBe(s + 1);
+    expect(parseIsoBound('2026-01-01T08:00:00.999999999Z', 'q')).toBe(s);
+    expect(parseIsoBound('2026-01-01T08:00:01.000000001Z', 'q')).toBe(s + 1);
+    expect(() => parseIsoBound('2026-02-30T08:00:00Z', 'querystring/from')).toThrow(/querystring\/from/);
   });
 });
