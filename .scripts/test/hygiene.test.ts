@@ -4,6 +4,7 @@
 //    src/ never imports Node builtins, never touches Buffer or process, and never reads the
 //    clock on its own (time is always passed in). Node-only files are listed in ALLOWED.
 // 2. Every package has a README.md, a description and `"sideEffects": false`.
+// 3. Every error code a package's src/errors.ts declares is raised somewhere in its src/.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -155,3 +156,23 @@ describe.each(listPackages())('$name package metadata', ({ dir, pkg }) => {
     expect(pkg.sideEffects).toBe(false);
   });
 });
+
+// 3. Every error code a package declares in its src/errors.ts is raised somewhere in its src/
+//    (named a second time, quoted: in a throw, a subclass or a check), not only declared: a
+//    documented code nothing raises sends integrators after a case that never comes.
+describe.each(listPackages().filter(({ dir }) => existsSync(join(dir, 'src', 'errors.ts'))))(
+  '$name error codes',
+  ({ dir }) => {
+    it('every code declared in src/errors.ts is raised somewhere in src/', () => {
+      const declared = new Set(
+        readFileSync(join(dir, 'src', 'errors.ts'), 'utf8').match(/'ERR_[A-Z0-9_]+'/g),
+      );
+      expect(declared.size).toBeGreaterThan(0);
+      const all = listTs(join(dir, 'src'))
+        .map((f) => readFileSync(f, 'utf8'))
+        .join('\n');
+      const count = (code: string) => all.split(code).length - 1;
+      expect([...declared].filter((code) => count(code) < 2)).toEqual([]);
+    });
+  },
+);

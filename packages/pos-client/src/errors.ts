@@ -20,7 +20,6 @@
  * - `ERR_POS_OUTBOX_CORRUPT`: a journal line other than the last one is unreadable.
  * - `ERR_POS_OUTBOX_CLOSED`: the outbox was used after `close()`.
  * - `ERR_POS_OUTBOX_LOCKED`: another file outbox (this process or another) has the journal open.
- * - `ERR_POS_SEQ_CONFLICT`: the platform already holds another payment under an offline `seq`.
  */
 export type PosClientErrorCode =
   | 'ERR_POS_OFFLINE_CAP'
@@ -30,8 +29,7 @@ export type PosClientErrorCode =
   | 'ERR_POS_STATEMENT_INVALID'
   | 'ERR_POS_OUTBOX_CORRUPT'
   | 'ERR_POS_OUTBOX_CLOSED'
-  | 'ERR_POS_OUTBOX_LOCKED'
-  | 'ERR_POS_SEQ_CONFLICT';
+  | 'ERR_POS_OUTBOX_LOCKED';
 
 /** Which offline cap refused a sale. */
 export type OfflineCap = 'perTransaction' | 'total' | 'maxAge';
