@@ -79,7 +79,8 @@ describe('idempotency', () => {
 
   it('answers 409 ERR_IDEMPOTENCY_IN_PROGRESS (retryable) while the first is in flight', async () => {
     p = await demoPlatform();
-    p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 300, count: 1 }]);
+    // the first is held 1 s: the second, sent 50 ms after it, finds it running even on a loaded machine
+    p.state.faults.set([{ kind: 'delay', route: 'topUpWallet', delay_ms: 1000, count: 1 }]);
     const op = operator(p);
     const req = signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', topUp(100), { idempotencyKey: 'k3' });
     const req2 = signed(p, op, 'POST', '/v1/wallets/s-002/top-ups', topUp(100), { idempotencyKey: 'k3' });

@@ -30,7 +30,8 @@ describe('startControlServer', () => {
   });
 
   it('answers other POSTs (the top-ups) 201 at once and a GET 200', async () => {
-    server = await startControlServer({ burnUs: 200_000 });
+    // (a busy time far over what two plain answers take on a loaded machine)
+    server = await startControlServer({ burnUs: 1_000_000 });
     const t0 = performance.now();
     const topUp = await post(`${server.url}/v1/top-ups`, { amount: 10_000 });
     expect(topUp.status).toBe(201);
@@ -38,18 +39,18 @@ describe('startControlServer', () => {
     const health = await fetch(`${server.url}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
-    expect(performance.now() - t0).toBeLessThan(200); // neither paid the payment's busy time
+    expect(performance.now() - t0).toBeLessThan(700); // neither paid the payment's busy time
   });
 
   it('with hogUs, hands the busy work to a worker thread without waiting for it', async () => {
-    server = await startControlServer({ burnUs: 0, hogUs: 100_000 });
+    server = await startControlServer({ burnUs: 0, hogUs: 300_000 });
     const t0 = performance.now();
     const answers = await Promise.all(
       Array.from({ length: 5 }, () => post(`${server?.url}/v1/payments`, {}).then((r) => r.status)),
     );
     expect(answers).toEqual([201, 201, 201, 201, 201]);
-    // 5 × 100 ms went to the worker, one after the other; the answers did not wait for it
-    expect(performance.now() - t0).toBeLessThan(450);
+    // 5 × 300 ms went to the worker, one after the other; the answers did not wait for it
+    expect(performance.now() - t0).toBeLessThan(1000);
     const cpu0 = process.cpuUsage();
     await new Promise((resolve) => setTimeout(resolve, 300));
     const used = process.cpuUsage(cpu0);
