@@ -294,7 +294,14 @@ function presentationFields(decoded: CborValue, sign1: Sign1 | undefined): Decod
   throw structureError('presentation', 'first element must be a credential header or a card id', S);
 }
 
-/** Decodes a presentation without verifying it (diagnostics, and step 1 of verification). */
+/**
+ * Decodes a presentation without verifying it (diagnostics, and step 1 of verification).
+ *
+ * The byte strings it returns (`nonce`, the credential's parts, …) are views into one copy of
+ * `bytes`, which may share its `ArrayBuffer` with other small buffers of this library (as Node's
+ * `Buffer` pool does): read them through their `byteOffset` and `length`, and `slice()` one before
+ * transferring its buffer to a worker.
+ */
 export function decodePresentation(bytes: Uint8Array): DecodedPresentation {
   assertBytes(bytes);
   // one copy of the caller's bytes (after the size check: too large is refused uncopied);

@@ -412,3 +412,15 @@ describe('compact card ids have exactly one encoding (spec §5.2)', () => {
     expect(seen).toBeGreaterThanOrEqual(8);
   });
 });
+
+describe('decodePresentation buffers', () => {
+  it('goes on decoding after a caller transferred the buffer of what it returned (a worker, say)', () => {
+    const first = decodePresentation(samples.full as Uint8Array);
+    const before = view(first);
+    // the transfer detaches the shared buffer the views were carved from
+    structuredClone(first.nonce.buffer, { transfer: [first.nonce.buffer as ArrayBuffer] });
+    expect(first.nonce.length).toBe(0);
+    for (let i = 0; i < 3; i++) expect(view(decodePresentation(samples.full as Uint8Array))).toEqual(before);
+    expect(decodePresentation(samples.compact as Uint8Array).cardId).toBe('2024010001');
+  });
+});

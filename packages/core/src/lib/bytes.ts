@@ -156,11 +156,13 @@ let slabUsed = 0;
  * A new zero-filled `Uint8Array` of `n` bytes. Small ones are carved out of a shared 8 KiB slab
  * (like Node's Buffer pool) instead of each getting its own backing store, which costs a malloc and
  * GC work per scan. Each region is handed out once and never reused, so buffers never alias; a
- * slab lives as long as any view into it (so `.buffer` is the whole slab: use `byteOffset`).
+ * slab lives as long as any view into it (so `.buffer` is the whole slab: use `byteOffset`). A slab
+ * a caller detached (by transferring its buffer) is replaced, never written through.
  */
 export function allocSlab(n: number): Uint8Array {
   if (n > SLAB_BYTES >> 3) return new Uint8Array(n);
-  if (slabUsed + n > SLAB_BYTES) {
+  // (a slab whose buffer a caller transferred, to a worker say, is detached: length 0)
+  if (slabUsed + n > SLAB_BYTES || slab.byteLength === 0) {
     slab = new ArrayBuffer(SLAB_BYTES);
     slabUsed = 0;
   }
