@@ -258,7 +258,10 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   /** Aborts the requests in flight when the dispatcher stops. */
   const closing = new AbortController();
   /** Pushes a `reorder_push` rule holds back, by push id (see {@link REORDER_HOLD_MS}). */
-  const held = new Map<string, { since: number; createdAt: number; overtaken: boolean }>();
+  const held = new Map<
+    string,
+    { since: number; createdAt: number; subscriptionId: string; overtaken: boolean }
+  >();
   /** The lanes with pushes to try, by subscription id. */
   const lanes = new Map<string, Lane>();
   /** Pushes handed to a lane whose attempt is not over, by push id: settles with "delivered". */
@@ -429,8 +432,10 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
       }
     }
     if (stopped) return NO_ROUND;
-    // Out-of-order pushes: a push the rule picks is held back until a push created after it has
-    // been handed out (it is overtaken), or for REORDER_HOLD_MS of platform time when none comes;
+    // Out-of-order pushes: a push the rule picks is held back until a push of the same subscription
+    // created after it has been handed out (it is overtaken: that subscriber sees the later push
+    // first; another subscription's push, which it never sees, does not count), or for
+    // REORDER_HOLD_MS of platform time when none comes;
     // then it goes at the end of a round. Several released together go in reverse, so a rule that
     // fires on every push still reorders the ones of a subscription due together.
     const now = state.clock.now();
@@ -441,13 +446,20 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
       if (h !== undefined) {
         if (h.overtaken || now - h.since >= REORDER_HOLD_MS) released.push(r);
       } else if (state.faults.fire('reorder_push', site(r)) !== undefined) {
-        held.set(r.push_id, { since: now, createdAt: r.created_at, overtaken: false });
+        held.set(r.push_id, {
+          since: now,
+          createdAt: r.created_at,
+          subscriptionId: r.subscription_id,
+          overtaken: false,
+        });
       } else {
         sequence.push(r);
       }
     }
     for (const r of sequence) {
-      for (const h of held.values()) if (r.created_at > h.createdAt) h.overtaken = true;
+      for (const h of held.values()) {
+        if (h.subscriptionId === r.subscription_id && r.created_at > h.createdAt) h.overtaken = true;
+      }
     }
     for (const r of released) held.delete(r.push_id);
     sequence.push(...released.reverse());
