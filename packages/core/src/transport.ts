@@ -30,8 +30,11 @@ export {
   TimeoutError,
 } from './transport/errors.js';
 export {
+  DEFAULT_MAX_PUSH_BYTES,
   type PushReceiverOptions,
+  type PushTooLarge,
   type RawPush,
+  type ReceivedPushResult,
   verifyPushFromNodeRequest,
   verifyPushFromRawBody,
   verifyPushFromWebRequest,

@@ -10,6 +10,7 @@ import { importVerifyKey, type Jwk, type VerifyKey } from '../http/keys.js';
 import type { HeaderInput } from '../http/message.js';
 import { type VerifyPushResult, verifyPush } from '../http/push.js';
 import { DEFAULT_SIGNATURE_TOLERANCE_S, type KeyLookup, type NonceStore } from '../http/verify-request.js';
+import { concatBytes } from '../lib/bytes.js';
 
 /** Options of the push verification helpers. Give `platformKeys` or `keyLookup`. */
 export interface PushReceiverOptions {
@@ -28,6 +29,45 @@ export interface PushReceiverOptions {
    * Only `@authority`/`@target-uri` depend on it, and push signatures cover neither.
    */
   readonly scheme?: string;
+  /**
+   * Largest body accepted, in bytes; default {@link DEFAULT_MAX_PUSH_BYTES} (256 KiB, the platform's
+   * own body limit; a push is a small JSON event). A larger one is answered `ERR_PUSH_TOO_LARGE`
+   * without being hashed, and {@link verifyPushFromWebRequest} stops reading it there.
+   */
+  readonly maxBodyBytes?: number;
+}
+
+/** Default {@link PushReceiverOptions.maxBodyBytes}: 256 KiB. */
+export const DEFAULT_MAX_PUSH_BYTES = 256 * 1024;
+
+/** A push refused for its size, before its signature was looked at. Answer it 413. */
+export interface PushTooLarge {
+  readonly ok: false;
+  /** Stable failure code. */
+  readonly code: 'ERR_PUSH_TOO_LARGE';
+  /** Human-readable detail; not stable. */
+  readonly message: string;
+  /** The limit it went over, in bytes. */
+  readonly maxBodyBytes: number;
+}
+
+/** Result of the push receiver helpers: {@link VerifyPushResult}, or {@link PushTooLarge}. */
+export type ReceivedPushResult = VerifyPushResult | PushTooLarge;
+
+function maxBytesOf(options: PushReceiverOptions): number {
+  const max = options.maxBodyBytes ?? DEFAULT_MAX_PUSH_BYTES;
+  if (!Number.isSafeInteger(max) || max < 0)
+    throw new TypeError('maxBodyBytes must be a whole number of bytes ≥ 0');
+  return max;
+}
+
+function tooLarge(maxBodyBytes: number): PushTooLarge {
+  return {
+    ok: false,
+    code: 'ERR_PUSH_TOO_LARGE',
+    message: `the push body is over ${maxBodyBytes} bytes`,
+    maxBodyBytes,
+  };
 }
 
 /** A raw received push, as a framework with raw-body access provides it. */
@@ -68,8 +108,10 @@ function lookupFrom(options: PushReceiverOptions): KeyLookup {
 export async function verifyPushFromRawBody(
   push: RawPush,
   options: PushReceiverOptions,
-): Promise<VerifyPushResult> {
+): Promise<ReceivedPushResult> {
   if (!(push.rawBody instanceof Uint8Array)) throw new TypeError('rawBody must be a Uint8Array or Buffer');
+  const max = maxBytesOf(options);
+  if (push.rawBody.length > max) return tooLarge(max);
   return verifyPush(
     {
       method: push.method,
@@ -98,7 +140,7 @@ export function verifyPushFromNodeRequest(
   req: IncomingMessage,
   rawBody: Uint8Array,
   options: PushReceiverOptions,
-): Promise<VerifyPushResult> {
+): Promise<ReceivedPushResult> {
   return verifyPushFromRawBody(
     { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawBody },
     options,
@@ -107,7 +149,8 @@ export function verifyPushFromNodeRequest(
 
 /**
  * Verifies a push received as a fetch `Request` (Hono, Next.js, workers). Reads the body of a
- * clone, so the request stays readable.
+ * clone, so the request stays readable, and at most `maxBodyBytes` of it: a larger body (by its
+ * `Content-Length`, or as it arrives) is `ERR_PUSH_TOO_LARGE`, read no further.
  *
  * @param request - the fetch request.
  * @param options - see {@link PushReceiverOptions}.
@@ -115,10 +158,38 @@ export function verifyPushFromNodeRequest(
 export async function verifyPushFromWebRequest(
   request: Request,
   options: PushReceiverOptions,
-): Promise<VerifyPushResult> {
-  const rawBody = new Uint8Array(await request.clone().arrayBuffer());
+): Promise<ReceivedPushResult> {
+  const max = maxBytesOf(options);
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (declared > max) return tooLarge(max);
+  const rawBody = await readAtMost(request.clone().body, max);
+  if (rawBody === undefined) return tooLarge(max);
   return verifyPushFromRawBody(
     { method: request.method, url: request.url, headers: request.headers, rawBody },
     options,
   );
+}
+
+/** The whole of `body`, or `undefined` (and the stream cancelled) once it is over `max` bytes. */
+async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.length;
+    if (length > max) {
+      // not awaited: a branch of a tee (Request.clone()) settles its cancel only once the other
+      // branch is cancelled too, which is the caller's to do
+      reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return concatBytes(...chunks);
 }
