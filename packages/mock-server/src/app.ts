@@ -448,8 +448,8 @@ export function buildApp(
     def: RouteDef,
     claimed: string | undefined,
   ): Promise<Principal> {
-    // Decided now, counted below only for a request that the claimed key really signed: a forged
-    // one naming a device's key must not use that device's rule up.
+    // Decided now, kept below only for a request that the claimed key really signed: a forged one
+    // naming a device's key must not use that device's rule up.
     const skew = state.faults.decide('clock_skew', {
       principalId: claimed,
       operationId: def.operationId,
@@ -482,21 +482,29 @@ export function buildApp(
       verifier,
       digest: nodeDigest,
     };
-    const result = await verifyRequest(req, options);
-    if (skew !== undefined) {
+    let result: Awaited<ReturnType<typeof verifyRequest>>;
+    let genuine = false;
+    try {
+      result = await verifyRequest(req, options);
       // Signed by the claimed key? Refused for the skew, it is checked again on the true clock,
       // with its nonce looked up, not stored.
-      const genuine = result.ok
-        ? result.keyId === claimed
-        : skewMs !== 0 &&
-          (
-            await verifyRequest(req, {
-              ...options,
-              now: clock.now(),
-              nonceStore: (nonce, keyId) => nonceSeenStmt.get(keyId, nonce) === undefined,
-            })
-          ).ok;
-      if (genuine) skew.commit();
+      genuine =
+        skew !== undefined &&
+        (result.ok
+          ? result.keyId === claimed
+          : skewMs !== 0 &&
+            (
+              await verifyRequest(req, {
+                ...options,
+                now: clock.now(),
+                nonceStore: (nonce, keyId) => nonceSeenStmt.get(keyId, nonce) === undefined,
+              })
+            ).ok);
+    } finally {
+      // the decision is reserved (concurrent requests of the device see it): kept for a request
+      // the device signed, given back for any other, and when the check throws
+      if (genuine) skew?.commit();
+      else skew?.release();
     }
     if (!result.ok) throw new ApiError(401, result.code, result.message, { headers: challenge(hasBody) });
     const entry = lookup(result.keyId);
@@ -790,6 +798,8 @@ export function buildApp(
       );
   });
 
+  /** Requests whose answer a drop_after_commit fault destroyed in `finish`: never sent. */
+  const droppedAnswers = new WeakSet<FastifyRequest>();
   function finish(request: FastifyRequest, reply: FastifyReply, m: RequestMeta, out: unknown): unknown {
     settle(m);
     // Closing: the last answer on a connection asks for it to be closed. Not an earlier one: node
@@ -826,12 +836,25 @@ export function buildApp(
       response_dropped: drop !== undefined,
       duration_ms: Math.round((performance.now() - m.started) * 1000) / 1000,
     });
-    if (drop !== undefined) request.raw.socket?.destroy();
+    if (drop !== undefined) {
+      // The response is destroyed, not `request.raw.socket`: that destroys a real socket, and
+      // under app.inject() (whose mock request socket has no destroy()) rejects the inject as a
+      // reset would. Nothing is sent after it (`answer` in the onSend hook; hijacked, so fastify
+      // sends nothing either), so no onResponse hook runs: what it would let go is let go here.
+      droppedAnswers.add(request);
+      if (m.idem !== undefined && !m.idem.done) release(m.idem);
+      reply.hijack();
+      reply.raw.destroy();
+    }
     return out;
   }
 
   app.addHook('onSend', (request, reply, payload, done) => {
     const m = meta(request);
+    // an answer a drop_after_commit fault destroyed (`finish`) is not handed on to be sent
+    const answer = (out: unknown) => {
+      if (!droppedAnswers.has(request)) done(null, out);
+    };
     const failed = () => {
       reply.code(503).header('content-type', 'application/problem+json').header('retry-after', '1');
       reply.removeHeader('idempotent-replayed');
@@ -856,11 +879,11 @@ export function buildApp(
     // writes, or rows it read from other requests (see lib/group-commit.ts).
     const batch = m.def === undefined ? undefined : gc.current();
     if (batch === undefined) {
-      done(null, finish(request, reply, m, payload));
+      answer(finish(request, reply, m, payload));
       return;
     }
     batch.committed.then(
-      () => (rolledBackSince() ? failed() : done(null, finish(request, reply, m, payload))),
+      () => (rolledBackSince() ? failed() : answer(finish(request, reply, m, payload))),
       failed,
     );
   });

@@ -21,31 +21,40 @@ export interface FaultSite {
 export interface FaultInjector {
   /**
    * Replaces the rules. With a seed, every rule starts its stream afresh from (seed, its index);
-   * without, rule `i` goes on with the stream rule `i` had.
+   * without, rule `i` goes on with the stream rule `i` had, also after {@link FaultInjector.clear}.
    */
   set(rules: readonly FaultRule[], seed?: number): void;
-  /** Removes every rule. */
+  /** Removes every rule (each position's stream is kept for a later `set` without a seed). */
   clear(): void;
   /** The current rules. */
   rules(): readonly FaultRule[];
   /** Returns the first matching rule of that kind that fires (consuming one of its `count`). */
   fire(kind: FaultRule['kind'], site: FaultSite): FaultRule | undefined;
   /**
-   * What {@link FaultInjector.fire} would return, without counting it yet: `commit()` consumes the
-   * rule's `count` and moves the streams drawn on, as `fire` would have. For a fault decided before
-   * it is known whether the call counts (a `clock_skew` decided before the signature that names the
-   * device is checked: a forged request must not use the device's rule up). `undefined` when no
-   * rule of that kind matches the site.
+   * What {@link FaultInjector.fire} would return, for a fault decided before it is known whether
+   * the call counts (a `clock_skew` decided before the signature that names the device is checked:
+   * a forged request must not use the device's rule up). The decision is reserved at once (the
+   * rule's `count`, the draws of the streams), so decisions made while it is open (concurrent
+   * requests) see it: `commit()` keeps it, as `fire` would have, and `release()` gives it back.
+   * Every decision must end in one of the two. `undefined` when no rule of that kind matches the
+   * site.
    */
   decide(kind: FaultRule['kind'], site: FaultSite): FaultDecision | undefined;
 }
 
-/** A fault decision of {@link FaultInjector.decide}, not yet counted. */
+/** A fault decision of {@link FaultInjector.decide}, reserved until committed or released. */
 export interface FaultDecision {
   /** The rule that fires, if any. */
   readonly rule: FaultRule | undefined;
-  /** Counts the decision (once; later calls, or calls after the rules changed, do nothing). */
+  /** Keeps the decision (once; a decision committed or released already is left as it is). */
   commit(): void;
+  /**
+   * Gives the decision back (once; nothing after `commit()`): the rule's `count` is restored,
+   * and each stream it drew on goes back to where it was, unless a later decision drew on it
+   * since (concurrent calls), in which case that draw stays used. Rules replaced since take
+   * nothing back.
+   */
+  release(): void;
 }
 
 /** One step of mulberry32 (lib/rng.ts) from `state`: the value in [0, 1) and the next state. */
@@ -105,14 +114,18 @@ export function ruleSeed(seed: number, index: number): number {
  */
 export function createFaultInjector(seed = 1): FaultInjector {
   let currentSeed = seed;
-  // `stream`: the state of the rule's mulberry32 stream (seeded by ruleSeed)
-  let rules: { rule: FaultRule; left: number; stream: number }[] = [];
+  // the state of each position's mulberry32 stream (seeded by ruleSeed): kept when the rules are
+  // replaced without a seed or cleared, so a later set() without a seed goes on where it stopped
+  let streams: number[] = [];
+  let rules: { rule: FaultRule; left: number; index: number }[] = [];
+  const streamOf = (index: number): number => streams[index] ?? ruleSeed(currentSeed, index);
   function decide(kind: FaultRule['kind'], site: FaultSite): FaultDecision | undefined {
     if (rules.length === 0) return undefined;
     const current = rules;
+    const currentStreams = streams;
     let matched = false;
     let fired: (typeof rules)[number] | undefined;
-    const drawn: [(typeof rules)[number], number][] = [];
+    const drawn: { index: number; from: number; next: number }[] = [];
     for (const r of current) {
       if (r.rule.kind !== kind || r.left <= 0 || !matches(r.rule, site)) continue;
       matched = true;
@@ -122,35 +135,41 @@ export function createFaultInjector(seed = 1): FaultInjector {
         break;
       }
       if (probability <= 0) continue;
-      const d = draw(r.stream);
-      drawn.push([r, d.next]);
+      const from = streamOf(r.index);
+      const d = draw(from);
+      streams[r.index] = d.next;
+      drawn.push({ index: r.index, from, next: d.next });
       if (d.value < probability) {
         fired = r;
         break;
       }
     }
     if (!matched) return undefined;
-    let done = false;
+    // reserved now: a decision made before this one ends sees the count and the draws it took
+    if (fired !== undefined) fired.left -= 1;
+    let open = true;
     return {
       rule: fired?.rule,
       commit() {
-        if (done || rules !== current) return;
-        done = true;
-        for (const [r, next] of drawn) r.stream = next;
-        if (fired !== undefined) fired.left -= 1;
+        open = false;
+      },
+      release() {
+        if (!open) return;
+        open = false;
+        if (fired !== undefined && rules === current) fired.left += 1;
+        if (streams !== currentStreams) return;
+        for (const x of drawn.reverse()) if (streams[x.index] === x.next) streams[x.index] = x.from;
       },
     };
   }
   return {
     set(next, newSeed) {
-      // without a new seed, rule i goes on with the stream it had (a fresh one if it is new)
-      const kept = newSeed === undefined ? rules : [];
-      if (newSeed !== undefined) currentSeed = newSeed;
-      rules = next.map((rule, i) => ({
-        rule,
-        left: rule.count ?? Number.POSITIVE_INFINITY,
-        stream: kept[i]?.stream ?? ruleSeed(currentSeed, i),
-      }));
+      // without a new seed, rule i goes on with the stream position i had (a fresh one if none)
+      if (newSeed !== undefined) {
+        currentSeed = newSeed;
+        streams = [];
+      }
+      rules = next.map((rule, index) => ({ rule, left: rule.count ?? Number.POSITIVE_INFINITY, index }));
     },
     clear() {
       rules = [];

@@ -258,7 +258,7 @@ describe('createFaultInjector: one stream per rule', () => {
     expect(pos).toEqual(model(ruleSeed(11, 1), 40));
   });
 
-  it('decide() counts nothing until commit(): a decision dropped leaves the count and the streams as they were', () => {
+  it('decide() reserves until commit() or release(): a decision released leaves the count and the streams as they were', () => {
     const rules: FaultRule[] = [
       { kind: 'clock_skew', device_id: 'pos-01', skew_s: 60, probability: 0.5 },
       { kind: 'clock_skew', device_id: 'pos-01', skew_s: 90, count: 3 },
@@ -269,11 +269,12 @@ describe('createFaultInjector: one stream per rule', () => {
     fired.set(rules, 5);
     const seen: (number | undefined)[] = [];
     for (let i = 0; i < 12; i++) {
-      // dropped decisions in between change nothing: the committed ones match fire() one for one
-      for (let j = 0; j < 3; j++) committed.decide('clock_skew', site('pos-01'));
+      // released decisions in between change nothing: the committed ones match fire() one for one
+      for (let j = 0; j < 3; j++) committed.decide('clock_skew', site('pos-01'))?.release();
       const d = committed.decide('clock_skew', site('pos-01'));
       d?.commit();
       d?.commit(); // a second commit counts nothing more
+      d?.release(); // nor does a release after it
       const f = fired.fire('clock_skew', site('pos-01'));
       expect(d?.rule).toBe(f);
       seen.push(f?.skew_s);
