@@ -9,7 +9,10 @@
  * - the `duplicate_push` and `reorder_push` faults, on, off and scoped;
  * - one subscriber that never answers holds up no other subscription's pushes; pushes to one
  *   subscription still go one at a time, in order; overlapping rounds never send a push twice at
- *   once; closing with a delivery in flight is prompt and clean.
+ *   once; closing with a delivery in flight is prompt and clean;
+ * - every event type sent matches its OpenAPI `webhooks` schema and carries its type in
+ *   `push-event-type`; a 4xx is retried like a 5xx, a port nothing listens on like no answer;
+ *   a `reorder_push` hold waits for a later push of its own subscription, never another's.
  *
  * Every push received is checked with core's `verifyPush` against the published platform key.
  */
@@ -19,7 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PlatformKeys } from '@campus-card/core/api';
+import { compileValidator, type PlatformKeys, WebhookEvents } from '@campus-card/core/api';
 import { importVerifyKey, type VerifyPushResult, verifyPush } from '@campus-card/core/http';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -894,5 +897,151 @@ describe('one slow subscriber holds up no other', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// ---- what a vendor building a push receiver relies on ------------------------------------
+
+describe('push payloads', () => {
+  it('every event type sent matches its OpenAPI webhooks schema and verifies', async () => {
+    const pf = await platform();
+    const hook = await receiver(pf);
+    const all = Object.keys(WebhookEvents);
+    await subscribe(pf, { url: `${hook.base}/s-001`, event_types: all, recipient_person_id: 's-001' });
+    await subscribe(pf, { url: `${hook.base}/m`, event_types: all }, deviceSigner(pf, 'm-canteen-s'));
+    const pos = deviceSigner(pf, 'pos-01');
+    for (const [no, amount] of [
+      ['A1', 500],
+      ['A2', 500],
+    ] as const) {
+      const r = await pf.app.inject(
+        signed(pf, pos, 'POST', '/v1/payments', {
+          out_trade_no: no,
+          amount,
+          qr_text: await qrOf(pf, 's-001', 2),
+        }),
+      );
+      expect(r.statusCode, r.body).toBeLessThan(300);
+    }
+    expect((await pf.app.inject(signed(pf, pos, 'POST', '/v1/payments/A1/reverse', {}))).statusCode).toBe(
+      200,
+    );
+    const rf = await pf.app.inject(
+      signed(pf, pos, 'POST', '/v1/payments/A2/refunds', { out_refund_no: 'RF1', amount: 100, reason: 'x' }),
+    );
+    expect(rf.statusCode, rf.body).toBe(201);
+    const card = pf.demo?.cards.find((c) => c.personId === 's-001');
+    const lost = await pf.app.inject(
+      signed(pf, operator(pf), 'POST', `/v1/cards/${card?.cardId}/report-lost`, {}),
+    );
+    expect(lost.statusCode, lost.body).toBe(200);
+    await attend(pf, 1, 's-002'); // not s-001's: nothing for these subscriptions
+    await pf.pushes.pump();
+    const seen = new Set<string>();
+    for (const got of hook.received) {
+      const body = bodyOf<{ type: string }>(got);
+      seen.add(body.type);
+      expect(got.headers['push-event-type']).toBe(body.type);
+      const check = compileValidator(WebhookEvents[body.type as keyof typeof WebhookEvents]);
+      expect(check(body), body.type).toMatchObject({ ok: true });
+      expect(await verify(pf, hook.base, got)).toMatchObject({ ok: true, pushId: pushIdOf(got) });
+    }
+    expect([...seen].sort()).toEqual([
+      'card.status_changed',
+      'payment.refunded',
+      'payment.reversed',
+      'payment.succeeded',
+    ]);
+  });
+});
+
+describe('reorder_push fault', () => {
+  it("a held push waits for a later push of its own subscription, not another subscription's", async () => {
+    const pf = await platform();
+    const hook = await receiver(pf);
+    // p-001 gets s-001's pushes; t-002 (class 8-1) gets s-003's
+    const parent = await subscribe(pf, {
+      url: `${hook.base}/parent`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    await subscribe(pf, {
+      url: `${hook.base}/teacher`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 't-002',
+    });
+    pf.state.faults.set([{ kind: 'reorder_push', device_id: parent, count: 1 }]);
+    await attend(pf, 1, 's-001'); // the parent's push 1: held
+    expect(hook.on('/parent')).toHaveLength(0);
+    pf.clock.advance(1);
+    await attend(pf, 2, 's-003'); // a later push, to the teacher only
+    await pf.pushes.pump();
+    expect(hook.on('/teacher').map((r) => seqOf(r))).toEqual([2]);
+    // the parent's receiver has seen nothing after push 1 yet: it is still held
+    expect(hook.on('/parent')).toHaveLength(0);
+    await attend(pf, 3, 's-001'); // the parent's next push (1 s after push 1: the hold has not run out)
+    await pf.pushes.pump();
+    const got = hook.on('/parent');
+    expect(got.map((r) => seqOf(r))).toEqual([3, 1]);
+    for (const r of got)
+      expect(await verify(pf, hook.base, r)).toMatchObject({ ok: true, pushId: pushIdOf(r) });
+  });
+});
+
+/** A port on 127.0.0.1 that nothing listens on (taken, then let go). */
+function deadPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() =>
+        typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+describe('retries', () => {
+  it('4xx and connection refused are retried on the schedule, a 2xx stops them; each attempt is recorded', async () => {
+    const pf = await platform();
+    const statuses = [410, 400, 204];
+    const hook = await receiver(pf, (_r, n) => statuses[n - 1] ?? 200);
+    const dead = `http://127.0.0.1:${await deadPort()}/gone`;
+    await subscribe(pf, {
+      url: `${hook.base}/h`,
+      event_types: ['attendance.recorded'],
+      recipient_person_id: 'p-001',
+    });
+    await subscribe(pf, { url: dead, event_types: ['attendance.recorded'], recipient_person_id: 'p-001' });
+    await attend(pf, 1, 's-001');
+    for (const at of [5, 30, 120]) {
+      pf.clock.set(T0 + at * 1000);
+      await pf.pushes.pump();
+    }
+    const log = (url: string) =>
+      pf.recorder.entries
+        .filter((e) => e.kind === 'push' && e.url === url)
+        .map((e) => [e.at, e.attempt, e.status]);
+    expect(log(`${hook.base}/h`)).toEqual([
+      [isoAt(0), 1, 410],
+      [isoAt(5), 2, 400],
+      [isoAt(30), 3, 204],
+    ]);
+    expect(log(dead)).toEqual([
+      [isoAt(0), 1, 0],
+      [isoAt(5), 2, 0],
+      [isoAt(30), 3, 0],
+      [isoAt(120), 4, 0],
+    ]);
+    const rows = pf.state.db
+      .prepare('SELECT url, state, attempts, last_status FROM pushes ORDER BY url')
+      .all();
+    expect(rows).toEqual(
+      [
+        { url: `${hook.base}/h`, state: 'delivered', attempts: 3, last_status: 204 },
+        { url: dead, state: 'pending', attempts: 4, last_status: 0 },
+      ].sort((a, b) => (a.url < b.url ? -1 : 1)),
+    );
+    for (const r of hook.received)
+      expect(await verify(pf, hook.base, r)).toMatchObject({ ok: true, pushId: pushIdOf(r) });
   });
 });
