@@ -4,7 +4,7 @@
  * (which must work), /health, persistence across a restart, and a clean stop on SIGTERM (also
  * while it loads the demo, which it loads whole or not at all, as do two starts on one new file).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +18,7 @@ import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { CliUsageError, parseCliArgs, startupFailure } from '../src/cli.js';
 import { DemoIncompleteError, DemoSeedMismatchError } from '../src/demo.js';
 import { SchemaTooNewError } from '../src/lib/db.js';
+import { freePort, type Run, startRun } from './child-run.js';
 import { demoRows, FULL_DEMO, NO_DEMO } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -39,13 +40,6 @@ afterAll(() => {
 
 // ---- processes and ports -----------------------------------------------------------------
 
-interface Run {
-  readonly child: ChildProcess;
-  out(): string;
-  err(): string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** Environment without PORT (the tests decide it). */
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const { PORT: _port, ...rest } = process.env;
@@ -59,27 +53,9 @@ afterAll(() => {
 
 function start(args: string[], environment: NodeJS.ProcessEnv, script: string | null = cli): Run {
   // script null: `args` are a shell's (sh -c '…'), as npm runs a script
-  const child = spawn(script === null ? 'sh' : process.execPath, script === null ? args : [script, ...args], {
-    cwd: work,
-    env: environment,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, out: () => out, err: () => err, exited };
+  return script === null
+    ? startRun('sh', args, { cwd: work, env: environment }, running)
+    : startRun(process.execPath, [script, ...args], { cwd: work, env: environment }, running);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -112,13 +88,6 @@ async function ready(run: Run, port: number, ms = 30_000): Promise<string> {
   return last;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 async function canBind(port: number): Promise<boolean> {
   const s = createServer();
   const ok = await new Promise<boolean>((resolve) => {

@@ -14,7 +14,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { parseCliArgs, startupFailure } from '../src/cli.js';
 import { MIGRATIONS, NotAPlatformDatabaseError, openDatabase } from '../src/lib/db.js';
 import { createMockPlatform } from '../src/platform.js';
+import { freePort, type Run, startRun } from './child-run.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 mkdirSync(join(repoRoot, '.tmp'), { recursive: true });
@@ -45,47 +45,12 @@ afterAll(() => {
 
 // ---- processes -------------------------------------------------------------------------------
 
-interface Run {
-  readonly child: ChildProcess;
-  out(): string;
-  err(): string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 function start(args: string[]): Run {
   const { PORT: _port, npm_lifecycle_event: _e, npm_command: _c, ...env } = process.env;
-  const child = spawn(process.execPath, [cli, ...args], {
-    cwd: work,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, out: () => out, err: () => err, exited };
+  return startRun(process.execPath, [cli, ...args], { cwd: work, env }, running);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 interface Printed {
   operator: { id: string; privateJwk: Jwk };
