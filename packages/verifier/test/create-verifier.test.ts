@@ -10,6 +10,7 @@ import { createMemoryReplayStore, createVerifier, type Decision, type ReplayStor
 import { nodeBackend } from '../src/node.js';
 import {
   type Campus,
+  loadedVerifier,
   makeCampus,
   SCHOOL,
   seed,
@@ -103,9 +104,7 @@ describe('a status list loaded while the signature backend awaits', () => {
   it('revoking the card: denied REVOKED, the audit names the list that revoked it, the code not used', async () => {
     const sl2 = await campus.statusList(2, T0 - 300, { 1: 1 }); // revokes 2024010001
     const gate = gatedBackend();
-    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: gate.backend });
-    v.loadTrustList(m.tl, { now: T0 });
-    v.loadStatusList(m.sl, { now: T0 });
+    const v = loadedVerifier(campus, m, { backend: gate.backend }, { roster: false });
     const code = await campus.code('2024010001', T0);
     const pending = v.verify(code, { now: T0, reader });
     await Promise.resolve();
@@ -127,9 +126,7 @@ describe('a status list loaded while the signature backend awaits', () => {
   it('not revoking the card: accepted, the audit names the list checked (the new one)', async () => {
     const sl2 = await campus.statusList(2, T0 - 300, { 3: 1 }); // revokes another card
     const gate = gatedBackend();
-    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: gate.backend });
-    v.loadTrustList(m.tl, { now: T0 });
-    v.loadStatusList(m.sl, { now: T0 });
+    const v = loadedVerifier(campus, m, { backend: gate.backend }, { roster: false });
     const pending = v.verify(await campus.code('2024010001', T0), { now: T0, reader });
     await Promise.resolve();
     expect(v.loadStatusList(sl2, { now: T0 }).ok).toBe(true);
@@ -141,9 +138,7 @@ describe('a status list loaded while the signature backend awaits', () => {
 
   it('the same bytes loaded again change nothing: accepted, the audit names the list held all along', async () => {
     const gate = gatedBackend();
-    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: gate.backend });
-    v.loadTrustList(m.tl, { now: T0 });
-    v.loadStatusList(m.sl, { now: T0 });
+    const v = loadedVerifier(campus, m, { backend: gate.backend }, { roster: false });
     const pending = v.verify(await campus.code('2024010001', T0), { now: T0, reader });
     await Promise.resolve();
     expect(v.loadStatusList(m.sl, { now: T0 })).toMatchObject({ ok: true, changed: false });
@@ -182,9 +177,7 @@ describe('a trust list loaded while the signature backend awaits', () => {
   it('dropping the issuer key: denied, the audit names the new list', async () => {
     const tl2 = await trustListWithout(2);
     const gate = gatedBackend();
-    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: gate.backend });
-    v.loadTrustList(m.tl, { now: T0 });
-    v.loadStatusList(m.sl, { now: T0 });
+    const v = loadedVerifier(campus, m, { backend: gate.backend }, { roster: false });
     const pending = v.verify(await campus.code('2024010001', T0), { now: T0, reader });
     await Promise.resolve();
     expect(v.loadTrustList(tl2, { now: T0 })).toMatchObject({ ok: true, dropped: [`statusList:${SCHOOL}`] });
@@ -198,9 +191,7 @@ describe('a trust list loaded while the signature backend awaits', () => {
   it('keeping the issuer key: the code is verified again with it and accepted, the audit names it', async () => {
     const tl2 = await campus.trustList(2, T0 - 60);
     const gate = gatedBackend();
-    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: gate.backend });
-    v.loadTrustList(m.tl, { now: T0 });
-    v.loadStatusList(m.sl, { now: T0 });
+    const v = loadedVerifier(campus, m, { backend: gate.backend }, { roster: false });
     const pending = v.verify(await campus.code('2024010001', T0), { now: T0, reader });
     await Promise.resolve();
     expect(v.loadTrustList(tl2, { now: T0 })).toMatchObject({ ok: true, dropped: [] });
@@ -237,10 +228,7 @@ describe('a roster loaded while a compact code is checked', () => {
   it('a new roster: the code is checked against it, accepted, and the audit names it', async () => {
     const r2 = await campus.roster(2, T0 - 60);
     const gate = gatedBackend();
-    const v = createVerifier({ rootKeys: [campus.root.publicKey], backend: gate.backend });
-    v.loadTrustList(m.tl, { now: T0 });
-    v.loadStatusList(m.sl, { now: T0 });
-    v.loadRoster(m.roster, { now: T0 });
+    const v = loadedVerifier(campus, m, { backend: gate.backend });
     const pending = v.verify(await campus.compact('2024010001', T0), { now: T0, reader });
     await Promise.resolve();
     expect(v.loadRoster(r2, { now: T0 }).ok).toBe(true);
@@ -256,13 +244,7 @@ describe('trust material loaded while the replay store answers', () => {
     size: number;
   }> {
     const gate = gatedStore();
-    const v = createVerifier({
-      rootKeys: [campus.root.publicKey],
-      backend: nodeBackend,
-      replayStore: gate.store,
-    });
-    v.loadTrustList(m.tl, { now: T0 });
-    v.loadStatusList(m.sl, { now: T0 });
+    const v = loadedVerifier(campus, m, { backend: nodeBackend, replayStore: gate.store }, { roster: false });
     const pending = v.verify(await campus.code('2024010001', T0), { now: T0, reader });
     await tick();
     expect(gate.waiting).toHaveLength(1); // the store holds the scan
