@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, realpath, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GateClientError } from '../errors.js';
 import { fsyncDir } from './fs-atomic.js';
@@ -112,11 +112,55 @@ function parseHolder(text: string): Holder | undefined {
 }
 
 /**
+ * Replaces the stale lock file `path`, whose contents were `staleText`, by `tmp` (this client's
+ * own holder file): `'taken'` when done; `'claimed'` when another client is taking it over now;
+ * `'changed'` when the lock is no longer that file.
+ *
+ * Several clients may find a stale lock at once (a supervisor that restarts two after a crash):
+ * removing it and linking again would let the first one's fresh lock be removed by the second,
+ * and both would hold it. So the stale lock is claimed first: `<path>.takeover-<id>`, where `id`
+ * names the stale file's contents, is linked by one client only, which checks that the lock is
+ * still that stale file and renames its own over it, in one step. A claim left by a taker that
+ * crashed in between is stale too, and removed.
+ */
+async function takeOver(
+  path: string,
+  staleText: string,
+  tmp: string,
+  token: string,
+): Promise<'taken' | 'claimed' | 'changed'> {
+  const claim = `${path}.takeover-${createHash('sha256').update(staleText).digest('hex').slice(0, 16)}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await link(tmp, claim);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const claimer = parseHolder(await readFile(claim, 'utf8').catch(() => ''));
+    if (attempt > 0 || holderRuns(claimer, claim)) return 'claimed';
+    await rm(claim, { force: true }); // its taker crashed before it was done
+  }
+  heldHere.set(claim, token);
+  try {
+    // Only the claim's holder replaces a lock with these contents, and their own holder is gone:
+    // what is read here stays until the rename below.
+    if ((await readFile(path, 'utf8').catch(() => undefined)) !== staleText) return 'changed';
+    await rename(tmp, path);
+    heldHere.set(path, token);
+    return 'taken';
+  } finally {
+    heldHere.delete(claim);
+    await rm(claim, { force: true });
+  }
+}
+
+/**
  * Takes the lock of `dir` (its file `lock`), creating the directory. A lock left by a holder that
  * no longer runs (crash, power cut, a pid reused after a reboot) is taken over.
  *
  * @throws {@link GateClientError} `ERR_GATE_DATA_DIR_LOCKED` while another gate client (this
- * process or another) holds it; `ERR_GATE_OUTBOX_IO` when the file cannot be written.
+ * process or another) holds it, or is taking its stale lock over (see `takeOver`); `ERR_GATE_OUTBOX_IO` when the file cannot be written.
  */
 export async function lockDir(dir: string): Promise<DirLock> {
   // the directory's real path: the same directory reached through a symlink is the same lock
@@ -141,24 +185,37 @@ export async function lockDir(dir: string): Promise<DirLock> {
     } finally {
       await fh.close();
     }
+    const locked = (holder: Holder | undefined) =>
+      new GateClientError(
+        'ERR_GATE_DATA_DIR_LOCKED',
+        `another gate client (pid ${holder?.pid ?? 'unknown'}) uses ${dir}: one device, one data directory`,
+      );
     for (let attempt = 0; ; attempt++) {
       try {
         await link(tmp, path);
+        heldHere.set(path, token); // at once: a client of this process may look next
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const holder = parseHolder(await readFile(path, 'utf8').catch(() => ''));
-      if (holderRuns(holder, path) || attempt > 0) {
-        throw new GateClientError(
-          'ERR_GATE_DATA_DIR_LOCKED',
-          `another gate client (pid ${holder?.pid ?? 'unknown'}) uses ${dir}: one device, one data directory`,
-        );
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (e) {
+        // let go meanwhile: link again (a lock this user cannot read is another's: refused)
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) continue;
+        throw locked(undefined);
       }
-      // stale: its holder is gone (a crash, a power cut). Remove it and try once more; a second
-      // refusal means another process took it meanwhile
-      await rm(path, { force: true });
-      tookOverStale = true;
+      const holder = parseHolder(text);
+      if (attempt > 2 || holderRuns(holder, path)) throw locked(holder);
+      // stale: its holder is gone (a crash, a power cut)
+      const taken = await takeOver(path, text, tmp, token);
+      if (taken === 'claimed') throw locked(holder);
+      if (taken === 'taken') {
+        tookOverStale = true;
+        break;
+      }
+      // 'changed': the lock is not that stale file any more; look again
     }
   } catch (e) {
     if (e instanceof GateClientError) throw e;
@@ -167,7 +224,6 @@ export async function lockDir(dir: string): Promise<DirLock> {
     await rm(tmp, { force: true });
   }
   await fsyncDir(dir);
-  heldHere.set(path, token);
   let released = false;
   /** Whether the lock file is still this lock (not removed, not another client's since). */
   const stillMine = (): boolean => {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DirLock, lockDir } from '../../src/lib/dir-lock.js';
@@ -145,5 +146,45 @@ describe('lockDir: one gate client per data directory', () => {
     const file = join(dir(), 'file');
     writeFileSync(file, '');
     expect(await codeOf(lockDir(join(file, 'sub')))).toBe('ERR_GATE_OUTBOX_IO');
+  });
+});
+
+describe('lockDir: taking over a stale lock', () => {
+  /** A lock file that a process that is gone left (a pid above Linux's pid_max). */
+  const stale = (token: string) => ({ pid: 2 ** 22 + 12345, boot: null, start: null, token });
+
+  it('gives a stale lock to one of many clients that race for it, every time', async () => {
+    for (let round = 0; round < 40; round++) {
+      const d = dir();
+      write(d, round % 2 === 0 ? stale(`t${round}`) : '');
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          lockDir(d).then(
+            (lock) => ({ lock, code: 'OK' }),
+            (e: { code?: string }) => ({ lock: undefined, code: e.code }),
+          ),
+        ),
+      );
+      const won = results.filter((r) => r.code === 'OK');
+      expect([round, won.length]).toEqual([round, 1]);
+      expect(results.every((r) => r.code === 'OK' || r.code === 'ERR_GATE_DATA_DIR_LOCKED')).toBe(true);
+      expect(won[0]?.lock?.tookOverStale).toBe(true);
+      expect(readdirSync(d)).toEqual(['lock']); // nothing of the race is left beside it
+      await won[0]?.lock?.release();
+    }
+  });
+
+  it('removes the claim a taker that crashed left, and refuses while a running one holds its claim', async () => {
+    const d = dir();
+    const text = JSON.stringify(stale('left'));
+    write(d, text);
+    const claim = join(d, `lock.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
+    writeFileSync(claim, JSON.stringify({ pid: process.ppid, boot: null, start: null, token: 'c' }));
+    expect(await codeOf(lockDir(d))).toBe('ERR_GATE_DATA_DIR_LOCKED');
+    expect(readFileSync(join(d, 'lock'), 'utf8')).toBe(text);
+    writeFileSync(claim, JSON.stringify(stale('taker')));
+    const lock = await take(d);
+    expect(lock.tookOverStale).toBe(true);
+    expect(readdirSync(d)).toEqual(['lock']);
   });
 });

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { PosClientError } from '../errors.js';
 
 /** A held lock; {@link FileLock.release} lets it go (once). */
@@ -89,15 +89,66 @@ function holderRuns(h: Holder | undefined, path: string): boolean {
 }
 
 /**
+ * Replaces the stale lock file `path`, whose contents were `staleText`, by `tmp` (this opener's
+ * own holder file): `'taken'` when done; `'claimed'` when another opener is taking it over now;
+ * `'changed'` when the lock is no longer that file.
+ */
+async function takeOver(
+  path: string,
+  staleText: string,
+  tmp: string,
+  token: string,
+): Promise<'taken' | 'claimed' | 'changed'> {
+  const claim = `${path}.takeover-${createHash('sha256').update(staleText).digest('hex').slice(0, 16)}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await link(tmp, claim);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const claimer = parseHolder(await readFile(claim, 'utf8').catch(() => ''));
+    if (attempt > 0 || holderRuns(claimer, claim)) return 'claimed';
+    await rm(claim, { force: true }); // its taker crashed before it was done
+  }
+  heldHere.set(claim, token);
+  try {
+    // Only the claim's holder replaces a lock with these contents, and their own holder is gone:
+    // what is read here stays until the rename below.
+    if ((await readFile(path, 'utf8').catch(() => undefined)) !== staleText) return 'changed';
+    await rename(tmp, path);
+    heldHere.set(path, token);
+    return 'taken';
+  } finally {
+    heldHere.delete(claim);
+    await rm(claim, { force: true });
+  }
+}
+
+/**
  * Takes the lock file `path`. The holder is written to a file of its own first, then linked as the
  * lock, so that the lock appears whole or not at all. A lock whose holder no longer runs is taken over.
  *
+ * Taking a stale lock over is a race when several openers find it at once (a supervisor that
+ * restarts two copies after a crash): removing it and linking again would let the first
+ * opener's fresh lock be removed by the second, and both would hold it. So the stale lock is
+ * claimed first: `<path>.takeover-<id>`, where `id` names the stale file's contents, is linked
+ * by one opener only; it checks that the lock is still that stale file and renames its own over
+ * it (replacing it in one step). Every other opener is refused. A claim left by a taker that
+ * crashed in between is stale too, and removed.
+ *
  * @throws {@link PosClientError} `ERR_POS_OUTBOX_LOCKED` while another opener (this process or
- *   another) holds it; the file system's error when the lock cannot be written.
+ *   another) holds it, or is taking its stale lock over; the file system's error when the lock
+ *   cannot be written.
  */
 export async function lockFile(path: string, what: string): Promise<FileLock> {
   const token = randomBytes(8).toString('hex');
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const locked = (holder: Holder | undefined) =>
+    new PosClientError(
+      'ERR_POS_OUTBOX_LOCKED',
+      `${what} is in use by another outbox (pid ${holder?.pid ?? 'unknown'}): one outbox per journal`,
+    );
   try {
     const fh = await open(tmp, 'w', 0o600);
     try {
@@ -111,24 +162,29 @@ export async function lockFile(path: string, what: string): Promise<FileLock> {
     for (let attempt = 0; ; attempt++) {
       try {
         await link(tmp, path);
+        heldHere.set(path, token); // at once: an opener of this process may look next
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const holder = parseHolder(await readFile(path, 'utf8').catch(() => ''));
-      // a second refusal: another opener took the stale lock meanwhile
-      if (attempt > 0 || holderRuns(holder, path)) {
-        throw new PosClientError(
-          'ERR_POS_OUTBOX_LOCKED',
-          `${what} is in use by another outbox (pid ${holder?.pid ?? 'unknown'}): one outbox per journal`,
-        );
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (e) {
+        // let go meanwhile: link again (a lock this user cannot read is another's: refused)
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) continue;
+        throw locked(undefined);
       }
-      await rm(path, { force: true });
+      const holder = parseHolder(text);
+      if (attempt > 2 || holderRuns(holder, path)) throw locked(holder);
+      const taken = await takeOver(path, text, tmp, token);
+      if (taken === 'taken') break;
+      if (taken === 'claimed') throw locked(holder);
+      // 'changed': the lock is not that stale file any more; look again
     }
   } finally {
     await rm(tmp, { force: true });
   }
-  heldHere.set(path, token);
   let released = false;
   return {
     async release() {
