@@ -3,7 +3,7 @@
  * launched down with it: they run in process groups of their own, out of the terminal's reach.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,8 +37,12 @@ describe('campus-card-conformance and signals', () => {
       const pidFile = join(dir, `${signal}.pid`);
       // the device: a shell that records its pid (its process group) and then waits
       const device = `echo $$ > ${pidFile}; exec sleep 60`;
+      // the suite's own temporary directory, to see what it leaves there
+      const tmp = join(dir, `${signal}-tmp`);
+      mkdirSync(tmp);
       const child = spawn(process.execPath, [cli, 'run', '--plan', 'gate', '--target', device], {
         stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, TMPDIR: tmp },
       });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => {
@@ -57,6 +61,7 @@ describe('campus-card-conformance and signals', () => {
         expect(await exited).toBe(code);
         expect(stderr).toContain(`${signal}: stopping the devices under test`);
         await until('the device to stop', () => !alive(pid), 5_000);
+        expect(readdirSync(tmp)).toEqual([]); // the gate's data directory did not outlive the run
       } finally {
         child.kill('SIGKILL');
       }

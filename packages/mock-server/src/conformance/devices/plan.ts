@@ -5,12 +5,10 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startMockPlatform } from '../../server.js';
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { type PlanDef, runPlan, selectModules } from '../runner.js';
+import { makeDataDir, removeDataDir } from './data-dir.js';
 import { eventDedupeModule, type GateTarget, revokedCardModule, trustListRotationModule } from './gate.js';
 import { freePort, launchDevice, waitForHttp } from './launch.js';
 import {
@@ -105,7 +103,7 @@ export async function runDevicePlan(
     // a power cycle) with the same DATA_DIR, so it keeps its event numbering, outbox and trust
     // material from one module to the next, as a real gate does.
     const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });
-    const dataDir = mkdtempSync(join(tmpdir(), 'conformance-gate-'));
+    const dataDir = makeDataDir('conformance-gate-');
     try {
       return await runPlan(
         GATE_PLAN,
@@ -114,7 +112,7 @@ export async function runDevicePlan(
       );
     } finally {
       await platform.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   }
   const platform = await startMockPlatform({ demo: true, pushIntervalMs: 60_000 });

@@ -9,15 +9,13 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createPresentation, encodeQr, fromBase64Url, importPrivateJwk } from '@campus-card/core';
 import { DEMO_OPERATOR as OPERATOR } from '../../demo.js';
 import { checkLedger } from '../../domains/ledger.js';
 import type { RunningMockPlatform } from '../../server.js';
 import { type ConditionMeta, failed, passed, type Verdict } from '../model.js';
 import type { ModuleContext, ModuleDef } from '../runner.js';
+import { makeDataDir, removeDataDir } from './data-dir.js';
 import { launchDevice } from './launch.js';
 import { type ProxiedRequest, startRecordingProxy } from './proxy.js';
 
@@ -408,7 +406,7 @@ export const offlineBatchModule: ModuleDef<PosTarget> = {
     const payers = [...new Set(sales.map((s) => s.payer))];
     const before = new Map<string, number>();
     for (const payer of payers) before.set(payer, await balance(p, payer));
-    const dataDir = mkdtempSync(join(tmpdir(), 'conformance-pos-'));
+    const dataDir = makeDataDir('conformance-pos-');
     const proxy = await startRecordingProxy(p.url);
     await proxy.setOnline(false);
     const reported = new Map<string, string>();
@@ -469,7 +467,7 @@ export const offlineBatchModule: ModuleDef<PosTarget> = {
     } finally {
       faults.clear();
       await proxy.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
     const requests = proxy.requests;
     const uploads = requests.filter(
