@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDevicePlan } from '../src/conformance/devices/plan.js';
 import { main } from '../src/conformance-cli.js';
 import { captureIo } from './conformance/test-io.js';
+import { testDir } from './helpers.js';
 
 describe('--module', () => {
   it('an id the verifier plan does not have is a usage error (exit 2) naming the valid ids', async () => {
@@ -66,7 +66,7 @@ describe('--out', () => {
   const dies = `"${process.execPath}" -e "process.exit(3)"`;
 
   it('a run that could not run leaves no report of an earlier run behind (exit 2)', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'conformance-out-'));
+    const out = testDir('conformance-out-');
     for (const f of ['report.json', 'junit.xml', 'report.html'])
       writeFileSync(join(out, f), 'an earlier run');
     const s = captureIo();
@@ -78,7 +78,7 @@ describe('--out', () => {
   });
 
   it('a folder that cannot be written is reported before anything runs (exit 2)', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'conformance-out-')), 'a-file');
+    const file = join(testDir('conformance-out-'), 'a-file');
     writeFileSync(file, '');
     const s = captureIo();
     expect(

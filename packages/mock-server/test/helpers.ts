@@ -1,5 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createPresentation,
   encodeQr,
@@ -12,8 +15,15 @@ import {
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import Database from 'better-sqlite3';
 import type { InjectOptions } from 'fastify';
-import { expect } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { createClock, createMockPlatform, type MockPlatform } from '../src/index.js';
+
+/** A fresh directory in the system's temporary directory, removed when the running test finishes. */
+export function testDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 export const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createProgressPrinter } from '../../src/conformance/progress.js';
 import { main } from '../../src/conformance-cli.js';
+import { testDir } from '../helpers.js';
 
 const root = join(import.meta.dirname, '../../../..');
 const node = `"${process.execPath}"`;
@@ -24,7 +24,7 @@ describe('the full set of plans through the CLI', () => {
     const t0 = Date.now();
     const times: Record<string, number> = {};
     for (const [plan, target] of Object.entries(TARGETS)) {
-      const out = mkdtempSync(join(tmpdir(), `conformance-${plan}-`));
+      const out = testDir(`conformance-${plan}-`);
       const s = sink();
       const started = Date.now();
       const code = await main(['run', '--plan', plan, '--target', target, '--out', out], {
@@ -42,7 +42,7 @@ describe('the full set of plans through the CLI', () => {
   }, 120_000);
 
   it('an expected-failures file given to the CLI turns a failing run into exit 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'conformance-ef-'));
+    const dir = testDir('conformance-ef-');
     const broken = `${node} "${join(import.meta.dirname, 'fixtures/accepts-unsigned-pushes.mjs')}"`;
     const s1 = sink();
     expect(

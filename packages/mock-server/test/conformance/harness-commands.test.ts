@@ -1,10 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectHttpHarness, connectProcessHarness } from '../../src/conformance/verifier/connections.js';
 import { runVerifierPlan } from '../../src/conformance/verifier/plan.js';
+import { testDir } from '../helpers.js';
 
 const root = join(import.meta.dirname, '../../../..');
 const hasCc = spawnSync('cc', ['--version']).status === 0;
@@ -52,7 +51,7 @@ describe('harness targets launched as commands', () => {
   it.skipIf(!hasCc)(
     'the C example (structural checks only) passes the decoding vectors and fails closed on the rest',
     async () => {
-      const bin = join(mkdtempSync(join(tmpdir(), 'c-harness-')), 'c-verifier-harness');
+      const bin = join(testDir('c-harness-'), 'c-verifier-harness');
       execFileSync('cc', [
         '-std=c99',
         '-O2',

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDevicePlan } from '../../src/conformance/devices/plan.js';
 import type { PlanResult } from '../../src/conformance/model.js';
+import { testDir } from '../helpers.js';
 import { alive } from './test-io.js';
 
 const root = join(import.meta.dirname, '../../../..');
@@ -81,7 +81,7 @@ describe('POS device plan', () => {
   }, 60_000);
 
   it('what a POS leaves running when its sale ends is stopped with it', async () => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), 'cc-pos-left-')), 'pid');
+    const pidFile = join(testDir('cc-pos-left-'), 'pid');
     await runDevicePlan('pos', `sleep 300 & echo $! > "${pidFile}"; exit 0`, { modules: ['scan-to-pay'] });
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     try {

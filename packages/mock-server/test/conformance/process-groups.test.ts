@@ -2,13 +2,13 @@
  * What the suite launches is gone once the suite is done with it, including what the shell started
  * and what ignores SIGTERM (a device stuck in its shutdown handler).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { launchDevice } from '../../src/conformance/devices/launch.js';
 import { spawnInGroup, stopAllGroups } from '../../src/conformance/process-groups.js';
 import { connectProcessHarness } from '../../src/conformance/verifier/connections.js';
+import { testDir } from '../helpers.js';
 import { alive } from './test-io.js';
 
 async function pidIn(file: string): Promise<number> {
@@ -32,7 +32,7 @@ function stubborn(pidFile: string): string {
 
 describe('stopping what the suite launched', () => {
   it('a device that ignores SIGTERM behind its shell is killed, not left running', async () => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), 'groups-')), 'pid');
+    const pidFile = join(testDir('groups-'), 'pid');
     const device = launchDevice(`${stubborn(pidFile)}; true`, {}); // `; true`: the shell cannot exec it
     const pid = await pidIn(pidFile);
     expect(alive(pid)).toBe(true);
@@ -41,7 +41,7 @@ describe('stopping what the suite launched', () => {
   }, 20_000);
 
   it('a harness that leaves a SIGTERM-ignoring program behind is killed at close', async () => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), 'groups-')), 'pid');
+    const pidFile = join(testDir('groups-'), 'pid');
     // the shell reads stdin until it ends (the suite's close), then exits; its background program stays
     const conn = connectProcessHarness(`${stubborn(pidFile)} & cat > /dev/null`);
     const t0 = Date.now();
@@ -54,7 +54,7 @@ describe('stopping what the suite launched', () => {
 
   // last: it leaves this file's module state stopping (vitest isolates each test file)
   it('stopAllGroups stops every running group, and nothing is launched after it', async () => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), 'groups-')), 'pid');
+    const pidFile = join(testDir('groups-'), 'pid');
     launchDevice(`${stubborn(pidFile)}; true`, {});
     const pid = await pidIn(pidFile);
     await stopAllGroups();

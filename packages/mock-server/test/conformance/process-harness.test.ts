@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectProcessHarness } from '../../src/conformance/verifier/connections.js';
 import type { HarnessRequest } from '../../src/conformance/verifier/protocol.js';
+import { testDir } from '../helpers.js';
 
 /** A harness script (an ES module run by this Node) running `body` for each request `m`, one at a time. */
 function harness(body: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'process-harness-')), 'harness.mjs');
+  const file = join(testDir('process-harness-'), 'harness.mjs');
   writeFileSync(
     file,
     `import { createInterface } from 'node:readline';

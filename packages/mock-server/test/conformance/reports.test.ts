@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../src/conformance/model.js';
 import { toJunit, writeReports } from '../../src/conformance/reports.js';
 import { buildReport, runPlan } from '../../src/conformance/runner.js';
+import { testDir } from '../helpers.js';
 
 /** What a hostile or buggy product can put into a reason, a name or an error message. */
 const HOSTILE = `x]]></failure><script>alert(1)</script>\u0000\u0001\u0007\u001b[31m\ud800-\udfff\ufffe\uffff"'&\t\r\nend 😀`;
@@ -61,7 +61,7 @@ describe('JUnit XML', () => {
 
 describe('writeReports', () => {
   it('replaces each report by a rename (a reader never sees a half-written file) and leaves no temporary file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'conformance-reports-'));
+    const dir = testDir('conformance-reports-');
     const report = await hostileReport();
     await writeReports(report, dir);
     const before = statSync(join(dir, 'junit.xml')).ino;

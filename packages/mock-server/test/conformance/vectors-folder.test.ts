@@ -1,14 +1,14 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadVerifierPlan } from '../../src/conformance/verifier/plan.js';
 import { defaultVectorsDir } from '../../src/conformance/verifier/vectors.js';
 import { main } from '../../src/conformance-cli.js';
+import { testDir } from '../helpers.js';
 import { captureIo } from './test-io.js';
 
 const vectors = defaultVectorsDir() as string;
-const folder = () => mkdtempSync(join(tmpdir(), 'conformance-vectors-'));
+const folder = () => testDir('conformance-vectors-');
 
 describe('the vectors folder (--vectors)', () => {
   it('a folder without vectors is refused: the plan would pass having checked no vector', async () => {

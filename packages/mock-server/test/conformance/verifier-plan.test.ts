@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEVICE_PLANS } from '../../src/conformance/devices/plan.js';
@@ -12,6 +11,7 @@ import { runVerifierPlan } from '../../src/conformance/verifier/plan.js';
 import { createReferenceHarness } from '../../src/conformance/verifier/reference-harness.js';
 import { defaultVectorsDir, readVectors } from '../../src/conformance/verifier/vectors.js';
 import { main } from '../../src/conformance-cli.js';
+import { testDir } from '../helpers.js';
 import {
   acceptsReplays,
   forgetsRosterVersionOnReboot,
@@ -202,7 +202,7 @@ describe('expected failures and reports', () => {
 
 describe('CLI', () => {
   it('run --plan verifier --target builtin writes the three reports and exits 0', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'conformance-'));
+    const out = testDir('conformance-');
     const text: string[] = [];
     const sink = { write: (s: string) => void text.push(s), isTTY: false };
     const code = await main(['run', '--plan', 'verifier', '--target', 'builtin', '--out', out], {
