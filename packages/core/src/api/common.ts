@@ -94,6 +94,9 @@ const KEY_PATTERN = '^([A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*|[.]{3,})$'
 
 /** An opaque identifier: 1 to 64 characters of `[A-Za-z0-9_.:-]`, not `.` or `..`. */
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: KEY_PATTERN });
+/** An {@link Id} with a description of its own (what the field is, its rules). */
+export const describedId = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 64, pattern: KEY_PATTERN, description });
 
 /**
  * A merchant's or device's business key: an order or refund number (1 to 64 characters of

@@ -6,6 +6,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import {
+  describedId,
   Id,
   OWN_SCHOOL_ONLY,
   POST_ERRORS,
@@ -16,13 +17,17 @@ import {
   Timestamp,
 } from './common.js';
 
-const Text = (max = 128) => Type.String({ minLength: 1, maxLength: max });
+const Text = (max = 128, description?: string) =>
+  Type.String({ minLength: 1, maxLength: max, ...(description === undefined ? {} : { description }) });
+
+// Free text (names, grade, dorm, zone …) holds no control character, and a name is not blank:
+// the platform refuses either with 400 `ERR_VALIDATION` naming the field.
 
 /** Request body: create a school. */
 export const CreateSchoolBody = strictObject({
   school_id: Id,
   name: Text(),
-  campuses: Type.Optional(Type.Array(Text(64), { maxItems: 32 })),
+  campuses: Type.Optional(Type.Array(Text(64), { maxItems: 32, description: 'Each campus once.' })),
 });
 /** Create-school body. */
 export type CreateSchoolBody = Static<typeof CreateSchoolBody>;
@@ -53,10 +58,10 @@ export const CreatePersonBody = strictObject({
   grade: Type.Optional(Text(32)),
   college: Type.Optional(Text(64)),
   major: Type.Optional(Text(64)),
-  class_id: Type.Optional(Id),
+  class_id: Type.Optional(describedId('Not for parents (a class is a group readers admit).')),
   campus: Type.Optional(Text(64)),
-  dorm: Type.Optional(Text(32)),
-  room: Type.Optional(Text(32)),
+  dorm: Type.Optional(Text(32, 'Not for parents (a dorm is a group readers admit).')),
+  room: Type.Optional(Text(32, 'Not for parents.')),
   student_ids: Type.Optional(
     Type.Array(Id, {
       maxItems: 16,
@@ -113,7 +118,11 @@ export const CreateDeviceBody = strictObject({
   type: DeviceType,
   zone: Text(64),
   public_jwk: PublicJwk,
-  merchant_id: Type.Optional(Id),
+  merchant_id: Type.Optional(
+    describedId(
+      'The merchant a POS takes payments for: required for a POS, refused for any other type (400 `ERR_VALIDATION`).',
+    ),
+  ),
   offline_tx_cap: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'fen per offline payment' }),
   ),

@@ -28,7 +28,7 @@ export const ResolveIdentityBody = strictObject({
     Type.Boolean({
       default: true,
       description:
-        'Record the code as used (one use, platform-wide). The device that resolved it may still pay with it once: that payment is the same use.',
+        'Record the code as used (one use, platform-wide). The device that resolved it may still pay with it once: that payment is the same use. With `false` nothing is recorded, but a code already used (read or paid with, by any device) is refused all the same: 409 `ERR_CODE_ALREADY_USED`, no identity.',
     }),
   ),
 });
@@ -87,7 +87,13 @@ export type ResolveIdentityResult = Static<typeof ResolveIdentityResult>;
 export const CheckPermissionBody = strictObject({
   card_id: Id,
   scene: Scene,
-  zone: Type.Optional(Type.String({ maxLength: 64, description: 'Defaults to the device zone.' })),
+  zone: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'Defaults to the device zone. An empty zone names none (it would match no rule): refused.',
+    }),
+  ),
 });
 /** Check-permission body. */
 export type CheckPermissionBody = Static<typeof CheckPermissionBody>;

@@ -12,6 +12,7 @@ import {
   consumeCode,
   getCardRow,
   linkedCardIds,
+  type Resolution,
   type ResolvedCard,
   resolveCredentialInput,
 } from './cards.js';
@@ -92,6 +93,21 @@ export function decide(
   return { ...base, allowed: true, reason: 'OK' };
 }
 
+/**
+ * Throws 409 `ERR_CODE_ALREADY_USED` when the code of `r` is in the one-use registry: a code is
+ * dead once read (C3), so a resolve that does not consume it (`consume: false`) still does not
+ * resolve a code read or paid with before, by any device, not even the one that read it (its own
+ * second read is refused too). A physical card tap has no code and is not affected.
+ */
+function refuseUsedCode(state: PlatformState, r: Resolution): void {
+  if (r.replayKey === undefined) return;
+  const first = state.db
+    .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
+    .get(r.replayKey) as { principal_id: string } | undefined;
+  if (first !== undefined)
+    throw new ApiError(409, 'ERR_CODE_ALREADY_USED', `this code was already used (by ${first.principal_id})`);
+}
+
 /** Identity handlers. */
 export const identityHandlers: Handlers = {
   resolveIdentity: async (ctx) => {
@@ -99,6 +115,7 @@ export const identityHandlers: Handlers = {
     const r = await resolveCredentialInput(ctx.state, principal, ctx.body);
     return ctx.commit(() => {
       if (ctx.body.consume !== false) consumeCode(ctx.state, r, principal.id, 'resolve');
+      else refuseUsedCode(ctx.state, r);
       return {
         status: 200,
         body: {

@@ -540,7 +540,7 @@ describe("another school's directory", () => {
       // the demo school's devices and merchants: 404, as for an id that does not exist
       for (const who of [demoGate, demoMerchant]) {
         const r = await get(p, url, who);
-        expect([url, who.id, r.statusCode, json(r).code]).toEqual([url, who.id, 404, 'ERR_NOT_FOUND']); // today: 200
+        expect([url, who.id, r.statusCode, json(r).code]).toEqual([url, who.id, 404, 'ERR_NOT_FOUND']);
       }
       expect(await status(gate.signer, url)).toEqual([url, 200]);
       expect(await status(shop.signer, url)).toEqual([url, 200]);
@@ -586,5 +586,132 @@ describe('links of a person', () => {
     const t = await post(p, '/v1/people', person({ kind: 'teacher', class_ids: ['7-2', '8-1'] }));
     expect(t.statusCode, t.body).toBe(201);
     expect(json(t).class_ids).toEqual(['7-2', '8-1']);
+  });
+});
+
+describe('a device and its merchant', () => {
+  it('only a POS takes a merchant, and a POS needs one: 400 naming body/merchant_id, no state change', async () => {
+    p = await demoPlatform();
+    const k = keyPair('x-dev');
+    const before = counts(p);
+    const device = (over: object) => ({
+      device_id: 'x-dev',
+      school_id: 'sch-demo',
+      zone: 'gate:east',
+      public_jwk: k.pub,
+      ...over,
+    });
+    // a gate, a library desk, a lock or a check-in reader bound to a merchant would take payments
+    // for it (a device's merchant is what a payment is credited to)
+    for (const type of ['gate', 'library_desk', 'lock_controller', 'checkin']) {
+      const r = await post(p, '/v1/devices', device({ type, merchant_id: 'm-shop' }));
+      expect([type, r.statusCode, json(r).code]).toEqual([type, 400, 'ERR_VALIDATION']);
+      expect(json(r).errors).toEqual([{ path: 'body/merchant_id', message: 'only a POS has a merchant' }]);
+    }
+    // a POS of no merchant could take no payment at all (every one a 403)
+    const orphan = await post(p, '/v1/devices', device({ type: 'pos' }));
+    expect([orphan.statusCode, json(orphan).code]).toEqual([400, 'ERR_VALIDATION']);
+    expect(json(orphan).errors).toEqual([{ path: 'body/merchant_id', message: 'a POS needs its merchant' }]);
+    expect(counts(p)).toEqual(before);
+    // a gate without a merchant, and a POS with one, are registered as before
+    const gate = await post(p, '/v1/devices', device({ type: 'gate' }));
+    expect(gate.statusCode, gate.body).toBe(201);
+    const pos = await post(
+      p,
+      '/v1/devices',
+      device({ device_id: 'x-pos', type: 'pos', merchant_id: 'm-shop' }),
+    );
+    expect(pos.statusCode, pos.body).toBe(201);
+  });
+});
+
+describe('what a parent is', () => {
+  it('a parent has no class, dorm or room (reader groups that would admit them as a student): 400, no state change', async () => {
+    p = await demoPlatform();
+    const before = counts(p);
+    const parent = (over: object) => ({
+      person_id: 'x-par',
+      school_id: 'sch-demo',
+      kind: 'parent',
+      name: 'P',
+      student_ids: ['s-001'],
+      ...over,
+    });
+    for (const [field, value] of [
+      ['class_id', '7-2'],
+      ['dorm', 'B3'],
+      ['room', '204'],
+    ] as const) {
+      const r = await post(p, '/v1/people', parent({ [field]: value }));
+      expect([field, ...problem(r)]).toEqual([field, 400, 'ERR_VALIDATION', `a parent has no ${field}`]);
+      expect(json(r).errors).toEqual([{ path: `body/${field}`, message: 'not for parents' }]);
+    }
+    expect(counts(p)).toEqual(before);
+    const ok = await post(p, '/v1/people', parent({}));
+    expect(ok.statusCode, ok.body).toBe(201);
+  });
+});
+
+describe('odd text in the directory', () => {
+  it('control characters in a name, zone or field, a blank name, a campus twice: 400 naming the field, no state change', async () => {
+    p = await demoPlatform();
+    const k = keyPair('x-dev');
+    const before = counts(p);
+    const cases: [string, object, string][] = [
+      ['/v1/schools', { school_id: 'sch-z', name: 'Z\u0000' }, 'body/name'],
+      ['/v1/schools', { school_id: 'sch-z', name: '   ' }, 'body/name'],
+      ['/v1/schools', { school_id: 'sch-z', name: 'Z', campuses: ['North', 'North'] }, 'body/campuses'],
+      ['/v1/schools', { school_id: 'sch-z', name: 'Z', campuses: ['No\nrth'] }, 'body/campuses/0'],
+      ...(
+        [
+          ['name', 'Zhang\u0000San'],
+          ['name', '\u3000'],
+          ['grade', '7\t'],
+          ['college', 'Ma\u0085th'],
+          ['major', '\u001b[31m'],
+          ['class_id', undefined],
+          ['campus', 'Main\r'],
+          ['dorm', 'B3\u0000X'],
+          ['room', '20\u007f4'],
+        ] as const
+      )
+        .filter(([, v]) => v !== undefined)
+        .map(([field, value]): [string, object, string] => [
+          '/v1/people',
+          { person_id: 'x-odd', school_id: 'sch-demo', kind: 'student', name: 'N', [field]: value },
+          `body/${field}`,
+        ]),
+      [
+        '/v1/devices',
+        { device_id: 'x-dev', school_id: 'sch-demo', type: 'gate', zone: 'dorm:B3\u0000', public_jwk: k.pub },
+        'body/zone',
+      ],
+      [
+        '/v1/merchants',
+        { merchant_id: 'x-m', school_id: 'sch-demo', name: '\u0007', category: 'shop', public_jwk: k.pub },
+        'body/name',
+      ],
+    ];
+    for (const [url, body, path] of cases) {
+      const r = await post(p, url, body);
+      expect([url, JSON.stringify(body), r.statusCode, json(r).code]).toEqual([
+        url,
+        JSON.stringify(body),
+        400,
+        'ERR_VALIDATION',
+      ]);
+      expect(json<{ errors: { path: string }[] }>(r).errors.map((e) => e.path)).toEqual([path]);
+    }
+    expect(counts(p)).toEqual(before);
+    // letters of any script, and spaces inside, are text
+    const fine = await post(p, '/v1/people', {
+      person_id: 'x-fine',
+      school_id: 'sch-demo',
+      kind: 'student',
+      name: '欧阳 娜娜 Ōyama-Łukasz',
+      dorm: '北3',
+      room: '2\u00a004',
+    });
+    expect(fine.statusCode, fine.body).toBe(201);
   });
 });

@@ -13,7 +13,17 @@ import {
 } from '@campus-card/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, json, operator, qrOf, schoolB, signed } from '../helpers.js';
+import {
+  changedTables,
+  demoPlatform,
+  deviceSigner,
+  json,
+  operator,
+  qrOf,
+  schoolB,
+  signed,
+  tableDigests,
+} from '../helpers.js';
 
 let p: MockPlatform | undefined;
 afterEach(async () => {
@@ -38,7 +48,7 @@ describe("another school's cards at identity routes", () => {
     const r = await p.app.inject(
       signed(p, gb, 'POST', '/v1/identity/resolve', { uid_hex: uid, scene: 'access' }),
     );
-    expect([r.statusCode, json(r).code]).toEqual([422, 'ERR_UNKNOWN_CARD']); // today: [200, undefined]
+    expect([r.statusCode, json(r).code]).toEqual([422, 'ERR_UNKNOWN_CARD']);
     expect(r.body).not.toContain('s-001');
   });
 
@@ -137,7 +147,7 @@ describe('permission check at a dorm door', () => {
       expect(r.statusCode, r.body).toBe(200);
       return json<{ allowed: boolean; reason: string }>(r);
     };
-    expect(await check('dorm:N-1')).toMatchObject({ allowed: true, reason: 'OK' }); // today: NOT_RESIDENT
+    expect(await check('dorm:N-1')).toMatchObject({ allowed: true, reason: 'OK' });
     expect(await check('dorm:N-1-101')).toMatchObject({ allowed: true, reason: 'OK' });
     expect(await check('dorm:N-2')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
     expect(await check('dorm:N')).toMatchObject({ allowed: false, reason: 'NOT_RESIDENT' });
@@ -183,5 +193,68 @@ describe('permission check at a dorm door', () => {
       signed(p, lock, 'POST', '/v1/identity/permissions/check', { card_id: s001, scene: 'access' }),
     );
     expect(json(r)).toMatchObject({ zone: 'dorm:B3', allowed: true });
+  });
+});
+
+describe('a code already used, resolved without consuming it (C3: dead once read)', () => {
+  it('is 409 ERR_CODE_ALREADY_USED and reveals no one, wherever it was used; a fresh code still peeks', async () => {
+    p = await demoPlatform();
+    const gate = deviceSigner(p, 'gate-01');
+    const lib = deviceSigner(p, 'lib-01');
+    const peek = (dev: typeof gate, qr: string) =>
+      p!.app.inject(
+        signed(p!, dev, 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'access', consume: false }),
+      );
+    // a fresh code peeks (200) and stays unused: it is then read once, for real
+    const fresh = await qrOf(p, 's-002', 1);
+    expect((await peek(lib, fresh)).statusCode).toBe(200);
+    expect(usedCodes(p)).toBe(0);
+    const read = await p.app.inject(
+      signed(p, gate, 'POST', '/v1/identity/resolve', { qr_text: fresh, scene: 'access' }),
+    );
+    expect(read.statusCode, read.body).toBe(200);
+    // now dead: a peek at another device, or at the one that read it, names no one
+    for (const dev of [lib, gate]) {
+      const again = await peek(dev, fresh);
+      expect([dev.id, again.statusCode, json(again).code]).toEqual([dev.id, 409, 'ERR_CODE_ALREADY_USED']);
+      expect(again.body).not.toContain('s-002');
+    }
+    // a code paid with at a POS is dead too
+    const paid = await qrOf(p, 's-001', 2);
+    const pos = deviceSigner(p, 'pos-01');
+    const pay = await p.app.inject(
+      signed(p, pos, 'POST', '/v1/payments', { out_trade_no: 'PEEK-1', amount: 100, qr_text: paid }),
+    );
+    expect(pay.statusCode, pay.body).toBe(201);
+    const before = tableDigests(p, new Set(['nonces', 'idempotency']));
+    const afterPay = await peek(gate, paid);
+    expect([afterPay.statusCode, json(afterPay).code]).toEqual([409, 'ERR_CODE_ALREADY_USED']);
+    expect(afterPay.body).not.toContain('张三');
+    expect(changedTables(before, tableDigests(p, new Set(['nonces', 'idempotency'])))).toEqual([]);
+  });
+});
+
+describe('permission check zone', () => {
+  it('an empty zone is 400 ERR_VALIDATION naming body/zone, not a decision for a zone named ""', async () => {
+    p = await demoPlatform();
+    const card = p.demo!.cards.find((c) => c.personId === 's-001')!.cardId;
+    const r = await p.app.inject(
+      signed(p, deviceSigner(p, 'lock-b3'), 'POST', '/v1/identity/permissions/check', {
+        card_id: card,
+        scene: 'access',
+        zone: '',
+      }),
+    );
+    expect([r.statusCode, json(r).code]).toEqual([400, 'ERR_VALIDATION']);
+    expect(json<{ errors: { path: string }[] }>(r).errors.map((e) => e.path)).toEqual(['body/zone']);
+    // the body is judged before any card is looked up
+    const unknown = await p.app.inject(
+      signed(p, deviceSigner(p, 'lock-b3'), 'POST', '/v1/identity/permissions/check', {
+        card_id: 'no-such-card',
+        scene: 'access',
+        zone: '',
+      }),
+    );
+    expect([unknown.statusCode, json(unknown).code]).toEqual([400, 'ERR_VALIDATION']);
   });
 });
