@@ -20,7 +20,7 @@ import {
   useCode,
 } from './cards.js';
 import { getPersonRow, requireOwnSchool } from './directory.js';
-import { recordIncident } from './incidents.js';
+import { type IncidentInput, recordIncident } from './incidents.js';
 import { balanceOf, postJournal, walletAccount } from './ledger.js';
 import { enqueueEvent } from './webhooks.js';
 
@@ -743,10 +743,14 @@ export const paymentHandlers: Handlers = {
       const results: OfflineItemResult[] = [];
       const seqRow = state.db.prepare('SELECT * FROM offline_items WHERE device_id = ? AND seq = ?');
       const insSeq = state.db.prepare(
-        'INSERT INTO offline_items (device_id, seq, out_trade_no, outcome, code, order_id, conflict_device_id, amount, day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO offline_items (device_id, seq, out_trade_no, outcome, code, order_id, conflict_device_id, amount, day, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
       const daySum = state.db.prepare(
         "SELECT COALESCE(SUM(amount), 0) AS s FROM offline_items WHERE device_id = ? AND day = ? AND outcome = 'accepted'",
+      );
+      // this POS's first refusal of the same sale (number, amount, code or UID) under another seq
+      const sameSaleRefused = state.db.prepare(
+        "SELECT code, conflict_device_id FROM offline_items WHERE device_id = ? AND out_trade_no = ? AND outcome = 'rejected' AND amount = ? AND request_hash = ? ORDER BY seq LIMIT 1",
       );
       for (const [i, item] of b.items.entries()) {
         const step = (): void => {
@@ -771,13 +775,26 @@ export const paymentHandlers: Handlers = {
             return;
           }
           const day = utcDay(capturedAt[i] as number);
+          // the same formula as an online payment's, so an item and an order compare alike
+          const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
           const record = (
             outcome: OfflineItemResult['outcome'],
             code: string | null,
             orderId: string | null,
             conflict: string | null,
           ) => {
-            insSeq.run(p.id, item.seq, item.out_trade_no, outcome, code, orderId, conflict, item.amount, day);
+            insSeq.run(
+              p.id,
+              item.seq,
+              item.out_trade_no,
+              outcome,
+              code,
+              orderId,
+              conflict,
+              item.amount,
+              day,
+              requestHash,
+            );
             results.push({
               seq: item.seq,
               out_trade_no: item.out_trade_no,
@@ -787,8 +804,6 @@ export const paymentHandlers: Handlers = {
               conflict_device_id: conflict,
             });
           };
-          // the same formula as an online payment's, so an item and an order compare alike
-          const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
           const r = checked[i];
           const existing = findOrder(state, scope, item.out_trade_no);
           // The same sale sent again by the POS that made it (online, or offline under another
@@ -802,40 +817,58 @@ export const paymentHandlers: Handlers = {
             record('duplicate', null, existing.order_id, null);
             return;
           }
+          // The same sale (number, amount, code or UID) this POS had refused under another seq:
+          // a duplicate of that refusal, with its code, reported once. Not judged again: a second
+          // cap breach to collect, a code "used twice" by the POS that made the one sale, or a
+          // booking of a sale the operator already follows up from its incident.
+          const refused = sameSaleRefused.get(p.id, item.out_trade_no, item.amount, requestHash) as
+            | { code: string | null; conflict_device_id: string | null }
+            | undefined;
+          if (refused !== undefined) {
+            record('duplicate', refused.code, null, refused.conflict_device_id);
+            return;
+          }
           const valid = r !== undefined && !(r instanceof ApiError);
           const cardId = valid ? r.card.card_id : undefined;
+          /** Refuses the sale, with its incident. */
+          const refuse = (incident: IncidentInput, code: string, conflict: string | null): void => {
+            recordIncident(state, incident);
+            record('rejected', code, null, conflict);
+          };
+          const about = {
+            source: 'offline_payment',
+            deviceId: p.id,
+            seq: item.seq,
+            amount: item.amount,
+          } as const;
           // The code first: a second use of it is reported whatever else refuses this sale, and a
           // sale refused below (a cap, a number conflict) still used its code, at the counter. A
           // code this POS resolved online before is this sale's one use, as online.
           if (valid) {
             const first = useCode(state, r, p.id, 'payment');
             if (first !== undefined) {
-              recordIncident(state, {
-                kind: 'code_used_twice',
-                source: 'offline_payment',
-                cardId,
-                deviceId: p.id,
-                firstDeviceId: first,
-                seq: item.seq,
-                amount: item.amount,
-              });
-              record('rejected', 'ERR_CODE_ALREADY_USED', null, first);
+              refuse(
+                { ...about, kind: 'code_used_twice', cardId, firstDeviceId: first },
+                'ERR_CODE_ALREADY_USED',
+                first,
+              );
               return;
             }
+          } else {
+            // Refused for its code or card, whatever else would refuse it too (a cap, a number): the
+            // code is judged first, so the operator learns why (a card lost at the sale, a forged
+            // code) and whose card, not a cap breach to collect from a card nobody named. The POS
+            // handed the goods over: the operator follows the refused sale up from here.
+            const code = r?.code ?? 'ERR_CODE_INVALID';
+            const refusedCard = r instanceof CardRefusedError ? r.cardId : undefined;
+            refuse({ ...about, kind: 'offline_payment_refused', cardId: refusedCard, code }, code, null);
+            return;
           }
           if (existing !== undefined) {
             // Another sale holds this out_trade_no (the POS numbered two sales alike). This one
             // happened but cannot be booked under that number: the operator reconciles it from
             // the incident, as for a cap.
-            recordIncident(state, {
-              kind: 'out_trade_no_conflict',
-              source: 'offline_payment',
-              cardId,
-              deviceId: p.id,
-              seq: item.seq,
-              amount: item.amount,
-            });
-            record('rejected', 'ERR_OUT_TRADE_NO_CONFLICT', null, null);
+            refuse({ ...about, kind: 'out_trade_no_conflict', cardId }, 'ERR_OUT_TRADE_NO_CONFLICT', null);
             return;
           }
           if (
@@ -843,30 +876,7 @@ export const paymentHandlers: Handlers = {
             (daySum.get(p.id, day) as { s: number }).s + item.amount > device.offline_device_cap
           ) {
             // the POS let it through offline: the operator reconciles it from the incident
-            recordIncident(state, {
-              kind: 'offline_cap_exceeded',
-              source: 'offline_payment',
-              cardId,
-              deviceId: p.id,
-              seq: item.seq,
-              amount: item.amount,
-            });
-            record('rejected', 'ERR_OFFLINE_CAP', null, null);
-            return;
-          }
-          if (!valid) {
-            // the POS handed the goods over: the operator follows the refused sale up from here
-            const code = r?.code ?? 'ERR_CODE_INVALID';
-            recordIncident(state, {
-              kind: 'offline_payment_refused',
-              source: 'offline_payment',
-              cardId: r instanceof CardRefusedError ? r.cardId : undefined,
-              deviceId: p.id,
-              seq: item.seq,
-              amount: item.amount,
-              code,
-            });
-            record('rejected', code, null, null);
+            refuse({ ...about, kind: 'offline_cap_exceeded', cardId }, 'ERR_OFFLINE_CAP', null);
             return;
           }
           const o = insertCaptured(

@@ -230,6 +230,17 @@ CREATE INDEX people_dorm ON people (school_id, dorm) WHERE dorm IS NOT NULL;
 ALTER TABLE used_codes ADD COLUMN purpose TEXT;
 `,
   },
+  {
+    version: 15,
+    name: 'what each offline item was',
+    // The same refused sale (number, amount, code or UID) sent again under another seq is a
+    // duplicate of its refusal, not judged again: an item keeps its request hash, the formula of
+    // an order's. Items stored before have none (NULL): a refused one sent again is judged again.
+    sql: `
+ALTER TABLE offline_items ADD COLUMN request_hash TEXT;
+CREATE INDEX offline_items_refused ON offline_items (device_id, out_trade_no) WHERE outcome = 'rejected';
+`,
+  },
 ];
 
 /** Poll period of {@link beginImmediateAsync} while another connection holds the write lock, ms. */
