@@ -28,7 +28,7 @@ import type {
 import { reasonForCoreCode } from './decision.js';
 import { isVerifierError } from './errors.js';
 import { findPhysicalCard, isPhysicalCardTap, type PhysicalCardTap } from './physical-card.js';
-import { createPassbackState } from './policy/passback-state.js';
+import { createPassbackState, type PassbackSnapshot, type PassbackState } from './policy/passback-state.js';
 import {
   createPolicyEvaluator,
   type PolicyEvaluator,
@@ -45,10 +45,11 @@ import {
 } from './replay/memory-replay-store.js';
 import type { ReplayStore } from './replay/replay-store.js';
 import { restoreMemoryReplayStore } from './replay/restore-memory-replay-store.js';
+import { decodeReplaySnapshot, SNAPSHOT_ENTRY_BYTES } from './replay/snapshot-format.js';
 import { replayDigest } from './replay-key.js';
 import { decodeVerifierState, encodeVerifierState } from './snapshot.js';
 import { createTimeFloor } from './time-floor.js';
-import { createTrustStore, type HeldMaterial, type LoadResult } from './trust-store.js';
+import { createTrustStore, type HeldMaterial, type LoadResult, type VersionMark } from './trust-store.js';
 
 /** Maximum age of each kind of trust material, seconds, counted from its signed `iat`. */
 export interface MaxStaleness {
@@ -276,8 +277,10 @@ export interface Verifier {
   /**
    * Restores a {@link snapshot} (at boot, before serving and before loading material). The floor
    * and held versions only move forward; material already loaded that the restored versions refuse
-   * as a rollback (an older copy) is dropped. The memory replay store is replaced by the snapshot's
-   * entries. On any throw the verifier is unchanged.
+   * as a rollback (an older copy) is dropped. The memory replay window holds the snapshot's entries
+   * and those it held already, and the anti-passback state the snapshot's with the passages recorded
+   * already laid over it: a restore never forgets a code used or a card inside, even one made after
+   * the first scans. On any throw the verifier is unchanged.
    *
    * @throws `VerifierError` `ERR_REPLAY_SNAPSHOT_CORRUPT` for a corrupt or damaged snapshot (its
    *   checksum fails) or one of an unknown format; `VerifierError` `ERR_PASSBACK_SNAPSHOT_INVALID`
@@ -358,6 +361,33 @@ function denialOf(error: unknown): Denial {
     'INTERNAL_ERROR',
     error instanceof Error ? `${error.name}: ${error.message}` : String(error),
   );
+}
+
+/**
+ * Copies into `into` every entry of `from` live at `now` (`restoreEntry` keeps the later expiry of
+ * an entry both hold).
+ *
+ * @throws `RangeError` when `into` cannot hold them all (its capacity is too small).
+ */
+function copyLiveEntries(from: MemoryReplayStore, into: MemoryReplayStore, now: number): void {
+  const { count, entries } = decodeReplaySnapshot(from.snapshot(now));
+  const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  for (let k = 0; k < count; k++) {
+    const o = k * SNAPSHOT_ENTRY_BYTES;
+    into.restoreEntry(entries.subarray(o, o + 16), view.getUint32(o + 16, true), now);
+  }
+}
+
+/**
+ * A snapshot's anti-passback part with the entries `held` now laid over it: the rows of both, the
+ * held ones last, so that they win (a passage recorded since boot is newer than the snapshot).
+ *
+ * @throws `VerifierError` `ERR_PASSBACK_SNAPSHOT_INVALID` for a malformed part.
+ */
+function withPassbackHeld(part: unknown, held: PassbackState): PassbackSnapshot {
+  const read = createPassbackState({ maxEntries: held.maxEntries });
+  read.restore(part); // validates, and reads a version 1 part as version 2 rows
+  return { version: 2, entries: [...read.snapshot().entries, ...held.snapshot().entries] };
 }
 
 /**
@@ -535,10 +565,33 @@ export function createVerifier(options: VerifierOptions): Verifier {
             : result.school === undefined
               ? undefined
               : trust.statusLists.get(result.school)?.stamp;
-      // the first load of these bytes counts (loading them again changes nothing)
-      if (held !== undefined && !loadedAt.has(held)) loadedAt.set(held, now);
+      // the first load of these bytes counts (loading them again changes nothing), also across a
+      // reboot: their version mark, restored from the snapshot, keeps when they were first loaded
+      if (held !== undefined && !loadedAt.has(held)) {
+        const mark = markOf(result);
+        const first = mark?.loadedAt;
+        const at = first !== undefined && first < now ? first : now;
+        loadedAt.set(held, at);
+        if (mark !== undefined && first !== at) setMark(result, { ...mark, loadedAt: at });
+      }
     }
     return result;
+  }
+
+  /** The version mark of the material a successful load holds now (the mark of its bytes). */
+  function markOf(result: LoadResult & { ok: true }): VersionMark | undefined {
+    const v = trust.versions;
+    if (result.material === 'trustList') return v.trustList;
+    if (result.school === undefined) return undefined;
+    return result.material === 'roster' ? v.rosters[result.school] : v.statusLists[result.school];
+  }
+
+  function setMark(result: LoadResult & { ok: true }, mark: VersionMark): void {
+    const v = trust.versions;
+    if (result.material === 'trustList') v.trustList = mark;
+    else if (result.school === undefined) return;
+    else if (result.material === 'roster') v.rosters[result.school] = mark;
+    else v.statusLists[result.school] = mark;
   }
 
   function checkLoadNow(options: { now: number } | undefined, material: Material): LoadResult | undefined {
@@ -1035,22 +1088,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const now = opts?.now;
       if (!isUnixSeconds(now)) throw new TypeError(`restore: ${nowProblem('options.now', now)}`);
       const state = decodeVerifierState(bytes);
-      if (state.passback !== undefined) createPassbackState().restore(state.passback); // validate first
+      // Like the floor and the versions, the replay window and the anti-passback state only move
+      // forward: what this verifier recorded before the restore (a restore after the first scans)
+      // is kept beside the snapshot's, or a code used since would pass again, a card inside enter
+      // again. Both are built first, so that a throw leaves the verifier unchanged.
+      const mergedPassback =
+        state.passback === undefined ? undefined : withPassbackHeld(state.passback, passback);
       const clock = Math.min(now, Math.max(replayClock, state.replayClock));
-      const restored =
-        ownStore && state.replay !== undefined
-          ? restoreMemoryReplayStore(
-              state.replay,
-              onInsert
-                ? { capacity: replayCapacity, now: clock, onInsert }
-                : { capacity: replayCapacity, now: clock },
-            )
-          : undefined;
+      let restored: MemoryReplayStore | undefined;
+      if (ownStore && state.replay !== undefined) {
+        restored = restoreMemoryReplayStore(
+          state.replay,
+          onInsert
+            ? { capacity: replayCapacity, now: clock, onInsert }
+            : { capacity: replayCapacity, now: clock },
+        );
+        copyLiveEntries(replay as MemoryReplayStore, restored, clock);
+      }
       floor.raise(state.floor);
       if (state.replayClock > replayClock) replayClock = state.replayClock;
       trust.raiseVersions(state.versions);
       if (state.lastSyncAt !== null) lastSyncAt = Math.max(lastSyncAt ?? state.lastSyncAt, state.lastSyncAt);
-      if (state.passback !== undefined) passback.restore(state.passback);
+      if (mergedPassback !== undefined) passback.restore(mergedPassback);
       if (restored !== undefined) replay = restored;
     },
     markReplayWindowLost(opts) {

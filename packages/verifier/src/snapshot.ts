@@ -67,12 +67,18 @@ function corrupt(detail: string, cause?: unknown): VerifierError {
   return new VerifierError('ERR_REPLAY_SNAPSHOT_CORRUPT', `verifier snapshot: ${detail}`, { cause });
 }
 
+/** Absent, or a finite number (a mark's `loadedAt`; older snapshots have none). */
+function isOptionalTime(v: unknown): boolean {
+  return v === undefined || (typeof v === 'number' && Number.isFinite(v));
+}
+
 function isMark(v: unknown): boolean {
   return (
     typeof v === 'object' &&
     v !== null &&
     Number.isSafeInteger((v as { version?: unknown }).version) &&
-    typeof (v as { digest?: unknown }).digest === 'string'
+    typeof (v as { digest?: unknown }).digest === 'string' &&
+    isOptionalTime((v as { loadedAt?: unknown }).loadedAt)
   );
 }
 

@@ -61,6 +61,12 @@ export type LoadResult =
 export interface VersionMark {
   readonly version: number;
   readonly digest: string;
+  /**
+   * The reader's clock (unix seconds) when these bytes were first loaded, set by the verifier and
+   * kept in its snapshot: material signed ahead of the clock ages from it (spec §7.1), and a reboot
+   * that loads the same bytes again must not make them young again.
+   */
+  readonly loadedAt?: number;
 }
 
 /** Versions held, persisted in a snapshot so that a reboot cannot reopen a rollback. */
@@ -229,7 +235,8 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
         const base = { ok: true as const, material: 'trustList' as const, version: tl.version, iat: tl.iat };
         if (v === 'same') return { ...base, school: undefined, changed: false, dropped: [] };
         trustList = { bytes: Uint8Array.from(bytes), value: tl, stamp: { version: tl.version, iat: tl.iat } };
-        versions.trustList = { version: tl.version, digest };
+        // (a reload keeps its mark: the same version and digest, and when they were first loaded)
+        if (v === 'newer') versions.trustList = { version: tl.version, digest };
         // material signed by keys the new list no longer trusts is dropped (fail closed)
         const dropped: string[] = [];
         for (const [school, held] of statusLists) {
@@ -286,7 +293,7 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
           value: sl,
           stamp: { version: sl.version, iat: sl.iat },
         });
-        versions.statusLists[sl.school] = { version: sl.version, digest };
+        if (v === 'newer') versions.statusLists[sl.school] = { version: sl.version, digest };
         refreshArray();
         return { ...base, school: sl.school, changed: true, dropped: [] };
       } catch (error) {
@@ -318,7 +325,7 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
           value: indexRoster(r),
           stamp: { version: r.version, iat: r.iat },
         };
-        versions.rosters[r.school] = { version: r.version, digest };
+        if (v === 'newer') versions.rosters[r.school] = { version: r.version, digest };
         return { ...base, school: r.school, changed: true, dropped: [] };
       } catch (error) {
         return failure('roster', error);

@@ -60,6 +60,26 @@ describe('verifier snapshot integrity', () => {
     expect(decodeVerifierState(withJson(json))).toEqual(STATE);
   });
 
+  it("keeps a version mark's first load time, and refuses one that is not a number as corrupt", () => {
+    const marked: VerifierState = {
+      ...STATE,
+      versions: {
+        trustList: { version: 3, digest: 'ab', loadedAt: 1_767_225_000 },
+        statusLists: {},
+        rosters: {},
+      },
+    };
+    expect(decodeVerifierState(encodeVerifierState(marked))).toEqual(marked);
+    const { replay: _, ...rest } = STATE;
+    for (const loadedAt of ['1767225000', null, {}]) {
+      const json = JSON.stringify({
+        ...rest,
+        versions: { ...STATE.versions, trustList: { version: 3, digest: 'ab', loadedAt } },
+      });
+      expect(corruptCode(() => decodeVerifierState(withJson(json)))).toBe('ERR_REPLAY_SNAPSHOT_CORRUPT');
+    }
+  });
+
   it('an unknown (newer) format version is refused as corrupt', () => {
     const bytes = encodeVerifierState(STATE);
     bytes[4] = 9;
