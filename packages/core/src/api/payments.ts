@@ -204,7 +204,12 @@ export type OfflinePayment = Static<typeof OfflinePayment>;
 
 /** Request body: a batch of offline payments (store and forward). */
 export const OfflineBatchBody = strictObject({
-  items: Type.Array(OfflinePayment, { minItems: 1, maxItems: 500 }),
+  items: Type.Array(OfflinePayment, {
+    minItems: 1,
+    maxItems: 500,
+    description:
+      'The request body is also bounded in bytes: 256 KiB by default (413 `ERR_BODY_TOO_LARGE`), some 450 items with QR codes. Split a batch answered 413 (the POS client halves it).',
+  }),
 });
 /** Offline-batch body. */
 export type OfflineBatchBody = Static<typeof OfflineBatchBody>;
