@@ -18,7 +18,7 @@ import type { DevicePlanName } from './conformance/devices/plan.js';
 import { loadExpectedFailures } from './conformance/expected-failures.js';
 import type { ExpectedFailure, PlanResult } from './conformance/model.js';
 import { stopAllGroups } from './conformance/process-groups.js';
-import { createProgressPrinter, type ProgressSink } from './conformance/progress.js';
+import { createProgressPrinter, type ProgressSink, printable } from './conformance/progress.js';
 import { prepareReportsDir, writeReports } from './conformance/reports.js';
 import { buildReport, exitCodeOf, selectModules, UnknownModuleError } from './conformance/runner.js';
 import {
@@ -104,6 +104,17 @@ export async function main(
     io.stderr.write(USAGE);
     return 2;
   }
+  // a word left over (`--module replay rollback`, an unquoted `--target node harness.js`) would be
+  // dropped silently, and the run check less than was asked
+  if (positionals.length > 1) {
+    io.stderr.write(
+      `unexpected argument${positionals.length > 2 ? 's' : ''} ${positionals
+        .slice(1)
+        .map((a) => JSON.stringify(a))
+        .join(', ')} (each option takes one value: repeat --module, quote a --target with spaces)\n${USAGE}`,
+    );
+    return 2;
+  }
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
   // at most 2^31 - 1: node's timers take a longer delay for 1 ms
   if (
@@ -147,7 +158,7 @@ export async function main(
       io.stderr.write(`${error.message}\n${USAGE}`);
       return 2;
     }
-    io.stderr.write(`the suite could not run: ${(error as Error).message}\n`);
+    io.stderr.write(`the suite could not run: ${printable((error as Error).message)}\n`);
     return 2;
   }
   if (values.out !== undefined) {
@@ -188,7 +199,7 @@ export async function main(
       });
     }
   } catch (error) {
-    io.stderr.write(`the suite could not run: ${(error as Error).message}\n`);
+    io.stderr.write(`the suite could not run: ${printable((error as Error).message)}\n`);
     return 2;
   }
   // interrupted: the devices were stopped under the run, whose verdicts are not the product's

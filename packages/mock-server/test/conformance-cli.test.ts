@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDevicePlan } from '../src/conformance/devices/plan.js';
@@ -62,6 +62,36 @@ describe('--module', () => {
   });
 });
 
+describe('arguments', () => {
+  it('a word no option takes (a second --module value, an unquoted --target) is a usage error, exit 2', async () => {
+    for (const args of [
+      ['run', '--plan', 'verifier', '--target', 'builtin', '--module', 'replay', 'rollback'],
+      ['run', '--plan', 'verifier', '--target', 'node', 'harness.js', '--module', 'replay'],
+    ]) {
+      const s = captureIo();
+      expect(await main(args, s.io)).toBe(2);
+      expect(s.out.stderr).toMatch(/^unexpected argument "(rollback|harness\.js)"/);
+      expect(s.out.stdout).toBe(''); // nothing ran
+    }
+  });
+});
+
+describe('a harness that could not run', () => {
+  it('its stderr, quoted in the message, cannot move the cursor or erase the line (control characters escaped)', async () => {
+    // erases the line, returns to its start and writes a verdict of its own, then exits 3
+    const script = join(testDir('conformance-stderr-'), 'harness.mjs');
+    writeFileSync(script, `process.stderr.write('boom\\x1b[2K\\rPASSED\\n'); process.exit(3);`);
+    const s = captureIo();
+    const target = `"${process.execPath}" "${script}"`;
+    expect(await main(['run', '--plan', 'verifier', '--target', target, '--module', 'replay'], s.io)).toBe(2);
+    expect(s.out.stderr).toContain(
+      'the suite could not run: harness exited (3); stderr: boom\\x1b[2K\\rPASSED',
+    );
+    expect(s.out.stderr).not.toContain('\u001b');
+    expect(s.out.stderr).not.toContain('\r');
+  });
+});
+
 describe('--out', () => {
   const dies = `"${process.execPath}" -e "process.exit(3)"`;
 
@@ -87,6 +117,22 @@ describe('--out', () => {
     expect(s.out.stderr).toMatch(/^cannot write the reports to .*a-file: /);
     expect(s.out.stderr).not.toContain('harness');
   });
+
+  // a folder that exists but takes no file: /proc refuses new files, to root as well
+  it.runIf(existsSync('/proc/self'))(
+    'an existing folder that takes no file is reported before anything runs too (exit 2), not after the run',
+    async () => {
+      const s = captureIo();
+      expect(
+        await main(
+          ['run', '--plan', 'verifier', '--target', dies, '--module', 'replay', '--out', '/proc'],
+          s.io,
+        ),
+      ).toBe(2);
+      expect(s.out.stderr).toMatch(/^cannot write the reports to \/proc: /);
+      expect(s.out.stderr).not.toContain('harness');
+    },
+  );
 });
 
 describe('--timeout', () => {

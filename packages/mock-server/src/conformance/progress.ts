@@ -23,10 +23,10 @@ const NAMED: Readonly<Record<string, string>> = { '\t': '\\t', '\n': '\\n', '\r'
 
 /**
  * `s` with its control characters (C0, DEL, C1, line and paragraph separators) shown escaped: what
- * a product wrote (a reason, an error message) cannot move the cursor, erase the line of its own
- * failure or colour the log.
+ * a product wrote (a reason, an error message, its stderr) cannot move the cursor, erase the line
+ * of its own failure or colour the log.
  */
-function printable(s: string): string {
+export function printable(s: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => {
     const c = ch.charCodeAt(0);

@@ -173,11 +173,22 @@ export const REPORT_FILES = ['report.json', 'junit.xml', 'report.html'] as const
 /**
  * Makes `dir` (and its parents) and removes the reports of an earlier run from it, so that a run
  * that ends without reports (the suite could not run) leaves none a CI job could mistake for its
- * own. Call it before the run: a folder that cannot be written is then known before anything starts.
+ * own, and checks that a file can be written and renamed there. Call it before the run: a folder
+ * that cannot be written is then known before anything starts.
  */
 export async function prepareReportsDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const name of REPORT_FILES) await rm(join(dir, name), { force: true });
+  // a folder that exists but takes no file (read-only, another user's, a read-only mount) passes
+  // the two steps above: a file is written and renamed there as the reports will be
+  const probe = join(dir, `.write-test.${process.pid}.tmp`);
+  try {
+    await writeFile(probe, '');
+    await rename(probe, `${probe}.renamed`);
+  } finally {
+    await rm(probe, { force: true });
+    await rm(`${probe}.renamed`, { force: true });
+  }
 }
 
 /**

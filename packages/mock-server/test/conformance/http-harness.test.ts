@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { MAX_LINE_CHARS } from '../../src/conformance/lines.js';
 import { connectHttpHarness } from '../../src/conformance/verifier/connections.js';
 import type { HarnessRequest } from '../../src/conformance/verifier/protocol.js';
 
@@ -89,5 +90,54 @@ describe('an HTTP harness', () => {
     await expect(connectHttpHarness(s.url).request(verify)).rejects.toThrow(
       new RegExp(`^harness at ${s.url} unreachable: .*ECONNREFUSED`),
     );
+  });
+});
+
+describe('an HTTP harness that misbehaves', () => {
+  it('a body longer than the suite takes fails its request (the suite does not hold it)', async () => {
+    const big = Buffer.alloc(MAX_LINE_CHARS + 1024, 0x20); // spaces: JSON whitespace around nothing
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(big);
+    });
+    try {
+      await expect(connectHttpHarness(s.url, { timeoutMs: 60_000 }).request(verify)).rejects.toThrow(
+        `harness answered "verify" with a body longer than ${MAX_LINE_CHARS} bytes`,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 90_000);
+
+  it('once a request timed out, later requests fail at once: the harness is given up on, as over stdio', async () => {
+    let received = 0;
+    const s = await serve(() => {
+      received += 1; // never answers
+    });
+    const conn = connectHttpHarness(s.url, { timeoutMs: 2000 });
+    try {
+      await expect(conn.request(verify)).rejects.toThrow('harness did not answer "verify" within 2000 ms');
+      await expect(conn.request({ ...verify, id: '2' })).rejects.toThrow(
+        'harness did not answer "verify" within 2000 ms',
+      );
+      // the second request was never sent: a hung harness costs the time limit once, not per condition
+      expect(received).toBe(1);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('a body that stops half-way is a timeout too', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":"1",'); // and nothing more
+    });
+    try {
+      await expect(connectHttpHarness(s.url, { timeoutMs: 2000 }).request(verify)).rejects.toThrow(
+        'harness did not answer "verify" within 2000 ms',
+      );
+    } finally {
+      s.close();
+    }
   });
 });

@@ -95,3 +95,16 @@ describe('POS device plan', () => {
     }
   }, 60_000);
 });
+
+describe('POS device plan: the network cannot be plugged back in', () => {
+  it('is a FAILED module, not an unhandled rejection ending the suite', async () => {
+    const device = `"${process.execPath}" "${join(import.meta.dirname, 'fixtures/takes-platform-port-device.mjs')}"`;
+    const plan = await runDevicePlan('pos', device, { modules: ['offline-batch'] });
+    expect(plan.status).toBe('FAILED');
+    expect(messages(plan)).toEqual([
+      expect.stringMatching(
+        /^offline-batch\/module-completed: module aborted: setup: the network could not be plugged back in: .*EADDRINUSE/,
+      ),
+    ]);
+  }, 60_000);
+});

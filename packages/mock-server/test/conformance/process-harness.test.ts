@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { launchDevice } from '../../src/conformance/devices/launch.js';
+import { MAX_LINE_CHARS } from '../../src/conformance/lines.js';
 import { connectProcessHarness } from '../../src/conformance/verifier/connections.js';
 import type { HarnessRequest } from '../../src/conformance/verifier/protocol.js';
 import { testDir } from '../helpers.js';
@@ -86,4 +88,50 @@ describe('error replies', () => {
       await conn.close();
     }
   });
+});
+
+/** A command writing `x` to stdout forever, never a line break. */
+const FLOOD = `"${process.execPath}" -e "const b = Buffer.alloc(1 << 20, 120); (function w() { while (process.stdout.write(b)); process.stdout.once('drain', w); })()"`;
+
+describe('a process harness that floods stdout without a line break', () => {
+  it('fails the request and gives up on the harness, instead of ending the suite (node string limit)', async () => {
+    const conn = connectProcessHarness(FLOOD, { timeoutMs: 60_000 });
+    try {
+      await expect(conn.request(verify('1'))).rejects.toThrow(
+        `harness wrote a line longer than ${MAX_LINE_CHARS} characters on stdout: xxxx`,
+      );
+      await expect(conn.request(verify('2'))).rejects.toThrow('longer than');
+    } finally {
+      await conn.close();
+    }
+  }, 90_000);
+});
+
+describe('a device (launchDevice) that floods stdout without a line break', () => {
+  it('drops the overlong line and still reads the lines after it', async () => {
+    // 700 MiB without a line break (more than node's longest string), then a line, then exit 0
+    const script = join(testDir('launch-flood-'), 'flood.mjs');
+    writeFileSync(
+      script,
+      `const b = Buffer.alloc(1 << 20, 120);
+let left = 700;
+(function w() {
+  while (left > 0) { left -= 1; if (!process.stdout.write(b)) return process.stdout.once('drain', w); }
+  process.stdout.write('\\n{"out_trade_no":"A","status":"offline_accepted"}\\n');
+})();
+`,
+    );
+    const lines: string[] = [];
+    const device = launchDevice(`"${process.execPath}" "${script}"`, {}, (line) => lines.push(line));
+    try {
+      expect(await device.exited).toBe(0);
+      // the last line may still be in the pipe when the exit is seen
+      await new Promise<void>((resolve) =>
+        device.child.stdout?.readableEnded ? resolve() : device.child.stdout?.once('end', resolve),
+      );
+      expect(lines).toEqual(['{"out_trade_no":"A","status":"offline_accepted"}']);
+    } finally {
+      await device.stop();
+    }
+  }, 120_000);
 });

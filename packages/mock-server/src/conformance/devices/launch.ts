@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { readLines } from '../lines.js';
 import { spawnInGroup } from '../process-groups.js';
 
 /** A launched device. */
@@ -21,7 +22,8 @@ export interface LaunchedDevice {
 
 /**
  * Launches `command` with `env` added to the suite's environment. `onLine` gets each line the
- * device writes to stdout (otherwise stdout is discarded).
+ * device writes to stdout (otherwise stdout is discarded); a line longer than `MAX_LINE_CHARS`
+ * (`../lines.ts`) is dropped.
  */
 export function launchDevice(
   command: string,
@@ -44,13 +46,11 @@ export function launchDevice(
     }
   });
   if (onLine === undefined) child.stdout?.resume();
-  else {
-    let rest = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) if (line.trim() !== '') onLine(line.trim());
+  else if (child.stdout) {
+    // bounded: a line longer than MAX_LINE_CHARS (a flood without a line break) is dropped, where
+    // holding it whole would end the suite (node's longest string) instead of failing the device
+    readLines(child.stdout, (line) => {
+      if (line.trim() !== '') onLine(line.trim());
     });
   }
   const exited = new Promise<number | string>((resolve) => {

@@ -455,6 +455,9 @@ export const offlineBatchModule: ModuleDef<PosTarget> = {
               { kind: 'drop_after_commit', device_id: DEVICE, route: 'uploadOfflinePayments', count: 1 },
             ]);
             online = proxy.setOnline(true);
+            // awaited once the device has exited: a failure to listen again (the port taken
+            // meanwhile) must not be an unhandled rejection ending the suite before then
+            online.catch(() => {});
           }
         },
       );
@@ -463,7 +466,11 @@ export const offlineBatchModule: ModuleDef<PosTarget> = {
       clearTimeout(timer);
       await launched.stop(); // and whatever it left running
       stderr = launched.stderrTail();
-      await online;
+      await online?.catch((error: unknown) => {
+        throw new Error(
+          `setup: the network could not be plugged back in: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
     } finally {
       faults.clear();
       await proxy.close();

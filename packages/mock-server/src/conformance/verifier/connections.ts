@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createInterface } from 'node:readline';
+import { BodyTooLargeError, MAX_LINE_CHARS, readBodyText, readLines } from '../lines.js';
 import { spawnInGroup } from '../process-groups.js';
 import type { HarnessConnection, HarnessReply, HarnessRequest } from './protocol.js';
 
@@ -70,8 +70,7 @@ export function connectProcessHarness(
   // own reply may still come, and must be dropped, not taken as the reply of the next request
   // (which would fail every request after the first stray line).
   const abandoned = new Set<string>();
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  lines.on('line', (line) => {
+  const onLine = (line: string) => {
     if (line.trim() === '') return;
     let reply: unknown;
     let json = true;
@@ -94,7 +93,17 @@ export function connectProcessHarness(
     else if (!matches)
       p.reject(new Error(`reply id ${JSON.stringify(id)} does not match request id "${p.id}"`));
     else p.resolve(reply as HarnessReply);
-  });
+  };
+  if (child.stdout) {
+    readLines(child.stdout, onLine, {
+      // a line without end (a flood, a binary written to stdout): held whole, it would end the
+      // suite (node's longest string) instead of failing the harness
+      onTooLong(head) {
+        fail(`harness wrote a line longer than ${MAX_LINE_CHARS} characters on stdout: ${head}…`);
+        kill('SIGKILL');
+      },
+    });
+  }
   return {
     label: command,
     request(message: HarnessRequest) {
@@ -136,12 +145,19 @@ export function connectProcessHarness(
  * Connects to a harness HTTP endpoint: each request is `POST url` with the JSON body; the reply is
  * the JSON body of an HTTP 200 (an `{error}` body is an error reply whatever its status; any other
  * status is a transport failure naming it, such as a wrong path answered by a framework's 404).
+ * A body longer than {@link MAX_LINE_CHARS} bytes fails its request. Once a request times out,
+ * every later one fails at once (the harness is given up on, as over stdio).
  */
 export function connectHttpHarness(url: string, options: { timeoutMs?: number } = {}): HarnessConnection {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // Set once a request timed out: the harness may still be working on it, and requests are
+  // sequential (the reader's state carries from one to the next), so, as over stdio, the suite
+  // gives up on it; a hung harness would otherwise cost the time limit once per condition.
+  let gaveUp: string | undefined;
   return {
     label: url,
     async request(message) {
+      if (gaveUp !== undefined) throw new Error(gaveUp);
       let res: Response;
       let text: string;
       try {
@@ -151,11 +167,16 @@ export function connectHttpHarness(url: string, options: { timeoutMs?: number } 
           body: JSON.stringify(message),
           signal: AbortSignal.timeout(timeoutMs),
         });
-        text = await res.text();
+        // bounded: an endless body must fail the request, not fill the suite's memory
+        text = await readBodyText(res);
       } catch (error) {
         const e = error as Error & { cause?: unknown };
         if (e.name === 'TimeoutError') {
-          throw new Error(`harness did not answer "${message.op}" within ${timeoutMs} ms`);
+          gaveUp = `harness did not answer "${message.op}" within ${timeoutMs} ms`;
+          throw new Error(gaveUp);
+        }
+        if (e instanceof BodyTooLargeError) {
+          throw new Error(`harness answered "${message.op}" with ${e.message}`);
         }
         const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
         throw new Error(`harness at ${url} unreachable: ${e.message}${cause}`);
