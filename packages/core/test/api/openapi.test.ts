@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import type { TObject, TSchema } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import {
@@ -134,6 +135,19 @@ describe('buildOpenApiDocument', () => {
     const ops = Object.values(paths).flatMap((m) => Object.values(m).map((o) => o.operationId));
     expect(ops.sort()).toEqual(routes.map((r) => r.operationId).sort());
     expect(Object.keys(doc.webhooks as object).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+  });
+
+  it("validates against the OpenAPI Initiative's own 3.1 schema (what code generators read)", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(JSON.parse(JSON.stringify(doc)));
+    expect({ version: validator.version, valid: result.valid, errors: result.errors }).toEqual({
+      version: '3.1',
+      valid: true,
+      errors: undefined,
+    });
+    // and a broken document is not valid: the check checks
+    const broken = await new Validator().validate({ ...JSON.parse(JSON.stringify(doc)), info: { title: 1 } });
+    expect(broken.valid).toBe(false);
   });
 
   it('documents Idempotency-Key on POSTs and problem+json errors', () => {
