@@ -7,6 +7,7 @@
  * @module
  */
 
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -451,6 +452,22 @@ function schoolNamed(material: Material, bytes: Uint8Array): string | undefined 
   return undefined;
 }
 
+/** The opaque-tag of an entity-tag: `W/"x"` and `"x"` are one tag to `If-None-Match` (RFC 9110 §8.8.3.2). */
+const opaqueTag = (etag: string): string => (etag.startsWith('W/') ? etag.slice(2) : etag);
+
+/**
+ * Whether `etag` may be kept to ask for `bytes` again. The platform's tags are
+ * `"<segment>-v<version>-<first 12 hex digits of the SHA-256 of the bytes>"`: one of that form
+ * whose digest is another document's names other bytes (a cache that mixed answers up), and sent
+ * back it would be answered 304 while this copy is not the current one. Tags of other forms are
+ * opaque and kept.
+ */
+function etagNamesBytes(etag: string, segment: string, bytes: Uint8Array): boolean {
+  const m = /^"([a-z-]+)-v\d+-([0-9a-f]{12})"$/.exec(opaqueTag(etag));
+  if (m === null || m[1] !== segment) return true;
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 12) === m[2];
+}
+
 function load(verifier: Verifier, material: Material, bytes: Uint8Array, now: number): LoadResult {
   if (material === 'trustList') return verifier.loadTrustList(bytes, { now });
   if (material === 'statusList') return verifier.loadStatusList(bytes, { now });
@@ -598,7 +615,8 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       }
       held.set(k.material, {
         bytes,
-        etag: typeof doc.etag === 'string' ? doc.etag : null,
+        // (a copy stored before its ETag was checked against its bytes may hold one of other bytes)
+        etag: typeof doc.etag === 'string' && etagNamesBytes(doc.etag, k.segment, bytes) ? doc.etag : null,
         fetchedAt,
         stored: true,
       });
@@ -753,8 +771,11 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       return { outcome: 'failed', version: versionOf(k.material), error: err };
     }
     const now = nowS();
-    // (a 304 answers only a request that sent If-None-Match; to one without, it is no answer)
+    // (a 304 answers only a request that sent If-None-Match; to one without, it is no answer; one
+    // that names another entity-tag than the one sent confirms nothing of the copy held)
     if (res.status === 304 && h !== undefined && etag !== null && etag !== undefined) {
+      const named = res.headers.etag;
+      if (named !== undefined && opaqueTag(named) !== opaqueTag(etag)) return fetchMaterial(k, false, signal);
       // unchanged: re-present the held bytes so the verifier records the sync (a no-op otherwise)
       const r = load(verifier, k.material, h.bytes, now);
       if (!r.ok) return fetchMaterial(k, false, signal); // the held copy was dropped: fetch in full
@@ -791,9 +812,10 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       state.lastError = errorSummary(err);
       return { outcome: 'rejected', version: versionOf(k.material), error: err };
     }
+    const tag = res.headers.etag;
     const fetched: Held = {
       bytes: res.body,
-      etag: res.headers.etag ?? null,
+      etag: tag !== undefined && etagNamesBytes(tag, k.segment, res.body) ? tag : null,
       fetchedAt: nowMs(),
       stored: false,
     };

@@ -856,9 +856,12 @@ export function buildApp(
       if (!droppedAnswers.has(request)) done(null, out);
     };
     const failed = () => {
+      // Nothing of the handler's answer stays: its headers describe what was rolled back (a
+      // `location`, an `etag` naming bytes no version has now, `idempotent-replayed`, …).
+      for (const name of Object.keys(reply.getHeaders())) {
+        if (name !== 'x-request-id') reply.removeHeader(name);
+      }
       reply.code(503).header('content-type', 'application/problem+json').header('retry-after', '1');
-      reply.removeHeader('idempotent-replayed');
-      reply.removeHeader('location');
       const problem = toProblem(rolledBack(), request.id, request.url.split('?')[0]);
       done(null, finish(request, reply, m, JSON.stringify(problem)));
     };

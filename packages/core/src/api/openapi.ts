@@ -81,7 +81,7 @@ const HEADERS: Record<string, { description: string; schema: JsonValue }> = {
   },
   ETag: {
     description:
-      'On a 200 or 304 of a signed document (trust list, status list, roster): its entity-tag, for `If-None-Match`.',
+      'On a 200 or 304 of a signed document (trust list, status list, roster): its entity-tag, for `If-None-Match`. The mock platform makes it `"<trust-list|status-list|roster>-v<version>-<the first 12 hex digits of the SHA-256 of the body>"`, so a client can check that a tag names the bytes it came with (the gate client does, and keeps no tag that names other bytes); treat other forms as opaque.',
     schema: { type: 'string' },
   },
   'Cache-Control': {
