@@ -247,7 +247,7 @@ export interface ScanResult {
 /** The report of {@link GateClient.flush}. */
 export interface FlushReport {
   /**
-   * Events the platform refused as malformed (400/422 with its problem body, sent alone), set
+   * Events the platform refused (400/422 with its problem body, or 409 `ERR_CONFLICT` for a seq it holds another event for; sent alone), set
    * aside in this flush so that they no longer block the others: see
    * {@link EventOutbox.quarantined}.
    */
@@ -282,7 +282,7 @@ export interface GateClient {
   /**
    * Uploads pending events in batches (at most `batchSize` events and `maxBatchBytes` bytes each,
    * halved after a 413); each acknowledgement moves the persisted cursor. A batch refused as
-   * malformed (400/422 with the platform's problem body: one bad event refuses the whole batch) is
+   * malformed (400/422 with the platform's problem body, or 409 `ERR_CONFLICT`: one bad event refuses the whole batch) is
    * bisected until the bad events are alone; each is then quarantined (see
    * {@link FlushReport.quarantined}). Rejects with the
    * transport's error, e.g. `ERR_RESPONSE_INVALID` for an answer that is not an `EventBatchResult`
@@ -339,12 +339,14 @@ function fitBytes(events: readonly DeviceEvent[], maxBytes: number): readonly De
 
 /**
  * A refusal of a batch's content: 400 or 422 with the platform's problem body (not a proxy's page),
- * not retryable, not about the idempotency key. One malformed event refuses the whole batch.
+ * not retryable, not about the idempotency key; or 409 `ERR_CONFLICT`, an event under a seq the
+ * platform holds another event for (a data directory wiped and numbered again from `firstSeq`).
+ * One such event refuses the whole batch.
  */
 function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
   return (
     e instanceof CampusCardApiError &&
-    (e.status === 400 || e.status === 422) &&
+    (e.status === 400 || e.status === 422 || (e.status === 409 && e.code === 'ERR_CONFLICT')) &&
     e.problem !== undefined &&
     !e.retryable &&
     !e.code.startsWith('ERR_IDEMPOTENCY')

@@ -160,6 +160,43 @@ describe('gate client against the mock platform', () => {
     expect(b.outbox.ackedSeq).toBe(4);
   });
 
+  it('events under seqs the platform holds other events for (a wiped data directory) are quarantined, not lost', async () => {
+    const a = await gate();
+    await a.syncNow();
+    for (const p of ['s-001', 's-002']) await a.scan(await qrOf(server, p), READER, { kind: 'access' });
+    expect(await a.flush()).toMatchObject({ accepted: 2, remaining: 0 });
+    await a.close();
+    clients.splice(0);
+    // the same gate on an empty data directory, numbering from 1 again
+    const wiped = tempDir();
+    try {
+      const b = await gate({ dataDir: wiped.dir });
+      await b.syncNow();
+      for (const p of ['t-001', 's-003', 't-002'])
+        await b.scan(await qrOf(server, p), READER, { kind: 'access' });
+      const r = await b.flush();
+      expect(r.quarantined.map((q) => [q.event.seq, q.reason.status, q.reason.code])).toEqual([
+        [1, 409, 'ERR_CONFLICT'],
+        [2, 409, 'ERR_CONFLICT'],
+      ]);
+      expect(r).toMatchObject({ accepted: 1, remaining: 0 });
+      // the platform kept the first events, and took the third; the two others wait on disk
+      const persons = server.platform.state.db
+        .prepare("SELECT seq, person_id FROM events WHERE device_id = 'gate-01' ORDER BY seq")
+        .all();
+      expect(persons).toEqual([
+        { seq: 1, person_id: 's-001' },
+        { seq: 2, person_id: 's-002' },
+        { seq: 3, person_id: 't-002' },
+      ]);
+      expect(b.outbox.quarantined().map((q) => q.event.seq)).toEqual([1, 2]);
+      await b.close();
+      clients.splice(0);
+    } finally {
+      wiped.cleanup();
+    }
+  });
+
   it('denies a card reported lost after the next syncNow, and the event says which list it used', async () => {
     const g = await gate();
     await g.syncNow();

@@ -108,7 +108,7 @@ export const EventBatchBody = strictObject({
     minItems: 1,
     maxItems: 1000,
     description:
-      'The whole batch is refused (422 `ERR_OCCURRED_AT`, naming the event) when an `occurred_at` is after now, or before the device was registered and more than 30 days ago, beyond the signature clock tolerance (300 s): a device clock gone wrong. The request body is also bounded in bytes: 256 KiB by default (413 `ERR_BODY_TOO_LARGE`), which a batch of events with QR codes and audits reaches well before 1 000 events. Split a batch answered 413 (the gate client halves it).',
+      'The whole batch is refused (422 `ERR_OCCURRED_AT`, naming the event) when an `occurred_at` is after now, or before the device was registered and more than 30 days ago, beyond the signature clock tolerance (300 s): a device clock gone wrong. The request body is also bounded in bytes: 256 KiB by default (413 `ERR_BODY_TOO_LARGE`), which a batch of events with QR codes and audits reaches well before 1 000 events. Split a batch answered 413 (the gate client halves it). `(device_id, seq)` names one event: the same event sent again is a duplicate (stored and pushed once), and another event under a seq already used (in an earlier batch or this one) refuses the batch with 409 `ERR_CONFLICT`, `errors[]` naming each such `body/events/<i>/seq` (the gate client quarantines it).',
   }),
 });
 /** Event-batch body. */

@@ -7,10 +7,11 @@
 import type { EventBatchResult, StoredEvent } from '@campus-card/core/api';
 import type { Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
-import { iso, parseIso } from '../lib/clock.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import { iso, parseIso, parseIsoBound } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError } from '../lib/problem.js';
-import { type CardRow, consumeCode, getCardRow, type Resolution, resolveCredentialInput } from './cards.js';
+import { type CardRow, getCardRow, type Resolution, resolveCredentialInput, useCode } from './cards.js';
 import { getPersonRow } from './directory.js';
 import { recordIncident } from './incidents.js';
 import { enqueueEvent } from './webhooks.js';
@@ -76,6 +77,44 @@ async function resolveEventCredential(
   }
 }
 
+/** What an uploaded event would be stored as, in the columns that tell two events apart. */
+type EventContent = Pick<
+  EventRow,
+  | 'kind'
+  | 'direction'
+  | 'occurred_at'
+  | 'card_id'
+  | 'zone'
+  | 'decision'
+  | 'reason'
+  | 'rule'
+  | 'item_id'
+  | 'audit'
+>;
+
+/**
+ * How `a` differs from `b`, the event stored (or met earlier in the batch) under the same
+ * `(device_id, seq)`; undefined when they may be the same event sent again. Only what the device
+ * reported is compared, not how its card resolved: a code resolved at the first upload may not
+ * resolve at a later one (its card's phone key was replaced since), so a card is compared only
+ * when both name one, and no reason is the same as `UNRESOLVED`.
+ */
+function contentDiffers(a: EventContent, b: EventContent): string | undefined {
+  const reason = (r: string | null) => (r === 'UNRESOLVED' ? null : r);
+  const audit = (x: string | null) => (x === null ? null : canonicalJson(JSON.parse(x)));
+  if (a.kind !== b.kind) return 'kind';
+  if (a.direction !== b.direction) return 'direction';
+  if (a.occurred_at !== b.occurred_at) return 'occurred_at';
+  if (a.card_id !== null && b.card_id !== null && a.card_id !== b.card_id) return 'card';
+  if (a.zone !== b.zone) return 'zone';
+  if (a.decision !== b.decision) return 'decision';
+  if (reason(a.reason) !== reason(b.reason)) return 'reason';
+  if (a.rule !== b.rule) return 'rule';
+  if (a.item_id !== b.item_id) return 'item_id';
+  if (audit(a.audit) !== audit(b.audit)) return 'audit';
+  return undefined;
+}
+
 /** How old an event from before its device was registered may be, days (see uploadEvents). */
 const BACKLOG_DAYS = 30;
 
@@ -111,9 +150,13 @@ export const attendanceHandlers: Handlers = {
     const latest = now + tolerance;
     const earliest = Math.min(registered, now - BACKLOG_DAYS * 86_400_000) - tolerance;
     occurredAt.forEach((at, i) => {
-      if (at <= latest && at >= earliest) return;
+      // a time stored in whole milliseconds is truncated: judged so, 300.0004 s after now would
+      // pass as 300 s, within the tolerance; rounded up, it is after it
+      const text = b.events[i]?.occurred_at as string;
+      const after = parseIsoBound(text, `body/events/${i}/occurred_at`) > latest;
+      if (!after && at >= earliest) return;
       const path = `body/events/${i}/occurred_at`;
-      const message = `${b.events[i]?.occurred_at} is ${at > latest ? 'after now' : 'before the device was registered and more than 30 days ago'}, beyond the ${state.settings.signatureToleranceS} s clock tolerance`;
+      const message = `${text} is ${after ? 'after now' : 'before the device was registered and more than 30 days ago'}, beyond the ${state.settings.signatureToleranceS} s clock tolerance`;
       throw new ApiError(422, 'ERR_OCCURRED_AT', `${path}: ${message}`, { errors: [{ path, message }] });
     });
     for (const [i, e] of b.events.entries()) {
@@ -138,6 +181,50 @@ export const attendanceHandlers: Handlers = {
     }
     return ctx.commit(() => {
       const now = state.clock.now();
+      const content: EventContent[] = b.events.map((e, i) => {
+        const r = resolved[i];
+        const card = r === undefined ? undefined : 'card' in r ? r.card : r;
+        return {
+          kind: e.kind,
+          direction: e.direction ?? null,
+          occurred_at: occurredAt[i] as number,
+          card_id: card?.card_id ?? null,
+          zone: e.zone ?? p.zone ?? '',
+          decision: e.decision,
+          reason: e.reason ?? (card === undefined ? 'UNRESOLVED' : null),
+          rule: e.rule ?? null,
+          item_id: e.item_id ?? null,
+          audit: e.audit === undefined ? null : JSON.stringify(e.audit),
+        };
+      });
+      // (device_id, seq) names one event: sent again, it is a duplicate (stored once, pushed once);
+      // another event under a seq already stored (a device that lost its outbox and numbers from
+      // 1 again, two events numbered alike) is refused, the whole batch with it, as a business key
+      // bound elsewhere is. Acknowledged as a duplicate, it would be dropped by the device and lost.
+      const stored = state.db.prepare('SELECT * FROM events WHERE device_id = ? AND seq = ?');
+      const firstOfSeq = new Map<number, number>();
+      const conflicts: { path: string; message: string }[] = [];
+      b.events.forEach((e, i) => {
+        const earlier = firstOfSeq.get(e.seq);
+        if (earlier === undefined) firstOfSeq.set(e.seq, i);
+        const before =
+          earlier !== undefined ? content[earlier] : (stored.get(p.id, e.seq) as EventRow | undefined);
+        if (before === undefined) return;
+        const field = contentDiffers(content[i] as EventContent, before);
+        if (field === undefined) return;
+        conflicts.push({
+          path: `body/events/${i}/seq`,
+          message: `seq ${e.seq} already names another event (${earlier !== undefined ? `events/${earlier} of this batch` : 'stored'}; its ${field} differs)`,
+        });
+      });
+      if (conflicts.length > 0) {
+        throw new ApiError(
+          409,
+          'ERR_CONFLICT',
+          `${conflicts[0]?.path}: ${conflicts[0]?.message}${conflicts.length > 1 ? ` (and ${conflicts.length - 1} more)` : ''}`,
+          { errors: conflicts },
+        );
+      }
       const ins = state.db.prepare(
         `INSERT OR IGNORE INTO events (event_id, device_id, seq, kind, direction, occurred_at, received_at, person_id, card_id, class_id, zone, decision, reason, rule, item_id, audit)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -145,6 +232,7 @@ export const attendanceHandlers: Handlers = {
       let accepted = 0;
       let duplicates = 0;
       b.events.forEach((e, i) => {
+        const c = content[i] as EventContent;
         const r = resolved[i];
         const card = r === undefined ? undefined : 'card' in r ? r.card : r;
         const person = card === undefined ? undefined : getPersonRow(state, card.person_id);
@@ -153,19 +241,19 @@ export const attendanceHandlers: Handlers = {
           eventId,
           p.id,
           e.seq,
-          e.kind,
-          e.direction ?? null,
-          occurredAt[i] as number,
+          c.kind,
+          c.direction,
+          c.occurred_at,
           now,
           person?.person_id ?? null,
-          card?.card_id ?? null,
+          c.card_id,
           person?.class_id ?? null,
-          e.zone ?? p.zone ?? '',
-          e.decision,
-          e.reason ?? (card === undefined ? 'UNRESOLVED' : null),
-          e.rule ?? null,
-          e.item_id ?? null,
-          e.audit === undefined ? null : JSON.stringify(e.audit),
+          c.zone,
+          c.decision,
+          c.reason,
+          c.rule,
+          c.item_id,
+          c.audit,
         );
         if (res.changes === 0) {
           duplicates++;
@@ -173,32 +261,31 @@ export const attendanceHandlers: Handlers = {
         }
         accepted++;
         const code = codes[i];
-        if (code !== undefined) {
-          try {
-            consumeCode(state, code, p.id, 'attendance');
-          } catch (err) {
-            // only the registry's 409 is a second use; any other failure fails the upload
-            if (!(err instanceof ApiError) || err.code !== 'ERR_CODE_ALREADY_USED') throw err;
-            const first =
-              code.replayKey === undefined
-                ? undefined
-                : (
-                    state.db
-                      .prepare('SELECT principal_id FROM used_codes WHERE replay_key = ?')
-                      .get(code.replayKey) as { principal_id: string } | undefined
-                  )?.principal_id;
-            // a code used before by another reader is reported as an incident; the same reader
-            // again is one use (it resolved the code online, then uploads what it decided)
-            if (first !== p.id) {
-              recordIncident(state, {
-                kind: 'code_used_twice',
-                source: 'attendance',
-                cardId: code.card.card_id,
-                deviceId: p.id,
-                firstDeviceId: first,
-                seq: e.seq,
-              });
-            }
+        // an admitted code goes into the platform-wide one-use registry; any failure of the
+        // registry's own fails the upload
+        const first = code === undefined ? undefined : useCode(state, code, p.id, 'attendance');
+        if (code !== undefined && first !== undefined) {
+          const met = state.db
+            .prepare('SELECT purpose FROM used_codes WHERE replay_key = ?')
+            .get(code.replayKey) as { purpose: string | null };
+          if (first === p.id && met.purpose === 'resolve') {
+            // this reader resolved the code online, then uploads what it decided: one use. The
+            // registry now says so, so that this reader admitting the code once more is a second
+            // use (another reader's always is).
+            state.db
+              .prepare("UPDATE used_codes SET purpose = 'attendance' WHERE replay_key = ?")
+              .run(code.replayKey);
+          } else {
+            // a code used before by another reader, or admitted (or paid with) before by this
+            // one: a second use, reported
+            recordIncident(state, {
+              kind: 'code_used_twice',
+              source: 'attendance',
+              cardId: code.card.card_id,
+              deviceId: p.id,
+              firstDeviceId: first,
+              seq: e.seq,
+            });
           }
         }
         if (person !== undefined) {
