@@ -6,6 +6,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import {
+  describedId,
   Id,
   Page,
   PageQuery,
@@ -154,6 +155,11 @@ export type StoredEvent = Static<typeof StoredEvent>;
 export const ListEventsQuery = strictObject({
   person_id: Type.Optional(Id),
   class_id: Type.Optional(Id),
+  school_id: Type.Optional(
+    describedId(
+      "Only the events of this school's devices: class names such as `7-2` repeat between schools.",
+    ),
+  ),
   ...TimeRangeQuery,
   ...PageQuery,
   // An event's cursor names its time, device id (up to 64 characters) and seq (up to 2^53 − 1):

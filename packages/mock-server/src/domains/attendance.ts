@@ -309,21 +309,23 @@ export const attendanceHandlers: Handlers = {
   listEvents: (ctx) => {
     const { state, query: q } = ctx;
     const p = requirePrincipal(ctx);
-    const page = createListQuery(q)
+    const list = createListQuery(q)
       .eq('device_id', p.kind === 'device' ? p.id : undefined)
       .eq('person_id', q.person_id)
-      .eq('class_id', q.class_id)
-      .range('occurred_at')
-      .page(
-        state.db,
-        'events',
-        [
-          ['occurred_at', 'integer'],
-          ['device_id', 'text'],
-          ['seq', 'integer'],
-        ],
-        eventOut,
-      );
+      .eq('class_id', q.class_id);
+    // class names repeat between schools: a school's events are its devices'
+    if (q.school_id !== undefined)
+      list.where('device_id IN (SELECT device_id FROM devices WHERE school_id = ?)', q.school_id);
+    const page = list.range('occurred_at').page(
+      state.db,
+      'events',
+      [
+        ['occurred_at', 'integer'],
+        ['device_id', 'text'],
+        ['seq', 'integer'],
+      ],
+      eventOut,
+    );
     return { status: 200, body: page };
   },
 };

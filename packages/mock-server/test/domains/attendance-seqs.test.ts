@@ -363,5 +363,15 @@ describe('pushes of a class name two schools share', () => {
       await p.app.inject(signed(p, gateB, 'GET', '/v1/events?class_id=7-2')),
     ).data;
     expect(seen.map((e) => e.device_id)).toEqual(['gate-b']);
+    // the operator asks for one school's 7-2 by naming the school
+    const byOperator = async (query: string) =>
+      json<{ data: { device_id: string; seq: number }[] }>(
+        await p!.app.inject(signed(p!, operator(p!), 'GET', `/v1/events?${query}`)),
+      ).data.map((e) => `${e.device_id}#${e.seq}`);
+    expect(await byOperator('class_id=7-2')).toEqual(['gate-01#1', 'gate-b#1']);
+    expect(await byOperator('class_id=7-2&school_id=sch-demo')).toEqual(['gate-01#1']);
+    expect(await byOperator('class_id=7-2&school_id=sch-b')).toEqual(['gate-b#1']);
+    expect(await byOperator('school_id=sch-b')).toEqual(['gate-b#1', 'gate-b#2']);
+    expect(await byOperator('school_id=sch-nope')).toEqual([]);
   });
 });
