@@ -9,71 +9,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJwk, generateKeyPair } from '@campus-card/core';
 import type { Jwk } from '@campus-card/core/http';
-import type { LoadResult, Material, Verifier, VerifierStatus } from '@campus-card/verifier';
+import type { Verifier } from '@campus-card/verifier';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGateClient, type GateClientOptions } from '../src/index.js';
 import { tempDir } from './helpers.js';
+import { stubVerifier } from './stub-verifier.js';
 
 const ORIGIN = 'https://api.campus.test';
 const NOW = Date.UTC(2026, 0, 5, 8, 0, 0);
-const NOW_S = NOW / 1000;
+const _NOW_S = NOW / 1000;
 const jwk = exportJwk(generateKeyPair('ES256').privateKey, { includePrivate: true }) as Jwk;
-
-/** A verifier stand-in: byte 0 of the material is its version; a lower version is a rollback. */
-function stubVerifier(): Verifier {
-  const held: Partial<Record<Material, number>> = {};
-  const load =
-    (material: Material) =>
-    (bytes: Uint8Array): LoadResult => {
-      const version = bytes[0] ?? 0;
-      const prev = held[material];
-      if (prev !== undefined && version < prev)
-        return { ok: false, material, reason: 'ROLLBACK', detail: 'older' } as LoadResult;
-      held[material] = version;
-      return {
-        ok: true,
-        material,
-        version,
-        iat: NOW_S - 60,
-        school: material === 'trustList' ? undefined : 'sch-1',
-        changed: prev !== version,
-      } as LoadResult;
-    };
-  const ms = (material: Material, now: number) => {
-    const v = held[material];
-    return v === undefined
-      ? null
-      : { version: v, iat: NOW_S - 60, age: now - NOW_S + 60, maxAge: 86_400, state: 'fresh' as const };
-  };
-  return {
-    loadTrustList: load('trustList'),
-    loadStatusList: load('statusList'),
-    loadRoster: load('roster'),
-    verify: async () => {
-      throw new Error('not used');
-    },
-    checkPolicy: () => ({ ok: true, commit() {} }),
-    snapshot: () => new Uint8Array([1, 2, 3]),
-    restore() {},
-    replayJournal: () => ({ records: 0, applied: 0, validByteLength: 0, tornBytes: 0, expiredUntil: 0 }),
-    markReplayWindowLost: () => null,
-    recordUse: async () => ({ ok: true }),
-    status(now): VerifierStatus {
-      const sl = ms('statusList', now);
-      const ro = ms('roster', now);
-      return {
-        trustList: ms('trustList', now),
-        statusLists: sl === null ? {} : { 'sch-1': sl },
-        roster: ro === null ? null : { ...ro, school: 'sch-1' },
-        lastSyncAt: null,
-        clock: now,
-        floor: 0,
-        clockBeforeFloor: false,
-      };
-    },
-  };
-}
 
 let agent: MockAgent;
 let data: ReturnType<typeof tempDir>;
@@ -147,7 +93,7 @@ async function sync(g: Awaited<ReturnType<typeof createGateClient>>, statusList:
 
 describe('an ETag is kept only for the bytes it names', () => {
   it('a 200 whose ETag names other bytes: the bytes are used, the ETag is not sent back', async () => {
-    const g = await createGateClient(options(stubVerifier()));
+    const g = await createGateClient(options(stubVerifier().verifier));
     const v7 = doc(7);
     const v8 = doc(8);
     // the status list v7 arrives under the ETag of v8 (a cache that mixed two answers up)
@@ -176,7 +122,7 @@ describe('an ETag is kept only for the bytes it names', () => {
   });
 
   it('a weak ETag of the platform form is checked the same way; one of another form is kept as it is', async () => {
-    const g = await createGateClient(options(stubVerifier()));
+    const g = await createGateClient(options(stubVerifier().verifier));
     const v7 = doc(7);
     const etag7 = `W/${platformEtag('status-list', v7)}`;
     await sync(g, () => serve('status-list', { bytes: v7, etag: etag7 }));
@@ -197,13 +143,13 @@ describe('an ETag is kept only for the bytes it names', () => {
   it('a copy stored with the ETag of other bytes (before this check) is asked for in full after a restart', async () => {
     const v7 = doc(7);
     const v8 = doc(8);
-    const g = await createGateClient(options(stubVerifier()));
+    const g = await createGateClient(options(stubVerifier().verifier));
     await sync(g, () => serve('status-list', { bytes: v7, etag: platformEtag('status-list', v7) }));
     await g.close();
     const file = join(data.dir, 'material', 'status-list.json');
     const stored = JSON.parse(readFileSync(file, 'utf8'));
     writeFileSync(file, JSON.stringify({ ...stored, etag: platformEtag('status-list', v8) }));
-    const h = await createGateClient(options(stubVerifier()));
+    const h = await createGateClient(options(stubVerifier().verifier));
     let sent: string | undefined = 'none';
     const r = await sync(h, () =>
       serve('status-list', { bytes: v8, etag: platformEtag('status-list', v8) }, {}, (inm) => {
@@ -218,7 +164,7 @@ describe('an ETag is kept only for the bytes it names', () => {
 
 describe('a 304 confirms the held copy only for the ETag sent', () => {
   it('a 304 naming another ETag is no answer: the document is fetched in full', async () => {
-    const g = await createGateClient(options(stubVerifier()));
+    const g = await createGateClient(options(stubVerifier().verifier));
     const v7 = doc(7);
     const v8 = doc(8);
     const etag7 = platformEtag('status-list', v7);
@@ -247,7 +193,7 @@ describe('a 304 confirms the held copy only for the ETag sent', () => {
   });
 
   it('a 5xx or a refused 200 leaves the held copy and its ETag as they were', async () => {
-    const g = await createGateClient(options(stubVerifier()));
+    const g = await createGateClient(options(stubVerifier().verifier));
     const v7 = doc(7);
     const etag7 = platformEtag('status-list', v7);
     await sync(g, () => serve('status-list', { bytes: v7, etag: etag7 }));

@@ -9,7 +9,17 @@ import { DEMO_OPERATOR } from '../src/demo.js';
 import { getTrustMaterial } from '../src/domains/cards.js';
 import { checkLedger, createClock, createMockPlatform, type MockPlatform } from '../src/index.js';
 import { pruneExpired } from '../src/lib/prune.js';
-import { deviceSigner, json, operator, qrOf, signed, startReceiver, T0, whenDelayed } from './helpers.js';
+import {
+  deviceSigner,
+  failNextCommit,
+  json,
+  operator,
+  qrOf,
+  signed,
+  startReceiver,
+  T0,
+  whenDelayed,
+} from './helpers.js';
 
 const dirs: string[] = [];
 const closers: (() => unknown)[] = [];
@@ -182,23 +192,6 @@ describe('group commit over HTTP', () => {
     expect(checkLedger(p.state).balanced).toBe(true);
   });
 });
-
-/**
- * Makes the next COMMIT of a group-commit batch fail, once, as a full disk does: the batch is
- * rolled back. (Its error is logged: the log is silenced.)
- */
-function failNextCommit(p: MockPlatform): void {
-  const { db } = p.state;
-  const exec = db.exec;
-  db.exec = ((sql: string) => {
-    if (sql === 'COMMIT') {
-      db.exec = exec;
-      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    }
-    return exec.call(db, sql);
-  }) as typeof db.exec;
-  vi.spyOn(console, 'error').mockImplementation(() => undefined);
-}
 
 describe('a failed COMMIT', () => {
   // Several requests in one batch: the test opens the batch (as the first request's write does)

@@ -15,7 +15,7 @@ import {
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import Database from 'better-sqlite3';
 import type { InjectOptions } from 'fastify';
-import { expect, onTestFinished } from 'vitest';
+import { expect, onTestFinished, vi } from 'vitest';
 import { createClock, createMockPlatform, type MockPlatform } from '../src/index.js';
 
 /** A fresh directory in the system's temporary directory, removed when the running test finishes. */
@@ -23,6 +23,23 @@ export function testDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * Makes the next COMMIT of a group-commit batch fail, once, as a full disk does: the batch is
+ * rolled back. (Its error is logged: the log is silenced.)
+ */
+export function failNextCommit(p: MockPlatform): void {
+  const { db } = p.state;
+  const exec = db.exec;
+  db.exec = ((sql: string) => {
+    if (sql === 'COMMIT') {
+      db.exec = exec;
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    }
+    return exec.call(db, sql);
+  }) as typeof db.exec;
+  vi.spyOn(console, 'error').mockImplementation(() => undefined);
 }
 
 export const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);

@@ -9,7 +9,16 @@ import { CARD_STATUS, decodeStatusList, getStatus } from '@campus-card/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEMO_OPERATOR } from '../../src/demo.js';
 import { createClock, createMockPlatform, type MockPlatform } from '../../src/index.js';
-import { demoPlatform, deviceSigner, operator, schoolB, signed, T0, testDir } from '../helpers.js';
+import {
+  demoPlatform,
+  deviceSigner,
+  failNextCommit,
+  operator,
+  schoolB,
+  signed,
+  T0,
+  testDir,
+} from '../helpers.js';
 
 const KINDS = ['trust-list', 'status-list', 'roster'] as const;
 type Kind = (typeof KINDS)[number];
@@ -46,23 +55,6 @@ async function etags(p: MockPlatform, school = 'sch-demo'): Promise<Record<Kind,
   const out = {} as Record<Kind, string>;
   for (const k of KINDS) out[k] = (await get(p, k, undefined, 'GET', school)).headers.etag as string;
   return out;
-}
-
-/**
- * Makes the next COMMIT of a group-commit batch fail, once, as a full disk does: the batch is
- * rolled back. (Its error is logged: the log is silenced.)
- */
-function failNextCommit(p: MockPlatform): void {
-  const { db } = p.state;
-  const exec = db.exec;
-  db.exec = ((sql: string) => {
-    if (sql === 'COMMIT') {
-      db.exec = exec;
-      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    }
-    return exec.call(db, sql);
-  }) as typeof db.exec;
-  vi.spyOn(console, 'error').mockImplementation(() => undefined);
 }
 
 describe('a read in the middle of a batch that then fails', () => {
