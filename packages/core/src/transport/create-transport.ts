@@ -53,7 +53,10 @@ export interface TransportOptions {
   readonly retryMaxMs?: number;
   /** Jitter kind; default `'equal'` (delay in [d/2, d]). */
   readonly jitter?: 'equal' | 'full';
-  /** Longest `Retry-After` honoured, in ms; a longer one ends retrying with the error. Default 60000. */
+  /**
+   * Longest `Retry-After` honoured, in ms; a longer one ends retrying with the error. Default
+   * 60000. A shorter `Retry-After` than the backoff delay (`0`, a past date) waits the backoff.
+   */
   readonly maxRetryAfterMs?: number;
   /** Clock in epoch ms; default `Date.now`. Drives the signature's `created` and `Retry-After` dates. */
   readonly now?: () => number;
@@ -89,7 +92,8 @@ export interface TransportRequest {
    * Idempotency key. Default: an `Idempotency-Key` in {@link TransportRequest.headers}, else a
    * random UUID for POST/PUT/PATCH/DELETE, reused across retries. `null` opts out: no key is sent,
    * and a request other than GET/HEAD/OPTIONS is then never retried (not after a lost response, a
-   * 429 or a 5xx).
+   * 429 or a 5xx). A key must be 1 to 255 visible ASCII characters (the platform's limit), else
+   * the request rejects with a `TypeError` before anything is sent.
    */
   readonly idempotencyKey?: string | null;
   /** Abort signal; aborting rejects with `signal.reason`, also during a backoff sleep. */
@@ -107,7 +111,12 @@ export interface TransportRequest {
    *   content type, empty body, a 3xx redirect, a `schema` mismatch) or
    *   `ERR_RESPONSE_INVALID_JSON` (unparsable), carrying the status. A captive portal's HTML page
    *   or a truncated body therefore never reaches the caller as a result.
-   * - `'bytes'`: the raw `Uint8Array` (e.g. `application/cbor` trust material), unchecked.
+   * - `'bytes'`: the raw `Uint8Array` (e.g. `application/cbor` trust material) of a 2xx, or the
+   *   empty body of a 304; a 3xx redirect or a 2xx `application/problem+json` rejects with
+   *   `ERR_RESPONSE_INVALID`. The bytes are not otherwise checked.
+   *
+   * With either, a 2xx carrying `application/problem+json` is an error report, not a result,
+   * and rejects with `ERR_RESPONSE_INVALID`.
    *
    * Error bodies (≥ 400) are always parsed as problem+json when they are JSON.
    */
@@ -142,7 +151,8 @@ export interface Transport {
   /**
    * Sends a signed request with retries; resolves for a 2xx (and 304) whose body fits
    * `responseType` and `schema`, and rejects with a {@link CampusCardApiError} (subclass)
-   * otherwise, or with `signal.reason` on abort.
+   * otherwise, or with `signal.reason` on abort. A request that cannot be sent as given (a bad
+   * path, idempotency key or header value) rejects with a `TypeError` and is not retried.
    */
   request<T = unknown>(options: TransportRequest): Promise<TransportResponse<T>>;
   /** Closes the own `Agent` (a caller-supplied dispatcher is left open). */
@@ -151,11 +161,20 @@ export interface Transport {
 
 const SAFE_METHODS = new Set<string>(['GET', 'HEAD', 'OPTIONS']);
 const KEYED_METHODS = new Set<string>(['POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * 4xx answers that say the request was not acted on and may be repeated: 408 (RFC 9110 §15.5.9),
+ * 425 Too Early (RFC 8470 §5.2) and 429 (RFC 6585 §4).
+ */
+const RETRY_STATUSES = new Set([408, 425, 429]);
+/** The longest delay `setTimeout` keeps; a longer one fires at once (Node, browsers). */
+const MAX_TIMER_MS = 2_147_483_647;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function assertMs(name: string, v: number, allowZero = true): number {
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    throw new RangeError(`"${name}" must be a ${allowZero ? 'non-negative' : 'positive'} number of ms`);
+  if (!Number.isFinite(v) || v < 0 || v > MAX_TIMER_MS || (!allowZero && v === 0)) {
+    throw new RangeError(
+      `"${name}" must be a ${allowZero ? 'non-negative' : 'positive'} number of ms ≤ ${MAX_TIMER_MS}`,
+    );
   }
   return v;
 }
@@ -186,6 +205,16 @@ function assertBytes(name: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 1)
     throw new RangeError(`"${name}" must be a positive integer of bytes`);
   return v;
+}
+
+/**
+ * An `Idempotency-Key` the platform accepts: 1 to 255 visible ASCII characters. An empty or
+ * blank key would count as a key here (and the request be retried) while the server sees none.
+ */
+function assertIdempotencyKey(key: string): void {
+  if (typeof key !== 'string' || !/^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/.test(key)) {
+    throw new TypeError('idempotencyKey must be 1 to 255 visible ASCII characters (or null for none)');
+  }
 }
 
 function randomNonce(): string {
@@ -220,6 +249,8 @@ type Attempt =
   | { readonly kind: 'too-large'; readonly error: CampusCardApiError };
 
 const JSON_TYPE = /[/+]json\b/i;
+/** `application/problem+json` (RFC 9457 §3): an error report, never a success body. */
+const PROBLEM_TYPE = /^\s*application\/problem\+json\s*(?:;|$)/i;
 
 /**
  * A copy of a schema without `additionalProperties: false`, so that fields a newer platform adds
@@ -255,7 +286,7 @@ function validatorOf(schema: TSchema): (value: unknown) => ValidationResult {
  * `content-digest` with a body) with a fresh `nonce` and `created`. POST/PUT/PATCH/DELETE carry
  * an `Idempotency-Key`, the same on every retry. Only safe methods (GET/HEAD/OPTIONS) and keyed
  * requests are ever retried, never a POST without a key: after lost responses and timeouts,
- * 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 429, 5xx, and any other 4xx whose problem body says
+ * 409 `ERR_IDEMPOTENCY_IN_PROGRESS`, 408, 425, 429, 5xx, and any other 4xx whose problem body says
  * `retryable: true` (e.g. a 409 `ERR_CONFLICT` when a concurrent change won a race), honouring
  * `Retry-After`; a problem body with `retryable: false` vetoes. Other 4xx are never retried.
  *
@@ -366,6 +397,11 @@ export function createTransport(options: TransportOptions): Transport {
       return { kind: 'response', status: res.statusCode, headers: resHeaders, bytes };
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
+      // undici refused the request itself (a header value with CR/LF, a bad method): a caller's
+      // mistake, which no retry mends and which is no connection failure
+      if (errorCode(err) === 'UND_ERR_INVALID_ARG') {
+        throw new TypeError(`request refused before sending: ${(err as Error).message}`, { cause: err });
+      }
       const isTimeout = timedOut || TIMEOUT_CODES.has(errorCode(err) ?? '');
       const init = {
         code: isTimeout ? 'ERR_TIMEOUT' : 'ERR_CONNECTION',
@@ -395,6 +431,26 @@ export function createTransport(options: TransportOptions): Transport {
   }
 
   /**
+   * A success answer with `responseType: 'bytes'`: a 2xx, or a 304 (the caller's conditional
+   * request), else `ERR_RESPONSE_INVALID`. A redirect's page or a problem+json under a 2xx is
+   * not the material asked for.
+   */
+  function checkBytesAnswer(status: number, headers: Record<string, string>): void {
+    let why: string | undefined;
+    if (status >= 300 && status !== 304) why = `unexpected HTTP ${status} (a redirect?)`;
+    else if (PROBLEM_TYPE.test(headers['content-type'] ?? ''))
+      why = `HTTP ${status} with a problem+json body (an error dressed as a success)`;
+    if (why === undefined) return;
+    throw new ErrorBase({
+      code: 'ERR_RESPONSE_INVALID',
+      message: why,
+      status,
+      requestId: requestIdFrom(headers),
+      headers,
+    });
+  }
+
+  /**
    * A success body expected as JSON: `undefined` for 204/304 or HEAD; otherwise a 2xx with a JSON
    * content type and a non-empty body that parses (and matches `schema`), else a typed error.
    */
@@ -421,6 +477,12 @@ export function createTransport(options: TransportOptions): Transport {
       throw invalid(
         'ERR_RESPONSE_INVALID',
         `HTTP ${status} with content type "${type}" instead of JSON (a captive portal or proxy?)`,
+      );
+    }
+    if (PROBLEM_TYPE.test(type)) {
+      throw invalid(
+        'ERR_RESPONSE_INVALID',
+        `HTTP ${status} with a problem+json body (an error dressed as a success)`,
       );
     }
     if (bytes.length === 0) throw invalid('ERR_RESPONSE_INVALID', `HTTP ${status} with an empty body`);
@@ -466,6 +528,7 @@ export function createTransport(options: TransportOptions): Transport {
           headers['idempotency-key'] ??
           (KEYED_METHODS.has(method) ? globalThis.crypto.randomUUID() : undefined));
     delete headers['idempotency-key'];
+    if (idempotencyKey !== undefined) assertIdempotencyKey(idempotencyKey);
     let body: Uint8Array | undefined;
     if (req.body !== undefined) {
       body = new TextEncoder().encode(JSON.stringify(req.body));
@@ -486,6 +549,7 @@ export function createTransport(options: TransportOptions): Transport {
         canRetry = replaySafe;
       } else {
         if (result.status < 400 && req.responseType === 'bytes') {
+          checkBytesAnswer(result.status, result.headers);
           return {
             status: result.status,
             headers: result.headers,
@@ -512,11 +576,12 @@ export function createTransport(options: TransportOptions): Transport {
         canRetry =
           !vetoed &&
           replaySafe &&
-          (result.status === 429 || inProgress || result.status >= 500 || saysRetry) &&
+          (RETRY_STATUSES.has(result.status) || inProgress || result.status >= 500 || saysRetry) &&
           (retryAfterMs === undefined || retryAfterMs <= maxRetryAfterMs);
       }
       if (!canRetry || retry >= maxRetries) throw error;
-      const delay = retryAfterMs ?? computeBackoff(retry + 1, backoff, random);
+      // Retry-After is a floor, not a licence to hammer: `0` or a past date waits the backoff
+      const delay = Math.max(retryAfterMs ?? 0, computeBackoff(retry + 1, backoff, random));
       await sleep(delay, signal);
     }
   }

@@ -115,7 +115,12 @@ export function errorFromResponse(
 ): CampusCardApiError {
   const problem = isProblem(body) ? body : undefined;
   const code = problem?.code ?? `ERR_HTTP_${status}`;
-  const defaultRetryable = status === 429 || status >= 500 || code === 'ERR_IDEMPOTENCY_IN_PROGRESS';
+  const defaultRetryable =
+    status === 408 ||
+    status === 425 ||
+    status === 429 ||
+    status >= 500 ||
+    code === 'ERR_IDEMPOTENCY_IN_PROGRESS';
   const init: CampusCardApiErrorInit = {
     code,
     message: problem ? `${problem.title}${problem.detail ? `: ${problem.detail}` : ''}` : `HTTP ${status}`,
