@@ -18,7 +18,6 @@ import { stubVerifier } from './stub-verifier.js';
 
 const ORIGIN = 'https://api.campus.test';
 const NOW = Date.UTC(2026, 0, 5, 8, 0, 0);
-const _NOW_S = NOW / 1000;
 const jwk = exportJwk(generateKeyPair('ES256').privateKey, { includePrivate: true }) as Jwk;
 
 let agent: MockAgent;

@@ -17,17 +17,27 @@ import {
   Timestamp,
 } from './common.js';
 
+/** No C0 or C1 control character (a NUL cuts a `dorm:` group short in a reader's C string). */
+const PLAIN = '[^\\u0000-\\u001f\\u007f-\\u009f]';
+/** Free text of 1 to `max` characters, none of them a control character. */
 const Text = (max = 128, description?: string) =>
-  Type.String({ minLength: 1, maxLength: max, ...(description === undefined ? {} : { description }) });
-
-// Free text (names, grade, dorm, zone …) holds no control character, and a name is not blank:
-// the platform refuses either with 400 `ERR_VALIDATION` naming the field.
+  Type.String({
+    minLength: 1,
+    maxLength: max,
+    pattern: `^${PLAIN}*$`,
+    ...(description === undefined ? {} : { description }),
+  });
+/** A name: {@link Text} that is not blank (something other than white space). */
+const Name = (max = 128) =>
+  Type.String({ minLength: 1, maxLength: max, pattern: `^${PLAIN}*(?=\\S)${PLAIN}+$` });
 
 /** Request body: create a school. */
 export const CreateSchoolBody = strictObject({
   school_id: Id,
-  name: Text(),
-  campuses: Type.Optional(Type.Array(Text(64), { maxItems: 32, description: 'Each campus once.' })),
+  name: Name(),
+  campuses: Type.Optional(
+    Type.Array(Text(64), { maxItems: 32, uniqueItems: true, description: 'Each campus once.' }),
+  ),
 });
 /** Create-school body. */
 export type CreateSchoolBody = Static<typeof CreateSchoolBody>;
@@ -54,7 +64,7 @@ export const CreatePersonBody = strictObject({
   person_id: Id,
   school_id: Id,
   kind: PersonKind,
-  name: Text(),
+  name: Name(),
   grade: Type.Optional(Text(32)),
   college: Type.Optional(Text(64)),
   major: Type.Optional(Text(64)),
@@ -198,7 +208,7 @@ export const MerchantCategory = Type.Union([
 export const CreateMerchantBody = strictObject({
   merchant_id: Id,
   school_id: Id,
-  name: Text(),
+  name: Name(),
   category: MerchantCategory,
   public_jwk: PublicJwk,
 });

@@ -138,28 +138,6 @@ function checkJwk(jwk: PublicJwk): string {
   return JSON.stringify(pub);
 }
 
-/** C0 and C1 control characters (Unicode `Cc`): NUL, tab, line breaks, escape, DEL, NEL… */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it finds
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-/**
- * Refuses free text that no school system holds and no reader shows: a control character (a NUL
- * cuts a `dorm:` group short in a reader's C string, a line break splits a log line), or, for a
- * name, nothing but white space. 400 `ERR_VALIDATION` naming every field at fault, before any
- * state is read or changed. `fields` are `[path, value, isName]`; undefined values are skipped.
- */
-function checkText(fields: readonly (readonly [string, string | undefined, boolean?])[]): void {
-  const errors: { path: string; message: string }[] = [];
-  for (const [path, value, isName] of fields) {
-    if (value === undefined) continue;
-    if (CONTROL.test(value)) errors.push({ path, message: 'must not hold control characters' });
-    else if (isName === true && value.trim() === '') errors.push({ path, message: 'must not be blank' });
-  }
-  if (errors.length > 0) {
-    throw new ApiError(400, 'ERR_VALIDATION', `${errors[0]?.path}: ${errors[0]?.message}`, { errors });
-  }
-}
-
 function requireSchool(state: PlatformState, schoolId: string): void {
   if (state.db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(schoolId) === undefined) {
     throw new ApiError(404, 'ERR_NOT_FOUND', `school ${schoolId} not found`);
@@ -193,7 +171,6 @@ export function createOperator(
 
 /** Inserts a device (used by the handler and the demo loader). */
 export function insertDevice(state: PlatformState, b: CreateDeviceBody): Device {
-  checkText([['body/zone', b.zone]]);
   requireSchool(state, b.school_id);
   if (principalExists(state, b.device_id))
     throw new ApiError(409, 'ERR_CONFLICT', `id ${b.device_id} is taken`);
@@ -253,16 +230,6 @@ export const directoryHandlers: Handlers = {
     ctx.commit(() => {
       const { db, clock } = ctx.state;
       const b = ctx.body;
-      checkText([
-        ['body/name', b.name, true],
-        ...(b.campuses ?? []).map((c, i) => [`body/campuses/${i}`, c] as const),
-      ]);
-      const twice = (b.campuses ?? []).find((c, i, all) => all.indexOf(c) !== i);
-      if (twice !== undefined) {
-        throw new ApiError(400, 'ERR_VALIDATION', `campuses: ${twice} is listed twice`, {
-          errors: [{ path: 'body/campuses', message: 'each campus once' }],
-        });
-      }
       if (db.prepare('SELECT 1 FROM schools WHERE school_id = ?').get(b.school_id) !== undefined) {
         throw new ApiError(409, 'ERR_CONFLICT', `school ${b.school_id} exists`);
       }
@@ -288,15 +255,6 @@ export const directoryHandlers: Handlers = {
   createPerson: (ctx) =>
     ctx.commit(() => {
       const { state, body: b } = ctx;
-      checkText([
-        ['body/name', b.name, true],
-        ['body/grade', b.grade],
-        ['body/college', b.college],
-        ['body/major', b.major],
-        ['body/campus', b.campus],
-        ['body/dorm', b.dorm],
-        ['body/room', b.room],
-      ]);
       // A class, a dorm and a room are `class:`, `dorm:` and `room:` groups in the parent's
       // credential and the roster: a reader's class or dorm rule would admit the parent as a student.
       if (b.kind === 'parent') {
@@ -407,7 +365,6 @@ export const directoryHandlers: Handlers = {
   createMerchant: (ctx) =>
     ctx.commit(() => {
       const { state, body: b } = ctx;
-      checkText([['body/name', b.name, true]]);
       requireSchool(state, b.school_id);
       if (principalExists(state, b.merchant_id))
         throw new ApiError(409, 'ERR_CONFLICT', `id ${b.merchant_id} is taken`);
