@@ -71,7 +71,12 @@ export const CreatePersonBody = strictObject({
   class_id: Type.Optional(describedId('Not for parents (a class is a group readers admit).')),
   campus: Type.Optional(Text(64)),
   dorm: Type.Optional(Text(32, 'Not for parents (a dorm is a group readers admit).')),
-  room: Type.Optional(Text(32, 'Not for parents.')),
+  room: Type.Optional(
+    Text(
+      32,
+      'Not for parents; needs `dorm`. Readers see it as the group `room:<dorm>-<room>`: a dorm and room whose group another dorm and room of the school already spell (dorm `N` room `1-101` beside dorm `N-1` room `101`) is refused, 409 `ERR_CONFLICT`.',
+    ),
+  ),
   student_ids: Type.Optional(
     Type.Array(Id, {
       maxItems: 16,

@@ -224,6 +224,38 @@ export function insertDevice(state: PlatformState, b: CreateDeviceBody): Device 
   return deviceOut(state.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(b.device_id) as never);
 }
 
+/**
+ * A room is a `room:<dorm>-<room>` group, which only names one room while no other dorm and room of
+ * the school spell the same group: dorm `N` room `1-101` and dorm `N-1` room `101` are both
+ * `room:N-1-101`, and a reader's rule for the one would admit the other offline (the platform's
+ * own zone check tells them apart, readers cannot). So a room needs its dorm, and a room whose
+ * group another dorm's room already has is refused (409); the group format stays as readers know it.
+ */
+function checkRoomGroup(
+  state: PlatformState,
+  schoolId: string,
+  dorm: string | undefined,
+  room: string,
+): void {
+  if (dorm === undefined) {
+    throw new ApiError(400, 'ERR_VALIDATION', 'a room is in a dorm: give the dorm too', {
+      errors: [{ path: 'body/dorm', message: 'required with room' }],
+    });
+  }
+  const other = state.db
+    .prepare(
+      "SELECT dorm, room FROM people WHERE school_id = ? AND dorm IS NOT NULL AND dorm <> ? AND room IS NOT NULL AND dorm || '-' || room = ? LIMIT 1",
+    )
+    .get(schoolId, dorm, `${dorm}-${room}`) as { dorm: string; room: string } | undefined;
+  if (other !== undefined) {
+    throw new ApiError(
+      409,
+      'ERR_CONFLICT',
+      `dorm ${dorm} room ${room} is the reader group room:${dorm}-${room}, which names dorm ${other.dorm} room ${other.room} already`,
+    );
+  }
+}
+
 /** Directory handlers. */
 export const directoryHandlers: Handlers = {
   createSchool: (ctx) =>
@@ -269,6 +301,7 @@ export const directoryHandlers: Handlers = {
       requireSchool(state, b.school_id);
       if (getPersonRow(state, b.person_id) !== undefined)
         throw new ApiError(409, 'ERR_CONFLICT', `person ${b.person_id} exists`);
+      if (b.room !== undefined) checkRoomGroup(state, b.school_id, b.dorm, b.room);
       for (const sid of b.student_ids ?? []) {
         const s = getPersonRow(state, sid);
         if (s === undefined || s.kind !== 'student' || s.school_id !== b.school_id) {

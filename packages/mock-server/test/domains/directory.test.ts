@@ -715,3 +715,40 @@ describe('odd text in the directory', () => {
     expect(fine.statusCode, fine.body).toBe(201);
   });
 });
+
+describe('room groups', () => {
+  it('a room needs its dorm, and a dorm and room spelling another room group of the school is refused: no state change', async () => {
+    p = await demoPlatform();
+    const student = (id: string, over: object) => ({
+      person_id: id,
+      school_id: 'sch-demo',
+      kind: 'student',
+      name: 'S',
+      ...over,
+    });
+    const first = await post(p, '/v1/people', student('x-s1', { dorm: 'N', room: '1-101' }));
+    expect(first.statusCode, first.body).toBe(201);
+    const before = counts(p);
+    // dorm N-1 room 101 is room:N-1-101 too: a reader's rule for one room would admit the other
+    const clash = await post(p, '/v1/people', student('x-s2', { dorm: 'N-1', room: '101' }));
+    expect(problem(clash)).toEqual([
+      409,
+      'ERR_CONFLICT',
+      'dorm N-1 room 101 is the reader group room:N-1-101, which names dorm N room 1-101 already',
+    ]);
+    const noDorm = await post(p, '/v1/people', student('x-s3', { room: '101' }));
+    expect(problem(noDorm)).toEqual([400, 'ERR_VALIDATION', 'a room is in a dorm: give the dorm too']);
+    expect(json(noDorm).errors).toEqual([{ path: 'body/dorm', message: 'required with room' }]);
+    expect(counts(p)).toEqual(before);
+    // the same room again is the same group (roommates); another school's rooms are its own
+    const roommate = await post(p, '/v1/people', student('x-s4', { dorm: 'N', room: '1-101' }));
+    expect(roommate.statusCode, roommate.body).toBe(201);
+    const school = await post(p, '/v1/schools', { school_id: 'sch-y', name: 'Y' });
+    expect(school.statusCode, school.body).toBe(201);
+    const elsewhere = await post(p, '/v1/people', {
+      ...student('y-s1', { dorm: 'N-1', room: '101' }),
+      school_id: 'sch-y',
+    });
+    expect(elsewhere.statusCode, elsewhere.body).toBe(201);
+  });
+});
