@@ -80,6 +80,13 @@ const schoolParams = strictObject({ school_id: Id });
 const cardParams = strictObject({ card_id: Id });
 const anySigned = ['operator', 'device', 'merchant'] as const;
 
+/**
+ * A card must expire by 9999-12-31T23:59:59Z, the last time a `Timestamp` can write (the virtual
+ * clock of the mock platform can be set near it).
+ */
+const LATEST_EXPIRY =
+  'A card that would expire after 9999-12-31T23:59:59Z (the last time a timestamp can write) is a 422 `ERR_VALIDATION` naming `body/validity_days`, and nothing is written.';
+
 /** Card routes. */
 export const cardRoutes = [
   {
@@ -87,6 +94,7 @@ export const cardRoutes = [
     path: '/v1/cards',
     operationId: 'issueCard',
     summary: "Issue a card bound to the holder's phone key (one school, one role, one card per person)",
+    description: LATEST_EXPIRY,
     tag: 'cards',
     auth: ['operator'],
     body: IssueCardBody,
@@ -109,6 +117,7 @@ export const cardRoutes = [
     path: '/v1/cards/{card_id}/renew',
     operationId: 'renewCard',
     summary: 'Renew the credential, optionally registering a new phone key; the card id stays',
+    description: `The card gets a new status index, and its previous one is published revoked, when the renewal registers a new phone key or ends the card sooner than its current credential does (a reader judges a full code by the validity inside its credential): the previous credential then stops passing at readers as online. A renewal that ends the card as late or later keeps the index. Without \`validity_days\`, the card keeps its number of days. ${LATEST_EXPIRY}`,
     tag: 'cards',
     auth: ['operator'],
     params: cardParams,
@@ -154,6 +163,8 @@ export const cardRoutes = [
     path: '/v1/cards/{card_id}/physical-card',
     operationId: 'linkPhysicalCard',
     summary: 'Link a physical card as the secondary card of the same account (same wallet, same records)',
+    description:
+      'The credential is signed again naming `card_number`, with the same phone key, status index and validity; a new UID gives the roster a new version, a new number alone does not (the roster carries UID hashes). Linking the physical card the card already has, under the same number, changes nothing: 200 with the card as it is. A UID linked to another card is a 409 `ERR_CONFLICT`.',
     tag: 'cards',
     auth: ['operator'],
     params: cardParams,

@@ -44,7 +44,7 @@ import {
   type Principal,
   requirePrincipal,
 } from '../context.js';
-import { iso } from '../lib/clock.js';
+import { CLOCK_MAX_MS, iso } from '../lib/clock.js';
 import type { Batch } from '../lib/group-commit.js';
 import { createNodeSignatureBackend } from '../lib/node-verify.js';
 import { ApiError, notFound, rolledBack } from '../lib/problem.js';
@@ -943,6 +943,22 @@ function credentialFits(
 const validityDaysOf = (card: Pick<CardRow, 'issued_at' | 'expires_at'>): number =>
   Math.max(1, Math.round((card.expires_at - card.issued_at) / 1000 / DAY));
 
+/**
+ * Throws a 422 naming `body/validity_days` when a card issued at `iat` (unix seconds) for `days`
+ * days would expire after the last time the contract's timestamps can write (9999-12-31T23:59:59Z,
+ * a four-digit year), which the virtual clock can be set near. Its `expires_at` could not be
+ * answered, so the request would end in a 500 after taking a status index; it is refused first,
+ * writing nothing. The days (the request's, or the card's own on a renewal without them) are
+ * what the caller can change.
+ */
+function checkExpiry(iat: number, days: number): void {
+  if ((iat + days * DAY) * 1000 <= CLOCK_MAX_MS) return;
+  const message = `a card valid ${days} days from ${iso(iat * 1000)} would expire after 9999-12-31T23:59:59Z, the last time the contract can write; give fewer days`;
+  throw new ApiError(422, 'ERR_VALIDATION', message, {
+    errors: [{ path: 'body/validity_days', message }],
+  });
+}
+
 /** Whether a card row changed since `before` was read (by content: a frozen clock hides times). */
 function cardChanged(before: CardRow, now: CardRow): boolean {
   return (
@@ -1092,6 +1108,14 @@ function writeLinkRefreshes(
 }
 
 function holderKeyOf(jwk: PublicJwk): PublicKey {
+  // An OKP key has no y (RFC 8037 §2). Core would drop it and register the key that x names, so
+  // the caller's key would not be the one it sent: refused, as every other malformed key is (each
+  // key has one encoding, spec §2.4).
+  if (jwk.kty === 'OKP' && jwk.y !== undefined) {
+    throw new ApiError(400, 'ERR_VALIDATION', 'holder_jwk: an OKP (Ed25519) key has no y', {
+      errors: [{ path: 'body/holder_jwk', message: 'an OKP key has no y' }],
+    });
+  }
   try {
     return importPublicJwk(jwk);
   } catch (e) {
@@ -1506,6 +1530,9 @@ export const cardHandlers: Handlers = {
       throw new ApiError(409, 'ERR_CARD_EXISTS', 'this person already has a live card of this role (C1)');
     const holder = holderKeyOf(b.holder_jwk);
     const days = b.validity_days ?? 30;
+    // one issue time for every check and for the credential
+    const iat = state.clock.nowSeconds();
+    checkExpiry(iat, days);
     const draft = (index: number) => ({
       card_id: newCardId(person.school_id, index),
       school_id: person.school_id,
@@ -1522,7 +1549,7 @@ export const cardHandlers: Handlers = {
     // makes the issue a retryable 409).
     const next = draft(peekStatusIndex(state, person.school_id));
     const refused =
-      credentialFits(state, next, holder, days, { blame }) ??
+      credentialFits(state, next, holder, days, { iat, blame }) ??
       (b.role === 'student'
         ? linkRefreshesFit(state, person.person_id, next.card_id, 'body/person_id')
         : undefined);
@@ -1532,8 +1559,9 @@ export const cardHandlers: Handlers = {
     const reserved = reserveStatusIndex(state, person.school_id);
     const { index } = reserved;
     const cardId = newCardId(person.school_id, index);
-    const { credential, iat, linked } = await buildCredential(state, draft(index), holder, days, {
+    const { credential, linked } = await buildCredential(state, draft(index), holder, days, {
       issuer,
+      iat,
       blame,
     });
     // a student's new card is linked to their parents: their credentials gain it
@@ -1601,6 +1629,9 @@ export const cardHandlers: Handlers = {
         ? importPublicJwk(JSON.parse(card.holder_jwk))
         : holderKeyOf(ctx.body.holder_jwk);
     const days = ctx.body.validity_days ?? validityDaysOf(card);
+    // one issue time for every check and for the credential
+    const iat = state.clock.nowSeconds();
+    checkExpiry(iat, days);
     const person = getPersonRow(state, card.person_id);
     if (person === undefined) throw notFound(`person ${card.person_id}`);
     const linked = linkedCardIds(state, person);
@@ -1608,9 +1639,14 @@ export const cardHandlers: Handlers = {
     // its credential, not the roster's: the old phone's credential would verify offline until it
     // expired. Its index, no longer any card's, is published revoked from the next status list.
     // So does a parent's credential naming a card the parent is no longer linked to (one kept
-    // from before the platform signed parents' credentials again on such a change).
+    // from before the platform signed parents' credentials again on such a change), and a renewal
+    // that ends the card sooner than its current credential: a reader judges a full code by the
+    // validity inside its credential, so the previous one would pass every reader until its own,
+    // later expiry, while the platform refuses the card online from the new one. A renewal that
+    // ends it as late or later keeps the index: the previous credential grants no more.
     const newKey = toBase64Url(holder.kid) !== card.holder_kid;
-    const newIndex = newKey || credentialLinks(card).some((id) => !linked.includes(id));
+    const shortened = (iat + days * DAY) * 1000 < card.expires_at;
+    const newIndex = newKey || shortened || credentialLinks(card).some((id) => !linked.includes(id));
     const blame = { path: 'params/card_id', whose: `card ${card.card_id} (person ${card.person_id})` };
     // a credential the format cannot carry is refused before an index is taken
     const refused = newIndex
@@ -1620,6 +1656,7 @@ export const cardHandlers: Handlers = {
           holder,
           days,
           {
+            iat,
             linked,
             blame,
           },
@@ -1628,12 +1665,12 @@ export const cardHandlers: Handlers = {
     if (refused !== undefined) await refused;
     const reserved = newIndex ? reserveStatusIndex(state, card.school_id) : undefined;
     const statusIndex = reserved?.index ?? card.status_index;
-    const { credential, iat } = await buildCredential(
+    const { credential } = await buildCredential(
       state,
       { ...card, status_index: statusIndex },
       holder,
       days,
-      { linked, blame },
+      { iat, linked, blame },
     );
     return ctx.commit(() => {
       checkReserved(reserved);
@@ -1697,6 +1734,23 @@ export const cardHandlers: Handlers = {
     const hash = toHex(computeUidHash(card.school_id, hexBytes(ctx.body.uid_hex)));
     const number = ctx.body.card_number;
     checkLinkable(state, card, hash);
+    // The physical card the card already has, under the same number: nothing to change. Signing
+    // the credential again and giving the roster a new version would make every reader download
+    // an unchanged roster and every phone fetch an equivalent credential (a vendor's sync that
+    // links its cards again each night would churn the whole school). Checked again in the commit,
+    // which stores the idempotency outcome: a change meanwhile is a retryable 409.
+    if (card.physical_uid_hash === hash && card.physical_card_number === number) {
+      return ctx.commit(() => {
+        const now = getCardRow(state, card.card_id) as CardRow;
+        checkLinkable(state, now, hash);
+        if (now.physical_uid_hash !== hash || now.physical_card_number !== number) {
+          throw new ApiError(409, 'ERR_CONFLICT', 'the card changed during the link; retry', {
+            retryable: true,
+          });
+        }
+        return { status: 200, body: cardOut(now) };
+      });
+    }
     // The credential names the physical card (`physicalCard`): signed again with the new number,
     // with the same phone key, status index, linked cards, `iat` and expiry. The index stays even
     // when the card replaces another physical card: the previous credential's `physicalCard` is a
@@ -1729,7 +1783,9 @@ export const cardHandlers: Handlers = {
         )
         .run(hash, number, Buffer.from(credential), state.clock.now(), card.card_id);
       recordCardHistory(state, card.card_id);
-      touchTrustMaterial(state, card.school_id, ['roster']);
+      // the roster carries the UID hashes, not the numbers: a new number for the same physical
+      // card changes only the credential
+      if (now.physical_uid_hash !== hash) touchTrustMaterial(state, card.school_id, ['roster']);
       return { status: 200, body: cardOut(getCardRow(state, card.card_id) as CardRow) };
     });
   },
