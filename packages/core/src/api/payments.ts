@@ -11,6 +11,7 @@ import {
   Balance,
   BusinessKey,
   Id,
+  MAX_AMOUNT_FEN,
   Money,
   MoneyTotal,
   OWN_SCHOOL_ONLY,
@@ -90,7 +91,12 @@ export const Order = strictObject({
   kind: OrderKind,
   status: OrderStatus,
   amount: Money,
-  refunded_amount: Money,
+  refunded_amount: Type.Integer({
+    minimum: 0,
+    maximum: MAX_AMOUNT_FEN,
+    description:
+      'Fen returned to the wallet: the refunds, and after a reversal of a captured payment all the rest, so then `amount`. `refunds` lists the refunds only.',
+  }),
   person_id: Id,
   card_id: Type.Union([Id, Type.Null()]),
   merchant_id: Type.Union([Id, Type.Null()]),
@@ -222,13 +228,13 @@ export const OfflineItemResult = strictObject({
     Type.Literal('accepted', { description: 'Booked: an order was made and the wallet debited.' }),
     Type.Literal('duplicate', {
       description:
-        'Seen before: this (device, seq), or the same sale (amount, code or UID) under this out_trade_no. Nothing new is booked.',
+        "Seen before: this (device, seq), or the same sale (amount, code or UID) under this out_trade_no. Nothing new is booked. A (device, seq) already used by a sale under another out_trade_no is answered with that sale's out_trade_no: the item is not booked, send it again under a new seq.",
     }),
     Type.Literal('rejected', { description: 'Not booked: `code` says why.' }),
   ]),
   code: Type.Union([Type.String(), Type.Null()], {
     description:
-      "Why it was rejected: `ERR_OFFLINE_CAP`, `ERR_OUT_TRADE_NO_CONFLICT` (the out_trade_no names another sale), `ERR_CODE_ALREADY_USED`, `ERR_CARD_NOT_ACTIVE`, `ERR_CAPTURED_AT` (captured_at after now or before the POS was registered, beyond the signature clock tolerance) or a token-format code (`ERR_REVOKED`, …). For a duplicate of a (device, seq), the first answer's code.",
+      "Why it was rejected: `ERR_OFFLINE_CAP`, `ERR_OUT_TRADE_NO_CONFLICT` (the out_trade_no names another sale, also when that sale was recorded under this very seq: a POS numbering again from the start), `ERR_CODE_ALREADY_USED`, `ERR_CARD_NOT_ACTIVE`, `ERR_CAPTURED_AT` (captured_at after now or before the POS was registered, beyond the signature clock tolerance) or a token-format code (`ERR_REVOKED`, …). For a duplicate of a (device, seq), the first answer's code.",
   }),
   order_id: Type.Union([Id, Type.Null()]),
   conflict_device_id: Type.Union([Id, Type.Null()], {
@@ -279,6 +285,8 @@ export const paymentRoutes = [
     path: '/v1/payments/{out_trade_no}',
     operationId: 'getPayment',
     summary: "Query an order by the merchant's order number (passive)",
+    description:
+      "A device or merchant gets its merchant's order. The operator gets the top-up or fee it numbered so; a number it never used is looked up among the merchants' orders (the oldest, when several merchants used it: `GET /v1/orders` lists them all).",
     tag: 'payments',
     auth: ['device', 'merchant', 'operator'],
     params: tradeParams,
@@ -317,7 +325,7 @@ export const paymentRoutes = [
     operationId: 'createRefund',
     summary: 'Refund part of a successful payment; idempotent by out_refund_no',
     description:
-      'Only a `success` payment (kind `payment` or `offline_payment`): any other order, a top-up or a fee included, is 409 `ERR_ORDER_STATE`; more than the rest of the amount is 409 `ERR_REFUND_EXCEEDS`.',
+      'Only a `success` payment (kind `payment` or `offline_payment`): any other order, a top-up or a fee included, is 409 `ERR_ORDER_STATE`; more than the rest of the amount is 409 `ERR_REFUND_EXCEEDS`. A payment still `processing` is a retryable 409 `ERR_ORDER_STATE` with `Retry-After` (the seconds to its confirmation), not stored under the Idempotency-Key: send the same request again once it is captured. An `out_refund_no` the merchant already used answers its refund (200) when it names the same order and amount, even after a later reversal, and is 409 `ERR_CONFLICT` otherwise.',
     tag: 'payments',
     auth: payers,
     params: tradeParams,

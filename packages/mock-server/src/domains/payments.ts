@@ -260,11 +260,15 @@ function scopeOf(p: Principal): string {
 
 function lookupForCaller(ctx: HandlerContext, outTradeNo: string): OrderRow {
   const p = requirePrincipal(ctx);
+  // The operator numbers its own orders (top-ups, fees) in its own scope: the order it numbered so
+  // comes first, not a merchant's order made earlier under the same number. Only a number it never
+  // used is looked up among the merchants' orders (the oldest, when several merchants used it).
   const row =
     p.kind === 'operator'
-      ? (ctx.state.db
+      ? (findOrder(ctx.state, p.id, outTradeNo) ??
+        (ctx.state.db
           .prepare('SELECT * FROM orders WHERE out_trade_no = ? ORDER BY created_at LIMIT 1')
-          .get(outTradeNo) as OrderRow | undefined)
+          .get(outTradeNo) as OrderRow | undefined))
       : findOrder(ctx.state, scopeOf(p), outTradeNo);
   if (row === undefined) throw notFound(`order ${outTradeNo}`);
   settleDue(ctx.state, row);
@@ -481,6 +485,25 @@ export const paymentHandlers: Handlers = {
       }
       const cur = orderById(state, o.order_id);
       requirePayment(cur, 'refunded');
+      if (cur.status === 'processing') {
+        // Not yet: the holder has not confirmed it. The refusal is retryable, so it is not stored
+        // under the Idempotency-Key: a POS client that numbers its key by the refund (the same
+        // key on every call) can send it again once the payment is captured, instead of being
+        // answered this 409 for a day.
+        const wait = Math.max(
+          1,
+          Math.ceil(((cur.confirm_at ?? state.clock.now()) - state.clock.now()) / 1000),
+        );
+        throw new ApiError(
+          409,
+          'ERR_ORDER_STATE',
+          'the payment awaits its confirmation: retry once it is captured',
+          {
+            retryable: true,
+            headers: { 'retry-after': String(wait) },
+          },
+        );
+      }
       if (cur.status !== 'success') {
         throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} order cannot be refunded`);
       }
@@ -761,8 +784,32 @@ export const paymentHandlers: Handlers = {
                 code: string | null;
                 order_id: string | null;
                 conflict_device_id: string | null;
+                amount: number;
+                request_hash: string | null;
               }
             | undefined;
+          // the same formula as an online payment's, so an item and an order compare alike
+          const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
+          if (
+            prior !== undefined &&
+            prior.out_trade_no === item.out_trade_no &&
+            (prior.amount !== item.amount ||
+              (prior.request_hash !== null && prior.request_hash !== requestHash))
+          ) {
+            // Another sale under this seq and this out_trade_no (a POS whose store was wiped numbers
+            // its sales from the start again): not the one recorded, so not a duplicate that the POS
+            // would count as booked. Refused as the out_trade_no's conflict it is; the seq keeps its
+            // first sale, so this answer is the same every time the item is sent.
+            results.push({
+              seq: item.seq,
+              out_trade_no: item.out_trade_no,
+              outcome: 'rejected',
+              code: 'ERR_OUT_TRADE_NO_CONFLICT',
+              order_id: null,
+              conflict_device_id: null,
+            });
+            return;
+          }
           if (prior !== undefined) {
             results.push({
               seq: item.seq,
@@ -775,8 +822,6 @@ export const paymentHandlers: Handlers = {
             return;
           }
           const day = utcDay(capturedAt[i] as number);
-          // the same formula as an online payment's, so an item and an order compare alike
-          const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
           const record = (
             outcome: OfflineItemResult['outcome'],
             code: string | null,

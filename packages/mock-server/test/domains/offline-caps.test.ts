@@ -55,8 +55,9 @@ describe('offline caps', () => {
     p = await platform();
     const pos = await registerPos(p, 'pos-tx', 1_000, 100_000);
     const t = p.clock.nowSeconds() - 20;
+    const tx1 = await item(p, 's-001', 1, 'TX1', 1_001, t);
     const r = await upload(p, pos, [
-      await item(p, 's-001', 1, 'TX1', 1_001, t),
+      tx1,
       await item(p, 's-001', 2, 'TX2', 1_000, t),
       await item(p, 's-001', 3, 'TX3', 1, t),
     ]);
@@ -74,7 +75,7 @@ describe('offline caps', () => {
     ]);
     expect(balance(p, 's-001')).toBe(10_000 - 1_001);
     // the refusal is recorded under its seq: a re-upload is a duplicate carrying the same code
-    const again = await upload(p, pos, [await item(p, 's-001', 1, 'TX1', 1_001, t)]);
+    const again = await upload(p, pos, [tx1]);
     expect(again.results).toEqual([
       {
         seq: 1,

@@ -221,3 +221,47 @@ describe('a refused sale sent again under another seq', () => {
     ]);
   });
 });
+
+describe('another sale under a seq already used', () => {
+  it('with the same out_trade_no (a wiped POS numbering again) is refused ERR_OUT_TRADE_NO_CONFLICT, not a duplicate; the first stays booked', async () => {
+    p = await demoPlatform();
+    p.clock.advance(600);
+    const pos = deviceSigner(p, 'pos-01');
+    const t = p.clock.nowSeconds() - 30;
+    const first = await upload(p, pos, [
+      { seq: 1, out_trade_no: 'W-1', amount: 300, uid_hex: '04a1b2c3d4e5f6', captured_at: at(t) },
+    ]);
+    expect(first.results[0]).toMatchObject({ outcome: 'accepted', code: null });
+    const orderId = first.results[0]?.order_id;
+    const s1 = walletBalance(p, 's-001');
+    const s2 = walletBalance(p, 's-002');
+    // the same seq and number, another amount and another card: a sale of its own
+    const other = {
+      seq: 1,
+      out_trade_no: 'W-1',
+      amount: 450,
+      qr_text: await qrOf(p, 's-002', 2, t),
+      captured_at: at(t),
+    };
+    for (let i = 0; i < 2; i++) {
+      const r = await upload(p, pos, [other]);
+      expect(r.results[0]).toEqual({
+        seq: 1,
+        out_trade_no: 'W-1',
+        outcome: 'rejected',
+        code: 'ERR_OUT_TRADE_NO_CONFLICT',
+        order_id: null,
+        conflict_device_id: null,
+      });
+      expect([r.accepted, r.duplicates, r.rejected]).toEqual([0, 0, 1]);
+    }
+    // the same amount with another card is another sale too; the first sale itself is a duplicate
+    const sameAmount = await upload(p, pos, [{ ...other, amount: 300 }]);
+    expect(sameAmount.results[0]).toMatchObject({ outcome: 'rejected', code: 'ERR_OUT_TRADE_NO_CONFLICT' });
+    const resent = await upload(p, pos, [
+      { seq: 1, out_trade_no: 'W-1', amount: 300, uid_hex: '04a1b2c3d4e5f6', captured_at: at(t) },
+    ]);
+    expect(resent.results[0]).toMatchObject({ outcome: 'duplicate', code: null, order_id: orderId });
+    expect([walletBalance(p, 's-001'), walletBalance(p, 's-002')]).toEqual([s1, s2]);
+  });
+});
