@@ -97,7 +97,8 @@ export type Subscription = Static<typeof Subscription>;
 /** The platform's push-signing keys. */
 export const PlatformKeys = strictObject({
   webhook_signing: Type.Array(PublicJwk, {
-    description: 'Ed25519 keys that sign pushes; verify with the one whose `kid` equals the `keyid`.',
+    description:
+      'Ed25519 keys that sign pushes, the current one first, then any previous one still in its overlap after a rotation; verify with the one whose `kid` equals the `keyid`, and fetch this list again when a push names a `keyid` you do not hold.',
   }),
   retry_schedule_s: Type.Array(Type.Integer(), {
     description: 'Seconds after a push was queued at which an unaccepted push is tried again.',
@@ -106,6 +107,22 @@ export const PlatformKeys = strictObject({
 });
 /** The platform's push-signing keys. */
 export type PlatformKeys = Static<typeof PlatformKeys>;
+
+/** Default {@link RotatePlatformKeyBody.overlap_s}: the push signature tolerance. */
+export const PLATFORM_KEY_OVERLAP_S = WEBHOOK_TOLERANCE_S;
+
+/** Request body: rotate the push-signing key. */
+export const RotatePlatformKeyBody = strictObject({
+  overlap_s: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 604_800,
+      description: `Seconds the previous key stays published beside the new one, for pushes it signed that are still on their way and receivers that cached it. Default ${PLATFORM_KEY_OVERLAP_S} (the signature tolerance: every push is signed again at each attempt, with the current key). 0 retires it at once: a push it signs after that (a leaked key) is refused by a receiver that fetches the keys again.`,
+    }),
+  ),
+});
+/** Rotate-key body. */
+export type RotatePlatformKeyBody = Static<typeof RotatePlatformKeyBody>;
 
 /** Webhook routes. */
 export const webhookRoutes = [
@@ -130,5 +147,17 @@ export const webhookRoutes = [
     tag: 'webhooks',
     auth: 'none',
     responses: { 200: PlatformKeys, ...UNSIGNED_ERRORS },
+  },
+  {
+    method: 'POST',
+    path: '/v1/platform/keys/rotate',
+    operationId: 'rotatePlatformKey',
+    summary: 'Rotate the push-signing key',
+    description:
+      'Makes a new Ed25519 push-signing key: every push attempt from now on is signed with it. The previous key stays published at `GET /v1/platform/keys` for `overlap_s`, then is dropped; a key retired earlier is not brought back. Answers the keys as published after the rotation.',
+    tag: 'webhooks',
+    auth: ['operator'],
+    body: RotatePlatformKeyBody,
+    responses: { 201: PlatformKeys, ...POST_ERRORS },
   },
 ] as const satisfies readonly RouteDef[];

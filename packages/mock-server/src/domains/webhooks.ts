@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJwk, generateKeyPair } from '@campus-card/core';
 import {
+  PLATFORM_KEY_OVERLAP_S,
   type PublicJwk,
   WEBHOOK_RETRY_SCHEDULE_S,
   WEBHOOK_TOLERANCE_S,
@@ -31,32 +32,57 @@ interface PlatformKey {
   signing: SigningKey;
   publicJwk: PublicJwk;
 }
+/** The current key of each platform, imported once: it is looked up again by its kid only. */
 const platformKeys = new WeakMap<PlatformState, PlatformKey>();
 
-/** The platform's push-signing key (Ed25519), created on first use and persisted. */
+/** A stored key's public half, with its kid. */
+function publicOf(row: { kid: string; jwk: string }): PublicJwk {
+  const { d: _d, ...pub } = JSON.parse(row.jwk) as PublicJwk & { d?: string };
+  return { ...pub, kid: row.kid };
+}
+
+function newKeyRow(state: PlatformState): { kid: string; jwk: string } {
+  const { privateKey } = generateKeyPair('EdDSA');
+  const jwk = exportJwk(privateKey, { includePrivate: true });
+  const row = { kid: `platform-${jwk.kid}`, jwk: JSON.stringify(jwk) };
+  state.db
+    .prepare('INSERT INTO platform_keys (kid, jwk, created_at) VALUES (?, ?, ?)')
+    .run(row.kid, row.jwk, state.clock.now());
+  return row;
+}
+
+/**
+ * The platform's current push-signing key (Ed25519), created on first use and persisted. Read from
+ * the database each time (one small lookup a push attempt), so that a rotation, and a rotation
+ * whose batch was rolled back, are seen at once; the key is imported again only when it changed.
+ */
 export function platformKey(state: PlatformState): PlatformKey {
+  const row =
+    (state.db
+      .prepare(
+        'SELECT kid, jwk FROM platform_keys WHERE retired_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1',
+      )
+      .get() as { kid: string; jwk: string } | undefined) ?? newKeyRow(state);
   const hit = platformKeys.get(state);
-  if (hit !== undefined) return hit;
-  let row = state.db.prepare('SELECT kid, jwk FROM platform_keys ORDER BY created_at LIMIT 1').get() as
-    | { kid: string; jwk: string }
-    | undefined;
-  if (row === undefined) {
-    const { privateKey } = generateKeyPair('EdDSA');
-    const jwk = exportJwk(privateKey, { includePrivate: true });
-    row = { kid: `platform-${jwk.kid}`, jwk: JSON.stringify(jwk) };
-    state.db
-      .prepare('INSERT INTO platform_keys (kid, jwk, created_at) VALUES (?, ?, ?)')
-      .run(row.kid, row.jwk, state.clock.now());
-  }
-  const jwk = JSON.parse(row.jwk) as PublicJwk & { d?: string };
-  const { d: _d, ...pub } = jwk;
+  if (hit?.kid === row.kid) return hit;
   const key: PlatformKey = {
     kid: row.kid,
-    signing: importSigningKey(jwk),
-    publicJwk: { ...pub, kid: row.kid },
+    signing: importSigningKey(JSON.parse(row.jwk)),
+    publicJwk: publicOf(row),
   };
   platformKeys.set(state, key);
   return key;
+}
+
+/** The published push-signing keys: the current one first, then those still in their overlap. */
+function publishedKeys(state: PlatformState): PublicJwk[] {
+  const current = platformKey(state);
+  const previous = state.db
+    .prepare(
+      'SELECT kid, jwk FROM platform_keys WHERE retired_at IS NOT NULL AND retired_at > ? ORDER BY created_at DESC, rowid DESC',
+    )
+    .all(state.clock.now()) as { kid: string; jwk: string }[];
+  return [current.publicJwk, ...previous.map(publicOf)];
 }
 
 function id(state: PlatformState, prefix: string): string {
@@ -614,9 +640,29 @@ export const webhookHandlers: Handlers = {
   getPlatformKeys: (ctx) => ({
     status: 200,
     body: {
-      webhook_signing: [platformKey(ctx.state).publicJwk],
+      webhook_signing: publishedKeys(ctx.state),
       retry_schedule_s: [...WEBHOOK_RETRY_SCHEDULE_S],
       tolerance_s: WEBHOOK_TOLERANCE_S,
     },
   }),
+
+  rotatePlatformKey: (ctx) =>
+    ctx.commit(() => {
+      const { state } = ctx;
+      const overlapS = ctx.body.overlap_s ?? PLATFORM_KEY_OVERLAP_S;
+      const current = platformKey(state);
+      // only the current key: one retired earlier keeps its own end, it is not brought back
+      state.db
+        .prepare('UPDATE platform_keys SET retired_at = ? WHERE kid = ?')
+        .run(state.clock.now() + overlapS * 1000, current.kid);
+      newKeyRow(state);
+      return {
+        status: 201,
+        body: {
+          webhook_signing: publishedKeys(state),
+          retry_schedule_s: [...WEBHOOK_RETRY_SCHEDULE_S],
+          tolerance_s: WEBHOOK_TOLERANCE_S,
+        },
+      };
+    }),
 };

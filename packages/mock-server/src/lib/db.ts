@@ -241,6 +241,16 @@ ALTER TABLE offline_items ADD COLUMN request_hash TEXT;
 CREATE INDEX offline_items_refused ON offline_items (device_id, out_trade_no) WHERE outcome = 'rejected';
 `,
   },
+  {
+    version: 16,
+    name: 'push-signing keys retire',
+    // `POST /v1/platform/keys/rotate` makes a new key current (retired_at NULL) and gives the one
+    // before it the end of its overlap, after which it is no longer published. A database from
+    // before has one key, the current one.
+    sql: `
+ALTER TABLE platform_keys ADD COLUMN retired_at INTEGER;
+`,
+  },
 ];
 
 /** Poll period of {@link beginImmediateAsync} while another connection holds the write lock, ms. */
