@@ -9,14 +9,17 @@ import { type RouteDef, SIGNED_ERRORS, strictObject } from './common.js';
 /** The result of a ledger consistency check. */
 export const LedgerCheck = strictObject({
   balanced: Type.Boolean({
-    description: 'Every journal entry sums to zero and every cached balance matches its postings.',
+    description:
+      "Every journal entry sums to zero, every cached balance matches its postings, debits equal credits, and the orders agree with the ledger on both sides: each wallet holds what its person's captured orders net, each merchant account what its captured payments net after refunds and reversals, each fee account (`fees:<school>:<type>`) the fees paid to it, and the top-up channels together what the top-ups brought in.",
   }),
   journal_entries: Type.Integer({ minimum: 0 }),
   postings: Type.Integer({ minimum: 0 }),
   total_debits: Type.Integer({ minimum: 0 }),
   total_credits: Type.Integer({ minimum: 0 }),
   wallet_total: Type.Integer(),
-  problems: Type.Array(Type.String()),
+  problems: Type.Array(Type.String(), {
+    description: 'What disagrees, in words (at most 20 lines of each kind); empty when balanced.',
+  }),
 });
 /** A ledger check. */
 export type LedgerCheck = Static<typeof LedgerCheck>;

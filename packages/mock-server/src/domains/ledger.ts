@@ -124,6 +124,53 @@ export function checkLedger(state: PlatformState): LedgerCheck {
     problems.push(`${account} holds ${e.balance} but its orders net ${e.orders}`);
   }
   if (orderNet !== walletTotal) problems.push(`orders net ${orderNet} ≠ wallet total ${walletTotal}`);
+  // And the other side of each order: a merchant account holds what its captured payments net
+  // (refunds and reversals taken back), a fee account (of the student's school) the fees paid to
+  // it, the channels together
+  // what the top-ups brought in. A capture or refund booked to the wrong merchant balances every
+  // journal and every wallet, and only shows here (merchants' statements are built from these).
+  const creditNets = db
+    .prepare(
+      `SELECT account, SUM(s) AS s FROM (
+         SELECT CASE WHEN kind = 'fee'
+                     THEN 'fees:' || (SELECT school_id FROM people WHERE person_id = orders.student_id) || ':' || fee_type
+                     ELSE 'merchant:' || COALESCE(merchant_id, scope) END AS account,
+                amount - refunded_amount AS s
+           FROM orders WHERE kind IN ('payment', 'offline_payment', 'fee') AND status = 'success')
+       GROUP BY account`,
+    )
+    .all() as { account: string; s: number }[];
+  const credited = new Map<string, { orders: number; balance: number }>();
+  for (const c of creditNets) credited.set(c.account, { orders: c.s, balance: 0 });
+  const creditAccounts = db
+    .prepare("SELECT account, balance FROM accounts WHERE account LIKE 'merchant:%' OR account LIKE 'fees:%'")
+    .all() as { account: string; balance: number }[];
+  for (const a of creditAccounts) {
+    const e = credited.get(a.account);
+    if (e === undefined) credited.set(a.account, { orders: 0, balance: a.balance });
+    else e.balance = a.balance;
+  }
+  reported = 0;
+  for (const [account, e] of [...credited].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (e.orders === e.balance) continue;
+    if (++reported > 20) break;
+    problems.push(`${account} holds ${e.balance} but its orders net ${e.orders}`);
+  }
+  const topUps = (
+    db
+      .prepare(
+        "SELECT COALESCE(SUM(amount), 0) AS s FROM orders WHERE kind = 'top_up' AND status = 'success'",
+      )
+      .get() as { s: number }
+  ).s;
+  const channels = (
+    db
+      .prepare("SELECT COALESCE(SUM(balance), 0) AS s FROM accounts WHERE account LIKE 'channel:%'")
+      .get() as {
+      s: number;
+    }
+  ).s;
+  if (channels !== -topUps) problems.push(`channels hold ${channels} but top-ups brought in ${topUps}`);
   const entries = (db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
   return {
     balanced: problems.length === 0,

@@ -167,7 +167,7 @@ describe('ledger check', () => {
       ],
     });
 
-    // a non-wallet account: only the cache/postings mismatch
+    // a merchant account: its postings and its orders both disagree with it
     p.state.db.prepare("UPDATE accounts SET balance = balance - 7 WHERE account = 'wallet:s-001'").run();
     p.state.db
       .prepare("UPDATE accounts SET balance = balance - 100 WHERE account = 'merchant:m-canteen-s'")
@@ -175,7 +175,10 @@ describe('ledger check', () => {
     expect(await check(p)).toEqual({
       ...ok,
       balanced: false,
-      problems: ['account merchant:m-canteen-s caches 1400 but postings sum to 1500'],
+      problems: [
+        'account merchant:m-canteen-s caches 1400 but postings sum to 1500',
+        'merchant:m-canteen-s holds 1400 but its orders net 1500',
+      ],
     });
     p.state.db
       .prepare("UPDATE accounts SET balance = balance + 100 WHERE account = 'merchant:m-canteen-s'")
@@ -191,7 +194,10 @@ describe('ledger check', () => {
     expect(await check(p)).toEqual({
       ...ok,
       balanced: false,
-      problems: ['account channel:simulated has no cached balance but postings sum to -1035000'],
+      problems: [
+        'account channel:simulated has no cached balance but postings sum to -1035000',
+        'channels hold 0 but top-ups brought in 1035000',
+      ],
     });
     p.state.db.prepare("DELETE FROM accounts WHERE account = 'wallet:s-001'").run();
     expect(await check(p)).toEqual({
@@ -203,6 +209,7 @@ describe('ledger check', () => {
         'account wallet:s-001 has no cached balance but postings sum to 8500',
         'wallet:s-001 holds 0 but its orders net 8500',
         'orders net 1033500 ≠ wallet total 1025000',
+        'channels hold 0 but top-ups brought in 1035000',
       ],
     });
   });
@@ -263,6 +270,7 @@ describe('ledger check', () => {
       problems: [
         'wallet:s-001 holds 8500 but its orders net 8400',
         'orders net 1033400 ≠ wallet total 1033500',
+        'merchant:m-canteen-s holds 1500 but its orders net 1600',
       ],
     });
     // a successful payment marked failed: the money left the wallet without an order
@@ -273,6 +281,36 @@ describe('ledger check', () => {
       problems: [
         'wallet:s-001 holds 8500 but its orders net 10000',
         'orders net 1035000 ≠ wallet total 1033500',
+        'merchant:m-canteen-s holds 1500 but its orders net 0',
+      ],
+    });
+  });
+
+  it("reports a capture credited to another merchant's account, though every entry, balance and wallet agrees", async () => {
+    p = await demoPlatform();
+    const order = json<{ order_id: string }>(await pay(p, 'C-M', 1_500, 's-001'));
+    const ok = await check(p);
+    expect(ok.balanced).toBe(true);
+    // the credit moved to m-canteen-t, the cached balances kept in step: only the merchants' orders tell
+    p.state.db
+      .prepare(
+        "UPDATE postings SET account = 'merchant:m-canteen-t' WHERE journal_id = ? AND account = 'merchant:m-canteen-s'",
+      )
+      .run(journalOf(p, order.order_id));
+    p.state.db
+      .prepare("UPDATE accounts SET balance = balance - 1500 WHERE account = 'merchant:m-canteen-s'")
+      .run();
+    p.state.db
+      .prepare(
+        "INSERT INTO accounts (account, balance, updated_at) VALUES ('merchant:m-canteen-t', 1500, 0) ON CONFLICT(account) DO UPDATE SET balance = balance + 1500",
+      )
+      .run();
+    expect(await check(p)).toEqual({
+      ...ok,
+      balanced: false,
+      problems: [
+        'merchant:m-canteen-s holds 0 but its orders net 1500',
+        'merchant:m-canteen-t holds 1500 but its orders net 0',
       ],
     });
   });
