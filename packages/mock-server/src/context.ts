@@ -38,6 +38,13 @@ export interface PlatformSettings {
   readonly rosterResignAfterS: number;
   /** The same for the trust list. Default 1 296 000 (15 days), half of the verifier's 30 days. */
   readonly trustListResignAfterS: number;
+  /**
+   * Seconds an offline sale may wait for its upload: one captured longer ago is refused
+   * `ERR_CAPTURED_AT`, with an incident. Each day has its own device cap, so without a bound a
+   * POS key (a card tap carries no time of its own) could spread backdated taps over every day
+   * since the POS was registered. Default 604 800 (7 days).
+   */
+  readonly offlineMaxAgeS: number;
 }
 
 /** The mutable state of one platform instance. */

@@ -166,7 +166,7 @@ export const handlers: Handlers = {
   ...incidentHandlers,
 };
 
-/** The settings with their defaults; a re-sign age that is not a positive number is a RangeError. */
+/** The settings with their defaults; a re-sign age or offline age that is not a positive number is a RangeError. */
 function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettings {
   const settings: PlatformSettings = {
     confirmThreshold: 50_000,
@@ -179,9 +179,15 @@ function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettin
     statusListResignAfterS: DEFAULT_MAX_STALENESS.statusList / 2,
     rosterResignAfterS: DEFAULT_MAX_STALENESS.roster / 2,
     trustListResignAfterS: DEFAULT_MAX_STALENESS.trustList / 2,
+    offlineMaxAgeS: 7 * 86_400,
     ...given,
   };
-  for (const k of ['statusListResignAfterS', 'rosterResignAfterS', 'trustListResignAfterS'] as const) {
+  for (const k of [
+    'statusListResignAfterS',
+    'rosterResignAfterS',
+    'trustListResignAfterS',
+    'offlineMaxAgeS',
+  ] as const) {
     const v = settings[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
       throw new RangeError(`settings.${k} must be a positive number of seconds, got ${String(v)}`);

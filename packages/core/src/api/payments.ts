@@ -234,7 +234,7 @@ export const OfflineItemResult = strictObject({
   ]),
   code: Type.Union([Type.String(), Type.Null()], {
     description:
-      "Why it was rejected: `ERR_OFFLINE_CAP`, `ERR_OUT_TRADE_NO_CONFLICT` (the out_trade_no names another sale, also when that sale was recorded under this very seq: a POS numbering again from the start), `ERR_CODE_ALREADY_USED`, `ERR_CARD_NOT_ACTIVE`, `ERR_CAPTURED_AT` (captured_at after now or before the POS was registered, beyond the signature clock tolerance) or a token-format code (`ERR_REVOKED`, …). For a duplicate of a (device, seq), the first answer's code.",
+      "Why it was rejected: `ERR_OFFLINE_CAP`, `ERR_OUT_TRADE_NO_CONFLICT` (the out_trade_no names another sale, also when that sale was recorded under this very seq: a POS numbering again from the start), `ERR_CODE_ALREADY_USED`, `ERR_CARD_NOT_ACTIVE`, `ERR_CAPTURED_AT` (captured_at after now or before the POS was registered, beyond the signature clock tolerance, or longer ago than the platform takes offline sales: 7 days by default) or a token-format code (`ERR_REVOKED`, …). For a duplicate of a (device, seq), the first answer's code.",
   }),
   order_id: Type.Union([Id, Type.Null()]),
   conflict_device_id: Type.Union([Id, Type.Null()], {

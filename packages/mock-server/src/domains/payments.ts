@@ -731,23 +731,26 @@ export const paymentHandlers: Handlers = {
     // A sale cannot have been captured after now, nor before the POS was registered (give or take
     // the clock tolerance of signatures): such a time would draw on a day budget of its own (a tap
     // carries no time of its own to contradict it), and judge the card at a time it never had.
+    // Nor longer ago than the platform takes offline sales (`offlineMaxAgeS`): each past day has a
+    // cap of its own, which backdated taps would otherwise add up.
     const tolerance = state.settings.signatureToleranceS * 1000;
     const latest = state.clock.now() + tolerance;
-    const earliest = device.created_at - tolerance;
+    const registered = device.created_at - tolerance;
+    const oldest = state.clock.now() - state.settings.offlineMaxAgeS * 1000;
     // Verify every code first (async), as of its capture time: its time window, and the card's
     // status and phone key as they were then (a sale made before the card was reported lost is
     // booked); then commit all at once.
     const checked: (Resolution | ApiError)[] = [];
     for (const [i, item] of b.items.entries()) {
       const at = capturedAt[i] as number;
-      if (at > latest || at < earliest) {
-        checked.push(
-          new ApiError(
-            422,
-            'ERR_CAPTURED_AT',
-            `captured_at ${item.captured_at} is after now or before the POS was registered`,
-          ),
-        );
+      if (at > latest || at < registered || at < oldest) {
+        const why =
+          at > latest
+            ? 'is after now'
+            : at < registered
+              ? 'is before the POS was registered'
+              : `is more than ${state.settings.offlineMaxAgeS} s ago, longer than the platform takes offline sales`;
+        checked.push(new ApiError(422, 'ERR_CAPTURED_AT', `captured_at ${item.captured_at} ${why}`));
         continue;
       }
       try {

@@ -265,3 +265,51 @@ describe('another sale under a seq already used', () => {
     expect([walletBalance(p, 's-001'), walletBalance(p, 's-002')]).toEqual([s1, s2]);
   });
 });
+
+describe('an offline sale older than the platform takes (offlineMaxAgeS)', () => {
+  it('is refused ERR_CAPTURED_AT with its incident; one just within is booked; backdated days add up to nothing', async () => {
+    p = await demoPlatform({ settings: { offlineMaxAgeS: 3 * 86_400 } });
+    const pos = deviceSigner(p, 'pos-01');
+    p.clock.advance(10 * 86_400); // the POS was registered ten days ago
+    const now = p.clock.nowSeconds();
+    const tap = (seq: number, t: number) => ({
+      seq,
+      out_trade_no: `OLD-${seq}`,
+      amount: 100,
+      uid_hex: '04a1b2c3d4e5f6',
+      captured_at: at(t),
+    });
+    const before = walletBalance(p, 's-001');
+    // one a day for the last ten days, as a POS key spreading backdated taps would send them
+    const r = await upload(
+      p,
+      pos,
+      Array.from({ length: 10 }, (_, d) => tap(d + 1, now - d * 86_400 - 60)),
+    );
+    expect(r.results.map((x) => [x.seq, x.outcome, x.code])).toEqual([
+      [1, 'accepted', null],
+      [2, 'accepted', null],
+      [3, 'accepted', null],
+      ...[4, 5, 6, 7, 8, 9, 10].map((s) => [s, 'rejected', 'ERR_CAPTURED_AT']),
+    ]);
+    expect(walletBalance(p, 's-001')).toBe(before - 300);
+    const refused = (await incidents(p)).filter((i) => i.code === 'ERR_CAPTURED_AT');
+    expect(refused.map((i) => [i.kind, i.seq])).toEqual(
+      [4, 5, 6, 7, 8, 9, 10].map((s) => ['offline_payment_refused', s]),
+    );
+    // the bound to the second: 3 days ago is still taken, a second more is not
+    const edge = await upload(p, pos, [tap(11, now - 3 * 86_400), tap(12, now - 3 * 86_400 - 1)]);
+    expect(edge.results.map((x) => [x.outcome, x.code])).toEqual([
+      ['accepted', null],
+      ['rejected', 'ERR_CAPTURED_AT'],
+    ]);
+  });
+
+  it('is a positive number of seconds, 7 days by default', async () => {
+    for (const bad of [0, -1, Number.NaN]) {
+      await expect(demoPlatform({ settings: { offlineMaxAgeS: bad } })).rejects.toThrow(RangeError);
+    }
+    p = await demoPlatform();
+    expect(p.state.settings.offlineMaxAgeS).toBe(604_800);
+  });
+});
