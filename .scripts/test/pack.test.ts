@@ -9,9 +9,24 @@
 //
 // Driven entirely by each package.json, so it needs no change when a package gains an entry.
 // Packages marked `"private": true` are not published, so they are left out.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//
+// The scratch project resolves third-party packages from the root node_modules, which also holds
+// the root's devDependencies, so an import would pass here that a consumer's install could not
+// satisfy: the bare imports of dist/ (JS and declarations) are therefore checked against each
+// package's own dependencies, statically.
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   attw,
@@ -57,6 +72,33 @@ interface ImportResult {
   resolved?: string;
   exports?: string[];
   error?: string;
+}
+
+const nodeBuiltins = new Set(builtinModules);
+
+/** Files under `dir` (recursively) whose name matches `pattern`. */
+function filesUnder(dir: string, pattern: RegExp): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && pattern.test(e.name))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** The package a bare specifier names: `@scope/name/sub.js` → `@scope/name`, `fs/promises` → `fs`. */
+function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return (specifier.startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1)).join('/');
+}
+
+/** Whether an installed package ships its own declarations (else a consumer needs `@types/…`). */
+function hasOwnTypes(name: string): boolean {
+  const dir = join(repoRoot, 'node_modules', ...name.split('/'));
+  if (!existsSync(join(dir, 'package.json'))) return false;
+  const dep = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+  if (dep.types !== undefined || dep.typings !== undefined) return true;
+  if (JSON.stringify(dep.exports ?? null).includes('"types"')) return true;
+  const main = typeof dep.main === 'string' ? dep.main.replace(/\.[cm]?js$/, '') : 'index';
+  return existsSync(join(dir, `${main}.d.ts`)) || existsSync(join(dir, 'index.d.ts'));
 }
 
 function requireBuilt(p: WorkspacePackage): void {
@@ -181,4 +223,62 @@ describe('packed tarballs in a scratch consumer project', () => {
     },
     90_000,
   );
+
+  it.each(packages)(
+    '$name: dist imports only node: builtins and its own dependencies (types included)',
+    (p) => {
+      if (!tarballs.has(p.name)) expect.fail(`${p.name} was not packed (see its build/pack tests)`);
+      const installed = join(scratch, 'node_modules', ...p.name.split('/'));
+      const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as PackageJson;
+      const declared = new Set([
+        ...Object.keys(pkg.dependencies ?? {}),
+        ...Object.keys((pkg.peerDependencies as Record<string, string> | undefined) ?? {}),
+      ]);
+      const problems: string[] = [];
+      for (const file of filesUnder(join(installed, 'dist'), /\.(js|d\.ts)$/)) {
+        const where = relative(installed, file);
+        const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+        for (const { fileName: specifier } of info.importedFiles) {
+          if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+          const name = packageOf(specifier);
+          if (nodeBuiltins.has(name)) {
+            problems.push(
+              `${where}: imports the Node builtin "${specifier}" without node: (tsup removeNodeProtocol)`,
+            );
+          } else if (name !== p.name && !declared.has(name)) {
+            problems.push(
+              `${where}: imports "${specifier}", but ${name} is not in dependencies or peerDependencies`,
+            );
+          } else if (where.endsWith('.d.ts') && name !== p.name && !hasOwnTypes(name)) {
+            const typesName = `@types/${name.replace(/^@/, '').replace('/', '__')}`;
+            if (!declared.has(typesName)) {
+              problems.push(
+                `${where}: its types name "${specifier}", which has no declarations of its own, but ${typesName} is not in dependencies`,
+              );
+            }
+          }
+        }
+      }
+      expect([...new Set(problems)], [...new Set(problems)].join('\n')).toEqual([]);
+    },
+  );
+
+  it.each(packages)('$name: every source map embeds its sources (src/ is not published)', (p) => {
+    if (!tarballs.has(p.name)) expect.fail(`${p.name} was not packed (see its build/pack tests)`);
+    const installed = join(scratch, 'node_modules', ...p.name.split('/'));
+    const problems: string[] = [];
+    for (const file of filesUnder(join(installed, 'dist'), /\.map$/)) {
+      const map = JSON.parse(readFileSync(file, 'utf8')) as {
+        sources: string[];
+        sourcesContent?: (string | null)[];
+      };
+      map.sources.forEach((source, i) => {
+        const shipped = existsSync(join(dirname(file), source));
+        if (!shipped && typeof map.sourcesContent?.[i] !== 'string') {
+          problems.push(`${relative(installed, file)}: ${source} is neither published nor embedded`);
+        }
+      });
+    }
+    expect(problems, problems.join('\n')).toEqual([]);
+  });
 });

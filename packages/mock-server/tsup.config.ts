@@ -8,5 +8,7 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   platform: 'node',
+  // keep `node:` in imports of Node builtins, as the source writes them (tsup 8 strips it by default)
+  removeNodeProtocol: false,
   outDir: 'dist',
 });

@@ -108,7 +108,7 @@ export const PlatformKeys = strictObject({
 /** The platform's push-signing keys. */
 export type PlatformKeys = Static<typeof PlatformKeys>;
 
-/** Default {@link RotatePlatformKeyBody.overlap_s}: the push signature tolerance. */
+/** Default `overlap_s` of {@link RotatePlatformKeyBody}, in seconds: the push signature tolerance. */
 export const PLATFORM_KEY_OVERLAP_S = WEBHOOK_TOLERANCE_S;
 
 /** Request body: rotate the push-signing key. */

@@ -28,7 +28,9 @@ const ED25519 = { name: 'Ed25519' } as const;
  * ```
  */
 export function createWebCryptoBackend(
-  subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle,
+  // `typeof globalThis.crypto.subtle`, not the DOM's `SubtleCrypto`: the published declarations
+  // then compile in a Node project whose `lib` has no DOM (with `skipLibCheck: false`) as in a browser one
+  subtle: typeof globalThis.crypto.subtle | undefined = globalThis.crypto?.subtle,
 ): SignatureBackend {
   if (subtle === undefined || typeof subtle.verify !== 'function') {
     throw new TypeError('createWebCryptoBackend: no WebCrypto (globalThis.crypto.subtle) in this runtime');
