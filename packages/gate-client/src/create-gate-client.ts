@@ -116,7 +116,10 @@ export interface GateClientOptions {
    * `RangeError` from {@link createGateClient}).
    */
   readonly onlineFallbackReasons?: readonly ReasonCode[];
-  /** Also ask the platform's permission check for the device zone after an online resolve. Default true. */
+  /**
+   * Also ask the platform's permission check after an online resolve, for the reader's `zone` (the
+   * device's registered zone when the reader has none). Default true.
+   */
   readonly onlinePermissionCheck?: boolean;
   /** Fraction of a material's maximum age past which {@link MaterialHealth.alert} is set. Default 0.5. */
   readonly alertRatio?: number;
@@ -1012,7 +1015,13 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       return { error: new TypeError('presentation bytes cannot be resolved online') };
     else body = { uid_hex: Buffer.from(input.uid).toString('hex') };
     body.scene = scene;
-    if (reader.zone !== undefined) body.location = reader.zone;
+    // The reader's zone, as its event records it: a zone the contract cannot take (empty, over 64
+    // characters) leaves the device's registered one, here as there.
+    const zone =
+      reader.zone !== undefined && reader.zone.length > 0 && reader.zone.length <= 64
+        ? reader.zone
+        : undefined;
+    if (zone !== undefined) body.location = zone;
     const signal = AbortSignal.timeout(onlineTimeoutMs);
     try {
       const { body: identity } = await transport.request<ResolveIdentityResult>({
@@ -1028,10 +1037,13 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       let reason: ReasonCode = id.school_id !== schoolId ? 'UNKNOWN_CARD' : 'REVOKED';
       let rule: string | undefined;
       if (allowed && options.onlinePermissionCheck !== false) {
+        // at the reader's zone, as offline: a controller serving several doors (a lab door beside
+        // the main gate) must get the platform's decision for the door scanned, not for the zone
+        // the device is registered with (nor a 400 when it is registered with none)
         const { body: perm } = await transport.request<PermissionDecision>({
           method: 'POST',
           path: '/v1/identity/permissions/check',
-          body: { card_id: id.card_id, scene },
+          body: { card_id: id.card_id, scene, ...(zone === undefined ? {} : { zone }) },
           schema: PermissionDecision,
           signal,
           maxRetries: 0,

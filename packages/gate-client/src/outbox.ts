@@ -45,7 +45,10 @@ export interface EventOutboxOptions {
    * by `(device_id, seq)` and would otherwise drop new events as duplicates).
    */
   readonly firstSeq?: number;
-  /** Rewrite the journal without acknowledged events once this many have accumulated. Default 1000. */
+  /**
+   * Rewrite the journal without acknowledged or quarantined events once this many have
+   * accumulated. Default 1000.
+   */
   readonly compactAfter?: number;
 }
 
@@ -201,7 +204,8 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     await fh.sync();
   }
   if (journal === undefined) await fsyncDir(dir);
-  let ackedInFile = inFile - pendingEvents.length;
+  // journal lines no longer pending (acknowledged or set aside): compaction drops them
+  let deadInFile = inFile - pendingEvents.length;
 
   let closed = false;
   let broken: unknown;
@@ -259,7 +263,7 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     // the old handle points at the replaced file: appends go to the new one from now on
     await fh.close().catch(() => {});
     fileSize = Buffer.byteLength(data);
-    ackedInFile = 0;
+    deadInFile = 0;
     try {
       fh = await open(eventsPath, 'a+', 0o600);
     } catch (err) {
@@ -306,8 +310,8 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
         await writeFileAtomic(cursorPath, JSON.stringify({ acked_seq: cursor }));
         ackedSeq = cursor;
         pendingEvents.splice(0, n);
-        ackedInFile += n;
-        if (ackedInFile >= compactAfter) await compact();
+        deadInFile += n;
+        if (deadInFile >= compactAfter) await compact();
         return ackedSeq;
       });
     },
@@ -335,6 +339,11 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
         quarantinedSeqs.add(seq);
         quarantinedEvents.push(q);
         pendingEvents.splice(i, 1);
+        // its line in the journal is dead weight now, as an acknowledged one is: counted towards
+        // compaction, or a reader whose every event is set aside (a clock the platform refuses)
+        // would grow its journal for good, since only acknowledgements compacted it
+        deadInFile += 1;
+        if (deadInFile >= compactAfter) await compact();
         return true;
       });
     },
