@@ -5,7 +5,15 @@
  * @module
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Ok, Problem, type RouteDef, strictObject, Timestamp, UNSIGNED_ERRORS } from './common.js';
+import {
+  describedId,
+  Ok,
+  Problem,
+  type RouteDef,
+  strictObject,
+  Timestamp,
+  UNSIGNED_ERRORS,
+} from './common.js';
 
 /** Health answer. */
 export const Health = strictObject({ status: Type.Literal('ok'), time: Timestamp });
@@ -32,19 +40,41 @@ export const FaultKind = Type.Union([
 /** A fault rule. Scope by device and/or route (operationId or path prefix); none = everything. */
 export const FaultRule = strictObject({
   kind: FaultKind,
-  device_id: Type.Optional(Type.String({ maxLength: 64 })),
+  device_id: Type.Optional(
+    describedId(
+      'The principal (device, merchant or operator id) whose requests it hits; for a push fault, the subscription id or the principal that subscribed. An id, so that a rule naming none (an empty string, a space) is refused rather than never fire.',
+    ),
+  ),
   route: Type.Optional(
     Type.String({
       maxLength: 128,
       description:
-        'An operationId (`createPayment`; `push` for pushes), or a path prefix starting with `/`, matched on segment boundaries (`/v1/payments/P1` covers `/v1/payments/P1/reverse`, not `/v1/payments/P10`).',
+        'An operationId (`createPayment`; `push` for pushes), or a path prefix starting with `/`, matched on segment boundaries (`/v1/payments/P1` covers `/v1/payments/P1/reverse`, not `/v1/payments/P10`). A route no call of the rule can reach is refused: a prefix no route of the contract lies under (`/payments`), an admin route, an unsigned route for `clock_skew`.',
     }),
   ),
   probability: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: 1 })),
   count: Type.Optional(Type.Integer({ minimum: 1, description: 'Fire at most this many times.' })),
-  delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
-  status: Type.Optional(Type.Integer({ minimum: 500, maximum: 599 })),
-  retry_after_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+  delay_ms: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 60_000,
+      description: 'A `delay`: how long the request waits before its handler runs, ms (default 100).',
+    }),
+  ),
+  status: Type.Optional(
+    Type.Integer({
+      minimum: 500,
+      maximum: 599,
+      description: 'An `error_5xx`: the status of its retryable `ERR_INJECTED_FAULT` problem (default 503).',
+    }),
+  ),
+  retry_after_s: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 3600,
+      description: 'A `rate_limit`: the `Retry-After` of its 429 `ERR_RATE_LIMITED`, seconds (default 1).',
+    }),
+  ),
   skew_s: Type.Optional(Type.Integer({ minimum: -86_400, maximum: 86_400 })),
 });
 /** A fault rule. */

@@ -13,6 +13,42 @@ import { rotateIssuerKey } from './cards.js';
 const FAULT_OPERATION_IDS = new Set(
   (routes as readonly RouteDef[]).filter((r) => r.auth !== 'admin').map((r) => r.operationId),
 );
+/** A route's path template split at `/` (`['', 'v1', 'payments', '{out_trade_no}']`). */
+const segmentsOf = (defs: readonly RouteDef[]): string[][] => defs.map((r) => r.path.split('/'));
+/** The path templates a request fault may act on (every route but the admin ones). */
+const FAULT_PATHS = segmentsOf((routes as readonly RouteDef[]).filter((r) => r.auth !== 'admin'));
+/** The path templates of the admin routes: a prefix that reaches only these is refused as such. */
+const ADMIN_PATHS = segmentsOf((routes as readonly RouteDef[]).filter((r) => r.auth === 'admin'));
+/** The signed routes: the only ones a `clock_skew` fault, which acts on signature checks, can reach. */
+const SIGNED_ROUTES = (routes as readonly RouteDef[]).filter((r) => Array.isArray(r.auth));
+const SIGNED_OPERATION_IDS = new Set(SIGNED_ROUTES.map((r) => r.operationId));
+const SIGNED_PATHS = segmentsOf(SIGNED_ROUTES);
+
+/**
+ * Whether a request to a route of `templates` can lie under the path prefix `prefix`, as the
+ * injector matches it (`underPath` in lib/faults.ts, on segment boundaries): every segment of the
+ * prefix is the template's (a `{param}` segment takes any non-empty one), and the template has as
+ * many segments (a prefix with a query string names a whole path), more (a prefix ending in `/`
+ * covers what lies below it), or at least as many (otherwise). A prefix no route lies under, such
+ * as `/payments` for `/v1/payments`, would make a rule that never fires, and a retry test that
+ * passes without its fault.
+ */
+function prefixReaches(prefix: string, templates: readonly string[][]): boolean {
+  const query = prefix.indexOf('?');
+  const path = query === -1 ? prefix : prefix.slice(0, query);
+  const below = query === -1 && path.endsWith('/');
+  const segments = (below ? path.slice(0, -1) : path).split('/');
+  return templates.some((t) => {
+    const fits =
+      query !== -1
+        ? t.length === segments.length
+        : below
+          ? t.length > segments.length
+          : t.length >= segments.length;
+    return fits && segments.every((s, i) => s === t[i] || (s !== '' && t[i]?.startsWith('{') === true));
+  });
+}
+
 /** The kinds that act on pushes (scoped by the route `push`); the others act on requests. */
 const PUSH_KINDS: ReadonlySet<FaultRule['kind']> = new Set(['duplicate_push', 'reorder_push']);
 /** Each kind's own parameter: given to a rule of another kind, it would be silently ignored. */
@@ -25,8 +61,9 @@ const PARAMETER_KIND = {
 
 /**
  * What the schema cannot see in fault rules that would never do what they say: a parameter of
- * another kind, a `route` that names no operation of the contract, an admin route, or pushes for a
- * request fault (and the reverse). Each is a `{ path, message }` of `ERR_VALIDATION`.
+ * another kind, a `route` that names no operation of the contract or is a path prefix no route lies
+ * under, an admin route, an unsigned route for `clock_skew`, or pushes for a request fault (and the
+ * reverse). Each is a `{ path, message }` of `ERR_VALIDATION`.
  */
 function faultRuleErrors(rules: readonly FaultRule[]): { path: string; message: string }[] {
   const errors: { path: string; message: string }[] = [];
@@ -47,10 +84,29 @@ function faultRuleErrors(rules: readonly FaultRule[]): { path: string; message: 
         errors.push({ path, message: `a ${rule.kind} fault acts on pushes: its route is push` });
     } else if (route === 'push') {
       errors.push({ path, message: `push is the route of pushes; a ${rule.kind} fault acts on requests` });
-    } else if (!route.startsWith('/') && !FAULT_OPERATION_IDS.has(route)) {
+    } else if (!route.startsWith('/')) {
+      if (!FAULT_OPERATION_IDS.has(route)) {
+        errors.push({
+          path,
+          message: `${JSON.stringify(route)} is no operationId of the contract (admin routes are never faulted), nor a path prefix starting with /`,
+        });
+      } else if (rule.kind === 'clock_skew' && !SIGNED_OPERATION_IDS.has(route)) {
+        errors.push({
+          path,
+          message: `clock_skew acts on signature checks, and ${route} is not signed`,
+        });
+      }
+    } else if (!prefixReaches(route, FAULT_PATHS)) {
       errors.push({
         path,
-        message: `${JSON.stringify(route)} is no operationId of the contract (admin routes are never faulted), nor a path prefix starting with /`,
+        message: prefixReaches(route, ADMIN_PATHS)
+          ? `${JSON.stringify(route)} covers admin routes only, and admin routes are never faulted`
+          : `${JSON.stringify(route)} is a path prefix no route of the contract lies under (on segment boundaries: /v1/payments/P1 covers /v1/payments/P1/reverse)`,
+      });
+    } else if (rule.kind === 'clock_skew' && !prefixReaches(route, SIGNED_PATHS)) {
+      errors.push({
+        path,
+        message: `clock_skew acts on signature checks, and no signed route lies under ${JSON.stringify(route)}`,
       });
     }
   });
