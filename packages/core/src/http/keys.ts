@@ -72,11 +72,16 @@ function algOf(jwk: Jwk): SignatureAlgorithm {
 function publicKeyOf(jwk: Jwk, alg: SignatureAlgorithm): Uint8Array {
   if (alg === 'ed25519') {
     const pub = b64field(jwk, 'x', 32);
+    let smallOrder: boolean;
     try {
-      ed25519.Point.fromBytes(pub, false);
+      smallOrder = ed25519.Point.fromBytes(pub, false).isSmallOrder();
     } catch {
       throw new RangeError('JWK "x" is not a valid Ed25519 point');
     }
+    // `verifyBytes` accepts no signature under a point of small order (the identity, 32 zero
+    // bytes, …), but a cofactorless verifier such as OpenSSL, which a `verifier` hook may use,
+    // accepts a forged one for any message: such a key would let anyone sign as its holder.
+    if (smallOrder) throw new RangeError('JWK "x" is an Ed25519 point of small order, not a key');
     return pub;
   }
   const pub = new Uint8Array(65);
@@ -100,7 +105,8 @@ function withKid<T extends object>(obj: T, jwk: Jwk): T & { kid?: string } {
  *
  * @param jwk - an EC P-256 or OKP Ed25519 JWK.
  * @returns a frozen {@link VerifyKey}.
- * @throws TypeError for unsupported or malformed keys, RangeError for wrong lengths or invalid points.
+ * @throws TypeError for unsupported or malformed keys, RangeError for wrong lengths, invalid points
+ *   or an Ed25519 point of small order.
  *
  * @example
  * ```ts
