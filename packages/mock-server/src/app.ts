@@ -486,20 +486,32 @@ export function buildApp(
     let genuine = false;
     try {
       result = await verifyRequest(req, options);
+      // `claimed` is a scan for `keyid="…"`, which another `keyid` in the field can fool (a
+      // parameter named `xkeyid`, a member that is no signature). When the key the check judged is
+      // another one, the rule is not that key's: a request judged on the rule's clock is judged
+      // again on the platform's own (an accepted one has its nonce stored already), so another
+      // principal neither borrows the device's skew nor is refused for it.
+      if (skew !== undefined && result.keyId !== undefined && result.keyId !== claimed && skewMs !== 0) {
+        result = await verifyRequest(req, {
+          ...options,
+          now: clock.now(),
+          ...(result.ok ? { nonceStore: () => true } : {}),
+        });
+      }
       // Signed by the claimed key? Refused for the skew, it is checked again on the true clock,
       // with its nonce looked up, not stored.
       genuine =
         skew !== undefined &&
-        (result.ok
-          ? result.keyId === claimed
-          : skewMs !== 0 &&
+        result.keyId === claimed &&
+        (result.ok ||
+          (skewMs !== 0 &&
             (
               await verifyRequest(req, {
                 ...options,
                 now: clock.now(),
                 nonceStore: (nonce, keyId) => nonceSeenStmt.get(keyId, nonce) === undefined,
               })
-            ).ok);
+            ).ok));
     } finally {
       // the decision is reserved (concurrent requests of the device see it): kept for a request
       // the device signed, given back for any other, and when the check throws

@@ -115,13 +115,18 @@ export interface VerifyFailure {
   readonly code: SignatureErrorCode;
   /** Human-readable detail; not stable. */
   readonly message: string;
+  /**
+   * The `keyid` of the signature that was judged, when the failure came after it was read (an
+   * unknown key, an expired or invalid signature, a replayed nonce, …): whose signature failed.
+   */
+  readonly keyId?: string;
 }
 
 /** Result of {@link verifyRequest}. */
 export type VerifyResult = VerifySuccess | VerifyFailure;
 
-function fail(code: SignatureErrorCode, message: string): VerifyFailure {
-  return { ok: false, code, message };
+function fail(code: SignatureErrorCode, message: string, keyId?: string): VerifyFailure {
+  return keyId === undefined ? { ok: false, code, message } : { ok: false, code, message, keyId };
 }
 
 function readParams(list: SfInnerList): SignatureParams | undefined {
@@ -269,25 +274,29 @@ export async function verifyRequest(
   } catch {
     key = undefined;
   }
-  if (key === undefined) return fail('ERR_SIG_UNKNOWN_KEY', `unknown keyid ${keyId}`);
+  if (key === undefined) return fail('ERR_SIG_UNKNOWN_KEY', `unknown keyid ${keyId}`, keyId);
   if (params.alg !== undefined && params.alg !== key.alg) {
-    return fail('ERR_SIG_ALG_MISMATCH', `alg ${params.alg} does not match key (${key.alg})`);
+    return fail('ERR_SIG_ALG_MISMATCH', `alg ${params.alg} does not match key (${key.alg})`, keyId);
   }
 
   if (params.created !== undefined && Math.abs(now - params.created) > tolerance) {
-    return fail('ERR_SIG_EXPIRED', 'created is outside the tolerance window');
+    return fail('ERR_SIG_EXPIRED', 'created is outside the tolerance window', keyId);
   }
   if (params.expires !== undefined && now - tolerance > params.expires) {
-    return fail('ERR_SIG_EXPIRED', 'signature has expired');
+    return fail('ERR_SIG_EXPIRED', 'signature has expired', keyId);
   }
 
   const base = buildSignatureBase(request, input);
   if (!base.ok) {
     if (base.reason === 'component-missing')
-      return fail('ERR_SIG_INVALID', `covered component ${base.component ?? ''} absent from the request`);
+      return fail(
+        'ERR_SIG_INVALID',
+        `covered component ${base.component ?? ''} absent from the request`,
+        keyId,
+      );
     if (base.reason === 'invalid-target')
-      return fail('ERR_SIG_INVALID', `${base.component ?? ''}: unusable request target or Host`);
-    return fail('ERR_SIG_MALFORMED', `cannot build signature base: ${base.reason}`);
+      return fail('ERR_SIG_INVALID', `${base.component ?? ''}: unusable request target or Host`, keyId);
+    return fail('ERR_SIG_MALFORMED', `cannot build signature base: ${base.reason}`, keyId);
   }
   const verify = options.verifier ?? verifyBytes;
   let valid: boolean;
@@ -296,7 +305,7 @@ export async function verifyRequest(
   } catch {
     valid = false;
   }
-  if (!valid) return fail('ERR_SIG_INVALID', 'signature does not verify');
+  if (!valid) return fail('ERR_SIG_INVALID', 'signature does not verify', keyId);
 
   const digestHeader = getHeader(request.headers, 'content-digest');
   if (digestHeader !== undefined || components.includes('content-digest')) {
@@ -311,12 +320,17 @@ export async function verifyRequest(
       status = 'mismatch'; // a failing digest function: the body could not be shown to match
     }
     if (status === 'unsupported') {
-      return fail('ERR_SIG_MALFORMED', 'Content-Digest names no supported algorithm (sha-256, sha-512)');
+      return fail(
+        'ERR_SIG_MALFORMED',
+        'Content-Digest names no supported algorithm (sha-256, sha-512)',
+        keyId,
+      );
     }
     if (status === 'malformed' || status === 'missing') {
-      return fail('ERR_SIG_MALFORMED', 'Content-Digest is not a dictionary of byte sequences');
+      return fail('ERR_SIG_MALFORMED', 'Content-Digest is not a dictionary of byte sequences', keyId);
     }
-    if (status !== 'valid') return fail('ERR_DIGEST_MISMATCH', 'Content-Digest does not match the body');
+    if (status !== 'valid')
+      return fail('ERR_DIGEST_MISMATCH', 'Content-Digest does not match the body', keyId);
   }
 
   if (options.nonceStore !== undefined && params.nonce !== undefined) {
@@ -327,7 +341,7 @@ export async function verifyRequest(
         params.expires === undefined ? Number.POSITIVE_INFINITY : params.expires,
       ) + tolerance;
     if (!(await options.nonceStore(params.nonce, keyId, expiresAt))) {
-      return fail('ERR_SIG_NONCE_REPLAYED', 'nonce already used');
+      return fail('ERR_SIG_NONCE_REPLAYED', 'nonce already used', keyId);
     }
   }
   return { ok: true, keyId, label, params, components };
