@@ -260,7 +260,12 @@ const NO_ROUND: Round = { handed: [] };
 
 /** The pushes of one subscription that a round handed out, tried one at a time in that order. */
 interface Lane {
-  readonly queue: { readonly row: DueRow; readonly finish: (delivered: boolean) => void }[];
+  readonly queue: {
+    readonly row: DueRow;
+    /** Whether a `duplicate_push` rule sends this attempt twice (drawn at hand-out). */
+    readonly duplicate: boolean;
+    readonly finish: (delivered: boolean) => void;
+  }[];
   /** Pushes handed to the lane whose attempt is not over (queued, or being tried). */
   size: number;
   /** Resolves when the lane has drained (it never rejects). */
@@ -359,16 +364,16 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   }
 
   /**
-   * One attempt of a push (sent twice under a `duplicate_push` fault), its outcome written to the
-   * outbox: delivered, or due again on the retry schedule, or failed after the last attempt.
-   * Resolves true when delivered.
+   * One attempt of a push (sent twice when `duplicate`: a `duplicate_push` fault), its outcome
+   * written to the outbox: delivered, or due again on the retry schedule, or failed after the last
+   * attempt. Resolves true when delivered.
    */
-  async function attempt(r: DueRow): Promise<boolean> {
+  async function attempt(r: DueRow, duplicate: boolean): Promise<boolean> {
     const n = r.attempts + 1;
     const status = await deliver(r, n);
     // cut short by close: the push stays as it was, pending, and goes again after a restart
     if (status === undefined) return false;
-    if (!stopped && state.faults.fire('duplicate_push', site(r)) !== undefined) await deliver(r, n);
+    if (!stopped && duplicate) await deliver(r, n);
     if (status >= 200 && status < 300) {
       done.run(status, r.push_id);
       return true;
@@ -397,7 +402,7 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   }
 
   /** Hands a push to its subscription's lane (starting the lane if idle); claims it until its attempt is over. */
-  function hand(row: DueRow): Promise<boolean> {
+  function hand(row: DueRow, duplicate: boolean): Promise<boolean> {
     let finish!: (delivered: boolean) => void;
     const settled = new Promise<boolean>((resolve) => {
       finish = resolve;
@@ -405,10 +410,10 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     claimed.set(row.push_id, settled);
     const lane = lanes.get(row.subscription_id);
     if (lane !== undefined) {
-      lane.queue.push({ row, finish });
+      lane.queue.push({ row, duplicate, finish });
       lane.size++;
     } else {
-      const fresh: Lane = { queue: [{ row, finish }], size: 1, idle: Promise.resolve() };
+      const fresh: Lane = { queue: [{ row, duplicate, finish }], size: 1, idle: Promise.resolve() };
       lanes.set(row.subscription_id, fresh);
       fresh.idle = drain(row.subscription_id, fresh);
     }
@@ -423,7 +428,7 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
         if (!stopped) {
           await acquire();
           try {
-            if (!stopped) delivered = await attempt(job.row);
+            if (!stopped) delivered = await attempt(job.row, job.duplicate);
           } finally {
             release();
           }
@@ -470,7 +475,8 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     for (const r of rows) {
       const h = held.get(r.push_id);
       if (h !== undefined) {
-        if (h.overtaken || now - h.since >= REORDER_HOLD_MS) released.push(r);
+        // (a clock set back before the hold began releases it too: it would wait for that time again)
+        if (h.overtaken || now - h.since >= REORDER_HOLD_MS || now < h.since) released.push(r);
       } else if (state.faults.fire('reorder_push', site(r)) !== undefined) {
         held.set(r.push_id, {
           since: now,
@@ -489,8 +495,11 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     }
     for (const r of released) held.delete(r.push_id);
     sequence.push(...released.reverse());
+    // Which attempts a `duplicate_push` rule sends twice is drawn here, in this order, not as each
+    // attempt ends: then the same seed picks the same pushes whatever order the subscribers answer in.
+    const duplicates = sequence.map((r) => state.faults.fire('duplicate_push', site(r)) !== undefined);
     // each lane gets its pushes in this order
-    return { handed: sequence.map(hand) };
+    return { handed: sequence.map((r, i) => hand(r, duplicates[i] === true)) };
   }
 
   // A round only reads and hands out (the lanes deliver), so rounds are short; wake-ups that
