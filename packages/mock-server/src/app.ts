@@ -711,6 +711,12 @@ export function buildApp(
       );
       return;
     }
+    // Admin routes that are off answer as such before their body is read: a malformed, oversized
+    // or mistyped body would otherwise be a 400, 413 or 415 that shows the route is there.
+    if (!state.adminEnabled && routeDefOf(request)?.auth === 'admin') {
+      done(new ApiError(404, 'ERR_ADMIN_DISABLED', 'admin routes are disabled'));
+      return;
+    }
     done();
   });
 
