@@ -193,20 +193,26 @@ function hasLoneSurrogate(value: unknown): boolean {
 }
 
 /**
+ * What a request's signature must cover: `@method` and `@path`; `@query` when the target has a
+ * query (a signed read's filters, which a party on the way could otherwise change under a valid
+ * signature); `content-digest` when it has a body. Indexed by `(query ? 2 : 0) + (body ? 1 : 0)`.
+ */
+const REQUIRED_COMPONENTS: readonly (readonly string[])[] = [
+  ['@method', '@path'],
+  ['@method', '@path', 'content-digest'],
+  ['@method', '@path', '@query'],
+  ['@method', '@path', '@query', 'content-digest'],
+];
+
+/**
  * The headers of a 401: RFC 9110 asks for a `WWW-Authenticate` challenge (HTTP Message Signatures
  * register no scheme: `Signature`, as the signing drafts before RFC 9421 named it), and RFC 9421
- * §5.1's `Accept-Signature` names what this route wants covered.
+ * §5.1's `Accept-Signature` names what this request must cover. Same index as {@link REQUIRED_COMPONENTS}.
  */
-const CHALLENGE_WITH_BODY = {
+const CHALLENGES: readonly Record<string, string>[] = REQUIRED_COMPONENTS.map((c) => ({
   'www-authenticate': 'Signature realm="campus-card"',
-  'accept-signature': 'sig1=("@method" "@path" "content-digest");created;keyid;nonce',
-};
-const CHALLENGE_WITHOUT_BODY = {
-  'www-authenticate': 'Signature realm="campus-card"',
-  'accept-signature': 'sig1=("@method" "@path");created;keyid;nonce',
-};
-const challenge = (hasBody: boolean): Record<string, string> =>
-  hasBody ? CHALLENGE_WITH_BODY : CHALLENGE_WITHOUT_BODY;
+  'accept-signature': `sig1=(${c.map((x) => `"${x}"`).join(' ')});created;keyid;nonce`,
+}));
 
 /** A `keyid` parameter in `Signature-Input` (scanned before the field is parsed). */
 const KEYID = /keyid="([^"]*)"/g;
@@ -458,6 +464,7 @@ export function buildApp(
     const skewMs = (skew?.rule?.skew_s ?? 0) * 1000;
     const body = meta(request).rawBody;
     const hasBody = body !== undefined && body.length > 0;
+    const covers = (request.url.includes('?') ? 2 : 0) + (hasBody ? 1 : 0);
     const req = {
       method: request.method,
       url: request.url,
@@ -468,7 +475,7 @@ export function buildApp(
       now: clock.now() + skewMs,
       tolerance: state.settings.signatureToleranceS,
       keyLookup: (id) => lookup(id)?.key,
-      requiredComponents: hasBody ? ['@method', '@path', 'content-digest'] : ['@method', '@path'],
+      requiredComponents: REQUIRED_COMPONENTS[covers] as readonly string[],
       requiredParams: ['created', 'nonce', 'keyid'],
       nonceStore: (nonce, keyId, expiresAt) => {
         // a signature whose nonce may have been pruned (the clock set back past a pruning): refused
@@ -518,10 +525,10 @@ export function buildApp(
       if (genuine) skew?.commit();
       else skew?.release();
     }
-    if (!result.ok) throw new ApiError(401, result.code, result.message, { headers: challenge(hasBody) });
+    if (!result.ok) throw new ApiError(401, result.code, result.message, { headers: CHALLENGES[covers] as Record<string, string> });
     const entry = lookup(result.keyId);
     if (entry === undefined)
-      throw new ApiError(401, 'ERR_SIG_UNKNOWN_KEY', 'unknown key', { headers: challenge(hasBody) });
+      throw new ApiError(401, 'ERR_SIG_UNKNOWN_KEY', 'unknown key', { headers: CHALLENGES[covers] as Record<string, string> });
     const allowed = def.auth as readonly string[];
     if (!allowed.includes(entry.principal.kind)) {
       throw new ApiError(403, 'ERR_FORBIDDEN', `a ${entry.principal.kind} may not call ${def.operationId}`);

@@ -103,10 +103,13 @@ export function signed(
         key: importSigningKey(signer.jwk as never),
         created: opts.created ?? p.clock.nowSeconds(),
         nonce: opts.nonce ?? randomBytes(12).toString('base64url'),
-        components:
-          bytes !== undefined && bytes.length > 0
-            ? ['@method', '@path', 'content-digest']
-            : ['@method', '@path'],
+        // what the platform requires: `@query` with a query, `content-digest` with a body
+        components: [
+          '@method',
+          '@path',
+          ...(url.includes('?') ? ['@query'] : []),
+          ...(bytes !== undefined && bytes.length > 0 ? ['content-digest'] : []),
+        ],
       },
     );
     Object.assign(headers, sig);

@@ -126,7 +126,10 @@ function sign(
         key: importSigningKey(signer.privateJwk as never),
         created: Math.floor(Date.now() / 1000),
         nonce: randomBytes(12).toString('base64url'),
-        components: bytes === undefined ? ['@method', '@path'] : ['@method', '@path', 'content-digest'],
+        components:
+          bytes === undefined
+            ? ['@method', '@path', '@query']
+            : ['@method', '@path', '@query', 'content-digest'],
       },
     ),
   );

@@ -1,6 +1,7 @@
 /**
  * The signature profile of issue 4 §1: a request's RFC 9421 signature covers the method, the
- * path and, for a body, `content-digest` (RFC 9530), and carries `created` and a `nonce`. A
+ * path, for a query `@query`, and for a body `content-digest` (RFC 9530), and carries `created`
+ * and a `nonce`. A
  * signature that leaves any of them out is refused with its precise code, before any work: the
  * database does not change and the nonce is not burnt, so the same request signed in full, with
  * the same nonce, then succeeds (which also shows the refusal was for the missing piece).
@@ -117,7 +118,10 @@ async function refusedThenAccepted(req: Request, profile: Profile, code: string)
   expect(json(res)).toMatchObject({ status: 401, retryable: false, request_id: res.headers['x-request-id'] });
   expect(changedTables(before, tableDigests(p)), 'nothing changes, no nonce is stored').toEqual([]);
 
-  const full = req.body === undefined ? FULL_WITHOUT_BODY : FULL_WITH_BODY;
+  const full = [
+    ...(req.body === undefined ? FULL_WITHOUT_BODY : FULL_WITH_BODY),
+    ...(req.url.includes('?') ? ['@query'] : []),
+  ];
   const ok = await p.app.inject(
     signedWith(signer, req.method, req.url, req.body, nonce, { components: full }),
   );
@@ -181,6 +185,35 @@ describe('required signature components and parameters', () => {
     });
     expect([res.statusCode, json(res).code]).toEqual([401, 'ERR_SIG_COMPONENT_MISSING']);
     expect(orders()).toBe(before);
+  });
+});
+
+describe('a request with a query', () => {
+  const listOrders: Request = {
+    signer: () => operator(p),
+    method: 'GET',
+    url: '/v1/orders?person_id=s-001',
+    ok: 200,
+  };
+
+  it('is refused when its signature leaves @query out, and the 401 asks for it', async () => {
+    await refusedThenAccepted(listOrders, { components: FULL_WITHOUT_BODY }, 'ERR_SIG_COMPONENT_MISSING');
+    const unsigned = await p.app.inject({ method: 'GET', url: listOrders.url });
+    expect(unsigned.headers['accept-signature']).toBe(
+      'sig1=("@method" "@path" "@query");created;keyid;nonce',
+    );
+    const noQuery = await p.app.inject({ method: 'GET', url: '/v1/orders' });
+    expect(noQuery.headers['accept-signature']).toBe('sig1=("@method" "@path");created;keyid;nonce');
+  });
+
+  it('changed on the way under a signature that covers it is refused: another person is not read', async () => {
+    const req = signedWith(operator(p), 'GET', listOrders.url, undefined, `q-${randomUUID()}`, {
+      components: [...FULL_WITHOUT_BODY, '@query'],
+    });
+    const res = await p.app.inject({ ...req, url: '/v1/orders?person_id=s-002' });
+    expect([res.statusCode, json(res).code]).toEqual([401, 'ERR_SIG_INVALID']);
+    const ok = await p.app.inject(req);
+    expect(ok.statusCode, ok.body).toBe(200);
   });
 });
 

@@ -409,8 +409,8 @@ function build(p: MockPlatform, spec: RequestSpec): { req: InjectOptions; genuin
         nonce,
         components:
           bytes !== undefined && bytes.length > 0
-            ? ['@method', '@path', 'content-digest']
-            : ['@method', '@path'],
+            ? ['@method', '@path', '@query', 'content-digest']
+            : ['@method', '@path', '@query'],
         signer: (base, k) =>
           new Uint8Array(
             k.alg === 'ed25519'

@@ -67,7 +67,7 @@ const HEADERS: Record<string, { description: string; schema: JsonValue }> = {
   },
   'Accept-Signature': {
     description:
-      'What a signature must cover (RFC 9421 §5.1): `sig1=("@method" "@path" "content-digest");created;keyid;nonce` for a request with a body, `sig1=("@method" "@path");created;keyid;nonce` without.',
+      'What a signature must cover (RFC 9421 §5.1): `sig1=("@method" "@path");created;keyid;nonce`, with `"@query"` after `"@path"` when the request has a query and `"content-digest"` last when it has a body (`sig1=("@method" "@path" "@query" "content-digest");created;keyid;nonce` with both).',
     schema: { type: 'string' },
   },
   Allow: {
@@ -318,7 +318,8 @@ const PROBLEM_CODES: Partial<
   ERR_SIG_ALG_MISMATCH: { status: [401], description: '`alg` does not match the key.' },
   ERR_SIG_COMPONENT_MISSING: {
     status: [401],
-    description: 'A required component is not covered: `@method`, `@path`, and `content-digest` with a body.',
+    description:
+      'A required component is not covered: `@method`, `@path`, `@query` with a query, and `content-digest` with a body.',
   },
   ERR_SIG_EXPIRED: { status: [401], description: '`created` is outside ±300 s, or `expires` has passed.' },
   ERR_SIG_NONCE_REPLAYED: { status: [401], description: 'The nonce was already used with this key.' },
@@ -481,7 +482,7 @@ export function buildOpenApiDocument(options: BuildOpenApiOptions = {}): { [k: s
           in: 'header',
           name: 'Signature',
           description:
-            'RFC 9421 HTTP Message Signatures with `Signature-Input` covering ("@method" "@path" "content-digest") and parameters created, nonce, keyid (the device or merchant id); ES256 or Ed25519; ±300 s; nonces single use. Bodies carry RFC 9530 Content-Digest (sha-256).',
+            'RFC 9421 HTTP Message Signatures with `Signature-Input` covering ("@method" "@path"), plus "@query" when the request has a query and "content-digest" when it has a body, and parameters created, nonce, keyid (the device or merchant id); ES256 or Ed25519; ±300 s; nonces single use. Bodies carry RFC 9530 Content-Digest (sha-256).',
         },
         pushSignature: {
           type: 'apiKey',
