@@ -6,16 +6,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublicKey } from '@campus-card/core';
 import type { RunningMockPlatform } from '@campus-card/mock-server';
-import { createVerifier } from '@campus-card/verifier';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  createGateClient,
   type GateClient,
   type GateClientOptions,
   openEventOutbox,
   type UnnumberedEvent,
 } from '../src/index.js';
-import { cardOf, OPERATOR, rootKeyOf, startDemo, tempDir } from './helpers.js';
+import { cardOf, demoGate, OPERATOR, rootKeyOf, startDemo, tempDir } from './helpers.js';
 
 let data: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -67,24 +65,8 @@ describe('online fallback against the mock platform', () => {
     for (const c of clients.splice(0)) await c.close();
     await server.close();
   });
-  async function gate(overrides: Partial<GateClientOptions> = {}): Promise<GateClient> {
-    const device = server.platform.demo?.devices.find((d) => d.id === 'gate-01');
-    if (device === undefined) throw new Error('no demo gate');
-    const client = await createGateClient({
-      baseUrl: server.url,
-      deviceId: 'gate-01',
-      schoolId: 'sch-demo',
-      privateKey: device.privateJwk,
-      verifier: createVerifier({ rootKeys: [rootKey] }),
-      dataDir: data.dir,
-      now: () => server.platform.clock.now(),
-      outbox: { firstSeq: 1 },
-      transport: { maxRetries: 0 },
-      ...overrides,
-    });
-    clients.push(client);
-    return client;
-  }
+  const gate = (overrides: Partial<GateClientOptions> = {}): Promise<GateClient> =>
+    demoGate(server, rootKey, data.dir, clients, overrides);
   const link = async (person: string, uidHex: string) => {
     const r = await server.platform.invoke(
       'linkPhysicalCard',

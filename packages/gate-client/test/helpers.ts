@@ -16,6 +16,8 @@ import {
   type RunningMockPlatform,
   startMockPlatform,
 } from '@campus-card/mock-server';
+import { createVerifier } from '@campus-card/verifier';
+import { createGateClient, type GateClient, type GateClientOptions } from '../src/index.js';
 
 export const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
 
@@ -28,6 +30,35 @@ export async function startDemo(): Promise<RunningMockPlatform> {
     clock: createClock({ start: T0, frozen: true }),
     pushIntervalMs: 50,
   });
+}
+
+/**
+ * The demo gate `gate-01` on `server`, with its data in `dataDir`, on the platform's clock, its
+ * outbox numbered from 1 and no transport retries; pushed to `clients` so the test closes it.
+ */
+export async function demoGate(
+  server: RunningMockPlatform,
+  rootKey: PublicKey,
+  dataDir: string,
+  clients: GateClient[],
+  overrides: Partial<GateClientOptions> = {},
+): Promise<GateClient> {
+  const device = server.platform.demo?.devices.find((d) => d.id === 'gate-01');
+  if (device === undefined) throw new Error('no demo gate');
+  const client = await createGateClient({
+    baseUrl: server.url,
+    deviceId: 'gate-01',
+    schoolId: 'sch-demo',
+    privateKey: device.privateJwk,
+    verifier: createVerifier({ rootKeys: [rootKey] }),
+    dataDir,
+    now: () => server.platform.clock.now(),
+    outbox: { firstSeq: 1 },
+    transport: { maxRetries: 0 },
+    ...overrides,
+  });
+  clients.push(client);
+  return client;
 }
 
 /** The school's root public key (configured in readers out of band). */

@@ -4,8 +4,8 @@ import type { PublicKey } from '@campus-card/core';
 import type { RunningMockPlatform } from '@campus-card/mock-server';
 import { createVerifier } from '@campus-card/verifier';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createGateClient, type GateClient, type GateClientOptions } from '../src/index.js';
-import { cardOf, OPERATOR, qrOf, rootKeyOf, startDemo, tempDir } from './helpers.js';
+import type { GateClient, GateClientOptions } from '../src/index.js';
+import { cardOf, demoGate, OPERATOR, qrOf, rootKeyOf, startDemo, tempDir } from './helpers.js';
 
 let server: RunningMockPlatform;
 let rootKey: PublicKey;
@@ -24,24 +24,8 @@ afterEach(async () => {
   data.cleanup();
 });
 
-async function gate(overrides: Partial<GateClientOptions> = {}): Promise<GateClient> {
-  const device = server.platform.demo?.devices.find((d) => d.id === 'gate-01');
-  if (device === undefined) throw new Error('no demo gate');
-  const client = await createGateClient({
-    baseUrl: server.url,
-    deviceId: 'gate-01',
-    schoolId: 'sch-demo',
-    privateKey: device.privateJwk,
-    verifier: createVerifier({ rootKeys: [rootKey] }),
-    dataDir: data.dir,
-    now: () => server.platform.clock.now(),
-    outbox: { firstSeq: 1 },
-    transport: { maxRetries: 0 },
-    ...overrides,
-  });
-  clients.push(client);
-  return client;
-}
+const gate = (overrides: Partial<GateClientOptions> = {}): Promise<GateClient> =>
+  demoGate(server, rootKey, data.dir, clients, overrides);
 
 const READER = { id: 'gate-01', zone: 'gate:main', direction: 'in' } as const;
 
