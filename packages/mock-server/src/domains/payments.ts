@@ -460,7 +460,14 @@ export const paymentHandlers: Handlers = {
       if (cur.status !== 'processing')
         throw new ApiError(409, 'ERR_ORDER_STATE', `a ${cur.status} order cannot be closed`);
       setStatus(ctx.state, cur.order_id, 'closed');
-      return { status: 200, body: orderOut(ctx.state, orderById(ctx.state, cur.order_id)) };
+      // its end pushed as the other ends are: a merchant's back office or the holder's parents,
+      // told of the payment waiting for its confirmation, learn it will not be captured
+      const out = orderOut(ctx.state, orderById(ctx.state, cur.order_id));
+      enqueueEvent(ctx.state, 'payment.closed', out, {
+        personIds: [cur.person_id],
+        merchantId: cur.merchant_id,
+      });
+      return { status: 200, body: out };
     });
   },
 

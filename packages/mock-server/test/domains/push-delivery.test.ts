@@ -930,6 +930,17 @@ describe('push payloads', () => {
       signed(pf, pos, 'POST', '/v1/payments/A2/refunds', { out_refund_no: 'RF1', amount: 100, reason: 'x' }),
     );
     expect(rf.statusCode, rf.body).toBe(201);
+    // above the confirmation threshold: processing until closed
+    const big = await pf.app.inject(
+      signed(pf, pos, 'POST', '/v1/payments', {
+        out_trade_no: 'A3',
+        amount: 60_000,
+        qr_text: await qrOf(pf, 's-001', 2),
+      }),
+    );
+    expect(json<{ status: string }>(big).status).toBe('processing');
+    const closed = await pf.app.inject(signed(pf, pos, 'POST', '/v1/payments/A3/close', {}));
+    expect(json<{ status: string }>(closed).status).toBe('closed');
     const card = pf.demo?.cards.find((c) => c.personId === 's-001');
     const lost = await pf.app.inject(
       signed(pf, operator(pf), 'POST', `/v1/cards/${card?.cardId}/report-lost`, {}),
@@ -948,6 +959,7 @@ describe('push payloads', () => {
     }
     expect([...seen].sort()).toEqual([
       'card.status_changed',
+      'payment.closed',
       'payment.refunded',
       'payment.reversed',
       'payment.succeeded',
