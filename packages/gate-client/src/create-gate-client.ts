@@ -654,6 +654,19 @@ export async function createGateClient(options: GateClientOptions): Promise<Gate
       throw err;
     },
   );
+  // Whole lines that could not be read (disk damage, a hand edit; not the torn last line a crash
+  // mid-append leaves, which is expected): their events are gone, and only the operator can find
+  // them again, from the reader's own logs.
+  if (outbox.recovered.corrupt > 0) {
+    onError(
+      new GateClientError(
+        'ERR_GATE_OUTBOX_IO',
+        `${outbox.recovered.corrupt} unreadable line(s) of the event journal were skipped: their events are lost`,
+        { detail: { corrupt: outbox.recovered.corrupt } },
+      ),
+      'restore',
+    );
+  }
 
   // 4. a replay window that cannot be read back whole: fail closed, every code the last run may
   //    have accepted is refused until it expires. The boot clock may read slow: the mark starts at

@@ -2,7 +2,7 @@
  * Second audit of the gate side (gate client and the platform's event upload): what the earlier
  * audits missed.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublicKey } from '@campus-card/core';
 import type { RunningMockPlatform } from '@campus-card/mock-server';
@@ -101,5 +101,40 @@ describe('online fallback against the mock platform', () => {
     // a teacher is admitted at the lab door
     const teacher = await link('t-001', '04aabbccddeeff');
     expect((await g.scan(teacher, lab, { kind: 'access' })).decision.accepted).toBe(true);
+  });
+});
+
+describe('an event journal with unreadable lines', () => {
+  let server: RunningMockPlatform;
+  let rootKey: PublicKey;
+  const clients: GateClient[] = [];
+  beforeEach(async () => {
+    server = await startDemo();
+    rootKey = await rootKeyOf(server);
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await server.close();
+  });
+
+  it('is reported to onError at start (restore, ERR_GATE_OUTBOX_IO); a torn last line alone is not', async () => {
+    const o = await openEventOutbox({ dir: join(data.dir, 'outbox'), firstSeq: 1 });
+    for (let i = 1; i <= 3; i++) await o.append(ev(i));
+    await o.close();
+    const journal = join(data.dir, 'outbox', 'events.jsonl');
+    const lines = readFileSync(journal, 'utf8').split('\n');
+    // the second event's line damaged, and a torn line at the end (a crash mid-append)
+    writeFileSync(journal, `${[lines[0], '{"seq":2,"ki', lines[2]].join('\n')}\n{"seq":4`);
+    const errors: unknown[] = [];
+    const g = await demoGate(server, rootKey, data.dir, clients, { onError: (e) => errors.push(e) });
+    expect(errors).toEqual([expect.objectContaining({ code: 'ERR_GATE_OUTBOX_IO', detail: { corrupt: 1 } })]);
+    expect(g.outbox.depth).toBe(2); // events 1 and 3; 2 is lost, 4 was never whole
+    await g.close();
+    clients.length = 0;
+    // the journal as the client rewrote it or left it: a torn line alone is a crash, not a loss
+    writeFileSync(journal, `${[lines[0], lines[2]].join('\n')}\n{"seq":4`);
+    const quiet: unknown[] = [];
+    await demoGate(server, rootKey, data.dir, clients, { onError: (e) => quiet.push(e) });
+    expect(quiet).toEqual([]);
   });
 });
