@@ -525,10 +525,15 @@ export function buildApp(
       if (genuine) skew?.commit();
       else skew?.release();
     }
-    if (!result.ok) throw new ApiError(401, result.code, result.message, { headers: CHALLENGES[covers] as Record<string, string> });
+    if (!result.ok)
+      throw new ApiError(401, result.code, result.message, {
+        headers: CHALLENGES[covers] as Record<string, string>,
+      });
     const entry = lookup(result.keyId);
     if (entry === undefined)
-      throw new ApiError(401, 'ERR_SIG_UNKNOWN_KEY', 'unknown key', { headers: CHALLENGES[covers] as Record<string, string> });
+      throw new ApiError(401, 'ERR_SIG_UNKNOWN_KEY', 'unknown key', {
+        headers: CHALLENGES[covers] as Record<string, string>,
+      });
     const allowed = def.auth as readonly string[];
     if (!allowed.includes(entry.principal.kind)) {
       throw new ApiError(403, 'ERR_FORBIDDEN', `a ${entry.principal.kind} may not call ${def.operationId}`);
