@@ -53,7 +53,7 @@ describe('outbox: events set aside leave the journal too', () => {
   });
 });
 
-describe('online fallback against the mock platform', () => {
+describe('against the mock platform', () => {
   let server: RunningMockPlatform;
   let rootKey: PublicKey;
   const clients: GateClient[] = [];
@@ -65,76 +65,72 @@ describe('online fallback against the mock platform', () => {
     for (const c of clients.splice(0)) await c.close();
     await server.close();
   });
-  const gate = (overrides: Partial<GateClientOptions> = {}): Promise<GateClient> =>
-    demoGate(server, rootKey, data.dir, clients, overrides);
-  const link = async (person: string, uidHex: string) => {
-    const r = await server.platform.invoke(
-      'linkPhysicalCard',
-      { params: { card_id: cardOf(server, person) }, body: { uid_hex: uidHex, card_number: `PC-${person}` } },
-      OPERATOR,
-    );
-    expect(r.status).toBe(200);
-    return { uid: Uint8Array.from(Buffer.from(uidHex, 'hex')) };
-  };
 
-  it("the platform's permission check is asked for the reader's zone, not the device's registered one (C2)", async () => {
-    // gate-01 is registered at gate:main; one controller also serves a lab door
-    const g = await gate();
-    expect((await g.syncNow()).ok).toBe(true);
-    const lab = { id: 'lab-door', zone: 'lab:chem', direction: 'in' } as const;
-    const pupil = await link('s-002', '04112233445566');
-    const r = await g.scan(pupil, lab, { kind: 'access' });
-    expect(r.offline?.reason).toBe('UNKNOWN_CARD');
-    expect(r.source).toBe('online');
-    // what the platform decides for this card at this zone
-    const platform = await server.platform.invoke(
-      'checkPermission',
-      { body: { card_id: cardOf(server, 's-002'), scene: 'access', zone: 'lab:chem' } },
-      OPERATOR,
-    );
-    expect(platform.body).toMatchObject({ allowed: false, reason: 'NEEDS_AUTHORISATION' });
-    expect(r.decision).toMatchObject({
-      accepted: false,
-      reason: 'POLICY_DENIED',
-      rule: 'platform:NEEDS_AUTHORISATION',
+  describe('online fallback', () => {
+    const gate = (overrides: Partial<GateClientOptions> = {}): Promise<GateClient> =>
+      demoGate(server, rootKey, data.dir, clients, overrides);
+    const link = async (person: string, uidHex: string) => {
+      const r = await server.platform.invoke(
+        'linkPhysicalCard',
+        {
+          params: { card_id: cardOf(server, person) },
+          body: { uid_hex: uidHex, card_number: `PC-${person}` },
+        },
+        OPERATOR,
+      );
+      expect(r.status).toBe(200);
+      return { uid: Uint8Array.from(Buffer.from(uidHex, 'hex')) };
+    };
+
+    it("the platform's permission check is asked for the reader's zone, not the device's registered one (C2)", async () => {
+      // gate-01 is registered at gate:main; one controller also serves a lab door
+      const g = await gate();
+      expect((await g.syncNow()).ok).toBe(true);
+      const lab = { id: 'lab-door', zone: 'lab:chem', direction: 'in' } as const;
+      const pupil = await link('s-002', '04112233445566');
+      const r = await g.scan(pupil, lab, { kind: 'access' });
+      expect(r.offline?.reason).toBe('UNKNOWN_CARD');
+      expect(r.source).toBe('online');
+      // what the platform decides for this card at this zone
+      const platform = await server.platform.invoke(
+        'checkPermission',
+        { body: { card_id: cardOf(server, 's-002'), scene: 'access', zone: 'lab:chem' } },
+        OPERATOR,
+      );
+      expect(platform.body).toMatchObject({ allowed: false, reason: 'NEEDS_AUTHORISATION' });
+      expect(r.decision).toMatchObject({
+        accepted: false,
+        reason: 'POLICY_DENIED',
+        rule: 'platform:NEEDS_AUTHORISATION',
+      });
+      // a teacher is admitted at the lab door
+      const teacher = await link('t-001', '04aabbccddeeff');
+      expect((await g.scan(teacher, lab, { kind: 'access' })).decision.accepted).toBe(true);
     });
-    // a teacher is admitted at the lab door
-    const teacher = await link('t-001', '04aabbccddeeff');
-    expect((await g.scan(teacher, lab, { kind: 'access' })).decision.accepted).toBe(true);
-  });
-});
-
-describe('an event journal with unreadable lines', () => {
-  let server: RunningMockPlatform;
-  let rootKey: PublicKey;
-  const clients: GateClient[] = [];
-  beforeEach(async () => {
-    server = await startDemo();
-    rootKey = await rootKeyOf(server);
-  });
-  afterEach(async () => {
-    for (const c of clients.splice(0)) await c.close();
-    await server.close();
   });
 
-  it('is reported to onError at start (restore, ERR_GATE_OUTBOX_IO); a torn last line alone is not', async () => {
-    const o = await openEventOutbox({ dir: join(data.dir, 'outbox'), firstSeq: 1 });
-    for (let i = 1; i <= 3; i++) await o.append(ev(i));
-    await o.close();
-    const journal = join(data.dir, 'outbox', 'events.jsonl');
-    const lines = readFileSync(journal, 'utf8').split('\n');
-    // the second event's line damaged, and a torn line at the end (a crash mid-append)
-    writeFileSync(journal, `${[lines[0], '{"seq":2,"ki', lines[2]].join('\n')}\n{"seq":4`);
-    const errors: unknown[] = [];
-    const g = await demoGate(server, rootKey, data.dir, clients, { onError: (e) => errors.push(e) });
-    expect(errors).toEqual([expect.objectContaining({ code: 'ERR_GATE_OUTBOX_IO', detail: { corrupt: 1 } })]);
-    expect(g.outbox.depth).toBe(2); // events 1 and 3; 2 is lost, 4 was never whole
-    await g.close();
-    clients.length = 0;
-    // the journal as the client rewrote it or left it: a torn line alone is a crash, not a loss
-    writeFileSync(journal, `${[lines[0], lines[2]].join('\n')}\n{"seq":4`);
-    const quiet: unknown[] = [];
-    await demoGate(server, rootKey, data.dir, clients, { onError: (e) => quiet.push(e) });
-    expect(quiet).toEqual([]);
+  describe('an event journal with unreadable lines', () => {
+    it('is reported to onError at start (restore, ERR_GATE_OUTBOX_IO); a torn last line alone is not', async () => {
+      const o = await openEventOutbox({ dir: join(data.dir, 'outbox'), firstSeq: 1 });
+      for (let i = 1; i <= 3; i++) await o.append(ev(i));
+      await o.close();
+      const journal = join(data.dir, 'outbox', 'events.jsonl');
+      const lines = readFileSync(journal, 'utf8').split('\n');
+      // the second event's line damaged, and a torn line at the end (a crash mid-append)
+      writeFileSync(journal, `${[lines[0], '{"seq":2,"ki', lines[2]].join('\n')}\n{"seq":4`);
+      const errors: unknown[] = [];
+      const g = await demoGate(server, rootKey, data.dir, clients, { onError: (e) => errors.push(e) });
+      expect(errors).toEqual([
+        expect.objectContaining({ code: 'ERR_GATE_OUTBOX_IO', detail: { corrupt: 1 } }),
+      ]);
+      expect(g.outbox.depth).toBe(2); // events 1 and 3; 2 is lost, 4 was never whole
+      await g.close();
+      clients.length = 0;
+      // the journal as the client rewrote it or left it: a torn line alone is a crash, not a loss
+      writeFileSync(journal, `${[lines[0], lines[2]].join('\n')}\n{"seq":4`);
+      const quiet: unknown[] = [];
+      await demoGate(server, rootKey, data.dir, clients, { onError: (e) => quiet.push(e) });
+      expect(quiet).toEqual([]);
+    });
   });
 });

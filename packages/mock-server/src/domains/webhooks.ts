@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJwk, generateKeyPair } from '@campus-card/core';
 import {
   PLATFORM_KEY_OVERLAP_S,
+  type PlatformKeys,
   type PublicJwk,
   WEBHOOK_RETRY_SCHEDULE_S,
   WEBHOOK_TOLERANCE_S,
@@ -74,15 +75,22 @@ export function platformKey(state: PlatformState): PlatformKey {
   return key;
 }
 
-/** The published push-signing keys: the current one first, then those still in their overlap. */
-function publishedKeys(state: PlatformState): PublicJwk[] {
+/**
+ * What `GET /v1/platform/keys` publishes: the push-signing keys (the current one first, then those
+ * still in their overlap), the retry schedule and the signature tolerance.
+ */
+function publishedKeys(state: PlatformState): PlatformKeys {
   const current = platformKey(state);
   const previous = state.db
     .prepare(
       'SELECT kid, jwk FROM platform_keys WHERE retired_at IS NOT NULL AND retired_at > ? ORDER BY created_at DESC, rowid DESC',
     )
     .all(state.clock.now()) as { kid: string; jwk: string }[];
-  return [current.publicJwk, ...previous.map(publicOf)];
+  return {
+    webhook_signing: [current.publicJwk, ...previous.map(publicOf)],
+    retry_schedule_s: [...WEBHOOK_RETRY_SCHEDULE_S],
+    tolerance_s: WEBHOOK_TOLERANCE_S,
+  };
 }
 
 function id(state: PlatformState, prefix: string): string {
@@ -648,11 +656,7 @@ export const webhookHandlers: Handlers = {
 
   getPlatformKeys: (ctx) => ({
     status: 200,
-    body: {
-      webhook_signing: publishedKeys(ctx.state),
-      retry_schedule_s: [...WEBHOOK_RETRY_SCHEDULE_S],
-      tolerance_s: WEBHOOK_TOLERANCE_S,
-    },
+    body: publishedKeys(ctx.state),
   }),
 
   rotatePlatformKey: (ctx) =>
@@ -667,11 +671,7 @@ export const webhookHandlers: Handlers = {
       newKeyRow(state);
       return {
         status: 201,
-        body: {
-          webhook_signing: publishedKeys(state),
-          retry_schedule_s: [...WEBHOOK_RETRY_SCHEDULE_S],
-          tolerance_s: WEBHOOK_TOLERANCE_S,
-        },
+        body: publishedKeys(state),
       };
     }),
 };
