@@ -4,8 +4,9 @@
  *
  * Files in `dir`: `events.jsonl` (one event per line, in `seq` order), `cursor.json`
  * (`{ "acked_seq": n }`, replaced atomically) and, once an event was set aside, `quarantine.jsonl`
- * (`{ "event", "reason" }` lines). A torn last line, left by a power cut during an append, is cut
- * off at open; it was never acknowledged to the caller.
+ * (`{ "event", "reason" }` lines, and `{ "released", "seq" }` lines for events put back in the
+ * queue by {@link EventOutbox.release}). A torn last line, left by a power cut during an append, is
+ * cut off at open; it was never acknowledged to the caller.
  *
  * @module
  */
@@ -76,8 +77,28 @@ export interface EventOutbox {
    * @throws {@link GateClientError} `ERR_GATE_OUTBOX_IO` when the write fails (the event stays pending).
    */
   quarantine(seq: number, reason: QuarantineReason): Promise<boolean>;
-  /** The events set aside, oldest first (kept across restarts). */
+  /** The events set aside, oldest first (kept across restarts), released ones excepted. */
   quarantined(): readonly QuarantinedEvent[];
+  /**
+   * Puts events set aside back in the queue, for an operator once the cause is gone: a gate
+   * whose clock ran fast when it recorded them (the platform refuses a time after its own now,
+   * and accepts it once that time has passed), or a data directory that was wiped and numbered
+   * from `firstSeq` again (the platform holds other events under the old seqs, `ERR_CONFLICT`).
+   * Each event is appended again, unchanged but for a new `seq` above every seq used, and no
+   * longer listed by {@link EventOutbox.quarantined}; the next upload sends it. An event the
+   * platform still refuses is set aside again, under its new seq.
+   *
+   * The release is durable before the event is pending: a line `{ "released": old, "seq": new }`
+   * is fsync'd to `quarantine.jsonl` first, so that a power cut before the event reaches the
+   * journal puts it back at the next open, and an event is never queued twice.
+   *
+   * @param seqs - the quarantined seqs to release; default every quarantined event. Seqs not
+   *   quarantined (or already released) are ignored.
+   * @returns the events queued again, with their new seqs, in the order they were set aside.
+   * @throws {@link GateClientError} `ERR_GATE_OUTBOX_IO` when a write fails (the outbox is then
+   *   unusable until it is opened again, which finishes the release).
+   */
+  release(seqs?: Iterable<number>): Promise<readonly DeviceEvent[]>;
   /** Pending (unacknowledged) events. */
   readonly depth: number;
   /** The highest seq assigned so far (`firstSeq − 1` when none). */
@@ -122,15 +143,28 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
   // event, still in the journal, is pending again and set aside again at the next upload).
   const quarantinePath = join(dir, QUARANTINE);
   const quarantineRaw = await readFileIfExists(quarantinePath);
-  const quarantinedEvents: QuarantinedEvent[] = [];
+  // listed (not released), by seq, in the order set aside
+  const quarantinedEvents = new Map<number, QuarantinedEvent>();
+  // every seq ever set aside: used for good, even once released or compacted away
   const quarantinedSeqs = new Set<number>();
+  // released events, by their new seq: pending unless acknowledged or in the journal already
+  const released = new Map<number, DeviceEvent>();
   for (const line of quarantineRaw?.toString('utf8').split('\n') ?? []) {
     try {
-      const q = JSON.parse(line) as QuarantinedEvent | null;
+      const q = JSON.parse(line) as (QuarantinedEvent & { released?: unknown; seq?: unknown }) | null;
+      if (q !== null && typeof q === 'object' && 'released' in q) {
+        const from = quarantinedEvents.get(q.released as number);
+        const seq = q.seq;
+        if (from === undefined || !Number.isSafeInteger(seq) || quarantinedSeqs.has(seq as number)) continue;
+        quarantinedEvents.delete(from.event.seq);
+        released.set(seq as number, { ...from.event, seq: seq as number });
+        continue;
+      }
       const seq = q?.event?.seq;
       if (!Number.isSafeInteger(seq) || quarantinedSeqs.has(seq as number)) continue;
       quarantinedSeqs.add(seq as number);
-      quarantinedEvents.push(q as QuarantinedEvent);
+      quarantinedEvents.set(seq as number, q as QuarantinedEvent);
+      released.delete(seq as number); // a released event set aside again
     } catch {
       // a torn or unreadable line
     }
@@ -165,6 +199,7 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
   // a seq set aside stays used, even once compaction dropped its event from the journal
   let lastSeq = ackedSeq;
   for (const q of quarantinedSeqs) if (q > lastSeq) lastSeq = q;
+  for (const q of released.keys()) if (q > lastSeq) lastSeq = q;
   let torn = false;
   let corrupt = 0;
   let inFile = 0;
@@ -187,11 +222,15 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
         continue;
       }
       inFile++;
+      released.delete(ev.seq); // its journal line was written
       lastSeq = Math.max(lastSeq, ev.seq);
       if (ev.seq > ackedSeq && !quarantinedSeqs.has(ev.seq)) pendingEvents.push(ev);
     }
-    pendingEvents.sort((a, b) => a.seq - b.seq);
   }
+  // A release whose event a power cut kept from the journal: pending, and written below.
+  const unwritten = [...released.values()].filter((e) => e.seq > ackedSeq);
+  pendingEvents.push(...unwritten);
+  pendingEvents.sort((a, b) => a.seq - b.seq);
   // Nothing was ever acknowledged, set aside or stored whole (no file yet, or only the torn line
   // of a first append cut by a power cut): numbering starts at firstSeq.
   if (cursorRaw === undefined && quarantineRaw === undefined && inFile === 0 && corrupt === 0) {
@@ -204,20 +243,33 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     await fh.sync();
   }
   if (journal === undefined) await fsyncDir(dir);
+  if (unwritten.length > 0) {
+    const data = unwritten.map((e) => `${JSON.stringify(e)}\n`).join('');
+    await writeAll(fh, data);
+    await fh.datasync();
+    fileSize += Buffer.byteLength(data);
+    inFile += unwritten.length;
+  }
   // journal lines no longer pending (acknowledged or set aside): compaction drops them
   let deadInFile = inFile - pendingEvents.length;
 
   let closed = false;
   let broken: unknown;
+  // the quarantine file's directory entry is durable (it existed at open, or was fsync'd since)
+  let quarantineFileSynced = quarantineRaw !== undefined;
   // Every file operation runs on this chain, in order.
   let tail: Promise<void> = Promise.resolve();
   let buffer: {
     event: DeviceEvent;
     line: string;
+    /** the quarantined seq this event releases */
+    releases?: number;
     resolve: (e: DeviceEvent) => void;
     reject: (e: unknown) => void;
   }[] = [];
   let scheduled = false;
+  // quarantined seqs whose release is under way (a second call does not queue them twice)
+  const releasing = new Set<number>();
 
   async function drain(): Promise<void> {
     scheduled = false;
@@ -227,6 +279,21 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     if (broken !== undefined) {
       for (const b of batch) b.reject(ioError('the outbox is unusable after a failed write', broken));
       return;
+    }
+    // Releases first: their lines in the quarantine make them pending again after a power cut.
+    const releasing = batch.filter((b) => b.releases !== undefined);
+    if (releasing.length > 0) {
+      const lines = releasing.map((b) => `${JSON.stringify({ released: b.releases, seq: b.event.seq })}\n`);
+      try {
+        await appendQuarantine(lines.join(''));
+      } catch (err) {
+        // partial release lines name seqs above every seq in use: the outbox stops here, and the
+        // next open finishes what the lines name
+        broken = err;
+        for (const b of batch) b.reject(ioError('outbox release failed', err));
+        return;
+      }
+      for (const b of releasing) quarantinedEvents.delete(b.releases as number);
     }
     const data = batch.map((b) => b.line).join('');
     try {
@@ -240,6 +307,8 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       } catch (truncErr) {
         broken = truncErr;
       }
+      // a release already on disk: only the next open can queue its event, once
+      if (releasing.length > 0) broken ??= err;
       for (const b of batch) b.reject(ioError('outbox append failed', err));
       return;
     }
@@ -247,6 +316,26 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       pendingEvents.push(b.event);
       b.resolve(b.event);
     }
+  }
+
+  /** Appends whole lines to `quarantine.jsonl`, durably. */
+  async function appendQuarantine(lines: string): Promise<void> {
+    const line = `${quarantineNewline ? '\n' : ''}${lines}`;
+    try {
+      const qh = await open(quarantinePath, 'a', 0o600);
+      try {
+        await writeAll(qh, line);
+        await qh.datasync();
+      } finally {
+        await qh.close();
+      }
+      if (!quarantineFileSynced) await fsyncDir(dir);
+      quarantineFileSynced = true;
+    } catch (err) {
+      quarantineNewline = true; // a partial line may be there
+      throw err;
+    }
+    quarantineNewline = false;
   }
 
   /**
@@ -321,23 +410,13 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
         const i = pendingEvents.findIndex((e) => e.seq === seq);
         if (i === -1) return false;
         const q: QuarantinedEvent = { event: pendingEvents[i] as DeviceEvent, reason: { ...reason } };
-        const line = `${quarantineNewline ? '\n' : ''}${JSON.stringify(q)}\n`;
         try {
-          const qh = await open(quarantinePath, 'a', 0o600);
-          try {
-            await writeAll(qh, line);
-            await qh.datasync();
-          } finally {
-            await qh.close();
-          }
-          if (quarantineRaw === undefined && quarantinedEvents.length === 0) await fsyncDir(dir);
+          await appendQuarantine(`${JSON.stringify(q)}\n`);
         } catch (err) {
-          quarantineNewline = true; // a partial line may be there
           throw ioError('outbox quarantine write failed', err);
         }
-        quarantineNewline = false;
         quarantinedSeqs.add(seq);
-        quarantinedEvents.push(q);
+        quarantinedEvents.set(seq, q);
         pendingEvents.splice(i, 1);
         // its line in the journal is dead weight now, as an acknowledged one is: counted towards
         // compaction, or a reader whose every event is set aside (a clock the platform refuses)
@@ -348,7 +427,29 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       });
     },
     quarantined() {
-      return quarantinedEvents.slice();
+      return [...quarantinedEvents.values()];
+    },
+    release(seqs) {
+      if (closed) return Promise.reject(new GateClientError('ERR_GATE_CLOSED', 'the outbox is closed'));
+      const wanted = seqs === undefined ? undefined : new Set(seqs);
+      const chosen = [...quarantinedEvents.values()].filter(
+        (q) => (wanted === undefined || wanted.has(q.event.seq)) && !releasing.has(q.event.seq),
+      );
+      return Promise.all(
+        chosen.map((q) => {
+          const from = q.event.seq;
+          releasing.add(from);
+          const seq = ++lastSeq;
+          const event = { ...q.event, seq } as DeviceEvent;
+          return new Promise<DeviceEvent>((resolve, reject) => {
+            buffer.push({ event, line: `${JSON.stringify(event)}\n`, releases: from, resolve, reject });
+            if (!scheduled) {
+              scheduled = true;
+              void run(drain);
+            }
+          }).finally(() => releasing.delete(from));
+        }),
+      );
     },
     get depth() {
       return pendingEvents.length;
