@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeviceEvent } from '@campus-card/core/api';
 import { GateClientError } from './errors.js';
-import { fsyncDir, readFileIfExists, writeAll, writeFileAtomic } from './lib/fs-atomic.js';
+import { fsyncDir, mkdirDurable, readFileIfExists, writeAll, writeFileAtomic } from './lib/fs-atomic.js';
 
 /** An event before the outbox numbers it. */
 export type UnnumberedEvent = Omit<DeviceEvent, 'seq'>;
@@ -133,7 +133,7 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
   const { dir } = options;
   const compactAfter = options.compactAfter ?? 1000;
   if (!Number.isInteger(compactAfter) || compactAfter < 1) throw new RangeError('compactAfter must be ≥ 1');
-  await mkdir(dir, { recursive: true });
+  await mkdirDurable(dir);
   const eventsPath = join(dir, EVENTS);
   const cursorPath = join(dir, CURSOR);
 

@@ -10,7 +10,6 @@ import {
   fstatSync,
   fsyncSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -24,6 +23,7 @@ import {
   JOURNAL_RECORD_BYTES,
   type Verifier,
 } from '@campus-card/verifier';
+import { fsyncDirSync, mkdirDurableSync } from './lib/fs-atomic.js';
 
 /** A replay journal, opened by {@link openReplayJournalFile}. */
 export interface ReplayJournalFile {
@@ -52,19 +52,6 @@ export interface ReplayJournalFile {
   rotate(): () => void;
   /** Closes the current file. */
   close(): void;
-}
-
-/** fsyncs a directory, so that a file created in it survives a power cut (no-op where unsupported). */
-function fsyncDirSync(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // some platforms (Windows) cannot fsync a directory
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /**
@@ -97,7 +84,7 @@ function salvage(verifier: Verifier, bytes: Uint8Array, now: number): number {
 export function openReplayJournalFile(path: string): ReplayJournalFile {
   const dir = dirname(path);
   const prefix = `${basename(path)}.`;
-  mkdirSync(dir, { recursive: true });
+  mkdirDurableSync(dir);
   const generations = (): number[] =>
     readdirSync(dir)
       .filter((f) => f.startsWith(prefix) && /^\d+$/.test(f.slice(prefix.length)))

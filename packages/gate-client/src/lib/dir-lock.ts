@@ -5,10 +5,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GateClientError } from '../errors.js';
-import { fsyncDir } from './fs-atomic.js';
+import { fsyncDir, mkdirDurable } from './fs-atomic.js';
 
 /** A held lock; {@link DirLock.release} lets it go (once). */
 export interface DirLock {
@@ -166,7 +166,7 @@ export async function lockDir(dir: string): Promise<DirLock> {
   // the directory's real path: the same directory reached through a symlink is the same lock
   let real: string;
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdirDurable(dir);
     real = await realpath(dir);
   } catch (cause) {
     throw new GateClientError('ERR_GATE_OUTBOX_IO', `cannot create the data directory ${dir}`, { cause });

@@ -4,8 +4,9 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /** fsyncs a directory so that a rename or a new file in it survives a power cut (no-op where unsupported). */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -20,13 +21,54 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** fsyncs a directory, synchronously (see {@link fsyncDir}). */
+export function fsyncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // some platforms (Windows) cannot fsync a directory
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * The parents of the directories `mkdir(dir, { recursive: true })` created, given the first one
+ * it created: the entries to fsync, deepest last.
+ */
+function createdParents(dir: string, first: string | undefined): string[] {
+  if (first === undefined) return [];
+  const top = resolve(first);
+  const parents: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    parents.unshift(dirname(d));
+    if (d === top || dirname(d) === d) return parents;
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents, and fsyncs the parent of each directory it created, so
+ * that the new directories survive a power cut as the files written in them do (a file fsync'd
+ * in a directory whose own entry was lost is lost with it).
+ */
+export async function mkdirDurable(dir: string): Promise<void> {
+  for (const parent of createdParents(dir, await mkdir(dir, { recursive: true }))) await fsyncDir(parent);
+}
+
+/** {@link mkdirDurable}, synchronously. */
+export function mkdirDurableSync(dir: string): void {
+  for (const parent of createdParents(dir, mkdirSync(dir, { recursive: true }))) fsyncDirSync(parent);
+}
+
 /**
  * Replaces `path` with `data` atomically: after a crash at any instant the file holds either the
  * old or the new content, never a mix.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await mkdirDurable(dir);
   const tmp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w', 0o600);
   try {
