@@ -107,9 +107,10 @@ describe('new generations', () => {
   it('fsync the directory when a generation file is created, so its name survives a power cut', () => {
     const dir = join(data.dir, 'journal');
     const journal = openReplayJournalFile(join(dir, 'replay.journal'));
-    expect(synced.paths).toEqual([dir]); // generation 0 created
+    // the new directory's entry in its parent, then generation 0's in the directory
+    expect(synced.paths).toEqual([data.dir, dir]);
     journal.onReplayRecord(digest(1), NOW + 90);
-    expect(synced.paths).toEqual([dir, join(dir, 'replay.journal.0')]);
+    expect(synced.paths).toEqual([data.dir, dir, join(dir, 'replay.journal.0')]);
     journal.rotate();
     expect(synced.paths.at(-1)).toBe(dir); // generation 1 created
     journal.close();
