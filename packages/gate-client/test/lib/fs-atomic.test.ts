@@ -19,9 +19,9 @@ vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   return {
     ...real,
-    openSync: (path: string, flags?: string, mode?: number) => {
-      if (flags === 'r') opened.sync.push(path);
-      return real.openSync(path, flags, mode);
+    openSync: (...args: Parameters<typeof real.openSync>) => {
+      if (args[1] === 'r') opened.sync.push(String(args[0]));
+      return real.openSync(...args);
     },
   };
 });
