@@ -97,7 +97,10 @@ const NO_WARNINGS: readonly StaleWarning[] = Object.freeze([]);
 
 /** Options of {@link createVerifier}. All durations are seconds. */
 export interface VerifierOptions {
-  /** The trust anchors: root keys that may sign trust lists. Configuration, never from the network. */
+  /**
+   * The trust anchors: root keys that may sign trust lists. Configuration, never from the network.
+   * Copied at creation (a later change to the array changes nothing); each must be a public key.
+   */
   readonly rootKeys: readonly PublicKey[];
   /**
    * Signature backend. Default: WebCrypto when `globalThis.crypto.subtle` exists, else @noble/curves.
@@ -280,7 +283,8 @@ export interface Verifier {
    * as a rollback (an older copy) is dropped. The memory replay window holds the snapshot's entries
    * and those it held already, and the anti-passback state the snapshot's with the passages recorded
    * already laid over it: a restore never forgets a code used or a card inside, even one made after
-   * the first scans. On any throw the verifier is unchanged.
+   * the first scans. Material loaded before the restore whose same bytes the snapshot had seen
+   * loaded earlier ages from that earlier load (spec §7.1). On any throw the verifier is unchanged.
    *
    * @throws `VerifierError` `ERR_REPLAY_SNAPSHOT_CORRUPT` for a corrupt or damaged snapshot (its
    *   checksum fails) or one of an unknown format; `VerifierError` `ERR_PASSBACK_SNAPSHOT_INVALID`
@@ -313,6 +317,18 @@ export interface Verifier {
    * @throws `TypeError` for a `now` that is not unix seconds (not finite, or milliseconds).
    */
   status(now: number): VerifierStatus;
+}
+
+/** Whether `k` is a core `PublicKey` (a key pair, a private key or a JWK is not). */
+function isPublicKey(k: unknown): k is PublicKey {
+  if (typeof k !== 'object' || k === null) return false;
+  const key = k as { type?: unknown; alg?: unknown; kid?: unknown; raw?: unknown };
+  return (
+    key.type === 'public' &&
+    (key.alg === 'ES256' || key.alg === 'EdDSA') &&
+    key.kid instanceof Uint8Array &&
+    key.raw instanceof Uint8Array
+  );
 }
 
 function nonNegative(name: string, v: number | undefined, fallback: number): number {
@@ -424,6 +440,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (!Array.isArray(options.rootKeys) || options.rootKeys.length === 0) {
     throw new TypeError('createVerifier: "rootKeys" must be a non-empty array of public keys');
   }
+  // a copy: the trust anchors are the keys given now, whatever becomes of the caller's array
+  const rootKeys: readonly PublicKey[] = Object.freeze([...options.rootKeys]);
+  rootKeys.forEach((k, i) => {
+    if (!isPublicKey(k)) {
+      throw new TypeError(
+        `createVerifier: "rootKeys[${i}]" is not a public key (a PublicKey of @campus-card/core, ` +
+          "e.g. importPublicJwk(jwk) or a key pair's publicKey; never a private key)",
+      );
+    }
+  });
   const backend = options.backend ?? defaultBackend();
   const maxAge = finiteNonNegative('maxAge', options.maxAge, 90);
   const maxFuture = finiteNonNegative('maxFuture', options.maxFuture, 30);
@@ -461,7 +487,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     options.passbackMaxEntries === undefined ? {} : { maxEntries: options.passbackMaxEntries },
   );
   const evaluatePolicy = options.policyEvaluator ?? createPolicyEvaluator(passback);
-  const trust = createTrustStore(options.rootKeys);
+  const trust = createTrustStore(rootKeys);
   const minTl = options.minTrustListVersion;
   if (minTl !== undefined) {
     if (!Number.isSafeInteger(minTl) || minTl < 0)
@@ -584,6 +610,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (result.material === 'trustList') return v.trustList;
     if (result.school === undefined) return undefined;
     return result.material === 'roster' ? v.rosters[result.school] : v.statusLists[result.school];
+  }
+
+  /**
+   * After a restore: material held already (loaded before it) whose bytes the snapshot saw loaded
+   * earlier ages from that earlier load (the marks keep the earlier time, see `raiseVersions`).
+   */
+  function adoptFirstLoads(): void {
+    const v = trust.versions;
+    const adopt = (stamp: MaterialStamp | undefined, mark: VersionMark | undefined): void => {
+      const first = mark?.loadedAt;
+      if (stamp === undefined || first === undefined || mark?.version !== stamp.version) return;
+      const at = loadedAt.get(stamp);
+      if (at === undefined || first < at) loadedAt.set(stamp, first);
+    };
+    adopt(trust.trustList?.stamp, v.trustList);
+    for (const [school, h] of trust.statusLists) adopt(h.stamp, v.statusLists[school]);
+    const r = trust.roster;
+    if (r !== undefined) adopt(r.stamp, v.rosters[r.value.roster.school]);
   }
 
   function setMark(result: LoadResult & { ok: true }, mark: VersionMark): void {
@@ -1108,6 +1152,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       floor.raise(state.floor);
       if (state.replayClock > replayClock) replayClock = state.replayClock;
       trust.raiseVersions(state.versions);
+      adoptFirstLoads();
       if (state.lastSyncAt !== null) lastSyncAt = Math.max(lastSyncAt ?? state.lastSyncAt, state.lastSyncAt);
       if (mergedPassback !== undefined) passback.restore(mergedPassback);
       if (restored !== undefined) replay = restored;

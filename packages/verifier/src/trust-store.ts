@@ -114,7 +114,8 @@ export interface TrustStore {
   loadRoster(bytes: Uint8Array): LoadResult;
   /**
    * Raises the held versions to at least those given (restore from a snapshot), and drops any
-   * material held that the raised versions refuse as a rollback.
+   * material held that the raised versions refuse as a rollback. A mark of the same bytes as one
+   * held keeps the earlier first-load time (`loadedAt`) of the two.
    */
   raiseVersions(v: HeldVersions): void;
 }
@@ -156,6 +157,25 @@ function rollback(material: Material, version: number, held: number): LoadResult
 function refused(mark: VersionMark | undefined, held: Held<unknown>): boolean {
   if (mark === undefined || held.stamp.version > mark.version) return false;
   return held.stamp.version < mark.version || digestOf(held.bytes) !== mark.digest;
+}
+
+/**
+ * The mark to hold once `incoming` (a snapshot's) is laid over `held`: the higher version; for the
+ * same bytes (version and digest), the earlier first load, so that a restore made after the bytes
+ * were loaded again does not make material signed ahead of the clock young again (spec §7.1).
+ */
+function raised(held: VersionMark | undefined, incoming: VersionMark): VersionMark {
+  if (held === undefined || incoming.version > held.version) return incoming;
+  const first = incoming.loadedAt;
+  if (
+    incoming.version === held.version &&
+    incoming.digest === held.digest &&
+    first !== undefined &&
+    (held.loadedAt === undefined || first < held.loadedAt)
+  ) {
+    return { ...held, loadedAt: first };
+  }
+  return held;
 }
 
 /** Creates an empty trust store anchored on `rootKeys`. */
@@ -334,14 +354,12 @@ export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
       }
     },
     raiseVersions(v) {
-      if (v.trustList !== undefined && !(v.trustList.version <= (versions.trustList?.version ?? -1))) {
-        versions.trustList = v.trustList;
-      }
+      if (v.trustList !== undefined) versions.trustList = raised(versions.trustList, v.trustList);
       for (const [k, m] of Object.entries(v.statusLists)) {
-        if (!(m.version <= (versions.statusLists[k]?.version ?? -1))) versions.statusLists[k] = m;
+        versions.statusLists[k] = raised(versions.statusLists[k], m);
       }
       for (const [k, m] of Object.entries(v.rosters)) {
-        if (!(m.version <= (versions.rosters[k]?.version ?? -1))) versions.rosters[k] = m;
+        versions.rosters[k] = raised(versions.rosters[k], m);
       }
       // material loaded before the marks were raised that they now refuse as a rollback (an older
       // copy, loaded before a restore) is dropped: it must not stay in use (fail closed)
