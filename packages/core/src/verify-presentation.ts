@@ -39,7 +39,8 @@ import {
 
 /**
  * A signature verification backend: WebCrypto, node:crypto or @noble/curves. It must accept
- * ES256 high-S signatures and must return `false` (never throw) for a bad signature.
+ * ES256 high-S signatures and must return `false` (never throw) for a bad signature. Only the
+ * boolean `true` (or a promise of it) verifies: any other answer, truthy or not, is a refusal.
  */
 export interface SignatureBackend {
   /** Verifies a raw 64-byte signature over `data`. */
@@ -64,18 +65,20 @@ export interface VerifiedCredential {
 /**
  * A cache of credentials whose issuer signature was already verified. The key
  * ({@link credentialCacheKey}) is a 64-bit hash of the exact signed content (protected header and
- * payload) and its lengths, never of the signature bytes: once content is known to be authentic,
- * which valid signature (a high-S twin, say) accompanies it adds nothing. Core remembers the signed
- * content of each value it stores and uses a hit only if that content is byte for byte the one being
- * checked (so a hash collision is a miss, never a wrong hit), and only while its trust-list entry is
- * still in the current trust list. Bound its size: the verifier package ships an LRU.
+ * payload) and its lengths, never of the signature bytes (spec §2.3: nothing is keyed on them).
+ * Core remembers the signed content and the signature of each value it stores and uses a hit only
+ * if both are byte for byte the ones being checked (so a hash collision is a miss, never a wrong
+ * hit), and only while its trust-list entry is still in the current trust list. A credential carried
+ * with any other signature, valid (a high-S twin) or not (a flipped bit), is a miss and has its
+ * issuer signature checked: a hit never admits a signature that was not verified. Bound its size: the
+ * verifier package ships an LRU.
  */
 export interface CredentialCache {
   get(key: string): VerifiedCredential | undefined;
   set(key: string, value: VerifiedCredential): void;
 }
 
-/** The signed content (protected header ‖ payload) of each value core put in a cache. */
+/** The signed content and signature (protected header ‖ payload ‖ signature) of each value core put in a cache. */
 const cachedContent = new WeakMap<VerifiedCredential, Uint8Array>();
 
 /** The two 32-bit lanes of the content hash, as {@link hashLanes} leaves them (reused, never shared). */
@@ -125,7 +128,7 @@ function fmix(h: number): number {
 /**
  * The {@link CredentialCache} key of a credential: a 64-bit non-cryptographic hash of its signed
  * content (protected header, then payload) with both lengths, as a short string. Core confirms
- * every hit against the stored content, so a collision only costs a signature check.
+ * every hit against the stored content and signature, so a collision only costs a signature check.
  */
 export function credentialCacheKey(protectedBytes: Uint8Array, payload: Uint8Array): string {
   return contentKey(protectedBytes, 0, protectedBytes.length, payload, 0, payload.length);
@@ -159,9 +162,13 @@ export function contentKey(
   );
 }
 
+/** Length of a credential's signature (spec §2.3): the last part of the cached content. */
+const SIGNATURE_BYTES = 64;
+
 /**
- * A cache hit whose stored content is exactly `a[a0, a1) ‖ b[b0, b1)` (protected header ‖ payload),
- * still trusted; else undefined.
+ * A cache hit whose stored content is exactly `a[a0, a1) ‖ b[b0, b1) ‖ s[s0, s0 + 64)` (protected
+ * header ‖ payload ‖ the signature that was verified), still trusted; else undefined. The signature
+ * is compared too: content cached under one signature never admits another one unchecked.
  */
 function cacheHit(
   cache: CredentialCache,
@@ -172,29 +179,36 @@ function cacheHit(
   b: Uint8Array,
   b0: number,
   b1: number,
+  s: Uint8Array,
+  s0: number,
   trustList: TrustList,
 ): VerifiedCredential | undefined {
   const hit = cache.get(key);
   if (hit === undefined) return undefined;
   const content = cachedContent.get(hit);
   const p = a1 - a0;
-  if (content === undefined || content.length !== p + (b1 - b0)) return undefined;
+  const q = p + (b1 - b0);
+  if (content === undefined || content.length !== q + SIGNATURE_BYTES || s.length < s0 + SIGNATURE_BYTES)
+    return undefined;
   for (let i = 0; i < p; i++) if (content[i] !== a[a0 + i]) return undefined;
   for (let i = p, j = b0; j < b1; i++, j++) if (content[i] !== b[j]) return undefined;
+  for (let i = 0; i < SIGNATURE_BYTES; i++) if (content[q + i] !== s[s0 + i]) return undefined;
   return trustList.keys.includes(hit.entry) ? hit : undefined;
 }
 
-/** Stores `value` under `key`, remembering the exact signed content it was verified for. */
+/** Stores `value` under `key`, remembering the exact signed content and signature it was verified for. */
 function cacheStore(
   cache: CredentialCache,
   key: string,
   protectedBytes: Uint8Array,
   payload: Uint8Array,
+  signature: Uint8Array,
   value: VerifiedCredential,
 ): void {
-  const content = new Uint8Array(protectedBytes.length + payload.length);
+  const content = new Uint8Array(protectedBytes.length + payload.length + SIGNATURE_BYTES);
   content.set(protectedBytes);
   content.set(payload, protectedBytes.length);
+  content.set(signature.subarray(0, SIGNATURE_BYTES), protectedBytes.length + payload.length);
   cachedContent.set(value, content);
   cache.set(key, value);
 }
@@ -273,7 +287,9 @@ function verifyWith(
     if (key.alg !== alg) continue;
     const r = backend.verify(key, tbs, signature);
     if (isDeferred(r)) return verifyWithAsync(backend, alg, tbs, signature, keys, i, r);
-    if (r) return key;
+    // only `true` verifies: a truthy non-boolean (say -1, OpenSSL's "error" from ECDSA_verify
+    // passed through a native binding) is a refusal, never an accept
+    if (r === true) return key;
   }
   return undefined;
 }
@@ -287,10 +303,10 @@ async function verifyWithAsync(
   at: number,
   pending: boolean | Promise<boolean>,
 ): Promise<PublicKey | undefined> {
-  if (await pending) return keys[at];
+  if ((await pending) === true) return keys[at];
   for (let i = at + 1; i < keys.length; i++) {
     const key = keys[i] as PublicKey;
-    if (key.alg === alg && (await backend.verify(key, tbs, signature))) return key;
+    if (key.alg === alg && (await backend.verify(key, tbs, signature)) === true) return key;
   }
   return undefined;
 }
@@ -356,6 +372,8 @@ function cachedCredential(
     b,
     at[2],
     at[3],
+    b,
+    at[4],
     trustList,
   );
 }
@@ -369,8 +387,12 @@ function credentialFromParts(
   let key: string | undefined;
   if (cache) {
     key = credentialCacheKey(parts.protectedBytes, parts.payload);
-    const { protectedBytes: a, payload: b } = parts;
-    const hit = cacheHit(cache, key, a, 0, a.length, b, 0, b.length, trustList);
+    const { protectedBytes: a, payload: b, signature: sig } = parts;
+    // a signature of another length is the decoder's to refuse, never a hit on its first 64 bytes
+    const hit =
+      sig.length === SIGNATURE_BYTES
+        ? cacheHit(cache, key, a, 0, a.length, b, 0, b.length, sig, 0, trustList)
+        : undefined;
     if (hit) return hit;
   }
   const sign1 = decodeSign1(
@@ -384,11 +406,11 @@ function credentialFromParts(
   const cacheKey = key;
   if (verified instanceof Promise) {
     return verified.then((v) => {
-      cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, v);
+      cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, parts.signature, v);
       return v;
     });
   }
-  cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, verified);
+  cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, parts.signature, verified);
   return verified;
 }
 
@@ -401,8 +423,11 @@ function verifyCredentialSign1(
   let cacheKey: string | undefined;
   if (cache) {
     cacheKey = credentialCacheKey(sign1.protectedBytes, sign1.payload);
-    const { protectedBytes: a, payload: b } = sign1;
-    const hit = cacheHit(cache, cacheKey, a, 0, a.length, b, 0, b.length, trustList);
+    const { protectedBytes: a, payload: b, signature: sig } = sign1;
+    const hit =
+      sig.length === SIGNATURE_BYTES
+        ? cacheHit(cache, cacheKey, a, 0, a.length, b, 0, b.length, sig, 0, trustList)
+        : undefined;
     if (hit) return hit;
   }
   const entries = findKeys(
@@ -518,7 +543,7 @@ function issuerVerified(
   const school = claims.school ?? (entry.schools[0] as string);
   const verified: VerifiedCredential = { entry, claims: Object.freeze({ ...claims, school }) };
   if (cache && cacheKey !== undefined)
-    cacheStore(cache, cacheKey, sign1.protectedBytes, sign1.payload, verified);
+    cacheStore(cache, cacheKey, sign1.protectedBytes, sign1.payload, sign1.signature, verified);
   return verified;
 }
 
