@@ -53,7 +53,24 @@ export function scanCbor(bytes: Uint8Array, limits: CborLimits, what: string): v
   }
   if (bytes.length === 0)
     throw new CampusCardError('ERR_CBOR_MALFORMED', `${what} is empty`, { section: '2.1' });
-  const end = scanItem(bytes, 0, 0, limits.maxDepth ?? 8, limits.maxItems ?? 65_536, what);
+  const maxDepth = limits.maxDepth ?? 8;
+  let end: number;
+  try {
+    end = scanItem(bytes, 0, 0, maxDepth, limits.maxItems ?? 65_536, what);
+  } catch (error) {
+    // "unsupported" and "not deterministic" are verdicts on well-formed CBOR only: input that is not
+    // CBOR at all (RFC 8949 Appendix C: a float, tag or indefinite-length item cut short, a tag with
+    // no content, a break where no item may end, trailing bytes, ...) is ERR_CBOR_MALFORMED whatever
+    // else the scan met first (spec §9)
+    if (
+      error instanceof CampusCardError &&
+      (error.code === 'ERR_CBOR_UNSUPPORTED_TYPE' || error.code === 'ERR_CBOR_NOT_DETERMINISTIC') &&
+      wellFormed(bytes, maxDepth) === false
+    ) {
+      throw malformed(what, `not well-formed CBOR (${error.message.slice(what.length + 2)})`);
+    }
+    throw error;
+  }
   if (end !== bytes.length) {
     throw new CampusCardError('ERR_CBOR_MALFORMED', `${what} has ${bytes.length - end} trailing bytes`, {
       section: '2.1',
@@ -281,6 +298,103 @@ function scanItem(
       }
       throw unsupported(what, `simple value or float (0x${ib.toString(16)}) at ${pos}`);
     }
+  }
+}
+
+/**
+ * Whether `b` is exactly one well-formed CBOR data item (RFC 8949 Appendix C) of any kind, tags,
+ * floats, simple values and indefinite lengths included, with every text string valid UTF-8 (spec
+ * §2.1 counts invalid UTF-8 as malformed). `undefined` when arrays and maps nest deeper than
+ * `maxDepth` before the answer is known: the walk keeps one counter per open container, so its
+ * memory is bounded by the depth limit, never by the input. Only run on the error path of
+ * {@link scanCbor}, to tell "not CBOR" from "CBOR this format does not take".
+ */
+function wellFormed(b: Uint8Array, maxDepth: number): boolean | undefined {
+  const n = b.length;
+  // per open item: what it still expects (n ≥ 0: n more items; -1: items or chunks until a break;
+  // -2 / -3: an indefinite-length map before a key / before a value), and for an indefinite-length
+  // string the major type its chunks must have (else -1). The bottom frame is the one top-level item.
+  const left: number[] = [1];
+  const chunkMajor: number[] = [-1];
+  // a tag head was just read: its content comes next and fills the tag's slot
+  let tagged = false;
+  let pos = 0;
+  while (left.length > 0) {
+    const top = left.length - 1;
+    const expected = left[top] as number;
+    if (expected === 0) {
+      left.pop();
+      chunkMajor.pop();
+      continue;
+    }
+    if (pos >= n) return false;
+    const ib = b[pos] as number;
+    if (ib === 0xff) {
+      // a break ends an indefinite-length item: never a definite one, a tag or half a map pair
+      if ((expected !== -1 && expected !== -2) || tagged) return false;
+      pos++;
+      left.pop();
+      chunkMajor.pop();
+      continue;
+    }
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    const chunk = chunkMajor[top] as number;
+    // the chunks of an indefinite-length string are definite-length strings of its own type
+    if (chunk !== -1 && (major !== chunk || ai === 31)) return false;
+    let arg = ai;
+    let head = 1;
+    if (ai >= 24 && ai <= 27) {
+      const size = 1 << (ai - 24);
+      if (pos + 1 + size > n) return false;
+      arg = 0;
+      for (let i = 1; i <= size; i++) arg = arg * 256 + (b[pos + i] as number);
+      head = 1 + size;
+    } else if (ai >= 28 && ai <= 30) {
+      return false;
+    } else if (ai === 31 && (major === 0 || major === 1 || major === 6)) {
+      return false;
+    }
+    if (major === 7 && ai === 24 && arg < 32) return false;
+    pos += head;
+    if (major === 6) {
+      tagged = true;
+      continue;
+    }
+    tagged = false;
+    left[top] = expected > 0 ? expected - 1 : expected === -2 ? -3 : expected === -3 ? -2 : -1;
+    if (major === 2 || major === 3) {
+      if (ai === 31) {
+        left.push(-1);
+        chunkMajor.push(major);
+      } else {
+        if (arg > n - pos) return false;
+        if (major === 3 && !isUtf8(b, pos, pos + arg)) return false;
+        pos += arg;
+      }
+    } else if (major === 4 || major === 5) {
+      // (no string frame is open here: chunks are strings, so containers nest in containers only)
+      if (left.length > maxDepth) return undefined;
+      if (ai === 31) {
+        left.push(major === 4 ? -1 : -2);
+      } else {
+        const count = major === 5 ? arg * 2 : arg;
+        // every item takes at least one byte
+        if (count > n - pos) return false;
+        left.push(count);
+      }
+      chunkMajor.push(-1);
+    }
+  }
+  return pos === n;
+}
+
+function isUtf8(b: Uint8Array, start: number, end: number): boolean {
+  try {
+    checkUtf8(b, start, end, '');
+    return true;
+  } catch {
+    return false;
   }
 }
 
