@@ -28,7 +28,7 @@ export const IncidentKind = Type.Union([
   }),
   Type.Literal('out_trade_no_conflict', {
     description:
-      'An offline payment the POS accepted was refused at upload because its out_trade_no already names another order of the merchant.',
+      "An offline payment the POS accepted was refused at upload because its out_trade_no already names another order of the merchant, or another sale under the item's very seq (a POS numbering again: reported once however often it is sent), or this sale's own online attempt, which took no money (failed, closed or reversed).",
   }),
   Type.Literal('offline_payment_refused', {
     description:

@@ -228,7 +228,7 @@ export const OfflineItemResult = strictObject({
     Type.Literal('accepted', { description: 'Booked: an order was made and the wallet debited.' }),
     Type.Literal('duplicate', {
       description:
-        "Seen before: this (device, seq), or the same sale (amount, code or UID) under this out_trade_no. Nothing new is booked. A (device, seq) already used by a sale under another out_trade_no is answered with that sale's out_trade_no: the item is not booked, send it again under a new seq.",
+        "Seen before: this (device, seq), or the same sale (amount, code or UID) under this out_trade_no, by an order that holds its money (success or processing; one that took none is `rejected` `ERR_OUT_TRADE_NO_CONFLICT`). Nothing new is booked. A (device, seq) already used by a sale under another out_trade_no is answered with that sale's out_trade_no: the item is not booked, send it again under a new seq.",
     }),
     Type.Literal('rejected', { description: 'Not booked: `code` says why.' }),
   ]),

@@ -18,6 +18,11 @@ export interface IncidentInput {
   readonly seq?: number | undefined;
   readonly amount?: number | undefined;
   readonly code?: string | undefined;
+  /**
+   * What tells this incident's cause apart when nothing else records it (kept in `detail`, never
+   * served): see {@link incidentRecorded}.
+   */
+  readonly fingerprint?: string | undefined;
 }
 
 /** Records an incident, in the caller's transaction (it rolls back with it). */
@@ -32,8 +37,30 @@ export function recordIncident(state: PlatformState, i: IncidentInput): void {
       seq: i.seq ?? null,
       amount: i.amount ?? null,
       code: i.code ?? null,
+      ...(i.fingerprint === undefined ? {} : { fingerprint: i.fingerprint }),
     }),
     state.clock.now(),
+  );
+}
+
+/**
+ * Whether an incident of `kind` was recorded for `deviceId`'s `seq` with this `fingerprint`: so
+ * that a refusal that leaves no other trace (an item under a seq that holds another sale) is
+ * reported once however often the device sends it again.
+ */
+export function incidentRecorded(
+  state: PlatformState,
+  kind: IncidentKind,
+  deviceId: string,
+  seq: number,
+  fingerprint: string,
+): boolean {
+  return (
+    state.db
+      .prepare(
+        "SELECT 1 FROM incidents WHERE kind = ? AND json_extract(detail, '$.device_id') = ? AND json_extract(detail, '$.seq') = ? AND json_extract(detail, '$.fingerprint') = ? LIMIT 1",
+      )
+      .get(kind, deviceId, seq, fingerprint) !== undefined
   );
 }
 

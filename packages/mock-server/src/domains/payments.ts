@@ -20,7 +20,7 @@ import {
   useCode,
 } from './cards.js';
 import { getPersonRow, requireOwnSchool } from './directory.js';
-import { type IncidentInput, recordIncident } from './incidents.js';
+import { type IncidentInput, incidentRecorded, recordIncident } from './incidents.js';
 import { balanceOf, postJournal, walletAccount } from './ledger.js';
 import { enqueueEvent } from './webhooks.js';
 
@@ -750,13 +750,15 @@ export const paymentHandlers: Handlers = {
     const checked: (Resolution | ApiError)[] = [];
     for (const [i, item] of b.items.entries()) {
       const at = capturedAt[i] as number;
-      if (at > latest || at < registered || at < oldest) {
-        const why =
-          at > latest
-            ? 'is after now'
-            : at < registered
-              ? 'is before the POS was registered'
-              : `is more than ${state.settings.offlineMaxAgeS} s ago, longer than the platform takes offline sales`;
+      // a time stored in whole milliseconds is truncated: judged so, 300.0004 s after now would
+      // pass as 300 s, within the tolerance; rounded up (as an event's occurred_at), it is after it
+      const after = parseIsoBound(item.captured_at, `body/items/${i}/captured_at`) > latest;
+      if (after || at < registered || at < oldest) {
+        const why = after
+          ? 'is after now'
+          : at < registered
+            ? 'is before the POS was registered'
+            : `is more than ${state.settings.offlineMaxAgeS} s ago, longer than the platform takes offline sales`;
         checked.push(new ApiError(422, 'ERR_CAPTURED_AT', `captured_at ${item.captured_at} ${why}`));
         continue;
       }
@@ -809,7 +811,34 @@ export const paymentHandlers: Handlers = {
             // Another sale under this seq and this out_trade_no (a POS whose store was wiped numbers
             // its sales from the start again): not the one recorded, so not a duplicate that the POS
             // would count as booked. Refused as the out_trade_no's conflict it is; the seq keeps its
-            // first sale, so this answer is the same every time the item is sent.
+            // first sale, so this answer is the same every time the item is sent. The POS handed the
+            // goods over and the code was used at the counter, as for any sale refused for its
+            // number: the first time it is sent, the code goes into the one-use registry (a use
+            // before is reported) and the operator gets the incident, which marks it as reported.
+            const fingerprint = `${item.out_trade_no}\n${requestHash}`;
+            if (!incidentRecorded(state, 'out_trade_no_conflict', p.id, item.seq, fingerprint)) {
+              const r = checked[i];
+              const about = {
+                source: 'offline_payment',
+                deviceId: p.id,
+                seq: item.seq,
+                amount: item.amount,
+              } as const;
+              const valid = r !== undefined && !(r instanceof ApiError);
+              if (valid) {
+                const first = useCode(state, r, p.id, 'payment');
+                if (first !== undefined) {
+                  recordIncident(state, {
+                    ...about,
+                    kind: 'code_used_twice',
+                    cardId: r.card.card_id,
+                    firstDeviceId: first,
+                  });
+                }
+              }
+              const cardId = valid ? r.card.card_id : r instanceof CardRefusedError ? r.cardId : undefined;
+              recordIncident(state, { ...about, kind: 'out_trade_no_conflict', cardId, fingerprint });
+            }
             results.push({
               seq: item.seq,
               out_trade_no: item.out_trade_no,
@@ -864,11 +893,13 @@ export const paymentHandlers: Handlers = {
           // The same sale sent again by the POS that made it (online, or offline under another
           // seq). Another POS of the merchant that numbered its sale alike made a sale of its own:
           // its code is checked below (a copied code used on both is reported), then its number.
-          if (
-            existing !== undefined &&
-            existing.request_hash === requestHash &&
-            existing.device_id === p.id
-          ) {
+          const sameSale =
+            existing !== undefined && existing.request_hash === requestHash && existing.device_id === p.id;
+          // Only an order that took (or may still take) the money books the sale: one whose online
+          // attempt failed (insufficient funds), was closed or reversed holds none, yet the POS,
+          // which had no answer from it, handed the goods over offline. A duplicate of it would be
+          // a sale nobody pays for and nobody follows up; it is refused below, with its incident.
+          if (sameSale && (existing.status === 'success' || existing.status === 'processing')) {
             record('duplicate', null, existing.order_id, null);
             return;
           }
@@ -896,6 +927,16 @@ export const paymentHandlers: Handlers = {
             seq: item.seq,
             amount: item.amount,
           } as const;
+          if (sameSale) {
+            // this sale's own online attempt, which took no money (see above): its code was used
+            // once, by it, so not "used twice"; the number is taken by the order that holds nothing
+            refuse(
+              { ...about, kind: 'out_trade_no_conflict', cardId: existing.card_id ?? undefined },
+              'ERR_OUT_TRADE_NO_CONFLICT',
+              null,
+            );
+            return;
+          }
           // The code first: a second use of it is reported whatever else refuses this sale, and a
           // sale refused below (a cap, a number conflict) still used its code, at the counter. A
           // code this POS resolved online before is this sale's one use, as online.

@@ -251,6 +251,15 @@ CREATE INDEX offline_items_refused ON offline_items (device_id, out_trade_no) WH
 ALTER TABLE platform_keys ADD COLUMN retired_at INTEGER;
 `,
   },
+  {
+    version: 17,
+    name: 'incidents by device and seq',
+    // An offline item refused for a seq that holds another sale leaves no row of its own: its
+    // incident is what says it was reported, looked up by the device and seq it names.
+    sql: `
+CREATE INDEX incidents_device_seq ON incidents (json_extract(detail, '$.device_id'), json_extract(detail, '$.seq'));
+`,
+  },
 ];
 
 /** Poll period of {@link beginImmediateAsync} while another connection holds the write lock, ms. */
