@@ -37,6 +37,7 @@ export type { FaultDecision, FaultInjector, FaultSite } from './lib/faults.js';
 export type { Batch, GroupCommit, GroupCommitStats } from './lib/group-commit.js';
 export type { RandomTokens } from './lib/random-token.js';
 export type { RecordEntry, Recorder } from './lib/recorder.js';
+export { DEFAULT_RECORD_MEMORY_BYTES, recordEntrySize } from './lib/recorder.js';
 export type { Rng } from './lib/rng.js';
 export {
   createMockPlatform,

@@ -78,10 +78,15 @@ export interface MockPlatformOptions {
   readonly recordFile?: string;
   /**
    * Recorded entries kept in memory for `GET /admin/recording` and `recorder.entries`: the newest
-   * ones. Default 10 000 (a few MB; every entry holds its request and response bodies, and a large
-   * live heap makes every major GC pause longer). The file, when given, has them all.
+   * ones. Default 10 000 (every entry holds its request and response bodies, and a large live heap
+   * makes every major GC pause longer). The file, when given, has them all.
    */
   readonly recordMemoryEntries?: number;
+  /**
+   * The most memory those entries may take, bytes, as `recordEntrySize` counts them (oldest
+   * dropped first). Default 32 MiB (`DEFAULT_RECORD_MEMORY_BYTES`).
+   */
+  readonly recordMemoryBytes?: number;
   /** Maximum request body in bytes. Default 262 144. */
   readonly bodyLimit?: number;
   /**
@@ -213,6 +218,7 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
   // first: a recording file that cannot be written throws here, before anything else is opened
   const recorder = createRecorder({
     ...(options.recordMemoryEntries === undefined ? {} : { maxEntries: options.recordMemoryEntries }),
+    ...(options.recordMemoryBytes === undefined ? {} : { maxBytes: options.recordMemoryBytes }),
     ...(options.recordFile === undefined ? {} : { file: options.recordFile }),
   });
   let db: ReturnType<typeof openDatabase>;
