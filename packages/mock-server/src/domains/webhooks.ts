@@ -7,8 +7,10 @@
  * a lane that tries its pushes one at a time, in creation order (a `reorder_push` fault aside),
  * while the lanes run side by side, at most {@link MAX_PUSHES_IN_FLIGHT} requests at once. A
  * subscriber that never answers delays only its own pushes (5 s timeout each). A push being tried
- * is claimed, and no delivery round picks it again until its attempt is over. Closing aborts the
- * requests in flight; such an attempt is neither recorded nor counted, and the push stays pending.
+ * is claimed, and no delivery round picks it again until its attempt is over. Each attempt is
+ * recorded twice: a `push_sent` line as it starts, a `push` line with its status when it is over.
+ * Closing aborts the requests in flight; such an attempt keeps its `push_sent` line only, is not
+ * counted, and the push stays pending. The subscriber's answer is its status: its body is not read.
  *
  * @module
  */
@@ -228,6 +230,15 @@ const LANE_BACKLOG = 100;
 /** How long a subscriber has to answer a push, ms of real time. */
 const PUSH_TIMEOUT_MS = 5000;
 
+/**
+ * Drops a response body unread: the status is the subscriber's answer. Reading it (as the
+ * dispatcher once did, whole) let a subscriber's huge or endless body fill the platform's memory,
+ * and a body that stalls hold the subscription's lane until the timeout.
+ */
+async function discardBody(res: Response): Promise<void> {
+  await res.body?.cancel().catch(() => undefined);
+}
+
 /** The push dispatcher. */
 export interface PushDispatcher {
   /**
@@ -323,11 +334,24 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   });
 
   /**
-   * Sends a push once and records it; resolves with the status (0: no answer), or `undefined`
-   * when the dispatcher stopped while the request was in flight (nothing is recorded then).
+   * Sends a push once and records it: a `push_sent` line as the attempt starts, then a `push` line
+   * with its outcome once the subscriber answered (or did not: status 0). Resolves with the status,
+   * or `undefined` when the dispatcher stopped while the request was in flight (the attempt then
+   * has its `push_sent` line only).
    */
   async function deliver(row: DueRow, attempt: number): Promise<number | undefined> {
     const key = platformKey(state);
+    const started = performance.now();
+    // before the request: a push in flight, or whose subscriber hangs until the timeout, shows
+    state.recorder.record({
+      kind: 'push_sent',
+      at: iso(state.clock.now()),
+      push_id: row.push_id,
+      event_type: row.event_type,
+      url: row.url,
+      attempt,
+      body: row.body,
+    });
     const body = new TextEncoder().encode(row.body);
     let status = 0;
     try {
@@ -352,7 +376,7 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
         signal: AbortSignal.any([AbortSignal.timeout(PUSH_TIMEOUT_MS), closing.signal]),
       });
       status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
     } catch {
       // cut short by close: not an attempt of the subscriber's failing (see `stop`)
       if (closing.signal.aborted) return undefined;
@@ -367,6 +391,7 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
       attempt,
       status,
       body: row.body,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
     });
     return status;
   }
@@ -552,8 +577,9 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     async stop() {
       stopped = true;
       clearInterval(timer);
-      // An attempt cut short here is neither recorded nor counted: the push stays pending, with its
-      // attempts, and a platform started again on the same database sends it again.
+      // An attempt cut short here gets no outcome line (its `push_sent` line stays) and is not
+      // counted: the push stays pending, with its attempts, and a platform started again on the
+      // same database sends it again.
       closing.abort();
       await reading?.catch(() => undefined);
       await Promise.all([...lanes.values()].map((lane) => lane.idle));
