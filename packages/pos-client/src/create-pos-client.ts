@@ -121,6 +121,12 @@ export interface PosClient {
    * body) never end the sale as a refusal: the payment is polled, then reversed, else it ends as
    * `ERR_POS_PAYMENT_UNKNOWN` with a reversal queued.
    *
+   * A caller's `outTradeNo` may resume an earlier sale of that number: a `success` answer that is
+   * the platform's replay of an earlier create (`Idempotent-Replayed: true`) is confirmed by a
+   * query first, since that order may have been reversed since, and a final outcome drops the
+   * reversals earlier attempts of the number left owed (`sync()` does not reverse an order whose
+   * sale is running, and such a sale waits for a reversal `sync()` is sending for its number).
+   *
    * With an outbox, a reversal is queued before the create is sent (write-ahead) and acknowledged
    * once the sale has an outcome. So a device that dies mid-sale (power, crash) reverses it at the
    * first `sync()` after the restart, and an outcome is returned only once the outbox has recorded
@@ -242,6 +248,8 @@ export function createPosClient(options: PosClientOptions): PosClient {
     now,
     sleep: options.sleep ?? defaultSleep,
     salesInProgress: new Set<number>(),
+    tradesInProgress: new Map<string, number>(),
+    reversing: new Map<string, Promise<unknown>>(),
     offline: () => offline,
     exclusive<T>(fn: () => Promise<T>): Promise<T> {
       const run = queue.then(fn);

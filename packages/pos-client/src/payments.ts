@@ -49,8 +49,9 @@ export interface ReverseOptions extends RequestOptions {
 export interface PaymentsResource {
   /**
    * `POST /v1/payments`: charges the holder of a scanned code or tapped card. Idempotent: the
-   * `Idempotency-Key` is `pay:<outTradeNo>`, so resending the same order never charges twice.
-   * Prefer {@link PosClient.scanToPay}, which also polls and reverses.
+   * `Idempotency-Key` is `pay:<outTradeNo>`, so resending the same order never charges twice. A
+   * resend answers the first outcome again (for 24 h), as it was then: query the order to learn
+   * its state now. Prefer {@link PosClient.scanToPay}, which also polls and reverses.
    */
   create(input: CreatePaymentInput, options?: RequestOptions): Promise<Order>;
   /** `GET /v1/payments/{out_trade_no}`: the order as the platform holds it now. */
@@ -93,30 +94,46 @@ function orderOf(res: TransportResponse<Order>, outTradeNo: string, amountFen?: 
 const tradePath = (outTradeNo: string, suffix = ''): string =>
   `/v1/payments/${encodeURIComponent(outTradeNo)}${suffix}`;
 
+/**
+ * Internal: `POST /v1/payments`, also telling whether the answer is the platform's replay of the
+ * first outcome of the key `pay:<outTradeNo>` (`Idempotent-Replayed: true`). A replay shows the
+ * order as it was then: a `success` replayed may have been reversed since.
+ */
+export async function createPayment(
+  transport: Transport,
+  input: CreatePaymentInput,
+  options?: RequestOptions,
+): Promise<{ readonly order: Order; readonly replayed: boolean }> {
+  assertBusinessKey('outTradeNo', input.outTradeNo);
+  assertFen('amountFen', input.amountFen);
+  if ((input.qrText === undefined) === (input.uidHex === undefined))
+    throw new TypeError('give exactly one of qrText and uidHex');
+  const body: CreatePaymentBody = {
+    out_trade_no: input.outTradeNo,
+    amount: input.amountFen,
+    ...(input.qrText === undefined ? {} : { qr_text: input.qrText }),
+    ...(input.uidHex === undefined ? {} : { uid_hex: input.uidHex }),
+    ...(input.description === undefined ? {} : { description: input.description }),
+  };
+  const res = await transport.request<Order>({
+    method: 'POST',
+    path: '/v1/payments',
+    body,
+    schema: Order,
+    idempotencyKey: paymentKey(input.outTradeNo),
+    ...passOptions(options),
+  });
+  return {
+    order: orderOf(res, input.outTradeNo, input.amountFen),
+    replayed: res.headers['idempotent-replayed']?.trim().toLowerCase() === 'true',
+  };
+}
+
 /** Creates the payments resource over a transport. */
 export function createPaymentsResource(transport: Transport): PaymentsResource {
   return {
     async create(input, options) {
-      assertBusinessKey('outTradeNo', input.outTradeNo);
-      assertFen('amountFen', input.amountFen);
-      if ((input.qrText === undefined) === (input.uidHex === undefined))
-        throw new TypeError('give exactly one of qrText and uidHex');
-      const body: CreatePaymentBody = {
-        out_trade_no: input.outTradeNo,
-        amount: input.amountFen,
-        ...(input.qrText === undefined ? {} : { qr_text: input.qrText }),
-        ...(input.uidHex === undefined ? {} : { uid_hex: input.uidHex }),
-        ...(input.description === undefined ? {} : { description: input.description }),
-      };
-      const res = await transport.request<Order>({
-        method: 'POST',
-        path: '/v1/payments',
-        body,
-        schema: Order,
-        idempotencyKey: paymentKey(input.outTradeNo),
-        ...passOptions(options),
-      });
-      return orderOf(res, input.outTradeNo, input.amountFen);
+      return (await createPayment(transport, input, options)).order;
     },
     async query(outTradeNo, options) {
       assertBusinessKey('outTradeNo', outTradeNo);

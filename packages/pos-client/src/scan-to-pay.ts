@@ -20,6 +20,7 @@ import type { PosContext } from './lib/context.js';
 import { assertBusinessKey, assertFen, assertQrText, newOutTradeNo } from './lib/ids.js';
 import { brokenCap } from './offline-caps.js';
 import type { OutboxPayment, OutboxReversal } from './outbox/outbox-store.js';
+import { createPayment } from './payments.js';
 
 /** Input of {@link PosClient.scanToPay}. */
 export interface ScanToPayInput {
@@ -29,7 +30,10 @@ export interface ScanToPayInput {
   readonly amountFen: number;
   /**
    * Merchant order number (1–64 of `[A-Za-z0-9_.:-]`, not `.` or `..`); default a fresh one
-   * (`<device>-<time>-<random>`). Reuse it to resume a sale.
+   * (`<device>-<time>-<random>`). Reuse it to resume a sale: the create then carries the same key,
+   * and a `success` the platform replays from an earlier attempt is confirmed by a query (it may
+   * have been reversed since). A final outcome of the resumed sale also drops the reversals that
+   * earlier attempts of the number left owed in the outbox.
    */
   readonly outTradeNo?: string;
   /** Free text shown on statements (≤ 128 characters). */
@@ -191,6 +195,27 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
   }
   if (ctx.offline()) return sellOffline(ctx, outTradeNo, input.amountFen, input.qr);
 
+  // A resumed order number may have an owed reversal that sync() is sending now: let it end first
+  // (the order is then reversed, and the create's replay is confirmed by a query below).
+  for (let r = ctx.reversing.get(outTradeNo); r !== undefined; r = ctx.reversing.get(outTradeNo))
+    await r.catch(() => undefined);
+  ctx.tradesInProgress.set(outTradeNo, (ctx.tradesInProgress.get(outTradeNo) ?? 0) + 1);
+  try {
+    return await payWithIntent(ctx, input, outTradeNo, capturedAt);
+  } finally {
+    const n = (ctx.tradesInProgress.get(outTradeNo) ?? 1) - 1;
+    if (n > 0) ctx.tradesInProgress.set(outTradeNo, n);
+    else ctx.tradesInProgress.delete(outTradeNo);
+  }
+}
+
+/** Step 2 of {@link scanToPay}: the write-ahead reversal around {@link payOnline}. */
+async function payWithIntent(
+  ctx: PosContext,
+  input: ScanToPayInput,
+  outTradeNo: string,
+  capturedAt: number,
+): Promise<ScanToPayResult> {
   // 2. A write-ahead reversal, before anything is sent: should the device die (power, crash)
   // before the sale has an outcome, sync() after the restart reverses whatever the create did, and
   // the customer pays nothing for a sale the cashier never saw confirmed. It is acknowledged once
@@ -214,7 +239,24 @@ export async function scanToPay(ctx: PosContext, input: ScanToPayInput): Promise
     }
     // The outcome is reported only once the device will remember it: if this write fails, the
     // sale is not confirmed to the cashier, and sync() reverses it.
-    if (outbox !== undefined && intent !== undefined) await outbox.ack([intent.seq]);
+    if (outbox !== undefined && intent !== undefined) {
+      const done = [intent.seq];
+      if (result.order !== null) {
+        // The order's final state is known and reported now: a reversal an earlier attempt of this
+        // order number left owed (a crash, ERR_POS_PAYMENT_UNKNOWN) is about this very order, and
+        // sync() must not undo what the cashier is now told.
+        for (const e of await outbox.pending()) {
+          if (
+            e.kind === 'reversal' &&
+            e.outTradeNo === outTradeNo &&
+            e.seq !== intent.seq &&
+            !ctx.salesInProgress.has(e.seq)
+          )
+            done.push(e.seq);
+        }
+      }
+      await outbox.ack(done);
+    }
     return result;
   } finally {
     // from now on, a reversal still owed is sync()'s to make
@@ -241,15 +283,31 @@ async function payOnline(
   let reached = false; // whether the platform answered anything during this sale
   let lastError: unknown;
   let sent = false; // whether a create may have left the device
+  // A caller's order number may be a resumed sale: the platform's replay of its first answer (kept
+  // 24 h) shows the order as it was then, and a `success` may have been reversed since (by the
+  // sync() of an earlier attempt's owed reversal). Such an answer is confirmed by a query. A
+  // generated number is this call's own: a replay can only be of its own earlier attempt.
+  const resumable = input.outTradeNo !== undefined;
+  /** The final outcome of a create's answer, unless it needs confirming. */
+  const finalOfCreate = (r: { order: Order; replayed: boolean }): ScanToPayFinal | undefined => {
+    const done = final(r.order, outTradeNo, input.amountFen);
+    return done?.status === 'success' && r.replayed && resumable ? undefined : done;
+  };
+  let schedule = ctx.pollSchedule;
 
   try {
     // 3. Create. The key is pay:<outTradeNo>, reused by every retry and every re-send below.
     try {
       sent = true;
-      const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: ctx.createMaxRetries });
+      const created = await createPayment(ctx.transport, createInput, {
+        ...sigOpt,
+        maxRetries: ctx.createMaxRetries,
+      });
       reached = true;
-      const done = final(order, outTradeNo, input.amountFen);
+      const done = finalOfCreate(created);
       if (done !== undefined) return done;
+      // a replayed success to confirm: query at once, then on the schedule
+      if (final(created.order, outTradeNo, input.amountFen) !== undefined) schedule = [0, ...schedule];
     } catch (e) {
       if (isAbort(e, signal) || isDefinitive(e) || !(isNoResponse(e) || answered(e))) throw e;
       lastError = e;
@@ -268,7 +326,7 @@ async function payOnline(
     }
 
     // 4. Pending or unknown: poll on the published schedule.
-    for (const delayS of ctx.pollSchedule) {
+    for (const delayS of schedule) {
       await ctx.sleep(delayS * 1000, signal);
       try {
         const order = await ctx.payments.query(outTradeNo, { ...sigOpt, maxRetries: 0 });
@@ -283,8 +341,9 @@ async function payOnline(
         // Not there: the create never arrived (or is still in flight). Re-send it with the same key;
         // the platform either performs it now or answers the first outcome.
         try {
-          const order = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 0 });
-          const done = final(order, outTradeNo, input.amountFen);
+          const done = finalOfCreate(
+            await createPayment(ctx.transport, createInput, { ...sigOpt, maxRetries: 0 }),
+          );
           if (done !== undefined) return done;
         } catch (e2) {
           if (isAbort(e2, signal) || isDefinitive(e2)) throw e2;
@@ -352,7 +411,10 @@ async function reverseUnconfirmed(
         // The create never landed. Pin the outcome of its key by re-sending it: either it is refused
         // for good (nothing can be charged under this key any more) or it lands and is reversed.
         try {
-          const created = await ctx.payments.create(createInput, { ...sigOpt, maxRetries: 1 });
+          const { order: created } = await createPayment(ctx.transport, createInput, {
+            ...sigOpt,
+            maxRetries: 1,
+          });
           const done = final(created, outTradeNo, createInput.amountFen);
           if (done !== undefined && done.status !== 'success') return done;
           continue;

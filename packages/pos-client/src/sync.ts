@@ -215,27 +215,49 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
   /** Reverses the owed online charges whose sale never completed (write-ahead reversals). */
   async function reverseOwed(): Promise<void> {
     for (const r of owed) {
+      // A sale of this order number is running (a resumed sale): it reports the order's outcome
+      // and then drops this reversal, or leaves it for the next sync.
+      if (ctx.tradesInProgress.has(r.outTradeNo) || ctx.reversing.has(r.outTradeNo)) continue;
+      let release!: () => void;
+      ctx.reversing.set(
+        r.outTradeNo,
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+      );
       try {
-        const order = await ctx.payments.reverse(r.outTradeNo, {
-          ...sigOpt,
-          reason: 'not confirmed in time',
-        });
-        // an answer that is not a final order leaves the reversal owed (the next sync asks again)
-        if (!FINAL.has(order.status)) continue;
+        // acknowledged since the list was taken (a resumed sale reported the order): not owed
+        if (!(await store.pending()).some((e) => e.seq === r.seq)) continue;
+        await reverseOne(r);
+      } finally {
+        ctx.reversing.delete(r.outTradeNo);
+        release();
+      }
+    }
+  }
+
+  /** Reverses one owed reversal's order; acknowledges it once the order is final. */
+  async function reverseOne(r: OutboxReversal): Promise<void> {
+    try {
+      const order = await ctx.payments.reverse(r.outTradeNo, {
+        ...sigOpt,
+        reason: 'not confirmed in time',
+      });
+      // an answer that is not a final order leaves the reversal owed (the next sync asks again)
+      if (!FINAL.has(order.status)) return;
+      reversals += 1;
+      await store.ack([r.seq]);
+    } catch (e) {
+      if (isAbort(e, signal)) throw e;
+      if (answered(e) && e.status === 409 && e.code === 'ERR_ORDER_STATE') {
+        // failed or closed already: final
         reversals += 1;
         await store.ack([r.seq]);
-      } catch (e) {
-        if (isAbort(e, signal)) throw e;
-        if (answered(e) && e.status === 409 && e.code === 'ERR_ORDER_STATE') {
-          // failed or closed already: final
-          reversals += 1;
-          await store.ack([r.seq]);
-        } else if (isNotFound(e)) {
-          // Never created. Once its code is too old to be accepted, it never will be.
-          if (ctx.now() - r.capturedAt > ctx.unknownOrderHorizonMs) await store.ack([r.seq]);
-        } else {
-          throw e;
-        }
+      } else if (isNotFound(e)) {
+        // Never created. Once its code is too old to be accepted, it never will be.
+        if (ctx.now() - r.capturedAt > ctx.unknownOrderHorizonMs) await store.ack([r.seq]);
+      } else {
+        throw e;
       }
     }
   }

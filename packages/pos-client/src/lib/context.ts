@@ -36,6 +36,16 @@ export interface PosContext {
    * confirmed). A restarted process starts with none, so its `sync()` reverses them.
    */
   readonly salesInProgress: Set<number>;
+  /**
+   * How many sales of each out_trade_no this client is running: `sync()` does not reverse an order
+   * whose sale is running (a resumed sale may yet report it paid).
+   */
+  readonly tradesInProgress: Map<string, number>;
+  /**
+   * The owed reversals `sync()` is sending, by out_trade_no: a sale of that number waits for it to
+   * end first, so that it does not report paid an order being reversed.
+   */
+  readonly reversing: Map<string, Promise<unknown>>;
   /** Whether the explicit offline flag is set. */
   offline(): boolean;
   /** Serialises offline-cap checks with their append. */
