@@ -190,10 +190,16 @@ export async function lockFile(path: string, what: string): Promise<FileLock> {
     async release() {
       if (released) return;
       released = true;
-      if (heldHere.get(path) === token) heldHere.delete(path);
-      // another opener's lock (ours was removed, and it took the journal over) is left alone
-      const holder = parseHolder(await readFile(path, 'utf8').catch(() => ''));
-      if (holder?.token === token) await rm(path, { force: true });
+      try {
+        // another opener's lock (ours was removed, and it took the journal over) is left alone
+        const holder = parseHolder(await readFile(path, 'utf8').catch(() => ''));
+        if (holder?.token === token) await rm(path, { force: true });
+      } finally {
+        // Only now: until the file is gone, an opener of this process must see it held. Were it
+        // forgotten first, that opener would take the "stale" lock over, and the rm above would
+        // then remove the lock it just took (a third opener would get the journal too).
+        if (heldHere.get(path) === token) heldHere.delete(path);
+      }
     },
   };
 }
