@@ -16,13 +16,20 @@ export interface OfflineCaps {
   readonly maxAgeSeconds: number;
 }
 
-/** Throws a RangeError unless the caps are non-negative finite numbers. */
+/**
+ * Throws a RangeError unless the caps are valid: the two amounts non-negative safe integers of fen
+ * (money is integer fen everywhere), the age a non-negative finite number of seconds.
+ */
 export function assertCaps(caps: OfflineCaps): void {
-  for (const k of ['perTransactionFen', 'totalFen', 'maxAgeSeconds'] as const) {
+  for (const k of ['perTransactionFen', 'totalFen'] as const) {
     const v = caps?.[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new RangeError(`offline.caps.${k} must be a non-negative number`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new RangeError(`offline.caps.${k} must be a non-negative integer number of fen`);
     }
+  }
+  const age = caps.maxAgeSeconds;
+  if (typeof age !== 'number' || !Number.isFinite(age) || age < 0) {
+    throw new RangeError('offline.caps.maxAgeSeconds must be a non-negative number of seconds');
   }
 }
 
