@@ -192,17 +192,19 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
   if (maxEntries < 1) throw new RangeError('"maxEntries" must be at least 1');
   // Map order = least recently updated first (an update deletes and re-inserts).
   let entries = new Map<string, MutableEntry>();
+  // The outside entries alone, in the same order: eviction takes the first, at once, however many
+  // cards are inside (a walk of `entries` past them would cost every scan O(entries inside)).
+  let outside = new Map<string, MutableEntry>();
   let insideCount = 0;
   /** Legacy entries held: while 0, `get` needs no second lookup. */
   let legacyCount = 0;
 
   function evictOneOutside(): boolean {
-    for (const [k, e] of entries) {
-      if (!e.inside) {
-        entries.delete(k);
-        if (e.school === undefined) legacyCount--;
-        return true;
-      }
+    for (const [k, e] of outside) {
+      outside.delete(k);
+      entries.delete(k);
+      if (e.school === undefined) legacyCount--;
+      return true;
     }
     return false;
   }
@@ -230,6 +232,7 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
         const legacy = entries.get(lk);
         if (legacy !== undefined) {
           entries.delete(lk);
+          outside.delete(lk);
           legacyCount--;
           if (legacy.inside) insideCount--;
         }
@@ -243,6 +246,7 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
         e = { zone, school, cardId, inside: false, lastEntry: undefined, lastExit: undefined };
       } else {
         entries.delete(k);
+        outside.delete(k);
         if (e.inside) insideCount--;
       }
       if (direction === 'in') {
@@ -252,6 +256,7 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
       } else {
         e.inside = false;
         e.lastExit = now;
+        outside.set(k, e);
       }
       entries.set(k, e);
     },
@@ -310,11 +315,14 @@ export function createPassbackState(options: PassbackStateOptions = {}): Passbac
       }
       let inside = 0;
       let legacy = 0;
-      for (const e of next.values()) {
+      const nextOutside = new Map<string, MutableEntry>();
+      for (const [k, e] of next) {
         if (e.inside) inside++;
+        else nextOutside.set(k, e);
         if (e.school === undefined) legacy++;
       }
       entries = next;
+      outside = nextOutside;
       insideCount = inside;
       legacyCount = legacy;
     },
