@@ -12,6 +12,8 @@
  * writes it), or are a gate client's stored copy (`material/*.json`); `--root` takes a JWK or the
  * platform's `{ "jwk": … }` answer. Exit codes ({@link EXIT_CODES}): 0 accepted, or (dump only) the QR text decodes;
  * 1 denied, or (dump only) the QR text does not decode; 2 usage error, or material unreadable or refused.
+ * Material that is only too old for `--now` is no refusal: the verifier holds it, as a gate would,
+ * and the decision denies the code `*_STALE` (exit 1).
  *
  * @module
  */
@@ -45,7 +47,11 @@ export const EXIT_CODES = Object.freeze({
   ok: 0,
   /** Denied; without trust material: the QR text does not decode (the dump has an `error`). */
   denied: 1,
-  /** A usage error, or trust material that cannot be read or that the verifier refuses. */
+  /**
+   * A usage error, or trust material that cannot be read or that the verifier refuses (not its
+   * format, a bad signature, an unknown issuer). Material that is merely stale at `--now` is held,
+   * and the decision denies `*_STALE`: exit {@link EXIT_CODES.denied}.
+   */
   usage: 2,
 });
 
@@ -58,7 +64,7 @@ const USAGE = `usage: campus-card-verify <qr-text> [--root <jwk-file> --trust-li
   --trust-list   the signed trust list (needed with --root: both or neither)
   --status-list  the signed status list of the card's school
   --roster       the signed roster (compact codes, physical cards)
-  --now          the time to verify at, unix seconds (default: this machine's clock)
+  --now          the time to verify at, unix seconds below 10^11 (default: this machine's clock)
 
 Options take their value as the next argument or after "=" (--root=root.jwk). Material files hold
 the signed bytes, raw or as hex text (whitespace and line breaks are ignored), or are a gate
@@ -68,7 +74,8 @@ Without --root and --trust-list it prints only the dump of the QR text, decoded,
 Exit codes:
   0  accepted; without trust material: the QR text decodes
   1  denied; without trust material: the QR text does not decode
-  2  usage error, or trust material that cannot be read or is refused (named on stderr)`;
+  2  usage error, or trust material that cannot be read or is refused (named on stderr);
+     material too old at --now is no refusal: the decision denies it (*_STALE), exit 1`;
 
 /** The options that take a value. */
 const OPTIONS = ['root', 'trust-list', 'status-list', 'roster', 'now'] as const;
@@ -222,8 +229,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       );
     }
     const nowText = args.opts.now;
-    // the verifier's own bound: a time of 10^11 or more is in milliseconds, not seconds
-    if (nowText !== undefined && !(/^\d{1,11}$/.test(nowText) && Number(nowText) < 1e11)) {
+    // the verifier's own bound: a time of 10^11 or more is in milliseconds, not seconds. The value
+    // is bounded, not the number of digits: zero-padded seconds (0001767225600, a fixed-width log
+    // field) are the same time, and Number() reads decimal digits as decimal
+    if (nowText !== undefined && !(/^\d+$/.test(nowText) && Number(nowText) < 1e11)) {
       throw new UsageError(
         `invalid --now ${nowText}: unix seconds, decimal digits only, below 10^11 (a time in milliseconds is refused)`,
       );
@@ -280,8 +289,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     const decision = await verifier.verify(qr, { now, reader: { id: 'campus-card-verify' } });
     io.out(JSON.stringify({ loads, decision }, null, 2));
-    // material the verifier refused (not its format, a bad signature, stale): the decision was not
-    // made with what was given, so it is no answer about the card
+    // material the verifier refused (not its format, a bad signature, an unknown issuer): the
+    // decision was not made with what was given, so it is no answer about the card. Stale material
+    // is not refused at load (a gate holds it too): the decision denies the code *_STALE, exit 1,
+    // which is the answer a gate holding that material gives at that time (--now shows another)
     const refused = loads.flatMap((l, i) =>
       l.ok ? [] : [`${MATERIAL_OPTIONS[i] ?? 'material'}: ${l.reason}${l.detail ? ` (${l.detail})` : ''}`],
     );
