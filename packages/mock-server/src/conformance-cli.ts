@@ -9,7 +9,8 @@
  * ```
  *
  * Exit codes: 0 all conditions passed (warnings, skips and expected failures allowed), 1 a condition
- * failed, 2 a usage error or the suite could not run.
+ * failed, 2 a usage error or the suite could not run; stopped by SIGINT, SIGTERM or SIGHUP: 130, 143
+ * or 129, with no report.
  *
  * @module
  */
@@ -32,18 +33,31 @@ import { isMainModule } from './lib/is-main.js';
 
 const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webhook> --target <cmd|url|builtin>
          [--out <dir>] [--expected-failures <file>] [--vectors <dir>] [--module <id>]... [--timeout <ms>]
+       campus-card-conformance --help
 
   --plan               the test plan (verifier: the harness protocol; see docs/guides/conformance.md)
-  --target             a command speaking the harness protocol on stdin/stdout, an http(s) URL
-                       taking it by POST, or "builtin" (the reference verifier)
+  --target             verifier plan: a command speaking the harness protocol on stdin/stdout, an
+                       http(s) URL taking it by POST, or "builtin" (the reference verifier);
+                       gate, pos, webhook plans: the command that starts the device
   --out                write report.json, junit.xml and report.html there
   --expected-failures  JSON list of {plan, module, condition, reason}: known deviations
-  --vectors            the token vectors folder (default: @campus-card/core's vectors/)
+  --vectors            the token vectors folder, verifier plan only (default: @campus-card/core's vectors/)
   --module             run only this module (repeatable; an id the plan does not have is a
                        usage error, exit 2, naming the plan's modules)
-  --timeout            how long the product may take, ms: per harness request (verifier, default
-                       10000), per command to a gate or per sale of a POS (default 20000)
+  --timeout            how long the product may take, whole ms from 1 to 2147483647: per harness
+                       request (verifier, default 10000), per command to a gate or per sale of a
+                       POS (default 20000)
+
+Exit codes:
+  0  no condition FAILED (warnings, skips and expected failures allowed)
+  1  a condition FAILED
+  2  usage error; or no verdict: the harness or device did not start, the reports were not
+     written
+  130, 143, 129  stopped by SIGINT, SIGTERM, SIGHUP: the devices are stopped, no report
 `;
+
+/** A --target that is an http(s) URL (the verifier plan's HTTP harness). */
+const HTTP_TARGET = /^https?:\/\//i;
 
 /** Set on SIGINT / SIGTERM: the run is being stopped, and writes no report. */
 let interrupted = false;
@@ -101,7 +115,16 @@ export async function main(
     return 0;
   }
   if (positionals[0] !== 'run' || values.plan === undefined || values.target === undefined) {
-    io.stderr.write(USAGE);
+    // name what is wrong: a usage alone leaves a CI log reader to diff the command line against it
+    const problem =
+      positionals[0] === undefined
+        ? 'the command "run" is missing'
+        : positionals[0] !== 'run'
+          ? `unknown command ${JSON.stringify(positionals[0])}: the command is "run"`
+          : `${[values.plan === undefined ? '--plan' : '', values.target === undefined ? '--target' : '']
+              .filter((o) => o !== '')
+              .join(' and ')} missing`;
+    io.stderr.write(`${printable(problem)}\n${USAGE}`);
     return 2;
   }
   // a word left over (`--module replay rollback`, an unquoted `--target node harness.js`) would be
@@ -115,7 +138,13 @@ export async function main(
     );
     return 2;
   }
-  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
+  // decimal digits only: Number() also reads "0x10" (16 ms), "1e4", " 5" and "0b1"
+  const timeoutMs =
+    values.timeout === undefined
+      ? undefined
+      : /^\d+$/.test(values.timeout)
+        ? Number(values.timeout)
+        : Number.NaN;
   // at most 2^31 - 1: node's timers take a longer delay for 1 ms
   if (
     timeoutMs !== undefined &&
@@ -141,6 +170,20 @@ export async function main(
     return 2;
   }
   const planName = values.plan as 'verifier' | DevicePlanName;
+  if (devicePlans !== undefined) {
+    // a device plan launches its target through the shell: "builtin" or a URL would run as a
+    // command that does not exist, and every condition would FAIL as if the device were at fault
+    if (values.target === 'builtin' || HTTP_TARGET.test(values.target)) {
+      io.stderr.write(
+        `--target ${printable(JSON.stringify(values.target))}: the ${planName} plan launches the device, so its --target is the command that starts it (builtin and URLs are for the verifier plan)\n${USAGE}`,
+      );
+      return 2;
+    }
+    if (values.vectors !== undefined) {
+      io.stderr.write(`--vectors is for the verifier plan: the ${planName} plan takes no vectors\n${USAGE}`);
+      return 2;
+    }
+  }
   // Every --module must name a module of the plan: checked before any harness or device starts,
   // since running the others (or nothing) would report a plan that checked nothing as passed.
   try {
@@ -177,7 +220,7 @@ export async function main(
       const connection =
         target === 'builtin'
           ? connectInProcessHarness(createReferenceHarness())
-          : /^https?:\/\//.test(target)
+          : HTTP_TARGET.test(target)
             ? connectHttpHarness(target, timeoutMs === undefined ? {} : { timeoutMs })
             : connectProcessHarness(target, timeoutMs === undefined ? {} : { timeoutMs });
       try {
@@ -225,16 +268,24 @@ export async function main(
 }
 
 if (isMainModule(import.meta.url)) {
-  // Ctrl-C, or a CI job cancelled: stop the process groups of the devices under test (each runs in
-  // its own group, out of reach of the terminal's SIGINT; SIGTERM, then SIGKILL to what still runs
-  // after 2 s) instead of leaving them running on their ports, then leave. A second signal leaves
-  // at once (the exit hook still sends SIGTERM).
+  // Ctrl-C, a CI job cancelled, or the terminal or SSH session gone (SIGHUP): stop the process
+  // groups of the devices under test (each runs in a session and group of its own, out of reach of
+  // the terminal's SIGINT and SIGHUP; SIGTERM, then SIGKILL to what still runs after 2 s) instead
+  // of leaving them running on their ports, then leave (the exit hooks remove the temporary data
+  // directories). A second signal leaves at once (the exit hook still sends SIGTERM). Unhandled,
+  // SIGHUP would end the suite at once, with no exit hook: devices and data left behind.
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
+    ['SIGHUP', 129],
   ] as const) {
     process.once(signal, () => {
       interrupted = true;
+      if (signal === 'SIGHUP') {
+        // the terminal is gone: a write to it fails (EIO), which must not end the suite before the
+        // devices are stopped
+        for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+      }
       process.stderr.write(`\n${signal}: stopping the devices under test\n`);
       process.once(signal, () => process.exit(code));
       void stopAllGroups().finally(() => process.exit(code));

@@ -39,6 +39,13 @@ export interface ModuleContext {
 export interface ModuleDef<T> {
   readonly id: string;
   readonly title: string;
+  /**
+   * The conditions the module checks, in order, when it knows them up front. A declared condition
+   * the run did not record (the module stopped early: a device that crashed at its first command)
+   * is reported FAILED, `not checked: …`, so that a report lists every condition of the module
+   * whatever happened, under its stable id, and a CI dashboard sees it fail rather than vanish.
+   */
+  readonly conditions?: readonly ConditionMeta[];
   run(ctx: ModuleContext, target: T): Promise<void>;
 }
 
@@ -173,12 +180,30 @@ export async function runPlan<T>(plan: PlanDef<T>, target: T, options: RunPlanOp
         push(meta, { status: 'SKIPPED', message: reason }, 0);
       },
     };
+    let aborted: string | undefined;
     try {
       await mod.run(ctx, target);
     } catch (error) {
+      aborted = `module aborted: ${message(error)}`;
+    }
+    for (const meta of mod.conditions ?? []) {
+      if (results.some((r) => r.id === meta.id)) continue;
+      push(
+        meta,
+        {
+          status: 'FAILED',
+          message:
+            aborted === undefined
+              ? 'not checked: the module ended without checking it'
+              : `not checked: the module stopped before it (${aborted})`,
+        },
+        0,
+      );
+    }
+    if (aborted !== undefined) {
       push(
         { id: 'module-completed', title: 'The module ran to its end', spec: [] },
-        { status: 'FAILED', message: `module aborted: ${message(error)}` },
+        { status: 'FAILED', message: aborted },
         0,
       );
     }

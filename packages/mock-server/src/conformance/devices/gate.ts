@@ -160,6 +160,65 @@ function judgeSigned(requests: readonly ProxiedRequest[]): Verdict {
   return refused.length > 0 ? failed(`the platform refused ${refused.length} signature(s) (401)`) : passed();
 }
 
+// The conditions of each module, declared with it (ModuleDef.conditions): a gate that stops the
+// module early (it crashes at its first sync, say) still has every one of them in the report.
+const C_VALID_CARD_ADMITTED: ConditionMeta = {
+  id: 'valid-card-admitted',
+  title: 'After a sync, a valid card is admitted.',
+  spec: ['token-format §5.3'],
+};
+const C_LOST_CARD_DENIED_AFTER_SYNC: ConditionMeta = {
+  id: 'lost-card-denied-after-sync',
+  title: 'After the next sync, the card reported lost is denied REVOKED.',
+  spec: ['token-format §6.1', 'issue 7 §1'],
+};
+const C_DECISIONS_UPLOADED: ConditionMeta = {
+  id: 'decisions-uploaded',
+  title: 'Both decisions reach the platform as events, each as the gate decided it.',
+  spec: ['api: attendance events (I3)', 'issue 7 §3'],
+};
+const C_UPLOAD_RETRIED: ConditionMeta = {
+  id: 'upload-retried',
+  title: 'The upload whose answer was lost is sent again.',
+  spec: ['api: attendance events, deduplicated by (device_id, seq)'],
+};
+const C_RETRY_REUSES_SEQ: ConditionMeta = {
+  id: 'retry-reuses-seq',
+  title: 'The re-sent events carry the sequence numbers of the first attempt.',
+  spec: ['api: attendance events, deduplicated by (device_id, seq)'],
+};
+const C_EVENTS_COUNTED_ONCE: ConditionMeta = {
+  id: 'events-counted-once',
+  title: 'The platform holds each of the three decisions exactly once.',
+  spec: ['api: attendance events (I3)'],
+};
+const C_CARD_ADMITTED_BEFORE_ROTATION: ConditionMeta = {
+  id: 'card-admitted-before-rotation',
+  title: 'Before the rotation, a valid card is admitted.',
+  spec: ['token-format §5.3'],
+};
+const C_NEW_TRUST_LIST_FETCHED: ConditionMeta = {
+  id: 'new-trust-list-fetched',
+  title: 'At the next sync the gate fetches the trust list and gets the new version.',
+  spec: ['token-format §6', 'api: trust material (ETag, If-None-Match)'],
+};
+const C_NEW_KEY_CARD_ADMITTED_AFTER_SYNC: ConditionMeta = {
+  id: 'new-key-card-admitted-after-sync',
+  title: 'After the sync, a card re-issued under the new issuer key is admitted.',
+  spec: ['token-format §6', 'token-format §5.3'],
+};
+const C_RETIRED_KEY_CARD_DENIED: ConditionMeta = {
+  id: 'retired-key-card-denied',
+  title: 'A credential signed by the retired issuer key (no longer in the trust list) is denied.',
+  spec: ['token-format §6', 'token-format §9 (ERR_UNKNOWN_ISSUER)'],
+};
+const C_ROLLBACK_REFUSED: ConditionMeta = {
+  id: 'rollback-refused',
+  title:
+    'When the old trust list is served again, the gate refuses it: the new key stays trusted, the retired one refused.',
+  spec: ['token-format §7.1'],
+};
+
 /** A card reported lost stops at the next sync, and both decisions reach the platform. */
 /**
  * Whether a re-sent batch begins with the first attempt's sequence numbers, number for number (as
@@ -172,6 +231,7 @@ export function retryReusesSeqs(first: readonly number[], retry: readonly number
 export const revokedCardModule: ModuleDef<GateTarget> = {
   id: 'revoked-card',
   title: 'A card reported lost is denied after the next sync; every decision is uploaded',
+  conditions: [C_VALID_CARD_ADMITTED, C_LOST_CARD_DENIED_AFTER_SYNC, C_DECISIONS_UPLOADED, SIGNED],
   async run(ctx, t) {
     const p = t.platform;
     const s = await openSession(t, 'revoked-card');
@@ -183,18 +243,11 @@ export const revokedCardModule: ModuleDef<GateTarget> = {
       await s.send('sync');
       // what the gate decided, in order: the uploaded events must say the same
       const decided: string[] = [];
-      await ctx.check(
-        {
-          id: 'valid-card-admitted',
-          title: 'After a sync, a valid card is admitted.',
-          spec: ['token-format §5.3'],
-        },
-        async () => {
-          const d = await s.scan(await qrOf(p, 's-002'));
-          decided.push(d.accepted ? 'allowed' : 'denied');
-          return d.accepted ? passed() : failed(`denied ${d.reason}`);
-        },
-      );
+      await ctx.check(C_VALID_CARD_ADMITTED, async () => {
+        const d = await s.scan(await qrOf(p, 's-002'));
+        decided.push(d.accepted ? 'allowed' : 'denied');
+        return d.accepted ? passed() : failed(`denied ${d.reason}`);
+      });
       const lost = await p.platform.invoke(
         'reportCardLost',
         { params: { card_id: cardOf(p, 's-002') }, body: { reason: 'conformance: lost' } },
@@ -203,34 +256,20 @@ export const revokedCardModule: ModuleDef<GateTarget> = {
       if (lost.status !== 200) throw new Error(`setup: reportCardLost answered ${lost.status}`);
       reported = true;
       await s.send('sync');
-      await ctx.check(
-        {
-          id: 'lost-card-denied-after-sync',
-          title: 'After the next sync, the card reported lost is denied REVOKED.',
-          spec: ['token-format §6.1', 'issue 7 §1'],
-        },
-        async () => {
-          const d = await s.scan(await qrOf(p, 's-002'));
-          decided.push(d.accepted ? 'allowed' : 'denied');
-          if (d.accepted) return failed('admitted: the gate did not apply the new status list');
-          return d.reason === 'REVOKED' ? passed() : warning(`denied ${d.reason}, expected REVOKED`);
-        },
-      );
+      await ctx.check(C_LOST_CARD_DENIED_AFTER_SYNC, async () => {
+        const d = await s.scan(await qrOf(p, 's-002'));
+        decided.push(d.accepted ? 'allowed' : 'denied');
+        if (d.accepted) return failed('admitted: the gate did not apply the new status list');
+        return d.reason === 'REVOKED' ? passed() : warning(`denied ${d.reason}, expected REVOKED`);
+      });
       await s.send('flush');
-      await ctx.check(
-        {
-          id: 'decisions-uploaded',
-          title: 'Both decisions reach the platform as events, each as the gate decided it.',
-          spec: ['api: attendance events (I3)', 'issue 7 §3'],
-        },
-        () => {
-          const rows = events(p, from);
-          const got = rows.map((r) => `${r.decision}${r.reason === null ? '' : `:${r.reason}`}`);
-          return got.length === decided.length && rows.every((r, i) => r.decision === decided[i])
-            ? passed()
-            : failed(`gate decisions ${JSON.stringify(decided)}; platform events: ${JSON.stringify(got)}`);
-        },
-      );
+      await ctx.check(C_DECISIONS_UPLOADED, () => {
+        const rows = events(p, from);
+        const got = rows.map((r) => `${r.decision}${r.reason === null ? '' : `:${r.reason}`}`);
+        return got.length === decided.length && rows.every((r, i) => r.decision === decided[i])
+          ? passed()
+          : failed(`gate decisions ${JSON.stringify(decided)}; platform events: ${JSON.stringify(got)}`);
+      });
       await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));
     } finally {
       await s.close();
@@ -249,6 +288,7 @@ export const revokedCardModule: ModuleDef<GateTarget> = {
 export const eventDedupeModule: ModuleDef<GateTarget> = {
   id: 'event-upload-dedupe',
   title: 'A lost upload answer: events re-sent with the same seq, none lost, none counted twice',
+  conditions: [C_UPLOAD_RETRIED, C_RETRY_REUSES_SEQ, C_EVENTS_COUNTED_ONCE, SIGNED],
   async run(ctx, t) {
     const p = t.platform;
     const s = await openSession(t, 'event-upload-dedupe');
@@ -268,41 +308,22 @@ export const eventDedupeModule: ModuleDef<GateTarget> = {
       const uploads = s.proxy.requests.filter(
         (r) => r.method === 'POST' && r.path.startsWith('/v1/events/batches'),
       );
-      await ctx.check(
-        {
-          id: 'upload-retried',
-          title: 'The upload whose answer was lost is sent again.',
-          spec: ['api: attendance events, deduplicated by (device_id, seq)'],
-        },
-        () => (uploads.length >= 2 ? passed() : failed(`${uploads.length} upload request(s)`)),
+      await ctx.check(C_UPLOAD_RETRIED, () =>
+        uploads.length >= 2 ? passed() : failed(`${uploads.length} upload request(s)`),
       );
-      await ctx.check(
-        {
-          id: 'retry-reuses-seq',
-          title: 'The re-sent events carry the sequence numbers of the first attempt.',
-          spec: ['api: attendance events, deduplicated by (device_id, seq)'],
-        },
-        () => {
-          const seqs = uploads.map((u) =>
-            ((JSON.parse(u.body) as { events?: { seq: number }[] }).events ?? []).map((e) => e.seq),
-          );
-          const [first, retry] = seqs;
-          return first !== undefined && retry !== undefined && retryReusesSeqs(first, retry)
-            ? passed()
-            : failed(`batches by seq: ${JSON.stringify(seqs.map((x) => x.join(',')))}`);
-        },
-      );
-      await ctx.check(
-        {
-          id: 'events-counted-once',
-          title: 'The platform holds each of the three decisions exactly once.',
-          spec: ['api: attendance events (I3)'],
-        },
-        () => {
-          const rows = events(p, from);
-          return rows.length === 3 ? passed() : failed(`${rows.length} events stored for 3 scans`);
-        },
-      );
+      await ctx.check(C_RETRY_REUSES_SEQ, () => {
+        const seqs = uploads.map((u) =>
+          ((JSON.parse(u.body) as { events?: { seq: number }[] }).events ?? []).map((e) => e.seq),
+        );
+        const [first, retry] = seqs;
+        return first !== undefined && retry !== undefined && retryReusesSeqs(first, retry)
+          ? passed()
+          : failed(`batches by seq: ${JSON.stringify(seqs.map((x) => x.join(',')))}`);
+      });
+      await ctx.check(C_EVENTS_COUNTED_ONCE, () => {
+        const rows = events(p, from);
+        return rows.length === 3 ? passed() : failed(`${rows.length} events stored for 3 scans`);
+      });
       await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));
     } finally {
       await s.close();
@@ -340,6 +361,14 @@ export const trustListRotationModule: ModuleDef<GateTarget> = {
   id: 'trust-list-rotation',
   title:
     'An issuer key rotation: the new trust list taken at the next sync, the retired key refused, no rollback',
+  conditions: [
+    C_CARD_ADMITTED_BEFORE_ROTATION,
+    C_NEW_TRUST_LIST_FETCHED,
+    C_NEW_KEY_CARD_ADMITTED_AFTER_SYNC,
+    C_RETIRED_KEY_CARD_DENIED,
+    C_ROLLBACK_REFUSED,
+    SIGNED,
+  ],
   async run(ctx, t) {
     const p = t.platform;
     const s = await openSession(t, 'trust-list-rotation');
@@ -348,66 +377,38 @@ export const trustListRotationModule: ModuleDef<GateTarget> = {
       await s.send('sync');
       const before = (await getTrustMaterial(p.platform.state, SCHOOL, 'trust-list')).version;
       const oldCredential = credentialOf(p, PERSON);
-      await ctx.check(
-        {
-          id: 'card-admitted-before-rotation',
-          title: 'Before the rotation, a valid card is admitted.',
-          spec: ['token-format §5.3'],
-        },
-        async () => {
-          const d = await s.scan(await qrOf(p, PERSON));
-          return d.accepted ? passed() : failed(`denied ${d.reason}`);
-        },
-      );
+      await ctx.check(C_CARD_ADMITTED_BEFORE_ROTATION, async () => {
+        const d = await s.scan(await qrOf(p, PERSON));
+        return d.accepted ? passed() : failed(`denied ${d.reason}`);
+      });
       const old = trustRow(p);
       const rotation = await rotateIssuerKey(p.platform.state, SCHOOL);
       const fetchedFrom = s.proxy.requests.length;
       await s.send('sync');
-      await ctx.check(
-        {
-          id: 'new-trust-list-fetched',
-          title: 'At the next sync the gate fetches the trust list and gets the new version.',
-          spec: ['token-format §6', 'api: trust material (ETag, If-None-Match)'],
-        },
-        () => {
-          const got = s.proxy.requests
-            .slice(fetchedFrom)
-            .filter((r) => r.method === 'GET' && r.path.split('?')[0]?.endsWith('/trust-list'));
-          if (got.length === 0) return failed('no trust list request at the sync after the rotation');
-          return got.some((r) => r.status === 200)
-            ? passed()
-            : failed(
-                `trust list answers: ${got.map((r) => r.status).join(', ')} (v${before} → v${rotation.trustListVersion})`,
-              );
-        },
-      );
-      await ctx.check(
-        {
-          id: 'new-key-card-admitted-after-sync',
-          title: 'After the sync, a card re-issued under the new issuer key is admitted.',
-          spec: ['token-format §6', 'token-format §5.3'],
-        },
-        async () => {
-          const d = await s.scan(await qrOf(p, PERSON));
-          return d.accepted
-            ? passed()
-            : failed(`denied ${d.reason}: the gate did not take trust list v${rotation.trustListVersion}`);
-        },
-      );
-      await ctx.check(
-        {
-          id: 'retired-key-card-denied',
-          title: 'A credential signed by the retired issuer key (no longer in the trust list) is denied.',
-          spec: ['token-format §6', 'token-format §9 (ERR_UNKNOWN_ISSUER)'],
-        },
-        async () => {
-          const d = await s.scan(await qrOf(p, PERSON, oldCredential));
-          if (d.accepted) return failed('admitted: the gate still trusts the retired issuer key');
-          return d.reason === 'UNKNOWN_ISSUER'
-            ? passed()
-            : warning(`denied ${d.reason}, expected UNKNOWN_ISSUER`);
-        },
-      );
+      await ctx.check(C_NEW_TRUST_LIST_FETCHED, () => {
+        const got = s.proxy.requests
+          .slice(fetchedFrom)
+          .filter((r) => r.method === 'GET' && r.path.split('?')[0]?.endsWith('/trust-list'));
+        if (got.length === 0) return failed('no trust list request at the sync after the rotation');
+        return got.some((r) => r.status === 200)
+          ? passed()
+          : failed(
+              `trust list answers: ${got.map((r) => r.status).join(', ')} (v${before} → v${rotation.trustListVersion})`,
+            );
+      });
+      await ctx.check(C_NEW_KEY_CARD_ADMITTED_AFTER_SYNC, async () => {
+        const d = await s.scan(await qrOf(p, PERSON));
+        return d.accepted
+          ? passed()
+          : failed(`denied ${d.reason}: the gate did not take trust list v${rotation.trustListVersion}`);
+      });
+      await ctx.check(C_RETIRED_KEY_CARD_DENIED, async () => {
+        const d = await s.scan(await qrOf(p, PERSON, oldCredential));
+        if (d.accepted) return failed('admitted: the gate still trusts the retired issuer key');
+        return d.reason === 'UNKNOWN_ISSUER'
+          ? passed()
+          : warning(`denied ${d.reason}, expected UNKNOWN_ISSUER`);
+      });
       // A replayed platform (or an attacker in the path) serves the old trust list again.
       const current = trustRow(p);
       serveTrustRow(p, { ...old, etag: `"trust-list-v${old.version}-served-again"` });
@@ -416,26 +417,18 @@ export const trustListRotationModule: ModuleDef<GateTarget> = {
       } finally {
         serveTrustRow(p, current);
       }
-      await ctx.check(
-        {
-          id: 'rollback-refused',
-          title:
-            'When the old trust list is served again, the gate refuses it: the new key stays trusted, the retired one refused.',
-          spec: ['token-format §7.1'],
-        },
-        async () => {
-          const served = decodeTrustList(new Uint8Array(old.bytes)).trustList.version;
-          const fresh = await s.scan(await qrOf(p, PERSON));
-          const retired = await s.scan(await qrOf(p, PERSON, oldCredential));
-          if (retired.accepted)
-            return failed(`the gate took trust list v${served} back: the retired key is trusted again`);
-          if (!fresh.accepted)
-            return failed(
-              `after trust list v${served} was served again, the new key's card is denied ${fresh.reason}`,
-            );
-          return passed();
-        },
-      );
+      await ctx.check(C_ROLLBACK_REFUSED, async () => {
+        const served = decodeTrustList(new Uint8Array(old.bytes)).trustList.version;
+        const fresh = await s.scan(await qrOf(p, PERSON));
+        const retired = await s.scan(await qrOf(p, PERSON, oldCredential));
+        if (retired.accepted)
+          return failed(`the gate took trust list v${served} back: the retired key is trusted again`);
+        if (!fresh.accepted)
+          return failed(
+            `after trust list v${served} was served again, the new key's card is denied ${fresh.reason}`,
+          );
+        return passed();
+      });
       await ctx.check(SIGNED, () => judgeSigned(s.proxy.requests));
     } finally {
       await s.close();
