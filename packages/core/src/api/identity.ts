@@ -119,7 +119,7 @@ export const identityRoutes = [
     operationId: 'resolveIdentity',
     summary: 'Resolve a scanned code or a physical card UID online to school, role and person',
     description:
-      "The code is verified (signatures, time window, status list) and, unless `consume` is false, recorded as used platform-wide (the same device may then pay with it once, as the same use). Only the caller's school's cards resolve: a code or UID of another school's card is a 422, as an unknown one is.",
+      "The code, of either mode (full, or compact: its card and phone key as the platform has them now; token format §5), is verified (signatures, time window, status list) and, unless `consume` is false, recorded as used platform-wide (the same device may then pay with it once, as the same use). Only the caller's school's cards resolve: a code or UID of another school's card is a 422, as an unknown one is.",
     tag: 'identity',
     auth: ['device', 'merchant'],
     body: ResolveIdentityBody,

@@ -23,6 +23,8 @@ import {
   KEY_USE,
   type PrivateKey,
   type PublicKey,
+  type RosterCard,
+  type RosterIndex,
   type Signer,
   type StatusList,
   signRoster,
@@ -493,6 +495,51 @@ function credentialCacheOf(state: PlatformState): CredentialCache {
   return c;
 }
 
+/**
+ * The school's cards as the verifier looks up a compact-mode code's card (spec §5.2), read from
+ * the cards table as it asks: the platform holds every card, so it needs no signed roster, and a
+ * full-mode code (which never asks) costs nothing. Each card is listed as the roster lists it (its
+ * phone key, status index, groups, expiry), revoked cards too: the status list then refuses their
+ * codes (`ERR_REVOKED`) as it refuses a full-mode code of theirs, and a status-blind resolution
+ * (events) names them alike. Cards of other schools are not in it.
+ */
+function cardsRosterIndex(state: PlatformState, schoolId: string): RosterIndex {
+  const byCardId = (cardId: string): RosterCard | undefined => {
+    const c = state.db
+      .prepare(
+        'SELECT card_id, person_id, role, status_index, holder_jwk, physical_uid_hash, expires_at FROM cards WHERE card_id = ? AND school_id = ?',
+      )
+      .get(cardId, schoolId) as
+      | Pick<
+          CardRow,
+          | 'card_id'
+          | 'person_id'
+          | 'role'
+          | 'status_index'
+          | 'holder_jwk'
+          | 'physical_uid_hash'
+          | 'expires_at'
+        >
+      | undefined;
+    if (c === undefined) return undefined;
+    const person = getPersonRow(state, c.person_id);
+    return {
+      cardId: c.card_id,
+      role: c.role,
+      statusIndex: c.status_index,
+      keys: [importPublicJwk(JSON.parse(c.holder_jwk))],
+      uidHashes: c.physical_uid_hash === null ? [] : [hexBytes(c.physical_uid_hash)],
+      groups: person === undefined ? [] : personGroups(person),
+      exp: Math.floor(c.expires_at / 1000),
+    };
+  };
+  return {
+    roster: { school: schoolId, version: 0, iat: 0, cards: [] },
+    byCardId,
+    byUidHash: () => undefined,
+  };
+}
+
 /** A scanned code or card tap, resolved to a card. */
 export interface Resolution {
   readonly card: ResolvedCard;
@@ -541,6 +588,10 @@ export interface ResolveOptions {
 /**
  * Verifies a scanned code (signatures, time window) against the school's trust list, or looks
  * up a card UID; then checks the card is the current, active card. Does not consume the code.
+ * A code of either mode resolves (spec §5): a full-mode code carries its credential, a
+ * compact-mode one is judged by the card's roster entry as the platform has it now (its current
+ * phone key: a compact code of a superseded phone key is 422 `ERR_UNKNOWN_CARD`, with `statusAt`
+ * too, as the key it was made with is no longer known).
  *
  * `nowSeconds` (an offline capture's time) is when the code's time window and the card's validity
  * are judged; `statusAt`, when its status and phone key are. Without `statusAt` the card's status
@@ -580,6 +631,8 @@ export async function resolveCredentialInput(
       v = await verifyPresentation(input.qr_text, {
         trustList,
         statusLists: [statusList],
+        // a compact-mode code names its card and phone key instead of carrying its credential
+        roster: cardsRosterIndex(state, schoolId),
         now: options.nowSeconds ?? state.clock.nowSeconds(),
         maxAge: state.settings.codeMaxAgeS,
         maxFuture: state.settings.codeMaxFutureS,
