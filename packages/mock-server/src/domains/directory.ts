@@ -121,7 +121,21 @@ function merchantOut(r: {
   };
 }
 
+/**
+ * Checks a device's, merchant's or operator's public JWK and returns it as stored. Refused (400
+ * naming `body/public_jwk`): a key that does not import, an OKP (Ed25519) key with a `y` (RFC 8037
+ * §2 gives it none: it would be stored and served as sent while `x` alone is the key, one key with
+ * two encodings, as a card's phone key is refused), and a `use` other than `sig` (RFC 7517 §4.2: a
+ * key declared for encryption is not one to verify request signatures with).
+ */
 function checkJwk(jwk: PublicJwk): string {
+  const refuse = (message: string): never => {
+    throw new ApiError(400, 'ERR_VALIDATION', `public_jwk: ${message}`, {
+      errors: [{ path: 'body/public_jwk', message }],
+    });
+  };
+  if (jwk.kty === 'OKP' && jwk.y !== undefined) refuse('an OKP (Ed25519) key has no y');
+  if (jwk.use !== undefined && jwk.use !== 'sig') refuse(`use is "${jwk.use}": a signing key is "sig"`);
   try {
     importVerifyKey(jwk);
   } catch (e) {
