@@ -67,7 +67,12 @@ export type DecisionAuditJson = Static<typeof DecisionAuditJson>;
 
 /**
  * One event as a device uploads it. Identify the card by `card_id`, `qr_text` or `uid_hex`; when
- * an event carries more than one, the first of them in this order names the card.
+ * an event carries more than one, the first of them in this order names the card. Each is judged
+ * at `occurred_at`, whatever the card's status: a `card_id` names its card's person when the card
+ * was valid then by its history (issued by then, give or take the 300 s clock tolerance, and not
+ * expired then), else the event is stored unresolved (reason `UNRESOLVED`), as for a code or a
+ * UID; a reader's backlog from before its registration may name a card issued no later than the
+ * reader was registered.
  */
 export const DeviceEvent = strictObject({
   seq: Type.Integer({
@@ -109,7 +114,7 @@ export const EventBatchBody = strictObject({
     minItems: 1,
     maxItems: 1000,
     description:
-      'The whole batch is refused (422 `ERR_OCCURRED_AT`, naming the event) when an `occurred_at` is after now, or before the device was registered and more than 30 days ago, beyond the signature clock tolerance (300 s): a device clock gone wrong. The request body is also bounded in bytes: 256 KiB by default (413 `ERR_BODY_TOO_LARGE`), which a batch of events with QR codes and audits reaches well before 1 000 events. Split a batch answered 413 (the gate client halves it). `(device_id, seq)` names one event: the same event sent again is a duplicate (stored and pushed once), and another event under a seq already used (in an earlier batch or this one) refuses the batch with 409 `ERR_CONFLICT`, `errors[]` naming each such `body/events/<i>/seq` (the gate client quarantines it).',
+      'The whole batch is refused (422 `ERR_OCCURRED_AT`, naming the event) when an `occurred_at` is after now, or before the device was registered and more than 30 days ago, beyond the signature clock tolerance (300 s): a device clock gone wrong. The request body is also bounded in bytes: 256 KiB by default (413 `ERR_BODY_TOO_LARGE`), which a batch of events with QR codes and audits reaches well before 1 000 events. Split a batch answered 413 (the gate client halves it). `(device_id, seq)` names one event: the same event sent again is a duplicate (stored and pushed once), and another event under a seq already used (in an earlier batch or this one) refuses the batch with 409 `ERR_CONFLICT`, `errors[]` naming each such `body/events/<i>/seq` (the gate client quarantines it). Two events of one batch under one seq are the same event only when they report the same, down to what names the card as sent (`card_id`, `qr_text`, `uid_hex`); against a stored event, the card is compared as resolved, when both name one.',
   }),
 });
 /** Event-batch body. */
@@ -120,7 +125,8 @@ export const EventBatchResult = strictObject({
   accepted: Type.Integer({ minimum: 0 }),
   duplicates: Type.Integer({ minimum: 0 }),
   acked_seqs: Type.Array(Type.Integer(), {
-    description: 'Every seq of the batch now stored (new or duplicate).',
+    description:
+      "The seq of every event of the batch, in the batch's order, each now stored (new or duplicate): an event sent twice in the batch is listed twice. A batch is stored whole or refused whole (4xx), so every seq sent is acknowledged, and only those: a seq the batch skips (a gap) is not.",
   }),
   max_seq: Type.Union([Type.Integer(), Type.Null()], { description: 'Highest seq stored for this device.' }),
 });

@@ -214,7 +214,7 @@ export const OfflineBatchBody = strictObject({
     minItems: 1,
     maxItems: 500,
     description:
-      'The request body is also bounded in bytes: 256 KiB by default (413 `ERR_BODY_TOO_LARGE`), some 450 items with QR codes. Split a batch answered 413 (the POS client halves it).',
+      "The request body is also bounded in bytes: 256 KiB by default (413 `ERR_BODY_TOO_LARGE`), some 450 items with QR codes. Split a batch answered 413 (the POS client halves it). A sale whose own online payment (same out_trade_no, amount, code or UID, by this POS) still awaits its holder's confirmation (`processing`) refuses the whole batch with a retryable 409 `ERR_ORDER_STATE`, `errors[]` naming each such `body/items/<i>` and `Retry-After` the seconds until the confirmation: nothing of the batch is stored, not even under its Idempotency-Key. Send it again then: the sale is a `duplicate` of the order once captured, or `rejected` `ERR_OUT_TRADE_NO_CONFLICT` with an incident if the order failed or was closed or reversed meanwhile.",
   }),
 });
 /** Offline-batch body. */
@@ -228,7 +228,7 @@ export const OfflineItemResult = strictObject({
     Type.Literal('accepted', { description: 'Booked: an order was made and the wallet debited.' }),
     Type.Literal('duplicate', {
       description:
-        "Seen before: this (device, seq), or the same sale (amount, code or UID) under this out_trade_no, by an order that holds its money (success or processing; one that took none is `rejected` `ERR_OUT_TRADE_NO_CONFLICT`). Nothing new is booked. A (device, seq) already used by a sale under another out_trade_no is answered with that sale's out_trade_no: the item is not booked, send it again under a new seq.",
+        "Seen before: this (device, seq), or the same sale (amount, code or UID) under this out_trade_no, by an order of this POS that took its money (success; one that took none is `rejected` `ERR_OUT_TRADE_NO_CONFLICT`; one still awaiting its holder's confirmation refuses the batch, see the body). Nothing new is booked. A (device, seq) already used by a sale under another out_trade_no is answered with that sale's out_trade_no: the item is not booked, send it again under a new seq.",
     }),
     Type.Literal('rejected', { description: 'Not booked: `code` says why.' }),
   ]),

@@ -77,6 +77,47 @@ async function resolveEventCredential(
   }
 }
 
+/**
+ * The card an event names by `card_id` (the card a reader resolved the scan to, offline), judged
+ * as a code's or a UID's card is: a card of the reader's school, **whatever its status**, that was
+ * valid at the event's time (`occurredAt`, unix ms) by its history (`card_history`): not expired
+ * then (renewed since or not; a code or a tap of it would not resolve either), and issued by then,
+ * give or take the signature clock tolerance: a reader cannot have read a card that did not exist
+ * yet (a reader's clock far behind, or a card id from another platform, such as a mock started
+ * anew, where it named someone else). Only a reader's backlog from before its registration
+ * (`registered`, unix ms), which uploadEvents takes up to 30 days back, may name a card issued
+ * later, and only one the platform issued no later than it registered the reader (a school seeded
+ * or onboarded with its readers and cards at once, whose readers recorded before): the card's
+ * history starts where the platform's knowledge does. Undefined when it does not resolve.
+ */
+function cardOfIdAt(
+  state: PlatformState,
+  principal: Principal,
+  cardId: string,
+  occurredAt: number,
+  registered: number,
+): CardRow | undefined {
+  const card = getCardRow(state, cardId);
+  if (card === undefined || card.school_id !== principal.schoolId) return undefined;
+  const tolerance = state.settings.signatureToleranceS * 1000;
+  const cols = 'expires_at, since';
+  type Then = { expires_at: number | null; since: number };
+  const then =
+    (state.db
+      .prepare(
+        `SELECT ${cols} FROM card_history WHERE card_id = ? AND since <= ? ORDER BY since DESC, rowid DESC LIMIT 1`,
+      )
+      .get(cardId, occurredAt) as Then | undefined) ??
+    (state.db
+      .prepare(`SELECT ${cols} FROM card_history WHERE card_id = ? ORDER BY since, rowid LIMIT 1`)
+      .get(cardId) as Then | undefined);
+  if (then === undefined) return undefined;
+  const backlog = occurredAt < registered - tolerance && then.since <= registered + tolerance;
+  if (occurredAt < then.since - tolerance && !backlog) return undefined;
+  if ((then.expires_at ?? card.expires_at) <= occurredAt) return undefined;
+  return card;
+}
+
 /** What an uploaded event would be stored as, in the columns that tell two events apart. */
 type EventContent = Pick<
   EventRow,
@@ -123,9 +164,10 @@ export const attendanceHandlers: Handlers = {
   uploadEvents: async (ctx) => {
     const { state, body: b } = ctx;
     const p = requirePrincipal(ctx);
-    // Resolve codes and UIDs first (async), as of each event's time, whatever the card's status
-    // (resolveEventCredential; a UID names the card it was linked to at the tap): a card unknown,
-    // or a code that does not verify, leaves the event unresolved.
+    // Resolve card ids, codes and UIDs first (async), as of each event's time, whatever the card's
+    // status (cardOfIdAt, resolveEventCredential; a UID names the card it was linked to at the
+    // tap): a card unknown, not valid then, or a code that does not verify, leaves the event
+    // unresolved.
     const resolved: (Resolution | CardRow | undefined)[] = [];
     // the codes of allowed scans, for the platform-wide one-use registry (C3): a device that names
     // the card still sends the code it admitted, and that code must not have been used elsewhere
@@ -167,8 +209,7 @@ export const attendanceHandlers: Handlers = {
       }
       codes.push(code);
       if (e.card_id !== undefined) {
-        const c = getCardRow(state, e.card_id);
-        resolved.push(c !== undefined && c.school_id === p.schoolId ? c : undefined);
+        resolved.push(cardOfIdAt(state, p, e.card_id, at, registered));
       } else if (code !== undefined) {
         resolved.push(code); // the same code, already resolved
       } else if (e.qr_text !== undefined || e.uid_hex !== undefined) {
@@ -210,7 +251,20 @@ export const attendanceHandlers: Handlers = {
         const before =
           earlier !== undefined ? content[earlier] : (stored.get(p.id, e.seq) as EventRow | undefined);
         if (before === undefined) return;
-        const field = contentDiffers(content[i] as EventContent, before);
+        // In one batch both were resolved alike, at once: what names the card is compared as sent
+        // (a card, a code, a UID), not only as resolved, since two that resolve to no card (an
+        // unknown UID, a card that did not resolve) or one that does and one that does not are
+        // two events all the same.
+        const named = (x: (typeof b.events)[number]) => [
+          x.card_id ?? null,
+          x.qr_text ?? null,
+          x.uid_hex ?? null,
+        ];
+        const other = earlier === undefined ? undefined : (b.events[earlier] as (typeof b.events)[number]);
+        const field =
+          other !== undefined && named(e).some((v, k) => v !== named(other)[k])
+            ? 'card'
+            : contentDiffers(content[i] as EventContent, before);
         if (field === undefined) return;
         conflicts.push({
           path: `body/events/${i}/seq`,

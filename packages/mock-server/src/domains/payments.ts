@@ -783,6 +783,8 @@ export const paymentHandlers: Handlers = {
       const daySum = state.db.prepare(
         "SELECT COALESCE(SUM(amount), 0) AS s FROM offline_items WHERE device_id = ? AND day = ? AND outcome = 'accepted'",
       );
+      // items whose own online attempt still awaits its confirmation: the batch is refused, retryably
+      const awaiting: { i: number; order: OrderRow }[] = [];
       // this POS's first refusal of the same sale (number, amount, code or UID) under another seq
       const sameSaleRefused = state.db.prepare(
         "SELECT code, conflict_device_id FROM offline_items WHERE device_id = ? AND out_trade_no = ? AND outcome = 'rejected' AND amount = ? AND request_hash = ? ORDER BY seq LIMIT 1",
@@ -895,12 +897,22 @@ export const paymentHandlers: Handlers = {
           // its code is checked below (a copied code used on both is reported), then its number.
           const sameSale =
             existing !== undefined && existing.request_hash === requestHash && existing.device_id === p.id;
-          // Only an order that took (or may still take) the money books the sale: one whose online
-          // attempt failed (insufficient funds), was closed or reversed holds none, yet the POS,
-          // which had no answer from it, handed the goods over offline. A duplicate of it would be
-          // a sale nobody pays for and nobody follows up; it is refused below, with its incident.
-          if (sameSale && (existing.status === 'success' || existing.status === 'processing')) {
+          // Only an order that took the money books the sale: one whose online attempt failed
+          // (insufficient funds), was closed or reversed holds none, yet the POS, which had no
+          // answer from it, handed the goods over offline. A duplicate of it would be a sale nobody
+          // pays for and nobody follows up; it is refused below, with its incident.
+          if (sameSale && existing.status === 'success') {
             record('duplicate', null, existing.order_id, null);
+            return;
+          }
+          // One still awaiting its holder's confirmation (above 50 000 fen, for a POS whose offline
+          // cap is higher) may yet fail, or be closed or reversed (the POS reverses the attempt it
+          // had no answer to): a duplicate of it now would be acknowledged, and the sale lost with
+          // no incident once the order ends without the money. Nothing is recorded for it, and the
+          // batch is refused below, retryably: sent again once the order has ended, the item is a
+          // duplicate of it (captured) or refused with its incident (no money taken).
+          if (sameSale && existing.status === 'processing') {
+            awaiting.push({ i, order: existing });
             return;
           }
           // The same sale (number, amount, code or UID) this POS had refused under another seq:
@@ -999,6 +1011,25 @@ export const paymentHandlers: Handlers = {
           record('accepted', null, o.order_id, null);
         };
         step();
+      }
+      if (awaiting.length > 0) {
+        // Retryable, so not kept under the Idempotency-Key (the POS client sends the same batch
+        // under the same key): nothing of this batch is stored, as for any refusal of a batch.
+        const now = state.clock.now();
+        const wait = Math.max(
+          1,
+          ...awaiting.map(({ order }) => Math.ceil(((order.confirm_at ?? now) - now) / 1000)),
+        );
+        const errors = awaiting.map(({ i, order }) => ({
+          path: `body/items/${i}`,
+          message: `the online payment ${order.out_trade_no} of this sale awaits its confirmation: send the batch again once it has ended`,
+        }));
+        throw new ApiError(
+          409,
+          'ERR_ORDER_STATE',
+          `${errors[0]?.path}: ${errors[0]?.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+          { retryable: true, headers: { 'retry-after': String(wait) }, errors },
+        );
       }
       const count = (k: OfflineItemResult['outcome']) => results.filter((r) => r.outcome === k).length;
       return {
