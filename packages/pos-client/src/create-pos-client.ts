@@ -14,7 +14,7 @@ import type { ReaderContext } from '@campus-card/verifier';
 import type { Dispatcher } from 'undici';
 import type { OfflineVerifier, PosContext } from './lib/context.js';
 import { assertCaps, type OfflineCaps } from './offline-caps.js';
-import type { OutboxStore } from './outbox/outbox-store.js';
+import type { OutboxPayment, OutboxStore } from './outbox/outbox-store.js';
 import { createPaymentsResource, type PaymentsResource } from './payments.js';
 import { assertPollSchedule, DEFAULT_POLL_SCHEDULE } from './poll-schedule.js';
 import { type ScanToPayInput, type ScanToPayResult, scanToPay } from './scan-to-pay.js';
@@ -162,7 +162,8 @@ export interface PosClient {
    * Uploads the outbox: offline sales in idempotent batches (at most `batchSize` sales and
    * `maxBatchBytes` bytes, halved after a 413), then owed reversals (also when the platform refused
    * the upload: only an unreachable platform leaves them to the next sync); acknowledges what the
-   * platform answered. A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
+   * platform answered, and books the sales it accepted to the outbox's day totals in the same
+   * write (see {@link OutboxStore.bookedByDay}; the offline caps count them). A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
    * (see {@link SyncResult.quarantined}) so that it does not block the others. Safe to call at any
    * time, also concurrently: calls share one run. When `options.signal` aborts, this call rejects
    * with its reason at once; the run goes on for the other callers, and stops only when every
@@ -250,6 +251,7 @@ export function createPosClient(options: PosClientOptions): PosClient {
     salesInProgress: new Set<number>(),
     tradesInProgress: new Map<string, number>(),
     reversing: new Map<string, Promise<unknown>>(),
+    bookedInMemory: new Map<number, OutboxPayment>(),
     offline: () => offline,
     exclusive<T>(fn: () => Promise<T>): Promise<T> {
       const run = queue.then(fn);

@@ -40,6 +40,7 @@ export type { OfflineCaps } from './offline-caps.js';
 export { createFileOutbox, type FileOutboxOptions } from './outbox/file-outbox.js';
 export { createMemoryOutbox, type MemoryOutboxOptions } from './outbox/memory-outbox.js';
 export type {
+  AckOptions,
   NewOutboxEntry,
   OutboxEntry,
   OutboxPayment,

@@ -17,9 +17,10 @@ import {
   isNotFound,
 } from './lib/classify.js';
 import type { PosContext } from './lib/context.js';
+import { addToDay, DEFAULT_DAY_TOTALS_MAX_AGE_S, pruneDays, utcDay } from './lib/day-totals.js';
 import { assertBusinessKey, assertFen, assertQrText, newOutTradeNo } from './lib/ids.js';
 import { brokenCap } from './offline-caps.js';
-import type { OutboxPayment, OutboxReversal } from './outbox/outbox-store.js';
+import type { OutboxEntry, OutboxPayment, OutboxReversal, OutboxStore } from './outbox/outbox-store.js';
 import { createPayment } from './payments.js';
 
 /** Input of {@link PosClient.scanToPay}. */
@@ -88,6 +89,28 @@ function final(order: Order, outTradeNo: string, amountFen: number): ScanToPayFi
 }
 
 /**
+ * The totals of offline sales the platform accepted, by UTC day of capture: the outbox's, or, from
+ * an outbox that keeps none, those this client saw accepted (less those `pending` still holds).
+ */
+async function bookedByDay(
+  ctx: PosContext,
+  outbox: OutboxStore,
+  pending: readonly OutboxEntry[],
+): Promise<ReadonlyMap<string, number>> {
+  if (typeof outbox.bookedByDay === 'function') return outbox.bookedByDay();
+  const all = new Map<string, number>();
+  for (const e of ctx.bookedInMemory.values()) addToDay(all, e.capturedAt, e.amountFen);
+  pruneDays(all, DEFAULT_DAY_TOTALS_MAX_AGE_S * 1000);
+  const days = new Map<string, number>();
+  const held = new Set(pending.map((e) => e.seq));
+  for (const [seq, e] of ctx.bookedInMemory) {
+    if (!all.has(utcDay(e.capturedAt))) ctx.bookedInMemory.delete(seq);
+    else if (!held.has(seq)) addToDay(days, e.capturedAt, e.amountFen);
+  }
+  return days;
+}
+
+/**
  * Appends an offline sale within the caps (serialised, so concurrent sales see each other). The
  * sale is checked like an online one first, so nothing the platform would refuse as malformed
  * enters the outbox.
@@ -118,7 +141,10 @@ export async function sellOffline(
   }
   return ctx.exclusive(async () => {
     const nowMs = ctx.now();
-    const cap = brokenCap(caps, await outbox.pending(), amountFen, nowMs);
+    // pending first, then the day totals: a sync acknowledging sales in between books them at
+    // once, so they are counted twice (safe), never neither pending nor booked
+    const pending = await outbox.pending();
+    const cap = brokenCap(caps, pending, await bookedByDay(ctx, outbox, pending), amountFen, nowMs);
     if (cap !== undefined) {
       throw new PosClientError('ERR_POS_OFFLINE_CAP', `offline sale refused: ${cap} cap reached`, {
         cause,

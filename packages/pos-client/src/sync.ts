@@ -119,6 +119,10 @@ function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
  * applies a sale twice: the platform dedupes items by `(device_id, seq)` whatever batch or key
  * they come in, and a refused batch stores nothing.
  *
+ * The sales the platform accepted (or answers `duplicate` without a code) are booked to the
+ * outbox's totals per UTC day of capture in the same write as their acknowledgement, so the
+ * offline caps go on counting them as the platform does.
+ *
  * Crash safety: an entry is acknowledged only after the platform answered for it. A crash between
  * upload and acknowledgement re-uploads it; the platform answers `duplicate` by `(device_id, seq)`
  * and moves no money. An item answered `duplicate` under another out_trade_no means its `seq` was
@@ -190,6 +194,9 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
     }
     const bySeq = new Map(chunk.map((e) => [e.seq, e]));
     const done: number[] = [];
+    // the sales the platform counts towards its per-device day cap: accepted now, or before (a
+    // duplicate without a code; one of the same sale's online order is counted too, to be safe)
+    const booked: OutboxPayment[] = [];
     for (const r of res.body.results) {
       const entry = bySeq.get(r.seq);
       if (entry === undefined) continue;
@@ -203,13 +210,22 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
           qrText: entry.qrText,
           capturedAt: entry.capturedAt,
         });
-      } else if (r.outcome === 'accepted') accepted += 1;
+      } else if (r.outcome === 'accepted') {
+        accepted += 1;
+        booked.push(entry);
+      }
       // a duplicate carries its first answer's code: set, the first upload was refused (its answer lost)
-      else if (r.outcome === 'duplicate' && r.code === null) duplicates += 1;
-      else rejected.push(r);
+      else if (r.outcome === 'duplicate' && r.code === null) {
+        duplicates += 1;
+        booked.push(entry);
+      } else rejected.push(r);
       done.push(entry.seq);
     }
-    await store.ack(done);
+    // Booked and acknowledged in one durable write (a crash leaves them pending, counted as such).
+    // A store that keeps no day totals gets them kept in memory, before the ack: a sale checked in
+    // between must not see them neither pending nor booked.
+    if (typeof store.bookedByDay !== 'function') for (const e of booked) ctx.bookedInMemory.set(e.seq, e);
+    await store.ack(done, { booked: booked.map((e) => e.seq) });
   }
 
   /** Reverses the owed online charges whose sale never completed (write-ahead reversals). */

@@ -6,7 +6,7 @@
 import type { SleepFn, Transport } from '@campus-card/core/transport';
 import type { Decision, ReaderContext } from '@campus-card/verifier';
 import type { OfflineCaps } from '../offline-caps.js';
-import type { OutboxStore } from '../outbox/outbox-store.js';
+import type { OutboxPayment, OutboxStore } from '../outbox/outbox-store.js';
 import type { PaymentsResource } from '../payments.js';
 
 /** The part of a `@campus-card/verifier` instance the POS uses. */
@@ -46,6 +46,11 @@ export interface PosContext {
    * end first, so that it does not report paid an order being reversed.
    */
   readonly reversing: Map<string, Promise<unknown>>;
+  /**
+   * The offline sales the platform accepted, by seq, when the outbox keeps no day totals (it has no
+   * `bookedByDay`): kept for the offline caps, in memory only.
+   */
+  readonly bookedInMemory: Map<number, OutboxPayment>;
   /** Whether the explicit offline flag is set. */
   offline(): boolean;
   /** Serialises offline-cap checks with their append. */

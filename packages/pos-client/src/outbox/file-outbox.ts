@@ -2,11 +2,17 @@
  * A durable {@link OutboxStore} on one append-only JSON-lines journal file, fsync'd after every
  * append and acknowledgement.
  *
- * Journal lines: `{"op":"add","entry":{…}}`, `{"op":"ack","seqs":[…]}`,
- * `{"op":"quarantine","seqs":[…],"reason":{…}}` and, after compaction, one `{"op":"seq","last":N}`. On open the journal is replayed: a torn or unreadable **last** line
+ * Journal lines: `{"op":"add","entry":{…}}`, `{"op":"ack","seqs":[…]}` (with `"booked":[…]`, the
+ * offline sales among them the platform accepted, which go to the day totals of
+ * {@link OutboxStore.bookedByDay}), `{"op":"quarantine","seqs":[…],"reason":{…}}` and, after
+ * compaction, one `{"op":"seq","last":N}` (with `"days":{"YYYY-MM-DD":fen,…}`, the day totals).
+ * The two optional fields are new: a journal without them (written by an earlier version) opens
+ * with no day totals, and a reader that does not know them still reads the lines as before.
+ * On open the journal is replayed: a torn or unreadable **last** line
  * (a power cut during a write) is ignored and cut off; an unreadable line before it is corruption.
  * When most lines are acknowledged history, open rewrites the journal (temp file, fsync, rename,
- * fsync of the directory), keeping the pending and quarantined entries and the last sequence number;
+ * fsync of the directory), keeping the pending and quarantined entries, the last sequence number
+ * and the day totals within `dayTotalsMaxAgeSeconds` of the latest;
  * a rewrite that fails (a full disk) is given up, and the journal is used as it is.
  * A write or fsync that fails (a full disk, an I/O error) rejects and is undone: the file is cut
  * back to its last whole line; if even that fails, every later write rejects with the same error.
@@ -22,6 +28,13 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PosClientError } from '../errors.js';
+import {
+  addToDay,
+  assertDayTotalsMaxAge,
+  DEFAULT_DAY_TOTALS_MAX_AGE_S,
+  isDayTotals,
+  pruneDays,
+} from '../lib/day-totals.js';
 import { type FileLock, lockFile } from '../lib/file-lock.js';
 import type {
   NewOutboxEntry,
@@ -37,13 +50,22 @@ export interface FileOutboxOptions {
   readonly now?: () => number;
   /** Compact on open when the journal has more than this many lines beyond the pending entries; default 1000. */
   readonly compactAfterLines?: number;
+  /**
+   * How long the total of a UTC day of booked offline sales ({@link OutboxStore.bookedByDay}) is
+   * kept, seconds, counted back from the latest day with a total (not from the clock, which may be
+   * set wrong): older days are dropped. A new sale is captured now, so only today's total is read
+   * while the clock runs forward; older ones matter if it goes back. Default 691 200 (8 days: the
+   * platform's offline max age of 7 days, past which it refuses a sale whatever the caps, and one
+   * more).
+   */
+  readonly dayTotalsMaxAgeSeconds?: number;
 }
 
 type Line =
   | { readonly op: 'add'; readonly entry: OutboxEntry }
-  | { readonly op: 'ack'; readonly seqs: readonly number[] }
+  | { readonly op: 'ack'; readonly seqs: readonly number[]; readonly booked?: readonly number[] }
   | { readonly op: 'quarantine'; readonly seqs: readonly number[]; readonly reason: QuarantineReason }
-  | { readonly op: 'seq'; readonly last: number };
+  | { readonly op: 'seq'; readonly last: number; readonly days?: Readonly<Record<string, number>> };
 
 function isEntry(v: unknown): v is OutboxEntry {
   const e = v as Partial<Record<string, unknown>> | null;
@@ -78,10 +100,16 @@ function parseLine(text: string): Line | undefined {
   const l = v as Partial<Record<string, unknown>> | null;
   if (typeof l !== 'object' || l === null) return undefined;
   if (l.op === 'add' && isEntry(l.entry)) return { op: 'add', entry: l.entry };
-  if (l.op === 'ack' && isSeqs(l.seqs)) return { op: 'ack', seqs: l.seqs };
+  if (l.op === 'ack' && isSeqs(l.seqs)) {
+    if (l.booked === undefined) return { op: 'ack', seqs: l.seqs };
+    return isSeqs(l.booked) ? { op: 'ack', seqs: l.seqs, booked: l.booked } : undefined;
+  }
   if (l.op === 'quarantine' && isSeqs(l.seqs) && isReason(l.reason))
     return { op: 'quarantine', seqs: l.seqs, reason: l.reason };
-  if (l.op === 'seq' && Number.isSafeInteger(l.last)) return { op: 'seq', last: l.last as number };
+  if (l.op === 'seq' && Number.isSafeInteger(l.last)) {
+    if (l.days === undefined) return { op: 'seq', last: l.last as number };
+    return isDayTotals(l.days) ? { op: 'seq', last: l.last as number, days: l.days } : undefined;
+  }
   return undefined;
 }
 
@@ -111,6 +139,7 @@ async function fsyncDir(dir: string): Promise<void> {
  * ```
  */
 export async function createFileOutbox(path: string, options: FileOutboxOptions = {}): Promise<OutboxStore> {
+  assertDayTotalsMaxAge(options.dayTotalsMaxAgeSeconds ?? DEFAULT_DAY_TOTALS_MAX_AGE_S);
   await mkdir(dirname(path), { recursive: true });
   // two openers of one journal would number sales alike, and one's compaction would move the
   // journal from under the other (whose later sales would go to the replaced file, and be lost)
@@ -126,10 +155,22 @@ export async function createFileOutbox(path: string, options: FileOutboxOptions 
 async function openJournal(path: string, options: FileOutboxOptions, lock: FileLock): Promise<OutboxStore> {
   const now = options.now ?? Date.now;
   const compactAfter = options.compactAfterLines ?? 1000;
+  const keepMs = (options.dayTotalsMaxAgeSeconds ?? DEFAULT_DAY_TOTALS_MAX_AGE_S) * 1000;
   const dir = dirname(path);
-
   const entries = new Map<number, OutboxEntry>();
   const aside = new Map<number, QuarantinedEntry>();
+  /** Totals of the offline sales acknowledged as booked, by UTC day of capture. */
+  const days = new Map<string, number>();
+  /** Books the pending offline sales among `booked` that are also in `seqs` (in memory). */
+  function book(seqs: readonly number[], booked: readonly number[] | undefined): void {
+    if (booked === undefined) return;
+    const acked = new Set(seqs);
+    for (const s of new Set(booked)) {
+      const e = entries.get(s);
+      if (e?.kind === 'payment' && acked.has(s)) addToDay(days, e.capturedAt, e.amountFen);
+    }
+  }
+
   let lastSeq = 0;
   let lineCount = 0;
   let existed = true;
@@ -170,6 +211,7 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
         entries.set(line.entry.seq, line.entry);
         lastSeq = Math.max(lastSeq, line.entry.seq);
       } else if (line.op === 'ack') {
+        book(line.seqs, line.booked);
         for (const s of line.seqs) {
           entries.delete(s);
           aside.delete(s);
@@ -178,10 +220,12 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
         setAside(line.seqs, line.reason);
       } else {
         lastSeq = Math.max(lastSeq, line.last);
+        for (const [day, fen] of Object.entries(line.days ?? {})) days.set(day, (days.get(day) ?? 0) + fen);
       }
     }
     tornBytesAt = keepBytes < Buffer.byteLength(text, 'utf8') ? keepBytes : undefined;
   }
+  pruneDays(days, keepMs);
 
   let compact = existed && lineCount > entries.size + 2 * aside.size + compactAfter;
   if (compact) {
@@ -191,7 +235,11 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
     try {
       const h = await open(tmp, 'w');
       try {
-        const lines = [JSON.stringify({ op: 'seq', last: lastSeq })];
+        const seqLine: Line =
+          days.size === 0
+            ? { op: 'seq', last: lastSeq }
+            : { op: 'seq', last: lastSeq, days: Object.fromEntries([...days].sort()) };
+        const lines = [JSON.stringify(seqLine)];
         for (const e of [...entries.values()].sort((a, b) => a.seq - b.seq))
           lines.push(JSON.stringify({ op: 'add', entry: e }));
         for (const q of [...aside.values()].sort((a, b) => a.entry.seq - b.entry.seq)) {
@@ -272,11 +320,16 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
       assertOpen();
       return [...entries.values()].sort((a, b) => a.seq - b.seq);
     },
-    async ack(seqs) {
+    async ack(seqs, ackOptions) {
       assertOpen();
       const known = seqs.filter((s) => entries.has(s) || aside.has(s));
       if (known.length === 0) return;
-      await write({ op: 'ack', seqs: known });
+      const set = new Set(known);
+      const booked = [...new Set(ackOptions?.booked ?? [])].filter(
+        (s) => set.has(s) && entries.get(s)?.kind === 'payment',
+      );
+      await write(booked.length === 0 ? { op: 'ack', seqs: known } : { op: 'ack', seqs: known, booked });
+      book(known, booked);
       for (const s of known) {
         entries.delete(s);
         aside.delete(s);
@@ -294,6 +347,11 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
       };
       await write({ op: 'quarantine', seqs: known, reason: r });
       setAside(known, r);
+    },
+    async bookedByDay() {
+      assertOpen();
+      pruneDays(days, keepMs);
+      return new Map(days);
     },
     async quarantined() {
       assertOpen();

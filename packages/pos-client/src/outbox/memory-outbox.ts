@@ -4,12 +4,24 @@
  * @module
  */
 import { PosClientError } from '../errors.js';
+import {
+  addToDay,
+  assertDayTotalsMaxAge,
+  DEFAULT_DAY_TOTALS_MAX_AGE_S,
+  pruneDays,
+} from '../lib/day-totals.js';
 import type { NewOutboxEntry, OutboxEntry, OutboxStore, QuarantinedEntry } from './outbox-store.js';
 
 /** Options of {@link createMemoryOutbox}. */
 export interface MemoryOutboxOptions {
   /** Clock for sequence numbers, epoch ms; default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * How long the total of a UTC day of booked offline sales ({@link OutboxStore.bookedByDay}) is
+   * kept, seconds, counted back from the latest day with a total: older days are dropped. Default
+   * 691 200 (8 days: the platform's offline max age of 7 days, and one more).
+   */
+  readonly dayTotalsMaxAgeSeconds?: number;
 }
 
 /**
@@ -22,6 +34,9 @@ export interface MemoryOutboxOptions {
  */
 export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxStore {
   const now = options.now ?? Date.now;
+  const keepS = options.dayTotalsMaxAgeSeconds ?? DEFAULT_DAY_TOTALS_MAX_AGE_S;
+  assertDayTotalsMaxAge(keepS);
+  const days = new Map<string, number>();
   const entries = new Map<number, OutboxEntry>();
   const aside = new Map<number, QuarantinedEntry>();
   let lastSeq = 0;
@@ -41,8 +56,13 @@ export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxSto
       open();
       return [...entries.values()].sort((a, b) => a.seq - b.seq);
     },
-    async ack(seqs) {
+    async ack(seqs, ackOptions) {
       open();
+      const acked = new Set(seqs);
+      for (const s of new Set(ackOptions?.booked ?? [])) {
+        const e = entries.get(s);
+        if (e?.kind === 'payment' && acked.has(s)) addToDay(days, e.capturedAt, e.amountFen);
+      }
       for (const s of seqs) {
         entries.delete(s);
         aside.delete(s);
@@ -56,6 +76,11 @@ export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxSto
         entries.delete(s);
         aside.set(s, { entry: e, reason: { ...reason } });
       }
+    },
+    async bookedByDay() {
+      open();
+      pruneDays(days, keepS * 1000);
+      return new Map(days);
     },
     async quarantined() {
       open();

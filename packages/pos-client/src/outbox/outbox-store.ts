@@ -63,6 +63,16 @@ export interface QuarantinedEntry {
   readonly reason: QuarantineReason;
 }
 
+/** Options of {@link OutboxStore.ack}. */
+export interface AckOptions {
+  /**
+   * Offline sales among the acknowledged seqs that the platform accepted (booked): they are added
+   * to the day totals of {@link OutboxStore.bookedByDay} in the same durable write. Seqs that are
+   * not pending offline sales are ignored.
+   */
+  readonly booked?: readonly number[];
+}
+
 /** An entry before the store assigns its `seq`. */
 export type NewOutboxEntry = Omit<OutboxPayment, 'seq'> | Omit<OutboxReversal, 'seq'>;
 
@@ -82,8 +92,25 @@ export interface OutboxStore {
   /**
    * Marks entries as done (uploaded and answered, or reversed), durably; also drops quarantined
    * entries (once exported). Unknown seqs are ignored.
+   *
+   * The pending offline sales among them listed in `options.booked` (those the platform accepted)
+   * are added to the totals of {@link OutboxStore.bookedByDay}, **in the same durable write**: a
+   * crash leaves them either pending (and counted as such) or booked, never neither, and since an
+   * acknowledged entry is no longer pending, a sale answered twice is booked once. A store without
+   * `bookedByDay` may ignore `booked`.
    */
-  ack(seqs: readonly number[]): Promise<void>;
+  ack(seqs: readonly number[], options?: AckOptions): Promise<void>;
+  /**
+   * The totals, integer fen, of the offline sales acknowledged as booked (accepted by the
+   * platform), by UTC day of their `capturedAt` (`YYYY-MM-DD`), as the platform counts its
+   * per-device offline cap. The offline caps check a new sale's day against it (see
+   * {@link OfflineCaps.totalFen}). Days long past may be dropped (see `dayTotalsMaxAgeSeconds` of
+   * the built-in stores).
+   *
+   * Optional for backwards compatibility: with a store without it, the client keeps these totals
+   * in memory, so they are lost on restart.
+   */
+  bookedByDay?(): Promise<ReadonlyMap<string, number>>;
   /**
    * Sets pending offline sales aside, durably, with the reason: they leave `pending` (so they no
    * longer block uploads or count towards the offline caps) and are listed by `quarantined` until
