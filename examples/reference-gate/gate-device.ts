@@ -42,8 +42,11 @@ export async function runGateDevice(variant: GateDeviceVariant = {}): Promise<vo
   const deviceId = env('DEVICE_ID');
   const dataDir = env('DATA_DIR');
   const open = async (): Promise<GateClient> => {
+    const roots = (JSON.parse(env('ROOT_KEYS')) as unknown[]).map((k) => importPublicJwk(k));
+    // several roots (a rotation) each anchor the school's own lists only (token format §3)
+    const schoolId = env('SCHOOL_ID');
     const verifier = createVerifier({
-      rootKeys: (JSON.parse(env('ROOT_KEYS')) as unknown[]).map((k) => importPublicJwk(k)),
+      rootKeys: roots.length === 1 ? roots : roots.map((key) => ({ key, authority: schoolId })),
     });
     return createGateClient({
       baseUrl: env('PLATFORM_URL'),

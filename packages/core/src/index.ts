@@ -94,6 +94,7 @@ export {
   PLATFORM_AUTHORITY,
   parseTrustListPayload,
   signTrustList,
+  type TrustAnchor,
   type TrustList,
   type TrustListEntry,
   type TrustListInput,

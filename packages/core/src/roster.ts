@@ -79,7 +79,11 @@ export function computeUidHash(school: string, uid: Uint8Array): Uint8Array {
   return sha256(buf).subarray(0, 16);
 }
 
-/** Signs a roster with a key whose trust-list entry allows rosters. */
+/**
+ * Signs a roster with a key whose trust-list entry allows rosters. What a reader refuses is refused
+ * here, before signing, with the reader's error: a card id or a UID hash listed twice, say
+ * (`ERR_STRUCTURE`, spec §6.2).
+ */
 export async function signRoster(input: RosterInput, key: PrivateKey | Signer): Promise<Uint8Array> {
   const cards: CborValue[] = input.cards.map((c) =>
     cmap([
@@ -132,11 +136,41 @@ export function parseRosterPayload(payload: Uint8Array): Roster {
       exp: uintField(e.get(7), `${what} exp`, S),
     });
   });
+  // a tap or a compact code must name one card: a card id or a physical card UID hash found twice
+  // makes the roster ambiguous, so it is refused whole (spec §6.2)
+  findDuplicate(cards);
   return Object.freeze({
     school: textField(m.get(1), 'roster school', S),
     version: uintField(m.get(2), 'roster version', S),
     iat: uintField(m.get(3), 'roster iat', S),
     cards: Object.freeze(cards),
+  });
+}
+
+/** The error for a card id or UID hash (`what`) listed again by card `i` (spec §6.2). */
+function duplicate(i: number, what: string): CampusCardError {
+  return new CampusCardError(
+    'ERR_STRUCTURE',
+    `roster card ${i}: ${what} is listed twice; a roster names each card and physical card once`,
+    { section: S },
+  );
+}
+
+/**
+ * Throws `ERR_STRUCTURE` when two cards of `cards` have the same card id, or a UID hash is listed
+ * twice (by two cards, or twice by one): a lookup by either would have to pick one (spec §6.2).
+ */
+function findDuplicate(cards: readonly RosterCard[]): void {
+  const ids = new Set<string>();
+  const uids = new Set<string>();
+  cards.forEach((c, i) => {
+    if (ids.has(c.cardId)) throw duplicate(i, `card id ${JSON.stringify(c.cardId)}`);
+    ids.add(c.cardId);
+    for (const h of c.uidHashes) {
+      const hex = toHex(h);
+      if (uids.has(hex)) throw duplicate(i, `physical card UID hash ${hex}`);
+      uids.add(hex);
+    }
   });
 }
 
@@ -156,14 +190,24 @@ export interface RosterIndex {
   byUidHash(hash: Uint8Array): RosterCard | undefined;
 }
 
-/** Builds a {@link RosterIndex}. */
+/**
+ * Builds a {@link RosterIndex}.
+ *
+ * @throws {@link CampusCardError} `ERR_STRUCTURE` for a roster listing a card id or a UID hash twice
+ *   (a decoded roster never does: it is refused when read, spec §6.2).
+ */
 export function indexRoster(roster: Roster): RosterIndex {
   const ids = new Map<string, RosterCard>();
   const uids = new Map<string, RosterCard>();
-  for (const c of roster.cards) {
+  roster.cards.forEach((c, i) => {
+    if (ids.has(c.cardId)) throw duplicate(i, `card id ${JSON.stringify(c.cardId)}`);
     ids.set(c.cardId, c);
-    for (const h of c.uidHashes) uids.set(toHex(h), c);
-  }
+    for (const h of c.uidHashes) {
+      const hex = toHex(h);
+      if (uids.has(hex)) throw duplicate(i, `physical card UID hash ${hex}`);
+      uids.set(hex, c);
+    }
+  });
   return {
     roster,
     byCardId: (id) => ids.get(id),

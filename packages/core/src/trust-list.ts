@@ -6,9 +6,18 @@
 import { decodeSign1, type Sign1, signSign1, verifySign1 } from './cose-sign1.js';
 import { CampusCardError } from './errors.js';
 import { exportCoseKey, importCoseKey, type PrivateKey, type PublicKey, type Signer } from './keys.js';
+import { bytesEqual } from './lib/bytes.js';
 import { type CborValue, cmap, decodeCbor, encodeCbor } from './lib/cbor.js';
-import { arrayField, asMap, onlyKeys, textArrayField, textField, uintField } from './lib/fields.js';
-import { TRUST_LIST_LIMITS } from './lib/limits.js';
+import {
+  arrayField,
+  asMap,
+  codePointLength,
+  onlyKeys,
+  textArrayField,
+  textField,
+  uintField,
+} from './lib/fields.js';
+import { MAX_TEXT_CHARS, TRUST_LIST_LIMITS } from './lib/limits.js';
 import { KEY_USE, ROLE_CODE, type Role, roleFromCode } from './roles.js';
 
 const S = '3';
@@ -26,7 +35,8 @@ export interface TrustListEntry {
   /**
    * Schools it may sign for. Empty means every school the list's `authority` covers: any school in
    * a `"platform"` list, only the authority's own school in a school's list (see
-   * {@link entryCoversSchool}).
+   * {@link entryCoversSchool}). In a school's list it names no other school: a list that does is
+   * refused when read (`ERR_STRUCTURE`, spec §3).
    */
   readonly schools: readonly string[];
   /** Bit set of {@link KEY_USE}. Default: all uses (7). */
@@ -101,7 +111,10 @@ export async function signTrustList(
   });
 }
 
-/** Parses a trust list payload (no signature check). */
+/**
+ * Parses a trust list payload (no signature check). A school's list (an authority other than
+ * `"platform"`) whose entry names another school in `schools` is `ERR_STRUCTURE` (spec §3).
+ */
 export function parseTrustListPayload(payload: Uint8Array): TrustList {
   const m = asMap(decodeCbor(payload, TRUST_LIST_LIMITS, 'trust list payload'), 'trust list', S);
   onlyKeys(m, [1, 2, 3, 4], 'trust list', S);
@@ -135,10 +148,25 @@ export function parseTrustListPayload(payload: Uint8Array): TrustList {
         : KEY_USE.credentials | KEY_USE.statusLists | KEY_USE.rosters,
     });
   });
+  const authority = textField(m.get(3), 'trust list authority', S);
+  // a school's root speaks for its own school only: an entry of its list naming another school
+  // would let it admit issuers for a school whose root it is not (spec §3)
+  if (authority !== PLATFORM_AUTHORITY) {
+    keys.forEach((e, i) => {
+      const other = e.schools.find((s) => s !== authority);
+      if (other !== undefined)
+        throw new CampusCardError(
+          'ERR_STRUCTURE',
+          `trust list entry ${i}: school ${JSON.stringify(other)} is not the list's authority ` +
+            `${JSON.stringify(authority)}; a school's list covers that school only`,
+          { section: S },
+        );
+    });
+  }
   return Object.freeze({
     version: uintField(m.get(1), 'trust list version', S),
     iat: uintField(m.get(2), 'trust list iat', S),
-    authority: textField(m.get(3), 'trust list authority', S),
+    authority,
     keys: Object.freeze(keys),
   });
 }
@@ -151,22 +179,131 @@ export function decodeTrustList(bytes: Uint8Array): { sign1: Sign1; trustList: T
 }
 
 /**
+ * A root key bound to the one authority whose trust lists it may sign (spec §3): `"platform"` or a
+ * school id. A reader holding several root keys gives each of them as a `TrustAnchor`.
+ */
+export interface TrustAnchor {
+  /** The root public key (reader configuration, never from the network). */
+  readonly key: PublicKey;
+  /** The only `authority` a trust list this key verifies may state. 1 to 64 characters. */
+  readonly authority: string;
+}
+
+/** A root key as `verifyTrustList` takes it: a bare key (a single root only) or a `TrustAnchor`. */
+type RootKey = PublicKey | TrustAnchor;
+
+function isPublicKeyValue(k: unknown): k is PublicKey {
+  if (typeof k !== 'object' || k === null) return false;
+  const key = k as Partial<Record<keyof PublicKey, unknown>>;
+  return (
+    key.type === 'public' &&
+    (key.alg === 'ES256' || key.alg === 'EdDSA') &&
+    key.kid instanceof Uint8Array &&
+    key.raw instanceof Uint8Array
+  );
+}
+
+/**
+ * Checks a reader's root keys (spec §3) and returns them as anchors, `authority` undefined for a
+ * bare key (which anchors whatever authority its lists state: allowed only when it is the one root
+ * key). Throws `TypeError` for anything else, naming the faulty entry: a key that is not a public
+ * key, an authority that is not 1 to 64 characters, or a bare key among several root keys (one
+ * school's root could otherwise sign a list speaking for the platform or for another school).
+ *
+ * @param rootKeys - The root keys, bare or as `{ key, authority }`.
+ * @param what - The name of the option, for messages.
+ */
+function checkRootKeys(
+  rootKeys: readonly RootKey[],
+  what = 'rootKeys',
+): readonly { readonly key: PublicKey; readonly authority: string | undefined }[] {
+  if (!Array.isArray(rootKeys)) throw new TypeError(`"${what}" must be an array of root keys`);
+  const anchors = rootKeys.map((r: unknown, i) => {
+    if (isPublicKeyValue(r)) return Object.freeze({ key: r, authority: undefined });
+    const a = r as { key?: unknown; authority?: unknown } | null;
+    if (typeof a !== 'object' || a === null || !isPublicKeyValue(a.key)) {
+      throw new TypeError(
+        `"${what}[${i}]" is neither a public key nor { key, authority } with a public key (a PublicKey ` +
+          "of @campus-card/core, e.g. importPublicJwk(jwk) or a key pair's publicKey; never a private key)",
+      );
+    }
+    const authority = a.authority;
+    if (
+      typeof authority !== 'string' ||
+      authority.length === 0 ||
+      codePointLength(authority) > MAX_TEXT_CHARS
+    ) {
+      throw new TypeError(`"${what}[${i}].authority" must be "platform" or a school id (1 to 64 characters)`);
+    }
+    return Object.freeze({ key: a.key, authority });
+  });
+  if (anchors.length > 1) {
+    const bare = anchors.findIndex((a) => a.authority === undefined);
+    if (bare >= 0) {
+      throw new TypeError(
+        `"${what}[${bare}]" is a bare key among ${anchors.length} root keys: with several root keys, ` +
+          'give each as { key, authority } (the authority it signs trust lists for: "platform" or a ' +
+          "school id), so that one school's root cannot speak for the platform or another school",
+      );
+    }
+  }
+  return Object.freeze(anchors);
+}
+
+/**
  * Verifies a trust list against the reader's root keys (its trust anchors), then parses it.
  *
- * @throws {@link CampusCardError} `ERR_UNKNOWN_ISSUER` if no root key has its kid,
- *   `ERR_SIGNATURE_INVALID`, or a decoding error.
+ * The list is accepted only when a root key that verifies its signature anchors the authority it
+ * states (spec §3). A single root key may be given bare: it then anchors whatever authority its
+ * lists state (the common deployment, one root). Several root keys (two schools', the platform's
+ * and a school's, or an old and a new root during a rotation) must each be `{ key, authority }`
+ * (a `TrustAnchor`) naming its authority: a bare key among several is a `TypeError`. A school's
+ * list names no school but its own (`ERR_STRUCTURE`, see {@link parseTrustListPayload}).
+ *
+ * @example
+ * ```ts
+ * verifyTrustList(bytes, [platformRoot]); // one root: bare
+ * verifyTrustList(bytes, [{ key: platformRoot, authority: 'platform' }, { key: schoolRoot, authority: '10001' }]);
+ * ```
+ * @throws {@link CampusCardError} `ERR_UNKNOWN_ISSUER` if no root key has its kid, or the key that
+ *   verifies it does not anchor the list's authority; `ERR_SIGNATURE_INVALID`, or a decoding error.
+ * @throws `TypeError` for root keys that are neither public keys nor `{ key, authority }` with
+ *   an authority of 1 to 64 characters, or for a bare key among several.
  */
-export function verifyTrustList(bytes: Uint8Array, rootKeys: readonly PublicKey[]): TrustList {
+export function verifyTrustList(
+  bytes: Uint8Array,
+  rootKeys: readonly (PublicKey | TrustAnchor)[],
+): TrustList {
+  const anchors = checkRootKeys(rootKeys);
   assertBytes(bytes);
   const sign1 = decodeSign1(bytes, TRUST_LIST_LIMITS, 'trust list', true);
-  const candidates = findKeys(rootKeys, sign1.kid as Uint8Array);
+  const candidates = findKeys(
+    anchors.map((a) => a.key),
+    sign1.kid as Uint8Array,
+  );
   if (candidates.length === 0) {
     throw new CampusCardError('ERR_UNKNOWN_ISSUER', 'trust list: signed by an unknown root key', {
       section: S,
     });
   }
-  verifySign1(sign1, candidates, 'trust list');
-  return parseTrustListPayload(sign1.payload);
+  const key = verifySign1(sign1, candidates, 'trust list');
+  const trustList = parseTrustListPayload(sign1.payload);
+  // read only now that the signature covering it is verified: the authority the list states must be
+  // one its root key anchors (the same key may be configured for several authorities)
+  const anchored = anchors.some(
+    (a) =>
+      a.key.alg === key.alg &&
+      bytesEqual(a.key.raw, key.raw) &&
+      (a.authority === undefined || a.authority === trustList.authority),
+  );
+  if (!anchored) {
+    throw new CampusCardError(
+      'ERR_UNKNOWN_ISSUER',
+      `trust list: its root key does not anchor the authority ${JSON.stringify(trustList.authority)}`,
+      { section: S },
+    );
+  }
+  return trustList;
 }
 
 /** The `authority` of a trust list signed by the platform (any other value is a school id). */

@@ -9,6 +9,7 @@ import {
   isCampusCardError,
   type PublicKey,
   type SignatureBackend,
+  type TrustAnchor,
   type VerifiedPresentation,
   verifyPresentationEager,
 } from '@campus-card/core';
@@ -95,13 +96,24 @@ const MAX_RECHECKS = 4;
 /** The `warnings` of a decision without any (shared, so frozen). */
 const NO_WARNINGS: readonly StaleWarning[] = Object.freeze([]);
 
+/** A root key of {@link VerifierOptions.rootKeys}: bare, or with the authority it anchors. */
+type RootKeyOption = PublicKey | { readonly key: PublicKey; readonly authority: string };
+
 /** Options of {@link createVerifier}. All durations are seconds. */
 export interface VerifierOptions {
   /**
    * The trust anchors: root keys that may sign trust lists. Configuration, never from the network.
-   * Copied at creation (a later change to the array changes nothing); each must be a public key.
+   * Copied at creation (a later change to the array changes nothing).
+   *
+   * One root key (the usual reader: the platform's root, or its school's) may be given bare: it then
+   * anchors whatever authority its trust lists state. Several root keys (the platform's and a
+   * school's, two schools', or an old and a new root during a rotation) must each be given as
+   * `{ key, authority }`, `authority` being `"platform"` or the school id whose trust lists the key
+   * signs: a list is then loaded only when the root key that verifies it anchors the authority it
+   * states (else `UNKNOWN_ISSUER`), so one school's root cannot speak for the platform or for another
+   * school (spec §3). A bare key among several is a `TypeError` at creation.
    */
-  readonly rootKeys: readonly PublicKey[];
+  readonly rootKeys: readonly (PublicKey | TrustAnchor)[];
   /**
    * Signature backend. Default: WebCrypto when `globalThis.crypto.subtle` exists, else @noble/curves.
    * On Node, `nodeBackend` from `@campus-card/verifier/node` is fastest.
@@ -441,15 +453,36 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw new TypeError('createVerifier: "rootKeys" must be a non-empty array of public keys');
   }
   // a copy: the trust anchors are the keys given now, whatever becomes of the caller's array
-  const rootKeys: readonly PublicKey[] = Object.freeze([...options.rootKeys]);
-  rootKeys.forEach((k, i) => {
-    if (!isPublicKey(k)) {
+  const rootKeys: readonly RootKeyOption[] = Object.freeze(
+    options.rootKeys.map((r: unknown, i): RootKeyOption => {
+      if (isPublicKey(r)) return r;
+      const a = r as { key?: unknown; authority?: unknown } | null;
+      if (typeof a !== 'object' || a === null || !isPublicKey(a.key)) {
+        throw new TypeError(
+          `createVerifier: "rootKeys[${i}]" is not a public key (a PublicKey of @campus-card/core, ` +
+            "e.g. importPublicJwk(jwk) or a key pair's publicKey; never a private key), " +
+            'nor { key, authority } with one',
+        );
+      }
+      const authority = a.authority;
+      if (typeof authority !== 'string' || authority.length === 0 || [...authority].length > 64) {
+        throw new TypeError(
+          `createVerifier: "rootKeys[${i}].authority" must be "platform" or a school id (1 to 64 characters)`,
+        );
+      }
+      return Object.freeze({ key: a.key, authority });
+    }),
+  );
+  if (rootKeys.length > 1) {
+    const bare = rootKeys.findIndex((r) => isPublicKey(r));
+    if (bare >= 0) {
       throw new TypeError(
-        `createVerifier: "rootKeys[${i}]" is not a public key (a PublicKey of @campus-card/core, ` +
-          "e.g. importPublicJwk(jwk) or a key pair's publicKey; never a private key)",
+        `createVerifier: "rootKeys[${bare}]" is a bare key among ${rootKeys.length} root keys: with ` +
+          'several root keys, give each as { key, authority } (the authority whose trust lists it ' +
+          'signs: "platform" or a school id), so that no root can speak for another authority',
       );
     }
-  });
+  }
   const backend = options.backend ?? defaultBackend();
   const maxAge = finiteNonNegative('maxAge', options.maxAge, 90);
   const maxFuture = finiteNonNegative('maxFuture', options.maxFuture, 30);

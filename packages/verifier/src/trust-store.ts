@@ -12,6 +12,7 @@ import {
   type PublicKey,
   type RosterIndex,
   type StatusList,
+  type TrustAnchor,
   type TrustList,
   toHex,
   verifyRoster,
@@ -178,8 +179,11 @@ function raised(held: VersionMark | undefined, incoming: VersionMark): VersionMa
   return held;
 }
 
-/** Creates an empty trust store anchored on `rootKeys`. */
-export function createTrustStore(rootKeys: readonly PublicKey[]): TrustStore {
+/**
+ * Creates an empty trust store anchored on `rootKeys`: bare keys (a single root only) or keys with
+ * the authority whose trust lists they sign (spec §3, core's `verifyTrustList`).
+ */
+export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[]): TrustStore {
   let trustList: Held<TrustList> | undefined;
   const statusLists = new Map<string, Held<StatusList>>();
   let statusListArray: readonly StatusList[] = [];
