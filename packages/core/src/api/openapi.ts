@@ -206,7 +206,7 @@ function operation(r: RouteDef): JsonValue {
 // delivery against what is declared here.
 
 /** Components a push signature covers, in order (`PUSH_COVERED_COMPONENTS` of core/http). */
-const PUSH_COVERED = ['@method', '@path', '@query', 'content-digest', 'push-id'] as const;
+const PUSH_COVERED = ['@method', '@authority', '@path', '@query', 'content-digest', 'push-id'] as const;
 
 /** The headers of every push, all sent every time (besides `content-type: application/json`). */
 const PUSH_HEADERS: readonly { name: string; description: string; example: string }[] = [
@@ -243,10 +243,11 @@ const PUSH_HEADERS: readonly { name: string; description: string; example: strin
 
 function retryText(): string {
   const s = WEBHOOK_RETRY_SCHEDULE_S;
-  return `${s.length} times, at ${s.join(', ')} s after the push was queued, then abandoned`;
+  const gaps = s.map((v, i) => v - (s[i - 1] ?? 0));
+  return `${s.length} times, at ${s.join(', ')} s after the push was queued (an attempt made late pushes the next ones back: each waits at least ${gaps.join(', ')} s after the one before), then abandoned`;
 }
 
-const PUSH_SIGNATURE_DESCRIPTION = `An RFC 9421 HTTP Message Signature by the platform's Ed25519 key (\`alg="ed25519"\`), label \`sig1\`, covering (${PUSH_COVERED.map((c) => `"${c}"`).join(' ')}) with the parameters created, keyid, alg and nonce. Verify it with the public key whose \`kid\` equals \`keyid\`, from \`GET /v1/platform/keys\` (\`webhook_signing\`); accept \`created\` within ±${WEBHOOK_TOLERANCE_S} s; check \`content-digest\` (RFC 9530, sha-256) against the raw body. \`verifyPush\` of \`@campus-card/core/http\` does all of this.`;
+const PUSH_SIGNATURE_DESCRIPTION = `An RFC 9421 HTTP Message Signature by the platform's Ed25519 key (\`alg="ed25519"\`), label \`sig1\`, covering (${PUSH_COVERED.map((c) => `"${c}"`).join(' ')}) with the parameters created, keyid, alg and nonce; \`@authority\` is the subscribed URL's host and port, so a push is good for its own receiver only. Verify it, with your own authority, with the public key whose \`kid\` equals \`keyid\`, from \`GET /v1/platform/keys\` (\`webhook_signing\`); accept \`created\` within ±${WEBHOOK_TOLERANCE_S} s; check \`content-digest\` (RFC 9530, sha-256) against the raw body. \`verifyPush\` of \`@campus-card/core/http\` does all of this.`;
 
 const PUSH_DESCRIPTION = `A \`POST\` of the JSON event to the subscribed URL, sent to the subscriptions of the person concerned, of their parents and class teachers, and (payments) of the merchant. Signed like requests: ${PUSH_SIGNATURE_DESCRIPTION} Answer 2xx to accept; anything else is retried ${retryText()}. Each attempt is signed afresh (new \`created\` and \`nonce\`) with the same \`push-id\`; a push may arrive more than once, or out of order.`;
 

@@ -4,11 +4,13 @@
  * A push is a `POST` of the JSON event to the subscribed URL, signed like requests with RFC 9421
  * HTTP Message Signatures by the platform's Ed25519 key. Its headers: `push-id` (the event id,
  * the same on every retry), `push-event-type`, `content-digest` (RFC 9530, sha-256),
- * `signature-input` and `signature`. The signature (label `sig1`) covers `@method`, `@path`,
- * `@query`, `content-digest` and `push-id`, with the parameters `created`, `keyid`,
- * `alg="ed25519"` and `nonce`. Receivers verify it with the key whose `kid` equals `keyid`,
- * published at `GET /v1/platform/keys`, and accept `created` within
- * {@link WEBHOOK_TOLERANCE_S}; `verifyPush` of `@campus-card/core/http` does both. A push that is
+ * `signature-input` and `signature`. The signature (label `sig1`) covers `@method`,
+ * `@authority` (the subscribed URL's host and port: a push is good for its own receiver only, not
+ * replayed to another at the same path), `@path`, `@query`, `content-digest` and `push-id`, with
+ * the parameters `created`, `keyid`, `alg="ed25519"` and `nonce`. Receivers verify it with the key
+ * whose `kid` equals `keyid`, published at `GET /v1/platform/keys`, against their own authority,
+ * and accept `created` within {@link WEBHOOK_TOLERANCE_S}; `verifyPush` of
+ * `@campus-card/core/http` does all of this. A push that is
  * not answered 2xx is retried on {@link WEBHOOK_RETRY_SCHEDULE_S}.
  *
  * @module
@@ -29,7 +31,10 @@ import { Order, Refund } from './payments.js';
 
 /**
  * Seconds after a push was queued (its first attempt) at which it is tried again while no attempt
- * has been answered 2xx; after the last one it is abandoned.
+ * has been answered 2xx; after the last one it is abandoned. An attempt made late (the subscriber
+ * was slow to answer, the platform was busy or down) pushes the next one back: each retry also
+ * waits at least the gap between its offset and the one before (5, 25, 90, 480, 3000 s) after
+ * the attempt before it ended, so retries never go back to back.
  */
 export const WEBHOOK_RETRY_SCHEDULE_S: readonly number[] = [5, 30, 120, 600, 3600];
 /** Tolerance, in seconds, a receiver should allow on the `created` parameter of a push signature. */
@@ -103,7 +108,8 @@ export const PlatformKeys = strictObject({
       'Ed25519 keys that sign pushes, the current one first, then any previous one still in its overlap after a rotation; verify with the one whose `kid` equals the `keyid`, and fetch this list again when a push names a `keyid` you do not hold.',
   }),
   retry_schedule_s: Type.Array(Type.Integer(), {
-    description: 'Seconds after a push was queued at which an unaccepted push is tried again.',
+    description:
+      'Seconds after a push was queued at which an unaccepted push is tried again; after the last one it is abandoned. A late attempt pushes the next one back: each retry also waits at least the gap between its offset and the one before after the previous attempt ended.',
   }),
   tolerance_s: Type.Integer({ description: 'Allowed skew, in seconds, of the signature `created`.' }),
 });
@@ -134,7 +140,7 @@ export const webhookRoutes = [
     operationId: 'createSubscription',
     summary: 'Subscribe an endpoint (a parent, a teacher, a merchant) to pushes',
     description:
-      "A merchant subscribes to its own pushes only (`merchant_id` is the merchant): another `merchant_id`, or any `recipient_person_id`, is 403 `ERR_FORBIDDEN`. A person's pushes (`recipient_person_id`: their payments, attendance and card status, also as a parent or class teacher) are subscribed by the operator.",
+      "A merchant subscribes to its own pushes only (`merchant_id` is the merchant): another `merchant_id`, or any `recipient_person_id`, is 403 `ERR_FORBIDDEN`. A person's pushes (`recipient_person_id`: their payments, attendance and card status, also as a parent or class teacher) are subscribed by the operator. The subscription answered lists each event type once; one for a merchant only (no `recipient_person_id`) keeps only the `payment.*` types, the only ones a merchant is pushed, and one left with none is 422 `ERR_VALIDATION` naming each `body/event_types/<i>`.",
     tag: 'webhooks',
     auth: ['operator', 'merchant'],
     body: CreateSubscriptionBody,

@@ -1,6 +1,7 @@
 /**
  * Signing and verification of platform pushes (webhooks): POST requests from the platform to
- * a vendor endpoint, signed with RFC 9421 request signatures that also cover a `Push-Id` header.
+ * a vendor endpoint, signed with RFC 9421 request signatures that also cover the endpoint's
+ * authority and a `Push-Id` header.
  *
  * @module
  */
@@ -18,9 +19,14 @@ import {
 /** Header carrying the push (event) id; stable across redeliveries of the same push. */
 export const PUSH_ID_HEADER = 'push-id';
 
-/** Components covered by push signatures. */
+/**
+ * Components covered by push signatures. `@authority` (the subscribed URL's host and port) binds a
+ * push to its receiver: without it, a receiver could replay a push it got, within the signature
+ * tolerance, to another receiver at the same path, whose nonce store has not seen it.
+ */
 export const PUSH_COVERED_COMPONENTS: readonly string[] = Object.freeze([
   '@method',
+  '@authority',
   '@path',
   '@query',
   'content-digest',
@@ -92,8 +98,50 @@ export function signPush(options: SignPushOptions): PushHeaders {
   return { ...signed, 'push-id': options.pushId, 'content-digest': signed['content-digest'] ?? '' };
 }
 
-/** Options of {@link verifyPush}: those of `verifyRequest` minus `requiredComponents`. */
-export type VerifyPushOptions = Omit<VerifyRequestOptions, 'requiredComponents'>;
+/** Options of {@link verifyPush}: those of `verifyRequest` minus `requiredComponents`, plus `authority`. */
+export interface VerifyPushOptions extends Omit<VerifyRequestOptions, 'requiredComponents'> {
+  /**
+   * The authority (`host` or `host:port`, as in the URL the receiver is subscribed at) the push
+   * must have been signed for. Default: the request's own, its `Host` header (over HTTP/2,
+   * `:authority`; for an absolute URL, the URL's). Give it where the `Host` a receiver sees is not the subscribed URL's (behind
+   * a proxy that rewrites it), and to refuse a push replayed to this receiver with another
+   * receiver's `Host`. It is normalised like `Host` (lowercased, the scheme's default port
+   * dropped).
+   */
+  readonly authority?: string;
+}
+
+/** RFC 3986 authority without userinfo (as `Host` carries it). */
+const AUTHORITY = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
+const ABSOLUTE_HTTP_URL = /^https?:\/\//i;
+
+/**
+ * The request as the receiver at `authority` sees it: an origin-form target whose `Host` is
+ * `authority` (an absolute URL gives its scheme, path and query; its own authority is dropped).
+ */
+function atAuthority(request: HttpRequestLike & { readonly body: Uint8Array }, authority: string) {
+  let url = request.url;
+  let scheme = request.scheme;
+  if (ABSOLUTE_HTTP_URL.test(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return request; // not a URL: it fails as it is
+    }
+    url = parsed.pathname + parsed.search;
+    scheme = parsed.protocol.slice(0, -1);
+  }
+  // (names lowercased, so this replaces every `Host` the request had)
+  const headers = { ...headersToRecord(request.headers), host: authority };
+  return {
+    method: request.method,
+    url,
+    headers,
+    body: request.body,
+    ...(scheme === undefined ? {} : { scheme }),
+  };
+}
 
 /** A verified push. */
 export interface VerifyPushSuccess extends VerifySuccess {
@@ -105,13 +153,16 @@ export interface VerifyPushSuccess extends VerifySuccess {
 export type VerifyPushResult = VerifyPushSuccess | Exclude<VerifyResult, VerifySuccess>;
 
 /**
- * Verifies a received push: an RFC 9421 signature covering `@method`, `@path`, `@query`,
- * `content-digest` and `push-id`, a matching body digest, `created` within ±tolerance
- * (default 300 s) and, with a `nonceStore`, a fresh nonce.
+ * Verifies a received push: an RFC 9421 signature covering `@method`, `@authority`, `@path`,
+ * `@query`, `content-digest` and `push-id`, a matching body digest, `created` within ±tolerance
+ * (default 300 s) and, with a `nonceStore`, a fresh nonce. The authority is the request's (its
+ * `Host`), or `options.authority`: a push signed for another receiver's URL is `ERR_SIG_INVALID`,
+ * and one without a `Host` (and no `authority` option) cannot be verified.
  *
  * @param request - method, URL (absolute or origin-form + `Host`), headers and the **raw** body bytes.
  * @param options - the platform key lookup, clock and policy.
  * @returns the verification result, with `pushId` on success.
+ * @throws TypeError (rejects) when `options.authority` is not a `host` or `host:port`.
  *
  * @example
  * ```ts
@@ -122,7 +173,18 @@ export async function verifyPush(
   request: HttpRequestLike & { readonly body: Uint8Array },
   options: VerifyPushOptions,
 ): Promise<VerifyPushResult> {
-  const result = await verifyRequest(request, { ...options, requiredComponents: PUSH_COVERED_COMPONENTS });
+  const { authority, ...rest } = options;
+  if (authority !== undefined && (typeof authority !== 'string' || !AUTHORITY.test(authority))) {
+    throw new TypeError('authority must be a host or host:port');
+  }
+  let seen: HttpRequestLike & { readonly body: Uint8Array } = request;
+  if (authority !== undefined) seen = atAuthority(request, authority);
+  else if (!ABSOLUTE_HTTP_URL.test(request.url) && getHeader(request.headers, 'host') === undefined) {
+    // HTTP/2 (Node's compatibility API): the authority comes as `:authority`, not `Host`
+    const h2 = getHeader(request.headers, ':authority');
+    if (h2 !== undefined && AUTHORITY.test(h2)) seen = atAuthority(request, h2);
+  }
+  const result = await verifyRequest(seen, { ...rest, requiredComponents: PUSH_COVERED_COMPONENTS });
   if (!result.ok) return result;
   const pushId = getHeader(request.headers, PUSH_ID_HEADER) ?? '';
   return { ...result, pushId };

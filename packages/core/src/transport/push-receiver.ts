@@ -25,10 +25,17 @@ export interface PushReceiverOptions {
   /** Replay check for the signature nonce (see `NonceStore`); recommended. */
   readonly nonceStore?: NonceStore;
   /**
-   * Scheme used to rebuild the URL from an origin-form target (Node, raw body); default `'https'`.
-   * Only `@authority`/`@target-uri` depend on it, and push signatures cover neither.
+   * Scheme of an origin-form target (Node, raw body); default `'https'`. It decides which port of
+   * the `Host` is the default one, left out of the `@authority` a push signature covers.
    */
   readonly scheme?: string;
+  /**
+   * The authority (`host` or `host:port`) of the URL this receiver is subscribed at: a push must
+   * have been signed for it. Default: the request's `Host` (for a fetch `Request`, its URL's). Set
+   * it behind a proxy that rewrites `Host`, and to refuse a push another receiver got and replays
+   * here under that receiver's `Host` (see `verifyPush`).
+   */
+  readonly authority?: string;
   /**
    * Largest body accepted, in bytes; default {@link DEFAULT_MAX_PUSH_BYTES} (256 KiB, the platform's
    * own body limit; a push is a small JSON event). A larger one is answered `ERR_PUSH_TOO_LARGE`
@@ -97,7 +104,7 @@ function lookupFrom(options: PushReceiverOptions): KeyLookup {
  * body that is not bytes, no keys) rejects the returned promise with a `TypeError`.
  *
  * @param push - method, URL, headers and exact body bytes.
- * @param options - platform keys, clock (ms), tolerance (s, default 300), nonce store.
+ * @param options - platform keys, clock (ms), tolerance (s, default 300), nonce store, authority.
  *
  * @example
  * ```ts
@@ -125,6 +132,7 @@ export async function verifyPushFromRawBody(
       now: (options.now ?? Date.now)(),
       tolerance: options.tolerance ?? DEFAULT_SIGNATURE_TOLERANCE_S,
       ...(options.nonceStore === undefined ? {} : { nonceStore: options.nonceStore }),
+      ...(options.authority === undefined ? {} : { authority: options.authority }),
     },
   );
 }

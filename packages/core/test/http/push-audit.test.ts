@@ -60,7 +60,8 @@ function verify(
 ) {
   return verifyPush(
     { method: over.method ?? 'POST', url: over.url ?? TARGET, headers, body: over.body ?? BODY },
-    { keyLookup: (kid) => keys.get(kid), now: CREATED * 1000, ...over.opts },
+    // the receiver at https://vendor.test (pushes are signed for their receiver's authority)
+    { keyLookup: (kid) => keys.get(kid), now: CREATED * 1000, authority: 'vendor.test', ...over.opts },
   );
 }
 

@@ -22,7 +22,12 @@ const jwk: Jwk = { kty: 'OKP', crv: 'Ed25519', x: b64url(ed25519.getPublicKey(d)
 const { d: _secret, ...publicJwk } = jwk;
 const CREATED = 1_767_600_000;
 const URL_ = 'https://vendor.test/hooks/campus';
-const options = { platformKeys: { 'platform-1': publicJwk }, now: () => CREATED * 1000 };
+// the receiver at https://vendor.test (pushes are signed for their receiver's authority)
+const options = {
+  platformKeys: { 'platform-1': publicJwk },
+  now: () => CREATED * 1000,
+  authority: 'vendor.test',
+};
 
 function signed(body: Uint8Array) {
   return signPush({

@@ -21,6 +21,7 @@ import {
   PLATFORM_KEY_OVERLAP_S,
   type PlatformKeys,
   type PublicJwk,
+  WEBHOOK_EVENT_TYPES,
   WEBHOOK_RETRY_SCHEDULE_S,
   WEBHOOK_TOLERANCE_S,
   type WebhookEventType,
@@ -227,6 +228,24 @@ export const MAX_PUSHES_IN_FLIGHT = 16;
  */
 const LANE_BACKLOG = 100;
 
+/** Times an attempt's outcome is written when the group-commit batch it went into fails. */
+const OUTCOME_WRITE_TRIES = 3;
+
+/**
+ * When a push whose attempt `n` (1 for the first) just failed, at `now`, is tried again (epoch
+ * ms), or `undefined` when that was its last attempt. On time, at `created_at` + the schedule's
+ * n-th offset; an attempt that ran late (the subscriber hung, the queue was long, the platform was
+ * down or its clock was moved on) pushes the next one back, so that it still waits the schedule's
+ * gap after this one (the n-th offset minus the one before). Without that, every retry already due
+ * went back to back and a push was abandoned within seconds of a late attempt.
+ */
+export function nextAttemptAt(createdAt: number, n: number, now: number): number | undefined {
+  const offset = WEBHOOK_RETRY_SCHEDULE_S[n - 1];
+  if (offset === undefined) return undefined;
+  const gap = offset - (WEBHOOK_RETRY_SCHEDULE_S[n - 2] ?? 0);
+  return Math.max(createdAt + offset * 1000, now + gap * 1000);
+}
+
 /** How long a subscriber has to answer a push, ms of real time. */
 const PUSH_TIMEOUT_MS = 5000;
 
@@ -268,6 +287,8 @@ interface DueRow {
   body: string;
   attempts: number;
   created_at: number;
+  /** The push's rowid: its place in creation order, ties of `created_at` included. */
+  seq: number;
   owner: string | null;
 }
 
@@ -308,21 +329,20 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
   /** Aborts the requests in flight when the dispatcher stops. */
   const closing = new AbortController();
   /** Pushes a `reorder_push` rule holds back, by push id (see {@link REORDER_HOLD_MS}). */
-  const held = new Map<
-    string,
-    { since: number; createdAt: number; subscriptionId: string; overtaken: boolean }
-  >();
+  const held = new Map<string, { since: number; seq: number; subscriptionId: string; overtaken: boolean }>();
   /** The lanes with pushes to try, by subscription id. */
   const lanes = new Map<string, Lane>();
   /** Pushes handed to a lane whose attempt is not over, by push id: settles with "delivered". */
   const claimed = new Map<string, Promise<boolean>>();
   // pending and due, and neither claimed (first JSON array: push ids) nor of a full lane (second:
-  // subscription ids)
+  // subscription ids); in creation order, ties included (`rowid`): the pushes of one request, made
+  // in the same millisecond, go in the order they were queued, not in the order an index holds them
   const due = state.db.prepare(
-    "SELECT p.*, s.owner AS owner FROM pushes p LEFT JOIN subscriptions s ON s.subscription_id = p.subscription_id WHERE p.state = 'pending' AND p.next_attempt_at <= ? AND p.push_id NOT IN (SELECT value FROM json_each(?)) AND p.subscription_id NOT IN (SELECT value FROM json_each(?)) ORDER BY p.created_at LIMIT 100",
+    "SELECT p.*, p.rowid AS seq, s.owner AS owner FROM pushes p LEFT JOIN subscriptions s ON s.subscription_id = p.subscription_id WHERE p.state = 'pending' AND p.next_attempt_at <= ? AND p.push_id NOT IN (SELECT value FROM json_each(?)) AND p.subscription_id NOT IN (SELECT value FROM json_each(?)) ORDER BY p.created_at, p.rowid LIMIT 100",
   );
+  // the attempt count is set, not incremented: a write rolled back with its batch is written again
   const done = state.db.prepare(
-    "UPDATE pushes SET state = 'delivered', attempts = attempts + 1, last_status = ? WHERE push_id = ?",
+    "UPDATE pushes SET state = 'delivered', attempts = ?, last_status = ? WHERE push_id = ?",
   );
   const retry = state.db.prepare(
     'UPDATE pushes SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ? WHERE push_id = ?',
@@ -408,13 +428,36 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     if (status === undefined) return false;
     if (!stopped && duplicate) await deliver(r, n);
     if (status >= 200 && status < 300) {
-      done.run(status, r.push_id);
+      await writeOutcome(() => done.run(n, status, r.push_id));
       return true;
     }
-    const wait = WEBHOOK_RETRY_SCHEDULE_S[n - 1];
-    if (wait === undefined) retry.run('failed', n, r.created_at, status, r.push_id);
-    else retry.run('pending', n, r.created_at + wait * 1000, status, r.push_id);
+    const next = nextAttemptAt(r.created_at, n, state.clock.now());
+    await writeOutcome(() =>
+      next === undefined
+        ? retry.run('failed', n, r.created_at, status, r.push_id)
+        : retry.run('pending', n, next, status, r.push_id),
+    );
     return false;
+  }
+
+  /**
+   * Writes an attempt's outcome in the group commit and waits for its COMMIT (the push stays
+   * claimed meanwhile). Written outside it, the outcome went into whatever batch another request
+   * had open, and a batch that then failed rolled it back after the claim was gone: the attempt
+   * was not counted and a delivered push was sent again. A batch that fails gets the outcome
+   * written again, in the next one (a few times; then the push stays pending, tried again later).
+   */
+  async function writeOutcome(write: () => void): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      state.groupCommit.join();
+      write();
+      try {
+        await state.groupCommit.settled();
+        return;
+      } catch (error) {
+        if (tries >= OUTCOME_WRITE_TRIES) throw error;
+      }
+    }
   }
 
   // the cap on requests in flight, over all lanes: a slot is taken per attempt, so a lane whose
@@ -513,7 +556,7 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
       } else if (state.faults.fire('reorder_push', site(r)) !== undefined) {
         held.set(r.push_id, {
           since: now,
-          createdAt: r.created_at,
+          seq: r.seq,
           subscriptionId: r.subscription_id,
           overtaken: false,
         });
@@ -523,7 +566,9 @@ export function createPushDispatcher(state: PlatformState, intervalMs = 200): Pu
     }
     for (const r of sequence) {
       for (const h of held.values()) {
-        if (h.subscriptionId === r.subscription_id && r.created_at > h.createdAt) h.overtaken = true;
+        // created after it (by creation order: a push of the same millisecond, from the same
+        // request, overtakes it too)
+        if (h.subscriptionId === r.subscription_id && r.seq > h.seq) h.overtaken = true;
       }
     }
     for (const r of released) held.delete(r.push_id);
@@ -614,6 +659,29 @@ function checkPushUrl(url: string): void {
   }
 }
 
+/** The event types pushed to a merchant (a payment names its merchant); the others go to people only. */
+const MERCHANT_EVENT_TYPES: ReadonlySet<string> = new Set(
+  WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith('payment.')),
+);
+
+/**
+ * The event types a subscription keeps: each once, in the order given, and, for a merchant's
+ * subscription (no `recipient_person_id`), only those a merchant is pushed (payments). When none
+ * is left, the subscription would never get a push: 422 `ERR_VALIDATION` naming each type.
+ */
+function subscribedTypes(types: readonly string[], merchantOnly: boolean): string[] {
+  const kept = [...new Set(types)].filter((t) => !merchantOnly || MERCHANT_EVENT_TYPES.has(t));
+  if (kept.length === 0) {
+    throw new ApiError(422, 'ERR_VALIDATION', "a merchant's subscription gets payment pushes only", {
+      errors: types.map((t, i) => ({
+        path: `body/event_types/${i}`,
+        message: `${t} is pushed to people, not to a merchant`,
+      })),
+    });
+  }
+  return kept;
+}
+
 /** Webhook handlers. */
 export const webhookHandlers: Handlers = {
   createSubscription: (ctx) => {
@@ -635,6 +703,7 @@ export const webhookHandlers: Handlers = {
           throw new ApiError(400, 'ERR_VALIDATION', 'give recipient_person_id or merchant_id');
         }
         checkPushUrl(b.url);
+        const eventTypes = subscribedTypes(b.event_types, b.recipient_person_id === undefined);
         if (
           b.recipient_person_id !== undefined &&
           state.db.prepare('SELECT 1 FROM people WHERE person_id = ?').get(b.recipient_person_id) ===
@@ -658,7 +727,7 @@ export const webhookHandlers: Handlers = {
             subId,
             principal?.id ?? '',
             b.url,
-            JSON.stringify(b.event_types),
+            JSON.stringify(eventTypes),
             b.recipient_person_id ?? null,
             merchantId,
             now,
@@ -668,7 +737,7 @@ export const webhookHandlers: Handlers = {
           body: {
             subscription_id: subId,
             url: b.url,
-            event_types: [...b.event_types],
+            event_types: eventTypes,
             recipient_person_id: b.recipient_person_id ?? null,
             merchant_id: merchantId,
             created_at: iso(now),

@@ -24,7 +24,7 @@ export interface WebhookTarget {
 }
 
 const SPEC = [
-  'api: pushes are RFC 9421 signatures over @method, @path, @query, content-digest and push-id (core/http push)',
+  'api: pushes are RFC 9421 signatures over @method, @authority, @path, @query, content-digest and push-id (core/http push)',
 ];
 
 interface PushVariant {
