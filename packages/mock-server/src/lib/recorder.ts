@@ -46,6 +46,11 @@ export interface Recorder {
    * there; memory goes on recording.
    */
   readonly fileError: Error | undefined;
+  /**
+   * Entries left out of the file because the disk fell behind: while more than `fileBufferBytes`
+   * of lines wait to be written, new entries go to memory only (the file skips them, whole lines).
+   */
+  readonly fileDropped: number;
   /** The entries as JSON lines. */
   toJsonLines(): string;
   /** Flushes and closes the file, if any. */
@@ -72,7 +77,16 @@ export interface RecorderOptions {
    * given, has every entry whole.
    */
   readonly maxBytes?: number;
+  /**
+   * Most bytes of lines waiting for a slow disk; default {@link DEFAULT_RECORD_FILE_BUFFER_BYTES}
+   * (16 MiB). An entry recorded while more wait is left out of the file (counted in
+   * `fileDropped`), so a disk slower than the requests costs bounded memory and never blocks.
+   */
+  readonly fileBufferBytes?: number;
 }
+
+/** Default {@link RecorderOptions.fileBufferBytes}: 16 MiB. */
+export const DEFAULT_RECORD_FILE_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** Default {@link RecorderOptions.maxBytes}: 32 MiB. */
 export const DEFAULT_RECORD_MEMORY_BYTES = 32 * 1024 * 1024;
@@ -148,6 +162,9 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
   const maxBytes = options.maxBytes ?? DEFAULT_RECORD_MEMORY_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
     throw new RangeError('"maxBytes" must be a positive integer');
+  const fileBufferBytes = options.fileBufferBytes ?? DEFAULT_RECORD_FILE_BUFFER_BYTES;
+  if (!Number.isSafeInteger(fileBufferBytes) || fileBufferBytes < 1)
+    throw new RangeError('"fileBufferBytes" must be a positive integer');
   // the ring: `count` entries from `head`, wrapping around; `sizes` holds each one's bytes
   let ring: (RecordEntry | undefined)[] = [];
   let sizes: number[] = [];
@@ -186,6 +203,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
   };
   let stream: WriteStream | undefined;
   let fileError: Error | undefined;
+  let fileDropped = 0;
   if (options.file !== undefined) {
     const file = options.file;
     // (not mkdirSync's recursive mode: it spins for ever under a parent that refuses new entries)
@@ -221,6 +239,9 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     get fileError() {
       return fileError;
     },
+    get fileDropped() {
+      return fileDropped;
+    },
     record(entry) {
       if (keep) {
         const size = recordEntrySize(entry);
@@ -233,7 +254,18 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
           else dropped++;
         }
       }
-      stream?.write(`${JSON.stringify(entry)}\n`);
+      if (stream === undefined) return;
+      // `write` only queues when the disk is behind: past the bound, the file skips the entry
+      // (memory still has it) until the queue drains, instead of queueing without end
+      if (stream.writableLength >= fileBufferBytes) {
+        if (fileDropped++ === 0) {
+          console.warn(
+            `[campus-card-mock] the recording file ${options.file} falls behind (over ${fileBufferBytes} bytes waiting): entries are left out of it until it catches up (recorder.fileDropped)`,
+          );
+        }
+        return;
+      }
+      stream.write(`${JSON.stringify(entry)}\n`);
     },
     toJsonLines: () =>
       ordered()
