@@ -86,7 +86,7 @@ const HEADERS: Record<string, { description: string; schema: JsonValue }> = {
   },
   'Cache-Control': {
     description:
-      'On a 200 or 304 of a signed document: `no-cache`, a cache must revalidate (`If-None-Match`) before reusing its copy.',
+      "On a 200 or 304 of a signed document: `private, no-cache`: a shared cache (a proxy) must not store it (the roster names every card's groups, the status list every card's status), and a private one must revalidate (`If-None-Match`) before reusing its copy.",
     schema: { type: 'string' },
   },
 };

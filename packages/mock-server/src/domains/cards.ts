@@ -1319,7 +1319,10 @@ async function trustHandler(ctx: HandlerContext, schoolId: string, kind: TrustKi
     throw notFound(`school ${schoolId}`);
   }
   const doc = await getTrustMaterial(ctx.state, schoolId, kind);
-  const headers = { etag: doc.etag, 'cache-control': 'no-cache' };
+  // private: the roster names every card's groups (class, dorm, room), the status list every card's
+  // status, and a signed request carries no Authorization header that would keep a shared cache
+  // (a proxy) from storing them (RFC 9111 §3.5)
+  const headers = { etag: doc.etag, 'cache-control': 'private, no-cache' };
   if (ifNoneMatchMatches(ctx.headers['if-none-match'], doc.etag)) return { status: 304, headers };
   return { status: 200, binary: doc.bytes, headers };
 }

@@ -108,12 +108,12 @@ describe('conditional requests and HEAD', () => {
       const full = await get(p, k);
       expect(full.statusCode).toBe(200);
       const etag = full.headers.etag as string;
-      expect(full.headers['cache-control']).toBe('no-cache');
+      expect(full.headers['cache-control']).toBe('private, no-cache');
       expect(full.headers['content-type']).toBe('application/cbor');
       for (const inm of [etag, `W/${etag}`, `"x", ${etag}`, '*']) {
         const r = await get(p, k, inm);
         expect([k, inm, r.statusCode, r.rawPayload.length]).toEqual([k, inm, 304, 0]);
-        expect([r.headers.etag, r.headers['cache-control']]).toEqual([etag, 'no-cache']);
+        expect([r.headers.etag, r.headers['cache-control']]).toEqual([etag, 'private, no-cache']);
       }
       for (const inm of ['garbage', '"other"', '', `${etag.slice(0, -2)}"`]) {
         expect([k, inm, (await get(p, k, inm)).statusCode]).toEqual([k, inm, 200]);
