@@ -51,6 +51,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { PublicKey } from '@campus-card/core';
 declare const rootPublicKey: PublicKey, trustListBytes: Uint8Array, statusListBytes: Uint8Array;
 declare const rosterBytes: Uint8Array, now: number, qrText: string, path: string;
+declare const platformRoot: PublicKey, schoolRoot: PublicKey, oldRoot: PublicKey, newRoot: PublicKey;
 declare function log(...args: unknown[]): void;
 declare function open(...args: unknown[]): void;
 declare function deny(...args: unknown[]): void;

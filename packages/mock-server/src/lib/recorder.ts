@@ -88,7 +88,7 @@ export interface RecorderOptions {
 /** Default {@link RecorderOptions.fileBufferBytes}: 16 MiB. */
 export const DEFAULT_RECORD_FILE_BUFFER_BYTES = 16 * 1024 * 1024;
 
-/** Default {@link RecorderOptions.maxBytes}: 32 MiB. */
+/** Default of the recorder's `maxBytes` (`recordMemoryBytes` of a platform): 32 MiB. */
 export const DEFAULT_RECORD_MEMORY_BYTES = 32 * 1024 * 1024;
 
 /** Longest string an over-large entry keeps in its in-memory stub, in characters. */
@@ -109,7 +109,7 @@ function stubOf(entry: RecordEntry, originalBytes: number): RecordEntry {
 }
 
 /**
- * The memory an entry is counted for by {@link RecorderOptions.maxBytes}, in bytes: an estimate
+ * The memory an entry is counted for by the recorder's `maxBytes`, in bytes: an estimate
  * (a JSON line of it would take the time of a request's work, recorded on every request), 2 bytes
  * for each character of its keys and strings (V8's two-byte strings; one-byte ones take half) and
  * 16 for each field, a nested object counted as its JSON text.
