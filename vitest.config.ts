@@ -8,6 +8,9 @@ const packages = ['core', 'verifier', 'pos-client', 'gate-client', 'mock-server'
 export default defineConfig({
   ssr: { resolve: { conditions: ['@campus-card/source', ...defaultServerConditions] } },
   test: {
+    // both cores: vitest's default in a run is one fewer than the CPUs, so one worker here, and
+    // many tests mostly wait on child processes, sockets and timers (14 min against 10 min)
+    maxWorkers: 2,
     testTimeout: 20_000,
     // every mock platform a test starts checks its responses against the contract (a mismatch is a 500)
     env: { CAMPUS_CARD_CHECK_RESPONSES: '1' },
