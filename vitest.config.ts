@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
@@ -8,9 +9,10 @@ const packages = ['core', 'verifier', 'pos-client', 'gate-client', 'mock-server'
 export default defineConfig({
   ssr: { resolve: { conditions: ['@campus-card/source', ...defaultServerConditions] } },
   test: {
-    // both cores: vitest's default in a run is one fewer than the CPUs, so one worker here, and
-    // many tests mostly wait on child processes, sockets and timers (14 min against 10 min)
-    maxWorkers: 2,
+    // every core: vitest's default in a run is one fewer than the CPUs (one worker on a 2-core
+    // machine), and many tests mostly wait on child processes, sockets and timers (on 2 cores:
+    // 14 min with one worker, 10 min with two)
+    maxWorkers: availableParallelism(),
     testTimeout: 20_000,
     // every mock platform a test starts checks its responses against the contract (a mismatch is a 500)
     env: { CAMPUS_CARD_CHECK_RESPONSES: '1' },
