@@ -12,6 +12,7 @@ import {
   importPrivateJwk,
   type Jwk,
 } from '@campus-card/core';
+import type { Incident, OfflineBatchResult } from '@campus-card/core/api';
 import { importSigningKey, signRequest } from '@campus-card/core/http';
 import Database from 'better-sqlite3';
 import type { InjectOptions } from 'fastify';
@@ -327,3 +328,32 @@ export const FULL_DEMO = {
 };
 /** {@link demoRows} of a database without the demo. */
 export const NO_DEMO = { schools: 0, people: 0, merchants: 0, devices: 0, cards: 0, accounts: 0, orders: 0 };
+
+/** An ISO time of unix seconds `t` (an offline item's `captured_at`, an event's `occurred_at`). */
+export const isoAt = (t: number): string => new Date(t * 1000).toISOString();
+
+/** The demo card of `person`. */
+export function cardOf(p: MockPlatform, person: string): string {
+  const card = p.demo?.cards.find((c) => c.personId === person);
+  if (card === undefined) throw new Error(`no demo card for ${person}`);
+  return card.cardId;
+}
+
+/** The operator's view of the incidents. */
+export const incidentsOf = async (p: MockPlatform): Promise<Incident[]> =>
+  json<{ data: Incident[] }>(await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents'))).data;
+
+/** Uploads a batch of offline payments as `dev`, expecting a 200. */
+export async function uploadOffline(
+  p: MockPlatform,
+  dev: Signer,
+  items: object[],
+): Promise<OfflineBatchResult> {
+  const res = await p.app.inject(signed(p, dev, 'POST', '/v1/payments/offline-batches', { items }));
+  if (res.statusCode !== 200) throw new Error(`offline batch: ${res.statusCode} ${res.body}`);
+  return json<OfflineBatchResult>(res);
+}
+
+/** An online payment of a scanned code, as `dev`. */
+export const payWithCode = (p: MockPlatform, dev: Signer, no: string, amount: number, qr: string) =>
+  p.app.inject(signed(p, dev, 'POST', '/v1/payments', { out_trade_no: no, amount, qr_text: qr }));

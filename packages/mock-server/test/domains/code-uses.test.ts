@@ -1,15 +1,18 @@
-import type { Incident, OfflineBatchResult } from '@campus-card/core/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
 import {
+  cardOf,
   demoPlatform,
   deviceSigner,
+  incidentsOf,
   json,
   operator,
+  payWithCode,
   qrOf,
   registerPos,
   type Signer,
   signed,
+  uploadOffline,
   walletBalance,
 } from '../helpers.js';
 
@@ -22,22 +25,11 @@ afterEach(async () => {
 const balance = walletBalance;
 const purposes = (p: MockPlatform) =>
   p.state.db.prepare('SELECT principal_id, purpose FROM used_codes ORDER BY rowid').all();
-const incidents = async (p: MockPlatform): Promise<Incident[]> =>
-  json<{ data: Incident[] }>(await p.app.inject(signed(p, operator(p), 'GET', '/v1/incidents'))).data;
 const ledgerBalanced = async (p: MockPlatform): Promise<boolean> =>
   json<{ balanced: boolean }>(await p.app.inject(signed(p, operator(p), 'GET', '/v1/ledger/check'))).balanced;
-const cardOf = (p: MockPlatform, person: string): string =>
-  p.demo!.cards.find((c) => c.personId === person)!.cardId;
 
 const resolve = (p: MockPlatform, dev: Signer, qr: string, extra: object = {}) =>
   p.app.inject(signed(p, dev, 'POST', '/v1/identity/resolve', { qr_text: qr, scene: 'payment', ...extra }));
-const pay = (p: MockPlatform, dev: Signer, no: string, amount: number, qr: string) =>
-  p.app.inject(signed(p, dev, 'POST', '/v1/payments', { out_trade_no: no, amount, qr_text: qr }));
-const upload = async (p: MockPlatform, dev: Signer, items: object[]): Promise<OfflineBatchResult> => {
-  const res = await p.app.inject(signed(p, dev, 'POST', '/v1/payments/offline-batches', { items }));
-  expect(res.statusCode, res.body).toBe(200);
-  return json<OfflineBatchResult>(res);
-};
 /** An offline item of a code made at `t` (unix seconds), captured then. */
 const item = (seq: number, no: string, amount: number, qr: string, t: number) => ({
   seq,
@@ -56,21 +48,21 @@ describe('a code the POS resolved online, then charges', () => {
     const before = balance(p, 's-001');
     expect((await resolve(p, pos, qr)).statusCode).toBe(200);
     expect(purposes(p)).toEqual([{ principal_id: 'pos-01', purpose: 'resolve' }]);
-    const up = await upload(p, pos, [item(1, 'OFF-1', 300, qr, t)]);
+    const up = await uploadOffline(p, pos, [item(1, 'OFF-1', 300, qr, t)]);
     expect(up.results[0]).toMatchObject({ outcome: 'accepted', code: null, conflict_device_id: null });
     expect(up.results[0]?.order_id).toMatch(/^ord_/);
     expect(balance(p, 's-001')).toBe(before - 300);
-    expect(await incidents(p)).toEqual([]);
+    expect(await incidentsOf(p)).toEqual([]);
     expect(purposes(p)).toEqual([{ principal_id: 'pos-01', purpose: 'payment' }]);
     // the resolve bought one payment: another sale with the same code, on the same POS, is refused
-    const again = await upload(p, pos, [item(2, 'OFF-2', 300, qr, t)]);
+    const again = await uploadOffline(p, pos, [item(2, 'OFF-2', 300, qr, t)]);
     expect(again.results[0]).toMatchObject({
       outcome: 'rejected',
       code: 'ERR_CODE_ALREADY_USED',
       conflict_device_id: 'pos-01',
     });
     expect(balance(p, 's-001')).toBe(before - 300);
-    expect(await incidents(p)).toMatchObject([
+    expect(await incidentsOf(p)).toMatchObject([
       { kind: 'code_used_twice', source: 'offline_payment', device_id: 'pos-01', first_device_id: 'pos-01' },
     ]);
     expect(await ledgerBalanced(p)).toBe(true);
@@ -82,18 +74,18 @@ describe('a code the POS resolved online, then charges', () => {
     const qr = await qrOf(p, 's-001', 2);
     const before = balance(p, 's-001');
     expect((await resolve(p, pos, qr)).statusCode).toBe(200);
-    const paid = await pay(p, pos, 'ON-1', 250, qr);
+    const paid = await payWithCode(p, pos, 'ON-1', 250, qr);
     expect(paid.statusCode, paid.body).toBe(201);
     expect(json(paid)).toMatchObject({ status: 'success', amount: 250 });
     expect(balance(p, 's-001')).toBe(before - 250);
     expect(purposes(p)).toEqual([{ principal_id: 'pos-01', purpose: 'payment' }]);
-    const twice = await pay(p, pos, 'ON-2', 250, qr);
+    const twice = await payWithCode(p, pos, 'ON-2', 250, qr);
     expect([twice.statusCode, json(twice).code]).toEqual([409, 'ERR_CODE_ALREADY_USED']);
     // a second resolve is a second read too, as before
     const read = await resolve(p, pos, qr);
     expect([read.statusCode, json(read).code]).toEqual([409, 'ERR_CODE_ALREADY_USED']);
     expect(balance(p, 's-001')).toBe(before - 250);
-    expect(await incidents(p)).toEqual([]);
+    expect(await incidentsOf(p)).toEqual([]);
     expect(await ledgerBalanced(p)).toBe(true);
   });
 
@@ -105,16 +97,16 @@ describe('a code the POS resolved online, then charges', () => {
     const qr = await qrOf(p, 's-001', 2, t);
     const before = balance(p, 's-001');
     expect((await resolve(p, a, qr)).statusCode).toBe(200);
-    const online = await pay(p, b, 'B-ON-1', 300, qr);
+    const online = await payWithCode(p, b, 'B-ON-1', 300, qr);
     expect([online.statusCode, json(online).code]).toEqual([409, 'ERR_CODE_ALREADY_USED']);
-    const offline = await upload(p, b, [item(1, 'B-OFF-1', 300, qr, t)]);
+    const offline = await uploadOffline(p, b, [item(1, 'B-OFF-1', 300, qr, t)]);
     expect(offline.results[0]).toMatchObject({
       outcome: 'rejected',
       code: 'ERR_CODE_ALREADY_USED',
       order_id: null,
       conflict_device_id: 'pos-01',
     });
-    expect(await incidents(p)).toMatchObject([
+    expect(await incidentsOf(p)).toMatchObject([
       {
         kind: 'code_used_twice',
         source: 'offline_payment',
@@ -128,7 +120,7 @@ describe('a code the POS resolved online, then charges', () => {
     expect(balance(p, 's-001')).toBe(before);
     // the resolve is still POS A's: it may still charge the code, once
     expect(purposes(p)).toEqual([{ principal_id: 'pos-01', purpose: 'resolve' }]);
-    expect((await pay(p, a, 'A-ON-1', 300, qr)).statusCode).toBe(201);
+    expect((await payWithCode(p, a, 'A-ON-1', 300, qr)).statusCode).toBe(201);
     expect(balance(p, 's-001')).toBe(before - 300);
   });
 
@@ -138,16 +130,16 @@ describe('a code the POS resolved online, then charges', () => {
     const t = p.clock.nowSeconds() - 5;
     const qr = await qrOf(p, 's-001', 2, t);
     const before = balance(p, 's-001');
-    expect((await pay(p, pos, 'ON-1', 200, qr)).statusCode).toBe(201);
-    const online = await pay(p, pos, 'ON-2', 200, qr);
+    expect((await payWithCode(p, pos, 'ON-1', 200, qr)).statusCode).toBe(201);
+    const online = await payWithCode(p, pos, 'ON-2', 200, qr);
     expect([online.statusCode, json(online).code]).toEqual([409, 'ERR_CODE_ALREADY_USED']);
-    const offline = await upload(p, pos, [item(1, 'OFF-1', 200, qr, t)]);
+    const offline = await uploadOffline(p, pos, [item(1, 'OFF-1', 200, qr, t)]);
     expect(offline.results[0]).toMatchObject({
       outcome: 'rejected',
       code: 'ERR_CODE_ALREADY_USED',
       conflict_device_id: 'pos-01',
     });
-    expect((await incidents(p)).map((i) => i.kind)).toEqual(['code_used_twice']);
+    expect((await incidentsOf(p)).map((i) => i.kind)).toEqual(['code_used_twice']);
     expect(balance(p, 's-001')).toBe(before - 200);
   });
 
@@ -158,9 +150,9 @@ describe('a code the POS resolved online, then charges', () => {
     const qr = await qrOf(p, 's-001', 2, t);
     expect((await resolve(p, pos, qr)).statusCode).toBe(200);
     p.state.db.prepare('UPDATE used_codes SET purpose = NULL').run();
-    const online = await pay(p, pos, 'ON-1', 200, qr);
+    const online = await payWithCode(p, pos, 'ON-1', 200, qr);
     expect([online.statusCode, json(online).code]).toEqual([409, 'ERR_CODE_ALREADY_USED']);
-    const offline = await upload(p, pos, [item(1, 'OFF-1', 200, qr, t)]);
+    const offline = await uploadOffline(p, pos, [item(1, 'OFF-1', 200, qr, t)]);
     expect(offline.results[0]).toMatchObject({ outcome: 'rejected', code: 'ERR_CODE_ALREADY_USED' });
     expect(purposes(p)).toEqual([{ principal_id: 'pos-01', purpose: null }]);
   });
@@ -174,9 +166,9 @@ describe('the same out_trade_no on two POS of one merchant', () => {
     const t = p.clock.nowSeconds() - 5;
     const qr = await qrOf(p, 's-001', 2, t);
     const before = balance(p, 's-001');
-    const first = await upload(p, a, [item(1, 'OFF-1', 300, qr, t)]);
+    const first = await uploadOffline(p, a, [item(1, 'OFF-1', 300, qr, t)]);
     expect(first.results[0]?.outcome).toBe('accepted');
-    const second = await upload(p, b, [item(1, 'OFF-1', 300, qr, t)]);
+    const second = await uploadOffline(p, b, [item(1, 'OFF-1', 300, qr, t)]);
     expect(second.results[0]).toMatchObject({
       outcome: 'rejected',
       code: 'ERR_CODE_ALREADY_USED',
@@ -184,7 +176,7 @@ describe('the same out_trade_no on two POS of one merchant', () => {
       conflict_device_id: 'pos-01',
     });
     expect([second.accepted, second.duplicates, second.rejected]).toEqual([0, 0, 1]);
-    expect(await incidents(p)).toMatchObject([
+    expect(await incidentsOf(p)).toMatchObject([
       {
         kind: 'code_used_twice',
         source: 'offline_payment',
@@ -197,9 +189,9 @@ describe('the same out_trade_no on two POS of one merchant', () => {
     ]);
     expect(balance(p, 's-001')).toBe(before - 300);
     // sent again under its seq: the same answer, no second incident
-    const again = await upload(p, b, [item(1, 'OFF-1', 300, qr, t)]);
+    const again = await uploadOffline(p, b, [item(1, 'OFF-1', 300, qr, t)]);
     expect(again.results[0]).toMatchObject({ outcome: 'duplicate', code: 'ERR_CODE_ALREADY_USED' });
-    expect(await incidents(p)).toHaveLength(1);
+    expect(await incidentsOf(p)).toHaveLength(1);
     expect(await ledgerBalanced(p)).toBe(true);
   });
 
@@ -216,10 +208,10 @@ describe('the same out_trade_no on two POS of one merchant', () => {
       uid_hex: uid,
       captured_at: new Date(t * 1000).toISOString(),
     };
-    expect((await upload(p, a, [tap])).results[0]?.outcome).toBe('accepted');
-    const second = await upload(p, b, [tap]);
+    expect((await uploadOffline(p, a, [tap])).results[0]?.outcome).toBe('accepted');
+    const second = await uploadOffline(p, b, [tap]);
     expect(second.results[0]).toMatchObject({ outcome: 'rejected', code: 'ERR_OUT_TRADE_NO_CONFLICT' });
-    expect(await incidents(p)).toMatchObject([
+    expect(await incidentsOf(p)).toMatchObject([
       { kind: 'out_trade_no_conflict', device_id: 'pos-b', seq: 1, amount: 300 },
     ]);
   });
@@ -230,9 +222,9 @@ describe('the same out_trade_no on two POS of one merchant', () => {
     const t = p.clock.nowSeconds() - 5;
     const qr = await qrOf(p, 's-001', 2, t);
     const before = balance(p, 's-001');
-    const online = await pay(p, pos, 'OFF-1', 300, qr);
+    const online = await payWithCode(p, pos, 'OFF-1', 300, qr);
     expect(online.statusCode, online.body).toBe(201);
-    const up = await upload(p, pos, [item(1, 'OFF-1', 300, qr, t)]);
+    const up = await uploadOffline(p, pos, [item(1, 'OFF-1', 300, qr, t)]);
     expect(up.results[0]).toMatchObject({
       outcome: 'duplicate',
       code: null,
@@ -240,6 +232,6 @@ describe('the same out_trade_no on two POS of one merchant', () => {
       conflict_device_id: null,
     });
     expect(balance(p, 's-001')).toBe(before - 300);
-    expect(await incidents(p)).toEqual([]);
+    expect(await incidentsOf(p)).toEqual([]);
   });
 });

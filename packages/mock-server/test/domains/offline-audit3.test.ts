@@ -1,23 +1,17 @@
-/**
- * Offline uploads (src/domains/payments.ts, `uploadOfflinePayments`), third audit:
- * - a sale whose online attempt under the same out_trade_no took no money (failed, closed,
- *   reversed) is not a `duplicate` of that order: the POS handed the goods over offline, so it is
- *   refused with an incident, once;
- * - another sale under a seq already used (a POS numbering again) still used its code at the
- *   counter, and is reported once.
- */
-import type { Incident, OfflineBatchResult } from '@campus-card/core/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
 import {
+  cardOf,
   demoPlatform,
   deviceSigner,
+  incidentsOf,
+  isoAt,
   json,
-  operator,
+  payWithCode,
   qrOf,
   registerPos,
-  type Signer,
   signed,
+  uploadOffline,
   walletBalance,
 } from '../helpers.js';
 
@@ -26,18 +20,6 @@ afterEach(async () => {
   await p?.close();
   p = undefined;
 });
-
-const at = (t: number) => new Date(t * 1000).toISOString();
-const upload = async (pf: MockPlatform, dev: Signer, items: object[]): Promise<OfflineBatchResult> => {
-  const res = await pf.app.inject(signed(pf, dev, 'POST', '/v1/payments/offline-batches', { items }));
-  expect(res.statusCode, res.body).toBe(200);
-  return json<OfflineBatchResult>(res);
-};
-const incidents = async (pf: MockPlatform): Promise<Incident[]> =>
-  json<{ data: Incident[] }>(await pf.app.inject(signed(pf, operator(pf), 'GET', '/v1/incidents'))).data;
-const cardOf = (pf: MockPlatform, who: string) => pf.demo!.cards.find((c) => c.personId === who)!.cardId;
-const pay = (pf: MockPlatform, dev: Signer, no: string, amount: number, qr: string) =>
-  pf.app.inject(signed(pf, dev, 'POST', '/v1/payments', { out_trade_no: no, amount, qr_text: qr }));
 
 describe('an offline sale whose online attempt under the same out_trade_no took no money', () => {
   it('failed online (insufficient funds), then sold offline: rejected with an incident, not a duplicate of the failed order', async () => {
@@ -48,11 +30,11 @@ describe('an offline sale whose online attempt under the same out_trade_no took 
     const qr = await qrOf(p, 's-002', 2, t);
     const before = walletBalance(p, 's-002'); // 5 000
     // the create lands and fails, its answer is lost: the POS sells offline under the same number
-    const online = await pay(p, pos, 'F-1', 6_000, qr);
+    const online = await payWithCode(p, pos, 'F-1', 6_000, qr);
     expect(online.statusCode, online.body).toBe(201);
     expect(json(online)).toMatchObject({ status: 'failed', failure_code: 'ERR_INSUFFICIENT_FUNDS' });
-    const sale = { seq: 1, out_trade_no: 'F-1', amount: 6_000, qr_text: qr, captured_at: at(t) };
-    const r = await upload(p, pos, [sale]);
+    const sale = { seq: 1, out_trade_no: 'F-1', amount: 6_000, qr_text: qr, captured_at: isoAt(t) };
+    const r = await uploadOffline(p, pos, [sale]);
     expect(r.results[0]).toEqual({
       seq: 1,
       out_trade_no: 'F-1',
@@ -63,7 +45,7 @@ describe('an offline sale whose online attempt under the same out_trade_no took 
     });
     expect([r.accepted, r.duplicates, r.rejected]).toEqual([0, 0, 1]);
     // one use of the code (the same sale's): no code_used_twice; the operator follows it up
-    const found = await incidents(p);
+    const found = await incidentsOf(p);
     expect(found).toMatchObject([
       {
         kind: 'out_trade_no_conflict',
@@ -75,12 +57,12 @@ describe('an offline sale whose online attempt under the same out_trade_no took 
       },
     ]);
     // sent again, under the same seq or another: the same answer, no second incident
-    const again = await upload(p, pos, [sale, { ...sale, seq: 2 }]);
+    const again = await uploadOffline(p, pos, [sale, { ...sale, seq: 2 }]);
     expect(again.results.map((x) => [x.outcome, x.code])).toEqual([
       ['duplicate', 'ERR_OUT_TRADE_NO_CONFLICT'],
       ['duplicate', 'ERR_OUT_TRADE_NO_CONFLICT'],
     ]);
-    expect(await incidents(p)).toHaveLength(1);
+    expect(await incidentsOf(p)).toHaveLength(1);
     expect(walletBalance(p, 's-002')).toBe(before);
   });
 
@@ -92,19 +74,19 @@ describe('an offline sale whose online attempt under the same out_trade_no took 
     const qr1 = await qrOf(p, 's-001', 2, t);
     const qr2 = await qrOf(p, 's-001', 2, t - 1);
     const before = walletBalance(p, 's-001');
-    expect((await pay(p, pos, 'V-1', 300, qr1)).statusCode).toBe(201);
+    expect((await payWithCode(p, pos, 'V-1', 300, qr1)).statusCode).toBe(201);
     const rev = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/V-1/reverse', {}));
     expect(rev.statusCode, rev.body).toBe(200);
-    expect((await pay(p, pos, 'V-2', 200, qr2)).statusCode).toBe(201);
-    const r = await upload(p, pos, [
-      { seq: 1, out_trade_no: 'V-1', amount: 300, qr_text: qr1, captured_at: at(t) },
-      { seq: 2, out_trade_no: 'V-2', amount: 200, qr_text: qr2, captured_at: at(t) },
+    expect((await payWithCode(p, pos, 'V-2', 200, qr2)).statusCode).toBe(201);
+    const r = await uploadOffline(p, pos, [
+      { seq: 1, out_trade_no: 'V-1', amount: 300, qr_text: qr1, captured_at: isoAt(t) },
+      { seq: 2, out_trade_no: 'V-2', amount: 200, qr_text: qr2, captured_at: isoAt(t) },
     ]);
     expect(r.results.map((x) => [x.outcome, x.code])).toEqual([
       ['rejected', 'ERR_OUT_TRADE_NO_CONFLICT'],
       ['duplicate', null],
     ]);
-    expect(await incidents(p)).toMatchObject([{ kind: 'out_trade_no_conflict', seq: 1, amount: 300 }]);
+    expect(await incidentsOf(p)).toMatchObject([{ kind: 'out_trade_no_conflict', seq: 1, amount: 300 }]);
     expect(walletBalance(p, 's-001')).toBe(before - 200);
   });
 });
@@ -116,18 +98,18 @@ describe('another sale under a seq and out_trade_no already used (a POS numberin
     const pos = deviceSigner(p, 'pos-01');
     const other = await registerPos(p, 'pos-o');
     const t = p.clock.nowSeconds() - 30;
-    const first = await upload(p, pos, [
-      { seq: 1, out_trade_no: 'W-1', amount: 300, uid_hex: '04a1b2c3d4e5f6', captured_at: at(t) },
+    const first = await uploadOffline(p, pos, [
+      { seq: 1, out_trade_no: 'W-1', amount: 300, uid_hex: '04a1b2c3d4e5f6', captured_at: isoAt(t) },
     ]);
     expect(first.results[0]).toMatchObject({ outcome: 'accepted' });
     const qr = await qrOf(p, 's-002', 2, t);
-    const again = { seq: 1, out_trade_no: 'W-1', amount: 450, qr_text: qr, captured_at: at(t) };
+    const again = { seq: 1, out_trade_no: 'W-1', amount: 450, qr_text: qr, captured_at: isoAt(t) };
     for (let i = 0; i < 2; i++) {
-      const r = await upload(p, pos, [again]);
+      const r = await uploadOffline(p, pos, [again]);
       expect(r.results[0]).toMatchObject({ outcome: 'rejected', code: 'ERR_OUT_TRADE_NO_CONFLICT' });
     }
     // the operator learns of the goods handed over, once however often the POS sends it
-    expect(await incidents(p)).toMatchObject([
+    expect(await incidentsOf(p)).toMatchObject([
       {
         kind: 'out_trade_no_conflict',
         source: 'offline_payment',
@@ -139,8 +121,8 @@ describe('another sale under a seq and out_trade_no already used (a POS numberin
     ]);
     // the code was used (docs: a sale refused for its number still used its code)
     const s2 = walletBalance(p, 's-002');
-    const copy = await upload(p, other, [
-      { seq: 1, out_trade_no: 'O-1', amount: 100, qr_text: qr, captured_at: at(t + 1) },
+    const copy = await uploadOffline(p, other, [
+      { seq: 1, out_trade_no: 'O-1', amount: 100, qr_text: qr, captured_at: isoAt(t + 1) },
     ]);
     expect(copy.results[0]).toMatchObject({
       outcome: 'rejected',
@@ -148,7 +130,7 @@ describe('another sale under a seq and out_trade_no already used (a POS numberin
       conflict_device_id: 'pos-01',
     });
     expect(walletBalance(p, 's-002')).toBe(s2);
-    expect((await incidents(p)).map((x) => [x.kind, x.device_id, x.first_device_id])).toEqual([
+    expect((await incidentsOf(p)).map((x) => [x.kind, x.device_id, x.first_device_id])).toEqual([
       ['out_trade_no_conflict', 'pos-01', null],
       ['code_used_twice', 'pos-o', 'pos-01'],
     ]);
@@ -168,7 +150,7 @@ describe('captured_at at the clock tolerance', () => {
       uid_hex: '04a1b2c3d4e5f6',
       captured_at: at,
     });
-    const r = await upload(p, pos, [
+    const r = await uploadOffline(p, pos, [
       tap(1, limit.replace('.000Z', '.0001Z')),
       tap(2, limit.replace('.000Z', '.000000001Z')),
       tap(3, limit),

@@ -8,13 +8,15 @@
  * stored, not even under its Idempotency-Key; sent again once the order has ended, the sale is a
  * duplicate of a captured order, or refused with its incident.
  */
-import type { Incident, OfflineBatchResult } from '@campus-card/core/api';
+import type { OfflineBatchResult } from '@campus-card/core/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../../src/index.js';
 import {
   demoPlatform,
+  incidentsOf,
+  isoAt,
   json,
-  operator,
+  payWithCode,
   qrOf,
   registerPos,
   type Signer,
@@ -28,13 +30,8 @@ afterEach(async () => {
   p = undefined;
 });
 
-const at = (t: number) => new Date(t * 1000).toISOString();
 const post = (pf: MockPlatform, dev: Signer, items: object[], key: string) =>
   pf.app.inject(signed(pf, dev, 'POST', '/v1/payments/offline-batches', { items }, { idempotencyKey: key }));
-const incidents = async (pf: MockPlatform): Promise<Incident[]> =>
-  json<{ data: Incident[] }>(await pf.app.inject(signed(pf, operator(pf), 'GET', '/v1/incidents'))).data;
-const pay = (pf: MockPlatform, dev: Signer, no: string, amount: number, qr: string) =>
-  pf.app.inject(signed(pf, dev, 'POST', '/v1/payments', { out_trade_no: no, amount, qr_text: qr }));
 const offlineRows = (pf: MockPlatform) =>
   (pf.state.db.prepare('SELECT COUNT(*) AS n FROM offline_items').get() as { n: number }).n;
 
@@ -47,16 +44,16 @@ async function setUp(who: string) {
   const qr = await qrOf(pf, who, 2, t);
   // the create lands (processing, awaiting the holder's confirmation) and its answer is lost: the
   // POS hands the goods over offline under the same number
-  const online = await pay(pf, pos, 'BIG-1', 60_000, qr);
+  const online = await payWithCode(pf, pos, 'BIG-1', 60_000, qr);
   expect(online.statusCode, online.body).toBe(201);
   expect(json(online)).toMatchObject({ status: 'processing' });
-  const sale = { seq: 1, out_trade_no: 'BIG-1', amount: 60_000, qr_text: qr, captured_at: at(t) };
+  const sale = { seq: 1, out_trade_no: 'BIG-1', amount: 60_000, qr_text: qr, captured_at: isoAt(t) };
   const other = {
     seq: 2,
     out_trade_no: 'SMALL-1',
     amount: 100,
     uid_hex: '04a1b2c3d4e5f6',
-    captured_at: at(t),
+    captured_at: isoAt(t),
   };
   return { pf, pos, sale, other };
 }
@@ -79,7 +76,7 @@ describe('an offline sale whose online attempt still awaits its confirmation', (
     p = pf;
     const before = walletBalance(p, 'p-001');
     await expectAwaiting(p, await post(p, pos, [sale, other], 'k-1'), '5');
-    expect(await incidents(p)).toEqual([]);
+    expect(await incidentsOf(p)).toEqual([]);
     // the POS's sync reverses the attempt it had no answer to
     const rev = await p.app.inject(signed(p, pos, 'POST', '/v1/payments/BIG-1/reverse', {}));
     expect(json(rev)).toMatchObject({ status: 'reversed' });
@@ -91,7 +88,7 @@ describe('an offline sale whose online attempt still awaits its confirmation', (
       [1, 'rejected', 'ERR_OUT_TRADE_NO_CONFLICT'],
       [2, 'accepted', null],
     ]);
-    expect(await incidents(p)).toMatchObject([
+    expect(await incidentsOf(p)).toMatchObject([
       {
         kind: 'out_trade_no_conflict',
         source: 'offline_payment',
@@ -120,7 +117,7 @@ describe('an offline sale whose online attempt still awaits its confirmation', (
       [2, 'accepted', null, expect.any(String)],
     ]);
     expect(walletBalance(p, 'p-001')).toBe(before - 60_000);
-    expect(await incidents(p)).toEqual([]);
+    expect(await incidentsOf(p)).toEqual([]);
   });
 
   it('failed at its confirmation (the money was not there): refused with an incident', async () => {
@@ -130,6 +127,6 @@ describe('an offline sale whose online attempt still awaits its confirmation', (
     p.clock.advance(5);
     const r = json<OfflineBatchResult>(await post(p, pos, [sale], 'k-3'));
     expect(r.results.map((x) => [x.outcome, x.code])).toEqual([['rejected', 'ERR_OUT_TRADE_NO_CONFLICT']]);
-    expect((await incidents(p)).map((x) => x.kind)).toEqual(['out_trade_no_conflict']);
+    expect((await incidentsOf(p)).map((x) => x.kind)).toEqual(['out_trade_no_conflict']);
   });
 });
