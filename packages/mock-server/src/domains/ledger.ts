@@ -8,8 +8,13 @@
  *
  * @module
  */
-import type { LedgerCheck } from '@campus-card/core/api';
+import { FeeType, type LedgerCheck, TopUpBody } from '@campus-card/core/api';
 import type { Handlers, PlatformState } from '../context.js';
+
+/** The top-up channels (`channel:<name>` accounts). */
+const CHANNELS: readonly string[] = TopUpBody.properties.channel.anyOf.map((c) => c.const);
+/** The fee types (`fees:<school>:<type>` accounts). */
+const FEE_TYPES: readonly string[] = FeeType.anyOf.map((t) => t.const);
 
 /** The wallet account of a person. */
 export const walletAccount = (personId: string): string => `wallet:${personId}`;
@@ -171,6 +176,71 @@ export function checkLedger(state: PlatformState): LedgerCheck {
     }
   ).s;
   if (channels !== -topUps) problems.push(`channels hold ${channels} but top-ups brought in ${topUps}`);
+  // Each journal entry is the posting of an order: its capture (the order's own kind, ref the
+  // order id), a refund of a payment that records it (`<order>/<out_refund_no>`) or the reversal
+  // of a reversed payment (`<order>/reverse`), once. An entry of another kind, of no order or of
+  // a refund never made moves money nobody can explain, though it balances; and the totals read
+  // by kind (a person's summary) would misfile it.
+  const strays = db
+    .prepare(
+      `SELECT j.journal_id, j.ref, j.kind, o.kind AS order_kind FROM journal j
+         LEFT JOIN orders o ON o.order_id = (CASE WHEN instr(j.ref, '/') > 0 THEN substr(j.ref, 1, instr(j.ref, '/') - 1) ELSE j.ref END)
+        WHERE COALESCE(
+          (instr(j.ref, '/') = 0 AND o.kind = j.kind AND j.kind IN ('top_up', 'payment', 'offline_payment', 'fee'))
+          OR (j.kind = 'refund' AND o.kind IN ('payment', 'offline_payment') AND EXISTS (
+                SELECT 1 FROM refunds r WHERE r.order_id = o.order_id AND r.out_refund_no = substr(j.ref, instr(j.ref, '/') + 1)))
+          OR (j.kind = 'reversal' AND o.kind IN ('payment', 'offline_payment') AND o.status = 'reversed'
+              AND j.ref = o.order_id || '/reverse'),
+          0) = 0
+        ORDER BY j.journal_id LIMIT 20`,
+    )
+    .all() as { journal_id: number; ref: string; kind: string; order_kind: string | null }[];
+  for (const j of strays)
+    problems.push(
+      j.order_kind === null
+        ? `journal ${j.journal_id} (${j.kind}) names no order: ${j.ref}`
+        : `journal ${j.journal_id} (${j.kind} ${j.ref}) is no posting of its ${j.order_kind} order`,
+    );
+  const twice = db
+    .prepare(
+      'SELECT ref, kind, COUNT(*) AS n FROM journal GROUP BY ref, kind HAVING n > 1 ORDER BY ref LIMIT 20',
+    )
+    .all() as { ref: string; kind: string; n: number }[];
+  for (const t of twice) problems.push(`${t.n} journal entries post the ${t.kind} ${t.ref}`);
+  // Every account is one the platform opens: a person's wallet, a merchant's account, a school's
+  // fee account of a fee type, a top-up channel. Money in any other is outside every check above.
+  const unknown = db
+    .prepare(
+      `SELECT account FROM (SELECT account FROM accounts UNION SELECT account FROM postings) WHERE NOT (
+         (substr(account, 1, 7) = 'wallet:' AND EXISTS (SELECT 1 FROM people WHERE person_id = substr(account, 8)))
+         OR (substr(account, 1, 9) = 'merchant:' AND EXISTS (SELECT 1 FROM merchants WHERE merchant_id = substr(account, 10)))
+         OR account IN (SELECT 'channel:' || value FROM json_each(?))
+         OR account IN (SELECT 'fees:' || s.school_id || ':' || t.value FROM schools s, json_each(?) t)
+       ) ORDER BY account LIMIT 20`,
+    )
+    .all(JSON.stringify(CHANNELS), JSON.stringify(FEE_TYPES)) as { account: string }[];
+  for (const u of unknown) problems.push(`account ${u.account} is no account the platform opens`);
+  // A payment's refunds add up to what it says it returned (a reversal returns the rest too).
+  const refundsOff = db
+    .prepare(
+      `SELECT o.out_trade_no, o.status, o.amount, o.refunded_amount, COALESCE(SUM(r.amount), 0) AS refunds
+         FROM orders o LEFT JOIN refunds r ON r.order_id = o.order_id
+        WHERE o.kind IN ('payment', 'offline_payment') AND o.status IN ('success', 'reversed')
+        GROUP BY o.order_id
+       HAVING (o.status = 'success' AND refunds <> o.refunded_amount) OR refunds > o.refunded_amount OR o.refunded_amount > o.amount
+        ORDER BY o.order_id LIMIT 20`,
+    )
+    .all() as {
+    out_trade_no: string;
+    status: string;
+    amount: number;
+    refunded_amount: number;
+    refunds: number;
+  }[];
+  for (const r of refundsOff)
+    problems.push(
+      `${r.status} order ${r.out_trade_no} of ${r.amount} returned ${r.refunded_amount} but its refunds sum to ${r.refunds}`,
+    );
   const entries = (db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
   return {
     balanced: problems.length === 0,

@@ -8,7 +8,7 @@ import { hash as digestOf } from 'node:crypto';
 import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/core/api';
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
-import { iso, parseIso, parseIsoBound } from '../lib/clock.js';
+import { CLOCK_MAX_MS, iso, parseIso, parseIsoBound } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import {
@@ -634,12 +634,15 @@ export const paymentHandlers: Handlers = {
     if (sums.net !== sums.topped + sums.back - sums.spent - sums.fees) {
       throw new Error(`wallet ${person.person_id}: a posting of an unknown journal kind`);
     }
+    // A bound rounded up past the last millisecond a Timestamp can write (a fraction beyond
+    // 9999-12-31T23:59:59.999Z) is answered as it was given: iso() would write a five-digit year.
+    const bound = (ms: number, text: string) => (ms <= CLOCK_MAX_MS ? iso(ms) : text);
     return {
       status: 200,
       body: {
         person_id: person.person_id,
-        from: iso(from),
-        to: iso(to),
+        from: bound(from, ctx.query.from),
+        to: bound(to, ctx.query.to),
         spent: sums.spent,
         refunded: sums.back,
         topped_up: sums.topped,
