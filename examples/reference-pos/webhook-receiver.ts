@@ -8,8 +8,17 @@
  * platform's keys again at most once per {@link KEY_REFRESH_COOLDOWN_MS} (a push refused meanwhile
  * is retried by the platform, which redelivers anything not answered 2xx).
  *
+ * A push is signed for the URL it was sent to, its authority (`@authority`: host and port) included,
+ * so a push another receiver got cannot be replayed here. The receiver checks it against its own
+ * authority: the `Host` it sees, or, behind a proxy or load balancer that rewrites `Host` (a TLS
+ * terminator forwarding `https://hooks.school.example/webhook` to `http://127.0.0.1:7001/webhook`),
+ * the authority of its subscribed URL, `PUBLIC_URL` (`verifyPush`'s `authority` option). The path
+ * and query are covered too: a proxy must forward them unchanged.
+ *
  * Environment (as the conformance suite's webhook plan sets it): `PLATFORM_URL` (the platform;
  * its push keys are at `GET /v1/platform/keys`), `PORT` (listen on 127.0.0.1:PORT, `POST /webhook`).
+ * Optional: `PUBLIC_URL`, the URL the platform pushes to when it is not `http://127.0.0.1:PORT/webhook`
+ * (its path replaces `/webhook`).
  *
  * @module
  */
@@ -19,6 +28,10 @@ import { importVerifyKey, type VerifyKey, verifyPush } from '@campus-card/core/h
 
 const platformUrl = process.env.PLATFORM_URL ?? 'http://127.0.0.1:4010';
 const port = Number(process.env.PORT ?? 7001);
+/** The subscribed URL, when the platform reaches this receiver under another authority (a proxy). */
+const publicUrl = process.env.PUBLIC_URL ? new URL(process.env.PUBLIC_URL) : undefined;
+/** The path pushes arrive at. */
+const pushPath = publicUrl?.pathname ?? '/webhook';
 
 /** Largest request body read, in bytes: a push is a small JSON event (the platform's own limit is 256 KiB). */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -57,7 +70,8 @@ createServer((req, res) => {
     else chunks.length = 0; // read to the end, keep nothing
   });
   req.on('end', async () => {
-    if (req.method !== 'POST' || req.url !== '/webhook') {
+    const target = req.url ?? '';
+    if (req.method !== 'POST' || target.split('?')[0] !== pushPath) {
       res.writeHead(req.method === 'GET' ? 200 : 404).end();
       return;
     }
@@ -69,12 +83,16 @@ createServer((req, res) => {
     const result = await verifyPush(
       {
         method: 'POST',
-        url: req.url, // the target as received; the authority is the Host header (RFC 9421 §2.2)
-        headers: req.headers as Record<string, string>,
+        url: target, // the target as received: `@path` and `@query` are read from it verbatim
+        headers: req.headers,
         body,
+        // behind a TLS terminator: the subscribed URL's scheme decides its default port
+        ...(publicUrl === undefined ? {} : { scheme: publicUrl.protocol.slice(0, -1) }),
       },
       {
         now: Date.now(),
+        // `@authority`: the subscribed URL's behind a proxy, else this request's `Host` (RFC 9421 §2.2.3)
+        ...(publicUrl === undefined ? {} : { authority: publicUrl.host }),
         keyLookup: async (kid) => {
           if (!keys.has(kid) && (keyFetch || Date.now() - lastKeyFetch >= KEY_REFRESH_COOLDOWN_MS)) {
             await refreshKeys().catch(() => undefined);
@@ -94,5 +112,7 @@ createServer((req, res) => {
     res.writeHead(204).end();
   });
 }).listen(port, '127.0.0.1', () =>
-  process.stderr.write(`webhook receiver on http://127.0.0.1:${port}/webhook\n`),
+  process.stderr.write(
+    `webhook receiver on http://127.0.0.1:${port}${pushPath}${publicUrl ? ` for ${publicUrl.href}` : ''}\n`,
+  ),
 );
