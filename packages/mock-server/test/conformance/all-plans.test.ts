@@ -55,6 +55,7 @@ describe('the full set of plans through the CLI', () => {
       'tampered-body-refused',
       'stale-push-refused',
       'wrong-key-refused',
+      'other-receiver-push-refused',
     ];
     writeFileSync(
       file,

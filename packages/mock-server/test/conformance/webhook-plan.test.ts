@@ -20,7 +20,7 @@ describe('webhook receiver plan', () => {
     expect(withStatus(plan, 'FAILED')).toEqual([]);
     expect(withStatus(plan, 'WARNING')).toEqual([]);
     expect(plan.status).toBe('PASSED');
-    expect(plan.modules[0]?.conditions.length).toBe(7);
+    expect(plan.modules[0]?.conditions.length).toBe(8);
   }, 60_000);
 
   it('a receiver that accepts unsigned pushes is caught', async () => {
@@ -31,6 +31,7 @@ describe('webhook receiver plan', () => {
     expect(withStatus(plan, 'FAILED').sort()).toEqual(
       [
         'push-signatures/bad-signature-refused',
+        'push-signatures/other-receiver-push-refused',
         'push-signatures/stale-push-refused',
         'push-signatures/tampered-body-refused',
         'push-signatures/unsigned-push-refused',

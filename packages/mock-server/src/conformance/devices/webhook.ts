@@ -35,6 +35,8 @@ interface PushVariant {
   readonly signed?: boolean;
   readonly flipSignature?: boolean;
   readonly otherKey?: boolean;
+  /** Sign for this URL instead of the receiver's (a push another receiver got, replayed here). */
+  readonly signedFor?: string;
 }
 
 async function sendPush(t: WebhookTarget, v: PushVariant = {}): Promise<number> {
@@ -52,7 +54,7 @@ async function sendPush(t: WebhookTarget, v: PushVariant = {}): Promise<number> 
   };
   if (v.signed !== false) {
     const h = signPush({
-      url: t.url,
+      url: v.signedFor ?? t.url,
       body: new TextEncoder().encode(body),
       pushId: v.pushId ?? `push_${randomBytes(6).toString('hex')}`,
       keyId: key.kid,
@@ -127,6 +129,20 @@ export const pushSignatureModule: ModuleDef<WebhookTarget> = {
     await ctx.check(
       m('wrong-key-refused', "A push signed by another key under the platform's key id is refused."),
       async () => refused(await sendPush(t, { otherKey: true }), 'a push signed by another key'),
+    );
+    await ctx.check(
+      m(
+        'other-receiver-push-refused',
+        "A push signed for another receiver's URL (another authority, the same path) is refused: a receiver must not take a push replayed to it by the one it was meant for.",
+      ),
+      async () => {
+        const other = new URL(t.url);
+        other.hostname = 'other-receiver.example';
+        return refused(
+          await sendPush(t, { signedFor: other.href }),
+          "a push signed for another receiver's URL",
+        );
+      },
     );
     await ctx.check(
       m(
