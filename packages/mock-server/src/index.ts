@@ -32,7 +32,13 @@ export {
   createClock,
   type VirtualClock,
 } from './lib/clock.js';
-export { MIGRATIONS, type Migration, NotAPlatformDatabaseError, SchemaTooNewError } from './lib/db.js';
+export {
+  MIGRATIONS,
+  type Migration,
+  NotAPlatformDatabaseError,
+  OrphanWalError,
+  SchemaTooNewError,
+} from './lib/db.js';
 export type { FaultDecision, FaultInjector, FaultSite } from './lib/faults.js';
 export type { Batch, GroupCommit, GroupCommitStats } from './lib/group-commit.js';
 export type { RandomTokens } from './lib/random-token.js';

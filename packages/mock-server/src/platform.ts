@@ -295,13 +295,22 @@ export async function createMockPlatform(options: MockPlatformOptions = {}): Pro
     forgetTrustCaches(state);
     forgetNoncesPrunedUntil(state);
   });
-  // The platform's push-signing key exists from the start, so no read (GET /v1/platform/keys)
-  // ever writes it.
-  state.tx(() => platformKey(state));
-  const app = buildApp(state, handlers, {
-    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
-    ...(options.checkResponses === undefined ? {} : { checkResponses: options.checkResponses }),
-  });
+  let app: FastifyInstance;
+  try {
+    // The platform's push-signing key exists from the start, so no read (GET /v1/platform/keys)
+    // ever writes it.
+    state.tx(() => platformKey(state));
+    app = buildApp(state, handlers, {
+      ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+      ...(options.checkResponses === undefined ? {} : { checkResponses: options.checkResponses }),
+    });
+  } catch (error) {
+    // (the write lock held elsewhere past the busy timeout, a full disk): nothing is left open
+    await checkpointer?.close();
+    if (db.open) db.close();
+    await recorder.close();
+    throw error;
+  }
   dispatcher = createPushDispatcher(state, options.pushIntervalMs ?? 200);
   // Once a second: settle due orders; once a minute (every second while a backlog is left):
   // prune nonces and idempotency records past their use.

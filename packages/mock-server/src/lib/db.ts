@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ensureDir } from './ensure-dir.js';
@@ -293,9 +294,18 @@ export async function beginImmediateAsync(db: Db, timeoutMs: number): Promise<vo
 /**
  * Opens (and migrates) the database. `:memory:` for tests; a file path otherwise, whose
  * directory is created. WAL mode, synchronous NORMAL, foreign keys on.
+ *
+ * @throws {@link OrphanWalError} when the file is missing or empty but its `-wal` holds transactions.
+ * @throws {@link NotAPlatformDatabaseError} for another program's SQLite database.
+ * @throws {@link SchemaTooNewError} for a database of a newer version of the platform.
+ * @throws a better-sqlite3 `SqliteError` (`SQLITE_NOTADB`, `SQLITE_CORRUPT`, …) for a file that is
+ *   not a SQLite database, or a damaged one.
  */
 export function openDatabase(path: string): Db {
-  if (path !== ':memory:') ensureDir(dirname(path));
+  if (path !== ':memory:' && path !== '') {
+    ensureDir(dirname(path));
+    refuseOrphanWal(path);
+  }
   const db = new Database(path);
   try {
     db.pragma('busy_timeout = 5000');
@@ -310,6 +320,54 @@ export function openDatabase(path: string): Db {
     throw error;
   }
   return db;
+}
+
+/** The size of the WAL header, bytes: a WAL no longer than it holds no transaction. */
+const WAL_HEADER_BYTES = 32;
+
+/**
+ * The database file is missing (or empty) but its write-ahead log (`<path>-wal`) holds
+ * transactions: the file was deleted, moved or replaced while the log still had commits not yet
+ * copied into it. SQLite would delete that log without a word and start an empty database, losing
+ * them; the platform refuses instead, and leaves both as they are. Put the database file back, or,
+ * to start afresh, delete the `-wal` and `-shm` files too (or use another `--db`).
+ */
+export class OrphanWalError extends Error {
+  /** Stable error code. */
+  readonly code = 'ERR_ORPHAN_WAL';
+  /** The database file that is missing or empty. */
+  readonly path: string;
+  /** The write-ahead log found without it. */
+  readonly walPath: string;
+  constructor(path: string, walPath: string) {
+    super(
+      `the write-ahead log ${walPath} holds transactions, but the database file beside it is missing or empty (it was deleted or replaced): it was left as it was; put the database file back, or delete ${walPath} and ${path}-shm too to start afresh`,
+    );
+    this.name = 'OrphanWalError';
+    this.path = path;
+    this.walPath = walPath;
+  }
+}
+
+/**
+ * Throws {@link OrphanWalError} when `path` is missing or empty and `<path>-wal` holds more than
+ * its header. (A new database has its first page written when it is switched to WAL, before its
+ * log is made: an empty file with a log is never one the platform is creating.)
+ */
+function refuseOrphanWal(path: string): void {
+  const walPath = `${path}-wal`;
+  let orphan: boolean;
+  try {
+    const wal = statSync(walPath, { throwIfNoEntry: false });
+    const file = statSync(path, { throwIfNoEntry: false });
+    orphan =
+      wal?.isFile() === true &&
+      wal.size > WAL_HEADER_BYTES &&
+      (file === undefined || (file.isFile() && file.size === 0));
+  } catch {
+    return; // (a path the system refuses to look at: opening it reports why)
+  }
+  if (orphan) throw new OrphanWalError(path, walPath);
 }
 
 /**
@@ -363,9 +421,13 @@ export class SchemaTooNewError extends Error {
 
 /**
  * Applies every migration not yet recorded in `schema_migrations`. Returns the versions applied.
- * Each runs in a write transaction (`BEGIN IMMEDIATE`) that checks again, inside it, whether it is
- * recorded: a second process opening the same file meanwhile waits for the first, then finds the
- * work done instead of running it twice.
+ * They all run in one write transaction (`BEGIN IMMEDIATE`), so that a start that fails part-way
+ * (a full disk, data a migration cannot take) leaves the database at the version it had, which the
+ * version of the platform that wrote it still opens: were each committed on its own, the database
+ * would stay at a version in between, newer than that version knows ({@link SchemaTooNewError})
+ * and not the one this version needs. Inside the transaction it checks again what is recorded: a
+ * second process opening the same file meanwhile waits for the first, then finds the work done
+ * instead of running it twice.
  *
  * @throws {@link SchemaTooNewError} when the database records a migration newer than any known here.
  */
@@ -374,23 +436,27 @@ export function migrate(db: Db): number[] {
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
   const known = (MIGRATIONS.at(-1) as Migration).version;
-  const newest = (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null })
-    .v;
-  if (newest !== null && newest > known) throw new SchemaTooNewError(newest, known);
+  const newestStmt = db.prepare('SELECT MAX(version) AS v FROM schema_migrations');
+  const checkNewest = () => {
+    const newest = (newestStmt.get() as { v: number | null }).v;
+    if (newest !== null && newest > known) throw new SchemaTooNewError(newest, known);
+  };
+  checkNewest();
   const recorded = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  const applied: number[] = [];
-  for (const m of MIGRATIONS) {
-    if (recorded.get(m.version) !== undefined) continue;
-    const ran = db
-      .transaction(() => {
-        if (recorded.get(m.version) !== undefined) return false;
+  const pending = () => MIGRATIONS.filter((m) => recorded.get(m.version) === undefined);
+  if (pending().length === 0) return [];
+  return db
+    .transaction(() => {
+      // again, under the lock: another process may have migrated meanwhile (with a newer version)
+      checkNewest();
+      const applied: number[] = [];
+      for (const m of pending()) {
         db.exec(m.sql);
         record.run(m.version, m.name, Date.now());
-        return true;
-      })
-      .immediate();
-    if (ran) applied.push(m.version);
-  }
-  return applied;
+        applied.push(m.version);
+      }
+      return applied;
+    })
+    .immediate();
 }

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { resolve } from 'node:path';
 import type { Db } from './db.js';
 
 /** One open batch: a promise settled by its COMMIT (or its failure). */
@@ -93,6 +94,45 @@ export interface GroupCommitOptions {
 
 const RESOLVED = Promise.resolve();
 
+/** What a group commit shows the others of its thread on the same file (see {@link siblingsOf}). */
+interface Sibling {
+  readonly db: Db;
+  /** Whether a batch is open (it holds the file's write lock until its COMMIT). */
+  holds(): boolean;
+  flush(): void;
+}
+
+/**
+ * The enabled group commits of this thread, by database file. A batch holds the file's write lock
+ * until its COMMIT, which runs on this thread (`setImmediate`): another connection of this thread on
+ * the same file (a second platform serving it, in the same process) that waits for the lock in
+ * `beginImmediate` stops the event loop, so the COMMIT it waits for can never run, and it fails with
+ * `SQLITE_BUSY` after the whole busy timeout. So it commits their open batches first.
+ */
+const onFile = new Map<string, Set<WeakRef<Sibling>>>();
+
+/**
+ * The group commits on `db`'s file (none for a memory database). Held weakly: a platform dropped
+ * without `close()` is not kept alive by it. Closed and collected ones are dropped here.
+ */
+function siblingsOf(db: Db): Set<WeakRef<Sibling>> | undefined {
+  for (const [file, set] of onFile) {
+    for (const ref of set) {
+      const s = ref.deref();
+      if (s === undefined || !s.db.open) set.delete(ref);
+    }
+    if (set.size === 0) onFile.delete(file);
+  }
+  if (db.memory) return undefined;
+  const file = resolve(db.name);
+  let set = onFile.get(file);
+  if (set === undefined) {
+    set = new Set();
+    onFile.set(file, set);
+  }
+  return set;
+}
+
 /** Poll period while the write lock is held elsewhere (see `beginImmediate`), ms. */
 const BUSY_POLL_MS = 0.2;
 
@@ -139,18 +179,48 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
     db.exec('PRAGMA busy_timeout = 0');
     try {
       const deadline = performance.now() + busyTimeoutMs;
+      let released = false;
       for (;;) {
         try {
           db.exec('BEGIN IMMEDIATE');
           return;
         } catch (err) {
           if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw err;
+          // The lock may be held on this thread, by another group commit on this file: its batch
+          // is committed now (it would be at the end of this turn). A transaction of another
+          // connection of this thread that is no batch (a demo loading across turns) cannot end
+          // while this thread waits: fail now, not after the whole busy timeout.
+          if (!released) {
+            released = true;
+            if (releaseSiblings()) continue;
+          }
+          if (siblingInTransaction()) throw err;
         }
         Atomics.wait(sleeper, 0, 0, BUSY_POLL_MS);
       }
     } finally {
       db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     }
+  }
+
+  /** Commits the open batches of the other group commits of this thread on this file; whether there were any. */
+  function releaseSiblings(): boolean {
+    let any = false;
+    for (const ref of siblings ?? []) {
+      const s = ref.deref();
+      if (s === undefined || s === me || !s.db.open || !s.holds()) continue;
+      s.flush();
+      any = true;
+    }
+    return any;
+  }
+
+  function siblingInTransaction(): boolean {
+    for (const ref of siblings ?? []) {
+      const s = ref.deref();
+      if (s !== undefined && s !== me && s.db.open && s.db.inTransaction) return true;
+    }
+    return false;
   }
 
   function flush(): void {
@@ -200,6 +270,10 @@ export function createGroupCommit(db: Db, options: GroupCommitOptions = {}): Gro
       }
     }
   }
+
+  const me: Sibling = { db, holds: () => open !== undefined, flush };
+  const siblings = enabled ? siblingsOf(db) : undefined;
+  siblings?.add(new WeakRef(me));
 
   return {
     enabled,
