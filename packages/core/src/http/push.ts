@@ -102,11 +102,21 @@ export function signPush(options: SignPushOptions): PushHeaders {
 export interface VerifyPushOptions extends Omit<VerifyRequestOptions, 'requiredComponents'> {
   /**
    * The authority (`host` or `host:port`, as in the URL the receiver is subscribed at) the push
-   * must have been signed for. Default: the request's own, its `Host` header (over HTTP/2,
-   * `:authority`; for an absolute URL, the URL's). Give it where the `Host` a receiver sees is not the subscribed URL's (behind
-   * a proxy that rewrites it), and to refuse a push replayed to this receiver with another
-   * receiver's `Host`. It is normalised like `Host` (lowercased, the scheme's default port
-   * dropped).
+   * must have been signed for. Default: the request's own: its `Host` header (over HTTP/2,
+   * `:authority`), or, for an absolute-form target (`POST https://a.example/x`), the target's,
+   * which then wins over `Host` (RFC 9112 §3.2.2). The request's authority is the sender's to
+   * choose: give this option to refuse a push replayed to this receiver with another receiver's
+   * authority (a `Host` check in front of the handler, e.g. a virtual host, does not see an
+   * absolute-form target's), and where the `Host` a receiver sees is not the subscribed URL's
+   * (behind a proxy that rewrites it).
+   *
+   * It is normalised as the platform normalises the subscribed URL's (the WHATWG URL host:
+   * lowercased, IPv6 in canonical form, the port without leading zeros), and its port is dropped
+   * when it is the default one of the request's `scheme` (the receiver's configuration, never an
+   * absolute-form target's when `scheme` is given), else of an absolute URL's scheme, else of
+   * `http`. So with an origin-form `url` and no `scheme`, `'b.example:443'` stays `b.example:443`
+   * and refuses the pushes signed for `https://b.example/`: give `scheme: 'https'`, or leave the
+   * default port out.
    */
   readonly authority?: string;
 }
@@ -116,12 +126,30 @@ const AUTHORITY = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9
 const ABSOLUTE_HTTP_URL = /^https?:\/\//i;
 
 /**
+ * `authority` as the platform's signer reads it from the subscribed URL `scheme://authority/`: the
+ * WHATWG URL host (lowercased, percent-decoded, IDN to punycode, IP literals in canonical form,
+ * the port without leading zeros and left out when it is the scheme's default). `undefined` when
+ * no URL has that authority (no push can have been signed for it).
+ */
+function normaliseAuthority(authority: string, scheme: string): string | undefined {
+  try {
+    return new URL(`${scheme === 'https' ? 'https' : 'http'}://${authority}/`).host;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The request as the receiver at `authority` sees it: an origin-form target whose `Host` is
- * `authority` (an absolute URL gives its scheme, path and query; its own authority is dropped).
+ * `authority` (an absolute URL gives its path and query; its own authority is dropped). The
+ * scheme that decides the default port is the request's `scheme` (the receiver's configuration),
+ * else an absolute URL's, else `http`: never an absolute-form target's when `scheme` is given,
+ * so that a sender cannot pick which port of the authority counts as the default one.
+ * `undefined` when `authority` is no URL's.
  */
 function atAuthority(request: HttpRequestLike & { readonly body: Uint8Array }, authority: string) {
   let url = request.url;
-  let scheme = request.scheme;
+  let scheme = typeof request.scheme === 'string' ? request.scheme.toLowerCase() : undefined;
   if (ABSOLUTE_HTTP_URL.test(url)) {
     let parsed: URL;
     try {
@@ -130,17 +158,14 @@ function atAuthority(request: HttpRequestLike & { readonly body: Uint8Array }, a
       return request; // not a URL: it fails as it is
     }
     url = parsed.pathname + parsed.search;
-    scheme = parsed.protocol.slice(0, -1);
+    scheme ??= parsed.protocol.slice(0, -1);
   }
+  scheme ??= 'http';
+  const host = normaliseAuthority(authority, scheme);
+  if (host === undefined) return undefined;
   // (names lowercased, so this replaces every `Host` the request had)
-  const headers = { ...headersToRecord(request.headers), host: authority };
-  return {
-    method: request.method,
-    url,
-    headers,
-    body: request.body,
-    ...(scheme === undefined ? {} : { scheme }),
-  };
+  const headers = { ...headersToRecord(request.headers), host };
+  return { method: request.method, url, headers, body: request.body, scheme };
 }
 
 /** A verified push. */
@@ -156,13 +181,14 @@ export type VerifyPushResult = VerifyPushSuccess | Exclude<VerifyResult, VerifyS
  * Verifies a received push: an RFC 9421 signature covering `@method`, `@authority`, `@path`,
  * `@query`, `content-digest` and `push-id`, a matching body digest, `created` within ±tolerance
  * (default 300 s) and, with a `nonceStore`, a fresh nonce. The authority is the request's (its
- * `Host`), or `options.authority`: a push signed for another receiver's URL is `ERR_SIG_INVALID`,
- * and one without a `Host` (and no `authority` option) cannot be verified.
+ * `Host`, or an absolute-form target's), or `options.authority`: a push signed for another
+ * receiver's URL is `ERR_SIG_INVALID`, and one without a `Host` (and no `authority` option) cannot
+ * be verified. Only `options.authority` stops a replay whose sender sets the authority itself.
  *
  * @param request - method, URL (absolute or origin-form + `Host`), headers and the **raw** body bytes.
  * @param options - the platform key lookup, clock and policy.
  * @returns the verification result, with `pushId` on success.
- * @throws TypeError (rejects) when `options.authority` is not a `host` or `host:port`.
+ * @throws TypeError (rejects) when `options.authority` is not a `host` or `host:port` that a URL can have.
  *
  * @example
  * ```ts
@@ -178,11 +204,14 @@ export async function verifyPush(
     throw new TypeError('authority must be a host or host:port');
   }
   let seen: HttpRequestLike & { readonly body: Uint8Array } = request;
-  if (authority !== undefined) seen = atAuthority(request, authority);
-  else if (!ABSOLUTE_HTTP_URL.test(request.url) && getHeader(request.headers, 'host') === undefined) {
+  if (authority !== undefined) {
+    const pinned = atAuthority(request, authority);
+    if (pinned === undefined) throw new TypeError('authority must be a host or host:port');
+    seen = pinned;
+  } else if (!ABSOLUTE_HTTP_URL.test(request.url) && getHeader(request.headers, 'host') === undefined) {
     // HTTP/2 (Node's compatibility API): the authority comes as `:authority`, not `Host`
     const h2 = getHeader(request.headers, ':authority');
-    if (h2 !== undefined && AUTHORITY.test(h2)) seen = atAuthority(request, h2);
+    if (h2 !== undefined && AUTHORITY.test(h2)) seen = atAuthority(request, h2) ?? request;
   }
   const result = await verifyRequest(seen, { ...rest, requiredComponents: PUSH_COVERED_COMPONENTS });
   if (!result.ok) return result;

@@ -26,7 +26,11 @@ export interface PushReceiverOptions {
   readonly nonceStore?: NonceStore;
   /**
    * Scheme of an origin-form target (Node, raw body); default `'https'`. It decides which port of
-   * the `Host` is the default one, left out of the `@authority` a push signature covers.
+   * the `Host` is the default one, left out of the `@authority` a push signature covers, and,
+   * for every request (a fetch `Request` too, whose URL's scheme behind a TLS-terminating proxy is
+   * `http`), which port of {@link PushReceiverOptions.authority} is: with the default,
+   * `authority: 'b.example:443'` is `b.example`, and `'b.example:80'` stays `b.example:80` (give
+   * `scheme: 'http'` for a receiver subscribed at `http://b.example/`, or leave the port out).
    */
   readonly scheme?: string;
   /**
