@@ -74,7 +74,11 @@ export interface EventOutbox {
    * every upload): written durably to `quarantine.jsonl`, then no longer pending. Resolves false
    * when `seq` is not pending.
    *
-   * @throws {@link GateClientError} `ERR_GATE_OUTBOX_IO` when the write fails (the event stays pending).
+   * @throws {@link GateClientError} `ERR_GATE_OUTBOX_IO` when the write fails. The line may have
+   *   reached the file all the same (only its fsync failed), so the outbox is then unusable until
+   *   it is opened again, which reads what the file holds: the event set aside, or still pending.
+   *   (Kept pending in memory, it could be uploaded, accepted and acknowledged, and still be listed
+   *   as set aside after a restart, for an operator to release and upload twice.)
    */
   quarantine(seq: number, reason: QuarantineReason): Promise<boolean>;
   /** The events set aside, oldest first (kept across restarts), released ones excepted. */
@@ -387,6 +391,7 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       return pendingEvents.slice(0, limit);
     },
     ack(seqs) {
+      if (closed) return Promise.reject(new GateClientError('ERR_GATE_CLOSED', 'the outbox is closed'));
       const set = new Set(seqs);
       return run(async () => {
         let n = 0;
@@ -407,12 +412,14 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
     quarantine(seq, reason) {
       if (closed) return Promise.reject(new GateClientError('ERR_GATE_CLOSED', 'the outbox is closed'));
       return run(async () => {
+        if (broken !== undefined) throw ioError('the outbox is unusable after a failed write', broken);
         const i = pendingEvents.findIndex((e) => e.seq === seq);
         if (i === -1) return false;
         const q: QuarantinedEvent = { event: pendingEvents[i] as DeviceEvent, reason: { ...reason } };
         try {
           await appendQuarantine(`${JSON.stringify(q)}\n`);
         } catch (err) {
+          broken = err; // the next open decides (see the TSDoc)
           throw ioError('outbox quarantine write failed', err);
         }
         quarantinedSeqs.add(seq);

@@ -106,3 +106,35 @@ describe('EventOutbox.release on a failing disk', () => {
     await c.close();
   });
 });
+
+describe('EventOutbox.quarantine on a failing disk', () => {
+  it('a failed quarantine write stops the outbox; the next open lists the event set aside or pending, never both', async () => {
+    const a = await openEventOutbox({ dir: data.dir, firstSeq: 1 });
+    for (let i = 1; i <= 3; i++) await a.append(ev(i));
+    // the whole line but its newline reaches the file, then the write fails
+    const line = JSON.stringify({ event: { seq: 2, ...ev(2) }, reason });
+    const undo = await failWrites((t) => t.includes('"reason"'), line.length);
+    try {
+      await expect(a.quarantine(2, reason)).rejects.toMatchObject({ code: 'ERR_GATE_OUTBOX_IO' });
+    } finally {
+      undo();
+    }
+    // stopped: nothing more is written that a reopen would contradict
+    await expect(a.quarantine(3, reason)).rejects.toMatchObject({ code: 'ERR_GATE_OUTBOX_IO' });
+    await expect(a.append(ev(4))).rejects.toMatchObject({ code: 'ERR_GATE_OUTBOX_IO' });
+    await a.close();
+    const b = await openEventOutbox({ dir: data.dir, firstSeq: 1 });
+    const listed = b.quarantined().map((q) => q.event.seq);
+    const pending = b.pending().map((e) => e.seq);
+    expect(pending.filter((s) => listed.includes(s))).toEqual([]);
+    expect([...listed, ...pending].sort()).toEqual([1, 2, 3]);
+    await b.close();
+  });
+
+  it('an ack after close is refused (a compaction then would reopen the journal for good)', async () => {
+    const a = await openEventOutbox({ dir: data.dir, firstSeq: 1, compactAfter: 1 });
+    await a.append(ev(1));
+    await a.close();
+    await expect(a.ack([1])).rejects.toMatchObject({ code: 'ERR_GATE_CLOSED' });
+  });
+});
