@@ -29,6 +29,7 @@ import type {
 import { reasonForCoreCode } from './decision.js';
 import { isVerifierError } from './errors.js';
 import { findPhysicalCard, isPhysicalCardTap, type PhysicalCardTap } from './physical-card.js';
+import { subjectProblem } from './policy/evaluate-policy.js';
 import { createPassbackState, type PassbackSnapshot, type PassbackState } from './policy/passback-state.js';
 import {
   createPolicyEvaluator,
@@ -170,26 +171,32 @@ export interface VerifierOptions {
 
 /** Options of a scan. */
 export interface VerifyContext {
-  /** The reader's clock, unix seconds. Required: there is no hidden clock. */
+  /**
+   * The reader's clock, unix seconds. Required: there is no hidden clock. Every method that takes
+   * a `now` refuses one that is not a number from 0 to below 10^11 (NaN, a negative reading, or
+   * milliseconds such as `Date.now()`): `verify`, `recordUse` and the loads answer
+   * `INTERNAL_ERROR` and change nothing; the other methods throw a `TypeError`.
+   */
   readonly now: number;
   /** The reader: its id, policy, zone and direction. */
   readonly reader: ReaderContext;
 }
 
 /**
- * Whether `now` can be a reading of a clock in unix seconds: a finite number below 10^11 (the
- * year 5138). A reading in milliseconds (`Date.now()`, about 1.7 × 10^12) is the usual mistake: it
- * would be recorded as the last sync and make every code look too old.
+ * Whether `now` can be a reading of a clock in unix seconds: a number from 0 (1970, a clock reset)
+ * to below 10^11 (the year 5138); a fraction is allowed. A reading in milliseconds (`Date.now()`,
+ * about 1.7 × 10^12) is the usual mistake: it would be recorded as the last sync and make every code
+ * look too old. A negative reading is a bug no clock makes, and the replay window cannot hold it.
  */
 function isUnixSeconds(now: unknown): now is number {
-  return typeof now === 'number' && Number.isFinite(now) && Math.abs(now) < 1e11;
+  return typeof now === 'number' && now >= 0 && now < 1e11;
 }
 
 /** The message for a `now` that {@link isUnixSeconds} refuses. */
 function nowProblem(what: string, now: unknown): string {
-  return typeof now === 'number' && Number.isFinite(now)
-    ? `${what} must be unix seconds, not milliseconds (${now} is after the year 5000)`
-    : `${what} (unix seconds) is required`;
+  if (typeof now !== 'number' || Number.isNaN(now)) return `${what} (unix seconds) is required`;
+  if (now < 0) return `${what} must be unix seconds, not negative (${now})`;
+  return `${what} must be unix seconds, not milliseconds (${now} is after the year 5000)`;
 }
 
 /** Staleness of one piece of material, as {@link Verifier.status} reports it. */
@@ -266,8 +273,11 @@ export interface Verifier {
    * decision online and offline (C2). A pass is recorded (anti-passback) only by its `commit()`,
    * which the caller makes once it admits the card.
    *
-   * @throws `TypeError` without a finite `context.now` or a `context.reader`; `Error` for an
-   * invalid reader policy (which {@link Verifier.verify} answers `INTERNAL_ERROR`).
+   * @throws `TypeError` without a `context.now` in unix seconds (see {@link VerifyContext.now}) or a
+   *   `context.reader`, or for a `subject` that is not a {@link PolicySubject} (`school` and `cardId`
+   *   non-empty strings, `role` a known role, `groups` an array of strings, `scene` absent or a
+   *   non-negative integer, `mode` absent or a known mode); `Error` for an invalid reader policy
+   *   (which {@link Verifier.verify} answers `INTERNAL_ERROR`).
    */
   checkPolicy(subject: PolicySubject, context: VerifyContext): PolicyStepOutcome;
   /**
@@ -286,7 +296,12 @@ export interface Verifier {
    * truncate the journal file to the returned `validByteLength` before appending again. After the
    * next {@link snapshot} is safely stored, the journal can be emptied.
    *
-   * @throws `VerifierError` `ERR_REPLAY_JOURNAL_CORRUPT` for damage before the last record.
+   * @throws `TypeError` with a custom `replayStore`, or for a `now` that is not unix seconds;
+   *   `VerifierError` `ERR_REPLAY_JOURNAL_CORRUPT` for damage before the last record; `RangeError`
+   *   when the journal's live entries (with those the window holds) do not fit in `replayCapacity`
+   *   (raise it: live entries are never dropped). After either error the window holds only part of
+   *   the journal: create the verifier again with the cause fixed, or call
+   *   {@link markReplayWindowLost}, before serving.
    */
   replayJournal(bytes: Uint8Array, options: { now: number }): ReplayJournalResult;
   /**
@@ -1146,6 +1161,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (typeof context.reader !== 'object' || context.reader === null) {
         throw new TypeError('checkPolicy: context.reader is required');
       }
+      // a custom policyEvaluator sees only well-formed subjects too
+      const problem = subjectProblem(subject);
+      if (problem !== undefined) throw new TypeError(`checkPolicy: ${problem}`);
       return evaluatePolicy(subject, context.reader, now);
     },
     snapshot(opts) {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ROLES } from '@campus-card/core';
 import type { PassbackState } from './passback-state.js';
 import type {
   Direction,
@@ -64,6 +65,39 @@ function groupMatches(groups: readonly string[], pattern: string, prefix: boolea
 }
 
 type Pending = { zone: string; direction: Direction };
+
+const MODES: readonly unknown[] = ['full', 'compact', 'physical'];
+
+/**
+ * What is wrong with `subject` as a {@link PolicySubject}, or `undefined` when it is one: `school`
+ * and `cardId` non-empty strings, `role` one of core's `ROLES`, `groups` an array of strings, `scene`
+ * absent or a non-negative integer, `mode` absent or `'full'`, `'compact'` or `'physical'`. (Internal:
+ * `evaluatePolicy` and the verifier's `checkPolicy` refuse such a subject with a `TypeError`. A
+ * `groups` string would be matched by `includes` as a substring.)
+ */
+export function subjectProblem(subject: unknown): string | undefined {
+  if (typeof subject !== 'object' || subject === null) return '"subject" must be an object';
+  const s = subject as Record<string, unknown>;
+  for (const field of ['school', 'cardId'] as const) {
+    const v = s[field];
+    if (typeof v !== 'string' || v === '') return `"subject.${field}" must be a non-empty string`;
+  }
+  if (!(ROLES as readonly unknown[]).includes(s.role)) {
+    return `"subject.role" must be one of ${ROLES.join(', ')}, got ${typeof s.role === 'string' ? JSON.stringify(s.role) : typeof s.role}`;
+  }
+  const groups = s.groups;
+  if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) {
+    return '"subject.groups" must be an array of strings';
+  }
+  const scene = s.scene;
+  if (scene !== undefined && !(Number.isSafeInteger(scene) && (scene as number) >= 0)) {
+    return '"subject.scene" must be a non-negative integer, or absent';
+  }
+  if (s.mode !== undefined && !MODES.includes(s.mode)) {
+    return `"subject.mode" must be 'full', 'compact' or 'physical', or absent`;
+  }
+  return undefined;
+}
 
 /** Checks one rule; returns a denial detail, or `undefined` when it passes (pushing passback updates). */
 function check(
@@ -139,7 +173,9 @@ function check(
  * Pass a policy obtained from `validatePolicy` (evaluation trusts its shape).
  *
  * @throws `TypeError` when an `antiPassback` rule meets a context without `direction` or `passback`,
- *   or `ctx.now` is not a finite number.
+ *   `ctx.now` is not a finite number, or `subject` is not a {@link PolicySubject} (`school` and
+ *   `cardId` non-empty strings, `role` a known role, `groups` an array of strings, `scene` absent or
+ *   a non-negative integer, `mode` absent or a known mode), before any rule is checked.
  *
  * @example
  * ```ts
@@ -157,6 +193,8 @@ export function evaluatePolicy(
   if (typeof ctx !== 'object' || ctx === null || typeof ctx.now !== 'number' || !Number.isFinite(ctx.now)) {
     throw new TypeError('"ctx.now" must be a finite number of unix seconds');
   }
+  const problem = subjectProblem(subject);
+  if (problem !== undefined) throw new TypeError(problem);
   const pending: Pending[] = [];
   for (const rule of policy.rules) {
     const detail = check(rule, subject, ctx, pending);
