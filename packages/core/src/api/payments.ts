@@ -402,6 +402,8 @@ export const paymentRoutes = [
     path: '/v1/fees',
     operationId: 'payFee',
     summary: "A parent pays a linked student's fee (tuition, meals, materials, courses, dorm)",
+    description:
+      "The payer's wallet pays the student's school's fee account. The payer is a parent linked to the student, or the student themself (from their own wallet); anyone else is a 403 `ERR_PERMISSION_DENIED`.",
     tag: 'payments',
     auth: ['operator'],
     body: PayFeeBody,

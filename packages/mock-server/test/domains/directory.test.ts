@@ -320,7 +320,7 @@ describe('directory over HTTP', () => {
     expect(problem(no)).toEqual([
       403,
       'ERR_PERMISSION_DENIED',
-      'the payer is not a parent linked to this student',
+      'the payer is neither a parent linked to this student nor the student',
     ]);
   });
 
