@@ -665,7 +665,11 @@ export const paymentHandlers: Handlers = {
       const linked =
         payer.kind === 'parent' && (JSON.parse(payer.student_ids) as string[]).includes(student.person_id);
       if (!linked && payer.person_id !== student.person_id) {
-        throw new ApiError(403, 'ERR_PERMISSION_DENIED', 'the payer is neither a parent linked to this student nor the student');
+        throw new ApiError(
+          403,
+          'ERR_PERMISSION_DENIED',
+          'the payer is neither a parent linked to this student nor the student',
+        );
       }
       const requestHash = hash(['fee', b.payer_person_id, b.student_person_id, b.fee_type, b.amount]);
       const existing = findOrder(state, p.id, b.out_trade_no);
