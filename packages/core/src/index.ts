@@ -88,6 +88,7 @@ export {
   signStatusList,
 } from './status-list.js';
 export {
+  checkTrustAnchors,
   decodeTrustList,
   entryCoversSchool,
   findKeys,

@@ -204,16 +204,27 @@ function isPublicKeyValue(k: unknown): k is PublicKey {
 }
 
 /**
- * Checks a reader's root keys (spec §3) and returns them as anchors, `authority` undefined for a
- * bare key (which anchors whatever authority its lists state: allowed only when it is the one root
- * key). Throws `TypeError` for anything else, naming the faulty entry: a key that is not a public
- * key, an authority that is not 1 to 64 characters, or a bare key among several root keys (one
- * school's root could otherwise sign a list speaking for the platform or for another school).
+ * Checks a reader's root keys (spec §3) and returns a frozen copy: a bare key as it is (it anchors
+ * whatever authority its lists state: allowed only when it is the one root key), a `TrustAnchor`
+ * as a frozen `{ key, authority }`. A later change to the caller's array or objects changes no
+ * anchor. {@link verifyTrustList} checks its root keys so; a reader checks them once, at setup.
  *
  * @param rootKeys - The root keys, bare or as `{ key, authority }`.
- * @param what - The name of the option, for messages.
+ * @param what - The name of the option, for messages (default `rootKeys`).
+ * @throws `TypeError` naming the faulty entry: a key that is not a public key, an authority that
+ *   is not 1 to 64 characters, or a bare key among several root keys (one school's root could
+ *   otherwise sign a list speaking for the platform or for another school).
  */
-function checkRootKeys(
+export function checkTrustAnchors(rootKeys: readonly RootKey[], what = 'rootKeys'): readonly RootKey[] {
+  return Object.freeze(
+    anchorsOf(rootKeys, what).map(
+      ({ key, authority }): RootKey => (authority === undefined ? key : Object.freeze({ key, authority })),
+    ),
+  );
+}
+
+/** {@link checkTrustAnchors}, each as `{ key, authority }`, `authority` undefined for a bare key. */
+function anchorsOf(
   rootKeys: readonly RootKey[],
   what = 'rootKeys',
 ): readonly { readonly key: PublicKey; readonly authority: string | undefined }[] {
@@ -274,7 +285,7 @@ export function verifyTrustList(
   bytes: Uint8Array,
   rootKeys: readonly (PublicKey | TrustAnchor)[],
 ): TrustList {
-  const anchors = checkRootKeys(rootKeys);
+  const anchors = anchorsOf(rootKeys);
   assertBytes(bytes);
   const sign1 = decodeSign1(bytes, TRUST_LIST_LIMITS, 'trust list', true);
   const candidates = findKeys(

@@ -6,6 +6,7 @@
 import {
   type CampusCardErrorCode,
   checkStatus,
+  checkTrustAnchors,
   isCampusCardError,
   type PublicKey,
   type SignatureBackend,
@@ -96,9 +97,6 @@ const MAX_RECHECKS = 4;
 
 /** The `warnings` of a decision without any (shared, so frozen). */
 const NO_WARNINGS: readonly StaleWarning[] = Object.freeze([]);
-
-/** A root key of {@link VerifierOptions.rootKeys}: bare, or with the authority it anchors. */
-type RootKeyOption = PublicKey | { readonly key: PublicKey; readonly authority: string };
 
 /** Options of {@link createVerifier}. All durations are seconds. */
 export interface VerifierOptions {
@@ -346,18 +344,6 @@ export interface Verifier {
   status(now: number): VerifierStatus;
 }
 
-/** Whether `k` is a core `PublicKey` (a key pair, a private key or a JWK is not). */
-function isPublicKey(k: unknown): k is PublicKey {
-  if (typeof k !== 'object' || k === null) return false;
-  const key = k as { type?: unknown; alg?: unknown; kid?: unknown; raw?: unknown };
-  return (
-    key.type === 'public' &&
-    (key.alg === 'ES256' || key.alg === 'EdDSA') &&
-    key.kid instanceof Uint8Array &&
-    key.raw instanceof Uint8Array
-  );
-}
-
 function nonNegative(name: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
@@ -468,35 +454,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw new TypeError('createVerifier: "rootKeys" must be a non-empty array of public keys');
   }
   // a copy: the trust anchors are the keys given now, whatever becomes of the caller's array
-  const rootKeys: readonly RootKeyOption[] = Object.freeze(
-    options.rootKeys.map((r: unknown, i): RootKeyOption => {
-      if (isPublicKey(r)) return r;
-      const a = r as { key?: unknown; authority?: unknown } | null;
-      if (typeof a !== 'object' || a === null || !isPublicKey(a.key)) {
-        throw new TypeError(
-          `createVerifier: "rootKeys[${i}]" is not a public key (a PublicKey of @campus-card/core, ` +
-            "e.g. importPublicJwk(jwk) or a key pair's publicKey; never a private key), " +
-            'nor { key, authority } with one',
-        );
-      }
-      const authority = a.authority;
-      if (typeof authority !== 'string' || authority.length === 0 || [...authority].length > 64) {
-        throw new TypeError(
-          `createVerifier: "rootKeys[${i}].authority" must be "platform" or a school id (1 to 64 characters)`,
-        );
-      }
-      return Object.freeze({ key: a.key, authority });
-    }),
-  );
-  if (rootKeys.length > 1) {
-    const bare = rootKeys.findIndex((r) => isPublicKey(r));
-    if (bare >= 0) {
-      throw new TypeError(
-        `createVerifier: "rootKeys[${bare}]" is a bare key among ${rootKeys.length} root keys: with ` +
-          'several root keys, give each as { key, authority } (the authority whose trust lists it ' +
-          'signs: "platform" or a school id), so that no root can speak for another authority',
-      );
-    }
+  let rootKeys: readonly (PublicKey | TrustAnchor)[];
+  try {
+    rootKeys = checkTrustAnchors(options.rootKeys);
+  } catch (error) {
+    throw new TypeError(`createVerifier: ${(error as Error).message}`);
   }
   const backend = options.backend ?? defaultBackend();
   const maxAge = finiteNonNegative('maxAge', options.maxAge, 90);
