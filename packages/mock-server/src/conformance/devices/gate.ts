@@ -219,7 +219,6 @@ const C_ROLLBACK_REFUSED: ConditionMeta = {
   spec: ['token-format §7.1'],
 };
 
-/** A card reported lost stops at the next sync, and both decisions reach the platform. */
 /**
  * Whether a re-sent batch begins with the first attempt's sequence numbers, number for number (as
  * text, "1,2,30" would begin with "1,2,3").
@@ -228,6 +227,7 @@ export function retryReusesSeqs(first: readonly number[], retry: readonly number
   return first.length > 0 && first.every((seq, i) => retry[i] === seq);
 }
 
+/** A card reported lost stops at the next sync, and both decisions reach the platform. */
 export const revokedCardModule: ModuleDef<GateTarget> = {
   id: 'revoked-card',
   title: 'A card reported lost is denied after the next sync; every decision is uploaded',
