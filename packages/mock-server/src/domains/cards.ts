@@ -271,20 +271,7 @@ async function sign(
       school: schoolId,
       version,
       iat: now,
-      cards: cards
-        .filter((c) => c.status !== 'revoked')
-        .map((c) => {
-          const person = getPersonRow(state, c.person_id);
-          return {
-            cardId: c.card_id,
-            role: c.role,
-            statusIndex: c.status_index,
-            keys: [importPublicJwk(JSON.parse(c.holder_jwk))],
-            uidHashes: c.physical_uid_hash === null ? [] : [hexBytes(c.physical_uid_hash)],
-            groups: person === undefined ? [] : personGroups(person),
-            exp: Math.floor(c.expires_at / 1000),
-          };
-        }),
+      cards: cards.filter((c) => c.status !== 'revoked').map((c) => rosterCardOf(state, c)),
     },
     keys.issuer,
   );
@@ -495,6 +482,26 @@ function credentialCacheOf(state: PlatformState): CredentialCache {
   return c;
 }
 
+/** The columns of a card its roster entry is made of. */
+type RosterCardRow = Pick<
+  CardRow,
+  'card_id' | 'person_id' | 'role' | 'status_index' | 'holder_jwk' | 'physical_uid_hash' | 'expires_at'
+>;
+
+/** A card's roster entry (spec §6.2): its phone key, status index, UID hash, groups and expiry. */
+function rosterCardOf(state: PlatformState, c: RosterCardRow): RosterCard {
+  const person = getPersonRow(state, c.person_id);
+  return {
+    cardId: c.card_id,
+    role: c.role,
+    statusIndex: c.status_index,
+    keys: [importPublicJwk(JSON.parse(c.holder_jwk))],
+    uidHashes: c.physical_uid_hash === null ? [] : [hexBytes(c.physical_uid_hash)],
+    groups: person === undefined ? [] : personGroups(person),
+    exp: Math.floor(c.expires_at / 1000),
+  };
+}
+
 /**
  * The school's cards as the verifier looks up a compact-mode code's card (spec §5.2), read from
  * the cards table as it asks: the platform holds every card, so it needs no signed roster, and a
@@ -509,29 +516,8 @@ function cardsRosterIndex(state: PlatformState, schoolId: string): RosterIndex {
       .prepare(
         'SELECT card_id, person_id, role, status_index, holder_jwk, physical_uid_hash, expires_at FROM cards WHERE card_id = ? AND school_id = ?',
       )
-      .get(cardId, schoolId) as
-      | Pick<
-          CardRow,
-          | 'card_id'
-          | 'person_id'
-          | 'role'
-          | 'status_index'
-          | 'holder_jwk'
-          | 'physical_uid_hash'
-          | 'expires_at'
-        >
-      | undefined;
-    if (c === undefined) return undefined;
-    const person = getPersonRow(state, c.person_id);
-    return {
-      cardId: c.card_id,
-      role: c.role,
-      statusIndex: c.status_index,
-      keys: [importPublicJwk(JSON.parse(c.holder_jwk))],
-      uidHashes: c.physical_uid_hash === null ? [] : [hexBytes(c.physical_uid_hash)],
-      groups: person === undefined ? [] : personGroups(person),
-      exp: Math.floor(c.expires_at / 1000),
-    };
+      .get(cardId, schoolId) as RosterCardRow | undefined;
+    return c === undefined ? undefined : rosterCardOf(state, c);
   };
   return {
     roster: { school: schoolId, version: 0, iat: 0, cards: [] },
