@@ -811,6 +811,13 @@ export const paymentHandlers: Handlers = {
             | undefined;
           // the same formula as an online payment's, so an item and an order compare alike
           const requestHash = hash([item.amount, item.qr_text ?? null, item.uid_hex ?? null]);
+          // what every incident of this item says about it
+          const about = {
+            source: 'offline_payment',
+            deviceId: p.id,
+            seq: item.seq,
+            amount: item.amount,
+          } as const;
           if (
             prior !== undefined &&
             prior.out_trade_no === item.out_trade_no &&
@@ -827,12 +834,6 @@ export const paymentHandlers: Handlers = {
             const fingerprint = `${item.out_trade_no}\n${requestHash}`;
             if (!incidentRecorded(state, 'out_trade_no_conflict', p.id, item.seq, fingerprint)) {
               const r = checked[i];
-              const about = {
-                source: 'offline_payment',
-                deviceId: p.id,
-                seq: item.seq,
-                amount: item.amount,
-              } as const;
               const valid = r !== undefined && !(r instanceof ApiError);
               if (valid) {
                 const first = useCode(state, r, p.id, 'payment');
@@ -940,12 +941,6 @@ export const paymentHandlers: Handlers = {
             recordIncident(state, incident);
             record('rejected', code, null, conflict);
           };
-          const about = {
-            source: 'offline_payment',
-            deviceId: p.id,
-            seq: item.seq,
-            amount: item.amount,
-          } as const;
           if (sameSale) {
             // this sale's own online attempt, which took no money (see above): its code was used
             // once, by it, so not "used twice"; the number is taken by the order that holds nothing
