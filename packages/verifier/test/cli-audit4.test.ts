@@ -5,6 +5,7 @@
 import { exportJwk } from '@campus-card/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
+import { cliIo } from './helpers/cli-io.js';
 import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
 
 let campus: Campus;
@@ -19,24 +20,7 @@ beforeAll(async () => {
   files.set('tl-old.bin', await campus.trustList(1, T0 - 31 * DAY));
 });
 
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: {
-      out: (l: string) => out.push(l),
-      err: (l: string) => err.push(l),
-      readFile: (p: string) => {
-        const f = files.get(p);
-        if (!f) throw new Error(`no file ${p}`);
-        return f;
-      },
-      now: () => T0,
-    },
-  };
-}
+const io = () => cliIo(files);
 
 describe('--now', () => {
   it('takes zero-padded unix seconds: the value is bounded (below 10^11), not the number of digits', async () => {

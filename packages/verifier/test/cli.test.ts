@@ -13,6 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForNode } from '../../../.scripts/lib/bundle.mjs';
 import { dumpQr, main } from '../src/cli.js';
+import { cliIo } from './helpers/cli-io.js';
 import { type Campus, makeCampus, T0 } from './helpers/fixtures.js';
 
 let campus: Campus;
@@ -24,24 +25,7 @@ beforeAll(async () => {
   files.set('sl.hex', new TextEncoder().encode(toHex(await campus.statusList(1, T0 - 60))));
 });
 
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: {
-      out: (l: string) => out.push(l),
-      err: (l: string) => err.push(l),
-      readFile: (p: string) => {
-        const f = files.get(p);
-        if (!f) throw new Error(`no file ${p}`);
-        return f;
-      },
-      now: () => T0,
-    },
-  };
-}
+const io = () => cliIo(files);
 
 describe('campus-card-verify', () => {
   it('dumps a QR without trust material', async () => {
