@@ -1,6 +1,7 @@
 /**
- * `campus-card-conformance` stopped by a signal (Ctrl-C, a cancelled CI job) takes the devices it
- * launched down with it: they run in process groups of their own, out of the terminal's reach.
+ * `campus-card-conformance` stopped by a signal (Ctrl-C, a cancelled CI job, the terminal or SSH
+ * session gone) takes the devices it launched down with it: they run in sessions and process
+ * groups of their own, out of reach of the terminal's SIGINT and SIGHUP.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +32,7 @@ describe('campus-card-conformance and signals', () => {
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
+    ['SIGHUP', 129],
   ] as const)(
     'on %s it exits %i and stops the device under test',
     async (signal, code) => {
