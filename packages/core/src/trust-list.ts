@@ -189,9 +189,6 @@ export interface TrustAnchor {
   readonly authority: string;
 }
 
-/** A root key as `verifyTrustList` takes it: a bare key (a single root only) or a `TrustAnchor`. */
-type RootKey = PublicKey | TrustAnchor;
-
 function isPublicKeyValue(k: unknown): k is PublicKey {
   if (typeof k !== 'object' || k === null) return false;
   const key = k as Partial<Record<keyof PublicKey, unknown>>;
@@ -215,17 +212,20 @@ function isPublicKeyValue(k: unknown): k is PublicKey {
  *   is not 1 to 64 characters, or a bare key among several root keys (one school's root could
  *   otherwise sign a list speaking for the platform or for another school).
  */
-export function checkTrustAnchors(rootKeys: readonly RootKey[], what = 'rootKeys'): readonly RootKey[] {
+export function checkTrustAnchors(
+  rootKeys: readonly (PublicKey | TrustAnchor)[],
+  what = 'rootKeys',
+): readonly (PublicKey | TrustAnchor)[] {
   return Object.freeze(
-    anchorsOf(rootKeys, what).map(
-      ({ key, authority }): RootKey => (authority === undefined ? key : Object.freeze({ key, authority })),
+    anchorsOf(rootKeys, what).map(({ key, authority }): PublicKey | TrustAnchor =>
+      authority === undefined ? key : Object.freeze({ key, authority }),
     ),
   );
 }
 
 /** {@link checkTrustAnchors}, each as `{ key, authority }`, `authority` undefined for a bare key. */
 function anchorsOf(
-  rootKeys: readonly RootKey[],
+  rootKeys: readonly (PublicKey | TrustAnchor)[],
   what = 'rootKeys',
 ): readonly { readonly key: PublicKey; readonly authority: string | undefined }[] {
   if (!Array.isArray(rootKeys)) throw new TypeError(`"${what}" must be an array of root keys`);
