@@ -8,9 +8,12 @@
  * campus-card-conformance run --plan verifier --target builtin   # the reference verifier
  * ```
  *
- * Exit codes: 0 all conditions passed (warnings, skips and expected failures allowed), 1 a condition
- * failed, 2 a usage error or the suite could not run; stopped by SIGINT, SIGTERM or SIGHUP: 130, 143
- * or 129, with no report.
+ * Exit codes ({@link EXIT_CODES}): 0 all conditions passed (warnings, skips and expected failures
+ * allowed), 1 a condition failed (the product's fault), 2 a usage error (found before anything
+ * starts), 3 the suite could not run (the harness or device did not start or could not be reached,
+ * the mock platform did not start, the reports could not be written: no verdict; with `--out` the
+ * reports say why, status `ERROR`); stopped by SIGINT, SIGTERM or SIGHUP: 130, 143 or 129, with
+ * no report. Until suite version 0.2.0 "could not run" exited 2.
  *
  * @module
  */
@@ -21,7 +24,14 @@ import type { ExpectedFailure, PlanResult } from './conformance/model.js';
 import { stopAllGroups } from './conformance/process-groups.js';
 import { createProgressPrinter, type ProgressSink, printable } from './conformance/progress.js';
 import { prepareReportsDir, writeReports } from './conformance/reports.js';
-import { buildReport, exitCodeOf, selectModules, UnknownModuleError } from './conformance/runner.js';
+import {
+  buildNotRunReport,
+  buildReport,
+  EXIT_CODES,
+  exitCodeOf,
+  selectModules,
+  UnknownModuleError,
+} from './conformance/runner.js';
 import {
   connectHttpHarness,
   connectInProcessHarness,
@@ -50,9 +60,13 @@ const USAGE = `usage: campus-card-conformance run --plan <verifier|gate|pos|webh
 
 Exit codes:
   0  no condition FAILED (warnings, skips and expected failures allowed)
-  1  a condition FAILED
-  2  usage error; or no verdict: the harness or device did not start, the reports were not
-     written
+  1  a condition FAILED: the product did not conform
+  2  usage error, found before anything starts: an unknown option, plan or module, a bad
+     --timeout, an unreadable --expected-failures file or --vectors folder, an --out folder
+     that takes no file
+  3  the suite could not run, no verdict: the harness or device did not start or could not be
+     reached, the mock platform did not start, the reports could not be written; said on
+     stderr, and in the reports (status ERROR) with --out
   130, 143, 129  stopped by SIGINT, SIGTERM, SIGHUP: the devices are stopped, no report
 `;
 
@@ -69,7 +83,10 @@ export interface CliIo {
 }
 
 /**
- * Runs the CLI with `argv` (without the node and script paths) and resolves to the exit code.
+ * Runs the CLI with `argv` (without the node and script paths) and resolves to the exit code
+ * ({@link EXIT_CODES}): 0 passed, 1 a condition FAILED, 2 a usage error, 3 the suite could not run
+ * (said on `io.stderr`, and in the reports, status `ERROR`, with `--out`). A rejection is a fault
+ * of the suite itself, which the command reports with exit code 3 as well.
  *
  * @example
  * ```ts
@@ -108,7 +125,7 @@ export async function main(
     }));
   } catch (error) {
     io.stderr.write(`${(error as Error).message}\n${USAGE}`);
-    return 2;
+    return EXIT_CODES.usage;
   }
   if (values.help === true || positionals[0] === 'help') {
     io.stdout.write(USAGE);
@@ -125,7 +142,7 @@ export async function main(
               .filter((o) => o !== '')
               .join(' and ')} missing`;
     io.stderr.write(`${printable(problem)}\n${USAGE}`);
-    return 2;
+    return EXIT_CODES.usage;
   }
   // a word left over (`--module replay rollback`, an unquoted `--target node harness.js`) would be
   // dropped silently, and the run check less than was asked
@@ -136,7 +153,7 @@ export async function main(
         .map((a) => JSON.stringify(a))
         .join(', ')} (each option takes one value: repeat --module, quote a --target with spaces)\n${USAGE}`,
     );
-    return 2;
+    return EXIT_CODES.usage;
   }
   // decimal digits only: Number() also reads "0x10" (16 ms), "1e4", " 5" and "0b1"
   const timeoutMs =
@@ -153,7 +170,7 @@ export async function main(
     io.stderr.write(
       '--timeout must be a whole number of milliseconds from 1 to 2147483647 (about 24.8 days)\n',
     );
-    return 2;
+    return EXIT_CODES.usage;
   }
   let expected: ExpectedFailure[] = [];
   if (values['expected-failures'] !== undefined) {
@@ -161,27 +178,49 @@ export async function main(
       expected = await loadExpectedFailures(values['expected-failures']);
     } catch (error) {
       io.stderr.write(`cannot read the expected-failures file: ${(error as Error).message}\n`);
-      return 2;
+      return EXIT_CODES.usage;
     }
   }
   const devicePlans = values.plan === 'verifier' ? undefined : await import('./conformance/devices/plan.js');
   if (devicePlans !== undefined && !(devicePlans.DEVICE_PLANS as readonly string[]).includes(values.plan)) {
     io.stderr.write(`unknown plan "${values.plan}"\n${USAGE}`);
-    return 2;
+    return EXIT_CODES.usage;
   }
   const planName = values.plan as 'verifier' | DevicePlanName;
+  const target = values.target;
+  const out = values.out;
+  /**
+   * The suite could not run (exit 3): says why on stderr, and with --out in the reports (status
+   * ERROR, a JUnit <error>), so that the CI job's artifacts say it too.
+   */
+  const notRun = async (message: string): Promise<number> => {
+    io.stderr.write(`the suite could not run: ${printable(message)}\n`);
+    if (out !== undefined) {
+      try {
+        // the folder may not be prepared yet (the suite's vectors are read first): an earlier run's
+        // reports are removed, so that a failed write leaves none behind either
+        await prepareReportsDir(out);
+        const files = await writeReports(buildNotRunReport(planName, target, message), out);
+        io.stdout.write(`reports: ${files.join(', ')}\n`);
+      } catch (error) {
+        io.stderr.write(`cannot write the reports to ${out}: ${(error as Error).message}\n`);
+      }
+    }
+    io.stdout.write('ERROR\n');
+    return EXIT_CODES.notRun;
+  };
   if (devicePlans !== undefined) {
     // a device plan launches its target through the shell: "builtin" or a URL would run as a
     // command that does not exist, and every condition would FAIL as if the device were at fault
-    if (values.target === 'builtin' || HTTP_TARGET.test(values.target)) {
+    if (target === 'builtin' || HTTP_TARGET.test(target)) {
       io.stderr.write(
-        `--target ${printable(JSON.stringify(values.target))}: the ${planName} plan launches the device, so its --target is the command that starts it (builtin and URLs are for the verifier plan)\n${USAGE}`,
+        `--target ${printable(JSON.stringify(target))}: the ${planName} plan launches the device, so its --target is the command that starts it (builtin and URLs are for the verifier plan)\n${USAGE}`,
       );
-      return 2;
+      return EXIT_CODES.usage;
     }
     if (values.vectors !== undefined) {
       io.stderr.write(`--vectors is for the verifier plan: the ${planName} plan takes no vectors\n${USAGE}`);
-      return 2;
+      return EXIT_CODES.usage;
     }
   }
   // Every --module must name a module of the plan: checked before any harness or device starts,
@@ -199,24 +238,28 @@ export async function main(
   } catch (error) {
     if (error instanceof UnknownModuleError) {
       io.stderr.write(`${error.message}\n${USAGE}`);
-      return 2;
+      return EXIT_CODES.usage;
     }
-    io.stderr.write(`the suite could not run: ${printable((error as Error).message)}\n`);
-    return 2;
+    // a --vectors folder that holds no vector, or a file that is not one: the argument is wrong
+    if (values.vectors !== undefined) {
+      io.stderr.write(`--vectors ${values.vectors}: ${printable((error as Error).message)}\n`);
+      return EXIT_CODES.usage;
+    }
+    // the suite's own vectors (@campus-card/core's) not found, or unreadable: an installation fault
+    return notRun((error as Error).message);
   }
-  if (values.out !== undefined) {
+  if (out !== undefined) {
     try {
-      await prepareReportsDir(values.out);
+      await prepareReportsDir(out);
     } catch (error) {
-      io.stderr.write(`cannot write the reports to ${values.out}: ${(error as Error).message}\n`);
-      return 2;
+      io.stderr.write(`cannot write the reports to ${out}: ${(error as Error).message}\n`);
+      return EXIT_CODES.usage;
     }
   }
   const onProgress = createProgressPrinter(io.stderr);
   let plan: PlanResult;
   try {
     if (devicePlans === undefined) {
-      const target = values.target;
       const connection =
         target === 'builtin'
           ? connectInProcessHarness(createReferenceHarness())
@@ -234,7 +277,7 @@ export async function main(
         await connection.close();
       }
     } else {
-      plan = await devicePlans.runDevicePlan(planName as DevicePlanName, values.target, {
+      plan = await devicePlans.runDevicePlan(planName as DevicePlanName, target, {
         expectedFailures: expected,
         onProgress,
         ...(values.module === undefined ? {} : { modules: values.module }),
@@ -242,25 +285,30 @@ export async function main(
       });
     }
   } catch (error) {
-    io.stderr.write(`the suite could not run: ${printable((error as Error).message)}\n`);
-    return 2;
+    // stopped by a signal: the process exits 128 + its number, with no report
+    if (interrupted) return EXIT_CODES.notRun;
+    // the harness or device did not start or could not be reached before the first condition, the
+    // mock platform did not start: no verdict on the product
+    return notRun((error as Error).message);
   }
-  // interrupted: the devices were stopped under the run, whose verdicts are not the product's
-  if (interrupted) return 2;
+  // interrupted: the devices were stopped under the run, whose verdicts are not the product's (the
+  // process exits 128 + the signal's number, with no report)
+  if (interrupted) return EXIT_CODES.notRun;
   const report = buildReport([plan], expected);
   for (const e of report.unusedExpectedFailures) {
     io.stderr.write(
       `note: expected failure ${e.plan}/${e.module}/${e.condition} matched no failed condition\n`,
     );
   }
-  if (values.out !== undefined) {
+  if (out !== undefined) {
     try {
-      const files = await writeReports(report, values.out);
+      const files = await writeReports(report, out);
       io.stdout.write(`reports: ${files.join(', ')}\n`);
     } catch (error) {
-      io.stderr.write(`cannot write the reports to ${values.out}: ${(error as Error).message}\n`);
+      // the verdict is on stdout, but the run did not produce what was asked of it
+      io.stderr.write(`cannot write the reports to ${out}: ${(error as Error).message}\n`);
       io.stdout.write(`${report.status}\n`);
-      return 2;
+      return EXIT_CODES.notRun;
     }
   }
   io.stdout.write(`${report.status}\n`);
@@ -296,8 +344,9 @@ if (isMainModule(import.meta.url)) {
       process.exitCode = code;
     },
     (error: unknown) => {
+      // a fault of the suite itself: no verdict on the product
       process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 2;
+      process.exitCode = EXIT_CODES.notRun;
     },
   );
 }

@@ -71,7 +71,10 @@ describe('--help', () => {
     const help = s.out.stdout;
     expect(help).toMatch(/^ {2}0 {2}no condition FAILED/m);
     expect(help).toMatch(/^ {2}1 {2}a condition FAILED/m);
-    expect(help).toMatch(/^ {2}2 {2}usage error; or no verdict: the harness or device did not start/m);
+    expect(help).toMatch(/^ {2}2 {2}usage error, found before anything starts/m);
+    expect(help).toMatch(
+      /^ {2}3 {2}the suite could not run, no verdict: the harness or device did not start/m,
+    );
     expect(help).toContain('130, 143, 129  stopped by SIGINT, SIGTERM, SIGHUP');
     expect(help).toContain('gate, pos, webhook plans: the command that starts the device');
     // every option the help names is one the command takes

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDevicePlan } from '../src/conformance/devices/plan.js';
@@ -49,7 +49,7 @@ describe('--module', () => {
       expect(s.out.stderr).toContain(
         `unknown module "nope" for plan ${plan}; the plan's modules: ${valid}\n`,
       );
-      expect(s.out.stderr).not.toContain('could not run');
+      expect(s.out.stderr).not.toContain('the suite could not run:');
     }
   });
 
@@ -83,10 +83,11 @@ describe('a harness that could not run', () => {
     writeFileSync(script, `process.stderr.write('boom\\x1b[2K\\rPASSED\\n'); process.exit(3);`);
     const s = captureIo();
     const target = `"${process.execPath}" "${script}"`;
-    expect(await main(['run', '--plan', 'verifier', '--target', target, '--module', 'replay'], s.io)).toBe(2);
+    expect(await main(['run', '--plan', 'verifier', '--target', target, '--module', 'replay'], s.io)).toBe(3);
     expect(s.out.stderr).toContain(
       'the suite could not run: harness exited (3); stderr: boom\\x1b[2K\\rPASSED',
     );
+    expect(s.out.stdout).toBe('ERROR\n'); // no verdict
     expect(s.out.stderr).not.toContain('\u001b');
     expect(s.out.stderr).not.toContain('\r');
   });
@@ -95,16 +96,31 @@ describe('a harness that could not run', () => {
 describe('--out', () => {
   const dies = `"${process.execPath}" -e "process.exit(3)"`;
 
-  it('a run that could not run leaves no report of an earlier run behind (exit 2)', async () => {
+  it("a run that could not run exits 3 and its reports, replacing an earlier run's, say why (JUnit <error>)", async () => {
     const out = testDir('conformance-out-');
     for (const f of ['report.json', 'junit.xml', 'report.html'])
       writeFileSync(join(out, f), 'an earlier run');
     const s = captureIo();
     expect(
       await main(['run', '--plan', 'verifier', '--target', dies, '--module', 'replay', '--out', out], s.io),
-    ).toBe(2);
+    ).toBe(3);
     expect(s.out.stderr).toContain('the suite could not run: harness exited (3)');
-    expect(readdirSync(out)).toEqual([]);
+    expect(s.out.stdout).toMatch(/^reports: .*report\.json.*\nERROR\n$/);
+    expect(readdirSync(out).sort()).toEqual(['junit.xml', 'report.html', 'report.json']);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report).toMatchObject({
+      status: 'ERROR',
+      plans: [],
+      counts: { PASSED: 0, FAILED: 0, WARNING: 0, SKIPPED: 0, expectedFailures: 0 },
+      error: { plan: 'verifier', target: dies },
+    });
+    expect(report.error.message).toMatch(/^harness exited \(3\)/);
+    const junit = readFileSync(join(out, 'junit.xml'), 'utf8');
+    // an error, which a CI dashboard tells from a failure of the product
+    expect(junit).toContain('failures="0" errors="1"');
+    expect(junit).toMatch(/<error message="the suite could not run: harness exited \(3\)/);
+    expect(junit).not.toContain('<failure');
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('The suite could not run');
   });
 
   it('a folder that cannot be written is reported before anything runs (exit 2)', async () => {
@@ -132,6 +148,32 @@ describe('--out', () => {
       expect(s.out.stderr).toMatch(/^cannot write the reports to \/proc: /);
       expect(s.out.stderr).not.toContain('harness');
     },
+  );
+
+  // a folder to make under /proc: mkdir's `recursive` loops for ever there on Node 20
+  it.runIf(existsSync('/proc/self'))(
+    'a folder that cannot be made under /proc is exit 2, at once',
+    async () => {
+      const s = captureIo();
+      expect(
+        await main(
+          [
+            'run',
+            '--plan',
+            'verifier',
+            '--target',
+            dies,
+            '--module',
+            'replay',
+            '--out',
+            '/proc/nope/reports',
+          ],
+          s.io,
+        ),
+      ).toBe(2);
+      expect(s.out.stderr).toMatch(/^cannot write the reports to \/proc\/nope\/reports: ENOENT/);
+    },
+    10_000,
   );
 });
 

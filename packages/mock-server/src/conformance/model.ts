@@ -89,15 +89,38 @@ export interface PlanResult {
   readonly product?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A run's status: the worst of its plans', or `ERROR` when the suite could not run (see
+ * {@link Report.error}): no verdict on the product.
+ */
+export type ReportStatus = ConditionStatus | 'ERROR';
+
+/** Why the suite could not run (the harness or device did not start, the mock platform failed…). */
+export interface RunError {
+  /** The plan that was to run. */
+  readonly plan: string;
+  /** How the product was to be reached (a command, a URL, or `builtin`). */
+  readonly target: string;
+  /** What went wrong, as the suite saw it (the harness's last stderr lines included). */
+  readonly message: string;
+}
+
 /** A whole run: one or more plans. */
 export interface Report {
   readonly suite: 'campus-card-conformance';
   readonly version: string;
-  readonly status: ConditionStatus;
+  /**
+   * The worst status of the plans; `ERROR` (with {@link Report.error}, no plan, zero counts) when
+   * the suite could not run. `ERROR` is new in suite version 0.2.0: a run that could not run used
+   * to write no report.
+   */
+  readonly status: ReportStatus;
   readonly counts: Counts;
   readonly plans: readonly PlanResult[];
   /** Entries of the expected-failures file that matched no FAILED condition (stale entries). */
   readonly unusedExpectedFailures: readonly ExpectedFailure[];
+  /** Set (and `status` is `ERROR`) when the suite could not run: why. */
+  readonly error?: RunError;
 }
 
 /** A progress event, for a terminal display. */

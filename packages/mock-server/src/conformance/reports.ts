@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDir } from '../lib/ensure-dir.js';
 import type { ConditionResult, Report } from './model.js';
 
 /** The report as pretty JSON. */
@@ -43,10 +44,26 @@ function conditionText(c: ConditionResult): string {
 /**
  * JUnit XML: one `<testsuite>` per module (named `plan/module`), one `<testcase>` per condition.
  * FAILED is `<failure>` (expected failures are not: they carry a `<system-out>` note), SKIPPED is
- * `<skipped>`, WARNING passes with a `<system-out>` note.
+ * `<skipped>`, WARNING passes with a `<system-out>` note. A run that could not run (status
+ * `ERROR`) is one `<testsuite>` named after the plan with one test case, `suite-ran`, in
+ * `<error>` (JUnit's "could not run", which CI dashboards tell from a `<failure>`), saying why.
  */
 export function toJunit(report: Report): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  if (report.error !== undefined) {
+    const e = report.error;
+    const why = `the suite could not run: ${e.message}`;
+    out.push(
+      '<testsuites name="campus-card-conformance" tests="1" failures="0" errors="1" skipped="0">',
+      `  <testsuite name="${attr(e.plan)}" tests="1" failures="0" errors="1" skipped="0" time="0.000">`,
+      `    <testcase classname="${attr(e.plan)}" name="suite-ran" time="0.000">`,
+      `      <error message="${attr(why)}">${xml(`${why}\ntarget: ${e.target}`)}</error>`,
+      '    </testcase>',
+      '  </testsuite>',
+      '</testsuites>',
+    );
+    return `${out.join('\n')}\n`;
+  }
   const c = report.counts;
   out.push(
     `<testsuites name="campus-card-conformance" tests="${c.PASSED + c.FAILED + c.WARNING + c.SKIPPED + c.expectedFailures}" failures="${c.FAILED}" skipped="${c.SKIPPED}">`,
@@ -103,7 +120,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2r
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.2rem;margin:2rem 0 .5rem}
 .muted{color:#59636e}.badge{display:inline-block;border-radius:4px;padding:0 .45rem;font-weight:600;font-size:12px}
 .PASSED{background:#dafbe1;color:#116329}.FAILED{background:#ffebe9;color:#a40e26}.WARNING{background:#fff8c5;color:#7d4e00}
-.SKIPPED{background:#eaeef2;color:#424a53}.EXPECTED{background:#ddf4ff;color:#0a3069}
+.SKIPPED{background:#eaeef2;color:#424a53}.EXPECTED{background:#ddf4ff;color:#0a3069}.ERROR{background:#a40e26;color:#fff}
 details{border:1px solid #d1d9e0;border-radius:6px;margin:.5rem 0;padding:.25rem .75rem}
 summary{cursor:pointer;padding:.25rem 0}table{border-collapse:collapse;width:100%;margin:.5rem 0}
 td,th{border-top:1px solid #d1d9e0;padding:.3rem .4rem;text-align:left;vertical-align:top}
@@ -127,6 +144,14 @@ export function toHtml(report: Report): string {
     `<h1>campus-card conformance <span class="badge ${report.status}">${report.status}</span></h1>`,
     `<p class="muted">suite ${html(report.version)} · ${c.PASSED} passed · ${c.FAILED} failed · ${c.WARNING} warnings · ${c.SKIPPED} skipped · ${c.expectedFailures} expected failures</p>`,
   ];
+  if (report.error !== undefined) {
+    const e = report.error;
+    parts.push(
+      `<h2>The suite could not run: no verdict on the product</h2>`,
+      `<p class="muted">plan <code>${html(e.plan)}</code> · target <code>${html(e.target)}</code></p>`,
+      `<div class="msg">${html(e.message)}</div>`,
+    );
+  }
   for (const plan of report.plans) {
     parts.push(
       `<h2>Plan <code>${html(plan.plan)}</code>: ${html(plan.title)} <span class="badge ${plan.status}">${plan.status}</span></h2>`,
@@ -172,12 +197,13 @@ export const REPORT_FILES = ['report.json', 'junit.xml', 'report.html'] as const
 
 /**
  * Makes `dir` (and its parents) and removes the reports of an earlier run from it, so that a run
- * that ends without reports (the suite could not run) leaves none a CI job could mistake for its
- * own, and checks that a file can be written and renamed there. Call it before the run: a folder
+ * that ends without reports (stopped by a signal, or the reports of a run that could not run could
+ * not be written either) leaves none a CI job could mistake for its own, and checks that a file can be written and renamed there. Call it before the run: a folder
  * that cannot be written is then known before anything starts.
  */
 export async function prepareReportsDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  // not mkdir's `recursive`, which loops for ever under /proc on Node 20
+  ensureDir(dir);
   for (const name of REPORT_FILES) await rm(join(dir, name), { force: true });
   // a folder that exists but takes no file (read-only, another user's, a read-only mount) passes
   // the two steps above: a file is written and renamed there as the reports will be
@@ -197,7 +223,8 @@ export async function prepareReportsDir(dir: string): Promise<void> {
  * sees the old file or the new one, never half of one.
  */
 export async function writeReports(report: Report, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  // not mkdir's `recursive`, which loops for ever under /proc on Node 20
+  ensureDir(dir);
   const texts: Readonly<Record<(typeof REPORT_FILES)[number], string>> = {
     'report.json': toJson(report),
     'junit.xml': toJunit(report),

@@ -21,8 +21,26 @@ import {
   worse,
 } from './model.js';
 
-/** The suite's version, written into reports. */
-export const SUITE_VERSION = '0.1.0';
+/** The suite's version, written into reports (0.2.0: a run that could not run reports `ERROR`). */
+export const SUITE_VERSION = '0.2.0';
+
+/**
+ * The exit codes of `campus-card-conformance`, so that a CI pipeline tells a product that failed
+ * from a suite that could not judge it:
+ *
+ * - `passed` 0: no condition FAILED (warnings, skips and expected failures allowed);
+ * - `failed` 1: a condition FAILED: the product's fault;
+ * - `usage` 2: the command line is wrong (an unknown option, plan or module, a bad `--timeout`,
+ *   an unreadable `--expected-failures` or `--vectors`, an `--out` folder that takes no file),
+ *   found before anything starts;
+ * - `notRun` 3: the suite could not run, or not finish: the harness or device did not start or
+ *   could not be reached before the first condition, the mock platform did not start, the
+ *   suite's own vectors were not found, the reports could not be written, or the suite failed.
+ *   With `--out`, the reports say why (status `ERROR`) when they can be written.
+ *
+ * A run stopped by SIGINT, SIGTERM or SIGHUP exits 130, 143 or 129 (128 + the signal's number).
+ */
+export const EXIT_CODES = { passed: 0, failed: 1, usage: 2, notRun: 3 } as const;
 
 /** What a module sees while it runs. */
 export interface ModuleContext {
@@ -269,7 +287,27 @@ export function buildReport(plans: readonly PlanResult[], expected: readonly Exp
   };
 }
 
-/** The process exit code for a report: 1 when any condition FAILED (expected failures excepted). */
+/**
+ * A report of a run the suite could not run: status `ERROR`, no plan, zero counts, and
+ * {@link Report.error} saying why.
+ */
+export function buildNotRunReport(plan: string, target: string, message: string): Report {
+  return {
+    suite: 'campus-card-conformance',
+    version: SUITE_VERSION,
+    status: 'ERROR',
+    counts: emptyCounts(),
+    plans: [],
+    unusedExpectedFailures: [],
+    error: { plan, target, message },
+  };
+}
+
+/**
+ * The process exit code for a report (see {@link EXIT_CODES}): 3 when the suite could not run
+ * (status `ERROR`), 1 when any condition FAILED (expected failures excepted), else 0.
+ */
 export function exitCodeOf(report: Report): number {
-  return report.counts.FAILED > 0 ? 1 : 0;
+  if (report.status === 'ERROR') return EXIT_CODES.notRun;
+  return report.counts.FAILED > 0 ? EXIT_CODES.failed : EXIT_CODES.passed;
 }

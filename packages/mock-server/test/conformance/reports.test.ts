@@ -2,8 +2,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../src/conformance/model.js';
-import { toJunit, writeReports } from '../../src/conformance/reports.js';
-import { buildReport, runPlan } from '../../src/conformance/runner.js';
+import { toHtml, toJunit, writeReports } from '../../src/conformance/reports.js';
+import { buildNotRunReport, buildReport, runPlan } from '../../src/conformance/runner.js';
 import { testDir } from '../helpers.js';
 
 /** What a hostile or buggy product can put into a reason, a name or an error message. */
@@ -56,6 +56,22 @@ describe('JUnit XML', () => {
     const message = /<failure message="([^"]*)"/.exec(xml)?.[1];
     expect(message).toContain('&#10;end');
     expect(message).not.toMatch(/[\n\r\t]/);
+  });
+});
+
+describe('the reports of a run that could not run', () => {
+  it('say why in an escaped JUnit <error> and HTML, whatever the harness wrote on stderr', () => {
+    const report = buildNotRunReport('verifier', HOSTILE, `harness exited (3); stderr: ${HOSTILE}`);
+    const xml = toJunit(report);
+    expect(XML_CHARS.test(xml)).toBe(true);
+    expect(xml.match(/<error /g)?.length).toBe(1);
+    expect(xml).not.toContain('<failure');
+    expect(xml).not.toContain('<script>');
+    expect(xml).toContain('errors="1"');
+    const page = toHtml(report);
+    expect(page).not.toContain('<script>');
+    expect(page).toContain('<span class="badge ERROR">ERROR</span>');
+    expect(page).toContain('harness exited (3); stderr: x]]&gt;');
   });
 });
 
