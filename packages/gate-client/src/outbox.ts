@@ -8,6 +8,12 @@
  * queue by {@link EventOutbox.release}). A torn last line, left by a power cut during an append, is
  * cut off at open; it was never acknowledged to the caller.
  *
+ * Both files are compacted: each is rewritten atomically (temporary file, fsync, rename, fsync of
+ * the directory) with what is still live. The journal loses its acknowledged and set-aside events;
+ * `quarantine.jsonl` then loses the lines of released events (their original line and their
+ * release line), always right after the journal was rewritten, so that no line of a seq set aside
+ * is left in the journal to be read as pending once the quarantine forgets that seq.
+ *
  * @module
  */
 import { open } from 'node:fs/promises';
@@ -48,7 +54,10 @@ export interface EventOutboxOptions {
   readonly firstSeq?: number;
   /**
    * Rewrite the journal without acknowledged or quarantined events once this many have
-   * accumulated. Default 1000.
+   * accumulated; and `quarantine.jsonl` without released events once this many of its lines are
+   * dead (each released event leaves two: its original line and its release line; unreadable
+   * lines count too), checked after each release and at open. Rewriting the quarantine rewrites
+   * the journal first. Default 1000.
    */
   readonly compactAfter?: number;
 }
@@ -149,11 +158,17 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
   const quarantineRaw = await readFileIfExists(quarantinePath);
   // listed (not released), by seq, in the order set aside
   const quarantinedEvents = new Map<number, QuarantinedEvent>();
-  // every seq ever set aside: used for good, even once released or compacted away
+  // every seq the file names as set aside: never pending again, never used again (even once its
+  // event left the journal; once released, the quarantine's compaction may forget it, and its new
+  // seq, above it, is then in the journal or under the cursor)
   const quarantinedSeqs = new Set<number>();
   // released events, by their new seq: pending unless acknowledged or in the journal already
   const released = new Map<number, DeviceEvent>();
+  // lines of the file, torn and unreadable ones included
+  let quarantineLines = 0;
   for (const line of quarantineRaw?.toString('utf8').split('\n') ?? []) {
+    if (line === '') continue;
+    quarantineLines++;
     try {
       const q = JSON.parse(line) as (QuarantinedEvent & { released?: unknown; seq?: unknown }) | null;
       if (q !== null && typeof q === 'object' && 'released' in q) {
@@ -173,6 +188,8 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       // a torn or unreadable line
     }
   }
+  // lines of quarantine.jsonl a rewrite would drop: released events, torn, unreadable, repeated ones
+  let deadQuarantine = quarantineLines - quarantinedEvents.size;
   // a torn last line is closed off by the next write
   let quarantineNewline =
     quarantineRaw !== undefined &&
@@ -316,10 +333,14 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       for (const b of batch) b.reject(ioError('outbox append failed', err));
       return;
     }
-    for (const b of batch) {
-      pendingEvents.push(b.event);
-      b.resolve(b.event);
+    for (const b of batch) pendingEvents.push(b.event);
+    if (releasing.length > 0) {
+      // each release leaves two dead lines in the quarantine: the event's line and the release
+      // line; compacted before the release resolves (housekeeping: a failure is not the release's)
+      deadQuarantine += 2 * releasing.length;
+      if (deadQuarantine >= compactAfter) await compact();
     }
+    for (const b of batch) b.resolve(b.event);
   }
 
   /** Appends whole lines to `quarantine.jsonl`, durably. */
@@ -343,8 +364,9 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
   }
 
   /**
-   * Rewrites the journal with the pending events only. Housekeeping: when it fails (it needs room
-   * for a second copy, so a nearly full disk fails it first) the journal stays as it was, in use.
+   * Rewrites the journal with the pending events only, then (when it holds dead lines)
+   * `quarantine.jsonl` with the listed events only. Housekeeping: when a rewrite fails (it needs
+   * room for a second copy, so a nearly full disk fails it first) its file stays as it was, in use.
    */
   async function compact(): Promise<void> {
     const data = pendingEvents.map((e) => `${JSON.stringify(e)}\n`).join('');
@@ -361,8 +383,42 @@ export async function openEventOutbox(options: EventOutboxOptions): Promise<Even
       fh = await open(eventsPath, 'a+', 0o600);
     } catch (err) {
       broken = err;
+      return;
     }
+    if (deadQuarantine > 0) await compactQuarantine();
   }
+
+  /**
+   * Rewrites `quarantine.jsonl` with the listed events only, in the order they were set aside:
+   * the lines of released events go. Only right after the journal was rewritten (and the rename
+   * made durable), which guarantees that a power cut at any point neither loses, resurrects nor
+   * doubles an event:
+   *
+   * - the journal then holds no line of a seq set aside (listed or released: neither is pending),
+   *   so a seq the quarantine forgets cannot be read back from the journal as pending;
+   * - a released event is in the journal under its new seq (its journal append completed before
+   *   the rewrite: releases and compactions run in order on one chain), or acknowledged (the cursor
+   *   covers its seq): its release line is no longer needed to queue it, nor to keep its new seq
+   *   from being used again (the journal or the cursor keeps `lastSeq` above it);
+   * - cut before the rename, the old quarantine is read with the new journal, which is the state
+   *   after the release as well (the release line names a seq the journal holds or the cursor
+   *   covers: nothing is queued twice).
+   */
+  async function compactQuarantine(): Promise<void> {
+    const data = [...quarantinedEvents.values()].map((q) => `${JSON.stringify(q)}\n`).join('');
+    try {
+      await writeFileAtomic(quarantinePath, data);
+    } catch {
+      return; // tried again at the next compaction of the journal
+    }
+    quarantineNewline = false;
+    quarantineFileSynced = true;
+    deadQuarantine = 0;
+  }
+
+  // a quarantine mostly dead at open (releases made before a restart, or before this compaction
+  // existed) is compacted now, before the outbox is used
+  if (deadQuarantine >= compactAfter) await compact();
 
   function run<T>(fn: () => Promise<T>): Promise<T> {
     const p = tail.then(fn);
