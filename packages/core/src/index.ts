@@ -99,6 +99,7 @@ export {
   type TrustList,
   type TrustListEntry,
   type TrustListInput,
+  type TrustLists,
   verifyTrustList,
 } from './trust-list.js';
 export {

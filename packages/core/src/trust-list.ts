@@ -55,6 +55,14 @@ export interface TrustList {
   readonly keys: readonly TrustListEntry[];
 }
 
+/**
+ * One verified trust list, or the lists a reader holds at once, one per authority (spec §3: the
+ * platform's and a school's, two schools'), in the order their entries are tried. What core's
+ * checks of credentials, status lists and rosters take: an entry of any list may admit, and the
+ * schools it covers are read from its own list's `authority` ({@link entryCoversSchool}).
+ */
+export type TrustLists = TrustList | readonly TrustList[];
+
 /** Input of {@link signTrustList}. */
 export interface TrustListInput {
   version: number;

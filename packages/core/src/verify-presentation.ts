@@ -35,6 +35,7 @@ import {
   findKeys,
   type TrustList,
   type TrustListEntry,
+  type TrustLists,
 } from './trust-list.js';
 
 /**
@@ -54,10 +55,16 @@ export const nobleBackend: SignatureBackend = { verify: verifyBytes };
 export interface VerifiedCredential {
   /**
    * The trust-list entry that admitted the credential: its key verified the signature and its
-   * roles, schools and validity allow the credential. When the key is listed in several entries,
-   * the first that allows it.
+   * roles, schools and validity allow the credential. When the key is listed in several entries
+   * (of one list, or of several lists held at once), the first that allows it, the lists taken in
+   * the order given.
    */
   readonly entry: TrustListEntry;
+  /**
+   * The trust list {@link entry} belongs to (the one given, or one of several held at once: spec
+   * §3); its `authority` says whose list admitted the credential.
+   */
+  readonly trustList: TrustList;
   /** The credential's claims, with `school` resolved (never undefined here). */
   readonly claims: CredentialClaims & { readonly school: string };
 }
@@ -68,7 +75,8 @@ export interface VerifiedCredential {
  * payload) and its lengths, never of the signature bytes (spec §2.3: nothing is keyed on them).
  * Core remembers the signed content and the signature of each value it stores and uses a hit only
  * if both are byte for byte the ones being checked (so a hash collision is a miss, never a wrong
- * hit), and only while its trust-list entry is still in the current trust list. A credential carried
+ * hit), and only while the trust list (or lists) checked with are the very ones it was verified
+ * with, in the same order: a list loaded, replaced or dropped since makes every value a miss. A credential carried
  * with any other signature, valid (a high-S twin) or not (a flipped bit), is a miss and has its
  * issuer signature checked: a hit never admits a signature that was not verified. Bound its size: the
  * verifier package ships an LRU.
@@ -78,8 +86,36 @@ export interface CredentialCache {
   set(key: string, value: VerifiedCredential): void;
 }
 
-/** The signed content and signature (protected header ‖ payload ‖ signature) of each value core put in a cache. */
-const cachedContent = new WeakMap<VerifiedCredential, Uint8Array>();
+/**
+ * The signed content and signature (protected header ‖ payload ‖ signature) of each value core put
+ * in a cache, and the trust lists it was verified with (a hit needs the very same lists, in order).
+ */
+const cachedContent = new WeakMap<
+  VerifiedCredential,
+  { readonly content: Uint8Array; readonly lists: readonly TrustList[] }
+>();
+
+/** The array of one list, per list (a scan with one list allocates none). */
+const singleLists = new WeakMap<TrustList, readonly TrustList[]>();
+
+/** `trustList` as an array: several lists as given (spec §3), one as a list of one. */
+function listsOf(trustList: TrustLists): readonly TrustList[] {
+  if (Array.isArray(trustList)) return trustList;
+  const one = trustList as TrustList;
+  let lists = singleLists.get(one);
+  if (lists === undefined) {
+    lists = Object.freeze([one]);
+    singleLists.set(one, lists);
+  }
+  return lists;
+}
+
+/** Whether `a` and `b` hold the same trust list objects in the same order. */
+function sameLists(a: readonly TrustList[], b: readonly TrustList[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** The two 32-bit lanes of the content hash, as {@link hashLanes} leaves them (reused, never shared). */
 const lanes = new Int32Array(2);
@@ -181,11 +217,14 @@ function cacheHit(
   b1: number,
   s: Uint8Array,
   s0: number,
-  trustList: TrustList,
+  lists: readonly TrustList[],
 ): VerifiedCredential | undefined {
   const hit = cache.get(key);
   if (hit === undefined) return undefined;
-  const content = cachedContent.get(hit);
+  const stored = cachedContent.get(hit);
+  // verified with other trust lists (one loaded, dropped or replaced since): checked again
+  if (stored === undefined || !sameLists(stored.lists, lists)) return undefined;
+  const content = stored.content;
   const p = a1 - a0;
   const q = p + (b1 - b0);
   if (content === undefined || content.length !== q + SIGNATURE_BYTES || s.length < s0 + SIGNATURE_BYTES)
@@ -193,7 +232,7 @@ function cacheHit(
   for (let i = 0; i < p; i++) if (content[i] !== a[a0 + i]) return undefined;
   for (let i = p, j = b0; j < b1; i++, j++) if (content[i] !== b[j]) return undefined;
   for (let i = 0; i < SIGNATURE_BYTES; i++) if (content[q + i] !== s[s0 + i]) return undefined;
-  return trustList.keys.includes(hit.entry) ? hit : undefined;
+  return lists.includes(hit.trustList) && hit.trustList.keys.includes(hit.entry) ? hit : undefined;
 }
 
 /** Stores `value` under `key`, remembering the exact signed content and signature it was verified for. */
@@ -204,19 +243,26 @@ function cacheStore(
   payload: Uint8Array,
   signature: Uint8Array,
   value: VerifiedCredential,
+  lists: readonly TrustList[],
 ): void {
   const content = new Uint8Array(protectedBytes.length + payload.length + SIGNATURE_BYTES);
   content.set(protectedBytes);
   content.set(payload, protectedBytes.length);
   content.set(signature.subarray(0, SIGNATURE_BYTES), protectedBytes.length + payload.length);
-  cachedContent.set(value, content);
+  cachedContent.set(value, { content, lists: Object.freeze([...lists]) });
   cache.set(key, value);
 }
 
 /** Options of {@link verifyPresentation}. */
 export interface VerifyPresentationOptions {
-  /** The verified trust list ({@link verifyTrustList}). */
-  trustList: TrustList;
+  /**
+   * The verified trust list ({@link verifyTrustList}), or the lists of several authorities held at
+   * once (spec §3: the platform's and a school's, two schools'), in the order their entries are
+   * tried: a credential is admitted when an entry of any of them allows it, and when none does
+   * the error is the first limit broken by the first entry with the verifying key, in that order.
+   * (The array form is an addition: a single list works as before.)
+   */
+  trustList: TrustLists;
   /** Verified status lists, one per school. A credential of a school with none is rejected. */
   statusLists?: readonly StatusList[];
   /** A verified roster (or its index): required for compact mode. */
@@ -255,6 +301,12 @@ export interface VerifiedPresentation {
   readonly holderKid: Uint8Array;
   /** Key id of the issuer key (full mode) or undefined (compact: the roster is the authority). */
   readonly issuerKid: Uint8Array | undefined;
+  /**
+   * The `authority` of the trust list whose entry admitted the credential (full mode), or
+   * undefined (compact: the roster is the authority). With several lists, it tells which one
+   * vouched for the card (spec §3).
+   */
+  readonly issuerAuthority: string | undefined;
   /** The decoded presentation. */
   readonly presentation: DecodedPresentation;
 }
@@ -323,12 +375,14 @@ function promised<T>(f: () => MaybePromise<T>): Promise<T> {
 /**
  * Checks the issuer signature of a credential and the issuer's limits (spec §3, §5.3 step 2).
  *
+ * @param trustList - The verified trust list, or several held at once (one per authority), in
+ *   the order their entries are tried (see {@link VerifyPresentationOptions.trustList}).
  * @throws {@link CampusCardError} (as a rejection): `ERR_INPUT_TYPE` unless `credential` is a
  *   `Uint8Array`, else the code of the first failed check.
  */
 export function verifyCredentialIssuer(
   credential: Uint8Array,
-  trustList: TrustList,
+  trustList: TrustLists,
   backend: SignatureBackend = nobleBackend,
   cache?: CredentialCache,
 ): Promise<VerifiedCredential> {
@@ -337,7 +391,7 @@ export function verifyCredentialIssuer(
     assertBytes(credential);
     return verifyCredentialSign1(
       decodeSign1(credential, CREDENTIAL_LIMITS, 'credential', true),
-      trustList,
+      listsOf(trustList),
       backend,
       cache,
     );
@@ -347,18 +401,18 @@ export function verifyCredentialIssuer(
 /** {@link verifyCredentialIssuer} on a credential's signed parts (as a full-mode code carries them). */
 export function verifyCredentialParts(
   parts: CredentialParts,
-  trustList: TrustList,
+  trustList: TrustLists,
   backend: SignatureBackend = nobleBackend,
   cache?: CredentialCache,
 ): Promise<VerifiedCredential> {
-  return promised(() => credentialFromParts(parts, trustList, backend, cache));
+  return promised(() => credentialFromParts(parts, listsOf(trustList), backend, cache));
 }
 
 /** A cache hit for the credential a {@link ReadPresentation} carries, hashed and compared in place. */
 function cachedCredential(
   cache: CredentialCache,
   p: ReadPresentation,
-  trustList: TrustList,
+  lists: readonly TrustList[],
 ): VerifiedCredential | undefined {
   const at = p.credentialAt;
   if (at === undefined) return undefined;
@@ -374,13 +428,13 @@ function cachedCredential(
     at[3],
     b,
     at[4],
-    trustList,
+    lists,
   );
 }
 
 function credentialFromParts(
   parts: CredentialParts,
-  trustList: TrustList,
+  lists: readonly TrustList[],
   backend: SignatureBackend,
   cache: CredentialCache | undefined,
 ): MaybePromise<VerifiedCredential> {
@@ -391,7 +445,7 @@ function credentialFromParts(
     // a signature of another length is the decoder's to refuse, never a hit on its first 64 bytes
     const hit =
       sig.length === SIGNATURE_BYTES
-        ? cacheHit(cache, key, a, 0, a.length, b, 0, b.length, sig, 0, trustList)
+        ? cacheHit(cache, key, a, 0, a.length, b, 0, b.length, sig, 0, lists)
         : undefined;
     if (hit) return hit;
   }
@@ -401,22 +455,28 @@ function credentialFromParts(
     'credential',
     true,
   );
-  const verified = verifyCredentialSign1(sign1, trustList, backend, undefined);
+  const verified = verifyCredentialSign1(sign1, lists, backend, undefined);
   if (!cache || key === undefined) return verified;
   const cacheKey = key;
   if (verified instanceof Promise) {
     return verified.then((v) => {
-      cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, parts.signature, v);
+      cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, parts.signature, v, lists);
       return v;
     });
   }
-  cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, parts.signature, verified);
+  cacheStore(cache, cacheKey, parts.protectedBytes, parts.payload, parts.signature, verified, lists);
   return verified;
+}
+
+/** A trust-list entry and the list it belongs to (its `authority` decides the schools it covers). */
+interface ListedEntry {
+  readonly e: TrustListEntry;
+  readonly list: TrustList;
 }
 
 function verifyCredentialSign1(
   sign1: Sign1,
-  trustList: TrustList,
+  lists: readonly TrustList[],
   backend: SignatureBackend,
   cache: CredentialCache | undefined,
 ): MaybePromise<VerifiedCredential> {
@@ -426,17 +486,23 @@ function verifyCredentialSign1(
     const { protectedBytes: a, payload: b, signature: sig } = sign1;
     const hit =
       sig.length === SIGNATURE_BYTES
-        ? cacheHit(cache, cacheKey, a, 0, a.length, b, 0, b.length, sig, 0, trustList)
+        ? cacheHit(cache, cacheKey, a, 0, a.length, b, 0, b.length, sig, 0, lists)
         : undefined;
     if (hit) return hit;
   }
-  const entries = findKeys(
-    trustList.keys.map((e) => ({ kid: e.key.kid, e })),
-    sign1.kid as Uint8Array,
-  ).map((x) => x.e);
-  const usable = entries.filter((e) => (e.uses & KEY_USE.credentials) !== 0);
+  // every entry of every list with this kid, lists in the order given (two keys may share a kid,
+  // one key may be listed by several lists: spec §2.4, §3)
+  const usable: ListedEntry[] = [];
+  for (const list of lists) {
+    for (const x of findKeys(
+      list.keys.map((e) => ({ kid: e.key.kid, e })),
+      sign1.kid as Uint8Array,
+    )) {
+      if ((x.e.uses & KEY_USE.credentials) !== 0) usable.push({ e: x.e, list });
+    }
+  }
   if (usable.length === 0) fail('ERR_UNKNOWN_ISSUER', 'credential: no trusted issuer key has this kid', '3');
-  if (!usable.some((e) => e.key.alg === sign1.alg)) {
+  if (!usable.some((u) => u.e.key.alg === sign1.alg)) {
     fail('ERR_ALG_NOT_ALLOWED', `credential: alg ${sign1.alg} is not the issuer key's algorithm`, '2.2');
   }
   const key = verifyWith(
@@ -447,8 +513,8 @@ function verifyCredentialSign1(
     distinctKeys(usable),
   );
   return key instanceof Promise
-    ? key.then((k) => issuerVerified(k, sign1, usable, trustList, cache, cacheKey))
-    : issuerVerified(key, sign1, usable, trustList, cache, cacheKey);
+    ? key.then((k) => issuerVerified(k, sign1, usable, lists, cache, cacheKey))
+    : issuerVerified(key, sign1, usable, lists, cache, cacheKey);
 }
 
 /** Whether two public keys are the same key (the same object, or the same algorithm and bytes). */
@@ -457,9 +523,9 @@ function sameKey(a: PublicKey, b: PublicKey): boolean {
 }
 
 /** The keys of `entries`, each once (a key listed in several entries is tried once). */
-function distinctKeys(entries: readonly TrustListEntry[]): PublicKey[] {
+function distinctKeys(entries: readonly ListedEntry[]): PublicKey[] {
   const out: PublicKey[] = [];
-  for (const e of entries) if (!out.some((k) => sameKey(k, e.key))) out.push(e.key);
+  for (const { e } of entries) if (!out.some((k) => sameKey(k, e.key))) out.push(e.key);
   return out;
 }
 
@@ -496,8 +562,8 @@ function entryRefusal(
 function issuerVerified(
   key: PublicKey | undefined,
   sign1: Sign1,
-  usable: readonly TrustListEntry[],
-  trustList: TrustList,
+  usable: readonly ListedEntry[],
+  lists: readonly TrustList[],
   cache: CredentialCache | undefined,
   cacheKey: string | undefined,
 ): VerifiedCredential {
@@ -508,14 +574,16 @@ function issuerVerified(
   // another): any entry of the key that admits the credential will do. Without iss, every entry
   // whose role and validity admit it must name the same single school, or the school is ambiguous.
   let entry: TrustListEntry | undefined;
+  let entryList: TrustList | undefined;
   let refusal: Refusal | undefined;
   let ambiguous = false;
-  for (const e of usable) {
+  for (const { e, list } of usable) {
     if (!sameKey(e.key, key)) continue;
-    const r = entryRefusal(e, trustList, claims);
+    const r = entryRefusal(e, list, claims);
     if (claims.school !== undefined) {
       if (r === undefined) {
         entry = e;
+        entryList = list;
         break;
       }
       refusal ??= r;
@@ -527,7 +595,10 @@ function issuerVerified(
     }
     if (e.schools.length !== 1 || (entry !== undefined && entry.schools[0] !== e.schools[0]))
       ambiguous = true;
-    entry ??= e;
+    if (entry === undefined) {
+      entry = e;
+      entryList = list;
+    }
   }
   if (ambiguous)
     fail('ERR_STRUCTURE', 'credential: no iss, and the issuer key covers several schools', '4.1');
@@ -541,9 +612,13 @@ function issuerVerified(
     fail(code, message, section);
   }
   const school = claims.school ?? (entry.schools[0] as string);
-  const verified: VerifiedCredential = { entry, claims: Object.freeze({ ...claims, school }) };
+  const verified: VerifiedCredential = {
+    entry,
+    trustList: entryList as TrustList,
+    claims: Object.freeze({ ...claims, school }),
+  };
   if (cache && cacheKey !== undefined)
-    cacheStore(cache, cacheKey, sign1.protectedBytes, sign1.payload, sign1.signature, verified);
+    cacheStore(cache, cacheKey, sign1.protectedBytes, sign1.payload, sign1.signature, verified, lists);
   return verified;
 }
 
@@ -602,13 +677,13 @@ export function verifyPresentationEager(
       : decodePresentationOwned(buf.subarray(SIGN1_HEADROOM));
 
   if (p.mode === 'full') {
+    const lists = listsOf(options.trustList);
     // 2. issuer signature (a credential seen before: a cache hit found without views of it)
     const cache = options.credentialCache;
     const issuer =
       (cache !== undefined && p instanceof ReadPresentation
-        ? cachedCredential(cache, p, options.trustList)
-        : undefined) ??
-      credentialFromParts(p.credentialParts as CredentialParts, options.trustList, backend, cache);
+        ? cachedCredential(cache, p, lists)
+        : undefined) ?? credentialFromParts(p.credentialParts as CredentialParts, lists, backend, cache);
     return issuer instanceof Promise
       ? issuer.then((c) => holderStep(options, backend, p, buf, c))
       : holderStep(options, backend, p, buf, issuer);
@@ -740,6 +815,7 @@ function checkedPresentation(
     scene: p.scene,
     holderKid: holderKey.kid,
     issuerKid: issuer === undefined ? undefined : issuer.entry.key.kid,
+    issuerAuthority: issuer === undefined ? undefined : issuer.trustList.authority,
     presentation: p,
   };
 }
@@ -763,34 +839,40 @@ export function checkStatus(lists: readonly StatusList[] | undefined, school: st
   if (status !== 0) fail('ERR_REVOKED', `card status is ${status}`, '6.1');
 }
 
+/** The keys of every entry, of every list, that may sign `use` material of `school` at `iat` with this kid. */
 function signedMaterialKeys(
-  trustList: TrustList,
+  lists: readonly TrustList[],
   kid: Uint8Array,
   use: number,
   school: string,
   iat: number,
 ): PublicKey[] {
-  return trustList.keys
-    .filter(
-      (e) =>
-        (e.uses & use) !== 0 &&
-        entryCoversSchool(e, trustList, school) &&
-        iat >= e.nbf &&
-        iat <= e.exp &&
-        e.key.kid.length === kid.length &&
-        e.key.kid.every((b, i) => b === kid[i]),
-    )
-    .map((e) => e.key);
+  return lists.flatMap((trustList) =>
+    trustList.keys
+      .filter(
+        (e) =>
+          (e.uses & use) !== 0 &&
+          entryCoversSchool(e, trustList, school) &&
+          iat >= e.nbf &&
+          iat <= e.exp &&
+          e.key.kid.length === kid.length &&
+          e.key.kid.every((b, i) => b === kid[i]),
+      )
+      .map((e) => e.key),
+  );
 }
 
 /**
  * Verifies a status list against a verified trust list: its key must be a trust-list key that
  * may sign status lists for that school and was valid at the list's `iat` (spec §6.1).
+ *
+ * @param trustList - The verified trust list, or several held at once (one per authority, spec
+ *   §3): any entry of any of them may admit the signing key (an addition: one list works as before).
  */
-export function verifyStatusList(bytes: Uint8Array, trustList: TrustList): StatusList {
+export function verifyStatusList(bytes: Uint8Array, trustList: TrustLists): StatusList {
   const { sign1, statusList } = decodeStatusList(bytes);
   const keys = signedMaterialKeys(
-    trustList,
+    listsOf(trustList),
     sign1.kid as Uint8Array,
     KEY_USE.statusLists,
     statusList.school,
@@ -807,11 +889,16 @@ export function verifyStatusList(bytes: Uint8Array, trustList: TrustList): Statu
   return statusList;
 }
 
-/** Verifies a roster against a verified trust list (spec §6.2). */
-export function verifyRoster(bytes: Uint8Array, trustList: TrustList): Roster {
+/**
+ * Verifies a roster against a verified trust list (spec §6.2).
+ *
+ * @param trustList - The verified trust list, or several held at once (one per authority, spec
+ *   §3), as for {@link verifyStatusList}.
+ */
+export function verifyRoster(bytes: Uint8Array, trustList: TrustLists): Roster {
   const { sign1, roster } = decodeRoster(bytes);
   const keys = signedMaterialKeys(
-    trustList,
+    listsOf(trustList),
     sign1.kid as Uint8Array,
     KEY_USE.rosters,
     roster.school,

@@ -11,6 +11,7 @@ import {
   type PublicKey,
   type SignatureBackend,
   type TrustAnchor,
+  type TrustList,
   type VerifiedPresentation,
   verifyPresentationEager,
 } from '@campus-card/core';
@@ -52,11 +53,20 @@ import { decodeReplaySnapshot, SNAPSHOT_ENTRY_BYTES } from './replay/snapshot-fo
 import { replayDigest } from './replay-key.js';
 import { decodeVerifierState, encodeVerifierState } from './snapshot.js';
 import { createTimeFloor } from './time-floor.js';
-import { createTrustStore, type HeldMaterial, type LoadResult, type VersionMark } from './trust-store.js';
+import {
+  createTrustStore,
+  type Held,
+  type HeldMaterial,
+  type LoadResult,
+  type VersionMark,
+} from './trust-store.js';
 
 /** Maximum age of each kind of trust material, seconds, counted from its signed `iat`. */
 export interface MaxStaleness {
-  /** Default 2 592 000 (30 days). */
+  /**
+   * Default 2 592 000 (30 days). Applies to each authority's trust list on its own: a decision
+   * needs the lists that vouch for it to be fresh (see {@link Verifier.verify}), not every list held.
+   */
   readonly trustList?: number;
   /** Default 86 400 (1 day): a lost card must stop working within a day. */
   readonly statusList?: number;
@@ -86,6 +96,11 @@ interface Scan {
   material: HeldMaterial | undefined;
   /** How many times material loaded during this scan was checked again (bounded). */
   rechecks: number;
+  /**
+   * The authority whose trust list vouched for the card (admitted its credential, or the roster
+   * for a compact code or a tap), once known: the audit names that list.
+   */
+  authority: string | undefined;
 }
 
 /**
@@ -111,6 +126,11 @@ export interface VerifierOptions {
    * signs: a list is then loaded only when the root key that verifies it anchors the authority it
    * states (else `UNKNOWN_ISSUER`), so one school's root cannot speak for the platform or for another
    * school (spec §3). A bare key among several is a `TypeError` at creation.
+   *
+   * The verifier holds one trust list per authority (the authority each list states), each with its
+   * own version, rollback protection and staleness: the platform's list and a school's are used at
+   * once, and a list of one authority never replaces or drops another's (see
+   * {@link Verifier.loadTrustList}).
    */
   readonly rootKeys: readonly (PublicKey | TrustAnchor)[];
   /**
@@ -155,7 +175,8 @@ export interface VerifierOptions {
   readonly credentialCacheSize?: number;
   /**
    * Trust list versions below this are refused as a rollback, even before any list was loaded
-   * (a version known at provisioning). Default none.
+   * (a version known at provisioning), whatever the list's authority. Configuration: re-applied at
+   * each creation, not written into snapshots. Default none.
    */
   readonly minTrustListVersion?: number;
   /** Most (zone, school, card) anti-passback entries held (see `createPassbackState`). Default 100 000. */
@@ -212,7 +233,17 @@ export interface MaterialStatus extends MaterialStamp {
 
 /** What {@link Verifier.status} reports. */
 export interface VerifierStatus {
+  /**
+   * The trust list held, or `null` if none. With lists of several authorities held, the one in
+   * the worst state (`stale`, then `grace`, then the oldest): an operator alert on this field is
+   * raised when any of them needs a sync. Each authority's is in {@link trustLists}.
+   */
   readonly trustList: MaterialStatus | null;
+  /**
+   * Every trust list held, by authority (`"platform"` or a school id; spec §3). Always set by
+   * `createVerifier` (optional in the type so that a stand-in verifier written before it compiles).
+   */
+  readonly trustLists?: Readonly<Record<string, MaterialStatus>>;
   /** One entry per school. */
   readonly statusLists: Readonly<Record<string, MaterialStatus>>;
   readonly roster: (MaterialStatus & { readonly school: string }) | null;
@@ -233,9 +264,13 @@ export type RecordUseResult =
 /** The verifier `createVerifier` returns. */
 export interface Verifier {
   /**
-   * Verifies and installs a trust list signed by one of the root keys. Refuses a rollback (a lower
-   * version, or the same version with other bytes); the same bytes again are a no-op. On failure the
-   * last good copy stays in use. Held status lists and roster are re-verified against the new list.
+   * Verifies and installs a trust list signed by one of the root keys. Lists are held one per
+   * authority (the `authority` the list states, `result.authority`): the list replaces its own
+   * authority's list only, and versions are compared with that authority's only. Refuses a rollback
+   * (a lower version, or the same version with other bytes); the same bytes again are a no-op. On
+   * failure the last good copy stays in use. Held status lists and roster are re-verified against
+   * the lists held now: one that no list lets its key sign any longer is dropped (`dropped`), one
+   * that another authority's list vouches for stays.
    *
    * @param options.now - The device clock, unix seconds: recorded as the last sync, and the list's
    *   `iat` may move the trusted-time floor.
@@ -249,6 +284,12 @@ export interface Verifier {
    * Decides whether a scanned QR code (text or presentation bytes) or a tapped physical card
    * (`{ uid }`) is admitted at `reader` now. Never throws, never rejects: any failure, including a
    * bug, is a denial (fail closed).
+   *
+   * With trust lists of several authorities held, any of them may admit the card's credential
+   * (spec §3); the trust lists that vouch for the decision (the one that admitted the credential,
+   * or the roster for a compact code or a tap, and one that admitted the school's status list)
+   * must not be stale (`TRUST_LIST_STALE`; a warning within the grace), while another authority's
+   * stale list plays no part. Every list stale denies before decoding.
    */
   verify(input: string | Uint8Array | PhysicalCardTap, context: VerifyContext): Promise<Decision>;
   /**
@@ -360,6 +401,12 @@ function finiteNonNegative(name: string, v: number | undefined, fallback: number
   }
   return s;
 }
+
+/** No authority: nothing vouches (shared, so frozen). */
+const NO_AUTHORITIES: readonly string[] = Object.freeze([]);
+
+/** Rank of a staleness state, freshest first. */
+const RANK = { fresh: 0, grace: 1, stale: 2 } as const;
 
 const STALE: Readonly<Record<Material, StaleWarning>> = {
   trustList: 'TRUST_LIST_STALE',
@@ -497,15 +544,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     options.passbackMaxEntries === undefined ? {} : { maxEntries: options.passbackMaxEntries },
   );
   const evaluatePolicy = options.policyEvaluator ?? createPolicyEvaluator(passback);
-  const trust = createTrustStore(rootKeys);
   const minTl = options.minTrustListVersion;
-  if (minTl !== undefined) {
-    if (!Number.isSafeInteger(minTl) || minTl < 0)
-      throw new RangeError('"minTrustListVersion" must be a uint');
-    // a mark that no real list digest matches: versions ≤ minTl - 1 are refused, minTl itself is accepted
-    if (minTl > 0)
-      trust.raiseVersions({ trustList: { version: minTl - 1, digest: '' }, statusLists: {}, rosters: {} });
-  }
+  if (minTl !== undefined && (!Number.isSafeInteger(minTl) || minTl < 0))
+    throw new RangeError('"minTrustListVersion" must be a uint');
+  // (configuration: applied to every authority's list, never part of a snapshot)
+  const trust = createTrustStore(rootKeys, minTl === undefined ? {} : { minTrustListVersion: minTl });
   let lastSyncAt: number | null = null;
   /**
    * Latest `now` the replay window has seen, or the mark of a lost window if later: a code expiring
@@ -533,17 +576,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** The status list of `school` in `m`. */
-  function statusListOf(m: HeldMaterial, school: string): MaterialStamp | undefined {
+  function statusListOf(m: HeldMaterial, school: string): HeldMaterial['statusLists'][number] | undefined {
     const held = m.statusLists;
     for (let i = 0; i < held.length; i++) {
       const h = held[i] as HeldMaterial['statusLists'][number];
-      if (h.value.school === school) return h.stamp;
+      if (h.value.school === school) return h;
     }
     return undefined;
   }
 
   function statusListStamp(m: HeldMaterial, school: string | undefined): MaterialStamp | null {
-    if (school !== undefined) return statusListOf(m, school) ?? null;
+    if (school !== undefined) return statusListOf(m, school)?.stamp ?? null;
     return m.statusLists.length === 1
       ? (m.statusLists[0] as HeldMaterial['statusLists'][number]).stamp
       : null;
@@ -551,9 +594,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   /** The last audit handed out: decisions with the same inputs share it (it is frozen). */
   let lastAudit: DecisionAudit | undefined;
-  /** The audit of a decision at `now` taken with material `m` (the scan's; else what is held now). */
-  function audit(now: number, school: string | undefined, m: HeldMaterial = trust.material): DecisionAudit {
-    const trustList = m.trustList?.stamp ?? null;
+  /**
+   * The audit of a decision at `now` taken with material `m` (the scan's; else what is held now):
+   * `authority` is that of the trust list that vouched for the card, once known.
+   */
+  function audit(
+    now: number,
+    school: string | undefined,
+    m: HeldMaterial = trust.material,
+    authority: string | undefined = undefined,
+  ): DecisionAudit {
+    const only = m.trustLists.length === 1 ? (m.trustLists[0] as Held<TrustList>) : undefined;
+    const trustListAuthority = authority ?? only?.value.authority ?? null;
+    const trustList = trustListAuthority === null ? null : (m.trustListStamps[trustListAuthority] ?? null);
+    const trustLists = m.trustListStamps;
     const statusList = statusListStamp(m, school);
     const roster = m.roster?.stamp ?? null;
     const a = lastAudit;
@@ -561,6 +615,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       a !== undefined &&
       a.clock === now &&
       a.trustList === trustList &&
+      a.trustListAuthority === trustListAuthority &&
+      a.trustLists === trustLists &&
       a.statusList === statusList &&
       a.roster === roster &&
       a.lastSyncAt === lastSyncAt &&
@@ -568,12 +624,132 @@ export function createVerifier(options: VerifierOptions): Verifier {
     ) {
       return a;
     }
-    lastAudit = Object.freeze({ trustList, statusList, roster, lastSyncAt, clock: now, floor: floor.value });
+    lastAudit = Object.freeze({
+      trustList,
+      trustListAuthority,
+      trustLists,
+      statusList,
+      roster,
+      lastSyncAt,
+      clock: now,
+      floor: floor.value,
+    });
     return lastAudit;
   }
 
-  /** Adds a warning or throws a denial for stale material. */
-  function checkStale(material: Material, stamp: MaterialStamp, now: number, scan: Scan): void {
+  /**
+   * The trust lists of `m` in the order core tries their entries for a scan at `now`: the fresh
+   * ones first, then those in their grace period, then the stale ones, each group platform first
+   * then schools by id. So a card that a fresh list admits is admitted by a fresh list (a stale
+   * platform list does not fail a card a fresh school list vouches for), and one that only a stale
+   * list admits is denied `TRUST_LIST_STALE` (see {@link checkVouched}). While every list is fresh,
+   * the held array itself (no allocation).
+   *
+   * @throws {@link Denial} `NO_TRUST_LIST` when none is held; `TRUST_LIST_STALE` when every one is
+   *   stale (nothing could vouch for a card: the check that comes before decoding).
+   */
+  function orderedLists(m: HeldMaterial, now: number): readonly TrustList[] {
+    const held = m.trustLists;
+    if (held.length === 0) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
+    let worst = 0;
+    let best = 2;
+    for (let i = 0; i < held.length; i++) {
+      const r = RANK[staleness('trustList', (held[i] as Held<TrustList>).stamp, now)];
+      if (r > worst) worst = r;
+      if (r < best) best = r;
+    }
+    if (worst === 0) return m.trustListArray;
+    if (best === 2) {
+      throw new Denial(
+        'TRUST_LIST_STALE',
+        held.map((h) => `${listName(h)} v${h.stamp.version} is ${now - ageFrom(h.stamp)} s old`).join(', ') +
+          ` (max ${maxStale.trustList} s)`,
+      );
+    }
+    return held
+      .map((h) => ({ r: RANK[staleness('trustList', h.stamp, now)], v: h.value }))
+      .sort((a, b) => a.r - b.r)
+      .map((x) => x.v);
+  }
+
+  /**
+   * The trust-list check before a code is decoded: none held, or every one stale, denies (nothing
+   * could vouch for a card). The lists that vouch for this card are checked once it is known
+   * ({@link checkVouchers}); a reader of one list warns about it here, first, as it always has.
+   */
+  function checkListsAtStart(m: HeldMaterial, now: number, scan: Scan): void {
+    orderedLists(m, now);
+    if (m.trustLists.length === 1)
+      checkStale('trustList', (m.trustLists[0] as Held<TrustList>).stamp, now, scan);
+  }
+
+  /** How a message names a held trust list: `trustList` alone, `trustList of <authority>` among several. */
+  function listName(h: Held<TrustList>, several = trust.material.trustLists.length > 1): string {
+    return several ? `trustList of ${h.value.authority}` : 'trustList';
+  }
+
+  /**
+   * Checks that a trust list of `m` whose authority is one of `authorities` vouches for what a
+   * decision relies on (the card, or its school's status list) at `now`: the freshest of them must
+   * not be stale (a warning within its grace period). Returns it.
+   *
+   * @throws {@link Denial} `TRUST_LIST_STALE` when it is stale; `NO_TRUST_LIST` when none is held
+   *   (cannot happen: material no list held vouches for is dropped; fail closed all the same).
+   */
+  function checkVouched(
+    authorities: string | readonly string[],
+    m: HeldMaterial,
+    now: number,
+    scan: Scan,
+  ): Held<TrustList> {
+    let best: Held<TrustList> | undefined;
+    let rank = 3;
+    const held = m.trustLists;
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i] as Held<TrustList>;
+      const a = h.value.authority;
+      if (typeof authorities === 'string' ? a !== authorities : !authorities.includes(a)) continue;
+      const r = RANK[staleness('trustList', h.stamp, now)];
+      if (r < rank) {
+        rank = r;
+        best = h;
+      }
+    }
+    if (best === undefined) throw new Denial('NO_TRUST_LIST', 'no trust list held vouches for the card');
+    // (named only when it is not fresh: no string is built on the usual path)
+    if (rank > 0) checkStale('trustList', best.stamp, now, scan, listName(best, held.length > 1));
+    return best;
+  }
+
+  /**
+   * The trust lists vouching for a decision, in `m`: the one that admitted the card (its
+   * credential, or the roster for a compact code or a tap: the audit names it) and one that
+   * vouches for its school's status list must each be fresh. Lists of other authorities, stale or
+   * not, play no part.
+   */
+  function checkVouchers(
+    m: HeldMaterial,
+    mode: PresentationMode,
+    issuerAuthority: string | undefined,
+    school: string,
+    now: number,
+    scan: Scan,
+  ): void {
+    const card =
+      mode === 'full' ? (issuerAuthority ?? NO_AUTHORITIES) : (m.roster?.authorities ?? NO_AUTHORITIES);
+    scan.authority = checkVouched(card, m, now, scan).value.authority;
+    const sl = statusListOf(m, school);
+    if (sl !== undefined) checkVouched(sl.authorities, m, now, scan);
+  }
+
+  /** Adds a warning or throws a denial for stale material (`name` names it in the detail). */
+  function checkStale(
+    material: Material,
+    stamp: MaterialStamp,
+    now: number,
+    scan: Scan,
+    name: string = material,
+  ): void {
     const s = staleness(material, stamp, now);
     if (s === 'fresh') return;
     const code = STALE[material];
@@ -585,7 +761,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     throw new Denial(
       code,
-      `${material} v${stamp.version} is ${now - ageFrom(stamp)} s old (max ${maxStale[material]} s)`,
+      `${name} v${stamp.version} is ${now - ageFrom(stamp)} s old (max ${maxStale[material]} s)`,
     );
   }
 
@@ -595,7 +771,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       floor.observe(result.iat, now);
       const held =
         result.material === 'trustList'
-          ? trust.trustList?.stamp
+          ? result.authority === undefined
+            ? undefined
+            : trust.trustLists.get(result.authority)?.stamp
           : result.material === 'roster'
             ? trust.roster?.stamp
             : result.school === undefined
@@ -617,7 +795,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /** The version mark of the material a successful load holds now (the mark of its bytes). */
   function markOf(result: LoadResult & { ok: true }): VersionMark | undefined {
     const v = trust.versions;
-    if (result.material === 'trustList') return v.trustList;
+    if (result.material === 'trustList')
+      return result.authority === undefined ? undefined : v.trustLists[result.authority];
     if (result.school === undefined) return undefined;
     return result.material === 'roster' ? v.rosters[result.school] : v.statusLists[result.school];
   }
@@ -634,7 +813,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const at = loadedAt.get(stamp);
       if (at === undefined || first < at) loadedAt.set(stamp, first);
     };
-    adopt(trust.trustList?.stamp, v.trustList);
+    for (const [authority, h] of trust.trustLists) adopt(h.stamp, v.trustLists[authority]);
     for (const [school, h] of trust.statusLists) adopt(h.stamp, v.statusLists[school]);
     const r = trust.roster;
     if (r !== undefined) adopt(r.stamp, v.rosters[r.value.roster.school]);
@@ -642,8 +821,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   function setMark(result: LoadResult & { ok: true }, mark: VersionMark): void {
     const v = trust.versions;
-    if (result.material === 'trustList') v.trustList = mark;
-    else if (result.school === undefined) return;
+    if (result.material === 'trustList') {
+      if (result.authority !== undefined) v.trustLists[result.authority] = mark;
+    } else if (result.school === undefined) return;
     else if (result.material === 'roster') v.rosters[result.school] = mark;
     else v.statusLists[result.school] = mark;
   }
@@ -689,9 +869,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // one snapshot of the material for the whole scan (see Scan.material, revalidate)
     const material = trust.material;
     known.material = material;
-    const tl = material.trustList;
-    if (tl === undefined) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
-    checkStale('trustList', tl.stamp, now, known);
+    checkListsAtStart(material, now, known);
 
     if (isPhysicalCardTap(input)) {
       // (synchronous to the decision: no material can be loaded before it is made)
@@ -739,10 +917,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     m: HeldMaterial,
     now: number,
   ): VerifiedPresentation | Promise<VerifiedPresentation> {
-    if (m.trustList === undefined) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
+    const trustList = orderedLists(m, now);
     // one object of one shape per scan, roster or not
     return verifyPresentationEager(input, {
-      trustList: m.trustList.value,
+      trustList,
       statusLists: m.statusListArray,
       roster: m.roster?.value,
       now,
@@ -802,12 +980,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     scan.material = m;
     scan.warnings = undefined;
-    const tl = m.trustList;
-    if (tl === undefined) throw new Denial('NO_TRUST_LIST', 'the trust list was dropped during the scan');
-    checkStale('trustList', tl.stamp, now, scan);
+    scan.authority = undefined;
+    if (m.trustLists.length === 0) {
+      throw new Denial('NO_TRUST_LIST', 'the trust list was dropped during the scan');
+    }
+    checkListsAtStart(m, now, scan);
     if (
       before !== undefined &&
-      tl === before.trustList &&
+      m.trustListArray === before.trustListArray &&
       (verified.mode === 'full' || m.roster === before.roster)
     ) {
       // the signatures and what vouched for them stand: the status (and ages) are checked anew
@@ -826,12 +1006,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return again instanceof Promise ? again.then(next) : next(again);
   }
 
-  /** The roster's (compact code) and the status list's age, in `m`. */
+  /** The trust lists vouching for the card, the roster's (compact code) and the status list's age, in `m`. */
   function materialAges(verified: VerifiedPresentation, m: HeldMaterial, now: number, scan: Scan): void {
+    checkVouchers(m, verified.mode, verified.issuerAuthority, verified.school, now, scan);
     if (verified.mode === 'compact' && m.roster !== undefined)
       checkStale('roster', m.roster.stamp, now, scan);
     const sl = statusListOf(m, verified.school);
-    if (sl !== undefined) checkStale('statusList', sl, now, scan);
+    if (sl !== undefined) checkStale('statusList', sl.stamp, now, scan);
   }
 
   /** Status list age, policies (step 6) and the replay window (step 7). */
@@ -843,8 +1024,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     now: number,
     scan: Scan,
   ): AcceptedDecision | Promise<AcceptedDecision> {
-    const sl = statusListOf(scan.material as HeldMaterial, admitted.school);
-    if (sl !== undefined) checkStale('statusList', sl, now, scan);
+    const m = scan.material as HeldMaterial;
+    checkVouchers(m, admitted.mode, verified?.issuerAuthority, admitted.school, now, scan);
+    const sl = statusListOf(m, admitted.school);
+    if (sl !== undefined) checkStale('statusList', sl.stamp, now, scan);
 
     // 6. policies
     const subject: PolicySubject = {
@@ -990,7 +1173,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       scene: admitted.scene,
       t: admitted.t,
       warnings: scan.warnings ?? NO_WARNINGS,
-      audit: audit(now, admitted.school, scan.material),
+      audit: audit(now, admitted.school, scan.material, scan.authority),
     };
   }
 
@@ -1010,7 +1193,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       rule?: string;
       cardId?: string;
       school?: string;
-    } = { accepted: false, reason, detail, audit: audit(now, known.school, known.material) };
+    } = { accepted: false, reason, detail, audit: audit(now, known.school, known.material, known.authority) };
     if (coreCode !== undefined) d.coreCode = coreCode;
     if (rule !== undefined) d.rule = rule;
     if (known.cardId !== undefined) d.cardId = known.cardId;
@@ -1064,6 +1247,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         warnings: undefined,
         material: undefined,
         rechecks: 0,
+        authority: undefined,
       };
       let now = Number.NaN;
       try {
@@ -1215,9 +1399,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
       });
       const statusLists: Record<string, MaterialStatus> = Object.create(null); // keyed by school id (data)
       for (const [school, h] of trust.statusLists) statusLists[school] = ms('statusList', h.stamp);
+      // keyed by authority (data), platform first then schools by id
+      const trustLists: Record<string, MaterialStatus> = Object.create(null);
+      let worst: MaterialStatus | null = null;
+      for (const h of trust.material.trustLists) {
+        const s = ms('trustList', h.stamp);
+        trustLists[h.value.authority] = s;
+        if (
+          worst === null ||
+          RANK[s.state] > RANK[worst.state] ||
+          (s.state === worst.state && s.age > worst.age)
+        )
+          worst = s;
+      }
       const r = trust.roster;
       const base = {
-        trustList: trust.trustList ? ms('trustList', trust.trustList.stamp) : null,
+        trustList: worst,
+        trustLists,
         statusLists,
         roster: r ? { ...ms('roster', r.stamp), school: r.value.roster.school } : null,
         lastSyncAt,

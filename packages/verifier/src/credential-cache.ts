@@ -22,7 +22,8 @@ export interface LruCredentialCache extends CredentialCache {
  * Creates a bounded LRU cache of credentials whose issuer signature was verified, keyed by the
  * core's `credentialCacheKey` (a 64-bit hash of the signed content, never of signature bytes). A hit
  * lets the verifier skip the issuer signature; core uses it only when the stored content is byte for
- * byte the one scanned, and while its trust-list entry is still in the current list. Lookups and
+ * byte the one scanned, and while the trust lists held are the very ones it was verified with (a list
+ * of any authority loaded or dropped since makes it a miss). Lookups and
  * updates are O(1): a `Map` plus a linked recency list.
  *
  * @param capacity - Most entries kept, a positive integer. Default {@link DEFAULT_CREDENTIAL_CACHE_SIZE}

@@ -26,7 +26,9 @@ import type { CampusCardErrorCode, Role } from '@campus-card/core';
  * - `UNKNOWN_CARD`: compact code or physical card not in the roster (or no roster).
  * - `NO_TRUST_LIST`: the reader holds no trust list yet.
  * - `TRUST_LIST_STALE` / `STATUS_LIST_STALE` / `ROSTER_STALE`: that material is older than its
- *   maximum age (issue 7).
+ *   maximum age (issue 7). For trust lists, held one per authority: every list held is stale, or
+ *   the list that vouches for the card (admitted its credential or its roster) or for its
+ *   school's status list is; another authority's stale list does not deny a card.
  * - `CLOCK_BEFORE_FLOOR`: the device clock reads earlier than the trusted-time floor.
  * - `INTERNAL_ERROR`: an unexpected exception (a bug or a bad argument); fail closed.
  */
@@ -58,7 +60,11 @@ export type ReasonCode =
 /** The three kinds of trust material a reader holds. */
 export type Material = 'trustList' | 'statusList' | 'roster';
 
-/** A staleness warning on an accepted decision (only when a grace period is configured). */
+/**
+ * A staleness warning on an accepted decision (only when a grace period is configured).
+ * `TRUST_LIST_STALE`: a trust list that vouched for this decision (the card's, named by the
+ * audit's `trustListAuthority`, or its status list's) is past its maximum age, within the grace.
+ */
 export type StaleWarning = 'TRUST_LIST_STALE' | 'STATUS_LIST_STALE' | 'ROSTER_STALE';
 
 /** Version and signed time (`iat`, unix seconds) of one piece of trust material. */
@@ -72,8 +78,24 @@ export interface MaterialStamp {
  * "was this lost card admitted because the reader had not synced?".
  */
 export interface DecisionAudit {
-  /** The trust list used, or `null` if none is held. */
+  /**
+   * The trust list that vouched for the card: the one whose entry admitted its credential (full
+   * mode), or the roster (compact code, physical card tap). Before that is known (a code denied
+   * earlier), the trust list held when it is the only one; else `null` (none held, or several
+   * and the card not yet admitted by one). Its authority is {@link trustListAuthority}.
+   */
   readonly trustList: MaterialStamp | null;
+  /**
+   * The authority (`"platform"` or a school id) of {@link trustList}, or `null` when that is
+   * `null`. Always set by `createVerifier` (optional in the type so that a stand-in verifier
+   * written before it compiles).
+   */
+  readonly trustListAuthority?: string | null;
+  /**
+   * Every trust list held at this decision, by authority (spec §3: a reader holds one list per
+   * authority). Always set by `createVerifier`, as {@link trustListAuthority}.
+   */
+  readonly trustLists?: Readonly<Record<string, MaterialStamp>>;
   /** The status list of the card's school (or the only one held, before the school is known), or `null`. */
   readonly statusList: MaterialStamp | null;
   /** The roster held, or `null`. */

@@ -26,7 +26,10 @@ export interface VerifierState {
   readonly replayClock: number;
   /** The `now` of the last successful load, or `null`. */
   readonly lastSyncAt: number | null;
-  /** Versions of trust material held (rollback protection across reboots). */
+  /**
+   * Versions of trust material held (rollback protection across reboots): trust lists per
+   * authority (`trustLists`), and the authority-unknown mark of an older snapshot (`trustList`).
+   */
   readonly versions: HeldVersions;
   /** Anti-passback state (JSON), if any. */
   readonly passback: unknown;
@@ -126,6 +129,7 @@ export function decodeVerifierState(bytes: Uint8Array): VerifierState {
     typeof v !== 'object' ||
     v === null ||
     !(v.trustList === undefined || v.trustList === null || isMark(v.trustList)) ||
+    !(v.trustLists === undefined || isMarks(v.trustLists)) ||
     !isMarks(v.statusLists) ||
     !isMarks(v.rosters)
   ) {
@@ -136,7 +140,11 @@ export function decodeVerifierState(bytes: Uint8Array): VerifierState {
     replayClock: p.replayClock as number,
     lastSyncAt: p.lastSyncAt as number | null,
     versions: {
+      // a snapshot of the previous format holds one trust-list mark, of no stated authority, and no
+      // `trustLists`: its mark stays authority-unknown (a floor for every authority until the
+      // reader learns whose it is, see `HeldVersions.trustList`)
       trustList: (v.trustList ?? undefined) as HeldVersions['trustList'],
+      trustLists: (v.trustLists ?? {}) as HeldVersions['trustLists'],
       statusLists: v.statusLists as HeldVersions['statusLists'],
       rosters: v.rosters as HeldVersions['rosters'],
     },

@@ -9,6 +9,7 @@ import {
   type CampusCardErrorCode,
   indexRoster,
   isCampusCardError,
+  PLATFORM_AUTHORITY,
   type PublicKey,
   type RosterIndex,
   type StatusList,
@@ -41,11 +42,18 @@ export type LoadResult =
       readonly iat: number;
       /** The school (status list, roster); `undefined` for a trust list. */
       readonly school: string | undefined;
+      /**
+       * A trust list's authority (`"platform"` or a school id): the list it replaces, if any, is that
+       * authority's only, the lists of other authorities stay (spec §3). Absent for a status list or
+       * a roster.
+       */
+      readonly authority?: string;
       /** `false` when the same bytes were already held (a no-op). */
       readonly changed: boolean;
       /**
-       * Status lists or roster dropped because the new trust list no longer lets their key sign them
-       * (trust list loads only). Their schools are listed.
+       * Status lists or roster dropped because no trust list held any longer lets their key sign
+       * them, now that this one replaced its authority's previous list (trust list loads only):
+       * `statusList:<school>` or `roster:<school>`. What another authority's list vouches for stays.
        */
       readonly dropped: readonly string[];
     }
@@ -70,9 +78,23 @@ export interface VersionMark {
   readonly loadedAt?: number;
 }
 
-/** Versions held, persisted in a snapshot so that a reboot cannot reopen a rollback. */
+/**
+ * Versions held, persisted in a snapshot so that a reboot cannot reopen a rollback. Trust lists are
+ * held one per authority (spec §3, §7.1), and so are their marks.
+ */
 export interface HeldVersions {
+  /**
+   * A trust-list mark whose authority is unknown: the one mark of a snapshot written before trust
+   * lists were held per authority (that verifier held one list at a time, whatever its authority).
+   * Until the reader learns whose it is, it is a floor for every authority's list (fail closed: a
+   * lower version, or the same version with other bytes, is refused as a rollback, which is what
+   * the verifier that wrote it enforced). It becomes that authority's mark, and stops applying to
+   * the others, as soon as a list with its very bytes (version and digest) is loaded, or at once
+   * when the root keys anchor a single authority. `undefined` when there is none.
+   */
   trustList: VersionMark | undefined;
+  /** The mark of each authority's trust list, keyed by authority (`"platform"` or a school id). */
+  trustLists: Record<string, VersionMark>;
   statusLists: Record<string, VersionMark>;
   rosters: Record<string, VersionMark>;
 }
@@ -82,17 +104,28 @@ export interface Held<T> {
   readonly bytes: Uint8Array;
   readonly value: T;
   readonly stamp: MaterialStamp;
+  /**
+   * The authorities whose trust lists vouch for it, in the order of {@link compareAuthorities}: for
+   * a status list or a roster, those whose list has an entry that lets its signing key sign it;
+   * for a trust list, its own authority.
+   */
+  readonly authorities: readonly string[];
 }
 
 /**
  * Everything a store holds at one moment. Never mutated: the store replaces it (a new frozen
- * object) whenever its trust list, any status list or its roster changes, and keeps it when a load
+ * object) whenever a trust list, any status list or its roster changes, and keeps it when a load
  * fails or brings the same bytes again. A scan takes it once when it starts and checks with it,
  * so what it checked is what its audit names; comparing it with the store's current one (a single
  * reference) tells whether anything was loaded or dropped meanwhile.
  */
 export interface HeldMaterial {
-  readonly trustList: Held<TrustList> | undefined;
+  /** The trust lists held, one per authority, in the order of {@link compareAuthorities}. */
+  readonly trustLists: readonly Held<TrustList>[];
+  /** The values of {@link trustLists}, same order, for core's checks (replaced when they change). */
+  readonly trustListArray: readonly TrustList[];
+  /** The stamp of each trust list held, by authority (for a decision's audit). */
+  readonly trustListStamps: Readonly<Record<string, MaterialStamp>>;
   /** One per school. */
   readonly statusLists: readonly Held<StatusList>[];
   /** The values of {@link statusLists}, for core's checks. */
@@ -102,7 +135,8 @@ export interface HeldMaterial {
 
 /** Internal: the material store used by `createVerifier`. */
 export interface TrustStore {
-  readonly trustList: Held<TrustList> | undefined;
+  /** The trust list held for each authority. */
+  readonly trustLists: ReadonlyMap<string, Held<TrustList>>;
   readonly statusLists: ReadonlyMap<string, Held<StatusList>>;
   /** Every status list value, for core's `verifyPresentation`. */
   readonly statusListArray: readonly StatusList[];
@@ -115,10 +149,31 @@ export interface TrustStore {
   loadRoster(bytes: Uint8Array): LoadResult;
   /**
    * Raises the held versions to at least those given (restore from a snapshot), and drops any
-   * material held that the raised versions refuse as a rollback. A mark of the same bytes as one
-   * held keeps the earlier first-load time (`loadedAt`) of the two.
+   * material held that the raised versions refuse as a rollback (and any status list or roster no
+   * trust list still held vouches for). A mark of the same bytes as one held keeps the earlier
+   * first-load time (`loadedAt`) of the two.
    */
   raiseVersions(v: HeldVersions): void;
+}
+
+/** Options of {@link createTrustStore}. */
+export interface TrustStoreOptions {
+  /**
+   * Trust list versions below this are refused as a rollback, whatever their authority (a version
+   * known at provisioning). Configuration: not part of {@link HeldVersions}. Default none.
+   */
+  readonly minTrustListVersion?: number;
+}
+
+/**
+ * The order in which trust lists are held and tried (deterministic, so that a refusal names the
+ * same limit on every reader): the platform's first, then schools' by id (UTF-16 code units).
+ */
+export function compareAuthorities(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === PLATFORM_AUTHORITY) return -1;
+  if (b === PLATFORM_AUTHORITY) return 1;
+  return a < b ? -1 : 1;
 }
 
 function digestOf(bytes: Uint8Array): string {
@@ -180,29 +235,91 @@ function raised(held: VersionMark | undefined, incoming: VersionMark): VersionMa
 }
 
 /**
- * Creates an empty trust store anchored on `rootKeys`: bare keys (a single root only) or keys with
- * the authority whose trust lists they sign (spec §3, core's `verifyTrustList`).
+ * The authorities whose lists (of `lists`, in order) vouch for a document: those for which
+ * `verify` accepts it with that list alone.
+ *
+ * @throws The error of `verify` with every list at once when none does (core's combined refusal).
  */
-export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[]): TrustStore {
-  let trustList: Held<TrustList> | undefined;
+function vouching(lists: readonly Held<TrustList>[], verify: (l: readonly TrustList[]) => unknown): string[] {
+  const out: string[] = [];
+  if (lists.length === 1) {
+    const only = lists[0] as Held<TrustList>;
+    verify([only.value]);
+    out.push(only.value.authority);
+    return out;
+  }
+  for (const h of lists) {
+    try {
+      verify([h.value]);
+      out.push(h.value.authority);
+    } catch {
+      // not this one
+    }
+  }
+  if (out.length === 0) verify(lists.map((h) => h.value));
+  // (fail closed should the combined check admit what no single list does: it cannot)
+  if (out.length === 0) throw new Error('no trust list vouches for it');
+  return out;
+}
+
+/**
+ * Creates an empty trust store anchored on `rootKeys`: bare keys (a single root only) or keys with
+ * the authority whose trust lists they sign (spec §3, core's `verifyTrustList`). It holds one trust
+ * list per authority (the `authority` each verified list states), with versions, rollback
+ * protection and first-load time per authority: a list of one authority never replaces or drops
+ * another's.
+ */
+export function createTrustStore(
+  rootKeys: readonly (PublicKey | TrustAnchor)[],
+  options: TrustStoreOptions = {},
+): TrustStore {
+  const minTl = options.minTrustListVersion ?? 0;
+  // the one authority the root keys anchor, when every key names the same one (a legacy mark is
+  // then that authority's); a bare key anchors any authority its lists state: none known
+  const anchored = new Set(rootKeys.map((k) => ('authority' in k ? k.authority : undefined)));
+  const onlyAuthority = anchored.size === 1 ? [...anchored][0] : undefined;
+  // One bare root key (the usual reader): it anchors whatever authority its lists state, but it is
+  // still one source of lists, so it holds one list at a time, as a single root always did: a new
+  // list must be newer than every list it signed before, whatever their authority, and replaces
+  // them. Else a key withdrawn by the root's newer list of another authority would stay trusted
+  // through an older list that nothing would ever replace.
+  const singleSource = rootKeys.length === 1 && !('authority' in (rootKeys[0] as object));
+
+  // keyed by authority / school id, which is signed data: no prototype, so a school named
+  // `constructor` or `__proto__` is a key like any other
+  const trustLists = new Map<string, Held<TrustList>>();
   const statusLists = new Map<string, Held<StatusList>>();
-  let statusListArray: readonly StatusList[] = [];
   let roster: Held<RosterIndex> | undefined;
-  // keyed by school id, which is signed data: no prototype, so a school named `constructor` or
-  // `__proto__` is a key like any other
   const versions: HeldVersions = {
     trustList: undefined,
+    trustLists: Object.create(null) as HeldVersions['trustLists'],
     statusLists: Object.create(null) as HeldVersions['statusLists'],
     rosters: Object.create(null) as HeldVersions['rosters'],
   };
 
+  let heldTrustLists: readonly Held<TrustList>[] = Object.freeze([]);
+  let trustListArray: readonly TrustList[] = Object.freeze([]);
+  let trustListStamps: Readonly<Record<string, MaterialStamp>> = Object.freeze(Object.create(null));
   let heldStatusLists: readonly Held<StatusList>[] = Object.freeze([]);
+  let statusListArray: readonly StatusList[] = Object.freeze([]);
   let material: HeldMaterial = Object.freeze({
-    trustList,
+    trustLists: heldTrustLists,
+    trustListArray,
+    trustListStamps,
     statusLists: heldStatusLists,
     statusListArray,
     roster,
   });
+
+  const refreshTrustLists = () => {
+    heldTrustLists = Object.freeze(
+      [...trustLists.values()].sort((a, b) => compareAuthorities(a.value.authority, b.value.authority)),
+    );
+    trustListArray = Object.freeze(heldTrustLists.map((h) => h.value));
+    const stamps: Record<string, MaterialStamp> = Object.create(null);
+    for (const h of heldTrustLists) stamps[h.value.authority] = h.stamp;
+    trustListStamps = Object.freeze(stamps);
+  };
 
   const refreshArray = () => {
     heldStatusLists = Object.freeze([...statusLists.values()]);
@@ -212,9 +329,54 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
   /** Publishes a new {@link HeldMaterial} if anything held changed (runs after every load, even a failed one). */
   const publish = () => {
     const m = material;
-    if (m.trustList === trustList && m.statusListArray === statusListArray && m.roster === roster) return;
-    material = Object.freeze({ trustList, statusLists: heldStatusLists, statusListArray, roster });
+    if (m.trustListArray === trustListArray && m.statusListArray === statusListArray && m.roster === roster)
+      return;
+    material = Object.freeze({
+      trustLists: heldTrustLists,
+      trustListArray,
+      trustListStamps,
+      statusLists: heldStatusLists,
+      statusListArray,
+      roster,
+    });
   };
+
+  /**
+   * Checks every status list and the roster held against the trust lists held now: each keeps
+   * the authorities that still vouch for it, and is dropped when none does (fail closed).
+   *
+   * @returns What was dropped (`statusList:<school>`, `roster:<school>`).
+   */
+  function reverify(): string[] {
+    const dropped: string[] = [];
+    for (const [school, held] of statusLists) {
+      try {
+        let value: StatusList | undefined;
+        const authorities = vouching(heldTrustLists, (l) => {
+          value = verifyStatusList(held.bytes, l);
+        });
+        statusLists.set(school, { ...held, value: value as StatusList, authorities });
+      } catch {
+        statusLists.delete(school);
+        dropped.push(`statusList:${school}`);
+      }
+    }
+    refreshArray();
+    if (roster !== undefined) {
+      try {
+        let value: RosterIndex | undefined;
+        const r = roster;
+        const authorities = vouching(heldTrustLists, (l) => {
+          value = indexRoster(verifyRoster(r.bytes, l));
+        });
+        roster = { ...roster, value: value as RosterIndex, authorities };
+      } catch {
+        dropped.push(`roster:${roster.value.roster.school}`);
+        roster = undefined;
+      }
+    }
+    return dropped;
+  }
 
   /**
    * Same bytes as held → `'same'` (a no-op), or `'reload'` when only the version mark survived a
@@ -234,10 +396,45 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
     return rollback(material, version, mark.version);
   }
 
+  /**
+   * The unbound legacy mark (see {@link HeldVersions.trustList}) becomes `authority`'s mark (the
+   * higher of the two; for the same bytes, the earlier first load), and stops applying to others.
+   */
+  function bindLegacy(authority: string): void {
+    const legacy = versions.trustList;
+    if (legacy === undefined) return;
+    versions.trustLists[authority] = raised(versions.trustLists[authority], legacy);
+    versions.trustList = undefined;
+  }
+
+  /** The trust list checks beyond its authority's own mark: the minimum version, the legacy floor. */
+  function checkFloors(
+    tl: TrustList,
+    digest: string,
+    v: 'reload' | 'newer',
+  ): 'reload' | 'newer' | LoadResult {
+    if (tl.version < minTl) return rollback('trustList', tl.version, minTl - 1);
+    if (singleSource) {
+      // another authority's list of the single root: its bytes differ, so a version not above its is a rollback
+      for (const [authority, mark] of Object.entries(versions.trustLists)) {
+        if (authority !== tl.authority && tl.version <= mark.version) {
+          return rollback('trustList', tl.version, mark.version);
+        }
+      }
+    }
+    const legacy = versions.trustList;
+    if (legacy === undefined || tl.version > legacy.version) return v;
+    if (tl.version < legacy.version || digest !== legacy.digest) {
+      return rollback('trustList', tl.version, legacy.version);
+    }
+    // the very bytes the legacy mark names: now we know whose mark it is (its first load kept)
+    bindLegacy(tl.authority);
+    const own = versions.trustLists[tl.authority];
+    return own !== undefined && own.version === tl.version && own.digest === digest ? 'reload' : v;
+  }
+
   const store: TrustStore = {
-    get trustList() {
-      return trustList;
-    },
+    trustLists,
     statusLists,
     get statusListArray() {
       return statusListArray;
@@ -253,34 +450,38 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
       try {
         if (!(bytes instanceof Uint8Array)) throw new TypeError('loadTrustList: expected a Uint8Array');
         const tl = verifyTrustList(bytes, rootKeys);
+        const authority = tl.authority;
+        const held = trustLists.get(authority);
         const digest = digestOf(bytes);
-        const v = checkVersion('trustList', versions.trustList, trustList, tl.version, bytes, digest);
+        let v = checkVersion('trustList', versions.trustLists[authority], held, tl.version, bytes, digest);
         if (typeof v === 'object') return v;
-        const base = { ok: true as const, material: 'trustList' as const, version: tl.version, iat: tl.iat };
-        if (v === 'same') return { ...base, school: undefined, changed: false, dropped: [] };
-        trustList = { bytes: Uint8Array.from(bytes), value: tl, stamp: { version: tl.version, iat: tl.iat } };
+        if (v !== 'same') {
+          v = checkFloors(tl, digest, v);
+          if (typeof v === 'object') return v;
+        }
+        const base = {
+          ok: true as const,
+          material: 'trustList' as const,
+          version: tl.version,
+          iat: tl.iat,
+          school: undefined,
+          authority,
+        };
+        if (v === 'same') return { ...base, changed: false, dropped: [] };
+        // a single root's new list replaces whatever it signed before (see singleSource)
+        if (singleSource) trustLists.clear();
+        trustLists.set(authority, {
+          bytes: Uint8Array.from(bytes),
+          value: tl,
+          stamp: { version: tl.version, iat: tl.iat },
+          authorities: Object.freeze([authority]),
+        });
+        refreshTrustLists();
         // (a reload keeps its mark: the same version and digest, and when they were first loaded)
-        if (v === 'newer') versions.trustList = { version: tl.version, digest };
-        // material signed by keys the new list no longer trusts is dropped (fail closed)
-        const dropped: string[] = [];
-        for (const [school, held] of statusLists) {
-          try {
-            statusLists.set(school, { ...held, value: verifyStatusList(held.bytes, tl) });
-          } catch {
-            statusLists.delete(school);
-            dropped.push(`statusList:${school}`);
-          }
-        }
-        refreshArray();
-        if (roster !== undefined) {
-          try {
-            roster = { ...roster, value: indexRoster(verifyRoster(roster.bytes, tl)) };
-          } catch {
-            dropped.push(`roster:${roster.value.roster.school}`);
-            roster = undefined;
-          }
-        }
-        return { ...base, school: undefined, changed: true, dropped };
+        if (v === 'newer') versions.trustLists[authority] = { version: tl.version, digest };
+        // material that no list held now lets its key sign is dropped (fail closed); what another
+        // authority's list vouches for stays
+        return { ...base, changed: true, dropped: reverify() };
       } catch (error) {
         return failure('trustList', error);
       } finally {
@@ -290,7 +491,7 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
     loadStatusList(bytes) {
       try {
         if (!(bytes instanceof Uint8Array)) throw new TypeError('loadStatusList: expected a Uint8Array');
-        if (trustList === undefined) {
+        if (heldTrustLists.length === 0) {
           return {
             ok: false,
             material: 'statusList',
@@ -298,28 +499,38 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
             detail: 'load a trust list first',
           };
         }
-        const sl = verifyStatusList(bytes, trustList.value);
-        const held = statusLists.get(sl.school);
+        let sl: StatusList | undefined;
+        const authorities = vouching(heldTrustLists, (l) => {
+          sl = verifyStatusList(bytes, l);
+        });
+        const value = sl as StatusList;
+        const held = statusLists.get(value.school);
         const digest = digestOf(bytes);
         const v = checkVersion(
           'statusList',
-          versions.statusLists[sl.school],
+          versions.statusLists[value.school],
           held,
-          sl.version,
+          value.version,
           bytes,
           digest,
         );
         if (typeof v === 'object') return v;
-        const base = { ok: true as const, material: 'statusList' as const, version: sl.version, iat: sl.iat };
-        if (v === 'same') return { ...base, school: sl.school, changed: false, dropped: [] };
-        statusLists.set(sl.school, {
+        const base = {
+          ok: true as const,
+          material: 'statusList' as const,
+          version: value.version,
+          iat: value.iat,
+        };
+        if (v === 'same') return { ...base, school: value.school, changed: false, dropped: [] };
+        statusLists.set(value.school, {
           bytes: Uint8Array.from(bytes),
-          value: sl,
-          stamp: { version: sl.version, iat: sl.iat },
+          value,
+          stamp: { version: value.version, iat: value.iat },
+          authorities: Object.freeze(authorities),
         });
-        if (v === 'newer') versions.statusLists[sl.school] = { version: sl.version, digest };
+        if (v === 'newer') versions.statusLists[value.school] = { version: value.version, digest };
         refreshArray();
-        return { ...base, school: sl.school, changed: true, dropped: [] };
+        return { ...base, school: value.school, changed: true, dropped: [] };
       } catch (error) {
         return failure('statusList', error);
       } finally {
@@ -329,7 +540,7 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
     loadRoster(bytes) {
       try {
         if (!(bytes instanceof Uint8Array)) throw new TypeError('loadRoster: expected a Uint8Array');
-        if (trustList === undefined) {
+        if (heldTrustLists.length === 0) {
           return {
             ok: false,
             material: 'roster',
@@ -337,20 +548,37 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
             detail: 'load a trust list first',
           };
         }
-        const r = verifyRoster(bytes, trustList.value);
-        const sameSchool = roster?.value.roster.school === r.school ? roster : undefined;
+        let r: ReturnType<typeof verifyRoster> | undefined;
+        const authorities = vouching(heldTrustLists, (l) => {
+          r = verifyRoster(bytes, l);
+        });
+        const value = r as ReturnType<typeof verifyRoster>;
+        const sameSchool = roster?.value.roster.school === value.school ? roster : undefined;
         const digest = digestOf(bytes);
-        const v = checkVersion('roster', versions.rosters[r.school], sameSchool, r.version, bytes, digest);
+        const v = checkVersion(
+          'roster',
+          versions.rosters[value.school],
+          sameSchool,
+          value.version,
+          bytes,
+          digest,
+        );
         if (typeof v === 'object') return v;
-        const base = { ok: true as const, material: 'roster' as const, version: r.version, iat: r.iat };
-        if (v === 'same') return { ...base, school: r.school, changed: false, dropped: [] };
+        const base = {
+          ok: true as const,
+          material: 'roster' as const,
+          version: value.version,
+          iat: value.iat,
+        };
+        if (v === 'same') return { ...base, school: value.school, changed: false, dropped: [] };
         roster = {
           bytes: Uint8Array.from(bytes),
-          value: indexRoster(r),
-          stamp: { version: r.version, iat: r.iat },
+          value: indexRoster(value),
+          stamp: { version: value.version, iat: value.iat },
+          authorities: Object.freeze(authorities),
         };
-        if (v === 'newer') versions.rosters[r.school] = { version: r.version, digest };
-        return { ...base, school: r.school, changed: true, dropped: [] };
+        if (v === 'newer') versions.rosters[value.school] = { version: value.version, digest };
+        return { ...base, school: value.school, changed: true, dropped: [] };
       } catch (error) {
         return failure('roster', error);
       } finally {
@@ -358,16 +586,48 @@ export function createTrustStore(rootKeys: readonly (PublicKey | TrustAnchor)[])
       }
     },
     raiseVersions(v) {
-      if (v.trustList !== undefined) versions.trustList = raised(versions.trustList, v.trustList);
+      if (v.trustList !== undefined) {
+        versions.trustList =
+          versions.trustList === undefined ? v.trustList : raised(versions.trustList, v.trustList);
+      }
+      for (const [k, m] of Object.entries(v.trustLists)) {
+        versions.trustLists[k] = raised(versions.trustLists[k], m);
+      }
       for (const [k, m] of Object.entries(v.statusLists)) {
         versions.statusLists[k] = raised(versions.statusLists[k], m);
       }
       for (const [k, m] of Object.entries(v.rosters)) {
         versions.rosters[k] = raised(versions.rosters[k], m);
       }
+      // a legacy mark whose authority is known: the only one anchored, or that of a list held with
+      // its very bytes
+      const legacy = versions.trustList;
+      if (legacy !== undefined) {
+        if (onlyAuthority !== undefined) bindLegacy(onlyAuthority);
+        else {
+          for (const [authority, held] of trustLists) {
+            if (held.stamp.version === legacy.version && digestOf(held.bytes) === legacy.digest) {
+              bindLegacy(authority);
+              break;
+            }
+          }
+        }
+      }
       // material loaded before the marks were raised that they now refuse as a rollback (an older
       // copy, loaded before a restore) is dropped: it must not stay in use (fail closed)
-      if (trustList !== undefined && refused(versions.trustList, trustList)) trustList = undefined;
+      let listsChanged = false;
+      for (const [authority, held] of trustLists) {
+        if (refused(versions.trustLists[authority], held) || refused(versions.trustList, held)) {
+          trustLists.delete(authority);
+          listsChanged = true;
+        }
+      }
+      if (listsChanged) {
+        refreshTrustLists();
+        // what only a dropped list vouched for goes too, while another list is held (with none,
+        // scans are refused `NO_TRUST_LIST`, and the next list loaded checks them all again)
+        if (heldTrustLists.length > 0) reverify();
+      }
       let changed = false;
       for (const [school, held] of statusLists) {
         if (refused(versions.statusLists[school], held)) {

@@ -83,6 +83,7 @@ describe('verifier.status', () => {
   it('reports nothing held before any load, and the default replay capacity', () => {
     expect(create().status(T0)).toEqual({
       trustList: null,
+      trustLists: {},
       statusLists: {},
       roster: null,
       lastSyncAt: null,
@@ -97,6 +98,9 @@ describe('verifier.status', () => {
     const v = loaded();
     expect(v.status(T0)).toEqual({
       trustList: { version: 1, iat: TL_IAT, age: 3600, maxAge: MAX.trustList, state: 'fresh' },
+      trustLists: {
+        platform: { version: 1, iat: TL_IAT, age: 3600, maxAge: MAX.trustList, state: 'fresh' },
+      },
       statusLists: {
         [SCHOOL]: { version: 1, iat: SL_IAT, age: 600, maxAge: MAX.statusList, state: 'fresh' },
         [OTHER]: { version: 3, iat: SL_OTHER_IAT, age: 100, maxAge: MAX.statusList, state: 'fresh' },

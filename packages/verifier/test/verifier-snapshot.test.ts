@@ -26,7 +26,12 @@ const STATE: VerifierState = {
   floor: 1_767_225_600,
   replayClock: 1_767_225_600,
   lastSyncAt: 1_767_225_600,
-  versions: { trustList: { version: 3, digest: 'ab' }, statusLists: {}, rosters: {} },
+  versions: {
+    trustList: undefined,
+    trustLists: { platform: { version: 3, digest: 'ab' }, '10001': { version: 5, digest: 'cd' } },
+    statusLists: {},
+    rosters: {},
+  },
   passback: { version: 2, entries: [] },
   replay: undefined,
 };
@@ -64,7 +69,8 @@ describe('verifier snapshot integrity', () => {
     const marked: VerifierState = {
       ...STATE,
       versions: {
-        trustList: { version: 3, digest: 'ab', loadedAt: 1_767_225_000 },
+        trustList: { version: 2, digest: 'ef', loadedAt: 1_767_224_000 },
+        trustLists: { platform: { version: 3, digest: 'ab', loadedAt: 1_767_225_000 } },
         statusLists: {},
         rosters: {},
       },
@@ -72,11 +78,30 @@ describe('verifier snapshot integrity', () => {
     expect(decodeVerifierState(encodeVerifierState(marked))).toEqual(marked);
     const { replay: _, ...rest } = STATE;
     for (const loadedAt of ['1767225000', null, {}]) {
-      const json = JSON.stringify({
-        ...rest,
-        versions: { ...STATE.versions, trustList: { version: 3, digest: 'ab', loadedAt } },
-      });
-      expect(corruptCode(() => decodeVerifierState(withJson(json)))).toBe('ERR_REPLAY_SNAPSHOT_CORRUPT');
+      for (const versions of [
+        { ...STATE.versions, trustList: { version: 3, digest: 'ab', loadedAt } },
+        { ...STATE.versions, trustLists: { platform: { version: 3, digest: 'ab', loadedAt } } },
+      ]) {
+        const json = JSON.stringify({ ...rest, versions });
+        expect(corruptCode(() => decodeVerifierState(withJson(json)))).toBe('ERR_REPLAY_SNAPSHOT_CORRUPT');
+      }
+    }
+  });
+
+  it('reads the trust-list mark of a snapshot written before lists were held per authority as authority-unknown', () => {
+    const { replay: _, ...rest } = STATE;
+    // the previous version's JSON: one `trustList` mark, no `trustLists`
+    const json = JSON.stringify({
+      ...rest,
+      versions: { trustList: { version: 3, digest: 'ab' }, statusLists: {}, rosters: {} },
+    });
+    const read = decodeVerifierState(withJson(json));
+    expect(read.versions.trustList).toEqual({ version: 3, digest: 'ab' });
+    expect(read.versions.trustLists).toEqual({});
+    // `trustLists` that is not a record of marks is corrupt
+    for (const trustLists of [[], 5, { platform: { version: 'x', digest: 'ab' } }]) {
+      const bad = JSON.stringify({ ...rest, versions: { ...STATE.versions, trustLists } });
+      expect(corruptCode(() => decodeVerifierState(withJson(bad)))).toBe('ERR_REPLAY_SNAPSHOT_CORRUPT');
     }
   });
 
