@@ -50,7 +50,9 @@ function eventOut(r: EventRow): StoredEvent {
  * the person it admitted (or turned away) is named even when the card was reported lost or revoked
  * before the upload. Everything else is judged as for a payment: the code's signatures and time
  * window at the event's time, the card of the reader's school, the current phone key (a code of a
- * superseded phone key does not resolve), the card's validity at the event's time.
+ * superseded phone key does not resolve, in either mode), the card's validity at the event's time
+ * (a compact-mode code's card by its expiry then, from `card_history`, as a full-mode code's by its
+ * credential: a card expired then and renewed since does not resolve).
  *
  * A card tap's UID names the card it was linked to **at the tap** (`statusAt`, which looks it up
  * in `card_history`), as that card was then: a tap made before an unlink is the old card's

@@ -488,14 +488,21 @@ type RosterCardRow = Pick<
   'card_id' | 'person_id' | 'role' | 'status_index' | 'holder_jwk' | 'physical_uid_hash' | 'expires_at'
 >;
 
-/** A card's roster entry (spec §6.2): its phone key, status index, UID hash, groups and expiry. */
-function rosterCardOf(state: PlatformState, c: RosterCardRow): RosterCard {
+/**
+ * A card's roster entry (spec §6.2): its phone key, status index, UID hash, groups and expiry.
+ * `keys`: the phone keys to list; default the card's current one.
+ */
+function rosterCardOf(
+  state: PlatformState,
+  c: RosterCardRow,
+  keys: readonly PublicKey[] = [importPublicJwk(JSON.parse(c.holder_jwk))],
+): RosterCard {
   const person = getPersonRow(state, c.person_id);
   return {
     cardId: c.card_id,
     role: c.role,
     statusIndex: c.status_index,
-    keys: [importPublicJwk(JSON.parse(c.holder_jwk))],
+    keys,
     uidHashes: c.physical_uid_hash === null ? [] : [hexBytes(c.physical_uid_hash)],
     groups: person === undefined ? [] : personGroups(person),
     exp: Math.floor(c.expires_at / 1000),
@@ -509,21 +516,72 @@ function rosterCardOf(state: PlatformState, c: RosterCardRow): RosterCard {
  * phone key, status index, groups, expiry), revoked cards too: the status list then refuses their
  * codes (`ERR_REVOKED`) as it refuses a full-mode code of theirs, and a status-blind resolution
  * (events) names them alike. Cards of other schools are not in it.
+ *
+ * Options (see {@link RosterIndexOptions}) list a card as a reader's roster listed it at a past
+ * time, for a code captured then: by default, as it is now.
  */
-function cardsRosterIndex(state: PlatformState, schoolId: string): RosterIndex {
+function cardsRosterIndex(
+  state: PlatformState,
+  schoolId: string,
+  options: RosterIndexOptions = {},
+): RosterIndex {
   const byCardId = (cardId: string): RosterCard | undefined => {
     const c = state.db
       .prepare(
-        'SELECT card_id, person_id, role, status_index, holder_jwk, physical_uid_hash, expires_at FROM cards WHERE card_id = ? AND school_id = ?',
+        'SELECT card_id, person_id, role, status_index, holder_jwk, holder_kid, physical_uid_hash, expires_at FROM cards WHERE card_id = ? AND school_id = ?',
       )
-      .get(cardId, schoolId) as RosterCardRow | undefined;
-    return c === undefined ? undefined : rosterCardOf(state, c);
+      .get(cardId, schoolId) as (RosterCardRow & Pick<CardRow, 'holder_kid'>) | undefined;
+    if (c === undefined) return undefined;
+    const { expiryAt } = options;
+    const row =
+      expiryAt === undefined
+        ? c
+        : { ...c, expires_at: cardAt(state, c.card_id, expiryAt)?.expires_at ?? c.expires_at };
+    return options.everyKey === true
+      ? rosterCardOf(state, row, phoneKeysOf(state, c))
+      : rosterCardOf(state, row);
   };
   return {
     roster: { school: schoolId, version: 0, iat: 0, cards: [] },
     byCardId,
     byUidHash: () => undefined,
   };
+}
+
+/** Options of {@link cardsRosterIndex}. */
+interface RosterIndexOptions {
+  /**
+   * List every phone key each card has had ({@link phoneKeysOf}), not only its current one (a
+   * resolution with `statusAt`): a compact code made with a key a renewal replaced since then
+   * verifies, as a full-mode code of that key does, and which key was the card's at the capture is
+   * decided by `card_history`, for both modes alike (the caller's `holder_kid` check). Default
+   * false: the current key only.
+   */
+  readonly everyKey?: boolean;
+  /**
+   * List each card's expiry as it was at this time, unix ms (`card_history`), as a full-mode code
+   * carries the expiry of its credential of then: a compact code of a card that had expired then
+   * is `ERR_CREDENTIAL_EXPIRED`, renewed since or not. Default: the current expiry.
+   */
+  readonly expiryAt?: number;
+}
+
+/**
+ * Every phone key `card` has had, by its public key as kept in `card_keys` (migration 18), the
+ * current one first: each key the card was issued or renewed with since, and for a card from a
+ * database of before, the key it had then (the keys it had before that are not known).
+ */
+function phoneKeysOf(
+  state: PlatformState,
+  card: Pick<CardRow, 'card_id' | 'holder_jwk' | 'holder_kid'>,
+): PublicKey[] {
+  const keys = [importPublicJwk(JSON.parse(card.holder_jwk))];
+  const earlier = state.db
+    .prepare('SELECT holder_jwk FROM card_keys WHERE card_id = ? AND holder_kid <> ?')
+    .pluck()
+    .all(card.card_id, card.holder_kid) as string[];
+  for (const jwk of earlier) keys.push(importPublicJwk(JSON.parse(jwk)));
+  return keys;
 }
 
 /** A scanned code or card tap, resolved to a card. */
@@ -553,7 +611,12 @@ export class CardRefusedError extends ApiError {
 
 /** Options of {@link resolveCredentialInput}. */
 export interface ResolveOptions {
-  /** The time the code and the card's validity are judged at, unix seconds. Default: now. */
+  /**
+   * The time the code and the card's validity are judged at, unix seconds. Default: now. A
+   * compact-mode code's card is then judged by the expiry it had at this time (`card_history`), as
+   * a full-mode code is by the expiry in its credential: a card that had expired then does not
+   * resolve, renewed since or not.
+   */
   readonly nowSeconds?: number;
   /**
    * Resolve the card whatever its current status (reported lost, suspended, revoked): for events
@@ -565,8 +628,11 @@ export interface ResolveOptions {
    * Judge the card's status and phone key as they were at this time, unix ms, from the card's
    * history, instead of as they are now: for an offline payment, which the POS accepted at its
    * capture time. A sale captured before the card was reported lost, or before its phone key was
-   * replaced, resolves; one captured after is 403 `ERR_CARD_NOT_ACTIVE` or 422 `ERR_CODE_INVALID`,
-   * as a scan now would be. Default: judged as of now, by the current status (and status list).
+   * replaced, resolves, in either mode (a compact-mode code is checked against every phone key
+   * the card has had, then judged by the one it had at this time); one captured after is 403
+   * `ERR_CARD_NOT_ACTIVE` or 422 `ERR_CODE_INVALID`, as a scan now would be, and so is a code
+   * made with a key the card got only after this time. Default: judged as of now, by the current
+   * status (and status list) and the current phone key only.
    */
   readonly statusAt?: number;
 }
@@ -575,12 +641,18 @@ export interface ResolveOptions {
  * Verifies a scanned code (signatures, time window) against the school's trust list, or looks
  * up a card UID; then checks the card is the current, active card. Does not consume the code.
  * A code of either mode resolves (spec §5): a full-mode code carries its credential, a
- * compact-mode one is judged by the card's roster entry as the platform has it now (its current
- * phone key: a compact code of a superseded phone key is 422 `ERR_UNKNOWN_CARD`, with `statusAt`
- * too, as the key it was made with is no longer known).
+ * compact-mode one is judged by the card's roster entry as the platform has it. Without
+ * `statusAt` that entry lists the card's current phone key only: a compact code of a superseded
+ * phone key is 422 `ERR_UNKNOWN_CARD`. With `statusAt` it lists every phone key the card has had
+ * (kept since migration 18; a card from a database of before has its key of then), and the key the
+ * card had at `statusAt` (`card_history`) decides, as for a full-mode code: a code of the key of
+ * then resolves even once a renewal replaced it, and a code of any other key of the card is 422
+ * `ERR_CODE_INVALID` naming the card. A compact code of a key replaced before migration 18 is
+ * still 422 `ERR_UNKNOWN_CARD`: that key is not known.
  *
  * `nowSeconds` (an offline capture's time) is when the code's time window and the card's validity
- * are judged; `statusAt`, when its status and phone key are. Without `statusAt` the card's status
+ * are judged (a compact code's card by its expiry then, from `card_history`, as a full-mode code
+ * by its credential's: `ERR_CREDENTIAL_EXPIRED`); `statusAt`, when its status and phone key are. Without `statusAt` the card's status
  * is the current one: a code of a card suspended or revoked now is refused by the current status
  * list (`ERR_REVOKED`), a UID with `ERR_CARD_NOT_ACTIVE`; unless `anyStatus` (events, not money),
  * where it resolves. A UID resolves to the card it is linked to now; with `statusAt`, to the card
@@ -617,8 +689,13 @@ export async function resolveCredentialInput(
       v = await verifyPresentation(input.qr_text, {
         trustList,
         statusLists: [statusList],
-        // a compact-mode code names its card and phone key instead of carrying its credential
-        roster: cardsRosterIndex(state, schoolId),
+        // a compact-mode code names its card and phone key instead of carrying its credential:
+        // its card's entry as of the code's time (expiry); with statusAt, with every key the card
+        // has had (the one it had then is checked below)
+        roster: cardsRosterIndex(state, schoolId, {
+          everyKey: options.statusAt !== undefined,
+          ...(options.nowSeconds === undefined ? {} : { expiryAt: options.nowSeconds * 1000 }),
+        }),
         now: options.nowSeconds ?? state.clock.nowSeconds(),
         maxAge: state.settings.codeMaxAgeS,
         maxFuture: state.settings.codeMaxFutureS,
@@ -1166,7 +1243,10 @@ function holderKeyOf(jwk: PublicJwk): PublicKey {
 
 /**
  * Appends the card's current status and phone key to its history, from now (in the caller's
- * transaction), so that an offline capture is judged by the card as it was then.
+ * transaction), so that an offline capture is judged by the card as it was then; and keeps the
+ * phone key's public key in `card_keys` (once per key), so that a compact-mode code of it, which
+ * names only its kid, can still be verified once a renewal has replaced it. Every writer of a
+ * card's phone key (issue, renewal) calls it in the same transaction.
  */
 function recordCardHistory(state: PlatformState, cardId: string): void {
   state.db
@@ -1174,6 +1254,11 @@ function recordCardHistory(state: PlatformState, cardId: string): void {
       'INSERT INTO card_history (card_id, since, status, holder_kid, uid_hash, expires_at) SELECT card_id, ?, status, holder_kid, physical_uid_hash, expires_at FROM cards WHERE card_id = ?',
     )
     .run(state.clock.now(), cardId);
+  state.db
+    .prepare(
+      'INSERT OR IGNORE INTO card_keys (card_id, holder_kid, holder_jwk) SELECT card_id, holder_kid, holder_jwk FROM cards WHERE card_id = ?',
+    )
+    .run(cardId);
 }
 
 /** What `card_history` says of a card from a time on. */

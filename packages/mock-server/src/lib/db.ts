@@ -261,6 +261,20 @@ ALTER TABLE platform_keys ADD COLUMN retired_at INTEGER;
 CREATE INDEX incidents_device_seq ON incidents (json_extract(detail, '$.device_id'), json_extract(detail, '$.seq'));
 `,
   },
+  {
+    version: 18,
+    name: 'the public key of every phone key a card has had',
+    // `card_history` names the phone key of each period (`holder_kid`), and `cards` keeps only the
+    // current key's JWK: a compact-mode code (which names its card, not its key) captured offline
+    // before a renewal replaced the key could not be verified at upload. Every key a card is given
+    // from now on is kept here. A database from before brings each card's current key; the keys
+    // its cards had before that are not known, so their compact codes stay refused.
+    sql: `
+CREATE TABLE card_keys (card_id TEXT NOT NULL REFERENCES cards(card_id), holder_kid TEXT NOT NULL, holder_jwk TEXT NOT NULL,
+  PRIMARY KEY (card_id, holder_kid)) WITHOUT ROWID;
+INSERT INTO card_keys (card_id, holder_kid, holder_jwk) SELECT card_id, holder_kid, holder_jwk FROM cards;
+`,
+  },
 ];
 
 /** Poll period of {@link beginImmediateAsync} while another connection holds the write lock, ms. */

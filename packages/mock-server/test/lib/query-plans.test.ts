@@ -29,6 +29,8 @@ const GROWING = [
   'incidents',
   'people',
   'cards',
+  'card_history',
+  'card_keys',
   'guardians',
   'class_teachers',
 ];
