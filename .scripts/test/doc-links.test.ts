@@ -22,9 +22,12 @@ const docs = [...rendered, ...inDir('docs'), ...inDir('docs/guides'), ...inDir('
 /** The Markdown text outside fenced code blocks. */
 const prose = (text: string) => text.replace(/^```[\s\S]*?^```$/gm, '');
 
+/** {@link prose} without its code spans either (a regex pattern in one is not a link). */
+const linkable = (text: string) => prose(text).replace(/`[^`\n]*`/g, '``');
+
 /** The relative links `[text](target)` of a Markdown file: its path and fragment. */
 function links(file: string) {
-  return [...prose(readFileSync(join(repoRoot, file), 'utf8')).matchAll(/\]\(([^)\s]+)\)/g)]
+  return [...linkable(readFileSync(join(repoRoot, file), 'utf8')).matchAll(/\]\(([^)\s]+)\)/g)]
     .map((m) => m[1] as string)
     .filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target))
     .map((target) => {

@@ -65,7 +65,7 @@ export async function runPosDevice(options: { dispatcher?: Dispatcher } = {}): P
 /**
  * The `offline-batch` scenario: the platform is unreachable when the device starts. It sells each
  * of `SALES` (`[{qr, amount_fen, out_trade_no}]`) offline within `OFFLINE_CAPS`
- * (`{per_transaction_fen, total_fen, max_age_seconds}`) into a durable outbox in `DATA_DIR`,
+ * (`{per_transaction_fen, total_fen, max_age_seconds, day_utc_offset}`) into a durable outbox in `DATA_DIR`,
  * printing one line per sale (`{"out_trade_no","status"}`: `offline_accepted`, or `refused` with
  * the error code); then it uploads the outbox (`pos.sync()`: idempotent batches, one key per batch
  * content, reused on retry) until no offline sale is pending, and exits 0.
@@ -75,6 +75,7 @@ async function runOfflineBatch(options: { dispatcher?: Dispatcher }): Promise<nu
     per_transaction_fen: number;
     total_fen: number;
     max_age_seconds: number;
+    day_utc_offset?: string;
   };
   const sales = JSON.parse(env('SALES')) as { qr: string; amount_fen: number; out_trade_no: string }[];
   const outbox = await createFileOutbox(join(env('DATA_DIR'), 'outbox.jsonl'));
@@ -92,6 +93,7 @@ async function runOfflineBatch(options: { dispatcher?: Dispatcher }): Promise<nu
         perTransactionFen: caps.per_transaction_fen,
         totalFen: caps.total_fen,
         maxAgeSeconds: caps.max_age_seconds,
+        ...(caps.day_utc_offset === undefined ? {} : { dayUtcOffset: caps.day_utc_offset }),
       },
     },
     ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),

@@ -8,6 +8,16 @@
  * @module
  */
 export { decodeBase45, encodeBase45 } from './base45.js';
+export {
+  businessDay,
+  businessDayBounds,
+  businessDayOf,
+  DAY_MS,
+  type DayBounds,
+  DEFAULT_DAY_UTC_OFFSET,
+  formatUtcOffset,
+  parseUtcOffset,
+} from './business-day.js';
 export { decodeSign1, type Sign1, sign1ToBeSigned, verifySign1 } from './cose-sign1.js';
 export {
   type CredentialClaims,

@@ -2,8 +2,8 @@
 /**
  * `campus-card-mock`: runs the mock platform with demo data.
  *
- * Usage: `campus-card-mock [--port 8080] [--host 127.0.0.1] [--db path|:memory:] [--record file.jsonl] [--seed n] [--no-demo] [--no-admin]`.
- * `PORT` is honoured (default 8080); `--port` wins. A malformed port or seed, or an unknown option,
+ * Usage: `campus-card-mock [--port 8080] [--host 127.0.0.1] [--db path|:memory:] [--record file.jsonl] [--seed n] [--day-utc-offset +08:00] [--no-demo] [--no-admin]`.
+ * `PORT` is honoured (default 8080); `--port` wins. A malformed port, seed or offset, or an unknown option,
  * exits 2 with a message ({@link parseCliArgs}); so does a database whose demo data was made with
  * another seed. A platform that cannot start (the port is in use, the database cannot be opened)
  * exits 1 with one line saying why ({@link startupFailure}).
@@ -13,6 +13,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_DAY_UTC_OFFSET, formatUtcOffset, parseUtcOffset } from '@campus-card/core';
 import { DemoIncompleteError, DemoSeedMismatchError } from './demo.js';
 import { NotAPlatformDatabaseError, SchemaTooNewError } from './lib/db.js';
 import { ensureDir } from './lib/ensure-dir.js';
@@ -21,13 +22,18 @@ import { DEFAULT_DB_PATH } from './platform.js';
 import { startMockPlatform } from './server.js';
 
 const USAGE = `usage: campus-card-mock [--port <0-65535>] [--host <addr>] [--db <file|:memory:>]
-                        [--record <file.jsonl>] [--seed <integer>] [--no-demo] [--no-admin]
+                        [--record <file.jsonl>] [--seed <integer>] [--day-utc-offset <±HH:MM>]
+                        [--no-demo] [--no-admin]
 
   --port      the port (wins over PORT; default 8080; 0 picks a free one)
   --host      the address to listen on (default 127.0.0.1)
   --db        the SQLite file, or :memory: (default ${DEFAULT_DB_PATH})
   --record    append every request and push to this JSON lines file
   --seed      seed of demo keys and fault injection (default 1)
+  --day-utc-offset
+              the UTC offset of the business day, -14:00 to +14:00 (default ${DEFAULT_DAY_UTC_OFFSET},
+              China Standard Time): offline daily caps and daily statements run from 00:00
+              to 24:00 at it (a negative one is written --day-utc-offset=-05:00)
   --no-demo   start without the demo school
   --no-admin  turn the unsigned /admin routes off
 `;
@@ -40,6 +46,8 @@ export interface CliOptions {
   readonly dbPath: string;
   readonly recordFile: string | undefined;
   readonly seed: number;
+  /** The UTC offset of the business day, `±HH:MM` (`--day-utc-offset`); default `+08:00`. */
+  readonly dayUtcOffset: string;
   readonly demo: boolean;
   readonly admin: boolean;
 }
@@ -69,7 +77,8 @@ function portOf(text: string, from: string): number {
  * empty counts as unset). Pure: no I/O, no exit.
  *
  * @throws {@link CliUsageError} for an unknown option, a missing value, a port that is not 0 to
- * 65535 in decimal digits, or a seed that is not a decimal integer.
+ * 65535 in decimal digits, a seed that is not a decimal integer, or a `--day-utc-offset` that is
+ * not `±HH:MM` from -14:00 to +14:00.
  * @example
  * ```ts
  * parseCliArgs(['--port', '9000'], {}).port; // 9000
@@ -85,6 +94,7 @@ export function parseCliArgs(
     db?: string | undefined;
     record?: string | undefined;
     seed?: string | undefined;
+    'day-utc-offset'?: string | undefined;
     'no-demo'?: boolean | undefined;
     'no-admin'?: boolean | undefined;
     help?: boolean | undefined;
@@ -98,6 +108,7 @@ export function parseCliArgs(
         db: { type: 'string' },
         record: { type: 'string' },
         seed: { type: 'string' },
+        'day-utc-offset': { type: 'string' },
         'no-demo': { type: 'boolean' },
         'no-admin': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -118,6 +129,14 @@ export function parseCliArgs(
     if (!Number.isSafeInteger(seed))
       throw new CliUsageError(`invalid seed ${values.seed}: a decimal integer`);
   }
+  let dayUtcOffset = DEFAULT_DAY_UTC_OFFSET;
+  if (values['day-utc-offset'] !== undefined) {
+    try {
+      dayUtcOffset = formatUtcOffset(parseUtcOffset(values['day-utc-offset'], '--day-utc-offset'));
+    } catch (error) {
+      throw new CliUsageError((error as Error).message);
+    }
+  }
   return {
     help: values.help === true,
     port,
@@ -125,6 +144,7 @@ export function parseCliArgs(
     dbPath: values.db ?? DEFAULT_DB_PATH,
     recordFile: values.record,
     seed,
+    dayUtcOffset,
     demo: values['no-demo'] !== true,
     admin: values['no-admin'] !== true,
   };
@@ -256,6 +276,7 @@ async function main(): Promise<void> {
       demo: options.demo,
       admin: options.admin,
       seed: options.seed,
+      dayUtcOffset: options.dayUtcOffset,
       ...(options.recordFile === undefined ? {} : { recordFile: options.recordFile }),
     });
   } catch (error) {
@@ -269,6 +290,7 @@ async function main(): Promise<void> {
   console.log(`  OpenAPI:  ${server.url}/openapi.json`);
   console.log(`  health:   ${server.url}/health`);
   console.log(`  database: ${options.dbPath}`);
+  console.log(`  business day: 00:00 to 24:00 at UTC${server.platform.state.settings.dayUtcOffset}`);
   if (demo !== undefined) {
     console.log('\nDemo credentials (sign requests with RFC 9421, keyid = the id):');
     console.log(

@@ -45,6 +45,15 @@ export interface PlatformSettings {
    * since the POS was registered. Default 604 800 (7 days).
    */
   readonly offlineMaxAgeS: number;
+  /**
+   * The UTC offset of the business day, `±HH:MM` from `-14:00` to `+14:00` (a fixed offset, no
+   * daylight saving). Default `+08:00`, China Standard Time: a canteen's day runs from 00:00 to
+   * 24:00 Beijing time. The per-device offline cap counts by the business day of `captured_at`,
+   * a merchant's statement `GET /v1/statements/{date}` covers the business day `date` (served once
+   * its local midnight has passed), and the device resource publishes it
+   * (`offline_day_utc_offset`). Anything else refuses the platform's start with a RangeError.
+   */
+  readonly dayUtcOffset: string;
 }
 
 /** The mutable state of one platform instance. */

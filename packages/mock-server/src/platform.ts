@@ -4,6 +4,7 @@
  * @module
  */
 import { join } from 'node:path';
+import { DEFAULT_DAY_UTC_OFFSET, formatUtcOffset, parseUtcOffset } from '@campus-card/core';
 import type { OperationId, RouteDef } from '@campus-card/core/api';
 import { getRoute } from '@campus-card/core/api';
 import { DEFAULT_MAX_STALENESS } from '@campus-card/verifier';
@@ -94,8 +95,17 @@ export interface MockPlatformOptions {
    * it. For testing the platform itself. Default: on when `CAMPUS_CARD_CHECK_RESPONSES=1`.
    */
   readonly checkResponses?: boolean;
-  /** Tunables. */
+  /**
+   * Tunables (see {@link PlatformSettings}), e.g. `{ dayUtcOffset: '+08:00' }`, the UTC offset of
+   * the business day (default `+08:00`). An invalid one rejects with a RangeError naming it.
+   */
   readonly settings?: Partial<PlatformSettings>;
+  /**
+   * The UTC offset of the business day, `±HH:MM` within ±14:00; default `+08:00` (China Standard
+   * Time). The same as `settings.dayUtcOffset`, which wins when both are given. Anything else
+   * rejects with a RangeError.
+   */
+  readonly dayUtcOffset?: string;
   /** Push dispatcher poll interval, ms. Default 200. */
   readonly pushIntervalMs?: number;
   /**
@@ -171,7 +181,10 @@ export const handlers: Handlers = {
   ...incidentHandlers,
 };
 
-/** The settings with their defaults; a re-sign age or offline age that is not a positive number is a RangeError. */
+/**
+ * The settings with their defaults; a re-sign age or offline age that is not a positive number, or
+ * a business day offset that is not `±HH:MM` within ±14:00, is a RangeError.
+ */
 function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettings {
   const settings: PlatformSettings = {
     confirmThreshold: 50_000,
@@ -185,8 +198,10 @@ function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettin
     rosterResignAfterS: DEFAULT_MAX_STALENESS.roster / 2,
     trustListResignAfterS: DEFAULT_MAX_STALENESS.trustList / 2,
     offlineMaxAgeS: 7 * 86_400,
+    dayUtcOffset: DEFAULT_DAY_UTC_OFFSET,
     ...given,
   };
+
   for (const k of [
     'statusListResignAfterS',
     'rosterResignAfterS',
@@ -198,7 +213,11 @@ function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettin
       throw new RangeError(`settings.${k} must be a positive number of seconds, got ${String(v)}`);
     }
   }
-  return settings;
+  // `-00:00` is the same day as `+00:00`, and is published as that
+  return {
+    ...settings,
+    dayUtcOffset: formatUtcOffset(parseUtcOffset(settings.dayUtcOffset, 'dayUtcOffset')),
+  };
 }
 
 /**
@@ -213,7 +232,10 @@ function platformSettings(given: Partial<PlatformSettings> = {}): PlatformSettin
  * ```
  */
 export async function createMockPlatform(options: MockPlatformOptions = {}): Promise<MockPlatform> {
-  const settings = platformSettings(options.settings);
+  const settings = platformSettings({
+    ...(options.dayUtcOffset === undefined ? {} : { dayUtcOffset: options.dayUtcOffset }),
+    ...options.settings,
+  });
   const dbPath = options.dbPath ?? ':memory:';
   // first: a recording file that cannot be written throws here, before anything else is opened
   const recorder = createRecorder({

@@ -266,13 +266,14 @@ describe('campus-card-mock', () => {
     await stopsCleanly(second, port);
   });
 
-  it('refuses a bad --port or PORT with exit code 2', async () => {
+  it('refuses a bad --port, PORT or --day-utc-offset with exit code 2', async () => {
     const cases: [string[], Record<string, string>, string][] = [
       [['--port', '70000'], {}, 'invalid port 70000'],
       [['--port', 'http'], { PORT: '9' }, 'invalid port http'],
       [[], { PORT: '-1' }, 'invalid port -1'],
       [['--port', '0x1F90'], {}, 'invalid port 0x1F90 (--port)'],
       [[], { PORT: '9000abc' }, 'invalid port 9000abc (PORT)'],
+      [['--day-utc-offset', '+15:00'], {}, '--day-utc-offset must be a UTC offset ±HH:MM'],
     ];
     await Promise.all(
       cases.map(async ([args, extra, message]) => {
@@ -613,6 +614,26 @@ describe('parseCliArgs', () => {
     expect(() => parseCliArgs(['--port', '-1'], {})).toThrow(CliUsageError); // read as an option
     // --port wins: PORT is not read then
     expect(parseCliArgs(['--port', '9000'], { PORT: 'http' }).port).toBe(9000);
+  });
+
+  it('takes --day-utc-offset ±HH:MM within ±14:00 (default +08:00), and refuses anything else naming the flag', () => {
+    expect(parseCliArgs([], {}).dayUtcOffset).toBe('+08:00');
+    expect(parseCliArgs(['--day-utc-offset', '+00:00'], {}).dayUtcOffset).toBe('+00:00');
+    expect(parseCliArgs(['--day-utc-offset=-05:00'], {}).dayUtcOffset).toBe('-05:00');
+    expect(parseCliArgs(['--day-utc-offset=-00:00'], {}).dayUtcOffset).toBe('+00:00');
+    expect(parseCliArgs(['--day-utc-offset', '+14:00'], {}).dayUtcOffset).toBe('+14:00');
+    expect(parseCliArgs(['--day-utc-offset=-14:00'], {}).dayUtcOffset).toBe('-14:00');
+    expect(parseCliArgs(['--day-utc-offset', '+05:45'], {}).dayUtcOffset).toBe('+05:45');
+    for (const bad of ['+8', '08:00', '+0800', '+14:01', '+15:00', '+08:60', 'Z', '', 'UTC+8', '+08:00 ']) {
+      expect(() => parseCliArgs([`--day-utc-offset=${bad}`], {}), bad).toThrow(
+        new CliUsageError(
+          `--day-utc-offset must be a UTC offset ±HH:MM from -14:00 to +14:00 (e.g. +08:00), got ${JSON.stringify(bad)}`,
+        ),
+      );
+    }
+    // a value starting with a dash needs the = form (node:util parseArgs)
+    expect(() => parseCliArgs(['--day-utc-offset', '-05:00'], {})).toThrow(CliUsageError);
+    expect(() => parseCliArgs(['--day-utc-offset'], {})).toThrow(CliUsageError);
   });
 
   it('takes a decimal integer seed only; unknown options and missing values are usage errors', () => {

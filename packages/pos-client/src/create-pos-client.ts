@@ -3,6 +3,8 @@
  *
  * @module
  */
+
+import { DEFAULT_DAY_UTC_OFFSET, parseUtcOffset } from '@campus-card/core';
 import type { Jwk } from '@campus-card/core/http';
 import {
   createSharedRun,
@@ -40,6 +42,13 @@ export interface PosClientOptions {
   readonly deviceId: string;
   /** The merchant this terminal sells for (informational; statements are checked against it when set). */
   readonly merchantId?: string;
+  /**
+   * The UTC offset of the platform's business day, `±HH:MM` from `-14:00` to `+14:00`: the day a
+   * `Date` given to `statements.download` falls on. Default: the offline caps'
+   * {@link OfflineCaps.dayUtcOffset} when set, else `'+08:00'` (China Standard Time, the
+   * platform's default). New in this version.
+   */
+  readonly dayUtcOffset?: string;
   /** The device's private key as a JWK (EC P-256 or OKP Ed25519). */
   readonly privateKey: Jwk;
   /** undici dispatcher (a `MockAgent` in tests); default an own `Agent`. The global dispatcher is never touched. */
@@ -163,7 +172,7 @@ export interface PosClient {
    * `maxBatchBytes` bytes, halved after a 413), then owed reversals (also when the platform refused
    * the upload: only an unreachable platform leaves them to the next sync); acknowledges what the
    * platform answered, and books the sales it accepted to the outbox's day totals in the same
-   * write (see {@link OutboxStore.bookedByDay}; the offline caps count them). A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
+   * write (see {@link OutboxStore.bookedTotals}; the offline caps count them). A sale the platform refuses as malformed (400/422 when sent alone) is quarantined
    * (see {@link SyncResult.quarantined}) so that it does not block the others. Safe to call at any
    * time, also concurrently: calls share one run. When `options.signal` aborts, this call rejects
    * with its reason at once; the run goes on for the other callers, and stops only when every
@@ -198,6 +207,8 @@ export function createPosClient(options: PosClientOptions): PosClient {
   const pollSchedule = options.pollSchedule ?? DEFAULT_POLL_SCHEDULE;
   assertPollSchedule(pollSchedule);
   if (options.offline !== undefined) assertCaps(options.offline.caps);
+  const dayUtcOffset = options.dayUtcOffset ?? options.offline?.caps.dayUtcOffset ?? DEFAULT_DAY_UTC_OFFSET;
+  parseUtcOffset(dayUtcOffset, 'dayUtcOffset');
   const createMaxRetries = options.createMaxRetries ?? 2;
   if (!Number.isInteger(createMaxRetries) || createMaxRetries < 0)
     throw new RangeError('createMaxRetries must be an integer ≥ 0');
@@ -268,7 +279,7 @@ export function createPosClient(options: PosClientOptions): PosClient {
     scanToPay: (input) => scanToPay(ctx, input),
     payments,
     wallets: createWalletsResource(transport),
-    statements: createStatementsResource(transport, options.merchantId),
+    statements: createStatementsResource(transport, options.merchantId, dayUtcOffset),
     sync(syncOptions) {
       return syncing.run(syncOptions?.signal);
     },

@@ -41,6 +41,7 @@ export { createFileOutbox, type FileOutboxOptions } from './outbox/file-outbox.j
 export { createMemoryOutbox, type MemoryOutboxOptions } from './outbox/memory-outbox.js';
 export type {
   AckOptions,
+  BookedTotal,
   NewOutboxEntry,
   OutboxEntry,
   OutboxPayment,

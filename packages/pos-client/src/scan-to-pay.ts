@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+import { DAY_MS } from '@campus-card/core';
 import type { Order } from '@campus-card/core/api';
 import type { ReasonCode } from '@campus-card/verifier';
 import { PosClientError } from './errors.js';
@@ -17,10 +19,16 @@ import {
   isNotFound,
 } from './lib/classify.js';
 import type { PosContext } from './lib/context.js';
-import { addToDay, DEFAULT_DAY_TOTALS_MAX_AGE_S, pruneDays, utcDay } from './lib/day-totals.js';
+import { DEFAULT_DAY_TOTALS_MAX_AGE_S, utcDaySpan } from './lib/day-totals.js';
 import { assertBusinessKey, assertFen, assertQrText, newOutTradeNo } from './lib/ids.js';
 import { brokenCap } from './offline-caps.js';
-import type { OutboxEntry, OutboxPayment, OutboxReversal, OutboxStore } from './outbox/outbox-store.js';
+import type {
+  BookedTotal,
+  OutboxEntry,
+  OutboxPayment,
+  OutboxReversal,
+  OutboxStore,
+} from './outbox/outbox-store.js';
 import { createPayment } from './payments.js';
 
 /** Input of {@link PosClient.scanToPay}. */
@@ -89,25 +97,41 @@ function final(order: Order, outTradeNo: string, amountFen: number): ScanToPayFi
 }
 
 /**
- * The totals of offline sales the platform accepted, by UTC day of capture: the outbox's, or, from
- * an outbox that keeps none, those this client saw accepted (less those `pending` still holds).
+ * The totals of offline sales the platform accepted, each over the span its sales were captured in:
+ * the outbox's ({@link OutboxStore.bookedTotals}); from a store that has only the older
+ * `bookedByDay`, its UTC days (each counts towards every business day it overlaps); from a store
+ * that keeps none, those this client saw accepted (less those `pending` still holds), in memory.
  */
-async function bookedByDay(
+async function bookedTotals(
   ctx: PosContext,
   outbox: OutboxStore,
   pending: readonly OutboxEntry[],
-): Promise<ReadonlyMap<string, number>> {
-  if (typeof outbox.bookedByDay === 'function') return outbox.bookedByDay();
-  const all = new Map<string, number>();
-  for (const e of ctx.bookedInMemory.values()) addToDay(all, e.capturedAt, e.amountFen);
-  pruneDays(all, DEFAULT_DAY_TOTALS_MAX_AGE_S * 1000);
-  const days = new Map<string, number>();
-  const held = new Set(pending.map((e) => e.seq));
-  for (const [seq, e] of ctx.bookedInMemory) {
-    if (!all.has(utcDay(e.capturedAt))) ctx.bookedInMemory.delete(seq);
-    else if (!held.has(seq)) addToDay(days, e.capturedAt, e.amountFen);
+): Promise<readonly BookedTotal[]> {
+  if (typeof outbox.bookedTotals === 'function') return outbox.bookedTotals();
+  if (typeof outbox.bookedByDay === 'function') {
+    const out: BookedTotal[] = [];
+    for (const [day, amountFen] of await outbox.bookedByDay()) {
+      // a key that is not a UTC day: placed nowhere, so it counts towards every day (failing closed)
+      const span = utcDaySpan(day) ?? { start: Number.NEGATIVE_INFINITY, end: Number.POSITIVE_INFINITY };
+      out.push({ from: span.start, to: span.end, amountFen });
+    }
+    return out;
   }
-  return days;
+  // kept from the latest booked capture back (see the outboxes' dayTotalsMaxAgeSeconds)
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const e of ctx.bookedInMemory.values()) latest = Math.max(latest, e.capturedAt);
+  const cutoff = latest - DEFAULT_DAY_TOTALS_MAX_AGE_S * 1000 - DAY_MS;
+  const held = new Set(pending.map((e) => e.seq));
+  const out: BookedTotal[] = [];
+  for (const [seq, e] of ctx.bookedInMemory) {
+    if (e.capturedAt < cutoff) ctx.bookedInMemory.delete(seq);
+    else if (!held.has(seq)) {
+      // (its whole millisecond, as its captured_at says it)
+      const ms = Math.floor(e.capturedAt);
+      out.push({ from: ms, to: ms + 1, amountFen: e.amountFen });
+    }
+  }
+  return out;
 }
 
 /**
@@ -144,7 +168,7 @@ export async function sellOffline(
     // pending first, then the day totals: a sync acknowledging sales in between books them at
     // once, so they are counted twice (safe), never neither pending nor booked
     const pending = await outbox.pending();
-    const cap = brokenCap(caps, pending, await bookedByDay(ctx, outbox, pending), amountFen, nowMs);
+    const cap = brokenCap(caps, pending, await bookedTotals(ctx, outbox, pending), amountFen, nowMs);
     if (cap !== undefined) {
       throw new PosClientError('ERR_POS_OFFLINE_CAP', `offline sale refused: ${cap} cap reached`, {
         cause,

@@ -4,6 +4,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import { businessDay, DEFAULT_DAY_UTC_OFFSET, parseUtcOffset } from '@campus-card/core';
 import { StatementInfo } from '@campus-card/core/api';
 import { CampusCardApiError, type Transport } from '@campus-card/core/transport';
 import { PosClientError } from './errors.js';
@@ -44,18 +45,25 @@ export const MAX_STATEMENT_BYTES = 64 * 1024 * 1024;
 /** `pos.statements`: daily statements for reconciliation. */
 export interface StatementsResource {
   /**
-   * Downloads the statement of a finished UTC day: `GET /v1/statements/{date}` (metadata with the
-   * SHA-256) then `GET /v1/statements/{date}/file`, and checks size, hash, line count and totals.
+   * Downloads the statement of a finished business day: `GET /v1/statements/{date}` (metadata with
+   * the SHA-256, the day's bounds `from`/`to` and the platform's `day_utc_offset`) then
+   * `GET /v1/statements/{date}/file`, and checks size, hash, line count and totals. The platform's
+   * day runs from 00:00 to 24:00 at its UTC offset (`+08:00`, China Standard Time, by default),
+   * and is served once over.
    *
    * The file is read as bytes (at most the published `size_bytes`, and never more than
    * {@link MAX_STATEMENT_BYTES}) and hashed as received, then decoded as UTF-8.
    *
-   * @param date - the UTC day, `YYYY-MM-DD`, or a `Date` (its UTC day).
+   * @param date - the business day, `YYYY-MM-DD` (sent as given), or a `Date`: the business day
+   *   it falls on at the client's offset (`dayUtcOffset` of {@link PosClientOptions}, by default
+   *   that of the offline caps, else `+08:00`), which must then lie within the statement's
+   *   `from`/`to` (else `ERR_POS_STATEMENT_INVALID`: the platform counts days at another offset).
    * @throws {@link PosClientError} `ERR_POS_STATEMENT_HASH_MISMATCH` when the file does not match
    *   its hash or size, `ERR_POS_STATEMENT_INVALID` when it is malformed (an amount or journal id
    *   that is not an integer numeral), not UTF-8, over {@link MAX_STATEMENT_BYTES} or its totals
-   *   disagree (line count, credits, debits, net); `InvalidRequestError` 404 when the day is
-   *   not over yet; `ERR_RESPONSE_INVALID` when the metadata is not a statement.
+   *   disagree (line count, credits, debits, net), or a `Date` outside the day the statement
+   *   covers; `InvalidRequestError` 404 when the day is not over yet; `ERR_RESPONSE_INVALID` when
+   *   the metadata is not a statement.
    */
   download(date: string | Date, options?: RequestOptions): Promise<Statement>;
 }
@@ -89,11 +97,21 @@ function parse(text: string): StatementLine[] {
   });
 }
 
-/** Creates the statements resource over a transport. */
-export function createStatementsResource(transport: Transport, merchantId?: string): StatementsResource {
+/**
+ * Creates the statements resource over a transport.
+ *
+ * @param dayUtcOffset - the business day's UTC offset a `Date` is read at, `±HH:MM`; default
+ *   `+08:00`. A RangeError when it is not an offset from -14:00 to +14:00.
+ */
+export function createStatementsResource(
+  transport: Transport,
+  merchantId?: string,
+  dayUtcOffset: string = DEFAULT_DAY_UTC_OFFSET,
+): StatementsResource {
+  const offset = parseUtcOffset(dayUtcOffset, 'dayUtcOffset');
   return {
     async download(date, options) {
-      const day = date instanceof Date ? date.toISOString().slice(0, 10) : date;
+      const day = date instanceof Date ? businessDay(date.getTime(), offset) : date;
       if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day))
         throw new TypeError('date must be YYYY-MM-DD or a Date');
       const path = `/v1/statements/${encodeURIComponent(day)}`;
@@ -110,6 +128,15 @@ export function createStatementsResource(transport: Transport, merchantId?: stri
           'ERR_POS_STATEMENT_INVALID',
           `statement is for merchant ${info.merchant_id}, not ${merchantId}`,
         );
+      }
+      if (date instanceof Date) {
+        const at = date.getTime();
+        if (!(Date.parse(info.from) <= at && at < Date.parse(info.to))) {
+          throw new PosClientError(
+            'ERR_POS_STATEMENT_INVALID',
+            `statement ${day} covers ${info.from} to ${info.to} (a day at ${info.day_utc_offset}), not ${date.toISOString()}: set dayUtcOffset to the platform's`,
+          );
+        }
       }
       if (info.size_bytes > MAX_STATEMENT_BYTES) {
         throw new PosClientError(

@@ -120,8 +120,8 @@ function isMalformed(e: unknown): e is CampusCardApiError & { status: number } {
  * they come in, and a refused batch stores nothing.
  *
  * The sales the platform accepted (or answers `duplicate` without a code) are booked to the
- * outbox's totals per UTC day of capture in the same write as their acknowledgement, so the
- * offline caps go on counting them as the platform does.
+ * outbox's booked totals (by time of capture) in the same write as their acknowledgement, so the
+ * offline caps go on counting them per business day as the platform does.
  *
  * Crash safety: an entry is acknowledged only after the platform answered for it. A crash between
  * upload and acknowledgement re-uploads it; the platform answers `duplicate` by `(device_id, seq)`
@@ -222,9 +222,10 @@ export async function runSync(ctx: PosContext, options: SyncOptions = {}): Promi
       done.push(entry.seq);
     }
     // Booked and acknowledged in one durable write (a crash leaves them pending, counted as such).
-    // A store that keeps no day totals gets them kept in memory, before the ack: a sale checked in
-    // between must not see them neither pending nor booked.
-    if (typeof store.bookedByDay !== 'function') for (const e of booked) ctx.bookedInMemory.set(e.seq, e);
+    // A store that keeps no booked totals gets them kept in memory, before the ack: a sale checked
+    // in between must not see them neither pending nor booked.
+    if (typeof store.bookedTotals !== 'function' && typeof store.bookedByDay !== 'function')
+      for (const e of booked) ctx.bookedInMemory.set(e.seq, e);
     await store.ack(done, { booked: booked.map((e) => e.seq) });
   }
 

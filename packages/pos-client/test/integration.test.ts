@@ -250,7 +250,7 @@ describe('pos-client against the mock platform', () => {
 
   it('wallet summary and the hash-checked daily statement', async () => {
     const pos = client();
-    // tomorrow (UTC), a day no other test touched
+    // tomorrow, a day no other test touched (09:00Z is 17:00 in Beijing: the same business day)
     const dayStart = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000;
     const day = new Date(dayStart).toISOString().slice(0, 10);
     server.platform.clock.set(dayStart + 9 * 3_600_000);

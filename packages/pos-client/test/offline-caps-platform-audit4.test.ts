@@ -1,9 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkLedger, type RunningMockPlatform } from '@campus-card/mock-server';
+import type { Device } from '@campus-card/core/api';
+import { checkLedger, type Principal, type RunningMockPlatform } from '@campus-card/mock-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFileOutbox, type OfflineCaps, type OutboxStore, type SyncResult } from '../src/index.js';
+import {
+  createFileOutbox,
+  createMemoryOutbox,
+  type OfflineCaps,
+  type OutboxStore,
+  type SyncResult,
+} from '../src/index.js';
 import { posFor, qrOf, startPlatform } from './platform.js';
 
 // The platform's caps of pos-01, lowered so that the demo wallets can pay for a full day of them.
@@ -32,16 +39,35 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The POS configured with the platform's own caps of the device, as the conformance harness does. */
-function platformCaps(): OfflineCaps {
-  const row = server.platform.state.db
-    .prepare('SELECT offline_tx_cap, offline_device_cap FROM devices WHERE device_id = ?')
-    .get('pos-01') as { offline_tx_cap: number; offline_device_cap: number };
-  return { perTransactionFen: row.offline_tx_cap, totalFen: row.offline_device_cap, maxAgeSeconds: 3_600 };
+/** The demo operator, for calls without HTTP. */
+const operator = (): Principal => ({
+  id: server.platform.demo?.operator.id as string,
+  kind: 'operator',
+  schoolId: server.platform.demo?.schoolId as string,
+  merchantId: null,
+  zone: null,
+  deviceType: null,
+});
+
+/**
+ * The POS configured with the platform's own caps of the device, as the conformance harness does,
+ * and the offset its daily cap counts by (`offline_day_utc_offset`, +08:00 by default).
+ */
+async function platformCaps(): Promise<OfflineCaps> {
+  const d = (await server.platform.invoke('getDevice', { params: { device_id: 'pos-01' } }, operator()))
+    .body as Device;
+  return {
+    perTransactionFen: d.offline_tx_cap,
+    totalFen: d.offline_device_cap,
+    dayUtcOffset: d.offline_day_utc_offset,
+    maxAgeSeconds: 3_600,
+  };
 }
 
-function client(outbox: OutboxStore) {
-  const c = posFor(server, { offline: { outbox, caps: platformCaps(), startOffline: true } });
+async function client(outbox: OutboxStore, caps?: Partial<OfflineCaps>) {
+  const c = posFor(server, {
+    offline: { outbox, caps: { ...(await platformCaps()), ...caps }, startOffline: true },
+  });
   closers.push(c.close);
   return c.pos;
 }
@@ -54,7 +80,7 @@ function morningOfANewDay(): number {
   return next;
 }
 
-async function sell(pos: ReturnType<typeof client>, payer: string, amountFen: number) {
+async function sell(pos: Awaited<ReturnType<typeof client>>, payer: string, amountFen: number) {
   try {
     return (await pos.scanToPay({ qr: await qrOf(server, payer), amountFen })).status;
   } catch (e) {
@@ -66,12 +92,12 @@ async function sell(pos: ReturnType<typeof client>, payer: string, amountFen: nu
 
 const refusedForCap = (r: SyncResult) => r.rejected.filter((x) => x.code === 'ERR_OFFLINE_CAP');
 
-describe("offline caps match the platform's per-device cap per UTC day (audit 4)", () => {
+describe("offline caps match the platform's per-device cap per business day (audit 4)", () => {
   it('after a sync, the day total still counts the uploaded sales: nothing the platform refuses for its cap is sold offline, also across a restart', async () => {
     morningOfANewDay();
     const file = join(dir, 'morning.jsonl');
     const outbox1 = await createFileOutbox(file);
-    const pos1 = client(outbox1);
+    const pos1 = await client(outbox1);
     // the morning: the whole day's cap, sold offline and uploaded
     expect(await sell(pos1, 's-001', 1_000)).toBe('offline_accepted');
     expect(await sell(pos1, 's-002', 1_000)).toBe('offline_accepted');
@@ -83,13 +109,13 @@ describe("offline caps match the platform's per-device cap per UTC day (audit 4)
     // a restart later the same day: the platform would refuse any further offline sale of today
     server.platform.clock.advance(3_600);
     const outbox2 = await createFileOutbox(file);
-    const pos2 = client(outbox2);
+    const pos2 = await client(outbox2);
     const afternoon = [await sell(pos2, 's-001', 500), await sell(pos2, 's-002', 1)];
     const upload = await pos2.sync();
     expect(refusedForCap(upload)).toEqual([]); // goods were never handed over for a refused sale
     expect(afternoon).toEqual(['cap:total', 'cap:total']);
 
-    // the next UTC day has a cap of its own
+    // the next day (at +08:00) has a cap of its own
     server.platform.clock.advance(DAY / 1000);
     expect(await sell(pos2, 's-001', 1_000)).toBe('offline_accepted');
     expect(await pos2.sync()).toMatchObject({ accepted: 1, rejected: [], complete: true });
@@ -110,7 +136,7 @@ describe("offline caps match the platform's per-device cap per UTC day (audit 4)
       quarantined: () => outbox1.quarantined(),
       close: () => outbox1.close(),
     };
-    const pos1 = client(crashing);
+    const pos1 = await client(crashing);
     const qr = await qrOf(server, 's-001');
     expect((await pos1.scanToPay({ qr, amountFen: 800 })).status).toBe('offline_accepted');
     // the same code again: the platform refuses it at upload (ERR_CODE_ALREADY_USED), so it does not count there
@@ -120,7 +146,7 @@ describe("offline caps match the platform's per-device cap per UTC day (audit 4)
 
     // restart: the sales are still pending (counted as such), the re-upload answers duplicates
     const outbox2 = await createFileOutbox(file);
-    const pos2 = client(outbox2);
+    const pos2 = await client(outbox2);
     expect(await sell(pos2, 's-002', 1_000)).toBe('cap:total'); // 800 + 700 pending + 1 000 > 2 000
     const again = await pos2.sync();
     // (the same batch again: the platform replays its first answer, or answers duplicates)
@@ -131,12 +157,40 @@ describe("offline caps match the platform's per-device cap per UTC day (audit 4)
 
     // restart again: 800 fen accepted today, once; the refused 700 do not count
     const outbox3 = await createFileOutbox(file);
-    const pos3 = client(outbox3);
+    const pos3 = await client(outbox3);
     expect(await sell(pos3, 's-002', 1_000)).toBe('offline_accepted');
     expect(await sell(pos3, 's-002', 201)).toBe('cap:total');
     expect(await sell(pos3, 's-002', 200)).toBe('offline_accepted'); // 800 + 1 000 + 200 = the cap
     const last = await pos3.sync();
     expect(last).toMatchObject({ accepted: 2, rejected: [], complete: true });
     await outbox3.close();
+  });
+});
+
+describe('the day is the business day at +08:00 on the POS as on the platform', () => {
+  it('a sale at 07:30 in Beijing (23:30Z the day before) counts towards that local day on both', async () => {
+    const now = server.platform.clock.now();
+    const midnightZ = Math.floor(now / DAY) * DAY + 2 * DAY; // 08:00 in Beijing
+    server.platform.clock.set(midnightZ - 30 * 60_000); // 23:30Z, 07:30 in Beijing
+    const outbox = await createFileOutbox(join(dir, 'beijing.jsonl'));
+    closers.push(() => outbox.close());
+    const right = await client(outbox);
+    expect((await platformCaps()).dayUtcOffset).toBe('+08:00');
+    expect(await sell(right, 's-001', 1_000)).toBe('offline_accepted');
+    expect(await sell(right, 's-002', 1_000)).toBe('offline_accepted');
+    expect(await right.sync()).toMatchObject({ accepted: 2, rejected: [], complete: true });
+    // 10:00 in Beijing, a new UTC day, the same local day: the cap is reached on both
+    server.platform.clock.set(midnightZ + 2 * 3_600_000);
+    expect(await sell(right, 's-001', 1)).toBe('cap:total');
+    // a POS counting UTC days sells it offline, and the platform refuses it at upload
+    const wrong = await client(createMemoryOutbox({ now: () => server.platform.clock.now() }), {
+      dayUtcOffset: '+00:00',
+    });
+    expect(await sell(wrong, 's-001', 500)).toBe('offline_accepted');
+    expect(refusedForCap(await wrong.sync())).toHaveLength(1);
+    // 00:00 in Beijing: the next local day has a cap of its own
+    server.platform.clock.set(midnightZ + 16 * 3_600_000);
+    expect(await sell(right, 's-002', 1_000)).toBe('offline_accepted');
+    expect(await right.sync()).toMatchObject({ accepted: 1, rejected: [], complete: true });
   });
 });

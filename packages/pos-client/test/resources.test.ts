@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { MockAgent } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { createMemoryOutbox } from '../src/index.js';
 import { calls, JSON_HEADERS, ORIGIN, order, unitClient, useMockAgent } from './helpers.js';
 
 let agent: MockAgent;
@@ -111,6 +112,9 @@ describe('statements', () => {
     debits: 300,
     net: 900,
     generated_at: '2026-01-05T08:00:00Z',
+    from: '2026-01-03T16:00:00Z',
+    to: '2026-01-04T16:00:00Z',
+    day_utc_offset: '+08:00',
     ...over,
   });
   function serve(meta: object, file: string) {
@@ -146,6 +150,49 @@ describe('statements', () => {
       },
     ]);
     expect(s.info.net).toBe(900);
+  });
+
+  it('a Date is the business day it falls on at the client offset (+08:00 by default), which the statement must cover', async () => {
+    // 23:30Z on the 3rd is 07:30 on the 4th in Beijing
+    serve(info(), csv);
+    const { pos } = unitClient(agent);
+    expect((await pos.statements.download(new Date(Date.UTC(2026, 0, 3, 23, 30)))).info.date).toBe(
+      '2026-01-04',
+    );
+    // at +00:00 (from the offline caps' offset, or the option), 15:00Z on the 4th is of the 4th
+    serve(info(), csv);
+    const utc = unitClient(agent, { dayUtcOffset: '+00:00' }).pos;
+    expect((await utc.statements.download(new Date(Date.UTC(2026, 0, 4, 15)))).lines).toHaveLength(2);
+    // 20:00Z on the 4th, the 4th at +00:00, is outside the platform's day (a day at +08:00)
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/v1/statements/2026-01-04', method: 'GET' })
+      .reply(200, info(), { headers: JSON_HEADERS });
+    await expect(utc.statements.download(new Date(Date.UTC(2026, 0, 4, 20)))).rejects.toMatchObject({
+      code: 'ERR_POS_STATEMENT_INVALID',
+      message: expect.stringContaining('2026-01-03T16:00:00Z to 2026-01-04T16:00:00Z (a day at +08:00)'),
+    });
+    // a string is sent as given, whatever the offset
+    serve(info(), csv);
+    expect((await utc.statements.download('2026-01-04')).info.day_utc_offset).toBe('+08:00');
+  });
+
+  it('takes the offset from the option, else from the offline caps; refuses a bad one', async () => {
+    const outbox = createMemoryOutbox();
+    const caps = { perTransactionFen: 1, totalFen: 1, maxAgeSeconds: 1, dayUtcOffset: '+00:00' };
+    serve(info(), csv);
+    const fromCaps = unitClient(agent, { offline: { outbox, caps } }).pos;
+    expect((await fromCaps.statements.download(new Date(Date.UTC(2026, 0, 4, 15)))).info.date).toBe(
+      '2026-01-04',
+    );
+    expect(() => unitClient(agent, { dayUtcOffset: '+8' })).toThrow(
+      new RangeError(
+        'dayUtcOffset must be a UTC offset ±HH:MM from -14:00 to +14:00 (e.g. +08:00), got "+8"',
+      ),
+    );
+    expect(() =>
+      unitClient(agent, { offline: { outbox, caps: { ...caps, dayUtcOffset: '+15:00' } } }),
+    ).toThrow(RangeError);
   });
 
   it('refuses a file that does not match its hash', async () => {

@@ -145,12 +145,27 @@ export const CreateDeviceBody = strictObject({
     Type.Integer({
       minimum: 0,
       maximum: 100_000_000,
-      description: 'fen of offline payments per device per day',
+      description:
+        "fen of offline payments per device per business day (00:00 to 24:00 at the platform's UTC offset, `offline_day_utc_offset`)",
     }),
   ),
 });
 /** Create-device body. */
 export type CreateDeviceBody = Static<typeof CreateDeviceBody>;
+
+const UTC_OFFSET_PATTERN = '^(?:[+-](?:0\\d|1[0-3]):[0-5]\\d|[+-]14:00)$';
+
+/**
+ * A fixed offset from UTC, `±HH:MM`, from `-14:00` to `+14:00` (no daylight saving): the offset of
+ * the platform's business day, e.g. `+08:00` (China Standard Time). `-00:00` is not written
+ * (`+00:00` is).
+ */
+export const UtcOffset = Type.String({
+  pattern: UTC_OFFSET_PATTERN,
+  description: 'A fixed UTC offset, ±HH:MM, -14:00 to +14:00, e.g. +08:00 (no daylight saving).',
+});
+/** {@link UtcOffset} with another description. */
+const utcOffset = (description: string) => Type.String({ pattern: UTC_OFFSET_PATTERN, description });
 
 /** A device. */
 export const Device = strictObject({
@@ -160,8 +175,14 @@ export const Device = strictObject({
   zone: Type.String(),
   public_jwk: PublicJwk,
   merchant_id: Type.Union([Id, Type.Null()]),
-  offline_tx_cap: Type.Integer(),
-  offline_device_cap: Type.Integer(),
+  offline_tx_cap: Type.Integer({ description: 'Largest single offline payment, fen.' }),
+  offline_device_cap: Type.Integer({
+    description:
+      "Largest total of this device's accepted offline payments per business day of their `captured_at`, fen: the day from 00:00 to 24:00 at `offline_day_utc_offset`.",
+  }),
+  offline_day_utc_offset: utcOffset(
+    "The UTC offset of the business day `offline_device_cap` counts by (the platform's, `+08:00` by default): a day runs from 00:00 to 24:00 at this offset. A POS configures its own day count with it (`dayUtcOffset` of the POS client's offline caps).",
+  ),
   created_at: Timestamp,
 });
 /** A device. */

@@ -7,16 +7,23 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { Id, MoneyTotal, type RouteDef, SIGNED_ERRORS, strictObject, Timestamp } from './common.js';
+import { UtcOffset } from './directory.js';
 
-/** A calendar day in UTC, `YYYY-MM-DD`. */
+/**
+ * A business day, `YYYY-MM-DD`: the calendar day from 00:00 to 24:00 at the platform's UTC offset
+ * (`+08:00`, China Standard Time, by default; `day_utc_offset` of the statement says which).
+ */
 export const StatementDate = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}$',
-  description: 'UTC day, YYYY-MM-DD.',
+  description:
+    "Business day, YYYY-MM-DD: 00:00 to 24:00 at the platform's UTC offset (+08:00, China Standard Time, by default), not a UTC day.",
 });
 
 /**
- * The metadata of a daily statement. The file (`text/csv`, UTF-8, no BOM) lists every ledger
- * movement of the merchant's account that day: header
+ * The metadata of a daily statement. The day is a business day: from 00:00 to 24:00 at the
+ * platform's UTC offset (`day_utc_offset`, `+08:00` by default), i.e. the movements whose
+ * `created_at` is at or after `from` and before `to`. The file (`text/csv`, UTF-8, no BOM) lists
+ * every ledger movement of the merchant's account that day: header
  * `journal_id,kind,out_trade_no,ref,amount,created_at` and one line per movement, `amount` in
  * signed fen from the merchant's side (payments positive, refunds and reversals negative).
  */
@@ -34,6 +41,22 @@ export const StatementInfo = strictObject({
   debits: MoneyTotal,
   net: Type.Integer({ description: 'credits − debits, fen.' }),
   generated_at: Timestamp,
+  from: Type.String({
+    pattern: Timestamp.pattern as string,
+    description: 'Start of the day (inclusive): its 00:00 at `day_utc_offset`, as an RFC 3339 UTC time.',
+    examples: ['2026-01-05T16:00:00Z'],
+  }),
+  to: Type.String({
+    pattern: Timestamp.pattern as string,
+    description:
+      "End of the day (exclusive): the next day's 00:00 at `day_utc_offset`, as an RFC 3339 UTC time. The statement is served once this time has passed.",
+    examples: ['2026-01-06T16:00:00Z'],
+  }),
+  day_utc_offset: Type.String({
+    pattern: UtcOffset.pattern as string,
+    description: 'The UTC offset of the business day, ±HH:MM, e.g. +08:00.',
+    examples: ['+08:00'],
+  }),
 });
 /** Statement metadata. */
 export type StatementInfo = Static<typeof StatementInfo>;
@@ -47,7 +70,7 @@ export const statementRoutes = [
     path: '/v1/statements/{date}',
     operationId: 'getStatement',
     summary:
-      "The caller's merchant's daily statement: metadata with the file's SHA-256 (only for finished days)",
+      "The caller's merchant's daily statement of a business day (00:00 to 24:00 at the platform's UTC offset, +08:00 by default): metadata with the file's SHA-256 and the day's bounds (only for finished days)",
     tag: 'payments',
     auth: ['device', 'merchant'],
     params: dateParams,

@@ -120,8 +120,22 @@ describe('validators', () => {
       debits: twice,
       net: 0,
       generated_at: '2026-01-06T00:00:00Z',
+      from: '2026-01-04T16:00:00Z',
+      to: '2026-01-05T16:00:00Z',
+      day_utc_offset: '+08:00',
     };
     expect(compileValidator(StatementInfo)(statement).ok).toBe(true);
+    // the business day's bounds are real times, its offset ±HH:MM within ±14:00
+    for (const bad of [
+      { from: '2026-02-30T16:00:00Z' },
+      { to: '2026-01-05 16:00' },
+      { day_utc_offset: '+8' },
+      { day_utc_offset: '+14:30' },
+      { day_utc_offset: '+08:60' },
+    ])
+      expect(compileValidator(StatementInfo)({ ...statement, ...bad }).ok, JSON.stringify(bad)).toBe(false);
+    for (const ok of ['-14:00', '+14:00', '-05:30', '+00:00'])
+      expect(compileValidator(StatementInfo)({ ...statement, day_utc_offset: ok }).ok, ok).toBe(true);
     expect(compileValidator(StatementInfo)({ ...statement, debits: -1 }).ok).toBe(false);
   });
 });

@@ -79,17 +79,21 @@ function schoolOut(r: { school_id: string; name: string; campuses: string; creat
   };
 }
 
-function deviceOut(r: {
-  device_id: string;
-  school_id: string;
-  type: Device['type'];
-  zone: string;
-  jwk: string;
-  merchant_id: string | null;
-  offline_tx_cap: number;
-  offline_device_cap: number;
-  created_at: number;
-}): Device {
+/** A device as the API shows it; its daily offline cap counts by the business day at `dayUtcOffset`. */
+function deviceOut(
+  r: {
+    device_id: string;
+    school_id: string;
+    type: Device['type'];
+    zone: string;
+    jwk: string;
+    merchant_id: string | null;
+    offline_tx_cap: number;
+    offline_device_cap: number;
+    created_at: number;
+  },
+  dayUtcOffset: string,
+): Device {
   return {
     device_id: r.device_id,
     school_id: r.school_id,
@@ -99,6 +103,7 @@ function deviceOut(r: {
     merchant_id: r.merchant_id,
     offline_tx_cap: r.offline_tx_cap,
     offline_device_cap: r.offline_device_cap,
+    offline_day_utc_offset: dayUtcOffset,
     created_at: iso(r.created_at),
   };
 }
@@ -235,7 +240,10 @@ export function insertDevice(state: PlatformState, b: CreateDeviceBody): Device 
   state.db
     .prepare('INSERT INTO principals (principal_id, kind, school_id, jwk, created_at) VALUES (?, ?, ?, ?, ?)')
     .run(b.device_id, 'device', b.school_id, jwk, now);
-  return deviceOut(state.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(b.device_id) as never);
+  return deviceOut(
+    state.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(b.device_id) as never,
+    state.settings.dayUtcOffset,
+  );
 }
 
 /**
@@ -390,7 +398,7 @@ export const directoryHandlers: Handlers = {
       | undefined;
     if (r === undefined) throw notFound(`device ${ctx.params.device_id}`);
     requireOwnSchool(requirePrincipal(ctx), r.school_id, `device ${ctx.params.device_id}`);
-    return { status: 200, body: deviceOut(r) };
+    return { status: 200, body: deviceOut(r, ctx.state.settings.dayUtcOffset) };
   },
 
   deviceHeartbeat: (ctx) =>

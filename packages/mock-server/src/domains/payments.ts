@@ -5,9 +5,11 @@
  * @module
  */
 import { hash as digestOf } from 'node:crypto';
+import { businessDayOf, type DayBounds, parseUtcOffset } from '@campus-card/core';
 import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/core/api';
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
+import { dayLabel, labelRange, totalOverlapping } from '../lib/business-day.js';
 import { CLOCK_MAX_MS, iso, parseIso, parseIsoBound } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
@@ -321,10 +323,6 @@ function refundOrder(
       'INSERT INTO refunds (scope, out_refund_no, order_id, out_trade_no, amount, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
     .run(o.scope, outRefundNo, o.order_id, o.out_trade_no, amount, reason, state.clock.now());
-}
-
-function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
 }
 
 interface PaymentPrefetch {
@@ -787,9 +785,19 @@ export const paymentHandlers: Handlers = {
       const insSeq = state.db.prepare(
         'INSERT INTO offline_items (device_id, seq, out_trade_no, outcome, code, order_id, conflict_device_id, amount, day, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      const daySum = state.db.prepare(
-        "SELECT COALESCE(SUM(amount), 0) AS s FROM offline_items WHERE device_id = ? AND day = ? AND outcome = 'accepted'",
+      // The device cap counts by the business day of captured_at (see `totalOverlapping`)
+      const offset = parseUtcOffset(state.settings.dayUtcOffset);
+      const dayTotals = state.db.prepare(
+        "SELECT day, SUM(amount) AS s FROM offline_items WHERE device_id = ? AND outcome = 'accepted' AND day >= ? AND day < ? GROUP BY day",
       );
+      /** The accepted offline sales of this device that count towards the business day of `at`. */
+      const dayTotal = (at: number): number => {
+        // (captured_at passed parseIso, so the time has a date)
+        const bounds = businessDayOf(at, offset) as DayBounds;
+        const range = labelRange(bounds);
+        const rows = dayTotals.all(p.id, range.from, range.to) as { day: string; s: number }[];
+        return totalOverlapping(rows, bounds);
+      };
       // items whose own online attempt still awaits its confirmation: the batch is refused, retryably
       const awaiting: { i: number; order: OrderRow }[] = [];
       // this POS's first refusal of the same sale (number, amount, code or UID) under another seq
@@ -870,7 +878,7 @@ export const paymentHandlers: Handlers = {
             });
             return;
           }
-          const day = utcDay(capturedAt[i] as number);
+          const day = dayLabel(capturedAt[i] as number, offset);
           const record = (
             outcome: OfflineItemResult['outcome'],
             code: string | null,
@@ -983,7 +991,7 @@ export const paymentHandlers: Handlers = {
           }
           if (
             item.amount > device.offline_tx_cap ||
-            (daySum.get(p.id, day) as { s: number }).s + item.amount > device.offline_device_cap
+            dayTotal(capturedAt[i] as number) + item.amount > device.offline_device_cap
           ) {
             // the POS let it through offline: the operator reconciles it from the incident
             refuse({ ...about, kind: 'offline_cap_exceeded', cardId }, 'ERR_OFFLINE_CAP', null);

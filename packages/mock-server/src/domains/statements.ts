@@ -1,11 +1,14 @@
 /**
  * Statements domain (I2): a merchant's daily statement, built from the ledger postings of its
- * account, published with the SHA-256 of the file. Only finished UTC days are served, so a
- * statement never changes once published.
+ * account, published with the SHA-256 of the file. The day is the business day, from 00:00 to
+ * 24:00 at the platform's UTC offset (`settings.dayUtcOffset`, `+08:00` by default), and the
+ * metadata states its bounds (`from`, `to`) and the offset. Only finished days (their local
+ * midnight passed) are served, so a statement never changes once published.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
+import { businessDayBounds, type DayBounds, parseUtcOffset } from '@campus-card/core';
 import type { StatementInfo } from '@campus-card/core/api';
 import type { HandlerContext, Handlers } from '../context.js';
 import { requirePrincipal } from '../context.js';
@@ -14,6 +17,8 @@ import { ApiError, notFound } from '../lib/problem.js';
 import { settleDue } from './payments.js';
 
 const HEADER = 'journal_id,kind,out_trade_no,ref,amount,created_at';
+/** `0000-01-01T00:00:00Z`, epoch ms: the first time a `Timestamp` can write. */
+const YEAR_0 = Date.parse('0000-01-01T00:00:00Z');
 
 interface Built {
   readonly merchantId: string;
@@ -21,18 +26,25 @@ interface Built {
   readonly lines: number;
   readonly credits: number;
   readonly debits: number;
+  /** The day's bounds, epoch ms. */
+  readonly bounds: DayBounds;
 }
 
 function build(ctx: HandlerContext, date: string): Built {
   const p = requirePrincipal(ctx);
   if (p.merchantId === null) throw new ApiError(403, 'ERR_FORBIDDEN', 'this device belongs to no merchant');
-  const start = Date.parse(`${date}T00:00:00Z`);
-  if (Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== date)
+  const bounds = businessDayBounds(date, parseUtcOffset(ctx.state.settings.dayUtcOffset));
+  if (bounds === undefined)
     throw new ApiError(400, 'ERR_VALIDATION', `params/date: ${date} is not a day of the calendar`, {
-      errors: [{ path: 'params/date', message: 'must be a real UTC day, YYYY-MM-DD' }],
+      errors: [{ path: 'params/date', message: 'must be a real day of the calendar, YYYY-MM-DD' }],
     });
-  const end = start + 86_400_000;
-  if (end > ctx.state.clock.now()) throw notFound(`statement ${date} (the day is not over)`);
+  const { start, end } = bounds;
+  // (at an offset east of UTC, 0000-01-01 starts in year -1, which no RFC 3339 time can write)
+  if (start < YEAR_0) throw notFound(`statement ${date} (the day starts before ${iso(YEAR_0)})`);
+  if (end > ctx.state.clock.now())
+    throw notFound(
+      `statement ${date} (the day is not over: it ends at ${iso(end)}, 24:00 at UTC${ctx.state.settings.dayUtcOffset})`,
+    );
   // A payment confirmed during the day is captured as of its confirmation: capture every due one
   // first, so that none lands in a day already served.
   settleDue(ctx.state);
@@ -64,7 +76,14 @@ function build(ctx: HandlerContext, date: string): Built {
         .join(','),
     );
   }
-  return { merchantId: p.merchantId, csv: `${lines.join('\n')}\n`, lines: rows.length, credits, debits };
+  return {
+    merchantId: p.merchantId,
+    csv: `${lines.join('\n')}\n`,
+    lines: rows.length,
+    credits,
+    debits,
+    bounds,
+  };
 }
 
 /** Statement handlers. */
@@ -83,6 +102,9 @@ export const statementHandlers: Handlers = {
       debits: b.debits,
       net: b.credits - b.debits,
       generated_at: iso(ctx.state.clock.now()),
+      from: iso(b.bounds.start),
+      to: iso(b.bounds.end),
+      day_utc_offset: ctx.state.settings.dayUtcOffset,
     };
     return { status: 200, body };
   },

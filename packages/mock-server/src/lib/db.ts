@@ -275,6 +275,15 @@ CREATE TABLE card_keys (card_id TEXT NOT NULL REFERENCES cards(card_id), holder_
 INSERT INTO card_keys (card_id, holder_kid, holder_jwk) SELECT card_id, holder_kid, holder_jwk FROM cards;
 `,
   },
+  {
+    version: 19,
+    name: 'offline sales accepted by device and business day',
+    // The device cap sums a device's accepted offline sales of the labels overlapping a business
+    // day: by this index, not by a walk over every offline item the device ever uploaded.
+    sql: `
+CREATE INDEX offline_items_accepted_day ON offline_items (device_id, day) WHERE outcome = 'accepted';
+`,
+  },
 ];
 
 /** Poll period of {@link beginImmediateAsync} while another connection holds the write lock, ms. */

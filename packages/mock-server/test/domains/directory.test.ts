@@ -194,6 +194,7 @@ describe('directory over HTTP', () => {
       merchant_id: null,
       offline_tx_cap: 5_000,
       offline_device_cap: 50_000,
+      offline_day_utc_offset: '+08:00',
       created_at: LATER,
     };
     expect(json(g)).toEqual(gateOut);
@@ -220,6 +221,7 @@ describe('directory over HTTP', () => {
       merchant_id: 'x-shop',
       offline_tx_cap: 2_000,
       offline_device_cap: 9_000,
+      offline_day_utc_offset: '+08:00',
       created_at: LATER,
     });
 

@@ -136,7 +136,7 @@ describe('offline caps', () => {
     ).toBe(true);
   });
 
-  it('the day is the UTC day of captured_at: a new day has a new budget, a late upload of a full day does not', async () => {
+  it('the day is the business day (+08:00) of captured_at: a new day has a new budget, a late upload of a full day does not', async () => {
     p = await platform();
     const a = await registerPos(p, 'pos-d', 1_000, 1_500);
     const day1 = p.clock.nowSeconds() - 30;
@@ -148,7 +148,7 @@ describe('offline caps', () => {
       [1, 'accepted', null],
       [2, 'rejected', 'ERR_OFFLINE_CAP'],
     ]);
-    // the next UTC day
+    // the next day (08:10Z is 16:10 in Beijing)
     p.clock.advance(86_400);
     expect(new Date(p.clock.now()).toISOString()).toBe('2026-01-06T08:10:00.000Z');
     const day2 = p.clock.nowSeconds() - 30;
@@ -172,8 +172,9 @@ describe('offline caps', () => {
       )
       .all();
     expect(days).toEqual([
-      { day: '2026-01-05', s: 1_000 },
-      { day: '2026-01-06', s: 1_500 },
+      // the business day, and the offset it was counted at
+      { day: '2026-01-05+08:00', s: 1_000 },
+      { day: '2026-01-06+08:00', s: 1_500 },
     ]);
   });
 
@@ -183,7 +184,11 @@ describe('offline caps', () => {
     const pos2 = deviceSigner(p, 'pos-02');
     for (const id of ['pos-01', 'pos-02']) {
       const d = json(await p.app.inject(signed(p, operator(p), 'GET', `/v1/devices/${id}`)));
-      expect([d.offline_tx_cap, d.offline_device_cap]).toEqual([5_000, 50_000]);
+      expect([d.offline_tx_cap, d.offline_device_cap, d.offline_day_utc_offset]).toEqual([
+        5_000,
+        50_000,
+        '+08:00',
+      ]);
     }
     const t = T0 / 1000 + 560;
     // ten payments of 5 000 reach 50 000 exactly; the eleventh fen is over

@@ -42,7 +42,7 @@ describe('migration 18', () => {
       cards: db.prepare('SELECT * FROM cards ORDER BY card_id').all(),
       history: db.prepare('SELECT rowid, * FROM card_history ORDER BY rowid').all(),
     };
-    expect(migrate(db)).toEqual([18]);
+    expect(migrate(db)).toEqual([18, 19]);
     expect(db.prepare('SELECT * FROM card_keys ORDER BY card_id').all()).toEqual([
       { card_id: 'c-gone', holder_kid: 'k2', holder_jwk: '{"kty":"EC","x":"2"}' },
       { card_id: 'c-live', holder_kid: 'k1', holder_jwk: '{"kty":"EC","x":"1"}' },

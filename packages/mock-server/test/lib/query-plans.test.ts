@@ -146,4 +146,19 @@ describe('query plans', () => {
     );
     db.close();
   });
+
+  it("the offline device cap reads a day's accepted sales by their index, not every item of the device", () => {
+    const db = openDatabase(':memory:');
+    const detail = (
+      db
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT day, SUM(amount) AS s FROM offline_items WHERE device_id = ? AND outcome = 'accepted' AND day >= ? AND day < ? GROUP BY day",
+        )
+        .all('pos-01', '2026-01-03', '2026-01-08') as { detail: string }[]
+    )
+      .map((r) => r.detail)
+      .join('; ');
+    expect(detail).toMatch(/offline_items_accepted_day \(device_id=\? AND day>\? AND day<\?\)/);
+    db.close();
+  });
 });

@@ -47,8 +47,8 @@ export interface PosContext {
    */
   readonly reversing: Map<string, Promise<unknown>>;
   /**
-   * The offline sales the platform accepted, by seq, when the outbox keeps no day totals (it has no
-   * `bookedByDay`): kept for the offline caps, in memory only.
+   * The offline sales the platform accepted, by seq, when the outbox keeps no booked totals (it has
+   * neither `bookedTotals` nor `bookedByDay`): kept for the offline caps, in memory only.
    */
   readonly bookedInMemory: Map<number, OutboxPayment>;
   /** Whether the explicit offline flag is set. */

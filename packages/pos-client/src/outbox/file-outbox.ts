@@ -3,11 +3,18 @@
  * append and acknowledgement.
  *
  * Journal lines: `{"op":"add","entry":{…}}`, `{"op":"ack","seqs":[…]}` (with `"booked":[…]`, the
- * offline sales among them the platform accepted, which go to the day totals of
- * {@link OutboxStore.bookedByDay}), `{"op":"quarantine","seqs":[…],"reason":{…}}` and, after
- * compaction, one `{"op":"seq","last":N}` (with `"days":{"YYYY-MM-DD":fen,…}`, the day totals).
- * The two optional fields are new: a journal without them (written by an earlier version) opens
- * with no day totals, and a reader that does not know them still reads the lines as before.
+ * offline sales among them the platform accepted, which go to the totals of
+ * {@link OutboxStore.bookedTotals}), `{"op":"quarantine","seqs":[…],"reason":{…}}` and, after
+ * compaction, one `{"op":"seq","last":N}` (with `"minutes":[[m,fen],…]`, the booked totals by UTC
+ * minute of capture, `m` minutes since the epoch; and `"days":{"YYYY-MM-DD":fen,…}`, totals by
+ * UTC day that an earlier version wrote, kept until they age out).
+ * The booked totals are kept by minute of capture, not by day, so that the offline caps compute a
+ * sale's business day when they check it, at the offset configured then
+ * ({@link OfflineCaps.dayUtcOffset}): an `ack` line's `booked` names entries whose `capturedAt`
+ * the journal holds, and compaction keeps their minutes. A journal's UTC-day totals from an
+ * earlier version count towards each business day their UTC day overlaps (never under-counting a
+ * day). The optional fields are read when present: a journal without them (written by an earlier
+ * version) opens with no totals, and a reader that does not know them reads the lines as before.
  * On open the journal is replayed: a torn or unreadable **last** line
  * (a power cut during a write) is ignored and cut off; an unreadable line before it is corruption.
  * When most lines are acknowledged history, open rewrites the journal (temp file, fsync, rename,
@@ -29,11 +36,11 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PosClientError } from '../errors.js';
 import {
-  addToDay,
   assertDayTotalsMaxAge,
+  createBookedLedger,
   DEFAULT_DAY_TOTALS_MAX_AGE_S,
   isDayTotals,
-  pruneDays,
+  isMinuteTotals,
 } from '../lib/day-totals.js';
 import { type FileLock, lockFile } from '../lib/file-lock.js';
 import type {
@@ -51,12 +58,13 @@ export interface FileOutboxOptions {
   /** Compact on open when the journal has more than this many lines beyond the pending entries; default 1000. */
   readonly compactAfterLines?: number;
   /**
-   * How long the total of a UTC day of booked offline sales ({@link OutboxStore.bookedByDay}) is
-   * kept, seconds, counted back from the latest day with a total (not from the clock, which may be
-   * set wrong): older days are dropped. A new sale is captured now, so only today's total is read
-   * while the clock runs forward; older ones matter if it goes back. Default 691 200 (8 days: the
-   * platform's offline max age of 7 days, past which it refuses a sale whatever the caps, and one
-   * more).
+   * How long the totals of booked offline sales ({@link OutboxStore.bookedTotals}, kept by UTC
+   * minute of capture) are kept, seconds, counted back from the latest booked capture (not from
+   * the clock, which may be set wrong), plus a day (so that the business day the period begins on
+   * stays whole): older ones are dropped. A new sale is captured now, so only today's totals are
+   * read while the clock runs forward; older ones matter if it goes back. Default 691 200 (8 days:
+   * the platform's offline max age of 7 days, past which it refuses a sale whatever the caps, and
+   * one more).
    */
   readonly dayTotalsMaxAgeSeconds?: number;
 }
@@ -65,7 +73,12 @@ type Line =
   | { readonly op: 'add'; readonly entry: OutboxEntry }
   | { readonly op: 'ack'; readonly seqs: readonly number[]; readonly booked?: readonly number[] }
   | { readonly op: 'quarantine'; readonly seqs: readonly number[]; readonly reason: QuarantineReason }
-  | { readonly op: 'seq'; readonly last: number; readonly days?: Readonly<Record<string, number>> };
+  | {
+      readonly op: 'seq';
+      readonly last: number;
+      readonly minutes?: readonly (readonly [number, number])[];
+      readonly days?: Readonly<Record<string, number>>;
+    };
 
 function isEntry(v: unknown): v is OutboxEntry {
   const e = v as Partial<Record<string, unknown>> | null;
@@ -107,8 +120,14 @@ function parseLine(text: string): Line | undefined {
   if (l.op === 'quarantine' && isSeqs(l.seqs) && isReason(l.reason))
     return { op: 'quarantine', seqs: l.seqs, reason: l.reason };
   if (l.op === 'seq' && Number.isSafeInteger(l.last)) {
-    if (l.days === undefined) return { op: 'seq', last: l.last as number };
-    return isDayTotals(l.days) ? { op: 'seq', last: l.last as number, days: l.days } : undefined;
+    if (l.days !== undefined && !isDayTotals(l.days)) return undefined;
+    if (l.minutes !== undefined && !isMinuteTotals(l.minutes)) return undefined;
+    return {
+      op: 'seq',
+      last: l.last as number,
+      ...(l.minutes === undefined ? {} : { minutes: l.minutes }),
+      ...(l.days === undefined ? {} : { days: l.days }),
+    };
   }
   return undefined;
 }
@@ -159,15 +178,15 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
   const dir = dirname(path);
   const entries = new Map<number, OutboxEntry>();
   const aside = new Map<number, QuarantinedEntry>();
-  /** Totals of the offline sales acknowledged as booked, by UTC day of capture. */
-  const days = new Map<string, number>();
+  /** Totals of the offline sales acknowledged as booked, by UTC minute of capture. */
+  const ledger = createBookedLedger();
   /** Books the pending offline sales among `booked` that are also in `seqs` (in memory). */
   function book(seqs: readonly number[], booked: readonly number[] | undefined): void {
     if (booked === undefined) return;
     const acked = new Set(seqs);
     for (const s of new Set(booked)) {
       const e = entries.get(s);
-      if (e?.kind === 'payment' && acked.has(s)) addToDay(days, e.capturedAt, e.amountFen);
+      if (e?.kind === 'payment' && acked.has(s)) ledger.add(e.capturedAt, e.amountFen);
     }
   }
 
@@ -220,12 +239,13 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
         setAside(line.seqs, line.reason);
       } else {
         lastSeq = Math.max(lastSeq, line.last);
-        for (const [day, fen] of Object.entries(line.days ?? {})) days.set(day, (days.get(day) ?? 0) + fen);
+        ledger.addMinutes(line.minutes ?? []);
+        for (const [day, fen] of Object.entries(line.days ?? {})) ledger.addUtcDay(day, fen);
       }
     }
     tornBytesAt = keepBytes < Buffer.byteLength(text, 'utf8') ? keepBytes : undefined;
   }
-  pruneDays(days, keepMs);
+  ledger.prune(keepMs);
 
   let compact = existed && lineCount > entries.size + 2 * aside.size + compactAfter;
   if (compact) {
@@ -235,10 +255,13 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
     try {
       const h = await open(tmp, 'w');
       try {
-        const seqLine: Line =
-          days.size === 0
-            ? { op: 'seq', last: lastSeq }
-            : { op: 'seq', last: lastSeq, days: Object.fromEntries([...days].sort()) };
+        const kept = ledger.toJournal();
+        const seqLine: Line = {
+          op: 'seq',
+          last: lastSeq,
+          ...(kept.minutes.length === 0 ? {} : { minutes: kept.minutes }),
+          ...(kept.days === undefined ? {} : { days: kept.days }),
+        };
         const lines = [JSON.stringify(seqLine)];
         for (const e of [...entries.values()].sort((a, b) => a.seq - b.seq))
           lines.push(JSON.stringify({ op: 'add', entry: e }));
@@ -348,10 +371,15 @@ async function openJournal(path: string, options: FileOutboxOptions, lock: FileL
       await write({ op: 'quarantine', seqs: known, reason: r });
       setAside(known, r);
     },
+    async bookedTotals() {
+      assertOpen();
+      ledger.prune(keepMs);
+      return ledger.totals();
+    },
     async bookedByDay() {
       assertOpen();
-      pruneDays(days, keepMs);
-      return new Map(days);
+      ledger.prune(keepMs);
+      return ledger.byUtcDay();
     },
     async quarantined() {
       assertOpen();

@@ -5,10 +5,9 @@
  */
 import { PosClientError } from '../errors.js';
 import {
-  addToDay,
   assertDayTotalsMaxAge,
+  createBookedLedger,
   DEFAULT_DAY_TOTALS_MAX_AGE_S,
-  pruneDays,
 } from '../lib/day-totals.js';
 import type { NewOutboxEntry, OutboxEntry, OutboxStore, QuarantinedEntry } from './outbox-store.js';
 
@@ -17,8 +16,9 @@ export interface MemoryOutboxOptions {
   /** Clock for sequence numbers, epoch ms; default `Date.now`. */
   readonly now?: () => number;
   /**
-   * How long the total of a UTC day of booked offline sales ({@link OutboxStore.bookedByDay}) is
-   * kept, seconds, counted back from the latest day with a total: older days are dropped. Default
+   * How long the totals of booked offline sales ({@link OutboxStore.bookedTotals}, kept by UTC
+   * minute of capture) are kept, seconds, counted back from the latest booked capture, plus a day
+   * (so that the business day the period begins on stays whole): older ones are dropped. Default
    * 691 200 (8 days: the platform's offline max age of 7 days, and one more).
    */
   readonly dayTotalsMaxAgeSeconds?: number;
@@ -36,7 +36,7 @@ export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxSto
   const now = options.now ?? Date.now;
   const keepS = options.dayTotalsMaxAgeSeconds ?? DEFAULT_DAY_TOTALS_MAX_AGE_S;
   assertDayTotalsMaxAge(keepS);
-  const days = new Map<string, number>();
+  const booked = createBookedLedger();
   const entries = new Map<number, OutboxEntry>();
   const aside = new Map<number, QuarantinedEntry>();
   let lastSeq = 0;
@@ -61,7 +61,7 @@ export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxSto
       const acked = new Set(seqs);
       for (const s of new Set(ackOptions?.booked ?? [])) {
         const e = entries.get(s);
-        if (e?.kind === 'payment' && acked.has(s)) addToDay(days, e.capturedAt, e.amountFen);
+        if (e?.kind === 'payment' && acked.has(s)) booked.add(e.capturedAt, e.amountFen);
       }
       for (const s of seqs) {
         entries.delete(s);
@@ -77,10 +77,15 @@ export function createMemoryOutbox(options: MemoryOutboxOptions = {}): OutboxSto
         aside.set(s, { entry: e, reason: { ...reason } });
       }
     },
+    async bookedTotals() {
+      open();
+      booked.prune(keepS * 1000);
+      return booked.totals();
+    },
     async bookedByDay() {
       open();
-      pruneDays(days, keepS * 1000);
-      return new Map(days);
+      booked.prune(keepS * 1000);
+      return booked.byUtcDay();
     },
     async quarantined() {
       open();

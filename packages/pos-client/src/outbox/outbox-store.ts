@@ -63,12 +63,25 @@ export interface QuarantinedEntry {
   readonly reason: QuarantineReason;
 }
 
+/**
+ * A total of booked offline sales (accepted by the platform) captured within one span of time: what
+ * the offline caps count, per business day, from {@link OutboxStore.bookedTotals}.
+ */
+export interface BookedTotal {
+  /** Start of the span, epoch ms (inclusive). */
+  readonly from: number;
+  /** End of the span, epoch ms (exclusive). */
+  readonly to: number;
+  /** The total, integer fen, of the booked sales captured within it. */
+  readonly amountFen: number;
+}
+
 /** Options of {@link OutboxStore.ack}. */
 export interface AckOptions {
   /**
    * Offline sales among the acknowledged seqs that the platform accepted (booked): they are added
-   * to the day totals of {@link OutboxStore.bookedByDay} in the same durable write. Seqs that are
-   * not pending offline sales are ignored.
+   * to the totals of {@link OutboxStore.bookedTotals} (and {@link OutboxStore.bookedByDay}) in the
+   * same durable write. Seqs that are not pending offline sales are ignored.
    */
   readonly booked?: readonly number[];
 }
@@ -94,21 +107,36 @@ export interface OutboxStore {
    * entries (once exported). Unknown seqs are ignored.
    *
    * The pending offline sales among them listed in `options.booked` (those the platform accepted)
-   * are added to the totals of {@link OutboxStore.bookedByDay}, **in the same durable write**: a
+   * are added to the totals of {@link OutboxStore.bookedTotals}, **in the same durable write**: a
    * crash leaves them either pending (and counted as such) or booked, never neither, and since an
    * acknowledged entry is no longer pending, a sale answered twice is booked once. A store without
-   * `bookedByDay` may ignore `booked`.
+   * `bookedTotals` and `bookedByDay` may ignore `booked`.
    */
   ack(seqs: readonly number[], options?: AckOptions): Promise<void>;
   /**
    * The totals, integer fen, of the offline sales acknowledged as booked (accepted by the
-   * platform), by UTC day of their `capturedAt` (`YYYY-MM-DD`), as the platform counts its
-   * per-device offline cap. The offline caps check a new sale's day against it (see
-   * {@link OfflineCaps.totalFen}). Days long past may be dropped (see `dayTotalsMaxAgeSeconds` of
+   * platform), each over the span of time its sales were captured in. The offline caps add up,
+   * for a new sale, the totals whose span overlaps its business day (the day of its capture at
+   * {@link OfflineCaps.dayUtcOffset}, as the platform counts its per-device cap; see
+   * {@link OfflineCaps.totalFen}). The days are computed when the caps are checked, so a change of
+   * the offset miscounts nothing. Spans long past may be dropped (see `dayTotalsMaxAgeSeconds` of
    * the built-in stores).
    *
-   * Optional for backwards compatibility: with a store without it, the client keeps these totals
-   * in memory, so they are lost on restart.
+   * The built-in stores keep totals by UTC minute of capture (a day at any whole-minute offset is
+   * a union of whole minutes, so the count is exact); from a journal written by an earlier
+   * version, which kept totals by UTC day only, those totals keep the span of their UTC day, and
+   * count towards each business day it overlaps (more than exact, never less).
+   *
+   * Optional: new in this version. A store without it is read through {@link OutboxStore.bookedByDay}; a store
+   * with neither makes the client keep these totals in memory, so they are lost on restart.
+   */
+  bookedTotals?(): Promise<readonly BookedTotal[]>;
+  /**
+   * The same totals by **UTC day** of their `capturedAt` (`YYYY-MM-DD`).
+   *
+   * @deprecated The platform counts its cap by business day (`+08:00` by default), not by UTC
+   * day: implement {@link OutboxStore.bookedTotals}. The client reads this only from a store without
+   * `bookedTotals`, and counts each UTC day's total towards every business day it overlaps.
    */
   bookedByDay?(): Promise<ReadonlyMap<string, number>>;
   /**

@@ -23,7 +23,9 @@ const sale = (n: number, capturedAt: number, amountFen = 100 * n) => ({
   qrText: 'CC1:ABC',
   capturedAt,
 });
+/** The deprecated view by UTC day (computed from the totals by minute). */
 const totals = async (o: OutboxStore) => Object.fromEntries(await (o.bookedByDay?.() ?? new Map()));
+const MINUTE = 60_000;
 
 describe.each([
   ['memory', async (now: () => number) => createMemoryOutbox({ now })],
@@ -111,7 +113,15 @@ describe('createFileOutbox: day totals across restarts (audit 4)', () => {
     expect((await reopened.pending()).map((e) => e.seq)).toEqual([s[3]]);
     const text = (await readFile(file, 'utf8')).trim().split('\n');
     expect(text).toHaveLength(2);
-    expect(JSON.parse(text[0] as string)).toEqual({ op: 'seq', last: s[3], days: expected });
+    // the totals by UTC minute of capture (the 6th's two sales in one minute)
+    expect(JSON.parse(text[0] as string)).toEqual({
+      op: 'seq',
+      last: s[3],
+      minutes: [
+        [D1 / MINUTE, 100],
+        [(D1 + DAY) / MINUTE, 500],
+      ],
+    });
     await reopened.ack([s[3] as number], { booked: [s[3] as number] });
     await reopened.close();
     const twice = await open();
@@ -131,7 +141,11 @@ describe('createFileOutbox: day totals across restarts (audit 4)', () => {
     const kept = { '2026-01-06': 500, '2026-01-07': 400, '2026-01-14': 900 };
     expect(await totals(later)).toEqual(kept);
     await later.close();
-    expect(JSON.parse((await readFile(file, 'utf8')).split('\n')[0] as string).days).toEqual(kept);
+    expect(JSON.parse((await readFile(file, 'utf8')).split('\n')[0] as string).minutes).toEqual([
+      [(D1 + DAY) / MINUTE, 500],
+      [(D1 + 2 * DAY) / MINUTE, 400],
+      [(D1 + 9 * DAY) / MINUTE, 900],
+    ]);
   });
 
   it('a malformed booked list or day record is an unreadable line: cut off when last, corruption before', async () => {
@@ -144,6 +158,11 @@ describe('createFileOutbox: day totals across restarts (audit 4)', () => {
       { op: 'seq', last: 1, days: { '2026-01-05': -1 } },
       { op: 'seq', last: 1, days: { yesterday: 1 } },
       { op: 'seq', last: 1, days: [1] },
+      { op: 'seq', last: 1, minutes: { 1: 1 } },
+      { op: 'seq', last: 1, minutes: [[1.5, 1]] },
+      { op: 'seq', last: 1, minutes: [[1, -1]] },
+      { op: 'seq', last: 1, minutes: [[1, 1, 1]] },
+      { op: 'seq', last: 1, minutes: [[1e15, 1]] },
     ]) {
       const before = await readFile(file, 'utf8');
       await appendFile(file, `${JSON.stringify(bad)}\n`);

@@ -391,6 +391,8 @@ export const offlineBatchModule: ModuleDef<PosTarget> = {
     const caps = p.platform.state.db
       .prepare('SELECT offline_tx_cap, offline_device_cap FROM devices WHERE device_id = ?')
       .get(DEVICE) as { offline_tx_cap: number; offline_device_cap: number };
+    // the business day the device cap counts by (the device resource's `offline_day_utc_offset`)
+    const dayUtcOffset = p.platform.state.settings.dayUtcOffset;
     const stamp = Date.now();
     const sales: OfflineSale[] = [
       { payer: 's-001', amount: 1200, outTradeNo: `CONF-OFF-${stamp}-1`, overCap: false },
@@ -428,6 +430,7 @@ export const offlineBatchModule: ModuleDef<PosTarget> = {
             per_transaction_fen: caps.offline_tx_cap,
             total_fen: caps.offline_device_cap,
             max_age_seconds: 3600,
+            day_utc_offset: dayUtcOffset,
           }),
           SALES: JSON.stringify(
             await Promise.all(
