@@ -9,7 +9,7 @@ import { businessDayOf, type DayBounds, parseUtcOffset } from '@campus-card/core
 import type { OfflineItemResult, Order, Refund, RouteOf } from '@campus-card/core/api';
 import type { HandlerContext, Handlers, PlatformState, Principal } from '../context.js';
 import { requirePrincipal } from '../context.js';
-import { dayLabel, labelRange, totalOverlapping } from '../lib/business-day.js';
+import { captureLabel, createDayTotals } from '../lib/business-day.js';
 import { CLOCK_MAX_MS, iso, parseIso, parseIsoBound } from '../lib/clock.js';
 import { createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
@@ -785,19 +785,15 @@ export const paymentHandlers: Handlers = {
       const insSeq = state.db.prepare(
         'INSERT INTO offline_items (device_id, seq, out_trade_no, outcome, code, order_id, conflict_device_id, amount, day, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      // The device cap counts by the business day of captured_at (see `totalOverlapping`)
+      // The device cap counts by the business day of captured_at: exactly, by the UTC minute of
+      // capture each sale is stored under, whatever offset it was taken at (as the POS client
+      // counts); rows of earlier versions by day label (see `createDayTotals`)
       const offset = parseUtcOffset(state.settings.dayUtcOffset);
-      const dayTotals = state.db.prepare(
-        "SELECT day, SUM(amount) AS s FROM offline_items WHERE device_id = ? AND outcome = 'accepted' AND day >= ? AND day < ? GROUP BY day",
-      );
+      const dayTotals = createDayTotals(state.db);
       /** The accepted offline sales of this device that count towards the business day of `at`. */
-      const dayTotal = (at: number): number => {
+      const dayTotal = (at: number): number =>
         // (captured_at passed parseIso, so the time has a date)
-        const bounds = businessDayOf(at, offset) as DayBounds;
-        const range = labelRange(bounds);
-        const rows = dayTotals.all(p.id, range.from, range.to) as { day: string; s: number }[];
-        return totalOverlapping(rows, bounds);
-      };
+        dayTotals(p.id, businessDayOf(at, offset) as DayBounds);
       // items whose own online attempt still awaits its confirmation: the batch is refused, retryably
       const awaiting: { i: number; order: OrderRow }[] = [];
       // this POS's first refusal of the same sale (number, amount, code or UID) under another seq
@@ -878,7 +874,7 @@ export const paymentHandlers: Handlers = {
             });
             return;
           }
-          const day = dayLabel(capturedAt[i] as number, offset);
+          const day = captureLabel(capturedAt[i] as number, offset);
           const record = (
             outcome: OfflineItemResult['outcome'],
             code: string | null,

@@ -53,20 +53,20 @@ describe('the offline device cap counts by the business day of captured_at', () 
     const pos = await setUp();
     // UTC days would have taken the first two on the 5th (the second over) and the third alone
     expect(await uploadAt(pos, beijing)).toEqual(['accepted', 'accepted', 'ERR_OFFLINE_CAP']);
-    expect(labels()).toEqual(['2026-01-05+08:00', '2026-01-06+08:00']);
+    expect(labels()).toEqual(['2026-01-05T15:59Z', '2026-01-05T23:30Z']);
   });
 
   it('at +00:00, the same sales count by UTC day', async () => {
     const pos = await setUp('+00:00');
     expect(await uploadAt(pos, beijing)).toEqual(['accepted', 'ERR_OFFLINE_CAP', 'accepted']);
-    expect(labels()).toEqual(['2026-01-05+00:00', '2026-01-06+00:00']);
+    expect(labels()).toEqual(['2026-01-05T15:59Z', '2026-01-06T10:00Z']);
   });
 
   it('at -05:00, 03:00Z is 22:00 the day before', async () => {
     const pos = await setUp('-05:00');
     const times = [Date.UTC(2026, 0, 5, 10), Date.UTC(2026, 0, 6, 3), Date.UTC(2026, 0, 6, 5)];
     expect(await uploadAt(pos, times)).toEqual(['accepted', 'ERR_OFFLINE_CAP', 'accepted']);
-    expect(labels()).toEqual(['2026-01-05-05:00', '2026-01-06-05:00']);
+    expect(labels()).toEqual(['2026-01-05T10:00Z', '2026-01-06T05:00Z']);
   });
 
   it('the device resource names the offset its cap counts by', async () => {

@@ -172,9 +172,9 @@ describe('offline caps', () => {
       )
       .all();
     expect(days).toEqual([
-      // the business day, and the offset it was counted at
-      { day: '2026-01-05+08:00', s: 1_000 },
-      { day: '2026-01-06+08:00', s: 1_500 },
+      // the UTC minute of capture
+      { day: '2026-01-05T08:09Z', s: 1_000 },
+      { day: '2026-01-06T08:09Z', s: 1_500 },
     ]);
   });
 

@@ -78,8 +78,11 @@ export interface BookedLedger {
    * offset) on which the kept period begins.
    */
   prune(maxAgeMs: number): void;
-  /** The totals as spans of time (minutes first, in order; then UTC days). */
-  totals(): BookedTotal[];
+  /**
+   * The totals as spans of time (minutes first, in order; then UTC days): one frozen list, the
+   * same until a total is added or dropped.
+   */
+  totals(): readonly BookedTotal[];
   /** The totals by UTC day of capture (what `bookedByDay` answers). */
   byUtcDay(): Map<string, number>;
   /** What a compacted journal keeps: totals by minute, and old totals by UTC day (if any). */
@@ -91,12 +94,29 @@ export interface BookedLedger {
   readonly empty: boolean;
 }
 
-/** Creates an empty {@link BookedLedger}. */
+/**
+ * Creates an empty {@link BookedLedger}. A sale check reads it whole (up to 8 days of minutes,
+ * 11 520 and more totals on a busy till): its totals are built once and kept until a total is
+ * added or dropped, and `prune` does nothing until the oldest total is due, so a check costs one
+ * pass over the kept list, not a sort and a list of fresh objects each time.
+ */
 export function createBookedLedger(): BookedLedger {
   const minutes = new Map<number, number>();
   const days = new Map<string, number>();
+  /** The end of the latest total, epoch ms. */
+  let latest = Number.NEGATIVE_INFINITY;
+  /** The end of the earliest total, epoch ms (a bound: no total ends before it). */
+  let earliest = Number.POSITIVE_INFINITY;
+  /** The totals, as {@link BookedLedger.totals} answers them, until one changes. */
+  let kept: readonly BookedTotal[] | undefined;
+  const seen = (end: number): void => {
+    latest = Math.max(latest, end);
+    earliest = Math.min(earliest, end);
+    kept = undefined;
+  };
   const addMinute = (minute: number, fen: number): void => {
     minutes.set(minute, (minutes.get(minute) ?? 0) + fen);
+    seen((minute + 1) * MINUTE_MS);
   };
   return {
     add(capturedAt, amountFen) {
@@ -105,28 +125,44 @@ export function createBookedLedger(): BookedLedger {
     },
     addUtcDay(day, amountFen) {
       days.set(day, (days.get(day) ?? 0) + amountFen);
+      const end = utcDaySpan(day)?.end;
+      // (a day that is not one is dropped at the next prune, whenever that is)
+      if (end === undefined) earliest = Number.NEGATIVE_INFINITY;
+      else seen(end);
+      kept = undefined;
     },
     addMinutes(list) {
       for (const [minute, fen] of list) addMinute(minute, fen);
     },
     prune(maxAgeMs) {
-      let latest = Number.NEGATIVE_INFINITY;
-      for (const m of minutes.keys()) latest = Math.max(latest, (m + 1) * MINUTE_MS);
-      for (const d of days.keys()) latest = Math.max(latest, utcDaySpan(d)?.end ?? latest);
       if (latest === Number.NEGATIVE_INFINITY) return;
       const cutoff = latest - maxAgeMs - DAY_MS;
-      for (const m of [...minutes.keys()]) if ((m + 1) * MINUTE_MS <= cutoff) minutes.delete(m);
-      for (const d of [...days.keys()]) if ((utcDaySpan(d)?.end ?? cutoff) <= cutoff) days.delete(d);
+      if (earliest > cutoff) return;
+      earliest = Number.POSITIVE_INFINITY;
+      for (const m of [...minutes.keys()]) {
+        const end = (m + 1) * MINUTE_MS;
+        if (end <= cutoff) minutes.delete(m);
+        else earliest = Math.min(earliest, end);
+      }
+      for (const d of [...days.keys()]) {
+        const end = utcDaySpan(d)?.end ?? cutoff;
+        if (end <= cutoff) days.delete(d);
+        else earliest = Math.min(earliest, end);
+      }
+      kept = undefined;
     },
     totals() {
-      const out: BookedTotal[] = [...minutes]
-        .sort((a, b) => a[0] - b[0])
-        .map(([m, fen]) => ({ from: m * MINUTE_MS, to: (m + 1) * MINUTE_MS, amountFen: fen }));
-      for (const [d, fen] of days) {
-        const span = utcDaySpan(d);
-        if (span !== undefined) out.push({ from: span.start, to: span.end, amountFen: fen });
+      if (kept === undefined) {
+        const out: BookedTotal[] = [...minutes]
+          .sort((a, b) => a[0] - b[0])
+          .map(([m, fen]) => Object.freeze({ from: m * MINUTE_MS, to: (m + 1) * MINUTE_MS, amountFen: fen }));
+        for (const [d, fen] of days) {
+          const span = utcDaySpan(d);
+          if (span !== undefined) out.push(Object.freeze({ from: span.start, to: span.end, amountFen: fen }));
+        }
+        kept = Object.freeze(out);
       }
-      return out;
+      return kept;
     },
     byUtcDay() {
       const out = new Map(days);
