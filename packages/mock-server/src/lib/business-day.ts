@@ -9,30 +9,25 @@
  *
  * @module
  */
-import { businessDay, DAY_MS, type DayBounds, formatUtcOffset, parseUtcOffset } from '@campus-card/core';
+import {
+  businessDay,
+  businessDayBounds,
+  DAY_MS,
+  type DayBounds,
+  formatUtcOffset,
+  parseUtcOffset,
+} from '@campus-card/core';
 import type { Db } from './db.js';
 
 /** A date (years of four digits or more), then, in a stored day label, the offset it was counted at. */
-const LABEL = /^(\d{4,})-(\d{2})-(\d{2})([+-]\d{2}:\d{2})?$/;
+const LABEL = /^(\d{4,}-\d{2}-\d{2})([+-]\d{2}:\d{2})?$/;
 /** A stored minute label: the UTC minute of a capture. */
 const MINUTE_LABEL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/;
 const MINUTE_MS = 60_000;
 
 /** `YYYY-MM-DD` of a UTC midnight (years past 9999 in more digits). */
 function formatDate(utcMidnight: number): string {
-  const d = new Date(utcMidnight);
-  const mm = String(d.getUTCMonth() + 1).padStart(2, '0');
-  const dd = String(d.getUTCDate()).padStart(2, '0');
-  return `${String(d.getUTCFullYear()).padStart(4, '0')}-${mm}-${dd}`;
-}
-
-/** The UTC midnight of the day `y-m-d`, or `undefined` when the calendar has no such day. */
-function midnightOf(y: number, m: number, d: number): number | undefined {
-  const t = new Date(0);
-  // (setUTCFullYear takes years 0-99 as written, unlike Date.UTC; a day the month lacks rolls over)
-  t.setUTCFullYear(y, m - 1, d);
-  const ok = t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
-  return ok ? t.getTime() : undefined;
+  return businessDay(utcMidnight, 0);
 }
 
 /**
@@ -68,10 +63,7 @@ export function labelBounds(label: string): DayBounds | undefined {
   }
   const m = LABEL.exec(label);
   if (m === null) return undefined;
-  const midnight = midnightOf(Number(m[1]), Number(m[2]), Number(m[3]));
-  if (midnight === undefined) return undefined;
-  const start = midnight - (m[4] === undefined ? 0 : parseUtcOffset(m[4])) * MINUTE_MS;
-  return { start, end: start + DAY_MS };
+  return businessDayBounds(m[1] as string, m[2] === undefined ? 0 : parseUtcOffset(m[2]));
 }
 
 /**
