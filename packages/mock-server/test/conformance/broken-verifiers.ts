@@ -1,6 +1,7 @@
 /**
  * Deliberately broken verifiers, to prove the verifier plan catches each flaw (issue 6 §6).
  */
+import { bytesEqual } from '@campus-card/core';
 import {
   createMemoryReplayStore,
   createVerifier,
@@ -10,6 +11,7 @@ import {
   type VerifierOptions,
 } from '@campus-card/verifier';
 import type { HarnessHandler } from '../../src/conformance/verifier/connections.js';
+import { SCHOOL } from '../../src/conformance/verifier/fixtures.js';
 import { createReferenceHarness } from '../../src/conformance/verifier/reference-harness.js';
 
 /** A verifier whose replay window says every code is fresh. */
@@ -135,4 +137,77 @@ export function ignoresRosterVersions(options: VerifierOptions): Verifier {
  */
 export function forgetsRosterVersionOnReboot(options: VerifierOptions): Verifier {
   return installsRolledBackRosters(options, (rosterHeld) => !rosterHeld);
+}
+
+/**
+ * A verifier that holds one trust list at a time, whatever the root keys, as a reader written for a
+ * single root does: a new list must be newer than the one held, whatever its authority, and replaces
+ * it (the status lists and roster loaded so far are loaded again into the new reader, and its
+ * persisted state carried over). It checks each list against its root's authority (the verifier's own
+ * check), so only holding several lists at once is wrong.
+ */
+export function holdsOneTrustList(options: VerifierOptions): Verifier {
+  let inner = createVerifier(options);
+  let held: { bytes: Uint8Array; version: number } | undefined;
+  const loaded: Array<(v: Verifier) => LoadResult> = [];
+  const logged = (load: (v: Verifier) => LoadResult): LoadResult => {
+    const r = load(inner);
+    if (r.ok) loaded.push(load);
+    return r;
+  };
+  return {
+    loadTrustList(bytes, at) {
+      if (held === undefined || bytesEqual(held.bytes, bytes)) {
+        const r = inner.loadTrustList(bytes, at);
+        if (r.ok) held = { bytes: Uint8Array.from(bytes), version: r.version };
+        return r;
+      }
+      const fresh = createVerifier(options);
+      fresh.restore(inner.snapshot(at), at);
+      const r = fresh.loadTrustList(bytes, at);
+      if (!r.ok) return r;
+      if (r.version <= held.version) {
+        return {
+          ok: false,
+          material: 'trustList',
+          reason: 'ROLLBACK',
+          coreCode: 'ERR_ROLLBACK',
+          detail: `trust list version ${r.version} is not newer than the version ${held.version} held`,
+        };
+      }
+      for (const load of loaded) load(fresh);
+      inner = fresh;
+      held = { bytes: Uint8Array.from(bytes), version: r.version };
+      return r;
+    },
+    loadStatusList: (bytes, at) => logged((v) => v.loadStatusList(bytes, at)),
+    loadRoster: (bytes, at) => logged((v) => v.loadRoster(bytes, at)),
+    verify: (input, context) => inner.verify(input, context),
+    checkPolicy: (subject, context) => inner.checkPolicy(subject, context),
+    snapshot: (at) => inner.snapshot(at),
+    replayJournal: (bytes, at) => inner.replayJournal(bytes, at),
+    markReplayWindowLost: (at) => inner.markReplayWindowLost(at),
+    recordUse: (input, at) => inner.recordUse(input, at),
+    restore: (bytes, at) => inner.restore(bytes, at),
+    status: (now) => inner.status(now),
+  };
+}
+
+/**
+ * A verifier that takes a single bare root key as the anchor of the platform and of the scenario
+ * school, so that it holds their lists apart, one per authority, as if it had two roots: a list of
+ * the other authority need not be newer, and does not replace the list the root signed before.
+ * (Only the verifier plan's `single-root` and `authorities` modules make sense with it: other
+ * authorities' lists of that root are refused.)
+ */
+export function bareRootPerAuthority(options: VerifierOptions): Verifier {
+  const [only, ...rest] = options.rootKeys;
+  if (only === undefined || rest.length > 0 || 'authority' in only) return createVerifier(options);
+  return createVerifier({
+    ...options,
+    rootKeys: [
+      { key: only, authority: 'platform' },
+      { key: only, authority: SCHOOL },
+    ],
+  });
 }

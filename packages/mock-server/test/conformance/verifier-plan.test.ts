@@ -52,7 +52,14 @@ describe('verifier plan against the reference harness', () => {
       .flatMap((m) => m.conditions);
     expect(vectorConditions.map((c) => c.id).sort()).toEqual(vectors.map((v) => v.name).sort());
     for (const c of plan.modules.flatMap((m) => m.conditions)) expect(c.spec.length).toBeGreaterThan(0);
-    expect(plan.product).toMatchObject({ capabilities: ['snapshot', 'policies'] });
+    expect(plan.product).toMatchObject({ capabilities: ['snapshot', 'policies', 'authorities'] });
+    // the trust-list authorities run right after the rollback module (verifier-authorities.test.ts)
+    const ids = plan.modules.map((m) => m.id);
+    expect(ids.slice(ids.indexOf('rollback'), ids.indexOf('rollback') + 3)).toEqual([
+      'rollback',
+      'authorities',
+      'single-root',
+    ]);
     expect(plan.modules.find((m) => m.id === 'rollback')?.conditions.map((c) => c.id)).toEqual([
       'older-trust-list-refused',
       'same-version-other-bytes-refused',

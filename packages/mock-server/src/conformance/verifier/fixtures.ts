@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import {
   createCompactPresentation,
   createPresentation,
+  decodeSign1,
   encodeQr,
   exportJwk,
   generateKeyPair,
@@ -15,6 +16,8 @@ import {
   type Jwk,
   KEY_USE,
   type PrivateKey,
+  sign1ToBeSigned,
+  signBytes,
   signRoster,
   signStatusList,
   signTrustList,
@@ -26,6 +29,8 @@ export const T0 = 1_772_323_200;
 export const DAY = 86_400;
 /** The school of the scenarios. */
 export const SCHOOL = '20002';
+/** Another school, which the scenario school's root must never speak for (token-format §3). */
+export const OTHER_SCHOOL = '20003';
 /** The card of the scenarios and its status list index. */
 export const CARD_ID = '2026000077';
 export const STATUS_INDEX = 77;
@@ -42,11 +47,13 @@ function seeded(name: string): PrivateKey {
 }
 
 /**
- * The scenario keys: a root, two issuers (for rotation), a status list and roster signer, a phone
- * and a second phone (a phone key a later roster removes).
+ * The scenario keys: a root (the platform's), the scenario school's root, two issuers (for rotation,
+ * or one listed by each authority), a status list and roster signer, a phone and a second phone (a
+ * phone key a later roster removes).
  */
 export interface ScenarioKeys {
   readonly root: PrivateKey;
+  readonly schoolRoot: PrivateKey;
   readonly issuer: PrivateKey;
   readonly issuer2: PrivateKey;
   readonly status: PrivateKey;
@@ -63,6 +70,7 @@ let cachedKeys: ScenarioKeys | undefined;
 export function scenarioKeys(): ScenarioKeys {
   cachedKeys ??= {
     root: seeded('root'),
+    schoolRoot: seeded('school-root'),
     issuer: seeded('issuer'),
     issuer2: seeded('issuer-2'),
     status: seeded('status'),
@@ -77,27 +85,59 @@ export function rootJwk(): Jwk {
   return exportJwk(scenarioKeys().root.publicKey);
 }
 
+/** The scenario school's root public key as a JWK, for `reset` (with the authority {@link SCHOOL}). */
+export function schoolRootJwk(): Jwk {
+  return exportJwk(scenarioKeys().schoolRoot.publicKey);
+}
+
 /** Hex of a byte array. */
 export function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-/** A trust list of `version` signed at `iat`, naming `issuers` (default the first issuer) and the status key. */
-export async function trustList(
+/**
+ * A platform trust list of `version` signed at `iat` by the platform's root, naming `issuers`
+ * (default the first issuer) and the status key, for the scenario school.
+ */
+export function trustList(
   version: number,
   iat: number,
   issuers: readonly ('issuer' | 'issuer2')[] = ['issuer'],
 ): Promise<string> {
+  return authorityTrustList(version, iat, { authority: 'platform', signer: 'root', issuers });
+}
+
+/** Options of {@link authorityTrustList}. */
+export interface AuthorityTrustListOptions {
+  /** The `authority` the list states: `"platform"` or a school id. */
+  readonly authority: string;
+  /** The root that signs it: the platform's (`root`) or the scenario school's (`schoolRoot`). */
+  readonly signer: 'root' | 'schoolRoot';
+  /** The issuer keys it lists for credentials. Default the second issuer (`issuer2`). */
+  readonly issuers?: readonly ('issuer' | 'issuer2')[];
+}
+
+/**
+ * A trust list of `version` signed at `iat` by `options.signer`, stating `options.authority`: its
+ * issuers (credentials) and the status key (status lists, rosters), each for the one school the
+ * authority covers (the scenario school for `"platform"`, else the authority itself).
+ */
+export async function authorityTrustList(
+  version: number,
+  iat: number,
+  options: AuthorityTrustListOptions,
+): Promise<string> {
   const k = scenarioKeys();
-  const span = { nbf: T0 - 400 * DAY, exp: T0 + 800 * DAY, schools: [SCHOOL] };
+  const schools = [options.authority === 'platform' ? SCHOOL : options.authority];
+  const span = { nbf: T0 - 400 * DAY, exp: T0 + 800 * DAY, schools };
   return hexOf(
     await signTrustList(
       {
         version,
         iat,
-        authority: 'platform',
+        authority: options.authority,
         keys: [
-          ...issuers.map((name) => ({
+          ...(options.issuers ?? ['issuer2']).map((name) => ({
             key: k[name].publicKey,
             roles: ['student', 'teacher'] as const,
             uses: KEY_USE.credentials,
@@ -111,9 +151,54 @@ export async function trustList(
           },
         ],
       },
-      k.root,
+      k[options.signer],
     ),
   );
+}
+
+/**
+ * The scenario school's list (authority {@link SCHOOL}, signed by its root) whose one entry names
+ * {@link OTHER_SCHOOL}: malformed (token-format §3), so no encoder signs it. It is a well-formed list
+ * for the scenario school with the entry's school patched (same length, so every CBOR head stays
+ * right), then signed again by the school's root.
+ */
+export async function schoolListNamingOtherSchool(version: number, iat: number): Promise<string> {
+  const k = scenarioKeys();
+  const own = await signTrustList(
+    {
+      version,
+      iat,
+      authority: SCHOOL,
+      keys: [
+        {
+          key: k.issuer2.publicKey,
+          roles: ['student', 'teacher'],
+          uses: KEY_USE.credentials,
+          nbf: T0 - 400 * DAY,
+          exp: T0 + 800 * DAY,
+          schools: [SCHOOL],
+        },
+      ],
+    },
+    k.schoolRoot,
+  );
+  // `5: ["20002"]` in the entry (map key 5, an array of 1, a text of 5); the authority is `3: "20002"`
+  const text = (school: string) => [0x05, 0x81, 0x60 + school.length, ...new TextEncoder().encode(school)];
+  const find = text(SCHOOL);
+  const at: number[] = [];
+  for (let i = 0; i + find.length <= own.length; i++) {
+    if (find.every((b, j) => own[i + j] === b)) at.push(i);
+  }
+  if (at.length !== 1)
+    throw new Error(`schoolListNamingOtherSchool: the entry's schools found ${at.length} times`);
+  const forged = Uint8Array.from(own);
+  forged.set(text(OTHER_SCHOOL), at[0]);
+  const sign1 = decodeSign1(forged, { maxBytes: 4096 }, 'trust list', true);
+  forged.set(
+    signBytes(k.schoolRoot, sign1ToBeSigned(sign1.protectedBytes, sign1.payload)),
+    forged.length - 64,
+  );
+  return hexOf(forged);
 }
 
 /** A status list of `version` signed at `iat`; `card` is the scenario card's status (0 valid, 1 revoked, 2 lost). */

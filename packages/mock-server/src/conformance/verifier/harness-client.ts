@@ -3,13 +3,14 @@
  *
  * @module
  */
-import type {
-  HarnessConnection,
-  HarnessOptions,
-  HarnessReader,
-  HarnessReply,
-  HarnessRequest,
-  JwkObject,
+import {
+  type HarnessConnection,
+  type HarnessOptions,
+  type HarnessReader,
+  type HarnessReply,
+  type HarnessRequest,
+  isAnchoredRootKey,
+  type RootKey,
 } from './protocol.js';
 
 /** The outcome of a `load`. */
@@ -72,8 +73,17 @@ export class HarnessClient {
     }
   }
 
-  /** A fresh reader with these trust anchors and options. */
-  async reset(rootKeys: readonly JwkObject[], options: HarnessOptions = {}): Promise<void> {
+  /**
+   * A fresh reader with these trust anchors and options. Root keys as `{ jwk, authority }` go only to
+   * a harness that declared the capability `authorities`: a module that would send them to another
+   * is a bug of the suite (an `Error`, before anything is sent).
+   */
+  async reset(rootKeys: readonly RootKey[], options: HarnessOptions = {}): Promise<void> {
+    if (rootKeys.some(isAnchoredRootKey) && !this.capabilities.has('authorities')) {
+      throw new Error(
+        'reset: root keys with an authority sent to a harness without the "authorities" capability',
+      );
+    }
     const r = await this.#send({ op: 'reset', rootKeys, options });
     if (r.ok !== true) throw new HarnessProtocolError('reset: reply without "ok": true');
   }

@@ -6,6 +6,7 @@
  */
 import type { ExpectedFailure, PlanResult, ProgressEvent } from '../model.js';
 import { type PlanDef, runPlan, selectModules } from '../runner.js';
+import { authoritiesModule, singleRootModule } from './authorities.js';
 import { HarnessClient } from './harness-client.js';
 import type { HarnessConnection } from './protocol.js';
 import {
@@ -28,6 +29,8 @@ export function verifierPlan(vectors: readonly Vector[]): PlanDef<HarnessClient>
       replayModule(vectors),
       antiPassbackModule,
       rollbackModule,
+      authoritiesModule,
+      singleRootModule,
       revocationModule,
       stalenessModule,
       timeFloorModule,

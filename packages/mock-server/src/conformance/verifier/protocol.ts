@@ -12,6 +12,30 @@
 /** A public key as a JWK (RFC 7517): `{kty:'EC',crv:'P-256',x,y}` or `{kty:'OKP',crv:'Ed25519',x}`. */
 export type JwkObject = Readonly<Record<string, unknown>>;
 
+/**
+ * A root key bound to the one authority whose trust lists it may sign (token-format §3; core's
+ * `TrustAnchor`): `authority` is `"platform"` or a school id, 1 to 64 characters. The suite sends
+ * it only to a harness that declares the capability `authorities`.
+ */
+export interface AnchoredRootKey {
+  /** The root public key. */
+  readonly jwk: JwkObject;
+  /** The only `authority` a trust list this key verifies may state: `"platform"` or a school id. */
+  readonly authority: string;
+}
+
+/**
+ * A root key at `reset`: a bare JWK (it anchors whatever authority its trust lists state; the only
+ * form before the capability `authorities`, and still what a single root key is sent as), or an
+ * {@link AnchoredRootKey}. An object with a `jwk` member is the latter; a JWK never has one.
+ */
+export type RootKey = JwkObject | AnchoredRootKey;
+
+/** Whether a root key of `reset` is an {@link AnchoredRootKey} (it has a `jwk` member). */
+export function isAnchoredRootKey(k: RootKey): k is AnchoredRootKey {
+  return typeof k === 'object' && k !== null && 'jwk' in k;
+}
+
 /** Reader options the suite sets at `reset`. All durations are seconds. */
 export interface HarnessOptions {
   /** Oldest accepted code: `t ≥ now − maxAge` (token-format §7.2). Default 90. */
@@ -51,11 +75,18 @@ export interface HelloRequest {
   readonly id: string;
   readonly op: 'hello';
 }
-/** `reset`: forget everything; a new reader with these trust anchors and options. */
+/**
+ * `reset`: forget everything; a new reader with these trust anchors and options.
+ *
+ * `rootKeys` is either one bare JWK (every harness), or, to a harness that declares the capability
+ * `authorities`, several {@link AnchoredRootKey}s `{ jwk, authority }` (token-format §3: a reader
+ * holding several root keys binds each to its authority). Bare JWKs were the only form before that
+ * capability; the suite never mixes the two.
+ */
 export interface ResetRequest {
   readonly id: string;
   readonly op: 'reset';
-  readonly rootKeys: readonly JwkObject[];
+  readonly rootKeys: readonly RootKey[];
   readonly options: HarnessOptions;
 }
 /** `load`: the reader receives trust material (hex of the signed CBOR bytes) at device time `now`. */
@@ -101,8 +132,12 @@ export type HarnessRequest =
   | SnapshotRequest
   | RestoreRequest;
 
-/** Optional capabilities a harness declares in its `hello` reply. */
-export type HarnessCapability = 'snapshot' | 'policies';
+/**
+ * Optional capabilities a harness declares in its `hello` reply: `snapshot` (the `snapshot` and
+ * `restore` ops), `policies` (`reader.policy` is evaluated), `authorities` (`reset` takes root keys
+ * as `{ jwk, authority }`, and the reader holds one trust list per authority: token-format §3).
+ */
+export type HarnessCapability = 'snapshot' | 'policies' | 'authorities';
 
 /** Reply to `hello`. */
 export interface HelloReply {

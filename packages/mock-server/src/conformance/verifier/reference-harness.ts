@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { fromHex, importPublicJwk, type PublicKey } from '@campus-card/core';
+import { fromHex, importPublicJwk, type PublicKey, type TrustAnchor } from '@campus-card/core';
 import {
   createVerifier,
   type LoadResult,
@@ -15,7 +15,13 @@ import {
   type VerifierOptions,
 } from '@campus-card/verifier';
 import type { HarnessHandler } from './connections.js';
-import type { HarnessOptions, HarnessReply, HarnessRequest } from './protocol.js';
+import {
+  type HarnessOptions,
+  type HarnessReply,
+  type HarnessRequest,
+  isAnchoredRootKey,
+  type RootKey,
+} from './protocol.js';
 
 /** Options of {@link createReferenceHarness}. */
 export interface ReferenceHarnessOptions {
@@ -28,7 +34,22 @@ export interface ReferenceHarnessOptions {
   readonly name?: string;
 }
 
-function toVerifierOptions(rootKeys: readonly PublicKey[], o: HarnessOptions): VerifierOptions {
+/**
+ * The root keys of `reset` as the verifier takes them: a bare JWK as a public key, `{ jwk, authority }`
+ * as a `TrustAnchor` (the verifier refuses a bare key among several, and an authority that is not 1
+ * to 64 characters: the `TypeError` becomes an error reply).
+ */
+function toRootKeys(rootKeys: readonly RootKey[]): (PublicKey | TrustAnchor)[] {
+  if (!Array.isArray(rootKeys)) throw new TypeError('"rootKeys" must be an array');
+  return rootKeys.map((k: RootKey) =>
+    isAnchoredRootKey(k) ? { key: importPublicJwk(k.jwk), authority: k.authority } : importPublicJwk(k),
+  );
+}
+
+function toVerifierOptions(
+  rootKeys: readonly (PublicKey | TrustAnchor)[],
+  o: HarnessOptions,
+): VerifierOptions {
   const opts: { -readonly [K in keyof VerifierOptions]: VerifierOptions[K] } = { rootKeys };
   if (o.maxAge !== undefined) opts.maxAge = o.maxAge;
   if (o.maxFuture !== undefined) opts.maxFuture = o.maxFuture;
@@ -60,6 +81,8 @@ function loadReply(id: string, r: LoadResult): HarnessReply {
  * ```ts
  * const harness = createReferenceHarness();
  * await harness({ id: '1', op: 'reset', rootKeys: [rootJwk], options: {} });
+ * // or, several root keys each bound to its authority (capability `authorities`):
+ * // rootKeys: [{ jwk: platformJwk, authority: 'platform' }, { jwk: schoolJwk, authority: '10001' }]
  * await harness({ id: '2', op: 'load', kind: 'trustList', hex, now });
  * const reply = await harness({ id: '3', op: 'verify', qr, now, reader: { id: 'gate-1' } });
  * ```
@@ -73,18 +96,21 @@ export function createReferenceHarness(options: ReferenceHarnessOptions = {}): H
     const id = m.id;
     switch (m.op) {
       case 'hello':
-        // createVerifier evaluates `reader.policy` (ReaderPolicy JSON) with its own passback state
+        // createVerifier evaluates `reader.policy` (ReaderPolicy JSON) with its own passback state,
+        // and takes root keys bound to their authorities (one trust list per authority)
         return {
           id,
           name: options.name ?? '@campus-card/verifier reference harness',
-          capabilities: ['snapshot', 'policies'],
+          capabilities: ['snapshot', 'policies', 'authorities'],
         };
       case 'reset': {
-        config = toVerifierOptions(
-          m.rootKeys.map((k) => importPublicJwk(k)),
-          m.options ?? {},
-        );
-        verifier = make(config);
+        // a refused configuration (an error reply) leaves no reader behind: later requests get
+        // "reset first", never the previous reader's answers
+        config = undefined;
+        verifier = undefined;
+        const next = toVerifierOptions(toRootKeys(m.rootKeys), m.options ?? {});
+        verifier = make(next);
+        config = next;
         return { id, ok: true };
       }
       case 'load': {

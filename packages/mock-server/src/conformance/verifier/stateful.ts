@@ -222,7 +222,12 @@ export const antiPassbackModule: ModuleDef<HarnessClient> = {
   },
 };
 
-function expectRefused(r: { ok: boolean; reason: string | null }, reason: string, what: string): Verdict {
+/** PASSED when the load was refused with `reason`; WARNING when refused with another; FAILED when loaded. */
+export function expectRefused(
+  r: { ok: boolean; reason: string | null },
+  reason: string,
+  what: string,
+): Verdict {
   if (r.ok) return failed(`${what} was loaded; it must be refused ${reason}`);
   return r.reason === reason ? passed() : warning(`refused ${r.reason}, expected ${reason}`);
 }
