@@ -3,9 +3,9 @@
  * `campus-card-mock`: runs the mock platform with demo data.
  *
  * Usage: `campus-card-mock [--port 8080] [--host 127.0.0.1] [--db path|:memory:] [--record file.jsonl] [--seed n] [--day-utc-offset +08:00] [--no-demo] [--no-admin]`.
- * `PORT` is honoured (default 8080); `--port` wins. A malformed port, seed or offset, or an unknown option,
- * exits 2 with a message ({@link parseCliArgs}); so does a database whose demo data was made with
- * another seed. A platform that cannot start (the port is in use, the database cannot be opened)
+ * `PORT` is honoured (default 8080); `--port` wins. A malformed port, seed or offset, or an unknown
+ * option, exits 2 with `campus-card-mock: ` and the {@link parseCliArgs} error, then the usage; a
+ * database whose demo data was made with another seed exits 2 too. A platform that cannot start (the port is in use, the database cannot be opened)
  * exits 1 with one line saying why ({@link startupFailure}).
  *
  * @module
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     options = parseCliArgs(process.argv.slice(2), process.env);
   } catch (error) {
     if (!(error instanceof CliUsageError)) throw error;
-    console.error(`${error.message}\n${USAGE}`);
+    console.error(`campus-card-mock: ${error.message}\n${USAGE}`);
     process.exit(2);
   }
   if (options.help) {
@@ -292,11 +292,14 @@ async function main(): Promise<void> {
   console.log(`  database: ${options.dbPath}`);
   console.log(`  business day: 00:00 to 24:00 at UTC${server.platform.state.settings.dayUtcOffset}`);
   if (demo !== undefined) {
-    console.log('\nDemo credentials (sign requests with RFC 9421, keyid = the id):');
+    console.log(
+      '\nDemo credentials (sign requests with RFC 9421, keyid = the id; root_public_jwk: the school root key readers trust, rootKeys of createVerifier):',
+    );
     console.log(
       JSON.stringify(
         {
           school_id: demo.schoolId,
+          root_public_jwk: demo.rootPublicJwk,
           operator: demo.operator,
           devices: demo.devices,
           merchants: demo.merchants,

@@ -12,19 +12,56 @@ import { createHash } from 'node:crypto';
 import { exportJwk, generateKeyPair, type Jwk, toBase64Url } from '@campus-card/core';
 import type { OperationId, PublicJwk } from '@campus-card/core/api';
 import type { HandlerResult, PlatformState, Principal } from './context.js';
+import { ensureSchoolKeys } from './domains/cards.js';
 import { createOperator } from './domains/directory.js';
 import { beginImmediateAsync } from './lib/db.js';
 
-/** Printed demo credentials: a vendor signs requests with these. */
+/**
+ * Printed demo credentials: a vendor signs requests with these, and configures its readers with
+ * the school's root key.
+ *
+ * `rootPublicJwk`, and each device's `merchantId` and offline caps, are new in this version.
+ */
 export interface DemoCredentials {
   readonly schoolId: string;
+  /**
+   * The demo school's root public JWK (ES256, no private part): the trust anchor a reader's
+   * verifier is configured with (`rootKeys` of `createVerifier`, bare, since it is the only one),
+   * the same key as `GET /v1/schools/{school_id}/root-key` serves. Derived from the seed, as the
+   * other demo keys, so the same on every fresh database of one seed (each `:memory:` start); a
+   * database whose demo an earlier version made keeps the random root key it was made with.
+   */
+  readonly rootPublicJwk: PublicJwk;
   /** The operator (school back office): signs directory, card and fee requests. */
   readonly operator: { readonly id: string; readonly privateJwk: Jwk };
+  /**
+   * The devices, with the fields of `GET /v1/devices/{device_id}` a POS is configured with (as
+   * the platform stores them).
+   */
   readonly devices: readonly {
     readonly id: string;
     readonly type: string;
     readonly zone: string;
     readonly privateJwk: Jwk;
+    /** The merchant a POS takes payments for (`merchant_id`); `null` for a device of no merchant. */
+    readonly merchantId: string | null;
+    /**
+     * Largest single offline payment, integer fen (`offline_tx_cap`): `perTransactionFen` of the
+     * POS client's offline caps. 5 000 (50.00 CNY) for every demo device.
+     */
+    readonly offlineTxCap: number;
+    /**
+     * Largest total of the device's accepted offline payments per business day of their
+     * `captured_at`, integer fen (`offline_device_cap`): `totalFen` of the POS client's offline
+     * caps. 50 000 (500.00 CNY) for every demo device.
+     */
+    readonly offlineDeviceCap: number;
+    /**
+     * The UTC offset of the business day `offlineDeviceCap` counts by, `±HH:MM`
+     * (`offline_day_utc_offset`; the platform's, `+08:00` by default): `dayUtcOffset` of the POS
+     * client's offline caps.
+     */
+    readonly offlineDayUtcOffset: string;
   }[];
   readonly merchants: readonly { readonly id: string; readonly privateJwk: Jwk }[];
   readonly cards: readonly {
@@ -293,6 +330,18 @@ export function demoSteps(
         state.tx(() => createOperator(state, operator.id, pub('operator'), SCHOOL));
       },
     },
+    {
+      // The school's root and issuer keys, from the seed as every demo key is (the platform would
+      // make random ones at the first card): the printed root key, which readers are configured
+      // with, is the same on every fresh database of one seed (each `:memory:` start). Made by
+      // `ensureSchoolKeys` (the keys and the three documents to sign), before anything
+      // signs with them. A database that has keys keeps them.
+      name: 'school keys',
+      done: () => exists('SELECT 1 FROM school_keys WHERE school_id = ?', SCHOOL),
+      run: async () => {
+        ensureSchoolKeys(state, SCHOOL, () => ({ root: key('school-root'), issuer: key('school-issuer') }));
+      },
+    },
   ];
   for (const p of PEOPLE) {
     steps.push({
@@ -468,15 +517,31 @@ export async function loadDemo(env: DemoEnv): Promise<DemoCredentials> {
     role: string;
     credential: Buffer;
   }[];
+  const deviceRow = db.prepare(
+    'SELECT merchant_id, offline_tx_cap, offline_device_cap FROM devices WHERE device_id = ?',
+  );
   return {
     schoolId: SCHOOL,
+    // the key the school-root-key route serves (made with the school, kept in the database)
+    rootPublicJwk: exportJwk(ensureSchoolKeys(state, SCHOOL).root.publicKey) as PublicJwk,
     operator: { id: DEMO_OPERATOR.id, privateJwk: exportJwk(key('operator'), { includePrivate: true }) },
-    devices: DEVICES.map((d) => ({
-      id: d.device_id,
-      type: d.type,
-      zone: d.zone,
-      privateJwk: exportJwk(key(d.device_id), { includePrivate: true }),
-    })),
+    devices: DEVICES.map((d) => {
+      // as stored, so that what is printed is what `GET /v1/devices/{device_id}` answers
+      const row = deviceRow.get(d.device_id) as
+        | { merchant_id: string | null; offline_tx_cap: number; offline_device_cap: number }
+        | undefined;
+      if (row === undefined) throw new Error(`demo device ${d.device_id} is missing from the database`);
+      return {
+        id: d.device_id,
+        type: d.type,
+        zone: d.zone,
+        privateJwk: exportJwk(key(d.device_id), { includePrivate: true }),
+        merchantId: row.merchant_id,
+        offlineTxCap: row.offline_tx_cap,
+        offlineDeviceCap: row.offline_device_cap,
+        offlineDayUtcOffset: state.settings.dayUtcOffset,
+      };
+    }),
     merchants: MERCHANTS.map((m) => ({
       id: m.merchant_id,
       privateJwk: exportJwk(key(m.merchant_id), { includePrivate: true }),

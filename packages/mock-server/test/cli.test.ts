@@ -113,8 +113,18 @@ interface Printed {
   lines: string[];
   credentials: {
     school_id: string;
+    root_public_jwk: Jwk;
     operator: { id: string; privateJwk: Jwk };
-    devices: { id: string; type: string; zone: string; privateJwk: Jwk }[];
+    devices: {
+      id: string;
+      type: string;
+      zone: string;
+      privateJwk: Jwk;
+      merchantId: string | null;
+      offlineTxCap: number;
+      offlineDeviceCap: number;
+      offlineDayUtcOffset: string;
+    }[];
     merchants: { id: string; privateJwk: Jwk }[];
   };
   cards: { card_id: string; person_id: string; role: string; holder_private_jwk: Jwk; credential: string }[];
@@ -191,6 +201,22 @@ async function checkPrinted(out: string, port: number): Promise<Printed> {
   for (const p of [credentials.operator, ...credentials.devices, ...credentials.merchants]) {
     expect(p.privateJwk.d, `${p.id} has a private key`).toEqual(expect.any(String));
   }
+  // a reader's trust anchor, printed: the school root key the signed route serves, public only
+  const root = await call(base, credentials.operator, 'GET', `/v1/schools/${credentials.school_id}/root-key`);
+  expect(root.status, JSON.stringify(root.body)).toBe(200);
+  expect(credentials.root_public_jwk).toEqual(root.body.jwk);
+  expect(credentials.root_public_jwk).not.toHaveProperty('d');
+  // each device's merchant and offline caps, as its own device route answers them
+  for (const d of credentials.devices) {
+    const got = await call(base, d, 'GET', `/v1/devices/${d.id}`);
+    expect(got.status, JSON.stringify(got.body)).toBe(200);
+    expect([d.merchantId, d.offlineTxCap, d.offlineDeviceCap, d.offlineDayUtcOffset], d.id).toEqual([
+      got.body.merchant_id,
+      got.body.offline_tx_cap,
+      got.body.offline_device_cap,
+      got.body.offline_day_utc_offset,
+    ]);
+  }
   // a vendor needs nothing but the printed text to pay: the printed phone key presents the
   // printed credential (the card's current one), the POS key signs the payment
   const card = cards.find((c) => c.person_id === 's-001');
@@ -266,20 +292,25 @@ describe('campus-card-mock', () => {
     await stopsCleanly(second, port);
   });
 
-  it('refuses a bad --port, PORT or --day-utc-offset with exit code 2', async () => {
+  it('refuses a bad --port, PORT, --day-utc-offset or an unknown option with exit code 2, prefixed as every failure is', async () => {
     const cases: [string[], Record<string, string>, string][] = [
       [['--port', '70000'], {}, 'invalid port 70000'],
       [['--port', 'http'], { PORT: '9' }, 'invalid port http'],
       [[], { PORT: '-1' }, 'invalid port -1'],
-      [['--port', '0x1F90'], {}, 'invalid port 0x1F90 (--port)'],
+      [['--port', '0x1F90'], {}, 'invalid port 0x1F90 (--port): a whole number from 0 to 65535'],
       [[], { PORT: '9000abc' }, 'invalid port 9000abc (PORT)'],
       [['--day-utc-offset', '+15:00'], {}, '--day-utc-offset must be a UTC offset ±HH:MM'],
+      [['--seed', '1.5'], {}, 'invalid seed 1.5: a decimal integer'],
+      [['--bogus'], {}, "Unknown option '--bogus'"],
     ];
     await Promise.all(
       cases.map(async ([args, extra, message]) => {
         const run = start([...args, '--db', ':memory:'], env(extra));
         expect(await run.exited).toEqual({ code: 2, signal: null });
-        expect(run.err()).toContain(message);
+        // the message on the first line, after the command's name; then the usage
+        expect(run.err().startsWith(`campus-card-mock: ${message}`), run.err()).toBe(true);
+        expect(run.err()).toContain('usage: campus-card-mock');
+        expect(run.out()).toBe('');
       }),
     );
   });

@@ -5,6 +5,7 @@
  */
 
 import { DEFAULT_DAY_UTC_OFFSET, parseUtcOffset } from '@campus-card/core';
+import type { Device } from '@campus-card/core/api';
 import type { Jwk } from '@campus-card/core/http';
 import {
   createSharedRun,
@@ -14,11 +15,13 @@ import {
 } from '@campus-card/core/transport';
 import type { ReaderContext } from '@campus-card/verifier';
 import type { Dispatcher } from 'undici';
+import { fetchDevice } from './device.js';
 import type { OfflineVerifier, PosContext } from './lib/context.js';
 import { assertCaps, type OfflineCaps } from './offline-caps.js';
 import type { OutboxPayment, OutboxStore } from './outbox/outbox-store.js';
 import { createPaymentsResource, type PaymentsResource } from './payments.js';
 import { assertPollSchedule, DEFAULT_POLL_SCHEDULE } from './poll-schedule.js';
+import type { RequestOptions } from './request-options.js';
 import { type ScanToPayInput, type ScanToPayResult, scanToPay } from './scan-to-pay.js';
 import { createStatementsResource, type StatementsResource } from './statements.js';
 import { runSync, type SyncOptions, type SyncResult } from './sync.js';
@@ -168,6 +171,23 @@ export interface PosClient {
   /** Daily statements, hash-checked. */
   readonly statements: StatementsResource;
   /**
+   * `GET /v1/devices/{device_id}` of this terminal, checked against the contract: its
+   * `merchant_id` and the platform's offline caps of it, `offline_tx_cap` and `offline_device_cap`
+   * (integer fen) and `offline_day_utc_offset` (`±HH:MM`), which are {@link OfflineCaps}'
+   * `perTransactionFen`, `totalFen` and `dayUtcOffset`. Read them when the terminal is set up, or
+   * at each start, and keep them with its configuration: a POS that starts without network must
+   * already know its caps. New in this version.
+   *
+   * @throws `CampusCardApiError` subclasses from the transport (e.g. 401 `ERR_SIG_UNKNOWN_KEY`
+   *   for a key the platform does not know).
+   * @example
+   * ```ts
+   * const d = await pos.device();
+   * const caps = { perTransactionFen: d.offline_tx_cap, totalFen: d.offline_device_cap, dayUtcOffset: d.offline_day_utc_offset, maxAgeSeconds: 86_400 };
+   * ```
+   */
+  device(options?: RequestOptions): Promise<Device>;
+  /**
    * Uploads the outbox: offline sales in idempotent batches (at most `batchSize` sales and
    * `maxBatchBytes` bytes, halved after a 413), then owed reversals (also when the platform refused
    * the upload: only an unreachable platform leaves them to the next sync); acknowledges what the
@@ -280,6 +300,7 @@ export function createPosClient(options: PosClientOptions): PosClient {
     payments,
     wallets: createWalletsResource(transport),
     statements: createStatementsResource(transport, options.merchantId, dayUtcOffset),
+    device: (requestOptions) => fetchDevice(transport, options.deviceId, requestOptions),
     sync(syncOptions) {
       return syncing.run(syncOptions?.signal);
     },

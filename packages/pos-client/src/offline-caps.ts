@@ -18,7 +18,7 @@ import type { BookedTotal, OutboxEntry } from './outbox/outbox-store.js';
  *
  * @example
  * ```ts
- * const d = await fetchDevice(); // GET /v1/devices/pos-01
+ * const d = await pos.device(); // GET /v1/devices/pos-01, read at setup and kept
  * const caps: OfflineCaps = {
  *   perTransactionFen: d.offline_tx_cap,
  *   totalFen: d.offline_device_cap,

@@ -60,7 +60,8 @@ const USAGE = `usage: campus-card-verify <qr-text> [--root <jwk-file> --trust-li
 
   <qr-text>      the text of the QR code, in single quotes: 'CC1:…' (Base45 text contains
                  spaces, and "$" that a shell expands inside double quotes)
-  --root         the platform's root public key, a JWK file
+  --root         the root public key (the platform's or the school's), a JWK file; from the
+                 mock: GET /v1/schools/{id}/root-key (signed), or root_public_jwk at its start
   --trust-list   the signed trust list (needed with --root: both or neither)
   --status-list  the signed status list of the card's school
   --roster       the signed roster (compact codes, physical cards)

@@ -191,6 +191,10 @@ function nowSeconds(now: Date | number): number {
  * (`ERR_SIG_NONCE_REPLAYED`), so that forged requests cannot burn nonces. Throws only for invalid
  * options, never for hostile input.
  *
+ * An `ERR_SIG_EXPIRED` message names both times and the tolerance, in unix seconds, e.g.
+ * `created 1796106437 is 86400 s before the verifier's clock 1796192837 (tolerance 300 s)` (it
+ * said only "created is outside the tolerance window" before this version).
+ *
  * Pass the request target as received (Node's `req.url`, origin-form) with its `Host` header and,
  * behind a TLS-terminating proxy, `scheme: 'https'`: `@path` and `@query` are compared verbatim,
  * as RFC 9421 §2.2 defines them, and `@authority` is the `Host`. A URL that cannot give a covered
@@ -279,11 +283,22 @@ export async function verifyRequest(
     return fail('ERR_SIG_ALG_MISMATCH', `alg ${params.alg} does not match key (${key.alg})`, keyId);
   }
 
+  // the detail names both clocks and the tolerance: a signer whose clock is off (or a platform
+  // whose clock was moved) sees by how much, and which way
   if (params.created !== undefined && Math.abs(now - params.created) > tolerance) {
-    return fail('ERR_SIG_EXPIRED', 'created is outside the tolerance window', keyId);
+    const off = now - params.created;
+    return fail(
+      'ERR_SIG_EXPIRED',
+      `created ${params.created} is ${Math.abs(off)} s ${off > 0 ? 'before' : 'after'} the verifier's clock ${now} (tolerance ${tolerance} s)`,
+      keyId,
+    );
   }
   if (params.expires !== undefined && now - tolerance > params.expires) {
-    return fail('ERR_SIG_EXPIRED', 'signature has expired', keyId);
+    return fail(
+      'ERR_SIG_EXPIRED',
+      `expires ${params.expires} is ${now - params.expires} s before the verifier's clock ${now} (tolerance ${tolerance} s)`,
+      keyId,
+    );
   }
 
   const base = buildSignatureBase(request, input);

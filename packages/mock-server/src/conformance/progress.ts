@@ -34,6 +34,11 @@ export function printable(s: string): string {
   });
 }
 
+/** `n` and the noun, plural unless `n` is 1: `1 module`, `2 modules`, `0 warnings`. */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** Creates a progress listener writing to `sink` (usually `process.stderr`). */
 export function createProgressPrinter(sink: ProgressSink): (event: ProgressEvent) => void {
   const tty = sink.isTTY === true;
@@ -44,7 +49,7 @@ export function createProgressPrinter(sink: ProgressSink): (event: ProgressEvent
     switch (e.type) {
       case 'plan-start':
         modules = e.modules;
-        sink.write(`plan ${printable(e.plan)}: ${e.modules} modules\n`);
+        sink.write(`plan ${printable(e.plan)}: ${plural(e.modules, 'module')}\n`);
         break;
       case 'module-start':
         moduleIndex = e.index + 1;
@@ -62,7 +67,7 @@ export function createProgressPrinter(sink: ProgressSink): (event: ProgressEvent
         const r = e.result;
         const bad = r.conditions.filter((c) => c.status === 'FAILED' || c.status === 'WARNING');
         sink.write(
-          `${tty ? '\r\x1b[2K' : ''}  ${MARK[r.status].padEnd(4)} ${printable(r.id)} (${r.conditions.length} conditions, ${r.durationMs} ms)\n`,
+          `${tty ? '\r\x1b[2K' : ''}  ${MARK[r.status].padEnd(4)} ${printable(r.id)} (${plural(r.conditions.length, 'condition')}, ${r.durationMs} ms)\n`,
         );
         for (const c of bad) {
           const tag = c.expectedFailure === undefined ? c.status : 'EXPECTED FAILURE';
@@ -73,7 +78,7 @@ export function createProgressPrinter(sink: ProgressSink): (event: ProgressEvent
       case 'plan-end': {
         const c = e.result.counts;
         sink.write(
-          `plan ${printable(e.result.plan)}: ${e.result.status} (${c.PASSED} passed, ${c.FAILED} failed, ${c.WARNING} warnings, ${c.SKIPPED} skipped, ${c.expectedFailures} expected failures) in ${(e.result.durationMs / 1000).toFixed(1)} s\n`,
+          `plan ${printable(e.result.plan)}: ${e.result.status} (${c.PASSED} passed, ${c.FAILED} failed, ${plural(c.WARNING, 'warning')}, ${c.SKIPPED} skipped, ${plural(c.expectedFailures, 'expected failure')}) in ${(e.result.durationMs / 1000).toFixed(1)} s\n`,
         );
         break;
       }

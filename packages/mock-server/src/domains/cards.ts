@@ -113,14 +113,22 @@ export function getCardRow(state: PlatformState, cardId: string): CardRow | unde
   return state.db.prepare('SELECT * FROM cards WHERE card_id = ?').get(cardId) as CardRow | undefined;
 }
 
-interface SchoolKeys {
+/** A school's root and issuer keys. */
+export interface SchoolKeys {
   root: PrivateKey;
   issuer: PrivateKey;
 }
 const keyCache = new WeakMap<PlatformState, Map<string, SchoolKeys>>();
 
-/** Creates the root and issuer keys of a school (ES256) and its trust-material rows. */
-export function ensureSchoolKeys(state: PlatformState, schoolId: string): SchoolKeys {
+/**
+ * The root and issuer keys of a school: the stored ones, or, for a school that has none yet, new
+ * ones (ES256: `initial`, else random), stored with its trust-material rows.
+ */
+export function ensureSchoolKeys(
+  state: PlatformState,
+  schoolId: string,
+  initial?: () => SchoolKeys,
+): SchoolKeys {
   let cache = keyCache.get(state);
   if (cache === undefined) {
     cache = new Map();
@@ -133,7 +141,10 @@ export function ensureSchoolKeys(state: PlatformState, schoolId: string): School
     .get(schoolId) as { root_jwk: string; issuer_jwk: string } | undefined;
   let keys: SchoolKeys;
   if (row === undefined) {
-    keys = { root: generateKeyPair('ES256').privateKey, issuer: generateKeyPair('ES256').privateKey };
+    keys = initial?.() ?? {
+      root: generateKeyPair('ES256').privateKey,
+      issuer: generateKeyPair('ES256').privateKey,
+    };
     state.tx(() => {
       state.db
         .prepare('INSERT INTO school_keys (school_id, root_jwk, issuer_jwk) VALUES (?, ?, ?)')
