@@ -1,6 +1,7 @@
 // The `webhooks` section of the published OpenAPI document against real deliveries: a receiver
-// subscribed on a running platform captures an attendance push and a payment push, and each is
-// checked against what /openapi.json declares for its event type (headers, signature, payload).
+// subscribed on a running platform captures an attendance push, a payment push and a top-up push,
+// and each is checked against what /openapi.json declares for its event type (headers, signature,
+// payload).
 import { compileValidator, WebhookEvents } from '@campus-card/core/api';
 import { importVerifyKey, PUSH_COVERED_COMPONENTS, verifyPush } from '@campus-card/core/http';
 import type { TSchema } from '@sinclair/typebox';
@@ -129,11 +130,11 @@ describe('OpenAPI webhooks against real deliveries', () => {
         ...PUSH_COVERED_COMPONENTS,
       ]);
 
-      // A parent's endpoint gets the student's attendance and payments.
+      // A parent's endpoint gets the student's attendance, payments and top-ups.
       const sub = await p.app.inject(
         signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
           url: `${hook.base}/hooks/parent?tenant=t1`,
-          event_types: ['attendance.recorded', 'payment.succeeded'],
+          event_types: ['attendance.recorded', 'payment.succeeded', 'wallet.topped_up'],
           recipient_person_id: 'p-001',
         }),
       );
@@ -162,10 +163,18 @@ describe('OpenAPI webhooks against real deliveries', () => {
         }),
       );
       expect(json(pay), pay.body).toMatchObject({ status: 'success' });
+      const topUp = await p.app.inject(
+        signed(p, operator(p), 'POST', '/v1/wallets/s-001/top-ups', {
+          out_trade_no: 'OW-TU-1',
+          amount: 1500,
+          channel: 'wechat',
+        }),
+      );
+      expect(topUp.statusCode, topUp.body).toBe(201);
 
-      for (let i = 0; i < 250 && received.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 250 && received.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
       const types = received.map((r) => (JSON.parse(r.body.toString()) as { type: string }).type).sort();
-      expect(types).toEqual(['attendance.recorded', 'payment.succeeded']);
+      expect(types).toEqual(['attendance.recorded', 'payment.succeeded', 'wallet.topped_up']);
 
       for (const push of received) {
         const body = JSON.parse(push.body.toString()) as { [k: string]: Json };

@@ -364,7 +364,7 @@ export const paymentRoutes = [
     path: '/v1/wallets/{person_id}/top-ups',
     operationId: 'topUpWallet',
     summary: 'Top up a wallet through the (simulated) payment channel',
-    description: OWN_SCHOOL_ONLY,
+    description: `${OWN_SCHOOL_ONLY} Pushes \`wallet.topped_up\` (the order) once, when it commits: to the person, their parents and class teachers, and to the merchant that made it.`,
     tag: 'payments',
     auth: ['operator', 'merchant'],
     params: personParams,

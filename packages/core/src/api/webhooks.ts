@@ -40,13 +40,27 @@ export const WEBHOOK_RETRY_SCHEDULE_S: readonly number[] = [5, 30, 120, 600, 360
 /** Tolerance, in seconds, a receiver should allow on the `created` parameter of a push signature. */
 export const WEBHOOK_TOLERANCE_S = 300;
 
-/** Push event types. */
+/**
+ * Push event types.
+ *
+ * - `payment.*`: an order of a payment (or a fee) reached that state; pushed to the payer, their
+ *   parents and class teachers, and to the order's merchant, if any.
+ * - `wallet.topped_up`: a top-up credited a wallet (`POST /v1/wallets/{person_id}/top-ups`, the
+ *   first time only: a replay pushes nothing); its data is the top-up's `Order`. Pushed as a
+ *   `payment.succeeded` is: to the wallet's person, their parents and class teachers, and, for a
+ *   top-up made by a merchant (`merchant_id` set), to that merchant. Added after the other types
+ *   (API change: the list, {@link WebhookEvents} and the subscribable types grew by one): the list
+ *   can grow, so a receiver should answer 2xx to, and ignore, a type it does not know.
+ * - `attendance.recorded`, `card.status_changed`: pushed to the person, their parents and class
+ *   teachers only.
+ */
 export const WEBHOOK_EVENT_TYPES = [
   'payment.succeeded',
   'payment.failed',
   'payment.reversed',
   'payment.closed',
   'payment.refunded',
+  'wallet.topped_up',
   'attendance.recorded',
   'card.status_changed',
 ] as const;
@@ -67,6 +81,7 @@ export const WebhookEvents = {
   'payment.reversed': envelope('payment.reversed', Order),
   'payment.closed': envelope('payment.closed', Order),
   'payment.refunded': envelope('payment.refunded', strictObject({ order: Order, refund: Refund })),
+  'wallet.topped_up': envelope('wallet.topped_up', Order),
   'attendance.recorded': envelope('attendance.recorded', StoredEvent),
   'card.status_changed': envelope('card.status_changed', Card),
 } as const;
@@ -89,7 +104,10 @@ export const CreateSubscriptionBody = strictObject({
 /** Create-subscription body. */
 export type CreateSubscriptionBody = Static<typeof CreateSubscriptionBody>;
 
-/** A subscription. Attendance pushes go to subscriptions of the person's parents and class teachers. */
+/**
+ * A subscription. A person's pushes (payments, top-ups of their wallet, attendance, card status) go
+ * also to subscriptions of the person's parents and class teachers.
+ */
 export const Subscription = strictObject({
   subscription_id: Id,
   url: Type.String(),
@@ -140,7 +158,7 @@ export const webhookRoutes = [
     operationId: 'createSubscription',
     summary: 'Subscribe an endpoint (a parent, a teacher, a merchant) to pushes',
     description:
-      "A merchant subscribes to its own pushes only (`merchant_id` is the merchant): another `merchant_id`, or any `recipient_person_id`, is 403 `ERR_FORBIDDEN`. A person's pushes (`recipient_person_id`: their payments, attendance and card status, also as a parent or class teacher) are subscribed by the operator. The subscription answered lists each event type once; one for a merchant only (no `recipient_person_id`) keeps only the `payment.*` types, the only ones a merchant is pushed, and one left with none is 422 `ERR_VALIDATION` naming each `body/event_types/<i>`.",
+      "A merchant subscribes to its own pushes only (`merchant_id` is the merchant): another `merchant_id`, or any `recipient_person_id`, is 403 `ERR_FORBIDDEN`. A person's pushes (`recipient_person_id`: their payments, the top-ups of their wallet, attendance and card status, also as a parent or class teacher) are subscribed by the operator. The subscription answered lists each event type once; one for a merchant only (no `recipient_person_id`) keeps only the `payment.*` types and `wallet.topped_up` (the top-ups the merchant made), the only ones a merchant is pushed, and one left with none is 422 `ERR_VALIDATION` naming each `body/event_types/<i>`.",
     tag: 'webhooks',
     auth: ['operator', 'merchant'],
     body: CreateSubscriptionBody,

@@ -569,7 +569,16 @@ export const paymentHandlers: Handlers = {
         [`channel:${b.channel}`, -b.amount],
         [walletAccount(person.person_id), b.amount],
       ]);
-      return { status: 201, body: orderOut(state, o) };
+      const out = orderOut(state, o);
+      // Queued in this transaction, as a payment's push is (see `settled`): a top-up rolled back
+      // pushes nothing, and a replay (the stored answer of its Idempotency-Key, or the same
+      // out_trade_no answered above) never gets here. Its recipients are a payment's: the wallet's
+      // person, their parents and class teachers, and the merchant that made it, if one did.
+      enqueueEvent(state, 'wallet.topped_up', out, {
+        personIds: [person.person_id],
+        merchantId: o.merchant_id,
+      });
+      return { status: 201, body: out };
     }),
 
   getWallet: (ctx) => {

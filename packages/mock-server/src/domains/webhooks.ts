@@ -659,25 +659,36 @@ function checkPushUrl(url: string): void {
   }
 }
 
-/** The event types pushed to a merchant (a payment names its merchant); the others go to people only. */
+/**
+ * The event types pushed to a merchant: those of an order that names it, the payments made to it
+ * and the top-ups it made (`wallet.topped_up` of a top-up by a merchant principal: taking cash at
+ * its counter for a card is the merchant's own business, to reconcile as its payments are); the
+ * others (attendance, card status) go to people only.
+ */
 const MERCHANT_EVENT_TYPES: ReadonlySet<string> = new Set(
-  WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith('payment.')),
+  WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith('payment.') || t === 'wallet.topped_up'),
 );
 
 /**
  * The event types a subscription keeps: each once, in the order given, and, for a merchant's
- * subscription (no `recipient_person_id`), only those a merchant is pushed (payments). When none
- * is left, the subscription would never get a push: 422 `ERR_VALIDATION` naming each type.
+ * subscription (no `recipient_person_id`), only those a merchant is pushed (payments and its
+ * top-ups). When none is left, the subscription would never get a push: 422 `ERR_VALIDATION`
+ * naming each type.
  */
 function subscribedTypes(types: readonly string[], merchantOnly: boolean): string[] {
   const kept = [...new Set(types)].filter((t) => !merchantOnly || MERCHANT_EVENT_TYPES.has(t));
   if (kept.length === 0) {
-    throw new ApiError(422, 'ERR_VALIDATION', "a merchant's subscription gets payment pushes only", {
-      errors: types.map((t, i) => ({
-        path: `body/event_types/${i}`,
-        message: `${t} is pushed to people, not to a merchant`,
-      })),
-    });
+    throw new ApiError(
+      422,
+      'ERR_VALIDATION',
+      "a merchant's subscription gets payment and top-up pushes only",
+      {
+        errors: types.map((t, i) => ({
+          path: `body/event_types/${i}`,
+          message: `${t} is pushed to people, not to a merchant`,
+        })),
+      },
+    );
   }
   return kept;
 }
@@ -690,7 +701,7 @@ export const webhookHandlers: Handlers = {
       return ctx.commit(() => {
         const { state, body: b } = ctx;
         const principal = ctx.principal;
-        // a person's pushes (payments anywhere, attendance, card status) are private: only the
+        // a person's pushes (payments anywhere, top-ups, attendance, card status) are private: only the
         // operator subscribes an endpoint to them, on behalf of the person, a parent or a teacher
         if (principal?.kind !== 'operator' && b.recipient_person_id !== undefined) {
           throw new ApiError(403, 'ERR_FORBIDDEN', "only the operator subscribes to a person's pushes");
