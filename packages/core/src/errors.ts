@@ -58,13 +58,21 @@ export class CampusCardError extends Error {
   /**
    * The card a failed check of a scanned code was about: set by `verifyPresentation` only for the
    * checks after both signatures verified (time window, status), so it can be trusted and shown.
+   * `issuerAuthority`: the `authority` of the trust list whose entry admitted the card's credential
+   * (a full-mode code; spec §3), when several lists are held the one to name in an audit.
    */
-  readonly subject: { readonly school: string; readonly cardId: string } | undefined;
+  readonly subject:
+    | { readonly school: string; readonly cardId: string; readonly issuerAuthority?: string }
+    | undefined;
 
   constructor(
     code: CampusCardErrorCode,
     message: string,
-    options?: { cause?: unknown; section?: string; subject?: { school: string; cardId: string } },
+    options?: {
+      cause?: unknown;
+      section?: string;
+      subject?: { school: string; cardId: string; issuerAuthority?: string };
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CampusCardError';

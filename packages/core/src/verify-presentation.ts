@@ -767,7 +767,11 @@ function finalSteps(
     const c = issuer === undefined ? (card as RosterCard) : issuer.claims;
     throw new CampusCardError(e.code, e.message, {
       section: e.section as string,
-      subject: { school, cardId: c.cardId },
+      subject: {
+        school,
+        cardId: c.cardId,
+        ...(issuer === undefined ? {} : { issuerAuthority: issuer.trustList.authority }),
+      },
     });
   }
 }

@@ -309,7 +309,7 @@ describe('readPresentation (the decoding fast path)', () => {
     );
     expect([late.code, late.subject]).toEqual([
       'ERR_PRESENTATION_TOO_OLD',
-      { school: '10001', cardId: '2024010001' },
+      { school: '10001', cardId: '2024010001', issuerAuthority: 'platform' },
     ]);
     const noList = denial(() =>
       verifyPresentationEager(qrOld, {

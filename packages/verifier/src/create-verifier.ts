@@ -10,6 +10,7 @@ import {
   isCampusCardError,
   type PublicKey,
   type SignatureBackend,
+  type StatusList,
   type TrustAnchor,
   type TrustList,
   type VerifiedPresentation,
@@ -91,7 +92,8 @@ interface Scan {
   /**
    * The trust material the scan checks with and its audit names: the store's, taken once when the
    * scan starts (a reference), replaced only by {@link revalidate} when material loaded during an
-   * await is checked too.
+   * await is checked too. Each time it is set, its trust lists are checked at once
+   * (`checkListsAtStart`): with one list held, that is the only check of its age for the scan.
    */
   material: HeldMaterial | undefined;
   /** How many times material loaded during this scan was checked again (bounded). */
@@ -604,9 +606,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     m: HeldMaterial = trust.material,
     authority: string | undefined = undefined,
   ): DecisionAudit {
+    let trustListAuthority: string | null = authority ?? null;
+    let trustList: MaterialStamp | null = null;
     const only = m.trustLists.length === 1 ? (m.trustLists[0] as Held<TrustList>) : undefined;
-    const trustListAuthority = authority ?? only?.value.authority ?? null;
-    const trustList = trustListAuthority === null ? null : (m.trustListStamps[trustListAuthority] ?? null);
+    if (only !== undefined && (authority === undefined || authority === only.value.authority)) {
+      // (one list: no lookup by authority on a scan's path)
+      trustListAuthority = only.value.authority;
+      trustList = only.stamp;
+    } else if (trustListAuthority !== null) {
+      trustList = m.trustListStamps[trustListAuthority] ?? null;
+    }
     const trustLists = m.trustListStamps;
     const statusList = statusListStamp(m, school);
     const roster = m.roster?.stamp ?? null;
@@ -660,11 +669,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     if (worst === 0) return m.trustListArray;
     if (best === 2) {
-      throw new Denial(
-        'TRUST_LIST_STALE',
-        held.map((h) => `${listName(h)} v${h.stamp.version} is ${now - ageFrom(h.stamp)} s old`).join(', ') +
-          ` (max ${maxStale.trustList} s)`,
+      const several = held.length > 1;
+      const ages = held.map(
+        (h) => `${listName(h, several)} v${h.stamp.version} is ${now - ageFrom(h.stamp)} s old`,
       );
+      throw new Denial('TRUST_LIST_STALE', `${ages.join(', ')} (max ${maxStale.trustList} s)`);
     }
     return held
       .map((h) => ({ r: RANK[staleness('trustList', h.stamp, now)], v: h.value }))
@@ -675,16 +684,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /**
    * The trust-list check before a code is decoded: none held, or every one stale, denies (nothing
    * could vouch for a card). The lists that vouch for this card are checked once it is known
-   * ({@link checkVouchers}); a reader of one list warns about it here, first, as it always has.
+   * ({@link checkVouchers}); a reader of one list checks it here, once for the whole scan, and
+   * warns about it first, as it always has.
+   *
+   * @returns The lists in the order core tries them at `now` ({@link orderedLists}).
    */
-  function checkListsAtStart(m: HeldMaterial, now: number, scan: Scan): void {
-    orderedLists(m, now);
-    if (m.trustLists.length === 1)
-      checkStale('trustList', (m.trustLists[0] as Held<TrustList>).stamp, now, scan);
+  function checkListsAtStart(m: HeldMaterial, now: number, scan: Scan): readonly TrustList[] {
+    if (m.trustLists.length !== 1) return orderedLists(m, now);
+    // (the same denial and detail as orderedLists for one list; its age computed once)
+    checkStale('trustList', (m.trustLists[0] as Held<TrustList>).stamp, now, scan);
+    return m.trustListArray;
   }
 
   /** How a message names a held trust list: `trustList` alone, `trustList of <authority>` among several. */
-  function listName(h: Held<TrustList>, several = trust.material.trustLists.length > 1): string {
+  function listName(h: Held<TrustList>, several: boolean): string {
     return several ? `trustList of ${h.value.authority}` : 'trustList';
   }
 
@@ -726,6 +739,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * credential, or the roster for a compact code or a tap: the audit names it) and one that
    * vouches for its school's status list must each be fresh. Lists of other authorities, stale or
    * not, play no part.
+   *
+   * @returns The status list of `school` in `m`, if any (its own age is the caller's to check).
    */
   function checkVouchers(
     m: HeldMaterial,
@@ -734,12 +749,27 @@ export function createVerifier(options: VerifierOptions): Verifier {
     school: string,
     now: number,
     scan: Scan,
-  ): void {
+  ): Held<StatusList> | undefined {
     const card =
       mode === 'full' ? (issuerAuthority ?? NO_AUTHORITIES) : (m.roster?.authorities ?? NO_AUTHORITIES);
-    scan.authority = checkVouched(card, m, now, scan).value.authority;
     const sl = statusListOf(m, school);
+    if (m.trustLists.length === 1) {
+      // One list: its age was checked (a denial, or a warning) when the scan took this material
+      // (checkListsAtStart, in run and revalidate). It vouches for the card and the status list,
+      // or nothing does (fail closed).
+      const only = (m.trustLists[0] as Held<TrustList>).value.authority;
+      if (
+        (typeof card === 'string' ? card !== only : !card.includes(only)) ||
+        (sl !== undefined && !sl.authorities.includes(only))
+      ) {
+        throw new Denial('NO_TRUST_LIST', 'no trust list held vouches for the card');
+      }
+      scan.authority = only;
+      return sl;
+    }
+    scan.authority = checkVouched(card, m, now, scan).value.authority;
     if (sl !== undefined) checkVouched(sl.authorities, m, now, scan);
+    return sl;
   }
 
   /** Adds a warning or throws a denial for stale material (`name` names it in the detail). */
@@ -869,7 +899,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // one snapshot of the material for the whole scan (see Scan.material, revalidate)
     const material = trust.material;
     known.material = material;
-    checkListsAtStart(material, now, known);
+    const lists = checkListsAtStart(material, now, known);
 
     if (isPhysicalCardTap(input)) {
       // (synchronous to the decision: no material can be loaded before it is made)
@@ -900,27 +930,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
       throw new Denial(
         'BAD_FORMAT',
-        'input must be QR text, presentation bytes or { uid }',
+        'input must be QR text, presentation bytes or { uid: Uint8Array } (the UID bytes, not hex text)',
         'ERR_INPUT_TYPE',
       );
     }
     // one object of one shape per scan, roster or not
-    const verified = checkPresentation(input, material, now);
+    const verified = checkPresentation(input, material, lists, now);
     return verified instanceof Promise
       ? verified.then((v) => presented(input, v, ctx, now, known))
       : presented(input, verified, ctx, now, known);
   }
 
-  /** Steps 1 to 5 of a scanned code, with material `m`. */
+  /**
+   * Steps 1 to 5 of a scanned code, with material `m` and its trust lists in the order
+   * {@link checkListsAtStart} returned for this scan.
+   */
   function checkPresentation(
     input: string | Uint8Array,
     m: HeldMaterial,
+    lists: readonly TrustList[],
     now: number,
   ): VerifiedPresentation | Promise<VerifiedPresentation> {
-    const trustList = orderedLists(m, now);
     // one object of one shape per scan, roster or not
     return verifyPresentationEager(input, {
-      trustList,
+      trustList: lists,
       statusLists: m.statusListArray,
       roster: m.roster?.value,
       now,
@@ -984,7 +1017,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (m.trustLists.length === 0) {
       throw new Denial('NO_TRUST_LIST', 'the trust list was dropped during the scan');
     }
-    checkListsAtStart(m, now, scan);
+    const lists = checkListsAtStart(m, now, scan);
     if (
       before !== undefined &&
       m.trustListArray === before.trustListArray &&
@@ -995,7 +1028,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       materialAges(verified, m, now, scan);
       return verified;
     }
-    const again = checkPresentation(input, m, now);
+    const again = checkPresentation(input, m, lists, now);
     const next = (v: VerifiedPresentation) => {
       scan.school = v.school;
       scan.cardId = v.cardId;
@@ -1008,10 +1041,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   /** The trust lists vouching for the card, the roster's (compact code) and the status list's age, in `m`. */
   function materialAges(verified: VerifiedPresentation, m: HeldMaterial, now: number, scan: Scan): void {
-    checkVouchers(m, verified.mode, verified.issuerAuthority, verified.school, now, scan);
+    const sl = checkVouchers(m, verified.mode, verified.issuerAuthority, verified.school, now, scan);
     if (verified.mode === 'compact' && m.roster !== undefined)
       checkStale('roster', m.roster.stamp, now, scan);
-    const sl = statusListOf(m, verified.school);
     if (sl !== undefined) checkStale('statusList', sl.stamp, now, scan);
   }
 
@@ -1025,8 +1057,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     scan: Scan,
   ): AcceptedDecision | Promise<AcceptedDecision> {
     const m = scan.material as HeldMaterial;
-    checkVouchers(m, admitted.mode, verified?.issuerAuthority, admitted.school, now, scan);
-    const sl = statusListOf(m, admitted.school);
+    const sl = checkVouchers(m, admitted.mode, verified?.issuerAuthority, admitted.school, now, scan);
     if (sl !== undefined) checkStale('statusList', sl.stamp, now, scan);
 
     // 6. policies
@@ -1183,6 +1214,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (isCampusCardError(error) && error.subject !== undefined && known.cardId === undefined) {
       known.school = error.subject.school;
       known.cardId = error.subject.cardId;
+      known.authority ??= error.subject.issuerAuthority;
     }
     const d: {
       accepted: false;

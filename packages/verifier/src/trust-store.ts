@@ -407,6 +407,19 @@ export function createTrustStore(
     versions.trustList = undefined;
   }
 
+  /**
+   * With a single bare root (`singleSource`): the mark of a list of another authority than
+   * `authority` that the root signed at `version` or later, which withdrew `authority`'s list of
+   * that version; else (or with anchored roots) `undefined`.
+   */
+  function laterOfSingleRoot(authority: string, version: number): VersionMark | undefined {
+    if (!singleSource) return undefined;
+    for (const [a, mark] of Object.entries(versions.trustLists)) {
+      if (a !== authority && version <= mark.version) return mark;
+    }
+    return undefined;
+  }
+
   /** The trust list checks beyond its authority's own mark: the minimum version, the legacy floor. */
   function checkFloors(
     tl: TrustList,
@@ -414,14 +427,9 @@ export function createTrustStore(
     v: 'reload' | 'newer',
   ): 'reload' | 'newer' | LoadResult {
     if (tl.version < minTl) return rollback('trustList', tl.version, minTl - 1);
-    if (singleSource) {
-      // another authority's list of the single root: its bytes differ, so a version not above its is a rollback
-      for (const [authority, mark] of Object.entries(versions.trustLists)) {
-        if (authority !== tl.authority && tl.version <= mark.version) {
-          return rollback('trustList', tl.version, mark.version);
-        }
-      }
-    }
+    // another authority's list of the single root: its bytes differ, so a version not above its is a rollback
+    const later = laterOfSingleRoot(tl.authority, tl.version);
+    if (later !== undefined) return rollback('trustList', tl.version, later.version);
     const legacy = versions.trustList;
     if (legacy === undefined || tl.version > legacy.version) return v;
     if (tl.version < legacy.version || digest !== legacy.digest) {
@@ -614,10 +622,15 @@ export function createTrustStore(
         }
       }
       // material loaded before the marks were raised that they now refuse as a rollback (an older
-      // copy, loaded before a restore) is dropped: it must not stay in use (fail closed)
+      // copy, loaded before a restore) is dropped: it must not stay in use (fail closed). A single
+      // root's list is refused, as when it is loaded, by a later list of another authority too.
       let listsChanged = false;
       for (const [authority, held] of trustLists) {
-        if (refused(versions.trustLists[authority], held) || refused(versions.trustList, held)) {
+        if (
+          refused(versions.trustLists[authority], held) ||
+          refused(versions.trustList, held) ||
+          laterOfSingleRoot(authority, held.stamp.version) !== undefined
+        ) {
           trustLists.delete(authority);
           listsChanged = true;
         }

@@ -1,0 +1,192 @@
+/**
+ * Review of one trust list per authority (spec §3, §7.1): what a restore, a drop or a reload must
+ * never let through, and what a single bare root key must keep doing as before.
+ */
+import {
+  createPresentation,
+  encodeQr,
+  generateKeyPair,
+  issueCredential,
+  type PrivateKey,
+  type PublicKey,
+  signStatusList,
+  signTrustList,
+} from '@campus-card/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier, type Verifier } from '../src/index.js';
+import { seed, T0 } from './helpers/fixtures.js';
+
+const DAY = 86_400;
+const SCHOOL = '10001';
+const OTHER = '10002';
+const gate = { id: 'gate-1' };
+
+type Pair = { privateKey: PrivateKey; publicKey: PublicKey };
+const pair = (n: number): Pair => generateKeyPair('ES256', { seed: seed(n) });
+
+const platformRoot = pair(301);
+const schoolRoot = pair(302);
+const platformIssuer = pair(303);
+const schoolIssuer = pair(304);
+const phone = pair(305);
+
+const ANCHORS = [
+  { key: platformRoot.publicKey, authority: 'platform' },
+  { key: schoolRoot.publicKey, authority: SCHOOL },
+];
+
+/** A trust list of `authority`, signed by `root`, trusting `issuer` (for any school it covers). */
+function list(
+  authority: string,
+  root: Pair,
+  version: number,
+  issuer: Pair,
+  iat = T0 - 3600,
+): Promise<Uint8Array> {
+  return signTrustList(
+    {
+      version,
+      iat,
+      authority,
+      keys: [{ key: issuer.publicKey, roles: ['student'], nbf: T0 - 365 * DAY, exp: T0 + 365 * DAY }],
+    },
+    root.privateKey,
+  );
+}
+
+function statusList(
+  school: string,
+  issuer: Pair,
+  statuses = new Array<number>(16).fill(0),
+): Promise<Uint8Array> {
+  return signStatusList({ school, version: 1, iat: T0 - 600, statuses }, issuer.privateKey);
+}
+
+let nonce = 0;
+/** A fresh full-mode code of a `school` card issued by `issuer`. */
+async function code(issuer: Pair, school: string): Promise<string> {
+  const credential = await issueCredential(
+    {
+      school,
+      cardId: `card-${school}`,
+      role: 'student',
+      iat: T0 - DAY,
+      validityDays: 30,
+      holderKey: phone.publicKey,
+      statusIndex: 1,
+    },
+    issuer.privateKey,
+  );
+  nonce++;
+  return encodeQr(
+    await createPresentation(
+      { credential, t: T0, nonce: new Uint8Array([1, 2, nonce >> 8, nonce & 255]) },
+      phone.privateKey,
+    ),
+  );
+}
+
+const scan = (v: Verifier, qr: string) => v.verify(qr, { now: T0, reader: gate });
+
+let platformCard: () => Promise<string>;
+beforeAll(() => {
+  platformCard = () => code(platformIssuer, OTHER);
+});
+
+describe('a single bare root key is one source of lists, across a restore too', () => {
+  it('a list loaded before the restore that the root has since replaced by another authority’s list is dropped', async () => {
+    // the root signed the platform's v3, then moved its readers to school 10001's v4 (withdrawing
+    // the platform list and its issuer): that is what the snapshot remembers
+    const before = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    const p3 = await list('platform', platformRoot, 3, platformIssuer);
+    expect(before.loadTrustList(p3, { now: T0 }).ok).toBe(true);
+    expect(
+      before.loadTrustList(await list(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }),
+    ).toMatchObject({ ok: true, authority: SCHOOL });
+    const snap = before.snapshot({ now: T0 });
+
+    // a reader that loaded an old stored copy (the platform's v3) before restoring: loaded after
+    // the restore, that copy is a rollback; loaded before, it must not stay in use either
+    const v = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    expect(v.loadTrustList(p3, { now: T0 }).ok).toBe(true);
+    expect(v.loadStatusList(await statusList(OTHER, platformIssuer), { now: T0 }).ok).toBe(true);
+    expect((await scan(v, await platformCard())).accepted).toBe(true);
+    v.restore(snap, { now: T0 });
+    expect(v.status(T0).trustLists).toEqual({});
+    expect(await scan(v, await platformCard())).toMatchObject({ accepted: false, reason: 'NO_TRUST_LIST' });
+    expect(v.loadTrustList(p3, { now: T0 })).toMatchObject({ ok: false, reason: 'ROLLBACK' });
+
+    // and a school list held that the root's later platform list (v5) replaced
+    const back = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    const s4 = await list(SCHOOL, platformRoot, 4, schoolIssuer);
+    expect(back.loadTrustList(s4, { now: T0 }).ok).toBe(true);
+    expect(back.loadTrustList(await list('platform', platformRoot, 5, platformIssuer), { now: T0 }).ok).toBe(
+      true,
+    );
+    const w = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    expect(w.loadTrustList(s4, { now: T0 }).ok).toBe(true);
+    w.restore(back.snapshot({ now: T0 }), { now: T0 });
+    expect(w.status(T0).trustLists).toEqual({});
+  });
+
+  it('a restore keeps the list held when it is the newest the root signed', async () => {
+    const before = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    expect(
+      before.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok,
+    ).toBe(true);
+    const s4 = await list(SCHOOL, platformRoot, 4, schoolIssuer);
+    expect(before.loadTrustList(s4, { now: T0 }).ok).toBe(true);
+    const v = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    expect(v.loadTrustList(s4, { now: T0 }).ok).toBe(true);
+    v.restore(before.snapshot({ now: T0 }), { now: T0 });
+    expect(v.status(T0).trustLists).toMatchObject({ [SCHOOL]: { version: 4 } });
+    const p6 = await list('platform', platformRoot, 6, platformIssuer);
+    expect(v.loadTrustList(p6, { now: T0 })).toMatchObject({ ok: true, authority: 'platform' });
+  });
+});
+
+describe('lists of several authorities across a restore', () => {
+  it('a list the snapshot refuses is dropped with what only it vouched for; its cached credentials go too', async () => {
+    const before = createVerifier({ rootKeys: ANCHORS });
+    expect(
+      before.loadTrustList(await list('platform', platformRoot, 4, platformIssuer), { now: T0 }).ok,
+    ).toBe(true);
+    const snap = before.snapshot({ now: T0 });
+
+    const v = createVerifier({ rootKeys: ANCHORS });
+    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
+      true,
+    );
+    expect(v.loadTrustList(await list(SCHOOL, schoolRoot, 2, schoolIssuer), { now: T0 }).ok).toBe(true);
+    expect(v.loadStatusList(await statusList(OTHER, platformIssuer), { now: T0 }).ok).toBe(true);
+    expect(v.loadStatusList(await statusList(SCHOOL, schoolIssuer), { now: T0 }).ok).toBe(true);
+    // the platform card's credential is now in the cache
+    const credential = await platformCard();
+    expect((await scan(v, credential)).accepted).toBe(true);
+    v.restore(snap, { now: T0 });
+    expect(Object.keys(v.status(T0).trustLists ?? {})).toEqual([SCHOOL]);
+    expect(Object.keys(v.status(T0).statusLists)).toEqual([SCHOOL]);
+    expect(await scan(v, await platformCard())).toMatchObject({ accepted: false, reason: 'UNKNOWN_ISSUER' });
+    expect(await scan(v, await code(schoolIssuer, SCHOOL))).toMatchObject({ accepted: true });
+  });
+});
+
+describe('the audit of a denial after the credential was admitted, with several lists', () => {
+  // The credential's issuer signature and limits passed (a trust list admitted it), and then the
+  // status list revoked the card: the audit should name the list that admitted it, as it does with
+  // one list held and for every denial made by the verifier itself (policy, replay): core's error
+  // names the authority of the list that admitted the credential (`subject.issuerAuthority`).
+  it('names the trust list that admitted a revoked card', async () => {
+    const v = createVerifier({ rootKeys: ANCHORS });
+    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
+      true,
+    );
+    expect(v.loadTrustList(await list(SCHOOL, schoolRoot, 2, schoolIssuer), { now: T0 }).ok).toBe(true);
+    const revoked = new Array<number>(16).fill(0);
+    revoked[1] = 1;
+    expect(v.loadStatusList(await statusList(OTHER, platformIssuer, revoked), { now: T0 }).ok).toBe(true);
+    const d = await scan(v, await platformCard());
+    expect(d).toMatchObject({ accepted: false, reason: 'REVOKED', cardId: `card-${OTHER}` });
+    expect(d.audit).toMatchObject({ trustListAuthority: 'platform', trustList: { version: 3 } });
+  });
+});
