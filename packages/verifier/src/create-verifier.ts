@@ -58,6 +58,7 @@ import {
   createTrustStore,
   type Held,
   type HeldMaterial,
+  type HeldVersions,
   type LoadResult,
   type VersionMark,
 } from './trust-store.js';
@@ -509,6 +510,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
   } catch (error) {
     throw new TypeError(`createVerifier: ${(error as Error).message}`);
   }
+  // One bare root key: one source of trust lists, whatever authority they state (trust-store.ts)
+  const singleRoot = rootKeys.length === 1 && !('authority' in (rootKeys[0] as object));
+  /**
+   * The versions a snapshot keeps. With a single bare root, also the newest trust-list mark as the
+   * authority-unknown `trustList` mark of the format before lists were held per authority: a
+   * reader whose firmware is rolled back to such a version reads that mark and keeps refusing
+   * rollbacks (it ignores `trustLists`); this version reads it as the floor the single root's
+   * lists already have.
+   */
+  const snapshotVersions = (): HeldVersions => {
+    const v = trust.versions;
+    if (!singleRoot || v.trustList !== undefined) return v;
+    let newest: VersionMark | undefined;
+    for (const m of Object.values(v.trustLists))
+      if (newest === undefined || m.version > newest.version) newest = m;
+    return newest === undefined ? v : { ...v, trustList: newest };
+  };
   const backend = options.backend ?? defaultBackend();
   const maxAge = finiteNonNegative('maxAge', options.maxAge, 90);
   const maxFuture = finiteNonNegative('maxFuture', options.maxFuture, 30);
@@ -1351,7 +1369,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         floor: floor.value,
         replayClock,
         lastSyncAt,
-        versions: trust.versions,
+        versions: snapshotVersions(),
         passback: passback.snapshot(),
         // entries are dropped only by a clock an accepted scan has vouched for, never by `now` alone
         replay: ownStore ? (replay as MemoryReplayStore).snapshot(Math.min(now, replayClock)) : undefined,

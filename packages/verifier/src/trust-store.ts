@@ -594,7 +594,15 @@ export function createTrustStore(
       }
     },
     raiseVersions(v) {
-      if (v.trustList !== undefined) {
+      // A snapshot of this version writes, for a single root, its newest mark as the
+      // authority-unknown mark too, for a firmware rolled back to the earlier format: that copy is
+      // its authority's own mark, already in `trustLists`, and no floor of its own.
+      const copy =
+        v.trustList !== undefined &&
+        Object.values(v.trustLists).some(
+          (m) => m.version === v.trustList?.version && m.digest === v.trustList.digest,
+        );
+      if (v.trustList !== undefined && !copy) {
         versions.trustList =
           versions.trustList === undefined ? v.trustList : raised(versions.trustList, v.trustList);
       }

@@ -14,6 +14,7 @@ import {
 } from '@campus-card/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Verifier } from '../src/index.js';
+import { decodeVerifierState } from '../src/snapshot.js';
 import { seed, T0 } from './helpers/fixtures.js';
 
 const DAY = 86_400;
@@ -188,5 +189,38 @@ describe('the audit of a denial after the credential was admitted, with several 
     const d = await scan(v, await platformCard());
     expect(d).toMatchObject({ accepted: false, reason: 'REVOKED', cardId: `card-${OTHER}` });
     expect(d.audit).toMatchObject({ trustListAuthority: 'platform', trustList: { version: 3 } });
+  });
+});
+
+describe('a snapshot a rolled-back firmware can read', () => {
+  it("with a single bare root, keeps the newest trust-list mark in the earlier format's field too", async () => {
+    const v = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
+      true,
+    );
+    expect(v.loadTrustList(await list(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }).ok).toBe(true);
+    const versions = decodeVerifierState(v.snapshot({ now: T0 })).versions;
+    // what a verifier of before one list per authority reads: its rollback floor
+    expect(versions.trustList).toMatchObject({ version: 4 });
+    expect(versions.trustLists[SCHOOL]).toMatchObject({ version: 4 });
+    // and this version, restored from it, refuses what the root withdrew, takes what it holds
+    const w = createVerifier({ rootKeys: [platformRoot.publicKey] });
+    w.restore(v.snapshot({ now: T0 }), { now: T0 });
+    expect(
+      w.loadTrustList(await list('platform', platformRoot, 4, platformIssuer), { now: T0 }),
+    ).toMatchObject({
+      ok: false,
+      reason: 'ROLLBACK',
+    });
+    expect(w.loadTrustList(await list(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }).ok).toBe(true);
+    expect(w.loadTrustList(await list(SCHOOL, platformRoot, 5, schoolIssuer), { now: T0 }).ok).toBe(true);
+  });
+
+  it('with root keys bound to authorities, writes no authority-unknown mark', async () => {
+    const v = createVerifier({ rootKeys: ANCHORS });
+    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
+      true,
+    );
+    expect(decodeVerifierState(v.snapshot({ now: T0 })).versions.trustList).toBeUndefined();
   });
 });
