@@ -3,22 +3,9 @@
  * database from before brings each card's current key, whatever the card's status; nothing else
  * changes.
  */
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS, migrate } from '../../src/lib/db.js';
-
-/** A database migrated up to (and including) `version`. */
-function databaseAt(version: number): Database.Database {
-  const db = new Database(':memory:');
-  db.exec(
-    'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-  );
-  for (const m of MIGRATIONS.filter((x) => x.version <= version)) {
-    db.exec(m.sql);
-    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-  }
-  return db;
-}
+import { migrate } from '../../src/lib/db.js';
+import { databaseAt } from './database-at.js';
 
 describe('migration 18', () => {
   it("keeps each card's current phone key, and leaves the cards and their history as they were", () => {

@@ -12,19 +12,7 @@ import {
   openDatabase,
   SchemaTooNewError,
 } from '../../src/lib/db.js';
-
-/** A database migrated up to (and including) `version`. */
-function databaseAt(version: number): Database.Database {
-  const db = new Database(':memory:');
-  db.exec(
-    'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-  );
-  for (const m of MIGRATIONS.filter((x) => x.version <= version)) {
-    db.exec(m.sql);
-    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-  }
-  return db;
-}
+import { databaseAt } from './database-at.js';
 
 describe('migrations', () => {
   it('are numbered 1, 2, 3, … with no gap, and apply once', () => {
