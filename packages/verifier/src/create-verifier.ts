@@ -292,7 +292,10 @@ export interface Verifier {
    * (spec §3); the trust lists that vouch for the decision (the one that admitted the credential,
    * or the roster for a compact code or a tap, and one that admitted the school's status list)
    * must not be stale (`TRUST_LIST_STALE`; a warning within the grace), while another authority's
-   * stale list plays no part. Every list stale denies before decoding.
+   * stale list plays no part. Every list stale denies before decoding. A credential whose issuer key
+   * id no list held has is denied `UNKNOWN_ISSUER`, or `TRUST_LIST_STALE` (`coreCode`
+   * `ERR_UNKNOWN_ISSUER`) while a list held is stale past its grace: that authority's newer list,
+   * not synced, may have the key.
    */
   verify(input: string | Uint8Array | PhysicalCardTap, context: VerifyContext): Promise<Decision>;
   /**
@@ -669,7 +672,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
    * ones first, then those in their grace period, then the stale ones, each group platform first
    * then schools by id. So a card that a fresh list admits is admitted by a fresh list (a stale
    * platform list does not fail a card a fresh school list vouches for), and one that only a stale
-   * list admits is denied `TRUST_LIST_STALE` (see {@link checkVouched}). While every list is fresh,
+   * list admits is denied `TRUST_LIST_STALE` (see {@link checkVouched}), as is one that no list
+   * admits while one is stale (see {@link staleOverUnknownIssuer}). While every list is fresh,
    * the held array itself (no allocation).
    *
    * @throws {@link Denial} `NO_TRUST_LIST` when none is held; `TRUST_LIST_STALE` when every one is
@@ -1226,8 +1230,34 @@ export function createVerifier(options: VerifierOptions): Verifier {
     };
   }
 
+  /**
+   * `denial`, unless it is core's `ERR_UNKNOWN_ISSUER` (no trust list of `m` has the credential's
+   * issuer key id) while a list of `m` is stale past its grace at `now`: that authority's newer
+   * list, which this reader has not synced, may well have the key, so the scan is denied
+   * `TRUST_LIST_STALE` (the core code kept), naming the stale lists as {@link orderedLists} does,
+   * as a reader holding that list alone would say. A list within its grace changes nothing (as one
+   * list alone). Only on a denial's path: the ages are computed here, never on a scan admitted.
+   */
+  function staleOverUnknownIssuer(denial: Denial, now: number, m: HeldMaterial | undefined): Denial {
+    if (denial.coreCode !== 'ERR_UNKNOWN_ISSUER' || m === undefined) return denial;
+    const held = m.trustLists;
+    const several = held.length > 1;
+    const ages: string[] = [];
+    for (const h of held) {
+      if (staleness('trustList', h.stamp, now) !== 'stale') continue;
+      ages.push(`${listName(h, several)} v${h.stamp.version} is ${now - ageFrom(h.stamp)} s old`);
+    }
+    if (ages.length === 0) return denial;
+    return new Denial(
+      'TRUST_LIST_STALE',
+      `${ages.join(', ')} (max ${maxStale.trustList} s), and no fresh trust list has the credential's issuer key id`,
+      denial.coreCode,
+      denial.rule,
+    );
+  }
+
   function deny(error: unknown, now: number, known: Scan): DeniedDecision {
-    const { reason, detail, coreCode, rule } = denialOf(error);
+    const { reason, detail, coreCode, rule } = staleOverUnknownIssuer(denialOf(error), now, known.material);
     // a check after both signatures (time window, status) names the card it was about
     if (isCampusCardError(error) && error.subject !== undefined && known.cardId === undefined) {
       known.school = error.subject.school;

@@ -10,7 +10,8 @@ import type { CampusCardErrorCode, Role } from '@campus-card/core';
  *
  * - `BAD_FORMAT`: not a campus card code, or malformed (core `ERR_QR_*`, `ERR_CBOR_*`, `ERR_STRUCTURE`, …).
  * - `BAD_SIGNATURE`: an issuer or holder signature does not verify, or its alg is not the key's.
- * - `UNKNOWN_ISSUER`: no trust-list key has the credential's key id.
+ * - `UNKNOWN_ISSUER`: no trust-list key has the credential's key id (`TRUST_LIST_STALE` instead
+ *   while a trust list held is stale past its grace: see below).
  * - `ISSUER_NOT_ALLOWED_FOR_ROLE` / `ISSUER_NOT_ALLOWED_FOR_SCHOOL` / `ISSUER_KEY_EXPIRED`: the
  *   issuer key's limits in the trust list.
  * - `EXPIRED` / `NOT_YET_VALID`: the card's validity.
@@ -28,7 +29,11 @@ import type { CampusCardErrorCode, Role } from '@campus-card/core';
  * - `TRUST_LIST_STALE` / `STATUS_LIST_STALE` / `ROSTER_STALE`: that material is older than its
  *   maximum age (issue 7). For trust lists, held one per authority: every list held is stale, or
  *   the list that vouches for the card (admitted its credential or its roster) or for its
- *   school's status list is; another authority's stale list does not deny a card.
+ *   school's status list is; another authority's stale list does not deny a card that a list
+ *   admits. A credential whose issuer key id no list held has, while some list held is stale past
+ *   its grace, is `TRUST_LIST_STALE` too, not `UNKNOWN_ISSUER` (`coreCode` stays
+ *   `ERR_UNKNOWN_ISSUER`; `detail` names the stale lists): that authority's newer list, which the
+ *   reader has not synced, may have the key. A list within its grace does not change the reason.
  * - `CLOCK_BEFORE_FLOOR`: the device clock reads earlier than the trusted-time floor.
  * - `INTERNAL_ERROR`: an unexpected exception (a bug or a bad argument); fail closed.
  */
@@ -140,7 +145,10 @@ export interface DeniedDecision {
   readonly rule?: string;
   /** A human-readable explanation, for logs (not stable). */
   readonly detail: string;
-  /** The `@campus-card/core` error code behind the reason, when there is one. */
+  /**
+   * The `@campus-card/core` error code behind the reason, when there is one (`ERR_UNKNOWN_ISSUER`
+   * behind a `TRUST_LIST_STALE` given for an issuer key no list held has, see {@link ReasonCode}).
+   */
   readonly coreCode?: CampusCardErrorCode;
   /** The card id, when the denial came after the signatures covering it were checked. */
   readonly cardId?: string;

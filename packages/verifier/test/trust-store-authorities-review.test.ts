@@ -2,90 +2,23 @@
  * Review of one trust list per authority (spec §3, §7.1): what a restore, a drop or a reload must
  * never let through, and what a single bare root key must keep doing as before.
  */
-import {
-  createPresentation,
-  encodeQr,
-  generateKeyPair,
-  issueCredential,
-  type PrivateKey,
-  type PublicKey,
-  signStatusList,
-  signTrustList,
-} from '@campus-card/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Verifier } from '../src/index.js';
 import { decodeVerifierState } from '../src/snapshot.js';
-import { seed, T0 } from './helpers/fixtures.js';
-
-const DAY = 86_400;
-const SCHOOL = '10001';
-const OTHER = '10002';
-const gate = { id: 'gate-1' };
-
-type Pair = { privateKey: PrivateKey; publicKey: PublicKey };
-const pair = (n: number): Pair => generateKeyPair('ES256', { seed: seed(n) });
-
-const platformRoot = pair(301);
-const schoolRoot = pair(302);
-const platformIssuer = pair(303);
-const schoolIssuer = pair(304);
-const phone = pair(305);
-
-const ANCHORS = [
-  { key: platformRoot.publicKey, authority: 'platform' },
-  { key: schoolRoot.publicKey, authority: SCHOOL },
-];
-
-/** A trust list of `authority`, signed by `root`, trusting `issuer` (for any school it covers). */
-function list(
-  authority: string,
-  root: Pair,
-  version: number,
-  issuer: Pair,
-  iat = T0 - 3600,
-): Promise<Uint8Array> {
-  return signTrustList(
-    {
-      version,
-      iat,
-      authority,
-      keys: [{ key: issuer.publicKey, roles: ['student'], nbf: T0 - 365 * DAY, exp: T0 + 365 * DAY }],
-    },
-    root.privateKey,
-  );
-}
-
-function statusList(
-  school: string,
-  issuer: Pair,
-  statuses = new Array<number>(16).fill(0),
-): Promise<Uint8Array> {
-  return signStatusList({ school, version: 1, iat: T0 - 600, statuses }, issuer.privateKey);
-}
-
-let nonce = 0;
-/** A fresh full-mode code of a `school` card issued by `issuer`. */
-async function code(issuer: Pair, school: string): Promise<string> {
-  const credential = await issueCredential(
-    {
-      school,
-      cardId: `card-${school}`,
-      role: 'student',
-      iat: T0 - DAY,
-      validityDays: 30,
-      holderKey: phone.publicKey,
-      statusIndex: 1,
-    },
-    issuer.privateKey,
-  );
-  nonce++;
-  return encodeQr(
-    await createPresentation(
-      { credential, t: T0, nonce: new Uint8Array([1, 2, nonce >> 8, nonce & 255]) },
-      phone.privateKey,
-    ),
-  );
-}
+import {
+  ANCHORS,
+  code,
+  gate,
+  OTHER,
+  platformIssuer,
+  platformRoot,
+  SCHOOL,
+  schoolIssuer,
+  schoolRoot,
+  statusList,
+  trustList,
+} from './helpers/authorities.js';
+import { T0 } from './helpers/fixtures.js';
 
 const scan = (v: Verifier, qr: string) => v.verify(qr, { now: T0, reader: gate });
 
@@ -99,10 +32,10 @@ describe('a single bare root key is one source of lists, across a restore too', 
     // the root signed the platform's v3, then moved its readers to school 10001's v4 (withdrawing
     // the platform list and its issuer): that is what the snapshot remembers
     const before = createVerifier({ rootKeys: [platformRoot.publicKey] });
-    const p3 = await list('platform', platformRoot, 3, platformIssuer);
+    const p3 = await trustList('platform', platformRoot, 3, platformIssuer);
     expect(before.loadTrustList(p3, { now: T0 }).ok).toBe(true);
     expect(
-      before.loadTrustList(await list(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }),
+      before.loadTrustList(await trustList(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }),
     ).toMatchObject({ ok: true, authority: SCHOOL });
     const snap = before.snapshot({ now: T0 });
 
@@ -119,11 +52,11 @@ describe('a single bare root key is one source of lists, across a restore too', 
 
     // and a school list held that the root's later platform list (v5) replaced
     const back = createVerifier({ rootKeys: [platformRoot.publicKey] });
-    const s4 = await list(SCHOOL, platformRoot, 4, schoolIssuer);
+    const s4 = await trustList(SCHOOL, platformRoot, 4, schoolIssuer);
     expect(back.loadTrustList(s4, { now: T0 }).ok).toBe(true);
-    expect(back.loadTrustList(await list('platform', platformRoot, 5, platformIssuer), { now: T0 }).ok).toBe(
-      true,
-    );
+    expect(
+      back.loadTrustList(await trustList('platform', platformRoot, 5, platformIssuer), { now: T0 }).ok,
+    ).toBe(true);
     const w = createVerifier({ rootKeys: [platformRoot.publicKey] });
     expect(w.loadTrustList(s4, { now: T0 }).ok).toBe(true);
     w.restore(back.snapshot({ now: T0 }), { now: T0 });
@@ -133,15 +66,15 @@ describe('a single bare root key is one source of lists, across a restore too', 
   it('a restore keeps the list held when it is the newest the root signed', async () => {
     const before = createVerifier({ rootKeys: [platformRoot.publicKey] });
     expect(
-      before.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok,
+      before.loadTrustList(await trustList('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok,
     ).toBe(true);
-    const s4 = await list(SCHOOL, platformRoot, 4, schoolIssuer);
+    const s4 = await trustList(SCHOOL, platformRoot, 4, schoolIssuer);
     expect(before.loadTrustList(s4, { now: T0 }).ok).toBe(true);
     const v = createVerifier({ rootKeys: [platformRoot.publicKey] });
     expect(v.loadTrustList(s4, { now: T0 }).ok).toBe(true);
     v.restore(before.snapshot({ now: T0 }), { now: T0 });
     expect(v.status(T0).trustLists).toMatchObject({ [SCHOOL]: { version: 4 } });
-    const p6 = await list('platform', platformRoot, 6, platformIssuer);
+    const p6 = await trustList('platform', platformRoot, 6, platformIssuer);
     expect(v.loadTrustList(p6, { now: T0 })).toMatchObject({ ok: true, authority: 'platform' });
   });
 });
@@ -150,15 +83,15 @@ describe('lists of several authorities across a restore', () => {
   it('a list the snapshot refuses is dropped with what only it vouched for; its cached credentials go too', async () => {
     const before = createVerifier({ rootKeys: ANCHORS });
     expect(
-      before.loadTrustList(await list('platform', platformRoot, 4, platformIssuer), { now: T0 }).ok,
+      before.loadTrustList(await trustList('platform', platformRoot, 4, platformIssuer), { now: T0 }).ok,
     ).toBe(true);
     const snap = before.snapshot({ now: T0 });
 
     const v = createVerifier({ rootKeys: ANCHORS });
-    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
-      true,
-    );
-    expect(v.loadTrustList(await list(SCHOOL, schoolRoot, 2, schoolIssuer), { now: T0 }).ok).toBe(true);
+    expect(
+      v.loadTrustList(await trustList('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok,
+    ).toBe(true);
+    expect(v.loadTrustList(await trustList(SCHOOL, schoolRoot, 2, schoolIssuer), { now: T0 }).ok).toBe(true);
     expect(v.loadStatusList(await statusList(OTHER, platformIssuer), { now: T0 }).ok).toBe(true);
     expect(v.loadStatusList(await statusList(SCHOOL, schoolIssuer), { now: T0 }).ok).toBe(true);
     // the platform card's credential is now in the cache
@@ -179,13 +112,15 @@ describe('the audit of a denial after the credential was admitted, with several 
   // names the authority of the list that admitted the credential (`subject.issuerAuthority`).
   it('names the trust list that admitted a revoked card', async () => {
     const v = createVerifier({ rootKeys: ANCHORS });
-    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
-      true,
-    );
-    expect(v.loadTrustList(await list(SCHOOL, schoolRoot, 2, schoolIssuer), { now: T0 }).ok).toBe(true);
+    expect(
+      v.loadTrustList(await trustList('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok,
+    ).toBe(true);
+    expect(v.loadTrustList(await trustList(SCHOOL, schoolRoot, 2, schoolIssuer), { now: T0 }).ok).toBe(true);
     const revoked = new Array<number>(16).fill(0);
     revoked[1] = 1;
-    expect(v.loadStatusList(await statusList(OTHER, platformIssuer, revoked), { now: T0 }).ok).toBe(true);
+    expect(
+      v.loadStatusList(await statusList(OTHER, platformIssuer, { statuses: revoked }), { now: T0 }).ok,
+    ).toBe(true);
     const d = await scan(v, await platformCard());
     expect(d).toMatchObject({ accepted: false, reason: 'REVOKED', cardId: `card-${OTHER}` });
     expect(d.audit).toMatchObject({ trustListAuthority: 'platform', trustList: { version: 3 } });
@@ -195,10 +130,12 @@ describe('the audit of a denial after the credential was admitted, with several 
 describe('a snapshot a rolled-back firmware can read', () => {
   it("with a single bare root, keeps the newest trust-list mark in the earlier format's field too", async () => {
     const v = createVerifier({ rootKeys: [platformRoot.publicKey] });
-    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
+    expect(
+      v.loadTrustList(await trustList('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok,
+    ).toBe(true);
+    expect(v.loadTrustList(await trustList(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }).ok).toBe(
       true,
     );
-    expect(v.loadTrustList(await list(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }).ok).toBe(true);
     const versions = decodeVerifierState(v.snapshot({ now: T0 })).versions;
     // what a verifier of before one list per authority reads: its rollback floor
     expect(versions.trustList).toMatchObject({ version: 4 });
@@ -207,20 +144,24 @@ describe('a snapshot a rolled-back firmware can read', () => {
     const w = createVerifier({ rootKeys: [platformRoot.publicKey] });
     w.restore(v.snapshot({ now: T0 }), { now: T0 });
     expect(
-      w.loadTrustList(await list('platform', platformRoot, 4, platformIssuer), { now: T0 }),
+      w.loadTrustList(await trustList('platform', platformRoot, 4, platformIssuer), { now: T0 }),
     ).toMatchObject({
       ok: false,
       reason: 'ROLLBACK',
     });
-    expect(w.loadTrustList(await list(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }).ok).toBe(true);
-    expect(w.loadTrustList(await list(SCHOOL, platformRoot, 5, schoolIssuer), { now: T0 }).ok).toBe(true);
+    expect(w.loadTrustList(await trustList(SCHOOL, platformRoot, 4, schoolIssuer), { now: T0 }).ok).toBe(
+      true,
+    );
+    expect(w.loadTrustList(await trustList(SCHOOL, platformRoot, 5, schoolIssuer), { now: T0 }).ok).toBe(
+      true,
+    );
   });
 
   it('with root keys bound to authorities, writes no authority-unknown mark', async () => {
     const v = createVerifier({ rootKeys: ANCHORS });
-    expect(v.loadTrustList(await list('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok).toBe(
-      true,
-    );
+    expect(
+      v.loadTrustList(await trustList('platform', platformRoot, 3, platformIssuer), { now: T0 }).ok,
+    ).toBe(true);
     expect(decodeVerifierState(v.snapshot({ now: T0 })).versions.trustList).toBeUndefined();
   });
 });

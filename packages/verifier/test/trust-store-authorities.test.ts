@@ -3,112 +3,38 @@
  * a school's holds both lists at once, each with its own version, rollback protection, first-load
  * time and staleness; a list of one authority never replaces or drops another's.
  */
-import {
-  createCompactPresentation,
-  createPresentation,
-  encodeQr,
-  generateKeyPair,
-  issueCredential,
-  type PrivateKey,
-  type PublicKey,
-  type Role,
-  signRoster,
-  signStatusList,
-  signTrustList,
-} from '@campus-card/core';
+import { createCompactPresentation, encodeQr, signRoster, type TrustAnchor } from '@campus-card/core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createVerifier, type Verifier, type VerifierOptions } from '../src/index.js';
+import {
+  createVerifier,
+  createWebCryptoBackend,
+  nobleBackend,
+  type Verifier,
+  type VerifierOptions,
+} from '../src/index.js';
 import { decodeVerifierState, encodeVerifierState } from '../src/snapshot.js';
 import type { HeldVersions } from '../src/trust-store.js';
-import { seed, T0 } from './helpers/fixtures.js';
-
-const DAY = 86_400;
-const SCHOOL = '10001';
-const OTHER = '10002';
-const gate = { id: 'gate-1' };
-
-type Pair = { privateKey: PrivateKey; publicKey: PublicKey };
-const pair = (n: number): Pair => generateKeyPair('ES256', { seed: seed(n) });
-
-const platformRoot = pair(201);
-const schoolRoot = pair(202);
-const platformIssuer = pair(203);
-const schoolIssuer = pair(204);
-const phone = pair(205);
-const otherIssuer = pair(206);
-
-const ANCHORS = [
-  { key: platformRoot.publicKey, authority: 'platform' },
-  { key: schoolRoot.publicKey, authority: SCHOOL },
-];
-
-interface ListOptions {
-  iat?: number;
-  issuers?: { key: Pair; schools?: string[]; roles?: Role[] }[];
-}
-
-/** The platform's list (its issuer for any school, unless `issuers` says otherwise). */
-function platformList(version: number, o: ListOptions = {}): Promise<Uint8Array> {
-  return list('platform', platformRoot, version, o.iat ?? T0 - 3600, o.issuers ?? [{ key: platformIssuer }]);
-}
-
-/** School 10001's list (its issuer for 10001: `schools` empty). */
-function schoolList(version: number, o: ListOptions = {}): Promise<Uint8Array> {
-  return list(SCHOOL, schoolRoot, version, o.iat ?? T0 - 3600, o.issuers ?? [{ key: schoolIssuer }]);
-}
-
-function list(
-  authority: string,
-  root: Pair,
-  version: number,
-  iat: number,
-  issuers: NonNullable<ListOptions['issuers']>,
-): Promise<Uint8Array> {
-  return signTrustList(
-    {
-      version,
-      iat,
-      authority,
-      keys: issuers.map((i) => ({
-        key: i.key.publicKey,
-        roles: i.roles ?? ['student', 'teacher'],
-        nbf: T0 - 365 * DAY,
-        exp: T0 + 365 * DAY,
-        ...(i.schools === undefined ? {} : { schools: i.schools }),
-      })),
-    },
-    root.privateKey,
-  );
-}
-
-function statusList(school: string, issuer: Pair, version = 1, iat = T0 - 600): Promise<Uint8Array> {
-  return signStatusList({ school, version, iat, statuses: new Array<number>(16).fill(0) }, issuer.privateKey);
-}
-
-let nonce = 0;
-/** A fresh full-mode code of a `school` card issued by `issuer`, at T0 unless said. */
-async function code(issuer: Pair, school: string, t = T0): Promise<string> {
-  const credential = await issueCredential(
-    {
-      school,
-      cardId: `card-${school}`,
-      role: 'student',
-      iat: T0 - DAY,
-      validityDays: 30,
-      holderKey: phone.publicKey,
-      statusIndex: 1,
-    },
-    issuer.privateKey,
-  );
-  nonce++;
-  return encodeQr(
-    await createPresentation(
-      { credential, t, nonce: new Uint8Array([0, 0, nonce >> 8, nonce & 255]) },
-      phone.privateKey,
-    ),
-  );
-}
+import {
+  ANCHORS,
+  code,
+  DAY,
+  gate,
+  type ListOptions,
+  OTHER,
+  otherIssuer,
+  phone,
+  platformIssuer,
+  platformList,
+  platformRoot,
+  SCHOOL,
+  schoolIssuer,
+  schoolList,
+  schoolRoot,
+  statusList,
+  trustList,
+} from './helpers/authorities.js';
+import { T0 } from './helpers/fixtures.js';
 
 function verifier(options: Partial<VerifierOptions> = {}): Verifier {
   return createVerifier({ rootKeys: ANCHORS, ...options });
@@ -235,12 +161,14 @@ describe("a school's list speaks for its own school only, beside the platform's"
       accepted: false,
       reason: 'ISSUER_NOT_ALLOWED_FOR_SCHOOL',
     });
-    expect(v.loadStatusList(await statusList(OTHER, schoolIssuer, 2), { now: T0 })).toMatchObject({
+    expect(
+      v.loadStatusList(await statusList(OTHER, schoolIssuer, { version: 2 }), { now: T0 }),
+    ).toMatchObject({
       ok: false,
       reason: 'UNKNOWN_ISSUER',
     });
     // a list its root signs as the platform's is refused (the root anchors 10001 only)
-    const forged = await list('platform', schoolRoot, 9, T0 - 60, [{ key: schoolIssuer }]);
+    const forged = await trustList('platform', schoolRoot, 9, schoolIssuer, T0 - 60);
     expect(v.loadTrustList(forged, { now: T0 })).toMatchObject({ ok: false, reason: 'UNKNOWN_ISSUER' });
     expect(v.status(T0).trustLists).toMatchObject({ platform: { version: 3 }, [SCHOOL]: { version: 5 } });
   });
@@ -360,6 +288,131 @@ describe('staleness per authority', () => {
   });
 });
 
+describe('a card of an issuer no held list names, beside a stale list', () => {
+  const maxStaleness = { trustList: 10 * DAY, statusList: 100 * DAY, roster: 100 * DAY };
+  /** What the reader says of a card no list held admits: the newer list of a stale one may. */
+  const unknownBesideStale = (stale: string) =>
+    `${stale} is ${20 * DAY} s old (max ${10 * DAY} s), and no fresh trust list has the credential's issuer key id`;
+
+  /**
+   * The platform's list v3 fresh; school 10001's v5 signed `schoolAge` seconds before T0 (and
+   * loaded then), with the status lists of 10002 (platform) and 10001 (school).
+   */
+  async function platformAndSchool(schoolAge: number, options: Partial<VerifierOptions>) {
+    const v = verifier({ maxStaleness, ...options });
+    const at = T0 - schoolAge;
+    expect(v.loadTrustList(await schoolList(5, { iat: at }), { now: at }).ok).toBe(true);
+    expect(v.loadTrustList(await platformList(3), { now: T0 }).ok).toBe(true);
+    expect(v.loadStatusList(await statusList(OTHER, platformIssuer), { now: T0 }).ok).toBe(true);
+    expect(v.loadStatusList(await statusList(SCHOOL, schoolIssuer), { now: T0 }).ok).toBe(true);
+    return v;
+  }
+
+  describe.each([
+    ['noble (synchronous)', nobleBackend],
+    ['WebCrypto (asynchronous)', createWebCryptoBackend(globalThis.crypto.subtle)],
+  ])('with the %s backend', (_, backend) => {
+    it("the school's list stale: TRUST_LIST_STALE naming it, not UNKNOWN_ISSUER (core code kept)", async () => {
+      const v = await platformAndSchool(20 * DAY, { backend });
+      const d = await v.verify(await code(otherIssuer, OTHER), { now: T0, reader: gate });
+      expect(d).toMatchObject({
+        accepted: false,
+        reason: 'TRUST_LIST_STALE',
+        coreCode: 'ERR_UNKNOWN_ISSUER',
+        detail: unknownBesideStale(`trustList of ${SCHOOL} v5`),
+      });
+      // what a reader holding the stale school list alone says of the same card
+      const alone = createVerifier({ rootKeys: [ANCHORS[1] as TrustAnchor], maxStaleness, backend });
+      expect(
+        alone.loadTrustList(await schoolList(5, { iat: T0 - 20 * DAY }), { now: T0 - 20 * DAY }).ok,
+      ).toBe(true);
+      expect(await alone.verify(await code(otherIssuer, OTHER), { now: T0, reader: gate })).toMatchObject({
+        accepted: false,
+        reason: 'TRUST_LIST_STALE',
+      });
+      // the fresh platform list still admits its cards
+      expect(await v.verify(await code(platformIssuer, OTHER), { now: T0, reader: gate })).toMatchObject({
+        accepted: true,
+        warnings: [],
+      });
+    });
+
+    it("the platform's list stale, the school's fresh: TRUST_LIST_STALE naming the platform's", async () => {
+      const v = verifier({ maxStaleness, backend });
+      expect(v.loadTrustList(await platformList(3, { iat: T0 - 20 * DAY }), { now: T0 - 20 * DAY }).ok).toBe(
+        true,
+      );
+      expect(v.loadTrustList(await schoolList(5), { now: T0 }).ok).toBe(true);
+      expect(await v.verify(await code(otherIssuer, SCHOOL), { now: T0, reader: gate })).toMatchObject({
+        accepted: false,
+        reason: 'TRUST_LIST_STALE',
+        coreCode: 'ERR_UNKNOWN_ISSUER',
+        detail: unknownBesideStale('trustList of platform v3'),
+      });
+    });
+
+    it('both lists fresh: UNKNOWN_ISSUER', async () => {
+      const v = await platformAndSchool(3600, { backend });
+      expect(await v.verify(await code(otherIssuer, OTHER), { now: T0, reader: gate })).toMatchObject({
+        accepted: false,
+        reason: 'UNKNOWN_ISSUER',
+        coreCode: 'ERR_UNKNOWN_ISSUER',
+      });
+    });
+
+    it("the school's list within its grace: UNKNOWN_ISSUER, and its cards still admitted with the warning", async () => {
+      const v = await platformAndSchool(20 * DAY, { backend, stalenessGrace: { trustList: 30 * DAY } });
+      expect(v.status(T0).trustLists).toMatchObject({
+        platform: { state: 'fresh' },
+        [SCHOOL]: { state: 'grace' },
+      });
+      expect(await v.verify(await code(otherIssuer, OTHER), { now: T0, reader: gate })).toMatchObject({
+        accepted: false,
+        reason: 'UNKNOWN_ISSUER',
+        coreCode: 'ERR_UNKNOWN_ISSUER',
+      });
+      expect(await v.verify(await code(schoolIssuer, SCHOOL), { now: T0, reader: gate })).toMatchObject({
+        accepted: true,
+        warnings: ['TRUST_LIST_STALE'],
+        audit: { trustListAuthority: SCHOOL },
+      });
+      expect(await v.verify(await code(platformIssuer, OTHER), { now: T0, reader: gate })).toMatchObject({
+        accepted: true,
+        warnings: [],
+        audit: { trustListAuthority: 'platform' },
+      });
+    });
+  });
+
+  it('the issuer key dropped by a list loaded while the backend awaits: the same reasons', async () => {
+    /** Scans a school card and, while WebCrypto answers, loads the school's v6 without its issuer. */
+    async function droppedMidScan(platformAge: number) {
+      const v = verifier({ maxStaleness, backend: createWebCryptoBackend(globalThis.crypto.subtle) });
+      const at = T0 - platformAge;
+      expect(v.loadTrustList(await platformList(3, { iat: at }), { now: at }).ok).toBe(true);
+      expect(v.loadTrustList(await schoolList(5), { now: T0 }).ok).toBe(true);
+      expect(v.loadStatusList(await statusList(SCHOOL, schoolIssuer), { now: T0 }).ok).toBe(true);
+      const v6 = await schoolList(6, { issuers: [{ key: otherIssuer }] });
+      const pending = v.verify(await code(schoolIssuer, SCHOOL), { now: T0, reader: gate });
+      expect(v.loadTrustList(v6, { now: T0 })).toMatchObject({ ok: true, dropped: [`statusList:${SCHOOL}`] });
+      const d = await pending;
+      expect(d.audit).toMatchObject({ trustLists: { [SCHOOL]: { version: 6 } } });
+      return d;
+    }
+    expect(await droppedMidScan(20 * DAY)).toMatchObject({
+      accepted: false,
+      reason: 'TRUST_LIST_STALE',
+      coreCode: 'ERR_UNKNOWN_ISSUER',
+      detail: unknownBesideStale('trustList of platform v3'),
+    });
+    expect(await droppedMidScan(3600)).toMatchObject({
+      accepted: false,
+      reason: 'UNKNOWN_ISSUER',
+      coreCode: 'ERR_UNKNOWN_ISSUER',
+    });
+  });
+});
+
 describe('snapshots with lists of several authorities', () => {
   it('round-trips the version of each authority: a reboot reopens no rollback of either', async () => {
     const v = await bothHeld();
@@ -460,7 +513,7 @@ describe('snapshots with lists of several authorities', () => {
     // school's list): the platform list's issuer must not stay trusted through a list never replaced
     const v = createVerifier({ rootKeys: [platformRoot.publicKey] });
     expect(v.loadTrustList(await platformList(3), { now: T0 }).ok).toBe(true);
-    const moved = await list(SCHOOL, platformRoot, 4, T0 - 3600, [{ key: schoolIssuer }]);
+    const moved = await trustList(SCHOOL, platformRoot, 4, schoolIssuer);
     expect(v.loadTrustList(moved, { now: T0 })).toMatchObject({ ok: true, authority: SCHOOL });
     expect(Object.keys(v.status(T0).trustLists ?? {})).toEqual([SCHOOL]);
     expect(v.loadTrustList(await platformList(3), { now: T0 })).toMatchObject({
