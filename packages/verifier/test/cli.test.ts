@@ -203,7 +203,8 @@ describe('usage errors name what is wrong, exit 2', () => {
     ] as const) {
       const x = io();
       expect(await main([qr, '--root', 'root.jwk', option, f, '--now', String(T0)], x.io), f).toBe(2);
-      expect(x.err.join('\n')).toMatch(/^campus-card-verify: --trust-list: BAD_FORMAT/);
+      // the refused file is named (several --trust-list may be given)
+      expect(x.err.join('\n')).toMatch(new RegExp(`^campus-card-verify: --trust-list ${f}: BAD_FORMAT`));
       expect(JSON.parse(x.out[1] as string).decision).toMatchObject({ accepted: false }); // still printed
     }
     const y = io();
@@ -219,7 +220,7 @@ describe('usage errors name what is wrong, exit 2', () => {
       String(T0),
     ];
     expect(await main(args, y.io)).toBe(2);
-    expect(y.err.join('\n')).toMatch(/^campus-card-verify: --status-list: /);
+    expect(y.err.join('\n')).toMatch(/^campus-card-verify: --status-list junk: /);
   });
 
   it('names the bad argument; an unquoted QR text gets a hint', async () => {
@@ -230,9 +231,13 @@ describe('usage errors name what is wrong, exit 2', () => {
     expect(await usage([qr, '--root', '--trust-list', 'tl.bin'])).toBe(
       'campus-card-verify: --root needs a value, got the option --trust-list',
     );
-    expect(await usage([qr, '--root', 'a', '--root=b', '--trust-list', 'tl.bin'])).toBe(
-      'campus-card-verify: --root is given twice',
-    );
+    // --root, --trust-list and --status-list may be repeated; --roster and --now may not
+    expect(
+      await usage([qr, '--root', 'root.jwk', '--trust-list', 'tl.bin', '--now', '1', `--now=${T0}`]),
+    ).toBe('campus-card-verify: --now is given twice');
+    expect(
+      await usage([qr, '--root', 'root.jwk', '--trust-list', 'tl.bin', '--roster=a', '--roster', 'b']),
+    ).toBe('campus-card-verify: --roster is given twice');
     // a shell splits an unquoted QR text at its spaces
     const split = ['CC1:6BFOXN*TS0BI$ZDFRH', 'WIGCWRJ:6B', 'L6F'];
     const message = await usage(split);
