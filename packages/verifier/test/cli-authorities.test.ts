@@ -4,97 +4,26 @@
  * repeated `--trust-list` (one held per authority) and `--status-list` (one per school). A single
  * bare `--root` keeps anchoring whatever authority its lists state.
  */
-import {
-  createPresentation,
-  encodeQr,
-  exportJwk,
-  generateKeyPair,
-  issueCredential,
-  type PrivateKey,
-  type PublicKey,
-  signStatusList,
-  signTrustList,
-  toBase64Url,
-  toHex,
-} from '@campus-card/core';
+import { exportJwk, toBase64Url, toHex } from '@campus-card/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
+import {
+  code,
+  OTHER,
+  pair,
+  platformIssuer,
+  platformRoot,
+  SCHOOL,
+  schoolIssuer,
+  schoolRoot,
+  statusList,
+  trustList,
+} from './helpers/authorities.js';
 import { cliIo } from './helpers/cli-io.js';
-import { seed, T0 } from './helpers/fixtures.js';
+import { T0 } from './helpers/fixtures.js';
 
-const DAY = 86_400;
-/** The school whose own root signs its trust list. */
-const SCHOOL = '10001';
-/** A school whose cards the platform issues (its list only vouches for them). */
-const OTHER = '10002';
-
-type Pair = { privateKey: PrivateKey; publicKey: PublicKey };
-const pair = (n: number): Pair => generateKeyPair('ES256', { seed: seed(n) });
-
-const platformRoot = pair(301);
-const schoolRoot = pair(302);
-const platformIssuer = pair(303);
-const schoolIssuer = pair(304);
-const phone = pair(305);
+/** A root no `--root` names. */
 const rogueRoot = pair(306);
-
-/** A trust list of `authority` signed by `root`: `issuer` for `schools` (omitted: the authority's default). */
-function trustList(
-  authority: string,
-  root: Pair,
-  version: number,
-  issuer: Pair,
-  schools?: string[],
-): Promise<Uint8Array> {
-  return signTrustList(
-    {
-      version,
-      iat: T0 - 3600,
-      authority,
-      keys: [
-        {
-          key: issuer.publicKey,
-          roles: ['student', 'teacher'],
-          nbf: T0 - 365 * DAY,
-          exp: T0 + 365 * DAY,
-          ...(schools === undefined ? {} : { schools }),
-        },
-      ],
-    },
-    root.privateKey,
-  );
-}
-
-/** The status list of `school` signed by `issuer`; `revoked` status indexes set to 1. */
-function statusList(school: string, issuer: Pair, version = 1, revoked: number[] = []): Promise<Uint8Array> {
-  const statuses = new Array<number>(16).fill(0);
-  for (const i of revoked) statuses[i] = 1;
-  return signStatusList({ school, version, iat: T0 - 600, statuses }, issuer.privateKey);
-}
-
-let nonce = 0;
-/** A fresh full-mode code at T0 of a `school` card (status index 1) issued by `issuer`. */
-async function code(issuer: Pair, school: string): Promise<string> {
-  const credential = await issueCredential(
-    {
-      school,
-      cardId: `card-${school}`,
-      role: 'student',
-      iat: T0 - DAY,
-      validityDays: 30,
-      holderKey: phone.publicKey,
-      statusIndex: 1,
-    },
-    issuer.privateKey,
-  );
-  nonce++;
-  return encodeQr(
-    await createPresentation(
-      { credential, t: T0, nonce: new Uint8Array([0, 1, nonce >> 8, nonce & 255]) },
-      phone.privateKey,
-    ),
-  );
-}
 
 const text = (s: string) => new TextEncoder().encode(s);
 const files = new Map<string, Uint8Array>();
@@ -111,13 +40,19 @@ beforeAll(async () => {
     text(JSON.stringify({ school_id: SCHOOL, jwk: exportJwk(schoolRoot.publicKey) })),
   );
   // the platform's list vouches for the platform's issuer, for school 10002 only
-  files.set('platform-tl.bin', await trustList('platform', platformRoot, 3, platformIssuer, [OTHER]));
+  files.set(
+    'platform-tl.bin',
+    await trustList('platform', platformRoot, 3, [{ key: platformIssuer, schools: [OTHER] }]),
+  );
   // school 10001's list, signed by its own root: its issuer, for 10001 (schools empty)
   files.set('school-tl.hex', text(toHex(await trustList(SCHOOL, schoolRoot, 5, schoolIssuer))));
   // a list stating 10001 signed by a root nobody configured
   files.set('rogue-tl.bin', await trustList(SCHOOL, rogueRoot, 9, schoolIssuer));
   // a list stating "platform" signed by the school's root
-  files.set('forged-tl.bin', await trustList('platform', schoolRoot, 7, schoolIssuer, [SCHOOL]));
+  files.set(
+    'forged-tl.bin',
+    await trustList('platform', schoolRoot, 7, [{ key: schoolIssuer, schools: [SCHOOL] }]),
+  );
   files.set('school-sl.bin', await statusList(SCHOOL, schoolIssuer));
   // a gate client's stored copy
   files.set(
@@ -130,8 +65,14 @@ beforeAll(async () => {
       }),
     ),
   );
-  files.set('other-sl-revoked.bin', await statusList(OTHER, platformIssuer, 2, [1]));
-  files.set('school-sl-v2.bin', await statusList(SCHOOL, schoolIssuer, 2));
+  files.set(
+    'other-sl-revoked.bin',
+    await statusList(OTHER, platformIssuer, {
+      version: 2,
+      statuses: [0, 1, ...new Array<number>(14).fill(0)],
+    }),
+  );
+  files.set('school-sl-v2.bin', await statusList(SCHOOL, schoolIssuer, { version: 2 }));
   platformCard = await code(platformIssuer, OTHER);
   schoolCard = await code(schoolIssuer, SCHOOL);
 });
