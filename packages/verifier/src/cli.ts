@@ -71,14 +71,17 @@ const USAGE = `usage: campus-card-verify <qr-text> [--root [<authority>=]<jwk-fi
                  spaces, and "$" that a shell expands inside double quotes)
   --root         a root public key (the platform's or a school's): a JWK file, or the platform's
                  { "school_id", "jwk" } answer (from the mock: GET /v1/schools/{id}/root-key,
-                 signed, or root_public_jwk at its start). Repeatable. One root may be given
-                 bare: it anchors whatever authority its trust lists state. Bind a root to the
-                 authority whose trust lists it signs with --root platform=<file> or
-                 --root <school_id>=<file>; with several roots each must be bound (a root-key
+                 signed, or the root_public_jwk object it prints at start: a school's root).
+                 Repeatable. One root may be given bare: it anchors whatever authority its trust
+                 lists state. Bind a root to the authority whose trust lists it signs with
+                 --root platform=<file> or --root <school_id>=<file> (the mock's root:
+                 --root sch-demo=<file>); with several roots each must be bound (a root-key
                  answer given bare is bound to its school_id). A file whose name has "=": ./name
   --trust-list   a signed trust list, repeatable (one per authority: the platform's, a school's),
-                 loaded in the order given (needed with --root: both or neither)
-  --status-list  the signed status list of a school, repeatable (one per school)
+                 loaded in the order given (needed with --root: both or neither); from the mock:
+                 GET /v1/schools/{id}/trust-list, signed, the school's own list (no platform list)
+  --status-list  the signed status list of a school, repeatable (one per school); a code is
+                 accepted only with its school's (NO_STATUS_LIST otherwise)
   --roster       the signed roster (compact codes, physical cards)
   --now          the time to verify at, unix seconds below 10^11 (default: this machine's clock)
 
