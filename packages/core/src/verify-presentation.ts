@@ -840,7 +840,14 @@ export function checkStatus(lists: readonly StatusList[] | undefined, school: st
   const status = getStatus(list, index);
   if (status === undefined)
     fail('ERR_STATUS_INDEX_OUT_OF_RANGE', `status index ${index} outside the list`, '6.1');
-  if (status !== 0) fail('ERR_REVOKED', `card status is ${status}`, '6.1');
+  if (status !== 0) fail('ERR_REVOKED', `card status is ${status} (${statusName(status)})`, '6.1');
+}
+
+/** A non-zero card status as the spec names it (§6.1): every one of them denies. */
+function statusName(status: number): string {
+  if (status === 1) return 'revoked';
+  if (status === 2) return 'suspended: reported lost';
+  return 'reserved: denied';
 }
 
 /** The keys of every entry, of every list, that may sign `use` material of `school` at `iat` with this kid. */
