@@ -232,7 +232,9 @@ describe('a single bare --root, as before', () => {
     const bound = await run([schoolCard, '--root', `${SCHOOL}=school.jwk`, '--trust-list', 'forged-tl.bin']);
     expect(bound.exit).toBe(2);
     expect(bound.err).toEqual([
-      'campus-card-verify: --trust-list forged-tl.bin: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "platform")',
+      'campus-card-verify: --trust-list forged-tl.bin: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "platform"): ' +
+        `the list states authority "platform" and is signed by --root ${SCHOOL}=school.jwk: ` +
+        'if school.jwk is the root key of "platform", give --root platform=school.jwk',
     ]);
   });
 
@@ -264,7 +266,7 @@ describe('refusals: exit 2, naming what is wrong', () => {
       'platform-tl.bin',
     ]);
     expect(r.exit).toBe(2);
-    expect(r.out).toHaveLength(1); // the dump only: no decision
+    expect(r.out).toEqual([]); // a usage error prints no dump
     expect(r.err[0]).toBe(
       'campus-card-verify: --root platform.jwk is a bare key among 2 roots: with several roots, bind each to the ' +
         'authority whose trust lists it signs, --root platform=<file> or --root <school_id>=<file> ' +
@@ -322,8 +324,11 @@ describe('refusals: exit 2, naming what is wrong', () => {
     ]);
     expect(r.printed.decision).toMatchObject({ accepted: false }); // still printed
     expect(r.err).toEqual([
-      'campus-card-verify: --trust-list rogue-tl.bin: UNKNOWN_ISSUER (trust list: signed by an unknown root key)',
-      'campus-card-verify: --trust-list forged-tl.bin: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "platform")',
+      'campus-card-verify: --trust-list rogue-tl.bin: UNKNOWN_ISSUER (trust list: signed by an unknown root key): ' +
+        `the list states authority "${SCHOOL}" and is signed by a root key that no --root gives (kid ${toHex(rogueRoot.publicKey.kid)})`,
+      'campus-card-verify: --trust-list forged-tl.bin: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "platform"): ' +
+        `the list states authority "platform" and is signed by --root ${SCHOOL}=school.jwk: ` +
+        'if school.jwk is the root key of "platform", give --root platform=school.jwk',
     ]);
     // the roots swapped: each list is refused
     const swapped = await run([
@@ -339,8 +344,12 @@ describe('refusals: exit 2, naming what is wrong', () => {
     ]);
     expect(swapped.exit).toBe(2);
     expect(swapped.err).toEqual([
-      'campus-card-verify: --trust-list platform-tl.bin: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "platform")',
-      'campus-card-verify: --trust-list school-tl.hex: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "10001")',
+      'campus-card-verify: --trust-list platform-tl.bin: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "platform"): ' +
+        `the list states authority "platform" and is signed by --root ${SCHOOL}=platform.jwk: ` +
+        `if platform.jwk is the root key of "platform", give --root platform=platform.jwk`,
+      'campus-card-verify: --trust-list school-tl.hex: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "10001"): ' +
+        `the list states authority "${SCHOOL}" and is signed by --root platform=school.jwk: ` +
+        `if school.jwk is the root key of "${SCHOOL}", give --root ${SCHOOL}=school.jwk`,
     ]);
   });
 
@@ -369,5 +378,76 @@ describe('refusals: exit 2, naming what is wrong', () => {
       await main([schoolCard, '--root', 'platform=nope.jwk', '--trust-list', 'platform-tl.bin'], x.io),
     ).toBe(2);
     expect(x.err).toEqual(['campus-card-verify: --root platform=nope.jwk: no file nope.jwk']);
+  });
+});
+
+describe('a refused trust list: what it needs, and what it leaves unloaded', () => {
+  it("names the fix for a root bound to another authority than its list's (the mock's root as platform=)", async () => {
+    // the mock's school list states its school id and is signed by that school's root
+    files.set('demo-tl.bin', await trustList('sch-demo', schoolRoot, 1, schoolIssuer));
+    files.set('root.jwk', files.get('school.jwk')!);
+    const r = await run([schoolCard, '--root', 'platform=root.jwk', '--trust-list', 'demo-tl.bin']);
+    expect(r.exit).toBe(2);
+    expect(r.err).toEqual([
+      'campus-card-verify: --trust-list demo-tl.bin: UNKNOWN_ISSUER (trust list: its root key does not anchor the authority "sch-demo"): ' +
+        'the list states authority "sch-demo" and is signed by --root platform=root.jwk: ' +
+        'if root.jwk is the root key of "sch-demo", give --root sch-demo=root.jwk',
+    ]);
+    // the fix named works
+    const fixed = await run([schoolCard, '--root', 'sch-demo=root.jwk', '--trust-list', 'demo-tl.bin']);
+    expect(fixed.printed.loads).toMatchObject([{ ok: true, authority: 'sch-demo' }]);
+  });
+
+  it('names the kid of a root no --root gives, bare or bound', async () => {
+    const kid = toHex(rogueRoot.publicKey.kid);
+    for (const root of ['school.jwk', `${SCHOOL}=school.jwk`]) {
+      const r = await run([schoolCard, '--root', root, '--trust-list', 'rogue-tl.bin']);
+      expect(r.exit, root).toBe(2);
+      expect(r.err, root).toEqual([
+        'campus-card-verify: --trust-list rogue-tl.bin: UNKNOWN_ISSUER (trust list: signed by an unknown root key): ' +
+          `the list states authority "${SCHOOL}" and is signed by a root key that no --root gives (kid ${kid})`,
+      ]);
+    }
+  });
+
+  it('a status list or roster refused NO_TRUST_LIST says the trust lists given were refused', async () => {
+    files.set('junk-roster.bin', Uint8Array.of(0)); // not even checked: no trust list is held
+    const one = await run([
+      schoolCard,
+      '--root',
+      'platform=school.jwk',
+      '--trust-list',
+      'school-tl.hex',
+      '--status-list',
+      'school-sl.bin',
+    ]);
+    expect(one.exit).toBe(2);
+    expect(one.printed.loads).toMatchObject([{ ok: false }, { ok: false, reason: 'NO_TRUST_LIST' }]);
+    expect(one.err[1]).toBe(
+      'campus-card-verify: --status-list school-sl.bin: NO_TRUST_LIST (no trust list was loaded to check it: ' +
+        'the --trust-list given was refused, see above)',
+    );
+    const two = await run([
+      schoolCard,
+      '--root',
+      'platform=school.jwk',
+      '--root',
+      `${SCHOOL}=platform.jwk`,
+      '--trust-list',
+      'school-tl.hex',
+      '--trust-list',
+      'platform-tl.bin',
+      '--status-list',
+      'school-sl.bin',
+      '--roster',
+      'junk-roster.bin',
+    ]);
+    expect(two.err.slice(2)).toEqual([
+      'campus-card-verify: --status-list school-sl.bin: NO_TRUST_LIST (no trust list was loaded to check it: ' +
+        'the 2 --trust-list given were refused, see above)',
+      'campus-card-verify: --roster junk-roster.bin: NO_TRUST_LIST (no trust list was loaded to check it: ' +
+        'the 2 --trust-list given were refused, see above)',
+    ]);
+    expect(two.err.join('\n')).not.toContain('load a trust list first');
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createPresentation,
+  decodeQr,
   encodeQr,
   exportJwk,
   issueCredential,
@@ -334,6 +335,185 @@ describe('trust material files', () => {
     const y = io();
     expect(await main([qr, '--root', 'tl.bin', '--trust-list', 'tl.bin'], y.io)).toBe(2);
     expect(y.err[0]).toMatch(/^campus-card-verify: --root tl\.bin: /);
+  });
+});
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+describe('a file given to the wrong option', () => {
+  const TL = 'this is a trust list (authority "platform")';
+  const QR_ARG = "as the first argument, in single quotes: campus-card-verify 'CC1:…'";
+  let qr: string;
+  beforeAll(async () => {
+    qr = await campus.code('2024010001', T0);
+    files.set('sl.bin', await campus.statusList(1, T0 - 60));
+    files.set('roster.bin', await campus.roster(1, T0 - 60));
+    files.set('qr.txt', text(`${qr}\n`));
+    files.set('presentation.bin', decodeQr(qr));
+    files.set('credential.hex', text(toHex(campus.cards.get('2024010001')!.credential)));
+  });
+
+  it('is refused before the dump, naming what it is and the option that takes it, exit 2', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['--trust-list', 'sl.bin'],
+        '--trust-list sl.bin: this is a status list (school 10001), not a trust list: give it as --status-list',
+      ],
+      [
+        ['--trust-list', 'tl.bin', '--status-list', 'tl.bin'],
+        `--status-list tl.bin: ${TL}, not a status list: give it as --trust-list`,
+      ],
+      [
+        ['--trust-list', 'roster.bin'],
+        '--trust-list roster.bin: this is a roster (school 10001), not a trust list: give it as --roster',
+      ],
+      [
+        ['--trust-list', 'tl.bin', '--status-list', 'roster.bin'],
+        '--status-list roster.bin: this is a roster (school 10001), not a status list: give it as --roster',
+      ],
+      [
+        ['--trust-list', 'tl.bin', '--roster', 'sl.hex'],
+        '--roster sl.hex: this is a status list (school 10001), not a roster: give it as --status-list',
+      ],
+      [
+        ['--trust-list', 'root.jwk'],
+        '--trust-list root.jwk: this is a JWK, not a trust list: give it as --root',
+      ],
+      [
+        ['--trust-list', 'qr.txt'],
+        `--trust-list qr.txt: this is a QR text, not a trust list: give it ${QR_ARG}`,
+      ],
+      [
+        ['--trust-list', 'tl.bin', '--status-list', 'presentation.bin'],
+        '--status-list presentation.bin: this is a presentation (the bytes a QR code carries), not a status list: ' +
+          `give its QR text ${QR_ARG}`,
+      ],
+      [
+        ['--trust-list', 'credential.hex'],
+        '--trust-list credential.hex: this is a credential (card 2024010001 of school 10001), not a trust list: ' +
+          `a reader gets it inside a presentation: give the QR text of one ${QR_ARG}`,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const x = io();
+      expect(await main([qr, '--root', 'root.jwk', ...args], x.io), args.join(' ')).toBe(2);
+      expect(x.out, args.join(' ')).toEqual([]);
+      expect(x.err, args.join(' ')).toEqual([`campus-card-verify: ${message}`]);
+    }
+    // every file given to the wrong option is named
+    const x = io();
+    const args = ['--trust-list', 'sl.bin', '--trust-list', 'tl.bin', '--status-list', 'tl.bin'];
+    expect(await main([qr, '--root', 'root.jwk', ...args], x.io)).toBe(2);
+    expect(x.err).toEqual([
+      'campus-card-verify: --trust-list sl.bin: this is a status list (school 10001), not a trust list: give it as --status-list',
+      `campus-card-verify: --status-list tl.bin: ${TL}, not a status list: give it as --trust-list`,
+    ]);
+  });
+
+  it('given as --root, other material is named too', async () => {
+    const x = io();
+    expect(await main([qr, '--root', 'sl.hex', '--trust-list', 'tl.bin'], x.io)).toBe(2);
+    expect(x.out).toEqual([]);
+    expect(x.err).toEqual([
+      'campus-card-verify: --root sl.hex: this is a status list (school 10001), ' +
+        'not a JWK nor a root-key answer ({ "school_id", "jwk" }): give it as --status-list',
+    ]);
+  });
+
+  it("--root with the mock's startup output says to save its root_public_jwk alone", async () => {
+    const jwk = exportJwk(campus.root.publicKey);
+    // what the mock prints at start: a JSON object with the root among the demo's credentials
+    const startup = {
+      school_id: 'sch-demo',
+      root_public_jwk: jwk,
+      operator: { id: 'op-demo', privateJwk: { kty: 'EC', crv: 'P-256', x: '…', y: '…', d: '…' } },
+      devices: [],
+      merchants: [],
+    };
+    files.set('demo.json', text(JSON.stringify(startup, null, 2)));
+    files.set(
+      'demo.log',
+      text(
+        'campus-card mock platform listening on http://127.0.0.1:4010\n\nDemo credentials (…):\n' +
+          `${JSON.stringify(startup, null, 2)}\n`,
+      ),
+    );
+    for (const f of ['demo.json', 'demo.log']) {
+      const x = io();
+      expect(await main([qr, '--root', f, '--trust-list', 'tl.bin'], x.io), f).toBe(2);
+      expect(x.out, f).toEqual([]);
+      expect(x.err, f).toEqual([
+        `campus-card-verify: --root ${f}: this looks like the mock's startup output, not a JWK nor a root-key answer ` +
+          '({ "school_id", "jwk" }): save its root_public_jwk object alone in a file, and give that file as --root',
+      ]);
+    }
+    // another JSON object without "kty" or "jwk"
+    files.set('other.json', text('{ "keys": [] }'));
+    const y = io();
+    expect(await main([qr, '--root', 'other.json', '--trust-list', 'tl.bin'], y.io)).toBe(2);
+    expect(y.err).toEqual([
+      'campus-card-verify: --root other.json: this is not a JWK (it has no "kty") nor a root-key answer (it has no "jwk")',
+    ]);
+    // its root_public_jwk object alone is the root
+    files.set('demo-root.jwk', text(JSON.stringify(startup.root_public_jwk)));
+    const z = io();
+    const args = ['--root', 'demo-root.jwk', '--trust-list', 'tl.bin', '--status-list', 'sl.hex'];
+    expect(await main([qr, ...args, '--now', String(T0)], z.io), z.err.join('\n')).toBe(0);
+  });
+});
+
+describe('a QR text a shell mangled', () => {
+  it("the dump's error keeps its shape and a hint says to single-quote the code", async () => {
+    const qr = await campus.code('2024010001', T0, { nonce: Uint8Array.of(1, 2, 3, 4) });
+    // what bash makes of "CC1:…$AB…": each $NAME (or $digit) is an empty variable
+    const mangled = qr.replace(/\$(?:[0-9]|[A-Za-z_][A-Za-z0-9_]*)/g, '');
+    expect(mangled).not.toBe(qr);
+    const x = io();
+    expect(await main([mangled], x.io)).toBe(1);
+    const dump = JSON.parse(x.out.join('\n')).qr;
+    expect(dump.error).toEqual({ code: 'ERR_QR_BASE45', message: expect.any(String) });
+    expect(dump.hint).toMatch(/double quotes/);
+    expect(dump.hint).toContain("single quotes, campus-card-verify 'CC1:…'");
+    expect(dumpQr('CC1:not base45!')).toMatchObject({ error: { code: 'ERR_QR_BASE45' }, hint: dump.hint });
+    // a text that is no QR code of this format, or one that decodes, gets no hint
+    expect(dumpQr('XX1:abc')).not.toHaveProperty('hint');
+    expect(dumpQr(qr)).not.toHaveProperty('hint');
+    expect(dumpQr(qr)).not.toHaveProperty('error');
+  });
+});
+
+describe('usage errors and unreadable files print no dump', () => {
+  it('roots are read and bound before the dump', async () => {
+    files.set('two/root.jwk', files.get('root.jwk')!);
+    const qr = await campus.code('2024010001', T0);
+    const x = io();
+    const args = [qr, '--root', 'root.jwk', '--root', 'sch-two=two/root.jwk', '--trust-list', 'tl.bin'];
+    expect(await main(args, x.io)).toBe(2);
+    expect(x.out).toEqual([]);
+    expect(x.err[0]).toContain('--root root.jwk is a bare key among 2 roots');
+    expect(x.err[1]).toMatch(/^usage: campus-card-verify/);
+  });
+
+  it('a material file that cannot be read is named before the dump', async () => {
+    const qr = await campus.code('2024010001', T0);
+    files.set('tl.odd', text('abc'));
+    for (const [args, message] of [
+      [['--root', 'nope.jwk', '--trust-list', 'tl.bin'], '--root nope.jwk: no file nope.jwk'],
+      [['--root', 'root.jwk', '--trust-list', 'nope.bin'], '--trust-list nope.bin: no file nope.bin'],
+      [
+        ['--root', 'root.jwk', '--trust-list', 'tl.bin', '--roster', 'nope.bin'],
+        '--roster nope.bin: no file nope.bin',
+      ],
+      [
+        ['--root', 'root.jwk', '--trust-list', 'tl.odd'],
+        '--trust-list tl.odd is hex text with an odd number of digits (3)',
+      ],
+    ] as const) {
+      const x = io();
+      expect(await main([qr, ...args], x.io), message).toBe(2);
+      expect(x.out, message).toEqual([]);
+      expect(x.err, message).toEqual([`campus-card-verify: ${message}`]);
+    }
   });
 });
 
