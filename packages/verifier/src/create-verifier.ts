@@ -414,6 +414,12 @@ const NO_AUTHORITIES: readonly string[] = Object.freeze([]);
 /** Rank of a staleness state, freshest first. */
 const RANK = { fresh: 0, grace: 1, stale: 2 } as const;
 
+/**
+ * The most trust lists whose ranks one number encodes exactly, in base 3 (3^33 < 2^53): with more,
+ * the order is built again on each scan where some list is not fresh.
+ */
+const MAX_RANKED_LISTS = 33;
+
 const STALE: Readonly<Record<Material, StaleWarning>> = {
   trustList: 'TRUST_LIST_STALE',
   statusList: 'STATUS_LIST_STALE',
@@ -668,13 +674,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /**
+   * The last order {@link orderedLists} built, while some list was not fresh: the trust lists of
+   * `material` sorted for the ranks that `ranks` encodes (each list's, in held order, as the digits
+   * of a base-3 number). A scan with the same material at the same ranks (every scan between two
+   * of a list's age boundaries) takes it as it is; another material or another rank builds a new one.
+   */
+  let listOrder:
+    | { readonly material: HeldMaterial; readonly ranks: number; readonly lists: readonly TrustList[] }
+    | undefined;
+
+  /**
    * The trust lists of `m` in the order core tries their entries for a scan at `now`: the fresh
    * ones first, then those in their grace period, then the stale ones, each group platform first
    * then schools by id. So a card that a fresh list admits is admitted by a fresh list (a stale
    * platform list does not fail a card a fresh school list vouches for), and one that only a stale
    * list admits is denied `TRUST_LIST_STALE` (see {@link checkVouched}), as is one that no list
    * admits while one is stale (see {@link staleOverUnknownIssuer}). While every list is fresh,
-   * the held array itself (no allocation).
+   * the held array itself (no allocation); otherwise the array built for the same material at the
+   * same ranks, while it is so ({@link listOrder}): one sort for each material and change of rank.
    *
    * @throws {@link Denial} `NO_TRUST_LIST` when none is held; `TRUST_LIST_STALE` when every one is
    *   stale (nothing could vouch for a card: the check that comes before decoding).
@@ -684,10 +701,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (held.length === 0) throw new Denial('NO_TRUST_LIST', 'no trust list loaded');
     let worst = 0;
     let best = 2;
+    // the rank of each list, in held order, as the digits of one base-3 number
+    let ranks = 0;
     for (let i = 0; i < held.length; i++) {
       const r = RANK[staleness('trustList', (held[i] as Held<TrustList>).stamp, now)];
       if (r > worst) worst = r;
       if (r < best) best = r;
+      ranks = ranks * 3 + r;
     }
     if (worst === 0) return m.trustListArray;
     if (best === 2) {
@@ -697,10 +717,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
       );
       throw new Denial('TRUST_LIST_STALE', `${ages.join(', ')} (max ${maxStale.trustList} s)`);
     }
-    return held
-      .map((h) => ({ r: RANK[staleness('trustList', h.stamp, now)], v: h.value }))
-      .sort((a, b) => a.r - b.r)
-      .map((x) => x.v);
+    // (NaN, too many lists for an exact number, equals no key: the order is built again)
+    if (held.length > MAX_RANKED_LISTS) ranks = Number.NaN;
+    const cached = listOrder;
+    if (cached !== undefined && cached.material === m && cached.ranks === ranks) return cached.lists;
+    const lists = Object.freeze(
+      held
+        .map((h) => ({ r: RANK[staleness('trustList', h.stamp, now)], v: h.value }))
+        .sort((a, b) => a.r - b.r)
+        .map((x) => x.v),
+    );
+    listOrder = { material: m, ranks, lists };
+    return lists;
   }
 
   /**
