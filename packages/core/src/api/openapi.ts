@@ -213,7 +213,7 @@ const PUSH_HEADERS: readonly { name: string; description: string; example: strin
   {
     name: 'push-id',
     description:
-      'The push id, equal to the body `id`. The same on every retry and on a duplicate delivery: deduplicate on it. Covered by the signature.',
+      "The push id, equal to the body `id`: one delivery of an event to one subscription. The same on every retry and on a duplicate delivery: deduplicate on it. An event pushed to two subscriptions (two of yours with the same URL, say) comes under two ids: dedupe on the event's own ids too (`order_id`, `event_id`). Covered by the signature.",
     example: 'evt_4Xk2p9QmZr7T',
   },
   {
@@ -249,7 +249,7 @@ function retryText(): string {
 
 const PUSH_SIGNATURE_DESCRIPTION = `An RFC 9421 HTTP Message Signature by the platform's Ed25519 key (\`alg="ed25519"\`), label \`sig1\`, covering (${PUSH_COVERED.map((c) => `"${c}"`).join(' ')}) with the parameters created, keyid, alg and nonce; \`@authority\` is the subscribed URL's host and port, so a push is good for its own receiver only. Verify it, with your own authority, with the public key whose \`kid\` equals \`keyid\`, from \`GET /v1/platform/keys\` (\`webhook_signing\`); accept \`created\` within ±${WEBHOOK_TOLERANCE_S} s; check \`content-digest\` (RFC 9530, sha-256) against the raw body. \`verifyPush\` of \`@campus-card/core/http\` does all of this.`;
 
-const PUSH_DESCRIPTION = `A \`POST\` of the JSON event to the subscribed URL, sent to the subscriptions of the person concerned, of their parents and class teachers, and (payments) of the merchant. Signed like requests: ${PUSH_SIGNATURE_DESCRIPTION} Answer 2xx to accept; anything else is retried ${retryText()}. Each attempt is signed afresh (new \`created\` and \`nonce\`) with the same \`push-id\`; a push may arrive more than once, or out of order.`;
+const PUSH_DESCRIPTION = `A \`POST\` of the JSON event to the subscribed URL, sent to the subscriptions of the person concerned, of their parents and class teachers, and of the merchant (its payments, and the top-ups it made). Signed like requests, with ${PUSH_SIGNATURE_DESCRIPTION.charAt(0).toLowerCase()}${PUSH_SIGNATURE_DESCRIPTION.slice(1)} Answer 2xx to accept; anything else is retried ${retryText()}. Each attempt is signed afresh (new \`created\` and \`nonce\`) with the same \`push-id\`; a push may arrive more than once, or out of order.`;
 
 // ---- tags ------------------------------------------------------------------------------------
 
