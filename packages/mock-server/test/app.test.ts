@@ -1,3 +1,4 @@
+import { WEBHOOK_EVENT_TYPES } from '@campus-card/core/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MockPlatform } from '../src/index.js';
 import { demoPlatform, deviceSigner, json, operator, qrOf, signed, whenDelayed } from './helpers.js';
@@ -212,6 +213,22 @@ describe('bad input', () => {
       expect(json(r).request_id).toBeTypeOf('string');
     }
     expect(count(p)).toBe(5);
+  });
+
+  it('a value outside an enum names its path and the allowed values', async () => {
+    p = await demoPlatform();
+    const r = await p.app.inject(
+      signed(p, operator(p), 'POST', '/v1/webhook-subscriptions', {
+        url: 'http://127.0.0.1:9/hook',
+        event_types: ['payment.*'],
+        recipient_person_id: 's-001',
+      }),
+    );
+    const allowed = WEBHOOK_EVENT_TYPES.map((t) => `"${t}"`).join(', ');
+    expect([r.statusCode, json(r).code]).toEqual([400, 'ERR_VALIDATION']);
+    expect(json(r).detail).toBe(`invalid body: /event_types/0 must be one of ${allowed}`);
+    expect(json(r).detail).toContain('must be one of "payment.succeeded", "payment.failed", ');
+    expect(json(r).errors).toEqual([{ path: 'body/event_types/0', message: `must be one of ${allowed}` }]);
   });
 
   it('unknown routes are 404 problem+json', async () => {

@@ -392,8 +392,28 @@ function timestampCheck(schema: TSchema): TimestampCheck | undefined {
 }
 
 /**
+ * The message for a value that fits no branch of an enum-like union (every branch a literal or
+ * `null`), naming the allowed values: `must be one of "in", "out", null`. `undefined` for any
+ * other union, whose issue stays TypeBox's.
+ */
+function choicesMessage(schema: TSchema): string | undefined {
+  const branches = (schema as SchemaView).anyOf;
+  if (branches === undefined || branches.length === 0) return undefined;
+  const choices: string[] = [];
+  for (const b of branches) {
+    const v = (b as { const?: unknown }).const;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+      choices.push(JSON.stringify(v));
+    else if ((b as SchemaView).type === 'null') choices.push('null');
+    else return undefined;
+  }
+  return `must be one of ${choices.join(', ')}`;
+}
+
+/**
  * Compiles a schema into a validator function. Unknown fields fail when the schema says
- * `additionalProperties: false`; nothing is removed silently.
+ * `additionalProperties: false`; nothing is removed silently. A value that fits no branch of a
+ * union of literals (an enum) is reported with the allowed values: `must be one of "in", "out"`.
  *
  * String lengths are counted in Unicode code points, as JSON Schema says (TypeBox alone counts
  * UTF-16 code units, so `'𠀀'.repeat(100)` would fail `maxLength: 128`). A value TypeBox accepts is
@@ -439,8 +459,12 @@ export function compileValidator(
           continue;
         if (e.type === ValueErrorType.StringMinLength && codePointLength(e.value) >= min) continue;
       }
-      if (e.type === ValueErrorType.Union && ctx.unions.get(e.schema)?.(e.value) === true) continue;
-      issues.push({ path: e.path === '' ? '/' : e.path, message: e.message });
+      let message = e.message;
+      if (e.type === ValueErrorType.Union) {
+        if (ctx.unions.get(e.schema)?.(e.value) === true) continue;
+        message = choicesMessage(e.schema) ?? message;
+      }
+      issues.push({ path: e.path === '' ? '/' : e.path, message });
       if (issues.length >= 10) return issues;
     }
     if (lengths !== undefined) {

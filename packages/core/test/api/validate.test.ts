@@ -7,11 +7,13 @@ import { describe, expect, it } from 'vitest';
 import {
   CreatePaymentBody,
   CreatePersonBody,
+  CreateSubscriptionBody,
   compileValidator,
   EventBatchBody,
   isValidTimestamp,
   ListEventsQuery,
   Timestamp,
+  WEBHOOK_EVENT_TYPES,
 } from '../../src/api.js';
 
 describe('isValidTimestamp', () => {
@@ -89,6 +91,35 @@ describe('compileValidator', () => {
     const query = compileValidator(ListEventsQuery, { coerce: true });
     expect(query({ from: '2026-02-29T00:00:00Z' }).ok).toBe(false);
     expect(query({ from: '2028-02-29T00:00:00Z' }).ok).toBe(true);
+  });
+
+  it('names the allowed values of a union of literals, with the path (enum-like unions)', () => {
+    const sub = compileValidator(CreateSubscriptionBody);
+    const allowed = WEBHOOK_EVENT_TYPES.map((t) => JSON.stringify(t)).join(', ');
+    expect(sub({ url: 'https://vendor.example/hooks', event_types: ['payment.*'] })).toEqual({
+      ok: false,
+      issues: [{ path: '/event_types/0', message: `must be one of ${allowed}` }],
+    });
+    expect(allowed.startsWith('"payment.succeeded", "payment.failed", ')).toBe(true);
+    const check = compileValidator(
+      Type.Object({
+        direction: Type.Union([Type.Literal('in'), Type.Literal('out'), Type.Null()]),
+        level: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)])),
+        either: Type.Optional(Type.Union([Type.Literal('a'), Type.Object({ a: Type.String() })])),
+      }),
+    );
+    expect(check({ direction: 'up', level: 3 })).toEqual({
+      ok: false,
+      issues: [
+        { path: '/direction', message: 'must be one of "in", "out", null' },
+        { path: '/level', message: 'must be one of 1, 2' },
+      ],
+    });
+    // a union with a branch that is no literal keeps TypeBox's issue
+    expect(check({ direction: 'in', either: 'b' })).toEqual({
+      ok: false,
+      issues: [{ path: '/either', message: 'Expected union value' }],
+    });
   });
 
   it('coerces query texts strictly: no truncated numbers, no dropped __proto__', () => {
