@@ -9,7 +9,9 @@ import type { SigningKey } from './keys.js';
 import type { HeaderInput, HttpRequestLike } from './message.js';
 import { getHeader, headersToRecord } from './message.js';
 import { type SignatureHeaders, signRequest } from './sign-request.js';
+import { buildSignatureBase } from './signature-base.js';
 import {
+  type VerifyFailure,
   type VerifyRequestOptions,
   type VerifyResult,
   type VerifySuccess,
@@ -168,6 +170,23 @@ function atAuthority(request: HttpRequestLike & { readonly body: Uint8Array }, a
   return { method: request.method, url, headers, body: request.body, scheme };
 }
 
+/** The value of the derived component `name` of `request`, as the signature base reads it. */
+function derived(request: HttpRequestLike, name: string): string | undefined {
+  const r = buildSignatureBase(request, { items: [{ value: name, params: [] }], params: [] });
+  return r.ok ? r.base.slice(`"${name}": `.length, r.base.indexOf('\n')) : undefined;
+}
+
+/**
+ * `failure` with the `@authority` and `@path` that were checked added to its message (they come
+ * from the request, never from a key), so that a receiver whose `Host` a proxy rewrote sees why.
+ */
+function withChecked(failure: VerifyFailure, request: HttpRequestLike): VerifyFailure {
+  const authority = derived(request, '@authority');
+  const path = derived(request, '@path');
+  if (authority === undefined || path === undefined) return failure;
+  return { ...failure, message: `${failure.message} (checked @authority ${authority}, @path ${path})` };
+}
+
 /** A verified push. */
 export interface VerifyPushSuccess extends VerifySuccess {
   /** The verified `Push-Id`. */
@@ -184,6 +203,9 @@ export type VerifyPushResult = VerifyPushSuccess | Exclude<VerifyResult, VerifyS
  * `Host`, or an absolute-form target's), or `options.authority`: a push signed for another
  * receiver's URL is `ERR_SIG_INVALID`, and one without a `Host` (and no `authority` option) cannot
  * be verified. Only `options.authority` stops a replay whose sender sets the authority itself.
+ * An `ERR_SIG_INVALID` message names the `@authority` and `@path` that were checked, e.g.
+ * `signature does not verify (checked @authority 127.0.0.1:8793, @path /hooks/x)`: behind a proxy
+ * that rewrites `Host`, the authority shows it (then give `options.authority`).
  *
  * @param request - method, URL (absolute or origin-form + `Host`), headers and the **raw** body bytes.
  * @param options - the platform key lookup, clock and policy.
@@ -214,7 +236,7 @@ export async function verifyPush(
     if (h2 !== undefined && AUTHORITY.test(h2)) seen = atAuthority(request, h2) ?? request;
   }
   const result = await verifyRequest(seen, { ...rest, requiredComponents: PUSH_COVERED_COMPONENTS });
-  if (!result.ok) return result;
+  if (!result.ok) return result.code === 'ERR_SIG_INVALID' ? withChecked(result, seen) : result;
   const pushId = getHeader(request.headers, PUSH_ID_HEADER) ?? '';
   return { ...result, pushId };
 }

@@ -14,8 +14,13 @@ import { concatBytes } from '../lib/bytes.js';
 
 /** Options of the push verification helpers. Give `platformKeys` or `keyLookup`. */
 export interface PushReceiverOptions {
-  /** The platform's public keys by key id (JWK or imported). */
-  readonly platformKeys?: Readonly<Record<string, Jwk | VerifyKey>>;
+  /**
+   * The platform's public keys (JWK or imported): by key id, or a list of keys that each carry
+   * their `kid`, such as the `webhook_signing` list of `GET /v1/platform/keys` as it comes. A push
+   * is verified with the key whose id is its `keyid`. A list with a key without a `kid`, or with
+   * two keys of one `kid`, is a `TypeError`.
+   */
+  readonly platformKeys?: Readonly<Record<string, Jwk | VerifyKey>> | readonly (Jwk | VerifyKey)[];
   /** Custom key lookup; takes precedence over `platformKeys`. */
   readonly keyLookup?: KeyLookup;
   /** Clock in epoch ms; default `Date.now`. */
@@ -96,7 +101,17 @@ export interface RawPush {
 function lookupFrom(options: PushReceiverOptions): KeyLookup {
   if (options.keyLookup !== undefined) return options.keyLookup;
   const keys = new Map<string, VerifyKey>();
-  for (const [kid, k] of Object.entries(options.platformKeys ?? {})) {
+  const given = options.platformKeys ?? {};
+  // a list (as `GET /v1/platform/keys` gives it) is keyed by each key's own kid, never by index
+  const entries: [string, Jwk | VerifyKey][] = Array.isArray(given)
+    ? given.map((k: Jwk | VerifyKey) => {
+        if (typeof k?.kid !== 'string' || k.kid === '')
+          throw new TypeError('platformKeys: a key of the list has no kid (or give them keyed by kid)');
+        return [k.kid, k];
+      })
+    : Object.entries(given);
+  for (const [kid, k] of entries) {
+    if (Array.isArray(given) && keys.has(kid)) throw new TypeError(`platformKeys: two keys of kid ${kid}`);
     keys.set(kid, 'publicKey' in k ? k : importVerifyKey(k));
   }
   if (keys.size === 0) throw new TypeError('give platformKeys or keyLookup');
