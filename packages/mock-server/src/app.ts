@@ -536,7 +536,12 @@ export function buildApp(
       });
     const allowed = def.auth as readonly string[];
     if (!allowed.includes(entry.principal.kind)) {
-      throw new ApiError(403, 'ERR_FORBIDDEN', `a ${entry.principal.kind} may not call ${def.operationId}`);
+      const kind = entry.principal.kind;
+      throw new ApiError(
+        403,
+        'ERR_FORBIDDEN',
+        `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} may not call ${def.operationId}`,
+      );
     }
     return entry.principal;
   }

@@ -258,3 +258,17 @@ describe('permission check zone', () => {
     expect([unknown.statusCode, json(unknown).code]).toEqual([400, 'ERR_VALIDATION']);
   });
 });
+
+describe('a principal that may not call an identity route', () => {
+  it('is told so in its own words: 403, "an operator may not call resolveIdentity", the code not consumed', async () => {
+    p = await demoPlatform();
+    const qr = await qrOf(p, 's-001');
+    const res = await p.app.inject(signed(p, operator(p), 'POST', '/v1/identity/resolve', { qr_text: qr }));
+    expect([res.statusCode, json(res).code, json(res).detail]).toEqual([
+      403,
+      'ERR_FORBIDDEN',
+      'an operator may not call resolveIdentity',
+    ]);
+    expect(usedCodes(p)).toBe(0);
+  });
+});
