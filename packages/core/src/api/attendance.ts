@@ -198,6 +198,8 @@ export const attendanceRoutes = [
     path: '/v1/events',
     operationId: 'listEvents',
     summary: 'Query events by person, class and time',
+    description:
+      "A device lists only the events it uploaded itself; the operator lists every device's. The range is `from` inclusive, `to` exclusive, on `occurred_at`; a `to` before `from` is an empty page. Filters combine (AND).",
     tag: 'attendance',
     auth: ['operator', 'device'],
     query: ListEventsQuery,

@@ -350,6 +350,8 @@ export const paymentRoutes = [
     path: '/v1/orders',
     operationId: 'listOrders',
     summary: 'List orders (school finance sees all flows)',
+    description:
+      "A fee's order is the payer's (`person_id`), its student in `student_id`: `person_id=<parent>` lists the fees a parent paid, whichever student they were for (there is no `student_id` filter: filter the page on it).",
     tag: 'payments',
     auth: ['operator'],
     query: ListOrdersQuery,
@@ -389,7 +391,7 @@ export const paymentRoutes = [
     path: '/v1/wallets/{person_id}/summary',
     operationId: 'getWalletSummary',
     summary: 'Per-person totals over a time range, without line items',
-    description: OWN_SCHOOL_ONLY,
+    description: `${OWN_SCHOOL_ONLY} The totals are of this person's own wallet: a fee a parent pays for a student counts in the parent's \`fees_paid\`, not the student's. The range is \`from\` inclusive, \`to\` exclusive; a \`to\` before \`from\` is a 400.`,
     tag: 'payments',
     auth: ['device', 'merchant', 'operator'],
     params: personParams,
@@ -403,7 +405,7 @@ export const paymentRoutes = [
     operationId: 'payFee',
     summary: "A parent pays a linked student's fee (tuition, meals, materials, courses, dorm)",
     description:
-      "The payer's wallet pays the student's school's fee account. The payer is a parent linked to the student, or the student themself (from their own wallet); anyone else is a 403 `ERR_PERMISSION_DENIED`.",
+      "The payer's wallet pays the student's school's fee account. The payer is a parent linked to the student, or the student themself (from their own wallet); anyone else is a 403 `ERR_PERMISSION_DENIED`. The order is the payer's (`person_id`; the student in `student_id`): it counts in the payer's wallet summary and order list, not the student's.",
     tag: 'payments',
     auth: ['operator'],
     body: PayFeeBody,
