@@ -391,6 +391,10 @@ function timestampCheck(schema: TSchema): TimestampCheck | undefined {
   return undefined;
 }
 
+/** The message for a {@link Timestamp} that is not one, instead of TypeBox's pattern dump. */
+const TIMESTAMP_MESSAGE =
+  'must be an RFC 3339 time in UTC ending in Z, e.g. 2026-01-01T08:00:00Z (no offset such as +08:00)';
+
 /**
  * The message for a value that fits no branch of an enum-like union (every branch a literal or
  * `null`), naming the allowed values: `must be one of "in", "out", null`. `undefined` for any
@@ -413,7 +417,9 @@ function choicesMessage(schema: TSchema): string | undefined {
 /**
  * Compiles a schema into a validator function. Unknown fields fail when the schema says
  * `additionalProperties: false`; nothing is removed silently. A value that fits no branch of a
- * union of literals (an enum) is reported with the allowed values: `must be one of "in", "out"`.
+ * union of literals (an enum) is reported with the allowed values: `must be one of "in", "out"`; a
+ * time that is not RFC 3339 UTC says so in words (not TypeBox's pattern); a missing required field
+ * is one issue (not also one of its type).
  *
  * String lengths are counted in Unicode code points, as JSON Schema says (TypeBox alone counts
  * UTF-16 code units, so `'𠀀'.repeat(100)` would fail `maxLength: 128`). A value TypeBox accepts is
@@ -448,7 +454,11 @@ export function compileValidator(
   /** TypeBox's issues, less those that are wrong in code points, plus those it misses. */
   const issuesOf = (value: unknown): ValidationIssue[] => {
     const issues: ValidationIssue[] = [];
+    // paths of required fields that are missing: TypeBox also says what their type should be
+    const missing = new Set<string>();
     for (const e of compiled.Errors(value)) {
+      if (e.type === ValueErrorType.ObjectRequiredProperty) missing.add(e.path);
+      else if (e.value === undefined && missing.has(e.path)) continue;
       if (lengths !== undefined && typeof e.value === 'string') {
         // TypeBox counted UTF-16 units: drop what is no violation in code points
         // (n units are at least n/2 code points: a string over twice the maximum needs no count)
@@ -460,7 +470,9 @@ export function compileValidator(
         if (e.type === ValueErrorType.StringMinLength && codePointLength(e.value) >= min) continue;
       }
       let message = e.message;
-      if (e.type === ValueErrorType.Union) {
+      if (e.type === ValueErrorType.StringPattern && e.schema.pattern === Timestamp.pattern) {
+        message = TIMESTAMP_MESSAGE;
+      } else if (e.type === ValueErrorType.Union) {
         if (ctx.unions.get(e.schema)?.(e.value) === true) continue;
         message = choicesMessage(e.schema) ?? message;
       }

@@ -122,6 +122,33 @@ describe('compileValidator', () => {
     });
   });
 
+  it('says in words what a time must be, and reports a missing required field once', () => {
+    const check = compileValidator(Type.Object({ at: Timestamp, n: Type.Number() }));
+    const words =
+      'must be an RFC 3339 time in UTC ending in Z, e.g. 2026-01-01T08:00:00Z (no offset such as +08:00)';
+    expect(check({ at: '2026-12-02T08:00:00+08:00', n: 1 })).toEqual({
+      ok: false,
+      issues: [{ path: '/at', message: words }],
+    });
+    // a real pattern match on a day that does not exist keeps its own message
+    expect(check({ at: '2026-02-30T00:00:00Z', n: 1 })).toEqual({
+      ok: false,
+      issues: [{ path: '/at', message: 'Expected a real date and time (that day does not exist)' }],
+    });
+    // missing: one issue a field, not also "Expected string" / "Expected number"
+    expect(check({})).toEqual({
+      ok: false,
+      issues: [
+        { path: '/at', message: 'Expected required property' },
+        { path: '/n', message: 'Expected required property' },
+      ],
+    });
+    // present with a wrong type: still the type's issue
+    const wrong = check({ at: 5, n: 'x' });
+    expect(wrong.ok).toBe(false);
+    if (!wrong.ok) expect(wrong.issues.map((i) => i.path)).toEqual(['/at', '/n']);
+  });
+
   it('coerces query texts strictly: no truncated numbers, no dropped __proto__', () => {
     const q = compileValidator(
       Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
