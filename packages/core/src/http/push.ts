@@ -184,7 +184,25 @@ function withChecked(failure: VerifyFailure, request: HttpRequestLike): VerifyFa
   const authority = derived(request, '@authority');
   const path = derived(request, '@path');
   if (authority === undefined || path === undefined) return failure;
-  return { ...failure, message: `${failure.message} (checked @authority ${authority}, @path ${path})` };
+  return {
+    ...failure,
+    message: `${failure.message} (checked @authority ${printable(authority)}, @path ${printable(path)})`,
+  };
+}
+
+/**
+ * `text` with control and line-separator characters as `\u` escapes, and cut at 256 characters: a
+ * request target a caller built itself goes into a message that may be logged, one line of it.
+ */
+function printable(text: string): string {
+  const cut = text.length > 256 ? `${text.slice(0, 256)}…` : text;
+  let out = '';
+  for (let i = 0; i < cut.length; i++) {
+    const c = cut.charCodeAt(i);
+    const control = c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029;
+    out += control ? `\\u${c.toString(16).padStart(4, '0')}` : cut[i];
+  }
+  return out;
 }
 
 /** A verified push. */

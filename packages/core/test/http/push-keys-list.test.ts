@@ -129,4 +129,35 @@ describe('an ERR_SIG_INVALID push', () => {
       }),
     ).resolves.toMatchObject({ message: expect.stringContaining('(checked @authority backend:3000, @path') });
   });
+
+  it('escapes control and line-separator characters of a target the caller built, and cuts a long one', async () => {
+    const headers = signFor('http://127.0.0.1:8793/hooks/x');
+    const key = importVerifyKey(previous.publicJwk);
+    const odd = await verifyPush(
+      {
+        method: 'POST',
+        url: '/hooks/x\ty\u2028z\u0085',
+        headers: { ...headers, host: 'backend:3000' },
+        body: BODY,
+      },
+      { keyLookup: () => key, now: CREATED * 1000 },
+    );
+    expect(odd).toMatchObject({ ok: false, code: 'ERR_SIG_INVALID' });
+    if (!odd.ok) {
+      expect(odd.message).toBe(
+        'signature does not verify (checked @authority backend:3000, @path /hooks/x\\u0009y\\u2028z\\u0085)',
+      );
+    }
+    const long = await verifyPush(
+      {
+        method: 'POST',
+        url: `/${'a'.repeat(1000)}`,
+        headers: { ...headers, host: 'backend:3000' },
+        body: BODY,
+      },
+      { keyLookup: () => key, now: CREATED * 1000 },
+    );
+    if (!long.ok) expect(long.message.length).toBeLessThan(400);
+    expect(long.ok).toBe(false);
+  });
 });
