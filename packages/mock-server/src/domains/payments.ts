@@ -667,8 +667,14 @@ export const paymentHandlers: Handlers = {
       const payer = getPersonRow(state, b.payer_person_id);
       const student = getPersonRow(state, b.student_person_id);
       if (payer === undefined) throw notFound(`person ${b.payer_person_id}`);
-      if (student === undefined || student.kind !== 'student')
-        throw notFound(`student ${b.student_person_id}`);
+      if (student === undefined) throw notFound(`student ${b.student_person_id}`);
+      if (student.kind !== 'student') {
+        // a person who exists but is no student: the request names the wrong person, say which
+        const message = `${b.student_person_id} is a ${student.kind}, not a student`;
+        throw new ApiError(422, 'ERR_VALIDATION', message, {
+          errors: [{ path: 'body/student_person_id', message }],
+        });
+      }
       const linked =
         payer.kind === 'parent' && (JSON.parse(payer.student_ids) as string[]).includes(student.person_id);
       if (!linked && payer.person_id !== student.person_id) {

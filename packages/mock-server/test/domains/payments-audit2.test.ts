@@ -102,3 +102,33 @@ describe('the operator queries an order by its out_trade_no', () => {
     expect(json<Order>(merchant)).toMatchObject({ kind: 'payment', amount: 400 });
   });
 });
+
+describe('a fee for someone who is not a student', () => {
+  it('is a 422 naming body/student_person_id and what the person is; an unknown id stays 404; nothing is paid', async () => {
+    p = await demoPlatform();
+    const fee = (student: string) =>
+      p!.app.inject(
+        signed(p!, operator(p!), 'POST', '/v1/fees', {
+          out_trade_no: `F-${student}`,
+          payer_person_id: 'p-001',
+          student_person_id: student,
+          fee_type: 'tuition',
+          amount: 100,
+        }),
+      );
+    const before = walletBalance(p, 'p-001');
+    const parent = await fee('p-002');
+    expect([parent.statusCode, json(parent).code, json(parent).errors]).toEqual([
+      422,
+      'ERR_VALIDATION',
+      [{ path: 'body/student_person_id', message: 'p-002 is a parent, not a student' }],
+    ]);
+    const teacher = await fee('t-001');
+    expect(json(teacher).errors).toEqual([
+      { path: 'body/student_person_id', message: 't-001 is a teacher, not a student' },
+    ]);
+    const unknown = await fee('s-nobody');
+    expect([unknown.statusCode, json(unknown).code]).toEqual([404, 'ERR_NOT_FOUND']);
+    expect(walletBalance(p, 'p-001')).toBe(before);
+  });
+});
