@@ -199,7 +199,7 @@ export const attendanceRoutes = [
     operationId: 'listEvents',
     summary: 'Query events by person, class and time',
     description:
-      "A device lists only the events it uploaded itself; the operator lists every device's. The range is `from` inclusive, `to` exclusive, on `occurred_at`; a `to` before `from` is an empty page. Filters combine (AND).",
+      "A device lists only the events it uploaded itself; the operator lists every device's. The range is `from` inclusive, `to` exclusive, on `occurred_at`; a `to` before `from` is a 400 `ERR_VALIDATION` naming `querystring/to`. Filters combine (AND).",
     tag: 'attendance',
     auth: ['operator', 'device'],
     query: ListEventsQuery,

@@ -259,8 +259,8 @@ export const PageQuery = {
 };
 
 /**
- * Time-range query parameters of a list: `from` (inclusive) and `to` (exclusive), RFC 3339 UTC.
- * Defined after {@link Timestamp}; spread into a query object next to {@link PageQuery}.
+ * Time-range query parameters of a list: `from` (inclusive) and `to` (exclusive), RFC 3339 UTC; a
+ * `to` before `from` is a 400 `ERR_VALIDATION` naming `querystring/to`. Defined after {@link Timestamp}; spread into a query object next to {@link PageQuery}.
  */
 export const TimeRangeQuery = {
   from: Type.Optional(Timestamp),

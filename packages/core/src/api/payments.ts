@@ -405,7 +405,7 @@ export const paymentRoutes = [
     operationId: 'payFee',
     summary: "A parent pays a linked student's fee (tuition, meals, materials, courses, dorm)",
     description:
-      "The payer's wallet pays the student's school's fee account. The payer is a parent linked to the student, or the student themself (from their own wallet); anyone else is a 403 `ERR_PERMISSION_DENIED`. The order is the payer's (`person_id`; the student in `student_id`): it counts in the payer's wallet summary and order list, not the student's.",
+      "The payer's wallet pays the student's school's fee account. The payer is a parent linked to the student, or the student themself (from their own wallet); anyone else is a 403 `ERR_PERMISSION_DENIED`. A `student_person_id` that names a person who is no student is a 422 `ERR_VALIDATION` saying what they are. The order is the payer's (`person_id`; the student in `student_id`): it counts in the payer's wallet summary and order list, not the student's.",
     tag: 'payments',
     auth: ['operator'],
     body: PayFeeBody,

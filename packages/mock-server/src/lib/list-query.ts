@@ -34,7 +34,10 @@ export interface ListQuery {
   where(condition: string, ...args: (string | number)[]): ListQuery;
   /** Adds `column = value` when `value` is given. */
   eq(column: string, value: string | number | undefined): ListQuery;
-  /** Adds `from` (inclusive) and `to` (exclusive) on an epoch-ms `column`, from the query's RFC 3339 times. */
+  /**
+   * Adds `from` (inclusive) and `to` (exclusive) on an epoch-ms `column`, from the query's RFC 3339
+   * times. A `to` before `from` is a 400 `ERR_VALIDATION` naming `querystring/to`.
+   */
   range(column: string): ListQuery;
   /**
    * Runs `SELECT * FROM table WHERE … ORDER BY <sort key>` for one page and maps the rows. The
@@ -100,8 +103,16 @@ export function createListQuery(q: PageParams): ListQuery {
       return value === undefined ? self : self.where(`${column} = ?`, value);
     },
     range(column) {
-      if (q.from !== undefined) self.where(`${column} >= ?`, parseIsoBound(q.from, 'querystring/from'));
-      if (q.to !== undefined) self.where(`${column} < ?`, parseIsoBound(q.to, 'querystring/to'));
+      const from = q.from === undefined ? undefined : parseIsoBound(q.from, 'querystring/from');
+      const to = q.to === undefined ? undefined : parseIsoBound(q.to, 'querystring/to');
+      // a swapped range is the caller's mistake: said, as a wallet summary says it, not an empty page
+      if (from !== undefined && to !== undefined && to < from) {
+        throw new ApiError(400, 'ERR_VALIDATION', 'querystring/to: before from', {
+          errors: [{ path: 'querystring/to', message: 'must not be before from' }],
+        });
+      }
+      if (from !== undefined) self.where(`${column} >= ?`, from);
+      if (to !== undefined) self.where(`${column} < ?`, to);
       return self;
     },
     page(db, table, sortKey, out) {

@@ -213,6 +213,24 @@ describe('event queries', () => {
     expect(json(res).errors).toEqual([{ path: 'querystring/cursor', message: expect.any(String) }]);
   });
 
+  it('refuses a swapped range on every list (events, orders, incidents), as the wallet summary does', async () => {
+    const range = 'from=2026-12-03T00:00:00Z&to=2026-12-01T00:00:00Z';
+    for (const path of ['/v1/events', '/v1/orders', '/v1/incidents', '/v1/wallets/s-001/summary']) {
+      const res = await p.app.inject(signed(p, operator(p), 'GET', `${path}?${range}`));
+      expect([path, res.statusCode, json(res).code, json(res).errors]).toEqual([
+        path,
+        400,
+        'ERR_VALIDATION',
+        [{ path: 'querystring/to', message: 'must not be before from' }],
+      ]);
+    }
+    // an empty range (from = to) is no mistake: an empty page
+    const empty = await p.app.inject(
+      signed(p, operator(p), 'GET', '/v1/events?from=2026-12-01T00:00:00Z&to=2026-12-01T00:00:00Z'),
+    );
+    expect([empty.statusCode, json<{ data: unknown[] }>(empty).data]).toEqual([200, []]);
+  });
+
   it('refuses bad query values with 400 ERR_VALIDATION', async () => {
     for (const q of ['?from=yesterday', '?limit=0', '?limit=501', '?person=s-001']) {
       const res = await p.app.inject(signed(p, operator(p), 'GET', `/v1/events${q}`));
