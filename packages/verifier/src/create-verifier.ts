@@ -712,9 +712,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (worst === 0) return m.trustListArray;
     if (best === 2) {
       const several = held.length > 1;
-      const ages = held.map(
-        (h) => `${listName(h, several)} v${h.stamp.version} is ${now - ageFrom(h.stamp)} s old`,
-      );
+      const ages = held.map((h) => listAge(h, several, now));
       throw new Denial('TRUST_LIST_STALE', `${ages.join(', ')} (max ${maxStale.trustList} s)`);
     }
     // (NaN, too many lists for an exact number, equals no key: the order is built again)
@@ -749,6 +747,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   /** How a message names a held trust list: `trustList` alone, `trustList of <authority>` among several. */
   function listName(h: Held<TrustList>, several: boolean): string {
     return several ? `trustList of ${h.value.authority}` : 'trustList';
+  }
+
+  /** A held trust list and its age at `now`, for a denial: `trustList of 10001 v5 is 1728000 s old`. */
+  function listAge(h: Held<TrustList>, several: boolean, now: number): string {
+    return `${listName(h, several)} v${h.stamp.version} is ${now - ageFrom(h.stamp)} s old`;
   }
 
   /**
@@ -1273,7 +1276,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const ages: string[] = [];
     for (const h of held) {
       if (staleness('trustList', h.stamp, now) !== 'stale') continue;
-      ages.push(`${listName(h, several)} v${h.stamp.version} is ${now - ageFrom(h.stamp)} s old`);
+      ages.push(listAge(h, several, now));
     }
     if (ages.length === 0) return denial;
     return new Denial(

@@ -11,7 +11,7 @@ import type { HandlerContext, Handlers, PlatformState, Principal } from '../cont
 import { requirePrincipal } from '../context.js';
 import { captureLabel, createDayTotals } from '../lib/business-day.js';
 import { CLOCK_MAX_MS, iso, parseIso, parseIsoBound } from '../lib/clock.js';
-import { createListQuery } from '../lib/list-query.js';
+import { checkRange, createListQuery } from '../lib/list-query.js';
 import { ApiError, notFound } from '../lib/problem.js';
 import {
   CardRefusedError,
@@ -608,11 +608,7 @@ export const paymentHandlers: Handlers = {
     requireOwnSchool(requirePrincipal(ctx), person.school_id, `person ${ctx.params.person_id}`);
     const from = parseIsoBound(ctx.query.from, 'querystring/from');
     const to = parseIsoBound(ctx.query.to, 'querystring/to');
-    if (to < from) {
-      throw new ApiError(400, 'ERR_VALIDATION', 'querystring/to: before from', {
-        errors: [{ path: 'querystring/to', message: 'must not be before from' }],
-      });
-    }
+    checkRange(from, to);
     settleDue(state);
     // From the wallet's postings, by the kind of their journal entry and when it was posted: what
     // moved, when it moved. An order that moved no money (failed, closed, reversed before capture)

@@ -105,12 +105,7 @@ export function createListQuery(q: PageParams): ListQuery {
     range(column) {
       const from = q.from === undefined ? undefined : parseIsoBound(q.from, 'querystring/from');
       const to = q.to === undefined ? undefined : parseIsoBound(q.to, 'querystring/to');
-      // a swapped range is the caller's mistake: said, as a wallet summary says it, not an empty page
-      if (from !== undefined && to !== undefined && to < from) {
-        throw new ApiError(400, 'ERR_VALIDATION', 'querystring/to: before from', {
-          errors: [{ path: 'querystring/to', message: 'must not be before from' }],
-        });
-      }
+      checkRange(from, to);
       if (from !== undefined) self.where(`${column} >= ?`, from);
       if (to !== undefined) self.where(`${column} < ?`, to);
       return self;
@@ -135,4 +130,17 @@ export function createListQuery(q: PageParams): ListQuery {
     },
   };
   return self;
+}
+
+/**
+ * Refuses a swapped time range (`to` before `from`, epoch ms; either may be absent) with a 400
+ * `ERR_VALIDATION` naming `querystring/to`: the caller's mistake is said, not answered with an
+ * empty page. `from` equal to `to` is an empty range, no mistake.
+ */
+export function checkRange(from: number | undefined, to: number | undefined): void {
+  if (from !== undefined && to !== undefined && to < from) {
+    throw new ApiError(400, 'ERR_VALIDATION', 'querystring/to: before from', {
+      errors: [{ path: 'querystring/to', message: 'must not be before from' }],
+    });
+  }
 }
